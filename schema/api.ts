@@ -1,0 +1,233 @@
+/**
+ * HTTP contracts of the v1 API. The OpenAPI document (schema/openapi.json) is generated from
+ * these schemas; handlers validate with them, so the spec and the behaviour cannot drift.
+ */
+import { z } from "@hono/zod-openapi";
+import { EVENT_TYPES, RUN_STATUSES, STEP_STATUSES } from "./vocabulary";
+
+export const LIMITS = {
+  bodyBytes: 1024 * 1024,
+  stepsPerRun: 1000,
+  dependsOnPerStep: 256,
+  inputBytes: 256 * 1024,
+  outputBytes: 256 * 1024,
+  maxAttempts: 20,
+  timeoutMs: { min: 100, max: 60 * 60 * 1000 },
+  deadlineMs: { min: 1000, max: 7 * 24 * 60 * 60 * 1000 },
+} as const;
+
+export const StepId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "letters, digits, '_', '.', '-'; at most 64; starts alphanumeric")
+  .openapi({ example: "scaffold" });
+
+export const ProjectId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "letters, digits, '_', '.', '-'; at most 64; starts alphanumeric")
+  .openapi({ example: "billing" });
+
+export const RunId = z
+  .string()
+  .regex(/^run_[0-9a-z]{26}$/, "a run id such as run_01jd…")
+  .openapi({ example: "run_01jdz3k7m9q2w8e4r6t0y1u3i5" });
+
+export const ArtifactName = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "letters, digits, '_', '.', '-'; starts alphanumeric")
+  .refine((s) => !s.includes(".."), "must not contain '..'")
+  .openapi({ example: "billing-api.zip" });
+
+/** Any JSON value: what inputs, outputs and event data are (and what survives RPC and queues). */
+export const Json = z.json();
+export type Json = z.infer<typeof Json>;
+export const JsonObject = z.record(z.string(), Json);
+export type JsonObject = z.infer<typeof JsonObject>;
+
+export const RetrySpec = z
+  .object({
+    maxAttempts: z.number().int().min(1).max(LIMITS.maxAttempts),
+  })
+  .strict()
+  .openapi("RetrySpec");
+
+export const StepSpec = z
+  .object({
+    id: StepId,
+    type: z.string().min(1).max(64).openapi({ example: "system.echo" }),
+    input: JsonObject.default({}),
+    dependsOn: z.array(StepId).max(LIMITS.dependsOnPerStep).default([]),
+    retry: RetrySpec.optional(),
+    timeoutMs: z.number().int().min(LIMITS.timeoutMs.min).max(LIMITS.timeoutMs.max).optional(),
+  })
+  .strict()
+  .openapi("StepSpec");
+export type StepSpec = z.infer<typeof StepSpec>;
+
+export const CreateRunBody = z
+  .object({
+    project: ProjectId,
+    blueprint: z.string().min(1).max(64).optional().openapi({ example: "microservice" }),
+    input: JsonObject.optional().openapi({ example: { name: "billing-api" } }),
+    steps: z.array(StepSpec).min(1).max(LIMITS.stepsPerRun).optional(),
+    deadlineMs: z.number().int().min(LIMITS.deadlineMs.min).max(LIMITS.deadlineMs.max).optional(),
+  })
+  .strict()
+  .refine((b) => (b.blueprint === undefined) !== (b.steps === undefined), {
+    message: "give exactly one of `blueprint` or `steps`",
+    path: ["blueprint"],
+  })
+  .openapi("CreateRunBody");
+export type CreateRunBody = z.infer<typeof CreateRunBody>;
+
+export const StepError = z
+  .object({
+    code: z.string(),
+    message: z.string(),
+    retryable: z.boolean(),
+  })
+  .openapi("StepError");
+export type StepError = z.infer<typeof StepError>;
+
+const Timestamp = z.string().datetime().nullable();
+
+export const StepView = z
+  .object({
+    id: StepId,
+    type: z.string(),
+    pool: z.string(),
+    status: z.enum(STEP_STATUSES),
+    dependsOn: z.array(z.string()),
+    attempts: z.number().int().openapi({ description: "attempts dispatched so far" }),
+    queuedAt: Timestamp,
+    startedAt: Timestamp,
+    finishedAt: Timestamp,
+    durationMs: z.number().int().nullable(),
+    error: StepError.nullable(),
+    // Typed `unknown` here and `Json` on the wire (see WireRun): hono's response typing
+    // recurses without bound on a recursive JSON type.
+    output: z.unknown().optional(),
+  })
+  .openapi("Step");
+export type StepView = z.infer<typeof StepView>;
+
+export const RunView = z
+  .object({
+    id: RunId,
+    project: ProjectId,
+    blueprint: z.string().nullable(),
+    status: z.enum(RUN_STATUSES),
+    traceId: z.string(),
+    createdAt: z.string().datetime(),
+    startedAt: Timestamp,
+    finishedAt: Timestamp,
+    deadlineAt: Timestamp,
+    error: StepError.nullable(),
+    steps: z.array(StepView),
+  })
+  .openapi("Run");
+export type RunView = z.infer<typeof RunView>;
+
+/** A run as the Run DO returns it over RPC: the same shape, with outputs typed as JSON. */
+export type WireRun = Omit<RunView, "steps"> & { steps: WireStep[] };
+export type WireStep = Omit<StepView, "output"> & { output?: Json };
+
+export const RunSummary = z
+  .object({
+    id: RunId,
+    project: ProjectId,
+    blueprint: z.string().nullable(),
+    status: z.enum(RUN_STATUSES),
+    createdAt: z.string().datetime(),
+    updatedAt: z.string().datetime(),
+  })
+  .openapi("RunSummary");
+export type RunSummary = z.infer<typeof RunSummary>;
+
+export const RunList = z
+  .object({ items: z.array(RunSummary), nextCursor: z.string().nullable() })
+  .openapi("RunList");
+
+export const ListRunsQuery = z.object({
+  project: ProjectId.optional(),
+  status: z.enum(RUN_STATUSES).optional(),
+  cursor: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+});
+
+export const EventEnvelope = z
+  .object({
+    eventId: z.string(),
+    seq: z.number().int(),
+    type: z.enum(EVENT_TYPES),
+    tenantId: z.string(),
+    projectId: z.string(),
+    runId: z.string(),
+    stepId: z.string().optional(),
+    traceId: z.string(),
+    occurredAt: z.string().datetime(),
+    data: z.record(z.string(), z.unknown()),
+  })
+  .openapi("Event");
+export type EventEnvelope = z.infer<typeof EventEnvelope>;
+export type WireEvent = Omit<EventEnvelope, "data"> & { data: JsonObject };
+
+export const EventPage = z
+  .object({ items: z.array(EventEnvelope), nextAfter: z.number().int().nullable() })
+  .openapi("EventPage");
+
+export const EventsQuery = z.object({
+  after: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(1000).default(200),
+});
+
+export const ArtifactView = z
+  .object({
+    name: ArtifactName,
+    size: z.number().int(),
+    contentType: z.string(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    stepId: z.string(),
+    attempt: z.number().int(),
+    createdAt: z.string().datetime(),
+  })
+  .openapi("Artifact");
+export type ArtifactView = z.infer<typeof ArtifactView>;
+
+export const ArtifactList = z.object({ items: z.array(ArtifactView) }).openapi("ArtifactList");
+
+export const BlueprintView = z
+  .object({
+    name: z.string(),
+    description: z.string(),
+    input: z.record(z.string(), z.unknown()).openapi({ description: "JSON Schema of the blueprint's input" }),
+  })
+  .openapi("Blueprint");
+
+export const BlueprintList = z.object({ items: z.array(BlueprintView) }).openapi("BlueprintList");
+
+export const Problem = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    code: z.string().openapi({ example: "run.not_found" }),
+    detail: z.string().optional(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .openapi("Problem");
+
+export const CreateKeyBody = z
+  .object({ name: z.string().min(1).max(64).optional() })
+  .strict()
+  .openapi("CreateKeyBody");
+
+export const CreatedKey = z
+  .object({ id: z.string(), tenantId: z.string(), key: z.string(), createdAt: z.string().datetime() })
+  .openapi("CreatedKey");
+
+export const TenantId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{1,39}$/, "lowercase letters, digits and '-'; 2 to 40")
+  .openapi({ example: "acme" });

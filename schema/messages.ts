@@ -1,0 +1,18 @@
+/** Contracts of what crosses a queue: a step dispatch, validated by every consumer. */
+import { z } from "zod";
+import { POOLS } from "./vocabulary";
+
+export const StepMessage = z
+  .object({
+    v: z.literal(1),
+    runId: z.string().min(1).max(64),
+    tenantId: z.string().min(1).max(64),
+    stepId: z.string().min(1).max(64),
+    /** Fencing token: the DO refuses anything reported for an attempt it has moved past. */
+    attempt: z.number().int().positive(),
+    type: z.string().min(1).max(64),
+    pool: z.enum(POOLS),
+    traceId: z.string().max(64),
+  })
+  .strict();
+export type StepMessage = z.infer<typeof StepMessage>;

@@ -1,0 +1,76 @@
+/**
+ * The closed vocabulary of the runtime: every status and event type that exists.
+ * Everything else (zod enums, state machines, the OpenAPI spec) is derived from these tuples.
+ */
+
+export const RUN_STATUSES = [
+  "requested",
+  "validated",
+  "queued",
+  "running",
+  "paused",
+  "succeeded",
+  "failed",
+  "cancelled",
+] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** A run in one of these states never changes again. */
+export const TERMINAL_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(["succeeded", "failed", "cancelled"]);
+
+export const STEP_STATUSES = [
+  "pending",
+  "queued",
+  "running",
+  "retrying",
+  "succeeded",
+  "failed",
+  "cancelled",
+  "skipped",
+] as const;
+export type StepStatus = (typeof STEP_STATUSES)[number];
+
+export const TERMINAL_STEP_STATUSES: ReadonlySet<StepStatus> = new Set([
+  "succeeded",
+  "failed",
+  "cancelled",
+  "skipped",
+]);
+
+/** How one attempt of a step ended (or that it has not yet). */
+export const ATTEMPT_STATUSES = [
+  "dispatched",
+  "running",
+  "succeeded",
+  "failed",
+  "timed_out",
+  "lost",
+  "superseded",
+] as const;
+export type AttemptStatus = (typeof ATTEMPT_STATUSES)[number];
+
+export const EVENT_TYPES = [
+  "run.requested",
+  "run.validated",
+  "run.queued",
+  "run.started",
+  "run.succeeded",
+  "run.failed",
+  "run.cancelled",
+  "run.paused",
+  "run.resumed",
+  "step.queued",
+  "step.started",
+  "step.succeeded",
+  "step.retrying",
+  "step.failed",
+  "step.cancelled",
+  "step.skipped",
+  "step.lease_expired",
+  "step.result_refused",
+  "artifact.created",
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export const POOLS = ["repo", "pipeline", "system"] as const;
+export type PoolName = (typeof POOLS)[number];

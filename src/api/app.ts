@@ -1,0 +1,50 @@
+/** The HTTPS API: one Hono app mounting a sub-app per resource, one error handler. */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { LIMITS } from "../../schema/api";
+import { AppError, problems } from "../errors";
+import { requireAdmin, requireTenant } from "./auth";
+import { problemResponse, type AppEnv } from "./common";
+import { admin, blueprints, health } from "./misc";
+import { runs } from "./runs";
+
+export const OPENAPI_INFO = {
+  openapi: "3.1.0",
+  info: {
+    title: "Factory Runtime API",
+    version: "1.0.0",
+    description: "Runs step graphs that generate software, on Cloudflare Workers. Errors are RFC 9457 problem+json with a stable `code`.",
+  },
+} as const;
+
+export function createApp() {
+  const app = new OpenAPIHono<AppEnv>();
+
+  app.use("/v1/*", bodyLimit({ maxSize: LIMITS.bodyBytes, onError: () => { throw problems.tooLarge(LIMITS.bodyBytes); } }));
+  app.use("/v1/admin/*", requireAdmin);
+  app.use("/v1/*", async (c, next) => (c.req.path.startsWith("/v1/admin/") ? next() : requireTenant(c, next)));
+
+  app.route("/", health);
+  app.route("/v1/runs", runs);
+  app.route("/v1/blueprints", blueprints);
+  app.route("/v1/admin", admin);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", description: "a tenant API key" });
+  app.openAPIRegistry.registerComponent("securitySchemes", "admin", { type: "http", scheme: "bearer", description: "the ADMIN_TOKEN secret" });
+  app.doc31("/openapi.json", OPENAPI_INFO);
+
+  app.notFound((c) => problemResponse(c, problems.notFound("route.not_found", `No route ${c.req.method} ${c.req.path}.`)));
+  app.onError((err, c) => {
+    if (err instanceof AppError) return problemResponse(c, err);
+    if (err instanceof HTTPException && err.status === 400 && /json/i.test(err.message)) {
+      return problemResponse(c, problems.malformedJson());
+    }
+    if (err instanceof HTTPException && err.status < 500) {
+      return problemResponse(c, new AppError(`http.${err.status}`, err.message, { status: err.status, retryable: false }));
+    }
+    console.error(JSON.stringify({ msg: "api.unhandled", path: c.req.path, error: String(err) }));
+    return problemResponse(c, new AppError("internal", "Internal error.", { status: 500 }));
+  });
+  return app;
+}

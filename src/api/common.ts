@@ -1,0 +1,47 @@
+/** What every API sub-app shares: its context type, the validation hook, problem responses. */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { Problem } from "../../schema/api";
+import type { Env } from "../env";
+import { AppError, problems } from "../errors";
+import { fieldErrors } from "../control/resolve";
+
+export interface AppEnv {
+  Bindings: Env;
+  Variables: { tenantId: string; traceId: string };
+}
+
+/** A sub-app whose zod validation failures become our problem+json, never a raw ZodError. */
+export function newApi() {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) {
+        const where = result.target === "json" ? "body" : result.target;
+        throw problems.invalid(`The request ${where} is invalid.`, fieldErrors(result.error));
+      }
+    },
+  });
+}
+
+/** RFC 9457 problem+json for an AppError. */
+export function problemResponse(c: Context, err: AppError): Response {
+  const body: Problem = {
+    type: `https://factory-runtime.dev/problems/${err.code}`,
+    title: err.message,
+    status: err.status,
+    code: err.code,
+    ...(err.errors?.length ? { errors: err.errors } : {}),
+  };
+  const headers: Record<string, string> = { "content-type": "application/problem+json" };
+  if (err.retryAfterMs !== undefined) headers["retry-after"] = String(Math.ceil(err.retryAfterMs / 1000));
+  return c.body(JSON.stringify(body), err.status as 400, headers);
+}
+
+type Problem = import("zod").infer<typeof Problem>;
+
+/** Response entries for the OpenAPI document: a problem for each listed status. */
+export function problemResponses(...statuses: number[]) {
+  return Object.fromEntries(
+    statuses.map((s) => [s, { description: "problem", content: { "application/problem+json": { schema: Problem } } }]),
+  );
+}

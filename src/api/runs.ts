@@ -1,0 +1,206 @@
+/** /v1/runs: create, list, read, cancel; a run's events and artifacts. */
+import { createRoute, z } from "@hono/zod-openapi";
+import {
+  ArtifactList,
+  CreateRunBody,
+  EventPage,
+  EventsQuery,
+  ListRunsQuery,
+  RunList,
+  RunView,
+  type WireRun,
+} from "../../schema/api";
+import type { Env } from "../env";
+import { runStub, type RunStub } from "../control/run/object";
+import { isSafeSegment } from "../artifacts/keys";
+import { resolveRun } from "../control/resolve";
+import { problems } from "../errors";
+import { newRunId, newTraceId, sha256Hex, traceIdFrom } from "../lib/crypto";
+import { newApi, problemResponses } from "./common";
+import { decodeCursor, encodeCursor } from "./cursor";
+
+const IdParam = z.object({ id: z.string().max(64).openapi({ param: { name: "id", in: "path" }, example: "run_01jdz3k7m9q2w8e4r6t0y1u3i5" }) });
+const RUN_ID = /^run_[0-9a-z]{26}$/;
+const security = [{ bearer: [] }];
+const notFound = () => problems.notFound("run.not_found", "No such run.");
+
+/** Widens a run's JSON-typed outputs to the schema's `unknown` (hono's typing recurses on JSON). */
+const asView = (run: WireRun): RunView => run;
+
+/** The run's object, for a well-formed id only; a malformed id is just a run that does not exist. */
+function ownedRun(env: Env, id: string): RunStub {
+  if (!RUN_ID.test(id)) throw notFound();
+  return runStub(env, id);
+}
+
+export const runs = newApi();
+
+runs.openapi(
+    createRoute({
+      method: "post",
+      path: "/",
+      summary: "Start a run from a blueprint or an explicit step graph",
+      security,
+      request: {
+        headers: z.object({ "idempotency-key": z.string().min(1).max(200).optional() }),
+        body: { required: true, content: { "application/json": { schema: CreateRunBody } } },
+      },
+      responses: {
+        202: { description: "accepted; Location names the run", content: { "application/json": { schema: RunView } } },
+        ...problemResponses(400, 401, 409, 413, 422),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const resolved = resolveRun(body);
+      if (!resolved.ok) throw resolved.error;
+      const tenantId = c.get("tenantId");
+      let runId = newRunId();
+      let replayed = false;
+      const idempotencyKey = c.req.valid("header")["idempotency-key"];
+      if (idempotencyKey) {
+        const claim = await c.env.TENANT.getByName(tenantId).claimIdempotency(
+          idempotencyKey,
+          await sha256Hex(JSON.stringify(body)),
+          runId,
+        );
+        if (!claim.ok) throw problems.conflict(claim.code, claim.message);
+        runId = claim.runId;
+        replayed = claim.replayed;
+      }
+      // create() is idempotent on the run id: a replay returns the run the first request made.
+      const run = await runStub(c.env, runId).create({
+        id: runId,
+        tenantId,
+        project: body.project,
+        blueprint: body.blueprint ?? null,
+        traceId: traceIdFrom(c.req.header("traceparent")) ?? newTraceId(),
+        ...(body.deadlineMs ? { deadlineMs: body.deadlineMs } : {}),
+        steps: resolved.steps,
+      });
+      c.header("location", `/v1/runs/${runId}`);
+      if (replayed) c.header("idempotent-replayed", "true");
+      return c.json(asView(run), 202);
+    },
+);
+
+runs.openapi(
+    createRoute({
+      method: "get",
+      path: "/",
+      summary: "List the tenant's runs, newest first",
+      security,
+      request: { query: ListRunsQuery },
+      responses: { 200: { description: "a page of runs", content: { "application/json": { schema: RunList } } }, ...problemResponses(400, 401) },
+    }),
+    async (c) => {
+      const q = c.req.valid("query");
+      const cursor = q.cursor !== undefined ? decodeCursor(q.cursor) : undefined;
+      if (cursor === null) throw problems.invalid("The cursor is not one this API issued.");
+      const page = await c.env.TENANT.getByName(c.get("tenantId")).listRuns({
+        limit: q.limit,
+        ...(q.project ? { project: q.project } : {}),
+        ...(q.status ? { status: q.status } : {}),
+        ...(cursor ? { cursor } : {}),
+      });
+      return c.json({ items: page.items, nextCursor: page.next ? encodeCursor(page.next) : null }, 200);
+    },
+);
+
+runs.openapi(
+    createRoute({
+      method: "get",
+      path: "/{id}",
+      summary: "A run with its steps",
+      security,
+      request: { params: IdParam },
+      responses: { 200: { description: "the run", content: { "application/json": { schema: RunView } } }, ...problemResponses(401, 404) },
+    }),
+    async (c) => {
+      const run = await ownedRun(c.env, c.req.valid("param").id).get(c.get("tenantId"));
+      if (!run) throw notFound();
+      return c.json(asView(run), 200);
+    },
+);
+
+runs.openapi(
+    createRoute({
+      method: "post",
+      path: "/{id}/cancel",
+      summary: "Cancel a run: queued steps never start, late results are refused",
+      security,
+      request: { params: IdParam },
+      responses: { 200: { description: "the cancelled run", content: { "application/json": { schema: RunView } } }, ...problemResponses(401, 404, 409) },
+    }),
+    async (c) => {
+      const result = await ownedRun(c.env, c.req.valid("param").id).cancel(c.get("tenantId"));
+      if (!result) throw notFound();
+      if (!result.ok) throw problems.conflict(result.code, result.message);
+      return c.json(asView(result.run), 200);
+    },
+);
+
+runs.openapi(
+    createRoute({
+      method: "get",
+      path: "/{id}/events",
+      summary: "The run's event log, in order",
+      security,
+      request: { params: IdParam, query: EventsQuery },
+      responses: { 200: { description: "a page of events", content: { "application/json": { schema: EventPage } } }, ...problemResponses(400, 401, 404) },
+    }),
+    async (c) => {
+      const q = c.req.valid("query");
+      const page: z.infer<typeof EventPage> | null = await ownedRun(c.env, c.req.valid("param").id).events(c.get("tenantId"), q.after, q.limit);
+      if (!page) throw notFound();
+      return c.json(page, 200);
+    },
+);
+
+runs.openapi(
+    createRoute({
+      method: "get",
+      path: "/{id}/artifacts",
+      summary: "The run's artifact manifest",
+      security,
+      request: { params: IdParam },
+      responses: { 200: { description: "artifacts", content: { "application/json": { schema: ArtifactList } } }, ...problemResponses(401, 404) },
+    }),
+    async (c) => {
+      const items = await ownedRun(c.env, c.req.valid("param").id).artifacts(c.get("tenantId"));
+      if (!items) throw notFound();
+      return c.json({ items }, 200);
+    },
+);
+
+runs.openapi(
+    createRoute({
+      method: "get",
+      path: "/{id}/artifacts/{name}",
+      summary: "Download one artifact (streamed from R2)",
+      security,
+      request: { params: IdParam.extend({ name: z.string().max(256).openapi({ param: { name: "name", in: "path" } }) }) },
+      responses: {
+        200: { description: "the artifact's bytes", content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } },
+        ...problemResponses(401, 404),
+      },
+    }),
+    async (c) => {
+      const { id, name } = c.req.valid("param");
+      const missing = () => problems.notFound("artifact.not_found", "No such artifact.");
+      if (!isSafeSegment(name)) throw missing();
+      const entry = await ownedRun(c.env, id).artifact(c.get("tenantId"), name);
+      if (!entry) throw missing();
+      const object = await c.env.ARTIFACTS.get(entry.key);
+      if (!object) throw missing();
+      return new Response(object.body, {
+        headers: {
+          "content-type": entry.contentType,
+          "content-length": String(entry.size),
+          "content-disposition": `attachment; filename="${entry.name}"`,
+          etag: `"${entry.sha256}"`,
+          "x-content-sha256": entry.sha256,
+        },
+      });
+    },
+);

@@ -1,0 +1,45 @@
+/** Blueprints: named recipes that expand, after validation, into a step graph. */
+import { z } from "zod";
+import type { JsonObject, StepSpec } from "../../schema/api";
+import { MicroserviceInput } from "../data/jobs/repo/plan";
+
+export interface Blueprint<I = unknown> {
+  name: string;
+  description: string;
+  input: z.ZodType<I>;
+  expand(input: I): StepSpec[];
+}
+
+const step = (id: string, type: string, dependsOn: string[] = [], input: JsonObject = {}): StepSpec => ({
+  id,
+  type,
+  input,
+  dependsOn,
+});
+
+export const microservice: Blueprint<MicroserviceInput> = {
+  name: "microservice",
+  description:
+    "A TypeScript HTTP service with tests, a GitHub Actions pipeline and a README, delivered as a zip whose `npm install && npm test` passes.",
+  input: MicroserviceInput,
+  expand: (input) => [
+    step("plan", "repo.plan", [], input),
+    step("scaffold", "repo.scaffold", ["plan"]),
+    step("pipeline", "pipeline.github-actions", ["plan"]),
+    step("docs", "repo.docs", ["plan"]),
+    step("package", "repo.package", ["scaffold", "pipeline", "docs"], { name: input.name }),
+  ],
+};
+
+const ALL = [microservice] as Blueprint[];
+
+export const BLUEPRINTS: ReadonlyMap<string, Blueprint> = new Map(ALL.map((b) => [b.name, b]));
+
+/** The public description of every blueprint, its input as JSON Schema. */
+export function describeBlueprints() {
+  return ALL.map((b) => ({
+    name: b.name,
+    description: b.description,
+    input: z.toJSONSchema(b.input, { io: "input" }) as Record<string, unknown>,
+  }));
+}

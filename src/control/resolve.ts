@@ -1,0 +1,74 @@
+/**
+ * From a run request to a validated step graph: blueprint expansion, job type lookup, input
+ * validation, graph checks, defaults. Pure; the API calls it before anything is created.
+ */
+import type { z } from "zod";
+import { LIMITS, type CreateRunBody, type StepSpec } from "../../schema/api";
+import { BLUEPRINTS } from "../blueprints";
+import { problems, type AppError, type FieldError } from "../errors";
+import { jobFor } from "../data/jobs";
+import { POOL_REGISTRY } from "../data/pools";
+import { validateGraph } from "./run/dag";
+import type { ResolvedStep } from "./run/engine";
+
+export const DEFAULT_MAX_ATTEMPTS = 3;
+
+export type Resolution = { ok: true; steps: ResolvedStep[] } | { ok: false; error: AppError };
+
+export function resolveRun(body: CreateRunBody): Resolution {
+  let specs: StepSpec[];
+  if (body.blueprint !== undefined) {
+    const blueprint = BLUEPRINTS.get(body.blueprint);
+    if (!blueprint) {
+      return fail(problems.unprocessable("blueprint.not_found", `No blueprint named '${body.blueprint}'. See GET /v1/blueprints.`));
+    }
+    const input = blueprint.input.safeParse(body.input ?? {});
+    if (!input.success) {
+      return fail(problems.unprocessable("blueprint.invalid_input", `The input does not fit blueprint '${blueprint.name}'.`, fieldErrors(input.error, "input")));
+    }
+    specs = blueprint.expand(input.data);
+  } else {
+    specs = body.steps ?? [];
+  }
+
+  const unknown = specs.flatMap((s, i) => (jobFor(s.type) ? [] : [{ path: `steps[${i}].type`, message: `unknown step type '${s.type}'` }]));
+  if (unknown.length > 0) return fail(problems.unprocessable("step.unknown_type", "A step names a type the runtime does not know.", unknown));
+
+  const graph = validateGraph(specs);
+  if (graph.length > 0) return fail(problems.unprocessable("run.invalid_graph", "The step graph is not a valid DAG.", graph));
+
+  const steps: ResolvedStep[] = [];
+  const invalid: FieldError[] = [];
+  specs.forEach((s, i) => {
+    const job = jobFor(s.type)!;
+    const input = job.input.safeParse(s.input);
+    if (!input.success) {
+      invalid.push(...fieldErrors(input.error, `steps[${i}].input`));
+      return;
+    }
+    if (JSON.stringify(s.input).length > LIMITS.inputBytes) {
+      invalid.push({ path: `steps[${i}].input`, message: `larger than ${LIMITS.inputBytes} bytes` });
+      return;
+    }
+    steps.push({
+      id: s.id,
+      type: s.type,
+      pool: job.pool,
+      input: s.input,
+      dependsOn: s.dependsOn,
+      maxAttempts: s.retry?.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      timeoutMs: s.timeoutMs ?? job.timeoutMs ?? POOL_REGISTRY[job.pool].defaultTimeoutMs,
+    });
+  });
+  if (invalid.length > 0) return fail(problems.unprocessable("step.invalid_input", "A step's input does not fit its type.", invalid));
+  return { ok: true, steps };
+}
+
+export function fieldErrors(error: z.ZodError, prefix = ""): FieldError[] {
+  return error.issues.map((issue) => ({
+    path: [prefix, ...issue.path.map(String)].filter(Boolean).join("."),
+    message: issue.message,
+  }));
+}
+
+const fail = (error: AppError): Resolution => ({ ok: false, error });

@@ -1,0 +1,80 @@
+/**
+ * Pure state machines of runs and steps: `(state, event) → state | error`.
+ * The Run DO asks these before every change, so an illegal transition cannot be written.
+ */
+import type { RunStatus, StepStatus } from "../../../schema/vocabulary";
+
+export type RunEvent = "validate" | "reject" | "enqueue" | "start" | "succeed" | "fail" | "cancel" | "pause" | "resume";
+export type StepEvent = "dispatch" | "start" | "succeed" | "retry" | "fail" | "cancel" | "skip";
+
+const RUN: Record<RunStatus, Partial<Record<RunEvent, RunStatus>>> = {
+  requested: { validate: "validated", reject: "failed" },
+  validated: { enqueue: "queued", cancel: "cancelled" },
+  queued: { start: "running", cancel: "cancelled", fail: "failed" },
+  running: { succeed: "succeeded", fail: "failed", cancel: "cancelled", pause: "paused" },
+  paused: { resume: "running", cancel: "cancelled", fail: "failed" },
+  succeeded: {},
+  failed: {},
+  cancelled: {},
+};
+
+const STEP: Record<StepStatus, Partial<Record<StepEvent, StepStatus>>> = {
+  pending: { dispatch: "queued", skip: "skipped", cancel: "cancelled" },
+  // queued → queued: a lost dispatch is sent again under a new attempt.
+  queued: { dispatch: "queued", start: "running", retry: "retrying", fail: "failed", cancel: "cancelled" },
+  running: { succeed: "succeeded", retry: "retrying", fail: "failed", cancel: "cancelled" },
+  retrying: { dispatch: "queued", fail: "failed", cancel: "cancelled" },
+  succeeded: {},
+  failed: {},
+  cancelled: {},
+  skipped: {},
+};
+
+export type Transition<S> = { ok: true; to: S } | { ok: false; code: string; message: string };
+
+/** Stable error codes for refused run transitions, as the API reports them. */
+const RUN_REFUSAL: Partial<Record<RunEvent, string>> = {
+  cancel: "run.not_cancellable",
+  pause: "run.not_pausable",
+  resume: "run.not_resumable",
+};
+
+export function transitionRun(from: RunStatus, event: RunEvent): Transition<RunStatus> {
+  const to = RUN[from][event];
+  if (to) return { ok: true, to };
+  return {
+    ok: false,
+    code: RUN_REFUSAL[event] ?? "run.illegal_transition",
+    message: `a ${from} run cannot ${event}`,
+  };
+}
+
+export function transitionStep(from: StepStatus, event: StepEvent): Transition<StepStatus> {
+  const to = STEP[from][event];
+  if (to) return { ok: true, to };
+  return { ok: false, code: "step.illegal_transition", message: `a ${from} step cannot ${event}` };
+}
+
+export interface RetryPolicy {
+  maxAttempts: number;
+  initialDelayMs: number;
+  maxDelayMs: number;
+}
+
+export type FailureDecision = { kind: "retry"; delayMs: number } | { kind: "fail" };
+
+/**
+ * What to do after an attempt failed. `failures` counts this failure too.
+ * Backoff is exponential with full jitter; a retry-after error waits at least what it names.
+ */
+export function decideFailure(
+  policy: RetryPolicy,
+  failures: number,
+  error: { retryable: boolean; retryAfterMs?: number },
+  random: () => number = Math.random,
+): FailureDecision {
+  if (!error.retryable || failures >= policy.maxAttempts) return { kind: "fail" };
+  const ceiling = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** (failures - 1));
+  const jittered = Math.floor(random() * ceiling);
+  return { kind: "retry", delayMs: Math.max(jittered, error.retryAfterMs ?? 0) };
+}

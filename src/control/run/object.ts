@@ -1,0 +1,166 @@
+/**
+ * The Run Durable Object: one per run, addressed by run id. A thin shell over RunEngine:
+ * each RPC runs one engine decision in a SQLite transaction, then sends the outbox and sets
+ * the single alarm to the earliest timer row.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { ArtifactView, WireEvent, WireRun } from "../../../schema/api";
+import { numberVar, type Env } from "../../env";
+import { RunEngine, type BeginResult, type EngineConfig, type NewRun, type ReportResult, type StepReport } from "./engine";
+import { sendOutbox } from "./outbox";
+import { RunStore } from "./store";
+import { artifactView, eventView, runView } from "./views";
+
+export type CancelResult = { ok: true; run: WireRun } | { ok: false; code: string; message: string };
+
+export class RunObject extends DurableObject<Env> {
+  private readonly store: RunStore;
+  private readonly engine: RunEngine;
+  private alarmAt: number | null = null;
+  private flushing: Promise<void> | null = null;
+  private flushAgain = false;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.store = new RunStore(ctx.storage.sql);
+    this.engine = new RunEngine(this.store, engineConfig(env));
+    ctx.blockConcurrencyWhile(async () => {
+      this.store.migrate();
+      this.alarmAt = await ctx.storage.getAlarm();
+    });
+  }
+
+  /** Creates the run (idempotent on its id) and dispatches its first steps. */
+  async create(spec: NewRun): Promise<WireRun> {
+    this.mutate(() => this.engine.create(spec, Date.now()));
+    await this.settle();
+    return runView(this.store.run()!, this.store.steps());
+  }
+
+  async get(tenantId: string): Promise<WireRun | null> {
+    const run = this.owned(tenantId);
+    return run ? runView(run, this.store.steps()) : null;
+  }
+
+  async events(tenantId: string, after: number, limit: number): Promise<{ items: WireEvent[]; nextAfter: number | null } | null> {
+    const run = this.owned(tenantId);
+    if (!run) return null;
+    const rows = this.store.events(after, limit);
+    const items = rows.map((e) => eventView(run, e));
+    return { items, nextAfter: rows.length === limit ? rows[rows.length - 1]!.seq : null };
+  }
+
+  async artifacts(tenantId: string): Promise<ArtifactView[] | null> {
+    return this.owned(tenantId) ? this.store.artifacts().map(artifactView) : null;
+  }
+
+  /** The manifest entry of one artifact, with its R2 key, or null if the tenant has no such thing. */
+  async artifact(tenantId: string, name: string): Promise<(ArtifactView & { key: string }) | null> {
+    if (!this.owned(tenantId)) return null;
+    const row = this.store.artifact(name);
+    return row ? { ...artifactView(row), key: row.r2_key } : null;
+  }
+
+  async cancel(tenantId: string): Promise<CancelResult | null> {
+    if (!this.owned(tenantId)) return null;
+    const result = this.mutate(() => this.engine.cancel(Date.now()));
+    await this.settle();
+    return result.ok ? { ok: true, run: runView(this.store.run()!, this.store.steps()) } : result;
+  }
+
+  /** Called by a queue consumer before it runs an attempt. */
+  async begin(stepId: string, attempt: number): Promise<BeginResult> {
+    const result = this.mutate(() => this.engine.begin(stepId, attempt, Date.now()));
+    await this.settle();
+    return result;
+  }
+
+  /** Called by a queue consumer with an attempt's outcome; a stale attempt is refused. */
+  async report(report: StepReport): Promise<ReportResult> {
+    const result = this.mutate(() => this.engine.report(report, Date.now()));
+    await this.settle();
+    return result;
+  }
+
+  /** Called by a dead-letter consumer: the queue gave up on this attempt's message. */
+  async deadLettered(stepId: string, attempt: number): Promise<ReportResult> {
+    const result = this.mutate(() => this.engine.deadLettered(stepId, attempt, Date.now()));
+    await this.settle();
+    return result;
+  }
+
+  /** One alarm serves every timer row. Idempotent: rows are deleted as they are handled. */
+  override async alarm(): Promise<void> {
+    this.alarmAt = null;
+    const now = Date.now();
+    this.mutate(() => {
+      for (const timer of this.store.dueTimers(now)) this.engine.fire(timer, now);
+    });
+    await this.settle();
+  }
+
+  private owned(tenantId: string) {
+    const run = this.store.run();
+    return run && run.tenant_id === tenantId ? run : null;
+  }
+
+  private mutate<T>(decide: () => T): T {
+    return this.ctx.storage.transactionSync(decide);
+  }
+
+  /** After a change: send the outbox (one sender at a time), then move the alarm. */
+  private async settle(): Promise<void> {
+    if (this.flushing) {
+      this.flushAgain = true;
+      return this.flushing;
+    }
+    this.flushing = (async () => {
+      try {
+        do {
+          this.flushAgain = false;
+          const run = this.store.run();
+          if (run) {
+            const sent = await sendOutbox(this.store, this.env, run.tenant_id);
+            if (sent) this.store.clearTimer("outbox", "flush");
+            else this.store.setTimer("outbox", "flush", Date.now() + engineConfig(this.env).outboxRetryMs);
+          }
+          await this.syncAlarm();
+        } while (this.flushAgain);
+      } finally {
+        this.flushing = null;
+      }
+    })();
+    return this.flushing;
+  }
+
+  private async syncAlarm(): Promise<void> {
+    const next = this.store.nextTimer();
+    if (next === this.alarmAt) return;
+    if (next === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(next);
+    this.alarmAt = next;
+  }
+}
+
+function engineConfig(env: Env): EngineConfig {
+  const initialDelayMs = numberVar(env.RETRY_BASE_MS, 1000);
+  return {
+    leaseQueuedMs: numberVar(env.LEASE_QUEUED_MS, 60_000),
+    leaseGraceMs: numberVar(env.LEASE_GRACE_MS, 15_000),
+    initialDelayMs,
+    maxDelayMs: Math.max(initialDelayMs, 5 * 60_000),
+    outboxRetryMs: 5_000,
+    lostBudget: 10,
+  };
+}
+
+/**
+ * The Run DO as its callers use it. Every method takes and returns plain structured-clone
+ * data, so the stub is typed with the class's own signatures: mapping them through the RPC
+ * types would recurse without bound on the recursive JSON type of step outputs.
+ */
+export type RunStub = Pick<RunObject, "create" | "get" | "events" | "artifacts" | "artifact" | "cancel" | "begin" | "report" | "deadLettered">;
+
+export function runStub(env: Env, runId: string): RunStub {
+  return env.RUN.getByName(runId) as unknown as RunStub;
+}

@@ -1,0 +1,77 @@
+/** Sending the Run DO's outbox: step dispatches to pool queues, run status to the tenant. */
+import type { PoolName } from "../../../schema/vocabulary";
+import type { Env } from "../../env";
+import { queueFor } from "../../data/pools";
+import type { StepMessage } from "../../../schema/messages";
+import type { TenantSync } from "./engine";
+import type { OutboxRow, RunStore } from "./store";
+
+/** Queue limits per sendBatch: 100 messages and 256 KB (kept under, for headers). */
+export const BATCH_LIMITS = { maxMessages: 100, maxBytes: 240_000 } as const;
+
+/** Splits rows into batches no queue will refuse. Pure; `bytes` measures one row. */
+export function chunkBatches<T>(
+  rows: readonly T[],
+  bytes: (row: T) => number,
+  limits: { maxMessages: number; maxBytes: number } = BATCH_LIMITS,
+): T[][] {
+  const batches: T[][] = [];
+  let current: T[] = [];
+  let size = 0;
+  for (const row of rows) {
+    const n = bytes(row);
+    if (current.length > 0 && (current.length >= limits.maxMessages || size + n > limits.maxBytes)) {
+      batches.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(row);
+    size += n;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
+/**
+ * Sends what the outbox holds and deletes each row once its send succeeded.
+ * Returns false when something is left for the alarm to retry.
+ */
+export async function sendOutbox(store: RunStore, env: Env, tenantId: string): Promise<boolean> {
+  const rows = store.outbox();
+  if (rows.length === 0) return true;
+  let complete = true;
+
+  const byPool = new Map<PoolName, OutboxRow[]>();
+  const tenantRows: OutboxRow[] = [];
+  for (const row of rows) {
+    if (row.kind === "tenant") tenantRows.push(row);
+    else if (row.pool) byPool.set(row.pool, [...(byPool.get(row.pool) ?? []), row]);
+  }
+
+  for (const [pool, poolRows] of byPool) {
+    for (const batch of chunkBatches(poolRows, (r) => r.body.length + 64)) {
+      try {
+        await queueFor(env, pool).sendBatch(
+          batch.map((r) => ({ body: JSON.parse(r.body) as StepMessage, contentType: "json" as const })),
+        );
+        store.deleteOutbox(batch.map((r) => r.id));
+      } catch (err) {
+        console.error(JSON.stringify({ msg: "outbox.dispatch_failed", pool, count: batch.length, error: String(err) }));
+        complete = false;
+      }
+    }
+  }
+
+  if (tenantRows.length > 0) {
+    // Only the newest status matters; the tenant ignores anything older than what it has.
+    const latest = tenantRows.reduce((a, b) => (a.id > b.id ? a : b));
+    try {
+      await env.TENANT.getByName(tenantId).recordRun(JSON.parse(latest.body) as TenantSync);
+      store.deleteOutbox(tenantRows.map((r) => r.id));
+    } catch (err) {
+      console.error(JSON.stringify({ msg: "outbox.tenant_sync_failed", error: String(err) }));
+      complete = false;
+    }
+  }
+  return complete;
+}

@@ -1,0 +1,294 @@
+/** The Run DO's SQLite schema and typed row access. No decisions here: see engine.ts. */
+import { TERMINAL_RUN_STATUSES, type AttemptStatus, type EventType, type PoolName, type RunStatus, type StepStatus } from "../../../schema/vocabulary";
+import type { Json, JsonObject } from "../../../schema/api";
+import type { ErrorShape } from "../../errors";
+import { json, migrate, type Migration } from "../sqlite";
+
+export const RUN_MIGRATIONS: readonly Migration[] = [
+  [
+    `CREATE TABLE run (
+      id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, project TEXT NOT NULL, blueprint TEXT,
+      status TEXT NOT NULL, trace_id TEXT NOT NULL, error TEXT,
+      created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER, deadline_at INTEGER)`,
+    `CREATE TABLE step (
+      id TEXT PRIMARY KEY, position INTEGER NOT NULL, type TEXT NOT NULL, pool TEXT NOT NULL,
+      input TEXT NOT NULL, depends_on TEXT NOT NULL, pending_deps INTEGER NOT NULL,
+      status TEXT NOT NULL, attempt INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,
+      max_attempts INTEGER NOT NULL, timeout_ms INTEGER NOT NULL,
+      output TEXT, error TEXT, queued_at INTEGER, started_at INTEGER, finished_at INTEGER)`,
+    `CREATE INDEX step_status ON step (status)`,
+    `CREATE TABLE edge (dep_id TEXT NOT NULL, step_id TEXT NOT NULL, PRIMARY KEY (dep_id, step_id))`,
+    `CREATE TABLE attempt (
+      step_id TEXT NOT NULL, attempt INTEGER NOT NULL, status TEXT NOT NULL,
+      dispatched_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER, error TEXT,
+      PRIMARY KEY (step_id, attempt))`,
+    `CREATE TABLE event (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, step_id TEXT,
+      occurred_at INTEGER NOT NULL, data TEXT NOT NULL)`,
+    // One row per deadline; the DO's single alarm is always set to the earliest.
+    `CREATE TABLE timer (
+      kind TEXT NOT NULL, ref TEXT NOT NULL, attempt INTEGER NOT NULL DEFAULT 0, due_at INTEGER NOT NULL,
+      PRIMARY KEY (kind, ref))`,
+    `CREATE INDEX timer_due ON timer (due_at)`,
+    // Written in the same transaction as the state change; deleted once sent.
+    `CREATE TABLE outbox (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, pool TEXT, body TEXT NOT NULL)`,
+    `CREATE TABLE artifact (
+      name TEXT PRIMARY KEY, step_id TEXT NOT NULL, attempt INTEGER NOT NULL, r2_key TEXT NOT NULL,
+      size INTEGER NOT NULL, content_type TEXT NOT NULL, sha256 TEXT NOT NULL, created_at INTEGER NOT NULL)`,
+  ],
+];
+
+export interface RunRow {
+  id: string;
+  tenant_id: string;
+  project: string;
+  blueprint: string | null;
+  status: RunStatus;
+  trace_id: string;
+  error: string | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  deadline_at: number | null;
+}
+
+export interface StepRow {
+  id: string;
+  position: number;
+  type: string;
+  pool: PoolName;
+  input: string;
+  depends_on: string;
+  pending_deps: number;
+  status: StepStatus;
+  attempt: number;
+  failures: number;
+  max_attempts: number;
+  timeout_ms: number;
+  output: string | null;
+  error: string | null;
+  queued_at: number | null;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+export interface EventRow {
+  seq: number;
+  type: EventType;
+  step_id: string | null;
+  occurred_at: number;
+  data: string;
+}
+
+export interface ArtifactRow {
+  name: string;
+  step_id: string;
+  attempt: number;
+  r2_key: string;
+  size: number;
+  content_type: string;
+  sha256: string;
+  created_at: number;
+}
+
+export type TimerKind = "lease" | "backoff" | "outbox" | "deadline";
+export interface TimerRow {
+  kind: TimerKind;
+  ref: string;
+  attempt: number;
+  due_at: number;
+}
+
+export type OutboxKind = "dispatch" | "tenant";
+export interface OutboxRow {
+  id: number;
+  kind: OutboxKind;
+  pool: PoolName | null;
+  body: string;
+}
+
+type Row = Record<string, SqlStorageValue>;
+
+export class RunStore {
+  constructor(private readonly sql: SqlStorage) {}
+
+  migrate(): number {
+    return migrate(this.sql, RUN_MIGRATIONS);
+  }
+
+  private all<T>(query: string, ...params: unknown[]): T[] {
+    return this.sql.exec<Row>(query, ...params).toArray() as unknown as T[];
+  }
+
+  private one<T>(query: string, ...params: unknown[]): T | null {
+    return (this.all<T>(query, ...params)[0] ?? null) as T | null;
+  }
+
+  run(): RunRow | null {
+    return this.one<RunRow>("SELECT * FROM run LIMIT 1");
+  }
+
+  insertRun(r: Omit<RunRow, "error" | "started_at" | "finished_at">): void {
+    this.sql.exec(
+      "INSERT INTO run (id, tenant_id, project, blueprint, status, trace_id, created_at, deadline_at) VALUES (?,?,?,?,?,?,?,?)",
+      r.id, r.tenant_id, r.project, r.blueprint, r.status, r.trace_id, r.created_at, r.deadline_at,
+    );
+  }
+
+  setRunStatus(status: RunStatus, at: number, error: ErrorShape | null = null): void {
+    if (status === "running") {
+      this.sql.exec("UPDATE run SET status = ?, started_at = COALESCE(started_at, ?)", status, at);
+    } else if (TERMINAL_RUN_STATUSES.has(status)) {
+      this.sql.exec("UPDATE run SET status = ?, finished_at = ?, error = ?", status, at, error ? json.write(error) : null);
+    } else {
+      this.sql.exec("UPDATE run SET status = ?", status);
+    }
+  }
+
+  insertStep(s: Pick<StepRow, "id" | "position" | "type" | "pool" | "input" | "depends_on" | "pending_deps" | "max_attempts" | "timeout_ms">): void {
+    this.sql.exec(
+      "INSERT INTO step (id, position, type, pool, input, depends_on, pending_deps, status, max_attempts, timeout_ms) VALUES (?,?,?,?,?,?,?,'pending',?,?)",
+      s.id, s.position, s.type, s.pool, s.input, s.depends_on, s.pending_deps, s.max_attempts, s.timeout_ms,
+    );
+  }
+
+  insertEdge(depId: string, stepId: string): void {
+    this.sql.exec("INSERT INTO edge (dep_id, step_id) VALUES (?, ?)", depId, stepId);
+  }
+
+  step(id: string): StepRow | null {
+    return this.one<StepRow>("SELECT * FROM step WHERE id = ?", id);
+  }
+
+  steps(): StepRow[] {
+    return this.all<StepRow>("SELECT * FROM step ORDER BY position");
+  }
+
+  stepsWithStatus(statuses: readonly StepStatus[]): StepRow[] {
+    const marks = statuses.map(() => "?").join(",");
+    return this.all<StepRow>(`SELECT * FROM step WHERE status IN (${marks}) ORDER BY position`, ...statuses);
+  }
+
+  /** Roots: steps with no dependencies left. */
+  readyPending(): StepRow[] {
+    return this.all<StepRow>("SELECT * FROM step WHERE status = 'pending' AND pending_deps = 0 ORDER BY position");
+  }
+
+  /** Marks `depId` as satisfied for its dependents; returns the ones that became ready. */
+  releaseDependents(depId: string): StepRow[] {
+    this.sql.exec(
+      "UPDATE step SET pending_deps = pending_deps - 1 WHERE id IN (SELECT step_id FROM edge WHERE dep_id = ?)",
+      depId,
+    );
+    return this.all<StepRow>(
+      "SELECT * FROM step WHERE status = 'pending' AND pending_deps = 0 AND id IN (SELECT step_id FROM edge WHERE dep_id = ?) ORDER BY position",
+      depId,
+    );
+  }
+
+  dependentsOf(depId: string): string[] {
+    return this.all<{ step_id: string }>("SELECT step_id FROM edge WHERE dep_id = ?", depId).map((r) => r.step_id);
+  }
+
+  countUnfinishedSteps(): number {
+    return this.one<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM step WHERE status NOT IN ('succeeded','failed','cancelled','skipped')",
+    )!.n;
+  }
+
+  updateStep(id: string, patch: Partial<Omit<StepRow, "id">>): void {
+    const keys = Object.keys(patch) as (keyof typeof patch)[];
+    if (keys.length === 0) return;
+    const assignments = keys.map((k) => `${k} = ?`).join(", ");
+    this.sql.exec(`UPDATE step SET ${assignments} WHERE id = ?`, ...keys.map((k) => patch[k] ?? null), id);
+  }
+
+  outputs(ids: readonly string[]): JsonObject {
+    if (ids.length === 0) return {};
+    const marks = ids.map(() => "?").join(",");
+    const rows = this.all<{ id: string; output: string | null }>(`SELECT id, output FROM step WHERE id IN (${marks})`, ...ids);
+    return Object.fromEntries(rows.map((r) => [r.id, json.read<Json>(r.output)]));
+  }
+
+  insertAttempt(stepId: string, attempt: number, at: number): void {
+    this.sql.exec(
+      "INSERT INTO attempt (step_id, attempt, status, dispatched_at) VALUES (?, ?, 'dispatched', ?)",
+      stepId, attempt, at,
+    );
+  }
+
+  setAttempt(stepId: string, attempt: number, status: AttemptStatus, at: number, error: ErrorShape | null = null): void {
+    if (status === "running") {
+      this.sql.exec("UPDATE attempt SET status = ?, started_at = ? WHERE step_id = ? AND attempt = ?", status, at, stepId, attempt);
+    } else {
+      this.sql.exec(
+        "UPDATE attempt SET status = ?, finished_at = ?, error = ? WHERE step_id = ? AND attempt = ?",
+        status, at, error ? json.write(error) : null, stepId, attempt,
+      );
+    }
+  }
+
+  appendEvent(type: EventType, at: number, stepId: string | null, data: Record<string, unknown>): void {
+    this.sql.exec("INSERT INTO event (type, step_id, occurred_at, data) VALUES (?, ?, ?, ?)", type, stepId, at, json.write(data));
+  }
+
+  lastEventSeq(): number {
+    return this.one<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM event")!.seq ?? 0;
+  }
+
+  events(after: number, limit: number): EventRow[] {
+    return this.all<EventRow>("SELECT * FROM event WHERE seq > ? ORDER BY seq LIMIT ?", after, limit);
+  }
+
+  setTimer(kind: TimerKind, ref: string, dueAt: number, attempt = 0): void {
+    this.sql.exec(
+      "INSERT INTO timer (kind, ref, attempt, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (kind, ref) DO UPDATE SET attempt = excluded.attempt, due_at = excluded.due_at",
+      kind, ref, attempt, dueAt,
+    );
+  }
+
+  clearTimer(kind: TimerKind, ref: string): void {
+    this.sql.exec("DELETE FROM timer WHERE kind = ? AND ref = ?", kind, ref);
+  }
+
+  clearStepTimers(stepId: string): void {
+    this.sql.exec("DELETE FROM timer WHERE kind IN ('lease','backoff') AND ref = ?", stepId);
+  }
+
+  dueTimers(now: number): TimerRow[] {
+    return this.all<TimerRow>("SELECT * FROM timer WHERE due_at <= ? ORDER BY due_at", now);
+  }
+
+  nextTimer(): number | null {
+    return this.one<{ due: number | null }>("SELECT MIN(due_at) AS due FROM timer")!.due;
+  }
+
+  enqueue(kind: OutboxKind, pool: PoolName | null, body: unknown): void {
+    this.sql.exec("INSERT INTO outbox (kind, pool, body) VALUES (?, ?, ?)", kind, pool, json.write(body));
+  }
+
+  outbox(limit = 1000): OutboxRow[] {
+    return this.all<OutboxRow>("SELECT * FROM outbox ORDER BY id LIMIT ?", limit);
+  }
+
+  deleteOutbox(ids: readonly number[]): void {
+    if (ids.length === 0) return;
+    this.sql.exec(`DELETE FROM outbox WHERE id IN (${ids.map(() => "?").join(",")})`, ...ids);
+  }
+
+  artifact(name: string): ArtifactRow | null {
+    return this.one<ArtifactRow>("SELECT * FROM artifact WHERE name = ?", name);
+  }
+
+  artifacts(): ArtifactRow[] {
+    return this.all<ArtifactRow>("SELECT * FROM artifact ORDER BY created_at, name");
+  }
+
+  insertArtifact(a: ArtifactRow): void {
+    this.sql.exec(
+      "INSERT INTO artifact (name, step_id, attempt, r2_key, size, content_type, sha256, created_at) VALUES (?,?,?,?,?,?,?,?)",
+      a.name, a.step_id, a.attempt, a.r2_key, a.size, a.content_type, a.sha256, a.created_at,
+    );
+  }
+}

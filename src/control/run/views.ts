@@ -1,0 +1,67 @@
+/** Rows of the Run DO as the API shows them. */
+import type { ArtifactView, Json, JsonObject, StepError, WireEvent, WireRun, WireStep } from "../../../schema/api";
+import { json } from "../sqlite";
+import type { ArtifactRow, EventRow, RunRow, StepRow } from "./store";
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+export function stepView(s: StepRow): WireStep {
+  return {
+    id: s.id,
+    type: s.type,
+    pool: s.pool,
+    status: s.status,
+    dependsOn: json.read<string[]>(s.depends_on) ?? [],
+    attempts: s.attempt,
+    queuedAt: iso(s.queued_at),
+    startedAt: iso(s.started_at),
+    finishedAt: iso(s.finished_at),
+    durationMs: s.started_at !== null && s.finished_at !== null ? s.finished_at - s.started_at : null,
+    error: json.read<StepError>(s.error),
+    ...(s.output !== null ? { output: json.read<Json>(s.output) } : {}),
+  };
+}
+
+export function runView(r: RunRow, steps: StepRow[]): WireRun {
+  return {
+    id: r.id,
+    project: r.project,
+    blueprint: r.blueprint,
+    status: r.status,
+    traceId: r.trace_id,
+    createdAt: new Date(r.created_at).toISOString(),
+    startedAt: iso(r.started_at),
+    finishedAt: iso(r.finished_at),
+    deadlineAt: iso(r.deadline_at),
+    error: json.read<StepError>(r.error),
+    steps: steps.map(stepView),
+  };
+}
+
+/** The event envelope of PRODUCT.md. The id is derived from run and sequence: unique and stable. */
+export function eventView(r: RunRow, e: EventRow): WireEvent {
+  return {
+    eventId: `evt_${r.id.slice(4)}_${e.seq.toString().padStart(6, "0")}`,
+    seq: e.seq,
+    type: e.type,
+    tenantId: r.tenant_id,
+    projectId: r.project,
+    runId: r.id,
+    ...(e.step_id !== null ? { stepId: e.step_id } : {}),
+    traceId: r.trace_id,
+    occurredAt: new Date(e.occurred_at).toISOString(),
+    data: json.read<JsonObject>(e.data) ?? {},
+  };
+}
+
+export function artifactView(a: ArtifactRow): ArtifactView {
+  return {
+    name: a.name,
+    size: a.size,
+    contentType: a.content_type,
+    sha256: a.sha256,
+    stepId: a.step_id,
+    attempt: a.attempt,
+    createdAt: new Date(a.created_at).toISOString(),
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * The job SDK: a job type is one `defineJob` call. The consumer validates the input with the
+ * job's schema, gives the handler its context, and validates the output it returns.
+ */
+import type { z } from "zod";
+import type { JsonObject } from "../../schema/api";
+import type { PoolName } from "../../schema/vocabulary";
+
+export interface ArtifactRecord {
+  name: string;
+  key: string;
+  size: number;
+  contentType: string;
+  sha256: string;
+}
+
+export interface ArtifactWriter {
+  /** Stores bytes in R2 under this attempt's tenant-scoped prefix and records size and sha256. */
+  put(name: string, body: string | Uint8Array, contentType: string): Promise<ArtifactRecord>;
+}
+
+export interface JobContext<I> {
+  input: I;
+  /** Outputs of the steps this one depends on, by step id. */
+  upstream: JsonObject;
+  runId: string;
+  stepId: string;
+  attempt: number;
+  tenantId: string;
+  traceId: string;
+  artifacts: ArtifactWriter;
+  /** Aborted when the attempt's timeout passes; long handlers should watch it. */
+  signal: AbortSignal;
+}
+
+export interface JobDefinition<I = unknown, O = unknown> {
+  type: string;
+  pool: PoolName;
+  description: string;
+  input: z.ZodType<I>;
+  output: z.ZodType<O>;
+  /** Per-attempt timeout; the pool's default when absent. */
+  timeoutMs?: number;
+  run(ctx: JobContext<I>): Promise<O>;
+}
+
+/** Declares a job type. Typed so that `run` sees the parsed input and must return the output. */
+export function defineJob<I, O>(def: JobDefinition<I, O>): JobDefinition<I, O> {
+  return def;
+}

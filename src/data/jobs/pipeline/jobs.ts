@@ -1,0 +1,14 @@
+/** The Pipeline Generator pool's jobs. */
+import { z } from "zod";
+import { defineJob } from "../../job";
+import { FilesOutput, upstreamPlan } from "../repo/plan";
+import { githubActionsWorkflow } from "./github-actions";
+
+export const githubActions = defineJob({
+  type: "pipeline.github-actions",
+  pool: "pipeline",
+  description: "Writes a GitHub Actions workflow that installs and tests the service.",
+  input: z.object({}).strict(),
+  output: FilesOutput,
+  run: async ({ upstream }) => ({ files: { ".github/workflows/ci.yml": githubActionsWorkflow(upstreamPlan(upstream)) } }),
+});

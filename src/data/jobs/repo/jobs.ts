@@ -1,0 +1,62 @@
+/** The Repo Generator pool's jobs: plan a service, scaffold its source, write its docs, package it. */
+import { strToU8, zipSync, type Zippable } from "fflate";
+import { z } from "zod";
+import { NonRetryableError } from "../../../errors";
+import { defineJob } from "../../job";
+import { FileMap, FilesOutput, MicroserviceInput, ServicePlan, planService, upstreamPlan } from "./plan";
+import { serviceReadme } from "./docs";
+import { serviceSource } from "./source";
+
+export const plan = defineJob({
+  type: "repo.plan",
+  pool: "repo",
+  description: "Normalizes a microservice request into the plan the other generators follow.",
+  input: MicroserviceInput,
+  output: ServicePlan,
+  run: async ({ input }) => planService(input),
+});
+
+export const scaffold = defineJob({
+  type: "repo.scaffold",
+  pool: "repo",
+  description: "Generates the service's TypeScript source and tests from the plan.",
+  input: z.object({}).strict(),
+  output: FilesOutput,
+  run: async ({ upstream }) => ({ files: serviceSource(upstreamPlan(upstream)) }),
+});
+
+export const docs = defineJob({
+  type: "repo.docs",
+  pool: "repo",
+  description: "Writes the service's README from the plan.",
+  input: z.object({}).strict(),
+  output: FilesOutput,
+  run: async ({ upstream }) => ({ files: { "README.md": serviceReadme(upstreamPlan(upstream)) } }),
+});
+
+export const pack = defineJob({
+  type: "repo.package",
+  pool: "repo",
+  description: "Zips every file its dependencies produced into `<name>.zip` and stores it as an artifact.",
+  input: z.object({ name: z.string().regex(/^[a-z][a-z0-9-]{1,49}$/) }).strict(),
+  output: z.object({ artifact: z.string(), files: z.array(z.string()), size: z.number(), sha256: z.string() }),
+  run: async ({ input, upstream, artifacts }) => {
+    const files: FileMap = {};
+    for (const [stepId, value] of Object.entries(upstream)) {
+      const parsed = FilesOutput.safeParse(value);
+      if (!parsed.success) continue;
+      for (const [path, content] of Object.entries(parsed.data.files)) {
+        if (path in files) throw new NonRetryableError("repo.file_conflict", `'${path}' came from two steps (one is ${stepId})`);
+        files[path] = content;
+      }
+    }
+    const paths = Object.keys(files).sort();
+    if (paths.length === 0) throw new NonRetryableError("repo.nothing_to_package", "no upstream step produced files");
+    // A fixed mtime keeps the zip byte-for-byte reproducible, so its sha256 is too.
+    const mtime = new Date("2026-01-01T00:00:00Z");
+    const tree: Zippable = Object.fromEntries(paths.map((p) => [`${input.name}/${p}`, [strToU8(files[p]!), { mtime }]]));
+    const zip = zipSync(tree, { level: 6 });
+    const record = await artifacts.put(`${input.name}.zip`, zip, "application/zip");
+    return { artifact: record.name, files: paths, size: record.size, sha256: record.sha256 };
+  },
+});

@@ -1,0 +1,105 @@
+/**
+ * One error model for the whole runtime. Class identity does not survive RPC or a queue, so
+ * the stable `code` (and the retry semantics next to it) is what travels; `toJSON()` is the
+ * wire form and `fromUnknown()` rebuilds the semantics on the other side.
+ */
+
+export interface ErrorShape {
+  code: string;
+  message: string;
+  retryable: boolean;
+  retryAfterMs?: number;
+}
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+export class AppError extends Error {
+  readonly code: string;
+  readonly status: number;
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+  readonly errors: FieldError[] | undefined;
+
+  constructor(
+    code: string,
+    message: string,
+    opts: { status?: number; retryable?: boolean; retryAfterMs?: number; errors?: FieldError[]; cause?: unknown } = {},
+  ) {
+    super(message, { cause: opts.cause });
+    this.name = "AppError";
+    this.code = code;
+    this.status = opts.status ?? 500;
+    this.retryable = opts.retryable ?? true;
+    this.retryAfterMs = opts.retryAfterMs;
+    this.errors = opts.errors;
+  }
+
+  toJSON(): ErrorShape {
+    const shape: ErrorShape = { code: this.code, message: this.message, retryable: this.retryable };
+    if (this.retryAfterMs !== undefined) shape.retryAfterMs = this.retryAfterMs;
+    return shape;
+  }
+}
+
+/** A failure that retrying cannot fix: the step fails at once. */
+export class NonRetryableError extends AppError {
+  constructor(code: string, message: string, opts: { status?: number; cause?: unknown } = {}) {
+    super(code, message, { ...opts, retryable: false });
+    this.name = "NonRetryableError";
+  }
+}
+
+/** A transient failure that names when to try again (an upstream 429's Retry-After, say). */
+export class RetryAfterError extends AppError {
+  constructor(code: string, message: string, retryAfterMs: number, opts: { cause?: unknown } = {}) {
+    super(code, message, { ...opts, retryable: true, retryAfterMs });
+    this.name = "RetryAfterError";
+  }
+}
+
+/** Client errors of the API: never retried, always mapped to a 4xx problem. */
+export const problems = {
+  invalid: (message: string, errors?: FieldError[]) =>
+    new AppError("request.invalid", message, { status: 400, retryable: false, errors }),
+  malformedJson: () => new AppError("request.malformed_json", "The body is not valid JSON.", { status: 400, retryable: false }),
+  tooLarge: (limit: number) =>
+    new AppError("request.too_large", `The body exceeds ${limit} bytes.`, { status: 413, retryable: false }),
+  unauthenticated: () =>
+    new AppError("auth.unauthenticated", "A valid API key is required: Authorization: Bearer <key>.", {
+      status: 401,
+      retryable: false,
+    }),
+  forbidden: (message: string) => new AppError("auth.forbidden", message, { status: 403, retryable: false }),
+  notFound: (code: string, message: string) => new AppError(code, message, { status: 404, retryable: false }),
+  conflict: (code: string, message: string) => new AppError(code, message, { status: 409, retryable: false }),
+  unprocessable: (code: string, message: string, errors?: FieldError[]) =>
+    new AppError(code, message, { status: 422, retryable: false, errors }),
+} as const;
+
+/** Rebuilds retry semantics from anything thrown (or received over RPC/queue). */
+export function toErrorShape(err: unknown): ErrorShape {
+  if (err instanceof AppError) return err.toJSON();
+  if (isErrorShape(err)) return err;
+  if (err instanceof Error) {
+    // A plain Error may still carry our fields when it crossed an RPC boundary.
+    const e = err as Error & Partial<ErrorShape>;
+    if (typeof e.code === "string" && typeof e.retryable === "boolean") {
+      return { code: e.code, message: e.message, retryable: e.retryable, ...(e.retryAfterMs ? { retryAfterMs: e.retryAfterMs } : {}) };
+    }
+    return { code: "step.error", message: err.message || err.name, retryable: true };
+  }
+  return { code: "step.error", message: String(err), retryable: true };
+}
+
+function isErrorShape(v: unknown): v is ErrorShape {
+  return (
+    typeof v === "object" &&
+    v !== null &&
+    typeof (v as ErrorShape).code === "string" &&
+    typeof (v as ErrorShape).message === "string" &&
+    typeof (v as ErrorShape).retryable === "boolean"
+  );
+}

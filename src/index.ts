@@ -1,0 +1,14 @@
+/** The Worker's entry points: HTTPS API (fetch) and data plane (queue). Exports the DO classes. */
+import { createApp } from "./api/app";
+import { consumeBatch } from "./data/consumer";
+import type { Env } from "./env";
+
+export { RunObject } from "./control/run/object";
+export { TenantObject } from "./control/tenant/object";
+
+const app = createApp();
+
+export default {
+  fetch: (request, env, ctx) => app.fetch(request, env, ctx),
+  queue: (batch, env) => consumeBatch(batch, env),
+} satisfies ExportedHandler<Env>;

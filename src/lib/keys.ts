@@ -1,0 +1,21 @@
+/**
+ * API key format: `frk_<tenantId>_<keyId>_<secret>`. The key names its tenant, so the API
+ * authenticates against that tenant's own object and never a global one.
+ */
+
+export interface ApiKeyParts {
+  tenantId: string;
+  keyId: string;
+  secret: string;
+}
+
+const KEY = /^frk_([a-z0-9][a-z0-9-]{1,39})_([0-9a-z]{12})_([0-9a-z]{40})$/;
+
+export function parseApiKey(key: string): ApiKeyParts | null {
+  const m = KEY.exec(key);
+  return m ? { tenantId: m[1]!, keyId: m[2]!, secret: m[3]! } : null;
+}
+
+export function formatApiKey(parts: ApiKeyParts): string {
+  return `frk_${parts.tenantId}_${parts.keyId}_${parts.secret}`;
+}
