@@ -40,10 +40,11 @@ export const ArtifactName = z
   .openapi({ example: "billing-api.zip" });
 
 /** Any JSON value: what inputs, outputs and event data are (and what survives RPC and queues). */
-export const Json = z.json();
-export type Json = z.infer<typeof Json>;
-export const JsonObject = z.record(z.string(), Json);
-export type JsonObject = z.infer<typeof JsonObject>;
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+// Bodies arrive through JSON.parse, so a record of `unknown` accepts exactly JSON objects; a
+// recursive zod schema would send the OpenAPI generator into unbounded recursion.
+const JsonObjectSchema = z.record(z.string(), z.unknown());
 
 export const RetrySpec = z
   .object({
@@ -56,7 +57,7 @@ export const StepSpec = z
   .object({
     id: StepId,
     type: z.string().min(1).max(64).openapi({ example: "system.echo" }),
-    input: JsonObject.default({}),
+    input: JsonObjectSchema.default({}),
     dependsOn: z.array(StepId).max(LIMITS.dependsOnPerStep).default([]),
     retry: RetrySpec.optional(),
     timeoutMs: z.number().int().min(LIMITS.timeoutMs.min).max(LIMITS.timeoutMs.max).optional(),
@@ -69,7 +70,7 @@ export const CreateRunBody = z
   .object({
     project: ProjectId,
     blueprint: z.string().min(1).max(64).optional().openapi({ example: "microservice" }),
-    input: JsonObject.optional().openapi({ example: { name: "billing-api" } }),
+    input: JsonObjectSchema.optional().openapi({ example: { name: "billing-api" } }),
     steps: z.array(StepSpec).min(1).max(LIMITS.stepsPerRun).optional(),
     deadlineMs: z.number().int().min(LIMITS.deadlineMs.min).max(LIMITS.deadlineMs.max).optional(),
   })

@@ -11,7 +11,7 @@ import {
   type WireRun,
 } from "../../schema/api";
 import type { Env } from "../env";
-import { runStub, type RunStub } from "../control/run/object";
+import { runStub, type RunStub } from "../control/run/stub";
 import { isSafeSegment } from "../artifacts/keys";
 import { resolveRun } from "../control/resolve";
 import { problems } from "../errors";

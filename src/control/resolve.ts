@@ -3,7 +3,7 @@
  * validation, graph checks, defaults. Pure; the API calls it before anything is created.
  */
 import type { z } from "zod";
-import { LIMITS, type CreateRunBody, type StepSpec } from "../../schema/api";
+import { LIMITS, type CreateRunBody, type JsonObject, type StepSpec } from "../../schema/api";
 import { BLUEPRINTS } from "../blueprints";
 import { problems, type AppError, type FieldError } from "../errors";
 import { jobFor } from "../data/jobs";
@@ -54,7 +54,7 @@ export function resolveRun(body: CreateRunBody): Resolution {
       id: s.id,
       type: s.type,
       pool: job.pool,
-      input: s.input,
+      input: s.input as JsonObject, // parsed from JSON, so JSON
       dependsOn: s.dependsOn,
       maxAttempts: s.retry?.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
       timeoutMs: s.timeoutMs ?? job.timeoutMs ?? POOL_REGISTRY[job.pool].defaultTimeoutMs,

@@ -9,7 +9,7 @@ import type { Env } from "../env";
 import { AppError, NonRetryableError, toErrorShape } from "../errors";
 import { createArtifactWriter } from "../artifacts/writer";
 import type { BeginResult, StepReport } from "../control/run/engine";
-import { runStub } from "../control/run/object";
+import { runStub } from "../control/run/stub";
 import { jobFor } from "./jobs";
 import { poolOfQueue } from "./pools";
 import { fieldErrors } from "../control/resolve";

@@ -1,9 +1,9 @@
 import { defineConfig } from "vitest/config";
 
-// End-to-end tests in Node: they start a real `wrangler dev` and drive it over HTTP.
+// Tests that run in Node: contract checks, and end-to-end tests that start a real `wrangler dev`.
 export default defineConfig({
   test: {
-    include: ["test/e2e/**/*.test.ts"],
+    include: ["test/node/**/*.test.ts", "test/e2e/**/*.test.ts"],
     environment: "node",
     testTimeout: 240_000,
     hookTimeout: 120_000,
