@@ -25,14 +25,17 @@ export class RunObject extends DurableObject<Env> {
     this.store = new RunStore(ctx.storage.sql);
     this.engine = new RunEngine(this.store, engineConfig(env));
     ctx.blockConcurrencyWhile(async () => {
-      this.store.migrate();
+      this.store.open();
       this.alarmAt = await ctx.storage.getAlarm();
     });
   }
 
   /** Creates the run (idempotent on its id) and dispatches its first steps. */
   async create(spec: NewRun): Promise<WireRun> {
-    this.mutate(() => this.engine.create(spec, Date.now()));
+    this.mutate(() => {
+      this.store.initialize();
+      this.engine.create(spec, Date.now());
+    });
     await this.settle();
     return runView(this.store.run()!, this.store.steps());
   }

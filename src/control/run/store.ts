@@ -111,10 +111,22 @@ export interface OutboxRow {
 type Row = Record<string, SqlStorageValue>;
 
 export class RunStore {
-  constructor(private readonly sql: SqlStorage) {}
+  /** False for an object that has never held a run: it has no tables, and reads find nothing. */
+  private ready: boolean;
 
-  migrate(): number {
-    return migrate(this.sql, RUN_MIGRATIONS);
+  constructor(private readonly sql: SqlStorage) {
+    this.ready = this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_schema'").toArray().length > 0;
+  }
+
+  /** Upgrades an existing schema. A fresh object stays empty, so asking for a missing run writes nothing. */
+  open(migrations: readonly Migration[] = RUN_MIGRATIONS): void {
+    if (this.ready) migrate(this.sql, migrations);
+  }
+
+  /** Creates the schema for a new run. */
+  initialize(): void {
+    if (!this.ready) migrate(this.sql, RUN_MIGRATIONS);
+    this.ready = true;
   }
 
   private all<T>(query: string, ...params: unknown[]): T[] {
@@ -126,6 +138,7 @@ export class RunStore {
   }
 
   run(): RunRow | null {
+    if (!this.ready) return null;
     return this.one<RunRow>("SELECT * FROM run LIMIT 1");
   }
 
@@ -257,10 +270,12 @@ export class RunStore {
   }
 
   dueTimers(now: number): TimerRow[] {
+    if (!this.ready) return [];
     return this.all<TimerRow>("SELECT * FROM timer WHERE due_at <= ? ORDER BY due_at", now);
   }
 
   nextTimer(): number | null {
+    if (!this.ready) return null;
     return this.one<{ due: number | null }>("SELECT MIN(due_at) AS due FROM timer")!.due;
   }
 
