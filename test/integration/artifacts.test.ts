@@ -1,0 +1,68 @@
+import { reset } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { strFromU8, unzipSync } from "fflate";
+import { afterEach, describe, expect, it } from "vitest";
+import { sha256Hex } from "../../src/lib/crypto";
+import { api, createRun, waitForRun } from "../support/api";
+
+afterEach(() => reset());
+
+describe("the microservice blueprint", () => {
+  it("produces a zip of a real TypeScript service, stored in R2 under the tenant's prefix", async () => {
+    const run = await createRun({ project: "billing", blueprint: "microservice", input: { name: "billing-api", resources: ["invoices"] } });
+    expect(run.steps.map((s) => [s.id, s.pool, s.dependsOn])).toEqual([
+      ["plan", "repo", []],
+      ["scaffold", "repo", ["plan"]],
+      ["pipeline", "pipeline", ["plan"]],
+      ["docs", "repo", ["plan"]],
+      ["package", "repo", ["scaffold", "pipeline", "docs"]],
+    ]);
+    const done = await waitForRun(run.id);
+    expect(done.status).toBe("succeeded");
+
+    const manifest = (await (await api(`/v1/runs/${run.id}/artifacts`)).json()) as {
+      items: { name: string; size: number; contentType: string; sha256: string; stepId: string }[];
+    };
+    expect(manifest.items).toHaveLength(1);
+    const entry = manifest.items[0]!;
+    expect(entry).toMatchObject({ name: "billing-api.zip", contentType: "application/zip", stepId: "package" });
+
+    const res = await api(`/v1/runs/${run.id}/artifacts/billing-api.zip`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("application/zip");
+    expect(res.headers.get("x-content-sha256")).toBe(entry.sha256);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    expect(bytes.byteLength).toBe(entry.size);
+    expect(await sha256Hex(bytes)).toBe(entry.sha256);
+
+    const files = unzipSync(bytes);
+    expect(Object.keys(files).sort()).toEqual(
+      [
+        ".github/workflows/ci.yml",
+        ".gitignore",
+        "README.md",
+        "package.json",
+        "src/app.ts",
+        "src/server.ts",
+        "test/app.test.ts",
+        "tsconfig.json",
+      ].map((p) => `billing-api/${p}`),
+    );
+    const pkg = JSON.parse(strFromU8(files["billing-api/package.json"]!)) as { name: string; scripts: Record<string, string> };
+    expect(pkg.name).toBe("billing-api");
+    expect(pkg.scripts.test).toContain("node --test");
+    expect(strFromU8(files["billing-api/src/app.ts"]!)).toContain('"invoices"');
+
+    const stored = await env.ARTIFACTS.list({ prefix: "tenants/dev/" });
+    expect(stored.objects.map((o) => o.key)).toEqual([`tenants/dev/runs/${run.id}/steps/package/1/billing-api.zip`]);
+  });
+
+  it("an artifact name that tries to escape is a 404, not a path", async () => {
+    const run = await createRun({ project: "p", steps: [{ id: "a", type: "system.echo", input: {} }] });
+    await waitForRun(run.id);
+    for (const name of ["..", "..%2F..%2Fsecret", "%2e%2e", "a%00b", ".hidden"]) {
+      const res = await api(`/v1/runs/${run.id}/artifacts/${name}`);
+      expect(res.status, name).toBe(404);
+    }
+  });
+});

@@ -1,0 +1,152 @@
+import { abortAllDurableObjects, reset, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it } from "vitest";
+import { RunEngine, type EngineConfig, type NewRun } from "../../src/control/run/engine";
+import { RUN_MIGRATIONS, RunStore } from "../../src/control/run/store";
+import { migrate } from "../../src/control/sqlite";
+import { newRunId } from "../../src/lib/crypto";
+import { api, createRun, waitForRun } from "../support/api";
+
+afterEach(() => reset());
+
+type Event = { type: string; stepId?: string; data: Record<string, unknown> };
+const events = async (runId: string) =>
+  ((await (await api(`/v1/runs/${runId}/events?limit=1000`)).json()) as { items: Event[] }).items;
+
+const CONFIG: EngineConfig = {
+  leaseQueuedMs: 1000,
+  leaseGraceMs: 100,
+  initialDelayMs: 10,
+  maxDelayMs: 100,
+  outboxRetryMs: 1000,
+  lostBudget: 2,
+};
+
+function spec(id: string, steps: NewRun["steps"]): NewRun {
+  return { id, tenantId: "dev", project: "p", blueprint: null, traceId: "0".repeat(31) + "1", steps };
+}
+
+const step = (id: string, dependsOn: string[] = []) => ({
+  id,
+  type: "system.echo",
+  pool: "system" as const,
+  input: {},
+  dependsOn,
+  maxAttempts: 3,
+  timeoutMs: 1000,
+});
+
+/** Runs engine decisions on a run object's real SQLite, without its outbox being sent. */
+async function withEngine<T>(runId: string, fn: (engine: RunEngine, store: RunStore) => T): Promise<T> {
+  return runInDurableObject(env.RUN.getByName(runId), (_instance, state) => {
+    const store = new RunStore(state.storage.sql);
+    store.initialize();
+    return fn(new RunEngine(store, CONFIG), store);
+  });
+}
+
+describe("Run DO: fencing, leases, recovery", () => {
+  it("a lost dispatch is sent again under a new attempt when its lease ends; the old attempt is fenced off", async () => {
+    const runId = newRunId();
+    await withEngine(runId, (engine, store) => {
+      engine.create(spec(runId, [step("a")]), 1_000);
+      expect(store.outbox().filter((r) => r.kind === "dispatch").map((r) => JSON.parse(r.body).attempt)).toEqual([1]);
+      const lease = store.dueTimers(1_000 + CONFIG.leaseQueuedMs).find((t) => t.kind === "lease")!;
+      engine.fire(lease, 2_000); // nobody began attempt 1: the message was lost
+      expect(store.step("a")).toMatchObject({ status: "queued", attempt: 2, failures: 0 });
+      expect(store.outbox().filter((r) => r.kind === "dispatch").map((r) => JSON.parse(r.body).attempt)).toEqual([1, 2]);
+      expect(engine.begin("a", 1, 2_001)).toMatchObject({ ok: false, code: "attempt.stale" });
+      expect(engine.begin("a", 2, 2_001)).toMatchObject({ ok: true });
+      expect(engine.begin("a", 2, 2_002)).toMatchObject({ ok: false, code: "attempt.duplicate" });
+      const stale = engine.report(
+        { stepId: "a", attempt: 1, outcome: "succeeded", output: {}, artifacts: [{ name: "x.txt", key: "k", size: 1, contentType: "text/plain", sha256: "0".repeat(64) }] },
+        2_003,
+      );
+      expect(stale).toMatchObject({ ok: false, code: "attempt.stale" });
+      expect(store.artifacts()).toEqual([]); // a refused result leaves no trace in the manifest
+      expect(engine.report({ stepId: "a", attempt: 2, outcome: "succeeded", output: { ok: true }, artifacts: [] }, 2_004)).toEqual({ ok: true });
+      expect(store.run()!.status).toBe("succeeded");
+    });
+  });
+
+  it("a dispatch lost more often than the budget allows fails the step as undeliverable", async () => {
+    const runId = newRunId();
+    await withEngine(runId, (engine, store) => {
+      engine.create(spec(runId, [{ ...step("a"), maxAttempts: 1 }]), 0);
+      for (let t = 1; store.step("a")!.status === "queued"; t++) {
+        engine.fire(store.dueTimers(Number.MAX_SAFE_INTEGER).find((x) => x.kind === "lease")!, t);
+      }
+      expect(store.step("a")).toMatchObject({ status: "failed", attempt: 1 + CONFIG.lostBudget });
+      expect(store.run()!.status).toBe("failed");
+    });
+  });
+
+  it("the run's owner re-validates: an invalid graph goes requested → failed without executing", async () => {
+    const runId = newRunId();
+    const view = await env.RUN.getByName(runId).create(spec(runId, [step("a", ["b"]), step("b", ["a"])]));
+    expect(view).toMatchObject({ status: "failed", error: { code: "run.invalid_graph" }, steps: [] });
+    expect((await events(runId)).map((e) => e.type)).toEqual(["run.requested", "run.failed"]);
+  });
+
+  it("a worker that dies mid-attempt: the lease ends, a new attempt runs, the zombie's late result is refused", async () => {
+    const run = await createRun({ project: "p", steps: [{ id: "a", type: "system.sleep", input: { ms: 1_500 }, timeoutMs: 10_000 }] });
+    const stub = env.RUN.getByName(run.id);
+    for (;;) {
+      const current = (await (await api(`/v1/runs/${run.id}`)).json()) as typeof run;
+      if (current.steps[0]!.status === "running") break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    // Pretend attempt 1's worker vanished: bring its lease forward and let the alarm act.
+    await runInDurableObject(stub, (_o, state) => {
+      state.storage.sql.exec("UPDATE timer SET due_at = 0 WHERE kind = 'lease'");
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const done = await waitForRun(run.id, { timeoutMs: 10_000 });
+    expect(done.status).toBe("succeeded");
+    expect(done.steps[0]!.attempts).toBe(2);
+    const log = await events(run.id);
+    expect(log.find((e) => e.type === "step.lease_expired")?.data).toMatchObject({ attempt: 1, phase: "running" });
+    // Attempt 1 kept sleeping and reported later: refused, not double-counted.
+    for (let i = 0; i < 100 && !(await events(run.id)).some((e) => e.type === "step.result_refused"); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect((await events(run.id)).filter((e) => e.type === "step.succeeded")).toHaveLength(1);
+  });
+
+  it("aborting every Durable Object mid-run loses nothing: the run finishes from its stored state", async () => {
+    const steps = Array.from({ length: 30 }, (_, i) => ({ id: `s${i}`, type: "system.echo", input: { i }, dependsOn: i ? [`s${i - 1}`] : [] }));
+    const run = await createRun({ project: "p", steps });
+    await new Promise((r) => setTimeout(r, 60));
+    await abortAllDurableObjects();
+    await new Promise((r) => setTimeout(r, 30));
+    await abortAllDurableObjects();
+    const done = await waitForRun(run.id, { timeoutMs: 20_000 });
+    expect(done.status).toBe("succeeded");
+    expect((await events(run.id)).filter((e) => e.type === "step.succeeded")).toHaveLength(30);
+  });
+
+  it("a dead-lettered attempt is a failure under the step's retry policy", async () => {
+    const runId = newRunId();
+    await withEngine(runId, (engine, store) => {
+      engine.create(spec(runId, [step("a")]), 0);
+      expect(engine.deadLettered("a", 1, 5)).toEqual({ ok: true });
+      expect(store.step("a")).toMatchObject({ status: "retrying", failures: 1 });
+      expect(engine.deadLettered("a", 1, 6)).toMatchObject({ ok: false, code: "attempt.stale" });
+    });
+  });
+});
+
+describe("Run DO schema", () => {
+  it("migrations are ordered and versioned: an existing v1 object upgrades and keeps its data", async () => {
+    const runId = newRunId();
+    await runInDurableObject(env.RUN.getByName(runId), (_o, state) => {
+      const sql = state.storage.sql;
+      expect(migrate(sql, RUN_MIGRATIONS)).toBe(1);
+      sql.exec("INSERT INTO event (type, step_id, occurred_at, data) VALUES ('run.requested', NULL, 1, '{}')");
+      const next = [...RUN_MIGRATIONS, ["ALTER TABLE event ADD COLUMN note TEXT"]];
+      expect(migrate(sql, next)).toBe(2);
+      expect(migrate(sql, next)).toBe(2); // idempotent
+      expect(sql.exec("SELECT type, note FROM event").toArray()).toEqual([{ type: "run.requested", note: null }]);
+    });
+  });
+});
