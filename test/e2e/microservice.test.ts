@@ -1,0 +1,54 @@
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { unzipSync } from "fflate";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startRuntime, waitForRun, type Runtime } from "./support/runtime";
+
+let rt: Runtime;
+beforeAll(async () => {
+  rt = await startRuntime();
+});
+afterAll(() => rt?.stop());
+
+describe("against a real `wrangler dev`", () => {
+  it("a microservice run succeeds, its zip downloads, and the generated service's npm install && npm test pass", async () => {
+    const created = await rt.fetch("/v1/runs", {
+      method: "POST",
+      json: { project: "billing", blueprint: "microservice", input: { name: "billing-api", resources: ["invoices", "customers"] } },
+    });
+    expect(created.status).toBe(202);
+    const { id } = (await created.json()) as { id: string };
+    expect(created.headers.get("location")).toBe(`/v1/runs/${id}`);
+
+    const run = await waitForRun(rt, id);
+    expect(run.status).toBe("succeeded");
+
+    const zip = await rt.fetch(`/v1/runs/${id}/artifacts/billing-api.zip`);
+    expect(zip.status).toBe(200);
+    const files = unzipSync(new Uint8Array(await zip.arrayBuffer()));
+
+    const dir = mkdtempSync(join(tmpdir(), "factory-generated-"));
+    try {
+      for (const [path, bytes] of Object.entries(files)) {
+        mkdirSync(dirname(join(dir, path)), { recursive: true });
+        writeFileSync(join(dir, path), bytes);
+      }
+      const project = join(dir, "billing-api");
+      execFileSync("npm", ["install", "--no-audit", "--no-fund"], { cwd: project, stdio: "pipe", timeout: 180_000 });
+      const out = execFileSync("npm", ["test"], { cwd: project, stdio: "pipe", timeout: 120_000 }).toString();
+      expect(out).toMatch(/# pass 3/);
+      expect(out).toMatch(/# fail 0/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses bad input with problem+json over real HTTP", async () => {
+    const res = await rt.fetch("/v1/runs", { method: "POST", body: "{oops", headers: { "content-type": "application/json" } });
+    expect(res.status).toBe(400);
+    expect(res.headers.get("content-type")).toContain("application/problem+json");
+    expect(((await res.json()) as { code: string }).code).toBe("request.malformed_json");
+  });
+});

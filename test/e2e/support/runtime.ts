@@ -1,0 +1,131 @@
+/**
+ * Starts the real runtime — `wrangler dev`, workerd, local queues, DOs and R2 — as a child
+ * process group on a free port with its own state directory, and can kill -9 and restart it.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const ROOT = join(import.meta.dirname, "..", "..", "..");
+const BASE32 = "0123456789abcdefghjkmnpqrstvwxyz";
+const base32 = (n: number) => [...randomBytes(n)].map((b) => BASE32[b & 31]).join("");
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on("error", reject);
+  });
+}
+
+export interface Runtime {
+  url: string;
+  key: string;
+  adminToken: string;
+  /** kill -9 the whole process tree: no graceful shutdown, in-memory queue contents are lost. */
+  crash(): void;
+  /** Starts again on the same port and state directory. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+  fetch(path: string, init?: RequestInit & { json?: unknown }): Promise<Response>;
+}
+
+export async function startRuntime(vars: Record<string, string> = {}): Promise<Runtime> {
+  const port = await freePort();
+  const state = mkdtempSync(join(tmpdir(), "factory-e2e-"));
+  const key = `frk_dev_${base32(12)}_${base32(40)}`;
+  const adminToken = randomBytes(24).toString("hex");
+  const allVars: Record<string, string> = { DEV_API_KEY: key, ADMIN_TOKEN: adminToken, ...vars };
+  const url = `http://127.0.0.1:${port}`;
+  let child: ChildProcess | null = null;
+  let output = "";
+
+  const launch = async () => {
+    const inspector = await freePort();
+    child = spawn(
+      join(ROOT, "node_modules", ".bin", "wrangler"),
+      [
+        "dev",
+        "--ip", "127.0.0.1",
+        "--port", String(port),
+        "--inspector-port", String(inspector),
+        "--persist-to", state,
+        "--show-interactive-dev-session=false",
+        ...Object.entries(allVars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+      ],
+      {
+        cwd: ROOT,
+        detached: true, // its own process group, so crash() takes workerd down with it
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false", CI: "true" },
+      },
+    );
+    child.stdout?.on("data", (d) => (output += d));
+    child.stderr?.on("data", (d) => (output += d));
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        if ((await fetch(`${url}/healthz`)).ok) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) throw new Error(`wrangler dev did not come up:\n${output.slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+
+  const kill = () => {
+    if (child?.pid) {
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    child = null;
+  };
+
+  await launch();
+  return {
+    url,
+    key,
+    adminToken,
+    crash: kill,
+    restart: launch,
+    async stop() {
+      kill();
+      rmSync(state, { recursive: true, force: true });
+    },
+    fetch(path, init = {}) {
+      const headers = new Headers(init.headers);
+      if (!headers.has("authorization")) headers.set("authorization", `Bearer ${key}`);
+      let body = init.body;
+      if (init.json !== undefined) {
+        headers.set("content-type", "application/json");
+        body = JSON.stringify(init.json);
+      }
+      return fetch(`${url}${path}`, { ...init, headers, body });
+    },
+  };
+}
+
+const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
+
+export async function waitForRun(rt: Runtime, id: string, timeoutMs = 60_000): Promise<{ status: string; steps: { id: string; status: string; attempts: number }[] }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await rt.fetch(`/v1/runs/${id}`).catch(() => null);
+    if (res?.ok) {
+      const run = (await res.json()) as { status: string; steps: { id: string; status: string; attempts: number }[] };
+      if (TERMINAL.has(run.status)) return run;
+      if (Date.now() > deadline) throw new Error(`run ${id} still ${run.status}: ${JSON.stringify(run.steps)}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
