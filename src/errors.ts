@@ -82,24 +82,18 @@ export const problems = {
 /** Rebuilds retry semantics from anything thrown (or received over RPC/queue). */
 export function toErrorShape(err: unknown): ErrorShape {
   if (err instanceof AppError) return err.toJSON();
-  if (isErrorShape(err)) return err;
-  if (err instanceof Error) {
-    // A plain Error may still carry our fields when it crossed an RPC boundary.
-    const e = err as Error & Partial<ErrorShape>;
-    if (typeof e.code === "string" && typeof e.retryable === "boolean") {
-      return { code: e.code, message: e.message, retryable: e.retryable, ...(e.retryAfterMs ? { retryAfterMs: e.retryAfterMs } : {}) };
-    }
-    return { code: "step.error", message: err.message || err.name, retryable: true };
+  // An Error may carry our fields after crossing an RPC boundary; a plain object may be a shape.
+  // Either way copy the fields: an Error's message is not enumerable and would not survive JSON.
+  const e = err as Partial<ErrorShape> | null;
+  if (typeof e === "object" && e !== null && typeof e.code === "string" && typeof e.retryable === "boolean") {
+    const message = typeof e.message === "string" ? e.message : e.code;
+    const shape: ErrorShape = { code: e.code, message, retryable: e.retryable };
+    if (typeof e.retryAfterMs === "number") shape.retryAfterMs = e.retryAfterMs;
+    return shape;
   }
+  if (err instanceof Error) return { code: "step.error", message: err.message || err.name, retryable: true };
   return { code: "step.error", message: String(err), retryable: true };
 }
 
-function isErrorShape(v: unknown): v is ErrorShape {
-  return (
-    typeof v === "object" &&
-    v !== null &&
-    typeof (v as ErrorShape).code === "string" &&
-    typeof (v as ErrorShape).message === "string" &&
-    typeof (v as ErrorShape).retryable === "boolean"
-  );
-}
+/** Size of a string as UTF-8 bytes: what limits named in bytes measure. */
+export const utf8Bytes = (text: string): number => new TextEncoder().encode(text).byteLength;

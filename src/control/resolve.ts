@@ -5,7 +5,7 @@
 import type { z } from "zod";
 import { LIMITS, type CreateRunBody, type JsonObject, type StepSpec } from "../../schema/api";
 import { BLUEPRINTS } from "../blueprints";
-import { problems, type AppError, type FieldError } from "../errors";
+import { problems, utf8Bytes, type AppError, type FieldError } from "../errors";
 import { jobFor } from "../data/jobs";
 import { POOL_REGISTRY } from "../data/pools";
 import { validateGraph } from "./run/dag";
@@ -46,7 +46,7 @@ export function resolveRun(body: CreateRunBody): Resolution {
       invalid.push(...fieldErrors(input.error, `steps[${i}].input`));
       return;
     }
-    if (JSON.stringify(s.input).length > LIMITS.inputBytes) {
+    if (utf8Bytes(JSON.stringify(s.input)) > LIMITS.inputBytes) {
       invalid.push({ path: `steps[${i}].input`, message: `larger than ${LIMITS.inputBytes} bytes` });
       return;
     }

@@ -6,7 +6,7 @@
 import { StepMessage } from "../../schema/messages";
 import { LIMITS, type Json } from "../../schema/api";
 import type { Env } from "../env";
-import { AppError, NonRetryableError, toErrorShape } from "../errors";
+import { AppError, NonRetryableError, toErrorShape, utf8Bytes } from "../errors";
 import { createArtifactWriter } from "../artifacts/writer";
 import type { BeginResult, StepReport } from "../control/run/engine";
 import { runStub } from "../control/run/stub";
@@ -109,7 +109,7 @@ async function execute(
     if (!output.success) throw new NonRetryableError("step.invalid_output", `the handler returned an output that does not fit '${m.type}'`);
     // Outputs are stored and handed to dependents as JSON: normalize once, and bound the size.
     const text = JSON.stringify(output.data ?? null);
-    if (text.length > LIMITS.outputBytes) {
+    if (utf8Bytes(text) > LIMITS.outputBytes) {
       throw new NonRetryableError("step.output_too_large", `outputs are limited to ${LIMITS.outputBytes} bytes; write an artifact instead`);
     }
     return { ...base, outcome: "succeeded", output: JSON.parse(text) as Json, artifacts: artifacts.written };

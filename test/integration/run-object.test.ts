@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { RunEngine, type EngineConfig, type NewRun } from "../../src/control/run/engine";
 import { RUN_MIGRATIONS, RunStore } from "../../src/control/run/store";
+import { runStub } from "../../src/control/run/stub";
 import { migrate } from "../../src/control/sqlite";
 import { newRunId } from "../../src/lib/crypto";
 import { api, createRun, waitForRun } from "../support/api";
@@ -83,7 +84,7 @@ describe("Run DO: fencing, leases, recovery", () => {
 
   it("the run's owner re-validates: an invalid graph goes requested → failed without executing", async () => {
     const runId = newRunId();
-    const view = await env.RUN.getByName(runId).create(spec(runId, [step("a", ["b"]), step("b", ["a"])]));
+    const view = await runStub(env, runId).create(spec(runId, [step("a", ["b"]), step("b", ["a"])]));
     expect(view).toMatchObject({ status: "failed", error: { code: "run.invalid_graph" }, steps: [] });
     expect((await events(runId)).map((e) => e.type)).toEqual(["run.requested", "run.failed"]);
   });

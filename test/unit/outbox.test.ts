@@ -1,0 +1,97 @@
+import { describe, expect, it } from "vitest";
+import { BATCH_LIMITS, chunkBatches } from "../../src/control/run/outbox";
+
+interface Row {
+  id: number;
+  size: number;
+}
+
+const rows = (sizes: number[]): Row[] => sizes.map((size, id) => ({ id, size }));
+const bytes = (r: Row) => r.size;
+const sum = (batch: Row[]) => batch.reduce((n, r) => n + r.size, 0);
+
+/** The invariants every chunking must keep, whatever the input. */
+function expectValid(input: Row[], batches: Row[][], limits: { maxMessages: number; maxBytes: number }): void {
+  // Order preserved, nothing lost or duplicated.
+  expect(batches.flat().map((r) => r.id)).toEqual(input.map((r) => r.id));
+  for (const batch of batches) {
+    expect(batch.length).toBeGreaterThan(0);
+    expect(batch.length).toBeLessThanOrEqual(limits.maxMessages);
+    // Over the byte limit only when a single row alone exceeds it.
+    if (sum(batch) > limits.maxBytes) expect(batch).toHaveLength(1);
+  }
+}
+
+describe("chunkBatches", () => {
+  it("returns [] for no rows", () => {
+    expect(chunkBatches([], bytes)).toEqual([]);
+  });
+
+  it("has the queue limits as defaults", () => {
+    expect(BATCH_LIMITS).toEqual({ maxMessages: 100, maxBytes: 240_000 });
+  });
+
+  it("splits 250 small rows into 100/100/50 with the default limits", () => {
+    const input = rows(Array.from({ length: 250 }, () => 10));
+    const batches = chunkBatches(input, bytes);
+    expect(batches.map((b) => b.length)).toEqual([100, 100, 50]);
+    expectValid(input, batches, BATCH_LIMITS);
+  });
+
+  it("fills exactly maxMessages into one batch", () => {
+    const batches = chunkBatches(rows(Array.from({ length: 100 }, () => 1)), bytes);
+    expect(batches.map((b) => b.length)).toEqual([100]);
+  });
+
+  it("splits on bytes before messages when rows are large", () => {
+    // 10 rows of 50 KB: four fit under 240 000, a fifth would not.
+    const input = rows(Array.from({ length: 10 }, () => 50_000));
+    const batches = chunkBatches(input, bytes);
+    expect(batches.map((b) => b.length)).toEqual([4, 4, 2]);
+    expectValid(input, batches, BATCH_LIMITS);
+  });
+
+  it("allows a batch to hit maxBytes exactly", () => {
+    const limits = { maxMessages: 10, maxBytes: 100 };
+    const batches = chunkBatches(rows([40, 60, 1]), bytes, limits);
+    expect(batches.map((b) => b.map((r) => r.id))).toEqual([[0, 1], [2]]);
+  });
+
+  it("puts a row that alone exceeds maxBytes in a batch of its own", () => {
+    const limits = { maxMessages: 10, maxBytes: 100 };
+    const input = rows([10, 500, 10, 10, 700]);
+    const batches = chunkBatches(input, bytes, limits);
+    expect(batches.map((b) => b.map((r) => r.id))).toEqual([[0], [1], [2, 3], [4]]);
+    expectValid(input, batches, limits);
+  });
+
+  it("handles an oversized first row", () => {
+    const limits = { maxMessages: 10, maxBytes: 100 };
+    const batches = chunkBatches(rows([1000, 1]), bytes, limits);
+    expect(batches.map((b) => b.map((r) => r.id))).toEqual([[0], [1]]);
+  });
+
+  it("measures each row once with the given function", () => {
+    const seen: number[] = [];
+    chunkBatches(rows([1, 2, 3]), (r) => (seen.push(r.id), r.size), { maxMessages: 2, maxBytes: 100 });
+    expect(seen).toEqual([0, 1, 2]);
+  });
+
+  it("keeps its invariants on many pseudo-random inputs", () => {
+    let seed = 42;
+    const rand = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    for (let round = 0; round < 200; round++) {
+      const limits = { maxMessages: 1 + Math.floor(rand() * 8), maxBytes: 50 + Math.floor(rand() * 200) };
+      const input = rows(Array.from({ length: Math.floor(rand() * 40) }, () => Math.floor(rand() * 120)));
+      const batches = chunkBatches(input, bytes, limits);
+      expectValid(input, batches, limits);
+      // Greedy: no batch could have taken the next batch's first row.
+      for (let i = 0; i + 1 < batches.length; i++) {
+        const batch = batches[i]!;
+        const next = batches[i + 1]![0]!;
+        const couldTake = batch.length < limits.maxMessages && sum(batch) + next.size <= limits.maxBytes;
+        expect(couldTake).toBe(false);
+      }
+    }
+  });
+});
