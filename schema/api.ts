@@ -175,7 +175,11 @@ export type EventEnvelope = z.infer<typeof EventEnvelope>;
 export type WireEvent = Omit<EventEnvelope, "data"> & { data: JsonObject };
 
 export const EventPage = z
-  .object({ items: z.array(EventEnvelope), nextAfter: z.number().int().nullable() })
+  .object({
+    items: z.array(EventEnvelope),
+    nextAfter: z.number().int().nullable().openapi({ description: "pass as `after` for the next page; null on the last page" }),
+    finished: z.boolean().openapi({ description: "the run is over and this page holds its last events" }),
+  })
   .openapi("EventPage");
 
 export const EventsQuery = z.object({

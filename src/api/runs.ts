@@ -16,11 +16,14 @@ import { isSafeSegment } from "../artifacts/keys";
 import { resolveRun } from "../control/resolve";
 import { problems } from "../errors";
 import { newRunId, newTraceId, sha256Hex, traceIdFrom } from "../lib/crypto";
+import { streamSSE } from "hono/streaming";
 import { newApi, problemResponses } from "./common";
 import { decodeCursor, encodeCursor } from "./cursor";
 
 const IdParam = z.object({ id: z.string().max(64).openapi({ param: { name: "id", in: "path" }, example: "run_01jdz3k7m9q2w8e4r6t0y1u3i5" }) });
 const RUN_ID = /^run_[0-9a-z]{26}$/;
+/** A live event stream is closed after this long; clients reconnect with Last-Event-ID. */
+const STREAM_MAX_MS = 10 * 60_000;
 const security = [{ bearer: [] }];
 const notFound = () => problems.notFound("run.not_found", "No such run.");
 
@@ -144,16 +147,43 @@ runs.openapi(
     createRoute({
       method: "get",
       path: "/{id}/events",
-      summary: "The run's event log, in order",
+      summary: "The run's event log, in order: a JSON page, or live as text/event-stream",
+      description:
+        "With `Accept: text/event-stream` the log is streamed: each event is an SSE message whose `id` is its `seq` " +
+        "(reconnect with `Last-Event-ID` to resume) and whose `event` is its type. The stream ends after the run's final event.",
       security,
       request: { params: IdParam, query: EventsQuery },
-      responses: { 200: { description: "a page of events", content: { "application/json": { schema: EventPage } } }, ...problemResponses(400, 401, 404) },
+      responses: {
+        200: {
+          description: "a page of events, or the live stream",
+          content: { "application/json": { schema: EventPage }, "text/event-stream": { schema: z.string() } },
+        },
+        ...problemResponses(400, 401, 404),
+      },
     }),
     async (c) => {
       const q = c.req.valid("query");
-      const page: z.infer<typeof EventPage> | null = await ownedRun(c.env, c.req.valid("param").id).events(c.get("tenantId"), q.after, q.limit);
-      if (!page) throw notFound();
-      return c.json(page, 200);
+      const run = ownedRun(c.env, c.req.valid("param").id);
+      const tenantId = c.get("tenantId");
+      const first: z.infer<typeof EventPage> | null = await run.events(tenantId, q.after, q.limit);
+      if (!first) throw notFound();
+      if (!c.req.header("accept")?.includes("text/event-stream")) return c.json(first, 200);
+
+      const resumeFrom = Number(c.req.header("last-event-id"));
+      return streamSSE(c, async (stream) => {
+        let after = Number.isInteger(resumeFrom) && resumeFrom > 0 ? resumeFrom : q.after;
+        const closeAt = Date.now() + STREAM_MAX_MS;
+        while (!stream.aborted && Date.now() < closeAt) {
+          // Long poll: the run object answers as soon as something happens, or after 20 s.
+          const page = await run.events(tenantId, after, 500, 20_000);
+          if (!page) return;
+          for (const e of page.items) {
+            await stream.writeSSE({ id: String(e.seq), event: e.type, data: JSON.stringify(e) });
+            after = e.seq;
+          }
+          if (page.finished) return;
+        }
+      });
     },
 );
 

@@ -5,6 +5,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { ArtifactView, WireEvent, WireRun } from "../../../schema/api";
+import { TERMINAL_RUN_STATUSES } from "../../../schema/vocabulary";
 import { numberVar, type Env } from "../../env";
 import { RunEngine, type BeginResult, type EngineConfig, type NewRun, type ReportResult, type StepReport } from "./engine";
 import { sendOutbox } from "./outbox";
@@ -19,6 +20,7 @@ export class RunObject extends DurableObject<Env> {
   private alarmAt: number | null = null;
   private flushing: Promise<void> | null = null;
   private flushAgain = false;
+  private readonly waiters = new Set<() => void>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -45,12 +47,28 @@ export class RunObject extends DurableObject<Env> {
     return run ? runView(run, this.store.steps()) : null;
   }
 
-  async events(tenantId: string, after: number, limit: number): Promise<{ items: WireEvent[]; nextAfter: number | null } | null> {
-    const run = this.owned(tenantId);
-    if (!run) return null;
-    const rows = this.store.events(after, limit);
-    const items = rows.map((e) => eventView(run, e));
-    return { items, nextAfter: rows.length === limit ? rows[rows.length - 1]!.seq : null };
+  /**
+   * Events after `after`, in order. With `waitMs`, an empty answer waits (long poll) until the
+   * run changes or the time passes, so live streams are pushed rather than polled.
+   */
+  async events(
+    tenantId: string,
+    after: number,
+    limit: number,
+    waitMs = 0,
+  ): Promise<{ items: WireEvent[]; nextAfter: number | null; finished: boolean } | null> {
+    if (!this.owned(tenantId)) return null;
+    let rows = this.store.events(after, limit);
+    if (rows.length === 0 && waitMs > 0 && !TERMINAL_RUN_STATUSES.has(this.store.run()!.status)) {
+      await this.nextChange(waitMs);
+      rows = this.store.events(after, limit);
+    }
+    const run = this.store.run()!;
+    return {
+      items: rows.map((e) => eventView(run, e)),
+      nextAfter: rows.length === limit ? rows[rows.length - 1]!.seq : null,
+      finished: TERMINAL_RUN_STATUSES.has(run.status) && rows.length < limit,
+    };
   }
 
   async artifacts(tenantId: string): Promise<ArtifactView[] | null> {
@@ -108,7 +126,22 @@ export class RunObject extends DurableObject<Env> {
   }
 
   private mutate<T>(decide: () => T): T {
-    return this.ctx.storage.transactionSync(decide);
+    const result = this.ctx.storage.transactionSync(decide);
+    for (const wake of this.waiters) wake();
+    return result;
+  }
+
+  /** Resolves at the next committed change, or after `ms`. Only long polls wait on it. */
+  private nextChange(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.waiters.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.waiters.add(wake);
+    });
   }
 
   /** After a change: send the outbox (one sender at a time), then move the alarm. */
