@@ -3,7 +3,7 @@
  * these schemas; handlers validate with them, so the spec and the behaviour cannot drift.
  */
 import { z } from "@hono/zod-openapi";
-import { EVENT_TYPES, RUN_STATUSES, STEP_STATUSES } from "./vocabulary";
+import { EVENT_TYPES, FAILURE_POLICIES, RUN_STATUSES, STEP_STATUSES } from "./vocabulary";
 
 export const LIMITS = {
   bodyBytes: 1024 * 1024,
@@ -12,6 +12,7 @@ export const LIMITS = {
   inputBytes: 256 * 1024,
   outputBytes: 256 * 1024,
   maxAttempts: 20,
+  delayMs: 24 * 60 * 60 * 1000,
   timeoutMs: { min: 100, max: 60 * 60 * 1000 },
   deadlineMs: { min: 1000, max: 7 * 24 * 60 * 60 * 1000 },
 } as const;
@@ -48,10 +49,16 @@ const JsonObjectSchema = z.record(z.string(), z.unknown());
 
 export const RetrySpec = z
   .object({
-    maxAttempts: z.number().int().min(1).max(LIMITS.maxAttempts),
+    maxAttempts: z.number().int().min(1).max(LIMITS.maxAttempts).optional(),
+    initialDelayMs: z.number().int().min(0).max(LIMITS.delayMs).optional(),
+    maxDelayMs: z.number().int().min(0).max(LIMITS.delayMs).optional(),
   })
   .strict()
-  .openapi("RetrySpec");
+  .refine((r) => r.initialDelayMs === undefined || r.maxDelayMs === undefined || r.initialDelayMs <= r.maxDelayMs, {
+    message: "initialDelayMs must not exceed maxDelayMs",
+  })
+  .openapi("RetrySpec", { description: "Exponential backoff with full jitter between initialDelayMs and maxDelayMs." });
+export type RetrySpec = z.infer<typeof RetrySpec>;
 
 export const StepSpec = z
   .object({
@@ -61,6 +68,13 @@ export const StepSpec = z
     dependsOn: z.array(StepId).max(LIMITS.dependsOnPerStep).default([]),
     retry: RetrySpec.optional(),
     timeoutMs: z.number().int().min(LIMITS.timeoutMs.min).max(LIMITS.timeoutMs.max).optional(),
+    heartbeatTimeoutMs: z
+      .number()
+      .int()
+      .min(LIMITS.timeoutMs.min)
+      .max(LIMITS.timeoutMs.max)
+      .optional()
+      .openapi({ description: "a running attempt that does not heartbeat for this long is presumed dead" }),
   })
   .strict()
   .openapi("StepSpec");
@@ -73,6 +87,10 @@ export const CreateRunBody = z
     input: JsonObjectSchema.optional().openapi({ example: { name: "billing-api" } }),
     steps: z.array(StepSpec).min(1).max(LIMITS.stepsPerRun).optional(),
     deadlineMs: z.number().int().min(LIMITS.deadlineMs.min).max(LIMITS.deadlineMs.max).optional(),
+    failurePolicy: z
+      .enum(FAILURE_POLICIES)
+      .default("fail-fast")
+      .openapi({ description: "fail-fast: one failed step fails the run; continue: independent branches go on" }),
   })
   .strict()
   .refine((b) => (b.blueprint === undefined) !== (b.steps === undefined), {
@@ -124,6 +142,9 @@ export const RunView = z
     startedAt: Timestamp,
     finishedAt: Timestamp,
     deadlineAt: Timestamp,
+    failurePolicy: z.enum(FAILURE_POLICIES),
+    retryOf: z.string().nullable().openapi({ description: "the run this one re-runs" }),
+    retriedAs: z.string().nullable().openapi({ description: "the run that re-runs this one" }),
     error: StepError.nullable(),
     steps: z.array(StepView),
   })

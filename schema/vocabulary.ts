@@ -59,6 +59,7 @@ export const EVENT_TYPES = [
   "run.cancelled",
   "run.paused",
   "run.resumed",
+  "run.retried",
   "step.queued",
   "step.started",
   "step.succeeded",
@@ -67,10 +68,16 @@ export const EVENT_TYPES = [
   "step.cancelled",
   "step.skipped",
   "step.lease_expired",
+  "step.held",
+  "step.reused",
   "step.result_refused",
   "artifact.created",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
+
+/** What a step failing for good does to the rest of its run. */
+export const FAILURE_POLICIES = ["fail-fast", "continue"] as const;
+export type FailurePolicy = (typeof FAILURE_POLICIES)[number];
 
 export const POOLS = ["repo", "pipeline", "system"] as const;
 export type PoolName = (typeof POOLS)[number];

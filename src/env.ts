@@ -15,12 +15,29 @@ export interface Env {
   LEASE_QUEUED_MS: string;
   LEASE_GRACE_MS: string;
   RETRY_BASE_MS: string;
+  RETRY_MAX_DELAY_MS?: string;
+  RETRY_MAX_ATTEMPTS?: string;
+  /** "false" refuses the `system` pool's diagnostic job types (set so in production). */
+  ENABLE_DIAGNOSTIC_JOBS?: string;
   /** Secrets (.dev.vars locally, `wrangler secret put` in production). */
   DEV_API_KEY?: string;
   ADMIN_TOKEN?: string;
 }
 
 export const isProduction = (env: Pick<Env, "ENVIRONMENT">): boolean => env.ENVIRONMENT === "production";
+
+/** Run-resolution options from the environment: global retry defaults, diagnostics switch. */
+export function resolveOptions(env: Env) {
+  const initialDelayMs = numberVar(env.RETRY_BASE_MS, 1000);
+  return {
+    retry: {
+      maxAttempts: Math.max(1, numberVar(env.RETRY_MAX_ATTEMPTS, 3)),
+      initialDelayMs,
+      maxDelayMs: Math.max(initialDelayMs, numberVar(env.RETRY_MAX_DELAY_MS, 5 * 60_000)),
+    },
+    diagnostics: env.ENABLE_DIAGNOSTIC_JOBS !== "false",
+  };
+}
 
 /** Reads a numeric variable, falling back when it is missing or not a positive number. */
 export function numberVar(value: string | undefined, fallback: number): number {

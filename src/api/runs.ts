@@ -10,7 +10,8 @@ import {
   RunView,
   type WireRun,
 } from "../../schema/api";
-import type { Env } from "../env";
+import { resolveOptions, type Env } from "../env";
+import type { RunControl } from "../control/run/object";
 import { runStub, type RunStub } from "../control/run/stub";
 import { isSafeSegment } from "../artifacts/keys";
 import { resolveRun } from "../control/resolve";
@@ -55,7 +56,7 @@ runs.openapi(
     }),
     async (c) => {
       const body = c.req.valid("json");
-      const resolved = resolveRun(body);
+      const resolved = resolveRun(body, resolveOptions(c.env));
       if (!resolved.ok) throw resolved.error;
       const tenantId = c.get("tenantId");
       let runId = newRunId();
@@ -77,6 +78,7 @@ runs.openapi(
         tenantId,
         project: body.project,
         blueprint: body.blueprint ?? null,
+        failurePolicy: body.failurePolicy,
         traceId: traceIdFrom(c.req.header("traceparent")) ?? newTraceId(),
         ...(body.deadlineMs ? { deadlineMs: body.deadlineMs } : {}),
         steps: resolved.steps,
@@ -126,20 +128,51 @@ runs.openapi(
     },
 );
 
-runs.openapi(
+const CONTROLS: Record<RunControl, string> = {
+  cancel: "Cancel a run: nothing new starts, running handlers are told to stop, late results are refused",
+  pause: "Pause a run: nothing new is dispatched; attempts already sent may finish",
+  resume: "Resume a paused run: dispatch what the pause held back",
+};
+
+for (const [action, summary] of Object.entries(CONTROLS) as [RunControl, string][]) {
+  runs.openapi(
     createRoute({
       method: "post",
-      path: "/{id}/cancel",
-      summary: "Cancel a run: queued steps never start, late results are refused",
+      path: `/{id}/${action}`,
+      summary,
       security,
       request: { params: IdParam },
-      responses: { 200: { description: "the cancelled run", content: { "application/json": { schema: RunView } } }, ...problemResponses(401, 404, 409) },
+      responses: { 200: { description: "the run after the change", content: { "application/json": { schema: RunView } } }, ...problemResponses(401, 404, 409) },
     }),
     async (c) => {
-      const result = await ownedRun(c.env, c.req.valid("param").id).cancel(c.get("tenantId"));
+      const result = await ownedRun(c.env, c.req.valid("param").id).control(c.get("tenantId"), action);
       if (!result) throw notFound();
       if (!result.ok) throw problems.conflict(result.code, result.message);
       return c.json(asView(result.run), 200);
+    },
+  );
+}
+
+runs.openapi(
+    createRoute({
+      method: "post",
+      path: "/{id}/retry",
+      summary: "Re-run a failed or cancelled run: a new run that keeps the succeeded steps' outputs and artifacts",
+      description: "Idempotent: retrying the same run again returns the run the first retry created.",
+      security,
+      request: { params: IdParam },
+      responses: { 202: { description: "the new run; Location names it", content: { "application/json": { schema: RunView } } }, ...problemResponses(401, 404, 409) },
+    }),
+    async (c) => {
+      const tenantId = c.get("tenantId");
+      const candidate = newRunId();
+      const source = await ownedRun(c.env, c.req.valid("param").id).retrySource(tenantId, candidate);
+      if (!source) throw notFound();
+      if (!source.ok) throw problems.conflict(source.code, source.message);
+      const id = source.existing ?? candidate;
+      const run = await runStub(c.env, id).create({ ...source.spec, id, traceId: traceIdFrom(c.req.header("traceparent")) ?? newTraceId() });
+      c.header("location", `/v1/runs/${id}`);
+      return c.json(asView(run), 202);
     },
 );
 

@@ -1,12 +1,15 @@
 /** Blueprints: named recipes that expand, after validation, into a step graph. */
 import { z } from "zod";
 import type { JsonObject, StepSpec } from "../../schema/api";
+import type { RetryPolicy } from "../control/run/types";
 import { MicroserviceInput } from "../data/jobs/repo/plan";
 
 export interface Blueprint<I = unknown> {
   name: string;
   description: string;
   input: z.ZodType<I>;
+  /** Retry defaults for this blueprint's steps (over the global ones, under a step's own). */
+  retry?: Partial<RetryPolicy>;
   expand(input: I): StepSpec[];
 }
 
@@ -22,6 +25,8 @@ export const microservice: Blueprint<MicroserviceInput> = {
   description:
     "A TypeScript HTTP service with tests, a GitHub Actions pipeline and a README, delivered as a zip whose `npm install && npm test` passes.",
   input: MicroserviceInput,
+  // Generators are deterministic: a failure is rarely transient, so retry briefly.
+  retry: { maxAttempts: 2, initialDelayMs: 500 },
   expand: (input) => [
     step("plan", "repo.plan", [], input),
     step("scaffold", "repo.scaffold", ["plan"]),

@@ -9,13 +9,24 @@ import { problems, utf8Bytes, type AppError, type FieldError } from "../errors";
 import { jobFor } from "../data/jobs";
 import { POOL_REGISTRY } from "../data/pools";
 import { validateGraph } from "./run/dag";
-import type { ResolvedStep } from "./run/engine";
+import type { ResolvedStep, RetryPolicy } from "./run/types";
 
-export const DEFAULT_MAX_ATTEMPTS = 3;
+export interface ResolveOptions {
+  /** The global retry defaults; a blueprint's, then a step's own settings override them. */
+  retry: RetryPolicy;
+  /** Whether the `system` pool's diagnostic job types may be used (off in production). */
+  diagnostics: boolean;
+}
+
+export const DEFAULT_RESOLVE_OPTIONS: ResolveOptions = {
+  retry: { maxAttempts: 3, initialDelayMs: 1000, maxDelayMs: 5 * 60_000 },
+  diagnostics: true,
+};
 
 export type Resolution = { ok: true; steps: ResolvedStep[] } | { ok: false; error: AppError };
 
-export function resolveRun(body: CreateRunBody): Resolution {
+export function resolveRun(body: CreateRunBody, options: ResolveOptions = DEFAULT_RESOLVE_OPTIONS): Resolution {
+  let defaults = options.retry;
   let specs: StepSpec[];
   if (body.blueprint !== undefined) {
     const blueprint = BLUEPRINTS.get(body.blueprint);
@@ -27,12 +38,17 @@ export function resolveRun(body: CreateRunBody): Resolution {
       return fail(problems.unprocessable("blueprint.invalid_input", `The input does not fit blueprint '${blueprint.name}'.`, fieldErrors(input.error, "input")));
     }
     specs = blueprint.expand(input.data);
+    defaults = { ...defaults, ...blueprint.retry };
   } else {
     specs = body.steps ?? [];
   }
 
   const unknown = specs.flatMap((s, i) => (jobFor(s.type) ? [] : [{ path: `steps[${i}].type`, message: `unknown step type '${s.type}'` }]));
   if (unknown.length > 0) return fail(problems.unprocessable("step.unknown_type", "A step names a type the runtime does not know.", unknown));
+  const disabled = options.diagnostics
+    ? []
+    : specs.flatMap((s, i) => (jobFor(s.type)!.pool === "system" ? [{ path: `steps[${i}].type`, message: `'${s.type}' is a diagnostic job type` }] : []));
+  if (disabled.length > 0) return fail(problems.unprocessable("step.type_disabled", "Diagnostic job types are disabled here.", disabled));
 
   const graph = validateGraph(specs);
   if (graph.length > 0) return fail(problems.unprocessable("run.invalid_graph", "The step graph is not a valid DAG.", graph));
@@ -56,12 +72,23 @@ export function resolveRun(body: CreateRunBody): Resolution {
       pool: job.pool,
       input: s.input as JsonObject, // parsed from JSON, so JSON
       dependsOn: s.dependsOn,
-      maxAttempts: s.retry?.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      retry: retryPolicy(defaults, s.retry),
       timeoutMs: s.timeoutMs ?? job.timeoutMs ?? POOL_REGISTRY[job.pool].defaultTimeoutMs,
+      ...(s.heartbeatTimeoutMs ? { heartbeatTimeoutMs: s.heartbeatTimeoutMs } : {}),
     });
   });
   if (invalid.length > 0) return fail(problems.unprocessable("step.invalid_input", "A step's input does not fit its type.", invalid));
   return { ok: true, steps };
+}
+
+/** A step's own settings over the defaults; the ceiling never sits below the first delay. */
+function retryPolicy(defaults: RetryPolicy, own: StepSpec["retry"]): RetryPolicy {
+  const initialDelayMs = own?.initialDelayMs ?? defaults.initialDelayMs;
+  return {
+    maxAttempts: own?.maxAttempts ?? defaults.maxAttempts,
+    initialDelayMs,
+    maxDelayMs: Math.max(initialDelayMs, own?.maxDelayMs ?? defaults.maxDelayMs),
+  };
 }
 
 export function fieldErrors(error: z.ZodError, prefix = ""): FieldError[] {

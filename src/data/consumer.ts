@@ -8,17 +8,21 @@ import { LIMITS, type Json } from "../../schema/api";
 import type { Env } from "../env";
 import { AppError, NonRetryableError, toErrorShape, utf8Bytes } from "../errors";
 import { createArtifactWriter } from "../artifacts/writer";
-import type { BeginResult, StepReport } from "../control/run/engine";
-import { runStub } from "../control/run/stub";
+import type { BeginResult, StepReport } from "../control/run/types";
+import { runStub, type RunStub } from "../control/run/stub";
+import { SimulatedCrash } from "./jobs/system";
 import { jobFor } from "./jobs";
 import { poolOfQueue } from "./pools";
 import { fieldErrors } from "../control/resolve";
 
 export async function consumeBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const source = poolOfQueue(batch.queue);
-  await Promise.all(
+  // Settle every message before deciding anything: one crash must not cut the others' acks short.
+  const outcomes = await Promise.allSettled(
     batch.messages.map((message) => (source?.deadLetter ? consumeDeadLetter(message, env) : consumeStep(message, env))),
   );
+  const crashed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
+  if (crashed) throw crashed.reason;
 }
 
 async function consumeStep(message: Message<unknown>, env: Env): Promise<void> {
@@ -45,7 +49,7 @@ async function consumeStep(message: Message<unknown>, env: Env): Promise<void> {
     return;
   }
 
-  const report = await execute(m, begun, env);
+  const report = await execute(m, begun, env, run);
   for (let tries = 0; ; tries++) {
     try {
       await run.report(report);
@@ -66,6 +70,7 @@ async function execute(
   m: StepMessage,
   begun: Extract<BeginResult, { ok: true }>,
   env: Env,
+  run: RunStub,
 ): Promise<StepReport> {
   const base = { stepId: m.stepId, attempt: m.attempt };
   const job = jobFor(m.type);
@@ -100,6 +105,11 @@ async function execute(
         traceId: begun.traceId,
         artifacts,
         signal: controller.signal,
+        heartbeat: async () => {
+          // A heartbeat that cannot get through is not fatal: the lease decides, not this call.
+          const answer = await run.heartbeat(m.stepId, m.attempt).catch(() => null);
+          if (answer && !answer.ok) controller.abort(new NonRetryableError("step.stopped", `the run stopped this attempt: ${answer.message}`));
+        },
       }),
       new Promise<never>((_, reject) =>
         controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true }),
@@ -114,6 +124,7 @@ async function execute(
     }
     return { ...base, outcome: "succeeded", output: JSON.parse(text) as Json, artifacts: artifacts.written };
   } catch (err) {
+    if (err instanceof SimulatedCrash) throw err; // chaos: die before acking, like a killed process
     return { ...base, outcome: "failed", error: toErrorShape(err) };
   } finally {
     clearTimeout(timer);

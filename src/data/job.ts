@@ -29,8 +29,13 @@ export interface JobContext<I> {
   tenantId: string;
   traceId: string;
   artifacts: ArtifactWriter;
-  /** Aborted when the attempt's timeout passes; long handlers should watch it. */
+  /** Aborted when the attempt's timeout passes or the run no longer wants it (cancelled, superseded). */
   signal: AbortSignal;
+  /**
+   * Tells the run this attempt is alive, extending its lease (steps with `heartbeatTimeoutMs`
+   * must call it). If the attempt should stop, `signal` is aborted.
+   */
+  heartbeat(): Promise<void>;
 }
 
 export interface JobDefinition<I = unknown, O = unknown> {

@@ -1,7 +1,8 @@
 import { abortAllDurableObjects, reset, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { RunEngine, type EngineConfig, type NewRun } from "../../src/control/run/engine";
+import { RunEngine } from "../../src/control/run/engine";
+import type { EngineConfig, NewRun } from "../../src/control/run/types";
 import { RUN_MIGRATIONS, RunStore } from "../../src/control/run/store";
 import { runStub } from "../../src/control/run/stub";
 import { migrate } from "../../src/control/sqlite";
@@ -14,17 +15,10 @@ type Event = { type: string; stepId?: string; data: Record<string, unknown> };
 const events = async (runId: string) =>
   ((await (await api(`/v1/runs/${runId}/events?limit=1000`)).json()) as { items: Event[] }).items;
 
-const CONFIG: EngineConfig = {
-  leaseQueuedMs: 1000,
-  leaseGraceMs: 100,
-  initialDelayMs: 10,
-  maxDelayMs: 100,
-  outboxRetryMs: 1000,
-  lostBudget: 2,
-};
+const CONFIG: EngineConfig = { leaseQueuedMs: 1000, leaseGraceMs: 100, outboxRetryMs: 1000, lostBudget: 2 };
 
 function spec(id: string, steps: NewRun["steps"]): NewRun {
-  return { id, tenantId: "dev", project: "p", blueprint: null, traceId: "0".repeat(31) + "1", steps };
+  return { id, tenantId: "dev", project: "p", blueprint: null, traceId: "0".repeat(31) + "1", failurePolicy: "fail-fast", steps };
 }
 
 const step = (id: string, dependsOn: string[] = []) => ({
@@ -33,7 +27,7 @@ const step = (id: string, dependsOn: string[] = []) => ({
   pool: "system" as const,
   input: {},
   dependsOn,
-  maxAttempts: 3,
+  retry: { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 100 },
   timeoutMs: 1000,
 });
 
@@ -73,7 +67,7 @@ describe("Run DO: fencing, leases, recovery", () => {
   it("a dispatch lost more often than the budget allows fails the step as undeliverable", async () => {
     const runId = newRunId();
     await withEngine(runId, (engine, store) => {
-      engine.create(spec(runId, [{ ...step("a"), maxAttempts: 1 }]), 0);
+      engine.create(spec(runId, [{ ...step("a"), retry: { maxAttempts: 1, initialDelayMs: 10, maxDelayMs: 100 } }]), 0);
       for (let t = 1; store.step("a")!.status === "queued"; t++) {
         engine.fire(store.dueTimers(Number.MAX_SAFE_INTEGER).find((x) => x.kind === "lease")!, t);
       }
@@ -142,11 +136,22 @@ describe("Run DO schema", () => {
     const runId = newRunId();
     await runInDurableObject(env.RUN.getByName(runId), (_o, state) => {
       const sql = state.storage.sql;
-      expect(migrate(sql, RUN_MIGRATIONS)).toBe(1);
+      // An object created under schema v1 (before retry policies and run lineage existed)…
+      expect(migrate(sql, RUN_MIGRATIONS.slice(0, 1))).toBe(1);
+      sql.exec("INSERT INTO run (id, tenant_id, project, status, trace_id, created_at) VALUES ('r', 'dev', 'p', 'running', 't', 1)");
+      sql.exec(
+        "INSERT INTO step (id, position, type, pool, input, depends_on, pending_deps, status, max_attempts, timeout_ms) VALUES ('a', 0, 'system.echo', 'system', '{}', '[]', 0, 'pending', 3, 1000)",
+      );
       sql.exec("INSERT INTO event (type, step_id, occurred_at, data) VALUES ('run.requested', NULL, 1, '{}')");
+      // …upgrades in order, keeps its rows, and gets the new columns' defaults.
+      expect(migrate(sql, RUN_MIGRATIONS)).toBe(RUN_MIGRATIONS.length);
+      expect(sql.exec("SELECT failure_policy, retry_of FROM run").toArray()).toEqual([{ failure_policy: "fail-fast", retry_of: null }]);
+      expect(sql.exec("SELECT max_attempts, initial_delay_ms, max_delay_ms FROM step").toArray()).toEqual([
+        { max_attempts: 3, initial_delay_ms: 1000, max_delay_ms: 300000 },
+      ]);
       const next = [...RUN_MIGRATIONS, ["ALTER TABLE event ADD COLUMN note TEXT"]];
-      expect(migrate(sql, next)).toBe(2);
-      expect(migrate(sql, next)).toBe(2); // idempotent
+      expect(migrate(sql, next)).toBe(RUN_MIGRATIONS.length + 1);
+      expect(migrate(sql, next)).toBe(RUN_MIGRATIONS.length + 1); // idempotent
       expect(sql.exec("SELECT type, note FROM event").toArray()).toEqual([{ type: "run.requested", note: null }]);
     });
   });

@@ -10,7 +10,7 @@ import {
 import { RUN_STATUSES, STEP_STATUSES, type RunStatus, type StepStatus } from "../../schema/vocabulary";
 
 const RUN_EVENTS: RunEvent[] = ["validate", "reject", "enqueue", "start", "succeed", "fail", "cancel", "pause", "resume"];
-const STEP_EVENTS: StepEvent[] = ["dispatch", "start", "succeed", "retry", "fail", "cancel", "skip"];
+const STEP_EVENTS: StepEvent[] = ["dispatch", "start", "succeed", "retry", "fail", "cancel", "skip", "reuse"];
 
 /** The documented legal transitions, written out independently of the implementation. */
 const LEGAL_RUN: [RunStatus, RunEvent, RunStatus][] = [
@@ -28,12 +28,14 @@ const LEGAL_RUN: [RunStatus, RunEvent, RunStatus][] = [
   ["paused", "resume", "running"],
   ["paused", "cancel", "cancelled"],
   ["paused", "fail", "failed"],
+  ["paused", "succeed", "succeeded"],
 ];
 
 const LEGAL_STEP: [StepStatus, StepEvent, StepStatus][] = [
   ["pending", "dispatch", "queued"],
   ["pending", "skip", "skipped"],
   ["pending", "cancel", "cancelled"],
+  ["pending", "reuse", "succeeded"],
   ["queued", "dispatch", "queued"],
   ["queued", "start", "running"],
   ["queued", "retry", "retrying"],

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { CreateRunBody, StepSpec } from "../../schema/api";
-import { DEFAULT_MAX_ATTEMPTS, resolveRun, type Resolution } from "../../src/control/resolve";
-import type { ResolvedStep } from "../../src/control/run/engine";
+import { DEFAULT_RESOLVE_OPTIONS, resolveRun, type Resolution } from "../../src/control/resolve";
+import type { ResolvedStep } from "../../src/control/run/types";
 import { POOL_REGISTRY } from "../../src/data/pools";
 import { AppError } from "../../src/errors";
 
@@ -11,8 +11,8 @@ const spec = (id: string, type: string, input: StepSpec["input"] = {}, dependsOn
   input,
   dependsOn,
 });
-const steps = (...s: StepSpec[]): CreateRunBody => ({ project: "p", steps: s });
-const blueprint = (name: string, input?: Record<string, unknown>): CreateRunBody => ({ project: "p", blueprint: name, input });
+const steps = (...s: StepSpec[]): CreateRunBody => ({ project: "p", failurePolicy: "fail-fast", steps: s });
+const blueprint = (name: string, input?: Record<string, unknown>): CreateRunBody => ({ project: "p", failurePolicy: "fail-fast", blueprint: name, input });
 
 function ok(r: Resolution): ResolvedStep[] {
   if (!r.ok) throw new Error(`expected success, got ${r.error.code}: ${JSON.stringify(r.error.errors)}`);
@@ -49,13 +49,12 @@ describe("resolveRun: the microservice blueprint", () => {
     expect(out[4]!.input).toEqual({ name: "billing-api" });
   });
 
-  it("applies the defaults: 3 attempts, the pool's timeout", () => {
+  it("applies the blueprint's retry defaults over the global ones, and the pool's timeout", () => {
     const out = ok(resolveRun(blueprint("microservice", { name: "billing-api" })));
     for (const s of out) {
-      expect(s.maxAttempts).toBe(DEFAULT_MAX_ATTEMPTS);
+      expect(s.retry).toEqual({ maxAttempts: 2, initialDelayMs: 500, maxDelayMs: DEFAULT_RESOLVE_OPTIONS.retry.maxDelayMs });
       expect(s.timeoutMs).toBe(POOL_REGISTRY[s.pool].defaultTimeoutMs);
     }
-    expect(DEFAULT_MAX_ATTEMPTS).toBe(3);
   });
 
   it("refuses an unknown blueprint with blueprint.not_found", () => {
@@ -87,16 +86,30 @@ describe("resolveRun: explicit steps", () => {
       resolveRun(steps(spec("a", "system.echo", { x: 1 }), spec("b", "system.sleep", { ms: 5 }, ["a"]), spec("c", "system.fail", { times: 1 }, ["a", "b"]))),
     );
     expect(out).toEqual([
-      { id: "a", type: "system.echo", pool: "system", input: { x: 1 }, dependsOn: [], maxAttempts: 3, timeoutMs: POOL_REGISTRY.system.defaultTimeoutMs },
-      { id: "b", type: "system.sleep", pool: "system", input: { ms: 5 }, dependsOn: ["a"], maxAttempts: 3, timeoutMs: POOL_REGISTRY.system.defaultTimeoutMs },
-      { id: "c", type: "system.fail", pool: "system", input: { times: 1 }, dependsOn: ["a", "b"], maxAttempts: 3, timeoutMs: POOL_REGISTRY.system.defaultTimeoutMs },
+      { id: "a", type: "system.echo", pool: "system", input: { x: 1 }, dependsOn: [], retry: DEFAULT_RESOLVE_OPTIONS.retry, timeoutMs: POOL_REGISTRY.system.defaultTimeoutMs },
+      { id: "b", type: "system.sleep", pool: "system", input: { ms: 5 }, dependsOn: ["a"], retry: DEFAULT_RESOLVE_OPTIONS.retry, timeoutMs: POOL_REGISTRY.system.defaultTimeoutMs },
+      { id: "c", type: "system.fail", pool: "system", input: { times: 1 }, dependsOn: ["a", "b"], retry: DEFAULT_RESOLVE_OPTIONS.retry, timeoutMs: POOL_REGISTRY.system.defaultTimeoutMs },
     ]);
   });
 
-  it("honours explicit retry.maxAttempts and timeoutMs", () => {
-    const out = ok(resolveRun(steps({ ...spec("a", "system.echo"), retry: { maxAttempts: 7 }, timeoutMs: 1234 }, spec("b", "system.echo"))));
-    expect(out[0]).toMatchObject({ maxAttempts: 7, timeoutMs: 1234 });
-    expect(out[1]).toMatchObject({ maxAttempts: 3, timeoutMs: 60_000 });
+  it("honours a step's own retry policy and timeout over the defaults", () => {
+    const own = { ...spec("a", "system.echo"), retry: { maxAttempts: 7, initialDelayMs: 5 }, timeoutMs: 1234, heartbeatTimeoutMs: 500 };
+    const out = ok(resolveRun(steps(own, spec("b", "system.echo"))));
+    expect(out[0]).toMatchObject({ retry: { maxAttempts: 7, initialDelayMs: 5, maxDelayMs: 300_000 }, timeoutMs: 1234, heartbeatTimeoutMs: 500 });
+    expect(out[1]).toMatchObject({ retry: DEFAULT_RESOLVE_OPTIONS.retry, timeoutMs: 60_000 });
+    expect(out[1]).not.toHaveProperty("heartbeatTimeoutMs");
+  });
+
+  it("keeps the backoff ceiling at or above the first delay", () => {
+    const out = ok(resolveRun(steps({ ...spec("a", "system.echo"), retry: { initialDelayMs: 900_000 } })));
+    expect(out[0]!.retry).toMatchObject({ initialDelayMs: 900_000, maxDelayMs: 900_000 });
+  });
+
+  it("refuses diagnostic job types where they are disabled", () => {
+    const r = resolveRun(steps(spec("a", "system.echo")), { ...DEFAULT_RESOLVE_OPTIONS, diagnostics: false });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error.code).toBe("step.type_disabled");
+    expect(resolveRun(blueprint("microservice", { name: "billing-api" }), { ...DEFAULT_RESOLVE_OPTIONS, diagnostics: false }).ok).toBe(true);
   });
 
   it("refuses an unknown step type with step.unknown_type, naming each offender", () => {

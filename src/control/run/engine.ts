@@ -5,83 +5,26 @@
  */
 import type { Json, JsonObject } from "../../../schema/api";
 import type { StepMessage } from "../../../schema/messages";
-import { TERMINAL_RUN_STATUSES, type EventType, type PoolName } from "../../../schema/vocabulary";
+import { TERMINAL_RUN_STATUSES, type EventType } from "../../../schema/vocabulary";
 import type { ErrorShape } from "../../errors";
 import { json } from "../sqlite";
-import { validateGraph } from "./dag";
+import { dependents, validateGraph } from "./dag";
 import { decideFailure, transitionRun, transitionStep, type RunEvent, type StepEvent } from "./machine";
-import type { RunRow, RunStore, StepRow, TimerRow } from "./store";
+import type { RunStore, StepRow, TimerRow } from "./store";
+import type {
+  ArtifactReport,
+  BeginResult,
+  EngineConfig,
+  NewRun,
+  Refusal,
+  ReportResult,
+  ResolvedStep,
+  StepReport,
+  TenantSync,
+} from "./types";
 
-export interface EngineConfig {
-  /** How long a dispatched attempt may wait to be picked up before it is presumed lost. */
-  leaseQueuedMs: number;
-  /** Slack past a step's timeout before a started attempt is presumed dead. */
-  leaseGraceMs: number;
-  initialDelayMs: number;
-  maxDelayMs: number;
-  /** When the alarm re-sends outbox rows that were not confirmed sent. */
-  outboxRetryMs: number;
-  /** Extra dispatches allowed beyond maxAttempts for attempts lost before they started. */
-  lostBudget: number;
-}
-
-export interface ResolvedStep {
-  id: string;
-  type: string;
-  pool: PoolName;
-  input: JsonObject;
-  dependsOn: string[];
-  maxAttempts: number;
-  timeoutMs: number;
-}
-
-export interface NewRun {
-  id: string;
-  tenantId: string;
-  project: string;
-  blueprint: string | null;
-  traceId: string;
-  deadlineMs?: number;
-  steps: ResolvedStep[];
-}
-
-export interface ArtifactReport {
-  name: string;
-  key: string;
-  size: number;
-  contentType: string;
-  sha256: string;
-}
-
-export type StepReport =
-  | { stepId: string; attempt: number; outcome: "succeeded"; output: Json; artifacts: ArtifactReport[] }
-  | { stepId: string; attempt: number; outcome: "failed"; error: ErrorShape };
-
-export type Refusal = { ok: false; code: string; message: string };
-
-export type BeginResult =
-  | {
-      ok: true;
-      input: JsonObject;
-      upstream: JsonObject;
-      timeoutMs: number;
-      tenantId: string;
-      traceId: string;
-    }
-  | Refusal;
-
-export type ReportResult = { ok: true } | Refusal;
-
-/** Sent to the tenant's object so its run index follows the run; `version` orders them. */
-export interface TenantSync {
-  runId: string;
-  project: string;
-  blueprint: string | null;
-  status: RunRow["status"];
-  createdAt: number;
-  at: number;
-  version: number;
-}
+export type HeartbeatResult = { ok: true } | Refusal;
+export type RetrySource = { ok: true; spec: Omit<NewRun, "id" | "traceId">; existing: string | null } | Refusal;
 
 export class RunEngine {
   constructor(
@@ -101,8 +44,10 @@ export class RunEngine {
       trace_id: spec.traceId,
       created_at: now,
       deadline_at: spec.deadlineMs ? now + spec.deadlineMs : null,
+      failure_policy: spec.failurePolicy,
+      retry_of: spec.retryOf?.runId ?? null,
     });
-    this.event("run.requested", now, null, { blueprint: spec.blueprint, steps: spec.steps.length });
+    this.event("run.requested", now, null, { blueprint: spec.blueprint, steps: spec.steps.length, ...(spec.retryOf ? { retryOf: spec.retryOf.runId } : {}) });
     this.syncTenant(now);
 
     // The API validated already; the owner of the run checks again rather than trust its caller.
@@ -112,65 +57,64 @@ export class RunEngine {
       return;
     }
     this.moveRun("validate", now);
-    spec.steps.forEach((s, position) => {
-      this.store.insertStep({
-        id: s.id,
-        position,
-        type: s.type,
-        pool: s.pool,
-        input: json.write(s.input),
-        depends_on: json.write(s.dependsOn),
-        pending_deps: s.dependsOn.length,
-        max_attempts: s.maxAttempts,
-        timeout_ms: s.timeoutMs,
-      });
-      for (const dep of s.dependsOn) this.store.insertEdge(dep, s.id);
-    });
+    spec.steps.forEach((s, position) => this.insertStep(s, position));
+    for (const [stepId, carried] of Object.entries(spec.retryOf?.carried ?? {})) {
+      const step = this.store.step(stepId);
+      if (!step) continue;
+      this.recordArtifacts(step, carried.attempt, carried.artifacts, now);
+      this.moveStep(step, "reuse", { output: json.write(carried.output), attempt: carried.attempt, finished_at: now });
+      this.event("step.reused", now, stepId, { fromRun: spec.retryOf!.runId, attempt: carried.attempt });
+    }
+    if (spec.retryOf) this.store.recountPendingDeps();
     this.moveRun("enqueue", now);
     if (spec.deadlineMs) this.store.setTimer("deadline", "run", now + spec.deadlineMs);
     // Admission is immediate until tenant quotas exist: queued → running at once.
     this.moveRun("start", now);
     for (const step of this.store.readyPending()) this.dispatch(step, now);
+    this.settleRun(now);
   }
 
   /** A worker picked up an attempt: fence it, mark it running, hand it its input. */
   begin(stepId: string, attempt: number, now: number): BeginResult {
-    const run = this.store.run();
-    if (!run) return refuse("run.not_found", "no such run");
-    if (TERMINAL_RUN_STATUSES.has(run.status)) return refuse("run.finished", `the run is ${run.status}`);
-    const step = this.store.step(stepId);
-    if (!step) return refuse("step.not_found", `no step '${stepId}'`);
-    if (step.attempt !== attempt) return refuse("attempt.stale", `attempt ${attempt} was superseded by ${step.attempt}`);
+    const found = this.current(stepId, attempt);
+    if (!found.ok) return found;
+    const { run, step } = found;
     if (step.status !== "queued") return refuse("attempt.duplicate", `attempt ${attempt} is already ${step.status}`);
 
     this.moveStep(step, "start", { started_at: step.started_at ?? now });
     this.store.setAttempt(stepId, attempt, "running", now);
-    this.store.setTimer("lease", stepId, now + step.timeout_ms + this.config.leaseGraceMs, attempt);
+    this.store.setTimer("lease", stepId, this.runningLease(step, now, now), attempt);
     this.event("step.started", now, stepId, { attempt });
-    const dependsOn = json.read<string[]>(step.depends_on) ?? [];
     return {
       ok: true,
       input: json.read<JsonObject>(step.input) ?? {},
-      upstream: this.store.outputs(dependsOn),
+      upstream: this.store.outputs(json.read<string[]>(step.depends_on) ?? []),
       timeoutMs: step.timeout_ms,
       tenantId: run.tenant_id,
       traceId: run.trace_id,
     };
   }
 
+  /** A running attempt says it is alive: its lease moves forward (never past its timeout). */
+  heartbeat(stepId: string, attempt: number, now: number): HeartbeatResult {
+    const found = this.current(stepId, attempt);
+    if (!found.ok) return found;
+    const { step } = found;
+    if (step.status !== "running") return refuse("attempt.not_running", `the step is ${step.status}`);
+    const started = this.store.attemptStartedAt(stepId, attempt) ?? now;
+    this.store.setTimer("lease", stepId, this.runningLease(step, started, now), attempt);
+    return { ok: true };
+  }
+
   /** A worker's result. Anything for an attempt other than the current running one is refused. */
   report(report: StepReport, now: number): ReportResult {
-    const run = this.store.run();
-    if (!run) return refuse("run.not_found", "no such run");
-    if (TERMINAL_RUN_STATUSES.has(run.status)) return refuse("run.finished", `the run is ${run.status}`);
-    const step = this.store.step(report.stepId);
-    if (!step) return refuse("step.not_found", `no step '${report.stepId}'`);
-    if (step.attempt !== report.attempt || step.status !== "running") {
-      const refusal = refuse(
-        "attempt.stale",
-        `attempt ${report.attempt} is not the running attempt (current ${step.attempt}, ${step.status})`,
-      );
-      this.event("step.result_refused", now, step.id, { attempt: report.attempt, reason: refusal.message });
+    const found = this.current(report.stepId, report.attempt);
+    const step = found.ok ? found.step : null;
+    if (!step || step.status !== "running") {
+      const refusal = found.ok ? refuse("attempt.stale", `attempt ${report.attempt} is not running (${step?.status})`) : found;
+      if (found.ok || found.code === "attempt.stale") {
+        this.event("step.result_refused", now, report.stepId, { attempt: report.attempt, reason: refusal.message });
+      }
       return refusal;
     }
     if (report.outcome === "failed") {
@@ -182,12 +126,8 @@ export class RunEngine {
       return existing !== null && existing.step_id !== step.id;
     });
     if (conflict) {
-      this.failAttempt(
-        step,
-        { code: "artifact.name_conflict", message: `artifact '${conflict.name}' was already produced by another step`, retryable: false },
-        "failed",
-        now,
-      );
+      const error = { code: "artifact.name_conflict", message: `artifact '${conflict.name}' was already produced by another step`, retryable: false };
+      this.failAttempt(step, error, "failed", now);
       return { ok: true };
     }
     this.succeed(step, report.output, report.artifacts, now);
@@ -196,24 +136,71 @@ export class RunEngine {
 
   /** The queue gave up on a message: the attempt failed, and the step's policy decides what next. */
   deadLettered(stepId: string, attempt: number, now: number): ReportResult {
-    const run = this.store.run();
-    if (!run || TERMINAL_RUN_STATUSES.has(run.status)) return refuse("run.finished", "the run is over");
-    const step = this.store.step(stepId);
-    if (!step || step.attempt !== attempt || (step.status !== "queued" && step.status !== "running")) {
-      return refuse("attempt.stale", "the attempt is no longer current");
-    }
-    this.failAttempt(step, { code: "step.dead_lettered", message: "the queue dead-lettered the attempt", retryable: true }, "failed", now);
+    const found = this.current(stepId, attempt);
+    if (!found.ok) return found;
+    if (found.step.status !== "queued" && found.step.status !== "running") return refuse("attempt.stale", "the attempt is no longer current");
+    this.failAttempt(found.step, { code: "step.dead_lettered", message: "the queue dead-lettered the attempt", retryable: true }, "failed", now);
     return { ok: true };
   }
 
   cancel(now: number): ReportResult {
+    return this.control("cancel", now, () => this.stopUnfinished(now));
+  }
+
+  /** No new dispatches; attempts already sent may still run and finish. */
+  pause(now: number): ReportResult {
+    return this.control("pause", now);
+  }
+
+  /** Sends everything a pause held back. */
+  resume(now: number): ReportResult {
+    return this.control("resume", now, () => {
+      for (const step of this.store.stepsWithStatus(["retrying"])) {
+        if (!this.store.hasTimer("backoff", step.id)) this.dispatch(step, now);
+      }
+      for (const step of this.store.readyPending()) this.dispatch(step, now);
+    });
+  }
+
+  /**
+   * What a retry of this (failed or cancelled) run needs: its steps, and the ones that succeeded
+   * with their outputs and artifacts. Records the new run's id once; a second retry returns it.
+   */
+  retrySource(newRunId: string, now: number): RetrySource {
     const run = this.store.run();
     if (!run) return refuse("run.not_found", "no such run");
-    const t = transitionRun(run.status, "cancel");
-    if (!t.ok) return refuse(t.code, t.message);
-    this.stopUnfinished(now);
-    this.moveRun("cancel", now);
-    return { ok: true };
+    if (run.status !== "failed" && run.status !== "cancelled") {
+      return refuse("run.not_retryable", `a ${run.status} run cannot be retried; only failed or cancelled runs can`);
+    }
+    const steps = this.store.steps();
+    const carried: Record<string, { output: Json; artifacts: ArtifactReport[]; attempt: number }> = {};
+    const artifacts = this.store.artifacts();
+    for (const s of steps.filter((x) => x.status === "succeeded")) {
+      carried[s.id] = {
+        output: json.read<Json>(s.output),
+        attempt: s.attempt,
+        artifacts: artifacts
+          .filter((a) => a.step_id === s.id)
+          .map((a) => ({ name: a.name, key: a.r2_key, size: a.size, contentType: a.content_type, sha256: a.sha256 })),
+      };
+    }
+    const existing = run.retried_as;
+    if (!existing) {
+      this.store.setRetriedAs(newRunId);
+      this.event("run.retried", now, null, { retryRunId: newRunId });
+    }
+    return {
+      ok: true,
+      existing,
+      spec: {
+        tenantId: run.tenant_id,
+        project: run.project,
+        blueprint: run.blueprint,
+        failurePolicy: run.failure_policy,
+        steps: steps.map((s) => this.resolvedStep(s)),
+        retryOf: { runId: run.id, carried },
+      },
+    };
   }
 
   /** Handles one due timer row. Rows that no longer match the step's attempt are ignored. */
@@ -229,28 +216,88 @@ export class RunEngine {
     const step = this.store.step(timer.ref);
     if (!step || step.attempt !== timer.attempt) return;
     if (timer.kind === "backoff" && step.status === "retrying") {
-      this.dispatch(step, now);
+      if (run.status === "running") this.dispatch(step, now);
+      else this.event("step.held", now, step.id, { reason: "run paused" });
     } else if (timer.kind === "lease" && step.status === "queued") {
       // Never picked up: the message was lost (a restarted local broker, say). Send it again.
       this.store.setAttempt(step.id, step.attempt, "lost", now);
       this.event("step.lease_expired", now, step.id, { attempt: step.attempt, phase: "queued" });
       if (step.attempt >= step.max_attempts + this.config.lostBudget) {
         this.failStep(step, { code: "step.undeliverable", message: `no worker picked up ${step.attempt} dispatches`, retryable: false }, now);
-      } else {
+      } else if (run.status === "running") {
         this.dispatch(step, now);
+      } else {
+        this.moveStep(step, "retry", {});
+        this.event("step.held", now, step.id, { reason: "run paused" });
       }
     } else if (timer.kind === "lease" && step.status === "running") {
       this.event("step.lease_expired", now, step.id, { attempt: step.attempt, phase: "running" });
-      this.failAttempt(
-        step,
-        { code: "step.timeout", message: `no result within ${step.timeout_ms} ms (+ grace)`, retryable: true },
-        "timed_out",
-        now,
-      );
+      const error = { code: "step.timeout", message: `no result or heartbeat in time (timeout ${step.timeout_ms} ms)`, retryable: true };
+      this.failAttempt(step, error, "timed_out", now);
     }
   }
 
   // ── internals ──────────────────────────────────────────────────────────────
+
+  /** The run and the step, if `attempt` is the step's current attempt of a live run. */
+  private current(stepId: string, attempt: number): { ok: true; run: NonNullable<ReturnType<RunStore["run"]>>; step: StepRow } | Refusal {
+    const run = this.store.run();
+    if (!run) return refuse("run.not_found", "no such run");
+    if (TERMINAL_RUN_STATUSES.has(run.status)) return refuse("run.finished", `the run is ${run.status}`);
+    const step = this.store.step(stepId);
+    if (!step) return refuse("step.not_found", `no step '${stepId}'`);
+    if (step.attempt !== attempt) return refuse("attempt.stale", `attempt ${attempt} was superseded by ${step.attempt}`);
+    return { ok: true, run, step };
+  }
+
+  /** A run control: check the transition, apply what comes with it, move the run. */
+  private control(event: RunEvent, now: number, apply?: () => void): ReportResult {
+    const run = this.store.run();
+    if (!run) return refuse("run.not_found", "no such run");
+    const t = transitionRun(run.status, event);
+    if (!t.ok) return refuse(t.code, t.message);
+    if (event === "resume") this.moveRun(event, now);
+    apply?.();
+    if (event !== "resume") this.moveRun(event, now);
+    return { ok: true };
+  }
+
+  /** A running attempt's lease: its timeout, or sooner when it must heartbeat. */
+  private runningLease(step: StepRow, startedAt: number, now: number): number {
+    const deadline = startedAt + step.timeout_ms + this.config.leaseGraceMs;
+    return step.heartbeat_timeout_ms ? Math.min(deadline, now + step.heartbeat_timeout_ms + this.config.leaseGraceMs) : deadline;
+  }
+
+  private insertStep(s: ResolvedStep, position: number): void {
+    this.store.insertStep({
+      id: s.id,
+      position,
+      type: s.type,
+      pool: s.pool,
+      input: json.write(s.input),
+      depends_on: json.write(s.dependsOn),
+      pending_deps: s.dependsOn.length,
+      max_attempts: s.retry.maxAttempts,
+      initial_delay_ms: s.retry.initialDelayMs,
+      max_delay_ms: s.retry.maxDelayMs,
+      timeout_ms: s.timeoutMs,
+      heartbeat_timeout_ms: s.heartbeatTimeoutMs ?? null,
+    });
+    for (const dep of s.dependsOn) this.store.insertEdge(dep, s.id);
+  }
+
+  private resolvedStep(s: StepRow): ResolvedStep {
+    return {
+      id: s.id,
+      type: s.type,
+      pool: s.pool,
+      input: json.read<JsonObject>(s.input) ?? {},
+      dependsOn: json.read<string[]>(s.depends_on) ?? [],
+      retry: { maxAttempts: s.max_attempts, initialDelayMs: s.initial_delay_ms, maxDelayMs: s.max_delay_ms },
+      timeoutMs: s.timeout_ms,
+      ...(s.heartbeat_timeout_ms ? { heartbeatTimeoutMs: s.heartbeat_timeout_ms } : {}),
+    };
+  }
 
   private dispatch(step: StepRow, now: number): void {
     const run = this.store.run()!;
@@ -273,45 +320,44 @@ export class RunEngine {
     this.event("step.queued", now, step.id, { attempt });
   }
 
-  private succeed(step: StepRow, output: Json, artifacts: ArtifactReport[], now: number): void {
+  private recordArtifacts(step: StepRow, attempt: number, artifacts: ArtifactReport[], now: number): void {
     for (const a of artifacts) {
       if (this.store.artifact(a.name)) continue; // same step, an earlier attempt already recorded it
       this.store.insertArtifact({
         name: a.name,
         step_id: step.id,
-        attempt: step.attempt,
+        attempt,
         r2_key: a.key,
         size: a.size,
         content_type: a.contentType,
         sha256: a.sha256,
         created_at: now,
       });
-      this.event("artifact.created", now, step.id, { name: a.name, size: a.size, sha256: a.sha256, attempt: step.attempt });
+      this.event("artifact.created", now, step.id, { name: a.name, size: a.size, sha256: a.sha256, attempt });
     }
+  }
+
+  private succeed(step: StepRow, output: Json, artifacts: ArtifactReport[], now: number): void {
+    this.recordArtifacts(step, step.attempt, artifacts, now);
     this.moveStep(step, "succeed", { output: json.write(output ?? null), error: null, finished_at: now });
     this.store.setAttempt(step.id, step.attempt, "succeeded", now);
     this.store.clearStepTimers(step.id);
     this.event("step.succeeded", now, step.id, { attempt: step.attempt, durationMs: now - (step.started_at ?? now) });
-    for (const ready of this.store.releaseDependents(step.id)) this.dispatch(ready, now);
-    if (this.store.countUnfinishedSteps() === 0) {
-      this.store.clearTimer("deadline", "run");
-      this.moveRun("succeed", now);
-    }
+    const ready = this.store.releaseDependents(step.id);
+    if (this.store.run()!.status === "running") for (const next of ready) this.dispatch(next, now);
+    this.settleRun(now);
   }
 
   private failAttempt(step: StepRow, error: ErrorShape, how: "failed" | "timed_out", now: number): void {
     const failures = step.failures + 1;
     this.store.setAttempt(step.id, step.attempt, how, now, error);
     this.store.clearStepTimers(step.id);
-    const decision = decideFailure(
-      { maxAttempts: step.max_attempts, initialDelayMs: this.config.initialDelayMs, maxDelayMs: this.config.maxDelayMs },
-      failures,
-      error,
-    );
+    const policy = { maxAttempts: step.max_attempts, initialDelayMs: step.initial_delay_ms, maxDelayMs: step.max_delay_ms };
+    const decision = decideFailure(policy, failures, error);
     if (decision.kind === "retry") {
       this.moveStep(step, "retry", { failures, error: json.write(error) });
       this.store.setTimer("backoff", step.id, now + decision.delayMs, step.attempt);
-      this.event("step.retrying", now, step.id, { attempt: step.attempt, error, delayMs: decision.delayMs });
+      this.event("step.retrying", now, step.id, { attempt: step.attempt, error, delayMs: decision.delayMs, nextAttemptAt: new Date(now + decision.delayMs).toISOString() });
       return;
     }
     this.failStep({ ...step, failures }, error, now);
@@ -321,8 +367,28 @@ export class RunEngine {
     this.moveStep(step, "fail", { failures: step.failures, error: json.write(error), finished_at: now });
     this.store.clearStepTimers(step.id);
     this.event("step.failed", now, step.id, { attempt: step.attempt, error });
-    // fail-fast: one failed step fails the run.
-    this.failRun({ code: "run.step_failed", message: `step '${step.id}' failed: ${error.message}`, retryable: false }, now);
+    if (this.store.run()!.failure_policy === "fail-fast") {
+      this.failRun({ code: "run.step_failed", message: `step '${step.id}' failed: ${error.message}`, retryable: false }, now);
+      return;
+    }
+    // continue: what needs this step can never run; independent branches go on.
+    const doomed = new Set(dependents(this.store.steps().map((s) => ({ id: s.id, dependsOn: json.read<string[]>(s.depends_on) ?? [] })), step.id));
+    for (const s of this.store.stepsWithStatus(["pending"])) {
+      if (!doomed.has(s.id)) continue;
+      this.moveStep(s, "skip", { finished_at: now });
+      this.event("step.skipped", now, s.id, { because: step.id });
+    }
+    this.settleRun(now);
+  }
+
+  /** Ends the run once no step can change any more: succeeded if none failed. */
+  private settleRun(now: number): void {
+    const run = this.store.run()!;
+    if (TERMINAL_RUN_STATUSES.has(run.status) || this.store.countUnfinishedSteps() > 0) return;
+    const failed = this.store.stepsWithStatus(["failed"]);
+    this.store.clearTimer("deadline", "run");
+    if (failed.length === 0) this.moveRun("succeed", now);
+    else this.moveRun("fail", now, { code: "run.step_failed", message: `${failed.length} step(s) failed: ${failed.map((s) => s.id).join(", ")}`, retryable: false });
   }
 
   private failRun(error: ErrorShape, now: number): void {

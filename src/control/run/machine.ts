@@ -5,24 +5,27 @@
 import type { RunStatus, StepStatus } from "../../../schema/vocabulary";
 
 export type RunEvent = "validate" | "reject" | "enqueue" | "start" | "succeed" | "fail" | "cancel" | "pause" | "resume";
-export type StepEvent = "dispatch" | "start" | "succeed" | "retry" | "fail" | "cancel" | "skip";
+export type StepEvent = "dispatch" | "start" | "succeed" | "retry" | "fail" | "cancel" | "skip" | "reuse";
 
 const RUN: Record<RunStatus, Partial<Record<RunEvent, RunStatus>>> = {
   requested: { validate: "validated", reject: "failed" },
   validated: { enqueue: "queued", cancel: "cancelled" },
   queued: { start: "running", cancel: "cancelled", fail: "failed" },
   running: { succeed: "succeeded", fail: "failed", cancel: "cancelled", pause: "paused" },
-  paused: { resume: "running", cancel: "cancelled", fail: "failed" },
+  // A pause stops new dispatches; attempts already out may still finish the run.
+  paused: { resume: "running", cancel: "cancelled", fail: "failed", succeed: "succeeded" },
   succeeded: {},
   failed: {},
   cancelled: {},
 };
 
 const STEP: Record<StepStatus, Partial<Record<StepEvent, StepStatus>>> = {
-  pending: { dispatch: "queued", skip: "skipped", cancel: "cancelled" },
+  // reuse: a retry carries the step's success over from the run it re-runs.
+  pending: { dispatch: "queued", skip: "skipped", cancel: "cancelled", reuse: "succeeded" },
   // queued → queued: a lost dispatch is sent again under a new attempt.
   queued: { dispatch: "queued", start: "running", retry: "retrying", fail: "failed", cancel: "cancelled" },
   running: { succeed: "succeeded", retry: "retrying", fail: "failed", cancel: "cancelled" },
+  // retrying also holds the steps a paused run may not dispatch; resume sends them.
   retrying: { dispatch: "queued", fail: "failed", cancel: "cancelled" },
   succeeded: {},
   failed: {},

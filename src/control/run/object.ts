@@ -7,12 +7,14 @@ import { DurableObject } from "cloudflare:workers";
 import type { ArtifactView, WireEvent, WireRun } from "../../../schema/api";
 import { TERMINAL_RUN_STATUSES } from "../../../schema/vocabulary";
 import { numberVar, type Env } from "../../env";
-import { RunEngine, type BeginResult, type EngineConfig, type NewRun, type ReportResult, type StepReport } from "./engine";
+import { RunEngine, type HeartbeatResult, type RetrySource } from "./engine";
+import type { BeginResult, EngineConfig, NewRun, ReportResult, StepReport } from "./types";
 import { sendOutbox } from "./outbox";
 import { RunStore } from "./store";
 import { artifactView, eventView, runView } from "./views";
 
-export type CancelResult = { ok: true; run: WireRun } | { ok: false; code: string; message: string };
+export type ControlResult = { ok: true; run: WireRun } | { ok: false; code: string; message: string };
+export type RunControl = "cancel" | "pause" | "resume";
 
 export class RunObject extends DurableObject<Env> {
   private readonly store: RunStore;
@@ -82,11 +84,27 @@ export class RunObject extends DurableObject<Env> {
     return row ? { ...artifactView(row), key: row.r2_key } : null;
   }
 
-  async cancel(tenantId: string): Promise<CancelResult | null> {
+  /** cancel, pause or resume; an illegal one is refused with a stable code (run.not_resumable, …). */
+  async control(tenantId: string, action: RunControl): Promise<ControlResult | null> {
     if (!this.owned(tenantId)) return null;
-    const result = this.mutate(() => this.engine.cancel(Date.now()));
+    const result = this.mutate(() => this.engine[action](Date.now()));
     await this.settle();
     return result.ok ? { ok: true, run: runView(this.store.run()!, this.store.steps()) } : result;
+  }
+
+  /** What a retry of this run needs; the first call records `newRunId` as its retry. */
+  async retrySource(tenantId: string, newRunId: string): Promise<RetrySource | null> {
+    if (!this.owned(tenantId)) return null;
+    const result = this.mutate(() => this.engine.retrySource(newRunId, Date.now()));
+    await this.settle();
+    return result;
+  }
+
+  /** Called by a running handler: extends its lease; refused when the attempt should stop. */
+  async heartbeat(stepId: string, attempt: number): Promise<HeartbeatResult> {
+    const result = this.mutate(() => this.engine.heartbeat(stepId, attempt, Date.now()));
+    await this.settle();
+    return result;
   }
 
   /** Called by a queue consumer before it runs an attempt. */
@@ -179,12 +197,9 @@ export class RunObject extends DurableObject<Env> {
 }
 
 function engineConfig(env: Env): EngineConfig {
-  const initialDelayMs = numberVar(env.RETRY_BASE_MS, 1000);
   return {
     leaseQueuedMs: numberVar(env.LEASE_QUEUED_MS, 60_000),
     leaseGraceMs: numberVar(env.LEASE_GRACE_MS, 15_000),
-    initialDelayMs,
-    maxDelayMs: Math.max(initialDelayMs, 5 * 60_000),
     outboxRetryMs: 5_000,
     lostBudget: 10,
   };

@@ -3,7 +3,7 @@ import type { PoolName } from "../../../schema/vocabulary";
 import type { Env } from "../../env";
 import { queueFor } from "../../data/pools";
 import type { StepMessage } from "../../../schema/messages";
-import type { TenantSync } from "./engine";
+import type { TenantSync } from "./types";
 import type { OutboxRow, RunStore } from "./store";
 
 /** Queue limits per sendBatch: 100 messages and 256 KB (kept under, for headers). */

@@ -1,5 +1,13 @@
 /** The Run DO's SQLite schema and typed row access. No decisions here: see engine.ts. */
-import { TERMINAL_RUN_STATUSES, type AttemptStatus, type EventType, type PoolName, type RunStatus, type StepStatus } from "../../../schema/vocabulary";
+import {
+  TERMINAL_RUN_STATUSES,
+  type AttemptStatus,
+  type EventType,
+  type FailurePolicy,
+  type PoolName,
+  type RunStatus,
+  type StepStatus,
+} from "../../../schema/vocabulary";
 import type { Json, JsonObject } from "../../../schema/api";
 import type { ErrorShape } from "../../errors";
 import { json, migrate, type Migration } from "../sqlite";
@@ -37,6 +45,15 @@ export const RUN_MIGRATIONS: readonly Migration[] = [
       name TEXT PRIMARY KEY, step_id TEXT NOT NULL, attempt INTEGER NOT NULL, r2_key TEXT NOT NULL,
       size INTEGER NOT NULL, content_type TEXT NOT NULL, sha256 TEXT NOT NULL, created_at INTEGER NOT NULL)`,
   ],
+  // v2: retry policy and heartbeats per step; failure policy and retry lineage per run.
+  [
+    `ALTER TABLE step ADD COLUMN initial_delay_ms INTEGER NOT NULL DEFAULT 1000`,
+    `ALTER TABLE step ADD COLUMN max_delay_ms INTEGER NOT NULL DEFAULT 300000`,
+    `ALTER TABLE step ADD COLUMN heartbeat_timeout_ms INTEGER`,
+    `ALTER TABLE run ADD COLUMN failure_policy TEXT NOT NULL DEFAULT 'fail-fast'`,
+    `ALTER TABLE run ADD COLUMN retry_of TEXT`,
+    `ALTER TABLE run ADD COLUMN retried_as TEXT`,
+  ],
 ];
 
 export interface RunRow {
@@ -51,6 +68,9 @@ export interface RunRow {
   started_at: number | null;
   finished_at: number | null;
   deadline_at: number | null;
+  failure_policy: FailurePolicy;
+  retry_of: string | null;
+  retried_as: string | null;
 }
 
 export interface StepRow {
@@ -65,7 +85,10 @@ export interface StepRow {
   attempt: number;
   failures: number;
   max_attempts: number;
+  initial_delay_ms: number;
+  max_delay_ms: number;
   timeout_ms: number;
+  heartbeat_timeout_ms: number | null;
   output: string | null;
   error: string | null;
   queued_at: number | null;
@@ -142,11 +165,15 @@ export class RunStore {
     return this.one<RunRow>("SELECT * FROM run LIMIT 1");
   }
 
-  insertRun(r: Omit<RunRow, "error" | "started_at" | "finished_at">): void {
+  insertRun(r: Omit<RunRow, "error" | "started_at" | "finished_at" | "retried_as">): void {
     this.sql.exec(
-      "INSERT INTO run (id, tenant_id, project, blueprint, status, trace_id, created_at, deadline_at) VALUES (?,?,?,?,?,?,?,?)",
-      r.id, r.tenant_id, r.project, r.blueprint, r.status, r.trace_id, r.created_at, r.deadline_at,
+      "INSERT INTO run (id, tenant_id, project, blueprint, status, trace_id, created_at, deadline_at, failure_policy, retry_of) VALUES (?,?,?,?,?,?,?,?,?,?)",
+      r.id, r.tenant_id, r.project, r.blueprint, r.status, r.trace_id, r.created_at, r.deadline_at, r.failure_policy, r.retry_of,
     );
+  }
+
+  setRetriedAs(runId: string): void {
+    this.sql.exec("UPDATE run SET retried_as = ?", runId);
   }
 
   setRunStatus(status: RunStatus, at: number, error: ErrorShape | null = null): void {
@@ -159,10 +186,34 @@ export class RunStore {
     }
   }
 
-  insertStep(s: Pick<StepRow, "id" | "position" | "type" | "pool" | "input" | "depends_on" | "pending_deps" | "max_attempts" | "timeout_ms">): void {
+  insertStep(
+    s: Pick<
+      StepRow,
+      "id" | "position" | "type" | "pool" | "input" | "depends_on" | "pending_deps" | "max_attempts" | "initial_delay_ms" | "max_delay_ms" | "timeout_ms" | "heartbeat_timeout_ms"
+    >,
+  ): void {
     this.sql.exec(
-      "INSERT INTO step (id, position, type, pool, input, depends_on, pending_deps, status, max_attempts, timeout_ms) VALUES (?,?,?,?,?,?,?,'pending',?,?)",
-      s.id, s.position, s.type, s.pool, s.input, s.depends_on, s.pending_deps, s.max_attempts, s.timeout_ms,
+      `INSERT INTO step (id, position, type, pool, input, depends_on, pending_deps, status, max_attempts, initial_delay_ms, max_delay_ms, timeout_ms, heartbeat_timeout_ms)
+       VALUES (?,?,?,?,?,?,?,'pending',?,?,?,?,?)`,
+      s.id, s.position, s.type, s.pool, s.input, s.depends_on, s.pending_deps, s.max_attempts, s.initial_delay_ms, s.max_delay_ms, s.timeout_ms, s.heartbeat_timeout_ms,
+    );
+  }
+
+  attemptStartedAt(stepId: string, attempt: number): number | null {
+    return this.one<{ started_at: number | null }>("SELECT started_at FROM attempt WHERE step_id = ? AND attempt = ?", stepId, attempt)?.started_at ?? null;
+  }
+
+  hasTimer(kind: TimerKind, ref: string): boolean {
+    return this.one<{ n: number }>("SELECT COUNT(*) AS n FROM timer WHERE kind = ? AND ref = ?", kind, ref)!.n > 0;
+  }
+
+  /** Recounts unmet dependencies of every pending step (after a retry carried some over). */
+  recountPendingDeps(): void {
+    this.sql.exec(
+      `UPDATE step SET pending_deps = (
+         SELECT COUNT(*) FROM edge JOIN step AS dep ON dep.id = edge.dep_id
+         WHERE edge.step_id = step.id AND dep.status != 'succeeded')
+       WHERE status = 'pending'`,
     );
   }
 

@@ -33,6 +33,9 @@ export function runView(r: RunRow, steps: StepRow[]): WireRun {
     startedAt: iso(r.started_at),
     finishedAt: iso(r.finished_at),
     deadlineAt: iso(r.deadline_at),
+    failurePolicy: r.failure_policy,
+    retryOf: r.retry_of,
+    retriedAs: r.retried_as,
     error: json.read<StepError>(r.error),
     steps: steps.map(stepView),
   };

@@ -9,7 +9,7 @@ import type { RunStatus } from "../../../schema/vocabulary";
 import type { Env } from "../../env";
 import { newKeyId, newSecret, sha256Hex, timingSafeEqualHex } from "../../lib/crypto";
 import { formatApiKey } from "../../lib/keys";
-import type { TenantSync } from "../run/engine";
+import type { TenantSync } from "../run/types";
 import { migrate, type Migration } from "../sqlite";
 
 const MIGRATIONS: readonly Migration[] = [

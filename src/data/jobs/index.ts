@@ -2,9 +2,9 @@
 import type { JobDefinition } from "../job";
 import { githubActions } from "./pipeline/jobs";
 import { docs, pack, plan, scaffold } from "./repo/jobs";
-import { echo, fail, sleep } from "./system";
+import { crash, echo, fail, sleep } from "./system";
 
-const ALL = [echo, sleep, fail, plan, scaffold, docs, pack, githubActions] as const;
+const ALL = [echo, sleep, fail, crash, plan, scaffold, docs, pack, githubActions] as const;
 
 export const JOBS: ReadonlyMap<string, JobDefinition> = new Map(
   ALL.map((job) => [job.type, job as unknown as JobDefinition]),

@@ -14,18 +14,45 @@ export const echo = defineJob({
   run: async ({ input }) => input,
 });
 
+/** How often a sleeping step heartbeats: its lease moves and it learns of a cancel. */
+const SLEEP_HEARTBEAT_MS = 1_000;
+
 export const sleep = defineJob({
   type: "system.sleep",
   pool: "system",
-  description: "Waits `ms` milliseconds (honouring cancellation), then returns.",
+  description: "Waits `ms` milliseconds, heartbeating each second and stopping when cancelled, then returns.",
   input: z.object({ ms: z.number().int().min(0).max(15 * 60_000) }).strict(),
   output: z.object({ sleptMs: z.number() }),
-  run: async ({ input, signal }) => {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(resolve, input.ms);
-      signal.addEventListener("abort", () => (clearTimeout(timer), reject(signal.reason)), { once: true });
-    });
+  run: async ({ input, signal, heartbeat }) => {
+    for (let left = input.ms; left > 0; left -= SLEEP_HEARTBEAT_MS) {
+      await new Promise<void>((resolve, reject) => {
+        if (signal.aborted) return reject(signal.reason);
+        const timer = setTimeout(resolve, Math.min(left, SLEEP_HEARTBEAT_MS));
+        signal.addEventListener("abort", () => (clearTimeout(timer), reject(signal.reason)), { once: true });
+      });
+      if (left > SLEEP_HEARTBEAT_MS) await heartbeat();
+    }
+    signal.throwIfAborted();
     return { sleptMs: input.ms };
+  },
+});
+
+/** Thrown by system.crash: the consumer lets it escape, as if the invocation died before acking. */
+export class SimulatedCrash extends Error {
+  override readonly name = "SimulatedCrash";
+}
+
+export const crash = defineJob({
+  type: "system.crash",
+  pool: "system",
+  description:
+    "Chaos: the first `times` attempts kill their queue invocation before it acks (the message is redelivered, " +
+    "the attempt's lease runs out and a new attempt starts); later attempts succeed.",
+  input: z.object({ times: z.number().int().min(0).max(20).default(1) }).strict(),
+  output: z.object({ attempt: z.number() }),
+  run: async ({ input, attempt }) => {
+    if (attempt <= input.times) throw new SimulatedCrash(`attempt ${attempt} crashes on purpose`);
+    return { attempt };
   },
 });
 

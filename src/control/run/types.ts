@@ -1,0 +1,89 @@
+/** What crosses the Run DO's boundary: run specs, worker reports, and the answers to them. */
+import type { Json, JsonObject } from "../../../schema/api";
+import type { FailurePolicy, PoolName, RunStatus } from "../../../schema/vocabulary";
+import type { ErrorShape } from "../../errors";
+
+import type { RetryPolicy } from "./machine";
+
+export type { RetryPolicy };
+
+export interface ResolvedStep {
+  id: string;
+  type: string;
+  pool: PoolName;
+  input: JsonObject;
+  dependsOn: string[];
+  retry: RetryPolicy;
+  timeoutMs: number;
+  /** When set, a running attempt that has not heartbeated for this long is presumed dead. */
+  heartbeatTimeoutMs?: number;
+}
+
+/** A step carried over, already succeeded, from the run that a retry re-runs. */
+export interface CarriedStep {
+  output: Json;
+  artifacts: ArtifactReport[];
+  attempt: number;
+}
+
+export interface NewRun {
+  id: string;
+  tenantId: string;
+  project: string;
+  blueprint: string | null;
+  traceId: string;
+  failurePolicy: FailurePolicy;
+  deadlineMs?: number;
+  steps: ResolvedStep[];
+  /** Set on a retry: the run it re-runs, and the steps that succeeded there. */
+  retryOf?: { runId: string; carried: Record<string, CarriedStep> };
+}
+
+export interface ArtifactReport {
+  name: string;
+  key: string;
+  size: number;
+  contentType: string;
+  sha256: string;
+}
+
+export type StepReport =
+  | { stepId: string; attempt: number; outcome: "succeeded"; output: Json; artifacts: ArtifactReport[] }
+  | { stepId: string; attempt: number; outcome: "failed"; error: ErrorShape };
+
+export type Refusal = { ok: false; code: string; message: string };
+
+export type BeginResult =
+  | {
+      ok: true;
+      input: JsonObject;
+      upstream: JsonObject;
+      timeoutMs: number;
+      tenantId: string;
+      traceId: string;
+    }
+  | Refusal;
+
+export type ReportResult = { ok: true } | Refusal;
+
+/** Sent to the tenant's object so its run index follows the run; `version` orders them. */
+export interface TenantSync {
+  runId: string;
+  project: string;
+  blueprint: string | null;
+  status: RunStatus;
+  createdAt: number;
+  at: number;
+  version: number;
+}
+
+export interface EngineConfig {
+  /** How long a dispatched attempt may wait to be picked up before it is presumed lost. */
+  leaseQueuedMs: number;
+  /** Slack past a step's timeout (or heartbeat timeout) before an attempt is presumed dead. */
+  leaseGraceMs: number;
+  /** When the alarm re-sends outbox rows that were not confirmed sent. */
+  outboxRetryMs: number;
+  /** Extra dispatches allowed beyond maxAttempts for attempts lost before they started. */
+  lostBudget: number;
+}
