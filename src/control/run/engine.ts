@@ -112,7 +112,8 @@ export class RunEngine {
     const step = found.ok ? found.step : null;
     if (!step || step.status !== "running") {
       const refusal = found.ok ? refuse("attempt.stale", `attempt ${report.attempt} is not running (${step?.status})`) : found;
-      if (found.ok || found.code === "attempt.stale") {
+      // Audit late and stale results, even after the run ended; unknown runs or steps leave no trace.
+      if (found.ok || found.code === "attempt.stale" || found.code === "run.finished") {
         this.event("step.result_refused", now, report.stepId, { attempt: report.attempt, reason: refusal.message });
       }
       return refusal;
