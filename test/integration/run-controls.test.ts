@@ -152,6 +152,27 @@ describe("retry", () => {
     expect((await env.ARTIFACTS.list()).objects).toHaveLength(1);
   });
 
+  it("a cancelled run can be retried: what was cancelled or skipped runs again", async () => {
+    const run = await createRun({
+      project: "p",
+      steps: [
+        { id: "a", type: "system.echo", input: { v: 1 } },
+        { id: "b", type: "system.sleep", input: { ms: 3_000 }, dependsOn: ["a"] },
+        { id: "c", type: "system.echo", dependsOn: ["b"] },
+      ],
+    });
+    for (let i = 0; i < 200 && (await get(run.id)).steps[1]!.status !== "running"; i++) await sleep(10);
+    await control(run.id, "cancel");
+    const retried = (await (await control(run.id, "retry")).json()) as RunView;
+    expect(retried.steps.map((s) => [s.id, s.status])).toEqual([
+      ["a", "succeeded"],
+      ["b", "queued"],
+      ["c", "pending"],
+    ]);
+    const done = await waitForRun(retried.id, { timeoutMs: 10_000 });
+    expect(done.status).toBe("succeeded");
+  });
+
   it("only failed or cancelled runs can be retried", async () => {
     const running = await createRun({ project: "p", steps: [{ id: "a", type: "system.sleep", input: { ms: 500 } }] });
     await expectRefused(await control(running.id, "retry"), "run.not_retryable");
