@@ -24,7 +24,6 @@ import type {
 } from "./types";
 
 export type HeartbeatResult = { ok: true } | Refusal;
-export type RetrySource = { ok: true; spec: Omit<NewRun, "id" | "traceId">; existing: string | null } | Refusal;
 
 export class RunEngine {
   constructor(
@@ -163,47 +162,6 @@ export class RunEngine {
     });
   }
 
-  /**
-   * What a retry of this (failed or cancelled) run needs: its steps, and the ones that succeeded
-   * with their outputs and artifacts. Records the new run's id once; a second retry returns it.
-   */
-  retrySource(newRunId: string, now: number): RetrySource {
-    const run = this.store.run();
-    if (!run) return refuse("run.not_found", "no such run");
-    if (run.status !== "failed" && run.status !== "cancelled") {
-      return refuse("run.not_retryable", `a ${run.status} run cannot be retried; only failed or cancelled runs can`);
-    }
-    const steps = this.store.steps();
-    const carried: Record<string, { output: Json; artifacts: ArtifactReport[]; attempt: number }> = {};
-    const artifacts = this.store.artifacts();
-    for (const s of steps.filter((x) => x.status === "succeeded")) {
-      carried[s.id] = {
-        output: json.read<Json>(s.output),
-        attempt: s.attempt,
-        artifacts: artifacts
-          .filter((a) => a.step_id === s.id)
-          .map((a) => ({ name: a.name, key: a.r2_key, size: a.size, contentType: a.content_type, sha256: a.sha256 })),
-      };
-    }
-    const existing = run.retried_as;
-    if (!existing) {
-      this.store.setRetriedAs(newRunId);
-      this.event("run.retried", now, null, { retryRunId: newRunId });
-    }
-    return {
-      ok: true,
-      existing,
-      spec: {
-        tenantId: run.tenant_id,
-        project: run.project,
-        blueprint: run.blueprint,
-        failurePolicy: run.failure_policy,
-        steps: steps.map((s) => this.resolvedStep(s)),
-        retryOf: { runId: run.id, carried },
-      },
-    };
-  }
-
   /** Handles one due timer row. Rows that no longer match the step's attempt are ignored. */
   fire(timer: TimerRow, now: number): void {
     this.store.clearTimer(timer.kind, timer.ref);
@@ -285,19 +243,6 @@ export class RunEngine {
       heartbeat_timeout_ms: s.heartbeatTimeoutMs ?? null,
     });
     for (const dep of s.dependsOn) this.store.insertEdge(dep, s.id);
-  }
-
-  private resolvedStep(s: StepRow): ResolvedStep {
-    return {
-      id: s.id,
-      type: s.type,
-      pool: s.pool,
-      input: json.read<JsonObject>(s.input) ?? {},
-      dependsOn: json.read<string[]>(s.depends_on) ?? [],
-      retry: { maxAttempts: s.max_attempts, initialDelayMs: s.initial_delay_ms, maxDelayMs: s.max_delay_ms },
-      timeoutMs: s.timeout_ms,
-      ...(s.heartbeat_timeout_ms ? { heartbeatTimeoutMs: s.heartbeat_timeout_ms } : {}),
-    };
   }
 
   private dispatch(step: StepRow, now: number): void {
@@ -446,6 +391,6 @@ export class RunEngine {
   }
 }
 
-function refuse(code: string, message: string): Refusal {
+export function refuse(code: string, message: string): Refusal {
   return { ok: false, code, message };
 }

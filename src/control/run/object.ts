@@ -7,7 +7,8 @@ import { DurableObject } from "cloudflare:workers";
 import type { ArtifactView, WireEvent, WireRun } from "../../../schema/api";
 import { TERMINAL_RUN_STATUSES } from "../../../schema/vocabulary";
 import { numberVar, type Env } from "../../env";
-import { RunEngine, type HeartbeatResult, type RetrySource } from "./engine";
+import { RunEngine, type HeartbeatResult } from "./engine";
+import { retrySource, type RetrySource } from "./retry";
 import type { BeginResult, EngineConfig, NewRun, ReportResult, StepReport } from "./types";
 import { sendOutbox } from "./outbox";
 import { RunStore } from "./store";
@@ -95,7 +96,7 @@ export class RunObject extends DurableObject<Env> {
   /** What a retry of this run needs; the first call records `newRunId` as its retry. */
   async retrySource(tenantId: string, newRunId: string): Promise<RetrySource | null> {
     if (!this.owned(tenantId)) return null;
-    const result = this.mutate(() => this.engine.retrySource(newRunId, Date.now()));
+    const result = this.mutate(() => retrySource(this.store, newRunId, Date.now()));
     await this.settle();
     return result;
   }

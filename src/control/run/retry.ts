@@ -1,0 +1,62 @@
+/** Retrying a failed or cancelled run: what the new run needs from the old one. */
+import type { Json, JsonObject } from "../../../schema/api";
+import { json } from "../sqlite";
+import { refuse } from "./engine";
+import type { RunStore, StepRow } from "./store";
+import type { ArtifactReport, CarriedStep, NewRun, Refusal, ResolvedStep } from "./types";
+
+export type RetrySource = { ok: true; spec: Omit<NewRun, "id" | "traceId">; existing: string | null } | Refusal;
+
+/**
+ * The old run's steps, and the ones that succeeded with their outputs and artifacts (the new
+ * run points at the same R2 bytes). Records `newRunId` as the retry once; later calls return it.
+ */
+export function retrySource(store: RunStore, newRunId: string, now: number): RetrySource {
+  const run = store.run();
+  if (!run) return refuse("run.not_found", "no such run");
+  if (run.status !== "failed" && run.status !== "cancelled") {
+    return refuse("run.not_retryable", `a ${run.status} run cannot be retried; only failed or cancelled runs can`);
+  }
+  const steps = store.steps();
+  const artifacts = store.artifacts();
+  const carried: Record<string, CarriedStep> = {};
+  for (const s of steps.filter((x) => x.status === "succeeded")) {
+    carried[s.id] = {
+      output: json.read<Json>(s.output),
+      attempt: s.attempt,
+      artifacts: artifacts
+        .filter((a) => a.step_id === s.id)
+        .map((a): ArtifactReport => ({ name: a.name, key: a.r2_key, size: a.size, contentType: a.content_type, sha256: a.sha256 })),
+    };
+  }
+  const existing = run.retried_as;
+  if (!existing) {
+    store.setRetriedAs(newRunId);
+    store.appendEvent("run.retried", now, null, { retryRunId: newRunId });
+  }
+  return {
+    ok: true,
+    existing,
+    spec: {
+      tenantId: run.tenant_id,
+      project: run.project,
+      blueprint: run.blueprint,
+      failurePolicy: run.failure_policy,
+      steps: steps.map(resolvedStep),
+      retryOf: { runId: run.id, carried },
+    },
+  };
+}
+
+function resolvedStep(s: StepRow): ResolvedStep {
+  return {
+    id: s.id,
+    type: s.type,
+    pool: s.pool,
+    input: json.read<JsonObject>(s.input) ?? {},
+    dependsOn: json.read<string[]>(s.depends_on) ?? [],
+    retry: { maxAttempts: s.max_attempts, initialDelayMs: s.initial_delay_ms, maxDelayMs: s.max_delay_ms },
+    timeoutMs: s.timeout_ms,
+    ...(s.heartbeat_timeout_ms ? { heartbeatTimeoutMs: s.heartbeat_timeout_ms } : {}),
+  };
+}
