@@ -1,5 +1,6 @@
 /** The Worker's bindings, typed. Mirrors wrangler.toml; tests compare the two. */
 import type { StepMessage } from "../schema/messages";
+import type { WebhookMessage } from "../schema/webhooks";
 import type { RunObject } from "./control/run/object";
 import type { TenantObject } from "./control/tenant/object";
 
@@ -10,6 +11,7 @@ export interface Env {
   QUEUE_REPO: Queue<StepMessage>;
   QUEUE_PIPELINE: Queue<StepMessage>;
   QUEUE_SYSTEM: Queue<StepMessage>;
+  QUEUE_WEBHOOKS: Queue<WebhookMessage>;
   /** "production" disables every development default (dev key, diagnostic shortcuts). */
   ENVIRONMENT: string;
   LEASE_QUEUED_MS: string;
@@ -19,6 +21,11 @@ export interface Env {
   RETRY_MAX_ATTEMPTS?: string;
   /** "false" refuses the `system` pool's diagnostic job types (set so in production). */
   ENABLE_DIAGNOSTIC_JOBS?: string;
+  /** Webhook delivery: retry schedule (comma-separated ms), attempt timeout, disablement. */
+  WEBHOOK_SCHEDULE_MS?: string;
+  WEBHOOK_TIMEOUT_MS?: string;
+  WEBHOOK_DISABLE_AFTER_FAILURES?: string;
+  WEBHOOK_DISABLE_AFTER_MS?: string;
   /** Secrets (.dev.vars locally, `wrangler secret put` in production). */
   DEV_API_KEY?: string;
   ADMIN_TOKEN?: string;

@@ -2,6 +2,8 @@
 import { createApp } from "./api/app";
 import { consumeBatch } from "./data/consumer";
 import type { Env } from "./env";
+import { WEBHOOK_QUEUES } from "./webhooks/config";
+import { consumeWebhooks } from "./webhooks/consumer";
 
 export { RunObject } from "./control/run/object";
 export { TenantObject } from "./control/tenant/object";
@@ -10,5 +12,6 @@ const app = createApp();
 
 export default {
   fetch: (request, env, ctx) => app.fetch(request, env, ctx),
-  queue: (batch, env) => consumeBatch(batch, env),
+  queue: (batch, env) =>
+    (WEBHOOK_QUEUES as readonly string[]).includes(batch.queue) ? consumeWebhooks(batch, env) : consumeBatch(batch, env),
 } satisfies ExportedHandler<Env>;

@@ -8,6 +8,7 @@ import { requireAdmin, requireTenant } from "./auth";
 import { problemResponse, type AppEnv } from "./common";
 import { admin, blueprints, health } from "./misc";
 import { runs } from "./runs";
+import { webhooks } from "./webhooks";
 
 export const OPENAPI_INFO = {
   openapi: "3.1.0",
@@ -28,6 +29,7 @@ export function createApp() {
   app.route("/", health);
   app.route("/v1/runs", runs);
   app.route("/v1/blueprints", blueprints);
+  app.route("/v1/webhooks", webhooks);
   app.route("/v1/admin", admin);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", description: "a tenant API key" });

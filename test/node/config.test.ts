@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { unstable_readConfig } from "wrangler";
 import { POOL_REGISTRY } from "../../src/data/pools";
+import { WEBHOOK_QUEUES } from "../../src/webhooks/config";
 
 interface Consumer {
   queue: string;
@@ -35,8 +36,8 @@ describe("wrangler.toml agrees with the pool registry", () => {
     expect(config.queues.consumers?.some((c) => c.queue === pool.deadLetterQueue)).toBe(true);
   });
 
-  it("every queue in wrangler.toml belongs to a declared pool", () => {
-    const declared = new Set(pools.flatMap((p) => [p.queue, p.deadLetterQueue]));
+  it("every queue in wrangler.toml belongs to a declared pool or is the webhooks queue", () => {
+    const declared = new Set<string>([...pools.flatMap((p) => [p.queue, p.deadLetterQueue]), ...WEBHOOK_QUEUES]);
     for (const c of config.queues.consumers ?? []) expect(declared, c.queue).toContain(c.queue);
   });
 

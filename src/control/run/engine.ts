@@ -7,6 +7,7 @@ import type { Json, JsonObject } from "../../../schema/api";
 import type { StepMessage } from "../../../schema/messages";
 import { TERMINAL_RUN_STATUSES, type EventType } from "../../../schema/vocabulary";
 import type { ErrorShape } from "../../errors";
+import { WEBHOOK_EVENT_TYPES } from "../../../schema/webhooks";
 import { json } from "../sqlite";
 import { dependents, validateGraph } from "./dag";
 import { decideFailure, transitionRun, transitionStep, type RunEvent, type StepEvent } from "./machine";
@@ -24,6 +25,8 @@ import type {
 } from "./types";
 
 export type HeartbeatResult = { ok: true } | Refusal;
+
+const WEBHOOK_EVENTS: ReadonlySet<EventType> = new Set(WEBHOOK_EVENT_TYPES);
 
 export class RunEngine {
   constructor(
@@ -387,7 +390,12 @@ export class RunEngine {
   }
 
   private event(type: EventType, now: number, stepId: string | null, data: Record<string, unknown>): void {
-    this.store.appendEvent(type, now, stepId, data);
+    const seq = this.store.appendEvent(type, now, stepId, data);
+    // Written with the event, in its transaction: the webhook fan-out cannot miss it.
+    if (WEBHOOK_EVENTS.has(type)) {
+      this.store.enqueue("webhook", null, seq);
+      this.store.setTimer("outbox", "flush", now + this.config.outboxRetryMs);
+    }
   }
 }
 

@@ -5,6 +5,7 @@ import { queueFor } from "../../data/pools";
 import type { StepMessage } from "../../../schema/messages";
 import type { TenantSync } from "./types";
 import type { OutboxRow, RunStore } from "./store";
+import { eventView } from "./views";
 
 /** Queue limits per sendBatch: 100 messages and 256 KB (kept under, for headers). */
 export const BATCH_LIMITS = { maxMessages: 100, maxBytes: 240_000 } as const;
@@ -43,9 +44,28 @@ export async function sendOutbox(store: RunStore, env: Env, tenantId: string): P
 
   const byPool = new Map<PoolName, OutboxRow[]>();
   const tenantRows: OutboxRow[] = [];
+  const webhookRows: OutboxRow[] = [];
   for (const row of rows) {
     if (row.kind === "tenant") tenantRows.push(row);
+    else if (row.kind === "webhook") webhookRows.push(row);
     else if (row.pool) byPool.set(row.pool, [...(byPool.get(row.pool) ?? []), row]);
+  }
+
+  if (webhookRows.length > 0) {
+    const run = store.run()!;
+    const envelopes = store.eventsBySeq(webhookRows.map((r) => JSON.parse(r.body) as number)).map((e) => eventView(run, e));
+    try {
+      // Up to 50 events per message keeps each message far below the queue's size limit.
+      const messages = chunkBatches(envelopes, () => 1, { maxMessages: 50, maxBytes: Infinity }).map((events) => ({
+        body: { kind: "events" as const, tenantId, events },
+        contentType: "json" as const,
+      }));
+      for (const batch of chunkBatches(messages, (m) => JSON.stringify(m.body).length)) await env.QUEUE_WEBHOOKS.sendBatch(batch);
+      store.deleteOutbox(webhookRows.map((r) => r.id));
+    } catch (err) {
+      console.error(JSON.stringify({ msg: "outbox.webhook_failed", count: webhookRows.length, error: String(err) }));
+      complete = false;
+    }
   }
 
   for (const [pool, poolRows] of byPool) {

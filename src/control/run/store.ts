@@ -123,7 +123,7 @@ export interface TimerRow {
   due_at: number;
 }
 
-export type OutboxKind = "dispatch" | "tenant";
+export type OutboxKind = "dispatch" | "tenant" | "webhook";
 export interface OutboxRow {
   id: number;
   kind: OutboxKind;
@@ -293,8 +293,15 @@ export class RunStore {
     }
   }
 
-  appendEvent(type: EventType, at: number, stepId: string | null, data: Record<string, unknown>): void {
-    this.sql.exec("INSERT INTO event (type, step_id, occurred_at, data) VALUES (?, ?, ?, ?)", type, stepId, at, json.write(data));
+  appendEvent(type: EventType, at: number, stepId: string | null, data: Record<string, unknown>): number {
+    return this.sql
+      .exec<{ seq: number }>("INSERT INTO event (type, step_id, occurred_at, data) VALUES (?, ?, ?, ?) RETURNING seq", type, stepId, at, json.write(data))
+      .one().seq;
+  }
+
+  eventsBySeq(seqs: readonly number[]): EventRow[] {
+    if (seqs.length === 0) return [];
+    return this.all<EventRow>(`SELECT * FROM event WHERE seq IN (${seqs.map(() => "?").join(",")}) ORDER BY seq`, ...seqs);
   }
 
   lastEventSeq(): number {

@@ -10,6 +10,9 @@ import type { Env } from "../../env";
 import { newKeyId, newSecret, sha256Hex, timingSafeEqualHex } from "../../lib/crypto";
 import { formatApiKey } from "../../lib/keys";
 import type { TenantSync } from "../run/types";
+import type { CreateWebhookBody, Delivery, UpdateWebhookBody } from "../../../schema/webhooks";
+import { deliveryPolicy } from "../../webhooks/config";
+import { WEBHOOK_MIGRATION, WebhookBook, type AttemptResult, type DeliveryTask } from "./webhooks";
 import { migrate, type Migration } from "../sqlite";
 
 const MIGRATIONS: readonly Migration[] = [
@@ -23,6 +26,7 @@ const MIGRATIONS: readonly Migration[] = [
     `CREATE TABLE api_key (
       id TEXT PRIMARY KEY, hash TEXT NOT NULL, name TEXT, created_at INTEGER NOT NULL, revoked_at INTEGER)`,
   ],
+  WEBHOOK_MIGRATION,
 ];
 
 export interface ListRunsFilter {
@@ -46,13 +50,88 @@ interface IndexRow {
 
 export class TenantObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  private readonly webhooks: WebhookBook;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.webhooks = new WebhookBook(this.sql);
     ctx.blockConcurrencyWhile(async () => {
       migrate(this.sql, MIGRATIONS);
     });
+  }
+
+  // ── webhooks ────────────────────────────────────────────────────────────────
+
+  async createWebhook(body: CreateWebhookBody) {
+    return this.webhooks.create(body, Date.now());
+  }
+
+  async listWebhooks() {
+    return this.webhooks.list(Date.now());
+  }
+
+  async getWebhook(id: string) {
+    return this.webhooks.get(id, Date.now());
+  }
+
+  async updateWebhook(id: string, patch: UpdateWebhookBody) {
+    return this.webhooks.update(id, patch, Date.now());
+  }
+
+  async deleteWebhook(id: string) {
+    const removed = this.webhooks.remove(id);
+    await this.syncAlarm();
+    return removed;
+  }
+
+  async rotateWebhookSecret(id: string, overlapMs: number) {
+    return this.webhooks.rotate(id, overlapMs, Date.now());
+  }
+
+  async webhookDeliveries(id: string, q: { status?: Delivery["status"]; eventId?: string; limit: number }) {
+    return this.webhooks.deliveries(id, q);
+  }
+
+  /** Makes deliveries pending again; the alarm sends them at once. */
+  async replayWebhook(id: string, which: { deliveryId: string } | { failedSince: number }) {
+    const ids = this.webhooks.replay(id, which, Date.now());
+    await this.syncAlarm();
+    return ids;
+  }
+
+  /** Called by the webhooks consumer with a run's new events: the attempts to make now. */
+  async planDeliveries(events: { eventId: string; type: string; runId: string; projectId: string }[]): Promise<DeliveryTask[]> {
+    const tasks = this.webhooks.plan(events, Date.now(), deliveryPolicy(this.env));
+    await this.syncAlarm();
+    return tasks;
+  }
+
+  async deliveryTask(deliveryId: string): Promise<DeliveryTask | null> {
+    const task = this.webhooks.task(deliveryId, Date.now(), deliveryPolicy(this.env));
+    await this.syncAlarm();
+    return task;
+  }
+
+  async recordDelivery(deliveryId: string, result: AttemptResult): Promise<void> {
+    this.webhooks.record(deliveryId, result, Date.now(), deliveryPolicy(this.env));
+    await this.syncAlarm();
+  }
+
+  /** Due retries (and attempts whose worker vanished) go back on the webhooks queue. */
+  override async alarm(): Promise<void> {
+    const tenantId = this.ctx.id.name;
+    const due = this.webhooks.due(Date.now(), deliveryPolicy(this.env));
+    if (tenantId && due.length > 0) {
+      await this.env.QUEUE_WEBHOOKS.sendBatch(due.map((deliveryId) => ({ body: { kind: "delivery" as const, tenantId, deliveryId }, contentType: "json" as const })));
+    }
+    await this.syncAlarm();
+  }
+
+  private async syncAlarm(): Promise<void> {
+    const next = this.webhooks.nextDue();
+    if (next === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(next);
   }
 
   /** Follows a run's status; older updates (by event sequence) are ignored. */

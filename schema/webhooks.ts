@@ -1,0 +1,116 @@
+/** Contracts of webhook endpoints, deliveries and the webhooks queue. */
+import { z } from "@hono/zod-openapi";
+import { EVENT_TYPES } from "./vocabulary";
+import { ProjectId } from "./api";
+
+/** Event types delivered to webhooks: the run's milestones, not every internal transition. */
+export const WEBHOOK_EVENT_TYPES = EVENT_TYPES.filter(
+  (t) => t.startsWith("run.") || ["step.succeeded", "step.failed", "step.retrying", "step.cancelled", "step.skipped", "artifact.created"].includes(t),
+);
+
+const families = new Set(WEBHOOK_EVENT_TYPES.map((t) => t.split(".")[0]));
+
+export const EventTypePattern = z
+  .string()
+  .max(64)
+  .refine(
+    (p) => p === "*" || (p.endsWith(".*") ? families.has(p.slice(0, -2)) : (WEBHOOK_EVENT_TYPES as readonly string[]).includes(p)),
+    { message: `one of ${WEBHOOK_EVENT_TYPES.join(", ")}, a family such as run.*, or *` },
+  )
+  .openapi({ example: "run.*" });
+
+export const WebhookUrl = z.string().min(1).max(2048).openapi({ example: "https://hooks.example.com/factory" });
+
+export const CreateWebhookBody = z
+  .object({
+    url: WebhookUrl,
+    eventTypes: z.array(EventTypePattern).min(1).max(50),
+    project: ProjectId.optional().openapi({ description: "only events of this project" }),
+    description: z.string().max(200).optional(),
+  })
+  .strict()
+  .openapi("CreateWebhookBody");
+export type CreateWebhookBody = z.infer<typeof CreateWebhookBody>;
+
+export const UpdateWebhookBody = z
+  .object({
+    url: WebhookUrl.optional(),
+    eventTypes: z.array(EventTypePattern).min(1).max(50).optional(),
+    project: ProjectId.nullable().optional(),
+    description: z.string().max(200).nullable().optional(),
+    enabled: z.boolean().optional().openapi({ description: "true re-enables an endpoint that was disabled after failures" }),
+  })
+  .strict()
+  .openapi("UpdateWebhookBody");
+export type UpdateWebhookBody = z.infer<typeof UpdateWebhookBody>;
+
+export const WebhookEndpoint = z
+  .object({
+    id: z.string(),
+    url: z.string(),
+    eventTypes: z.array(z.string()),
+    project: z.string().nullable(),
+    description: z.string().nullable(),
+    status: z.enum(["active", "disabled"]),
+    disabledReason: z.string().nullable(),
+    previousSecretExpiresAt: z.string().datetime().nullable().openapi({ description: "while set, the previous secret signs too" }),
+    createdAt: z.string().datetime(),
+    updatedAt: z.string().datetime(),
+  })
+  .openapi("WebhookEndpoint");
+export type WebhookEndpoint = z.infer<typeof WebhookEndpoint>;
+
+export const WebhookWithSecret = WebhookEndpoint.extend({
+  secret: z.string().openapi({ description: "the signing secret (whsec_…), shown only here" }),
+}).openapi("WebhookWithSecret");
+
+export const RotateSecretBody = z
+  .object({ overlapMs: z.number().int().min(0).max(7 * 86_400_000).default(86_400_000) })
+  .strict()
+  .openapi("RotateSecretBody");
+
+export const DeliveryAttempt = z
+  .object({
+    n: z.number().int(),
+    at: z.string().datetime(),
+    statusCode: z.number().int().nullable(),
+    latencyMs: z.number().int(),
+    excerpt: z.string().nullable().openapi({ description: "the start of the response body" }),
+    error: z.string().nullable(),
+  })
+  .openapi("DeliveryAttempt");
+
+export const DELIVERY_STATUSES = ["pending", "succeeded", "failed"] as const;
+
+export const Delivery = z
+  .object({
+    id: z.string(),
+    endpointId: z.string(),
+    eventId: z.string(),
+    eventType: z.string(),
+    runId: z.string(),
+    status: z.enum(DELIVERY_STATUSES),
+    nextAttemptAt: z.string().datetime().nullable(),
+    createdAt: z.string().datetime(),
+    attempts: z.array(DeliveryAttempt),
+  })
+  .openapi("Delivery");
+export type Delivery = z.infer<typeof Delivery>;
+
+export const DeliveryQuery = z.object({
+  status: z.enum(DELIVERY_STATUSES).optional(),
+  eventId: z.string().max(100).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+});
+
+export const ReplayBody = z
+  .object({ since: z.string().datetime().openapi({ description: "replay the failed deliveries created since then" }) })
+  .strict()
+  .openapi("ReplayBody");
+
+/** What the webhooks queue carries: new events to fan out, or one delivery to (re)attempt. */
+export const WebhookMessage = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("events"), tenantId: z.string().max(64), events: z.array(z.record(z.string(), z.unknown())).max(500) }).strict(),
+  z.object({ kind: z.literal("delivery"), tenantId: z.string().max(64), deliveryId: z.string().max(64) }).strict(),
+]);
+export type WebhookMessage = z.infer<typeof WebhookMessage>;

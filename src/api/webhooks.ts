@@ -1,0 +1,165 @@
+/** /v1/webhooks: a tenant's endpoints, their signing secrets, delivery log and replays. */
+import { createRoute, z } from "@hono/zod-openapi";
+import {
+  CreateWebhookBody,
+  Delivery,
+  DeliveryQuery,
+  ReplayBody,
+  RotateSecretBody,
+  UpdateWebhookBody,
+  WebhookEndpoint,
+  WebhookWithSecret,
+} from "../../schema/webhooks";
+import type { Env } from "../env";
+import { problems } from "../errors";
+import { urlPolicy } from "../webhooks/config";
+import { checkWebhookUrl } from "../webhooks/ssrf";
+import { newApi, problemResponses } from "./common";
+
+const security = [{ bearer: [] }];
+const WEBHOOK_ID = /^wh_[0-9a-z]{12}$/;
+const IdParam = z.object({ id: z.string().max(64).openapi({ param: { name: "id", in: "path" } }) });
+const notFound = () => problems.notFound("webhook.not_found", "No such webhook endpoint.");
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
+
+function endpointId(id: string): string {
+  if (!WEBHOOK_ID.test(id)) throw notFound();
+  return id;
+}
+
+function checkUrl(env: Env, url: string): void {
+  const check = checkWebhookUrl(url, urlPolicy(env));
+  if (!check.ok) throw problems.invalid(`The webhook URL is refused: ${check.reason}.`, [{ path: "url", message: check.reason }]);
+}
+
+const found = <T>(value: T | null): T => {
+  if (value === null) throw notFound();
+  return value;
+};
+
+export const webhooks = newApi();
+
+webhooks.openapi(
+  createRoute({
+    method: "post",
+    path: "/",
+    summary: "Register an endpoint; its signing secret is shown once",
+    security,
+    request: { body: { required: true, content: { "application/json": { schema: CreateWebhookBody } } } },
+    responses: { 201: json(WebhookWithSecret, "the endpoint and its secret"), ...problemResponses(400, 401) },
+  }),
+  async (c) => {
+    const body = c.req.valid("json");
+    checkUrl(c.env, body.url);
+    const { endpoint, secret } = await c.env.TENANT.getByName(c.get("tenantId")).createWebhook(body);
+    c.header("location", `/v1/webhooks/${endpoint.id}`);
+    return c.json({ ...endpoint, secret }, 201);
+  },
+);
+
+webhooks.openapi(
+  createRoute({ method: "get", path: "/", summary: "The tenant's endpoints", security, responses: { 200: json(z.object({ items: z.array(WebhookEndpoint) }), "endpoints"), ...problemResponses(401) } }),
+  async (c) => c.json({ items: await c.env.TENANT.getByName(c.get("tenantId")).listWebhooks() }, 200),
+);
+
+webhooks.openapi(
+  createRoute({ method: "get", path: "/{id}", summary: "One endpoint", security, request: { params: IdParam }, responses: { 200: json(WebhookEndpoint, "the endpoint"), ...problemResponses(401, 404) } }),
+  async (c) => c.json(found(await c.env.TENANT.getByName(c.get("tenantId")).getWebhook(endpointId(c.req.valid("param").id))), 200),
+);
+
+webhooks.openapi(
+  createRoute({
+    method: "patch",
+    path: "/{id}",
+    summary: "Change an endpoint; `enabled: true` re-enables one disabled after failures",
+    security,
+    request: { params: IdParam, body: { required: true, content: { "application/json": { schema: UpdateWebhookBody } } } },
+    responses: { 200: json(WebhookEndpoint, "the endpoint"), ...problemResponses(400, 401, 404) },
+  }),
+  async (c) => {
+    const patch = c.req.valid("json");
+    if (patch.url) checkUrl(c.env, patch.url);
+    return c.json(found(await c.env.TENANT.getByName(c.get("tenantId")).updateWebhook(endpointId(c.req.valid("param").id), patch)), 200);
+  },
+);
+
+webhooks.openapi(
+  createRoute({ method: "delete", path: "/{id}", summary: "Remove an endpoint and its delivery log", security, request: { params: IdParam }, responses: { 204: { description: "removed" }, ...problemResponses(401, 404) } }),
+  async (c) => {
+    if (!(await c.env.TENANT.getByName(c.get("tenantId")).deleteWebhook(endpointId(c.req.valid("param").id)))) throw notFound();
+    return c.body(null, 204);
+  },
+);
+
+webhooks.openapi(
+  createRoute({
+    method: "post",
+    path: "/{id}/rotate-secret",
+    summary: "A new signing secret; the old one also signs until the overlap ends",
+    security,
+    request: { params: IdParam, body: { required: false, content: { "application/json": { schema: RotateSecretBody } } } },
+    responses: { 200: json(WebhookWithSecret, "the endpoint and its new secret"), ...problemResponses(400, 401, 404) },
+  }),
+  async (c) => {
+    const overlapMs = (c.req.valid("json") as { overlapMs?: number } | undefined)?.overlapMs ?? 86_400_000;
+    const rotated = found(await c.env.TENANT.getByName(c.get("tenantId")).rotateWebhookSecret(endpointId(c.req.valid("param").id), overlapMs));
+    return c.json({ ...rotated.endpoint, secret: rotated.secret }, 200);
+  },
+);
+
+webhooks.openapi(
+  createRoute({
+    method: "get",
+    path: "/{id}/deliveries",
+    summary: "Delivery attempts, newest first: status code, latency, response excerpt, error",
+    security,
+    request: { params: IdParam, query: DeliveryQuery },
+    responses: { 200: json(z.object({ items: z.array(Delivery) }), "deliveries"), ...problemResponses(400, 401, 404) },
+  }),
+  async (c) => {
+    const q = c.req.valid("query");
+    const items = found(
+      await c.env.TENANT.getByName(c.get("tenantId")).webhookDeliveries(endpointId(c.req.valid("param").id), {
+        limit: q.limit,
+        ...(q.status ? { status: q.status } : {}),
+        ...(q.eventId ? { eventId: q.eventId } : {}),
+      }),
+    );
+    return c.json({ items }, 200);
+  },
+);
+
+const Replayed = z.object({ replayed: z.array(z.string()) }).openapi("Replayed");
+
+webhooks.openapi(
+  createRoute({
+    method: "post",
+    path: "/{id}/deliveries/{deliveryId}/replay",
+    summary: "Send one delivery again",
+    security,
+    request: { params: IdParam.extend({ deliveryId: z.string().max(64).openapi({ param: { name: "deliveryId", in: "path" } }) }) },
+    responses: { 202: json(Replayed, "queued"), ...problemResponses(401, 404) },
+  }),
+  async (c) => {
+    const { id, deliveryId } = c.req.valid("param");
+    const replayed = found(await c.env.TENANT.getByName(c.get("tenantId")).replayWebhook(endpointId(id), { deliveryId }));
+    if (replayed.length === 0) throw problems.notFound("delivery.not_found", "No such delivery.");
+    return c.json({ replayed }, 202);
+  },
+);
+
+webhooks.openapi(
+  createRoute({
+    method: "post",
+    path: "/{id}/replay",
+    summary: "Send again every failed delivery created since a time",
+    security,
+    request: { params: IdParam, body: { required: true, content: { "application/json": { schema: ReplayBody } } } },
+    responses: { 202: json(Replayed, "queued"), ...problemResponses(400, 401, 404) },
+  }),
+  async (c) => {
+    const since = Date.parse(c.req.valid("json").since);
+    const replayed = found(await c.env.TENANT.getByName(c.get("tenantId")).replayWebhook(endpointId(c.req.valid("param").id), { failedSince: since }));
+    return c.json({ replayed }, 202);
+  },
+);

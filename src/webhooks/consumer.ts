@@ -1,0 +1,48 @@
+/**
+ * The webhooks queue consumer: fans a run's new events out to the tenant's endpoints, makes
+ * each attempt, and records it with the tenant. Retries are the tenant object's timers, not
+ * queue retries; a message is retried only when the tenant object cannot be reached.
+ */
+import { WebhookMessage } from "../../schema/webhooks";
+import type { Env } from "../env";
+import type { DeliveryTask } from "../control/tenant/webhooks";
+import { attemptTimeoutMs, urlPolicy } from "./config";
+import { attemptDelivery } from "./deliver";
+
+export async function consumeWebhooks(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  await Promise.allSettled(batch.messages.map((m) => consumeOne(m, env)));
+}
+
+async function consumeOne(message: Message<unknown>, env: Env): Promise<void> {
+  const parsed = WebhookMessage.safeParse(message.body);
+  if (!parsed.success) {
+    console.error(JSON.stringify({ msg: "webhooks.invalid_message", id: message.id }));
+    message.ack();
+    return;
+  }
+  const m = parsed.data;
+  const tenant = env.TENANT.getByName(m.tenantId);
+  try {
+    let tasks: DeliveryTask[];
+    if (m.kind === "events") {
+      const events = m.events as { eventId: string; type: string; runId: string; projectId: string }[];
+      tasks = await tenant.planDeliveries(events);
+    } else {
+      const task = await tenant.deliveryTask(m.deliveryId);
+      tasks = task ? [task] : [];
+    }
+    const options = { timeoutMs: attemptTimeoutMs(env), urlPolicy: urlPolicy(env) };
+    await Promise.all(
+      tasks.map(async (task) => {
+        const result = await attemptDelivery(task, options);
+        await tenant.recordDelivery(task.deliveryId, result);
+      }),
+    );
+    message.ack();
+  } catch (err) {
+    // The tenant object could not be reached: anything planned has a timer there and will be
+    // tried again by its alarm; the message itself is retried to plan what was not.
+    console.error(JSON.stringify({ msg: "webhooks.consume_failed", tenantId: m.tenantId, error: String(err) }));
+    message.retry();
+  }
+}

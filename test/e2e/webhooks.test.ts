@@ -1,0 +1,105 @@
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Webhook } from "standardwebhooks";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WEBHOOK_EVENT_TYPES } from "../../schema/webhooks";
+import { startRuntime, waitForRun, type Runtime } from "./support/runtime";
+
+interface Received {
+  id: string;
+  verified: boolean;
+  body: { eventId: string; type: string; runId: string };
+  status: number;
+}
+
+let rt: Runtime;
+let receiver: Server;
+let receiverUrl = "";
+let secret = "";
+const received: Received[] = [];
+let failFirst = 3;
+
+const readBody = (req: IncomingMessage) =>
+  new Promise<string>((resolve) => {
+    let text = "";
+    req.on("data", (d) => (text += d));
+    req.on("end", () => resolve(text));
+  });
+
+beforeAll(async () => {
+  receiver = createServer(async (req, res) => {
+    const payload = await readBody(req);
+    let verified = false;
+    try {
+      // The official Standard Webhooks library verifies, not our code.
+      new Webhook(secret).verify(payload, req.headers as Record<string, string>);
+      verified = true;
+    } catch {
+      verified = false;
+    }
+    const status = failFirst-- > 0 ? 503 : verified ? 204 : 401;
+    received.push({ id: String(req.headers["webhook-id"]), verified, body: JSON.parse(payload), status });
+    res.writeHead(status, status === 503 ? { "retry-after": "0" } : {}).end(status === 503 ? "try later" : "");
+  });
+  await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+  rt = await startRuntime({ WEBHOOK_SCHEDULE_MS: "200,400,800,1600,3200" });
+});
+
+afterAll(async () => {
+  await rt?.stop();
+  receiver?.close();
+});
+
+describe("webhooks against a real receiver", () => {
+  it("every event of a run arrives, signed and verified, despite the receiver failing at first", async () => {
+    const created = await rt.fetch("/v1/webhooks", { method: "POST", json: { url: receiverUrl, eventTypes: ["*"], project: "hooks" } });
+    expect(created.status).toBe(201);
+    const endpoint = (await created.json()) as { id: string; secret: string };
+    secret = endpoint.secret;
+    expect(secret).toMatch(/^whsec_/);
+
+    const res = await rt.fetch("/v1/runs", {
+      method: "POST",
+      json: {
+        project: "hooks",
+        steps: [
+          { id: "a", type: "system.echo", input: {} },
+          { id: "b", type: "system.fail", input: { times: 1 }, dependsOn: ["a"] },
+          { id: "c", type: "system.echo", dependsOn: ["b"] },
+        ],
+      },
+    });
+    const { id } = (await res.json()) as { id: string };
+    expect((await waitForRun(rt, id)).status).toBe("succeeded");
+
+    const log = ((await (await rt.fetch(`/v1/runs/${id}/events?limit=1000`)).json()) as { items: { eventId: string; type: string }[] }).items;
+    const expected = log.filter((e) => (WEBHOOK_EVENT_TYPES as readonly string[]).includes(e.type)).map((e) => e.eventId);
+    expect(expected.length).toBeGreaterThan(8);
+
+    const deadline = Date.now() + 20_000;
+    const delivered = () => new Set(received.filter((r) => r.verified && r.status === 204).map((r) => r.id));
+    while (Date.now() < deadline && !expected.every((e) => delivered().has(e))) await new Promise((r) => setTimeout(r, 100));
+
+    expect([...delivered()].sort()).toEqual([...expected].sort()); // none lost, none foreign
+    expect(received.every((r) => r.verified)).toBe(true);
+    expect(received.every((r) => r.body.eventId === r.id && r.body.runId === id)).toBe(true);
+    expect(received.filter((r) => r.status === 503)).toHaveLength(3); // the failures were real…
+
+    // …and the delivery log shows them, then the success.
+    const failedOnce = received.find((r) => r.status === 503)!.id;
+    const deliveries = ((await (await rt.fetch(`/v1/webhooks/${endpoint.id}/deliveries?eventId=${failedOnce}`)).json()) as {
+      items: { status: string; attempts: { statusCode: number; excerpt: string | null }[] }[];
+    }).items;
+    expect(deliveries[0]!.status).toBe("succeeded");
+    expect(deliveries[0]!.attempts[0]).toMatchObject({ statusCode: 503, excerpt: "try later" });
+    expect(deliveries[0]!.attempts.at(-1)!.statusCode).toBe(204);
+  });
+
+  it("refuses an endpoint URL that points inside the network", async () => {
+    for (const url of ["http://10.0.0.1/x", "https://169.254.169.254/", "http://[::ffff:7f00:1]:80/"]) {
+      const res = await rt.fetch("/v1/webhooks", { method: "POST", json: { url, eventTypes: ["run.*"] } });
+      expect(res.status, url).toBe(400);
+    }
+  });
+});
