@@ -5,7 +5,11 @@ export const DEFAULT_SCHEDULE_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000
 
 /** A comma-separated list of milliseconds (WEBHOOK_SCHEDULE_MS), or the default schedule. */
 export function parseSchedule(text: string | undefined): number[] {
-  const values = (text ?? "").split(",").map((s) => Number(s.trim())).filter((n) => Number.isFinite(n) && n >= 0);
+  const values = (text ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => /^\d+$/.test(s))
+    .map(Number);
   return values.length > 0 ? values : DEFAULT_SCHEDULE_MS;
 }
 

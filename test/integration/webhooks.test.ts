@@ -1,0 +1,124 @@
+import { reset, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it } from "vitest";
+import { WebhookBook, type DeliveryPolicy } from "../../src/control/tenant/webhooks";
+import { api, newTenantKey } from "../support/api";
+
+afterEach(() => reset());
+
+const hook = { url: "https://hooks.example.com/factory", eventTypes: ["run.*", "step.failed"] };
+const POLICY: DeliveryPolicy = { schedule: [100, 200], disable: { failures: 3, afterMs: 0 }, inFlightMs: 1_000 };
+const event = (n: number, type = "run.succeeded") => ({ eventId: `evt_${n}`, type, runId: "run_x", projectId: "p" });
+const failure = { statusCode: 500, latencyMs: 3, excerpt: "boom", error: null };
+
+describe("the webhooks API", () => {
+  it("creates (secret shown once), lists, reads, updates, rotates and deletes an endpoint", async () => {
+    const created = await api("/v1/webhooks", { method: "POST", json: hook });
+    expect(created.status).toBe(201);
+    const body = (await created.json()) as { id: string; secret: string; status: string };
+    expect(body).toMatchObject({ status: "active", secret: expect.stringMatching(/^whsec_/) });
+    expect(created.headers.get("location")).toBe(`/v1/webhooks/${body.id}`);
+
+    const read = (await (await api(`/v1/webhooks/${body.id}`)).json()) as Record<string, unknown>;
+    expect(read).not.toHaveProperty("secret");
+    const listed = (await (await api("/v1/webhooks")).json()) as { items: unknown[] };
+    expect(JSON.stringify(listed)).not.toContain(body.secret);
+
+    const patched = await api(`/v1/webhooks/${body.id}`, { method: "PATCH", json: { eventTypes: ["*"], project: "billing" } });
+    expect(await patched.json()).toMatchObject({ eventTypes: ["*"], project: "billing" });
+
+    const rotated = (await (await api(`/v1/webhooks/${body.id}/rotate-secret`, { method: "POST", json: { overlapMs: 60_000 } })).json()) as {
+      secret: string;
+      previousSecretExpiresAt: string;
+    };
+    expect(rotated.secret).not.toBe(body.secret);
+    expect(Date.parse(rotated.previousSecretExpiresAt)).toBeGreaterThan(Date.now());
+
+    expect((await api(`/v1/webhooks/${body.id}`, { method: "DELETE" })).status).toBe(204);
+    expect((await api(`/v1/webhooks/${body.id}`)).status).toBe(404);
+  });
+
+  it("refuses bad endpoints with problem+json and creates nothing", async () => {
+    for (const bad of [
+      { ...hook, url: "https://127.0.0.1/x" },
+      { ...hook, url: "not a url" },
+      { ...hook, eventTypes: ["run.exploded"] },
+      { ...hook, eventTypes: [] },
+      { ...hook, extra: true },
+    ]) {
+      const res = await api("/v1/webhooks", { method: "POST", json: bad });
+      expect(res.status, JSON.stringify(bad)).toBe(400);
+      expect(res.headers.get("content-type")).toContain("application/problem+json");
+    }
+    expect(((await (await api("/v1/webhooks")).json()) as { items: unknown[] }).items).toEqual([]);
+  });
+
+  it("another tenant's endpoint is a 404, exactly like a missing one", async () => {
+    const other = await newTenantKey("acme");
+    const { id } = (await (await api("/v1/webhooks", { method: "POST", json: hook })).json()) as { id: string };
+    for (const [method, path] of [["GET", ""], ["GET", "/deliveries"], ["DELETE", ""], ["POST", "/rotate-secret"]] as const) {
+      const res = await api(`/v1/webhooks/${id}${path}`, { method, key: other, ...(method === "POST" ? { json: {} } : {}) });
+      expect(res.status, `${method} ${path}`).toBe(404);
+    }
+    expect((await api(`/v1/webhooks/${id}`)).status).toBe(200);
+  });
+});
+
+describe("delivery bookkeeping in the tenant object", () => {
+  it("plans each (endpoint, event) once, retries on schedule, then gives up", async () => {
+    await runInDurableObject(env.TENANT.getByName("dev"), (_o, state) => {
+      const book = new WebhookBook(state.storage.sql);
+      const { endpoint } = book.create({ ...hook, eventTypes: ["run.*"] }, 0);
+      const tasks = book.plan([event(1), event(2, "step.succeeded")], 0, POLICY);
+      expect(tasks.map((t) => t.eventId)).toEqual(["evt_1"]); // step.succeeded not subscribed
+      expect(book.plan([event(1)], 1, POLICY)).toEqual([]); // a redelivered message plans nothing twice
+
+      const id = tasks[0]!.deliveryId;
+      book.record(id, failure, 10, POLICY);
+      expect(book.deliveries(endpoint.id, { limit: 10 })![0]).toMatchObject({ status: "pending", attempts: [{ statusCode: 500, excerpt: "boom" }] });
+      expect(book.due(9, POLICY)).toEqual([]);
+      expect(book.due(10 + 120, POLICY)).toEqual([id]); // 100 ms ±20 %
+      book.record(id, failure, 200, POLICY);
+      book.record(id, failure, 500, POLICY); // schedule spent
+      expect(book.deliveries(endpoint.id, { limit: 10 })![0]!.status).toBe("failed");
+      expect(book.nextDue()).toBeNull();
+    });
+  });
+
+  it("disables an endpoint after sustained failure and records webhook.endpoint_disabled; PATCH enabled re-enables it", async () => {
+    await runInDurableObject(env.TENANT.getByName("dev"), (_o, state) => {
+      const book = new WebhookBook(state.storage.sql);
+      const { endpoint } = book.create(hook, 0);
+      const tasks = book.plan([event(1), event(2), event(3)], 0, POLICY);
+      for (const t of tasks) book.record(t.deliveryId, failure, 5, POLICY);
+      expect(book.get(endpoint.id, 5)).toMatchObject({ status: "disabled", disabledReason: expect.stringContaining("3 consecutive") });
+      expect(state.storage.sql.exec("SELECT type FROM tenant_event").toArray()).toEqual([{ type: "webhook.endpoint_disabled" }]);
+      expect(book.plan([event(4)], 6, POLICY)).toEqual([]); // a disabled endpoint gets nothing new
+      expect(book.update(endpoint.id, { enabled: true }, 7)).toMatchObject({ status: "active", disabledReason: null });
+    });
+  });
+
+  it("a success resets the failure streak; replay makes failed deliveries pending again", async () => {
+    await runInDurableObject(env.TENANT.getByName("dev"), (_o, state) => {
+      const book = new WebhookBook(state.storage.sql);
+      const { endpoint } = book.create(hook, 0);
+      const [a, b] = book.plan([event(1), event(2)], 0, { ...POLICY, schedule: [] });
+      book.record(a!.deliveryId, failure, 1, { ...POLICY, schedule: [] });
+      book.record(b!.deliveryId, { statusCode: 204, latencyMs: 2, excerpt: null, error: null }, 2, POLICY);
+      expect(book.get(endpoint.id, 3)!.status).toBe("active");
+      expect(book.replay(endpoint.id, { failedSince: 0 }, 10)).toEqual([a!.deliveryId]);
+      expect(book.task(a!.deliveryId, 10, POLICY)).toMatchObject({ eventId: "evt_1" });
+      expect(book.replay(endpoint.id, { deliveryId: "dlv_none" }, 10)).toEqual([]);
+    });
+  });
+
+  it("while a rotation overlaps, deliveries are signed with both secrets", async () => {
+    await runInDurableObject(env.TENANT.getByName("dev"), (_o, state) => {
+      const book = new WebhookBook(state.storage.sql);
+      const { endpoint, secret: first } = book.create(hook, 0);
+      const { secret: second } = book.rotate(endpoint.id, 1_000, 10)!;
+      expect(book.plan([event(1)], 20, POLICY)[0]!.secrets).toEqual([second, first]);
+      expect(book.plan([event(2)], 2_000, POLICY)[0]!.secrets).toEqual([second]); // overlap over
+    });
+  });
+});
