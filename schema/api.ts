@@ -91,6 +91,14 @@ export const CreateRunBody = z
       .enum(FAILURE_POLICIES)
       .default("fail-fast")
       .openapi({ description: "fail-fast: one failed step fails the run; continue: independent branches go on" }),
+    callback: z
+      .object({
+        url: z.string().min(1).max(2048),
+        eventTypes: z.array(z.string().max(64)).min(1).max(50).default(["run.*"]),
+      })
+      .strict()
+      .optional()
+      .openapi({ description: "a webhook endpoint for this run only; its signing secret comes back once, in the answer" }),
   })
   .strict()
   .refine((b) => (b.blueprint === undefined) !== (b.steps === undefined), {
@@ -150,6 +158,13 @@ export const RunView = z
   })
   .openapi("Run");
 export type RunView = z.infer<typeof RunView>;
+
+export const CreatedRun = RunView.extend({
+  callback: z
+    .object({ endpointId: z.string(), secret: z.string() })
+    .optional()
+    .openapi({ description: "the run's callback endpoint and its signing secret, shown only here" }),
+}).openapi("CreatedRun");
 
 /** A run as the Run DO returns it over RPC: the same shape, with outputs typed as JSON. */
 export type WireRun = Omit<RunView, "steps"> & { steps: WireStep[] };

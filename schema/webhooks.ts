@@ -50,6 +50,7 @@ export const WebhookEndpoint = z
     url: z.string(),
     eventTypes: z.array(z.string()),
     project: z.string().nullable(),
+    runId: z.string().nullable().openapi({ description: "set for a run's own callback endpoint" }),
     description: z.string().nullable(),
     status: z.enum(["active", "disabled"]),
     disabledReason: z.string().nullable(),

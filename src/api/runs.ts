@@ -3,6 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import {
   ArtifactList,
   CreateRunBody,
+  CreatedRun,
   EventPage,
   EventsQuery,
   ListRunsQuery,
@@ -19,6 +20,8 @@ import { problems } from "../errors";
 import { newRunId, newTraceId, sha256Hex, traceIdFrom } from "../lib/crypto";
 import { streamSSE } from "hono/streaming";
 import { newApi, problemResponses } from "./common";
+import { checkUrl } from "./webhooks";
+import { EventTypePattern } from "../../schema/webhooks";
 import { decodeCursor, encodeCursor } from "./cursor";
 
 const IdParam = z.object({ id: z.string().max(64).openapi({ param: { name: "id", in: "path" }, example: "run_01jdz3k7m9q2w8e4r6t0y1u3i5" }) });
@@ -50,7 +53,7 @@ runs.openapi(
         body: { required: true, content: { "application/json": { schema: CreateRunBody } } },
       },
       responses: {
-        202: { description: "accepted; Location names the run", content: { "application/json": { schema: RunView } } },
+        202: { description: "accepted; Location names the run", content: { "application/json": { schema: CreatedRun } } },
         ...problemResponses(400, 401, 409, 413, 422),
       },
     }),
@@ -58,6 +61,11 @@ runs.openapi(
       const body = c.req.valid("json");
       const resolved = resolveRun(body, resolveOptions(c.env));
       if (!resolved.ok) throw resolved.error;
+      if (body.callback) {
+        checkUrl(c.env, body.callback.url, "callback.url");
+        const bad = body.callback.eventTypes.findIndex((t) => !EventTypePattern.safeParse(t).success);
+        if (bad >= 0) throw problems.invalid("The callback's event types are invalid.", [{ path: `callback.eventTypes.${bad}`, message: "not an event type" }]);
+      }
       const tenantId = c.get("tenantId");
       let runId = newRunId();
       let replayed = false;
@@ -72,6 +80,12 @@ runs.openapi(
         runId = claim.runId;
         replayed = claim.replayed;
       }
+      // The run's own callback endpoint exists before its first event. Not on a replay: its
+      // secret was shown once, to the first request.
+      const callback =
+        body.callback && !replayed
+          ? await c.env.TENANT.getByName(tenantId).createWebhook({ ...body.callback, description: `callback of ${runId}` }, runId)
+          : null;
       // create() is idempotent on the run id: a replay returns the run the first request made.
       const run = await runStub(c.env, runId).create({
         id: runId,
@@ -85,7 +99,7 @@ runs.openapi(
       });
       c.header("location", `/v1/runs/${runId}`);
       if (replayed) c.header("idempotent-replayed", "true");
-      return c.json(asView(run), 202);
+      return c.json({ ...asView(run), ...(callback ? { callback: { endpointId: callback.endpoint.id, secret: callback.secret } } : {}) }, 202);
     },
 );
 

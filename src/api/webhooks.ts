@@ -27,9 +27,10 @@ function endpointId(id: string): string {
   return id;
 }
 
-function checkUrl(env: Env, url: string): void {
+/** Refuses an outbound URL the SSRF guard does not allow, as a 400 naming the field. */
+export function checkUrl(env: Env, url: string, field = "url"): void {
   const check = checkWebhookUrl(url, urlPolicy(env));
-  if (!check.ok) throw problems.invalid(`The webhook URL is refused: ${check.reason}.`, [{ path: "url", message: check.reason }]);
+  if (!check.ok) throw problems.invalid(`The webhook URL is refused: ${check.reason}.`, [{ path: field, message: check.reason }]);
 }
 
 const found = <T>(value: T | null): T => {

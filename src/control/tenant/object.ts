@@ -63,8 +63,8 @@ export class TenantObject extends DurableObject<Env> {
 
   // ── webhooks ────────────────────────────────────────────────────────────────
 
-  async createWebhook(body: CreateWebhookBody) {
-    return this.webhooks.create(body, Date.now());
+  async createWebhook(body: CreateWebhookBody, runId: string | null = null) {
+    return this.webhooks.create(body, Date.now(), runId);
   }
 
   async listWebhooks() {

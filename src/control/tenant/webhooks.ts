@@ -11,7 +11,7 @@ import { json } from "../sqlite";
 
 export const WEBHOOK_MIGRATION = [
   `CREATE TABLE webhook_endpoint (
-    id TEXT PRIMARY KEY, url TEXT NOT NULL, event_types TEXT NOT NULL, project TEXT, description TEXT,
+    id TEXT PRIMARY KEY, url TEXT NOT NULL, event_types TEXT NOT NULL, project TEXT, run_id TEXT, description TEXT,
     secret TEXT NOT NULL, prev_secret TEXT, prev_expires_at INTEGER,
     status TEXT NOT NULL, disabled_reason TEXT, streak INTEGER NOT NULL DEFAULT 0, streak_started_at INTEGER,
     created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)`,
@@ -57,6 +57,7 @@ interface EndpointRow {
   url: string;
   event_types: string;
   project: string | null;
+  run_id: string | null;
   description: string | null;
   secret: string;
   prev_secret: string | null;
@@ -96,13 +97,14 @@ export class WebhookBook {
     return this.all<EndpointRow>("SELECT * FROM webhook_endpoint WHERE id = ?", id)[0] ?? null;
   }
 
-  create(body: CreateWebhookBody, now: number): { endpoint: WebhookEndpoint; secret: string } {
+  /** A tenant-wide endpoint, or with `runId` a run's own callback that hears only that run. */
+  create(body: CreateWebhookBody, now: number, runId: string | null = null): { endpoint: WebhookEndpoint; secret: string } {
     const id = `wh_${newKeyId()}`;
     const secret = newSigningSecret();
     this.sql.exec(
-      `INSERT INTO webhook_endpoint (id, url, event_types, project, description, secret, status, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?)`,
-      id, body.url, json.write(body.eventTypes), body.project ?? null, body.description ?? null, secret, now, now,
+      `INSERT INTO webhook_endpoint (id, url, event_types, project, run_id, description, secret, status, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)`,
+      id, body.url, json.write(body.eventTypes), body.project ?? null, runId, body.description ?? null, secret, now, now,
     );
     return { endpoint: this.get(id, now)!, secret };
   }
@@ -172,6 +174,7 @@ export class WebhookBook {
     for (const event of events) {
       for (const e of endpoints) {
         if (e.project && e.project !== event.projectId) continue;
+        if (e.run_id && e.run_id !== event.runId) continue;
         if (!matchesEventType(json.read<string[]>(e.event_types) ?? [], event.type)) continue;
         const id = `dlv_${newKeyId()}${newKeyId()}`;
         const inserted = this.sql.exec(
@@ -307,6 +310,7 @@ function view(r: EndpointRow, now: number): WebhookEndpoint {
     url: r.url,
     eventTypes: json.read<string[]>(r.event_types) ?? [],
     project: r.project,
+    runId: r.run_id,
     description: r.description,
     status: r.status,
     disabledReason: r.disabled_reason,
