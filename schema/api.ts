@@ -3,7 +3,7 @@
  * these schemas; handlers validate with them, so the spec and the behaviour cannot drift.
  */
 import { z } from "@hono/zod-openapi";
-import { EVENT_TYPES, FAILURE_POLICIES, RUN_STATUSES, STEP_STATUSES } from "./vocabulary";
+import { EVENT_TYPES, FAILURE_POLICIES, PRIORITIES, RUN_STATUSES, STEP_STATUSES } from "./vocabulary";
 
 export const LIMITS = {
   bodyBytes: 1024 * 1024,
@@ -91,6 +91,10 @@ export const CreateRunBody = z
       .enum(FAILURE_POLICIES)
       .default("fail-fast")
       .openapi({ description: "fail-fast: one failed step fails the run; continue: independent branches go on" }),
+    priority: z
+      .enum(PRIORITIES)
+      .default("normal")
+      .openapi({ description: "order among the tenant's runs waiting for a concurrency slot" }),
     callback: z
       .object({
         url: z.string().min(1).max(2048),
@@ -151,6 +155,7 @@ export const RunView = z
     finishedAt: Timestamp,
     deadlineAt: Timestamp,
     failurePolicy: z.enum(FAILURE_POLICIES),
+    priority: z.enum(PRIORITIES),
     retryOf: z.string().nullable().openapi({ description: "the run this one re-runs" }),
     retriedAs: z.string().nullable().openapi({ description: "the run that re-runs this one" }),
     error: StepError.nullable(),
@@ -258,15 +263,6 @@ export const Problem = z
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
   })
   .openapi("Problem");
-
-export const CreateKeyBody = z
-  .object({ name: z.string().min(1).max(64).optional() })
-  .strict()
-  .openapi("CreateKeyBody");
-
-export const CreatedKey = z
-  .object({ id: z.string(), tenantId: z.string(), key: z.string(), createdAt: z.string().datetime() })
-  .openapi("CreatedKey");
 
 export const TenantId = z
   .string()

@@ -79,5 +79,9 @@ export type EventType = (typeof EVENT_TYPES)[number];
 export const FAILURE_POLICIES = ["fail-fast", "continue"] as const;
 export type FailurePolicy = (typeof FAILURE_POLICIES)[number];
 
+/** Admission order among a tenant's waiting runs. */
+export const PRIORITIES = ["high", "normal", "low"] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
 export const POOLS = ["repo", "pipeline", "system"] as const;
 export type PoolName = (typeof POOLS)[number];

@@ -72,7 +72,7 @@ export const problems = {
       status: 401,
       retryable: false,
     }),
-  forbidden: (message: string) => new AppError("auth.forbidden", message, { status: 403, retryable: false }),
+  forbidden: (code: string, message: string) => new AppError(code, message, { status: 403, retryable: false }),
   notFound: (code: string, message: string) => new AppError(code, message, { status: 404, retryable: false }),
   conflict: (code: string, message: string) => new AppError(code, message, { status: 409, retryable: false }),
   unprocessable: (code: string, message: string, errors?: FieldError[]) =>

@@ -6,7 +6,8 @@ import { LIMITS } from "../../schema/api";
 import { AppError, problems } from "../errors";
 import { requireAdmin, requireTenant } from "./auth";
 import { problemResponse, type AppEnv } from "./common";
-import { admin, blueprints, health } from "./misc";
+import { admin } from "./admin";
+import { blueprints, health } from "./misc";
 import { runs } from "./runs";
 import { webhooks } from "./webhooks";
 

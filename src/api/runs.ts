@@ -16,7 +16,7 @@ import type { RunControl } from "../control/run/object";
 import { runStub, type RunStub } from "../control/run/stub";
 import { isSafeSegment } from "../artifacts/keys";
 import { resolveRun } from "../control/resolve";
-import { problems } from "../errors";
+import { AppError, problems } from "../errors";
 import { newRunId, newTraceId, sha256Hex, traceIdFrom } from "../lib/crypto";
 import { streamSSE } from "hono/streaming";
 import { newApi, problemResponses } from "./common";
@@ -30,6 +30,13 @@ const RUN_ID = /^run_[0-9a-z]{26}$/;
 const STREAM_MAX_MS = 10 * 60_000;
 const security = [{ bearer: [] }];
 const notFound = () => problems.notFound("run.not_found", "No such run.");
+
+/** The month's run quota is spent: try again when the next month (UTC) begins. */
+function quotaExceeded(): AppError {
+  const now = new Date();
+  const nextMonth = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1);
+  return new AppError("quota.exceeded", "This tenant's monthly run quota is spent.", { status: 429, retryable: true, retryAfterMs: nextMonth - now.getTime() });
+}
 
 /** Widens a run's JSON-typed outputs to the schema's `unknown` (hono's typing recurses on JSON). */
 const asView = (run: WireRun): RunView => run;
@@ -80,6 +87,10 @@ runs.openapi(
         runId = claim.runId;
         replayed = claim.replayed;
       }
+      if (!replayed && !(await c.env.TENANT.getByName(tenantId).reserveRun())) {
+        if (idempotencyKey) await c.env.TENANT.getByName(tenantId).releaseIdempotency(idempotencyKey, runId);
+        throw quotaExceeded();
+      }
       // The run's own callback endpoint exists before its first event. Not on a replay: its
       // secret was shown once, to the first request.
       const callback =
@@ -93,6 +104,7 @@ runs.openapi(
         project: body.project,
         blueprint: body.blueprint ?? null,
         failurePolicy: body.failurePolicy,
+        priority: body.priority,
         traceId: traceIdFrom(c.req.header("traceparent")) ?? newTraceId(),
         ...(body.deadlineMs ? { deadlineMs: body.deadlineMs } : {}),
         steps: resolved.steps,

@@ -39,6 +39,7 @@ describe("tenants never see each other's runs", () => {
   });
 
   it("a created key works once issued and its plaintext is never stored", async () => {
+    await api("/v1/admin/tenants", { method: "POST", key: ADMIN_TOKEN, json: { id: "initech", name: "Initech" } });
     const res = await api("/v1/admin/tenants/initech/keys", { method: "POST", key: ADMIN_TOKEN, json: { name: "ci" } });
     expect(res.status).toBe(201);
     const created = (await res.json()) as { id: string; key: string; tenantId: string };

@@ -18,7 +18,7 @@ const events = async (runId: string) =>
 const CONFIG: EngineConfig = { leaseQueuedMs: 1000, leaseGraceMs: 100, outboxRetryMs: 1000, lostBudget: 2 };
 
 function spec(id: string, steps: NewRun["steps"]): NewRun {
-  return { id, tenantId: "dev", project: "p", blueprint: null, traceId: "0".repeat(31) + "1", failurePolicy: "fail-fast", steps };
+  return { id, tenantId: "dev", project: "p", blueprint: null, traceId: "0".repeat(31) + "1", failurePolicy: "fail-fast", priority: "normal", steps };
 }
 
 const step = (id: string, dependsOn: string[] = []) => ({
@@ -45,6 +45,7 @@ describe("Run DO: fencing, leases, recovery", () => {
     const runId = newRunId();
     await withEngine(runId, (engine, store) => {
       engine.create(spec(runId, [step("a")]), 1_000);
+      engine.admit(1_000);
       expect(store.outbox().filter((r) => r.kind === "dispatch").map((r) => JSON.parse(r.body).attempt)).toEqual([1]);
       const lease = store.dueTimers(1_000 + CONFIG.leaseQueuedMs).find((t) => t.kind === "lease")!;
       engine.fire(lease, 2_000); // nobody began attempt 1: the message was lost
@@ -68,6 +69,7 @@ describe("Run DO: fencing, leases, recovery", () => {
     const runId = newRunId();
     await withEngine(runId, (engine, store) => {
       engine.create(spec(runId, [{ ...step("a"), retry: { maxAttempts: 1, initialDelayMs: 10, maxDelayMs: 100 } }]), 0);
+      engine.admit(0);
       for (let t = 1; store.step("a")!.status === "queued"; t++) {
         engine.fire(store.dueTimers(Number.MAX_SAFE_INTEGER).find((x) => x.kind === "lease")!, t);
       }
@@ -124,6 +126,7 @@ describe("Run DO: fencing, leases, recovery", () => {
     const runId = newRunId();
     await withEngine(runId, (engine, store) => {
       engine.create(spec(runId, [step("a")]), 0);
+      engine.admit(0);
       expect(engine.deadLettered("a", 1, 5)).toEqual({ ok: true });
       expect(store.step("a")).toMatchObject({ status: "retrying", failures: 1 });
       expect(engine.deadLettered("a", 1, 6)).toMatchObject({ ok: false, code: "attempt.stale" });

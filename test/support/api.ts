@@ -37,8 +37,11 @@ export async function waitForRun(id: string, opts: { key?: string; timeoutMs?: n
   }
 }
 
-export async function newTenantKey(tenantId: string): Promise<string> {
-  const res = await api(`/v1/admin/tenants/${tenantId}/keys`, { method: "POST", key: ADMIN_TOKEN, json: {} });
+/** A key for `tenantId`, creating the tenant first if need be. */
+export async function newTenantKey(tenantId: string, body: Record<string, unknown> = {}): Promise<string> {
+  const tenant = await api("/v1/admin/tenants", { method: "POST", key: ADMIN_TOKEN, json: { id: tenantId, name: tenantId } });
+  if (tenant.status !== 201 && tenant.status !== 409) throw new Error(`tenant failed: ${tenant.status} ${await tenant.text()}`);
+  const res = await api(`/v1/admin/tenants/${tenantId}/keys`, { method: "POST", key: ADMIN_TOKEN, json: body });
   if (res.status !== 201) throw new Error(`key failed: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { key: string }).key;
 }

@@ -31,7 +31,7 @@ describe("error classes", () => {
       problems.malformedJson(),
       problems.tooLarge(10),
       problems.unauthenticated(),
-      problems.forbidden("no"),
+      problems.forbidden("auth.insufficient_scope", "no"),
       problems.notFound("run.not_found", "gone"),
       problems.conflict("run.conflict", "busy"),
       problems.unprocessable("step.invalid_input", "bad", []),

@@ -11,8 +11,8 @@ const spec = (id: string, type: string, input: StepSpec["input"] = {}, dependsOn
   input,
   dependsOn,
 });
-const steps = (...s: StepSpec[]): CreateRunBody => ({ project: "p", failurePolicy: "fail-fast", steps: s });
-const blueprint = (name: string, input?: Record<string, unknown>): CreateRunBody => ({ project: "p", failurePolicy: "fail-fast", blueprint: name, input });
+const steps = (...s: StepSpec[]): CreateRunBody => ({ project: "p", failurePolicy: "fail-fast", priority: "normal", steps: s });
+const blueprint = (name: string, input?: Record<string, unknown>): CreateRunBody => ({ project: "p", failurePolicy: "fail-fast", priority: "normal", blueprint: name, input });
 
 function ok(r: Resolution): ResolvedStep[] {
   if (!r.ok) throw new Error(`expected success, got ${r.error.code}: ${JSON.stringify(r.error.errors)}`);

@@ -47,6 +47,7 @@ export class RunEngine {
       created_at: now,
       deadline_at: spec.deadlineMs ? now + spec.deadlineMs : null,
       failure_policy: spec.failurePolicy,
+      priority: spec.priority,
       retry_of: spec.retryOf?.runId ?? null,
     });
     this.event("run.requested", now, null, { blueprint: spec.blueprint, steps: spec.steps.length, ...(spec.retryOf ? { retryOf: spec.retryOf.runId } : {}) });
@@ -68,9 +69,15 @@ export class RunEngine {
       this.event("step.reused", now, stepId, { fromRun: spec.retryOf!.runId, attempt: carried.attempt });
     }
     if (spec.retryOf) this.store.recountPendingDeps();
-    this.moveRun("enqueue", now);
+    // The deadline counts from submission: time spent waiting for admission is part of it.
     if (spec.deadlineMs) this.store.setTimer("deadline", "run", now + spec.deadlineMs);
-    // Admission is immediate until tenant quotas exist: queued → running at once.
+    this.moveRun("enqueue", now);
+  }
+
+  /** The tenant admitted the run (a concurrency slot is free): start dispatching. Idempotent. */
+  admit(now: number): void {
+    const run = this.store.run();
+    if (run?.status !== "queued") return;
     this.moveRun("start", now);
     for (const step of this.store.readyPending()) this.dispatch(step, now);
     this.settleRun(now);
@@ -381,6 +388,7 @@ export class RunEngine {
       project: run.project,
       blueprint: run.blueprint,
       status: run.status,
+      priority: run.priority,
       createdAt: run.created_at,
       at: now,
       version: this.store.lastEventSeq(),

@@ -93,6 +93,12 @@ export class RunObject extends DurableObject<Env> {
     return result.ok ? { ok: true, run: runView(this.store.run()!, this.store.steps()) } : result;
   }
 
+  /** Called by the tenant's object when it admits this run (a concurrency slot freed). */
+  async start(): Promise<void> {
+    this.mutate(() => this.engine.admit(Date.now()));
+    await this.settle();
+  }
+
   /** What a retry of this run needs; the first call records `newRunId` as its retry. */
   async retrySource(tenantId: string, newRunId: string): Promise<RetrySource | null> {
     if (!this.owned(tenantId)) return null;
@@ -175,7 +181,12 @@ export class RunObject extends DurableObject<Env> {
           this.flushAgain = false;
           const run = this.store.run();
           if (run) {
-            const sent = await sendOutbox(this.store, this.env, run.tenant_id);
+            // The tenant may answer a status update with "start now": admit in the same turn
+            // as the outbox rows are deleted, so a crash cannot lose the answer.
+            const sent = await sendOutbox(this.store, this.env, run.tenant_id, () => {
+              this.mutate(() => this.engine.admit(Date.now()));
+              this.flushAgain = true; // the admission wrote dispatches: send them in this settle
+            });
             if (sent) this.store.clearTimer("outbox", "flush");
             else this.store.setTimer("outbox", "flush", Date.now() + engineConfig(this.env).outboxRetryMs);
           }

@@ -37,7 +37,7 @@ export function chunkBatches<T>(
  * Sends what the outbox holds and deletes each row once its send succeeded.
  * Returns false when something is left for the alarm to retry.
  */
-export async function sendOutbox(store: RunStore, env: Env, tenantId: string): Promise<boolean> {
+export async function sendOutbox(store: RunStore, env: Env, tenantId: string, onAdmitted: () => void): Promise<boolean> {
   const rows = store.outbox();
   if (rows.length === 0) return true;
   let complete = true;
@@ -86,7 +86,8 @@ export async function sendOutbox(store: RunStore, env: Env, tenantId: string): P
     // Only the newest status matters; the tenant ignores anything older than what it has.
     const latest = tenantRows.reduce((a, b) => (a.id > b.id ? a : b));
     try {
-      await env.TENANT.getByName(tenantId).recordRun(JSON.parse(latest.body) as TenantSync);
+      const answer = await env.TENANT.getByName(tenantId).recordRun(JSON.parse(latest.body) as TenantSync);
+      if (answer.start) onAdmitted();
       store.deleteOutbox(tenantRows.map((r) => r.id));
     } catch (err) {
       console.error(JSON.stringify({ msg: "outbox.tenant_sync_failed", error: String(err) }));

@@ -42,6 +42,7 @@ export function retrySource(store: RunStore, newRunId: string, now: number): Ret
       project: run.project,
       blueprint: run.blueprint,
       failurePolicy: run.failure_policy,
+      priority: run.priority,
       steps: steps.map(resolvedStep),
       retryOf: { runId: run.id, carried },
     },

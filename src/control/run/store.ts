@@ -5,6 +5,7 @@ import {
   type EventType,
   type FailurePolicy,
   type PoolName,
+  type Priority,
   type RunStatus,
   type StepStatus,
 } from "../../../schema/vocabulary";
@@ -53,6 +54,7 @@ export const RUN_MIGRATIONS: readonly Migration[] = [
     `ALTER TABLE run ADD COLUMN failure_policy TEXT NOT NULL DEFAULT 'fail-fast'`,
     `ALTER TABLE run ADD COLUMN retry_of TEXT`,
     `ALTER TABLE run ADD COLUMN retried_as TEXT`,
+    `ALTER TABLE run ADD COLUMN priority TEXT NOT NULL DEFAULT 'normal'`,
   ],
 ];
 
@@ -69,6 +71,7 @@ export interface RunRow {
   finished_at: number | null;
   deadline_at: number | null;
   failure_policy: FailurePolicy;
+  priority: Priority;
   retry_of: string | null;
   retried_as: string | null;
 }
@@ -167,8 +170,8 @@ export class RunStore {
 
   insertRun(r: Omit<RunRow, "error" | "started_at" | "finished_at" | "retried_as">): void {
     this.sql.exec(
-      "INSERT INTO run (id, tenant_id, project, blueprint, status, trace_id, created_at, deadline_at, failure_policy, retry_of) VALUES (?,?,?,?,?,?,?,?,?,?)",
-      r.id, r.tenant_id, r.project, r.blueprint, r.status, r.trace_id, r.created_at, r.deadline_at, r.failure_policy, r.retry_of,
+      "INSERT INTO run (id, tenant_id, project, blueprint, status, trace_id, created_at, deadline_at, failure_policy, priority, retry_of) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+      r.id, r.tenant_id, r.project, r.blueprint, r.status, r.trace_id, r.created_at, r.deadline_at, r.failure_policy, r.priority, r.retry_of,
     );
   }
 

@@ -1,6 +1,6 @@
 /** What crosses the Run DO's boundary: run specs, worker reports, and the answers to them. */
 import type { Json, JsonObject } from "../../../schema/api";
-import type { FailurePolicy, PoolName, RunStatus } from "../../../schema/vocabulary";
+import type { FailurePolicy, PoolName, Priority, RunStatus } from "../../../schema/vocabulary";
 import type { ErrorShape } from "../../errors";
 
 import type { RetryPolicy } from "./machine";
@@ -33,6 +33,7 @@ export interface NewRun {
   blueprint: string | null;
   traceId: string;
   failurePolicy: FailurePolicy;
+  priority: Priority;
   deadlineMs?: number;
   steps: ResolvedStep[];
   /** Set on a retry: the run it re-runs, and the steps that succeeded there. */
@@ -72,6 +73,7 @@ export interface TenantSync {
   project: string;
   blueprint: string | null;
   status: RunStatus;
+  priority: Priority;
   createdAt: number;
   at: number;
   version: number;

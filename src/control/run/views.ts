@@ -34,6 +34,7 @@ export function runView(r: RunRow, steps: StepRow[]): WireRun {
     finishedAt: iso(r.finished_at),
     deadlineAt: iso(r.deadline_at),
     failurePolicy: r.failure_policy,
+    priority: r.priority,
     retryOf: r.retry_of,
     retriedAs: r.retried_as,
     error: json.read<StepError>(r.error),

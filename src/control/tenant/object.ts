@@ -1,19 +1,23 @@
 /**
- * The Tenant Durable Object: one per tenant, addressed by tenant id. Holds the tenant's run
- * index (for listing), idempotency keys, and API key hashes. Nothing here is global: a key
- * names its tenant, so authentication never goes through a shared object.
+ * The Tenant Durable Object: one per tenant, addressed by tenant id. It holds the tenant's
+ * record and limits, API key hashes, run index and admission, idempotency keys, and webhook
+ * endpoints and deliveries. Nothing here is global: a key names its tenant, so authentication,
+ * admission and rate limiting only ever touch that tenant's own object.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { RunSummary } from "../../../schema/api";
-import type { RunStatus } from "../../../schema/vocabulary";
-import type { Env } from "../../env";
-import { newKeyId, newSecret, sha256Hex, timingSafeEqualHex } from "../../lib/crypto";
-import { formatApiKey } from "../../lib/keys";
-import type { TenantSync } from "../run/types";
+import type { CreateKeyBody, CreateTenantBody, CreatedKey, Scope, Tenant, UpdateTenantBody } from "../../../schema/tenants";
+import { SCOPES } from "../../../schema/tenants";
 import type { CreateWebhookBody, Delivery, UpdateWebhookBody } from "../../../schema/webhooks";
+import type { Env } from "../../env";
+import { TokenBucket } from "../../lib/token-bucket";
 import { deliveryPolicy } from "../../webhooks/config";
-import { WEBHOOK_MIGRATION, WebhookBook, type AttemptResult, type DeliveryTask } from "./webhooks";
+import { runStub } from "../run/stub";
+import type { TenantSync } from "../run/types";
 import { migrate, type Migration } from "../sqlite";
+import { PROFILE_MIGRATION, TenantProfile } from "./profile";
+import { RUN_BOOK_MIGRATION, RunBook, type IdempotencyClaim, type ListRunsFilter } from "./runs";
+import { WEBHOOK_MIGRATION, WebhookBook, type AttemptResult, type DeliveryTask } from "./webhooks";
 
 const MIGRATIONS: readonly Migration[] = [
   [
@@ -27,42 +31,128 @@ const MIGRATIONS: readonly Migration[] = [
       id TEXT PRIMARY KEY, hash TEXT NOT NULL, name TEXT, created_at INTEGER NOT NULL, revoked_at INTEGER)`,
   ],
   WEBHOOK_MIGRATION,
+  [...PROFILE_MIGRATION, ...RUN_BOOK_MIGRATION],
 ];
 
-export interface ListRunsFilter {
-  project?: string;
-  status?: RunStatus;
-  /** Opaque position from a previous page. */
-  cursor?: { createdAt: number; runId: string };
-  limit: number;
-}
+/** The tenant whose id is DEV's; created on first use, with default limits, outside production. */
+export const DEV_TENANT = "dev";
 
-export type IdempotencyClaim = { ok: true; runId: string; replayed: boolean } | { ok: false; code: string; message: string };
+export type AuthResult =
+  | { ok: true; scopes: Scope[] }
+  | { ok: false; code: "auth.unauthenticated" | "tenant.suspended" }
+  | { ok: false; code: "rate.limited"; retryAfterMs: number };
 
-interface IndexRow {
-  run_id: string;
-  project: string;
-  blueprint: string | null;
-  status: RunStatus;
-  created_at: number;
-  updated_at: number;
-}
+export type { IdempotencyClaim, ListRunsFilter };
 
 export class TenantObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  private readonly profile: TenantProfile;
+  private readonly runs: RunBook;
   private readonly webhooks: WebhookBook;
+  /** In memory on purpose: an evicted object starts with a full bucket, which only errs kindly. */
+  private bucket: TokenBucket | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.profile = new TenantProfile(this.sql);
+    this.runs = new RunBook(this.sql);
     this.webhooks = new WebhookBook(this.sql);
     ctx.blockConcurrencyWhile(async () => {
       migrate(this.sql, MIGRATIONS);
     });
   }
 
-  // ── webhooks ────────────────────────────────────────────────────────────────
+  private get tenantId(): string {
+    return this.ctx.id.name ?? "";
+  }
 
+  // ── the tenant and its keys ─────────────────────────────────────────────────
+
+  async createTenant(body: Omit<CreateTenantBody, "id">): Promise<Tenant | null> {
+    return this.profile.create(this.tenantId, body, Date.now());
+  }
+
+  async getTenant(): Promise<(Tenant & { runs: { running: number; waiting: number } }) | null> {
+    const tenant = this.profile.get();
+    return tenant ? { ...tenant, runs: this.runs.counts() } : null;
+  }
+
+  /** Changes status, limits or weight; a reactivated tenant or a raised limit starts waiting runs. */
+  async updateTenant(patch: UpdateTenantBody): Promise<Tenant | null> {
+    const tenant = this.profile.update(patch, Date.now());
+    if (tenant?.status === "active") this.runs.admit(tenant.limits.maxConcurrentRuns);
+    await this.syncAlarm();
+    return tenant;
+  }
+
+  async createKey(body: CreateKeyBody): Promise<CreatedKey | null> {
+    if (!this.profile.get()) return null;
+    return this.profile.createKey(this.tenantId, body, Date.now());
+  }
+
+  async listKeys() {
+    return this.profile.get() ? this.profile.listKeys() : null;
+  }
+
+  async revokeKey(keyId: string): Promise<boolean> {
+    return this.profile.revokeKey(keyId, Date.now());
+  }
+
+  async rotateKey(keyId: string, overlapMs: number): Promise<CreatedKey | null> {
+    return this.profile.rotateKey(this.tenantId, keyId, overlapMs, Date.now());
+  }
+
+  /**
+   * Every API request: the key (or, locally, the dev key the Worker already checked), the
+   * tenant's status, and one token from its rate limit bucket.
+   */
+  async authenticate(presented: { keyId: string; secretHash: string } | { dev: true }): Promise<AuthResult> {
+    const now = Date.now();
+    let tenant = this.profile.get();
+    if (!tenant && "dev" in presented && this.tenantId === DEV_TENANT) tenant = this.profile.create(DEV_TENANT, { name: "Local development" }, now);
+    if (!tenant) return { ok: false, code: "auth.unauthenticated" };
+    const scopes = "dev" in presented ? [...SCOPES] : this.profile.verifyKey(presented.keyId, presented.secretHash, now);
+    if (!scopes) return { ok: false, code: "auth.unauthenticated" };
+    if (tenant.status === "suspended") return { ok: false, code: "tenant.suspended" };
+    this.bucket ??= new TokenBucket(tenant.limits.requestsPerMinute, now);
+    const token = this.bucket.take(tenant.limits.requestsPerMinute, now);
+    if (!token.ok) return { ok: false, code: "rate.limited", retryAfterMs: token.retryAfterMs };
+    return { ok: true, scopes };
+  }
+
+  // ── runs ─────────────────────────────────────────────────────────────────────
+
+  /** Counts a new run against the month's quota; false when it is spent. */
+  async reserveRun(): Promise<boolean> {
+    const tenant = this.profile.get();
+    return tenant ? this.runs.reserve(Date.now(), tenant.limits.monthlyRuns) : false;
+  }
+
+  /**
+   * Follows a run's status, and answers whether it may start now (admission). Runs that a
+   * finished run's slot lets in are started by the alarm.
+   */
+  async recordRun(sync: TenantSync): Promise<{ start: boolean }> {
+    const tenant = this.profile.get();
+    const result = this.runs.record(sync, { open: tenant?.status === "active", limit: tenant?.limits.maxConcurrentRuns ?? 0 });
+    if (result.admitted.length > 0) await this.syncAlarm();
+    return { start: result.start };
+  }
+
+  async listRuns(filter: ListRunsFilter): Promise<{ items: RunSummary[]; next: { createdAt: number; runId: string } | null }> {
+    return this.runs.list(filter);
+  }
+
+  async claimIdempotency(key: string, bodyHash: string, candidateRunId: string): Promise<IdempotencyClaim> {
+    return this.runs.claim(key, bodyHash, candidateRunId, Date.now());
+  }
+
+  async releaseIdempotency(key: string, runId: string): Promise<void> {
+    this.runs.release(key, runId);
+  }
+
+  // ── webhooks ────────────────────────────────────────────────────────────────
   async createWebhook(body: CreateWebhookBody, runId: string | null = null) {
     return this.webhooks.create(body, Date.now(), runId);
   }
@@ -118,102 +208,23 @@ export class TenantObject extends DurableObject<Env> {
     await this.syncAlarm();
   }
 
-  /** Due retries (and attempts whose worker vanished) go back on the webhooks queue. */
+  /** Starts admitted runs, and puts due webhook deliveries back on the webhooks queue. */
   override async alarm(): Promise<void> {
-    const tenantId = this.ctx.id.name;
+    for (const runId of this.runs.toStart()) {
+      await runStub(this.env, runId).start();
+      this.runs.markStarted(runId);
+    }
     const due = this.webhooks.due(Date.now(), deliveryPolicy(this.env));
-    if (tenantId && due.length > 0) {
+    if (due.length > 0) {
+      const tenantId = this.tenantId;
       await this.env.QUEUE_WEBHOOKS.sendBatch(due.map((deliveryId) => ({ body: { kind: "delivery" as const, tenantId, deliveryId }, contentType: "json" as const })));
     }
     await this.syncAlarm();
   }
 
   private async syncAlarm(): Promise<void> {
-    const next = this.webhooks.nextDue();
+    const next = this.runs.toStart().length > 0 ? Date.now() : this.webhooks.nextDue();
     if (next === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(next);
-  }
-
-  /** Follows a run's status; older updates (by event sequence) are ignored. */
-  async recordRun(sync: TenantSync): Promise<void> {
-    this.sql.exec(
-      `INSERT INTO run_index (run_id, project, blueprint, status, version, created_at, updated_at) VALUES (?,?,?,?,?,?,?)
-       ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, version = excluded.version, updated_at = excluded.updated_at
-       WHERE excluded.version > run_index.version`,
-      sync.runId, sync.project, sync.blueprint, sync.status, sync.version, sync.createdAt, sync.at,
-    );
-  }
-
-  async listRuns(filter: ListRunsFilter): Promise<{ items: RunSummary[]; next: { createdAt: number; runId: string } | null }> {
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    if (filter.project) (where.push("project = ?"), params.push(filter.project));
-    if (filter.status) (where.push("status = ?"), params.push(filter.status));
-    if (filter.cursor) {
-      where.push("(created_at < ? OR (created_at = ? AND run_id < ?))");
-      params.push(filter.cursor.createdAt, filter.cursor.createdAt, filter.cursor.runId);
-    }
-    const rows = this.sql
-      .exec<Record<string, SqlStorageValue>>(
-        `SELECT * FROM run_index ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, run_id DESC LIMIT ?`,
-        ...params,
-        filter.limit + 1,
-      )
-      .toArray() as unknown as IndexRow[];
-    const page = rows.slice(0, filter.limit);
-    const last = page[page.length - 1];
-    return {
-      items: page.map((r) => ({
-        id: r.run_id,
-        project: r.project,
-        blueprint: r.blueprint,
-        status: r.status,
-        createdAt: new Date(r.created_at).toISOString(),
-        updatedAt: new Date(r.updated_at).toISOString(),
-      })),
-      next: rows.length > filter.limit && last ? { createdAt: last.created_at, runId: last.run_id } : null,
-    };
-  }
-
-  /**
-   * Binds an Idempotency-Key to a run id. The same key with the same body hash returns the
-   * first run's id; with another body it is a conflict.
-   */
-  async claimIdempotency(key: string, bodyHash: string, candidateRunId: string): Promise<IdempotencyClaim> {
-    const existing = this.sql
-      .exec<{ body_hash: string; run_id: string }>("SELECT body_hash, run_id FROM idempotency WHERE key = ?", key)
-      .toArray()[0];
-    if (existing) {
-      if (existing.body_hash !== bodyHash) {
-        return { ok: false, code: "idempotency.conflict", message: "this Idempotency-Key was used with a different body" };
-      }
-      return { ok: true, runId: existing.run_id, replayed: true };
-    }
-    this.sql.exec(
-      "INSERT INTO idempotency (key, body_hash, run_id, created_at) VALUES (?, ?, ?, ?)",
-      key, bodyHash, candidateRunId, Date.now(),
-    );
-    return { ok: true, runId: candidateRunId, replayed: false };
-  }
-
-  /** Creates an API key; the plaintext is returned once and only its hash is kept. */
-  async createKey(tenantId: string, name: string | null): Promise<{ id: string; key: string; createdAt: number }> {
-    const id = newKeyId();
-    const secret = newSecret();
-    const createdAt = Date.now();
-    this.sql.exec(
-      "INSERT INTO api_key (id, hash, name, created_at) VALUES (?, ?, ?, ?)",
-      id, await sha256Hex(secret), name, createdAt,
-    );
-    return { id, key: formatApiKey({ tenantId, keyId: id, secret }), createdAt };
-  }
-
-  /** True when the key id exists, is not revoked, and the secret's hash matches (constant time). */
-  async authenticate(keyId: string, secretHash: string): Promise<boolean> {
-    const row = this.sql
-      .exec<{ hash: string; revoked_at: number | null }>("SELECT hash, revoked_at FROM api_key WHERE id = ?", keyId)
-      .toArray()[0];
-    if (!row || row.revoked_at !== null) return false;
-    return timingSafeEqualHex(row.hash, secretHash);
   }
 }

@@ -1,0 +1,89 @@
+/** Contracts of tenants, their limits and API keys (the admin API). */
+import { z } from "@hono/zod-openapi";
+import { TenantId } from "./api";
+
+export const SCOPES = ["runs:read", "runs:write", "webhooks:manage"] as const;
+export type Scope = (typeof SCOPES)[number];
+
+export const TENANT_STATUSES = ["active", "suspended"] as const;
+export type TenantStatus = (typeof TENANT_STATUSES)[number];
+
+export const Limits = z
+  .object({
+    maxConcurrentRuns: z.number().int().min(1).max(10_000).openapi({ description: "runs beyond this wait in `queued`" }),
+    requestsPerMinute: z.number().int().min(1).max(1_000_000).openapi({ description: "API token bucket: refill per minute, and burst" }),
+    monthlyRuns: z.number().int().min(0).max(100_000_000).openapi({ description: "new runs per calendar month (UTC)" }),
+  })
+  .strict()
+  .openapi("Limits");
+export type Limits = z.infer<typeof Limits>;
+
+export const DEFAULT_LIMITS: Limits = { maxConcurrentRuns: 20, requestsPerMinute: 600, monthlyRuns: 10_000 };
+
+export const CreateTenantBody = z
+  .object({
+    id: TenantId.optional().openapi({ description: "chosen id; generated when absent" }),
+    name: z.string().min(1).max(100),
+    limits: Limits.partial().strict().optional(),
+    weight: z.number().int().min(1).max(100).optional().openapi({ description: "fairness weight" }),
+  })
+  .strict()
+  .openapi("CreateTenantBody");
+export type CreateTenantBody = z.infer<typeof CreateTenantBody>;
+
+export const UpdateTenantBody = z
+  .object({
+    name: z.string().min(1).max(100).optional(),
+    status: z.enum(TENANT_STATUSES).optional(),
+    limits: Limits.partial().strict().optional(),
+    weight: z.number().int().min(1).max(100).optional(),
+  })
+  .strict()
+  .openapi("UpdateTenantBody");
+export type UpdateTenantBody = z.infer<typeof UpdateTenantBody>;
+
+export const Tenant = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    status: z.enum(TENANT_STATUSES),
+    limits: Limits,
+    weight: z.number().int(),
+    createdAt: z.string().datetime(),
+    updatedAt: z.string().datetime(),
+  })
+  .openapi("Tenant");
+export type Tenant = z.infer<typeof Tenant>;
+
+export const CreateKeyBody = z
+  .object({
+    name: z.string().min(1).max(64).optional(),
+    scopes: z.array(z.enum(SCOPES)).min(1).max(SCOPES.length).optional().openapi({ description: "all scopes when absent" }),
+    expiresAt: z.string().datetime().optional(),
+  })
+  .strict()
+  .openapi("CreateKeyBody");
+export type CreateKeyBody = z.infer<typeof CreateKeyBody>;
+
+export const ApiKey = z
+  .object({
+    id: z.string(),
+    name: z.string().nullable(),
+    scopes: z.array(z.enum(SCOPES)),
+    createdAt: z.string().datetime(),
+    expiresAt: z.string().datetime().nullable(),
+    revokedAt: z.string().datetime().nullable(),
+  })
+  .openapi("ApiKey");
+export type ApiKey = z.infer<typeof ApiKey>;
+
+export const CreatedKey = ApiKey.extend({
+  tenantId: z.string(),
+  key: z.string().openapi({ description: "the key itself, shown only here" }),
+}).openapi("CreatedKey");
+export type CreatedKey = z.infer<typeof CreatedKey>;
+
+export const RotateKeyBody = z
+  .object({ overlapMs: z.number().int().min(0).max(30 * 86_400_000).default(0).openapi({ description: "how long the old key keeps working" }) })
+  .strict()
+  .openapi("RotateKeyBody");

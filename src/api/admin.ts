@@ -1,0 +1,116 @@
+/** /v1/admin: tenants, their limits and keys. Behind ADMIN_TOKEN, never a tenant key. */
+import { createRoute, z } from "@hono/zod-openapi";
+import { TenantId } from "../../schema/api";
+import { ApiKey, CreateKeyBody, CreateTenantBody, CreatedKey, RotateKeyBody, Tenant, UpdateTenantBody } from "../../schema/tenants";
+import { DEV_TENANT } from "../control/tenant/object";
+import { problems } from "../errors";
+import { newKeyId } from "../lib/crypto";
+import { newApi, problemResponses } from "./common";
+
+const security = [{ admin: [] }];
+const TenantParam = z.object({ id: TenantId.openapi({ param: { name: "id", in: "path" } }) });
+const KeyParam = TenantParam.extend({ keyId: z.string().regex(/^[0-9a-z]{12}$/).openapi({ param: { name: "keyId", in: "path" } }) });
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
+const TenantWithRuns = Tenant.extend({ runs: z.object({ running: z.number().int(), waiting: z.number().int() }) }).openapi("TenantWithRuns");
+const tenantNotFound = () => problems.notFound("tenant.not_found", "No such tenant.");
+const keyNotFound = () => problems.notFound("key.not_found", "No such live key.");
+
+export const admin = newApi();
+
+admin.openapi(
+  createRoute({
+    method: "post",
+    path: "/tenants",
+    summary: "Create a tenant",
+    security,
+    request: { body: { required: true, content: { "application/json": { schema: CreateTenantBody } } } },
+    responses: { 201: json(Tenant, "the tenant"), ...problemResponses(400, 401, 409) },
+  }),
+  async (c) => {
+    const { id: chosen, ...body } = c.req.valid("json");
+    const id = chosen ?? `t-${newKeyId()}`;
+    if (id === DEV_TENANT) throw problems.conflict("tenant.reserved", "Tenant 'dev' is the local development tenant.");
+    const tenant = await c.env.TENANT.getByName(id).createTenant(body);
+    if (!tenant) throw problems.conflict("tenant.exists", `Tenant '${id}' already exists.`);
+    c.header("location", `/v1/admin/tenants/${id}`);
+    return c.json(tenant, 201);
+  },
+);
+
+admin.openapi(
+  createRoute({ method: "get", path: "/tenants/{id}", summary: "A tenant, with its running and waiting runs", security, request: { params: TenantParam }, responses: { 200: json(TenantWithRuns, "the tenant"), ...problemResponses(401, 404) } }),
+  async (c) => {
+    const tenant = await c.env.TENANT.getByName(c.req.valid("param").id).getTenant();
+    if (!tenant) throw tenantNotFound();
+    return c.json(tenant, 200);
+  },
+);
+
+admin.openapi(
+  createRoute({
+    method: "patch",
+    path: "/tenants/{id}",
+    summary: "Suspend or reactivate a tenant, change its limits or weight",
+    security,
+    request: { params: TenantParam, body: { required: true, content: { "application/json": { schema: UpdateTenantBody } } } },
+    responses: { 200: json(Tenant, "the tenant"), ...problemResponses(400, 401, 404) },
+  }),
+  async (c) => {
+    const tenant = await c.env.TENANT.getByName(c.req.valid("param").id).updateTenant(c.req.valid("json"));
+    if (!tenant) throw tenantNotFound();
+    return c.json(tenant, 200);
+  },
+);
+
+admin.openapi(
+  createRoute({
+    method: "post",
+    path: "/tenants/{id}/keys",
+    summary: "Create an API key; the key is shown once",
+    security,
+    request: { params: TenantParam, body: { required: false, content: { "application/json": { schema: CreateKeyBody } } } },
+    responses: { 201: json(CreatedKey, "the new key"), ...problemResponses(400, 401, 404) },
+  }),
+  async (c) => {
+    const body = (c.req.valid("json") as CreateKeyBody | undefined) ?? {};
+    const key = await c.env.TENANT.getByName(c.req.valid("param").id).createKey(body);
+    if (!key) throw tenantNotFound();
+    return c.json(key, 201);
+  },
+);
+
+admin.openapi(
+  createRoute({ method: "get", path: "/tenants/{id}/keys", summary: "A tenant's keys (never the keys themselves)", security, request: { params: TenantParam }, responses: { 200: json(z.object({ items: z.array(ApiKey) }), "keys"), ...problemResponses(401, 404) } }),
+  async (c) => {
+    const items = await c.env.TENANT.getByName(c.req.valid("param").id).listKeys();
+    if (!items) throw tenantNotFound();
+    return c.json({ items }, 200);
+  },
+);
+
+admin.openapi(
+  createRoute({ method: "delete", path: "/tenants/{id}/keys/{keyId}", summary: "Revoke a key at once", security, request: { params: KeyParam }, responses: { 204: { description: "revoked" }, ...problemResponses(401, 404) } }),
+  async (c) => {
+    const { id, keyId } = c.req.valid("param");
+    if (!(await c.env.TENANT.getByName(id).revokeKey(keyId))) throw keyNotFound();
+    return c.body(null, 204);
+  },
+);
+
+admin.openapi(
+  createRoute({
+    method: "post",
+    path: "/tenants/{id}/keys/{keyId}/rotate",
+    summary: "Replace a key: a new one with the same scopes; the old one lasts `overlapMs` more",
+    security,
+    request: { params: KeyParam, body: { required: false, content: { "application/json": { schema: RotateKeyBody } } } },
+    responses: { 201: json(CreatedKey, "the new key"), ...problemResponses(400, 401, 404) },
+  }),
+  async (c) => {
+    const { id, keyId } = c.req.valid("param");
+    const overlapMs = (c.req.valid("json") as { overlapMs?: number } | undefined)?.overlapMs ?? 0;
+    const key = await c.env.TENANT.getByName(id).rotateKey(keyId, overlapMs);
+    if (!key) throw keyNotFound();
+    return c.json(key, 201);
+  },
+);

@@ -1,0 +1,139 @@
+/** A tenant's record (status, limits, weight) and its API keys: only hashes are kept. */
+import { DEFAULT_LIMITS, SCOPES, type ApiKey, type CreateKeyBody, type CreateTenantBody, type CreatedKey, type Limits, type Scope, type Tenant, type TenantStatus, type UpdateTenantBody } from "../../../schema/tenants";
+import { newKeyId, newSecret, sha256Hex, timingSafeEqualHex } from "../../lib/crypto";
+import { formatApiKey } from "../../lib/keys";
+import { json } from "../sqlite";
+
+export const PROFILE_MIGRATION = [
+  `CREATE TABLE tenant (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL, limits TEXT NOT NULL, weight INTEGER NOT NULL,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)`,
+  `ALTER TABLE api_key ADD COLUMN scopes TEXT NOT NULL DEFAULT '${JSON.stringify(SCOPES)}'`,
+  `ALTER TABLE api_key ADD COLUMN expires_at INTEGER`,
+];
+
+interface TenantRow {
+  id: string;
+  name: string;
+  status: TenantStatus;
+  limits: string;
+  weight: number;
+  created_at: number;
+  updated_at: number;
+}
+
+interface KeyRow {
+  id: string;
+  hash: string;
+  name: string | null;
+  scopes: string;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+}
+
+type Row = Record<string, SqlStorageValue>;
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export class TenantProfile {
+  constructor(private readonly sql: SqlStorage) {}
+
+  private row(): TenantRow | null {
+    return (this.sql.exec<Row>("SELECT * FROM tenant LIMIT 1").toArray()[0] as unknown as TenantRow | undefined) ?? null;
+  }
+
+  get(): Tenant | null {
+    const r = this.row();
+    return r ? view(r) : null;
+  }
+
+  /** Creates the tenant; null when this object already holds one. */
+  create(id: string, body: Omit<CreateTenantBody, "id">, now: number): Tenant | null {
+    if (this.row()) return null;
+    const limits: Limits = { ...DEFAULT_LIMITS, ...body.limits };
+    this.sql.exec(
+      "INSERT INTO tenant (id, name, status, limits, weight, created_at, updated_at) VALUES (?, ?, 'active', ?, ?, ?, ?)",
+      id, body.name, json.write(limits), body.weight ?? 1, now, now,
+    );
+    return this.get();
+  }
+
+  update(patch: UpdateTenantBody, now: number): Tenant | null {
+    const r = this.row();
+    if (!r) return null;
+    const limits = { ...json.read<Limits>(r.limits), ...patch.limits };
+    this.sql.exec(
+      "UPDATE tenant SET name = ?, status = ?, limits = ?, weight = ?, updated_at = ?",
+      patch.name ?? r.name, patch.status ?? r.status, json.write(limits), patch.weight ?? r.weight, now,
+    );
+    return this.get();
+  }
+
+  async createKey(tenantId: string, body: CreateKeyBody, now: number): Promise<CreatedKey> {
+    const id = newKeyId();
+    const secret = newSecret();
+    const expiresAt = body.expiresAt ? Date.parse(body.expiresAt) : null;
+    const scopes = body.scopes ?? [...SCOPES];
+    this.sql.exec(
+      "INSERT INTO api_key (id, hash, name, scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+      id, await sha256Hex(secret), body.name ?? null, json.write(scopes), now, expiresAt,
+    );
+    return { ...keyView(this.keyRow(id)!), tenantId, key: formatApiKey({ tenantId, keyId: id, secret }) };
+  }
+
+  listKeys(): ApiKey[] {
+    return (this.sql.exec<Row>("SELECT * FROM api_key ORDER BY created_at").toArray() as unknown as KeyRow[]).map(keyView);
+  }
+
+  revokeKey(keyId: string, now: number): boolean {
+    return this.sql.exec("UPDATE api_key SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", now, keyId).rowsWritten > 0;
+  }
+
+  /** A new key with the same name and scopes; the old one works for `overlapMs` more. */
+  async rotateKey(tenantId: string, keyId: string, overlapMs: number, now: number): Promise<CreatedKey | null> {
+    const old = this.keyRow(keyId);
+    if (!old || old.revoked_at !== null) return null;
+    const created = await this.createKey(
+      tenantId,
+      { scopes: json.read<Scope[]>(old.scopes) ?? [...SCOPES], ...(old.name ? { name: old.name } : {}), ...(old.expires_at ? { expiresAt: new Date(old.expires_at).toISOString() } : {}) },
+      now,
+    );
+    if (overlapMs === 0) this.revokeKey(keyId, now);
+    else this.sql.exec("UPDATE api_key SET expires_at = MIN(COALESCE(expires_at, ?), ?) WHERE id = ?", now + overlapMs, now + overlapMs, keyId);
+    return created;
+  }
+
+  /** The key's scopes when it exists, is live and the secret's hash matches (constant time). */
+  verifyKey(keyId: string, secretHash: string, now: number): Scope[] | null {
+    const k = this.keyRow(keyId);
+    if (!k || k.revoked_at !== null || (k.expires_at !== null && k.expires_at <= now)) return null;
+    return timingSafeEqualHex(k.hash, secretHash) ? (json.read<Scope[]>(k.scopes) ?? []) : null;
+  }
+
+  private keyRow(id: string): KeyRow | null {
+    return (this.sql.exec<Row>("SELECT * FROM api_key WHERE id = ?", id).toArray()[0] as unknown as KeyRow | undefined) ?? null;
+  }
+}
+
+function view(r: TenantRow): Tenant {
+  return {
+    id: r.id,
+    name: r.name,
+    status: r.status,
+    limits: { ...DEFAULT_LIMITS, ...json.read<Limits>(r.limits) },
+    weight: r.weight,
+    createdAt: new Date(r.created_at).toISOString(),
+    updatedAt: new Date(r.updated_at).toISOString(),
+  };
+}
+
+function keyView(k: KeyRow): ApiKey {
+  return {
+    id: k.id,
+    name: k.name,
+    scopes: json.read<Scope[]>(k.scopes) ?? [],
+    createdAt: new Date(k.created_at).toISOString(),
+    expiresAt: iso(k.expires_at),
+    revokedAt: iso(k.revoked_at),
+  };
+}

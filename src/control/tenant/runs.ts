@@ -1,0 +1,161 @@
+/**
+ * A tenant's runs as the tenant sees them: the run index (listing), Idempotency-Keys, the
+ * monthly quota, and admission — at most `maxConcurrentRuns` running, the rest waiting in
+ * `queued` by priority then arrival, started as slots free.
+ */
+import type { RunSummary } from "../../../schema/api";
+import { TERMINAL_RUN_STATUSES, type Priority, type RunStatus } from "../../../schema/vocabulary";
+import type { TenantSync } from "../run/types";
+
+export const RUN_BOOK_MIGRATION = [
+  `ALTER TABLE run_index ADD COLUMN priority INTEGER NOT NULL DEFAULT 1`,
+  `ALTER TABLE run_index ADD COLUMN admitted INTEGER NOT NULL DEFAULT 0`,
+  `ALTER TABLE run_index ADD COLUMN started INTEGER NOT NULL DEFAULT 0`,
+  `CREATE INDEX run_index_waiting ON run_index (admitted, priority, created_at)`,
+  `CREATE TABLE quota_month (month TEXT PRIMARY KEY, runs INTEGER NOT NULL)`,
+];
+
+/** Lower runs first. */
+export const PRIORITY_RANK: Record<Priority, number> = { high: 0, normal: 1, low: 2 };
+
+export interface ListRunsFilter {
+  project?: string;
+  status?: RunStatus;
+  /** Opaque position from a previous page. */
+  cursor?: { createdAt: number; runId: string };
+  limit: number;
+}
+
+export type IdempotencyClaim = { ok: true; runId: string; replayed: boolean } | { ok: false; code: string; message: string };
+
+interface IndexRow {
+  run_id: string;
+  project: string;
+  blueprint: string | null;
+  status: RunStatus;
+  admitted: number;
+  created_at: number;
+  updated_at: number;
+}
+
+type Row = Record<string, SqlStorageValue>;
+const TERMINAL = [...TERMINAL_RUN_STATUSES].map((s) => `'${s}'`).join(",");
+
+export class RunBook {
+  constructor(private readonly sql: SqlStorage) {}
+
+  private all<T>(query: string, ...params: unknown[]): T[] {
+    return this.sql.exec<Row>(query, ...params).toArray() as unknown as T[];
+  }
+
+  /**
+   * Follows a run's status (older updates, by event sequence, are ignored) and answers whether
+   * this run may start now. Other runs admitted by a freed slot are returned for the caller to
+   * start.
+   */
+  record(sync: TenantSync, admission: { open: boolean; limit: number }): { start: boolean; admitted: string[] } {
+    this.sql.exec(
+      `INSERT INTO run_index (run_id, project, blueprint, status, version, priority, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)
+       ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, version = excluded.version, updated_at = excluded.updated_at
+       WHERE excluded.version > run_index.version`,
+      sync.runId, sync.project, sync.blueprint, sync.status, sync.version, PRIORITY_RANK[sync.priority], sync.createdAt, sync.at,
+    );
+    const admitted = admission.open ? this.admit(admission.limit) : [];
+    const row = this.all<IndexRow>("SELECT * FROM run_index WHERE run_id = ?", sync.runId)[0];
+    // A queued, admitted run is told to start, again if need be: the answer may have been lost.
+    const start = row?.status === "queued" && row.admitted === 1;
+    if (start) this.sql.exec("UPDATE run_index SET started = 1 WHERE run_id = ?", sync.runId);
+    return { start, admitted: admitted.filter((id) => id !== sync.runId) };
+  }
+
+  /** Admits waiting runs, by priority then arrival, while slots are free. Returns their ids. */
+  admit(limit: number): string[] {
+    const running = this.all<{ n: number }>(`SELECT COUNT(*) AS n FROM run_index WHERE admitted = 1 AND status NOT IN (${TERMINAL})`)[0]!.n;
+    if (running >= limit) return [];
+    const next = this.all<{ run_id: string }>(
+      "SELECT run_id FROM run_index WHERE admitted = 0 AND status = 'queued' ORDER BY priority, created_at, run_id LIMIT ?",
+      limit - running,
+    ).map((r) => r.run_id);
+    for (const id of next) this.sql.exec("UPDATE run_index SET admitted = 1 WHERE run_id = ?", id);
+    return next;
+  }
+
+  /** Admitted runs not yet told to start (the alarm tells them). */
+  toStart(): string[] {
+    return this.all<{ run_id: string }>("SELECT run_id FROM run_index WHERE admitted = 1 AND started = 0 AND status = 'queued' LIMIT 100").map((r) => r.run_id);
+  }
+
+  markStarted(runId: string): void {
+    this.sql.exec("UPDATE run_index SET started = 1 WHERE run_id = ?", runId);
+  }
+
+  counts(): { running: number; waiting: number } {
+    const r = this.all<{ running: number; waiting: number }>(
+      `SELECT SUM(CASE WHEN admitted = 1 AND status NOT IN (${TERMINAL}) THEN 1 ELSE 0 END) AS running,
+              SUM(CASE WHEN admitted = 0 AND status = 'queued' THEN 1 ELSE 0 END) AS waiting FROM run_index`,
+    )[0];
+    return { running: r?.running ?? 0, waiting: r?.waiting ?? 0 };
+  }
+
+  /** Counts a new run against this month's quota; false when the month is spent. */
+  reserve(now: number, monthlyRuns: number): boolean {
+    const month = new Date(now).toISOString().slice(0, 7);
+    const used = this.all<{ runs: number }>("SELECT runs FROM quota_month WHERE month = ?", month)[0]?.runs ?? 0;
+    if (used >= monthlyRuns) return false;
+    this.sql.exec(
+      "INSERT INTO quota_month (month, runs) VALUES (?, 1) ON CONFLICT (month) DO UPDATE SET runs = runs + 1",
+      month,
+    );
+    return true;
+  }
+
+  list(filter: ListRunsFilter): { items: RunSummary[]; next: { createdAt: number; runId: string } | null } {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (filter.project) (where.push("project = ?"), params.push(filter.project));
+    if (filter.status) (where.push("status = ?"), params.push(filter.status));
+    if (filter.cursor) {
+      where.push("(created_at < ? OR (created_at = ? AND run_id < ?))");
+      params.push(filter.cursor.createdAt, filter.cursor.createdAt, filter.cursor.runId);
+    }
+    const rows = this.all<IndexRow>(
+      `SELECT * FROM run_index ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, run_id DESC LIMIT ?`,
+      ...params,
+      filter.limit + 1,
+    );
+    const page = rows.slice(0, filter.limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map((r) => ({
+        id: r.run_id,
+        project: r.project,
+        blueprint: r.blueprint,
+        status: r.status,
+        createdAt: new Date(r.created_at).toISOString(),
+        updatedAt: new Date(r.updated_at).toISOString(),
+      })),
+      next: rows.length > filter.limit && last ? { createdAt: last.created_at, runId: last.run_id } : null,
+    };
+  }
+
+  /** Forgets a claim whose run was never created (refused by the quota), so a retry is fresh. */
+  release(key: string, runId: string): void {
+    this.sql.exec("DELETE FROM idempotency WHERE key = ? AND run_id = ?", key, runId);
+  }
+
+  /**
+   * Binds an Idempotency-Key to a run id. The same key with the same body hash returns the
+   * first run's id; with another body it is a conflict.
+   */
+  claim(key: string, bodyHash: string, candidateRunId: string, now: number): IdempotencyClaim {
+    const existing = this.all<{ body_hash: string; run_id: string }>("SELECT body_hash, run_id FROM idempotency WHERE key = ?", key)[0];
+    if (existing) {
+      if (existing.body_hash !== bodyHash) {
+        return { ok: false, code: "idempotency.conflict", message: "this Idempotency-Key was used with a different body" };
+      }
+      return { ok: true, runId: existing.run_id, replayed: true };
+    }
+    this.sql.exec("INSERT INTO idempotency (key, body_hash, run_id, created_at) VALUES (?, ?, ?, ?)", key, bodyHash, candidateRunId, now);
+    return { ok: true, runId: candidateRunId, replayed: false };
+  }
+}
