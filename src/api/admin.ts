@@ -2,7 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { TenantId } from "../../schema/api";
 import { ApiKey, CreateKeyBody, CreateTenantBody, CreatedKey, RotateKeyBody, Tenant, UpdateTenantBody } from "../../schema/tenants";
-import { DEV_TENANT } from "../control/tenant/object";
+import { DEV_TENANT } from "../control/tenant/profile";
 import { problems } from "../errors";
 import { newKeyId } from "../lib/crypto";
 import { newApi, problemResponses } from "./common";

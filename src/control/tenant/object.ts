@@ -15,7 +15,7 @@ import { deliveryPolicy } from "../../webhooks/config";
 import { runStub } from "../run/stub";
 import type { TenantSync } from "../run/types";
 import { migrate, type Migration } from "../sqlite";
-import { PROFILE_MIGRATION, TenantProfile } from "./profile";
+import { DEV_TENANT, PROFILE_MIGRATION, TenantProfile } from "./profile";
 import { RUN_BOOK_MIGRATION, RunBook, type IdempotencyClaim, type ListRunsFilter } from "./runs";
 import { WEBHOOK_MIGRATION, WebhookBook, type AttemptResult, type DeliveryTask } from "./webhooks";
 
@@ -33,9 +33,6 @@ const MIGRATIONS: readonly Migration[] = [
   WEBHOOK_MIGRATION,
   [...PROFILE_MIGRATION, ...RUN_BOOK_MIGRATION],
 ];
-
-/** The tenant whose id is DEV's; created on first use, with default limits, outside production. */
-export const DEV_TENANT = "dev";
 
 export type AuthResult =
   | { ok: true; scopes: Scope[] }

@@ -4,6 +4,9 @@ import { newKeyId, newSecret, sha256Hex, timingSafeEqualHex } from "../../lib/cr
 import { formatApiKey } from "../../lib/keys";
 import { json } from "../sqlite";
 
+/** The local development tenant: created on first use of the dev key (never in production). */
+export const DEV_TENANT = "dev";
+
 export const PROFILE_MIGRATION = [
   `CREATE TABLE tenant (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL, limits TEXT NOT NULL, weight INTEGER NOT NULL,
