@@ -7,6 +7,7 @@ import { AppError, problems } from "../errors";
 import { requireAdmin, requireTenant } from "./auth";
 import { problemResponse, type AppEnv } from "./common";
 import { admin } from "./admin";
+import { jsonBodies } from "./hostile";
 import { blueprints, health } from "./misc";
 import { runs } from "./runs";
 import { webhooks } from "./webhooks";
@@ -26,6 +27,8 @@ export function createApp() {
   app.use("/v1/*", bodyLimit({ maxSize: LIMITS.bodyBytes, onError: () => { throw problems.tooLarge(LIMITS.bodyBytes); } }));
   app.use("/v1/admin/*", requireAdmin);
   app.use("/v1/*", async (c, next) => (c.req.path.startsWith("/v1/admin/") ? next() : requireTenant(c, next)));
+  // Only an authenticated caller gets its body read.
+  app.use("/v1/*", jsonBodies);
 
   app.route("/", health);
   app.route("/v1/runs", runs);

@@ -42,6 +42,13 @@ const cases: [name: string, send: () => Promise<Response>, status: number, code:
   ["a step input that does not fit its type", () => post(JSON.stringify({ project: "p", steps: [{ id: "a", type: "system.sleep", input: { ms: -5 } }] })), 422, "step.invalid_input"],
   ["a body over 1 MiB", () => post(JSON.stringify({ project: "p", steps: [{ ...echo("a"), input: { pad: "x".repeat(1024 * 1024) } }] })), 413, "request.too_large"],
   ["a step id with a slash", () => post(JSON.stringify({ project: "p", steps: [echo("../a")] })), 400, "request.invalid"],
+  ["a body that is not JSON", () => post("project=p", { "content-type": "application/x-www-form-urlencoded" }), 415, "request.unsupported_media_type"],
+  ["a JSON body without a content type", () => post(JSON.stringify({ project: "p", steps: [echo("a")] }), {}), 415, "request.unsupported_media_type"],
+  ["JSON nested too deep", () => post(JSON.stringify({ project: "p", steps: [{ ...echo("a"), input: { x: JSON.parse("[".repeat(40) + "]".repeat(40)) } }] })), 400, "request.too_deep"],
+  ["an oversized string field", () => post(JSON.stringify({ project: "p".repeat(65), steps: [echo("a")] })), 400, "request.invalid"],
+  ["too many steps", () => post(JSON.stringify({ project: "p", steps: Array.from({ length: 1001 }, (_, i) => echo(`s${i}`)) })), 400, "request.invalid"],
+  ["an unknown priority", () => post(JSON.stringify({ project: "p", priority: "urgent", steps: [echo("a")] })), 400, "request.invalid"],
+  ["an Idempotency-Key over 200 characters", () => post(JSON.stringify({ project: "p", steps: [echo("a")] }), { "content-type": "application/json", "idempotency-key": "k".repeat(201) }), 400, "request.invalid"],
 ];
 
 describe("bad input gets a problem and creates nothing", () => {

@@ -1,0 +1,93 @@
+import { reset } from "cloudflare:test";
+import { afterEach, describe, expect, it } from "vitest";
+import type { RunView } from "../../schema/api";
+import { ADMIN_TOKEN, api, createRun, newTenantKey, waitForRun } from "../support/api";
+
+afterEach(() => reset());
+
+const sleepRun = (ms: number, priority?: string) => ({ project: "p", ...(priority ? { priority } : {}), steps: [{ id: "a", type: "system.sleep", input: { ms } }] });
+const setLimits = (tenant: string, body: unknown) => api(`/v1/admin/tenants/${tenant}`, { method: "PATCH", key: ADMIN_TOKEN, json: body });
+const status = async (id: string, key: string) => ((await (await api(`/v1/runs/${id}`, { key })).json()) as RunView).status;
+
+describe("admission: at most maxConcurrentRuns run, the rest wait in queued", () => {
+  it("never rejects for concurrency; starts waiting runs as slots free, high priority first", async () => {
+    const key = await newTenantKey("acme");
+    await setLimits("acme", { limits: { maxConcurrentRuns: 2 } });
+    const first = [await createRun(sleepRun(400), key), await createRun(sleepRun(400), key)];
+    const low = await createRun(sleepRun(50, "low"), key);
+    const normal = await createRun(sleepRun(50), key);
+    const high = await createRun(sleepRun(50, "high"), key);
+    expect(first.map((r) => r.status)).toEqual(["running", "running"]);
+    expect([low.status, normal.status, high.status]).toEqual(["queued", "queued", "queued"]);
+    const tenant = (await (await api("/v1/admin/tenants/acme", { key: ADMIN_TOKEN })).json()) as { runs: { running: number; waiting: number } };
+    expect(tenant.runs).toEqual({ running: 2, waiting: 3 });
+
+    const done = await Promise.all([...first, low, normal, high].map((r) => waitForRun(r.id, { key })));
+    expect(done.every((r) => r.status === "succeeded")).toBe(true);
+    const started = (r: RunView) => Date.parse(r.startedAt!);
+    const [, , lowDone, normalDone, highDone] = done;
+    expect(started(highDone!)).toBeLessThanOrEqual(started(normalDone!));
+    expect(started(normalDone!)).toBeLessThanOrEqual(started(lowDone!));
+  });
+
+  it("a suspended tenant gets 403 and its queued runs do not start until it is reactivated", async () => {
+    const key = await newTenantKey("acme");
+    await setLimits("acme", { limits: { maxConcurrentRuns: 1 } });
+    const running = await createRun(sleepRun(300), key);
+    const waiting = await createRun(sleepRun(10), key);
+    expect(waiting.status).toBe("queued");
+    await setLimits("acme", { status: "suspended" });
+    const refused = await api("/v1/runs", { key });
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { code: string }).code).toBe("tenant.suspended");
+
+    await new Promise((r) => setTimeout(r, 700)); // the running one finishes; the slot stays shut
+    await setLimits("acme", { status: "active" });
+    expect(await status(running.id, key)).toBe("succeeded");
+    expect((await waitForRun(waiting.id, { key })).status).toBe("succeeded");
+  });
+
+  it("raising the limit starts waiting runs at once", async () => {
+    const key = await newTenantKey("acme");
+    await setLimits("acme", { limits: { maxConcurrentRuns: 1 } });
+    await createRun(sleepRun(2_000), key);
+    const waiting = await createRun(sleepRun(10), key);
+    await setLimits("acme", { limits: { maxConcurrentRuns: 5 } });
+    expect((await waitForRun(waiting.id, { key, timeoutMs: 1_500 })).status).toBe("succeeded");
+  });
+});
+
+describe("rate limit and quota", () => {
+  it("a tenant over its request rate gets 429 with Retry-After; another tenant is unaffected", async () => {
+    const key = await newTenantKey("acme");
+    const other = await newTenantKey("globex");
+    await setLimits("acme", { limits: { requestsPerMinute: 5 } });
+    const statuses: number[] = [];
+    let last: Response | null = null;
+    for (let i = 0; i < 7; i++) {
+      last = await api("/v1/runs", { key });
+      statuses.push(last.status);
+    }
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(2);
+    expect(Number(last!.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(((await last!.json()) as { code: string }).code).toBe("rate.limited");
+    expect((await api("/v1/runs", { key: other })).status).toBe(200);
+  });
+
+  it("the monthly run quota answers 429 quota.exceeded for new runs; replays do not count", async () => {
+    const key = await newTenantKey("acme");
+    await setLimits("acme", { limits: { monthlyRuns: 2 } });
+    const body = sleepRun(1);
+    const post = (idem: string) => api("/v1/runs", { method: "POST", key, json: body, headers: { "idempotency-key": idem } });
+    expect((await post("one")).status).toBe(202);
+    expect((await post("two")).status).toBe(202);
+    expect((await post("two")).status).toBe(202); // a replay
+    const refused = await post("three");
+    expect(refused.status).toBe(429);
+    expect(((await refused.json()) as { code: string }).code).toBe("quota.exceeded");
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(((await (await api("/v1/runs", { key })).json()) as { items: unknown[] }).items).toHaveLength(2);
+    await setLimits("acme", { limits: { monthlyRuns: 3 } });
+    expect((await post("three")).status).toBe(202); // the refused key was released, not burned
+  });
+});
