@@ -10,6 +10,7 @@ export default defineConfig({
         // Short leases and backoff so failure paths run in milliseconds, not minutes.
         bindings: {
           ENVIRONMENT: "test",
+          ENABLE_DIAGNOSTIC_JOBS: "true",
           LEASE_QUEUED_MS: "3000",
           LEASE_GRACE_MS: "500",
           RETRY_BASE_MS: "20",

@@ -111,6 +111,8 @@ export const CreateRunBody = z
   })
   .openapi("CreateRunBody");
 export type CreateRunBody = z.infer<typeof CreateRunBody>;
+/** What a caller may send (defaults not yet applied). */
+export type CreateRunInput = z.input<typeof CreateRunBody>;
 
 export const StepError = z
   .object({
@@ -170,6 +172,7 @@ export const CreatedRun = RunView.extend({
     .optional()
     .openapi({ description: "the run's callback endpoint and its signing secret, shown only here" }),
 }).openapi("CreatedRun");
+export type CreatedRun = z.infer<typeof CreatedRun>;
 
 /** A run as the Run DO returns it over RPC: the same shape, with outputs typed as JSON. */
 export type WireRun = Omit<RunView, "steps"> & { steps: WireStep[] };
@@ -190,6 +193,7 @@ export type RunSummary = z.infer<typeof RunSummary>;
 export const RunList = z
   .object({ items: z.array(RunSummary), nextCursor: z.string().nullable() })
   .openapi("RunList");
+export type RunList = z.infer<typeof RunList>;
 
 export const ListRunsQuery = z.object({
   project: ProjectId.optional(),
@@ -223,6 +227,8 @@ export const EventPage = z
   })
   .openapi("EventPage");
 
+export type EventPage = z.infer<typeof EventPage>;
+
 export const EventsQuery = z.object({
   after: z.coerce.number().int().min(0).default(0),
   limit: z.coerce.number().int().min(1).max(1000).default(200),
@@ -242,6 +248,31 @@ export const ArtifactView = z
 export type ArtifactView = z.infer<typeof ArtifactView>;
 
 export const ArtifactList = z.object({ items: z.array(ArtifactView) }).openapi("ArtifactList");
+export type ArtifactList = z.infer<typeof ArtifactList>;
+
+export const UsageQuery = z.object({
+  from: z.string().datetime().optional().openapi({ description: "runs created at or after; default 30 days ago" }),
+  to: z.string().datetime().optional().openapi({ description: "runs created before; default now" }),
+  groupBy: z.enum(["project", "day"]).default("project"),
+});
+
+export const UsageRow = z
+  .object({
+    key: z.string().openapi({ description: "the project, or the day (YYYY-MM-DD, UTC)" }),
+    runs: z.number().int(),
+    succeeded: z.number().int(),
+    failed: z.number().int(),
+    steps: z.number().int(),
+    attempts: z.number().int(),
+    wallMs: z.number().int().openapi({ description: "sum of attempt execution times" }),
+    artifactBytes: z.number().int(),
+  })
+  .openapi("UsageRow");
+
+export const UsageReport = z
+  .object({ from: z.string().datetime(), to: z.string().datetime(), groupBy: z.enum(["project", "day"]), items: z.array(UsageRow) })
+  .openapi("UsageReport");
+export type UsageReport = z.infer<typeof UsageReport>;
 
 export const BlueprintView = z
   .object({
@@ -252,6 +283,7 @@ export const BlueprintView = z
   .openapi("Blueprint");
 
 export const BlueprintList = z.object({ items: z.array(BlueprintView) }).openapi("BlueprintList");
+export type BlueprintList = z.infer<typeof BlueprintList>;
 
 export const Problem = z
   .object({
@@ -263,6 +295,7 @@ export const Problem = z
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
   })
   .openapi("Problem");
+export type Problem = z.infer<typeof Problem>;
 
 export const TenantId = z
   .string()

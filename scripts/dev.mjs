@@ -2,7 +2,7 @@
 // `npm start`: make sure local secrets exist, print the dev API key, run `wrangler dev`.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 
@@ -20,10 +20,20 @@ function generate(name) {
   return randomBytes(32).toString("hex");
 }
 
+const fill = (text) => text.replace(/^([A-Z0-9_]+)=generate$/gm, (_, name) => `${name}=${generate(name)}`);
 if (!existsSync(varsPath)) {
-  const text = readFileSync(examplePath, "utf8").replace(/^([A-Z0-9_]+)=generate$/gm, (_, name) => `${name}=${generate(name)}`);
-  writeFileSync(varsPath, text, { mode: 0o600 });
+  writeFileSync(varsPath, fill(readFileSync(examplePath, "utf8")), { mode: 0o600 });
   console.log("Created .dev.vars with fresh random secrets.");
+} else {
+  // An older .dev.vars may lack settings added to the example since: append them.
+  const have = readFileSync(varsPath, "utf8");
+  const missing = readFileSync(examplePath, "utf8")
+    .split("\n")
+    .filter((l) => /^[A-Z0-9_]+=/.test(l) && !new RegExp(`^${l.slice(0, l.indexOf("="))}=`, "m").test(have));
+  if (missing.length > 0) {
+    appendFileSync(varsPath, `${have.endsWith("\n") ? "" : "\n"}${fill(missing.join("\n"))}\n`);
+    console.log(`Added to .dev.vars: ${missing.map((l) => l.slice(0, l.indexOf("="))).join(", ")}`);
+  }
 }
 
 const vars = Object.fromEntries(

@@ -37,7 +37,6 @@ export function problemResponse(c: Context, err: AppError): Response {
   return c.body(JSON.stringify(body), err.status as 400, headers);
 }
 
-type Problem = import("zod").infer<typeof Problem>;
 
 /** Response entries for the OpenAPI document: a problem for each listed status. */
 export function problemResponses(...statuses: number[]) {

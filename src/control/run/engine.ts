@@ -392,6 +392,7 @@ export class RunEngine {
       createdAt: run.created_at,
       at: now,
       version: this.store.lastEventSeq(),
+      ...(TERMINAL_RUN_STATUSES.has(run.status) ? { usage: this.store.usage() } : {}),
     };
     this.store.enqueue("tenant", null, sync);
     this.store.setTimer("outbox", "flush", now + this.config.outboxRetryMs);

@@ -118,6 +118,14 @@ export interface ArtifactRow {
   created_at: number;
 }
 
+export interface RunUsage {
+  steps: number;
+  attempts: number;
+  /** Sum of the attempts' execution times. */
+  wallMs: number;
+  artifactBytes: number;
+}
+
 export type TimerKind = "lease" | "backoff" | "outbox" | "deadline";
 export interface TimerRow {
   kind: TimerKind;
@@ -305,6 +313,14 @@ export class RunStore {
   eventsBySeq(seqs: readonly number[]): EventRow[] {
     if (seqs.length === 0) return [];
     return this.all<EventRow>(`SELECT * FROM event WHERE seq IN (${seqs.map(() => "?").join(",")}) ORDER BY seq`, ...seqs);
+  }
+
+  /** What the run used, from its recorded attempts and artifacts: never estimated. */
+  usage(): RunUsage {
+    const steps = this.one<{ steps: number; attempts: number | null }>("SELECT COUNT(*) AS steps, SUM(attempt) AS attempts FROM step")!;
+    const wall = this.one<{ ms: number | null }>("SELECT SUM(finished_at - started_at) AS ms FROM attempt WHERE started_at IS NOT NULL AND finished_at IS NOT NULL")!;
+    const bytes = this.one<{ bytes: number | null }>("SELECT SUM(size) AS bytes FROM artifact")!;
+    return { steps: steps.steps, attempts: steps.attempts ?? 0, wallMs: wall.ms ?? 0, artifactBytes: bytes.bytes ?? 0 };
   }
 
   lastEventSeq(): number {

@@ -2,6 +2,7 @@
 import type { Json, JsonObject } from "../../../schema/api";
 import type { FailurePolicy, PoolName, Priority, RunStatus } from "../../../schema/vocabulary";
 import type { ErrorShape } from "../../errors";
+import type { RunUsage } from "./store";
 
 import type { RetryPolicy } from "./machine";
 
@@ -77,6 +78,8 @@ export interface TenantSync {
   createdAt: number;
   at: number;
   version: number;
+  /** Set once the run is over. */
+  usage?: RunUsage;
 }
 
 export interface EngineConfig {

@@ -16,7 +16,7 @@ import { runStub } from "../run/stub";
 import type { TenantSync } from "../run/types";
 import { migrate, type Migration } from "../sqlite";
 import { DEV_TENANT, PROFILE_MIGRATION, TenantProfile } from "./profile";
-import { RUN_BOOK_MIGRATION, RunBook, type IdempotencyClaim, type ListRunsFilter } from "./runs";
+import { RUN_BOOK_MIGRATION, RunBook, type IdempotencyClaim, type ListRunsFilter, type UsageRow } from "./runs";
 import { WEBHOOK_MIGRATION, WebhookBook, type AttemptResult, type DeliveryTask } from "./webhooks";
 
 const MIGRATIONS: readonly Migration[] = [
@@ -135,6 +135,10 @@ export class TenantObject extends DurableObject<Env> {
     const result = this.runs.record(sync, { open: tenant?.status === "active", limit: tenant?.limits.maxConcurrentRuns ?? 0 });
     if (result.admitted.length > 0) await this.syncAlarm();
     return { start: result.start };
+  }
+
+  async usage(from: number, to: number, groupBy: "project" | "day"): Promise<UsageRow[]> {
+    return this.runs.usage(from, to, groupBy);
   }
 
   async listRuns(filter: ListRunsFilter): Promise<{ items: RunSummary[]; next: { createdAt: number; runId: string } | null }> {

@@ -13,6 +13,7 @@ export const RUN_BOOK_MIGRATION = [
   `ALTER TABLE run_index ADD COLUMN started INTEGER NOT NULL DEFAULT 0`,
   `CREATE INDEX run_index_waiting ON run_index (admitted, priority, created_at)`,
   `CREATE TABLE quota_month (month TEXT PRIMARY KEY, runs INTEGER NOT NULL)`,
+  `ALTER TABLE run_index ADD COLUMN usage TEXT`,
 ];
 
 /** Lower runs first. */
@@ -39,6 +40,17 @@ interface IndexRow {
 }
 
 type Row = Record<string, SqlStorageValue>;
+
+export interface UsageRow {
+  key: string;
+  runs: number;
+  succeeded: number;
+  failed: number;
+  steps: number;
+  attempts: number;
+  wallMs: number;
+  artifactBytes: number;
+}
 const TERMINAL = [...TERMINAL_RUN_STATUSES].map((s) => `'${s}'`).join(",");
 
 export class RunBook {
@@ -60,6 +72,7 @@ export class RunBook {
        WHERE excluded.version > run_index.version`,
       sync.runId, sync.project, sync.blueprint, sync.status, sync.version, PRIORITY_RANK[sync.priority], sync.createdAt, sync.at,
     );
+    if (sync.usage) this.sql.exec("UPDATE run_index SET usage = ? WHERE run_id = ?", JSON.stringify(sync.usage), sync.runId);
     const admitted = admission.open ? this.admit(admission.limit) : [];
     const row = this.all<IndexRow>("SELECT * FROM run_index WHERE run_id = ?", sync.runId)[0];
     // A queued, admitted run is told to start, again if need be: the answer may have been lost.
@@ -95,6 +108,22 @@ export class RunBook {
               SUM(CASE WHEN admitted = 0 AND status = 'queued' THEN 1 ELSE 0 END) AS waiting FROM run_index`,
     )[0];
     return { running: r?.running ?? 0, waiting: r?.waiting ?? 0 };
+  }
+
+  /** Finished runs' recorded usage, summed by project or by day, for runs created in [from, to). */
+  usage(from: number, to: number, groupBy: "project" | "day"): UsageRow[] {
+    const key = groupBy === "project" ? "project" : "strftime('%Y-%m-%d', created_at / 1000, 'unixepoch')";
+    return this.all<UsageRow>(
+      `SELECT ${key} AS key, COUNT(*) AS runs,
+         SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END) AS succeeded,
+         SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed,
+         COALESCE(SUM(json_extract(usage, '$.steps')), 0) AS steps,
+         COALESCE(SUM(json_extract(usage, '$.attempts')), 0) AS attempts,
+         COALESCE(SUM(json_extract(usage, '$.wallMs')), 0) AS wallMs,
+         COALESCE(SUM(json_extract(usage, '$.artifactBytes')), 0) AS artifactBytes
+       FROM run_index WHERE created_at >= ? AND created_at < ? AND usage IS NOT NULL GROUP BY key ORDER BY key`,
+      from, to,
+    );
   }
 
   /** Counts a new run against this month's quota; false when the month is spent. */

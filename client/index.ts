@@ -1,0 +1,218 @@
+/**
+ * A typed client for the Factory Runtime v1 API, for Node (≥ 22) and Workers. Its types are the
+ * API's own zod schemas (type-only imports: nothing of zod is loaded). It retries 429 and 5xx
+ * answers and network errors, honouring Retry-After, and gives every run creation an
+ * Idempotency-Key so a retried POST can never start a run twice.
+ */
+import type {
+  ArtifactList,
+  BlueprintList,
+  CreateRunInput,
+  CreatedRun,
+  EventEnvelope,
+  EventPage,
+  Problem,
+  RunList,
+  RunView,
+  UsageReport,
+} from "../schema/api.ts";
+import type { RunStatus } from "../schema/vocabulary.ts";
+
+export type { CreateRunInput, CreatedRun, EventEnvelope, RunList, RunView, UsageReport };
+
+export interface ClientOptions {
+  baseUrl: string;
+  apiKey: string;
+  /** Attempts after the first, for 429, 5xx and network errors (default 4). */
+  maxRetries?: number;
+  /** Longest single wait between attempts, whatever Retry-After says (default 30 s). */
+  maxDelayMs?: number;
+  fetch?: typeof fetch;
+}
+
+/** An API refusal: the problem+json body, with its stable code. */
+export class FactoryApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly problem: Problem;
+
+  constructor(status: number, problem: Problem) {
+    super(`${problem.title} (${problem.code})`);
+    this.name = "FactoryApiError";
+    this.status = status;
+    this.code = problem.code;
+    this.problem = problem;
+  }
+}
+
+export type RunControl = "cancel" | "pause" | "resume";
+
+/** Every route the client calls, as the OpenAPI document names it (a test checks the document). */
+export const CLIENT_ROUTES = [
+  ["post", "/v1/runs"],
+  ["get", "/v1/runs"],
+  ["get", "/v1/runs/{id}"],
+  ["post", "/v1/runs/{id}/cancel"],
+  ["post", "/v1/runs/{id}/pause"],
+  ["post", "/v1/runs/{id}/resume"],
+  ["post", "/v1/runs/{id}/retry"],
+  ["get", "/v1/runs/{id}/events"],
+  ["get", "/v1/runs/{id}/artifacts"],
+  ["get", "/v1/runs/{id}/artifacts/{name}"],
+  ["get", "/v1/blueprints"],
+  ["get", "/v1/usage"],
+] as const;
+
+const TERMINAL = new Set<RunStatus>(["succeeded", "failed", "cancelled"]);
+
+export class FactoryClient {
+  private readonly baseUrl: string;
+  private readonly apiKey: string;
+  private readonly maxRetries: number;
+  private readonly maxDelayMs: number;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(options: ClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, "");
+    this.apiKey = options.apiKey;
+    this.maxRetries = options.maxRetries ?? 4;
+    this.maxDelayMs = options.maxDelayMs ?? 30_000;
+    this.fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
+  }
+
+  createRun(body: CreateRunInput, options: { idempotencyKey?: string } = {}): Promise<CreatedRun> {
+    const key = options.idempotencyKey ?? crypto.randomUUID();
+    return this.json("POST", "/v1/runs", body, { "idempotency-key": key });
+  }
+
+  getRun(id: string): Promise<RunView> {
+    return this.json("GET", `/v1/runs/${enc(id)}`);
+  }
+
+  listRuns(query: { project?: string; status?: RunStatus; cursor?: string; limit?: number } = {}): Promise<RunList> {
+    return this.json("GET", `/v1/runs${qs(query)}`);
+  }
+
+  control(id: string, action: RunControl): Promise<RunView> {
+    return this.json("POST", `/v1/runs/${enc(id)}/${action}`);
+  }
+
+  /** Re-runs a failed or cancelled run as a new run (the same one if asked again). */
+  retry(id: string): Promise<RunView> {
+    return this.json("POST", `/v1/runs/${enc(id)}/retry`);
+  }
+
+  events(id: string, query: { after?: number; limit?: number } = {}): Promise<EventPage> {
+    return this.json("GET", `/v1/runs/${enc(id)}/events${qs(query)}`);
+  }
+
+  /** The run's events as they happen (server-sent events), resuming after `after`; ends with the run. */
+  async *follow(id: string, after = 0): AsyncGenerator<EventEnvelope> {
+    let last = after;
+    for (let reconnects = 0; ; reconnects++) {
+      const res = await this.request("GET", `/v1/runs/${enc(id)}/events`, undefined, { accept: "text/event-stream", ...(last ? { "last-event-id": String(last) } : {}) });
+      let finished = false;
+      for await (const event of parseSse(res)) {
+        last = event.seq;
+        yield event;
+        if (event.type.startsWith("run.") && TERMINAL.has(event.type.slice(4) as RunStatus)) finished = true;
+      }
+      if (finished) return;
+      // The stream closed early (a 10-minute cap, a restart): look before reconnecting.
+      const run = await this.getRun(id);
+      if (TERMINAL.has(run.status) && (await this.events(id, { after: last, limit: 1 })).items.length === 0) return;
+      if (reconnects > 1000) throw new Error("event stream keeps closing");
+    }
+  }
+
+  artifacts(id: string): Promise<ArtifactList> {
+    return this.json("GET", `/v1/runs/${enc(id)}/artifacts`);
+  }
+
+  /** The artifact's bytes as a streaming Response (check `x-content-sha256`). */
+  download(id: string, name: string): Promise<Response> {
+    return this.request("GET", `/v1/runs/${enc(id)}/artifacts/${enc(name)}`);
+  }
+
+  blueprints(): Promise<BlueprintList> {
+    return this.json("GET", "/v1/blueprints");
+  }
+
+  usage(query: { from?: string; to?: string; groupBy?: "project" | "day" } = {}): Promise<UsageReport> {
+    return this.json("GET", `/v1/usage${qs(query)}`);
+  }
+
+  private async json<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+    const res = await this.request(method, path, body, headers);
+    return (await res.json()) as T;
+  }
+
+  /** One call, retried on 429, 5xx and network errors; a 4xx refusal throws FactoryApiError. */
+  async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
+    for (let attempt = 0; ; attempt++) {
+      let res: Response | null = null;
+      let failure: unknown = null;
+      try {
+        res = await this.fetchImpl(`${this.baseUrl}${path}`, {
+          method,
+          headers: {
+            authorization: `Bearer ${this.apiKey}`,
+            ...(body !== undefined ? { "content-type": "application/json" } : {}),
+            ...headers,
+          },
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        });
+      } catch (err) {
+        failure = err;
+      }
+      if (res && res.ok) return res;
+      const retryable = !res || res.status === 429 || res.status >= 500;
+      if (!retryable || attempt >= this.maxRetries) {
+        if (!res) throw failure;
+        throw new FactoryApiError(res.status, await problemOf(res));
+      }
+      const retryAfter = Number(res?.headers.get("retry-after"));
+      const wait = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 250 * 2 ** attempt * (0.5 + Math.random());
+      await res?.body?.cancel();
+      await new Promise((r) => setTimeout(r, Math.min(wait, this.maxDelayMs)));
+    }
+  }
+}
+
+async function problemOf(res: Response): Promise<Problem> {
+  const text = await res.text();
+  try {
+    const body = JSON.parse(text) as Problem;
+    if (typeof body.code === "string") return body;
+  } catch {
+    // not problem+json: describe what came back
+  }
+  return { type: "about:blank", title: text.slice(0, 200) || res.statusText, status: res.status, code: `http.${res.status}` };
+}
+
+/** Parses a text/event-stream response into event envelopes. */
+async function* parseSse(res: Response): AsyncGenerator<EventEnvelope> {
+  if (!res.body) return;
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    for (let cut = buffer.indexOf("\n\n"); cut >= 0; cut = buffer.indexOf("\n\n")) {
+      const block = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      const data = block
+        .split("\n")
+        .filter((l) => l.startsWith("data:"))
+        .map((l) => l.slice(5).trimStart())
+        .join("\n");
+      if (data) yield JSON.parse(data) as EventEnvelope;
+    }
+  }
+}
+
+const enc = encodeURIComponent;
+
+function qs(query: Record<string, string | number | undefined>): string {
+  const entries = Object.entries(query).filter((e): e is [string, string | number] => e[1] !== undefined);
+  return entries.length ? `?${new URLSearchParams(entries.map(([k, v]) => [k, String(v)]))}` : "";
+}

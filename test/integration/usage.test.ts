@@ -1,0 +1,26 @@
+import { reset } from "cloudflare:test";
+import { afterEach, expect, it } from "vitest";
+import { api, createRun, newTenantKey, waitForRun } from "../support/api";
+
+afterEach(() => reset());
+
+it("GET /v1/usage sums what finished runs recorded, by project and by day, for the caller's tenant only", async () => {
+  const other = await newTenantKey("acme");
+  const runs = [
+    await createRun({ project: "billing", blueprint: "microservice", input: { name: "billing-api" } }),
+    await createRun({ project: "billing", steps: [{ id: "f", type: "system.fail", input: { times: 1 } }] }),
+    await createRun({ project: "ops", steps: [{ id: "x", type: "system.fail", input: { times: -1 } }] }),
+  ];
+  await createRun({ project: "secret", steps: [{ id: "a", type: "system.echo", input: {} }] }, other);
+  await Promise.all(runs.map((r) => waitForRun(r.id)));
+
+  const byProject = (await (await api("/v1/usage?groupBy=project")).json()) as { items: { key: string; runs: number; succeeded: number; failed: number; steps: number; attempts: number; artifactBytes: number; wallMs: number }[] };
+  const zip = ((await (await api(`/v1/runs/${runs[0]!.id}/artifacts`)).json()) as { items: { size: number }[] }).items[0]!.size;
+  expect(byProject.items).toEqual([
+    { key: "billing", runs: 2, succeeded: 2, failed: 0, steps: 6, attempts: 7, wallMs: expect.any(Number), artifactBytes: zip },
+    { key: "ops", runs: 1, succeeded: 0, failed: 1, steps: 1, attempts: 1, wallMs: expect.any(Number), artifactBytes: 0 },
+  ]);
+  const byDay = (await (await api("/v1/usage?groupBy=day")).json()) as { items: { key: string; runs: number }[] };
+  expect(byDay.items).toEqual([expect.objectContaining({ key: new Date().toISOString().slice(0, 10), runs: 3 })]);
+  expect((await api("/v1/usage?from=yesterday")).status).toBe(400);
+});
