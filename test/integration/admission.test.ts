@@ -50,10 +50,14 @@ describe("admission: at most maxConcurrentRuns run, the rest wait in queued", ()
   it("raising the limit starts waiting runs at once", async () => {
     const key = await newTenantKey("acme");
     await setLimits("acme", { limits: { maxConcurrentRuns: 1 } });
-    await createRun(sleepRun(2_000), key);
+    const long = await createRun(sleepRun(3_000), key);
     const waiting = await createRun(sleepRun(10), key);
+    expect(waiting.status).toBe("queued");
     await setLimits("acme", { limits: { maxConcurrentRuns: 5 } });
-    expect((await waitForRun(waiting.id, { key, timeoutMs: 1_500 })).status).toBe("succeeded");
+    const done = await waitForRun(waiting.id, { key });
+    expect(done.status).toBe("succeeded");
+    // It did not wait for the long run's slot: it finished while that run was still going.
+    expect(await status(long.id, key)).toBe("running");
   });
 });
 
