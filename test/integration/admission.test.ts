@@ -51,7 +51,9 @@ describe("admission: at most maxConcurrentRuns run, the rest wait in queued", ()
     const key = await newTenantKey("acme");
     await setLimits("acme", { limits: { maxConcurrentRuns: 1 } });
     const long = await createRun(sleepRun(3_000), key);
-    const waiting = await createRun(sleepRun(10), key);
+    // Another pool: locally a queue runs one consumer batch at a time, so a second system step
+    // would wait behind the sleeping one whatever admission did.
+    const waiting = await createRun({ project: "p", blueprint: "microservice", input: { name: "svc" } }, key);
     expect(waiting.status).toBe("queued");
     await setLimits("acme", { limits: { maxConcurrentRuns: 5 } });
     const done = await waitForRun(waiting.id, { key });
