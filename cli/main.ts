@@ -1,0 +1,226 @@
+/**
+ * `factory`: the runtime from a terminal or a CI job. Human output by default, `--json` for
+ * scripts. Exit codes: 0 success, 1 a refused call or a run that did not succeed, 2 bad usage.
+ */
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { FactoryApiError, FactoryClient, type RunView } from "../client/index.ts";
+import { DEFAULT_URL, devKey, loadConfig, saveConfig } from "./config.ts";
+import { watchRun } from "./watch.ts";
+
+const HELP = `factory — Factory Runtime from the command line
+
+  factory login [--url URL] (--key KEY | --dev)
+  factory runs create <blueprint> --project P [--input file.json | --input-json JSON] [--priority high|normal|low] [--watch]
+  factory runs create --steps file.json --project P [--watch]
+  factory runs list [--project P] [--status S] [--limit N]
+  factory runs get|watch|cancel|pause|resume|retry <run>
+  factory runs logs <run> [--follow]
+  factory artifacts download <run> [name] [-o DIR]
+  factory usage [--from ISO] [--to ISO] [--group-by project|day]
+  factory demo [--name NAME]
+
+Options: --json (machine output), --url, --key (else FACTORY_URL / FACTORY_API_KEY, else factory login)`;
+
+class UsageError extends Error {}
+
+const { values: flags, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    json: { type: "boolean", default: false },
+    url: { type: "string" },
+    key: { type: "string" },
+    dev: { type: "boolean", default: false },
+    project: { type: "string" },
+    input: { type: "string" },
+    "input-json": { type: "string" },
+    steps: { type: "string" },
+    priority: { type: "string" },
+    watch: { type: "boolean", default: false },
+    status: { type: "string" },
+    limit: { type: "string" },
+    follow: { type: "boolean", default: false },
+    out: { type: "string", short: "o" },
+    from: { type: "string" },
+    to: { type: "string" },
+    "group-by": { type: "string" },
+    name: { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+
+const out = process.stdout;
+const print = (human: string, json: unknown) => out.write(flags.json ? `${JSON.stringify(json, null, 2)}\n` : `${human}\n`);
+
+function client(): FactoryClient {
+  const config = loadConfig({ ...(flags.url ? { url: flags.url } : {}), ...(flags.key ? { key: flags.key } : {}) });
+  if (!config) throw new UsageError("no API key: run `factory login`, or set FACTORY_API_KEY");
+  return new FactoryClient({ baseUrl: config.url, apiKey: config.key });
+}
+
+const need = (value: string | undefined, what: string): string => {
+  if (!value) throw new UsageError(`missing ${what}`);
+  return value;
+};
+
+const readJson = (path: string): unknown => JSON.parse(readFileSync(path, "utf8"));
+
+function summary(run: RunView): string {
+  const took = run.startedAt && run.finishedAt ? ` in ${Date.parse(run.finishedAt) - Date.parse(run.startedAt)} ms` : "";
+  const failed = run.steps.filter((s) => s.error).map((s) => `\n  ${s.id}: ${s.error!.message} (${s.error!.code})`).join("");
+  return `${run.id}  ${run.status}${took}  ${run.steps.length} steps  project ${run.project}${failed}`;
+}
+
+async function download(c: FactoryClient, runId: string, name: string | undefined, dir: string): Promise<string[]> {
+  const items = (await c.artifacts(runId)).items.filter((a) => !name || a.name === name);
+  if (name && items.length === 0) throw new FactoryApiError(404, { type: "about:blank", title: `No artifact named ${name}.`, status: 404, code: "artifact.not_found" });
+  mkdirSync(dir, { recursive: true });
+  const paths: string[] = [];
+  for (const a of items) {
+    const bytes = Buffer.from(await (await c.download(runId, a.name)).arrayBuffer());
+    const sha = createHash("sha256").update(bytes).digest("hex");
+    if (sha !== a.sha256) throw new Error(`${a.name}: sha256 ${sha} does not match the manifest's ${a.sha256}`);
+    const path = join(dir, a.name);
+    writeFileSync(path, bytes);
+    paths.push(path);
+  }
+  return paths;
+}
+
+/** Watches a run to its end; exit code 0 only when it succeeded. */
+async function watchToEnd(c: FactoryClient, runId: string): Promise<number> {
+  const run = await watchRun(c, runId, { json: flags.json, out });
+  if (flags.json) out.write(`${JSON.stringify(run)}\n`);
+  else out.write(`${summary(run)}\n`);
+  return run.status === "succeeded" ? 0 : 1;
+}
+
+async function main(): Promise<number> {
+  const [group, command, ...args] = positionals;
+  if (flags.help || !group) {
+    out.write(`${HELP}\n`);
+    return flags.help ? 0 : 2;
+  }
+  if (group === "login") {
+    const key = flags.key ?? (flags.dev ? devKey() : null);
+    if (!key) throw new UsageError("give --key KEY, or --dev in a project with .dev.vars");
+    const url = flags.url ?? DEFAULT_URL;
+    await new FactoryClient({ baseUrl: url, apiKey: key }).listRuns({ limit: 1 }); // proves the key works
+    const path = saveConfig({ url, key });
+    print(`Logged in to ${url}; saved to ${path} (mode 0600).`, { url, path });
+    return 0;
+  }
+  if (group === "demo") return demo();
+  const c = client();
+  if (group === "usage") {
+    const report = await c.usage({
+      ...(flags.from ? { from: flags.from } : {}),
+      ...(flags.to ? { to: flags.to } : {}),
+      ...(flags["group-by"] ? { groupBy: flags["group-by"] as "project" | "day" } : {}),
+    });
+    const rows = report.items.map((r) => `${r.key.padEnd(20)} ${String(r.runs).padStart(6)} runs ${String(r.succeeded).padStart(6)} ok ${String(r.failed).padStart(5)} failed ${String(r.steps).padStart(7)} steps ${(r.wallMs / 1000).toFixed(1).padStart(9)} s ${(r.artifactBytes / 1024).toFixed(0).padStart(8)} KiB`);
+    print([`usage by ${report.groupBy}, ${report.from} → ${report.to}`, ...rows].join("\n"), report);
+    return 0;
+  }
+  if (group === "artifacts" && command === "download") {
+    const paths = await download(c, need(args[0], "<run>"), args[1], resolve(flags.out ?? "."));
+    print(paths.map((p) => `downloaded ${p}`).join("\n") || "no artifacts", { files: paths });
+    return 0;
+  }
+  if (group !== "runs") throw new UsageError(`unknown command '${group}'`);
+  switch (command) {
+    case "create": {
+      const body = flags.steps
+        ? { project: need(flags.project, "--project"), steps: readJson(flags.steps) }
+        : {
+            project: need(flags.project, "--project"),
+            blueprint: need(args[0], "<blueprint>"),
+            input: flags.input ? readJson(flags.input) : flags["input-json"] ? JSON.parse(flags["input-json"]) : {},
+          };
+      const run = await c.createRun({ ...(body as { project: string }), ...(flags.priority ? { priority: flags.priority as "high" } : {}) });
+      if (flags.watch) return watchToEnd(c, run.id);
+      print(`${run.id}  ${run.status}`, run);
+      return 0;
+    }
+    case "list": {
+      const page = await c.listRuns({
+        ...(flags.project ? { project: flags.project } : {}),
+        ...(flags.status ? { status: flags.status as "running" } : {}),
+        ...(flags.limit ? { limit: Number(flags.limit) } : {}),
+      });
+      print(page.items.map((r) => `${r.id}  ${r.status.padEnd(9)}  ${r.project.padEnd(16)} ${r.blueprint ?? "(steps)"}  ${r.createdAt}`).join("\n") || "no runs", page);
+      return 0;
+    }
+    case "get": {
+      const run = await c.getRun(need(args[0], "<run>"));
+      print([summary(run), ...run.steps.map((s) => `  ${s.id.padEnd(24)} ${s.status.padEnd(9)} attempts ${s.attempts}${s.durationMs !== null ? `  ${s.durationMs} ms` : ""}`)].join("\n"), run);
+      return run.status === "failed" ? 1 : 0;
+    }
+    case "watch":
+      return watchToEnd(c, need(args[0], "<run>"));
+    case "cancel":
+    case "pause":
+    case "resume": {
+      const run = await c.control(need(args[0], "<run>"), command);
+      print(`${run.id}  ${run.status}`, run);
+      return 0;
+    }
+    case "retry": {
+      const run = await c.retry(need(args[0], "<run>"));
+      print(`${run.id}  ${run.status}  (retry of ${run.retryOf})`, run);
+      return 0;
+    }
+    case "logs": {
+      const runId = need(args[0], "<run>");
+      const line = (e: { occurredAt: string; type: string; stepId?: string; data: unknown }) =>
+        flags.json ? JSON.stringify(e) : `${e.occurredAt}  ${e.type.padEnd(20)} ${e.stepId ?? ""}  ${JSON.stringify(e.data)}`;
+      if (flags.follow) {
+        for await (const e of c.follow(runId)) out.write(`${line(e)}\n`);
+        return 0;
+      }
+      for (let after = 0; ; ) {
+        const page = await c.events(runId, { after, limit: 1000 });
+        for (const e of page.items) out.write(`${line(e)}\n`);
+        if (page.nextAfter === null) return 0;
+        after = page.nextAfter;
+      }
+    }
+    default:
+      throw new UsageError(`unknown command 'runs ${command ?? ""}'`);
+  }
+}
+
+/** `factory demo`: a microservice run against the local runtime, watched, then downloaded. */
+async function demo(): Promise<number> {
+  const key = flags.key ?? process.env.FACTORY_API_KEY ?? devKey();
+  if (!key) throw new UsageError("no dev key: run `npm start` once in this project (it creates .dev.vars)");
+  const c = new FactoryClient({ baseUrl: flags.url ?? process.env.FACTORY_URL ?? DEFAULT_URL, apiKey: key });
+  const name = flags.name ?? "demo-api";
+  out.write(`Generating '${name}' with the microservice blueprint…\n`);
+  const run = await c.createRun({ project: "demo", blueprint: "microservice", input: { name } });
+  const code = await watchToEnd(c, run.id);
+  if (code !== 0) return code;
+  const [zip] = await download(c, run.id, `${name}.zip`, resolve("demo-output"));
+  out.write(`\nDone: ${zip}\nTry it: cd demo-output && unzip ${name}.zip && cd ${name} && npm install && npm test\n`);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`factory: ${err.message}\n\n${HELP}\n`);
+      process.exit(2);
+    }
+    if (err instanceof FactoryApiError) {
+      const p = err.problem;
+      const fields = (p.errors ?? []).map((e) => `\n  ${e.path}: ${e.message}`).join("");
+      process.stderr.write(flags.json ? `${JSON.stringify(p)}\n` : `error: ${p.title} (${p.code})${p.detail ? `\n${p.detail}` : ""}${fields}\n`);
+      process.exit(1);
+    }
+    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

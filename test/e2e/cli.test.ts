@@ -1,0 +1,94 @@
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startRuntime, type Runtime } from "./support/runtime";
+
+const BIN = join(import.meta.dirname, "..", "..", "bin", "factory.mjs");
+let rt: Runtime;
+let home: string;
+
+function factory(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
+  const result = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: opts.cwd ?? home,
+    encoding: "utf8",
+    timeout: 120_000,
+    env: { PATH: process.env.PATH ?? "", XDG_CONFIG_HOME: join(home, "config"), ...opts.env },
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+beforeAll(async () => {
+  rt = await startRuntime();
+  home = mkdtempSync(join(tmpdir(), "factory-cli-"));
+});
+afterAll(async () => {
+  await rt?.stop();
+  rmSync(home, { recursive: true, force: true });
+});
+
+describe("the factory CLI against the real local runtime", () => {
+  it("logs in, keeping the key in a 0600 file", () => {
+    const r = factory(["login", "--url", rt.url, "--key", rt.key, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const { path } = JSON.parse(r.stdout) as { path: string };
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(readFileSync(path, "utf8"))).toEqual({ url: rt.url, key: rt.key });
+    expect(factory(["login", "--url", rt.url, "--key", "frk_dev_aaaaaaaaaaaa_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]).code).toBe(1);
+  });
+
+  it("creates a run, watches it to success, downloads its artifact, and shows it in list, get, logs and usage", async () => {
+    const created = factory(["runs", "create", "microservice", "--project", "cli", "--input-json", '{"name":"cli-api"}', "--json"]);
+    expect(created.code, created.stderr).toBe(0);
+    const { id } = JSON.parse(created.stdout) as { id: string };
+
+    const watched = factory(["runs", "watch", id]);
+    expect(watched.code, watched.stderr).toBe(0);
+    expect(watched.stdout).toContain("step.succeeded");
+    expect(watched.stdout).toMatch(new RegExp(`${id}\\s+succeeded`));
+
+    const dir = join(home, "artifacts");
+    const downloaded = factory(["artifacts", "download", id, "-o", dir, "--json"]);
+    expect(downloaded.code, downloaded.stderr).toBe(0);
+    const [file] = (JSON.parse(downloaded.stdout) as { files: string[] }).files;
+    expect(file).toBe(join(dir, "cli-api.zip"));
+    const got = JSON.parse(factory(["runs", "get", id, "--json"]).stdout) as { status: string };
+    expect(got.status).toBe("succeeded");
+    const manifest = ((await (await rt.fetch(`/v1/runs/${id}/artifacts`)).json()) as { items: { sha256: string }[] }).items;
+    expect(createHash("sha256").update(readFileSync(file!)).digest("hex")).toBe(manifest[0]!.sha256);
+
+    const list = JSON.parse(factory(["runs", "list", "--project", "cli", "--json"]).stdout) as { items: { id: string }[] };
+    expect(list.items.map((r) => r.id)).toContain(id);
+    const logs = factory(["runs", "logs", id]);
+    expect(logs.stdout.split("\n").filter((l) => l.includes("run.succeeded"))).toHaveLength(1);
+    const usage = JSON.parse(factory(["usage", "--json"]).stdout) as { items: { key: string; runs: number }[] };
+    expect(usage.items.find((r) => r.key === "cli")?.runs).toBe(1);
+  });
+
+  it("exits non-zero, with the problem's title and code, when a run fails or a call is refused", () => {
+    const steps = join(home, "steps.json");
+    writeFileSync(steps, JSON.stringify([{ id: "doomed", type: "system.fail", input: { times: -1 } }]));
+    const failed = factory(["runs", "create", "--steps", steps, "--project", "cli", "--watch"]);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/failed/);
+    expect(failed.stdout).toContain("system.fail");
+
+    const missing = factory(["runs", "get", "run_0000000000aaaaaaaaaaaaaaaa"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("(run.not_found)");
+    const bad = factory(["runs", "create", "spaceship", "--project", "cli"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("(blueprint.not_found)");
+    expect(factory(["runs", "frobnicate"]).code).toBe(2);
+  });
+
+  it("`factory demo` generates, watches and downloads a microservice with the dev key", () => {
+    const cwd = mkdtempSync(join(home, "demo-"));
+    writeFileSync(join(cwd, ".dev.vars"), `DEV_API_KEY=${rt.key}\n`);
+    const demo = factory(["demo", "--url", rt.url], { cwd, env: { XDG_CONFIG_HOME: join(cwd, "empty") } });
+    expect(demo.code, demo.stderr).toBe(0);
+    expect(existsSync(join(cwd, "demo-output", "demo-api.zip"))).toBe(true);
+  });
+});
