@@ -8,6 +8,8 @@ import { EVENT_TYPES, FAILURE_POLICIES, PRIORITIES, RUN_STATUSES, STEP_STATUSES 
 export const LIMITS = {
   bodyBytes: 1024 * 1024,
   stepsPerRun: 1000,
+  /** How deep spawned steps may spawn again (a run's own steps are depth 0). */
+  spawnDepth: 3,
   dependsOnPerStep: 256,
   inputBytes: 256 * 1024,
   outputBytes: 256 * 1024,
@@ -266,6 +268,8 @@ export const UsageRow = z
     attempts: z.number().int(),
     wallMs: z.number().int().openapi({ description: "sum of attempt execution times" }),
     artifactBytes: z.number().int(),
+    tokensIn: z.number().int().openapi({ description: "AI tokens in, as metered by agent steps" }),
+    tokensOut: z.number().int(),
   })
   .openapi("UsageRow");
 

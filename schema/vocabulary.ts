@@ -69,6 +69,8 @@ export const EVENT_TYPES = [
   "step.skipped",
   "step.lease_expired",
   "step.held",
+  "step.spawned",
+  "step.log",
   "step.reused",
   "step.result_refused",
   "artifact.created",
@@ -83,5 +85,5 @@ export type FailurePolicy = (typeof FAILURE_POLICIES)[number];
 export const PRIORITIES = ["high", "normal", "low"] as const;
 export type Priority = (typeof PRIORITIES)[number];
 
-export const POOLS = ["repo", "pipeline", "system"] as const;
+export const POOLS = ["repo", "pipeline", "saas", "agent", "system"] as const;
 export type PoolName = (typeof POOLS)[number];

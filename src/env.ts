@@ -10,7 +10,11 @@ export interface Env {
   ARTIFACTS: R2Bucket;
   QUEUE_REPO: Queue<StepMessage>;
   QUEUE_PIPELINE: Queue<StepMessage>;
+  QUEUE_SAAS: Queue<StepMessage>;
+  QUEUE_AGENT: Queue<StepMessage>;
   QUEUE_SYSTEM: Queue<StepMessage>;
+  /** Workers AI, when bound (production); the agent pool's `workers-ai` provider uses it. */
+  AI?: Ai;
   QUEUE_WEBHOOKS: Queue<WebhookMessage>;
   /** "production" disables every development default (dev key, diagnostic shortcuts). */
   ENVIRONMENT: string;
@@ -26,6 +30,12 @@ export interface Env {
   WEBHOOK_TIMEOUT_MS?: string;
   WEBHOOK_DISABLE_AFTER_FAILURES?: string;
   WEBHOOK_DISABLE_AFTER_MS?: string;
+  /** AI agent steps: offline (deterministic, the default), openai (any compatible endpoint), workers-ai. */
+  AI_PROVIDER?: string;
+  AI_MODEL?: string;
+  OPENAI_BASE_URL?: string;
+  /** Secret. */
+  OPENAI_API_KEY?: string;
   /** Secrets (.dev.vars locally, `wrangler secret put` in production). */
   DEV_API_KEY?: string;
   ADMIN_TOKEN?: string;

@@ -43,9 +43,17 @@ export function resolveRun(body: CreateRunBody, options: ResolveOptions = DEFAUL
     specs = body.steps ?? [];
   }
 
+  return resolveSteps(specs, defaults, options.diagnostics);
+}
+
+/**
+ * Job type lookup, input validation, graph checks and defaults for a set of steps: a run's, or
+ * the steps a running step spawns (whose dependencies stay within the spawned set).
+ */
+export function resolveSteps(specs: StepSpec[], defaults: RetryPolicy, diagnostics: boolean): Resolution {
   const unknown = specs.flatMap((s, i) => (jobFor(s.type) ? [] : [{ path: `steps[${i}].type`, message: `unknown step type '${s.type}'` }]));
   if (unknown.length > 0) return fail(problems.unprocessable("step.unknown_type", "A step names a type the runtime does not know.", unknown));
-  const disabled = options.diagnostics
+  const disabled = diagnostics
     ? []
     : specs.flatMap((s, i) => (jobFor(s.type)!.pool === "system" ? [{ path: `steps[${i}].type`, message: `'${s.type}' is a diagnostic job type` }] : []));
   if (disabled.length > 0) return fail(problems.unprocessable("step.type_disabled", "Diagnostic job types are disabled here.", disabled));

@@ -7,10 +7,10 @@ import { StepMessage } from "../../schema/messages";
 import { LIMITS, type Json } from "../../schema/api";
 import type { Env } from "../env";
 import { AppError, NonRetryableError, toErrorShape, utf8Bytes } from "../errors";
-import { createArtifactWriter } from "../artifacts/writer";
 import type { BeginResult, StepReport } from "../control/run/types";
 import { runStub, type RunStub } from "../control/run/stub";
 import { SimulatedCrash } from "./jobs/system";
+import { createJobContext, resolveSpawn } from "./context";
 import { jobFor } from "./jobs";
 import { poolOfQueue } from "./pools";
 import { fieldErrors } from "../control/resolve";
@@ -82,35 +82,15 @@ async function execute(
     const detail = fieldErrors(input.error, "input").map((e) => `${e.path}: ${e.message}`).join("; ");
     return { ...base, outcome: "failed", error: { code: "step.invalid_input", message: detail, retryable: false } };
   }
-  const artifacts = createArtifactWriter(env.ARTIFACTS, {
-    tenantId: begun.tenantId,
-    runId: m.runId,
-    stepId: m.stepId,
-    attempt: m.attempt,
-  });
   const controller = new AbortController();
   const timer = setTimeout(
     () => controller.abort(new AppError("step.timeout", `the attempt passed its ${begun.timeoutMs} ms timeout`)),
     begun.timeoutMs,
   );
+  const { context, record } = createJobContext(m, begun, input.data, env, run, controller);
   try {
     const raw = await Promise.race([
-      job.run({
-        input: input.data,
-        upstream: begun.upstream,
-        runId: m.runId,
-        stepId: m.stepId,
-        attempt: m.attempt,
-        tenantId: begun.tenantId,
-        traceId: begun.traceId,
-        artifacts,
-        signal: controller.signal,
-        heartbeat: async () => {
-          // A heartbeat that cannot get through is not fatal: the lease decides, not this call.
-          const answer = await run.heartbeat(m.stepId, m.attempt).catch(() => null);
-          if (answer && !answer.ok) controller.abort(new NonRetryableError("step.stopped", `the run stopped this attempt: ${answer.message}`));
-        },
-      }),
+      job.run(context),
       new Promise<never>((_, reject) =>
         controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true }),
       ),
@@ -122,10 +102,11 @@ async function execute(
     if (utf8Bytes(text) > LIMITS.outputBytes) {
       throw new NonRetryableError("step.output_too_large", `outputs are limited to ${LIMITS.outputBytes} bytes; write an artifact instead`);
     }
-    return { ...base, outcome: "succeeded", output: JSON.parse(text) as Json, artifacts: artifacts.written };
+    const spawn = resolveSpawn(record.spawned, env);
+    return { ...base, ...record.common(), outcome: "succeeded", output: JSON.parse(text) as Json, artifacts: record.artifacts(), ...(spawn.length ? { spawn } : {}) };
   } catch (err) {
     if (err instanceof SimulatedCrash) throw err; // chaos: die before acking, like a killed process
-    return { ...base, outcome: "failed", error: toErrorShape(err) };
+    return { ...base, ...record.common(), outcome: "failed", error: toErrorShape(err) };
   } finally {
     clearTimeout(timer);
   }

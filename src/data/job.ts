@@ -36,7 +36,19 @@ export interface JobContext<I> {
    * must call it). If the attempt should stop, `signal` is aborted.
    */
   heartbeat(): Promise<void>;
+  /** A structured log line; it lands in the run's event log as `step.log` (at most 50 per attempt). */
+  log(message: string, fields?: JsonObject): void;
+  /** Meters what the attempt consumed; summed into the run's usage. */
+  meter(usage: { tokensIn?: number; tokensOut?: number; model?: string }): void;
+  /**
+   * Adds steps to the run (dynamic fan-out), started once this step succeeds; whatever waited
+   * for this step then waits for all of them too (fan-in). Validated like a run's own steps.
+   */
+  spawn(steps: SpawnStep[]): void;
 }
+
+/** A step to add to the run: a run step's shape; `dependsOn` may name only other spawned steps. */
+export type SpawnStep = { id: string; type: string; input?: JsonObject; dependsOn?: string[]; timeoutMs?: number; retry?: { maxAttempts?: number } };
 
 export interface JobDefinition<I = unknown, O = unknown> {
   type: string;

@@ -10,7 +10,7 @@ export interface PoolDeclaration {
   name: PoolName;
   queue: string;
   deadLetterQueue: string;
-  binding: "QUEUE_REPO" | "QUEUE_PIPELINE" | "QUEUE_SYSTEM";
+  binding: "QUEUE_REPO" | "QUEUE_PIPELINE" | "QUEUE_SAAS" | "QUEUE_AGENT" | "QUEUE_SYSTEM";
   /** Default per-attempt timeout for steps of this pool. */
   defaultTimeoutMs: number;
 }
@@ -24,6 +24,9 @@ export const POOL_REGISTRY: Record<PoolName, PoolDeclaration> = {
     binding: "QUEUE_PIPELINE",
     defaultTimeoutMs: 60_000,
   },
+  saas: { name: "saas", queue: "factory-saas", deadLetterQueue: "factory-saas-dlq", binding: "QUEUE_SAAS", defaultTimeoutMs: 120_000 },
+  // Model calls are slow and rate-limited upstream: longer timeout, fewer concurrent consumers.
+  agent: { name: "agent", queue: "factory-agent", deadLetterQueue: "factory-agent-dlq", binding: "QUEUE_AGENT", defaultTimeoutMs: 300_000 },
   system: { name: "system", queue: "factory-system", deadLetterQueue: "factory-system-dlq", binding: "QUEUE_SYSTEM", defaultTimeoutMs: 60_000 },
 };
 

@@ -3,7 +3,7 @@
  * SQLite transaction of the Run DO, so a state change, its events, its timers and its outbox
  * rows (the intent to dispatch) commit together or not at all. Sending happens after commit.
  */
-import type { Json, JsonObject } from "../../../schema/api";
+import { LIMITS, type Json, type JsonObject } from "../../../schema/api";
 import type { StepMessage } from "../../../schema/messages";
 import { TERMINAL_RUN_STATUSES, type EventType } from "../../../schema/vocabulary";
 import type { ErrorShape } from "../../errors";
@@ -27,6 +27,7 @@ import type {
 export type HeartbeatResult = { ok: true } | Refusal;
 
 const WEBHOOK_EVENTS: ReadonlySet<EventType> = new Set(WEBHOOK_EVENT_TYPES);
+const MAX_LOG_LINES = 50;
 
 export class RunEngine {
   constructor(
@@ -127,6 +128,9 @@ export class RunEngine {
       }
       return refusal;
     }
+    // The attempt is the current one: its logs and metered usage are part of the record.
+    for (const line of (report.logs ?? []).slice(0, MAX_LOG_LINES)) this.event("step.log", now, step.id, { attempt: step.attempt, ...line });
+    if (report.usage) this.store.setAttemptUsage(step.id, step.attempt, report.usage);
     if (report.outcome === "failed") {
       this.failAttempt(step, report.error, "failed", now);
       return { ok: true };
@@ -140,6 +144,12 @@ export class RunEngine {
       this.failAttempt(step, error, "failed", now);
       return { ok: true };
     }
+    const spawnError = report.spawn?.length ? this.checkSpawn(step, report.spawn) : null;
+    if (spawnError) {
+      this.failAttempt(step, { code: "spawn.invalid", message: spawnError, retryable: false }, "failed", now);
+      return { ok: true };
+    }
+    if (report.spawn?.length) this.spawn(step, report.spawn, now);
     this.succeed(step, report.output, report.artifacts, now);
     return { ok: true };
   }
@@ -237,7 +247,35 @@ export class RunEngine {
     return step.heartbeat_timeout_ms ? Math.min(deadline, now + step.heartbeat_timeout_ms + this.config.leaseGraceMs) : deadline;
   }
 
-  private insertStep(s: ResolvedStep, position: number): void {
+  /** Why a step may not add these steps to the run, or null when it may. Changes nothing. */
+  private checkSpawn(parent: StepRow, steps: ResolvedStep[]): string | null {
+    if (parent.depth + 1 > LIMITS.spawnDepth) return `spawned steps may be at most ${LIMITS.spawnDepth} deep`;
+    if (this.store.stepCount() + steps.length > LIMITS.stepsPerRun) return `a run has at most ${LIMITS.stepsPerRun} steps`;
+    const taken = this.store.existingStepIds(steps.map((s) => s.id));
+    return taken.length > 0 ? `step ids already in the run: ${taken.slice(0, 5).join(", ")}` : null;
+  }
+
+  /**
+   * Adds the steps `parent` spawned. They depend on it (released when it succeeds, just after),
+   * and everything that waited for `parent` now also waits for all of them: fan-in on the
+   * spawned set. Both are written into `depends_on`, so the graph stays self-describing (a retry
+   * of the run rebuilds it as it was).
+   */
+  private spawn(parent: StepRow, steps: ResolvedStep[], now: number): void {
+    const first = this.store.stepCount();
+    steps.forEach((s, i) => this.insertStep({ ...s, dependsOn: [...s.dependsOn, parent.id] }, first + i, { depth: parent.depth + 1, spawnedBy: parent.id }));
+    const ids = steps.map((s) => s.id);
+    for (const waiting of this.store.dependentsOf(parent.id)) {
+      if (ids.includes(waiting)) continue;
+      for (const id of ids) this.store.insertEdge(id, waiting);
+      this.store.addPendingDeps(waiting, ids.length);
+      const row = this.store.step(waiting)!;
+      this.store.updateStep(waiting, { depends_on: json.write([...(json.read<string[]>(row.depends_on) ?? []), ...ids]) });
+    }
+    this.event("step.spawned", now, parent.id, { count: steps.length, steps: steps.slice(0, 50).map((s) => s.id) });
+  }
+
+  private insertStep(s: ResolvedStep, position: number, lineage: { depth: number; spawnedBy: string | null } = { depth: 0, spawnedBy: null }): void {
     this.store.insertStep({
       id: s.id,
       position,
@@ -251,6 +289,8 @@ export class RunEngine {
       max_delay_ms: s.retry.maxDelayMs,
       timeout_ms: s.timeoutMs,
       heartbeat_timeout_ms: s.heartbeatTimeoutMs ?? null,
+      depth: lineage.depth,
+      spawned_by: lineage.spawnedBy,
     });
     for (const dep of s.dependsOn) this.store.insertEdge(dep, s.id);
   }

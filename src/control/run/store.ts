@@ -51,6 +51,9 @@ export const RUN_MIGRATIONS: readonly Migration[] = [
     `ALTER TABLE step ADD COLUMN initial_delay_ms INTEGER NOT NULL DEFAULT 1000`,
     `ALTER TABLE step ADD COLUMN max_delay_ms INTEGER NOT NULL DEFAULT 300000`,
     `ALTER TABLE step ADD COLUMN heartbeat_timeout_ms INTEGER`,
+    `ALTER TABLE step ADD COLUMN depth INTEGER NOT NULL DEFAULT 0`,
+    `ALTER TABLE attempt ADD COLUMN usage TEXT`,
+    `ALTER TABLE step ADD COLUMN spawned_by TEXT`,
     `ALTER TABLE run ADD COLUMN failure_policy TEXT NOT NULL DEFAULT 'fail-fast'`,
     `ALTER TABLE run ADD COLUMN retry_of TEXT`,
     `ALTER TABLE run ADD COLUMN retried_as TEXT`,
@@ -92,6 +95,9 @@ export interface StepRow {
   max_delay_ms: number;
   timeout_ms: number;
   heartbeat_timeout_ms: number | null;
+  /** 0 for the run's own steps; a spawned step is one deeper than the step that spawned it. */
+  depth: number;
+  spawned_by: string | null;
   output: string | null;
   error: string | null;
   queued_at: number | null;
@@ -124,6 +130,9 @@ export interface RunUsage {
   /** Sum of the attempts' execution times. */
   wallMs: number;
   artifactBytes: number;
+  /** AI tokens, as metered by the attempts' handlers. */
+  tokensIn: number;
+  tokensOut: number;
 }
 
 export type TimerKind = "lease" | "backoff" | "outbox" | "deadline";
@@ -200,14 +209,31 @@ export class RunStore {
   insertStep(
     s: Pick<
       StepRow,
-      "id" | "position" | "type" | "pool" | "input" | "depends_on" | "pending_deps" | "max_attempts" | "initial_delay_ms" | "max_delay_ms" | "timeout_ms" | "heartbeat_timeout_ms"
+      | "id" | "position" | "type" | "pool" | "input" | "depends_on" | "pending_deps" | "max_attempts" | "initial_delay_ms" | "max_delay_ms"
+      | "timeout_ms" | "heartbeat_timeout_ms" | "depth" | "spawned_by"
     >,
   ): void {
     this.sql.exec(
-      `INSERT INTO step (id, position, type, pool, input, depends_on, pending_deps, status, max_attempts, initial_delay_ms, max_delay_ms, timeout_ms, heartbeat_timeout_ms)
-       VALUES (?,?,?,?,?,?,?,'pending',?,?,?,?,?)`,
-      s.id, s.position, s.type, s.pool, s.input, s.depends_on, s.pending_deps, s.max_attempts, s.initial_delay_ms, s.max_delay_ms, s.timeout_ms, s.heartbeat_timeout_ms,
+      `INSERT INTO step (id, position, type, pool, input, depends_on, pending_deps, status, max_attempts, initial_delay_ms, max_delay_ms,
+         timeout_ms, heartbeat_timeout_ms, depth, spawned_by)
+       VALUES (?,?,?,?,?,?,?,'pending',?,?,?,?,?,?,?)`,
+      s.id, s.position, s.type, s.pool, s.input, s.depends_on, s.pending_deps, s.max_attempts, s.initial_delay_ms, s.max_delay_ms,
+      s.timeout_ms, s.heartbeat_timeout_ms, s.depth, s.spawned_by,
     );
+  }
+
+  stepCount(): number {
+    return this.one<{ n: number }>("SELECT COUNT(*) AS n FROM step")!.n;
+  }
+
+  existingStepIds(ids: readonly string[]): string[] {
+    if (ids.length === 0) return [];
+    return this.all<{ id: string }>(`SELECT id FROM step WHERE id IN (${ids.map(() => "?").join(",")})`, ...ids).map((r) => r.id);
+  }
+
+  /** Makes `stepId` also wait for `more` unfinished dependencies. */
+  addPendingDeps(stepId: string, more: number): void {
+    this.sql.exec("UPDATE step SET pending_deps = pending_deps + ? WHERE id = ?", more, stepId);
   }
 
   attemptStartedAt(stepId: string, attempt: number): number | null {
@@ -293,6 +319,10 @@ export class RunStore {
     );
   }
 
+  setAttemptUsage(stepId: string, attempt: number, usage: unknown): void {
+    this.sql.exec("UPDATE attempt SET usage = ? WHERE step_id = ? AND attempt = ?", json.write(usage), stepId, attempt);
+  }
+
   setAttempt(stepId: string, attempt: number, status: AttemptStatus, at: number, error: ErrorShape | null = null): void {
     if (status === "running") {
       this.sql.exec("UPDATE attempt SET status = ?, started_at = ? WHERE step_id = ? AND attempt = ?", status, at, stepId, attempt);
@@ -320,7 +350,17 @@ export class RunStore {
     const steps = this.one<{ steps: number; attempts: number | null }>("SELECT COUNT(*) AS steps, SUM(attempt) AS attempts FROM step")!;
     const wall = this.one<{ ms: number | null }>("SELECT SUM(finished_at - started_at) AS ms FROM attempt WHERE started_at IS NOT NULL AND finished_at IS NOT NULL")!;
     const bytes = this.one<{ bytes: number | null }>("SELECT SUM(size) AS bytes FROM artifact")!;
-    return { steps: steps.steps, attempts: steps.attempts ?? 0, wallMs: wall.ms ?? 0, artifactBytes: bytes.bytes ?? 0 };
+    const tokens = this.one<{ tin: number | null; tout: number | null }>(
+      "SELECT SUM(json_extract(usage, '$.tokensIn')) AS tin, SUM(json_extract(usage, '$.tokensOut')) AS tout FROM attempt WHERE usage IS NOT NULL",
+    )!;
+    return {
+      steps: steps.steps,
+      attempts: steps.attempts ?? 0,
+      wallMs: wall.ms ?? 0,
+      artifactBytes: bytes.bytes ?? 0,
+      tokensIn: tokens.tin ?? 0,
+      tokensOut: tokens.tout ?? 0,
+    };
   }
 
   lastEventSeq(): number {

@@ -50,8 +50,22 @@ export interface ArtifactReport {
 }
 
 export type StepReport =
-  | { stepId: string; attempt: number; outcome: "succeeded"; output: Json; artifacts: ArtifactReport[] }
-  | { stepId: string; attempt: number; outcome: "failed"; error: ErrorShape };
+  | (ReportCommon & { outcome: "succeeded"; output: Json; artifacts: ArtifactReport[]; spawn?: ResolvedStep[] })
+  | (ReportCommon & { outcome: "failed"; error: ErrorShape });
+
+/** What any attempt reports besides its outcome. */
+export interface ReportCommon {
+  stepId: string;
+  attempt: number;
+  logs?: { level: "info" | "warn" | "error"; message: string; fields?: JsonObject }[];
+  usage?: AttemptUsage;
+}
+
+export interface AttemptUsage {
+  tokensIn: number;
+  tokensOut: number;
+  model?: string;
+}
 
 export type Refusal = { ok: false; code: string; message: string };
 

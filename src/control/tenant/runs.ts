@@ -50,6 +50,8 @@ export interface UsageRow {
   attempts: number;
   wallMs: number;
   artifactBytes: number;
+  tokensIn: number;
+  tokensOut: number;
 }
 const TERMINAL = [...TERMINAL_RUN_STATUSES].map((s) => `'${s}'`).join(",");
 
@@ -120,7 +122,9 @@ export class RunBook {
          COALESCE(SUM(json_extract(usage, '$.steps')), 0) AS steps,
          COALESCE(SUM(json_extract(usage, '$.attempts')), 0) AS attempts,
          COALESCE(SUM(json_extract(usage, '$.wallMs')), 0) AS wallMs,
-         COALESCE(SUM(json_extract(usage, '$.artifactBytes')), 0) AS artifactBytes
+         COALESCE(SUM(json_extract(usage, '$.artifactBytes')), 0) AS artifactBytes,
+         COALESCE(SUM(json_extract(usage, '$.tokensIn')), 0) AS tokensIn,
+         COALESCE(SUM(json_extract(usage, '$.tokensOut')), 0) AS tokensOut
        FROM run_index WHERE created_at >= ? AND created_at < ? AND usage IS NOT NULL GROUP BY key ORDER BY key`,
       from, to,
     );

@@ -1,0 +1,82 @@
+/** What a job handler is given (its JobContext), and what it leaves to report with its outcome. */
+import { StepSpec } from "../../schema/api";
+import type { StepMessage } from "../../schema/messages";
+import { createArtifactWriter } from "../artifacts/writer";
+import { resolveSteps } from "../control/resolve";
+import type { RunStub } from "../control/run/stub";
+import type { AttemptUsage, BeginResult, ReportCommon, ResolvedStep } from "../control/run/types";
+import { resolveOptions, type Env } from "../env";
+import { NonRetryableError } from "../errors";
+import type { ArtifactRecord, JobContext, SpawnStep } from "./job";
+
+const MAX_LOG_LINES = 50;
+const MAX_LOG_CHARS = 2_000;
+
+export function createJobContext(
+  m: StepMessage,
+  begun: Extract<BeginResult, { ok: true }>,
+  input: unknown,
+  env: Env,
+  run: RunStub,
+  controller: AbortController,
+) {
+  const artifacts = createArtifactWriter(env.ARTIFACTS, { tenantId: begun.tenantId, runId: m.runId, stepId: m.stepId, attempt: m.attempt });
+  const logs: NonNullable<ReportCommon["logs"]> = [];
+  const usage: AttemptUsage = { tokensIn: 0, tokensOut: 0 };
+  let metered = false;
+  const spawned: SpawnStep[] = [];
+
+  const context: JobContext<unknown> = {
+    input,
+    upstream: begun.upstream,
+    runId: m.runId,
+    stepId: m.stepId,
+    attempt: m.attempt,
+    tenantId: begun.tenantId,
+    traceId: begun.traceId,
+    artifacts,
+    signal: controller.signal,
+    heartbeat: async () => {
+      // A heartbeat that cannot get through is not fatal: the lease decides, not this call.
+      const answer = await run.heartbeat(m.stepId, m.attempt).catch(() => null);
+      if (answer && !answer.ok) controller.abort(new NonRetryableError("step.stopped", `the run stopped this attempt: ${answer.message}`));
+    },
+    log: (message, fields) => {
+      if (logs.length < MAX_LOG_LINES) logs.push({ level: "info", message: message.slice(0, MAX_LOG_CHARS), ...(fields ? { fields } : {}) });
+    },
+    meter: (u) => {
+      metered = true;
+      usage.tokensIn += Math.max(0, Math.round(u.tokensIn ?? 0));
+      usage.tokensOut += Math.max(0, Math.round(u.tokensOut ?? 0));
+      if (u.model) usage.model = u.model;
+    },
+    spawn: (steps) => {
+      spawned.push(...steps);
+    },
+  };
+
+  const record = {
+    spawned,
+    artifacts: (): ArtifactRecord[] => artifacts.written,
+    common: (): Pick<ReportCommon, "logs" | "usage"> => ({ ...(logs.length ? { logs } : {}), ...(metered ? { usage } : {}) }),
+  };
+  return { context, record };
+}
+
+/**
+ * Validates what a handler spawned, like a run's own steps (types, inputs, graph, defaults).
+ * Refused spawns fail the step, non-retryably: running it again would spawn the same.
+ */
+export function resolveSpawn(spawned: SpawnStep[], env: Env): ResolvedStep[] {
+  if (spawned.length === 0) return [];
+  const specs = StepSpec.array().safeParse(spawned);
+  if (!specs.success) throw new NonRetryableError("spawn.invalid", `spawned steps do not fit the step schema: ${specs.error.issues[0]?.message ?? ""}`);
+  const options = resolveOptions(env);
+  const resolution = resolveSteps(specs.data, options.retry, options.diagnostics);
+  if (!resolution.ok) {
+    const detail = (resolution.error.errors ?? []).slice(0, 3).map((e) => `${e.path}: ${e.message}`).join("; ");
+    throw new NonRetryableError("spawn.invalid", `${resolution.error.message} ${detail}`.trim());
+  }
+  return resolution.steps;
+}
+
