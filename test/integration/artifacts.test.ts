@@ -66,3 +66,25 @@ describe("the microservice blueprint", () => {
     }
   });
 });
+
+describe("dynamic fan-out", () => {
+  it("a microservice whose planner spawns 200 module steps succeeds, and its zip holds every module", async () => {
+    const run = await createRun({ project: "big", blueprint: "microservice", input: { name: "big-api", modules: 200 } });
+    const done = await waitForRun(run.id, { timeoutMs: 60_000 });
+    expect(done.status).toBe("succeeded");
+    expect(done.steps).toHaveLength(205);
+    const modules = done.steps.filter((s) => s.type === "repo.module");
+    expect(modules).toHaveLength(200);
+    expect(modules.every((s) => s.status === "succeeded" && s.dependsOn.includes("plan"))).toBe(true);
+    // Fan-in: what waited for the planner waited for every module too.
+    const scaffold = done.steps.find((s) => s.id === "scaffold")!;
+    expect(scaffold.dependsOn).toHaveLength(201);
+    expect(Date.parse(scaffold.startedAt!)).toBeGreaterThanOrEqual(Math.max(...modules.map((m) => Date.parse(m.finishedAt!))));
+
+    const zip = unzipSync(new Uint8Array(await (await api(`/v1/runs/${run.id}/artifacts/big-api.zip`)).arrayBuffer()));
+    expect(Object.keys(zip).filter((p) => p.startsWith("big-api/src/modules/"))).toHaveLength(200);
+    const events = ((await (await api(`/v1/runs/${run.id}/events?limit=1000`)).json()) as { items: { type: string; data: { count?: number; message?: string } }[] }).items;
+    expect(events.find((e) => e.type === "step.spawned")?.data.count).toBe(200);
+    expect(events.find((e) => e.type === "step.log")?.data.message).toBe("planned");
+  }, 90_000);
+});

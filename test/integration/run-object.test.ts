@@ -134,6 +134,53 @@ describe("Run DO: fencing, leases, recovery", () => {
   });
 });
 
+describe("Run DO: spawning", () => {
+  const spawned = (id: string, dependsOn: string[] = []) => ({ ...step(id), dependsOn });
+
+  it("spawned steps start after their parent, and its dependents wait for all of them", async () => {
+    const runId = newRunId();
+    await withEngine(runId, (engine, store) => {
+      engine.create(spec(runId, [step("plan"), step("join", ["plan"])]), 0);
+      engine.admit(0);
+      engine.begin("plan", 1, 1);
+      const report = { stepId: "plan", attempt: 1, outcome: "succeeded" as const, output: {}, artifacts: [], spawn: [spawned("m1"), spawned("m2", ["m1"])] };
+      expect(engine.report(report, 2)).toEqual({ ok: true });
+      expect(store.step("m1")).toMatchObject({ status: "queued", depth: 1, spawned_by: "plan" });
+      expect(store.step("m2")).toMatchObject({ status: "pending", pending_deps: 1 });
+      expect(store.step("join")).toMatchObject({ status: "pending", pending_deps: 2, depends_on: JSON.stringify(["plan", "m1", "m2"]) });
+      for (const id of ["m1", "m2"]) {
+        engine.begin(id, 1, 3);
+        engine.report({ stepId: id, attempt: 1, outcome: "succeeded", output: {}, artifacts: [] }, 4);
+      }
+      expect(store.step("join")!.status).toBe("queued");
+    });
+  });
+
+  it("a spawn reusing an id, or nested too deep, fails the spawning step (spawn.invalid) and adds nothing", async () => {
+    const runId = newRunId();
+    await withEngine(runId, (engine, store) => {
+      engine.create(spec(runId, [step("plan"), step("other")]), 0);
+      engine.admit(0);
+      engine.begin("plan", 1, 1);
+      engine.report({ stepId: "plan", attempt: 1, outcome: "succeeded", output: {}, artifacts: [], spawn: [spawned("other")] }, 2);
+      expect(store.step("plan")).toMatchObject({ status: "failed", error: expect.stringContaining("spawn.invalid") });
+      expect(store.stepCount()).toBe(2);
+    });
+    const deep = newRunId();
+    await withEngine(deep, (engine, store) => {
+      engine.create(spec(deep, [step("d0")]), 0);
+      engine.admit(0);
+      for (let depth = 0; depth <= 3; depth++) {
+        const id = `d${depth}`;
+        engine.begin(id, 1, depth * 10 + 1);
+        engine.report({ stepId: id, attempt: 1, outcome: "succeeded", output: {}, artifacts: [], spawn: [spawned(`d${depth + 1}`)] }, depth * 10 + 2);
+      }
+      expect(store.step("d3")).toMatchObject({ status: "failed", error: expect.stringContaining("at most 3 deep") });
+      expect(store.step("d4")).toBeNull();
+    });
+  });
+});
+
 describe("Run DO schema", () => {
   it("migrations are ordered and versioned: an existing v1 object upgrades and keeps its data", async () => {
     const runId = newRunId();

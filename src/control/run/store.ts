@@ -153,6 +153,9 @@ export interface OutboxRow {
 
 type Row = Record<string, SqlStorageValue>;
 
+/** Bound parameters per statement, kept well under SQLite's limit. */
+const IN_CHUNK = 90;
+
 export class RunStore {
   /** False for an object that has never held a run: it has no tables, and reads find nothing. */
   private ready: boolean;
@@ -227,8 +230,17 @@ export class RunStore {
   }
 
   existingStepIds(ids: readonly string[]): string[] {
-    if (ids.length === 0) return [];
-    return this.all<{ id: string }>(`SELECT id FROM step WHERE id IN (${ids.map(() => "?").join(",")})`, ...ids).map((r) => r.id);
+    return this.allIn<{ id: string }>("SELECT id FROM step WHERE id IN (?)", ids).map((r) => r.id);
+  }
+
+  /** Runs `query` (whose one `IN (?)` takes the list) in chunks: SQLite bounds bound parameters. */
+  private allIn<T>(query: string, values: readonly SqlStorageValue[]): T[] {
+    const out: T[] = [];
+    for (let i = 0; i < values.length; i += IN_CHUNK) {
+      const chunk = values.slice(i, i + IN_CHUNK);
+      out.push(...this.all<T>(query.replace("IN (?)", `IN (${chunk.map(() => "?").join(",")})`), ...chunk));
+    }
+    return out;
   }
 
   /** Makes `stepId` also wait for `more` unfinished dependencies. */
@@ -306,9 +318,7 @@ export class RunStore {
   }
 
   outputs(ids: readonly string[]): JsonObject {
-    if (ids.length === 0) return {};
-    const marks = ids.map(() => "?").join(",");
-    const rows = this.all<{ id: string; output: string | null }>(`SELECT id, output FROM step WHERE id IN (${marks})`, ...ids);
+    const rows = this.allIn<{ id: string; output: string | null }>("SELECT id, output FROM step WHERE id IN (?)", ids);
     return Object.fromEntries(rows.map((r) => [r.id, json.read<Json>(r.output)]));
   }
 
@@ -341,8 +351,7 @@ export class RunStore {
   }
 
   eventsBySeq(seqs: readonly number[]): EventRow[] {
-    if (seqs.length === 0) return [];
-    return this.all<EventRow>(`SELECT * FROM event WHERE seq IN (${seqs.map(() => "?").join(",")}) ORDER BY seq`, ...seqs);
+    return this.allIn<EventRow>("SELECT * FROM event WHERE seq IN (?)", seqs).sort((a, b) => a.seq - b.seq);
   }
 
   /** What the run used, from its recorded attempts and artifacts: never estimated. */
@@ -405,8 +414,7 @@ export class RunStore {
   }
 
   deleteOutbox(ids: readonly number[]): void {
-    if (ids.length === 0) return;
-    this.sql.exec(`DELETE FROM outbox WHERE id IN (${ids.map(() => "?").join(",")})`, ...ids);
+    this.allIn("DELETE FROM outbox WHERE id IN (?) RETURNING id", ids);
   }
 
   artifact(name: string): ArtifactRow | null {

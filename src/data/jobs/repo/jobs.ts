@@ -5,24 +5,45 @@ import { NonRetryableError } from "../../../errors";
 import { defineJob } from "../../job";
 import { FileMap, FilesOutput, MicroserviceInput, ServicePlan, planService, upstreamPlan } from "./plan";
 import { serviceReadme } from "./docs";
-import { serviceSource } from "./source";
+import { moduleSource, serviceSource } from "./source";
 
 export const plan = defineJob({
   type: "repo.plan",
   pool: "repo",
-  description: "Normalizes a microservice request into the plan the other generators follow.",
+  description: "Normalizes a microservice request into the plan the other generators follow; spawns one step per module.",
   input: MicroserviceInput,
   output: ServicePlan,
-  run: async ({ input }) => planService(input),
+  run: async ({ input, spawn, log }) => {
+    const plan = planService(input);
+    // Dynamic fan-out: the plan decides how many module steps exist; scaffold then waits for all.
+    spawn(Array.from({ length: plan.modules }, (_, index) => ({ id: `module-${index}`, type: "repo.module", input: { index } })));
+    log("planned", { resources: plan.resources.length, modules: plan.modules });
+    return plan;
+  },
+});
+
+export const module = defineJob({
+  type: "repo.module",
+  pool: "repo",
+  description: "Generates one feature module of the service (spawned by repo.plan).",
+  input: z.object({ index: z.number().int().min(0).max(10_000) }).strict(),
+  output: FilesOutput,
+  run: async ({ input }) => ({ files: { [`src/modules/module-${input.index}.ts`]: moduleSource(input.index) } }),
 });
 
 export const scaffold = defineJob({
   type: "repo.scaffold",
   pool: "repo",
-  description: "Generates the service's TypeScript source and tests from the plan.",
+  description: "Generates the service's TypeScript source and tests from the plan, with the modules its plan spawned.",
   input: z.object({}).strict(),
   output: FilesOutput,
-  run: async ({ upstream }) => ({ files: serviceSource(upstreamPlan(upstream)) }),
+  run: async ({ upstream }) => {
+    const modules = Object.values(upstream).flatMap((v) => {
+      const parsed = FilesOutput.safeParse(v);
+      return parsed.success ? Object.entries(parsed.data.files) : [];
+    });
+    return { files: { ...serviceSource(upstreamPlan(upstream)), ...Object.fromEntries(modules) } };
+  },
 });
 
 export const docs = defineJob({
