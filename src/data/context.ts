@@ -7,6 +7,7 @@ import type { RunStub } from "../control/run/stub";
 import type { AttemptUsage, BeginResult, ReportCommon, ResolvedStep } from "../control/run/types";
 import { resolveOptions, type Env } from "../env";
 import { NonRetryableError } from "../errors";
+import { providerFor } from "./agents/providers";
 import type { ArtifactRecord, JobContext, SpawnStep } from "./job";
 
 const MAX_LOG_LINES = 50;
@@ -52,6 +53,15 @@ export function createJobContext(
     },
     spawn: (steps) => {
       spawned.push(...steps);
+    },
+    ai: {
+      complete: async (request) => {
+        const provider = providerFor(env);
+        const completion = await provider.complete({ ...request, signal: controller.signal });
+        context.meter({ tokensIn: completion.tokensIn, tokensOut: completion.tokensOut, model: completion.model });
+        context.log("model call", { provider: provider.name, model: completion.model, tokensIn: completion.tokensIn, tokensOut: completion.tokensOut });
+        return completion;
+      },
     },
   };
 

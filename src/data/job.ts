@@ -4,6 +4,7 @@
  */
 import type { z } from "zod";
 import type { JsonObject } from "../../schema/api";
+import type { Completion, CompletionRequest } from "./agents/providers";
 import type { PoolName } from "../../schema/vocabulary";
 
 export interface ArtifactRecord {
@@ -45,6 +46,8 @@ export interface JobContext<I> {
    * for this step then waits for all of them too (fan-in). Validated like a run's own steps.
    */
   spawn(steps: SpawnStep[]): void;
+  /** The configured model provider; every call is metered into the attempt's usage. */
+  ai: { complete(request: Omit<CompletionRequest, "signal">): Promise<Completion> };
 }
 
 /** A step to add to the run: a run step's shape; `dependsOn` may name only other spawned steps. */
