@@ -2,13 +2,10 @@ import { reset } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import type { RunView } from "../../schema/api";
-import { api, createRun, waitForRun } from "../support/api";
+import { api, createRun, events, waitForRun } from "../support/api";
 
 afterEach(() => reset());
 
-type Event = { type: string; stepId?: string; data: Record<string, unknown> };
-const events = async (runId: string) =>
-  ((await (await api(`/v1/runs/${runId}/events?limit=1000`)).json()) as { items: Event[] }).items;
 const control = (id: string, action: string) => api(`/v1/runs/${id}/${action}`, { method: "POST" });
 const get = async (id: string) => (await (await api(`/v1/runs/${id}`)).json()) as RunView;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -7,13 +7,10 @@ import { RUN_MIGRATIONS, RunStore } from "../../src/control/run/store";
 import { runStub } from "../../src/control/run/stub";
 import { migrate } from "../../src/control/sqlite";
 import { newRunId } from "../../src/lib/crypto";
-import { api, createRun, waitForRun } from "../support/api";
+import { api, createRun, events, waitForRun } from "../support/api";
 
 afterEach(() => reset());
 
-type Event = { type: string; stepId?: string; data: Record<string, unknown> };
-const events = async (runId: string) =>
-  ((await (await api(`/v1/runs/${runId}/events?limit=1000`)).json()) as { items: Event[] }).items;
 
 const CONFIG: EngineConfig = { leaseQueuedMs: 1000, leaseGraceMs: 100, outboxRetryMs: 1000, lostBudget: 2 };
 

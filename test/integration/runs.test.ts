@@ -1,15 +1,9 @@
 import { reset } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
-import { api, createRun, waitForRun } from "../support/api";
+import { api, createRun, events, waitForRun } from "../support/api";
 
 afterEach(() => reset());
 
-type Event = { type: string; stepId?: string; seq: number; eventId: string; data: Record<string, unknown> };
-
-async function events(runId: string): Promise<Event[]> {
-  const body = (await (await api(`/v1/runs/${runId}/events?limit=1000`)).json()) as { items: Event[] };
-  return body.items;
-}
 
 describe("runs execute through the real queues and Run DO", () => {
   it("a chain runs in order and logs every transition in the envelope", async () => {

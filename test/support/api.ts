@@ -23,6 +23,14 @@ export async function createRun(json: unknown, key?: string): Promise<RunView> {
   return (await res.json()) as RunView;
 }
 
+export type LoggedEvent = { type: string; stepId?: string; seq: number; eventId: string; data: Record<string, unknown> };
+
+/** The run's whole event log. */
+export async function events(runId: string, key?: string): Promise<LoggedEvent[]> {
+  const res = await api(`/v1/runs/${runId}/events?limit=1000`, key ? { key } : {});
+  return ((await res.json()) as { items: LoggedEvent[] }).items;
+}
+
 const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
 
 /** Polls until the run is terminal (or the deadline passes) and returns it. */

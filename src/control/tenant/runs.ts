@@ -5,6 +5,7 @@
  */
 import type { RunSummary } from "../../../schema/api";
 import { TERMINAL_RUN_STATUSES, type Priority, type RunStatus } from "../../../schema/vocabulary";
+import type { RunUsage } from "../run/store";
 import type { TenantSync } from "../run/types";
 
 export const RUN_BOOK_MIGRATION = [
@@ -41,17 +42,12 @@ interface IndexRow {
 
 type Row = Record<string, SqlStorageValue>;
 
-export interface UsageRow {
+/** Recorded usage summed over a group of runs. */
+export interface UsageRow extends RunUsage {
   key: string;
   runs: number;
   succeeded: number;
   failed: number;
-  steps: number;
-  attempts: number;
-  wallMs: number;
-  artifactBytes: number;
-  tokensIn: number;
-  tokensOut: number;
 }
 const TERMINAL = [...TERMINAL_RUN_STATUSES].map((s) => `'${s}'`).join(",");
 
