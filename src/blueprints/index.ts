@@ -20,6 +20,20 @@ const step = (id: string, type: string, dependsOn: string[] = [], input: JsonObj
   dependsOn,
 });
 
+/** CI/CD definitions alone: GitHub Actions and Azure Pipelines for a Node service, zipped. */
+export const pipeline: Blueprint<MicroserviceInput> = {
+  name: "pipeline",
+  description: "GitHub Actions and Azure Pipelines definitions for a Node service, delivered as a zip.",
+  input: MicroserviceInput,
+  retry: { maxAttempts: 2, initialDelayMs: 500 },
+  expand: (input) => [
+    step("plan", "repo.plan", [], { ...input, modules: 0 }),
+    step("github", "pipeline.github-actions", ["plan"]),
+    step("azure", "pipeline.azure", ["plan"]),
+    step("package", "repo.package", ["github", "azure"], { name: input.name }),
+  ],
+};
+
 export const microservice: Blueprint<MicroserviceInput> = {
   name: "microservice",
   description:
@@ -31,12 +45,13 @@ export const microservice: Blueprint<MicroserviceInput> = {
     step("plan", "repo.plan", [], input),
     step("scaffold", "repo.scaffold", ["plan"]),
     step("pipeline", "pipeline.github-actions", ["plan"]),
+    step("azure", "pipeline.azure", ["plan"]),
     step("docs", "repo.docs", ["plan"]),
-    step("package", "repo.package", ["scaffold", "pipeline", "docs"], { name: input.name }),
+    step("package", "repo.package", ["scaffold", "pipeline", "azure", "docs"], { name: input.name }),
   ],
 };
 
-const ALL = [microservice] as Blueprint[];
+const ALL = [microservice, pipeline] as Blueprint[];
 
 export const BLUEPRINTS: ReadonlyMap<string, Blueprint> = new Map(ALL.map((b) => [b.name, b]));
 

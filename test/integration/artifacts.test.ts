@@ -14,8 +14,9 @@ describe("the microservice blueprint", () => {
       ["plan", "repo", []],
       ["scaffold", "repo", ["plan"]],
       ["pipeline", "pipeline", ["plan"]],
+      ["azure", "pipeline", ["plan"]],
       ["docs", "repo", ["plan"]],
-      ["package", "repo", ["scaffold", "pipeline", "docs"]],
+      ["package", "repo", ["scaffold", "pipeline", "azure", "docs"]],
     ]);
     const done = await waitForRun(run.id);
     expect(done.status).toBe("succeeded");
@@ -41,6 +42,7 @@ describe("the microservice blueprint", () => {
         ".github/workflows/ci.yml",
         ".gitignore",
         "README.md",
+        "azure-pipelines.yml",
         "package.json",
         "src/app.ts",
         "src/server.ts",
@@ -72,7 +74,7 @@ describe("dynamic fan-out", () => {
     const run = await createRun({ project: "big", blueprint: "microservice", input: { name: "big-api", modules: 200 } });
     const done = await waitForRun(run.id, { timeoutMs: 60_000 });
     expect(done.status).toBe("succeeded");
-    expect(done.steps).toHaveLength(205);
+    expect(done.steps).toHaveLength(206);
     const modules = done.steps.filter((s) => s.type === "repo.module");
     expect(modules).toHaveLength(200);
     expect(modules.every((s) => s.status === "succeeded" && s.dependsOn.includes("plan"))).toBe(true);
@@ -87,4 +89,14 @@ describe("dynamic fan-out", () => {
     expect(events.find((e) => e.type === "step.spawned")?.data.count).toBe(200);
     expect(events.find((e) => e.type === "step.log")?.data.message).toBe("planned");
   }, 90_000);
+});
+
+describe("the pipeline blueprint", () => {
+  it("zips a GitHub Actions workflow and an Azure Pipelines definition", async () => {
+    const run = await waitForRun((await createRun({ project: "ci", blueprint: "pipeline", input: { name: "ci-api", nodeVersion: 22 } })).id);
+    expect(run.status).toBe("succeeded");
+    const zip = unzipSync(new Uint8Array(await (await api(`/v1/runs/${run.id}/artifacts/ci-api.zip`)).arrayBuffer()));
+    expect(Object.keys(zip).sort()).toEqual(["ci-api/.github/workflows/ci.yml", "ci-api/azure-pipelines.yml"]);
+    expect(strFromU8(zip["ci-api/azure-pipelines.yml"]!)).toContain('versionSpec: "22.x"');
+  });
 });

@@ -17,7 +17,7 @@ it("GET /v1/usage sums what finished runs recorded, by project and by day, for t
   const byProject = (await (await api("/v1/usage?groupBy=project")).json()) as { items: { key: string; runs: number; succeeded: number; failed: number; steps: number; attempts: number; artifactBytes: number; wallMs: number }[] };
   const zip = ((await (await api(`/v1/runs/${runs[0]!.id}/artifacts`)).json()) as { items: { size: number }[] }).items[0]!.size;
   expect(byProject.items).toEqual([
-    { key: "billing", runs: 2, succeeded: 2, failed: 0, steps: 6, attempts: 7, wallMs: expect.any(Number), artifactBytes: zip, tokensIn: 0, tokensOut: 0 },
+    { key: "billing", runs: 2, succeeded: 2, failed: 0, steps: 7, attempts: 8, wallMs: expect.any(Number), artifactBytes: zip, tokensIn: 0, tokensOut: 0 },
     { key: "ops", runs: 1, succeeded: 0, failed: 1, steps: 1, attempts: 1, wallMs: expect.any(Number), artifactBytes: 0, tokensIn: 0, tokensOut: 0 },
   ]);
   const byDay = (await (await api("/v1/usage?groupBy=day")).json()) as { items: { key: string; runs: number }[] };

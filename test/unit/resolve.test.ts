@@ -29,24 +29,24 @@ function refused(r: Resolution, code: string): AppError {
 }
 
 describe("resolveRun: the microservice blueprint", () => {
-  it("expands into plan/scaffold/pipeline/docs/package with their pools and dependencies", () => {
+  it("expands into plan/scaffold/pipeline/azure/docs/package with their pools and dependencies", () => {
     const out = ok(resolveRun(blueprint("microservice", { name: "billing-api" })));
-    expect(out.map((s) => s.id)).toEqual(["plan", "scaffold", "pipeline", "docs", "package"]);
-    expect(out.map((s) => s.pool)).toEqual(["repo", "repo", "pipeline", "repo", "repo"]);
-    expect(out.map((s) => s.type)).toEqual(["repo.plan", "repo.scaffold", "pipeline.github-actions", "repo.docs", "repo.package"]);
+    expect(out.map((s) => s.id)).toEqual(["plan", "scaffold", "pipeline", "azure", "docs", "package"]);
+    expect(out.map((s) => s.pool)).toEqual(["repo", "repo", "pipeline", "pipeline", "repo", "repo"]);
+    expect(out.map((s) => s.type)).toEqual(["repo.plan", "repo.scaffold", "pipeline.github-actions", "pipeline.azure", "repo.docs", "repo.package"]);
     const byId = new Map(out.map((s) => [s.id, s]));
     expect(byId.get("plan")!.dependsOn).toEqual([]);
     expect(byId.get("scaffold")!.dependsOn).toEqual(["plan"]);
     expect(byId.get("pipeline")!.dependsOn).toEqual(["plan"]);
     expect(byId.get("docs")!.dependsOn).toEqual(["plan"]);
-    expect([...byId.get("package")!.dependsOn].sort()).toEqual(["docs", "pipeline", "scaffold"]);
+    expect([...byId.get("package")!.dependsOn].sort()).toEqual(["azure", "docs", "pipeline", "scaffold"]);
   });
 
   it("passes the blueprint input to plan and the name to package", () => {
     const input = { name: "billing-api", resources: ["invoices"], nodeVersion: 22 };
     const out = ok(resolveRun(blueprint("microservice", input)));
     expect(out[0]!.input).toEqual(input);
-    expect(out[4]!.input).toEqual({ name: "billing-api" });
+    expect(out.at(-1)!.input).toEqual({ name: "billing-api" });
   });
 
   it("applies the blueprint's retry defaults over the global ones, and the pool's timeout", () => {

@@ -1,11 +1,11 @@
 /** Every job type the runtime knows. Adding a job type: write its defineJob file, list it here. */
 import type { JobDefinition } from "../job";
 import { generate, review } from "./agent";
-import { githubActions } from "./pipeline/jobs";
+import { azure, githubActions } from "./pipeline/jobs";
 import { docs, module, pack, plan, scaffold } from "./repo/jobs";
 import { crash, echo, fail, sleep } from "./system";
 
-const ALL = [echo, sleep, fail, crash, plan, module, scaffold, docs, pack, githubActions, generate, review] as const;
+const ALL = [echo, sleep, fail, crash, plan, module, scaffold, docs, pack, githubActions, azure, generate, review] as const;
 
 export const JOBS: ReadonlyMap<string, JobDefinition> = new Map(
   ALL.map((job) => [job.type, job as unknown as JobDefinition]),

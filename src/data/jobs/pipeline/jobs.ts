@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { defineJob } from "../../job";
 import { FilesOutput, upstreamPlan } from "../repo/plan";
+import { azurePipeline } from "./azure-pipelines";
 import { githubActionsWorkflow } from "./github-actions";
 
 export const githubActions = defineJob({
@@ -11,4 +12,13 @@ export const githubActions = defineJob({
   input: z.object({}).strict(),
   output: FilesOutput,
   run: async ({ upstream }) => ({ files: { ".github/workflows/ci.yml": githubActionsWorkflow(upstreamPlan(upstream)) } }),
+});
+
+export const azure = defineJob({
+  type: "pipeline.azure",
+  pool: "pipeline",
+  description: "Writes an Azure Pipelines definition that installs and tests the service.",
+  input: z.object({}).strict(),
+  output: FilesOutput,
+  run: async ({ upstream }) => ({ files: { "azure-pipelines.yml": azurePipeline(upstreamPlan(upstream)) } }),
 });
