@@ -51,7 +51,36 @@ export const microservice: Blueprint<MicroserviceInput> = {
   ],
 };
 
-const ALL = [microservice, pipeline] as Blueprint[];
+/** A TypeScript library package with tests and CI. */
+export const library: Blueprint<MicroserviceInput> = {
+  name: "library",
+  description: "A TypeScript library (typed helpers with node:test tests) and its CI, delivered as a zip whose `npm test` passes.",
+  input: MicroserviceInput,
+  retry: { maxAttempts: 2, initialDelayMs: 500 },
+  expand: (input) => [
+    step("plan", "repo.plan", [], { ...input, modules: 0 }),
+    step("library", "repo.library", ["plan"]),
+    step("pipeline", "pipeline.github-actions", ["plan"]),
+    step("package", "repo.package", ["library", "pipeline"], { name: input.name }),
+  ],
+};
+
+/** A multi-tenant SaaS starter: tenants and keys, isolation, billing, CI. */
+export const saasStarter: Blueprint<MicroserviceInput> = {
+  name: "saas-starter",
+  description: "A multi-tenant service skeleton (tenants, hashed API keys, tenant isolation, billing) whose `npm test` passes.",
+  input: MicroserviceInput,
+  retry: { maxAttempts: 2, initialDelayMs: 500 },
+  expand: (input) => [
+    step("plan", "repo.plan", [], { ...input, modules: 0 }),
+    step("core", "saas.core", ["plan"]),
+    step("billing", "saas.billing", ["plan"]),
+    step("pipeline", "pipeline.github-actions", ["plan"]),
+    step("package", "repo.package", ["core", "billing", "pipeline"], { name: input.name }),
+  ],
+};
+
+const ALL = [microservice, library, saasStarter, pipeline] as Blueprint[];
 
 export const BLUEPRINTS: ReadonlyMap<string, Blueprint> = new Map(ALL.map((b) => [b.name, b]));
 

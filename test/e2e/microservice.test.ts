@@ -13,11 +13,12 @@ beforeAll(async () => {
 afterAll(() => rt?.stop());
 
 describe("against a real `wrangler dev`", () => {
-  it("a microservice run succeeds, its zip downloads, and the generated service's npm install && npm test pass", async () => {
-    const created = await rt.fetch("/v1/runs", {
-      method: "POST",
-      json: { project: "billing", blueprint: "microservice", input: { name: "billing-api", resources: ["invoices", "customers"] } },
-    });
+  it.each([
+    ["microservice", { name: "billing-api", resources: ["invoices", "customers"], modules: 3 }, /# pass 3/],
+    ["library", { name: "text-kit" }, /# pass 3/],
+    ["saas-starter", { name: "acme-cloud" }, /# pass 6/],
+  ] as const)("a %s run succeeds, its zip downloads, and the generated project's npm install && npm test pass", async (blueprint, input, passes) => {
+    const created = await rt.fetch("/v1/runs", { method: "POST", json: { project: "generated", blueprint, input } });
     expect(created.status).toBe(202);
     const { id } = (await created.json()) as { id: string };
     expect(created.headers.get("location")).toBe(`/v1/runs/${id}`);
@@ -25,7 +26,7 @@ describe("against a real `wrangler dev`", () => {
     const run = await waitForRun(rt, id);
     expect(run.status).toBe("succeeded");
 
-    const zip = await rt.fetch(`/v1/runs/${id}/artifacts/billing-api.zip`);
+    const zip = await rt.fetch(`/v1/runs/${id}/artifacts/${input.name}.zip`);
     expect(zip.status).toBe(200);
     const files = unzipSync(new Uint8Array(await zip.arrayBuffer()));
 
@@ -35,10 +36,10 @@ describe("against a real `wrangler dev`", () => {
         mkdirSync(dirname(join(dir, path)), { recursive: true });
         writeFileSync(join(dir, path), bytes);
       }
-      const project = join(dir, "billing-api");
+      const project = join(dir, input.name);
       execFileSync("npm", ["install", "--no-audit", "--no-fund"], { cwd: project, stdio: "pipe", timeout: 180_000 });
       const out = execFileSync("npm", ["test"], { cwd: project, stdio: "pipe", timeout: 120_000 }).toString();
-      expect(out).toMatch(/# pass 3/);
+      expect(out).toMatch(passes);
       expect(out).toMatch(/# fail 0/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

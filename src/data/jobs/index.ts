@@ -2,10 +2,11 @@
 import type { JobDefinition } from "../job";
 import { generate, review } from "./agent";
 import { azure, githubActions } from "./pipeline/jobs";
-import { docs, module, pack, plan, scaffold } from "./repo/jobs";
+import { docs, library, module, pack, plan, scaffold } from "./repo/jobs";
+import { billing, core } from "./saas/jobs";
 import { crash, echo, fail, sleep } from "./system";
 
-const ALL = [echo, sleep, fail, crash, plan, module, scaffold, docs, pack, githubActions, azure, generate, review] as const;
+const ALL = [echo, sleep, fail, crash, plan, module, scaffold, docs, pack, githubActions, azure, generate, review, library, core, billing] as const;
 
 export const JOBS: ReadonlyMap<string, JobDefinition> = new Map(
   ALL.map((job) => [job.type, job as unknown as JobDefinition]),

@@ -5,6 +5,7 @@ import { NonRetryableError } from "../../../errors";
 import { defineJob } from "../../job";
 import { FileMap, FilesOutput, MicroserviceInput, ServicePlan, planService, upstreamPlan } from "./plan";
 import { serviceReadme } from "./docs";
+import { librarySource } from "./library";
 import { moduleSource, serviceSource } from "./source";
 
 export const plan = defineJob({
@@ -80,4 +81,13 @@ export const pack = defineJob({
     const record = await artifacts.put(`${input.name}.zip`, zip, "application/zip");
     return { artifact: record.name, files: paths, size: record.size, sha256: record.sha256 };
   },
+});
+
+export const library = defineJob({
+  type: "repo.library",
+  pool: "repo",
+  description: "Generates a TypeScript library (typed helpers, node:test tests) from the plan.",
+  input: z.object({}).strict(),
+  output: FilesOutput,
+  run: async ({ upstream }) => ({ files: librarySource(upstreamPlan(upstream)) }),
 });

@@ -21,29 +21,36 @@ export const module${index}: ModuleDescriptor = {
 `;
 }
 
-export function serviceSource(plan: ServicePlan): FileMap {
-  const collections = plan.resources.map((r) => JSON.stringify(r.plural)).join(", ");
-  const first = plan.resources[0]!;
-  return {
-    "package.json": JSON.stringify(
+/** The package.json of a generated project: tsc, then node:test; TypeScript its only dependency. */
+export function packageJson(plan: ServicePlan, opts: { start: string | null; tests: string[]; main?: string; types?: string }): string {
+  const testFiles = opts.tests.map((t) => `dist/test/${t}.test.js`).join(" ");
+  return (
+    JSON.stringify(
       {
         name: plan.name,
         version: "0.1.0",
         private: true,
         description: plan.description,
         type: "module",
+        ...(opts.main ? { main: opts.main } : {}),
+        ...(opts.types ? { types: opts.types } : {}),
         engines: { node: `>=${plan.nodeVersion}` },
         scripts: {
           build: "tsc -p tsconfig.json",
-          start: "node dist/src/server.js",
-          test: "tsc -p tsconfig.json && node --test dist/test/app.test.js",
+          ...(opts.start ? { start: opts.start } : {}),
+          test: `tsc -p tsconfig.json && node --test ${testFiles}`,
         },
         devDependencies: { "@types/node": "^22.10.0", typescript: "^5.9.3" },
       },
       null,
       2,
-    ) + "\n",
-    "tsconfig.json": JSON.stringify(
+    ) + "\n"
+  );
+}
+
+export function tsconfigJson(extra: Record<string, unknown> = {}): string {
+  return (
+    JSON.stringify(
       {
         compilerOptions: {
           target: "es2022",
@@ -55,12 +62,22 @@ export function serviceSource(plan: ServicePlan): FileMap {
           rootDir: ".",
           types: ["node"],
           skipLibCheck: true,
+          ...extra,
         },
         include: ["src", "test"],
       },
       null,
       2,
-    ) + "\n",
+    ) + "\n"
+  );
+}
+
+export function serviceSource(plan: ServicePlan): FileMap {
+  const collections = plan.resources.map((r) => JSON.stringify(r.plural)).join(", ");
+  const first = plan.resources[0]!;
+  return {
+    "package.json": packageJson(plan, { start: "node dist/src/server.js", tests: ["app"] }),
+    "tsconfig.json": tsconfigJson(),
     ".gitignore": "node_modules/\ndist/\n",
     "src/app.ts": `import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
