@@ -30,7 +30,8 @@ export const pipeline: Blueprint<MicroserviceInput> = {
     step("plan", "repo.plan", [], { ...input, modules: 0 }),
     step("github", "pipeline.github-actions", ["plan"]),
     step("azure", "pipeline.azure", ["plan"]),
-    step("package", "repo.package", ["github", "azure"], { name: input.name }),
+    step("self-test", "pipeline.self-test", ["plan"]),
+    step("package", "repo.package", ["github", "azure", "self-test"], { name: input.name }),
   ],
 };
 

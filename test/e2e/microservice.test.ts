@@ -17,6 +17,7 @@ describe("against a real `wrangler dev`", () => {
     ["microservice", { name: "billing-api", resources: ["invoices", "customers"], modules: 3 }, /# pass 3/],
     ["library", { name: "text-kit" }, /# pass 3/],
     ["saas-starter", { name: "acme-cloud" }, /# pass 6/],
+    ["pipeline", { name: "ci-only", nodeVersion: 22 }, /# pass 2/],
   ] as const)("a %s run succeeds, its zip downloads, and the generated project's npm install && npm test pass", async (blueprint, input, passes) => {
     const created = await rt.fetch("/v1/runs", { method: "POST", json: { project: "generated", blueprint, input } });
     expect(created.status).toBe(202);

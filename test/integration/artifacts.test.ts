@@ -96,7 +96,7 @@ describe("the pipeline blueprint", () => {
     const run = await waitForRun((await createRun({ project: "ci", blueprint: "pipeline", input: { name: "ci-api", nodeVersion: 22 } })).id);
     expect(run.status).toBe("succeeded");
     const zip = unzipSync(new Uint8Array(await (await api(`/v1/runs/${run.id}/artifacts/ci-api.zip`)).arrayBuffer()));
-    expect(Object.keys(zip).sort()).toEqual(["ci-api/.github/workflows/ci.yml", "ci-api/azure-pipelines.yml"]);
+    expect(Object.keys(zip).sort()).toEqual(["ci-api/.github/workflows/ci.yml", "ci-api/azure-pipelines.yml", "ci-api/package.json", "ci-api/test/pipelines.test.mjs"]);
     expect(strFromU8(zip["ci-api/azure-pipelines.yml"]!)).toContain('versionSpec: "22.x"');
   });
 });

@@ -27,3 +27,32 @@ steps:
     displayName: Build and test
 `;
 }
+
+/**
+ * For the `pipeline` blueprint, whose zip holds no service: a dependency-free `npm test` that
+ * checks the definitions are present and run the project's install and tests on its Node.
+ */
+export function pipelineSelfTest(plan: ServicePlan): Record<string, string> {
+  return {
+    "package.json": JSON.stringify({ name: `${plan.name}-ci`, private: true, type: "module", scripts: { test: "node --test test/pipelines.test.mjs" } }, null, 2) + "\n",
+    "test/pipelines.test.mjs": `import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+
+const github = readFileSync(new URL("../.github/workflows/ci.yml", import.meta.url), "utf8");
+const azure = readFileSync(new URL("../azure-pipelines.yml", import.meta.url), "utf8");
+
+test("the GitHub Actions workflow installs and tests on Node ${plan.nodeVersion}", () => {
+  assert.match(github, /^on:/m);
+  assert.match(github, /node-version: ${plan.nodeVersion}/);
+  assert.match(github, /- run: npm install\\n\\s+- run: npm test/);
+});
+
+test("the Azure pipeline installs and tests on Node ${plan.nodeVersion}", () => {
+  assert.match(azure, /^trigger:/m);
+  assert.match(azure, /versionSpec: "${plan.nodeVersion}.x"/);
+  assert.match(azure, /- script: npm install[\\s\\S]*- script: npm test/);
+});
+`,
+  };
+}

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { defineJob } from "../../job";
 import { FilesOutput, upstreamPlan } from "../repo/plan";
-import { azurePipeline } from "./azure-pipelines";
+import { azurePipeline, pipelineSelfTest } from "./azure-pipelines";
 import { githubActionsWorkflow } from "./github-actions";
 
 export const githubActions = defineJob({
@@ -21,4 +21,13 @@ export const azure = defineJob({
   input: z.object({}).strict(),
   output: FilesOutput,
   run: async ({ upstream }) => ({ files: { "azure-pipelines.yml": azurePipeline(upstreamPlan(upstream)) } }),
+});
+
+export const selfTest = defineJob({
+  type: "pipeline.self-test",
+  pool: "pipeline",
+  description: "Adds an npm test that checks the generated pipeline definitions (for the pipeline blueprint).",
+  input: z.object({}).strict(),
+  output: FilesOutput,
+  run: async ({ upstream }) => ({ files: pipelineSelfTest(upstreamPlan(upstream)) }),
 });
