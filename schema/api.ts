@@ -252,6 +252,11 @@ export type ArtifactView = z.infer<typeof ArtifactView>;
 export const ArtifactList = z.object({ items: z.array(ArtifactView) }).openapi("ArtifactList");
 export type ArtifactList = z.infer<typeof ArtifactList>;
 
+export const MetricsQuery = z.object({
+  from: z.string().datetime().optional().openapi({ description: "runs created at or after; default 30 days ago" }),
+  to: z.string().datetime().optional().openapi({ description: "runs created before; default now" }),
+});
+
 export const UsageQuery = z.object({
   from: z.string().datetime().optional().openapi({ description: "runs created at or after; default 30 days ago" }),
   to: z.string().datetime().optional().openapi({ description: "runs created before; default now" }),
@@ -277,6 +282,21 @@ export const UsageReport = z
   .object({ from: z.string().datetime(), to: z.string().datetime(), groupBy: z.enum(["project", "day"]), items: z.array(UsageRow) })
   .openapi("UsageReport");
 export type UsageReport = z.infer<typeof UsageReport>;
+
+const Ms = z.number().nullable();
+export const Metrics = z
+  .object({
+    from: z.string().datetime(),
+    to: z.string().datetime(),
+    runs: z.object({ finished: z.number().int(), counted: z.number().int(), succeeded: z.number().int(), failed: z.number().int(), cancelled: z.number().int() }),
+    successRate: z.number().nullable().openapi({ description: "succeeded / (succeeded + failed), after automatic retries; validation failures and cancels excluded" }),
+    durationMs: z.object({ p50: Ms, p95: Ms, p99: Ms }),
+    queueWaitMs: z.object({ p50: Ms, p95: Ms }).openapi({ description: "submission to start: time waiting for admission" }),
+    withinExpectedTime: z.number().nullable().openapi({ description: "share of blueprint runs that succeeded within the blueprint's expected time" }),
+    retryRate: z.number().nullable().openapi({ description: "extra attempts per step" }),
+    now: z.object({ running: z.number().int(), waiting: z.number().int() }),
+  })
+  .openapi("Metrics");
 
 export const BlueprintView = z
   .object({

@@ -8,7 +8,7 @@ import { requireAdmin, requireTenant } from "./auth";
 import { problemResponse, type AppEnv } from "./common";
 import { admin } from "./admin";
 import { jsonBodies } from "./hostile";
-import { blueprints, health, usage } from "./misc";
+import { blueprints, health, metrics, usage } from "./misc";
 import { runs } from "./runs";
 import { webhooks } from "./webhooks";
 
@@ -35,6 +35,7 @@ export function createApp() {
   app.route("/v1/blueprints", blueprints);
   app.route("/v1/webhooks", webhooks);
   app.route("/v1/usage", usage);
+  app.route("/v1/metrics", metrics);
   app.route("/v1/admin", admin);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", description: "a tenant API key" });

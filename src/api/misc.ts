@@ -1,6 +1,6 @@
-/** Small resources: health, blueprints, usage. */
+/** Small resources: health, blueprints, usage, metrics. */
 import { createRoute, z } from "@hono/zod-openapi";
-import { BlueprintList, UsageQuery, UsageReport } from "../../schema/api";
+import { BlueprintList, Metrics, MetricsQuery, UsageQuery, UsageReport } from "../../schema/api";
 import { describeBlueprints } from "../blueprints";
 import { newApi, problemResponses } from "./common";
 
@@ -36,9 +36,30 @@ export const usage = newApi().openapi(
   }),
   async (c) => {
     const q = c.req.valid("query");
-    const to = q.to ? Date.parse(q.to) : Date.now();
-    const from = q.from ? Date.parse(q.from) : to - 30 * 86_400_000;
+    const { from, to } = timeWindow(q);
     const items = await c.env.TENANT.getByName(c.get("tenantId")).usage(from, to, q.groupBy);
     return c.json({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), groupBy: q.groupBy, items }, 200);
+  },
+);
+
+/** The query's window: [from, to), 30 days back from now by default. */
+function timeWindow(q: { from?: string | undefined; to?: string | undefined }): { from: number; to: number } {
+  const to = q.to ? Date.parse(q.to) : Date.now();
+  return { from: q.from ? Date.parse(q.from) : to - 30 * 86_400_000, to };
+}
+
+export const metrics = newApi().openapi(
+  createRoute({
+    method: "get",
+    path: "/",
+    summary: "SLA metrics of the tenant's runs, computed from what they recorded",
+    security: [{ bearer: [] }],
+    request: { query: MetricsQuery },
+    responses: { 200: { description: "metrics", content: { "application/json": { schema: Metrics } } }, ...problemResponses(400, 401) },
+  }),
+  async (c) => {
+    const { from, to } = timeWindow(c.req.valid("query"));
+    const m = await c.env.TENANT.getByName(c.get("tenantId")).metrics(from, to);
+    return c.json({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), ...m }, 200);
   },
 );

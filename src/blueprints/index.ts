@@ -8,6 +8,8 @@ export interface Blueprint<I = unknown> {
   name: string;
   description: string;
   input: z.ZodType<I>;
+  /** How long a run of it is expected to take, for the "within expected time" SLA metric. */
+  expectedMs: number;
   /** Retry defaults for this blueprint's steps (over the global ones, under a step's own). */
   retry?: Partial<RetryPolicy>;
   expand(input: I): StepSpec[];
@@ -25,6 +27,7 @@ export const pipeline: Blueprint<MicroserviceInput> = {
   name: "pipeline",
   description: "GitHub Actions and Azure Pipelines definitions for a Node service, delivered as a zip.",
   input: MicroserviceInput,
+  expectedMs: 60_000,
   retry: { maxAttempts: 2, initialDelayMs: 500 },
   expand: (input) => [
     step("plan", "repo.plan", [], { ...input, modules: 0 }),
@@ -40,6 +43,7 @@ export const microservice: Blueprint<MicroserviceInput> = {
   description:
     "A TypeScript HTTP service with tests, a GitHub Actions pipeline and a README, delivered as a zip whose `npm install && npm test` passes.",
   input: MicroserviceInput,
+  expectedMs: 120_000,
   // Generators are deterministic: a failure is rarely transient, so retry briefly.
   retry: { maxAttempts: 2, initialDelayMs: 500 },
   expand: (input) => [
@@ -57,6 +61,7 @@ export const library: Blueprint<MicroserviceInput> = {
   name: "library",
   description: "A TypeScript library (typed helpers with node:test tests) and its CI, delivered as a zip whose `npm test` passes.",
   input: MicroserviceInput,
+  expectedMs: 60_000,
   retry: { maxAttempts: 2, initialDelayMs: 500 },
   expand: (input) => [
     step("plan", "repo.plan", [], { ...input, modules: 0 }),
@@ -71,6 +76,7 @@ export const saasStarter: Blueprint<MicroserviceInput> = {
   name: "saas-starter",
   description: "A multi-tenant service skeleton (tenants, hashed API keys, tenant isolation, billing) whose `npm test` passes.",
   input: MicroserviceInput,
+  expectedMs: 60_000,
   retry: { maxAttempts: 2, initialDelayMs: 500 },
   expand: (input) => [
     step("plan", "repo.plan", [], { ...input, modules: 0 }),

@@ -24,3 +24,27 @@ it("GET /v1/usage sums what finished runs recorded, by project and by day, for t
   expect(byDay.items).toEqual([expect.objectContaining({ key: new Date().toISOString().slice(0, 10), runs: 3 })]);
   expect((await api("/v1/usage?from=yesterday")).status).toBe(400);
 });
+
+it("GET /v1/metrics reports success rate, durations, retries and what is in flight, from recorded runs", async () => {
+  const runs = [
+    await createRun({ project: "p", blueprint: "microservice", input: { name: "m-api" } }),
+    await createRun({ project: "p", steps: [{ id: "f", type: "system.fail", input: { times: 1 } }] }),
+    await createRun({ project: "p", steps: [{ id: "x", type: "system.fail", input: { times: -1 } }] }),
+  ];
+  await Promise.all(runs.map((r) => waitForRun(r.id)));
+  const m = (await (await api("/v1/metrics")).json()) as {
+    runs: { finished: number; succeeded: number; failed: number };
+    successRate: number;
+    durationMs: { p50: number; p99: number };
+    withinExpectedTime: number;
+    retryRate: number;
+    now: { running: number; waiting: number };
+  };
+  expect(m.runs).toMatchObject({ finished: 3, succeeded: 2, failed: 1 });
+  expect(m.successRate).toBeCloseTo(2 / 3);
+  expect(m.durationMs.p50).toBeGreaterThan(0);
+  expect(m.durationMs.p99).toBeGreaterThanOrEqual(m.durationMs.p50);
+  expect(m.withinExpectedTime).toBe(1); // the one blueprint run finished within its expected time
+  expect(m.retryRate).toBeCloseTo(1 / 8); // 8 steps, one extra attempt
+  expect(m.now).toEqual({ running: 0, waiting: 0 });
+});

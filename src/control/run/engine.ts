@@ -11,7 +11,7 @@ import { WEBHOOK_EVENT_TYPES } from "../../../schema/webhooks";
 import { json } from "../sqlite";
 import { dependents, validateGraph } from "./dag";
 import { decideFailure, transitionRun, transitionStep, type RunEvent, type StepEvent } from "./machine";
-import type { RunStore, StepRow, TimerRow } from "./store";
+import type { RunRow, RunStore, StepRow, TimerRow } from "./store";
 import type {
   ArtifactReport,
   BeginResult,
@@ -20,6 +20,7 @@ import type {
   Refusal,
   ReportResult,
   ResolvedStep,
+  RunOutcome,
   StepReport,
   TenantSync,
 } from "./types";
@@ -432,10 +433,19 @@ export class RunEngine {
       createdAt: run.created_at,
       at: now,
       version: this.store.lastEventSeq(),
-      ...(TERMINAL_RUN_STATUSES.has(run.status) ? { usage: this.store.usage() } : {}),
+      ...(TERMINAL_RUN_STATUSES.has(run.status) ? { usage: this.store.usage(), outcome: this.outcome(run, now) } : {}),
     };
     this.store.enqueue("tenant", null, sync);
     this.store.setTimer("outbox", "flush", now + this.config.outboxRetryMs);
+  }
+
+  private outcome(run: RunRow, now: number): RunOutcome {
+    const end = run.finished_at ?? now;
+    return {
+      durationMs: end - run.created_at,
+      queuedMs: (run.started_at ?? end) - run.created_at,
+      errorCode: json.read<ErrorShape>(run.error)?.code ?? null,
+    };
   }
 
   private event(type: EventType, now: number, stepId: string | null, data: Record<string, unknown>): void {

@@ -94,6 +94,16 @@ export interface TenantSync {
   version: number;
   /** Set once the run is over. */
   usage?: RunUsage;
+  outcome?: RunOutcome;
+}
+
+/** How a finished run went, for SLA metrics. */
+export interface RunOutcome {
+  /** Submission to end. */
+  durationMs: number;
+  /** Submission to start (admission wait). */
+  queuedMs: number;
+  errorCode: string | null;
 }
 
 export interface EngineConfig {

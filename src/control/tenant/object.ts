@@ -15,6 +15,8 @@ import { deliveryPolicy } from "../../webhooks/config";
 import { runStub } from "../run/stub";
 import type { TenantSync } from "../run/types";
 import { migrate, type Migration } from "../sqlite";
+import { BLUEPRINTS } from "../../blueprints";
+import { slaMetrics } from "../metrics";
 import { DEV_TENANT, PROFILE_MIGRATION, TenantProfile } from "./profile";
 import { RUN_BOOK_MIGRATION, RunBook, type IdempotencyClaim, type ListRunsFilter, type UsageRow } from "./runs";
 import { WEBHOOK_MIGRATION, WebhookBook, type AttemptResult, type DeliveryTask } from "./webhooks";
@@ -135,6 +137,11 @@ export class TenantObject extends DurableObject<Env> {
     const result = this.runs.record(sync, { open: tenant?.status === "active", limit: tenant?.limits.maxConcurrentRuns ?? 0 });
     if (result.admitted.length > 0) await this.syncAlarm();
     return { start: result.start };
+  }
+
+  /** SLA metrics of the tenant's runs finished in [from, to), and what is in flight now. */
+  async metrics(from: number, to: number) {
+    return { ...slaMetrics(this.runs.finished(from, to), (name) => BLUEPRINTS.get(name)?.expectedMs), now: this.runs.counts() };
   }
 
   async usage(from: number, to: number, groupBy: "project" | "day"): Promise<UsageRow[]> {

@@ -6,7 +6,7 @@
 import type { RunSummary } from "../../../schema/api";
 import { TERMINAL_RUN_STATUSES, type Priority, type RunStatus } from "../../../schema/vocabulary";
 import type { RunUsage } from "../run/store";
-import type { TenantSync } from "../run/types";
+import type { RunOutcome, TenantSync } from "../run/types";
 
 export const RUN_BOOK_MIGRATION = [
   `ALTER TABLE run_index ADD COLUMN priority INTEGER NOT NULL DEFAULT 1`,
@@ -15,6 +15,7 @@ export const RUN_BOOK_MIGRATION = [
   `CREATE INDEX run_index_waiting ON run_index (admitted, priority, created_at)`,
   `CREATE TABLE quota_month (month TEXT PRIMARY KEY, runs INTEGER NOT NULL)`,
   `ALTER TABLE run_index ADD COLUMN usage TEXT`,
+  `ALTER TABLE run_index ADD COLUMN outcome TEXT`,
 ];
 
 /** Lower runs first. */
@@ -70,7 +71,9 @@ export class RunBook {
        WHERE excluded.version > run_index.version`,
       sync.runId, sync.project, sync.blueprint, sync.status, sync.version, PRIORITY_RANK[sync.priority], sync.createdAt, sync.at,
     );
-    if (sync.usage) this.sql.exec("UPDATE run_index SET usage = ? WHERE run_id = ?", JSON.stringify(sync.usage), sync.runId);
+    if (sync.usage) {
+      this.sql.exec("UPDATE run_index SET usage = ?, outcome = ? WHERE run_id = ?", JSON.stringify(sync.usage), JSON.stringify(sync.outcome ?? null), sync.runId);
+    }
     const admitted = admission.open ? this.admit(admission.limit) : [];
     const row = this.all<IndexRow>("SELECT * FROM run_index WHERE run_id = ?", sync.runId)[0];
     // A queued, admitted run is told to start, again if need be: the answer may have been lost.
@@ -124,6 +127,14 @@ export class RunBook {
        FROM run_index WHERE created_at >= ? AND created_at < ? AND usage IS NOT NULL GROUP BY key ORDER BY key`,
       from, to,
     );
+  }
+
+  /** Finished runs created in [from, to), newest first (bounded), for SLA metrics. */
+  finished(from: number, to: number, limit = 10_000): { status: RunStatus; blueprint: string | null; usage: RunUsage; outcome: RunOutcome }[] {
+    return this.all<{ status: RunStatus; blueprint: string | null; usage: string; outcome: string }>(
+      "SELECT status, blueprint, usage, outcome FROM run_index WHERE created_at >= ? AND created_at < ? AND usage IS NOT NULL ORDER BY created_at DESC LIMIT ?",
+      from, to, limit,
+    ).map((r) => ({ status: r.status, blueprint: r.blueprint, usage: JSON.parse(r.usage) as RunUsage, outcome: JSON.parse(r.outcome) as RunOutcome }));
   }
 
   /** Counts a new run against this month's quota; false when the month is spent. */
