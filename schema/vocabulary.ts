@@ -85,5 +85,5 @@ export type FailurePolicy = (typeof FAILURE_POLICIES)[number];
 export const PRIORITIES = ["high", "normal", "low"] as const;
 export type Priority = (typeof PRIORITIES)[number];
 
-export const POOLS = ["repo", "pipeline", "saas", "agent", "system"] as const;
+export const POOLS = ["repo", "pipeline", "saas", "agent", "system", "external"] as const;
 export type PoolName = (typeof POOLS)[number];

@@ -3,10 +3,12 @@ import type { StepMessage } from "../schema/messages";
 import type { WebhookMessage } from "../schema/webhooks";
 import type { RunObject } from "./control/run/object";
 import type { TenantObject } from "./control/tenant/object";
+import type { PoolObject } from "./control/pool/object";
 
 export interface Env {
   RUN: DurableObjectNamespace<RunObject>;
   TENANT: DurableObjectNamespace<TenantObject>;
+  POOL: DurableObjectNamespace<PoolObject>;
   ARTIFACTS: R2Bucket;
   QUEUE_REPO: Queue<StepMessage>;
   QUEUE_PIPELINE: Queue<StepMessage>;

@@ -7,6 +7,7 @@ import { consumeWebhooks } from "./webhooks/consumer";
 
 export { RunObject } from "./control/run/object";
 export { TenantObject } from "./control/tenant/object";
+export { PoolObject } from "./control/pool/object";
 
 const app = createApp();
 

@@ -3,6 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { TenantId } from "../../schema/api";
 import { ApiKey, CreateKeyBody, CreateTenantBody, CreatedKey, RotateKeyBody, Tenant, UpdateTenantBody } from "../../schema/tenants";
 import { DEV_TENANT } from "../control/tenant/profile";
+import { EXTERNAL_POOLS } from "../data/pools";
 import { problems } from "../errors";
 import { newKeyId } from "../lib/crypto";
 import { newApi, problemResponses } from "./common";
@@ -112,5 +113,53 @@ admin.openapi(
     const key = await c.env.TENANT.getByName(id).rotateKey(keyId, overlapMs);
     if (!key) throw keyNotFound();
     return c.json(key, 201);
+  },
+);
+
+const PoolParam = z.object({ pool: z.enum(EXTERNAL_POOLS).openapi({ param: { name: "pool", in: "path" } }) });
+
+admin.openapi(
+  createRoute({
+    method: "post",
+    path: "/pools/{pool}/tokens",
+    summary: "Create a worker token for an external pool; shown once",
+    security,
+    request: { params: PoolParam },
+    responses: { 201: json(z.object({ id: z.string(), token: z.string() }), "the token"), ...problemResponses(400, 401) },
+  }),
+  async (c) => {
+    const { pool } = c.req.valid("param");
+    return c.json(await c.env.POOL.getByName(pool).createToken(pool), 201);
+  },
+);
+
+admin.openapi(
+  createRoute({
+    method: "delete",
+    path: "/pools/{pool}/tokens/{tokenId}",
+    summary: "Revoke a worker token",
+    security,
+    request: { params: PoolParam.extend({ tokenId: z.string().regex(/^[0-9a-z]{12}$/).openapi({ param: { name: "tokenId", in: "path" } }) }) },
+    responses: { 204: { description: "revoked" }, ...problemResponses(401, 404) },
+  }),
+  async (c) => {
+    const { pool, tokenId } = c.req.valid("param");
+    if (!(await c.env.POOL.getByName(pool).revokeToken(tokenId))) throw problems.notFound("token.not_found", "No such live token.");
+    return c.body(null, 204);
+  },
+);
+
+admin.openapi(
+  createRoute({
+    method: "get",
+    path: "/pools/{pool}",
+    summary: "An external pool's backlog: steps waiting and the age of the oldest (for autoscalers)",
+    security,
+    request: { params: PoolParam },
+    responses: { 200: json(z.object({ pool: z.string(), waiting: z.number().int(), oldestAgeMs: z.number().int().nullable() }), "the backlog"), ...problemResponses(401) },
+  }),
+  async (c) => {
+    const { pool } = c.req.valid("param");
+    return c.json({ pool, ...(await c.env.POOL.getByName(pool).backlog()) }, 200);
   },
 );

@@ -11,6 +11,7 @@ import { jsonBodies } from "./hostile";
 import { blueprints, health, metrics, usage } from "./misc";
 import { runs } from "./runs";
 import { webhooks } from "./webhooks";
+import { requireWorker, workers } from "./workers";
 
 export const OPENAPI_INFO = {
   openapi: "3.1.0",
@@ -26,7 +27,8 @@ export function createApp() {
 
   app.use("/v1/*", bodyLimit({ maxSize: LIMITS.bodyBytes, onError: () => { throw problems.tooLarge(LIMITS.bodyBytes); } }));
   app.use("/v1/admin/*", requireAdmin);
-  app.use("/v1/*", async (c, next) => (c.req.path.startsWith("/v1/admin/") ? next() : requireTenant(c, next)));
+  app.use("/v1/pools/*", requireWorker);
+  app.use("/v1/*", async (c, next) => (/^\/v1\/(admin|pools)\//.test(c.req.path) ? next() : requireTenant(c, next)));
   // Only an authenticated caller gets its body read.
   app.use("/v1/*", jsonBodies);
 
@@ -36,9 +38,11 @@ export function createApp() {
   app.route("/v1/webhooks", webhooks);
   app.route("/v1/usage", usage);
   app.route("/v1/metrics", metrics);
+  app.route("/v1/pools", workers);
   app.route("/v1/admin", admin);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", description: "a tenant API key" });
+  app.openAPIRegistry.registerComponent("securitySchemes", "worker", { type: "http", scheme: "bearer", description: "a pool-scoped worker token (fwk_…)" });
   app.openAPIRegistry.registerComponent("securitySchemes", "admin", { type: "http", scheme: "bearer", description: "the ADMIN_TOKEN secret" });
   app.doc31("/openapi.json", OPENAPI_INFO);
 

@@ -24,7 +24,8 @@ export function jsonDepth(value: unknown): number {
 }
 
 export const jsonBodies: MiddlewareHandler<AppEnv> = async (c, next) => {
-  if (c.req.method === "GET" || c.req.method === "HEAD" || c.req.method === "DELETE") return next();
+  // PUT carries raw bytes (an external worker's artifact upload), not JSON.
+  if (c.req.method === "GET" || c.req.method === "HEAD" || c.req.method === "DELETE" || c.req.method === "PUT") return next();
   const text = await c.req.text();
   if (text.length === 0) return next();
   if (!JSON_TYPE.test(c.req.header("content-type") ?? "")) {

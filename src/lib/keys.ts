@@ -19,3 +19,11 @@ export function parseApiKey(key: string): ApiKeyParts | null {
 export function formatApiKey(parts: ApiKeyParts): string {
   return `frk_${parts.tenantId}_${parts.keyId}_${parts.secret}`;
 }
+
+/** A worker token: `fwk_<pool>_<id>_<secret>`; it names its pool, and only that pool accepts it. */
+const WORKER_TOKEN = /^fwk_([a-z]+)_([0-9a-z]{12})_([0-9a-z]{40})$/;
+
+export function parseWorkerToken(token: string): { pool: string; id: string; secret: string } | null {
+  const m = WORKER_TOKEN.exec(token);
+  return m ? { pool: m[1]!, id: m[2]!, secret: m[3]! } : null;
+}

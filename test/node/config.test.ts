@@ -23,7 +23,8 @@ interface Config {
 const config = unstable_readConfig({ config: new URL("../../wrangler.toml", import.meta.url).pathname }) as unknown as Config;
 
 describe("wrangler.toml agrees with the pool registry", () => {
-  const pools = Object.values(POOL_REGISTRY);
+  // External pools have no queue: their steps wait in a Pool object for HTTP workers.
+  const pools = Object.values(POOL_REGISTRY).filter((p) => p.binding !== null);
 
   it.each(pools)("pool $name has a producer binding, a consumer with explicit settings, and a DLQ with a consumer", (pool) => {
     expect(config.queues.producers).toContainEqual(expect.objectContaining({ binding: pool.binding, queue: pool.queue }));
@@ -42,8 +43,8 @@ describe("wrangler.toml agrees with the pool registry", () => {
   });
 
   it("binds both Durable Objects with a SQLite migration, and R2", () => {
-    expect(config.durable_objects.bindings.map((b) => b.class_name).sort()).toEqual(["RunObject", "TenantObject"]);
-    expect(config.migrations.flatMap((m) => m.new_sqlite_classes ?? []).sort()).toEqual(["RunObject", "TenantObject"]);
+    expect(config.durable_objects.bindings.map((b) => b.class_name).sort()).toEqual(["PoolObject", "RunObject", "TenantObject"]);
+    expect(config.migrations.flatMap((m) => m.new_sqlite_classes ?? []).sort()).toEqual(["PoolObject", "RunObject", "TenantObject"]);
     expect(config.r2_buckets.map((b) => b.binding)).toEqual(["ARTIFACTS"]);
   });
 });

@@ -107,6 +107,13 @@ export class RunObject extends DurableObject<Env> {
     return result;
   }
 
+  /** The tenant of a current, running attempt (external workers' artifacts go under its prefix). */
+  async attemptScope(stepId: string, attempt: number): Promise<{ tenantId: string } | null> {
+    const run = this.store.run();
+    const step = this.store.step(stepId);
+    return run && step && step.attempt === attempt && step.status === "running" ? { tenantId: run.tenant_id } : null;
+  }
+
   /** Called by a running handler: extends its lease; refused when the attempt should stop. */
   async heartbeat(stepId: string, attempt: number): Promise<HeartbeatResult> {
     const result = this.mutate(() => this.engine.heartbeat(stepId, attempt, Date.now()));

@@ -71,9 +71,10 @@ export async function sendOutbox(store: RunStore, env: Env, tenantId: string, on
   for (const [pool, poolRows] of byPool) {
     for (const batch of chunkBatches(poolRows, (r) => r.body.length + 64)) {
       try {
-        await queueFor(env, pool).sendBatch(
-          batch.map((r) => ({ body: JSON.parse(r.body) as StepMessage, contentType: "json" as const })),
-        );
+        const messages = batch.map((r) => JSON.parse(r.body) as StepMessage);
+        const queue = queueFor(env, pool);
+        if (queue) await queue.sendBatch(messages.map((body) => ({ body, contentType: "json" as const })));
+        else await env.POOL.getByName(pool).offer(messages);
         store.deleteOutbox(batch.map((r) => r.id));
       } catch (err) {
         console.error(JSON.stringify({ msg: "outbox.dispatch_failed", pool, count: batch.length, error: String(err) }));

@@ -1,0 +1,152 @@
+/**
+ * /v1/pools/{pool}: the pull API for external workers. A worker leases a step (long poll),
+ * heartbeats, uploads artifacts, and completes or fails it, with a pool-scoped worker token. The
+ * run's own object fences every call exactly as for queue workers: a lease that lapsed (worker
+ * killed, network gone) is superseded by a new attempt, and the old one's calls are refused.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import { ArtifactName } from "../../schema/api";
+import { artifactKey } from "../artifacts/keys";
+import { createArtifactWriter } from "../artifacts/writer";
+import { parseWorkerToken } from "../lib/keys";
+import { runStub } from "../control/run/stub";
+import type { ArtifactReport } from "../control/run/types";
+import { EXTERNAL_POOLS } from "../data/pools";
+import { problems, utf8Bytes } from "../errors";
+import { LIMITS } from "../../schema/api";
+import { sha256Hex } from "../lib/crypto";
+import { newApi, problemResponses, type AppEnv } from "./common";
+
+const security = [{ worker: [] }];
+const EXTERNAL: readonly string[] = EXTERNAL_POOLS;
+const PoolParam = z.object({ pool: z.string().max(40).openapi({ param: { name: "pool", in: "path" } }) });
+const LeaseParam = PoolParam.extend({ lease: z.string().max(200).openapi({ param: { name: "lease", in: "path" } }) });
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
+
+const Lease = z
+  .object({
+    id: z.string().openapi({ description: "run, step and attempt: name it in every later call" }),
+    runId: z.string(),
+    stepId: z.string(),
+    attempt: z.number().int(),
+    type: z.string(),
+    input: z.record(z.string(), z.unknown()),
+    upstream: z.record(z.string(), z.unknown()),
+    timeoutMs: z.number().int(),
+  })
+  .openapi("Lease");
+
+/** A worker token for the pool in the path; nothing else opens these routes. */
+export const requireWorker: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const pool = c.req.param("pool") ?? c.req.path.split("/")[3] ?? "";
+  const token = c.req.header("authorization")?.match(/^Bearer\s+(\S{1,256})$/i)?.[1];
+  const parsed = token ? parseWorkerToken(token) : null;
+  if (!parsed || parsed.pool !== pool || !EXTERNAL.includes(pool)) throw problems.unauthenticated();
+  if (!(await c.env.POOL.getByName(pool).verifyToken(parsed.id, await sha256Hex(parsed.secret)))) throw problems.unauthenticated();
+  await next();
+};
+
+function lease(id: string): { runId: string; stepId: string; attempt: number } {
+  const m = /^(run_[0-9a-z]{26})\.([A-Za-z0-9][A-Za-z0-9_.-]{0,63})\.(\d{1,6})$/.exec(id);
+  if (!m) throw problems.notFound("lease.not_found", "No such lease.");
+  return { runId: m[1]!, stepId: m[2]!, attempt: Number(m[3]) };
+}
+
+const stopped = (message: string) => problems.conflict("lease.lapsed", `This lease is no longer current: ${message}`);
+
+export const workers = newApi();
+
+workers.openapi(
+  createRoute({
+    method: "post",
+    path: "/{pool}/leases",
+    summary: "Lease the next step of the pool (long poll); 204 when none arrived in time",
+    security,
+    request: { params: PoolParam, body: { required: false, content: { "application/json": { schema: z.object({ waitMs: z.number().int().min(0).max(20_000).default(10_000) }).strict() } } } },
+    responses: { 200: json(z.object({ lease: Lease }), "a step to run"), 204: { description: "nothing to do yet" }, ...problemResponses(401) },
+  }),
+  async (c) => {
+    const { pool } = c.req.valid("param");
+    const waitMs = (c.req.valid("json") as { waitMs?: number } | undefined)?.waitMs ?? 10_000;
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const message = await c.env.POOL.getByName(pool).take(Math.max(0, deadline - Date.now()));
+      if (!message) return c.body(null, 204);
+      const begun = await runStub(c.env, message.runId).begin(message.stepId, message.attempt);
+      if (!begun.ok) continue; // stale or finished: take the next one
+      const id = `${message.runId}.${message.stepId}.${message.attempt}`;
+      return c.json({ lease: { id, runId: message.runId, stepId: message.stepId, attempt: message.attempt, type: message.type, input: begun.input, upstream: begun.upstream, timeoutMs: begun.timeoutMs } }, 200);
+    }
+  },
+);
+
+workers.openapi(
+  createRoute({ method: "post", path: "/{pool}/leases/{lease}/heartbeat", summary: "Keep a lease alive; 409 means stop", security, request: { params: LeaseParam }, responses: { 200: json(z.object({ ok: z.literal(true) }), "alive"), ...problemResponses(401, 404, 409) } }),
+  async (c) => {
+    const l = lease(c.req.valid("param").lease);
+    const answer = await runStub(c.env, l.runId).heartbeat(l.stepId, l.attempt);
+    if (!answer.ok) throw stopped(answer.message);
+    return c.json({ ok: true as const }, 200);
+  },
+);
+
+workers.openapi(
+  createRoute({
+    method: "put",
+    path: "/{pool}/leases/{lease}/artifacts/{name}",
+    summary: "Upload an artifact of the leased attempt (the body is its bytes)",
+    security,
+    request: { params: LeaseParam.extend({ name: ArtifactName.openapi({ param: { name: "name", in: "path" } }) }) },
+    responses: { 201: json(z.object({ name: z.string(), size: z.number().int(), sha256: z.string() }), "stored"), ...problemResponses(401, 404, 409, 413) },
+  }),
+  async (c) => {
+    const { lease: id, name } = c.req.valid("param");
+    const l = lease(id);
+    const scope = await runStub(c.env, l.runId).attemptScope(l.stepId, l.attempt);
+    if (!scope) throw stopped("the attempt is not running");
+    const writer = createArtifactWriter(c.env.ARTIFACTS, { tenantId: scope.tenantId, runId: l.runId, stepId: l.stepId, attempt: l.attempt });
+    const record = await writer.put(name, new Uint8Array(await c.req.arrayBuffer()), c.req.header("content-type") ?? "application/octet-stream");
+    return c.json({ name: record.name, size: record.size, sha256: record.sha256 }, 201);
+  },
+);
+
+const Outcome = z.discriminatedUnion("outcome", [
+  z.object({ outcome: z.literal("succeeded"), output: z.record(z.string(), z.unknown()).default({}), artifacts: z.array(ArtifactName).max(100).default([]) }).strict(),
+  z.object({ outcome: z.literal("failed"), error: z.object({ code: z.string().max(100), message: z.string().max(2_000), retryable: z.boolean() }).strict() }).strict(),
+]);
+
+workers.openapi(
+  createRoute({
+    method: "post",
+    path: "/{pool}/leases/{lease}/result",
+    summary: "Report the leased attempt's outcome; artifacts are named, and must have been uploaded",
+    security,
+    request: { params: LeaseParam, body: { required: true, content: { "application/json": { schema: Outcome } } } },
+    responses: { 200: json(z.object({ ok: z.literal(true) }), "recorded"), ...problemResponses(400, 401, 404, 409) },
+  }),
+  async (c) => {
+    const l = lease(c.req.valid("param").lease);
+    const body = c.req.valid("json");
+    const run = runStub(c.env, l.runId);
+    const scope = await run.attemptScope(l.stepId, l.attempt);
+    if (!scope) throw stopped("the attempt is not running");
+    let answer;
+    if (body.outcome === "failed") {
+      answer = await run.report({ stepId: l.stepId, attempt: l.attempt, outcome: "failed", error: body.error });
+    } else {
+      if (utf8Bytes(JSON.stringify(body.output)) > LIMITS.outputBytes) throw problems.invalid(`outputs are limited to ${LIMITS.outputBytes} bytes`);
+      // The manifest is built from what R2 holds for this attempt, never from the worker's word.
+      const artifacts: ArtifactReport[] = [];
+      for (const name of body.artifacts) {
+        const key = artifactKey({ tenantId: scope.tenantId, runId: l.runId, stepId: l.stepId, attempt: l.attempt }, name);
+        const head = await c.env.ARTIFACTS.head(key);
+        if (!head?.customMetadata?.sha256) throw problems.invalid(`artifact '${name}' was not uploaded for this lease`);
+        artifacts.push({ name, key, size: head.size, contentType: head.httpMetadata?.contentType ?? "application/octet-stream", sha256: head.customMetadata.sha256 });
+      }
+      answer = await run.report({ stepId: l.stepId, attempt: l.attempt, outcome: "succeeded", output: body.output as never, artifacts });
+    }
+    if (!answer.ok) throw stopped(answer.message);
+    return c.json({ ok: true as const }, 200);
+  },
+);
