@@ -163,3 +163,20 @@ admin.openapi(
     return c.json({ pool, ...(await c.env.POOL.getByName(pool).backlog()) }, 200);
   },
 );
+
+admin.openapi(
+  createRoute({
+    method: "get",
+    path: "/metrics",
+    summary: "Platform signals: each external pool's backlog (queue pools autoscale on Cloudflare by themselves)",
+    security,
+    responses: {
+      200: json(z.object({ pools: z.record(z.string(), z.object({ waiting: z.number().int(), oldestAgeMs: z.number().int().nullable() })) }), "signals"),
+      ...problemResponses(401),
+    },
+  }),
+  async (c) => {
+    const pools = Object.fromEntries(await Promise.all(EXTERNAL_POOLS.map(async (p) => [p, await c.env.POOL.getByName(p).backlog()] as const)));
+    return c.json({ pools }, 200);
+  },
+);

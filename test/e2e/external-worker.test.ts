@@ -46,6 +46,8 @@ it("the reference worker runs steps end to end; killing it mid-step lets another
   const backlog = (await (await rt.fetch("/v1/admin/pools/external", { headers: { authorization: `Bearer ${rt.adminToken}` } })).json()) as { waiting: number; oldestAgeMs: number };
   expect(backlog.waiting).toBe(1);
   expect(backlog.oldestAgeMs).toBeGreaterThanOrEqual(0);
+  const platform = (await (await rt.fetch("/v1/admin/metrics", { headers: { authorization: `Bearer ${rt.adminToken}` } })).json()) as { pools: Record<string, { waiting: number }> };
+  expect(platform.pools.external?.waiting).toBe(1);
   const first = startWorker("first");
 
   // Wait until the first worker holds the long step, then kill it outright.
