@@ -19,7 +19,7 @@ const HELP = `factory — Factory Runtime from the command line
   factory runs get|watch|cancel|pause|resume|retry <run>
   factory runs logs <run> [--follow]
   factory artifacts download <run> [name] [-o DIR]
-  factory usage [--from ISO] [--to ISO] [--group-by project|day]
+  factory usage [--from ISO] [--to ISO] [--group-by project|blueprint|day]
   factory demo [--name NAME]
 
 Options: --json (machine output), --url, --key (else FACTORY_URL / FACTORY_API_KEY, else factory login)`;
@@ -118,10 +118,10 @@ async function main(): Promise<number> {
     const report = await c.usage({
       ...(flags.from ? { from: flags.from } : {}),
       ...(flags.to ? { to: flags.to } : {}),
-      ...(flags["group-by"] ? { groupBy: flags["group-by"] as "project" | "day" } : {}),
+      ...(flags["group-by"] ? { groupBy: flags["group-by"] as "project" | "blueprint" | "day" } : {}),
     });
-    const rows = report.items.map((r) => `${r.key.padEnd(20)} ${String(r.runs).padStart(6)} runs ${String(r.succeeded).padStart(6)} ok ${String(r.failed).padStart(5)} failed ${String(r.steps).padStart(7)} steps ${(r.wallMs / 1000).toFixed(1).padStart(9)} s ${(r.artifactBytes / 1024).toFixed(0).padStart(8)} KiB`);
-    print([`usage by ${report.groupBy}, ${report.from} → ${report.to}`, ...rows].join("\n"), report);
+    const rows = report.items.map((r) => `${r.key.padEnd(20)} ${String(r.runs).padStart(6)} runs ${String(r.succeeded).padStart(6)} ok ${String(r.failed).padStart(5)} failed ${String(r.steps).padStart(7)} steps ${(r.wallMs / 1000).toFixed(1).padStart(9)} s ${(r.artifactBytes / 1024).toFixed(0).padStart(8)} KiB  $${r.costUsd.toFixed(6)}`);
+    print([`usage by ${report.groupBy}, ${report.from} → ${report.to}`, ...rows, `total $${report.totalCostUsd.toFixed(6)}`].join("\n"), report);
     return 0;
   }
   if (group === "artifacts" && command === "download") {

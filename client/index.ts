@@ -138,7 +138,7 @@ export class FactoryClient {
     return this.json("GET", "/v1/blueprints");
   }
 
-  usage(query: { from?: string; to?: string; groupBy?: "project" | "day" } = {}): Promise<UsageReport> {
+  usage(query: { from?: string; to?: string; groupBy?: "project" | "blueprint" | "day" } = {}): Promise<UsageReport> {
     return this.json("GET", `/v1/usage${qs(query)}`);
   }
 

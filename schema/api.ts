@@ -260,7 +260,7 @@ export const MetricsQuery = z.object({
 export const UsageQuery = z.object({
   from: z.string().datetime().optional().openapi({ description: "runs created at or after; default 30 days ago" }),
   to: z.string().datetime().optional().openapi({ description: "runs created before; default now" }),
-  groupBy: z.enum(["project", "day"]).default("project"),
+  groupBy: z.enum(["project", "blueprint", "day"]).default("project"),
 });
 
 export const UsageRow = z
@@ -275,11 +275,19 @@ export const UsageRow = z
     artifactBytes: z.number().int(),
     tokensIn: z.number().int().openapi({ description: "AI tokens in, as metered by agent steps" }),
     tokensOut: z.number().int(),
+    costUsd: z.number().openapi({ description: "recorded usage priced by the deployment's price table" }),
   })
   .openapi("UsageRow");
 
 export const UsageReport = z
-  .object({ from: z.string().datetime(), to: z.string().datetime(), groupBy: z.enum(["project", "day"]), items: z.array(UsageRow) })
+  .object({
+    from: z.string().datetime(),
+    to: z.string().datetime(),
+    groupBy: z.enum(["project", "blueprint", "day"]),
+    prices: z.record(z.string(), z.number()).openapi({ description: "the price table the costs use" }),
+    totalCostUsd: z.number(),
+    items: z.array(UsageRow),
+  })
   .openapi("UsageReport");
 export type UsageReport = z.infer<typeof UsageReport>;
 

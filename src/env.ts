@@ -38,6 +38,8 @@ export interface Env {
   OPENAI_BASE_URL?: string;
   /** Secret. */
   OPENAI_API_KEY?: string;
+  /** JSON overriding fields of the price table (src/analytics/prices.ts). */
+  PRICE_TABLE?: string;
   /** Secrets (.dev.vars locally, `wrangler secret put` in production). */
   DEV_API_KEY?: string;
   ADMIN_TOKEN?: string;

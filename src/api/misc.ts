@@ -2,6 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { BlueprintList, Metrics, MetricsQuery, UsageQuery, UsageReport } from "../../schema/api";
 import { describeBlueprints } from "../blueprints";
+import { cost, prices } from "../analytics/prices";
 import { newApi, problemResponses } from "./common";
 
 export const health = newApi().openapi(
@@ -37,8 +38,11 @@ export const usage = newApi().openapi(
   async (c) => {
     const q = c.req.valid("query");
     const { from, to } = timeWindow(q);
-    const items = await c.env.TENANT.getByName(c.get("tenantId")).usage(from, to, q.groupBy);
-    return c.json({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), groupBy: q.groupBy, items }, 200);
+    const table = prices(c.env.PRICE_TABLE);
+    const rows = await c.env.TENANT.getByName(c.get("tenantId")).usage(from, to, q.groupBy);
+    const items = rows.map((r) => ({ ...r, costUsd: cost(r, table) }));
+    const totalCostUsd = Math.round(items.reduce((n, r) => n + r.costUsd, 0) * 1e6) / 1e6;
+    return c.json({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), groupBy: q.groupBy, prices: table, totalCostUsd, items }, 200);
   },
 );
 

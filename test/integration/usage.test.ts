@@ -17,9 +17,14 @@ it("GET /v1/usage sums what finished runs recorded, by project and by day, for t
   const byProject = (await (await api("/v1/usage?groupBy=project")).json()) as { items: { key: string; runs: number; succeeded: number; failed: number; steps: number; attempts: number; artifactBytes: number; wallMs: number }[] };
   const zip = ((await (await api(`/v1/runs/${runs[0]!.id}/artifacts`)).json()) as { items: { size: number }[] }).items[0]!.size;
   expect(byProject.items).toEqual([
-    { key: "billing", runs: 2, succeeded: 2, failed: 0, steps: 7, attempts: 8, wallMs: expect.any(Number), artifactBytes: zip, tokensIn: 0, tokensOut: 0 },
-    { key: "ops", runs: 1, succeeded: 0, failed: 1, steps: 1, attempts: 1, wallMs: expect.any(Number), artifactBytes: 0, tokensIn: 0, tokensOut: 0 },
+    { key: "billing", runs: 2, succeeded: 2, failed: 0, steps: 7, attempts: 8, wallMs: expect.any(Number), artifactBytes: zip, tokensIn: 0, tokensOut: 0, costUsd: expect.any(Number) },
+    { key: "ops", runs: 1, succeeded: 0, failed: 1, steps: 1, attempts: 1, wallMs: expect.any(Number), artifactBytes: 0, tokensIn: 0, tokensOut: 0, costUsd: expect.any(Number) },
   ]);
+  const report = (await (await api("/v1/usage")).json()) as { totalCostUsd: number; items: { costUsd: number }[] };
+  expect(report.totalCostUsd).toBeGreaterThan(0);
+  expect(report.totalCostUsd).toBeCloseTo(report.items.reduce((n, r) => n + r.costUsd, 0), 6);
+  const byBlueprint = (await (await api("/v1/usage?groupBy=blueprint")).json()) as { items: { key: string; runs: number }[] };
+  expect(byBlueprint.items.map((r) => [r.key, r.runs])).toEqual([["(steps)", 2], ["microservice", 1]]);
   const byDay = (await (await api("/v1/usage?groupBy=day")).json()) as { items: { key: string; runs: number }[] };
   expect(byDay.items).toEqual([expect.objectContaining({ key: new Date().toISOString().slice(0, 10), runs: 3 })]);
   expect((await api("/v1/usage?from=yesterday")).status).toBe(400);

@@ -43,6 +43,8 @@ interface IndexRow {
 
 type Row = Record<string, SqlStorageValue>;
 
+export type UsageGroup = "project" | "blueprint" | "day";
+
 /** Recorded usage summed over a group of runs. */
 export interface UsageRow extends RunUsage {
   key: string;
@@ -112,8 +114,8 @@ export class RunBook {
   }
 
   /** Finished runs' recorded usage, summed by project or by day, for runs created in [from, to). */
-  usage(from: number, to: number, groupBy: "project" | "day"): UsageRow[] {
-    const key = groupBy === "project" ? "project" : "strftime('%Y-%m-%d', created_at / 1000, 'unixepoch')";
+  usage(from: number, to: number, groupBy: UsageGroup): UsageRow[] {
+    const key = { project: "project", blueprint: "COALESCE(blueprint, '(steps)')", day: "strftime('%Y-%m-%d', created_at / 1000, 'unixepoch')" }[groupBy];
     return this.all<UsageRow>(
       `SELECT ${key} AS key, COUNT(*) AS runs,
          SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END) AS succeeded,
