@@ -39,7 +39,7 @@ async function consumeStep(message: Message<unknown>, env: Env): Promise<void> {
   try {
     begun = await run.begin(m.stepId, m.attempt);
   } catch (err) {
-    log("consumer.begin_failed", { runId: m.runId, stepId: m.stepId, attempt: m.attempt, error: String(err) });
+    log("consumer.begin_failed", { runId: m.runId, tenantId: m.tenantId, stepId: m.stepId, attempt: m.attempt, traceId: m.traceId, error: String(err) });
     message.retry();
     return;
   }
@@ -57,7 +57,7 @@ async function consumeStep(message: Message<unknown>, env: Env): Promise<void> {
       return;
     } catch (err) {
       if (tries >= 2) {
-        log("consumer.report_failed", { runId: m.runId, stepId: m.stepId, attempt: m.attempt, error: String(err) });
+        log("consumer.report_failed", { runId: m.runId, tenantId: m.tenantId, stepId: m.stepId, attempt: m.attempt, traceId: m.traceId, error: String(err) });
         message.retry();
         return;
       }

@@ -3,6 +3,7 @@ import type { AttemptResult, DeliveryTask } from "../control/tenant/webhooks";
 import { checkWebhookUrl, type UrlPolicy } from "./ssrf";
 import { parseRetryAfter } from "./policy";
 import { signatureHeaders } from "./sign";
+import { toHex } from "../lib/crypto";
 
 const EXCERPT_CHARS = 512;
 /** Read at most this much of a response; a receiver cannot make us buffer more. */
@@ -21,6 +22,7 @@ export async function attemptDelivery(task: DeliveryTask, opts: { timeoutMs: num
       headers: {
         "content-type": "application/json",
         "user-agent": "FactoryRuntime-Webhooks/1",
+        ...traceparent(task.payload),
         ...signatureHeaders(task.eventId, task.payload, task.secrets, new Date()),
       },
       body: task.payload,
@@ -40,6 +42,13 @@ export async function attemptDelivery(task: DeliveryTask, opts: { timeoutMs: num
     const timedOut = err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError");
     return { statusCode: null, latencyMs: Date.now() - started, excerpt: null, error: timedOut ? `no answer within ${opts.timeoutMs} ms` : String(err) };
   }
+}
+
+/** The run's trace continues into the receiver: W3C traceparent with the event's trace id. */
+function traceparent(payload: string): Record<string, string> {
+  const traceId = (JSON.parse(payload) as { traceId?: unknown }).traceId;
+  if (typeof traceId !== "string" || !/^[0-9a-f]{32}$/.test(traceId)) return {};
+  return { traceparent: `00-${traceId}-${toHex(crypto.getRandomValues(new Uint8Array(8)))}-01` };
 }
 
 async function readCapped(res: Response): Promise<string | null> {

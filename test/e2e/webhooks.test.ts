@@ -8,8 +8,9 @@ import { startRuntime, waitForRun, type Runtime } from "./support/runtime";
 interface Received {
   id: string;
   verified: boolean;
-  body: { eventId: string; type: string; runId: string };
+  body: { eventId: string; type: string; runId: string; traceId: string };
   status: number;
+  traceparent: string | undefined;
 }
 
 let rt: Runtime;
@@ -39,7 +40,7 @@ beforeAll(async () => {
       }
     });
     const status = failFirst-- > 0 ? 503 : verified ? 204 : 401;
-    received.push({ id: String(req.headers["webhook-id"]), verified, body: JSON.parse(payload), status });
+    received.push({ id: String(req.headers["webhook-id"]), verified, body: JSON.parse(payload), status, traceparent: req.headers.traceparent as string | undefined });
     res.writeHead(status, status === 503 ? { "retry-after": "0" } : {}).end(status === 503 ? "try later" : "");
   });
   await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
@@ -60,8 +61,10 @@ describe("webhooks against a real receiver", () => {
     secrets.push(endpoint.secret);
     expect(endpoint.secret).toMatch(/^whsec_/);
 
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
     const res = await rt.fetch("/v1/runs", {
       method: "POST",
+      headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
       json: {
         project: "hooks",
         steps: [
@@ -85,6 +88,8 @@ describe("webhooks against a real receiver", () => {
     expect([...delivered()].sort()).toEqual([...expected].sort()); // none lost, none foreign
     expect(received.every((r) => r.verified)).toBe(true);
     expect(received.every((r) => r.body.eventId === r.id && r.body.runId === id)).toBe(true);
+    // The caller's trace runs through the run and into every callback.
+    expect(received.every((r) => r.body.traceId === traceId && r.traceparent?.startsWith(`00-${traceId}-`))).toBe(true);
     expect(received.filter((r) => r.status === 503)).toHaveLength(3); // the failures were real…
 
     // …and the delivery log shows them, then the success.
