@@ -3,13 +3,14 @@
  * SQLite transaction of the Run DO, so a state change, its events, its timers and its outbox
  * rows (the intent to dispatch) commit together or not at all. Sending happens after commit.
  */
-import { LIMITS, type Json, type JsonObject } from "../../../schema/api";
+import type { Json, JsonObject } from "../../../schema/api";
 import type { StepMessage } from "../../../schema/messages";
 import { TERMINAL_RUN_STATUSES, type EventType } from "../../../schema/vocabulary";
 import type { ErrorShape } from "../../errors";
 import { WEBHOOK_EVENT_TYPES } from "../../../schema/webhooks";
 import { json } from "../sqlite";
 import { dependents, validateGraph } from "./dag";
+import { addSpawned, checkSpawn, insertStep } from "./steps";
 import { decideFailure, transitionRun, transitionStep, type RunEvent, type StepEvent } from "./machine";
 import type { RunRow, RunStore, StepRow, TimerRow } from "./store";
 import type {
@@ -62,7 +63,7 @@ export class RunEngine {
       return;
     }
     this.moveRun("validate", now);
-    spec.steps.forEach((s, position) => this.insertStep(s, position));
+    spec.steps.forEach((s, position) => insertStep(this.store, s, position));
     for (const [stepId, carried] of Object.entries(spec.retryOf?.carried ?? {})) {
       const step = this.store.step(stepId);
       if (!step) continue;
@@ -145,12 +146,15 @@ export class RunEngine {
       this.failAttempt(step, error, "failed", now);
       return { ok: true };
     }
-    const spawnError = report.spawn?.length ? this.checkSpawn(step, report.spawn) : null;
+    const spawnError = report.spawn?.length ? checkSpawn(this.store, step, report.spawn) : null;
     if (spawnError) {
       this.failAttempt(step, { code: "spawn.invalid", message: spawnError, retryable: false }, "failed", now);
       return { ok: true };
     }
-    if (report.spawn?.length) this.spawn(step, report.spawn, now);
+    if (report.spawn?.length) {
+      addSpawned(this.store, step, report.spawn);
+      this.event("step.spawned", now, step.id, { count: report.spawn.length, steps: report.spawn.slice(0, 50).map((x) => x.id) });
+    }
     this.succeed(step, report.output, report.artifacts, now);
     return { ok: true };
   }
@@ -246,54 +250,6 @@ export class RunEngine {
   private runningLease(step: StepRow, startedAt: number, now: number): number {
     const deadline = startedAt + step.timeout_ms + this.config.leaseGraceMs;
     return step.heartbeat_timeout_ms ? Math.min(deadline, now + step.heartbeat_timeout_ms + this.config.leaseGraceMs) : deadline;
-  }
-
-  /** Why a step may not add these steps to the run, or null when it may. Changes nothing. */
-  private checkSpawn(parent: StepRow, steps: ResolvedStep[]): string | null {
-    if (parent.depth + 1 > LIMITS.spawnDepth) return `spawned steps may be at most ${LIMITS.spawnDepth} deep`;
-    if (this.store.stepCount() + steps.length > LIMITS.stepsPerRun) return `a run has at most ${LIMITS.stepsPerRun} steps`;
-    const taken = this.store.existingStepIds(steps.map((s) => s.id));
-    return taken.length > 0 ? `step ids already in the run: ${taken.slice(0, 5).join(", ")}` : null;
-  }
-
-  /**
-   * Adds the steps `parent` spawned. They depend on it (released when it succeeds, just after),
-   * and everything that waited for `parent` now also waits for all of them: fan-in on the
-   * spawned set. Both are written into `depends_on`, so the graph stays self-describing (a retry
-   * of the run rebuilds it as it was).
-   */
-  private spawn(parent: StepRow, steps: ResolvedStep[], now: number): void {
-    const first = this.store.stepCount();
-    steps.forEach((s, i) => this.insertStep({ ...s, dependsOn: [...s.dependsOn, parent.id] }, first + i, { depth: parent.depth + 1, spawnedBy: parent.id }));
-    const ids = steps.map((s) => s.id);
-    for (const waiting of this.store.dependentsOf(parent.id)) {
-      if (ids.includes(waiting)) continue;
-      for (const id of ids) this.store.insertEdge(id, waiting);
-      this.store.addPendingDeps(waiting, ids.length);
-      const row = this.store.step(waiting)!;
-      this.store.updateStep(waiting, { depends_on: json.write([...(json.read<string[]>(row.depends_on) ?? []), ...ids]) });
-    }
-    this.event("step.spawned", now, parent.id, { count: steps.length, steps: steps.slice(0, 50).map((s) => s.id) });
-  }
-
-  private insertStep(s: ResolvedStep, position: number, lineage: { depth: number; spawnedBy: string | null } = { depth: 0, spawnedBy: null }): void {
-    this.store.insertStep({
-      id: s.id,
-      position,
-      type: s.type,
-      pool: s.pool,
-      input: json.write(s.input),
-      depends_on: json.write(s.dependsOn),
-      pending_deps: s.dependsOn.length,
-      max_attempts: s.retry.maxAttempts,
-      initial_delay_ms: s.retry.initialDelayMs,
-      max_delay_ms: s.retry.maxDelayMs,
-      timeout_ms: s.timeoutMs,
-      heartbeat_timeout_ms: s.heartbeatTimeoutMs ?? null,
-      depth: lineage.depth,
-      spawned_by: lineage.spawnedBy,
-    });
-    for (const dep of s.dependsOn) this.store.insertEdge(dep, s.id);
   }
 
   private dispatch(step: StepRow, now: number): void {
