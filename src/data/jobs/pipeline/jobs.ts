@@ -1,33 +1,19 @@
 /** The Pipeline Generator pool's jobs. */
-import { z } from "zod";
-import { defineJob } from "../../job";
-import { FilesOutput, upstreamPlan } from "../repo/plan";
+import { planGenerator } from "../repo/plan";
 import { azurePipeline, pipelineSelfTest } from "./azure-pipelines";
 import { githubActionsWorkflow } from "./github-actions";
 
-export const githubActions = defineJob({
-  type: "pipeline.github-actions",
-  pool: "pipeline",
-  description: "Writes a GitHub Actions workflow that installs and tests the service.",
-  input: z.object({}).strict(),
-  output: FilesOutput,
-  run: async ({ upstream }) => ({ files: { ".github/workflows/ci.yml": githubActionsWorkflow(upstreamPlan(upstream)) } }),
-});
+export const githubActions = planGenerator("pipeline.github-actions", "pipeline", "Writes a GitHub Actions workflow that installs and tests the service.", (plan) => ({
+  ".github/workflows/ci.yml": githubActionsWorkflow(plan),
+}));
 
-export const azure = defineJob({
-  type: "pipeline.azure",
-  pool: "pipeline",
-  description: "Writes an Azure Pipelines definition that installs and tests the service.",
-  input: z.object({}).strict(),
-  output: FilesOutput,
-  run: async ({ upstream }) => ({ files: { "azure-pipelines.yml": azurePipeline(upstreamPlan(upstream)) } }),
-});
+export const azure = planGenerator("pipeline.azure", "pipeline", "Writes an Azure Pipelines definition that installs and tests the service.", (plan) => ({
+  "azure-pipelines.yml": azurePipeline(plan),
+}));
 
-export const selfTest = defineJob({
-  type: "pipeline.self-test",
-  pool: "pipeline",
-  description: "Adds an npm test that checks the generated pipeline definitions (for the pipeline blueprint).",
-  input: z.object({}).strict(),
-  output: FilesOutput,
-  run: async ({ upstream }) => ({ files: pipelineSelfTest(upstreamPlan(upstream)) }),
-});
+export const selfTest = planGenerator(
+  "pipeline.self-test",
+  "pipeline",
+  "Adds an npm test that checks the generated pipeline definitions (for the pipeline blueprint).",
+  pipelineSelfTest,
+);

@@ -3,7 +3,7 @@ import { strToU8, zipSync, type Zippable } from "fflate";
 import { z } from "zod";
 import { NonRetryableError } from "../../../errors";
 import { defineJob } from "../../job";
-import { FileMap, FilesOutput, MicroserviceInput, ServicePlan, planService, upstreamPlan } from "./plan";
+import { FileMap, FilesOutput, MicroserviceInput, ServicePlan, planGenerator, planService, upstreamPlan } from "./plan";
 import { serviceReadme } from "./docs";
 import { librarySource } from "./library";
 import { moduleSource, serviceSource } from "./source";
@@ -47,14 +47,7 @@ export const scaffold = defineJob({
   },
 });
 
-export const docs = defineJob({
-  type: "repo.docs",
-  pool: "repo",
-  description: "Writes the service's README from the plan.",
-  input: z.object({}).strict(),
-  output: FilesOutput,
-  run: async ({ upstream }) => ({ files: { "README.md": serviceReadme(upstreamPlan(upstream)) } }),
-});
+export const docs = planGenerator("repo.docs", "repo", "Writes the service's README from the plan.", (plan) => ({ "README.md": serviceReadme(plan) }));
 
 export const pack = defineJob({
   type: "repo.package",
@@ -83,11 +76,4 @@ export const pack = defineJob({
   },
 });
 
-export const library = defineJob({
-  type: "repo.library",
-  pool: "repo",
-  description: "Generates a TypeScript library (typed helpers, node:test tests) from the plan.",
-  input: z.object({}).strict(),
-  output: FilesOutput,
-  run: async ({ upstream }) => ({ files: librarySource(upstreamPlan(upstream)) }),
-});
+export const library = planGenerator("repo.library", "repo", "Generates a TypeScript library (typed helpers, node:test tests) from the plan.", librarySource);

@@ -1,6 +1,8 @@
 /** What a generated service is: the normalized plan every generator step works from. */
 import { z } from "zod";
+import type { PoolName } from "../../../../schema/vocabulary";
 import { NonRetryableError } from "../../../errors";
+import { defineJob } from "../../job";
 
 const Slug = z.string().regex(/^[a-z][a-z0-9-]{1,49}$/, "lowercase letters, digits and '-', starting with a letter");
 
@@ -57,4 +59,19 @@ export function upstreamPlan(upstream: Record<string, unknown>): ServicePlan {
     if (parsed.success) return parsed.data;
   }
   throw new NonRetryableError("repo.plan_missing", "this step needs a repo.plan step among its dependencies");
+}
+
+/**
+ * A generator step: it reads the plan its `repo.plan` dependency produced and returns files.
+ * Most of the factory's built-in steps are this, differing only in what they write.
+ */
+export function planGenerator(type: string, pool: PoolName, description: string, generate: (plan: ServicePlan) => FileMap) {
+  return defineJob({
+    type,
+    pool,
+    description,
+    input: z.object({}).strict(),
+    output: FilesOutput,
+    run: async ({ upstream }) => ({ files: generate(upstreamPlan(upstream)) }),
+  });
 }
