@@ -5,14 +5,14 @@
  */
 import type { Json, JsonObject } from "../../../schema/api";
 import type { StepMessage } from "../../../schema/messages";
-import { TERMINAL_RUN_STATUSES, type EventType } from "../../../schema/vocabulary";
+import { TERMINAL_RUN_STATUSES, type EventType, type PoolName } from "../../../schema/vocabulary";
 import type { ErrorShape } from "../../errors";
 import { WEBHOOK_EVENT_TYPES } from "../../../schema/webhooks";
 import { json } from "../sqlite";
 import { dependents, validateGraph } from "./dag";
 import { addSpawned, checkSpawn, insertStep } from "./steps";
 import { decideFailure, transitionRun, transitionStep, type RunEvent, type StepEvent } from "./machine";
-import type { RunRow, RunStore, StepRow, TimerRow } from "./store";
+import type { OutboxKind, RunRow, RunStore, StepRow, TimerRow } from "./store";
 import type {
   ArtifactReport,
   BeginResult,
@@ -20,7 +20,6 @@ import type {
   NewRun,
   Refusal,
   ReportResult,
-  ResolvedStep,
   RunOutcome,
   StepReport,
   TenantSync,
@@ -268,8 +267,7 @@ export class RunEngine {
       pool: step.pool,
       traceId: run.trace_id,
     };
-    this.store.enqueue("dispatch", step.pool, message);
-    this.store.setTimer("outbox", "flush", now + this.config.outboxRetryMs);
+    this.enqueue("dispatch", step.pool, message, now);
     this.event("step.queued", now, step.id, { attempt });
   }
 
@@ -391,8 +389,7 @@ export class RunEngine {
       version: this.store.lastEventSeq(),
       ...(TERMINAL_RUN_STATUSES.has(run.status) ? { usage: this.store.usage(), outcome: this.outcome(run, now) } : {}),
     };
-    this.store.enqueue("tenant", null, sync);
-    this.store.setTimer("outbox", "flush", now + this.config.outboxRetryMs);
+    this.enqueue("tenant", null, sync, now);
   }
 
   private outcome(run: RunRow, now: number): RunOutcome {
@@ -404,12 +401,17 @@ export class RunEngine {
     };
   }
 
+  /** An outbox row, and the timer that re-sends it if the send after commit never happens. */
+  private enqueue(kind: OutboxKind, pool: PoolName | null, body: unknown, now: number): void {
+    this.store.enqueue(kind, pool, body);
+    this.store.setTimer("outbox", "flush", now + this.config.outboxRetryMs);
+  }
+
   private event(type: EventType, now: number, stepId: string | null, data: Record<string, unknown>): void {
     const seq = this.store.appendEvent(type, now, stepId, data);
     // Written with the event, in its transaction: the webhook fan-out cannot miss it.
     if (WEBHOOK_EVENTS.has(type)) {
-      this.store.enqueue("webhook", null, seq);
-      this.store.setTimer("outbox", "flush", now + this.config.outboxRetryMs);
+      this.enqueue("webhook", null, seq, now);
     }
   }
 }
