@@ -257,34 +257,62 @@ export const MetricsQuery = z.object({
   to: z.string().datetime().optional().openapi({ description: "runs created before; default now" }),
 });
 
+export const USAGE_GROUPS = ["project", "blueprint", "day", "pool"] as const;
+
 export const UsageQuery = z.object({
   from: z.string().datetime().optional().openapi({ description: "runs created at or after; default 30 days ago" }),
   to: z.string().datetime().optional().openapi({ description: "runs created before; default now" }),
-  groupBy: z.enum(["project", "blueprint", "day"]).default("project"),
+  groupBy: z.enum(USAGE_GROUPS).default("project"),
 });
+
+const Count = z.number().int();
+const ModelTokens = z.record(z.string(), z.object({ tokensIn: z.number(), tokensOut: z.number() }));
 
 export const UsageRow = z
   .object({
-    key: z.string().openapi({ description: "the project, or the day (YYYY-MM-DD, UTC)" }),
-    runs: z.number().int(),
-    succeeded: z.number().int(),
-    failed: z.number().int(),
-    steps: z.number().int(),
-    attempts: z.number().int(),
-    wallMs: z.number().int().openapi({ description: "sum of attempt execution times" }),
-    artifactBytes: z.number().int(),
-    tokensIn: z.number().int().openapi({ description: "AI tokens in, as metered by agent steps" }),
-    tokensOut: z.number().int(),
+    key: z.string().openapi({ description: "the project, blueprint, pool, or day (YYYY-MM-DD, UTC)" }),
+    runs: Count.openapi({ description: "finished runs; by pool, the runs that used the pool" }),
+    succeeded: Count,
+    failed: Count,
+    steps: Count.openapi({ description: "steps that ran (carried-over steps of a retry are not counted again)" }),
+    attempts: Count,
+    wallMs: Count.openapi({ description: "sum of attempt execution times" }),
+    cpuMs: z.number().openapi({ description: "estimated handler CPU time (Workers expose no CPU clock to code; see README)" }),
+    artifactBytes: Count,
+    tokensIn: Count.openapi({ description: "AI tokens in, as metered by agent steps" }),
+    tokensOut: Count,
+    models: ModelTokens.openapi({ description: "AI tokens per model" }),
+    queueOps: Count.openapi({ description: "queue operations (write, read, delete per queued attempt)" }),
+    objectCalls: Count.openapi({ description: "Durable Object calls made for attempts (begin, report, heartbeats)" }),
+    r2Writes: Count.openapi({ description: "R2 writes (artifacts)" }),
     costUsd: z.number().openapi({ description: "recorded usage priced by the deployment's price table" }),
   })
   .openapi("UsageRow");
+
+const Usd = z.number().min(0);
+export const PriceTable = z
+  .object({
+    perAttemptUsd: Usd.openapi({ description: "each dispatched attempt" }),
+    perExecutionSecondUsd: Usd.openapi({ description: "each second of step execution (wall time)" }),
+    perMillionCpuMsUsd: Usd.openapi({ description: "a million ms of estimated handler CPU time" }),
+    perArtifactGbUsd: Usd.openapi({ description: "each GB of artifacts written" }),
+    perMillionQueueOpsUsd: Usd,
+    perMillionObjectCallsUsd: Usd,
+    perMillionR2WritesUsd: Usd,
+    perMillionTokensInUsd: Usd.openapi({ description: "tokens of models without a price of their own" }),
+    perMillionTokensOutUsd: Usd,
+    models: z.record(z.string(), z.object({ inUsd: Usd, outUsd: Usd }).strict()).openapi({ description: "per-model token prices per million, overriding the flat ones" }),
+  })
+  .strict()
+  .openapi("PriceTable");
+export type PriceTable = z.infer<typeof PriceTable>;
 
 export const UsageReport = z
   .object({
     from: z.string().datetime(),
     to: z.string().datetime(),
-    groupBy: z.enum(["project", "blueprint", "day"]),
-    prices: z.record(z.string(), z.number()).openapi({ description: "the price table the costs use" }),
+    groupBy: z.enum(USAGE_GROUPS),
+    prices: PriceTable.openapi({ description: "the price table the costs use" }),
     totalCostUsd: z.number(),
     items: z.array(UsageRow),
   })

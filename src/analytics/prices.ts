@@ -3,29 +3,22 @@
  * PRICE_TABLE (JSON, any subset of the fields) overrides them per deployment. Cost is always
  * computed from recorded usage, never estimated separately.
  */
-import { z } from "zod";
-import type { RunUsage } from "../control/run/store";
+import { PriceTable } from "../../schema/api";
+import type { ModelTokens, UsageTotals } from "./usage";
 
-export const PriceTable = z
-  .object({
-    /** Each dispatched attempt: a queue message, consumer invocation and object calls. */
-    perAttemptUsd: z.number().min(0),
-    /** Each second of step execution. */
-    perExecutionSecondUsd: z.number().min(0),
-    /** Each GB of artifacts written to R2. */
-    perArtifactGbUsd: z.number().min(0),
-    perMillionTokensInUsd: z.number().min(0),
-    perMillionTokensOutUsd: z.number().min(0),
-  })
-  .strict();
-export type PriceTable = z.infer<typeof PriceTable>;
+export { PriceTable };
 
 export const DEFAULT_PRICES: PriceTable = {
   perAttemptUsd: 0.000002,
   perExecutionSecondUsd: 0.00002,
+  perMillionCpuMsUsd: 0.05,
   perArtifactGbUsd: 0.015,
+  perMillionQueueOpsUsd: 0.8,
+  perMillionObjectCallsUsd: 0.3,
+  perMillionR2WritesUsd: 9,
   perMillionTokensInUsd: 0.5,
   perMillionTokensOutUsd: 1.5,
+  models: {},
 };
 
 /** The deployment's prices: the defaults, with what PRICE_TABLE overrides (ignored if invalid). */
@@ -39,13 +32,31 @@ export function prices(configured: string | undefined): PriceTable {
   }
 }
 
-/** The cost of some usage, in USD, to a millionth of a dollar. Pure. */
-export function cost(u: Pick<RunUsage, "attempts" | "wallMs" | "artifactBytes" | "tokensIn" | "tokensOut">, p: PriceTable): number {
+/**
+ * The cost of some usage, in USD, to a millionth of a dollar. Tokens of a model with its own
+ * price use it; the rest (including tokens metered without a model) use the flat prices. Pure.
+ */
+export function cost(u: UsageTotals & { models?: ModelTokens }, p: PriceTable): number {
+  let tokensIn = u.tokensIn;
+  let tokensOut = u.tokensOut;
+  let modelUsd = 0;
+  for (const [model, t] of Object.entries(u.models ?? {})) {
+    const price = p.models[model];
+    if (!price) continue;
+    modelUsd += (t.tokensIn / 1e6) * price.inUsd + (t.tokensOut / 1e6) * price.outUsd;
+    tokensIn -= t.tokensIn;
+    tokensOut -= t.tokensOut;
+  }
   const usd =
     u.attempts * p.perAttemptUsd +
     (u.wallMs / 1000) * p.perExecutionSecondUsd +
+    (u.cpuMs / 1e6) * p.perMillionCpuMsUsd +
     (u.artifactBytes / 1e9) * p.perArtifactGbUsd +
-    (u.tokensIn / 1e6) * p.perMillionTokensInUsd +
-    (u.tokensOut / 1e6) * p.perMillionTokensOutUsd;
+    (u.queueOps / 1e6) * p.perMillionQueueOpsUsd +
+    (u.objectCalls / 1e6) * p.perMillionObjectCallsUsd +
+    (u.r2Writes / 1e6) * p.perMillionR2WritesUsd +
+    (Math.max(0, tokensIn) / 1e6) * p.perMillionTokensInUsd +
+    (Math.max(0, tokensOut) / 1e6) * p.perMillionTokensOutUsd +
+    modelUsd;
   return Math.round(usd * 1e6) / 1e6;
 }

@@ -4,13 +4,13 @@
  * their blueprint's expected time, retry rate, admission wait. Pure.
  */
 import type { RunStatus } from "../../schema/vocabulary";
-import type { RunUsage } from "./run/store";
+import type { UsageTotals } from "../analytics/usage";
 import type { RunOutcome } from "./run/types";
 
 export interface FinishedRun {
   status: RunStatus;
   blueprint: string | null;
-  usage: RunUsage;
+  usage: Pick<UsageTotals, "steps" | "attempts">;
   outcome: RunOutcome;
 }
 

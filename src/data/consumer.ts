@@ -99,11 +99,12 @@ async function execute(
     if (!output.success) throw new NonRetryableError("step.invalid_output", `the handler returned an output that does not fit '${m.type}'`);
     // Outputs are stored and handed to dependents as JSON: normalize once, and bound the size.
     const text = JSON.stringify(output.data ?? null);
-    if (utf8Bytes(text) > LIMITS.outputBytes) {
+    const outputBytes = utf8Bytes(text);
+    if (outputBytes > LIMITS.outputBytes) {
       throw new NonRetryableError("step.output_too_large", `outputs are limited to ${LIMITS.outputBytes} bytes; write an artifact instead`);
     }
     const spawn = resolveSpawn(record.spawned, env);
-    return { ...base, ...record.common(), outcome: "succeeded", output: JSON.parse(text) as Json, artifacts: record.artifacts(), ...(spawn.length ? { spawn } : {}) };
+    return { ...base, ...record.common(outputBytes), outcome: "succeeded", output: JSON.parse(text) as Json, artifacts: record.artifacts(), ...(spawn.length ? { spawn } : {}) };
   } catch (err) {
     if (err instanceof SimulatedCrash) throw err; // chaos: die before acking, like a killed process
     return { ...base, ...record.common(), outcome: "failed", error: toErrorShape(err) };

@@ -4,11 +4,12 @@ import type { StepMessage } from "../../schema/messages";
 import { createArtifactWriter } from "../artifacts/writer";
 import { resolveSteps } from "../control/resolve";
 import type { RunStub } from "../control/run/stub";
-import type { AttemptUsage, BeginResult, ReportCommon, ResolvedStep } from "../control/run/types";
+import type { BeginResult, ReportCommon, ResolvedStep } from "../control/run/types";
 import { resolveOptions, type Env } from "../env";
 import { NonRetryableError } from "../errors";
 import { providerFor } from "./agents/providers";
-import type { ArtifactRecord, JobContext, SpawnStep } from "./job";
+import type { ArtifactRecord, ArtifactWriter, JobContext, SpawnStep } from "./job";
+import { AttemptMeter } from "./meter";
 
 const MAX_LOG_LINES = 50;
 const MAX_LOG_CHARS = 2_000;
@@ -21,10 +22,10 @@ export function createJobContext(
   run: RunStub,
   controller: AbortController,
 ) {
-  const artifacts = createArtifactWriter(env.ARTIFACTS, { tenantId: begun.tenantId, runId: m.runId, stepId: m.stepId, attempt: m.attempt });
+  const writer = createArtifactWriter(env.ARTIFACTS, { tenantId: begun.tenantId, runId: m.runId, stepId: m.stepId, attempt: m.attempt });
+  const meter = new AttemptMeter();
+  const artifacts: ArtifactWriter = { put: (name, body, contentType) => meter.io(() => writer.put(name, body, contentType)) };
   const logs: NonNullable<ReportCommon["logs"]> = [];
-  const usage: AttemptUsage = { tokensIn: 0, tokensOut: 0 };
-  let metered = false;
   const spawned: SpawnStep[] = [];
 
   const context: JobContext<unknown> = {
@@ -39,25 +40,21 @@ export function createJobContext(
     signal: controller.signal,
     heartbeat: async () => {
       // A heartbeat that cannot get through is not fatal: the lease decides, not this call.
-      const answer = await run.heartbeat(m.stepId, m.attempt).catch(() => null);
+      meter.heartbeat();
+      const answer = await meter.io(() => run.heartbeat(m.stepId, m.attempt)).catch(() => null);
       if (answer && !answer.ok) controller.abort(new NonRetryableError("step.stopped", `the run stopped this attempt: ${answer.message}`));
     },
     log: (message, fields) => {
       if (logs.length < MAX_LOG_LINES) logs.push({ level: "info", message: message.slice(0, MAX_LOG_CHARS), ...(fields ? { fields } : {}) });
     },
-    meter: (u) => {
-      metered = true;
-      usage.tokensIn += Math.max(0, Math.round(u.tokensIn ?? 0));
-      usage.tokensOut += Math.max(0, Math.round(u.tokensOut ?? 0));
-      if (u.model) usage.model = u.model;
-    },
+    meter: (u) => meter.tokens(u),
     spawn: (steps) => {
       spawned.push(...steps);
     },
     ai: {
       complete: async (request) => {
         const provider = providerFor(env);
-        const completion = await provider.complete({ ...request, signal: controller.signal });
+        const completion = await meter.io(() => provider.complete({ ...request, signal: controller.signal }));
         context.meter({ tokensIn: completion.tokensIn, tokensOut: completion.tokensOut, model: completion.model });
         context.log("model call", { provider: provider.name, model: completion.model, tokensIn: completion.tokensIn, tokensOut: completion.tokensOut });
         return completion;
@@ -67,8 +64,12 @@ export function createJobContext(
 
   const record = {
     spawned,
-    artifacts: (): ArtifactRecord[] => artifacts.written,
-    common: (): Pick<ReportCommon, "logs" | "usage"> => ({ ...(logs.length ? { logs } : {}), ...(metered ? { usage } : {}) }),
+    artifacts: (): ArtifactRecord[] => writer.written,
+    /** Logs and usage; `outputBytes` is the size of the output the attempt returns, if any. */
+    common: (outputBytes = 0): Pick<ReportCommon, "logs" | "usage"> => ({
+      ...(logs.length ? { logs } : {}),
+      usage: meter.usage(outputBytes + writer.written.reduce((n, a) => n + a.size, 0)),
+    }),
   };
   return { context, record };
 }

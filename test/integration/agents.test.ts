@@ -26,5 +26,7 @@ it("agent steps run on the offline provider by default: text, a verdict, an arti
     key: "ai",
     tokensIn: write!.output.tokensIn + check!.output.tokensIn,
     tokensOut: write!.output.tokensOut + check!.output.tokensOut,
+    // Tokens are kept per model too, so that each model can have its own price.
+    models: { "offline-1": { tokensIn: write!.output.tokensIn + check!.output.tokensIn, tokensOut: write!.output.tokensOut + check!.output.tokensOut } },
   });
 });

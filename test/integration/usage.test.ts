@@ -16,10 +16,13 @@ it("GET /v1/usage sums what finished runs recorded, by project and by day, for t
 
   const byProject = (await (await api("/v1/usage?groupBy=project")).json()) as { items: { key: string; runs: number; succeeded: number; failed: number; steps: number; attempts: number; artifactBytes: number; wallMs: number }[] };
   const zip = ((await (await api(`/v1/runs/${runs[0]!.id}/artifacts`)).json()) as { items: { size: number }[] }).items[0]!.size;
+  const metered = { wallMs: expect.any(Number), cpuMs: expect.any(Number), tokensIn: 0, tokensOut: 0, models: {}, costUsd: expect.any(Number) };
+  // Every attempt that reported: 3 queue operations, begin + report, its artifacts' R2 writes.
   expect(byProject.items).toEqual([
-    { key: "billing", runs: 2, succeeded: 2, failed: 0, steps: 7, attempts: 8, wallMs: expect.any(Number), artifactBytes: zip, tokensIn: 0, tokensOut: 0, costUsd: expect.any(Number) },
-    { key: "ops", runs: 1, succeeded: 0, failed: 1, steps: 1, attempts: 1, wallMs: expect.any(Number), artifactBytes: 0, tokensIn: 0, tokensOut: 0, costUsd: expect.any(Number) },
+    { key: "billing", runs: 2, succeeded: 2, failed: 0, steps: 7, attempts: 8, artifactBytes: zip, queueOps: 24, objectCalls: 16, r2Writes: 1, ...metered },
+    { key: "ops", runs: 1, succeeded: 0, failed: 1, steps: 1, attempts: 1, artifactBytes: 0, queueOps: 3, objectCalls: 2, r2Writes: 0, ...metered },
   ]);
+  for (const row of byProject.items as unknown as { cpuMs: number; attempts: number }[]) expect(row.cpuMs).toBeGreaterThanOrEqual(0.25 * row.attempts);
   const report = (await (await api("/v1/usage")).json()) as { totalCostUsd: number; items: { costUsd: number }[] };
   expect(report.totalCostUsd).toBeGreaterThan(0);
   expect(report.totalCostUsd).toBeCloseTo(report.items.reduce((n, r) => n + r.costUsd, 0), 6);
@@ -27,7 +30,12 @@ it("GET /v1/usage sums what finished runs recorded, by project and by day, for t
   expect(byBlueprint.items.map((r) => [r.key, r.runs])).toEqual([["(steps)", 2], ["microservice", 1]]);
   const byDay = (await (await api("/v1/usage?groupBy=day")).json()) as { items: { key: string; runs: number }[] };
   expect(byDay.items).toEqual([expect.objectContaining({ key: new Date().toISOString().slice(0, 10), runs: 3 })]);
+  // By pool: the microservice's pipeline and repo steps and the system steps, each with its own share.
+  const byPool = (await (await api("/v1/usage?groupBy=pool")).json()) as { items: { key: string; runs: number; attempts: number; artifactBytes: number; costUsd: number }[] };
+  expect(byPool.items.map((r) => [r.key, r.runs, r.attempts, r.artifactBytes])).toEqual([["pipeline", 1, 2, 0], ["repo", 1, 4, zip], ["system", 2, 3, 0]]);
+  expect(byPool.items.reduce((n, r) => n + r.costUsd, 0)).toBeCloseTo(report.totalCostUsd, 5);
   expect((await api("/v1/usage?from=yesterday")).status).toBe(400);
+  expect((await api("/v1/usage?groupBy=tenant")).status).toBe(400);
 });
 
 it("GET /v1/metrics reports success rate, durations, retries and what is in flight, from recorded runs", async () => {

@@ -4,7 +4,7 @@ import { percentile, slaMetrics, type FinishedRun } from "../../src/control/metr
 const run = (status: FinishedRun["status"], durationMs: number, opts: Partial<{ blueprint: string; errorCode: string; steps: number; attempts: number; queuedMs: number }> = {}): FinishedRun => ({
   status,
   blueprint: opts.blueprint ?? null,
-  usage: { steps: opts.steps ?? 2, attempts: opts.attempts ?? 2, wallMs: 0, artifactBytes: 0, tokensIn: 0, tokensOut: 0 },
+  usage: { steps: opts.steps ?? 2, attempts: opts.attempts ?? 2 },
   outcome: { durationMs, queuedMs: opts.queuedMs ?? 0, errorCode: opts.errorCode ?? null },
 });
 

@@ -9,6 +9,8 @@ import { TERMINAL_RUN_STATUSES, type EventType, type PoolName } from "../../../s
 import type { ErrorShape } from "../../errors";
 import { WEBHOOK_EVENT_TYPES } from "../../../schema/webhooks";
 import { json } from "../sqlite";
+import { recordAttempt } from "../../analytics/usage";
+import { POOL_REGISTRY } from "../../data/pools";
 import { dependents, validateGraph } from "./dag";
 import { addSpawned, checkSpawn, insertStep } from "./steps";
 import { decideFailure, transitionRun, transitionStep, type RunEvent, type StepEvent } from "./machine";
@@ -131,7 +133,8 @@ export class RunEngine {
     }
     // The attempt is the current one: its logs and metered usage are part of the record.
     for (const line of (report.logs ?? []).slice(0, MAX_LOG_LINES)) this.event("step.log", now, step.id, { attempt: step.attempt, ...line });
-    if (report.usage) this.store.setAttemptUsage(step.id, step.attempt, report.usage);
+    const artifacts = report.outcome === "succeeded" ? report.artifacts.length : 0;
+    this.store.setAttemptUsage(step.id, step.attempt, recordAttempt(report.usage, { viaQueue: POOL_REGISTRY[step.pool].binding !== null, artifacts }));
     if (report.outcome === "failed") {
       this.failAttempt(step, report.error, "failed", now);
       return { ok: true };

@@ -12,6 +12,7 @@ import {
 import type { Json, JsonObject } from "../../../schema/api";
 import type { ErrorShape } from "../../errors";
 import { json, migrate, type Migration } from "../sqlite";
+import { addModels, addTotals, emptyTotals, type AttemptRecord, type MeteredUsage, type RunUsage } from "../../analytics/usage";
 
 export const RUN_MIGRATIONS: readonly Migration[] = [
   [
@@ -122,17 +123,6 @@ export interface ArtifactRow {
   content_type: string;
   sha256: string;
   created_at: number;
-}
-
-export interface RunUsage {
-  steps: number;
-  attempts: number;
-  /** Sum of the attempts' execution times. */
-  wallMs: number;
-  artifactBytes: number;
-  /** AI tokens, as metered by the attempts' handlers. */
-  tokensIn: number;
-  tokensOut: number;
 }
 
 export type TimerKind = "lease" | "backoff" | "outbox" | "deadline";
@@ -329,7 +319,7 @@ export class RunStore {
     );
   }
 
-  setAttemptUsage(stepId: string, attempt: number, usage: unknown): void {
+  setAttemptUsage(stepId: string, attempt: number, usage: AttemptRecord): void {
     this.sql.exec("UPDATE attempt SET usage = ? WHERE step_id = ? AND attempt = ?", json.write(usage), stepId, attempt);
   }
 
@@ -354,22 +344,36 @@ export class RunStore {
     return this.allIn<EventRow>("SELECT * FROM event WHERE seq IN (?)", seqs).sort((a, b) => a.seq - b.seq);
   }
 
-  /** What the run used, from its recorded attempts and artifacts: never estimated. */
+  /**
+   * What the run used, per pool and in total, from the attempts it recorded and the artifacts
+   * they wrote. Steps carried over from a retried run used nothing here: they have no attempts.
+   */
   usage(): RunUsage {
-    const steps = this.one<{ steps: number; attempts: number | null }>("SELECT COUNT(*) AS steps, SUM(attempt) AS attempts FROM step")!;
-    const wall = this.one<{ ms: number | null }>("SELECT SUM(finished_at - started_at) AS ms FROM attempt WHERE started_at IS NOT NULL AND finished_at IS NOT NULL")!;
-    const bytes = this.one<{ bytes: number | null }>("SELECT SUM(size) AS bytes FROM artifact")!;
-    const tokens = this.one<{ tin: number | null; tout: number | null }>(
-      "SELECT SUM(json_extract(usage, '$.tokensIn')) AS tin, SUM(json_extract(usage, '$.tokensOut')) AS tout FROM attempt WHERE usage IS NOT NULL",
-    )!;
-    return {
-      steps: steps.steps,
-      attempts: steps.attempts ?? 0,
-      wallMs: wall.ms ?? 0,
-      artifactBytes: bytes.bytes ?? 0,
-      tokensIn: tokens.tin ?? 0,
-      tokensOut: tokens.tout ?? 0,
-    };
+    const pools: Record<string, MeteredUsage> = {};
+    const pool = (name: string) => (pools[name] ??= { ...emptyTotals(), models: {} });
+    for (const r of this.all<{ pool: string } & Omit<MeteredUsage, "models" | "artifactBytes">>(
+      `SELECT s.pool AS pool, COUNT(DISTINCT a.step_id) AS steps, COUNT(*) AS attempts,
+         COALESCE(SUM(a.finished_at - a.started_at), 0) AS wallMs,
+         COALESCE(SUM(json_extract(a.usage, '$.cpuMs')), 0) AS cpuMs,
+         COALESCE(SUM(json_extract(a.usage, '$.tokensIn')), 0) AS tokensIn,
+         COALESCE(SUM(json_extract(a.usage, '$.tokensOut')), 0) AS tokensOut,
+         COALESCE(SUM(json_extract(a.usage, '$.queueOps')), 0) AS queueOps,
+         COALESCE(SUM(json_extract(a.usage, '$.objectCalls')), 0) AS objectCalls,
+         COALESCE(SUM(json_extract(a.usage, '$.r2Writes')), 0) AS r2Writes
+       FROM attempt a JOIN step s ON s.id = a.step_id GROUP BY s.pool`,
+    )) {
+      const { pool: name, ...totals } = r;
+      Object.assign(pool(name), totals);
+    }
+    for (const r of this.all<{ pool: string; bytes: number }>(
+      `SELECT s.pool AS pool, SUM(f.size) AS bytes FROM artifact f
+       JOIN step s ON s.id = f.step_id JOIN attempt a ON a.step_id = f.step_id AND a.attempt = f.attempt GROUP BY s.pool`,
+    )) pool(r.pool).artifactBytes = r.bytes;
+    for (const r of this.all<{ pool: string; model: string; tokensIn: number; tokensOut: number }>(
+      `SELECT s.pool AS pool, m.key AS model, SUM(json_extract(m.value, '$.tokensIn')) AS tokensIn, SUM(json_extract(m.value, '$.tokensOut')) AS tokensOut
+       FROM attempt a JOIN step s ON s.id = a.step_id, json_each(a.usage, '$.models') m WHERE a.usage IS NOT NULL GROUP BY s.pool, m.key`,
+    )) pool(r.pool).models[r.model] = { tokensIn: r.tokensIn, tokensOut: r.tokensOut };
+    return sumPools(pools);
   }
 
   lastEventSeq(): number {
@@ -431,4 +435,14 @@ export class RunStore {
       a.name, a.step_id, a.attempt, a.r2_key, a.size, a.content_type, a.sha256, a.created_at,
     );
   }
+}
+
+/** A run's totals are its pools' totals added up. */
+function sumPools(pools: Record<string, MeteredUsage>): RunUsage {
+  const total: RunUsage = { ...emptyTotals(), models: {}, pools };
+  for (const p of Object.values(pools)) {
+    addTotals(total, p);
+    addModels(total.models, p.models);
+  }
+  return total;
 }

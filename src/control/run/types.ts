@@ -2,7 +2,7 @@
 import type { Json, JsonObject } from "../../../schema/api";
 import type { FailurePolicy, PoolName, Priority, RunStatus } from "../../../schema/vocabulary";
 import type { ErrorShape } from "../../errors";
-import type { RunUsage } from "./store";
+import type { ReportedUsage, RunUsage } from "../../analytics/usage";
 
 import type { RetryPolicy } from "./machine";
 
@@ -58,14 +58,9 @@ export interface ReportCommon {
   stepId: string;
   attempt: number;
   logs?: { level: "info" | "warn" | "error"; message: string; fields?: JsonObject }[];
-  usage?: AttemptUsage;
+  usage?: ReportedUsage;
 }
 
-export interface AttemptUsage {
-  tokensIn: number;
-  tokensOut: number;
-  model?: string;
-}
 
 export type Refusal = { ok: false; code: string; message: string };
 

@@ -18,7 +18,8 @@ import { migrate, type Migration } from "../sqlite";
 import { BLUEPRINTS } from "../../blueprints";
 import { slaMetrics } from "../metrics";
 import { DEV_TENANT, PROFILE_MIGRATION, TenantProfile } from "./profile";
-import { RUN_BOOK_MIGRATION, RunBook, type IdempotencyClaim, type ListRunsFilter, type UsageGroup, type UsageRow } from "./runs";
+import { RUN_BOOK_MIGRATION, RunBook, type IdempotencyClaim, type ListRunsFilter } from "./runs";
+import type { UsageGroup, UsageGroupRow } from "../../analytics/usage";
 import { WEBHOOK_MIGRATION, WebhookBook, type AttemptResult, type DeliveryTask } from "./webhooks";
 
 const MIGRATIONS: readonly Migration[] = [
@@ -144,7 +145,7 @@ export class TenantObject extends DurableObject<Env> {
     return { ...slaMetrics(this.runs.finished(from, to), (name) => BLUEPRINTS.get(name)?.expectedMs), now: this.runs.counts() };
   }
 
-  async usage(from: number, to: number, groupBy: UsageGroup): Promise<UsageRow[]> {
+  async usage(from: number, to: number, groupBy: UsageGroup): Promise<UsageGroupRow[]> {
     return this.runs.usage(from, to, groupBy);
   }
 

@@ -5,7 +5,7 @@
  */
 import type { RunSummary } from "../../../schema/api";
 import { TERMINAL_RUN_STATUSES, type Priority, type RunStatus } from "../../../schema/vocabulary";
-import type { RunUsage } from "../run/store";
+import { rollUp, type RunUsage, type UsageGroup, type UsageGroupRow } from "../../analytics/usage";
 import type { RunOutcome, TenantSync } from "../run/types";
 
 export const RUN_BOOK_MIGRATION = [
@@ -43,15 +43,6 @@ interface IndexRow {
 
 type Row = Record<string, SqlStorageValue>;
 
-export type UsageGroup = "project" | "blueprint" | "day";
-
-/** Recorded usage summed over a group of runs. */
-export interface UsageRow extends RunUsage {
-  key: string;
-  runs: number;
-  succeeded: number;
-  failed: number;
-}
 const TERMINAL = [...TERMINAL_RUN_STATUSES].map((s) => `'${s}'`).join(",");
 
 export class RunBook {
@@ -113,22 +104,13 @@ export class RunBook {
     return { running: r?.running ?? 0, waiting: r?.waiting ?? 0 };
   }
 
-  /** Finished runs' recorded usage, summed by project or by day, for runs created in [from, to). */
-  usage(from: number, to: number, groupBy: UsageGroup): UsageRow[] {
-    const key = { project: "project", blueprint: "COALESCE(blueprint, '(steps)')", day: "strftime('%Y-%m-%d', created_at / 1000, 'unixepoch')" }[groupBy];
-    return this.all<UsageRow>(
-      `SELECT ${key} AS key, COUNT(*) AS runs,
-         SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END) AS succeeded,
-         SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed,
-         COALESCE(SUM(json_extract(usage, '$.steps')), 0) AS steps,
-         COALESCE(SUM(json_extract(usage, '$.attempts')), 0) AS attempts,
-         COALESCE(SUM(json_extract(usage, '$.wallMs')), 0) AS wallMs,
-         COALESCE(SUM(json_extract(usage, '$.artifactBytes')), 0) AS artifactBytes,
-         COALESCE(SUM(json_extract(usage, '$.tokensIn')), 0) AS tokensIn,
-         COALESCE(SUM(json_extract(usage, '$.tokensOut')), 0) AS tokensOut
-       FROM run_index WHERE created_at >= ? AND created_at < ? AND usage IS NOT NULL GROUP BY key ORDER BY key`,
+  /** Finished runs' recorded usage, rolled up by project, blueprint, pool or day, for runs created in [from, to). */
+  usage(from: number, to: number, groupBy: UsageGroup): UsageGroupRow[] {
+    const runs = this.all<{ project: string; blueprint: string | null; status: string; created_at: number; usage: string }>(
+      "SELECT project, blueprint, status, created_at, usage FROM run_index WHERE created_at >= ? AND created_at < ? AND usage IS NOT NULL",
       from, to,
-    );
+    ).map((r) => ({ project: r.project, blueprint: r.blueprint, status: r.status, createdAt: r.created_at, usage: JSON.parse(r.usage) as Partial<RunUsage> }));
+    return rollUp(runs, groupBy);
   }
 
   /** Finished runs created in [from, to), newest first (bounded), for SLA metrics. */
