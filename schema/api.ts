@@ -331,8 +331,24 @@ export const Metrics = z
     withinExpectedTime: z.number().nullable().openapi({ description: "share of blueprint runs that succeeded within the blueprint's expected time" }),
     retryRate: z.number().nullable().openapi({ description: "extra attempts per step" }),
     now: z.object({ running: z.number().int(), waiting: z.number().int() }),
+    pools: z
+      .array(z.object({ pool: z.string(), queued: z.number().int(), running: z.number().int(), retrying: z.number().int() }))
+      .openapi({ description: "backlog per pool: steps of running runs dispatched and waiting, running, or waiting to retry" }),
+    webhooks: z.object({
+      deliveries: z.object({ succeeded: z.number().int(), failed: z.number().int(), pending: z.number().int() }),
+      successRate: z.number().nullable().openapi({ description: "deliveries that succeeded (after retries) / deliveries that finished" }),
+      attempts: z.number().int(),
+      attemptSuccessRate: z.number().nullable().openapi({ description: "attempts answered 2xx / attempts" }),
+    }),
   })
   .openapi("Metrics");
+
+export const PlatformMetrics = Metrics.extend({
+  tenants: z.number().int().openapi({ description: "tenants the metrics cover" }),
+  externalPools: z
+    .record(z.string(), z.object({ waiting: z.number().int(), oldestAgeMs: z.number().int().nullable() }))
+    .openapi({ description: "each external pool's lease backlog (queue pools autoscale on Cloudflare)" }),
+}).openapi("PlatformMetrics");
 
 export const BlueprintView = z
   .object({

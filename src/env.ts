@@ -4,11 +4,13 @@ import type { WebhookMessage } from "../schema/webhooks";
 import type { RunObject } from "./control/run/object";
 import type { TenantObject } from "./control/tenant/object";
 import type { PoolObject } from "./control/pool/object";
+import type { DirectoryObject } from "./control/directory/object";
 
 export interface Env {
   RUN: DurableObjectNamespace<RunObject>;
   TENANT: DurableObjectNamespace<TenantObject>;
   POOL: DurableObjectNamespace<PoolObject>;
+  DIRECTORY: DurableObjectNamespace<DirectoryObject>;
   ARTIFACTS: R2Bucket;
   QUEUE_REPO: Queue<StepMessage>;
   QUEUE_PIPELINE: Queue<StepMessage>;
@@ -18,6 +20,8 @@ export interface Env {
   /** Workers AI, when bound (production); the agent pool's `workers-ai` provider uses it. */
   AI?: Ai;
   QUEUE_WEBHOOKS: Queue<WebhookMessage>;
+  /** Workers Analytics Engine: runs, steps, usage and webhooks (schema/analytics/points.ts). */
+  ANALYTICS: AnalyticsEngineDataset;
   /** "production" disables every development default (dev key, diagnostic shortcuts). */
   ENVIRONMENT: string;
   LEASE_QUEUED_MS: string;

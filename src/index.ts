@@ -8,6 +8,7 @@ import { consumeWebhooks } from "./webhooks/consumer";
 export { RunObject } from "./control/run/object";
 export { TenantObject } from "./control/tenant/object";
 export { PoolObject } from "./control/pool/object";
+export { DirectoryObject } from "./control/directory/object";
 
 const app = createApp();
 

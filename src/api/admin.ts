@@ -1,9 +1,13 @@
 /** /v1/admin: tenants, their limits and keys. Behind ADMIN_TOKEN, never a tenant key. */
 import { createRoute, z } from "@hono/zod-openapi";
-import { TenantId } from "../../schema/api";
+import { MetricsQuery, PlatformMetrics, TenantId } from "../../schema/api";
+import { allTenants, directoryShard } from "../control/directory/shards";
+import { isProduction, type Env } from "../env";
+import { expectedMs, timeWindow } from "./misc";
 import { ApiKey, CreateKeyBody, CreateTenantBody, CreatedKey, RotateKeyBody, Tenant, UpdateTenantBody } from "../../schema/tenants";
 import { DEV_TENANT } from "../control/tenant/profile";
 import { EXTERNAL_POOLS } from "../data/pools";
+import { composeMetrics } from "../control/metrics";
 import { problems } from "../errors";
 import { newKeyId } from "../lib/crypto";
 import { newApi, problemResponses } from "./common";
@@ -31,6 +35,9 @@ admin.openapi(
     const { id: chosen, ...body } = c.req.valid("json");
     const id = chosen ?? `t-${newKeyId()}`;
     if (id === DEV_TENANT) throw problems.conflict("tenant.reserved", "Tenant 'dev' is the local development tenant.");
+    // Listed first: an entry whose tenant was never created is harmless; a tenant missing from
+    // the directory would be missing from platform metrics.
+    await c.env.DIRECTORY.getByName(directoryShard(id)).add(id);
     const tenant = await c.env.TENANT.getByName(id).createTenant(body);
     if (!tenant) throw problems.conflict("tenant.exists", `Tenant '${id}' already exists.`);
     c.header("location", `/v1/admin/tenants/${id}`);
@@ -168,15 +175,33 @@ admin.openapi(
   createRoute({
     method: "get",
     path: "/metrics",
-    summary: "Platform signals: each external pool's backlog (queue pools autoscale on Cloudflare by themselves)",
+    summary: "Platform-wide SLA, backlog and webhook metrics: every tenant's, combined",
     security,
-    responses: {
-      200: json(z.object({ pools: z.record(z.string(), z.object({ waiting: z.number().int(), oldestAgeMs: z.number().int().nullable() })) }), "signals"),
-      ...problemResponses(401),
-    },
+    request: { query: MetricsQuery },
+    responses: { 200: json(PlatformMetrics, "metrics"), ...problemResponses(400, 401) },
   }),
   async (c) => {
-    const pools = Object.fromEntries(await Promise.all(EXTERNAL_POOLS.map(async (p) => [p, await c.env.POOL.getByName(p).backlog()] as const)));
-    return c.json({ pools }, 200);
+    const { from, to } = timeWindow(c.req.valid("query"));
+    const tenants = await platformTenants(c.env);
+    const parts = await Promise.all(tenants.map((t) => c.env.TENANT.getByName(t).metricParts(from, to)));
+    const externalPools = Object.fromEntries(await Promise.all(EXTERNAL_POOLS.map(async (p) => [p, await c.env.POOL.getByName(p).backlog()] as const)));
+    return c.json({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), tenants: tenants.length, ...composeMetrics(parts, expectedMs), externalPools }, 200);
   },
 );
+
+admin.openapi(
+  createRoute({
+    method: "get",
+    path: "/tenants",
+    summary: "Every tenant's id",
+    security,
+    responses: { 200: json(z.object({ items: z.array(TenantId) }), "tenant ids"), ...problemResponses(401) },
+  }),
+  async (c) => c.json({ items: await platformTenants(c.env) }, 200),
+);
+
+/** The directory's tenants, with the local development tenant outside production. */
+async function platformTenants(env: Env): Promise<string[]> {
+  const listed = await allTenants(env);
+  return isProduction(env) || listed.includes(DEV_TENANT) ? listed : [...listed, DEV_TENANT].sort();
+}

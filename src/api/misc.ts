@@ -1,9 +1,12 @@
 /** Small resources: health, blueprints, usage, metrics. */
 import { createRoute, z } from "@hono/zod-openapi";
 import { BlueprintList, Metrics, MetricsQuery, UsageQuery, UsageReport } from "../../schema/api";
-import { describeBlueprints } from "../blueprints";
+import { BLUEPRINTS, describeBlueprints } from "../blueprints";
 import { cost, prices } from "../analytics/prices";
 import { newApi, problemResponses } from "./common";
+import { composeMetrics } from "../control/metrics";
+
+export const expectedMs = (blueprint: string) => BLUEPRINTS.get(blueprint)?.expectedMs;
 
 export const health = newApi().openapi(
   createRoute({
@@ -47,7 +50,7 @@ export const usage = newApi().openapi(
 );
 
 /** The query's window: [from, to), 30 days back from now by default. */
-function timeWindow(q: { from?: string | undefined; to?: string | undefined }): { from: number; to: number } {
+export function timeWindow(q: { from?: string | undefined; to?: string | undefined }): { from: number; to: number } {
   const to = q.to ? Date.parse(q.to) : Date.now();
   return { from: q.from ? Date.parse(q.from) : to - 30 * 86_400_000, to };
 }
@@ -63,7 +66,7 @@ export const metrics = newApi().openapi(
   }),
   async (c) => {
     const { from, to } = timeWindow(c.req.valid("query"));
-    const m = await c.env.TENANT.getByName(c.get("tenantId")).metrics(from, to);
-    return c.json({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), ...m }, 200);
+    const parts = await c.env.TENANT.getByName(c.get("tenantId")).metricParts(from, to);
+    return c.json({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), ...composeMetrics([parts], expectedMs) }, 200);
   },
 );

@@ -42,3 +42,59 @@ export function slaMetrics(runs: readonly FinishedRun[], expectedMs: (blueprint:
 }
 
 export type SlaMetrics = ReturnType<typeof slaMetrics>;
+
+export interface PoolBacklog {
+  pool: string;
+  queued: number;
+  running: number;
+  retrying: number;
+}
+
+export interface WebhookStats {
+  succeeded: number;
+  failed: number;
+  pending: number;
+  attempts: number;
+  attemptsOk: number;
+}
+
+/** What one tenant contributes to metrics; a tenant's own metrics and the platform's combine these. */
+export interface MetricParts {
+  finished: FinishedRun[];
+  now: { running: number; waiting: number };
+  backlog: PoolBacklog[];
+  webhooks: WebhookStats;
+}
+
+/** SLA, backlog and webhook metrics over one or many tenants' parts. Pure. */
+export function composeMetrics(parts: readonly MetricParts[], expectedMs: (blueprint: string) => number | undefined) {
+  const pools = new Map<string, PoolBacklog>();
+  for (const b of parts.flatMap((p) => p.backlog)) {
+    const into = pools.get(b.pool) ?? { pool: b.pool, queued: 0, running: 0, retrying: 0 };
+    into.queued += b.queued;
+    into.running += b.running;
+    into.retrying += b.retrying;
+    pools.set(b.pool, into);
+  }
+  const w = parts.reduce(
+    (n, p) => ({
+      succeeded: n.succeeded + p.webhooks.succeeded,
+      failed: n.failed + p.webhooks.failed,
+      pending: n.pending + p.webhooks.pending,
+      attempts: n.attempts + p.webhooks.attempts,
+      attemptsOk: n.attemptsOk + p.webhooks.attemptsOk,
+    }),
+    { succeeded: 0, failed: 0, pending: 0, attempts: 0, attemptsOk: 0 },
+  );
+  return {
+    ...slaMetrics(parts.flatMap((p) => p.finished), expectedMs),
+    now: { running: parts.reduce((n, p) => n + p.now.running, 0), waiting: parts.reduce((n, p) => n + p.now.waiting, 0) },
+    pools: [...pools.values()].sort((a, b) => (a.pool < b.pool ? -1 : 1)),
+    webhooks: {
+      deliveries: { succeeded: w.succeeded, failed: w.failed, pending: w.pending },
+      successRate: w.succeeded + w.failed ? w.succeeded / (w.succeeded + w.failed) : null,
+      attempts: w.attempts,
+      attemptSuccessRate: w.attempts ? w.attemptsOk / w.attempts : null,
+    },
+  };
+}

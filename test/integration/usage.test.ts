@@ -1,6 +1,6 @@
 import { reset } from "cloudflare:test";
 import { afterEach, expect, it } from "vitest";
-import { api, createRun, newTenantKey, waitForRun } from "../support/api";
+import { ADMIN_TOKEN, api, createRun, newTenantKey, waitForRun } from "../support/api";
 
 afterEach(() => reset());
 
@@ -60,4 +60,42 @@ it("GET /v1/metrics reports success rate, durations, retries and what is in flig
   expect(m.withinExpectedTime).toBe(1); // the one blueprint run finished within its expected time
   expect(m.retryRate).toBeCloseTo(1 / 8); // 8 steps, one extra attempt
   expect(m.now).toEqual({ running: 0, waiting: 0 });
+  expect(m).toMatchObject({ pools: [], webhooks: { deliveries: { succeeded: 0, failed: 0, pending: 0 }, successRate: null, attempts: 0 } });
+});
+
+it("GET /v1/metrics shows each pool's backlog while runs are in flight", async () => {
+  const run = await createRun({
+    project: "p",
+    steps: [
+      { id: "slow", type: "system.sleep", input: { ms: 1_500 } },
+      { id: "after", type: "system.echo", input: {}, dependsOn: ["slow"] },
+    ],
+  });
+  let pools: { pool: string; queued: number; running: number; retrying: number }[] = [];
+  for (let i = 0; i < 40 && pools.length === 0; i++) {
+    pools = ((await (await api("/v1/metrics")).json()) as { pools: typeof pools }).pools;
+    if (pools.length === 0) await new Promise((r) => setTimeout(r, 25));
+  }
+  expect(pools).toEqual([{ pool: "system", queued: expect.any(Number), running: expect.any(Number), retrying: 0 }]);
+  expect(pools[0]!.queued + pools[0]!.running).toBe(1);
+  await waitForRun(run.id);
+  expect(((await (await api("/v1/metrics")).json()) as { pools: unknown[] }).pools).toEqual([]);
+});
+
+it("GET /v1/admin/metrics combines every tenant's runs; tenants never see each other's", async () => {
+  const acme = await newTenantKey("acme-metrics");
+  const mine = await createRun({ project: "p", steps: [{ id: "a", type: "system.echo", input: {} }] });
+  const theirs = await createRun({ project: "q", steps: [{ id: "x", type: "system.fail", input: { times: -1 } }] }, acme);
+  await waitForRun(mine.id);
+  await waitForRun(theirs.id, { key: acme });
+  const tenantView = (await (await api("/v1/metrics", { key: acme })).json()) as { runs: { finished: number }; successRate: number };
+  expect(tenantView).toMatchObject({ runs: { finished: 1 }, successRate: 0 });
+  const platform = await api("/v1/admin/metrics", { key: ADMIN_TOKEN });
+  expect(platform.status).toBe(200);
+  const p = (await platform.json()) as { tenants: number; runs: { finished: number; succeeded: number; failed: number }; successRate: number; externalPools: Record<string, unknown> };
+  expect(p).toMatchObject({ tenants: 2, runs: { finished: 2, succeeded: 1, failed: 1 }, successRate: 0.5 });
+  expect(p.externalPools).toHaveProperty("external");
+  const tenants = (await (await api("/v1/admin/tenants", { key: ADMIN_TOKEN })).json()) as { items: string[] };
+  expect(tenants.items).toEqual(["acme-metrics", "dev"]);
+  expect((await api("/v1/admin/metrics", { key: acme })).status).toBe(401);
 });

@@ -43,8 +43,8 @@ describe("wrangler.toml agrees with the pool registry", () => {
   });
 
   it("binds both Durable Objects with a SQLite migration, and R2", () => {
-    expect(config.durable_objects.bindings.map((b) => b.class_name).sort()).toEqual(["PoolObject", "RunObject", "TenantObject"]);
-    expect(config.migrations.flatMap((m) => m.new_sqlite_classes ?? []).sort()).toEqual(["PoolObject", "RunObject", "TenantObject"]);
+    expect(config.durable_objects.bindings.map((b) => b.class_name).sort()).toEqual(["DirectoryObject", "PoolObject", "RunObject", "TenantObject"]);
+    expect(config.migrations.flatMap((m) => m.new_sqlite_classes ?? []).sort()).toEqual(["DirectoryObject", "PoolObject", "RunObject", "TenantObject"]);
     expect(config.r2_buckets.map((b) => b.binding)).toEqual(["ARTIFACTS"]);
   });
 });

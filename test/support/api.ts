@@ -23,7 +23,7 @@ export async function createRun(json: unknown, key?: string): Promise<RunView> {
   return (await res.json()) as RunView;
 }
 
-export type LoggedEvent = { type: string; stepId?: string; seq: number; eventId: string; data: Record<string, unknown> };
+export type LoggedEvent = { type: string; stepId?: string; seq: number; eventId: string; tenantId: string; data: Record<string, unknown> };
 
 /** The run's whole event log. */
 export async function events(runId: string, key?: string): Promise<LoggedEvent[]> {

@@ -11,7 +11,12 @@ import { RunEngine, type HeartbeatResult } from "./engine";
 import { retrySource, type RetrySource } from "./retry";
 import type { BeginResult, EngineConfig, NewRun, ReportResult, StepReport } from "./types";
 import { sendOutbox } from "./outbox";
+import { pointsSince, type PointContext } from "./analytics";
+import { writePoints } from "../../analytics/points";
+import { prices } from "../../analytics/prices";
+import { BLUEPRINTS } from "../../blueprints";
 import { RunStore } from "./store";
+import type { PoolBacklog } from "../metrics";
 import { artifactView, eventView, runView } from "./views";
 
 export type ControlResult = { ok: true; run: WireRun } | { ok: false; code: string; message: string };
@@ -24,13 +29,19 @@ export class RunObject extends DurableObject<Env> {
   private flushing: Promise<void> | null = null;
   private flushAgain = false;
   private readonly waiters = new Set<() => void>();
+  /** The last event already turned into analytics points (in memory: at most once). */
+  private analyzedSeq = 0;
+  private readonly pointContext: PointContext;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new RunStore(ctx.storage.sql);
     this.engine = new RunEngine(this.store, engineConfig(env));
+    this.pointContext = { prices: prices(env.PRICE_TABLE), expectedMs: (name) => BLUEPRINTS.get(name)?.expectedMs };
     ctx.blockConcurrencyWhile(async () => {
       this.store.open();
+      // Points for events logged before this object (re)started were written then, or are lost.
+      if (this.store.run()) this.analyzedSeq = this.store.lastEventSeq();
       this.alarmAt = await ctx.storage.getAlarm();
     });
   }
@@ -107,6 +118,11 @@ export class RunObject extends DurableObject<Env> {
     return result;
   }
 
+  /** This run's steps in flight, by pool (for the tenant's backlog metrics). */
+  async backlog(): Promise<PoolBacklog[]> {
+    return this.store.backlog();
+  }
+
   /** The tenant of a current, running attempt (external workers' artifacts go under its prefix). */
   async attemptScope(stepId: string, attempt: number): Promise<{ tenantId: string } | null> {
     const run = this.store.run();
@@ -160,6 +176,9 @@ export class RunObject extends DurableObject<Env> {
   private mutate<T>(decide: () => T): T {
     const result = this.ctx.storage.transactionSync(decide);
     for (const wake of this.waiters) wake();
+    const { points, last } = pointsSince(this.store, this.analyzedSeq, this.pointContext);
+    this.analyzedSeq = last;
+    writePoints(this.env.ANALYTICS, points);
     return result;
   }
 

@@ -12,6 +12,7 @@ import {
 import type { Json, JsonObject } from "../../../schema/api";
 import type { ErrorShape } from "../../errors";
 import { json, migrate, type Migration } from "../sqlite";
+import type { PoolBacklog } from "../metrics";
 import { addModels, addTotals, emptyTotals, type AttemptRecord, type MeteredUsage, type RunUsage } from "../../analytics/usage";
 
 export const RUN_MIGRATIONS: readonly Migration[] = [
@@ -123,6 +124,25 @@ export interface ArtifactRow {
   content_type: string;
   sha256: string;
   created_at: number;
+}
+
+/** The events that end an attempt or a run: what analytics reports. */
+export const ENDINGS = ["step.succeeded", "step.failed", "step.retrying", "run.succeeded", "run.failed", "run.cancelled"] as const satisfies readonly EventType[];
+
+export interface EndingRow {
+  seq: number;
+  type: (typeof ENDINGS)[number];
+  step_id: string | null;
+  occurred_at: number;
+  pool: string | null;
+  step_type: string | null;
+  attempt: number | null;
+  dispatched_at: number | null;
+  started_at: number | null;
+  finished_at: number | null;
+  usage: string | null;
+  error_code: string | null;
+  artifact_bytes: number;
 }
 
 export type TimerKind = "lease" | "backoff" | "outbox" | "deadline";
@@ -294,6 +314,15 @@ export class RunStore {
     return this.all<{ step_id: string }>("SELECT step_id FROM edge WHERE dep_id = ?", depId).map((r) => r.step_id);
   }
 
+  /** Steps in flight by pool: dispatched and waiting, running, or waiting to retry. */
+  backlog(): PoolBacklog[] {
+    if (!this.ready) return [];
+    return this.all<PoolBacklog>(
+      `SELECT pool, SUM(status = 'queued') AS queued, SUM(status = 'running') AS running, SUM(status = 'retrying') AS retrying
+       FROM step WHERE status IN ('queued', 'running', 'retrying') GROUP BY pool ORDER BY pool`,
+    );
+  }
+
   countUnfinishedSteps(): number {
     return this.one<{ n: number }>(
       "SELECT COUNT(*) AS n FROM step WHERE status NOT IN ('succeeded','failed','cancelled','skipped')",
@@ -374,6 +403,25 @@ export class RunStore {
        FROM attempt a JOIN step s ON s.id = a.step_id, json_each(a.usage, '$.models') m WHERE a.usage IS NOT NULL GROUP BY s.pool, m.key`,
     )) pool(r.pool).models[r.model] = { tokensIn: r.tokensIn, tokensOut: r.tokensOut };
     return sumPools(pools);
+  }
+
+  /**
+   * Attempt and run endings logged after event `after`, with what analytics needs of each
+   * (src/control/run/analytics.ts). Reads the event log, as every other consumer of it does.
+   */
+  endingsSince(after: number): EndingRow[] {
+    if (!this.ready) return [];
+    return this.all<EndingRow>(
+      `SELECT e.seq, e.type, e.step_id, e.occurred_at, s.pool, s.type AS step_type,
+         a.attempt, a.dispatched_at, a.started_at, a.finished_at, a.usage,
+         json_extract(e.data, '$.error.code') AS error_code,
+         (SELECT COALESCE(SUM(f.size), 0) FROM artifact f WHERE f.step_id = a.step_id AND f.attempt = a.attempt) AS artifact_bytes
+       FROM event e
+       LEFT JOIN step s ON s.id = e.step_id
+       LEFT JOIN attempt a ON a.step_id = e.step_id AND a.attempt = json_extract(e.data, '$.attempt')
+       WHERE e.seq > ? AND e.type IN (${ENDINGS.map((t) => `'${t}'`).join(",")}) ORDER BY e.seq`,
+      after,
+    );
   }
 
   lastEventSeq(): number {

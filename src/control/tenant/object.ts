@@ -15,12 +15,15 @@ import { deliveryPolicy } from "../../webhooks/config";
 import { runStub } from "../run/stub";
 import type { TenantSync } from "../run/types";
 import { migrate, type Migration } from "../sqlite";
-import { BLUEPRINTS } from "../../blueprints";
-import { slaMetrics } from "../metrics";
+import type { MetricParts } from "../metrics";
 import { DEV_TENANT, PROFILE_MIGRATION, TenantProfile } from "./profile";
 import { RUN_BOOK_MIGRATION, RunBook, type IdempotencyClaim, type ListRunsFilter } from "./runs";
 import type { UsageGroup, UsageGroupRow } from "../../analytics/usage";
 import { WEBHOOK_MIGRATION, WebhookBook, type AttemptResult, type DeliveryTask } from "./webhooks";
+import { webhookPoint, writePoints } from "../../analytics/points";
+
+/** Runs asked for their steps in flight per metrics request: about the concurrency limit. */
+const MAX_BACKLOG_RUNS = 200;
 
 const MIGRATIONS: readonly Migration[] = [
   [
@@ -140,9 +143,13 @@ export class TenantObject extends DurableObject<Env> {
     return { start: result.start };
   }
 
-  /** SLA metrics of the tenant's runs finished in [from, to), and what is in flight now. */
-  async metrics(from: number, to: number) {
-    return { ...slaMetrics(this.runs.finished(from, to), (name) => BLUEPRINTS.get(name)?.expectedMs), now: this.runs.counts() };
+  /**
+   * What metrics need of this tenant: runs finished in [from, to), what is in flight now (each
+   * running run is asked for its steps in flight, by pool), and webhook deliveries.
+   */
+  async metricParts(from: number, to: number): Promise<MetricParts> {
+    const backlog = await Promise.all(this.runs.active(MAX_BACKLOG_RUNS).map((id) => runStub(this.env, id).backlog().catch(() => [])));
+    return { finished: this.runs.finished(from, to), now: this.runs.counts(), backlog: backlog.flat(), webhooks: this.webhooks.stats(from, to) };
   }
 
   async usage(from: number, to: number, groupBy: UsageGroup): Promise<UsageGroupRow[]> {
@@ -213,7 +220,8 @@ export class TenantObject extends DurableObject<Env> {
   }
 
   async recordDelivery(deliveryId: string, result: AttemptResult): Promise<void> {
-    this.webhooks.record(deliveryId, result, Date.now(), deliveryPolicy(this.env));
+    const recorded = this.webhooks.record(deliveryId, result, Date.now(), deliveryPolicy(this.env));
+    if (recorded) writePoints(this.env.ANALYTICS, [webhookPoint(this.tenantId, recorded, result)]);
     await this.syncAlarm();
   }
 

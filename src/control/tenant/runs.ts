@@ -96,6 +96,14 @@ export class RunBook {
     this.sql.exec("UPDATE run_index SET started = 1 WHERE run_id = ?", runId);
   }
 
+  /** Admitted runs not yet finished (at most `limit`, oldest first). */
+  active(limit: number): string[] {
+    return this.all<{ run_id: string }>(
+      `SELECT run_id FROM run_index WHERE admitted = 1 AND status NOT IN (${TERMINAL}) ORDER BY created_at LIMIT ?`,
+      limit,
+    ).map((r) => r.run_id);
+  }
+
   counts(): { running: number; waiting: number } {
     const r = this.all<{ running: number; waiting: number }>(
       `SELECT SUM(CASE WHEN admitted = 1 AND status NOT IN (${TERMINAL}) THEN 1 ELSE 0 END) AS running,

@@ -8,6 +8,7 @@ import { newKeyId } from "../../lib/crypto";
 import { matchesEventType, retryDelay, shouldDisable, type DisablePolicy } from "../../webhooks/policy";
 import { newSigningSecret } from "../../webhooks/sign";
 import { json } from "../sqlite";
+import type { WebhookStats } from "../metrics";
 
 export const WEBHOOK_MIGRATION = [
   `CREATE TABLE webhook_endpoint (
@@ -43,6 +44,13 @@ export interface AttemptResult {
   excerpt: string | null;
   error: string | null;
   retryAfterMs?: number;
+}
+
+export interface RecordedAttempt {
+  endpointId: string;
+  eventType: string;
+  attempt: number;
+  outcome: "delivered" | "retrying" | "failed";
 }
 
 export interface DeliveryPolicy {
@@ -200,9 +208,10 @@ export class WebhookBook {
   }
 
   /** Records an attempt: success ends the delivery; failure schedules the next or gives up. */
-  record(deliveryId: string, result: AttemptResult, now: number, policy: DeliveryPolicy): void {
+  /** Records an attempt's result and decides what next; says what happened, for analytics. */
+  record(deliveryId: string, result: AttemptResult, now: number, policy: DeliveryPolicy): RecordedAttempt | null {
     const d = this.all<DeliveryRow>("SELECT * FROM webhook_delivery WHERE id = ?", deliveryId)[0];
-    if (!d) return;
+    if (!d) return null;
     const n = (this.all<{ n: number | null }>("SELECT MAX(n) AS n FROM webhook_attempt WHERE delivery_id = ?", deliveryId)[0]?.n ?? 0) + 1;
     this.sql.exec(
       "INSERT INTO webhook_attempt (delivery_id, n, at, status_code, latency_ms, excerpt, error) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -213,7 +222,7 @@ export class WebhookBook {
       this.sql.exec("UPDATE webhook_delivery SET status = 'succeeded', next_attempt_at = NULL WHERE id = ?", deliveryId);
       this.sql.exec("UPDATE webhook_endpoint SET streak = 0, streak_started_at = NULL WHERE id = ?", d.endpoint_id);
       this.clearTimer(deliveryId);
-      return;
+      return { endpointId: d.endpoint_id, eventType: d.event_type, attempt: n, outcome: "delivered" };
     }
     const failures = d.failures + 1;
     const delay = retryDelay(failures, policy.schedule, result.retryAfterMs);
@@ -237,6 +246,22 @@ export class WebhookBook {
         now, json.write({ endpointId: e.id, url: e.url, reason }),
       );
     }
+    return { endpointId: d.endpoint_id, eventType: d.event_type, attempt: n, outcome: delay === null ? "failed" : "retrying" };
+  }
+
+  /** Deliveries created in [from, to) by status, and their attempts' success. */
+  stats(from: number, to: number): WebhookStats {
+    const d = this.all<{ succeeded: number | null; failed: number | null; pending: number | null }>(
+      `SELECT SUM(status = 'succeeded') AS succeeded, SUM(status = 'failed') AS failed, SUM(status = 'pending') AS pending
+       FROM webhook_delivery WHERE created_at >= ? AND created_at < ?`,
+      from, to,
+    )[0];
+    const a = this.all<{ attempts: number; ok: number | null }>(
+      `SELECT COUNT(*) AS attempts, SUM(status_code >= 200 AND status_code < 300) AS ok
+       FROM webhook_attempt a JOIN webhook_delivery d ON d.id = a.delivery_id WHERE d.created_at >= ? AND d.created_at < ?`,
+      from, to,
+    )[0];
+    return { succeeded: d?.succeeded ?? 0, failed: d?.failed ?? 0, pending: d?.pending ?? 0, attempts: a?.attempts ?? 0, attemptsOk: a?.ok ?? 0 };
   }
 
   deliveries(endpointId: string, q: { status?: Delivery["status"]; eventId?: string; limit: number }): Delivery[] | null {

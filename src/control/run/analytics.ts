@@ -1,0 +1,84 @@
+/**
+ * Analytics Engine points from a run's event log: one `step` point per ended attempt, and a
+ * `run` point plus one `usage` point per pool when the run ends. Derived after commit from what
+ * was recorded, so they never disagree with the API; written at most once (a crash between
+ * commit and write loses points, never duplicates them — billing reads the recorded state).
+ */
+import { encodePoint } from "../../analytics/points";
+import { cost, type PriceTable } from "../../analytics/prices";
+import type { AttemptRecord } from "../../analytics/usage";
+import { json } from "../sqlite";
+import type { EndingRow, RunRow, RunStore } from "./store";
+
+export interface PointContext {
+  prices: PriceTable;
+  expectedMs: (blueprint: string) => number | undefined;
+}
+
+export function pointsSince(store: RunStore, after: number, ctx: PointContext): { points: AnalyticsEngineDataPoint[]; last: number } {
+  const endings = store.endingsSince(after);
+  const run = endings.length ? store.run() : null;
+  if (!run) return { points: [], last: after };
+  const points: AnalyticsEngineDataPoint[] = [];
+  for (const e of endings) {
+    if (e.type.startsWith("step.")) points.push(stepPoint(run, e));
+    else points.push(...runPoints(store, run, e, ctx));
+  }
+  return { points, last: endings[endings.length - 1]!.seq };
+}
+
+function stepPoint(run: RunRow, e: EndingRow): AnalyticsEngineDataPoint {
+  const usage = json.read<Partial<AttemptRecord>>(e.usage) ?? {};
+  const started = e.started_at;
+  return encodePoint("step", run.tenant_id, {
+    project: run.project,
+    blueprint: run.blueprint ?? "",
+    pool: e.pool ?? "",
+    stepType: e.step_type ?? "",
+    outcome: e.type.slice("step.".length),
+    errorCode: e.error_code ?? "",
+    runId: run.id,
+    stepId: e.step_id ?? "",
+    attempt: e.attempt ?? 0,
+    queueWaitMs: started !== null && e.dispatched_at !== null ? started - e.dispatched_at : 0,
+    execMs: started !== null ? (e.finished_at ?? e.occurred_at) - started : 0,
+    cpuMs: usage.cpuMs ?? 0,
+    tokensIn: usage.tokensIn ?? 0,
+    tokensOut: usage.tokensOut ?? 0,
+    artifactBytes: e.artifact_bytes,
+    queueOps: usage.queueOps ?? 0,
+    objectCalls: usage.objectCalls ?? 0,
+    r2Writes: usage.r2Writes ?? 0,
+  });
+}
+
+function runPoints(store: RunStore, run: RunRow, e: EndingRow, ctx: PointContext): AnalyticsEngineDataPoint[] {
+  const usage = store.usage();
+  const end = run.finished_at ?? e.occurred_at;
+  const durationMs = end - run.created_at;
+  const expected = run.blueprint ? ctx.expectedMs(run.blueprint) : undefined;
+  const common = { project: run.project, blueprint: run.blueprint ?? "", runId: run.id };
+  const points = [
+    encodePoint("run", run.tenant_id, {
+      ...common,
+      status: e.type.slice("run.".length),
+      errorCode: json.read<{ code?: string }>(run.error)?.code ?? "",
+      priority: run.priority,
+      durationMs,
+      queuedMs: (run.started_at ?? end) - run.created_at,
+      steps: usage.steps,
+      attempts: usage.attempts,
+      wallMs: usage.wallMs,
+      cpuMs: usage.cpuMs,
+      artifactBytes: usage.artifactBytes,
+      tokensIn: usage.tokensIn,
+      tokensOut: usage.tokensOut,
+      costUsd: cost(usage, ctx.prices),
+      withinExpected: expected === undefined ? -1 : e.type === "run.succeeded" && durationMs <= expected ? 1 : 0,
+    }),
+  ];
+  for (const [pool, u] of Object.entries(usage.pools)) {
+    points.push(encodePoint("usage", run.tenant_id, { ...common, pool, ...u, costUsd: cost(u, ctx.prices) }));
+  }
+  return points;
+}
