@@ -268,24 +268,28 @@ export const UsageQuery = z.object({
 const Count = z.number().int();
 const ModelTokens = z.record(z.string(), z.object({ tokensIn: z.number(), tokensOut: z.number() }));
 
+const usageFields = {
+  steps: Count.openapi({ description: "steps that ran (carried-over steps of a retry are not counted again)" }),
+  attempts: Count,
+  wallMs: Count.openapi({ description: "sum of attempt execution times" }),
+  cpuMs: z.number().openapi({ description: "estimated handler CPU time (Workers expose no CPU clock to code; see README)" }),
+  artifactBytes: Count,
+  tokensIn: Count.openapi({ description: "AI tokens in, as metered by agent steps" }),
+  tokensOut: Count,
+  models: ModelTokens.openapi({ description: "AI tokens per model" }),
+  queueOps: Count.openapi({ description: "queue operations (write, read, delete per queued attempt)" }),
+  objectCalls: Count.openapi({ description: "Durable Object calls made for attempts (begin, report, heartbeats)" }),
+  r2Writes: Count.openapi({ description: "R2 writes (artifacts)" }),
+  costUsd: z.number().openapi({ description: "recorded usage priced by the deployment's price table" }),
+};
+
 export const UsageRow = z
   .object({
     key: z.string().openapi({ description: "the project, blueprint, pool, or day (YYYY-MM-DD, UTC)" }),
     runs: Count.openapi({ description: "finished runs; by pool, the runs that used the pool" }),
     succeeded: Count,
     failed: Count,
-    steps: Count.openapi({ description: "steps that ran (carried-over steps of a retry are not counted again)" }),
-    attempts: Count,
-    wallMs: Count.openapi({ description: "sum of attempt execution times" }),
-    cpuMs: z.number().openapi({ description: "estimated handler CPU time (Workers expose no CPU clock to code; see README)" }),
-    artifactBytes: Count,
-    tokensIn: Count.openapi({ description: "AI tokens in, as metered by agent steps" }),
-    tokensOut: Count,
-    models: ModelTokens.openapi({ description: "AI tokens per model" }),
-    queueOps: Count.openapi({ description: "queue operations (write, read, delete per queued attempt)" }),
-    objectCalls: Count.openapi({ description: "Durable Object calls made for attempts (begin, report, heartbeats)" }),
-    r2Writes: Count.openapi({ description: "R2 writes (artifacts)" }),
-    costUsd: z.number().openapi({ description: "recorded usage priced by the deployment's price table" }),
+    ...usageFields,
   })
   .openapi("UsageRow");
 
@@ -306,6 +310,16 @@ export const PriceTable = z
   .strict()
   .openapi("PriceTable");
 export type PriceTable = z.infer<typeof PriceTable>;
+
+export const RunUsageView = z
+  .object({
+    runId: z.string(),
+    final: z.boolean().openapi({ description: "true once the run has ended; before that, usage so far" }),
+    ...usageFields,
+    pools: z.record(z.string(), z.object(usageFields)).openapi({ description: "the same, per pool" }),
+  })
+  .openapi("RunUsage");
+export type RunUsageView = z.infer<typeof RunUsageView>;
 
 export const UsageReport = z
   .object({

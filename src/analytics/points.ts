@@ -4,6 +4,7 @@
  * platform batches it) and must never fail the caller: analytics is best effort, while billing
  * and the API read the recorded state.
  */
+import { logError } from "../lib/log";
 import { LIMITS, POINTS, type PointKind, type PointValues } from "../../schema/analytics/points";
 
 /** Long ids and messages are cut so that a point always fits the platform's limits. */
@@ -28,7 +29,7 @@ export function writePoints(dataset: AnalyticsEngineDataset | undefined, points:
     try {
       dataset.writeDataPoint(point);
     } catch (err) {
-      console.error(JSON.stringify({ msg: "analytics.write_failed", error: String(err) }));
+      logError("analytics.write_failed", { error: String(err) });
       return;
     }
   }

@@ -4,6 +4,8 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { LIMITS } from "../../schema/api";
 import { AppError, problems } from "../errors";
+import { traceIdFrom } from "../lib/crypto";
+import { logError } from "../lib/log";
 import { requireAdmin, requireTenant } from "./auth";
 import { problemResponse, type AppEnv } from "./common";
 import { admin } from "./admin";
@@ -55,7 +57,13 @@ export function createApp() {
     if (err instanceof HTTPException && err.status < 500) {
       return problemResponse(c, new AppError(`http.${err.status}`, err.message, { status: err.status, retryable: false }));
     }
-    console.error(JSON.stringify({ msg: "api.unhandled", path: c.req.path, error: String(err) }));
+    logError("api.unhandled", {
+      method: c.req.method,
+      path: c.req.path,
+      tenantId: c.get("tenantId"),
+      traceId: traceIdFrom(c.req.header("traceparent")) ?? undefined,
+      error: String(err),
+    });
     return problemResponse(c, new AppError("internal", "Internal error.", { status: 500 }));
   });
   return app;

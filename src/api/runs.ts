@@ -8,10 +8,12 @@ import {
   EventsQuery,
   ListRunsQuery,
   RunList,
+  RunUsageView,
   RunView,
   type WireRun,
 } from "../../schema/api";
 import { resolveOptions, type Env } from "../env";
+import { cost, prices } from "../analytics/prices";
 import type { RunControl } from "../control/run/object";
 import { runStub, type RunStub } from "../control/run/stub";
 import { isSafeSegment } from "../artifacts/keys";
@@ -243,6 +245,26 @@ runs.openapi(
           if (page.finished) return;
         }
       });
+    },
+);
+
+runs.openapi(
+    createRoute({
+      method: "get",
+      path: "/{id}/usage",
+      summary: "What the run used, in total and per pool, and what it cost (so far, until it ends)",
+      security,
+      request: { params: IdParam },
+      responses: { 200: { description: "usage", content: { "application/json": { schema: RunUsageView } } }, ...problemResponses(401, 404) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const found = await ownedRun(c.env, id).usage(c.get("tenantId"));
+      if (!found) throw notFound();
+      const table = prices(c.env.PRICE_TABLE);
+      const { pools, ...totals } = found.usage;
+      const priced = Object.fromEntries(Object.entries(pools).map(([pool, u]) => [pool, { ...u, costUsd: cost(u, table) }]));
+      return c.json({ runId: id, final: found.final, ...totals, costUsd: cost(totals, table), pools: priced }, 200);
     },
 );
 

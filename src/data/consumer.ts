@@ -14,6 +14,7 @@ import { createJobContext, resolveSpawn } from "./context";
 import { jobFor } from "./jobs";
 import { poolOfQueue } from "./pools";
 import { fieldErrors } from "../control/resolve";
+import { logError } from "../lib/log";
 
 export async function consumeBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const source = poolOfQueue(batch.queue);
@@ -29,7 +30,7 @@ async function consumeStep(message: Message<unknown>, env: Env): Promise<void> {
   const parsed = StepMessage.safeParse(message.body);
   if (!parsed.success) {
     // Nothing to route it to: a poisoned message is logged and dropped, not retried forever.
-    log("consumer.invalid_message", { id: message.id, issues: parsed.error.issues.length });
+    logError("consumer.invalid_message", { id: message.id, issues: parsed.error.issues.length });
     message.ack();
     return;
   }
@@ -39,7 +40,7 @@ async function consumeStep(message: Message<unknown>, env: Env): Promise<void> {
   try {
     begun = await run.begin(m.stepId, m.attempt);
   } catch (err) {
-    log("consumer.begin_failed", { runId: m.runId, tenantId: m.tenantId, stepId: m.stepId, attempt: m.attempt, traceId: m.traceId, error: String(err) });
+    logError("consumer.begin_failed", { runId: m.runId, tenantId: m.tenantId, stepId: m.stepId, attempt: m.attempt, traceId: m.traceId, error: String(err) });
     message.retry();
     return;
   }
@@ -57,7 +58,7 @@ async function consumeStep(message: Message<unknown>, env: Env): Promise<void> {
       return;
     } catch (err) {
       if (tries >= 2) {
-        log("consumer.report_failed", { runId: m.runId, tenantId: m.tenantId, stepId: m.stepId, attempt: m.attempt, traceId: m.traceId, error: String(err) });
+        logError("consumer.report_failed", { runId: m.runId, tenantId: m.tenantId, stepId: m.stepId, attempt: m.attempt, traceId: m.traceId, error: String(err) });
         message.retry();
         return;
       }
@@ -124,11 +125,9 @@ async function consumeDeadLetter(message: Message<unknown>, env: Env): Promise<v
     await runStub(env, parsed.data.runId).deadLettered(parsed.data.stepId, parsed.data.attempt);
     message.ack();
   } catch (err) {
-    log("consumer.dead_letter_report_failed", { runId: parsed.data.runId, error: String(err) });
+    logError("consumer.dead_letter_report_failed", { runId: parsed.data.runId, error: String(err) });
     message.retry();
   }
 }
 
-function log(msg: string, fields: Record<string, unknown>): void {
-  console.error(JSON.stringify({ msg, ...fields }));
-}
+

@@ -8,6 +8,7 @@ import type { Env } from "../env";
 import type { DeliveryTask } from "../control/tenant/webhooks";
 import { attemptTimeoutMs, urlPolicy } from "./config";
 import { attemptDelivery } from "./deliver";
+import { logError } from "../lib/log";
 
 export async function consumeWebhooks(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   await Promise.allSettled(batch.messages.map((m) => consumeOne(m, env)));
@@ -16,7 +17,7 @@ export async function consumeWebhooks(batch: MessageBatch<unknown>, env: Env): P
 async function consumeOne(message: Message<unknown>, env: Env): Promise<void> {
   const parsed = WebhookMessage.safeParse(message.body);
   if (!parsed.success) {
-    console.error(JSON.stringify({ msg: "webhooks.invalid_message", id: message.id }));
+    logError("webhooks.invalid_message", { messageId: message.id });
     message.ack();
     return;
   }
@@ -42,7 +43,7 @@ async function consumeOne(message: Message<unknown>, env: Env): Promise<void> {
   } catch (err) {
     // The tenant object could not be reached: anything planned has a timer there and will be
     // tried again by its alarm; the message itself is retried to plan what was not.
-    console.error(JSON.stringify({ msg: "webhooks.consume_failed", tenantId: m.tenantId, error: String(err) }));
+    logError("webhooks.consume_failed", { tenantId: m.tenantId, error: String(err) });
     message.retry();
   }
 }

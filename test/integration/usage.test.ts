@@ -99,3 +99,19 @@ it("GET /v1/admin/metrics combines every tenant's runs; tenants never see each o
   expect(tenants.items).toEqual(["acme-metrics", "dev"]);
   expect((await api("/v1/admin/metrics", { key: acme })).status).toBe(401);
 });
+
+it("GET /v1/runs/{id}/usage gives one run's usage and cost, in total and per pool, matching the roll-ups", async () => {
+  const run = await createRun({ project: "solo", blueprint: "microservice", input: { name: "solo-api" } });
+  await waitForRun(run.id);
+  const res = await api(`/v1/runs/${run.id}/usage`);
+  expect(res.status).toBe(200);
+  const u = (await res.json()) as { final: boolean; attempts: number; costUsd: number; cpuMs: number; pools: Record<string, { attempts: number; costUsd: number }> };
+  expect(u.final).toBe(true);
+  expect(Object.keys(u.pools).sort()).toEqual(["pipeline", "repo"]);
+  expect(Object.values(u.pools).reduce((n, p) => n + p.attempts, 0)).toBe(u.attempts);
+  expect(Object.values(u.pools).reduce((n, p) => n + p.costUsd, 0)).toBeCloseTo(u.costUsd, 5);
+  const project = ((await (await api("/v1/usage?groupBy=project")).json()) as { items: { key: string; attempts: number; costUsd: number }[] }).items[0]!;
+  expect(project).toMatchObject({ key: "solo", attempts: u.attempts, costUsd: u.costUsd });
+  const other = await newTenantKey("peeker");
+  expect((await api(`/v1/runs/${run.id}/usage`, { key: other })).status).toBe(404);
+});

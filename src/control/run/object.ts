@@ -14,6 +14,7 @@ import { sendOutbox } from "./outbox";
 import { pointsSince, type PointContext } from "./analytics";
 import { writePoints } from "../../analytics/points";
 import { prices } from "../../analytics/prices";
+import type { RunUsage } from "../../analytics/usage";
 import { BLUEPRINTS } from "../../blueprints";
 import { RunStore } from "./store";
 import type { PoolBacklog } from "../metrics";
@@ -83,6 +84,12 @@ export class RunObject extends DurableObject<Env> {
       nextAfter: rows.length === limit ? rows[rows.length - 1]!.seq : null,
       finished: TERMINAL_RUN_STATUSES.has(run.status) && rows.length < limit,
     };
+  }
+
+  /** What the run has used so far (final once it has ended), from its recorded attempts. */
+  async usage(tenantId: string): Promise<{ usage: RunUsage; final: boolean } | null> {
+    const run = this.owned(tenantId);
+    return run ? { usage: this.store.usage(), final: TERMINAL_RUN_STATUSES.has(run.status) } : null;
   }
 
   async artifacts(tenantId: string): Promise<ArtifactView[] | null> {

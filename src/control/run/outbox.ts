@@ -6,6 +6,7 @@ import type { StepMessage } from "../../../schema/messages";
 import type { TenantSync } from "./types";
 import type { OutboxRow, RunStore } from "./store";
 import { eventView } from "./views";
+import { logError } from "../../lib/log";
 
 /** Queue limits per sendBatch: 100 messages and 256 KB (kept under, for headers). */
 export const BATCH_LIMITS = { maxMessages: 100, maxBytes: 240_000 } as const;
@@ -41,6 +42,8 @@ export async function sendOutbox(store: RunStore, env: Env, tenantId: string, on
   const rows = store.outbox();
   if (rows.length === 0) return true;
   let complete = true;
+  const run = store.run()!;
+  const ids = { tenantId, runId: run.id, traceId: run.trace_id };
 
   const byPool = new Map<PoolName, OutboxRow[]>();
   const tenantRows: OutboxRow[] = [];
@@ -52,7 +55,6 @@ export async function sendOutbox(store: RunStore, env: Env, tenantId: string, on
   }
 
   if (webhookRows.length > 0) {
-    const run = store.run()!;
     const envelopes = store.eventsBySeq(webhookRows.map((r) => JSON.parse(r.body) as number)).map((e) => eventView(run, e));
     try {
       // Up to 50 events per message keeps each message far below the queue's size limit.
@@ -63,7 +65,7 @@ export async function sendOutbox(store: RunStore, env: Env, tenantId: string, on
       for (const batch of chunkBatches(messages, (m) => JSON.stringify(m.body).length)) await env.QUEUE_WEBHOOKS.sendBatch(batch);
       store.deleteOutbox(webhookRows.map((r) => r.id));
     } catch (err) {
-      console.error(JSON.stringify({ msg: "outbox.webhook_failed", count: webhookRows.length, error: String(err) }));
+      logError("outbox.webhook_failed", { ...ids, count: webhookRows.length, error: String(err) });
       complete = false;
     }
   }
@@ -77,7 +79,7 @@ export async function sendOutbox(store: RunStore, env: Env, tenantId: string, on
         else await env.POOL.getByName(pool).offer(messages);
         store.deleteOutbox(batch.map((r) => r.id));
       } catch (err) {
-        console.error(JSON.stringify({ msg: "outbox.dispatch_failed", pool, count: batch.length, error: String(err) }));
+        logError("outbox.dispatch_failed", { ...ids, pool, count: batch.length, error: String(err) });
         complete = false;
       }
     }
@@ -91,7 +93,7 @@ export async function sendOutbox(store: RunStore, env: Env, tenantId: string, on
       if (answer.start) onAdmitted();
       store.deleteOutbox(tenantRows.map((r) => r.id));
     } catch (err) {
-      console.error(JSON.stringify({ msg: "outbox.tenant_sync_failed", error: String(err) }));
+      logError("outbox.tenant_sync_failed", { ...ids, error: String(err) });
       complete = false;
     }
   }
