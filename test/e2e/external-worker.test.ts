@@ -46,8 +46,13 @@ it("the reference worker runs steps end to end; killing it mid-step lets another
   const backlog = (await (await rt.fetch("/v1/admin/pools/external", { headers: { authorization: `Bearer ${rt.adminToken}` } })).json()) as { waiting: number; oldestAgeMs: number };
   expect(backlog.waiting).toBe(1);
   expect(backlog.oldestAgeMs).toBeGreaterThanOrEqual(0);
-  const platform = (await (await rt.fetch("/v1/admin/metrics", { headers: { authorization: `Bearer ${rt.adminToken}` } })).json()) as { pools: Record<string, { waiting: number }> };
-  expect(platform.pools.external?.waiting).toBe(1);
+  const platform = (await (await rt.fetch("/v1/admin/metrics", { headers: { authorization: `Bearer ${rt.adminToken}` } })).json()) as {
+    externalPools: Record<string, { waiting: number }>;
+    pools: { pool: string; queued: number }[];
+  };
+  expect(platform.externalPools.external?.waiting).toBe(1);
+  // The same step, seen from the runs: queued in the external pool.
+  expect(platform.pools).toEqual([{ pool: "external", queued: 1, running: 0, retrying: 0 }]);
   const first = startWorker("first");
 
   // Wait until the first worker holds the long step, then kill it outright.

@@ -129,6 +129,8 @@ export interface ArtifactRow {
 /** The events that end an attempt or a run: what analytics reports. */
 export const ENDINGS = ["step.succeeded", "step.failed", "step.retrying", "run.succeeded", "run.failed", "run.cancelled"] as const satisfies readonly EventType[];
 
+const ENDING_TYPES: ReadonlySet<EventType> = new Set(ENDINGS);
+
 export interface EndingRow {
   seq: number;
   type: (typeof ENDINGS)[number];
@@ -169,6 +171,8 @@ const IN_CHUNK = 90;
 export class RunStore {
   /** False for an object that has never held a run: it has no tables, and reads find nothing. */
   private ready: boolean;
+  /** Set when an ending event is appended, until endingsSince() reads it (in memory only). */
+  private endingLogged = true;
 
   constructor(private readonly sql: SqlStorage) {
     this.ready = this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_schema'").toArray().length > 0;
@@ -364,6 +368,7 @@ export class RunStore {
   }
 
   appendEvent(type: EventType, at: number, stepId: string | null, data: Record<string, unknown>): number {
+    if (ENDING_TYPES.has(type)) this.endingLogged = true;
     return this.sql
       .exec<{ seq: number }>("INSERT INTO event (type, step_id, occurred_at, data) VALUES (?, ?, ?, ?) RETURNING seq", type, stepId, at, json.write(data))
       .one().seq;
@@ -410,7 +415,9 @@ export class RunStore {
    * (src/control/run/analytics.ts). Reads the event log, as every other consumer of it does.
    */
   endingsSince(after: number): EndingRow[] {
-    if (!this.ready) return [];
+    // Most transactions end nothing (a dispatch, a start, a heartbeat): skip the query for them.
+    if (!this.ready || !this.endingLogged) return [];
+    this.endingLogged = false;
     return this.all<EndingRow>(
       `SELECT e.seq, e.type, e.step_id, e.occurred_at, s.pool, s.type AS step_type,
          a.attempt, a.dispatched_at, a.started_at, a.finished_at, a.usage,
