@@ -83,6 +83,8 @@ it(`${RUNS} runs survive ${KILLS} SIGKILLs of the whole runtime: nothing lost, n
   let artifactsChecked = 0;
   let badArtifacts = 0;
   let recovered = 0;
+  let usageMismatch = 0;
+  let attemptsMetered = 0;
   for (const { id, planned } of submitted) {
     const run = await waitForRun(rt, id, 120_000);
     if (run.status !== planned.expect) wrongState++;
@@ -90,6 +92,10 @@ it(`${RUNS} runs survive ${KILLS} SIGKILLs of the whole runtime: nothing lost, n
       items: { type: string; stepId?: string; data: { attempt?: number } }[];
     }).items;
     recovered += events.filter((e) => e.type === "step.lease_expired").length;
+    // Metering survives the kills too: every dispatched attempt is counted once.
+    const usage = (await (await rt.fetch(`/v1/runs/${id}/usage`)).json()) as { attempts: number };
+    if (usage.attempts !== events.filter((e) => e.type === "step.queued").length) usageMismatch++;
+    attemptsMetered += usage.attempts;
     const acceptedAttempt = new Map<string, number>();
     for (const step of run.steps) {
       steps++;
@@ -116,8 +122,19 @@ it(`${RUNS} runs survive ${KILLS} SIGKILLs of the whole runtime: nothing lost, n
     }
   }
 
-  const summary = { runs: submitted.length, kills, steps, lost, duplicated, wrongState, artifactsChecked, badArtifacts, leaseRecoveries: recovered };
+  // …and the tenant's roll-up adds each finished run exactly once (its status sync may still be on
+  // its way from an outbox that a kill interrupted: the alarm re-sends it).
+  let rolledUp = 0;
+  for (let i = 0; i < 60; i++) {
+    const items = ((await (await rt.fetch("/v1/usage?groupBy=project")).json()) as { items: { runs: number; attempts: number }[] }).items;
+    rolledUp = items.reduce((n, r) => n + r.attempts, 0);
+    if (items.reduce((n, r) => n + r.runs, 0) === submitted.length && rolledUp === attemptsMetered) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  if (rolledUp !== attemptsMetered) usageMismatch++;
+
+  const summary = { runs: submitted.length, kills, steps, lost, duplicated, wrongState, artifactsChecked, badArtifacts, usageMismatch, attemptsMetered, leaseRecoveries: recovered };
   console.log(`chaos drill: ${JSON.stringify(summary)}`);
-  expect(summary).toMatchObject({ runs: RUNS, kills: KILLS, lost: 0, duplicated: 0, wrongState: 0, badArtifacts: 0 });
+  expect(summary).toMatchObject({ runs: RUNS, kills: KILLS, lost: 0, duplicated: 0, wrongState: 0, badArtifacts: 0, usageMismatch: 0 });
   expect(artifactsChecked).toBe(submitted.filter((s) => s.planned.artifacts.length > 0).length);
 });
