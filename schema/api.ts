@@ -272,7 +272,7 @@ const usageFields = {
   steps: Count.openapi({ description: "steps that ran (carried-over steps of a retry are not counted again)" }),
   attempts: Count,
   wallMs: Count.openapi({ description: "sum of attempt execution times" }),
-  cpuMs: z.number().openapi({ description: "estimated handler CPU time (Workers expose no CPU clock to code; see README)" }),
+  cpuMs: z.number().openapi({ description: "estimated handler CPU time: a per-attempt and per-byte model (Workers expose no CPU clock to code; see README)" }),
   artifactBytes: Count,
   tokensIn: Count.openapi({ description: "AI tokens in, as metered by agent steps" }),
   tokensOut: Count,

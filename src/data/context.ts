@@ -8,7 +8,7 @@ import type { BeginResult, ReportCommon, ResolvedStep } from "../control/run/typ
 import { resolveOptions, type Env } from "../env";
 import { NonRetryableError } from "../errors";
 import { providerFor } from "./agents/providers";
-import type { ArtifactRecord, ArtifactWriter, JobContext, SpawnStep } from "./job";
+import type { ArtifactRecord, JobContext, SpawnStep } from "./job";
 import { AttemptMeter } from "./meter";
 
 const MAX_LOG_LINES = 50;
@@ -24,7 +24,6 @@ export function createJobContext(
 ) {
   const writer = createArtifactWriter(env.ARTIFACTS, { tenantId: begun.tenantId, runId: m.runId, stepId: m.stepId, attempt: m.attempt });
   const meter = new AttemptMeter();
-  const artifacts: ArtifactWriter = { put: (name, body, contentType) => meter.io(() => writer.put(name, body, contentType)) };
   const logs: NonNullable<ReportCommon["logs"]> = [];
   const spawned: SpawnStep[] = [];
 
@@ -36,12 +35,12 @@ export function createJobContext(
     attempt: m.attempt,
     tenantId: begun.tenantId,
     traceId: begun.traceId,
-    artifacts,
+    artifacts: writer,
     signal: controller.signal,
     heartbeat: async () => {
       // A heartbeat that cannot get through is not fatal: the lease decides, not this call.
       meter.heartbeat();
-      const answer = await meter.io(() => run.heartbeat(m.stepId, m.attempt)).catch(() => null);
+      const answer = await run.heartbeat(m.stepId, m.attempt).catch(() => null);
       if (answer && !answer.ok) controller.abort(new NonRetryableError("step.stopped", `the run stopped this attempt: ${answer.message}`));
     },
     log: (message, fields) => {
@@ -54,7 +53,7 @@ export function createJobContext(
     ai: {
       complete: async (request) => {
         const provider = providerFor(env);
-        const completion = await meter.io(() => provider.complete({ ...request, signal: controller.signal }));
+        const completion = await provider.complete({ ...request, signal: controller.signal });
         context.meter({ tokensIn: completion.tokensIn, tokensOut: completion.tokensOut, model: completion.model });
         context.log("model call", { provider: provider.name, model: completion.model, tokensIn: completion.tokensIn, tokensOut: completion.tokensOut });
         return completion;

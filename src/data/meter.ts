@@ -2,13 +2,13 @@
  * Meters one attempt in the data plane: AI tokens by model, heartbeats, and an estimate of the
  * handler's CPU time.
  *
- * The CPU figure is an estimate, and says so. Workers give code no CPU clock, and their clocks
- * only move across I/O, so a handler's own CPU is invisible to it while it computes. The estimate
- * is the larger of two lower bounds: (1) the handler's elapsed time outside the I/O the job SDK
- * awaits for it (R2 writes, model calls, heartbeats) — where the clock does move, it moved
- * because the handler computed or awaited something else; and (2) a floor for the work the SDK
- * itself does per attempt plus per byte it serialises and hashes. Cloudflare's billed CPU time
- * is in the Workers metrics; this figure exists so that usage can be priced per attempt.
+ * The CPU figure is a model, and says so. Workers give code no CPU clock, and their clocks only
+ * move across I/O: a handler's elapsed time is its waiting (timers, fetches, storage), not its
+ * computing, so measuring it would be dishonest in both directions. The estimate is a floor for
+ * the work every attempt does (parse the message, validate input and output, report) plus a rate
+ * per byte the attempt produced (serialising, hashing and compressing output and artifacts), its
+ * constants set from `npm run bench`'s measured CPU per step. Cloudflare's billed CPU time is in
+ * the Workers metrics; this figure exists so that usage can be priced per attempt.
  */
 import type { ModelTokens, ReportedUsage } from "../analytics/usage";
 
@@ -17,29 +17,15 @@ export const BASE_CPU_MS = 0.25;
 /** Serialising, hashing and compressing output and artifacts, at about 100 MB/s. */
 export const CPU_MS_PER_KIB = 0.01;
 
-export function estimateCpuMs(o: { elapsedMs: number; ioMs: number; bytes: number }): number {
-  const measured = Math.max(0, o.elapsedMs - o.ioMs);
-  const floor = BASE_CPU_MS + (o.bytes / 1024) * CPU_MS_PER_KIB;
-  return Math.round(Math.max(measured, floor) * 1000) / 1000;
+export function estimateCpuMs(bytes: number): number {
+  return Math.round((BASE_CPU_MS + (Math.max(0, bytes) / 1024) * CPU_MS_PER_KIB) * 1000) / 1000;
 }
 
 export class AttemptMeter {
-  private readonly startedAt = Date.now();
-  private ioMs = 0;
   private heartbeats = 0;
   private tokensIn = 0;
   private tokensOut = 0;
   private readonly models: ModelTokens = {};
-
-  /** Runs an awaited I/O call, counting its time as I/O rather than compute. */
-  async io<T>(call: () => Promise<T>): Promise<T> {
-    const t0 = Date.now();
-    try {
-      return await call();
-    } finally {
-      this.ioMs += Date.now() - t0;
-    }
-  }
 
   heartbeat(): void {
     this.heartbeats += 1;
@@ -63,7 +49,7 @@ export class AttemptMeter {
       tokensIn: this.tokensIn,
       tokensOut: this.tokensOut,
       ...(Object.keys(this.models).length ? { models: { ...this.models } } : {}),
-      cpuMs: estimateCpuMs({ elapsedMs: Date.now() - this.startedAt, ioMs: this.ioMs, bytes }),
+      cpuMs: estimateCpuMs(bytes),
       ...(this.heartbeats ? { heartbeats: this.heartbeats } : {}),
     };
   }

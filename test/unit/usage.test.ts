@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { emptyTotals, recordAttempt, rollUp, type RecordedRun, type RunUsage } from "../../src/analytics/usage";
-import { estimateCpuMs, BASE_CPU_MS } from "../../src/data/meter";
+import { BASE_CPU_MS, CPU_MS_PER_KIB, estimateCpuMs } from "../../src/data/meter";
 
 const usage = (pools: Record<string, Partial<RunUsage>>): RunUsage => {
   const total: RunUsage = { ...emptyTotals(), models: {}, pools: {} };
@@ -59,10 +59,9 @@ describe("attempt metering", () => {
     expect(recordAttempt(undefined, { viaQueue: false, artifacts: 0 })).toMatchObject({ queueOps: 0, objectCalls: 2, cpuMs: 0 });
   });
 
-  it("estimates CPU as the larger of measured compute and the per-byte floor", () => {
-    expect(estimateCpuMs({ elapsedMs: 0, ioMs: 0, bytes: 0 })).toBe(BASE_CPU_MS);
-    expect(estimateCpuMs({ elapsedMs: 0, ioMs: 0, bytes: 1024 * 100 })).toBeCloseTo(BASE_CPU_MS + 1, 6);
-    expect(estimateCpuMs({ elapsedMs: 50, ioMs: 20, bytes: 0 })).toBe(30);
-    expect(estimateCpuMs({ elapsedMs: 10, ioMs: 40, bytes: 0 })).toBe(BASE_CPU_MS);
+  it("estimates CPU per attempt and per byte produced, never from elapsed (waiting) time", () => {
+    expect(estimateCpuMs(0)).toBe(BASE_CPU_MS);
+    expect(estimateCpuMs(1024 * 100)).toBeCloseTo(BASE_CPU_MS + 100 * CPU_MS_PER_KIB, 6);
+    expect(estimateCpuMs(-5)).toBe(BASE_CPU_MS);
   });
 });
