@@ -5,9 +5,9 @@ import { externalTask } from "./external";
 import { azure, githubActions, selfTest } from "./pipeline/jobs";
 import { docs, library, module, pack, plan, scaffold } from "./repo/jobs";
 import { billing, core } from "./saas/jobs";
-import { crash, echo, fail, sleep } from "./system";
+import { crash, echo, fail, hash, sleep } from "./system";
 
-const ALL = [echo, sleep, fail, crash, plan, module, scaffold, docs, pack, githubActions, azure, generate, review, library, core, billing, selfTest, externalTask] as const;
+const ALL = [echo, sleep, fail, crash, hash, plan, module, scaffold, docs, pack, githubActions, azure, generate, review, library, core, billing, selfTest, externalTask] as const;
 
 export const JOBS: ReadonlyMap<string, JobDefinition> = new Map(
   ALL.map((job) => [job.type, job as unknown as JobDefinition]),

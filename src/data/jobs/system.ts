@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { NonRetryableError, AppError } from "../../errors";
 import { defineJob } from "../job";
+import { hashStep } from "../../lib/work";
 
 const anyObject = z.record(z.string(), z.unknown());
 
@@ -12,6 +13,26 @@ export const echo = defineJob({
   input: anyObject,
   output: anyObject,
   run: async ({ input }) => input,
+});
+
+/**
+ * The benchmark's unit of work (bench/): hashes a 1 KiB string built from its upstream steps'
+ * hashes (sorted by step id), or from `seed` at a root, so a chain cannot be short-cut.
+ */
+export const hash = defineJob({
+  type: "system.hash",
+  pool: "system",
+  description: "Returns the SHA-256 of a 1 KiB string made from its upstream steps' `hash` outputs (or `seed` at a root).",
+  input: z.object({ seed: z.string().max(1024).optional() }).strict(),
+  output: z.object({ hash: z.string() }),
+  run: async ({ input, upstream }) => {
+    const previous = Object.keys(upstream)
+      .sort()
+      .map((id) => (upstream[id] as { hash?: unknown } | null)?.hash)
+      .filter((h): h is string => typeof h === "string")
+      .join("");
+    return { hash: await hashStep(previous || input.seed || "") };
+  },
 });
 
 /** How often a sleeping step heartbeats: its lease moves and it learns of a cancel. */

@@ -13,7 +13,7 @@ const ROOT = join(import.meta.dirname, "..", "..", "..");
 const BASE32 = "0123456789abcdefghjkmnpqrstvwxyz";
 const base32 = (n: number) => [...randomBytes(n)].map((b) => BASE32[b & 31]).join("");
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.listen(0, "127.0.0.1", () => {
@@ -28,6 +28,8 @@ export interface Runtime {
   url: string;
   key: string;
   adminToken: string;
+  /** The wrangler process (the root of its process tree), while it runs. */
+  pid(): number | undefined;
   /** kill -9 the whole process tree: no graceful shutdown, in-memory queue contents are lost. */
   crash(): void;
   /** Starts again on the same port and state directory. */
@@ -96,6 +98,7 @@ export async function startRuntime(vars: Record<string, string> = {}): Promise<R
     url,
     key,
     adminToken,
+    pid: () => child?.pid,
     crash: kill,
     restart: launch,
     async stop() {

@@ -1,0 +1,210 @@
+/**
+ * Renders docs/benchmarks.md from a results file. Run by `npm run bench`; on its own,
+ * `node bench/report.ts [bench/results/latest.json]` regenerates the page from stored results.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { CellResult, Results, SystemFigures } from "./results.ts";
+import type { SystemName } from "./systems.ts";
+
+const PEERS = ["floor", "workflows"] as const;
+const NAMES: Record<SystemName, string> = { runtime: "runtime", floor: "floor", workflows: "Workflows" };
+
+const num = (x: number | undefined, digits = 0) =>
+  x === undefined || !Number.isFinite(x) ? "–" : x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || !b ? "–" : `${(a / b).toFixed(2)}×`);
+
+type Pick = (f: SystemFigures) => number;
+
+/** One row per cell: the runtime's figure, each peer's, and the runtime's ratio to each peer. */
+function table(cells: CellResult[], label: string, pick: Pick, digits: number): string {
+  const head = `| cell | runtime | floor | Workflows | runtime ÷ floor | runtime ÷ Workflows |\n|---|---:|---:|---:|---:|---:|`;
+  const rows = cells.map((c) => {
+    const r = c.systems.runtime && pick(c.systems.runtime);
+    const p = PEERS.map((n) => c.systems[n] && pick(c.systems[n]!));
+    return `| ${c.title} | ${num(r, digits)} | ${num(p[0], digits)} | ${num(p[1], digits)} | ${ratio(r, p[0])} | ${ratio(r, p[1])} |`;
+  });
+  return `**${label}**\n\n${head}\n${rows.join("\n")}`;
+}
+
+function latencyTable(cells: CellResult[]): string {
+  const head = `| cell | runtime p50 / p95 / p99 | floor p50 / p95 / p99 | Workflows p50 / p95 / p99 | p50 ÷ floor | p50 ÷ Workflows |\n|---|---:|---:|---:|---:|---:|`;
+  const l = (f?: SystemFigures) => (f ? `${f.latencyMs.p50} / ${f.latencyMs.p95} / ${f.latencyMs.p99}` : "–");
+  const rows = cells.map((c) => {
+    const [r, fl, wf] = [c.systems.runtime, c.systems.floor, c.systems.workflows];
+    return `| ${c.title} | ${l(r)} | ${l(fl)} | ${l(wf)} | ${ratio(r?.latencyMs.p50, fl?.latencyMs.p50)} | ${ratio(r?.latencyMs.p50, wf?.latencyMs.p50)} |`;
+  });
+  return `**Run latency, submission to terminal state (ms, server timestamps)**\n\n${head}\n${rows.join("\n")}`;
+}
+
+export interface Target {
+  name: string;
+  goal: string;
+  measured: string;
+  met: boolean | null;
+  /** How far off, when not met. */
+  gap: string;
+}
+
+/** The issue's targets, checked against this run's figures. */
+export function targets(res: Results): Target[] {
+  const cell = (id: string) => res.cells.find((c) => c.id === id)?.systems;
+  const out: Target[] = [];
+  for (const id of ["chain-s10-r1", "chain-s50-r1", "chain-s10-r100", "chain-s50-r100"]) {
+    const s = cell(id);
+    const r = s?.runtime?.msPerStep;
+    const f = s?.floor?.msPerStep;
+    const x = r !== undefined && f !== undefined ? r / f : undefined;
+    out.push({
+      name: `per-step time, ${res.cells.find((c) => c.id === id)?.title ?? id}`,
+      goal: "≤ 1.2× floor",
+      measured: x === undefined ? "–" : `${r!.toFixed(2)} ms vs ${f!.toFixed(2)} ms = ${x.toFixed(2)}×`,
+      met: x === undefined ? null : x <= 1.2,
+      gap: x === undefined || x <= 1.2 ? "" : `${((x / 1.2 - 1) * 100).toFixed(0)}% over`,
+    });
+  }
+  const big = cell("chain-s50-r100");
+  const conc = big?.runtime && big.workflows ? big.runtime.stepsPerSec / big.workflows.stepsPerSec : undefined;
+  out.push({
+    name: "steps/s, S=50, R=100",
+    goal: "≥ 2× Workflows",
+    measured: conc === undefined ? "–" : `${num(big!.runtime!.stepsPerSec)} vs ${num(big!.workflows!.stepsPerSec)} = ${conc.toFixed(2)}×`,
+    met: conc === undefined ? null : conc >= 2,
+    gap: conc === undefined || conc >= 2 ? "" : `${((1 - conc / 2) * 100).toFixed(0)}% short`,
+  });
+  const one = cell("chain-s1-r100");
+  const create = one?.runtime && one.workflows ? one.runtime.runsPerSec / one.workflows.runsPerSec : undefined;
+  out.push({
+    name: "runs/s, S=1, R=100",
+    goal: "≥ 2× Workflows",
+    measured: create === undefined ? "–" : `${num(one!.runtime!.runsPerSec)} vs ${num(one!.workflows!.runsPerSec)} = ${create.toFixed(2)}×`,
+    met: create === undefined ? null : create >= 2,
+    gap: create === undefined || create >= 2 ? "" : `${((1 - create / 2) * 100).toFixed(0)}% short`,
+  });
+  const cpu = big?.runtime?.cpuMsPerStep;
+  out.push({
+    name: "server CPU per step, S=50, R=100",
+    goal: "≤ 1.0 ms",
+    measured: cpu === undefined ? "–" : `${cpu.toFixed(2)} ms`,
+    met: cpu === undefined ? null : cpu <= 1,
+    gap: cpu === undefined || cpu <= 1 ? "" : `${((cpu - 1) * 100).toFixed(0)}% over`,
+  });
+  const load = res.load.runtime;
+  out.push({
+    name: `POST /v1/runs p99 at ${load?.rate ?? "–"} req/s`,
+    goal: "< 50 ms at 200 req/s",
+    measured: load ? `${load.latencyMs.p99} ms (${load.non2xx + load.errors} errors of ${load.requests})` : "–",
+    met: load ? load.rate >= 200 && load.latencyMs.p99 < 50 && load.non2xx + load.errors === 0 : null,
+    gap: load && load.latencyMs.p99 >= 50 ? `${((load.latencyMs.p99 / 50 - 1) * 100).toFixed(0)}% over` : "",
+  });
+  return out;
+}
+
+function loadTable(res: Results): string {
+  const head = `| system | requests | non-2xx / errors | p50 | p90 | p97.5 | p99 | max | workerd CPU / request | peak RSS |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|`;
+  const rows = (["runtime", ...PEERS] as const).flatMap((n) => {
+    const l = res.load[n];
+    if (!l) return [];
+    const x = l.latencyMs;
+    return [`| ${NAMES[n]} | ${l.requests} | ${l.non2xx} / ${l.errors + l.timeouts} | ${x.p50} | ${x.p90} | ${x.p97_5} | ${x.p99} | ${x.max} | ${l.cpuMsPerRequest.toFixed(2)} ms | ${l.peakRssMB.toFixed(0)} MB |`];
+  });
+  const rate = res.load.runtime;
+  return `**Create-run latency under a steady ${rate?.rate ?? "–"} requests/s for ${rate?.seconds ?? "–"} s (ms, client side, autocannon)**\n\nEach request creates a one-step run, which then executes while the load continues.\n\n${head}\n${rows.join("\n")}`;
+}
+
+export function renderReport(res: Results): string {
+  const m = res.machine;
+  const failed = res.cells.flatMap((c) => Object.entries(c.systems).filter(([, f]) => f.failedRuns > 0).map(([n, f]) => `${c.title}: ${n} ${f.failedRuns}`));
+  const t = targets(res);
+  return `# Benchmarks
+
+<!-- Generated by \`npm run bench\` (bench/run.ts → bench/report.ts) from bench/results/latest.json. Do not edit by hand. -->
+
+The runtime against two peers, measured in one invocation on one machine, cell by cell:
+
+- **floor**: the least our design can do on this platform (\`bench/peers/floor\`): one Durable Object per run; each
+  step is a queue message → consumer (does the work) → one RPC to the run's object, which records the result
+  in SQLite and enqueues the next step. No leases, retries, events, validation or API.
+- **Workflows**: Cloudflare Workflows (\`bench/peers/workflows\`): one instance per run, one \`step.do\` per step.
+- **runtime**: Factory Runtime itself (\`npm start\`'s Worker), runs submitted through \`POST /v1/runs\` with
+  \`system.hash\` steps, by a tenant whose rate limit, quota and concurrency limit are out of the way.
+
+Every step of every system does the same work: SHA-256 of a 1 KiB string built from the previous step's output
+(\`src/lib/work.ts\`). Ratios are runtime ÷ peer: above 1× is better for throughput, below 1× is better for
+time, CPU and memory.
+
+Last run: ${res.date}, ${res.mode} mode, ${res.repetitions} repetition(s) per cell (median reported), wall time of
+\`npm run bench\` ${Math.floor(res.wallSeconds / 60)} min ${res.wallSeconds % 60} s, commit \`${m.commit}\`.
+
+## Targets
+
+| target | goal | measured | met |
+|---|---|---|---|
+${t.map((x) => `| ${x.name} | ${x.goal} | ${x.measured} | ${x.met === null ? "not measured" : x.met ? "yes" : `no (${x.gap})`} |`).join("\n")}
+
+## Results
+
+S = sequential steps per run, R = runs submitted at once.
+
+${table(res.cells, "Throughput: steps/s", (f) => f.stepsPerSec, 0)}
+
+${table(res.cells, "Throughput: runs/s", (f) => f.runsPerSec, 1)}
+
+${table(res.cells, "Time per step (ms): the cell's window ÷ its steps", (f) => f.msPerStep, 2)}
+
+${latencyTable(res.cells)}
+
+${table(res.cells, "Server CPU per step (ms): user + system time of the workerd processes", (f) => f.cpuMsPerStep, 2)}
+
+${table(res.cells, "Peak memory (MB): resident set of the workerd processes during the cell", (f) => f.peakRssMB, 0)}
+
+${loadTable(res)}
+
+${failed.length ? `Runs that did not succeed: ${failed.join("; ")}.` : "Every run of every cell succeeded."}
+
+## Method
+
+- \`npm run bench\` starts three \`wrangler dev\` processes (the runtime with \`ENABLE_DIAGNOSTIC_JOBS=true\`, and the
+  two peers), each on its own port with its own \`--persist-to\` directory, and warms each up with one run.
+- Cells run in order; within a cell the three systems run back to back, the order rotating each repetition,
+  and each waits until the previous system's workerd is idle. A repetition submits R runs at once (R concurrent
+  \`POST\`s) and polls them one at a time (every ${100} ms) until terminal.
+- Throughput uses the server's own timestamps: from the first run's creation to the last run's finish. Run
+  latency is each run's creation-to-finish time on the server (Workflows: the instance's creation timestamp to
+  the time its last step ran). Time per step is the window divided by the steps done; at R=1 it is the run's
+  latency ÷ S.
+- Server CPU is the change in utime + stime (\`/proc/<pid>/stat\`) of the \`workerd\` processes that descend from
+  each \`wrangler dev\`, across the repetition, divided by the steps done. wrangler's own Node process only
+  supervises and is not counted. The polling requests are counted (a few per second, the same for all).
+- Peak memory samples the resident set of the same workerd processes every 100 ms.
+- The load test runs autocannon in the benchmark's process (\`overallRate\`, 20 connections, no Idempotency-Key,
+  so every request creates a run) against each system in turn, then waits for the created runs to drain.
+  autocannon reports p97.5, not p95.
+- The microservice blueprint exists only in the runtime; it has no peer figures.
+
+## Machine
+
+${m.nproc} × ${m.cpuModel}, ${m.memGiB} GiB RAM; Node ${m.node}, wrangler ${m.wrangler}, workerd ${m.workerd}.
+Load average ${m.loadavgAtStart.join(" / ")} at the start, ${m.loadavgAtEnd.join(" / ")} at the end.
+Other processes used about ${res.otherProcessesCores.toFixed(2)} cores on average during the run${res.otherProcessesCores > 0.1 ? ": **other processes were running on this machine during the measurement**" : ""}.
+
+## Caveats
+
+- Local emulation is not production. \`wrangler dev\` runs workerd with a local queue broker, SQLite on local disk
+  and one process per Worker; production has network hops between Worker, queue and Durable Object, other
+  batching, and no single-core bound. Absolute figures here say little about production; the ratios between
+  systems measured side by side are the point.
+- All three systems, the load generator and the poller share ${m.nproc} cores; each workerd runs its Worker on
+  about one core.
+- Local Workflows is the workers-sdk emulation (a Durable Object per instance), not the production engine.
+- ${res.repetitions} repetition(s) per cell: a median of ${res.repetitions} is a small sample; latency percentiles pool the
+  runs of every repetition (${"`samples`"} in the JSON), so p99 of a cell with few runs is close to its maximum.
+`;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const file = process.argv[2] ?? join(import.meta.dirname, "results", "latest.json");
+  const res = JSON.parse(readFileSync(file, "utf8")) as Results;
+  writeFileSync(join(import.meta.dirname, "..", "docs", "benchmarks.md"), renderReport(res));
+}
