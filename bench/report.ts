@@ -167,6 +167,8 @@ ${failed.length ? `Runs that did not succeed: ${failed.join("; ")}.` : "Every ru
 
 - \`npm run bench\` starts three \`wrangler dev\` processes (the runtime with \`ENABLE_DIAGNOSTIC_JOBS=true\`, and the
   two peers), each on its own port with its own \`--persist-to\` directory, and warms each up with one run.
+- Each cell runs ${res.repetitions} times per system, except cells of more than 2,000 steps (S=50, R=100), which run once:
+  thousands of steps are a large sample on their own, and it keeps \`npm run bench\` under 15 minutes.
 - Cells run in order; within a cell the three systems run back to back, the order rotating each repetition,
   and each waits until the previous system's workerd is idle. A repetition submits R runs at once (R concurrent
   \`POST\`s) and polls them one at a time (every ${100} ms) until terminal.
@@ -198,7 +200,7 @@ Other processes used about ${res.otherProcessesCores.toFixed(2)} cores on averag
 - All three systems, the load generator and the poller share ${m.nproc} cores; each workerd runs its Worker on
   about one core.
 - Local Workflows is the workers-sdk emulation (a Durable Object per instance), not the production engine.
-- ${res.repetitions} repetition(s) per cell: a median of ${res.repetitions} is a small sample; latency percentiles pool the
+- ${res.repetitions} repetition(s) per cell (1 for the largest): a median of ${res.repetitions} is a small sample; latency percentiles pool the
   runs of every repetition (${"`samples`"} in the JSON), so p99 of a cell with few runs is close to its maximum.
 `;
 }

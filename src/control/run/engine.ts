@@ -415,6 +415,8 @@ export class RunEngine {
     // Written with the event, in its transaction: the webhook fan-out cannot miss it.
     if (WEBHOOK_EVENTS.has(type)) {
       this.enqueue("webhook", null, seq, now);
+      const wait = type.startsWith("run.") ? 0 : (this.config.webhookBatchMs ?? 0);
+      this.store.setTimerNoLater("outbox", "webhooks", now + wait);
     }
   }
 }

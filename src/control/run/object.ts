@@ -33,6 +33,13 @@ export class RunObject extends DurableObject<Env> {
   /** The last event already turned into analytics points (in memory: at most once). */
   private analyzedSeq = 0;
   private readonly pointContext: PointContext;
+  /**
+   * Outbox rows sent but not yet deleted. The delete rides on the next transaction (the next
+   * RPC's, or the flush timer's alarm) instead of costing one of its own after every send; until
+   * then sends skip them. Lost on eviction, which only means those rows are sent again.
+   */
+  private readonly sentRows = new Set<number>();
+  private webhooksFlushed = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -181,7 +188,10 @@ export class RunObject extends DurableObject<Env> {
   }
 
   private mutate<T>(decide: () => T): T {
-    const result = this.ctx.storage.transactionSync(decide);
+    const result = this.ctx.storage.transactionSync(() => {
+      this.forgetSent();
+      return decide();
+    });
     for (const wake of this.waiters) wake();
     const { points, last } = pointsSince(this.store, this.analyzedSeq, this.pointContext);
     this.analyzedSeq = last;
@@ -214,14 +224,19 @@ export class RunObject extends DurableObject<Env> {
           this.flushAgain = false;
           const run = this.store.run();
           if (run) {
-            // The tenant may answer a status update with "start now": admit in the same turn
-            // as the outbox rows are deleted, so a crash cannot lose the answer.
-            const sent = await sendOutbox(this.store, this.env, run.tenant_id, () => {
+            const pass = await sendOutbox(this.store, this.env, run.tenant_id, Date.now(), this.sentRows);
+            for (const id of pass.sent) this.sentRows.add(id);
+            if (!pass.empty && pass.webhooksFlushed) this.webhooksFlushed = true;
+            if (pass.admitted) {
+              // The tenant answered "start now": admit in the same turn as the answer, so a
+              // crash cannot lose it, then send the dispatches it wrote in this settle.
               this.mutate(() => this.engine.admit(Date.now()));
-              this.flushAgain = true; // the admission wrote dispatches: send them in this settle
-            });
-            if (sent) this.store.clearTimer("outbox", "flush");
-            else this.store.setTimer("outbox", "flush", Date.now() + engineConfig(this.env).outboxRetryMs);
+              this.flushAgain = true;
+            }
+            if (!pass.complete) {
+              // What failed stays in the outbox; make sure a timer re-sends it (an alarm may have just spent it).
+              this.mutate(() => this.store.setTimer("outbox", "flush", Date.now() + engineConfig(this.env).outboxRetryMs));
+            }
           }
           await this.syncAlarm();
         } while (this.flushAgain);
@@ -232,9 +247,23 @@ export class RunObject extends DurableObject<Env> {
     return this.flushing;
   }
 
+  /** Deletes what was sent since the last transaction; inside one. */
+  private forgetSent(): void {
+    if (this.sentRows.size === 0 && !this.webhooksFlushed) return;
+    this.store.deleteOutbox([...this.sentRows]);
+    this.sentRows.clear();
+    if (this.webhooksFlushed) this.store.clearTimer("outbox", "webhooks");
+    this.webhooksFlushed = false;
+    if (this.store.outboxEmpty()) this.store.clearTimer("outbox", "flush");
+  }
+
+  /**
+   * Moves the alarm to the earliest timer row, but never later: an alarm that comes early finds
+   * nothing due and re-arms, which costs less than moving it on every step (each lease moves).
+   */
   private async syncAlarm(): Promise<void> {
     const next = this.store.nextTimer();
-    if (next === this.alarmAt) return;
+    if (next === this.alarmAt || (this.alarmAt !== null && (next === null || this.alarmAt <= next))) return;
     if (next === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(next);
     this.alarmAt = next;
@@ -247,6 +276,7 @@ function engineConfig(env: Env): EngineConfig {
     leaseGraceMs: numberVar(env.LEASE_GRACE_MS, 15_000),
     outboxRetryMs: 5_000,
     lostBudget: 10,
+    webhookBatchMs: 500,
   };
 }
 

@@ -34,14 +34,33 @@ export function chunkBatches<T>(
   return batches;
 }
 
+/** What one pass over the outbox did; the caller records it in one transaction. */
+export interface OutboxPass {
+  /** Rows whose send succeeded: to delete. */
+  sent: number[];
+  /** False when a send failed and rows are left for the alarm to retry. */
+  complete: boolean;
+  /** Webhook rows went out (or there were none): the batching timer is done. */
+  webhooksFlushed: boolean;
+  /** The tenant answered a status update with "start now". */
+  admitted: boolean;
+  /** The outbox was empty: nothing was sent. */
+  empty: boolean;
+}
+
+/** At most this many webhook events wait for their batching timer; more go out at once. */
+const WEBHOOK_BATCH_EVENTS = 50;
+
 /**
- * Sends what the outbox holds and deletes each row once its send succeeded.
- * Returns false when something is left for the alarm to retry.
+ * Sends what the outbox holds, except rows already sent and not yet deleted. Step events' webhook
+ * rows wait until their batching timer is due (engine: `webhookBatchMs`) so a chain's events share
+ * messages. Deletes nothing: the caller deletes `sent` later, in a transaction it makes anyway, so
+ * a crash before that only re-sends (dispatches are fenced by attempt), never loses a row.
  */
-export async function sendOutbox(store: RunStore, env: Env, tenantId: string, onAdmitted: () => void): Promise<boolean> {
-  const rows = store.outbox();
-  if (rows.length === 0) return true;
-  let complete = true;
+export async function sendOutbox(store: RunStore, env: Env, tenantId: string, now: number, alreadySent: ReadonlySet<number>): Promise<OutboxPass> {
+  const rows = store.outbox().filter((r) => !alreadySent.has(r.id));
+  const pass: OutboxPass = { sent: [], complete: true, webhooksFlushed: true, admitted: false, empty: rows.length === 0 };
+  if (pass.empty) return pass;
   const run = store.run()!;
   const ids = { tenantId, runId: run.id, traceId: run.trace_id };
 
@@ -54,7 +73,10 @@ export async function sendOutbox(store: RunStore, env: Env, tenantId: string, on
     else if (row.pool) byPool.set(row.pool, [...(byPool.get(row.pool) ?? []), row]);
   }
 
-  if (webhookRows.length > 0) {
+  const webhooksDue = store.timerDueAt("outbox", "webhooks") ?? 0;
+  if (webhookRows.length > 0 && webhooksDue > now && webhookRows.length < WEBHOOK_BATCH_EVENTS) {
+    pass.webhooksFlushed = false; // held for the batching timer, whose alarm sends them
+  } else if (webhookRows.length > 0) {
     const envelopes = store.eventsBySeq(webhookRows.map((r) => JSON.parse(r.body) as number)).map((e) => eventView(run, e));
     try {
       // Up to 50 events per message keeps each message far below the queue's size limit.
@@ -63,10 +85,10 @@ export async function sendOutbox(store: RunStore, env: Env, tenantId: string, on
         contentType: "json" as const,
       }));
       for (const batch of chunkBatches(messages, (m) => JSON.stringify(m.body).length)) await env.QUEUE_WEBHOOKS.sendBatch(batch);
-      store.deleteOutbox(webhookRows.map((r) => r.id));
+      pass.sent.push(...webhookRows.map((r) => r.id));
     } catch (err) {
       logError("outbox.webhook_failed", { ...ids, count: webhookRows.length, error: String(err) });
-      complete = false;
+      pass.complete = false;
     }
   }
 
@@ -77,10 +99,10 @@ export async function sendOutbox(store: RunStore, env: Env, tenantId: string, on
         const queue = queueFor(env, pool);
         if (queue) await queue.sendBatch(messages.map((body) => ({ body, contentType: "json" as const })));
         else await env.POOL.getByName(pool).offer(messages);
-        store.deleteOutbox(batch.map((r) => r.id));
+        pass.sent.push(...batch.map((r) => r.id));
       } catch (err) {
         logError("outbox.dispatch_failed", { ...ids, pool, count: batch.length, error: String(err) });
-        complete = false;
+        pass.complete = false;
       }
     }
   }
@@ -90,12 +112,12 @@ export async function sendOutbox(store: RunStore, env: Env, tenantId: string, on
     const latest = tenantRows.reduce((a, b) => (a.id > b.id ? a : b));
     try {
       const answer = await env.TENANT.getByName(tenantId).recordRun(JSON.parse(latest.body) as TenantSync);
-      if (answer.start) onAdmitted();
-      store.deleteOutbox(tenantRows.map((r) => r.id));
+      pass.admitted = answer.start;
+      pass.sent.push(...tenantRows.map((r) => r.id));
     } catch (err) {
       logError("outbox.tenant_sync_failed", { ...ids, error: String(err) });
-      complete = false;
+      pass.complete = false;
     }
   }
-  return complete;
+  return pass;
 }

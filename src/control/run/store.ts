@@ -446,6 +446,18 @@ export class RunStore {
     );
   }
 
+  /** Sets a timer, or moves an existing one earlier, never later. */
+  setTimerNoLater(kind: TimerKind, ref: string, dueAt: number): void {
+    this.sql.exec(
+      "INSERT INTO timer (kind, ref, attempt, due_at) VALUES (?, ?, 0, ?) ON CONFLICT (kind, ref) DO UPDATE SET due_at = MIN(due_at, excluded.due_at)",
+      kind, ref, dueAt,
+    );
+  }
+
+  timerDueAt(kind: TimerKind, ref: string): number | null {
+    return this.one<{ due_at: number }>("SELECT due_at FROM timer WHERE kind = ? AND ref = ?", kind, ref)?.due_at ?? null;
+  }
+
   clearTimer(kind: TimerKind, ref: string): void {
     this.sql.exec("DELETE FROM timer WHERE kind = ? AND ref = ?", kind, ref);
   }
@@ -474,6 +486,10 @@ export class RunStore {
 
   deleteOutbox(ids: readonly number[]): void {
     this.allIn("DELETE FROM outbox WHERE id IN (?) RETURNING id", ids);
+  }
+
+  outboxEmpty(): boolean {
+    return this.all("SELECT 1 FROM outbox LIMIT 1").length === 0;
   }
 
   artifact(name: string): ArtifactRow | null {
