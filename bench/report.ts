@@ -94,20 +94,20 @@ export function targets(res: Results): Target[] {
   out.push({
     name: `POST /v1/runs p99 at ${load?.rate ?? "–"} req/s`,
     goal: "< 50 ms at 200 req/s",
-    measured: load ? `${load.latencyMs.p99} ms (${load.non2xx + load.errors} errors of ${load.requests})` : "–",
-    met: load ? load.rate >= 200 && load.latencyMs.p99 < 50 && load.non2xx + load.errors === 0 : null,
+    measured: load ? `${load.latencyMs.p99} ms at ${num(load.achievedRate)} req/s achieved (${load.non2xx + load.errors} errors of ${load.requests})` : "–",
+    met: load ? load.rate >= 200 && load.achievedRate >= 0.95 * load.rate && load.latencyMs.p99 < 50 && load.non2xx + load.errors === 0 : null,
     gap: load && load.latencyMs.p99 >= 50 ? `${((load.latencyMs.p99 / 50 - 1) * 100).toFixed(0)}% over` : "",
   });
   return out;
 }
 
 function loadTable(res: Results): string {
-  const head = `| system | requests | non-2xx / errors | p50 | p90 | p97.5 | p99 | max | workerd CPU / request | peak RSS |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|`;
+  const head = `| system | requests | achieved req/s | non-2xx / errors | p50 | p90 | p97.5 | p99 | max | workerd CPU / request | peak RSS |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`;
   const rows = (["runtime", ...PEERS] as const).flatMap((n) => {
     const l = res.load[n];
     if (!l) return [];
     const x = l.latencyMs;
-    return [`| ${NAMES[n]} | ${l.requests} | ${l.non2xx} / ${l.errors + l.timeouts} | ${x.p50} | ${x.p90} | ${x.p97_5} | ${x.p99} | ${x.max} | ${l.cpuMsPerRequest.toFixed(2)} ms | ${l.peakRssMB.toFixed(0)} MB |`];
+    return [`| ${NAMES[n]} | ${l.requests} | ${num(l.achievedRate)} | ${l.non2xx} / ${l.errors + l.timeouts} | ${x.p50} | ${x.p90} | ${x.p97_5} | ${x.p99} | ${x.max} | ${l.cpuMsPerRequest.toFixed(2)} ms | ${l.peakRssMB.toFixed(0)} MB |`];
   });
   const rate = res.load.runtime;
   return `**Create-run latency under a steady ${rate?.rate ?? "–"} requests/s for ${rate?.seconds ?? "–"} s (ms, client side, autocannon)**\n\nEach request creates a one-step run, which then executes while the load continues.\n\n${head}\n${rows.join("\n")}`;
@@ -163,6 +163,28 @@ ${loadTable(res)}
 
 ${failed.length ? `Runs that did not succeed: ${failed.join("; ")}.` : "Every run of every cell succeeded."}
 
+## What bounds the runtime here
+
+Found by profiling the runtime's Worker through workerd's inspector (\`wrangler dev --inspector-port\`,
+\`Profiler.start\`/\`stop\`, self and inclusive time per function) during an S=10, R=10 cell:
+
+- **Durable commits per step.** The floor commits once per step (record the result, enqueue the next). The
+  runtime commits twice: \`begin\` (fence the attempt: mark it running, move its lease, log \`step.started\`)
+  and \`report\` (record the result, release dependents, write the next dispatch to the outbox, in one
+  transaction). Locally each commit of the DO's SQLite is the most expensive thing a step does, and the
+  profile attributes it to whichever storage call comes next. Dropping \`begin\`'s commit would give up
+  fencing a duplicate delivery before it runs, which the runtime guarantees, so it stays.
+- **Two RPCs to the run's object per step** (begin, report) where the floor makes one.
+- **The local queue broker runs one consumer invocation per queue at a time** (miniflare's
+  \`broker.worker.js\` keeps one pending flush), so steps/s under concurrency is batch size ÷ the slowest
+  message of the batch. It bounds the floor and the runtime alike; Workflows does not use queues.
+
+Changes made from the profile (before → after on the same machine, S=10 R=20, wall-clock steps/s of the
+runtime alone: about 69 → 85): a step's webhook events no longer cost a queue message, a consumer parse and a
+tenant RPC each (step events wait up to 500 ms to share one message; run events go at once); rows sent from
+the outbox are deleted in the next transaction the object makes anyway, not in one of their own; the alarm
+only ever moves earlier, instead of being rewritten on every begin and report.
+
 ## Method
 
 - \`npm run bench\` starts three \`wrangler dev\` processes (the runtime with \`ENABLE_DIAGNOSTIC_JOBS=true\`, and the
@@ -180,7 +202,7 @@ ${failed.length ? `Runs that did not succeed: ${failed.join("; ")}.` : "Every ru
   each \`wrangler dev\`, across the repetition, divided by the steps done. wrangler's own Node process only
   supervises and is not counted. The polling requests are counted (a few per second, the same for all).
 - Peak memory samples the resident set of the same workerd processes every 100 ms.
-- The load test runs autocannon in the benchmark's process (\`overallRate\`, 20 connections, no Idempotency-Key,
+- The load test runs autocannon in the benchmark's process (\`overallRate\`, 100 connections, no Idempotency-Key,
   so every request creates a run) against each system in turn, then waits for the created runs to drain.
   autocannon reports p97.5, not p95.
 - The microservice blueprint exists only in the runtime; it has no peer figures.
@@ -199,6 +221,8 @@ Other processes used about ${res.otherProcessesCores.toFixed(2)} cores on averag
   systems measured side by side are the point.
 - All three systems, the load generator and the poller share ${m.nproc} cores; each workerd runs its Worker on
   about one core.
+- CPU per step in cells of few steps (R=1, S=1) is dominated by fixed costs (the \`POST\`, the polls, the
+  10 ms resolution of \`/proc\` CPU times, workerd's idle work); read it from the large cells.
 - Local Workflows is the workers-sdk emulation (a Durable Object per instance), not the production engine.
 - ${res.repetitions} repetition(s) per cell (1 for the largest): a median of ${res.repetitions} is a small sample; latency percentiles pool the
   runs of every repetition (${"`samples`"} in the JSON), so p99 of a cell with few runs is close to its maximum.

@@ -32,6 +32,8 @@ export interface LoadResult {
   rate: number;
   seconds: number;
   requests: number;
+  /** Requests answered per second: below `rate` when answers came too slowly for the connections. */
+  achievedRate: number;
   ok: number;
   non2xx: number;
   errors: number;

@@ -30,6 +30,7 @@ import type {
 export type HeartbeatResult = { ok: true } | Refusal;
 
 const WEBHOOK_EVENTS: ReadonlySet<EventType> = new Set(WEBHOOK_EVENT_TYPES);
+const FINAL_EVENTS: ReadonlySet<EventType> = new Set([...TERMINAL_RUN_STATUSES].map((s) => `run.${s}` as EventType));
 const MAX_LOG_LINES = 50;
 
 export class RunEngine {
@@ -415,7 +416,8 @@ export class RunEngine {
     // Written with the event, in its transaction: the webhook fan-out cannot miss it.
     if (WEBHOOK_EVENTS.has(type)) {
       this.enqueue("webhook", null, seq, now);
-      const wait = type.startsWith("run.") ? 0 : (this.config.webhookBatchMs ?? 0);
+      // A run's end flushes at once, with whatever waited; every other event may wait to share a message.
+      const wait = FINAL_EVENTS.has(type) ? 0 : (this.config.webhookBatchMs ?? 0);
       this.store.setTimerNoLater("outbox", "webhooks", now + wait);
     }
   }

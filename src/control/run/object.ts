@@ -257,13 +257,9 @@ export class RunObject extends DurableObject<Env> {
     if (this.store.outboxEmpty()) this.store.clearTimer("outbox", "flush");
   }
 
-  /**
-   * Moves the alarm to the earliest timer row, but never later: an alarm that comes early finds
-   * nothing due and re-arms, which costs less than moving it on every step (each lease moves).
-   */
   private async syncAlarm(): Promise<void> {
     const next = this.store.nextTimer();
-    if (next === this.alarmAt || (this.alarmAt !== null && (next === null || this.alarmAt <= next))) return;
+    if (next === this.alarmAt) return;
     if (next === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(next);
     this.alarmAt = next;
@@ -276,7 +272,7 @@ function engineConfig(env: Env): EngineConfig {
     leaseGraceMs: numberVar(env.LEASE_GRACE_MS, 15_000),
     outboxRetryMs: 5_000,
     lostBudget: 10,
-    webhookBatchMs: 500,
+    webhookBatchMs: 2_000,
   };
 }
 

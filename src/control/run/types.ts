@@ -111,8 +111,8 @@ export interface EngineConfig {
   /** Extra dispatches allowed beyond maxAttempts for attempts lost before they started. */
   lostBudget: number;
   /**
-   * How long a step event may wait for others to share one webhook message (run events never
-   * wait). Without it, a chain sends one message, and pays one fan-out, per step. Absent: 0.
+   * How long a webhook event may wait for others to share one message (a run's final event never
+   * waits). Without it, a chain sends one message, and pays one fan-out, per step. Absent: 0.
    */
   webhookBatchMs?: number;
 }
