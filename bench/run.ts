@@ -14,7 +14,7 @@ import { startPeer } from "./peers.ts";
 import { sampleTree, watchPeakRss } from "./procs.ts";
 import { peerSystem, runtimeSystem, type RunState, type System, type SystemName, type Workload } from "./systems.ts";
 import { stepCount } from "./peers/shape.ts";
-import { renderReport } from "./report.ts";
+import { readBefore, renderReport } from "./report.ts";
 import type { Cell, CellResult, Results, SystemFigures } from "./results.ts";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -262,7 +262,7 @@ async function main() {
     // Only a full run of every cell is the published result.
     const file = QUICK ? "quick.json" : ONLY ? "partial.json" : "latest.json";
     writeFileSync(join(ROOT, "bench", "results", file), JSON.stringify(out, null, 2) + "\n");
-    if (file === "latest.json") writeFileSync(join(ROOT, "docs", "benchmarks.md"), renderReport(out));
+    if (file === "latest.json") writeFileSync(join(ROOT, "docs", "benchmarks.md"), renderReport(out, readBefore()));
     console.log(`bench: done in ${out.wallSeconds} s; wrote bench/results/${file}${file === "latest.json" ? " and docs/benchmarks.md" : ""}`);
   } finally {
     stopAll();
