@@ -25,7 +25,7 @@ import { webhookPoint, writePoints } from "../../analytics/points";
 /** Runs asked for their steps in flight per metrics request: about the concurrency limit. */
 const MAX_BACKLOG_RUNS = 200;
 
-const MIGRATIONS: readonly Migration[] = [
+export const TENANT_MIGRATIONS: readonly Migration[] = [
   [
     `CREATE TABLE run_index (
       run_id TEXT PRIMARY KEY, project TEXT NOT NULL, blueprint TEXT, status TEXT NOT NULL,
@@ -62,7 +62,7 @@ export class TenantObject extends DurableObject<Env> {
     this.runs = new RunBook(this.sql);
     this.webhooks = new WebhookBook(this.sql);
     ctx.blockConcurrencyWhile(async () => {
-      migrate(this.sql, MIGRATIONS);
+      migrate(this.sql, TENANT_MIGRATIONS);
     });
   }
 
