@@ -132,6 +132,8 @@ export interface ReportedUsage {
   /** The handler's estimated CPU time. */
   cpuMs?: number;
   heartbeats?: number;
+  /** False when the run handed the attempt straight back to its worker: no queue message. */
+  queued?: boolean;
 }
 
 /** What the run records for one attempt: the worker's report plus the platform operations. */
@@ -141,7 +143,7 @@ export interface AttemptRecord extends Omit<UsageTotals, "steps" | "attempts" | 
 
 /**
  * Completes a worker's report with what the platform did for the attempt: a queued attempt
- * is one message written, read and deleted; every attempt calls its run to begin and to report
+ * is one message written, read and deleted (none when the run handed it straight back); every attempt calls its run to begin and to report
  * (an external worker's lease is its begin), plus its heartbeats; each artifact is one R2 write.
  */
 export function recordAttempt(reported: ReportedUsage | undefined, o: { viaQueue: boolean; artifacts: number }): AttemptRecord {
@@ -151,7 +153,7 @@ export function recordAttempt(reported: ReportedUsage | undefined, o: { viaQueue
     tokensIn: reported?.tokensIn ?? 0,
     tokensOut: reported?.tokensOut ?? 0,
     models: reported?.models ?? {},
-    queueOps: o.viaQueue ? 3 : 0,
+    queueOps: o.viaQueue && reported?.queued !== false ? 3 : 0,
     objectCalls: 2 + heartbeats,
     r2Writes: o.artifacts,
   };

@@ -7,7 +7,8 @@ import { StepMessage } from "../../schema/messages";
 import { LIMITS, type Json } from "../../schema/api";
 import type { Env } from "../env";
 import { AppError, NonRetryableError, toErrorShape, utf8Bytes } from "../errors";
-import type { BeginResult, StepReport } from "../control/run/types";
+import type { BeginResult, Continuation, ReportResult, StepReport } from "../control/run/types";
+import type { PoolName } from "../../schema/vocabulary";
 import { runStub, type RunStub } from "../control/run/stub";
 import { SimulatedCrash } from "./jobs/system";
 import { createJobContext, resolveSpawn } from "./context";
@@ -50,17 +51,39 @@ async function consumeStep(message: Message<unknown>, env: Env): Promise<void> {
     return;
   }
 
-  const report = await execute(m, begun, env, run);
+  // The run may hand back the next step in this pool with each report: run it here, without a
+  // queue trip, for a bounded number of steps and time so that one message cannot hold the
+  // consumer. A continuation has no message of its own: if this invocation dies with it, its
+  // running lease re-dispatches it.
+  let current: Continuation = { message: m, begun };
+  const until = Date.now() + CONTINUE_FOR_MS;
+  for (let step = 0; ; step++) {
+    const report = await execute(current.message, current.begun, env, run, step > 0);
+    const more = step < MAX_CONTINUATIONS && Date.now() < until;
+    const answer = await reportWithRetries(run, current.message, report, more ? current.message.pool : undefined);
+    if (step === 0) {
+      // The message is done once its outcome is recorded; unrecorded, the queue delivers it again.
+      if (answer) message.ack();
+      else message.retry();
+    }
+    if (!answer?.ok || !answer.next) return;
+    current = answer.next;
+  }
+}
+
+/** Steps one message may run in a row (itself included), and for how long. */
+const MAX_CONTINUATIONS = 49;
+const CONTINUE_FOR_MS = 10_000;
+
+/** Reports an outcome, retrying briefly; null when it could not be recorded. */
+async function reportWithRetries(run: RunStub, m: StepMessage, report: StepReport, continueIn: PoolName | undefined): Promise<ReportResult | null> {
   for (let tries = 0; ; tries++) {
     try {
-      await run.report(report);
-      message.ack();
-      return;
+      return await run.report(report, continueIn);
     } catch (err) {
       if (tries >= 2) {
         logError("consumer.report_failed", { runId: m.runId, tenantId: m.tenantId, stepId: m.stepId, attempt: m.attempt, traceId: m.traceId, error: String(err) });
-        message.retry();
-        return;
+        return null;
       }
       await new Promise((r) => setTimeout(r, 100 * 2 ** tries));
     }
@@ -72,6 +95,7 @@ async function execute(
   begun: Extract<BeginResult, { ok: true }>,
   env: Env,
   run: RunStub,
+  continued: boolean,
 ): Promise<StepReport> {
   const base = { stepId: m.stepId, attempt: m.attempt };
   const job = jobFor(m.type);
@@ -88,7 +112,7 @@ async function execute(
     () => controller.abort(new AppError("step.timeout", `the attempt passed its ${begun.timeoutMs} ms timeout`)),
     begun.timeoutMs,
   );
-  const { context, record } = createJobContext(m, begun, input.data, env, run, controller);
+  const { context, record } = createJobContext(m, begun, input.data, env, run, controller, { queued: !continued });
   try {
     const raw = await Promise.race([
       job.run(context),

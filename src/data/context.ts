@@ -21,9 +21,10 @@ export function createJobContext(
   env: Env,
   run: RunStub,
   controller: AbortController,
+  delivery: { queued: boolean } = { queued: true },
 ) {
   const writer = createArtifactWriter(env.ARTIFACTS, { tenantId: begun.tenantId, runId: m.runId, stepId: m.stepId, attempt: m.attempt });
-  const meter = new AttemptMeter();
+  const meter = new AttemptMeter(delivery.queued);
   const logs: NonNullable<ReportCommon["logs"]> = [];
   const spawned: SpawnStep[] = [];
 

@@ -22,6 +22,9 @@ export function estimateCpuMs(bytes: number): number {
 }
 
 export class AttemptMeter {
+  /** `queued` is false for an attempt the run handed straight back to its worker (no queue message). */
+  constructor(private readonly queued = true) {}
+
   private heartbeats = 0;
   private tokensIn = 0;
   private tokensOut = 0;
@@ -51,6 +54,7 @@ export class AttemptMeter {
       ...(Object.keys(this.models).length ? { models: { ...this.models } } : {}),
       cpuMs: estimateCpuMs(bytes),
       ...(this.heartbeats ? { heartbeats: this.heartbeats } : {}),
+      ...(this.queued ? {} : { queued: false }),
     };
   }
 }

@@ -18,6 +18,7 @@ import type { OutboxKind, RunRow, RunStore, StepRow, TimerRow } from "./store";
 import type {
   ArtifactReport,
   BeginResult,
+  Continuation,
   EngineConfig,
   NewRun,
   Refusal,
@@ -160,6 +161,22 @@ export class RunEngine {
     }
     this.succeed(step, report.output, report.artifacts, now);
     return { ok: true };
+  }
+
+  /**
+   * Runs the next step in the reporter's pool without a queue trip: takes a dispatch that this
+   * transaction wrote for `pool` (after outbox row `afterOutboxId`) and begins it exactly as a
+   * consumer's begin would. The attempt is fenced and leased like any other; if the reporter
+   * dies with it, the running lease re-dispatches it through the queue.
+   */
+  continueIn(pool: PoolName, afterOutboxId: number, now: number): Continuation | null {
+    const row = this.store.dispatchSince(pool, afterOutboxId);
+    if (!row) return null;
+    const message = JSON.parse(row.body) as StepMessage;
+    const begun = this.begin(message.stepId, message.attempt, now);
+    if (!begun.ok) return null;
+    this.store.deleteOutbox([row.id]);
+    return { message, begun };
   }
 
   /** The queue gave up on a message: the attempt failed, and the step's policy decides what next. */

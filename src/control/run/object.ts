@@ -5,7 +5,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { ArtifactView, WireEvent, WireRun } from "../../../schema/api";
-import { TERMINAL_RUN_STATUSES } from "../../../schema/vocabulary";
+import { TERMINAL_RUN_STATUSES, type PoolName } from "../../../schema/vocabulary";
 import { numberVar, type Env } from "../../env";
 import { RunEngine, type HeartbeatResult } from "./engine";
 import { retrySource, type RetrySource } from "./retry";
@@ -158,9 +158,19 @@ export class RunObject extends DurableObject<Env> {
     return result;
   }
 
-  /** Called by a queue consumer with an attempt's outcome; a stale attempt is refused. */
-  async report(report: StepReport): Promise<ReportResult> {
-    const result = this.mutate(() => this.engine.report(report, Date.now()));
+  /**
+   * Called by a worker with an attempt's outcome; a stale attempt is refused. With
+   * `continueIn`, a step the outcome made ready in that pool is begun in the same transaction
+   * and handed back to run at once: one call per step instead of a queue trip and a begin.
+   */
+  async report(report: StepReport, continueIn?: PoolName): Promise<ReportResult> {
+    const result = this.mutate(() => {
+      const now = Date.now();
+      const before = continueIn ? this.store.lastOutboxId() : 0;
+      const answer = this.engine.report(report, now);
+      const next = answer.ok && continueIn ? this.engine.continueIn(continueIn, before, now) : null;
+      return next ? { ...answer, next } : answer;
+    });
     await this.settle();
     return result;
   }

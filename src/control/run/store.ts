@@ -488,6 +488,15 @@ export class RunStore {
     this.allIn("DELETE FROM outbox WHERE id IN (?) RETURNING id", ids);
   }
 
+  lastOutboxId(): number {
+    return this.one<{ id: number | null }>("SELECT MAX(id) AS id FROM outbox")!.id ?? 0;
+  }
+
+  /** The first dispatch for `pool` written after outbox row `after`. */
+  dispatchSince(pool: PoolName, after: number): OutboxRow | null {
+    return this.one<OutboxRow>("SELECT * FROM outbox WHERE kind = 'dispatch' AND pool = ? AND id > ? ORDER BY id LIMIT 1", pool, after);
+  }
+
   outboxEmpty(): boolean {
     return this.all("SELECT 1 FROM outbox LIMIT 1").length === 0;
   }

@@ -1,5 +1,6 @@
 /** What crosses the Run DO's boundary: run specs, worker reports, and the answers to them. */
 import type { Json, JsonObject } from "../../../schema/api";
+import type { StepMessage } from "../../../schema/messages";
 import type { FailurePolicy, PoolName, Priority, RunStatus } from "../../../schema/vocabulary";
 import type { ErrorShape } from "../../errors";
 import type { ReportedUsage, RunUsage } from "../../analytics/usage";
@@ -75,7 +76,13 @@ export type BeginResult =
     }
   | Refusal;
 
-export type ReportResult = { ok: true } | Refusal;
+/** The next attempt in the reporter's pool, begun for it at once (see RunEngine.continueIn). */
+export interface Continuation {
+  message: StepMessage;
+  begun: Extract<BeginResult, { ok: true }>;
+}
+
+export type ReportResult = { ok: true; next?: Continuation } | Refusal;
 
 /** Sent to the tenant's object so its run index follows the run; `version` orders them. */
 export interface TenantSync {
