@@ -45,16 +45,18 @@ export function timelineChart(canvas: HTMLCanvasElement, timeline: Timeline, now
   const rel = (t: number) => t - origin;
   const queue: ([number, number] | null)[] = [];
   const exec: ([number, number] | null)[] = [];
+  const failed: ([number, number] | null)[] = [];
   const backoff: ([number, number] | null)[] = [];
-  const execColors: string[] = [];
   for (const s of rows) {
     const startedOrNow = s.startedAt ?? (s.endedAt === null ? now : s.endedAt);
     queue.push(s.queuedAt !== null ? [rel(s.queuedAt), rel(startedOrNow)] : null);
-    exec.push(s.startedAt !== null ? [rel(s.startedAt), rel(s.endedAt ?? now)] : null);
+    const ran: [number, number] | null = s.startedAt !== null ? [rel(s.startedAt), rel(s.endedAt ?? now)] : null;
+    const bad = s.outcome === "failed" || s.outcome === "lost" || s.outcome === "retrying";
+    exec.push(bad ? null : ran);
+    failed.push(bad ? ran : null);
     backoff.push(s.endedAt !== null && s.outcome === "retrying" ? [rel(s.endedAt), rel(s.backoffUntil ?? now)] : null);
-    execColors.push(s.outcome === "failed" || s.outcome === "lost" || s.outcome === "retrying" ? COLORS.failed : COLORS.execution);
   }
-  const dataset = (label: string, data: ([number, number] | null)[], color: string | string[]): ChartDataset<"bar", [number, number][]> => ({
+  const dataset = (label: string, data: ([number, number] | null)[], color: string): ChartDataset<"bar", [number, number][]> => ({
     label,
     // Chart.js skips null entries; its typings do not admit them in floating-bar data.
     data: data as [number, number][],
@@ -70,7 +72,12 @@ export function timelineChart(canvas: HTMLCanvasElement, timeline: Timeline, now
     type: "bar",
     data: {
       labels: rows.map((s) => `${s.stepId} #${s.attempt}`),
-      datasets: [dataset("queue wait", queue, COLORS.queue), dataset("execution", exec, execColors), dataset("retry backoff", backoff, COLORS.backoff)],
+      datasets: [
+        dataset("queue wait", queue, COLORS.queue),
+        dataset("execution", exec, COLORS.execution),
+        dataset("failed attempt", failed, COLORS.failed),
+        dataset("retry backoff", backoff, COLORS.backoff),
+      ],
     },
     options: {
       indexAxis: "y",

@@ -82,7 +82,7 @@ export function deriveTimeline(events: readonly TimelineEvent[]): Timeline {
           prev.queuedAt ??= at; // a re-sent dispatch of the same attempt
           break;
         }
-        if (prev && prev.endedAt !== null && prev.backoffUntil === null) prev.backoffUntil = at;
+        if (prev && prev.outcome === "retrying" && prev.backoffUntil === null) prev.backoffUntil = at;
         if (prev && prev.endedAt === null) {
           // The previous attempt was superseded without an ending event of its own.
           prev.endedAt = at;

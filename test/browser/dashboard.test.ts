@@ -46,6 +46,7 @@ afterAll(async () => {
 
 describe("dashboard", () => {
   let runId = "";
+  let retriedRunId = "";
 
   it("refuses a wrong key with the API's problem, then signs in with the right one", async () => {
     await page.goto("/");
@@ -108,6 +109,7 @@ describe("dashboard", () => {
       },
     });
     expect(blocker.status).toBe(202);
+    retriedRunId = ((await blocker.json()) as { id: string }).id;
     // A marker on the window: a full reload would lose it.
     await page.evaluate(() => Object.assign(globalThis, { __noReload: true }));
     await page.getByRole("button", { name: "Submit run" }).click();
@@ -136,6 +138,18 @@ describe("dashboard", () => {
     expect(await page.locator('[data-testid="events"] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute("data-type")))).toEqual(events.items.map((e) => e.type));
     await page.locator('[data-testid="artifacts"]').waitFor();
     await shot("run-detail");
+  });
+
+  it("shows a retried attempt's failure and backoff on the timeline", async () => {
+    await page.goto(`/#/runs/${retriedRunId}`);
+    await page.locator('[data-testid="run-status"] [data-status="succeeded"]').waitFor();
+    const flaky = page.locator('[data-testid="timings"] tr[data-step="flaky"] td');
+    await expect.poll(() => flaky.nth(1).textContent()).toBe("2");
+    expect(await flaky.nth(4).textContent()).not.toBe("—");
+    await page.getByRole("heading", { name: "Timeline" }).evaluate((el) => el.closest("section")?.scrollIntoView({ block: "start" }));
+    await shot("run-timeline");
+    await page.goto(`/#/runs/${runId}`);
+    await page.locator('[data-testid="artifacts"]').waitFor();
   });
 
   it("downloads an artifact with exactly the API's bytes", async () => {

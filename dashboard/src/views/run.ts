@@ -32,7 +32,7 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
   const artifactsPanel = h("div", { class: "panel-body" });
   const eventsBody = h("tbody");
   const eventsPanel = h("div", { class: "panel-body events-scroll" });
-  const liveBadge = h("span", { class: "live", "data-testid": "live", hidden: true }, h("span", { class: "live-dot" }), "live");
+  const liveBadge = h("span", { class: "live", "data-testid": "live", hidden: true, title: "following the run's events as they happen" }, h("span", { class: "live-dot" }), "live");
 
   const section = (title: string, body: HTMLElement, extra?: HTMLElement) =>
     h("section", { class: "panel" }, h("div", { class: "panel-head" }, h("h2", {}, title), extra ?? null), body);
@@ -44,7 +44,7 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
     section("Steps", dagPanel),
     section("Timeline", timelinePanel, h("span", { class: "muted small" }, "queue wait, execution and retry backoff of each attempt")),
     section("Artifacts", artifactsPanel),
-    section("Events", eventsPanel, liveBadge),
+    section("Events", eventsPanel),
   );
   fill(head, h("h1", { class: "mono" }, runId));
   fill(summary, h("div", { class: "loading" }, "Loading run…"));
@@ -74,6 +74,8 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
       head,
       h("h1", { class: "mono" }, r.id),
       h("span", { "data-testid": "run-status" }, pill(r.status)),
+      r.status === "queued" ? h("span", { class: "muted small" }, "waiting for one of the tenant's concurrency slots") : null,
+      liveBadge,
       h(
         "div",
         { class: "actions" },
@@ -128,11 +130,12 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
     }
     const canvas = h("canvas", { role: "img", "aria-label": "Per-attempt timeline of the run's steps" });
     const box = h("div", { class: "chart chart-timeline" }, canvas);
-    box.style.height = `${Math.max(160, timeline.spans.length * 26 + 70)}px`;
+    box.style.height = `${Math.max(180, timeline.spans.length * 30 + 90)}px`;
     const rows = stepTimings(timeline);
     fill(
       timelinePanel,
-      box,
+      // A run with hundreds of attempts scrolls inside the panel rather than stretching the page.
+      h("div", { class: "timeline-scroll" }, box),
       h(
         "table",
         { class: "table compact", "data-testid": "timings" },
@@ -158,7 +161,8 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
       return;
     }
     if (items.length === 0) {
-      fill(artifactsPanel, emptyState("No artifacts yet.", "Steps that produce files put them here."));
+      const over = run !== null && TERMINAL_RUN_STATUSES.has(run.status);
+      fill(artifactsPanel, over ? emptyState("This run produced no artifacts.") : emptyState("No artifacts yet.", "Steps that produce files put them here."));
       return;
     }
     fill(
@@ -202,7 +206,7 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
   }
 
   function appendEvents(batch: WireEvent[]): void {
-    if (events.length === 0 && batch.length > 0) fill(eventsPanel, h("table", { class: "table compact", "data-testid": "events" }, h("thead", {}, h("tr", {}, h("th", { class: "num" }, "#"), h("th", {}, "Time"), h("th", {}, "Type"), h("th", {}, "Step"), h("th", {}, "Data"))), eventsBody));
+    if (events.length === 0 && batch.length > 0) fill(eventsPanel, h("table", { class: "table compact", "data-testid": "events" }, h("thead", {}, h("tr", {}, h("th", { class: "num" }, "#"), h("th", {}, "Time (UTC)"), h("th", {}, "Type"), h("th", {}, "Step"), h("th", {}, "Data"))), eventsBody));
     for (const e of batch) {
       events.push(e);
       const data = JSON.stringify(e.data);
@@ -211,7 +215,7 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
           "tr",
           { "data-type": e.type },
           h("td", { class: "num muted" }, e.seq),
-          h("td", { class: "muted nowrap" }, formatTime(e.occurredAt).slice(11)),
+          h("td", { class: "muted nowrap mono small", title: e.occurredAt }, e.occurredAt.slice(11, 23)),
           h("td", {}, h("span", { class: `event-type ${e.type.split(".")[0]}` }, e.type)),
           h("td", {}, e.stepId ?? ""),
           h("td", { class: "mono small data", title: data }, data === "{}" ? "" : data),
