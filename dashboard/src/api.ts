@@ -3,25 +3,12 @@
  * (never in a URL), and every error becomes an ApiError holding the problem+json title/detail.
  */
 import type { z } from "@hono/zod-openapi";
-import type { ArtifactList, BlueprintList, CreateRunInput, EventPage, Metrics, RunList, RunView, UsageReport, UsageRow, WireEvent } from "../../schema/api";
+import type { ArtifactList, BlueprintList, CreateRunInput, EventPage, Metrics, RunList, RunUsageView, RunView, UsageReport, WireEvent } from "../../schema/api";
 import { TERMINAL_RUN_STATUSES } from "../../schema/vocabulary";
 import { SseParser } from "./sse";
 
-/** Pool backlog and webhook delivery figures: newer runtimes add them to GET /v1/metrics. */
-export interface PoolFigures {
-  pool: string;
-  backlog: number;
-  [more: string]: unknown;
-}
-export interface WebhookFigures {
-  delivered: number;
-  failed: number;
-  successRate: number | null;
-}
-export type MetricsView = z.infer<typeof Metrics> & { pools?: PoolFigures[]; webhooks?: WebhookFigures };
-/** Usage rows; `cpuMs` comes with newer runtimes. */
-export type UsageRowView = z.infer<typeof UsageRow> & { cpuMs?: number };
-export type UsageView = Omit<UsageReport, "items" | "groupBy"> & { groupBy: string; items: UsageRowView[] };
+export type MetricsView = z.infer<typeof Metrics>;
+export type PoolBacklog = MetricsView["pools"][number];
 
 export class ApiError extends Error {
   constructor(
@@ -75,7 +62,8 @@ export class Api {
   createRun = (body: CreateRunInput) => this.json<RunView>("POST", "/v1/runs", { body });
   control = (id: string, action: "cancel" | "pause" | "resume" | "retry") => this.json<RunView>("POST", `/v1/runs/${encodeURIComponent(id)}/${action}`);
   artifacts = (id: string) => this.json<ArtifactList>("GET", `/v1/runs/${encodeURIComponent(id)}/artifacts`);
-  usage = (q: { from?: string; to?: string; groupBy: string }) => this.json<UsageView>("GET", "/v1/usage", { query: q });
+  runUsage = (id: string) => this.json<RunUsageView>("GET", `/v1/runs/${encodeURIComponent(id)}/usage`);
+  usage = (q: { from?: string; to?: string; groupBy: UsageReport["groupBy"] }) => this.json<UsageReport>("GET", "/v1/usage", { query: q });
   metrics = (q: { from?: string; to?: string }) => this.json<MetricsView>("GET", "/v1/metrics", { query: q });
 
   /** An artifact's bytes, for a download through an object URL (a link could not send the key). */

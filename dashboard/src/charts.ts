@@ -35,6 +35,18 @@ export function barChart(canvas: HTMLCanvasElement, labels: string[], label: str
   });
 }
 
+/** Stacked vertical bars: several series over the same categories (e.g. a pool's queued, running, retrying). */
+export function stackedBarChart(canvas: HTMLCanvasElement, labels: string[], series: { label: string; values: number[]; color: string }[], format: (v: number) => string): Chart<"bar"> {
+  return new Chart(canvas, {
+    type: "bar",
+    data: { labels, datasets: series.map((s) => ({ label: s.label, data: s.values, backgroundColor: s.color, maxBarThickness: 48 })) },
+    options: {
+      plugins: { legend: { position: "bottom", labels: { boxWidth: 12, boxHeight: 12 } } },
+      scales: { x: { stacked: true, grid: { display: false } }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0, callback: (v) => format(Number(v)) } } },
+    },
+  });
+}
+
 /**
  * The per-attempt timeline as floating horizontal bars: one row per attempt, its queue wait,
  * execution and (after a failure) retry backoff side by side on a time axis from the run's start.

@@ -5,6 +5,8 @@
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,6 +18,7 @@ const SHOTS = join(import.meta.dirname, "..", "..", "docs", "screenshots");
 
 let rt: Runtime;
 let browser: Browser;
+let receiver: Server;
 let watched: WatchedPage;
 let page: Page;
 
@@ -34,7 +37,12 @@ async function submitByApi(project: string, name: string): Promise<string> {
 const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
 
 beforeAll(async () => {
+  // A webhook receiver that accepts every delivery, so the webhook figures have something to count.
+  receiver = createServer((req, res) => req.resume().on("end", () => res.writeHead(204).end()));
+  await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
   [rt, browser] = await Promise.all([startRuntime(), launch()]);
+  const hook = await rt.fetch("/v1/webhooks", { method: "POST", json: { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`, eventTypes: ["run.*"] } });
+  expect(hook.status).toBe(201);
   watched = await openPage(browser, rt.url);
   page = watched.page;
 });
@@ -42,6 +50,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await rt?.stop();
+  receiver?.close();
 });
 
 describe("dashboard", () => {
@@ -137,6 +146,13 @@ describe("dashboard", () => {
     await expect.poll(() => page.locator('[data-testid="events"] tbody tr').count()).toBe(events.items.length);
     expect(await page.locator('[data-testid="events"] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute("data-type")))).toEqual(events.items.map((e) => e.type));
     await page.locator('[data-testid="artifacts"]').waitFor();
+    // The run's cost appears once it has ended, and it is the API's.
+    const usage = await api<{ final: boolean; costUsd: number; attempts: number }>(`/v1/runs/${runId}/usage`);
+    expect(usage.final).toBe(true);
+    expect(usage.costUsd).toBeGreaterThan(0);
+    await expect.poll(() => page.getByTestId("run-cost").getAttribute("data-value")).toBe(String(usage.costUsd));
+    expect(await page.getByTestId("run-cost").textContent()).toBe(formatUsd(usage.costUsd));
+    expect(await page.getByTestId("run-attempts").textContent()).toBe(String(usage.attempts));
     await shot("run-detail");
   });
 
@@ -163,19 +179,32 @@ describe("dashboard", () => {
     expect(createHash("sha256").update(bytes).digest("hex")).toBe(artifact.sha256);
   });
 
-  it("shows usage, cost and SLA figures equal to the API's", async () => {
-    await page.getByRole("link", { name: "Usage & SLA" }).click();
-    await page.getByTestId("usage-total-cost").waitFor();
-    type Usage = { totalCostUsd: number; items: { key: string; runs: number; costUsd: number }[] };
+  it("shows usage, cost, SLA, pool and webhook figures equal to the API's", async () => {
+    // A run that keeps a step running, so the pools panel has a backlog to show.
+    const sleeper = await rt.fetch("/v1/runs", { method: "POST", json: { project: "ops", steps: [{ id: "nap", type: "system.sleep", input: { ms: 60_000 } }] } });
+    expect(sleeper.status).toBe(202);
+    const sleeperId = ((await sleeper.json()) as { id: string }).id;
     type Metrics = {
       successRate: number | null;
       durationMs: { p50: number | null; p95: number | null; p99: number | null };
       withinExpectedTime: number | null;
       retryRate: number | null;
-      pools?: { pool: string; backlog: number }[];
-      webhooks?: { successRate: number | null };
+      now: { running: number; waiting: number };
+      pools: { pool: string; queued: number; running: number; retrying: number }[];
+      webhooks: { deliveries: { succeeded: number; failed: number; pending: number }; successRate: number | null };
     };
-    const [usage, metrics] = await Promise.all([api<Usage>("/v1/usage?groupBy=project"), api<Metrics>("/v1/metrics")]);
+    // Wait for a settled state: the sleeper running, every webhook delivery done.
+    await expect
+      .poll(async () => {
+        const m = await api<Metrics>("/v1/metrics");
+        return m.pools.some((p) => p.pool === "system" && p.running === 1) && m.webhooks.deliveries.pending === 0 && m.webhooks.deliveries.succeeded > 0;
+      }, { timeout: 30_000 })
+      .toBe(true);
+
+    await page.getByRole("link", { name: "Usage & SLA" }).click();
+    await page.getByTestId("usage-total-cost").waitFor();
+    type Usage = { totalCostUsd: number; items: { key: string; runs: number; attempts: number; costUsd: number }[] };
+    const [usage, byPool, metrics] = await Promise.all([api<Usage>("/v1/usage?groupBy=project"), api<Usage>("/v1/usage?groupBy=pool"), api<Metrics>("/v1/metrics")]);
 
     // The cost of the run submitted from the form has appeared, and every figure is the API's.
     const demo = usage.items.find((r) => r.key === "demo");
@@ -191,26 +220,34 @@ describe("dashboard", () => {
       expect(await cell.textContent()).toBe(formatUsd(row.costUsd));
       expect(Number(await cell.getAttribute("data-value"))).toBe(row.costUsd);
     }
-    expect(await figure("usage-runs")).toEqual({ text: String(usage.items.reduce((n, r) => n + r.runs, 0)), value: "4" });
-    expect((await figure("sla-success-rate")).text).toBe(formatPercent(metrics.successRate));
-    expect(Number((await figure("sla-success-rate")).value)).toBe(metrics.successRate);
+    expect(await figure("usage-runs")).toEqual({ text: "4", value: "4" });
+    expect(await figure("sla-success-rate")).toEqual({ text: formatPercent(metrics.successRate), value: String(metrics.successRate) });
     expect((await figure("sla-p50")).text).toBe(formatDuration(metrics.durationMs.p50));
     expect((await figure("sla-p95")).text).toBe(formatDuration(metrics.durationMs.p95));
     expect((await figure("sla-p99")).text).toBe(formatDuration(metrics.durationMs.p99));
     expect((await figure("sla-within-expected")).text).toBe(formatPercent(metrics.withinExpectedTime));
+    expect((await figure("sla-now")).text).toBe(`${metrics.now.running} / ${metrics.now.waiting}`);
+    expect(await figure("sla-webhooks")).toEqual({ text: formatPercent(metrics.webhooks.successRate), value: String(metrics.webhooks.successRate) });
 
-    // Pool backlog and webhook figures: shown when the runtime reports them, "no data" when not.
-    if (metrics.pools) {
-      for (const p of metrics.pools) expect(await page.locator(`[data-testid="pools"] tr[data-pool="${p.pool}"] td.num`).getAttribute("data-value")).toBe(String(p.backlog));
-    } else {
-      await page.getByTestId("pools").getByText("No data.").waitFor();
+    // Pools: the backlog now (the sleeper's step) and each pool's usage in the window.
+    for (const p of metrics.pools) {
+      const row = page.locator(`[data-testid="pools"] tr[data-pool="${p.pool}"]`);
+      for (const f of ["queued", "running", "retrying"] as const) expect(await row.locator(`[data-field="${f}"]`).textContent()).toBe(String(p[f]));
     }
-    expect((await figure("sla-webhooks")).text).toBe(metrics.webhooks ? formatPercent(metrics.webhooks.successRate) : "—");
-
+    for (const u of byPool.items) {
+      const row = page.locator(`[data-testid="pools"] tr[data-pool="${u.key}"]`);
+      expect(await row.locator('[data-field="attempts"]').textContent()).toBe(String(u.attempts));
+      expect(Number(await row.locator('[data-field="cost"]').getAttribute("data-value"))).toBe(u.costUsd);
+    }
+    await page.locator('[data-testid="pools"] canvas').waitFor();
     await expect.poll(() => page.locator('[data-testid="cost-by-day"] canvas').count()).toBe(1);
     await expect.poll(() => page.locator('[data-testid="cost-by-project"] canvas').count()).toBe(1);
     await shot("usage");
-    console.log(`sample of 4 runs (3 microservice, 1 with a retry): usage ${JSON.stringify(usage.items)} total $${usage.totalCostUsd}; SLA ${JSON.stringify(metrics)}`);
+    await page.getByTestId("pools").evaluate((el) => el.scrollIntoView({ block: "end" }));
+    await shot("usage-pools");
+    console.log(`sample of 4 finished runs (3 microservice, 1 with a retry) + 1 running: usage ${JSON.stringify(usage)}; by pool ${JSON.stringify(byPool.items.map((r) => [r.key, r.attempts, r.costUsd]))}; metrics ${JSON.stringify(metrics)}`);
+
+    expect((await rt.fetch(`/v1/runs/${sleeperId}/cancel`, { method: "POST" })).status).toBe(200);
   });
 
   it("signs out: the key is gone from storage and the sign-in form is back", async () => {

@@ -2,13 +2,13 @@
  * One run: summary and controls, the step graph, the per-attempt timeline, artifacts and the
  * event log. While the run is active it follows the event stream and redraws as events arrive.
  */
-import type { ArtifactView, RunView, WireEvent } from "../../../schema/api";
+import type { ArtifactView, RunUsageView, RunView, WireEvent } from "../../../schema/api";
 import { TERMINAL_RUN_STATUSES } from "../../../schema/vocabulary";
 import type { Chart } from "chart.js";
 import { ApiError, type Api } from "../api";
 import { timelineChart } from "../charts";
-import { emptyState, errorState, fill, h, pill } from "../dom";
-import { NONE, elapsedMs, formatBytes, formatDuration, formatTime } from "../format";
+import { emptyState, errorState, fill, h, kpi, pill } from "../dom";
+import { NONE, elapsedMs, formatBytes, formatCount, formatDuration, formatTime, formatUsd } from "../format";
 import { deriveTimeline, stepTimings } from "../timeline";
 import { renderDag } from "./dag-view";
 import type { View } from "./view";
@@ -27,6 +27,7 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
 
   const head = h("div", { class: "page-head" });
   const summary = h("section", { class: "panel" });
+  const usagePanel = h("div", { class: "kpis kpis-inline", "data-testid": "run-usage" });
   const dagPanel = h("div", { class: "panel-body" });
   const timelinePanel = h("div", { class: "panel-body" });
   const artifactsPanel = h("div", { class: "panel-body" });
@@ -41,6 +42,7 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
     h("a", { class: "back", href: "#/runs" }, "← Runs"),
     head,
     summary,
+    usagePanel,
     section("Steps", dagPanel),
     section("Timeline", timelinePanel, h("span", { class: "muted small" }, "queue wait, execution and retry backoff of each attempt")),
     section("Artifacts", artifactsPanel),
@@ -105,6 +107,26 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
         item("Retried as", link(r.retriedAs)),
       ),
       r.error ? h("div", { class: "error", role: "alert" }, h("p", { class: "error-title" }, r.error.code), h("p", { class: "error-detail" }, r.error.message)) : null,
+    );
+  }
+
+  async function renderUsage(): Promise<void> {
+    let u: RunUsageView;
+    try {
+      u = await api.runUsage(runId);
+    } catch (err) {
+      fill(usagePanel, errorState(err));
+      return;
+    }
+    const pools = Object.entries(u.pools).map(([pool, p]) => `${pool} ${formatUsd(p.costUsd)}`).join(" · ");
+    fill(
+      usagePanel,
+      kpi(u.final ? "Cost" : "Cost so far", formatUsd(u.costUsd), "run-cost", u.costUsd, pools || undefined),
+      kpi("Attempts", formatCount(u.attempts), "run-attempts", u.attempts, `${formatCount(u.steps)} steps`),
+      kpi("Execution time", formatDuration(u.wallMs), "run-wall", u.wallMs),
+      kpi("CPU time (est.)", formatDuration(u.cpuMs), "run-cpu", u.cpuMs),
+      kpi("Artifacts", formatBytes(u.artifactBytes), "run-artifact-bytes", u.artifactBytes),
+      kpi("AI tokens in / out", `${formatCount(u.tokensIn)} / ${formatCount(u.tokensOut)}`, "run-tokens", u.tokensIn),
     );
   }
 
@@ -236,7 +258,7 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
     renderHead(run);
     renderSteps(run);
     renderTimeline();
-    if (withArtifacts) await renderArtifacts();
+    await Promise.all([renderUsage(), withArtifacts ? renderArtifacts() : null]);
   }
 
   let artifactsDirty = false;
