@@ -4,8 +4,11 @@
  */
 import type { z } from "@hono/zod-openapi";
 import type { ArtifactList, BlueprintList, CreateRunInput, EventPage, Metrics, RunList, RunUsageView, RunView, UsageReport, WireEvent } from "../../schema/api";
-import { TERMINAL_RUN_STATUSES } from "../../schema/vocabulary";
+import type { EventType } from "../../schema/vocabulary";
 import { SseParser } from "./sse";
+
+/** A run's last event is one of these; the live stream ends after it. */
+const FINAL_EVENTS: ReadonlySet<EventType> = new Set(["run.succeeded", "run.failed", "run.cancelled"]);
 
 export type MetricsView = z.infer<typeof Metrics>;
 export type PoolBacklog = MetricsView["pools"][number];
@@ -105,7 +108,7 @@ export class Api {
             last = Math.max(last, e.seq);
             failures = 0;
             onEvent(e);
-            if (e.type.startsWith("run.") && TERMINAL_RUN_STATUSES.has(e.type.slice(4) as never)) ended = true;
+            if (FINAL_EVENTS.has(e.type)) ended = true;
           }
         }
         if (ended) return;

@@ -23,10 +23,15 @@ const ROUTES: { pattern: RegExp; nav: string; view: View }[] = [
   { pattern: /^#\/usage$/, nav: "usage", view: renderInsights },
 ];
 
+/** Shows `hash`: a change of fragment routes by itself (hashchange); the same one re-renders. */
+function go(hash: string): void {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
 function signOut(): void {
   session.signOut();
-  location.hash = "";
-  route();
+  go("");
 }
 
 function route(): void {
@@ -37,8 +42,8 @@ function route(): void {
     document.title = "Sign in · Factory Runtime";
     fill(app, renderSignIn((k) => {
       session.signIn(k);
-      location.hash = "#/runs";
-      route();
+      // A deep link opened while signed out (#/runs/<id>) is where the user was going.
+      go(ROUTES.some((r) => r.pattern.test(location.hash)) ? location.hash : "#/runs");
     }));
     return;
   }

@@ -92,6 +92,7 @@ describe("dashboard", () => {
     await page.getByLabel("Project").fill("");
     await page.getByRole("button", { name: "Apply" }).click();
     await expect.poll(() => page.locator("tr[data-run]").count()).toBe(2);
+    await shot("runs");
   });
 
   it("submits a run from the form and watches it finish live, without a reload", async () => {
@@ -99,6 +100,7 @@ describe("dashboard", () => {
     await page.getByLabel("Blueprint").selectOption("microservice");
     await page.getByLabel("Project").fill("demo");
     await page.getByLabel("Input (JSON)").fill(JSON.stringify({ name: "dashboard-demo", resources: ["invoices"] }, null, 2));
+    await shot("new-run");
     // Hold the form's run back: one run at a time for the tenant, and a slower run (a step that
     // fails once, then retries, then a sleep) ahead of it. The dashboard must follow it live.
     const limits = await fetch(`${rt.url}/v1/admin/tenants/dev`, {
@@ -250,12 +252,18 @@ describe("dashboard", () => {
     expect((await rt.fetch(`/v1/runs/${sleeperId}/cancel`, { method: "POST" })).status).toBe(200);
   });
 
-  it("signs out: the key is gone from storage and the sign-in form is back", async () => {
+  it("signs out: the key is gone from storage and the sign-in form is back; a deep link survives sign-in", async () => {
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByLabel("API key").waitFor();
     expect(await page.evaluate(() => [sessionStorage.length, localStorage.length])).toEqual([0, 0]);
     await page.reload();
     await page.getByLabel("API key").waitFor();
+    // A deep link opened while signed out lands where it pointed once signed in.
+    await page.goto(`/#/runs/${runId}`);
+    await page.getByLabel("API key").fill(rt.key);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.locator('[data-testid="run-status"] [data-status="succeeded"]').waitFor();
+    expect(page.url()).toMatch(new RegExp(`#/runs/${runId}$`));
   });
 
   it("logged no console errors and threw no page errors", () => {

@@ -247,14 +247,19 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
     if (events.length === 0) fill(eventsPanel, emptyState("No events yet."));
   }
 
+  let latest = 0;
   async function refresh(withArtifacts: boolean): Promise<void> {
+    // Refreshes can overlap (a batched redraw and the final one); only the newest may draw.
+    const mine = ++latest;
+    let fresh: RunView;
     try {
-      run = await api.getRun(runId);
+      fresh = await api.getRun(runId);
     } catch (err) {
       if (!abort.signal.aborted) fill(summary, err instanceof ApiError && err.status === 404 ? emptyState("No such run.", h("a", { href: "#/runs" }, "Back to the runs")) : errorState(err));
       return;
     }
-    if (abort.signal.aborted) return;
+    if (abort.signal.aborted || mine !== latest) return;
+    run = fresh;
     renderHead(run);
     renderSteps(run);
     renderTimeline();

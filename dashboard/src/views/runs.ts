@@ -47,7 +47,7 @@ export const renderRuns: View = ({ api, main, navigate }) => {
         h(
           "table",
           { class: "table", "data-testid": "runs-table" },
-          h("thead", {}, h("tr", {}, h("th", {}, "Run"), h("th", {}, "Project"), h("th", {}, "Blueprint"), h("th", {}, "Status"), h("th", {}, "Created"), h("th", { class: "num" }, "Age"))),
+          h("thead", {}, h("tr", {}, h("th", {}, "Run"), h("th", {}, "Project"), h("th", {}, "Blueprint"), h("th", {}, "Status"), h("th", {}, "Created"), h("th", { class: "num" }, "Duration"))),
           h(
             "tbody",
             {},
@@ -60,7 +60,8 @@ export const renderRuns: View = ({ api, main, navigate }) => {
                 h("td", {}, r.blueprint ?? "custom steps"),
                 h("td", {}, pill(r.status)),
                 h("td", { class: "muted" }, formatTime(r.createdAt)),
-                h("td", { class: "num muted" }, formatDuration(elapsedMs(r.createdAt, new Date().toISOString()))),
+                // A finished run's last change is its end; an active one has lasted until now.
+                h("td", { class: "num muted" }, formatDuration(elapsedMs(r.createdAt, TERMINAL_RUN_STATUSES.has(r.status) ? r.updatedAt : new Date().toISOString()))),
               ),
             ),
           ),
@@ -79,7 +80,7 @@ export const renderRuns: View = ({ api, main, navigate }) => {
 
   fill(
     main,
-    h("div", { class: "page-head" }, h("h1", {}, "Runs"), h("a", { class: "btn btn-primary", href: "#/new" }, "New run")),
+    h("div", { class: "page-head" }, h("h1", {}, "Runs"), h("div", { class: "actions" }, h("a", { class: "btn btn-primary", href: "#/new" }, "New run"))),
     h(
       "section",
       { class: "panel" },
