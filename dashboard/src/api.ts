@@ -3,7 +3,7 @@
  * (never in a URL), and every error becomes an ApiError holding the problem+json title/detail.
  */
 import type { z } from "@hono/zod-openapi";
-import type { ArtifactList, BlueprintList, CreateRunInput, EventPage, Metrics, RunList, RunUsageView, RunView, UsageReport, WireEvent } from "../../schema/api";
+import type { ArtifactList, BlueprintList, CreateRunInput, EventPage, Metrics, Problem, RunList, RunUsageView, RunView, UsageReport, WireEvent } from "../../schema/api";
 import type { EventType } from "../../schema/vocabulary";
 import { SseParser } from "./sse";
 
@@ -19,6 +19,8 @@ export class ApiError extends Error {
     readonly title: string,
     readonly detail: string | null,
     readonly code: string | null,
+    /** Which fields a validation failure was about. */
+    readonly errors: { path: string; message: string }[] = [],
   ) {
     super(detail ? `${title}: ${detail}` : title);
   }
@@ -45,14 +47,14 @@ export class Api {
       throw new ApiError(0, "The runtime cannot be reached", "Check that it is running, then try again.", null);
     }
     if (res.ok) return res;
-    let problem: { title?: string; detail?: string; code?: string } = {};
+    let problem: Partial<Problem> = {};
     try {
       problem = (await res.json()) as typeof problem;
     } catch {
       // not problem+json (a proxy's error page): the status line says enough
     }
     if (res.status === 401) this.onUnauthorized();
-    throw new ApiError(res.status, problem.title ?? `HTTP ${res.status}`, problem.detail ?? null, problem.code ?? null);
+    throw new ApiError(res.status, problem.title ?? `HTTP ${res.status}`, problem.detail ?? null, problem.code ?? null, problem.errors ?? []);
   }
 
   private async json<T>(method: string, path: string, init: { query?: Query; body?: unknown } = {}): Promise<T> {

@@ -45,7 +45,14 @@ export function emptyState(title: string, hint?: Child): HTMLDivElement {
 export function errorState(err: unknown): HTMLDivElement {
   const title = err instanceof ApiError ? err.title : "Something went wrong";
   const detail = err instanceof ApiError ? err.detail : err instanceof Error ? err.message : String(err);
-  return h("div", { class: "error", role: "alert" }, h("p", { class: "error-title" }, title), detail ? h("p", { class: "error-detail" }, detail) : null);
+  const fields = err instanceof ApiError ? err.errors : [];
+  return h(
+    "div",
+    { class: "error", role: "alert" },
+    h("p", { class: "error-title" }, title),
+    detail ? h("p", { class: "error-detail" }, detail) : null,
+    fields.length > 0 ? h("ul", { class: "error-fields" }, fields.map((f) => h("li", {}, f.path ? h("code", {}, f.path) : null, f.path ? `: ${f.message}` : f.message))) : null,
+  );
 }
 
 /** A labelled figure; `value` keeps the raw number for whoever reads the page (tests, people). */

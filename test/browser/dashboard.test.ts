@@ -34,6 +34,13 @@ async function submitByApi(project: string, name: string): Promise<string> {
   return ((await res.json()) as { id: string }).id;
 }
 
+/** Chromium logs a refused request as a console error: expected right after one, nothing else is. */
+function expectOnlyRefusedRequest(status: number): void {
+  expect(watched.problems).toHaveLength(1);
+  expect(watched.problems[0]).toContain(`Failed to load resource: the server responded with a status of ${status} `);
+  watched.problems.length = 0;
+}
+
 const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
 
 beforeAll(async () => {
@@ -65,9 +72,7 @@ describe("dashboard", () => {
     await page.getByLabel("API key").fill("frk_dev_000000000000_0000000000000000000000000000000000000000");
     await page.getByRole("button", { name: "Sign in" }).click();
     await expect.poll(() => page.locator(".error-title").textContent()).toContain("A valid API key is required");
-    // The browser itself logs the refused request; that one is expected, nothing else is.
-    expect(watched.problems.every((p) => p.includes("401"))).toBe(true);
-    watched.problems.length = 0;
+    expectOnlyRefusedRequest(401);
 
     await page.getByLabel("API key").fill(rt.key);
     await page.getByRole("button", { name: "Sign in" }).click();
@@ -99,8 +104,15 @@ describe("dashboard", () => {
     await page.getByRole("link", { name: "New run" }).first().click();
     await page.getByLabel("Blueprint").selectOption("microservice");
     await page.getByLabel("Project").fill("demo");
-    await page.getByLabel("Input (JSON)").fill(JSON.stringify({ name: "dashboard-demo", resources: ["invoices"] }, null, 2));
+    // An input the blueprint refuses: the API's problem (title and detail) is shown, nothing is created.
+    await page.getByLabel("Input (JSON)").fill(JSON.stringify({ name: "Not A Slug!" }));
+    await page.getByRole("button", { name: "Submit run" }).click();
+    await expect.poll(() => page.locator(".error-title").textContent()).toBeTruthy();
+    expect(page.url()).toMatch(/#\/new$/);
+    expect(await page.locator(".error-fields").textContent()).toContain("input.name");
+    expectOnlyRefusedRequest(422);
     await shot("new-run");
+    await page.getByLabel("Input (JSON)").fill(JSON.stringify({ name: "dashboard-demo", resources: ["invoices"] }, null, 2));
     // Hold the form's run back: one run at a time for the tenant, and a slower run (a step that
     // fails once, then retries, then a sleep) ahead of it. The dashboard must follow it live.
     const limits = await fetch(`${rt.url}/v1/admin/tenants/dev`, {

@@ -33,7 +33,7 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
   const artifactsPanel = h("div", { class: "panel-body" });
   const eventsBody = h("tbody");
   const eventsPanel = h("div", { class: "panel-body events-scroll" });
-  const liveBadge = h("span", { class: "live", "data-testid": "live", hidden: true, title: "following the run's events as they happen" }, h("span", { class: "live-dot" }), "live");
+  const liveBadge = h("span", { class: "live", role: "status", "data-testid": "live", hidden: true, title: "following the run's events as they happen" }, h("span", { class: "live-dot" }), "live");
 
   const section = (title: string, body: HTMLElement, extra?: HTMLElement) =>
     h("section", { class: "panel" }, h("div", { class: "panel-head" }, h("h2", {}, title), extra ?? null), body);
