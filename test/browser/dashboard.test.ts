@@ -259,7 +259,6 @@ describe("dashboard", () => {
     await shot("usage");
     await page.getByTestId("pools").evaluate((el) => el.scrollIntoView({ block: "end" }));
     await shot("usage-pools");
-    console.log(`sample of 4 finished runs (3 microservice, 1 with a retry) + 1 running: usage ${JSON.stringify(usage)}; by pool ${JSON.stringify(byPool.items.map((r) => [r.key, r.attempts, r.costUsd]))}; metrics ${JSON.stringify(metrics)}`);
 
     expect((await rt.fetch(`/v1/runs/${sleeperId}/cancel`, { method: "POST" })).status).toBe(200);
   });
