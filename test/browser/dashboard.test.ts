@@ -65,7 +65,12 @@ describe("dashboard", () => {
   let retriedRunId = "";
 
   it("refuses a wrong key with the API's problem, then signs in with the right one", async () => {
-    await page.goto("/");
+    const index = await page.goto("/");
+    // The UI is the Worker's static assets, with the security headers of dashboard/static/_headers.
+    const headers = index!.headers();
+    expect(headers["content-security-policy"]).toContain("script-src 'self';");
+    expect(headers["content-security-policy"]).not.toContain("unsafe-inline");
+    expect([headers["x-content-type-options"], headers["referrer-policy"]]).toEqual(["nosniff", "no-referrer"]);
     await page.getByLabel("API key").waitFor();
     await shot("sign-in");
 
