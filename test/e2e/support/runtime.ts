@@ -2,9 +2,9 @@
  * Starts the real runtime — `wrangler dev`, workerd, local queues, DOs and R2 — as a child
  * process group on a free port with its own state directory, and can kill -9 and restart it.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,6 +39,9 @@ export interface Runtime {
 }
 
 export async function startRuntime(vars: Record<string, string> = {}): Promise<Runtime> {
+  // wrangler dev refuses to start without the dashboard's assets directory; the npm scripts
+  // build it first, a test file run directly (npx vitest run …) may not have.
+  if (!existsSync(join(ROOT, "dist", "dashboard", "index.html"))) execFileSync(process.execPath, [join(ROOT, "scripts", "build-dashboard.mjs")], { stdio: "inherit" });
   const port = await freePort();
   const state = mkdtempSync(join(tmpdir(), "factory-e2e-"));
   const key = `frk_dev_${base32(12)}_${base32(40)}`;

@@ -1,0 +1,126 @@
+/**
+ * The dashboard's API client: every call carries the session's key in the Authorization header
+ * (never in a URL), and every error becomes an ApiError holding the problem+json title/detail.
+ */
+import type { z } from "@hono/zod-openapi";
+import type { ArtifactList, BlueprintList, CreateRunInput, EventPage, Metrics, Problem, RunList, RunUsageView, RunView, UsageReport, WireEvent } from "../../schema/api";
+import type { EventType } from "../../schema/vocabulary";
+import { SseParser } from "./sse";
+
+/** A run's last event is one of these; the live stream ends after it. */
+const FINAL_EVENTS: ReadonlySet<EventType> = new Set(["run.succeeded", "run.failed", "run.cancelled"]);
+
+export type MetricsView = z.infer<typeof Metrics>;
+export type PoolBacklog = MetricsView["pools"][number];
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly title: string,
+    readonly detail: string | null,
+    readonly code: string | null,
+    /** Which fields a validation failure was about. */
+    readonly errors: { path: string; message: string }[] = [],
+  ) {
+    super(detail ? `${title}: ${detail}` : title);
+  }
+}
+
+type Query = Record<string, string | number | undefined>;
+
+export class Api {
+  /** Called on a 401: the key was revoked or is wrong, so the session ends. */
+  onUnauthorized: () => void = () => {};
+
+  constructor(private readonly key: string) {}
+
+  private async request(method: string, path: string, init: { query?: Query; body?: unknown; accept?: string; signal?: AbortSignal } = {}): Promise<Response> {
+    const url = new URL(path, location.origin);
+    for (const [k, v] of Object.entries(init.query ?? {})) if (v !== undefined && v !== "") url.searchParams.set(k, String(v));
+    const headers = new Headers({ authorization: `Bearer ${this.key}`, accept: init.accept ?? "application/json" });
+    if (init.body !== undefined) headers.set("content-type", "application/json");
+    let res: Response;
+    try {
+      res = await fetch(url, { method, headers, body: init.body === undefined ? null : JSON.stringify(init.body), signal: init.signal ?? null });
+    } catch (err) {
+      if (err instanceof DOMException && err.name === "AbortError") throw err;
+      throw new ApiError(0, "The runtime cannot be reached", "Check that it is running, then try again.", null);
+    }
+    if (res.ok) return res;
+    let problem: Partial<Problem> = {};
+    try {
+      problem = (await res.json()) as typeof problem;
+    } catch {
+      // not problem+json (a proxy's error page): the status line says enough
+    }
+    if (res.status === 401) this.onUnauthorized();
+    throw new ApiError(res.status, problem.title ?? `HTTP ${res.status}`, problem.detail ?? null, problem.code ?? null, problem.errors ?? []);
+  }
+
+  private async json<T>(method: string, path: string, init: { query?: Query; body?: unknown } = {}): Promise<T> {
+    return (await (await this.request(method, path, init)).json()) as T;
+  }
+
+  blueprints = () => this.json<BlueprintList>("GET", "/v1/blueprints");
+  listRuns = (q: { project?: string; status?: string; cursor?: string; limit?: number }) => this.json<RunList>("GET", "/v1/runs", { query: q });
+  getRun = (id: string) => this.json<RunView>("GET", `/v1/runs/${encodeURIComponent(id)}`);
+  createRun = (body: CreateRunInput) => this.json<RunView>("POST", "/v1/runs", { body });
+  control = (id: string, action: "cancel" | "pause" | "resume" | "retry") => this.json<RunView>("POST", `/v1/runs/${encodeURIComponent(id)}/${action}`);
+  artifacts = (id: string) => this.json<ArtifactList>("GET", `/v1/runs/${encodeURIComponent(id)}/artifacts`);
+  runUsage = (id: string) => this.json<RunUsageView>("GET", `/v1/runs/${encodeURIComponent(id)}/usage`);
+  usage = (q: { from?: string; to?: string; groupBy: UsageReport["groupBy"] }) => this.json<UsageReport>("GET", "/v1/usage", { query: q });
+  metrics = (q: { from?: string; to?: string }) => this.json<MetricsView>("GET", "/v1/metrics", { query: q });
+
+  /** An artifact's bytes, for a download through an object URL (a link could not send the key). */
+  async artifactBlob(id: string, name: string): Promise<Blob> {
+    return (await this.request("GET", `/v1/runs/${encodeURIComponent(id)}/artifacts/${encodeURIComponent(name)}`, { accept: "*/*" })).blob();
+  }
+
+  /** The run's whole event log so far, page by page. */
+  async eventLog(id: string, signal?: AbortSignal): Promise<{ items: WireEvent[]; finished: boolean }> {
+    const items: WireEvent[] = [];
+    let after = 0;
+    for (;;) {
+      const res = await this.request("GET", `/v1/runs/${encodeURIComponent(id)}/events`, { query: { after, limit: 1000 }, ...(signal ? { signal } : {}) });
+      const page = (await res.json()) as EventPage;
+      items.push(...(page.items as WireEvent[]));
+      if (page.nextAfter === null) return { items, finished: page.finished };
+      after = page.nextAfter;
+    }
+  }
+
+  /**
+   * Follows the run's events live after `after` (SSE over fetch) until the run's final event or
+   * until `signal` aborts; reconnects when the server closes a long stream or the network blips.
+   */
+  async followEvents(id: string, after: number, onEvent: (e: WireEvent) => void, signal: AbortSignal): Promise<void> {
+    let last = after;
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        const res = await this.request("GET", `/v1/runs/${encodeURIComponent(id)}/events`, { query: { after: last }, accept: "text/event-stream", signal });
+        const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+        const parser = new SseParser();
+        let ended = false;
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          for (const m of parser.push(value)) {
+            const e = JSON.parse(m.data) as WireEvent;
+            last = Math.max(last, e.seq);
+            failures = 0;
+            onEvent(e);
+            if (FINAL_EVENTS.has(e.type)) ended = true;
+          }
+        }
+        if (ended) return;
+      } catch (err) {
+        if (signal.aborted) return;
+        if (err instanceof ApiError && err.status >= 400 && err.status < 500) throw err;
+        failures++;
+      }
+      // Back off a little when the stream keeps failing; reconnect at once after a clean close.
+      if (failures > 0) await new Promise((r) => setTimeout(r, Math.min(10_000, 500 * 2 ** failures)));
+    }
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * Per-attempt timeline of a run's steps, derived from its event log: how long each attempt
+ * waited in its pool's queue, how long it executed, how it ended, and the backoff before the
+ * next attempt. Pure: unit-tested in Node against event sequences shaped like the engine's.
+ */
+import type { EventType } from "../../schema/vocabulary";
+
+/** The part of an event the timeline reads (a WireEvent fits). */
+export interface TimelineEvent {
+  seq: number;
+  type: EventType;
+  stepId?: string | undefined;
+  occurredAt: string;
+  data: Record<string, unknown>;
+}
+
+export type AttemptOutcome = "queued" | "running" | "succeeded" | "retrying" | "failed" | "lost" | "cancelled";
+
+export interface AttemptSpan {
+  stepId: string;
+  attempt: number;
+  /** Epoch ms; null when the log does not say (e.g. a step re-dispatched without a queued event). */
+  queuedAt: number | null;
+  startedAt: number | null;
+  endedAt: number | null;
+  outcome: AttemptOutcome;
+  /** Until when the step waited before its next attempt, after this one failed and was retried. */
+  backoffUntil: number | null;
+  error: string | null;
+}
+
+export interface StepTiming {
+  stepId: string;
+  attempts: number;
+  queueWaitMs: number;
+  executionMs: number;
+  backoffMs: number;
+}
+
+export interface Timeline {
+  /** Epoch ms of the first event: the origin of the chart's axis. */
+  origin: number | null;
+  spans: AttemptSpan[];
+}
+
+const attemptOf = (e: TimelineEvent): number | null => (typeof e.data.attempt === "number" ? e.data.attempt : null);
+const errorOf = (e: TimelineEvent): string | null => {
+  const err = e.data.error;
+  if (err && typeof err === "object" && "message" in err && typeof err.message === "string") {
+    const code = "code" in err && typeof err.code === "string" ? `${err.code}: ` : "";
+    return `${code}${err.message}`;
+  }
+  return null;
+};
+
+export function deriveTimeline(events: readonly TimelineEvent[]): Timeline {
+  const sorted = [...events].sort((a, b) => a.seq - b.seq);
+  const spans: AttemptSpan[] = [];
+  const open = new Map<string, AttemptSpan>(); // the latest attempt of each step
+  const origin = sorted.length > 0 ? Date.parse(sorted[0]!.occurredAt) : null;
+
+  const spanFor = (e: TimelineEvent, stepId: string, at: number): AttemptSpan => {
+    const attempt = attemptOf(e);
+    const current = open.get(stepId);
+    if (current && (attempt === null || current.attempt === attempt)) return current;
+    // An attempt the log never showed queued (it started straight away, or the log was cut).
+    const span: AttemptSpan = { stepId, attempt: attempt ?? (current ? current.attempt + 1 : 1), queuedAt: null, startedAt: null, endedAt: null, outcome: "queued", backoffUntil: null, error: null };
+    if (current && current.outcome === "retrying" && current.backoffUntil === null) current.backoffUntil = at;
+    spans.push(span);
+    open.set(stepId, span);
+    return span;
+  };
+
+  for (const e of sorted) {
+    if (!e.stepId) continue;
+    const at = Date.parse(e.occurredAt);
+    switch (e.type) {
+      case "step.queued": {
+        const prev = open.get(e.stepId);
+        const attempt = attemptOf(e);
+        if (prev && attempt !== null && prev.attempt === attempt) {
+          prev.queuedAt ??= at; // a re-sent dispatch of the same attempt
+          break;
+        }
+        if (prev && prev.outcome === "retrying" && prev.backoffUntil === null) prev.backoffUntil = at;
+        if (prev && prev.endedAt === null) {
+          // The previous attempt was superseded without an ending event of its own.
+          prev.endedAt = at;
+          prev.outcome = "lost";
+        }
+        const span: AttemptSpan = { stepId: e.stepId, attempt: attempt ?? (prev ? prev.attempt + 1 : 1), queuedAt: at, startedAt: null, endedAt: null, outcome: "queued", backoffUntil: null, error: null };
+        spans.push(span);
+        open.set(e.stepId, span);
+        break;
+      }
+      case "step.started": {
+        const span = spanFor(e, e.stepId, at);
+        span.startedAt ??= at;
+        span.outcome = "running";
+        break;
+      }
+      case "step.succeeded":
+      case "step.failed":
+      case "step.retrying":
+      case "step.lease_expired": {
+        const span = spanFor(e, e.stepId, at);
+        span.endedAt = at;
+        span.outcome = e.type === "step.succeeded" ? "succeeded" : e.type === "step.failed" ? "failed" : e.type === "step.retrying" ? "retrying" : "lost";
+        span.error = errorOf(e);
+        break;
+      }
+      case "step.cancelled": {
+        const span = open.get(e.stepId);
+        if (span && span.endedAt === null) {
+          span.endedAt = at;
+          span.outcome = "cancelled";
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return { origin, spans };
+}
+
+/** Totals per step, in the order steps first appear in the timeline. */
+export function stepTimings(timeline: Timeline): StepTiming[] {
+  const byStep = new Map<string, StepTiming>();
+  for (const s of timeline.spans) {
+    const t = byStep.get(s.stepId) ?? { stepId: s.stepId, attempts: 0, queueWaitMs: 0, executionMs: 0, backoffMs: 0 };
+    t.attempts++;
+    if (s.queuedAt !== null && s.startedAt !== null) t.queueWaitMs += s.startedAt - s.queuedAt;
+    if (s.startedAt !== null && s.endedAt !== null) t.executionMs += s.endedAt - s.startedAt;
+    if (s.endedAt !== null && s.backoffUntil !== null) t.backoffMs += s.backoffUntil - s.endedAt;
+    byStep.set(s.stepId, t);
+  }
+  return [...byStep.values()];
+}
