@@ -44,3 +44,9 @@ export function problemResponses(...statuses: number[]) {
     statuses.map((s) => [s, { description: "problem", content: { "application/problem+json": { schema: Problem } } }]),
   );
 }
+
+/** The query's window: [from, to), 30 days back from now by default. */
+export function timeWindow(q: { from?: string | undefined; to?: string | undefined }): { from: number; to: number } {
+  const to = q.to ? Date.parse(q.to) : Date.now();
+  return { from: q.from ? Date.parse(q.from) : to - 30 * 86_400_000, to };
+}

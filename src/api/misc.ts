@@ -1,12 +1,10 @@
 /** Small resources: health, blueprints, usage, metrics. */
 import { createRoute, z } from "@hono/zod-openapi";
 import { BlueprintList, Metrics, MetricsQuery, UsageQuery, UsageReport } from "../../schema/api";
-import { BLUEPRINTS, describeBlueprints } from "../blueprints";
+import { describeBlueprints } from "../blueprints";
 import { cost, prices } from "../analytics/prices";
-import { newApi, problemResponses } from "./common";
+import { newApi, problemResponses, timeWindow } from "./common";
 import { composeMetrics } from "../control/metrics";
-
-export const expectedMs = (blueprint: string) => BLUEPRINTS.get(blueprint)?.expectedMs;
 
 export const health = newApi().openapi(
   createRoute({
@@ -49,11 +47,6 @@ export const usage = newApi().openapi(
   },
 );
 
-/** The query's window: [from, to), 30 days back from now by default. */
-export function timeWindow(q: { from?: string | undefined; to?: string | undefined }): { from: number; to: number } {
-  const to = q.to ? Date.parse(q.to) : Date.now();
-  return { from: q.from ? Date.parse(q.from) : to - 30 * 86_400_000, to };
-}
 
 export const metrics = newApi().openapi(
   createRoute({
@@ -67,6 +60,6 @@ export const metrics = newApi().openapi(
   async (c) => {
     const { from, to } = timeWindow(c.req.valid("query"));
     const parts = await c.env.TENANT.getByName(c.get("tenantId")).metricParts(from, to);
-    return c.json({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), ...composeMetrics([parts], expectedMs) }, 200);
+    return c.json({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), ...composeMetrics([parts]) }, 200);
   },
 );

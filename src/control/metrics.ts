@@ -4,6 +4,7 @@
  * their blueprint's expected time, retry rate, admission wait. Pure.
  */
 import type { RunStatus } from "../../schema/vocabulary";
+import { BLUEPRINTS } from "../blueprints";
 import type { UsageTotals } from "../analytics/usage";
 import type { RunOutcome } from "./run/types";
 
@@ -13,6 +14,9 @@ export interface FinishedRun {
   usage: Pick<UsageTotals, "steps" | "attempts">;
   outcome: RunOutcome;
 }
+
+/** The time a blueprint's runs are expected to finish in (its SLA), if it is a blueprint. */
+export const blueprintExpectedMs = (blueprint: string): number | undefined => BLUEPRINTS.get(blueprint)?.expectedMs;
 
 /** Nearest-rank percentile of sorted values; null for none. */
 export function percentile(sorted: readonly number[], p: number): number | null {
@@ -67,7 +71,7 @@ export interface MetricParts {
 }
 
 /** SLA, backlog and webhook metrics over one or many tenants' parts. Pure. */
-export function composeMetrics(parts: readonly MetricParts[], expectedMs: (blueprint: string) => number | undefined) {
+export function composeMetrics(parts: readonly MetricParts[], expectedMs = blueprintExpectedMs) {
   const pools = new Map<string, PoolBacklog>();
   for (const b of parts.flatMap((p) => p.backlog)) {
     const into = pools.get(b.pool) ?? { pool: b.pool, queued: 0, running: 0, retrying: 0 };

@@ -15,9 +15,8 @@ import { pointsSince, type PointContext } from "./analytics";
 import { writePoints } from "../../analytics/points";
 import { prices } from "../../analytics/prices";
 import type { RunUsage } from "../../analytics/usage";
-import { BLUEPRINTS } from "../../blueprints";
 import { RunStore } from "./store";
-import type { PoolBacklog } from "../metrics";
+import { blueprintExpectedMs, type PoolBacklog } from "../metrics";
 import { artifactView, eventView, runView } from "./views";
 
 export type ControlResult = { ok: true; run: WireRun } | { ok: false; code: string; message: string };
@@ -45,7 +44,7 @@ export class RunObject extends DurableObject<Env> {
     super(ctx, env);
     this.store = new RunStore(ctx.storage.sql);
     this.engine = new RunEngine(this.store, engineConfig(env));
-    this.pointContext = { prices: prices(env.PRICE_TABLE), expectedMs: (name) => BLUEPRINTS.get(name)?.expectedMs };
+    this.pointContext = { prices: prices(env.PRICE_TABLE), expectedMs: blueprintExpectedMs };
     ctx.blockConcurrencyWhile(async () => {
       this.store.open();
       // Points for events logged before this object (re)started were written then, or are lost.
