@@ -6,9 +6,11 @@
  * move across I/O: a handler's elapsed time is its waiting (timers, fetches, storage), not its
  * computing, so measuring it would be dishonest in both directions. The estimate is a floor for
  * the work every attempt does (parse the message, validate input and output, report) plus a rate
- * per byte the attempt produced (serialising, hashing and compressing output and artifacts), its
- * constants set from `npm run bench`'s measured CPU per step. Cloudflare's billed CPU time is in
- * the Workers metrics; this figure exists so that usage can be priced per attempt.
+ * per byte the attempt produced (serialising, hashing and compressing output and artifacts). The
+ * constants are a judgement, not fitted: `npm run bench` measures the whole runtime's CPU per step,
+ * most of it the platform's work around the handler, which the attempt, object-call and queue
+ * prices cover. Cloudflare's billed CPU time is in the Workers metrics; this figure exists so that
+ * usage can be priced per attempt.
  */
 import type { ModelTokens, ReportedUsage } from "../analytics/usage";
 
