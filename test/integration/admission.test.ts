@@ -1,6 +1,8 @@
 import { reset } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import type { RunView } from "../../schema/api";
+import { runStub } from "../../src/control/run/stub";
 import { ADMIN_TOKEN, api, createRun, newTenantKey, waitForRun } from "../support/api";
 
 afterEach(() => reset());
@@ -13,7 +15,8 @@ describe("admission: at most maxConcurrentRuns run, the rest wait in queued", ()
   it("never rejects for concurrency; starts waiting runs as slots free, high priority first", async () => {
     const key = await newTenantKey("acme");
     await setLimits("acme", { limits: { maxConcurrentRuns: 2 } });
-    const first = [await createRun(sleepRun(400), key), await createRun(sleepRun(400), key)];
+    // The first two sleep long enough that all three waiting runs are queued before a slot frees.
+    const first = [await createRun(sleepRun(1_500), key), await createRun(sleepRun(1_500), key)];
     const low = await createRun(sleepRun(50, "low"), key);
     const normal = await createRun(sleepRun(50), key);
     const high = await createRun(sleepRun(50, "high"), key);
@@ -33,7 +36,7 @@ describe("admission: at most maxConcurrentRuns run, the rest wait in queued", ()
   it("a suspended tenant gets 403 and its queued runs do not start until it is reactivated", async () => {
     const key = await newTenantKey("acme");
     await setLimits("acme", { limits: { maxConcurrentRuns: 1 } });
-    const running = await createRun(sleepRun(300), key);
+    const running = await createRun(sleepRun(1_000), key);
     const waiting = await createRun(sleepRun(10), key);
     expect(waiting.status).toBe("queued");
     await setLimits("acme", { status: "suspended" });
@@ -41,9 +44,16 @@ describe("admission: at most maxConcurrentRuns run, the rest wait in queued", ()
     expect(refused.status).toBe(403);
     expect(((await refused.json()) as { code: string }).code).toBe("tenant.suspended");
 
-    await new Promise((r) => setTimeout(r, 700)); // the running one finishes; the slot stays shut
+    // The running one finishes; its slot stays shut while the tenant is suspended.
+    // The tenant's own key is refused now, so the test reads the runs' objects directly.
+    const direct = async (id: string) => (await runStub(env, id).get("acme"))!.status;
+    for (const deadline = Date.now() + 10_000; (await direct(running.id)) !== "succeeded"; ) {
+      if (Date.now() > deadline) throw new Error("the running run did not finish");
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await direct(waiting.id)).toBe("queued");
     await setLimits("acme", { status: "active" });
-    expect(await status(running.id, key)).toBe("succeeded");
     expect((await waitForRun(waiting.id, { key })).status).toBe("succeeded");
   });
 

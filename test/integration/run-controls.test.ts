@@ -9,6 +9,12 @@ afterEach(() => reset());
 const control = (id: string, action: string) => api(`/v1/runs/${id}/${action}`, { method: "POST" });
 const get = async (id: string) => (await (await api(`/v1/runs/${id}`)).json()) as RunView;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Polls until `done` holds; fails the test after `timeoutMs` rather than hanging. */
+async function until(done: () => Promise<boolean>, timeoutMs = 8_000) {
+  for (const deadline = Date.now() + timeoutMs; !(await done()); await sleep(20)) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+  }
+}
 
 async function expectRefused(res: Response, code: string) {
   expect(res.status).toBe(409);
@@ -20,7 +26,7 @@ describe("pause and resume", () => {
     const run = await createRun({
       project: "p",
       steps: [
-        { id: "a", type: "system.sleep", input: { ms: 300 } },
+        { id: "a", type: "system.sleep", input: { ms: 1_000 } },
         { id: "b", type: "system.echo", dependsOn: ["a"] },
       ],
     });
@@ -29,7 +35,8 @@ describe("pause and resume", () => {
     expect(((await paused.json()) as RunView).status).toBe("paused");
     await expectRefused(await control(run.id, "pause"), "run.not_pausable");
 
-    await sleep(600); // a has finished by now; b must not have been dispatched
+    await until(async () => (await get(run.id)).steps[0]!.status === "succeeded");
+    await sleep(200); // time enough for a dispatch of b, which must not happen
     const held = await get(run.id);
     expect(held.status).toBe("paused");
     expect(held.steps.map((s) => [s.id, s.status])).toEqual([
@@ -46,10 +53,12 @@ describe("pause and resume", () => {
   });
 
   it("a retry whose backoff ends during a pause is held until resume", async () => {
-    const run = await createRun({ project: "p", steps: [{ id: "a", type: "system.fail", input: { times: 1 }, retry: { initialDelayMs: 100, maxDelayMs: 100 } }] });
-    for (let i = 0; i < 200 && (await get(run.id)).steps[0]!.status !== "retrying"; i++) await sleep(10);
-    await control(run.id, "pause");
-    await sleep(300);
+    // Backoff has full jitter, so the failure names a floor (retry-after) long enough for the pause
+    // to land first on a loaded machine; the test then waits for the hold itself, not a fixed time.
+    const run = await createRun({ project: "p", steps: [{ id: "a", type: "system.fail", input: { times: 1, retryAfterMs: 1_500 } }] });
+    await until(async () => (await get(run.id)).steps[0]!.status === "retrying");
+    expect((await control(run.id, "pause")).status).toBe(200);
+    await until(async () => (await events(run.id)).some((e) => e.type === "step.held"));
     expect((await get(run.id)).steps[0]!.status).toBe("retrying");
     expect((await events(run.id)).some((e) => e.type === "step.held")).toBe(true);
     await control(run.id, "resume");
@@ -59,8 +68,8 @@ describe("pause and resume", () => {
   });
 
   it("a paused run can be cancelled; a finished one cannot be paused, resumed or cancelled", async () => {
-    const run = await createRun({ project: "p", steps: [{ id: "a", type: "system.sleep", input: { ms: 200 } }, { id: "b", type: "system.echo", dependsOn: ["a"] }] });
-    await control(run.id, "pause");
+    const run = await createRun({ project: "p", steps: [{ id: "a", type: "system.sleep", input: { ms: 2_000 } }, { id: "b", type: "system.echo", dependsOn: ["a"] }] });
+    expect((await control(run.id, "pause")).status).toBe(200);
     expect((await control(run.id, "cancel")).status).toBe(200);
     const cancelled = await get(run.id);
     expect(cancelled.status).toBe("cancelled");
@@ -73,7 +82,7 @@ describe("pause and resume", () => {
 describe("cancel reaches running handlers", () => {
   it("a sleeping handler learns of the cancel at its next heartbeat and stops", async () => {
     const run = await createRun({ project: "p", steps: [{ id: "a", type: "system.sleep", input: { ms: 8_000 } }] });
-    for (let i = 0; i < 200 && (await get(run.id)).steps[0]!.status !== "running"; i++) await sleep(10);
+    await until(async () => (await get(run.id)).steps[0]!.status === "running");
     const started = Date.now();
     await control(run.id, "cancel");
     // The handler reports (and is refused) well before its 8 s sleep would have ended.
@@ -158,7 +167,7 @@ describe("retry", () => {
         { id: "c", type: "system.echo", dependsOn: ["b"] },
       ],
     });
-    for (let i = 0; i < 200 && (await get(run.id)).steps[1]!.status !== "running"; i++) await sleep(10);
+    await until(async () => (await get(run.id)).steps[1]!.status === "running");
     await control(run.id, "cancel");
     const retried = (await (await control(run.id, "retry")).json()) as RunView;
     expect(retried.steps.map((s) => [s.id, s.status])).toEqual([
@@ -171,7 +180,7 @@ describe("retry", () => {
   });
 
   it("only failed or cancelled runs can be retried", async () => {
-    const running = await createRun({ project: "p", steps: [{ id: "a", type: "system.sleep", input: { ms: 500 } }] });
+    const running = await createRun({ project: "p", steps: [{ id: "a", type: "system.sleep", input: { ms: 2_000 } }] });
     await expectRefused(await control(running.id, "retry"), "run.not_retryable");
     await waitForRun(running.id);
     await expectRefused(await control(running.id, "retry"), "run.not_retryable"); // succeeded

@@ -1,6 +1,6 @@
 /** Diagnostic jobs of the `system` pool: for tests, chaos drills and benchmarks. */
 import { z } from "zod";
-import { NonRetryableError, AppError } from "../../errors";
+import { AppError, NonRetryableError, RetryAfterError } from "../../errors";
 import { defineJob } from "../job";
 import { hashStep } from "../../lib/work";
 
@@ -80,13 +80,17 @@ export const crash = defineJob({
 export const fail = defineJob({
   type: "system.fail",
   pool: "system",
-  description: "The first `times` attempts throw a retryable error, later ones succeed; -1 always fails, non-retryably.",
-  input: z.object({ times: z.number().int().min(-1).max(100) }).strict(),
+  description:
+    "The first `times` attempts throw a retryable error, later ones succeed; -1 always fails, non-retryably. " +
+    "With `retryAfterMs` the failures ask for at least that long before the next attempt, as a rate limit would.",
+  input: z.object({ times: z.number().int().min(-1).max(100), retryAfterMs: z.number().int().min(1).max(60_000).optional() }).strict(),
   output: z.object({ attempt: z.number() }),
   run: async ({ input, attempt }) => {
     if (input.times === -1) throw new NonRetryableError("system.fail", "system.fail always fails (times = -1)");
     if (attempt <= input.times) {
-      throw new AppError("system.fail", `attempt ${attempt} of the first ${input.times} fails on purpose`);
+      const message = `attempt ${attempt} of the first ${input.times} fails on purpose`;
+      if (input.retryAfterMs) throw new RetryAfterError("system.fail", message, input.retryAfterMs);
+      throw new AppError("system.fail", message);
     }
     return { attempt };
   },

@@ -28,6 +28,8 @@ export interface Runtime {
   url: string;
   key: string;
   adminToken: string;
+  /** The DevTools inspector port of the current launch (for profiling). */
+  inspectorPort(): number;
   /** The wrangler process (the root of its process tree), while it runs. */
   pid(): number | undefined;
   /** kill -9 the whole process tree: no graceful shutdown, in-memory queue contents are lost. */
@@ -50,9 +52,10 @@ export async function startRuntime(vars: Record<string, string> = {}): Promise<R
   const url = `http://127.0.0.1:${port}`;
   let child: ChildProcess | null = null;
   let output = "";
+  let inspector = 0;
 
   const launch = async () => {
-    const inspector = await freePort();
+    inspector = await freePort();
     child = spawn(
       join(ROOT, "node_modules", ".bin", "wrangler"),
       [
@@ -101,6 +104,7 @@ export async function startRuntime(vars: Record<string, string> = {}): Promise<R
     url,
     key,
     adminToken,
+    inspectorPort: () => inspector,
     pid: () => child?.pid,
     crash: kill,
     restart: launch,
