@@ -33,7 +33,8 @@ async function devtools(port: number) {
   const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as { webSocketDebuggerUrl: string; title?: string }[];
   const target = targets[0];
   if (!target) throw new Error("the inspector lists no target");
-  const ws = new WebSocket(target.webSocketDebuggerUrl);
+  // wrangler's inspector proxy wants an Origin it trusts; undici's WebSocket takes headers.
+  const ws = new WebSocket(target.webSocketDebuggerUrl, { headers: { origin: "http://localhost" } } as unknown as string[]);
   await new Promise((resolve, reject) => ((ws.onopen = resolve), (ws.onerror = reject)));
   let next = 1;
   const pending = new Map<number, (result: unknown) => void>();

@@ -197,10 +197,17 @@ export class RunObject extends DurableObject<Env> {
   }
 
   private mutate<T>(decide: () => T): T {
-    const result = this.ctx.storage.transactionSync(() => {
-      this.forgetSent();
-      return decide();
-    });
+    let result: T;
+    try {
+      result = this.ctx.storage.transactionSync(() => {
+        this.store.beginTransaction();
+        this.forgetSent();
+        return decide();
+      });
+    } catch (err) {
+      this.store.forgetCaches(); // they may hold what was just rolled back
+      throw err;
+    }
     for (const wake of this.waiters) wake();
     const { points, last } = pointsSince(this.store, this.analyzedSeq, this.pointContext);
     this.analyzedSeq = last;

@@ -173,6 +173,17 @@ export class RunStore {
   private ready: boolean;
   /** Set when an ending event is appended, until endingsSince() reads it (in memory only). */
   private endingLogged = true;
+  /**
+   * Reads the hot path repeats many times per transaction, kept in memory: the run's row (read by
+   * nearly every decision), the last event's seq, and the run's usage (asked for twice at its end).
+   * Writes through this store drop or update them; a transaction that throws drops them all
+   * (`forgetCaches`), since what they saw was rolled back.
+   */
+  private cachedRun: RunRow | null | undefined;
+  private cachedSeq: number | undefined;
+  private cachedUsage: RunUsage | undefined;
+  /** Timers already written by this transaction, with the due time written (see setTimerOnce). */
+  private readonly timersThisTxn = new Map<string, { due: number; attempt: number; exact: boolean }>();
 
   constructor(private readonly sql: SqlStorage) {
     this.ready = this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_schema'").toArray().length > 0;
@@ -189,6 +200,19 @@ export class RunStore {
     this.ready = true;
   }
 
+  /** Called first in every transaction: per-transaction memos start empty. */
+  beginTransaction(): void {
+    this.timersThisTxn.clear();
+  }
+
+  /** After a transaction that threw: what the caches hold may have been rolled back. */
+  forgetCaches(): void {
+    this.cachedRun = undefined;
+    this.cachedSeq = undefined;
+    this.cachedUsage = undefined;
+    this.timersThisTxn.clear();
+  }
+
   private all<T>(query: string, ...params: unknown[]): T[] {
     return this.sql.exec<Row>(query, ...params).toArray() as unknown as T[];
   }
@@ -199,10 +223,12 @@ export class RunStore {
 
   run(): RunRow | null {
     if (!this.ready) return null;
-    return this.one<RunRow>("SELECT * FROM run LIMIT 1");
+    if (this.cachedRun === undefined) this.cachedRun = this.one<RunRow>("SELECT * FROM run LIMIT 1");
+    return this.cachedRun;
   }
 
   insertRun(r: Omit<RunRow, "error" | "started_at" | "finished_at" | "retried_as">): void {
+    this.cachedRun = undefined;
     this.sql.exec(
       "INSERT INTO run (id, tenant_id, project, blueprint, status, trace_id, created_at, deadline_at, failure_policy, priority, retry_of) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
       r.id, r.tenant_id, r.project, r.blueprint, r.status, r.trace_id, r.created_at, r.deadline_at, r.failure_policy, r.priority, r.retry_of,
@@ -210,10 +236,12 @@ export class RunStore {
   }
 
   setRetriedAs(runId: string): void {
+    this.cachedRun = undefined;
     this.sql.exec("UPDATE run SET retried_as = ?", runId);
   }
 
   setRunStatus(status: RunStatus, at: number, error: ErrorShape | null = null): void {
+    this.cachedRun = undefined;
     if (status === "running") {
       this.sql.exec("UPDATE run SET status = ?, started_at = COALESCE(started_at, ?)", status, at);
     } else if (TERMINAL_RUN_STATUSES.has(status)) {
@@ -346,6 +374,7 @@ export class RunStore {
   }
 
   insertAttempt(stepId: string, attempt: number, at: number): void {
+    this.cachedUsage = undefined;
     this.sql.exec(
       "INSERT INTO attempt (step_id, attempt, status, dispatched_at) VALUES (?, ?, 'dispatched', ?)",
       stepId, attempt, at,
@@ -353,13 +382,16 @@ export class RunStore {
   }
 
   setAttemptUsage(stepId: string, attempt: number, usage: AttemptRecord): void {
+    this.cachedUsage = undefined;
     this.sql.exec("UPDATE attempt SET usage = ? WHERE step_id = ? AND attempt = ?", json.write(usage), stepId, attempt);
   }
 
   setAttempt(stepId: string, attempt: number, status: AttemptStatus, at: number, error: ErrorShape | null = null): void {
     if (status === "running") {
+      this.cachedUsage = undefined;
       this.sql.exec("UPDATE attempt SET status = ?, started_at = ? WHERE step_id = ? AND attempt = ?", status, at, stepId, attempt);
     } else {
+      this.cachedUsage = undefined;
       this.sql.exec(
         "UPDATE attempt SET status = ?, finished_at = ?, error = ? WHERE step_id = ? AND attempt = ?",
         status, at, error ? json.write(error) : null, stepId, attempt,
@@ -369,9 +401,10 @@ export class RunStore {
 
   appendEvent(type: EventType, at: number, stepId: string | null, data: Record<string, unknown>): number {
     if (ENDING_TYPES.has(type)) this.endingLogged = true;
-    return this.sql
+    this.cachedSeq = this.sql
       .exec<{ seq: number }>("INSERT INTO event (type, step_id, occurred_at, data) VALUES (?, ?, ?, ?) RETURNING seq", type, stepId, at, json.write(data))
       .one().seq;
+    return this.cachedSeq;
   }
 
   eventsBySeq(seqs: readonly number[]): EventRow[] {
@@ -383,6 +416,13 @@ export class RunStore {
    * they wrote. Steps carried over from a retried run used nothing here: they have no attempts.
    */
   usage(): RunUsage {
+    // Asked for twice at a run's end (the tenant's sync, the analytics points); attempt and
+    // artifact writes drop it.
+    this.cachedUsage ??= this.readUsage();
+    return this.cachedUsage;
+  }
+
+  private readUsage(): RunUsage {
     const pools: Record<string, MeteredUsage> = {};
     const pool = (name: string) => (pools[name] ??= { ...emptyTotals(), models: {} });
     for (const r of this.all<{ pool: string } & Omit<MeteredUsage, "models" | "artifactBytes">>(
@@ -432,26 +472,41 @@ export class RunStore {
   }
 
   lastEventSeq(): number {
-    return this.one<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM event")!.seq ?? 0;
+    if (!this.ready) return 0;
+    this.cachedSeq ??= this.one<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM event")!.seq ?? 0;
+    return this.cachedSeq;
   }
 
   events(after: number, limit: number): EventRow[] {
     return this.all<EventRow>("SELECT * FROM event WHERE seq > ? ORDER BY seq LIMIT ?", after, limit);
   }
 
+  /**
+   * Sets a timer (replacing its due time). Writing the same timer again in one transaction is
+   * skipped: every outbox row re-arms the same re-send timer.
+   */
   setTimer(kind: TimerKind, ref: string, dueAt: number, attempt = 0): void {
+    const key = `${kind}:${ref}`;
+    const memo = this.timersThisTxn.get(key);
+    if (memo?.exact && memo.due === dueAt && memo.attempt === attempt) return;
     this.sql.exec(
       "INSERT INTO timer (kind, ref, attempt, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (kind, ref) DO UPDATE SET attempt = excluded.attempt, due_at = excluded.due_at",
       kind, ref, attempt, dueAt,
     );
+    this.timersThisTxn.set(key, { due: dueAt, attempt, exact: true });
   }
 
   /** Sets a timer, or moves an existing one earlier, never later. */
   setTimerNoLater(kind: TimerKind, ref: string, dueAt: number): void {
+    const key = `${kind}:${ref}`;
+    const memo = this.timersThisTxn.get(key);
+    if (memo && memo.due <= dueAt) return; // already due no later than that
     this.sql.exec(
       "INSERT INTO timer (kind, ref, attempt, due_at) VALUES (?, ?, 0, ?) ON CONFLICT (kind, ref) DO UPDATE SET due_at = MIN(due_at, excluded.due_at)",
       kind, ref, dueAt,
     );
+    // The row is now due at dueAt or earlier: an upper bound, not the exact time.
+    this.timersThisTxn.set(key, { due: dueAt, attempt: 0, exact: false });
   }
 
   timerDueAt(kind: TimerKind, ref: string): number | null {
@@ -459,10 +514,12 @@ export class RunStore {
   }
 
   clearTimer(kind: TimerKind, ref: string): void {
+    this.timersThisTxn.clear();
     this.sql.exec("DELETE FROM timer WHERE kind = ? AND ref = ?", kind, ref);
   }
 
   clearStepTimers(stepId: string): void {
+    this.timersThisTxn.clear();
     this.sql.exec("DELETE FROM timer WHERE kind IN ('lease','backoff') AND ref = ?", stepId);
   }
 
@@ -510,6 +567,7 @@ export class RunStore {
   }
 
   insertArtifact(a: ArtifactRow): void {
+    this.cachedUsage = undefined;
     this.sql.exec(
       "INSERT INTO artifact (name, step_id, attempt, r2_key, size, content_type, sha256, created_at) VALUES (?,?,?,?,?,?,?,?)",
       a.name, a.step_id, a.attempt, a.r2_key, a.size, a.content_type, a.sha256, a.created_at,

@@ -19,7 +19,7 @@ import type { MetricParts } from "../metrics";
 import { DEV_TENANT, PROFILE_MIGRATION, TenantProfile } from "./profile";
 import { RUN_BOOK_MIGRATION, RunBook, type IdempotencyClaim, type ListRunsFilter } from "./runs";
 import type { UsageGroup, UsageGroupRow } from "../../analytics/usage";
-import { WEBHOOK_MIGRATION, WebhookBook, type AttemptResult, type DeliveryTask } from "./webhooks";
+import { WEBHOOK_MIGRATION, WebhookBook, type AttemptResult, type DeliveryPolicy, type DeliveryTask } from "./webhooks";
 import { webhookPoint, writePoints } from "../../analytics/points";
 
 /** Runs asked for their steps in flight per metrics request: about the concurrency limit. */
@@ -54,6 +54,10 @@ export class TenantObject extends DurableObject<Env> {
   private readonly webhooks: WebhookBook;
   /** In memory on purpose: an evicted object starts with a full bucket, which only errs kindly. */
   private bucket: TokenBucket | null = null;
+  /** Read from the environment once: it does not change while the object lives. */
+  private readonly policy: DeliveryPolicy;
+  /** The alarm as last set, so an unchanged schedule costs no storage call. */
+  private alarmAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -61,8 +65,10 @@ export class TenantObject extends DurableObject<Env> {
     this.profile = new TenantProfile(this.sql);
     this.runs = new RunBook(this.sql);
     this.webhooks = new WebhookBook(this.sql);
+    this.policy = deliveryPolicy(env);
     ctx.blockConcurrencyWhile(async () => {
       migrate(this.sql, TENANT_MIGRATIONS);
+      this.alarmAt = await ctx.storage.getAlarm();
     });
   }
 
@@ -208,30 +214,32 @@ export class TenantObject extends DurableObject<Env> {
 
   /** Called by the webhooks consumer with a run's new events: the attempts to make now. */
   async planDeliveries(events: { eventId: string; type: string; runId: string; projectId: string }[]): Promise<DeliveryTask[]> {
-    const tasks = this.webhooks.plan(events, Date.now(), deliveryPolicy(this.env));
-    await this.syncAlarm();
+    const tasks = this.webhooks.plan(events, Date.now(), this.policy);
+    // Planning nothing (the common case: no endpoint wants these) changed no timer.
+    if (tasks.length > 0) await this.syncAlarm();
     return tasks;
   }
 
   async deliveryTask(deliveryId: string): Promise<DeliveryTask | null> {
-    const task = this.webhooks.task(deliveryId, Date.now(), deliveryPolicy(this.env));
+    const task = this.webhooks.task(deliveryId, Date.now(), this.policy);
     await this.syncAlarm();
     return task;
   }
 
   async recordDelivery(deliveryId: string, result: AttemptResult): Promise<void> {
-    const recorded = this.webhooks.record(deliveryId, result, Date.now(), deliveryPolicy(this.env));
+    const recorded = this.webhooks.record(deliveryId, result, Date.now(), this.policy);
     if (recorded) writePoints(this.env.ANALYTICS, [webhookPoint(this.tenantId, recorded, result)]);
     await this.syncAlarm();
   }
 
   /** Starts admitted runs, and puts due webhook deliveries back on the webhooks queue. */
   override async alarm(): Promise<void> {
+    this.alarmAt = null; // spent
     for (const runId of this.runs.toStart()) {
       await runStub(this.env, runId).start();
       this.runs.markStarted(runId);
     }
-    const due = this.webhooks.due(Date.now(), deliveryPolicy(this.env));
+    const due = this.webhooks.due(Date.now(), this.policy);
     if (due.length > 0) {
       const tenantId = this.tenantId;
       await this.env.QUEUE_WEBHOOKS.sendBatch(due.map((deliveryId) => ({ body: { kind: "delivery" as const, tenantId, deliveryId }, contentType: "json" as const })));
@@ -241,7 +249,9 @@ export class TenantObject extends DurableObject<Env> {
 
   private async syncAlarm(): Promise<void> {
     const next = this.runs.toStart().length > 0 ? Date.now() : this.webhooks.nextDue();
+    if (next === this.alarmAt) return;
     if (next === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(next);
+    this.alarmAt = next;
   }
 }

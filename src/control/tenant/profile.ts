@@ -39,6 +39,9 @@ type Row = Record<string, SqlStorageValue>;
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export class TenantProfile {
+  /** Every request reads the tenant (auth, quota, admission); it changes only through this class. */
+  private cached: Tenant | null | undefined;
+
   constructor(private readonly sql: SqlStorage) {}
 
   private row(): TenantRow | null {
@@ -46,14 +49,18 @@ export class TenantProfile {
   }
 
   get(): Tenant | null {
-    const r = this.row();
-    return r ? view(r) : null;
+    if (this.cached === undefined) {
+      const r = this.row();
+      this.cached = r ? view(r) : null;
+    }
+    return this.cached;
   }
 
   /** Creates the tenant; null when this object already holds one. */
   create(id: string, body: Omit<CreateTenantBody, "id">, now: number): Tenant | null {
     if (this.row()) return null;
     const limits: Limits = { ...DEFAULT_LIMITS, ...body.limits };
+    this.cached = undefined;
     this.sql.exec(
       "INSERT INTO tenant (id, name, status, limits, weight, created_at, updated_at) VALUES (?, ?, 'active', ?, ?, ?, ?)",
       id, body.name, json.write(limits), body.weight ?? 1, now, now,
@@ -65,6 +72,7 @@ export class TenantProfile {
     const r = this.row();
     if (!r) return null;
     const limits = { ...json.read<Limits>(r.limits), ...patch.limits };
+    this.cached = undefined;
     this.sql.exec(
       "UPDATE tenant SET name = ?, status = ?, limits = ?, weight = ?, updated_at = ?",
       patch.name ?? r.name, patch.status ?? r.status, json.write(limits), patch.weight ?? r.weight, now,
