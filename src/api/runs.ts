@@ -76,28 +76,21 @@ runs.openapi(
         if (bad >= 0) throw problems.invalid("The callback's event types are invalid.", [{ path: `callback.eventTypes.${bad}`, message: "not an event type" }]);
       }
       const tenantId = c.get("tenantId");
-      let runId = newRunId();
-      let replayed = false;
+      const tenant = c.env.TENANT.getByName(tenantId);
       const idempotencyKey = c.req.valid("header")["idempotency-key"];
-      if (idempotencyKey) {
-        const claim = await c.env.TENANT.getByName(tenantId).claimIdempotency(
-          idempotencyKey,
-          await sha256Hex(JSON.stringify(body)),
-          runId,
-        );
-        if (!claim.ok) throw problems.conflict(claim.code, claim.message);
-        runId = claim.runId;
-        replayed = claim.replayed;
-      }
-      if (!replayed && !(await c.env.TENANT.getByName(tenantId).reserveRun())) {
-        if (idempotencyKey) await c.env.TENANT.getByName(tenantId).releaseIdempotency(idempotencyKey, runId);
-        throw quotaExceeded();
-      }
+      const createdAt = Date.now();
+      // One call to the tenant: the key's claim, the quota, the run's index entry and admission.
+      const opened = await tenant.openRun(
+        { runId: newRunId(), project: body.project, blueprint: body.blueprint ?? null, priority: body.priority, createdAt },
+        idempotencyKey ? { key: idempotencyKey, bodyHash: await sha256Hex(JSON.stringify(body)) } : undefined,
+      );
+      if (!opened.ok) throw opened.code === "quota.exceeded" ? quotaExceeded() : problems.conflict(opened.code, opened.message);
+      const { runId, replayed } = opened;
       // The run's own callback endpoint exists before its first event. Not on a replay: its
       // secret was shown once, to the first request.
       const callback =
         body.callback && !replayed
-          ? await c.env.TENANT.getByName(tenantId).createWebhook({ ...body.callback, description: `callback of ${runId}` }, runId)
+          ? await tenant.createWebhook({ ...body.callback, description: `callback of ${runId}` }, runId)
           : null;
       // create() is idempotent on the run id: a replay returns the run the first request made.
       const run = await runStub(c.env, runId).create({
@@ -110,6 +103,9 @@ runs.openapi(
         traceId: traceIdFrom(c.req.header("traceparent")) ?? newTraceId(),
         ...(body.deadlineMs ? { deadlineMs: body.deadlineMs } : {}),
         steps: resolved.steps,
+        // A replay may find no run (the first request died before creating it): that one is
+        // created the ordinary way, telling the tenant its status and asking for admission.
+        ...(replayed ? {} : { opened: { start: opened.start }, createdAt }),
       });
       c.header("location", `/v1/runs/${runId}`);
       if (replayed) c.header("idempotent-replayed", "true");

@@ -1,8 +1,10 @@
-import { reset } from "cloudflare:test";
+import { reset, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import type { RunView } from "../../schema/api";
 import { runStub } from "../../src/control/run/stub";
+import { OPENED_CHECK_MS, RunBook } from "../../src/control/tenant/runs";
+import type { RunStatus } from "../../schema/vocabulary";
 import { ADMIN_TOKEN, api, createRun, newTenantKey, waitForRun } from "../support/api";
 
 afterEach(() => reset());
@@ -105,5 +107,88 @@ describe("rate limit and quota", () => {
     expect(((await (await api("/v1/runs", { key })).json()) as { items: unknown[] }).items).toHaveLength(2);
     await setLimits("acme", { limits: { monthlyRuns: 3 } });
     expect((await post("three")).status).toBe(202); // the refused key was released, not burned
+  });
+});
+
+describe("admission's cost does not grow with the tenant's history", () => {
+  it("no query admission makes scans the run index: finished runs are never read", async () => {
+    await runInDurableObject(env.TENANT.getByName("plans"), (_instance, state) => {
+      const sql = state.storage.sql;
+      const plans: string[] = [];
+      // Runs each SELECT the book makes through EXPLAIN QUERY PLAN as well.
+      const explaining = {
+        exec: (query: string, ...params: unknown[]) => {
+          if (/^\s*SELECT/i.test(query)) {
+            for (const r of sql.exec<{ detail: string }>(`EXPLAIN QUERY PLAN ${query}`, ...params)) plans.push(`${r.detail} ← ${query.replace(/\s+/g, " ")}`);
+          }
+          return sql.exec(query, ...params);
+        },
+      } as unknown as SqlStorage;
+      const book = new RunBook(explaining);
+      const sync = (runId: string, status: RunStatus, version: number) =>
+        ({ runId, project: "p", blueprint: null, status, priority: "normal", createdAt: version, at: version, version }) as const;
+      for (let i = 0; i < 50; i++) book.record(sync(`run_done_${i}`, "succeeded", i + 1), { open: true, limit: 5 });
+      book.record(sync("run_live", "queued", 100), { open: true, limit: 5 });
+      book.toStart();
+      book.active(10);
+      book.counts();
+      book.admit(5);
+      expect(plans.some((p) => p.includes("run_index_live"))).toBe(true);
+      // Every read goes through the live runs' index, looks one run up by id, or reads the
+      // never-admitted runs (those waiting, and the few cancelled while waiting) in admission
+      // order. Anything else — a scan, or the admitted = 1 range of runs ever started — reads history.
+      const reads = plans.filter((p) => /^(SCAN|SEARCH) run_index\b/.test(p));
+      const bounded = /INDEX run_index_live |INDEX sqlite_autoindex_run_index_1 \(run_id=\?\)|INDEX run_index_waiting \(admitted=\?\) ← .*WHERE admitted = 0 /;
+      expect(reads.filter((p) => !bounded.test(p))).toEqual([]);
+    });
+  });
+});
+
+describe("runs opened by the tenant before their object exists", () => {
+  const opened = (runId: string) => ({ runId, project: "p", blueprint: null, priority: "normal" as const, createdAt: Date.now() });
+  /** Makes the tenant's opened runs look older than the check interval, then runs its alarm. */
+  async function checkOpenedRuns(tenant: string) {
+    const stub = env.TENANT.getByName(tenant);
+    await runInDurableObject(stub, (_instance, state) => {
+      state.storage.sql.exec("UPDATE run_index SET opened_at = opened_at - ? WHERE opened_at IS NOT NULL", OPENED_CHECK_MS + 1);
+    });
+    await runDurableObjectAlarm(stub);
+  }
+
+  it("a run is created already running: the tenant lists it running before any status sync", async () => {
+    const run = await createRun(sleepRun(1_000));
+    expect(run.status).toBe("running");
+    const list = (await (await api("/v1/runs")).json()) as { items: { id: string; status: string }[] };
+    expect(list.items.find((r) => r.id === run.id)?.status).toBe("running");
+    expect((await waitForRun(run.id)).status).toBe("succeeded");
+    const after = (await (await api("/v1/runs")).json()) as { items: { id: string; status: string }[] };
+    expect(after.items.find((r) => r.id === run.id)?.status).toBe("succeeded");
+  });
+
+  it("a run whose creation never happened gives its slot back once the tenant has asked after it", async () => {
+    const key = await newTenantKey("acme");
+    await setLimits("acme", { limits: { maxConcurrentRuns: 1 } });
+    const tenant = env.TENANT.getByName("acme");
+    // The request died between the tenant's call and the run's creation: a slot is taken.
+    expect(await tenant.openRun(opened("run_0000000000phant0m000000000"))).toMatchObject({ ok: true, start: true });
+    const waiting = await createRun(sleepRun(10), key);
+    expect(waiting.status).toBe("queued");
+
+    await checkOpenedRuns("acme");
+    expect((await waitForRun(waiting.id, { key })).status).toBe("succeeded");
+    const list = (await (await api("/v1/runs", { key })).json()) as { items: { id: string }[] };
+    expect(list.items.map((r) => r.id)).toEqual([waiting.id]);
+  });
+
+  it("a run that exists but has not said a word since it opened is confirmed, not forgotten", async () => {
+    const key = await newTenantKey("acme");
+    const run = await createRun(sleepRun(3_000), key);
+    await checkOpenedRuns("acme");
+    const list = (await (await api("/v1/runs", { key })).json()) as { items: { id: string; status: string }[] };
+    expect(list.items).toEqual([expect.objectContaining({ id: run.id, status: "running" })]);
+    const unconfirmed = await runInDurableObject(env.TENANT.getByName("acme"), (_i, state) =>
+      state.storage.sql.exec("SELECT COUNT(*) AS n FROM run_index WHERE opened_at IS NOT NULL").one().n,
+    );
+    expect(unconfirmed).toBe(0);
   });
 });

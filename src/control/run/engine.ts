@@ -35,14 +35,33 @@ const FINAL_EVENTS: ReadonlySet<EventType> = new Set([...TERMINAL_RUN_STATUSES].
 const MAX_LOG_LINES = 50;
 
 export class RunEngine {
+  /** Set while an opened run is created (see create). */
+  private tenantKnows = false;
+
   constructor(
     private readonly store: RunStore,
     private readonly config: EngineConfig,
   ) {}
 
-  /** Creates the run and dispatches its roots. Idempotent: a second call changes nothing. */
+  /**
+   * Creates the run and dispatches its roots. Idempotent: a second call changes nothing.
+   * A run the tenant opened (`spec.opened`) is in its index already and was admitted or not
+   * there: it is started in this same transaction, with no status sync until it ends or moves
+   * on from what the tenant recorded.
+   */
   create(spec: NewRun, now: number): void {
     if (this.store.run()) return;
+    if (!spec.opened) return this.createRun(spec, now);
+    this.tenantKnows = true;
+    try {
+      this.createRun(spec, spec.createdAt ?? now);
+      if (spec.opened.start) this.admit(now);
+    } finally {
+      this.tenantKnows = false;
+    }
+  }
+
+  private createRun(spec: NewRun, now: number): void {
     this.store.insertRun({
       id: spec.id,
       tenant_id: spec.tenantId,
@@ -399,6 +418,9 @@ export class RunEngine {
 
   private syncTenant(now: number): void {
     const run = this.store.run()!;
+    // While an opened run is created, the tenant already holds what these syncs would say;
+    // an ending (an invalid graph) is still news.
+    if (this.tenantKnows && !TERMINAL_RUN_STATUSES.has(run.status)) return;
     const sync: TenantSync = {
       runId: run.id,
       project: run.project,

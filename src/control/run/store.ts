@@ -241,13 +241,17 @@ export class RunStore {
   }
 
   setRunStatus(status: RunStatus, at: number, error: ErrorShape | null = null): void {
-    this.cachedRun = undefined;
+    const run = this.cachedRun;
     if (status === "running") {
       this.sql.exec("UPDATE run SET status = ?, started_at = COALESCE(started_at, ?)", status, at);
+      this.cachedRun = run ? { ...run, status, started_at: run.started_at ?? at } : undefined;
     } else if (TERMINAL_RUN_STATUSES.has(status)) {
-      this.sql.exec("UPDATE run SET status = ?, finished_at = ?, error = ?", status, at, error ? json.write(error) : null);
+      const errorText = error ? json.write(error) : null;
+      this.sql.exec("UPDATE run SET status = ?, finished_at = ?, error = ?", status, at, errorText);
+      this.cachedRun = run ? { ...run, status, finished_at: at, error: errorText } : undefined;
     } else {
       this.sql.exec("UPDATE run SET status = ?", status);
+      this.cachedRun = run ? { ...run, status } : undefined;
     }
   }
 

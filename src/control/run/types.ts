@@ -40,6 +40,12 @@ export interface NewRun {
   steps: ResolvedStep[];
   /** Set on a retry: the run it re-runs, and the steps that succeeded there. */
   retryOf?: { runId: string; carried: Record<string, CarriedStep> };
+  /**
+   * Set when the tenant indexed the run before its creation (TenantObject.openRun) and said
+   * whether it starts now; `createdAt` is then the time the tenant recorded.
+   */
+  opened?: { start: boolean };
+  createdAt?: number;
 }
 
 export interface ArtifactReport {

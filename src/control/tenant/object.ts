@@ -17,7 +17,7 @@ import type { TenantSync } from "../run/types";
 import { migrate, type Migration } from "../sqlite";
 import type { MetricParts } from "../metrics";
 import { DEV_TENANT, PROFILE_MIGRATION, TenantProfile } from "./profile";
-import { RUN_BOOK_MIGRATION, RunBook, type IdempotencyClaim, type ListRunsFilter } from "./runs";
+import { LIVE_RUNS_MIGRATION, OPENED_CHECK_MS, RUN_BOOK_MIGRATION, RunBook, type OpenedRun, type IdempotencyClaim, type ListRunsFilter } from "./runs";
 import type { UsageGroup, UsageGroupRow } from "../../analytics/usage";
 import { WEBHOOK_MIGRATION, WebhookBook, type AttemptResult, type DeliveryPolicy, type DeliveryTask } from "./webhooks";
 import { webhookPoint, writePoints } from "../../analytics/points";
@@ -38,6 +38,7 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
   ],
   WEBHOOK_MIGRATION,
   [...PROFILE_MIGRATION, ...RUN_BOOK_MIGRATION],
+  LIVE_RUNS_MIGRATION,
 ];
 
 export type AuthResult =
@@ -45,7 +46,13 @@ export type AuthResult =
   | { ok: false; code: "auth.unauthenticated" | "tenant.suspended" }
   | { ok: false; code: "rate.limited"; retryAfterMs: number };
 
-export type { IdempotencyClaim, ListRunsFilter };
+export type { IdempotencyClaim, ListRunsFilter, OpenedRun };
+
+export type OpenRunResult =
+  | { ok: true; runId: string; replayed: boolean; start: boolean }
+  | { ok: false; code: string; message: string };
+
+const earliest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
 
 export class TenantObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -131,6 +138,32 @@ export class TenantObject extends DurableObject<Env> {
   }
 
   // ── runs ─────────────────────────────────────────────────────────────────────
+
+  /**
+   * Everything the tenant decides before a run is created, in one call: the Idempotency-Key
+   * (a replay names the first request's run), the month's quota, the run's place in the index,
+   * and admission. An admitted run is created already running.
+   */
+  async openRun(run: OpenedRun, idempotency?: { key: string; bodyHash: string }): Promise<OpenRunResult> {
+    const now = Date.now();
+    const tenant = this.profile.get();
+    if (!tenant) return { ok: false, code: "auth.unauthenticated", message: "No such tenant." };
+    if (idempotency) {
+      const claim = this.runs.claim(idempotency.key, idempotency.bodyHash, run.runId, now);
+      if (!claim.ok) return claim;
+      // A replay: the first request opened its run (or its object will say it never existed).
+      if (claim.replayed) return { ok: true, runId: claim.runId, replayed: true, start: false };
+    }
+    if (!this.runs.reserve(now, tenant.limits.monthlyRuns)) {
+      if (idempotency) this.runs.release(idempotency.key, run.runId);
+      return { ok: false, code: "quota.exceeded", message: "This tenant's monthly run quota is spent." };
+    }
+    const opened = this.runs.open(run, { open: tenant.status === "active", limit: tenant.limits.maxConcurrentRuns }, now);
+    // The alarm must come by the time this run is to be checked on (or start the runs let in);
+    // one already due by then will reschedule itself.
+    if (opened.admitted.length > 0 || this.alarmAt === null || this.alarmAt > now + OPENED_CHECK_MS) await this.syncAlarm();
+    return { ok: true, runId: run.runId, replayed: false, start: opened.start };
+  }
 
   /** Counts a new run against the month's quota; false when it is spent. */
   async reserveRun(): Promise<boolean> {
@@ -235,6 +268,19 @@ export class TenantObject extends DurableObject<Env> {
   /** Starts admitted runs, and puts due webhook deliveries back on the webhooks queue. */
   override async alarm(): Promise<void> {
     this.alarmAt = null; // spent
+    // Opened runs never heard of: a run whose object does not exist was never created, and the
+    // slot it held goes to the next waiting run.
+    let freed = false;
+    for (const runId of this.runs.unconfirmed(Date.now() - OPENED_CHECK_MS)) {
+      if (await runStub(this.env, runId).get(this.tenantId)) {
+        this.runs.confirmed(runId);
+        continue;
+      }
+      this.runs.forget(runId);
+      freed = true;
+    }
+    const tenant = this.profile.get();
+    if (freed && tenant?.status === "active") this.runs.admit(tenant.limits.maxConcurrentRuns);
     for (const runId of this.runs.toStart()) {
       await runStub(this.env, runId).start();
       this.runs.markStarted(runId);
@@ -248,7 +294,7 @@ export class TenantObject extends DurableObject<Env> {
   }
 
   private async syncAlarm(): Promise<void> {
-    const next = this.runs.toStart().length > 0 ? Date.now() : this.webhooks.nextDue();
+    const next = this.runs.toStart().length > 0 ? Date.now() : earliest(this.webhooks.nextDue(), this.runs.nextUnconfirmed());
     if (next === this.alarmAt) return;
     if (next === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(next);

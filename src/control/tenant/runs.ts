@@ -18,6 +18,41 @@ export const RUN_BOOK_MIGRATION = [
   `ALTER TABLE run_index ADD COLUMN outcome TEXT`,
 ];
 
+const TERMINAL = [...TERMINAL_RUN_STATUSES].map((s) => `'${s}'`).join(",");
+/**
+ * The one spelling of "not finished" in this book's queries. SQLite uses the partial index below
+ * only for queries that repeat its WHERE term word for word, so every query says LIVE; those that
+ * sort also name the index (INDEXED BY), or the planner picks the waiting index for its order
+ * and reads every run ever admitted.
+ */
+const LIVE = `status NOT IN (${TERMINAL})`;
+
+/**
+ * Admission counts the admitted runs that are not finished on every status change. Without this
+ * index that count read every run the tenant ever had; with it, only the live ones.
+ */
+export const LIVE_RUNS_MIGRATION = [
+  `CREATE INDEX run_index_live ON run_index (admitted, started, status) WHERE ${LIVE}`,
+  // Set when the API opens a run here before its object exists; cleared by the run's first word.
+  `ALTER TABLE run_index ADD COLUMN opened_at INTEGER`,
+];
+
+/**
+ * How long an opened run may stay unheard of before the tenant asks its object whether it
+ * exists: one whose creation never happened (the request died between the two calls) would
+ * otherwise hold a concurrency slot for ever.
+ */
+export const OPENED_CHECK_MS = 60_000;
+
+/** A run the API is about to create: what the index needs before the run's object exists. */
+export interface OpenedRun {
+  runId: string;
+  project: string;
+  blueprint: string | null;
+  priority: Priority;
+  createdAt: number;
+}
+
 /** Lower runs first. */
 export const PRIORITY_RANK: Record<Priority, number> = { high: 0, normal: 1, low: 2 };
 
@@ -43,8 +78,6 @@ interface IndexRow {
 
 type Row = Record<string, SqlStorageValue>;
 
-const TERMINAL = [...TERMINAL_RUN_STATUSES].map((s) => `'${s}'`).join(",");
-
 export class RunBook {
   constructor(private readonly sql: SqlStorage) {}
 
@@ -60,7 +93,7 @@ export class RunBook {
   record(sync: TenantSync, admission: { open: boolean; limit: number }): { start: boolean; admitted: string[] } {
     this.sql.exec(
       `INSERT INTO run_index (run_id, project, blueprint, status, version, priority, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)
-       ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, version = excluded.version, updated_at = excluded.updated_at
+       ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, version = excluded.version, updated_at = excluded.updated_at, opened_at = NULL
        WHERE excluded.version > run_index.version`,
       sync.runId, sync.project, sync.blueprint, sync.status, sync.version, PRIORITY_RANK[sync.priority], sync.createdAt, sync.at,
     );
@@ -75,21 +108,64 @@ export class RunBook {
     return { start, admitted: admitted.filter((id) => id !== sync.runId) };
   }
 
+  /**
+   * Indexes a run before its object exists, and admits it at once if a slot is free: the run is
+   * then created already running, with no status round trip before its first dispatch. Returns
+   * whether it starts, and other waiting runs a free slot let in (for the alarm to start).
+   */
+  open(run: OpenedRun, admission: { open: boolean; limit: number }, now: number): { start: boolean; admitted: string[] } {
+    this.sql.exec(
+      `INSERT INTO run_index (run_id, project, blueprint, status, version, priority, created_at, updated_at, opened_at)
+       VALUES (?,?,?,'queued',0,?,?,?,?) ON CONFLICT (run_id) DO NOTHING`,
+      run.runId, run.project, run.blueprint, PRIORITY_RANK[run.priority], run.createdAt, now, now,
+    );
+    const admitted = admission.open ? this.admit(admission.limit) : [];
+    const start = admitted.includes(run.runId);
+    if (start) this.sql.exec("UPDATE run_index SET status = 'running', started = 1 WHERE run_id = ?", run.runId);
+    return { start, admitted: admitted.filter((id) => id !== run.runId) };
+  }
+
+  /** Opened runs not heard of since before `before`: their objects are to be asked. */
+  unconfirmed(before: number): string[] {
+    return this.all<{ run_id: string }>(
+      `SELECT run_id FROM run_index INDEXED BY run_index_live WHERE opened_at IS NOT NULL AND opened_at < ? AND ${LIVE} LIMIT 50`,
+      before,
+    ).map((r) => r.run_id);
+  }
+
+  /** When the next opened run is due for that question, if any. */
+  nextUnconfirmed(): number | null {
+    const at = this.all<{ at: number | null }>(`SELECT MIN(opened_at) AS at FROM run_index INDEXED BY run_index_live WHERE opened_at IS NOT NULL AND ${LIVE}`)[0]?.at;
+    return at == null ? null : at + OPENED_CHECK_MS;
+  }
+
+  /** The run's object exists: stop asking (it tells this book its status from now on). */
+  confirmed(runId: string): void {
+    this.sql.exec("UPDATE run_index SET opened_at = NULL WHERE run_id = ?", runId);
+  }
+
+  /** The run's object was never created: the index entry, and its slot, go. */
+  forget(runId: string): void {
+    this.sql.exec("DELETE FROM run_index WHERE run_id = ? AND opened_at IS NOT NULL", runId);
+  }
+
   /** Admits waiting runs, by priority then arrival, while slots are free. Returns their ids. */
   admit(limit: number): string[] {
-    const running = this.all<{ n: number }>(`SELECT COUNT(*) AS n FROM run_index WHERE admitted = 1 AND status NOT IN (${TERMINAL})`)[0]!.n;
+    const running = this.all<{ n: number }>(`SELECT COUNT(*) AS n FROM run_index INDEXED BY run_index_live WHERE admitted = 1 AND ${LIVE}`)[0]!.n;
     if (running >= limit) return [];
     const next = this.all<{ run_id: string }>(
-      "SELECT run_id FROM run_index WHERE admitted = 0 AND status = 'queued' ORDER BY priority, created_at, run_id LIMIT ?",
+      `SELECT run_id FROM run_index WHERE admitted = 0 AND status = 'queued' AND ${LIVE} ORDER BY priority, created_at, run_id LIMIT ?`,
       limit - running,
     ).map((r) => r.run_id);
     for (const id of next) this.sql.exec("UPDATE run_index SET admitted = 1 WHERE run_id = ?", id);
     return next;
   }
 
-  /** Admitted runs not yet told to start (the alarm tells them). */
+  /** Admitted runs not yet told to start (the alarm tells them, in this order). */
   toStart(): string[] {
-    return this.all<{ run_id: string }>("SELECT run_id FROM run_index WHERE admitted = 1 AND started = 0 AND status = 'queued' LIMIT 100").map((r) => r.run_id);
+    return this.all<{ run_id: string }>(
+      `SELECT run_id FROM run_index INDEXED BY run_index_live WHERE admitted = 1 AND started = 0 AND status = 'queued' AND ${LIVE} ORDER BY priority, created_at, run_id LIMIT 100`,
+    ).map((r) => r.run_id);
   }
 
   markStarted(runId: string): void {
@@ -99,15 +175,15 @@ export class RunBook {
   /** Admitted runs not yet finished (at most `limit`, oldest first). */
   active(limit: number): string[] {
     return this.all<{ run_id: string }>(
-      `SELECT run_id FROM run_index WHERE admitted = 1 AND status NOT IN (${TERMINAL}) ORDER BY created_at LIMIT ?`,
+      `SELECT run_id FROM run_index INDEXED BY run_index_live WHERE admitted = 1 AND ${LIVE} ORDER BY created_at LIMIT ?`,
       limit,
     ).map((r) => r.run_id);
   }
 
   counts(): { running: number; waiting: number } {
     const r = this.all<{ running: number; waiting: number }>(
-      `SELECT SUM(CASE WHEN admitted = 1 AND status NOT IN (${TERMINAL}) THEN 1 ELSE 0 END) AS running,
-              SUM(CASE WHEN admitted = 0 AND status = 'queued' THEN 1 ELSE 0 END) AS waiting FROM run_index`,
+      `SELECT SUM(CASE WHEN admitted = 1 THEN 1 ELSE 0 END) AS running, SUM(CASE WHEN admitted = 0 AND status = 'queued' THEN 1 ELSE 0 END) AS waiting
+       FROM run_index WHERE ${LIVE}`,
     )[0];
     return { running: r?.running ?? 0, waiting: r?.waiting ?? 0 };
   }
