@@ -35,16 +35,19 @@ async function devtools(port: number) {
   if (!target) throw new Error("the inspector lists no target");
   // wrangler's inspector proxy wants an Origin it trusts; undici's WebSocket takes headers.
   const ws = new WebSocket(target.webSocketDebuggerUrl, { headers: { origin: "http://localhost" } } as unknown as string[]);
-  await new Promise((resolve, reject) => ((ws.onopen = resolve), (ws.onerror = reject)));
+  await new Promise((resolve, reject) => {
+    ws.addEventListener("open", resolve, { once: true });
+    ws.addEventListener("error", reject, { once: true });
+  });
   let next = 1;
   const pending = new Map<number, (result: unknown) => void>();
-  ws.onmessage = (m) => {
+  ws.addEventListener("message", (m: { data: unknown }) => {
     const msg = JSON.parse(String(m.data)) as { id?: number; result?: unknown; error?: unknown };
     if (msg.id && pending.has(msg.id)) {
       pending.get(msg.id)!(msg.error ? Promise.reject(new Error(JSON.stringify(msg.error))) : msg.result);
       pending.delete(msg.id);
     }
-  };
+  });
   return {
     send: <T>(method: string, params: Record<string, unknown> = {}) =>
       new Promise<T>((resolve) => {
@@ -56,7 +59,11 @@ async function devtools(port: number) {
   };
 }
 
-/** Self time per function, and inclusive time per function of ours (src/, schema/). */
+/**
+ * Self time per function, and inclusive time per JavaScript function (each sample counted once
+ * per function on its stack). wrangler bundles the Worker into one index.js, so functions are
+ * named with their line in that bundle (.wrangler/tmp/dev-…/index.js).
+ */
 function summarize(profile: Profile) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
@@ -76,11 +83,11 @@ function summarize(profile: Profile) {
     total += us;
     if (node.callFrame.functionName === "(idle)") idle += us;
     self.set(label(node), (self.get(label(node)) ?? 0) + us);
-    // Each of our functions on the stack gets the sample once (recursion counted once).
+    // Each JavaScript function on the stack gets the sample once (recursion counted once).
     const seen = new Set<string>();
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
       const n = byId.get(cur)!;
-      if (!/\/(src|schema)\//.test(n.callFrame.url)) continue;
+      if (!n.callFrame.url) continue; // native frames and the VM's own (idle, program, GC)
       const l = label(n);
       if (seen.has(l)) continue;
       seen.add(l);
@@ -126,7 +133,7 @@ try {
   console.log(`S=${STEPS}, R=${RUNS}: ${wall} ms wall, ${ms(total - idle)} ms busy in the isolate (${perRun(total - idle)} ms per run)\n`);
   console.log("self time (ms total, ms per run):");
   for (const [l, us] of self) console.log(`${ms(us)} ${perRun(us)}  ${l}`);
-  console.log("\ninclusive time of our functions:");
+  console.log("\ninclusive time of JavaScript functions:");
   for (const [l, us] of inclusive) console.log(`${ms(us)} ${perRun(us)}  ${l}`);
   console.log(`\nprofile: ${OUT}`);
 } finally {
