@@ -195,10 +195,15 @@ Found by profiling the runtime's Worker through workerd's inspector (\`wrangler 
   floor still pays: at R=1 the runtime is now faster per step than the floor. Under concurrency what remains
   is the work the floor does not do per step: three events in the log, the attempt row, lease timers,
   metering, analytics, and the webhook outbox.
-- **Run creation** costs about 60 ms of CPU per one-step run against the floor's 24 ms: the API's key check
-  and token bucket in the tenant's object, the idempotency and quota calls, the run's object (a new SQLite
-  database; its schema is now created in one go rather than by replaying migrations), and the run's status
-  sent to the tenant's object for admission and again at the end. That is the next thing to profile.
+- **Run creation** (S=1) now costs about 39 ms of the workerd processes' CPU per run at R=100 (about 60 ms
+  before this round) against the floor's 20 ms and Workflows' 40 ms; \`npm run bench:profile\` profiles exactly
+  this cell. Creating a run is now two object calls (the tenant's \`openRun\`: key claim, quota, index entry and
+  admission at once; then the run's \`create\`, which dispatches in its first transaction) where it was four
+  calls and two transactions. What remains above the floor: the API's key check and token bucket (one more
+  call to the tenant per request), the run's schema (a new SQLite database per run, about 15 statements), three
+  events and their webhook fan-out through a queue to the tenant, the lease timers and the alarm, and the
+  run's final status and usage sent to the tenant. In the profile SQLite statement execution is the largest
+  single item (about a quarter of the isolate's busy time), then RPC plumbing.
 - **The local queue broker runs one consumer invocation per queue at a time** (miniflare's
   \`broker.worker.js\` keeps one pending flush), so steps/s under concurrency is batch size ÷ the slowest
   message of the batch. It bounds the floor and the runtime alike; Workflows does not use queues.
@@ -216,6 +221,12 @@ state change's transaction, leases; \`npm run chaos\` passes):
 - Continuations (above): one RPC and one commit per step of a chain instead of two, and no queue trip.
 - A new object's SQLite schema is created from the migrations squashed into one CREATE per table, instead of
   replaying every ALTER TABLE for each new run (a test checks both give the same schema).
+- One tenant call opens a run (above), and the run starts in its first transaction: no admission round trip.
+- Admission counts live runs through a partial index instead of reading every run the tenant ever had.
+- Reads repeated on every decision stay in memory: the run's row (30 reads per one-step run before), its last
+  event sequence and usage, the tenant's profile (7 reads), its alarm and whether it has any webhook endpoint;
+  each timer is written once per transaction. A one-step run went from 177 SQL statements to 110
+  (\`test/integration/hot-path.test.ts\` holds that budget).
 
 ${before ? beforeAfter(before, res) : ""}
 ## Method
