@@ -17,7 +17,7 @@ import type { TenantSync } from "../run/types";
 import { migrate, type Migration } from "../sqlite";
 import type { MetricParts } from "../metrics";
 import { DEV_TENANT, PROFILE_MIGRATION, TenantProfile } from "./profile";
-import { LIVE_RUNS_MIGRATION, OPENED_CHECK_MS, RUN_BOOK_MIGRATION, RunBook, type OpenedRun, type IdempotencyClaim, type ListRunsFilter } from "./runs";
+import { LIVE_RUNS_MIGRATION, OPENED_CHECK_MS, RUN_BOOK_MIGRATION, RunBook, type ListRunsFilter, type OpenedRun } from "./runs";
 import type { UsageGroup, UsageGroupRow } from "../../analytics/usage";
 import { WEBHOOK_MIGRATION, WebhookBook, type AttemptResult, type DeliveryPolicy, type DeliveryTask } from "./webhooks";
 import { webhookPoint, writePoints } from "../../analytics/points";
@@ -46,7 +46,7 @@ export type AuthResult =
   | { ok: false; code: "auth.unauthenticated" | "tenant.suspended" }
   | { ok: false; code: "rate.limited"; retryAfterMs: number };
 
-export type { IdempotencyClaim, ListRunsFilter, OpenedRun };
+export type { ListRunsFilter, OpenedRun };
 
 export type OpenRunResult =
   | { ok: true; runId: string; replayed: boolean; start: boolean }
@@ -165,12 +165,6 @@ export class TenantObject extends DurableObject<Env> {
     return { ok: true, runId: run.runId, replayed: false, start: opened.start };
   }
 
-  /** Counts a new run against the month's quota; false when it is spent. */
-  async reserveRun(): Promise<boolean> {
-    const tenant = this.profile.get();
-    return tenant ? this.runs.reserve(Date.now(), tenant.limits.monthlyRuns) : false;
-  }
-
   /**
    * Follows a run's status, and answers whether it may start now (admission). Runs that a
    * finished run's slot lets in are started by the alarm.
@@ -197,14 +191,6 @@ export class TenantObject extends DurableObject<Env> {
 
   async listRuns(filter: ListRunsFilter): Promise<{ items: RunSummary[]; next: { createdAt: number; runId: string } | null }> {
     return this.runs.list(filter);
-  }
-
-  async claimIdempotency(key: string, bodyHash: string, candidateRunId: string): Promise<IdempotencyClaim> {
-    return this.runs.claim(key, bodyHash, candidateRunId, Date.now());
-  }
-
-  async releaseIdempotency(key: string, runId: string): Promise<void> {
-    this.runs.release(key, runId);
   }
 
   // ── webhooks ────────────────────────────────────────────────────────────────
