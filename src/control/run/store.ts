@@ -182,7 +182,7 @@ export class RunStore {
   private cachedRun: RunRow | null | undefined;
   private cachedSeq: number | undefined;
   private cachedUsage: RunUsage | undefined;
-  /** Timers already written by this transaction, with the due time written (see setTimerOnce). */
+  /** Timers already written by this transaction, with the due time written (see setTimer). */
   private readonly timersThisTxn = new Map<string, { due: number; attempt: number; exact: boolean }>();
 
   constructor(private readonly sql: SqlStorage) {
