@@ -26,6 +26,16 @@ export interface PointSchema {
 
 const f = <N extends string>(name: N, doc: string) => ({ name, doc }) as const;
 
+/** What an attempt meters, summed: the same columns, in the same order, in run and usage points. */
+const METERED = [
+  f("attempts", "attempts dispatched"),
+  f("wallMs", "sum of attempt execution times"),
+  f("cpuMs", "estimated handler CPU time"),
+  f("artifactBytes", "artifact bytes written"),
+  f("tokensIn", "AI tokens in"),
+  f("tokensOut", "AI tokens out"),
+] as const;
+
 export const POINTS = {
   run: {
     doc: "A run that reached a terminal state.",
@@ -43,12 +53,7 @@ export const POINTS = {
       f("durationMs", "submission to end"),
       f("queuedMs", "submission to start (admission wait)"),
       f("steps", "steps that ran"),
-      f("attempts", "attempts dispatched"),
-      f("wallMs", "sum of attempt execution times"),
-      f("cpuMs", "estimated handler CPU time"),
-      f("artifactBytes", "artifact bytes written"),
-      f("tokensIn", "AI tokens in"),
-      f("tokensOut", "AI tokens out"),
+      ...METERED,
       f("costUsd", "the run's cost under the deployment's price table"),
       f("withinExpected", "1 if a blueprint run succeeded within the blueprint's expected time, 0 if not, -1 if not judged"),
     ],
@@ -92,12 +97,7 @@ export const POINTS = {
     ],
     doubles: [
       f("steps", "steps that ran in the pool"),
-      f("attempts", "attempts dispatched"),
-      f("wallMs", "sum of attempt execution times"),
-      f("cpuMs", "estimated handler CPU time"),
-      f("artifactBytes", "artifact bytes written"),
-      f("tokensIn", "AI tokens in"),
-      f("tokensOut", "AI tokens out"),
+      ...METERED,
       f("queueOps", "queue operations"),
       f("objectCalls", "Durable Object calls"),
       f("r2Writes", "R2 writes"),

@@ -84,7 +84,11 @@ runs.openapi(
         { runId: newRunId(), project: body.project, blueprint: body.blueprint ?? null, priority: body.priority, createdAt },
         idempotencyKey ? { key: idempotencyKey, bodyHash: await sha256Hex(JSON.stringify(body)) } : undefined,
       );
-      if (!opened.ok) throw opened.code === "quota.exceeded" ? quotaExceeded() : problems.conflict(opened.code, opened.message);
+      if (!opened.ok) {
+        if (opened.code === "quota.exceeded") throw quotaExceeded();
+        if (opened.code === "auth.unauthenticated") throw problems.unauthenticated(); // the tenant went away since auth
+        throw problems.conflict(opened.code, opened.message);
+      }
       const { runId, replayed } = opened;
       // The run's own callback endpoint exists before its first event. Not on a replay: its
       // secret was shown once, to the first request.

@@ -50,7 +50,7 @@ export type { ListRunsFilter, OpenedRun };
 
 export type OpenRunResult =
   | { ok: true; runId: string; replayed: boolean; start: boolean }
-  | { ok: false; code: string; message: string };
+  | { ok: false; code: "auth.unauthenticated" | "idempotency.conflict" | "quota.exceeded"; message: string };
 
 const earliest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
 
@@ -150,7 +150,7 @@ export class TenantObject extends DurableObject<Env> {
     if (!tenant) return { ok: false, code: "auth.unauthenticated", message: "No such tenant." };
     if (idempotency) {
       const claim = this.runs.claim(idempotency.key, idempotency.bodyHash, run.runId, now);
-      if (!claim.ok) return claim;
+      if (!claim.ok) return { ok: false, code: "idempotency.conflict", message: claim.message };
       // A replay: the first request opened its run (or its object will say it never existed).
       if (claim.replayed) return { ok: true, runId: claim.runId, replayed: true, start: false };
     }
