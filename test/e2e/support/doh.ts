@@ -40,6 +40,8 @@ export const TEST_RECORDS: Record<string, Records> = {
   "empty.example.org": {},
   "servfail.example.org": { status: 2 },
   "broken.example.org": { httpStatus: 500 },
+  "short-ttl.example.org": { a: ["8.8.8.8"], ttl: 0 },
+  "long-ttl.example.org": { a: ["8.8.8.8"], ttl: 86_400 },
   "localtest.me": { a: ["127.0.0.1"], aaaa: ["::1"] },
   "*.localtest.me": { a: ["127.0.0.1"], aaaa: ["::1"] },
 };
@@ -51,7 +53,7 @@ export interface DohServer {
   url: string;
   /** Replaces what a name answers (e.g. to rebind it to a private address). */
   set(name: string, records: Records): void;
-  /** How many queries were answered for a name (to see the Worker's cache at work). */
+  /** How many queries were answered for a name (to see the Worker's cache at work); also GET /queries?name=. */
   queries(name: string): number;
   close(): Promise<void>;
 }
@@ -87,8 +89,10 @@ export async function startDohServer(initial: Record<string, Records> = TEST_REC
   };
 
   const server: Server = createServer((req, res) => {
-    const params = new URL(req.url ?? "/", "http://resolver").searchParams;
+    const { pathname, searchParams: params } = new URL(req.url ?? "/", "http://resolver");
     const name = (params.get("name") ?? "").toLowerCase().replace(/\.$/, "");
+    // Not DNS: lets tests inside workerd see how often a name was asked for (the Worker's cache).
+    if (pathname === "/queries") return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ count: counts.get(name) ?? 0 }));
     const type = params.get("type") === "AAAA" ? TYPE.AAAA : TYPE.A;
     counts.set(name, (counts.get(name) ?? 0) + 1);
     if (req.headers.accept !== "application/dns-json") return void res.writeHead(415).end();
