@@ -71,10 +71,11 @@ runs.openapi(
       const resolved = resolveRun(body, resolveOptions(c.env));
       if (!resolved.ok) throw resolved.error;
       if (body.callback) {
-        checkUrl(c.env, body.callback.url, "callback.url");
         const bad = body.callback.eventTypes.findIndex((t) => !EventTypePattern.safeParse(t).success);
         if (bad >= 0) throw problems.invalid("The callback's event types are invalid.", [{ path: `callback.eventTypes.${bad}`, message: "not an event type" }]);
       }
+      // Checked (names resolved) after the cheap checks; stored in its canonical form.
+      const callbackSpec = body.callback ? { ...body.callback, url: await checkUrl(c.env, body.callback.url, "callback.url") } : null;
       const tenantId = c.get("tenantId");
       const tenant = c.env.TENANT.getByName(tenantId);
       const idempotencyKey = c.req.valid("header")["idempotency-key"];
@@ -93,8 +94,8 @@ runs.openapi(
       // The run's own callback endpoint exists before its first event. Not on a replay: its
       // secret was shown once, to the first request.
       const callback =
-        body.callback && !replayed
-          ? await tenant.createWebhook({ ...body.callback, description: `callback of ${runId}` }, runId)
+        callbackSpec && !replayed
+          ? await tenant.createWebhook({ ...callbackSpec, description: `callback of ${runId}` }, runId)
           : null;
       // create() is idempotent on the run id: a replay returns the run the first request made.
       const run = await runStub(c.env, runId).create({
