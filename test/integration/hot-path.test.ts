@@ -1,7 +1,7 @@
 import { reset, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, expect, it } from "vitest";
-import { createRun, waitForRun } from "../support/api";
+import { api, createRun, waitForRun } from "../support/api";
 
 afterEach(() => reset());
 
@@ -80,3 +80,27 @@ it("each further step of a chain, in steady state, stays within its statement bu
   // memory and a transaction's step rows kept (this test, on the code before); 11.15 after.
   expect(perStep, `10 steps: ${short}, 30 steps: ${long}`).toBeLessThanOrEqual(12);
 }, 60_000);
+
+it("creating a run is one call to the tenant's object: the key check rides on the call that opens the run", async () => {
+  await waitForRun((await createRun(chain(1))).id);
+  const namespace = env.TENANT as unknown as { getByName(name: string): Record<string, unknown> };
+  const getByName = namespace.getByName;
+  const calls: string[] = [];
+  namespace.getByName = function (this: unknown, name: string) {
+    const stub = getByName.call(this, name);
+    // Every method of an RPC stub is a call to the object: count them by name.
+    return new Proxy(stub, {
+      get(target, prop) {
+        if (typeof prop !== "string" || prop === "then") return Reflect.get(target, prop);
+        return (...args: unknown[]) => (calls.push(prop), (target[prop] as (...a: unknown[]) => unknown)(...args));
+      },
+    });
+  };
+  try {
+    const res = await api("/v1/runs", { method: "POST", json: chain(1) });
+    expect(res.status).toBe(202);
+  } finally {
+    namespace.getByName = getByName;
+  }
+  expect(calls).toEqual(["openRun"]);
+});

@@ -137,3 +137,19 @@ describe("at delivery", () => {
     expect(result.error).toMatch(/^refused URL: only https URLs are allowed/);
   });
 });
+
+describe("resolution is work for a verified key only", () => {
+  const queries = async (name: string) => ((await (await fetch(new URL(`/queries?name=${name}`, DOH_URL))).json()) as { count: number }).count;
+
+  it("a run's callback is not resolved for a key that does not verify: 401 first, and nothing created", async () => {
+    const name = "unverified-caller.example.com";
+    const forged = "frk_dev_zzzzzzzzzzzz_" + "a".repeat(40); // well formed, no such key
+    const res = await api("/v1/runs", { method: "POST", key: forged, json: run(`https://${name}/hook`) });
+    expect((await problem(res)).code).toBe("auth.unauthenticated");
+    expect(res.status).toBe(401);
+    expect(await queries(name)).toBe(0);
+    expect(((await (await api("/v1/runs")).json()) as { items: unknown[] }).items).toEqual([]);
+    expect((await api("/v1/runs", { method: "POST", json: run(`https://${name}/hook`) })).status).toBe(202);
+    expect(await queries(name)).toBe(2); // A and AAAA, for the verified key
+  });
+});
