@@ -216,7 +216,44 @@ function method(res: Results | null): string {
  */
 const WHY = `## Why the method changed
 
-WHY_TEXT
+Until 2026-12-01 \`npm run bench\` started the three \`wrangler dev\` trees once, kept them up for every cell
+and repetition (interleaved), waited only for the system under test to be idle, and computed throughput over
+each server's own timestamps. An outside harness that ran each system alone on a fresh \`wrangler dev\` per
+cell found the runtime at 0.84× Workflows at S=50, R=100 where this page said 1.19×, and both peers at about
+twice the throughput shown here. Small experiments on this machine (2 cores shared with other engineers'
+test suites at the time, so one figure moves ±30% from run to run; CPU per step is steadier) showed why:
+
+- **State that grows across cells tired the peers, not the runtime.** One long-lived \`wrangler dev\` per
+  system, the same S=10, R=100 cell eight times in a row: the floor's CPU per step went from 1.81 ms (first
+  time) to 1.96–2.37 ms (the later ones) and its workerd resident set from 390 to 763 MB; Workflows' from
+  3.71 ms to 3.97–4.35 ms and 474 to 1,028 MB; the runtime's CPU stayed flat (5.47 ms, then 4.84–5.55 ms;
+  568 → 870 MB). The old S=50, R=100 cell came after about 800 runs and 7,000 steps on each tree, the same
+  order as that experiment: the peers were measured loaded with the earlier cells' objects and the runtime
+  barely suffered from it, which moved every ratio our way. Its peak memory was the footprint of all the
+  earlier cells (1,082 MB for Workflows), not of the cell.
+- **The server's clock is not the user's.** First creation to last finish leaves out accepting the \`POST\`s
+  and making the end visible, and each system stamps those moments differently. Measured alone and fresh in
+  one run, server ÷ client steps/s was 1.23 for the runtime, 1.09 for the floor and 1.12 for Workflows at
+  S=50, R=20 (the runtime flattered by about 10% against each peer), and 1.27, 1.48 and 2.5 at S=1, R=100
+  (Workflows stamps both moments inside its instance). Throughput is now timed on the client.
+- **Several trees up at once** mattered least here: an idle tree used about 20 ms of CPU while another was
+  measured beside it; the floor's S=10, R=100 with the two other trees up and warm gave 199–275 steps/s
+  against 296–302 alone, back to back, within this machine's noise; the previous system's trailing work
+  leaked at most 110 ms of CPU into the next one's window. Measuring each alone removes the question.
+- The old harness polled the R runs one request at a time, which adds about R requests to the end of a
+  client-side window (about 0.6 s at S=1, R=100 for the floor); the poll now fans out once runs finish.
+
+The same three cells under both methods, back to back on the shared machine (2 repetitions, medians;
+the old row is short, so it carries little accumulated state, and mostly shows the clock):
+
+| cell | old: runtime / floor / Workflows | new: runtime / floor / Workflows |
+|---|---:|---:|
+| S=1, R=100, runs/s | 36 / 131 / 111 | 37 / 109 / 51 |
+| S=10, R=100, steps/s | 217 / 587 / 246 | 183 / 378 / 228 |
+| S=50, R=20, steps/s | 333 / 515 / 332 | 309 / 628 / 263 |
+
+The old mode is gone rather than kept beside the new one: how a system behaves after hours of service is a
+question for a soak test, not for a comparison between systems, and a long-lived tree answers neither well.
 `;
 
 function caveats(res: Results | null): string {
