@@ -40,22 +40,21 @@ function latencyTable(cells: CellResult[]): string {
 }
 
 function loadTable(load: LoadTest): string {
-  const search = load.search.map((x) => `${x.rate}/s: ${x.sustained ? "sustained" : "not sustained"} (${num(x.achievedRate)}/s answered, ${x.failed} failed, p99 ${x.p99} ms)`).join("; ");
-  const head = `| system | p99, median of repetitions | p50 / p90 / p97.5 / p99 / max per repetition | achieved req/s | non-2xx / errors | workerd CPU / request | peak RSS |\n|---|---:|---:|---:|---:|---:|---:|`;
+  const search = load.search.map((x) => `${x.rate}/s ${x.sustained ? "sustained" : "not sustained"} (${x.answeredInTime} of ${x.sent} answered in time, ${x.failed} failed, p99 ${x.p99} ms)`).join("; ");
+  const head = `| system | p99, median of repetitions | p50 / p90 / p95 / p99 / max, each repetition | answered in time | non-2xx / errors | workerd CPU / request | peak RSS |\n|---|---:|---:|---:|---:|---:|---:|`;
   const rows = (["runtime", ...PEERS] as const).flatMap((n) => {
     const s = load.systems[n];
     if (!s) return [];
     const each = (f: (l: LoadResult) => string) => s.reps.map(f).join(", ");
     return [
-      `| ${NAMES[n]} | ${num(s.p99)} | ${each((l) => `${l.latencyMs.p50} / ${l.latencyMs.p90} / ${l.latencyMs.p97_5} / ${l.latencyMs.p99} / ${l.latencyMs.max}`)} | ${each((l) => num(l.achievedRate))} | ${each((l) => `${l.non2xx} / ${l.errors + l.timeouts}`)} | ${each((l) => `${l.cpuMsPerRequest.toFixed(2)} ms`)} | ${each((l) => `${l.peakRssMB.toFixed(0)} MB`)} |`,
+      `| ${NAMES[n]} | ${num(s.p99)} | ${each((l) => `${l.latencyMs.p50} / ${l.latencyMs.p90} / ${l.latencyMs.p95} / ${l.latencyMs.p99} / ${l.latencyMs.max}`)} | ${each((l) => `${l.answeredInTime} of ${l.sent}`)} | ${each((l) => `${l.non2xx} / ${l.errors}`)} | ${each((l) => `${l.cpuMsPerRequest.toFixed(2)} ms`)} | ${each((l) => `${l.peakRssMB.toFixed(0)} MB`)} |`,
     ];
   });
-  return `**Create-run latency under a steady offered rate (ms, client side, autocannon)**
+  return `**Create-run latency under a steady offered rate (ms, client side)**
 
-The rate is the highest the floor sustained (every request 2xx, at least 95% of the offered rate answered) in a
-step search of ${load.searchSeconds} s per rate, a fresh floor for each: ${search}. Then ${load.rate} requests/s for
-${load.seconds} s were offered to each system alone (${load.connections} connections). Each request creates a one-step
-run, which executes while the load continues.
+The rate is the highest the floor sustained in a step search of ${load.searchSeconds} s per rate, a fresh floor for each
+(${search}). Then ${load.rate} requests/s for ${load.seconds} s were offered to each system alone. Each request creates
+a one-step run, which executes while the load continues.
 
 ${head}
 ${rows.join("\n")}`;
@@ -199,10 +198,14 @@ function method(res: Results | null): string {
 - **Peak memory** samples the resident set of the workerd processes every 100 ms during the cell, on a
   fresh start, median over repetitions; the whole tree (wrangler's Node and esbuild too) is reported beside it.
   The target uses workerd's: wrangler's Node is the same for every system and would pull every ratio toward 1.
-- **Load test**: a step search on the floor (a fresh floor per rate, a few seconds each, lowest rate first)
-  finds the highest offered rate it sustains (every request 2xx, at least 95% of the rate answered); that
-  same rate is then offered to each system alone on a fresh start, ${reps} time(s), order rotating, and p99
-  (autocannon, client side, \`overallRate\`, no Idempotency-Key, so every request creates a run) compared.
+- **Load test**: \`POST /v1/runs\` (peers: \`POST /runs\`) creating one-step runs, no Idempotency-Key, open loop
+  at a constant rate (request i is due at i ÷ rate and sent then whatever earlier answers do; latency counts
+  from the moment it was due; \`bench/load.ts\`). A step search on the floor (a fresh floor per rate, a few
+  seconds each, lowest rate first) finds the highest rate it sustains: every answer 2xx, and at least 95% of
+  them within one second after the last request was due (a system that falls behind builds a backlog
+  instead). That same rate is then offered to each system alone on a fresh start, ${reps} time(s), order
+  rotating, and the median of each system's p99 compared. The old load test used autocannon's
+  \`overallRate\`, which sends each connection's share in a burst at the top of every second.
 - The microservice blueprint exists only in the runtime; it has no peer figures.
 - \`BENCH_QUICK=1\` runs a tiny version of every cell (results in \`bench/results/quick.json\`, never
   published); \`BENCH_CELLS=chain-s10-r100,load\` runs only the listed cells (and the load test only if

@@ -36,14 +36,15 @@ export interface CellResult extends Cell {
 export interface LoadResult {
   rate: number;
   seconds: number;
-  requests: number;
-  /** Requests answered per second: below `rate` when answers came too slowly for the connections. */
-  achievedRate: number;
+  sent: number;
   ok: number;
   non2xx: number;
+  /** Connection errors and timeouts. */
   errors: number;
-  timeouts: number;
-  latencyMs: { p50: number; p90: number; p97_5: number; p99: number; max: number };
+  /** Answers received by one second after the last request was due. */
+  answeredInTime: number;
+  /** Of 2xx answers, from the moment each request was due. */
+  latencyMs: { p50: number; p90: number; p95: number; p99: number; max: number };
   cpuMsPerRequest: number;
   peakRssMB: number;
 }
@@ -51,9 +52,8 @@ export interface LoadResult {
 export interface LoadTest {
   seconds: number;
   searchSeconds: number;
-  connections: number;
   /** The step search on the floor, lowest rate first, up to the first rate it did not sustain. */
-  search: { rate: number; sustained: boolean; achievedRate: number; failed: number; p99: number }[];
+  search: { rate: number; sustained: boolean; answeredInTime: number; sent: number; failed: number; p99: number }[];
   /** The rate offered to every system: the highest the floor sustained (the lowest tried if none). */
   rate: number;
   floorSustains: boolean;
