@@ -238,11 +238,16 @@ test suites at the time, so one figure moves ±30% from run to run; CPU per step
   and making the end visible, and each system stamps those moments differently. Measured alone and fresh in
   one run, server ÷ client steps/s was 1.23 for the runtime, 1.09 for the floor and 1.12 for Workflows at
   S=50, R=20 (the runtime flattered by about 10% against each peer), and 1.27, 1.48 and 2.5 at S=1, R=100
-  (Workflows stamps both moments inside its instance). Throughput is now timed on the client.
+  (Workflows stamps both moments inside its instance: in an S=1, R=100 cell its last run stamped its end
+  0.8 s after the first \`POST\` was sent, the \`POST\`s returned at 1.2 s, and the last run read as complete
+  at 1.9–2.0 s). Throughput is now timed on the client.
 - **Several trees up at once** mattered least here: an idle tree used about 20 ms of CPU while another was
   measured beside it; the floor's S=10, R=100 with the two other trees up and warm gave 199–275 steps/s
   against 296–302 alone, back to back, within this machine's noise; the previous system's trailing work
   leaked at most 110 ms of CPU into the next one's window. Measuring each alone removes the question.
+- **The old load test offered bursts, not a rate**: autocannon's \`overallRate\` sends each connection's share at
+  the top of every second. The floor at 40 requests/s had a p99 of 270 ms that way and 46 ms at a constant
+  rate (\`bench/load.ts\`); its p50 of 424 ms at "200/s" on this page was queueing behind bursts.
 - The old harness polled the R runs one request at a time, which adds about R requests to the end of a
   client-side window (about 0.6 s at S=1, R=100 for the floor); the poll now fans out once runs finish.
 
