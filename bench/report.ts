@@ -53,7 +53,7 @@ function loadTable(load: LoadTest): string {
   return `**Create-run latency under a steady offered rate (ms, client side)**
 
 The rate is the highest the floor sustained in a step search of ${load.searchSeconds} s per rate, a fresh floor for each
-(${search}). Then ${load.rate} requests/s for ${load.seconds} s were offered to each system alone. Each request creates
+(${search})${load.search.at(-1)?.sustained ? "; it sustained the highest rate tried and may sustain more" : ""}. Then ${load.rate} requests/s for ${load.seconds} s were offered to each system alone. Each request creates
 a one-step run, which executes while the load continues.
 
 ${head}

@@ -42,7 +42,8 @@ export function targets(res: Results): Target[] {
     const f = cell(id)?.systems[system];
     return f ? pick(f) : undefined;
   };
-  const title = (id: string) => cell(id)?.title ?? id;
+  // A cell left out (BENCH_CELLS, BENCH_QUICK) is still named the way the full run names it.
+  const title = (id: string) => cell(id)?.title ?? id.replace(/^chain-s(\d+)-r(\d+)$/, "S=$1, R=$2");
   const ms = (x: number) => `${x.toFixed(2)} ms`;
   const perSec = (x: number) => x.toLocaleString("en-US", { maximumFractionDigits: 0 });
   const out: Target[] = [];
