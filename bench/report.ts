@@ -226,14 +226,14 @@ cell found the runtime at 0.84× Workflows at S=50, R=100 where this page said 1
 twice the throughput shown here. Small experiments on this machine (2 cores shared with other engineers'
 test suites at the time, so one figure moves ±30% from run to run; CPU per step is steadier) showed why:
 
-- **State that grows across cells tired the peers, not the runtime.** One long-lived \`wrangler dev\` per
+- **State that grows across cells cost the peers CPU, not the runtime.** One long-lived \`wrangler dev\` per
   system, the same S=10, R=100 cell eight times in a row: the floor's CPU per step went from 1.81 ms (first
   time) to 1.96–2.37 ms (the later ones) and its workerd resident set from 390 to 763 MB; Workflows' from
   3.71 ms to 3.97–4.35 ms and 474 to 1,028 MB; the runtime's CPU stayed flat (5.47 ms, then 4.84–5.55 ms;
-  568 → 870 MB). The old S=50, R=100 cell came after about 800 runs and 7,000 steps on each tree, the same
-  order as that experiment: the peers were measured loaded with the earlier cells' objects and the runtime
-  barely suffered from it, which moved every ratio our way. Its peak memory was the footprint of all the
-  earlier cells (1,082 MB for Workflows), not of the cell.
+  568 → 870 MB; throughput fell for all three, by more than this machine's noise lets us attribute). The
+  old S=50, R=100 cell came after about 800 runs and 7,000 steps on each tree, the same order as that
+  experiment: the peers were measured loaded with the earlier cells' objects, which moved the CPU ratios our
+  way. Its peak memory was the footprint of all the earlier cells (1,082 MB for Workflows), not of the cell.
 - **The server's clock is not the user's.** First creation to last finish leaves out accepting the \`POST\`s
   and making the end visible, and each system stamps those moments differently. Measured alone and fresh in
   one run, server ÷ client steps/s was 1.23 for the runtime, 1.09 for the floor and 1.12 for Workflows at
@@ -243,13 +243,18 @@ test suites at the time, so one figure moves ±30% from run to run; CPU per step
   at 1.9–2.0 s). Throughput is now timed on the client.
 - **Several trees up at once** mattered least here: an idle tree used about 20 ms of CPU while another was
   measured beside it; the floor's S=10, R=100 with the two other trees up and warm gave 199–275 steps/s
-  against 296–302 alone, back to back, within this machine's noise; the previous system's trailing work
-  leaked at most 110 ms of CPU into the next one's window. Measuring each alone removes the question.
+  against 296–302 alone, back to back, a drop this machine's noise cannot separate from the trees' presence;
+  the previous system's trailing work leaked at most 110 ms of CPU into the next one's window. Measuring each
+  alone removes the question.
 - **The old load test offered bursts, not a rate**: autocannon's \`overallRate\` sends each connection's share at
   the top of every second. The floor at 40 requests/s had a p99 of 270 ms that way and 46 ms at a constant
-  rate (\`bench/load.ts\`); its p50 of 424 ms at "200/s" on this page was queueing behind bursts.
+  rate (\`bench/load.ts\`); its p50 of 424 ms at "200/s" on the old page was queueing behind bursts.
 - The old harness polled the R runs one request at a time, which adds about R requests to the end of a
   client-side window (about 0.6 s at S=1, R=100 for the floor); the poll now fans out once runs finish.
+
+These account for part of the gap to the outside harness, not all of it: that harness ran on a quiet machine,
+and every system's absolute figures here, with other suites running (about 0.6 cores of other processes), are
+lower. The final figures belong to a quiet machine; the page says how much else ran.
 
 The same three cells under both methods, back to back on the shared machine (2 repetitions, medians;
 the old row is short, so it carries little accumulated state, and mostly shows the clock):
