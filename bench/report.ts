@@ -60,6 +60,28 @@ ${head}
 ${rows.join("\n")}`;
 }
 
+/**
+ * The same targets measured on the code before a change (`bench/results/before.json`, same method,
+ * its own full run), beside this run's: each side's ratio is to its own peers of its own run.
+ */
+function beforeAfter(res: Results): string {
+  const file = join(import.meta.dirname, "results", "before.json");
+  const before = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Partial<Results>) : null;
+  if (before?.method !== "isolated") return "";
+  const then = targets(before as Results);
+  const rows = targets(res).map((now, i) => `| ${now.name} | ${now.goal} | ${then[i]?.measured ?? "–"} | ${now.measured} |`);
+  return `
+### Before and after
+
+The same \`npm run bench\`, run on the code before the change (commit \`${before.machine?.commit ?? "?"}\`, ${before.date ?? "?"}; results in
+\`bench/results/before.json\`) and on this one. Each ratio is to the peers of its own run.
+
+| target | goal | before | after |
+|---|---|---|---|
+${rows.join("\n")}
+`;
+}
+
 /** The figures of a run, or null when none were taken under the current method yet. */
 function figuresSection(res: Results): string {
   const m = res.machine;
@@ -74,7 +96,7 @@ Each is a ratio between systems measured in this same run; where one is not met,
 | target | goal | measured | met |
 |---|---|---|---|
 ${targets(res).map((x) => `| ${x.name} | ${x.goal} | ${x.measured} | ${x.met === null ? "not measured" : x.met ? "yes" : `no (${x.gap})`} |`).join("\n")}
-
+${beforeAfter(res)}
 ## Results
 
 S = sequential steps per run, R = runs submitted at once.
