@@ -1,4 +1,5 @@
 /** The shape of bench/results/*.json, shared by the harness and the report. */
+import type { RateResult } from "./load.ts";
 import type { SystemName, Workload } from "./systems.ts";
 
 export interface Cell {
@@ -33,18 +34,10 @@ export interface CellResult extends Cell {
   systems: Partial<Record<SystemName, SystemFigures>>;
 }
 
-export interface LoadResult {
+/** One system's answers to the steady load (see `RateResult`), and what serving them cost it. */
+export interface LoadResult extends RateResult {
   rate: number;
   seconds: number;
-  sent: number;
-  ok: number;
-  non2xx: number;
-  /** Connection errors and timeouts. */
-  errors: number;
-  /** Answers received by one second after the last request was due. */
-  answeredInTime: number;
-  /** Of 2xx answers, from the moment each request was due. */
-  latencyMs: { p50: number; p90: number; p95: number; p99: number; max: number };
   cpuMsPerRequest: number;
   peakRssMB: number;
 }
