@@ -59,7 +59,12 @@ export const CreateKeyBody = z
   .object({
     name: z.string().min(1).max(64).optional(),
     scopes: z.array(z.enum(SCOPES)).min(1).max(SCOPES.length).optional().openapi({ description: "all scopes when absent" }),
-    expiresAt: z.string().datetime().optional(),
+    // A key born expired is a mistake the caller should hear about, not a key that never works.
+    expiresAt: z
+      .string()
+      .datetime()
+      .refine((at) => Date.parse(at) > Date.now(), "must be in the future")
+      .optional(),
   })
   .strict()
   .openapi("CreateKeyBody");

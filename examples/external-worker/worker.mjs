@@ -62,13 +62,19 @@ while (!stopping) {
   const { lease } = await res.json();
   const at = `/leases/${encodeURIComponent(lease.id)}`;
   const ctx = {
-    heartbeat: async () => (await post(`${at}/heartbeat`, {}).catch(() => null))?.status !== 409,
+    // 409 (lapsed) or 404 (no longer ours) both mean stop; a network blip does not.
+    heartbeat: async () => {
+      const status = (await post(`${at}/heartbeat`, {}).catch(() => null))?.status;
+      return status !== 409 && status !== 404;
+    },
     upload: async (file, body, type) => {
       const up = await call(`${at}/artifacts/${encodeURIComponent(file)}`, { method: "PUT", headers: { "content-type": type }, body });
       if (!up.ok) throw new Error(`upload of ${file} failed: ${up.status}`);
     },
   };
-  console.log(JSON.stringify({ msg: "leased", worker: name, lease: lease.id, kind: lease.input.kind }));
+  // The lease id is a secret held with the token: logs name the attempt instead.
+  const attempt = { runId: lease.runId, stepId: lease.stepId, attempt: lease.attempt };
+  console.log(JSON.stringify({ msg: "leased", worker: name, ...attempt, kind: lease.input.kind }));
   const handler = handlers[lease.input.kind];
   let result;
   try {
@@ -79,5 +85,5 @@ while (!stopping) {
     result = { outcome: "failed", error: { code: "worker.error", message: String(err?.message ?? err), retryable: err?.retryable !== false } };
   }
   const done = await post(`${at}/result`, result).catch(() => null);
-  console.log(JSON.stringify({ msg: "reported", worker: name, lease: lease.id, status: done?.status ?? "unreachable" }));
+  console.log(JSON.stringify({ msg: "reported", worker: name, ...attempt, status: done?.status ?? "unreachable" }));
 }

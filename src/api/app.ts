@@ -9,7 +9,7 @@ import { logError } from "../lib/log";
 import { requireAdmin, requireTenant } from "./auth";
 import { problemResponse, type AppEnv } from "./common";
 import { admin } from "./admin";
-import { jsonBodies } from "./hostile";
+import { cleanHeaders, jsonBodies } from "./hostile";
 import { blueprints, health, metrics, usage } from "./misc";
 import { runs } from "./runs";
 import { webhooks } from "./webhooks";
@@ -27,6 +27,7 @@ export const OPENAPI_INFO = {
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>();
 
+  app.use("/v1/*", cleanHeaders);
   app.use("/v1/*", bodyLimit({ maxSize: LIMITS.bodyBytes, onError: () => { throw problems.tooLarge(LIMITS.bodyBytes); } }));
   app.use("/v1/admin/*", requireAdmin);
   app.use("/v1/pools/*", requireWorker);

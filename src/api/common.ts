@@ -3,12 +3,19 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { Problem } from "../../schema/api";
 import type { Env } from "../env";
+import type { HeldLease } from "../control/pool/object";
 import { AppError, problems } from "../errors";
 import { fieldErrors } from "../control/resolve";
 
+/** An external worker's call, as `requireWorker` authorized it: its token, and the lease it holds if it named one. */
+export interface WorkerCaller {
+  tokenId: string;
+  lease: (HeldLease & { id: string }) | null;
+}
+
 export interface AppEnv {
   Bindings: Env;
-  Variables: { tenantId: string; traceId: string };
+  Variables: { tenantId: string; traceId: string; worker: WorkerCaller };
 }
 
 /** A sub-app whose zod validation failures become our problem+json, never a raw ZodError. */

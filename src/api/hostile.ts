@@ -1,7 +1,10 @@
 /**
- * Request hygiene for everything under /v1, before any handler: a body must be JSON (415
- * otherwise), must parse (400), and must not nest deeper than MAX_JSON_DEPTH (400). Size is
- * bounded earlier by the body limit. Hono caches the parsed body, so handlers do not re-read it.
+ * Request hygiene for everything under /v1, before any handler: the headers the API reads carry
+ * no control characters (400); a body must be JSON (415 otherwise), must parse (400), must not
+ * nest deeper than MAX_JSON_DEPTH (400) and must not hold a `__proto__` key (400: every later
+ * copy of it would silently drop that key, and user data is kept as sent or refused, never
+ * changed). Size is bounded earlier by the body limit. Hono caches the parsed body, so handlers do
+ * not re-read it.
  */
 import type { MiddlewareHandler } from "hono";
 import { AppError, problems } from "../errors";
@@ -10,17 +13,44 @@ import type { AppEnv } from "./common";
 export const MAX_JSON_DEPTH = 32;
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
-/** Depth of a JSON value (a scalar is 0), without recursion: hostile input cannot blow the stack. */
-export function jsonDepth(value: unknown): number {
-  let max = 0;
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [v, d] = stack.pop()!;
-    if (typeof v !== "object" || v === null) continue;
-    max = Math.max(max, d + 1);
-    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, d + 1]);
+/** The request headers the API reads: nothing else reaches a handler, a log or storage. */
+const READ_HEADERS = ["authorization", "idempotency-key", "traceparent", "last-event-id", "content-type", "accept"] as const;
+/** C0 controls but horizontal tab, and DEL: never part of a legitimate header value (RFC 9110 5.5). */
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+
+export const cleanHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
+  for (const name of READ_HEADERS) {
+    const value = c.req.header(name);
+    if (value !== undefined && CONTROL.test(value)) {
+      throw problems.invalid(`The ${name} header holds a control character.`, [{ path: `header.${name}`, message: "control characters are not allowed" }]);
+    }
   }
-  return max;
+  await next();
+};
+
+/**
+ * Depth of a JSON value (a scalar is 0) and the path of its first own `__proto__` key, if any,
+ * without recursion: hostile input cannot blow the stack.
+ */
+export function scanJson(value: unknown): { depth: number; protoKeyAt: string | null } {
+  // A node's path is a link to its parent's, spelled out only if a `__proto__` key is found.
+  type At = { parent: At; key: string } | null;
+  const spell = (at: At): string => (at ? (at.parent ? `${spell(at.parent)}.${at.key}` : at.key) : "");
+  let depth = 0;
+  let protoKeyAt: string | null = null;
+  const stack: [unknown, number, At][] = [[value, 0, null]];
+  while (stack.length > 0) {
+    const [v, d, at] = stack.pop()!;
+    if (typeof v !== "object" || v === null) continue;
+    depth = Math.max(depth, d + 1);
+    if (Array.isArray(v)) {
+      v.forEach((child, i) => stack.push([child, d + 1, { parent: at, key: String(i) }]));
+      continue;
+    }
+    if (protoKeyAt === null && Object.hasOwn(v, "__proto__")) protoKeyAt = spell({ parent: at, key: "__proto__" });
+    for (const [key, child] of Object.entries(v)) stack.push([child, d + 1, { parent: at, key }]);
+  }
+  return { depth, protoKeyAt };
 }
 
 export const jsonBodies: MiddlewareHandler<AppEnv> = async (c, next) => {
@@ -37,8 +67,12 @@ export const jsonBodies: MiddlewareHandler<AppEnv> = async (c, next) => {
   } catch {
     throw problems.malformedJson();
   }
-  if (jsonDepth(value) > MAX_JSON_DEPTH) {
+  const { depth, protoKeyAt } = scanJson(value);
+  if (depth > MAX_JSON_DEPTH) {
     throw new AppError("request.too_deep", `The body nests deeper than ${MAX_JSON_DEPTH} levels.`, { status: 400, retryable: false });
+  }
+  if (protoKeyAt !== null) {
+    throw problems.invalid("The body holds a `__proto__` key, which cannot be kept as sent.", [{ path: protoKeyAt, message: "`__proto__` is not allowed as a key" }]);
   }
   await next();
 };

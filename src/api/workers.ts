@@ -1,16 +1,20 @@
 /**
  * /v1/pools/{pool}: the pull API for external workers. A worker leases a step (long poll),
- * heartbeats, uploads artifacts, and completes or fails it, with a pool-scoped worker token. The
- * run's own object fences every call exactly as for queue workers: a lease that lapsed (worker
- * killed, network gone) is superseded by a new attempt, and the old one's calls are refused.
+ * heartbeats, uploads artifacts, and completes or fails it, with a pool-scoped worker token. A
+ * lease id is a secret the pool's object issued to that token for one attempt of one of its own
+ * steps: no other token, pool or attempt can be reached through it. The run's own object fences
+ * every call exactly as for queue workers: a lease that lapsed (worker killed, network gone) is
+ * superseded by a new attempt, and the old one's calls are refused.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { ArtifactName } from "../../schema/api";
 import { artifactKey } from "../artifacts/keys";
 import { createArtifactWriter } from "../artifacts/writer";
 import { parseWorkerToken } from "../lib/keys";
+import type { HeldLease } from "../control/pool/object";
 import { runStub } from "../control/run/stub";
+import type { PoolName } from "../../schema/vocabulary";
 import type { ArtifactReport } from "../control/run/types";
 import { EXTERNAL_POOLS } from "../data/pools";
 import { problems, utf8Bytes } from "../errors";
@@ -26,7 +30,7 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({ descrip
 
 const Lease = z
   .object({
-    id: z.string().openapi({ description: "run, step and attempt: name it in every later call" }),
+    id: z.string().openapi({ description: "an opaque secret bound to this token and attempt: name it in every later call, show it to no one" }),
     runId: z.string(),
     stepId: z.string(),
     attempt: z.number().int(),
@@ -37,23 +41,40 @@ const Lease = z
   })
   .openapi("Lease");
 
-/** A worker token for the pool in the path; nothing else opens these routes. */
+/** `/v1/pools/{pool}[/leases/{lease}[/…]]`: the middleware runs before the sub-app parses params. */
+const WORKER_PATH = /^\/v1\/pools\/([^/]+)(?:\/leases\/([^/]+))?/;
+
+/**
+ * A worker token for the pool in the path, and, when the path names a lease, that lease held by
+ * this token: one call to the pool's object decides both. Nothing else opens these routes.
+ */
 export const requireWorker: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const pool = c.req.param("pool") ?? c.req.path.split("/")[3] ?? "";
+  const [, pool = "", leaseId = null] = WORKER_PATH.exec(c.req.path) ?? [];
   const token = c.req.header("authorization")?.match(/^Bearer\s+(\S{1,256})$/i)?.[1];
   const parsed = token ? parseWorkerToken(token) : null;
   if (!parsed || parsed.pool !== pool || !EXTERNAL.includes(pool)) throw problems.unauthenticated();
-  if (!(await c.env.POOL.getByName(pool).verifyToken(parsed.id, await sha256Hex(parsed.secret)))) throw problems.unauthenticated();
+  const answer = await c.env.POOL.getByName(pool).authorize(parsed.id, await sha256Hex(parsed.secret), leaseId);
+  if (!answer.ok) throw problems.unauthenticated();
+  c.set("worker", { tokenId: parsed.id, lease: answer.lease && leaseId ? { ...answer.lease, id: leaseId } : null });
   await next();
 };
 
-function lease(id: string): { runId: string; stepId: string; attempt: number } {
-  const m = /^(run_[0-9a-z]{26})\.([A-Za-z0-9][A-Za-z0-9_.-]{0,63})\.(\d{1,6})$/.exec(id);
-  if (!m) throw problems.notFound("lease.not_found", "No such lease.");
-  return { runId: m[1]!, stepId: m[2]!, attempt: Number(m[3]) };
+const leaseNotFound = () => problems.notFound("lease.not_found", "No such lease.");
+
+/** The lease this worker's token holds, as the middleware found it; anything else is a 404. */
+function held(c: Context<AppEnv>): HeldLease & { id: string } {
+  const lease = c.get("worker").lease;
+  if (!lease) throw leaseNotFound();
+  return lease;
 }
 
 const stopped = (message: string) => problems.conflict("lease.lapsed", `This lease is no longer current: ${message}`);
+
+/** The attempt is over for this lease: it is forgotten, so a replay of it finds nothing. */
+async function lapsed(c: Context<AppEnv>, pool: string, l: HeldLease & { id: string }, message: string): Promise<never> {
+  await c.env.POOL.getByName(pool).release(l.id);
+  throw stopped(message);
+}
 
 export const workers = newApi();
 
@@ -70,12 +91,16 @@ workers.openapi(
     const { pool } = c.req.valid("param");
     const waitMs = (c.req.valid("json") as { waitMs?: number } | undefined)?.waitMs ?? 10_000;
     const deadline = Date.now() + waitMs;
+    const objects = c.env.POOL.getByName(pool);
     for (;;) {
-      const message = await c.env.POOL.getByName(pool).take(Math.max(0, deadline - Date.now()));
-      if (!message) return c.body(null, 204);
+      const taken = await objects.take(c.get("worker").tokenId, Math.max(0, deadline - Date.now()));
+      if (!taken) return c.body(null, 204);
+      const { message, leaseId: id } = taken;
       const begun = await runStub(c.env, message.runId).begin(message.stepId, message.attempt);
-      if (!begun.ok) continue; // stale or finished: take the next one
-      const id = `${message.runId}.${message.stepId}.${message.attempt}`;
+      if (!begun.ok) {
+        await objects.release(id); // stale or finished: take the next one
+        continue;
+      }
       return c.json({ lease: { id, runId: message.runId, stepId: message.stepId, attempt: message.attempt, type: message.type, input: begun.input, upstream: begun.upstream, timeoutMs: begun.timeoutMs } }, 200);
     }
   },
@@ -84,9 +109,9 @@ workers.openapi(
 workers.openapi(
   createRoute({ method: "post", path: "/{pool}/leases/{lease}/heartbeat", summary: "Keep a lease alive; 409 means stop", security, request: { params: LeaseParam }, responses: { 200: json(z.object({ ok: z.literal(true) }), "alive"), ...problemResponses(401, 404, 409) } }),
   async (c) => {
-    const l = lease(c.req.valid("param").lease);
+    const l = held(c);
     const answer = await runStub(c.env, l.runId).heartbeat(l.stepId, l.attempt);
-    if (!answer.ok) throw stopped(answer.message);
+    if (!answer.ok) return lapsed(c, c.req.valid("param").pool, l, answer.message);
     return c.json({ ok: true as const }, 200);
   },
 );
@@ -101,10 +126,10 @@ workers.openapi(
     responses: { 201: json(z.object({ name: z.string(), size: z.number().int(), sha256: z.string() }), "stored"), ...problemResponses(401, 404, 409, 413) },
   }),
   async (c) => {
-    const { lease: id, name } = c.req.valid("param");
-    const l = lease(id);
-    const scope = await runStub(c.env, l.runId).attemptScope(l.stepId, l.attempt);
-    if (!scope) throw stopped("the attempt is not running");
+    const { pool, name } = c.req.valid("param");
+    const l = held(c);
+    const scope = await runStub(c.env, l.runId).attemptScope(l.stepId, l.attempt, pool as PoolName);
+    if (!scope) return lapsed(c, pool, l, "the attempt is not running");
     const writer = createArtifactWriter(c.env.ARTIFACTS, { tenantId: scope.tenantId, runId: l.runId, stepId: l.stepId, attempt: l.attempt });
     const record = await writer.put(name, new Uint8Array(await c.req.arrayBuffer()), c.req.header("content-type") ?? "application/octet-stream");
     return c.json({ name: record.name, size: record.size, sha256: record.sha256 }, 201);
@@ -126,11 +151,12 @@ workers.openapi(
     responses: { 200: json(z.object({ ok: z.literal(true) }), "recorded"), ...problemResponses(400, 401, 404, 409) },
   }),
   async (c) => {
-    const l = lease(c.req.valid("param").lease);
+    const { pool } = c.req.valid("param");
+    const l = held(c);
     const body = c.req.valid("json");
     const run = runStub(c.env, l.runId);
-    const scope = await run.attemptScope(l.stepId, l.attempt);
-    if (!scope) throw stopped("the attempt is not running");
+    const scope = await run.attemptScope(l.stepId, l.attempt, pool as PoolName);
+    if (!scope) return lapsed(c, pool, l, "the attempt is not running");
     let answer;
     if (body.outcome === "failed") {
       answer = await run.report({ stepId: l.stepId, attempt: l.attempt, outcome: "failed", error: body.error });
@@ -146,6 +172,7 @@ workers.openapi(
       }
       answer = await run.report({ stepId: l.stepId, attempt: l.attempt, outcome: "succeeded", output: body.output as never, artifacts });
     }
+    await c.env.POOL.getByName(pool).release(l.id); // reported (or refused): the lease is spent either way
     if (!answer.ok) throw stopped(answer.message);
     return c.json({ ok: true as const }, 200);
   },

@@ -57,7 +57,7 @@ it("the reference worker runs steps end to end; killing it mid-step lets another
 
   // Wait until the first worker holds the long step, then kill it outright.
   const deadline = Date.now() + 20_000;
-  while (!logs.some((l) => l.includes('"worker":"first"') && l.includes(".long.")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (!logs.some((l) => l.includes('"worker":"first"') && l.includes('"stepId":"long"')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   first.kill("SIGKILL");
   startWorker("second");
 

@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { connect } from "node:net";
 import { dirname, join } from "node:path";
 import { unzipSync } from "fflate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -52,5 +53,28 @@ describe("against a real `wrangler dev`", () => {
     expect(res.status).toBe(400);
     expect(res.headers.get("content-type")).toContain("application/problem+json");
     expect(((await res.json()) as { code: string }).code).toBe("request.malformed_json");
+  });
+
+  it("a control character in a header never creates a run: the HTTP front refuses CR/LF, the API the rest", async () => {
+    const body = JSON.stringify({ project: "hostile", steps: [{ id: "a", type: "system.echo" }] });
+    // Raw bytes: fetch itself refuses to send these headers.
+    const raw = (value: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect({ host: "127.0.0.1", port: Number(new URL(rt.url).port) });
+        let answer = "";
+        socket.on("data", (d) => (answer += String(d)));
+        socket.on("end", () => resolve(answer));
+        socket.on("error", reject);
+        socket.end(
+          `POST /v1/runs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${rt.key}\r\nContent-Type: application/json\r\n` +
+            `Idempotency-Key: ${value}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
+      });
+    for (const value of ["a\nb", "a\rb", "a\r\n b"]) expect((await raw(value)).split("\r\n")[0], JSON.stringify(value)).toBe("HTTP/1.1 400 Bad Request");
+    const ours = await raw("a\u0001b");
+    expect(ours).toContain("application/problem+json");
+    expect(ours).toContain('"path":"header.idempotency-key"');
+    const runs = (await (await rt.fetch("/v1/runs?project=hostile")).json()) as { items: unknown[] };
+    expect(runs.items).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 import { listDurableObjectIds } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api } from "../support/api";
+import { ADMIN_TOKEN, api } from "../support/api";
 
 interface Problem {
   type: string;
@@ -48,6 +48,18 @@ const cases: [name: string, send: () => Promise<Response>, status: number, code:
   ["an oversized string field", () => post(JSON.stringify({ project: "p".repeat(65), steps: [echo("a")] })), 400, "request.invalid"],
   ["too many steps", () => post(JSON.stringify({ project: "p", steps: Array.from({ length: 1001 }, (_, i) => echo(`s${i}`)) })), 400, "request.invalid"],
   ["an unknown priority", () => post(JSON.stringify({ project: "p", priority: "urgent", steps: [echo("a")] })), 400, "request.invalid"],
+  // User data is kept exactly as sent or refused: a copy of an own `__proto__` key would drop it.
+  ["a `__proto__` key inside a step's input", () => post('{"project":"p","steps":[{"id":"a","type":"system.echo","input":{"__proto__":{"x":1},"y":2}}]}'), 400, "request.invalid"],
+  ["a `__proto__` key at the top", () => post('{"__proto__":{"admin":true},"project":"p","steps":[{"id":"a","type":"system.echo"}]}'), 400, "request.invalid"],
+  ...["\u0001", "\u001b[31m", "\u007f", "\u0008"].map(
+    (ctl): (typeof cases)[number] => [
+      `an Idempotency-Key holding ${JSON.stringify(ctl)}`,
+      () => post(JSON.stringify({ project: "p", steps: [echo("a")] }), { "content-type": "application/json", "idempotency-key": `k${ctl}1` }),
+      400,
+      "request.invalid",
+    ],
+  ),
+  ["a traceparent holding a control character", () => post(JSON.stringify({ project: "p", steps: [echo("a")] }), { "content-type": "application/json", traceparent: "00-\u0001" }), 400, "request.invalid"],
   ["an Idempotency-Key over 200 characters", () => post(JSON.stringify({ project: "p", steps: [echo("a")] }), { "content-type": "application/json", "idempotency-key": "k".repeat(201) }), 400, "request.invalid"],
 ];
 
@@ -88,6 +100,15 @@ describe("authentication", () => {
     const res = await api("/v1/runs", { method: "POST", key, json: { project: "p", steps: [echo("a")] } });
     await expectProblem(res, 401, "auth.unauthenticated");
     expect(await listDurableObjectIds(env.RUN)).toEqual([]);
+  });
+
+  it("a key that would be born expired is refused and not created", async () => {
+    const admin = (path: string, init: RequestInit & { json?: unknown } = {}) => api(`/v1/admin${path}`, { ...init, key: ADMIN_TOKEN });
+    expect((await admin("/tenants", { method: "POST", json: { id: "acme", name: "Acme" } })).status).toBe(201);
+    const res = await admin("/tenants/acme/keys", { method: "POST", json: { expiresAt: new Date(Date.now() - 1_000).toISOString() } });
+    const body = await expectProblem(res, 400, "request.invalid");
+    expect(body.errors).toEqual([expect.objectContaining({ path: "expiresAt", message: expect.stringContaining("future") })]);
+    expect(((await (await admin("/tenants/acme/keys")).json()) as { items: unknown[] }).items).toEqual([]);
   });
 
   it("admin routes refuse a tenant key", async () => {

@@ -20,7 +20,9 @@ async function fixture(): Promise<Fixture> {
 
   const revoked = await newTenantKey("acme");
   await admin(`/tenants/acme/keys/${revoked.split("_")[2]}`, { method: "DELETE" });
-  const expired = await newTenantKey("acme", { expiresAt: new Date(Date.now() - 1_000).toISOString() });
+  // A key cannot be born expired (400): this one expires a moment after it is made.
+  const expired = await newTenantKey("acme", { expiresAt: new Date(Date.now() + 300).toISOString() });
+  await new Promise((r) => setTimeout(r, 400));
   const readOnly = await newTenantKey("acme", { scopes: ["runs:read"] });
   const other = await newTenantKey("globex");
   const suspended = await newTenantKey("initech");

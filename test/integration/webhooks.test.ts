@@ -1,7 +1,9 @@
 import { reset, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
+import type { TenantObject } from "../../src/control/tenant/object";
 import { WebhookBook, type DeliveryPolicy } from "../../src/control/tenant/webhooks";
+import type { Env } from "../../src/env";
 import { api, newTenantKey } from "../support/api";
 
 afterEach(() => reset());
@@ -76,8 +78,8 @@ describe("delivery bookkeeping in the tenant object", () => {
       const id = tasks[0]!.deliveryId;
       book.record(id, failure, 10, POLICY);
       expect(book.deliveries(endpoint.id, { limit: 10 })![0]).toMatchObject({ status: "pending", attempts: [{ statusCode: 500, excerpt: "boom" }] });
-      expect(book.due(9, POLICY)).toEqual([]);
-      expect(book.due(10 + 120, POLICY)).toEqual([id]); // 100 ms ±20 %
+      expect(book.due(9)).toEqual([]);
+      expect(book.due(10 + 120)).toEqual([id]); // 100 ms ±20 %
       book.record(id, failure, 200, POLICY);
       book.record(id, failure, 500, POLICY); // schedule spent
       expect(book.deliveries(endpoint.id, { limit: 10 })![0]!.status).toBe("failed");
@@ -119,6 +121,70 @@ describe("delivery bookkeeping in the tenant object", () => {
       const { secret: second } = book.rotate(endpoint.id, 1_000, 10)!;
       expect(book.plan([event(1)], 20, POLICY)[0]!.secrets).toEqual([second, first]);
       expect(book.plan([event(2)], 2_000, POLICY)[0]!.secrets).toEqual([second]); // overlap over
+    });
+  });
+});
+
+/**
+ * Puts a recording queue in front of the tenant object's webhooks queue: every batch is forwarded
+ * to the real local queue (which refuses more than 100 messages, as production does) unless
+ * `failOnCall` names the call that fails instead.
+ */
+function recordSends(object: TenantObject, opts: { failOnCall?: number } = {}) {
+  const target = object as unknown as { env: Env };
+  const real = target.env.QUEUE_WEBHOOKS;
+  const sent: string[] = [];
+  let calls = 0;
+  const queue = {
+    async sendBatch(messages: Iterable<MessageSendRequest<{ deliveryId?: string }>>) {
+      const batch = [...messages];
+      if (++calls === opts.failOnCall) throw new Error("Unknown Internal Error (15000)");
+      await real.sendBatch(batch as never);
+      sent.push(...batch.map((m) => m.body.deliveryId!));
+    },
+  };
+  target.env = { ...target.env, QUEUE_WEBHOOKS: queue as unknown as Env["QUEUE_WEBHOOKS"] };
+  return { sent, restore: () => (target.env = { ...target.env, QUEUE_WEBHOOKS: real }) };
+}
+
+describe("due deliveries past a queue batch", () => {
+  const flood = (book: WebhookBook) => {
+    const { endpoint } = book.create({ ...hook, eventTypes: ["*"] }, 0);
+    // Planned long ago: every timer is due now. Disabled afterwards, so the real consumer that
+    // receives these messages makes no outbound call.
+    const tasks = book.plan(Array.from({ length: 1_000 }, (_, i) => event(i)), 0, POLICY);
+    book.update(endpoint.id, { enabled: false }, 1);
+    return tasks.map((t) => t.deliveryId);
+  };
+
+  it("1,000 deliveries due at once for one tenant are all sent, each once per pass", async () => {
+    await runInDurableObject(env.TENANT.getByName("dev"), async (object: TenantObject, state) => {
+      const book = new WebhookBook(state.storage.sql);
+      const ids = flood(book);
+      const { sent } = recordSends(object);
+      for (let pass = 0; pass < 10 && book.due(Date.now()).length > 0; pass++) await object.alarm();
+      expect(book.due(Date.now())).toEqual([]);
+      expect(sent).toHaveLength(1_000);
+      expect(new Set(sent)).toEqual(new Set(ids));
+    });
+  });
+
+  it("a send that throws leaves its deliveries due, and the alarm backs off instead of spinning", async () => {
+    await runInDurableObject(env.TENANT.getByName("dev"), async (object: TenantObject, state) => {
+      const book = new WebhookBook(state.storage.sql);
+      flood(book);
+      const failing = recordSends(object, { failOnCall: 2 });
+      const before = Date.now();
+      await object.alarm();
+      expect(failing.sent).toHaveLength(100); // the first batch went out and only its timers moved
+      expect(book.due(Date.now(), 2_000)).toHaveLength(900);
+      expect(await state.storage.getAlarm()).toBeGreaterThanOrEqual(before + 1_000);
+
+      failing.restore();
+      const { sent } = recordSends(object);
+      for (let pass = 0; pass < 10 && book.due(Date.now()).length > 0; pass++) await object.alarm();
+      expect(book.due(Date.now())).toEqual([]);
+      expect(new Set([...failing.sent, ...sent]).size).toBe(1_000);
     });
   });
 });

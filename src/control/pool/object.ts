@@ -1,13 +1,16 @@
 /**
  * The Pool Durable Object, one per external worker pool: where steps for workers outside
- * Cloudflare (long CPU, GPUs, private networks) wait to be leased over HTTP, and the hashes of
- * the pool's worker tokens. It only holds what is waiting; the run's own object stays the
- * authority (fencing, leases, retries), so a lease taken and never used simply lapses there.
+ * Cloudflare (long CPU, GPUs, private networks) wait to be leased over HTTP, the hashes of the
+ * pool's worker tokens, and the leases it issued. A lease id is an unguessable secret bound to the
+ * token that took it, so a worker can only ever touch the attempts this pool handed to it; the
+ * run's own object stays the authority on whether that attempt is still current (fencing,
+ * timeouts, retries), so a lease taken and never used simply lapses there.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { StepMessage } from "../../../schema/messages";
 import type { Env } from "../../env";
 import { newKeyId, newSecret, sha256Hex, timingSafeEqualHex } from "../../lib/crypto";
+import { LIMITS } from "../../../schema/api";
 import { migrate, type Migration } from "../sqlite";
 
 const MIGRATIONS: readonly Migration[] = [
@@ -18,7 +21,32 @@ const MIGRATIONS: readonly Migration[] = [
     `CREATE INDEX waiting_order ON waiting (enqueued_at)`,
     `CREATE TABLE worker_token (id TEXT PRIMARY KEY, hash TEXT NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER)`,
   ],
+  [
+    // Keyed by the lease id's hash: the id is a bearer secret, and only its holder knows it.
+    `CREATE TABLE lease (
+      hash TEXT PRIMARY KEY, token_id TEXT NOT NULL, run_id TEXT NOT NULL, step_id TEXT NOT NULL, attempt INTEGER NOT NULL,
+      expires_at INTEGER NOT NULL)`,
+    `CREATE INDEX lease_expiry ON lease (expires_at)`,
+  ],
 ];
+
+/** The attempt a lease names. */
+export interface HeldLease {
+  runId: string;
+  stepId: string;
+  attempt: number;
+}
+
+/**
+ * A lease row outlives any attempt it can name (a step's timeout is at most an hour), so the run
+ * object, not this row's expiry, is what ends a lease; the row only has to go eventually.
+ */
+const LEASE_ROW_TTL_MS = LIMITS.timeoutMs.max + 60 * 60 * 1000;
+/** Expired lease rows deleted per take: bounded work, and the table cannot grow without limit. */
+const PRUNE_BATCH = 100;
+
+/** `lse_` + 40 base32 characters: 200 bits from the CSPRNG. */
+export const LEASE_ID = /^lse_[0-9a-z]{40}$/;
 
 export class PoolObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -44,14 +72,30 @@ export class PoolObject extends DurableObject<Env> {
     for (const wake of this.waiters) wake();
   }
 
-  /** The oldest waiting step, removed; waits up to `waitMs` for one to arrive (long poll). */
-  async take(waitMs: number): Promise<StepMessage | null> {
+  /**
+   * The oldest waiting step, removed, with a new lease on it for `tokenId`; waits up to `waitMs`
+   * for one to arrive (long poll).
+   */
+  async take(tokenId: string, waitMs: number): Promise<{ message: StepMessage; leaseId: string } | null> {
     const deadline = Date.now() + waitMs;
     for (;;) {
-      const row = this.sql.exec<{ run_id: string; step_id: string; attempt: number; body: string }>(
-        "DELETE FROM waiting WHERE rowid = (SELECT rowid FROM waiting ORDER BY enqueued_at LIMIT 1) RETURNING run_id, step_id, attempt, body",
+      const row = this.sql.exec<{ body: string }>(
+        "DELETE FROM waiting WHERE rowid = (SELECT rowid FROM waiting ORDER BY enqueued_at LIMIT 1) RETURNING body",
       ).toArray()[0];
-      if (row) return JSON.parse(row.body) as StepMessage;
+      if (row) {
+        const message = JSON.parse(row.body) as StepMessage;
+        const leaseId = `lse_${newSecret()}`;
+        const now = Date.now();
+        this.sql.exec(
+          "DELETE FROM lease WHERE rowid IN (SELECT rowid FROM lease WHERE expires_at <= ? LIMIT ?)",
+          now, PRUNE_BATCH,
+        );
+        this.sql.exec(
+          "INSERT INTO lease (hash, token_id, run_id, step_id, attempt, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+          await sha256Hex(leaseId), tokenId, message.runId, message.stepId, message.attempt, now + LEASE_ROW_TTL_MS,
+        );
+        return { message, leaseId };
+      }
       const left = deadline - Date.now();
       if (left <= 0) return null;
       await new Promise<void>((resolve) => {
@@ -60,6 +104,26 @@ export class PoolObject extends DurableObject<Env> {
         this.waiters.add(wake);
       });
     }
+  }
+
+  /**
+   * One call per worker request: the token is live, and the lease it names (if any) was issued
+   * to this very token. `lease: null` with a lease id asked for means "not yours, or not at all":
+   * the caller answers 404 either way, so nothing tells a guesser which.
+   */
+  async authorize(tokenId: string, secretHash: string, leaseId: string | null): Promise<{ ok: false } | { ok: true; lease: HeldLease | null }> {
+    if (!this.verifyToken(tokenId, secretHash)) return { ok: false };
+    if (leaseId === null || !LEASE_ID.test(leaseId)) return { ok: true, lease: null };
+    const row = this.sql.exec<{ run_id: string; step_id: string; attempt: number }>(
+      "SELECT run_id, step_id, attempt FROM lease WHERE hash = ? AND token_id = ? AND expires_at > ?",
+      await sha256Hex(leaseId), tokenId, Date.now(),
+    ).toArray()[0];
+    return { ok: true, lease: row ? { runId: row.run_id, stepId: row.step_id, attempt: row.attempt } : null };
+  }
+
+  /** A lease whose attempt is over (reported, refused, lapsed): later calls with it find nothing. */
+  async release(leaseId: string): Promise<void> {
+    this.sql.exec("DELETE FROM lease WHERE hash = ?", await sha256Hex(leaseId));
   }
 
   /** Backlog signals for an operator or an autoscaler of external workers. */
@@ -75,7 +139,7 @@ export class PoolObject extends DurableObject<Env> {
     return { id, token: `fwk_${pool}_${id}_${secret}` };
   }
 
-  async verifyToken(id: string, secretHash: string): Promise<boolean> {
+  private verifyToken(id: string, secretHash: string): boolean {
     const row = this.sql.exec<{ hash: string; revoked_at: number | null }>("SELECT hash, revoked_at FROM worker_token WHERE id = ?", id).toArray()[0];
     return !!row && row.revoked_at === null && timingSafeEqualHex(row.hash, secretHash);
   }

@@ -136,11 +136,15 @@ export class RunObject extends DurableObject<Env> {
     return this.store.backlog();
   }
 
-  /** The tenant of a current, running attempt (external workers' artifacts go under its prefix). */
-  async attemptScope(stepId: string, attempt: number): Promise<{ tenantId: string } | null> {
+  /**
+   * The tenant of a current, running attempt of a step in `pool` (external workers' artifacts go
+   * under its prefix). The pool is checked here too, so a worker of one pool can never reach a
+   * step that was dispatched to another, whatever it presents.
+   */
+  async attemptScope(stepId: string, attempt: number, pool: PoolName): Promise<{ tenantId: string } | null> {
     const run = this.store.run();
     const step = this.store.step(stepId);
-    return run && step && step.attempt === attempt && step.status === "running" ? { tenantId: run.tenant_id } : null;
+    return run && step && step.pool === pool && step.attempt === attempt && step.status === "running" ? { tenantId: run.tenant_id } : null;
   }
 
   /** Called by a running handler: extends its lease; refused when the attempt should stop. */

@@ -7,32 +7,7 @@ import type { TenantSync } from "./types";
 import type { OutboxRow, RunStore } from "./store";
 import { eventView } from "./views";
 import { logError } from "../../lib/log";
-
-/** Queue limits per sendBatch: 100 messages and 256 KB (kept under, for headers). */
-export const BATCH_LIMITS = { maxMessages: 100, maxBytes: 240_000 } as const;
-
-/** Splits rows into batches no queue will refuse. Pure; `bytes` measures one row. */
-export function chunkBatches<T>(
-  rows: readonly T[],
-  bytes: (row: T) => number,
-  limits: { maxMessages: number; maxBytes: number } = BATCH_LIMITS,
-): T[][] {
-  const batches: T[][] = [];
-  let current: T[] = [];
-  let size = 0;
-  for (const row of rows) {
-    const n = bytes(row);
-    if (current.length > 0 && (current.length >= limits.maxMessages || size + n > limits.maxBytes)) {
-      batches.push(current);
-      current = [];
-      size = 0;
-    }
-    current.push(row);
-    size += n;
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
-}
+import { chunkBatches, sendChunked } from "../../lib/queue-batch";
 
 /** What one pass over the outbox did; the caller records it in one transaction. */
 export interface OutboxPass {
@@ -78,32 +53,36 @@ export async function sendOutbox(store: RunStore, env: Env, tenantId: string, no
     pass.webhooksFlushed = false; // held for the batching timer, whose alarm sends them
   } else if (webhookRows.length > 0) {
     const envelopes = store.eventsBySeq(webhookRows.map((r) => JSON.parse(r.body) as number)).map((e) => eventView(run, e));
-    try {
-      // Up to 50 events per message keeps each message far below the queue's size limit.
-      const messages = chunkBatches(envelopes, () => 1, { maxMessages: 50, maxBytes: Infinity }).map((events) => ({
-        body: { kind: "events" as const, tenantId, events },
-        contentType: "json" as const,
-      }));
-      for (const batch of chunkBatches(messages, (m) => JSON.stringify(m.body).length)) await env.QUEUE_WEBHOOKS.sendBatch(batch);
-      pass.sent.push(...webhookRows.map((r) => r.id));
-    } catch (err) {
-      logError("outbox.webhook_failed", { ...ids, count: webhookRows.length, error: String(err) });
+    // Up to 50 events per message keeps each message far below the queue's size limit.
+    const messages = chunkBatches(envelopes, () => 1, { maxMessages: 50, maxBytes: Infinity }).map((events) => ({ kind: "events" as const, tenantId, events }));
+    const { error } = await sendChunked(env.QUEUE_WEBHOOKS, messages);
+    // All or nothing: a partial send is sent again whole, and the tenant plans each (endpoint, event) once.
+    if (error === null) pass.sent.push(...webhookRows.map((r) => r.id));
+    else {
+      logError("outbox.webhook_failed", { ...ids, count: webhookRows.length, error: String(error) });
       pass.complete = false;
     }
   }
 
   for (const [pool, poolRows] of byPool) {
-    for (const batch of chunkBatches(poolRows, (r) => r.body.length + 64)) {
+    const messages = poolRows.map((r) => JSON.parse(r.body) as StepMessage);
+    const queue = queueFor(env, pool);
+    let sent = 0;
+    let error: unknown = null;
+    if (queue) ({ sent, error } = await sendChunked(queue, messages));
+    else {
+      // The external pool has no queue: its object keeps what waits for a worker.
       try {
-        const messages = batch.map((r) => JSON.parse(r.body) as StepMessage);
-        const queue = queueFor(env, pool);
-        if (queue) await queue.sendBatch(messages.map((body) => ({ body, contentType: "json" as const })));
-        else await env.POOL.getByName(pool).offer(messages);
-        pass.sent.push(...batch.map((r) => r.id));
+        await env.POOL.getByName(pool).offer(messages);
+        sent = messages.length;
       } catch (err) {
-        logError("outbox.dispatch_failed", { ...ids, pool, count: batch.length, error: String(err) });
-        pass.complete = false;
+        error = err;
       }
+    }
+    pass.sent.push(...poolRows.slice(0, sent).map((r) => r.id));
+    if (error !== null) {
+      logError("outbox.dispatch_failed", { ...ids, pool, count: poolRows.length - sent, error: String(error) });
+      pass.complete = false;
     }
   }
 

@@ -21,6 +21,8 @@ import { LIVE_RUNS_MIGRATION, OPENED_CHECK_MS, RUN_BOOK_MIGRATION, RunBook, type
 import type { UsageGroup, UsageGroupRow } from "../../analytics/usage";
 import { WEBHOOK_MIGRATION, WebhookBook, type AttemptResult, type DeliveryPolicy, type DeliveryTask } from "./webhooks";
 import { webhookPoint, writePoints } from "../../analytics/points";
+import { logError } from "../../lib/log";
+import { sendChunked } from "../../lib/queue-batch";
 
 /** Runs asked for their steps in flight per metrics request: about the concurrency limit. */
 const MAX_BACKLOG_RUNS = 200;
@@ -52,6 +54,10 @@ export type OpenRunResult =
   | { ok: true; runId: string; replayed: boolean; start: boolean }
   | { ok: false; code: "auth.unauthenticated" | "idempotency.conflict" | "quota.exceeded"; message: string };
 
+/** Backoff of a failing send of due deliveries: 1 s, doubling, at most a minute. */
+const SEND_BACKOFF_BASE_MS = 1_000;
+const SEND_BACKOFF_MAX_MS = 60_000;
+
 const earliest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
 
 export class TenantObject extends DurableObject<Env> {
@@ -65,6 +71,12 @@ export class TenantObject extends DurableObject<Env> {
   private readonly policy: DeliveryPolicy;
   /** The alarm as last set, so an unchanged schedule costs no storage call. */
   private alarmAt: number | null = null;
+  /**
+   * Consecutive failed sends of due deliveries, and when to try again. In memory on purpose: an
+   * evicted object tries again at its alarm, which is already set to the backoff.
+   */
+  private sendFailures = 0;
+  private sendRetryAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -271,16 +283,36 @@ export class TenantObject extends DurableObject<Env> {
       await runStub(this.env, runId).start();
       this.runs.markStarted(runId);
     }
-    const due = this.webhooks.due(Date.now(), this.policy);
-    if (due.length > 0) {
-      const tenantId = this.tenantId;
-      await this.env.QUEUE_WEBHOOKS.sendBatch(due.map((deliveryId) => ({ body: { kind: "delivery" as const, tenantId, deliveryId }, contentType: "json" as const })));
-    }
+    await this.sendDueDeliveries();
     await this.syncAlarm();
   }
 
+  /**
+   * Puts due deliveries on the webhooks queue. A timer moves only once its message is sent, so a
+   * send that fails leaves its deliveries due, and the alarm backs off instead of spinning on them.
+   * More than a pass's worth due: the alarm comes straight back for the rest.
+   */
+  private async sendDueDeliveries(): Promise<void> {
+    const due = this.webhooks.due(Date.now());
+    if (due.length === 0) return;
+    const tenantId = this.tenantId;
+    const { sent, error } = await sendChunked(this.env.QUEUE_WEBHOOKS, due.map((deliveryId) => ({ kind: "delivery" as const, tenantId, deliveryId })));
+    this.webhooks.leaseSent(due.slice(0, sent), Date.now(), this.policy);
+    if (error === null) {
+      this.sendFailures = 0;
+      return;
+    }
+    this.sendFailures++;
+    const backoffMs = Math.min(SEND_BACKOFF_MAX_MS, SEND_BACKOFF_BASE_MS * 2 ** (this.sendFailures - 1));
+    this.sendRetryAt = Date.now() + backoffMs;
+    logError("tenant.delivery_send_failed", { tenantId, due: due.length, sent, failures: this.sendFailures, backoffMs, error: String(error) });
+  }
+
   private async syncAlarm(): Promise<void> {
-    const next = this.runs.toStart().length > 0 ? Date.now() : earliest(this.webhooks.nextDue(), this.runs.nextUnconfirmed());
+    // Due deliveries whose last send failed wait for the backoff, not for the past.
+    const deliveries = this.webhooks.nextDue();
+    const nextDelivery = deliveries === null ? null : Math.max(deliveries, this.sendRetryAt);
+    const next = this.runs.toStart().length > 0 ? Date.now() : earliest(nextDelivery, this.runs.nextUnconfirmed());
     if (next === this.alarmAt) return;
     if (next === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(next);

@@ -315,13 +315,16 @@ export class WebhookBook {
     return ids.map((r) => r.id);
   }
 
-  /** Deliveries whose timer is due; their timers move forward by a lease until recorded. */
-  due(now: number, policy: DeliveryPolicy, limit = 500): string[] {
-    const ids = this.all<{ delivery_id: string }>("SELECT delivery_id FROM webhook_timer WHERE due_at <= ? ORDER BY due_at LIMIT ?", now, limit).map(
+  /** Deliveries whose timer is due, oldest first. Moves nothing: see `leaseSent`. */
+  due(now: number, limit = 500): string[] {
+    return this.all<{ delivery_id: string }>("SELECT delivery_id FROM webhook_timer WHERE due_at <= ? ORDER BY due_at LIMIT ?", now, limit).map(
       (r) => r.delivery_id,
     );
-    for (const id of ids) this.setTimer(id, now + policy.inFlightMs);
-    return ids;
+  }
+
+  /** Deliveries put on the queue: their timers move forward by a lease until their attempt is recorded. */
+  leaseSent(deliveryIds: readonly string[], now: number, policy: DeliveryPolicy): void {
+    for (const id of deliveryIds) this.setTimer(id, now + policy.inFlightMs);
   }
 
   nextDue(): number | null {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BATCH_LIMITS, chunkBatches } from "../../src/control/run/outbox";
+import { BATCH_LIMITS, chunkBatches, messageBytes, sendChunked } from "../../src/lib/queue-batch";
 
 interface Row {
   id: number;
@@ -93,5 +93,46 @@ describe("chunkBatches", () => {
         expect(couldTake).toBe(false);
       }
     }
+  });
+});
+
+/** A queue that holds what it was sent and refuses, as the platform does, what is over its limits. */
+function strictQueue(opts: { failOnCall?: number } = {}) {
+  const batches: unknown[][] = [];
+  let calls = 0;
+  const queue = {
+    async sendBatch(messages: Iterable<MessageSendRequest<unknown>>) {
+      const batch = [...messages].map((m) => m.body);
+      calls++;
+      if (calls === opts.failOnCall) throw new Error("Unknown Internal Error (15000)");
+      if (batch.length > 100 || batch.reduce((n: number, b) => n + messageBytes(b), 0) > 256_000) throw new Error("Unknown Internal Error (15000)");
+      batches.push(batch);
+    },
+  };
+  return { queue: queue as unknown as Queue<unknown>, batches };
+}
+
+describe("sendChunked", () => {
+  it("sends 1,000 messages in batches the platform accepts, in order", async () => {
+    const { queue, batches } = strictQueue();
+    const bodies = Array.from({ length: 1_000 }, (_, i) => ({ i }));
+    expect(await sendChunked(queue, bodies)).toEqual({ sent: 1_000, error: null });
+    expect(batches).toHaveLength(10);
+    expect(batches.flat()).toEqual(bodies);
+  });
+
+  it("splits by bytes as well as by count", async () => {
+    const { queue, batches } = strictQueue();
+    const bodies = Array.from({ length: 30 }, (_, i) => ({ i, pad: "é".repeat(20_000) })); // 40 KB each in UTF-8
+    expect(await sendChunked(queue, bodies)).toEqual({ sent: 30, error: null });
+    expect(batches.length).toBeGreaterThanOrEqual(6);
+  });
+
+  it("stops at the first failed batch and says which prefix went out; it does not throw", async () => {
+    const { queue, batches } = strictQueue({ failOnCall: 3 });
+    const result = await sendChunked(queue, Array.from({ length: 450 }, (_, i) => ({ i })));
+    expect(result.sent).toBe(200);
+    expect(String(result.error)).toContain("15000");
+    expect(batches.flat()).toHaveLength(200);
   });
 });
