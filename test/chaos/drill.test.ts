@@ -140,11 +140,11 @@ it(`${RUNS} runs survive ${KILLS} SIGKILLs of the whole runtime: nothing lost, n
   let usageMismatch = 0;
   let attemptsMetered = 0;
   const report: string[] = [];
-  const expectedEvents = new Map<string, { runId: string; seq: number; type: string }>();
+  const expectedEvents = new Map<string, { runId: string; seq: number; type: string; at: number }>();
   for (const { id, planned } of submitted) {
     const run = (await waitForRun(rt, id, 120_000)) as RunView;
     const events = (await read<{ items: WireEvent[] }>(`/v1/runs/${id}/events?limit=1000`)).items;
-    for (const e of events) if ((WEBHOOK_EVENT_TYPES as readonly string[]).includes(e.type)) expectedEvents.set(e.eventId, { runId: id, seq: e.seq, type: e.type });
+    for (const e of events) if ((WEBHOOK_EVENT_TYPES as readonly string[]).includes(e.type)) expectedEvents.set(e.eventId, { runId: id, seq: e.seq, type: e.type, at: Date.parse(e.occurredAt) });
     recovered += events.filter((e) => e.type === "step.lease_expired").length;
     const attempts = attemptsByStep(events, kills);
 
@@ -236,7 +236,8 @@ it(`${RUNS} runs survive ${KILLS} SIGKILLs of the whole runtime: nothing lost, n
   };
   for (const id of webhookMissing.slice(0, 50)) {
     const e = expectedEvents.get(id)!;
-    report.push(`webhook event missing: ${id} (${e.type}, run ${e.runId}, seq ${e.seq})`);
+    const kill = kills.find((k) => k.killedAt >= e.at);
+    report.push(`webhook event missing: ${id} (${e.type}, run ${e.runId}, seq ${e.seq}) at ${new Date(e.at).toISOString()}; next kill ${kill ? describeKill(kill) : "none"}`);
   }
 
   const summary = {
