@@ -66,6 +66,8 @@ beforeAll(async () => {
     // Retries of refused or interrupted deliveries in seconds, not the production day.
     WEBHOOK_SCHEDULE_MS: "200,500,1000,2000,3000,5000,5000,5000,5000,5000",
     WEBHOOK_TIMEOUT_MS: "3000",
+    // A delivery whose message or attempt died with the runtime is sent again after this.
+    WEBHOOK_IN_FLIGHT_MS: "6000",
   });
   // The dev tenant's 600 requests a minute would answer the audit's own reads with 429: the drill
   // gets a tenant of its own whose limits are out of the way.
