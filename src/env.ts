@@ -38,6 +38,8 @@ export interface Env {
   WEBHOOK_IN_FLIGHT_MS?: string;
   WEBHOOK_DISABLE_AFTER_FAILURES?: string;
   WEBHOOK_DISABLE_AFTER_MS?: string;
+  /** DNS-over-HTTPS resolver (JSON API) for webhook host names; tests point it at loopback. */
+  DOH_URL?: string;
   /** AI agent steps: offline (deterministic, the default), openai (any compatible endpoint), workers-ai. */
   AI_PROVIDER?: string;
   AI_MODEL?: string;

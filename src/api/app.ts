@@ -32,7 +32,10 @@ export function createApp() {
   app.use("/v1/admin/*", requireAdmin);
   app.use("/v1/pools/*", requireWorker);
   app.use("/v1/*", async (c, next) => (/^\/v1\/(admin|pools)\//.test(c.req.path) ? next() : requireTenant(c, next)));
-  // Only an authenticated caller gets its body read.
+  // Only an authenticated caller gets its body read, except when creating a run: a well-formed
+  // key's body is read and validated first, and the key is checked by the one tenant call that
+  // opens the run (two object calls per new run became one). Nothing costlier than validation
+  // (a callback URL's name resolution, a run's creation) happens before the key is verified.
   app.use("/v1/*", jsonBodies);
 
   app.route("/", health);

@@ -5,7 +5,8 @@
  * ENVIRONMENT is production. Admin routes use ADMIN_TOKEN. Secrets are compared in constant
  * time and never logged.
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import type { Credential } from "../control/tenant/object";
 import type { Scope } from "../../schema/tenants";
 import { isProduction } from "../env";
 import { AppError, problems } from "../errors";
@@ -24,29 +25,56 @@ export function requiredScope(method: string, path: string): Scope {
   return method === "GET" || method === "HEAD" ? "runs:read" : "runs:write";
 }
 
-export const requireTenant: MiddlewareHandler<AppEnv> = async (c, next) => {
+/** A request's key, checked as far as it can be without its tenant's object. */
+async function credential(c: Context<AppEnv>): Promise<{ tenantId: string; presented: Credential }> {
   const token = bearer(c.req.header("authorization"));
   const parts = token ? parseApiKey(token) : null;
   if (!token || !parts) throw problems.unauthenticated();
   const presented = await sha256Hex(parts.secret);
-
   const dev = !isProduction(c.env) && c.env.DEV_API_KEY ? parseApiKey(c.env.DEV_API_KEY) : null;
   const isDevKey = dev !== null && dev.tenantId === parts.tenantId && dev.keyId === parts.keyId;
   if (isDevKey && !timingSafeEqualHex(await sha256Hex(dev.secret), presented)) throw problems.unauthenticated();
+  return { tenantId: parts.tenantId, presented: isDevKey ? { dev: true } : { keyId: parts.keyId, secretHash: presented } };
+}
 
-  const auth = await c.env.TENANT.getByName(parts.tenantId).authenticate(isDevKey ? { dev: true } : { keyId: parts.keyId, secretHash: presented });
-  if (!auth.ok) {
-    if (auth.code === "tenant.suspended") throw problems.forbidden("tenant.suspended", "This tenant is suspended.");
-    if (auth.code === "rate.limited") {
-      throw new AppError("rate.limited", "Too many requests for this tenant; slow down.", { status: 429, retryable: true, retryAfterMs: auth.retryAfterMs });
-    }
-    throw problems.unauthenticated();
+/** The problem for a tenant object's refusal of a key, whichever call made it. */
+export function authProblem(refusal: { code: string; retryAfterMs?: number; message?: string }): AppError {
+  if (refusal.code === "tenant.suspended") return problems.forbidden("tenant.suspended", "This tenant is suspended.");
+  if (refusal.code === "rate.limited") {
+    return new AppError("rate.limited", "Too many requests for this tenant; slow down.", { status: 429, retryable: true, retryAfterMs: refusal.retryAfterMs ?? 1_000 });
   }
-  const scope = requiredScope(c.req.method, c.req.path);
-  if (!auth.scopes.includes(scope)) throw problems.forbidden("auth.insufficient_scope", `This key lacks the '${scope}' scope.`);
-  c.set("tenantId", parts.tenantId);
+  if (refusal.code === "auth.insufficient_scope") return problems.forbidden("auth.insufficient_scope", refusal.message ?? "This key lacks the needed scope.");
+  return problems.unauthenticated();
+}
+
+/** Creating a run: the key is verified by the same tenant call that opens the run (`openRun`). */
+const deferred = (method: string, path: string) => method === "POST" && (path === "/v1/runs" || path === "/v1/runs/");
+
+export const requireTenant: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const { tenantId, presented } = await credential(c);
+  c.set("tenantId", tenantId);
+  if (deferred(c.req.method, c.req.path)) {
+    // Checked by `openRun` once the body is valid, or by `verifyKey` before anything costlier.
+    c.set("credential", presented);
+    return next();
+  }
+  await verify(c, tenantId, presented);
   await next();
 };
+
+async function verify(c: Context<AppEnv>, tenantId: string, presented: Credential): Promise<void> {
+  const auth = await c.env.TENANT.getByName(tenantId).authenticate(presented);
+  if (!auth.ok) throw authProblem(auth);
+  const scope = requiredScope(c.req.method, c.req.path);
+  if (!auth.scopes.includes(scope)) throw problems.forbidden("auth.insufficient_scope", `This key lacks the '${scope}' scope.`);
+}
+
+/** Verifies a key whose check was deferred, now, in a call of its own (see `requireTenant`). */
+export async function verifyKey(c: Context<AppEnv>): Promise<void> {
+  const presented = c.get("credential");
+  if (presented) await verify(c, c.get("tenantId"), presented);
+  c.set("credential", undefined);
+}
 
 export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
   const token = bearer(c.req.header("authorization"));

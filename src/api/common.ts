@@ -4,6 +4,7 @@ import type { Context } from "hono";
 import { Problem } from "../../schema/api";
 import type { Env } from "../env";
 import type { HeldLease } from "../control/pool/object";
+import type { Credential } from "../control/tenant/object";
 import { AppError, problems } from "../errors";
 import { fieldErrors } from "../control/resolve";
 
@@ -15,7 +16,11 @@ export interface WorkerCaller {
 
 export interface AppEnv {
   Bindings: Env;
-  Variables: { tenantId: string; traceId: string; worker: WorkerCaller };
+  /**
+   * `credential`: a key whose check `requireTenant` deferred to the call that creates a run; set
+   * only on that route, until it is checked.
+   */
+  Variables: { tenantId: string; traceId: string; worker: WorkerCaller; credential: Credential | undefined };
 }
 
 /** A sub-app whose zod validation failures become our problem+json, never a raw ZodError. */

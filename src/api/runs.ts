@@ -21,6 +21,7 @@ import { resolveRun } from "../control/resolve";
 import { AppError, problems } from "../errors";
 import { newRunId, newTraceId, sha256Hex, traceIdFrom } from "../lib/crypto";
 import { streamSSE } from "hono/streaming";
+import { authProblem, verifyKey } from "./auth";
 import { newApi, problemResponses } from "./common";
 import { checkUrl } from "./webhooks";
 import { EventTypePattern } from "../../schema/webhooks";
@@ -63,7 +64,7 @@ runs.openapi(
       },
       responses: {
         202: { description: "accepted; Location names the run", content: { "application/json": { schema: CreatedRun } } },
-        ...problemResponses(400, 401, 409, 413, 422),
+        ...problemResponses(400, 401, 403, 409, 413, 422, 429),
       },
     }),
     async (c) => {
@@ -71,30 +72,35 @@ runs.openapi(
       const resolved = resolveRun(body, resolveOptions(c.env));
       if (!resolved.ok) throw resolved.error;
       if (body.callback) {
-        checkUrl(c.env, body.callback.url, "callback.url");
         const bad = body.callback.eventTypes.findIndex((t) => !EventTypePattern.safeParse(t).success);
         if (bad >= 0) throw problems.invalid("The callback's event types are invalid.", [{ path: `callback.eventTypes.${bad}`, message: "not an event type" }]);
       }
+      // Name resolution is work for the key's tenant alone: the deferred key check comes first.
+      if (body.callback) await verifyKey(c);
+      // Checked (names resolved) after the cheap checks; stored in its canonical form.
+      const callbackSpec = body.callback ? { ...body.callback, url: await checkUrl(c.env, body.callback.url, "callback.url") } : null;
       const tenantId = c.get("tenantId");
       const tenant = c.env.TENANT.getByName(tenantId);
       const idempotencyKey = c.req.valid("header")["idempotency-key"];
       const createdAt = Date.now();
-      // One call to the tenant: the key's claim, the quota, the run's index entry and admission.
+      // One call to the tenant: the key (unless checked above), the Idempotency-Key's claim, the
+      // quota, the run's index entry and admission.
       const opened = await tenant.openRun(
         { runId: newRunId(), project: body.project, blueprint: body.blueprint ?? null, priority: body.priority, createdAt },
         idempotencyKey ? { key: idempotencyKey, bodyHash: await sha256Hex(JSON.stringify(body)) } : undefined,
+        c.get("credential"),
       );
       if (!opened.ok) {
         if (opened.code === "quota.exceeded") throw quotaExceeded();
-        if (opened.code === "auth.unauthenticated") throw problems.unauthenticated(); // the tenant went away since auth
-        throw problems.conflict(opened.code, opened.message);
+        if (opened.code === "idempotency.conflict") throw problems.conflict(opened.code, opened.message);
+        throw authProblem(opened);
       }
       const { runId, replayed } = opened;
       // The run's own callback endpoint exists before its first event. Not on a replay: its
       // secret was shown once, to the first request.
       const callback =
-        body.callback && !replayed
-          ? await tenant.createWebhook({ ...body.callback, description: `callback of ${runId}` }, runId)
+        callbackSpec && !replayed
+          ? await tenant.createWebhook({ ...callbackSpec, description: `callback of ${runId}` }, runId)
           : null;
       // create() is idempotent on the run id: a replay returns the run the first request made.
       const run = await runStub(c.env, runId).create({

@@ -12,8 +12,8 @@ import {
 } from "../../schema/webhooks";
 import type { Env } from "../env";
 import { problems } from "../errors";
-import { urlPolicy } from "../webhooks/config";
-import { checkWebhookUrl } from "../webhooks/ssrf";
+import { urlGuard } from "../webhooks/config";
+import { guardUrl } from "../webhooks/guard";
 import { newApi, problemResponses } from "./common";
 
 const security = [{ bearer: [] }];
@@ -27,10 +27,14 @@ function endpointId(id: string): string {
   return id;
 }
 
-/** Refuses an outbound URL the SSRF guard does not allow, as a 400 naming the field. */
-export function checkUrl(env: Env, url: string, field = "url"): void {
-  const check = checkWebhookUrl(url, urlPolicy(env));
+/**
+ * Refuses an outbound URL the SSRF guard does not allow (or cannot resolve), as a 400 naming
+ * the field; otherwise returns its canonical form, which is what gets stored and called.
+ */
+export async function checkUrl(env: Env, url: string, field = "url"): Promise<string> {
+  const check = await guardUrl(url, urlGuard(env));
   if (!check.ok) throw problems.invalid(`The webhook URL is refused: ${check.reason}.`, [{ path: field, message: check.reason }]);
+  return check.url.href;
 }
 
 const found = <T>(value: T | null): T => {
@@ -51,8 +55,8 @@ webhooks.openapi(
   }),
   async (c) => {
     const body = c.req.valid("json");
-    checkUrl(c.env, body.url);
-    const { endpoint, secret } = await c.env.TENANT.getByName(c.get("tenantId")).createWebhook(body);
+    const url = await checkUrl(c.env, body.url);
+    const { endpoint, secret } = await c.env.TENANT.getByName(c.get("tenantId")).createWebhook({ ...body, url });
     c.header("location", `/v1/webhooks/${endpoint.id}`);
     return c.json({ ...endpoint, secret }, 201);
   },
@@ -78,8 +82,8 @@ webhooks.openapi(
     responses: { 200: json(WebhookEndpoint, "the endpoint"), ...problemResponses(400, 401, 404) },
   }),
   async (c) => {
-    const patch = c.req.valid("json");
-    if (patch.url) checkUrl(c.env, patch.url);
+    const body = c.req.valid("json");
+    const patch = body.url === undefined ? body : { ...body, url: await checkUrl(c.env, body.url) };
     return c.json(found(await c.env.TENANT.getByName(c.get("tenantId")).updateWebhook(endpointId(c.req.valid("param").id), patch)), 200);
   },
 );

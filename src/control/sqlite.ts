@@ -8,23 +8,53 @@ export type Migration = readonly string[];
  * Returns the version now in force.
  */
 export function migrate(sql: SqlStorage, migrations: readonly Migration[], opts: { squash?: boolean } = {}): number {
-  sql.exec("CREATE TABLE IF NOT EXISTS _schema (version INTEGER NOT NULL)");
+  const exists = sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_schema'").toArray().length > 0;
+  if (!exists && opts.squash !== false && createSchema(sql, migrations)) return migrations.length;
+  if (!exists) sql.exec("CREATE TABLE _schema (version INTEGER NOT NULL); INSERT INTO _schema (version) VALUES (0)");
   const row = sql.exec<{ version: number }>("SELECT version FROM _schema").toArray()[0];
-  let version = row?.version ?? 0;
   if (!row) sql.exec("INSERT INTO _schema (version) VALUES (0)");
-  // A new database gets the final schema at once: a run's object is new for every run, and
-  // replaying each ALTER TABLE there was a measurable part of creating a run.
-  const squashed = !row && opts.squash !== false ? squash(migrations) : null;
-  if (squashed) {
-    for (const statement of squashed) sql.exec(statement);
-    sql.exec("UPDATE _schema SET version = ?", migrations.length);
-    return migrations.length;
-  }
+  let version = row?.version ?? 0;
   for (; version < migrations.length; version++) {
     for (const statement of migrations[version]!) sql.exec(statement);
     sql.exec("UPDATE _schema SET version = ?", version + 1);
   }
   return version;
+}
+
+/**
+ * Builds a new database's final schema, and records its version, in one `exec` of one script: a
+ * run's object is new for every run, and fifteen round trips into SQLite (or replaying each ALTER
+ * TABLE) were a measurable part of creating a run. False when the chain cannot be squashed.
+ */
+export function createSchema(sql: SqlStorage, migrations: readonly Migration[]): boolean {
+  const squashed = squash(migrations);
+  if (!squashed) return false;
+  sql.exec([...squashed, "CREATE TABLE _schema (version INTEGER NOT NULL)", `INSERT INTO _schema (version) VALUES (${migrations.length})`].join(";\n"));
+  return true;
+}
+
+/** A Durable Object's SQLite binds at most 100 parameters per statement. */
+export const MAX_PARAMS = 100;
+
+/**
+ * Inserts `rows` (each `width` values, in the column order of `head`) in as few statements as the
+ * parameter limit allows. `head` is `INSERT INTO t (a, b, …)`; `tail` an optional ON CONFLICT clause.
+ */
+export function insertMany(sql: SqlStorage, head: string, width: number, rows: readonly (readonly SqlStorageValue[])[], tail = ""): void {
+  const perStatement = Math.max(1, Math.floor(MAX_PARAMS / width));
+  const tuple = `(${Array.from({ length: width }, () => "?").join(",")})`;
+  for (let i = 0; i < rows.length; i += perStatement) {
+    const chunk = rows.slice(i, i + perStatement);
+    sql.exec(`${head} VALUES ${chunk.map(() => tuple).join(",")} ${tail}`, ...chunk.flat());
+  }
+}
+
+/** Runs `query`, whose one `IN (?)` takes the list, in chunks within the parameter limit. */
+export function execIn(sql: SqlStorage, query: string, values: readonly SqlStorageValue[], chunk = MAX_PARAMS - 10): void {
+  for (let i = 0; i < values.length; i += chunk) {
+    const part = values.slice(i, i + chunk);
+    sql.exec(query.replace("IN (?)", `IN (${part.map(() => "?").join(",")})`), ...part);
+  }
 }
 
 const CREATE_TABLE = /^\s*CREATE TABLE (\w+) \(/;

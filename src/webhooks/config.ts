@@ -4,7 +4,9 @@
 export const WEBHOOK_QUEUES = ["factory-webhooks", "factory-webhooks-dlq"] as const;
 import { isProduction, numberVar, type Env } from "../env";
 import type { DeliveryPolicy } from "../control/tenant/webhooks";
+import type { OutboundGuard } from "./guard";
 import { parseSchedule } from "./policy";
+import { DEFAULT_DOH_URL } from "./resolve";
 
 export function attemptTimeoutMs(env: Env): number {
   return numberVar(env.WEBHOOK_TIMEOUT_MS, 10_000);
@@ -23,5 +25,8 @@ export function deliveryPolicy(env: Env): DeliveryPolicy {
   };
 }
 
-/** Plain http to loopback is for local receivers only, never in production. */
-export const urlPolicy = (env: Env) => ({ allowLoopbackHttp: !isProduction(env) });
+/** Plain http to loopback is for local receivers only, never in production; names resolve over DoH. */
+export const urlGuard = (env: Env): OutboundGuard => ({
+  policy: { allowLoopbackHttp: !isProduction(env) },
+  dohUrl: env.DOH_URL || DEFAULT_DOH_URL,
+});

@@ -6,7 +6,7 @@
 import { WebhookMessage } from "../../schema/webhooks";
 import type { Env } from "../env";
 import type { DeliveryTask } from "../control/tenant/webhooks";
-import { attemptTimeoutMs, urlPolicy } from "./config";
+import { attemptTimeoutMs, urlGuard } from "./config";
 import { attemptDelivery } from "./deliver";
 import { logError } from "../lib/log";
 
@@ -32,7 +32,7 @@ async function consumeOne(message: Message<unknown>, env: Env): Promise<void> {
       const task = await tenant.deliveryTask(m.deliveryId);
       tasks = task ? [task] : [];
     }
-    const options = { timeoutMs: attemptTimeoutMs(env), urlPolicy: urlPolicy(env) };
+    const options = { timeoutMs: attemptTimeoutMs(env), guard: urlGuard(env) };
     await Promise.all(
       tasks.map(async (task) => {
         const result = await attemptDelivery(task, options);

@@ -1,6 +1,6 @@
 /** One HTTP attempt of a webhook delivery: signed, bounded in time and size, no redirects. */
 import type { AttemptResult, DeliveryTask } from "../control/tenant/webhooks";
-import { checkWebhookUrl, type UrlPolicy } from "./ssrf";
+import { guardUrl, type OutboundGuard } from "./guard";
 import { parseRetryAfter } from "./policy";
 import { signatureHeaders } from "./sign";
 import { toHex } from "../lib/crypto";
@@ -9,11 +9,13 @@ const EXCERPT_CHARS = 512;
 /** Read at most this much of a response; a receiver cannot make us buffer more. */
 const RESPONSE_CAP_BYTES = 16 * 1024;
 
-export async function attemptDelivery(task: DeliveryTask, opts: { timeoutMs: number; urlPolicy: UrlPolicy }): Promise<AttemptResult> {
+export async function attemptDelivery(task: DeliveryTask, opts: { timeoutMs: number; guard: OutboundGuard }): Promise<AttemptResult> {
   const started = Date.now();
-  // Checked again at send time: the rules may have tightened since the endpoint was saved.
-  const check = checkWebhookUrl(task.url, opts.urlPolicy);
-  if (!check.ok) return { statusCode: null, latencyMs: 0, excerpt: null, error: `refused URL: ${check.reason}` };
+  // Checked again at send time: the rules may have tightened since the endpoint was saved, and
+  // a name may now resolve to a private address (DNS rebinding). A refusal, or a resolver that
+  // fails, is a failed attempt: it is recorded and retried on the schedule like any other.
+  const check = await guardUrl(task.url, opts.guard);
+  if (!check.ok) return { statusCode: null, latencyMs: Date.now() - started, excerpt: null, error: `refused URL: ${check.reason}` };
   try {
     const res = await fetch(check.url, {
       method: "POST",

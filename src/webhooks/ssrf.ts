@@ -1,18 +1,28 @@
 /**
- * The SSRF guard for outbound webhook URLs. The WHATWG URL parser normalizes the tricky
- * spellings first (decimal `2130706433`, octal `0177.0.0.1`, hex `0x7f.1`, IPv4-mapped IPv6),
- * so the checks below see canonical literals. Hostnames are not resolved here: on Cloudflare,
- * Workers cannot reach private networks anyway; this refuses what is refusable by inspection.
+ * The SSRF guard for outbound webhook URLs, its pure half: canonicalise with the WHATWG URL
+ * parser and refuse what is refusable by inspection. Names that pass are resolved and judged by
+ * address in resolve.ts (guard.ts joins the two). docs/security.md lists every rule.
  */
 
-export type UrlCheck = { ok: true; url: URL } | { ok: false; reason: string };
+/** `name` is the DNS name a delivery will look up (null for an IP literal: nothing to resolve). */
+export type UrlCheck = { ok: true; url: URL; name: string | null } | { ok: false; reason: string };
 
 export interface UrlPolicy {
-  /** Local development only: allow plain http to loopback, for test receivers. */
+  /** Local development only: allow plain http to literal loopback with a port, for test receivers. */
   allowLoopbackHttp: boolean;
 }
 
-const BLOCKED_HOSTNAMES = [/^localhost$/, /\.localhost$/, /\.local$/, /\.internal$/, /^metadata$/, /^metadata\.google\.internal$/];
+/**
+ * Suffixes that only mean something inside a network: RFC 6761/6762/8375/9476 special-use
+ * names, ICANN's reserved `.internal`, Kubernetes' `.svc`, and private TLDs in common use.
+ */
+const INTERNAL_SUFFIXES = [
+  "localhost", "local", "localdomain", "internal", "intranet", "private", "corp", "home", "lan", "svc",
+  "arpa", "test", "example", "invalid", "onion", "alt",
+];
+
+/** Development's only http targets: literal loopback, as the URL parser prints it. */
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "[::1]"]);
 
 /** [network, prefix length] of IPv4 ranges that are never a customer's public endpoint. */
 const BLOCKED_V4: [string, number][] = [
@@ -24,6 +34,7 @@ const BLOCKED_V4: [string, number][] = [
   ["172.16.0.0", 12], // private
   ["192.0.0.0", 24], // IETF protocol assignments
   ["192.0.2.0", 24], // documentation
+  ["192.88.99.0", 24], // 6to4 relay anycast (deprecated)
   ["192.168.0.0", 16], // private
   ["198.18.0.0", 15], // benchmarking
   ["198.51.100.0", 24], // documentation
@@ -31,6 +42,63 @@ const BLOCKED_V4: [string, number][] = [
   ["224.0.0.0", 4], // multicast
   ["240.0.0.0", 4], // reserved, broadcast
 ];
+
+// Whitespace, controls and invisible format characters (bidi overrides, zero-width spaces):
+// the parser would silently drop or keep them, and what we store must be what we checked.
+const UNSAFE_CHARS = /[\s\p{Cc}\p{Cf}]/u;
+
+const refuse = (reason: string): UrlCheck => ({ ok: false, reason });
+
+export function checkWebhookUrl(raw: string, policy: UrlPolicy): UrlCheck {
+  if (UNSAFE_CHARS.test(raw)) return refuse("whitespace or control characters are not allowed");
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return refuse("not a valid absolute URL");
+  }
+  if (url.username || url.password) return refuse("credentials in the URL are not allowed");
+  const host = url.hostname;
+  if (isIPv4(host) && rawHost(raw) !== host) return refuse("an IPv4 address must be written as four decimal numbers");
+
+  if (policy.allowLoopbackHttp && url.protocol === "http:" && LOOPBACK_HOSTS.has(host) && url.port !== "") return { ok: true, url, name: null };
+  if (url.protocol !== "https:") {
+    return refuse(policy.allowLoopbackHttp ? "only https URLs are allowed (and, in development, http://127.0.0.1:port or http://[::1]:port)" : "only https URLs are allowed");
+  }
+  // The parser drops an explicit :443, so any port left is a non-default one.
+  if (url.port !== "") return refuse("only the default https port (443) is allowed");
+
+  if (host.startsWith("[")) return isPublicV6(host.slice(1, -1)) ? { ok: true, url, name: null } : refuse("a private or reserved IPv6 address");
+  if (isIPv4(host)) return isPublicV4(host) ? { ok: true, url, name: null } : refuse("a private or reserved IPv4 address");
+
+  // `example.com.` and `example.com` are the same name; check and store the second.
+  const name = host.endsWith(".") ? host.slice(0, -1) : host;
+  const labels = name.split(".");
+  if (labels.some((l) => l === "")) return refuse("not a valid hostname");
+  if (labels.length < 2 || INTERNAL_SUFFIXES.some((s) => name === s || name.endsWith(`.${s}`))) return refuse("an internal hostname");
+  url.hostname = name;
+  return { ok: true, url, name };
+}
+
+/** True for an IPv4 or IPv6 address (as DNS answers print them) outside every refused range. */
+export function isPublicAddress(ip: string): boolean {
+  return isIPv4(ip) ? isPublicV4(ip) : ip.includes(":") && isPublicV6(ip);
+}
+
+/**
+ * The host exactly as the caller wrote it (lower-cased), to tell `127.0.0.1` from the spellings
+ * the parser turns into it (`127.1`, `2130706433`, `0x7f000001`, `0177.0.0.1`, `127.0.0.1.`).
+ * Special schemes treat `\` as `/` and allow any number of slashes after the colon.
+ */
+function rawHost(raw: string): string {
+  const afterScheme = raw.slice(raw.indexOf(":") + 1).replace(/^[/\\]*/, "");
+  const authority = afterScheme.split(/[/\\?#]/, 1)[0] ?? "";
+  return authority.slice(authority.lastIndexOf("@") + 1).replace(/:\d*$/, "").toLowerCase();
+}
+
+function isIPv4(s: string): boolean {
+  return v4ToInt(s) !== null;
+}
 
 function v4ToInt(ip: string): number | null {
   const parts = ip.split(".");
@@ -43,63 +111,57 @@ function v4ToInt(ip: string): number | null {
   return n;
 }
 
-function blockedV4(ip: string): boolean {
+function isPublicV4(ip: string): boolean {
   const n = v4ToInt(ip);
   if (n === null) return false;
-  return BLOCKED_V4.some(([net, bits]) => {
+  return !BLOCKED_V4.some(([net, bits]) => {
     const mask = bits === 0 ? 0 : 2 ** 32 - 2 ** (32 - bits);
     return (n & mask) >>> 0 === (v4ToInt(net)! & mask) >>> 0;
   });
 }
 
-/** Expands an IPv6 literal (as the URL parser prints it, without brackets) to 8 groups. */
+const v4FromGroups = (hi: number, lo: number) => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+
+/** Expands an IPv6 address (compressed, or ending in a dotted IPv4) to 8 groups; null if malformed. */
 function v6Groups(ip: string): number[] | null {
-  const [head, tail, ...rest] = ip.split("::");
-  if (rest.length > 0) return null;
-  const parse = (s: string | undefined) => (s ? s.split(":").map((g) => parseInt(g, 16)) : []);
-  const h = parse(head);
-  const t = parse(tail);
-  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill(0), ...t];
-  return groups.length === 8 && groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : null;
+  let text = ip.toLowerCase();
+  const dotted = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (dotted) {
+    const n = v4ToInt(dotted[2]!);
+    if (n === null) return null;
+    text = `${dotted[1]}${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`;
+  }
+  const halves = text.split("::");
+  if (halves.length > 2) return null;
+  const parse = (s: string) => (s === "" ? [] : s.split(":").map((g) => (/^[0-9a-f]{1,4}$/.test(g) ? parseInt(g, 16) : NaN)));
+  const head = parse(halves[0]!);
+  const tail = halves.length === 2 ? parse(halves[1]!) : [];
+  const fill = halves.length === 2 ? 8 - head.length - tail.length : 0;
+  if (fill < (halves.length === 2 ? 1 : 0)) return null;
+  const groups = [...head, ...Array<number>(fill).fill(0), ...tail];
+  return groups.length === 8 && groups.every((g) => !Number.isNaN(g)) ? groups : null;
 }
 
-function blockedV6(ip: string): boolean {
+/**
+ * Only global unicast (2000::/3) is public, minus its special blocks; forms that embed an IPv4
+ * address (mapped, SIIT, IPv4-compatible, 6to4, Teredo) are judged by the address inside,
+ * since a gateway would deliver them there.
+ */
+function isPublicV6(ip: string): boolean {
   const g = v6Groups(ip);
-  if (!g) return true; // not something we can reason about: refuse
-  const [a = 0, b = 0] = g;
-  if (g.slice(0, 7).every((x) => x === 0) && (g[7] === 0 || g[7] === 1)) return true; // :: and ::1
-  if (g.slice(0, 5).every((x) => x === 0) && (g[5] === 0xffff || g[5] === 0)) {
-    // IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d): judge the IPv4 inside.
-    return blockedV4(`${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}`);
+  if (!g) return false; // not something we can reason about (zone ids included): refuse
+  const [a, b, c, d, e, f, hi, lo] = g as [number, number, number, number, number, number, number, number];
+  if (a === 0 && b === 0 && c === 0 && d === 0) {
+    if (e === 0 && (f === 0xffff || f === 0)) return isPublicV4(v4FromGroups(hi, lo)); // ::ffff:a.b.c.d, ::a.b.c.d (so :: and ::1 too)
+    if (e === 0xffff && f === 0) return isPublicV4(v4FromGroups(hi, lo)); // SIIT ::ffff:0:a.b.c.d
+    return false;
   }
-  if (a === 0x64 && b === 0xff9b) return true; // NAT64 can reach IPv4 private space
-  if ((a & 0xfe00) === 0xfc00) return true; // unique local fc00::/7
-  if ((a & 0xffc0) === 0xfe80) return true; // link-local fe80::/10
-  if ((a & 0xff00) === 0xff00) return true; // multicast
-  if (a === 0x2001 && b === 0x0db8) return true; // documentation
-  return false;
-}
-
-export function checkWebhookUrl(raw: string, policy: UrlPolicy): UrlCheck {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return { ok: false, reason: "not a valid absolute URL" };
-  }
-  if (url.username || url.password) return { ok: false, reason: "credentials in the URL are not allowed" };
-  const host = url.hostname.toLowerCase();
-  const v6 = host.startsWith("[") ? host.slice(1, -1) : null;
-  const loopback = host === "127.0.0.1" || host === "localhost" || v6 === "::1";
-
-  if (url.protocol === "http:" && policy.allowLoopbackHttp && loopback) return { ok: true, url };
-  if (url.protocol !== "https:") return { ok: false, reason: "only https URLs are allowed" };
-  if (url.port && url.port !== "443" && !policy.allowLoopbackHttp) return { ok: false, reason: "only the default https port is allowed" };
-  if (v6 !== null) return blockedV6(v6) ? { ok: false, reason: "a private or reserved IPv6 address" } : { ok: true, url };
-  if (/^[\d.]+$/.test(host)) {
-    if (v4ToInt(host) === null || blockedV4(host)) return { ok: false, reason: "a private or reserved IPv4 address" };
-    return { ok: true, url };
-  }
-  if (!host.includes(".") || BLOCKED_HOSTNAMES.some((re) => re.test(host))) return { ok: false, reason: "an internal hostname" };
-  return { ok: true, url };
+  if (a === 0x2002) return isPublicV4(v4FromGroups(b, c)); // 6to4 2002:aabb:ccdd::/48
+  // Teredo 2001:0::/32: the server's address, then the client's, obfuscated by inversion.
+  if (a === 0x2001 && b === 0) return isPublicV4(v4FromGroups(c, d)) && isPublicV4(v4FromGroups(~hi & 0xffff, ~lo & 0xffff));
+  if ((a & 0xe000) !== 0x2000) return false; // outside 2000::/3: ULA, link- and site-local, multicast, NAT64, discard
+  if (a === 0x2001 && b < 0x0200) return false; // 2001::/23 IETF protocol assignments (benchmarking, ORCHID)
+  if (a === 0x2001 && b === 0x0db8) return false; // documentation
+  if ((a & 0xfff0) === 0x3ff0) return false; // documentation 3fff::/20
+  return true;
 }

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WEBHOOK_EVENT_TYPES } from "../../schema/webhooks";
+import { startDohServer, type DohServer } from "./support/doh";
 import { startRuntime, waitForRun, type Runtime } from "./support/runtime";
 
 interface Received {
@@ -14,6 +15,7 @@ interface Received {
 }
 
 let rt: Runtime;
+let doh: DohServer;
 let receiver: Server;
 let receiverUrl = "";
 const secrets: string[] = [];
@@ -45,12 +47,15 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
   receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
-  rt = await startRuntime({ WEBHOOK_SCHEDULE_MS: "200,400,800,1600,3200" });
+  // Host names resolve with this real DoH server on loopback (names under our control), not the internet.
+  doh = await startDohServer({});
+  rt = await startRuntime({ WEBHOOK_SCHEDULE_MS: "200,400,800,1600,3200", DOH_URL: doh.url });
 });
 
 afterAll(async () => {
   await rt?.stop();
   receiver?.close();
+  await doh?.close();
 });
 
 describe("webhooks against a real receiver", () => {
@@ -126,6 +131,41 @@ describe("webhooks against a real receiver", () => {
     for (const url of ["http://10.0.0.1/x", "https://169.254.169.254/", "http://[::ffff:7f00:1]:80/"]) {
       const res = await rt.fetch("/v1/webhooks", { method: "POST", json: { url, eventTypes: ["run.*"] } });
       expect(res.status, url).toBe(400);
+    }
+  });
+
+  it("resolves names with DOH_URL: loopback is refused at registration, and a name rebound to loopback is refused at delivery", async () => {
+    doh.set("loopback.example.com", { a: ["127.0.0.1"] });
+    const refused = await rt.fetch("/v1/webhooks", { method: "POST", json: { url: "https://loopback.example.com/", eventTypes: ["run.*"] } });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { errors: unknown[] }).errors).toEqual([
+      { path: "url", message: "loopback.example.com resolves to 127.0.0.1, a private or reserved address" },
+    ]);
+
+    doh.set("rebind.example.com", { a: ["93.184.215.14"], ttl: 1 });
+    const created = await rt.fetch("/v1/webhooks", { method: "POST", json: { url: "https://Rebind.EXAMPLE.com./hook", eventTypes: ["run.succeeded"], project: "rebind" } });
+    expect(created.status).toBe(201);
+    const endpoint = (await created.json()) as { id: string; url: string };
+    expect(endpoint.url).toBe("https://rebind.example.com/hook"); // stored canonical
+    expect(doh.queries("rebind.example.com")).toBe(2); // A and AAAA, from the Worker
+
+    // The attacker's name now answers loopback; the Worker's cached answer lives for its TTL (1 s).
+    doh.set("rebind.example.com", { a: ["127.0.0.1"], ttl: 1 });
+    await new Promise((r) => setTimeout(r, 1_200));
+    const res = await rt.fetch("/v1/runs", { method: "POST", json: { project: "rebind", steps: [{ id: "a", type: "system.echo", input: {} }] } });
+    const { id } = (await res.json()) as { id: string };
+    expect((await waitForRun(rt, id)).status).toBe("succeeded");
+
+    type Delivery = { status: string; attempts: { statusCode: number | null; error: string | null }[] };
+    const deliveries = async () => ((await (await rt.fetch(`/v1/webhooks/${endpoint.id}/deliveries`)).json()) as { items: Delivery[] }).items;
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline && (await deliveries())[0]?.status !== "failed") await new Promise((r) => setTimeout(r, 200));
+    const [delivery, ...others] = await deliveries();
+    expect(others).toEqual([]);
+    expect(delivery!.status).toBe("failed"); // every attempt of the schedule refused, none sent
+    expect(delivery!.attempts).toHaveLength(6);
+    for (const attempt of delivery!.attempts) {
+      expect(attempt).toMatchObject({ statusCode: null, error: "refused URL: rebind.example.com resolves to 127.0.0.1, a private or reserved address" });
     }
   });
 });

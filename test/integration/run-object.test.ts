@@ -91,8 +91,13 @@ describe("Run DO: fencing, leases, recovery", () => {
       await new Promise((r) => setTimeout(r, 10));
     }
     // Pretend attempt 1's worker vanished: bring its lease forward and let the alarm act.
-    await runInDurableObject(stub, (_o, state) => {
-      state.storage.sql.exec("UPDATE timer SET due_at = 0 WHERE kind = 'lease'");
+    // Through the object's own store: it mirrors its timers in memory, as it must see its writes.
+    await runInDurableObject(stub, (object, state) => {
+      const store = (object as unknown as { store: RunStore }).store;
+      state.storage.transactionSync(() => {
+        store.setTimer("lease", "a", 0, 1);
+        store.commit();
+      });
     });
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     const done = await waitForRun(run.id, { timeoutMs: 10_000 });

@@ -104,8 +104,10 @@ export class RunEngine {
     const run = this.store.run();
     if (run?.status !== "queued") return;
     this.moveRun("start", now);
-    for (const step of this.store.readyPending()) this.dispatch(step, now);
-    this.settleRun(now);
+    const ready = this.store.readyPending();
+    for (const step of ready) this.dispatch(step, now);
+    // Nothing to dispatch: every step may be done already (a retry that carried them all over).
+    if (ready.length === 0) this.settleRun(now);
   }
 
   /** A worker picked up an attempt: fence it, mark it running, hand it its input. */
@@ -335,8 +337,10 @@ export class RunEngine {
     this.store.clearStepTimers(step.id);
     this.event("step.succeeded", now, step.id, { attempt: step.attempt, durationMs: now - (step.started_at ?? now) });
     const ready = this.store.releaseDependents(step.id);
-    if (this.store.run()!.status === "running") for (const next of ready) this.dispatch(next, now);
-    this.settleRun(now);
+    const dispatching = this.store.run()!.status === "running" ? ready : [];
+    for (const next of dispatching) this.dispatch(next, now);
+    // A step just dispatched is unfinished: the run cannot have ended.
+    if (dispatching.length === 0) this.settleRun(now);
   }
 
   private failAttempt(step: StepRow, error: ErrorShape, how: "failed" | "timed_out", now: number): void {
@@ -375,11 +379,12 @@ export class RunEngine {
   /** Ends the run once no step can change any more: succeeded if none failed. */
   private settleRun(now: number): void {
     const run = this.store.run()!;
-    if (TERMINAL_RUN_STATUSES.has(run.status) || this.store.countUnfinishedSteps() > 0) return;
-    const failed = this.store.stepsWithStatus(["failed"]);
+    if (TERMINAL_RUN_STATUSES.has(run.status)) return;
+    const { unfinished, failed } = this.store.settlement();
+    if (unfinished > 0) return;
     this.store.clearTimer("deadline", "run");
     if (failed.length === 0) this.moveRun("succeed", now);
-    else this.moveRun("fail", now, { code: "run.step_failed", message: `${failed.length} step(s) failed: ${failed.map((s) => s.id).join(", ")}`, retryable: false });
+    else this.moveRun("fail", now, { code: "run.step_failed", message: `${failed.length} step(s) failed: ${failed.join(", ")}`, retryable: false });
   }
 
   private failRun(error: ErrorShape, now: number): void {

@@ -206,7 +206,9 @@ export class RunObject extends DurableObject<Env> {
       result = this.ctx.storage.transactionSync(() => {
         this.store.beginTransaction();
         this.forgetSent();
-        return decide();
+        const decided = decide();
+        this.store.commit();
+        return decided;
       });
     } catch (err) {
       this.store.forgetCaches(); // they may hold what was just rolled back

@@ -50,9 +50,13 @@ export type AuthResult =
 
 export type { ListRunsFilter, OpenedRun };
 
+/** What the API presents for a key: its id and the hash of its secret, or (locally) the dev key it checked. */
+export type Credential = { keyId: string; secretHash: string } | { dev: true };
+
 export type OpenRunResult =
   | { ok: true; runId: string; replayed: boolean; start: boolean }
-  | { ok: false; code: "auth.unauthenticated" | "idempotency.conflict" | "quota.exceeded"; message: string };
+  | { ok: false; code: "auth.unauthenticated" | "tenant.suspended" | "auth.insufficient_scope" | "idempotency.conflict" | "quota.exceeded"; message: string }
+  | { ok: false; code: "rate.limited"; retryAfterMs: number; message: string };
 
 /** Backoff of a failing send of due deliveries: 1 s, doubling, at most a minute. */
 const SEND_BACKOFF_BASE_MS = 1_000;
@@ -135,8 +139,11 @@ export class TenantObject extends DurableObject<Env> {
    * Every API request: the key (or, locally, the dev key the Worker already checked), the
    * tenant's status, and one token from its rate limit bucket.
    */
-  async authenticate(presented: { keyId: string; secretHash: string } | { dev: true }): Promise<AuthResult> {
-    const now = Date.now();
+  async authenticate(presented: Credential): Promise<AuthResult> {
+    return this.check(presented, Date.now());
+  }
+
+  private check(presented: Credential, now: number): AuthResult {
     let tenant = this.profile.get();
     if (!tenant && "dev" in presented && this.tenantId === DEV_TENANT) tenant = this.profile.create(DEV_TENANT, { name: "Local development" }, now);
     if (!tenant) return { ok: false, code: "auth.unauthenticated" };
@@ -156,8 +163,14 @@ export class TenantObject extends DurableObject<Env> {
    * (a replay names the first request's run), the month's quota, the run's place in the index,
    * and admission. An admitted run is created already running.
    */
-  async openRun(run: OpenedRun, idempotency?: { key: string; bodyHash: string }): Promise<OpenRunResult> {
+  async openRun(run: OpenedRun, idempotency?: { key: string; bodyHash: string }, presented?: Credential): Promise<OpenRunResult> {
     const now = Date.now();
+    // The API's key check, when it deferred it to this call (one object call per new run, not two).
+    if (presented) {
+      const auth = this.check(presented, now);
+      if (!auth.ok) return auth.code === "rate.limited" ? { ...auth, message: "Too many requests." } : { ...auth, message: auth.code };
+      if (!auth.scopes.includes("runs:write")) return { ok: false, code: "auth.insufficient_scope", message: "This key lacks the 'runs:write' scope." };
+    }
     const tenant = this.profile.get();
     if (!tenant) return { ok: false, code: "auth.unauthenticated", message: "No such tenant." };
     if (idempotency) {

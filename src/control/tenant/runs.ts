@@ -91,19 +91,22 @@ export class RunBook {
    * start.
    */
   record(sync: TenantSync, admission: { open: boolean; limit: number }): { start: boolean; admitted: string[] } {
-    this.sql.exec(
-      `INSERT INTO run_index (run_id, project, blueprint, status, version, priority, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)
-       ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, version = excluded.version, updated_at = excluded.updated_at, opened_at = NULL
-       WHERE excluded.version > run_index.version`,
-      sync.runId, sync.project, sync.blueprint, sync.status, sync.version, PRIORITY_RANK[sync.priority], sync.createdAt, sync.at,
-    );
-    if (sync.usage) {
-      this.sql.exec("UPDATE run_index SET usage = ?, outcome = ? WHERE run_id = ?", JSON.stringify(sync.usage), JSON.stringify(sync.outcome ?? null), sync.runId);
-    }
+    // A run's final sync carries its usage and outcome; an older sync never overwrites a newer one.
+    const usage = sync.usage ? JSON.stringify(sync.usage) : null;
+    const outcome = sync.usage ? JSON.stringify(sync.outcome ?? null) : null;
+    const written = this.all<{ status: string; admitted: number }>(
+      `INSERT INTO run_index (run_id, project, blueprint, status, version, priority, created_at, updated_at, usage, outcome) VALUES (?,?,?,?,?,?,?,?,?,?)
+       ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, version = excluded.version, updated_at = excluded.updated_at, opened_at = NULL,
+         usage = COALESCE(excluded.usage, run_index.usage), outcome = COALESCE(excluded.outcome, run_index.outcome)
+       WHERE excluded.version > run_index.version
+       RETURNING status, admitted`,
+      sync.runId, sync.project, sync.blueprint, sync.status, sync.version, PRIORITY_RANK[sync.priority], sync.createdAt, sync.at, usage, outcome,
+    )[0];
+    // A stale sync wrote nothing and returned nothing: read what the index holds.
+    const row = written ?? this.all<IndexRow>("SELECT status, admitted FROM run_index WHERE run_id = ?", sync.runId)[0];
     const admitted = admission.open ? this.admit(admission.limit) : [];
-    const row = this.all<IndexRow>("SELECT * FROM run_index WHERE run_id = ?", sync.runId)[0];
     // A queued, admitted run is told to start, again if need be: the answer may have been lost.
-    const start = row?.status === "queued" && row.admitted === 1;
+    const start = row?.status === "queued" && (row.admitted === 1 || admitted.includes(sync.runId));
     if (start) this.sql.exec("UPDATE run_index SET started = 1 WHERE run_id = ?", sync.runId);
     return { start, admitted: admitted.filter((id) => id !== sync.runId) };
   }
@@ -119,9 +122,9 @@ export class RunBook {
        VALUES (?,?,?,'queued',0,?,?,?,?) ON CONFLICT (run_id) DO NOTHING`,
       run.runId, run.project, run.blueprint, PRIORITY_RANK[run.priority], run.createdAt, now, now,
     );
-    const admitted = admission.open ? this.admit(admission.limit) : [];
+    // The opened run, if admitted, is created already running: one write says both.
+    const admitted = admission.open ? this.admit(admission.limit, run.runId) : [];
     const start = admitted.includes(run.runId);
-    if (start) this.sql.exec("UPDATE run_index SET status = 'running', started = 1 WHERE run_id = ?", run.runId);
     return { start, admitted: admitted.filter((id) => id !== run.runId) };
   }
 
@@ -149,15 +152,21 @@ export class RunBook {
     this.sql.exec("DELETE FROM run_index WHERE run_id = ? AND opened_at IS NOT NULL", runId);
   }
 
-  /** Admits waiting runs, by priority then arrival, while slots are free. Returns their ids. */
-  admit(limit: number): string[] {
+  /**
+   * Admits waiting runs, by priority then arrival, while slots are free. Returns their ids.
+   * `starting`, if admitted, is marked running and started as well (a run being opened).
+   */
+  admit(limit: number, starting?: string): string[] {
     const running = this.all<{ n: number }>(`SELECT COUNT(*) AS n FROM run_index INDEXED BY run_index_live WHERE admitted = 1 AND ${LIVE}`)[0]!.n;
     if (running >= limit) return [];
     const next = this.all<{ run_id: string }>(
       `SELECT run_id FROM run_index WHERE admitted = 0 AND status = 'queued' AND ${LIVE} ORDER BY priority, created_at, run_id LIMIT ?`,
       limit - running,
     ).map((r) => r.run_id);
-    for (const id of next) this.sql.exec("UPDATE run_index SET admitted = 1 WHERE run_id = ?", id);
+    for (const id of next) {
+      if (id === starting) this.sql.exec("UPDATE run_index SET admitted = 1, status = 'running', started = 1 WHERE run_id = ?", id);
+      else this.sql.exec("UPDATE run_index SET admitted = 1 WHERE run_id = ?", id);
+    }
     return next;
   }
 
@@ -208,13 +217,14 @@ export class RunBook {
   /** Counts a new run against this month's quota; false when the month is spent. */
   reserve(now: number, monthlyRuns: number): boolean {
     const month = new Date(now).toISOString().slice(0, 7);
-    const used = this.all<{ runs: number }>("SELECT runs FROM quota_month WHERE month = ?", month)[0]?.runs ?? 0;
-    if (used >= monthlyRuns) return false;
-    this.sql.exec(
-      "INSERT INTO quota_month (month, runs) VALUES (?, 1) ON CONFLICT (month) DO UPDATE SET runs = runs + 1",
-      month,
+    if (monthlyRuns <= 0) return false;
+    // One statement: counts the run unless the month is spent (then nothing is written or returned).
+    return (
+      this.all<{ runs: number }>(
+        "INSERT INTO quota_month (month, runs) VALUES (?, 1) ON CONFLICT (month) DO UPDATE SET runs = runs + 1 WHERE runs < ? RETURNING runs",
+        month, monthlyRuns,
+      ).length > 0
     );
-    return true;
   }
 
   list(filter: ListRunsFilter): { items: RunSummary[]; next: { createdAt: number; runId: string } | null } {
