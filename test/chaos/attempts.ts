@@ -29,6 +29,8 @@ export interface Attempt {
   error: { code: string; message: string } | null;
   /** Kills that fell between the attempt's start and its end: the runtime died while it ran. */
   kills: number[];
+  /** How long after its start the first of them came. */
+  killedAfterMs: number | null;
 }
 
 /** Each step's attempts, in order, from its events. */
@@ -38,7 +40,7 @@ export function attemptsByStep(events: readonly WireEvent[], kills: readonly Kil
     const byN = steps.get(stepId) ?? new Map<number, Attempt>();
     steps.set(stepId, byN);
     let a = byN.get(n);
-    if (!a) byN.set(n, (a = { n, queuedAt: null, startedAt: null, endedAt: null, outcome: "open", error: null, kills: [] }));
+    if (!a) byN.set(n, (a = { n, queuedAt: null, startedAt: null, endedAt: null, outcome: "open", error: null, kills: [], killedAfterMs: null }));
     return a;
   };
   for (const e of events) {
@@ -59,7 +61,9 @@ export function attemptsByStep(events: readonly WireEvent[], kills: readonly Kil
     for (const a of list) {
       if (a.startedAt === null) continue;
       const end = a.endedAt ?? Number.POSITIVE_INFINITY;
-      a.kills = kills.filter((k) => k.killedAt >= a.startedAt! && k.killedAt <= end).map((k) => k.n);
+      const during = kills.filter((k) => k.killedAt >= a.startedAt! && k.killedAt <= end);
+      a.kills = during.map((k) => k.n);
+      a.killedAfterMs = during[0] ? during[0].killedAt - a.startedAt : null;
     }
     out.set(stepId, list);
   }
@@ -69,11 +73,13 @@ export function attemptsByStep(events: readonly WireEvent[], kills: readonly Kil
 /**
  * Whether a failed step failed only because the runtime was killed under it: every failed attempt
  * either timed out (its lease expired) with a kill during its run, or is one of the failures the
- * plan itself injects (`planned`: a `system.fail` or `system.crash` step's `times`).
+ * plan itself injects (`planned`: a `system.fail` or `system.crash` step's `times`). "During its
+ * run" is the first `workMs` after its start: an attempt whose handler had that long, and whose
+ * lease still ran out, lost its result some other way, and a later kill does not explain that.
  */
-export function killedOut(attempts: readonly Attempt[], planned: number): boolean {
+export function killedOut(attempts: readonly Attempt[], planned: number, workMs: number): boolean {
   const failed = attempts.filter((a) => a.outcome === "failed");
-  const byKill = failed.filter((a) => a.error?.code === "step.timeout" && a.kills.length > 0);
+  const byKill = failed.filter((a) => a.error?.code === "step.timeout" && a.killedAfterMs !== null && a.killedAfterMs <= workMs);
   return byKill.length > 0 && failed.length - byKill.length <= planned;
 }
 
@@ -82,7 +88,7 @@ const clock = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOStri
 /** One line per attempt, for the drill's report. */
 export function describeAttempt(a: Attempt): string {
   const error = a.error ? ` ${a.error.code}: ${a.error.message}` : "";
-  const kills = a.kills.length ? ` kills #${a.kills.join(", #")} during its run` : "";
+  const kills = a.kills.length ? ` kills #${a.kills.join(", #")} before its lease ended, the first ${a.killedAfterMs} ms after its start` : "";
   return `attempt ${a.n}: queued ${clock(a.queuedAt)} started ${clock(a.startedAt)} ended ${clock(a.endedAt)} ${a.outcome}${error}${kills}`;
 }
 

@@ -37,7 +37,7 @@ function plan(i: number): Planned {
     case 2:
       return { kind: "flaky-chain", body: { project: "chaos", steps: chain(4, (k) => ({ type: "system.fail", input: { times: k % 2 }, retry: { maxAttempts: 4 } })) }, expect: "succeeded", artifacts: [], injected: { s1: 1, s3: 1 } };
     case 3:
-      return { kind: "crash", body: { project: "chaos", steps: [{ id: "c", type: "system.crash", input: { times: 1 }, timeoutMs: 1_000 }, { id: "after", type: "system.sleep", input: { ms: 200 }, dependsOn: ["c"] }] }, expect: "succeeded", artifacts: [], injected: { c: 1 } };
+      return { kind: "crash", body: { project: "chaos", steps: [{ id: "c", type: "system.crash", input: { times: 1 }, timeoutMs: 1_000 }, { id: "after", type: "system.sleep", input: { ms: 200 }, dependsOn: ["c"], timeoutMs: 3_000 }] }, expect: "succeeded", artifacts: [], injected: { c: 1 } };
     case 4: {
       const width = 12;
       const steps = [
@@ -51,6 +51,12 @@ function plan(i: number): Planned {
       return { kind: "doomed", body: { project: "chaos", steps: chain(3, (k) => ({ type: k === 1 ? "system.fail" : "system.sleep", input: k === 1 ? { times: -1 } : { ms: 200 } })) }, expect: "failed", artifacts: [] };
   }
 }
+
+/**
+ * How long after its start an attempt of this mix may still be at work (each does at most 300 ms,
+ * with room for a machine loaded by restarts): a kill later than that does not explain its timeout.
+ */
+const WORK_MS = 2_000;
 
 /** How long the audit waits, after every run ended, for the webhook events still on their way. */
 const WEBHOOK_WAIT_MS = Number(process.env.CHAOS_WEBHOOK_WAIT_MS ?? 120_000);
@@ -157,7 +163,7 @@ it(`${RUNS} runs survive ${KILLS} SIGKILLs of the whole runtime: nothing lost, n
       planned.expect === "succeeded" &&
       run.status === "failed" &&
       failedSteps.length > 0 &&
-      failedSteps.every((s) => killedOut(attempts.get(s.id) ?? [], planned.injected?.[s.id] ?? 0));
+      failedSteps.every((s) => killedOut(attempts.get(s.id) ?? [], planned.injected?.[s.id] ?? 0, WORK_MS));
     if (isKilledOut) killedOutRuns++;
     else if (run.status !== planned.expect) wrongState++;
     if (run.status !== planned.expect) {

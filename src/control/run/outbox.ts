@@ -29,7 +29,7 @@ const WEBHOOK_BATCH_EVENTS = 50;
 /**
  * Sends what the outbox holds, except rows already sent and not yet deleted. Step events' webhook
  * rows wait until their batching timer is due (engine: `webhookBatchMs`) so a chain's events share
- * messages. Deletes nothing: the caller deletes `sent` later, in a transaction it makes anyway, so
+ * one call to the tenant. Deletes nothing: the caller deletes `sent` later, in a transaction it makes anyway, so
  * a crash before that only re-sends (dispatches are fenced by attempt), never loses a row.
  */
 export async function sendOutbox(store: RunStore, env: Env, tenantId: string, now: number, alreadySent: ReadonlySet<number>): Promise<OutboxPass> {
