@@ -13,6 +13,8 @@ interface ProcStat {
   pid: number;
   ppid: number;
   comm: string;
+  /** R, S, D, Z, …: a zombie has exited and holds no CPU or memory. */
+  state: string;
   cpuMs: number;
   rssBytes: number;
 }
@@ -25,7 +27,7 @@ function readStat(pid: number): ProcStat | null {
     const comm = text.slice(text.indexOf("(") + 1, close);
     const f = text.slice(close + 2).split(" ");
     // f[0] is field 3 (state); utime, stime are fields 14, 15; rss is field 24 (pages).
-    return { pid, ppid: Number(f[1]), comm, cpuMs: (Number(f[11]) + Number(f[12])) * TICK_MS, rssBytes: Number(f[21]) * PAGE_BYTES };
+    return { pid, ppid: Number(f[1]), comm, state: f[0] ?? "", cpuMs: (Number(f[11]) + Number(f[12])) * TICK_MS, rssBytes: Number(f[21]) * PAGE_BYTES };
   } catch {
     return null; // exited between listing and reading
   }
@@ -67,15 +69,38 @@ export function sampleTree(root: number): TreeSample {
   };
 }
 
-/** Samples a tree's workerd RSS every `everyMs` until stopped; returns the peak. */
-export function watchPeakRss(root: number, everyMs = 100): () => number {
+export interface PeakRss {
+  /** The workerd processes, which run the Worker. */
+  workerdBytes: number;
+  /** The whole tree: workerd, wrangler's Node and esbuild, the same tool for every system. */
+  treeBytes: number;
+}
+
+/** Samples a tree's RSS every `everyMs` until stopped; returns the peaks. */
+export function watchPeakRss(root: number, everyMs = 100): () => PeakRss {
   // The tree is walked once: re-reading all of /proc every sample would load the machine under test.
-  const pids = processTree(root).filter((p) => p.comm.startsWith("workerd")).map((p) => p.pid);
-  const rss = () => pids.reduce((a, pid) => a + (readStat(pid)?.rssBytes ?? 0), 0);
-  let peak = rss();
-  const timer = setInterval(() => (peak = Math.max(peak, rss())), everyMs);
+  const tree = processTree(root);
+  const sum = (procs: ProcStat[]) => procs.reduce((a, p) => a + (readStat(p.pid)?.rssBytes ?? 0), 0);
+  const workerd = tree.filter((p) => p.comm.startsWith("workerd"));
+  const peak: PeakRss = { workerdBytes: 0, treeBytes: 0 };
+  const sample = () => {
+    const w = sum(workerd);
+    peak.workerdBytes = Math.max(peak.workerdBytes, w);
+    peak.treeBytes = Math.max(peak.treeBytes, w + sum(tree.filter((p) => !p.comm.startsWith("workerd"))));
+  };
+  sample();
+  const timer = setInterval(sample, everyMs);
   return () => {
     clearInterval(timer);
-    return Math.max(peak, rss());
+    sample();
+    return { ...peak };
   };
+}
+
+/** Those of `pids` that still run (a zombie has exited: it only waits to be reaped). */
+export function alive(pids: number[]): number[] {
+  return pids.filter((pid) => {
+    const s = readStat(pid);
+    return s !== null && s.state !== "Z";
+  });
 }

@@ -9,7 +9,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startRuntime } from "../test/e2e/support/runtime.ts";
-import { runtimeSystem } from "./systems.ts";
+import { benchTenantKey, runtimeSystem } from "./systems.ts";
 
 const STEPS = Number(process.env.PROFILE_STEPS ?? 1);
 const RUNS = Number(process.env.PROFILE_RUNS ?? 100);
@@ -100,14 +100,7 @@ function summarize(profile: Profile) {
 
 const rt = await startRuntime({ ENVIRONMENT: "development" });
 try {
-  const admin = { authorization: `Bearer ${rt.adminToken}`, "content-type": "application/json" };
-  await fetch(`${rt.url}/v1/admin/tenants`, {
-    method: "POST",
-    headers: admin,
-    body: JSON.stringify({ id: "bench", name: "benchmark", limits: { maxConcurrentRuns: 10_000, requestsPerMinute: 1_000_000, monthlyRuns: 100_000_000 } }),
-  });
-  const key = ((await (await fetch(`${rt.url}/v1/admin/tenants/bench/keys`, { method: "POST", headers: admin, body: JSON.stringify({ name: "bench" }) })).json()) as { key: string }).key;
-  const system = runtimeSystem(rt, key);
+  const system = runtimeSystem(rt, await benchTenantKey(rt));
   const workload = { kind: "chain" as const, steps: STEPS };
   // Warm up: code compiled, the tenant's object and queues alive.
   await Promise.all(Array.from({ length: 10 }, () => system.submit(workload)));

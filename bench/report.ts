@@ -5,8 +5,9 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { CellResult, Results, SystemFigures } from "./results.ts";
+import type { CellResult, LoadResult, LoadTest, Results, SystemFigures } from "./results.ts";
 import type { SystemName } from "./systems.ts";
+import { targets } from "./targets.ts";
 
 const PEERS = ["floor", "workflows"] as const;
 const NAMES: Record<SystemName, string> = { runtime: "runtime", floor: "floor", workflows: "Workflows" };
@@ -35,255 +36,285 @@ function latencyTable(cells: CellResult[]): string {
     const [r, fl, wf] = [c.systems.runtime, c.systems.floor, c.systems.workflows];
     return `| ${c.title} | ${l(r)} | ${l(fl)} | ${l(wf)} | ${ratio(r?.latencyMs.p50, fl?.latencyMs.p50)} | ${ratio(r?.latencyMs.p50, wf?.latencyMs.p50)} |`;
   });
-  return `**Run latency, submission to terminal state (ms, server timestamps)**\n\n${head}\n${rows.join("\n")}`;
+  return `**Run latency, creation to terminal state (ms, server timestamps)**\n\n${head}\n${rows.join("\n")}`;
 }
 
-export interface Target {
-  name: string;
-  goal: string;
-  measured: string;
-  met: boolean | null;
-  /** How far off, when not met. */
-  gap: string;
-}
-
-/** The issue's targets, checked against this run's figures. */
-export function targets(res: Results): Target[] {
-  const cell = (id: string) => res.cells.find((c) => c.id === id)?.systems;
-  const out: Target[] = [];
-  for (const id of ["chain-s10-r1", "chain-s50-r1", "chain-s10-r100", "chain-s50-r100"]) {
-    const s = cell(id);
-    const r = s?.runtime?.msPerStep;
-    const f = s?.floor?.msPerStep;
-    const x = r !== undefined && f !== undefined ? r / f : undefined;
-    out.push({
-      name: `per-step time, ${res.cells.find((c) => c.id === id)?.title ?? id}`,
-      goal: "≤ 1.2× floor",
-      measured: x === undefined ? "–" : `${r!.toFixed(2)} ms vs ${f!.toFixed(2)} ms = ${x.toFixed(2)}×`,
-      met: x === undefined ? null : x <= 1.2,
-      gap: x === undefined || x <= 1.2 ? "" : `${((x / 1.2 - 1) * 100).toFixed(0)}% over`,
-    });
-  }
-  const big = cell("chain-s50-r100");
-  const conc = big?.runtime && big.workflows ? big.runtime.stepsPerSec / big.workflows.stepsPerSec : undefined;
-  out.push({
-    name: "steps/s, S=50, R=100",
-    goal: "≥ 2× Workflows",
-    measured: conc === undefined ? "–" : `${num(big!.runtime!.stepsPerSec)} vs ${num(big!.workflows!.stepsPerSec)} = ${conc.toFixed(2)}×`,
-    met: conc === undefined ? null : conc >= 2,
-    gap: conc === undefined || conc >= 2 ? "" : `${((1 - conc / 2) * 100).toFixed(0)}% short`,
-  });
-  const one = cell("chain-s1-r100");
-  const create = one?.runtime && one.workflows ? one.runtime.runsPerSec / one.workflows.runsPerSec : undefined;
-  out.push({
-    name: "runs/s, S=1, R=100",
-    goal: "≥ 2× Workflows",
-    measured: create === undefined ? "–" : `${num(one!.runtime!.runsPerSec)} vs ${num(one!.workflows!.runsPerSec)} = ${create.toFixed(2)}×`,
-    met: create === undefined ? null : create >= 2,
-    gap: create === undefined || create >= 2 ? "" : `${((1 - create / 2) * 100).toFixed(0)}% short`,
-  });
-  const cpu = big?.runtime?.cpuMsPerStep;
-  out.push({
-    name: "server CPU per step, S=50, R=100",
-    goal: "≤ 1.0 ms",
-    measured: cpu === undefined ? "–" : `${cpu.toFixed(2)} ms`,
-    met: cpu === undefined ? null : cpu <= 1,
-    gap: cpu === undefined || cpu <= 1 ? "" : `${((cpu - 1) * 100).toFixed(0)}% over`,
-  });
-  const load = res.load.runtime;
-  out.push({
-    name: `POST /v1/runs p99 at ${load?.rate ?? "–"} req/s`,
-    goal: "< 50 ms at 200 req/s",
-    measured: load ? `${load.latencyMs.p99} ms at ${num(load.achievedRate)} req/s achieved (${load.non2xx + load.errors} errors of ${load.requests})` : "–",
-    met: load ? load.rate >= 200 && load.achievedRate >= 0.95 * load.rate && load.latencyMs.p99 < 50 && load.non2xx + load.errors === 0 : null,
-    gap: load && load.latencyMs.p99 >= 50 ? `${((load.latencyMs.p99 / 50 - 1) * 100).toFixed(0)}% over` : "",
-  });
-  return out;
-}
-
-function loadTable(res: Results): string {
-  const head = `| system | requests | achieved req/s | non-2xx / errors | p50 | p90 | p97.5 | p99 | max | workerd CPU / request | peak RSS |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`;
+function loadTable(load: LoadTest): string {
+  const search = load.search.map((x) => `${x.rate}/s ${x.sustained ? "sustained" : "not sustained"} (${x.answeredInTime} of ${x.sent} answered in time, ${x.failed} failed, p99 ${x.p99} ms)`).join("; ");
+  const head = `| system | p99, median of repetitions | p50 / p90 / p95 / p99 / max, each repetition | answered in time | non-2xx / errors | workerd CPU / request | peak RSS |\n|---|---:|---:|---:|---:|---:|---:|`;
   const rows = (["runtime", ...PEERS] as const).flatMap((n) => {
-    const l = res.load[n];
-    if (!l) return [];
-    const x = l.latencyMs;
-    return [`| ${NAMES[n]} | ${l.requests} | ${num(l.achievedRate)} | ${l.non2xx} / ${l.errors + l.timeouts} | ${x.p50} | ${x.p90} | ${x.p97_5} | ${x.p99} | ${x.max} | ${l.cpuMsPerRequest.toFixed(2)} ms | ${l.peakRssMB.toFixed(0)} MB |`];
+    const s = load.systems[n];
+    if (!s) return [];
+    const each = (f: (l: LoadResult) => string) => s.reps.map(f).join(", ");
+    return [
+      `| ${NAMES[n]} | ${num(s.p99)} | ${each((l) => `${l.latencyMs.p50} / ${l.latencyMs.p90} / ${l.latencyMs.p95} / ${l.latencyMs.p99} / ${l.latencyMs.max}`)} | ${each((l) => `${l.answeredInTime} of ${l.sent}`)} | ${each((l) => `${l.non2xx} / ${l.errors}`)} | ${each((l) => `${l.cpuMsPerRequest.toFixed(2)} ms`)} | ${each((l) => `${l.peakRssMB.toFixed(0)} MB`)} |`,
+    ];
   });
-  const rate = res.load.runtime;
-  return `**Create-run latency under a steady ${rate?.rate ?? "–"} requests/s for ${rate?.seconds ?? "–"} s (ms, client side, autocannon)**\n\nEach request creates a one-step run, which then executes while the load continues.\n\n${head}\n${rows.join("\n")}`;
+  return `**Create-run latency under a steady offered rate (ms, client side)**
+
+The rate is the highest the floor sustained in a step search of ${load.searchSeconds} s per rate, a fresh floor for each
+(${search})${load.search.at(-1)?.sustained ? "; it sustained the highest rate tried and may sustain more" : ""}. Then ${load.rate} requests/s for ${load.seconds} s were offered to each system alone. Each request creates
+a one-step run, which executes while the load continues.
+
+${head}
+${rows.join("\n")}`;
 }
 
 /**
- * The runtime before and after the hot-path changes, cell by cell: \`before\` is a partial run
- * (BENCH_CELLS) of the code without them, on the same machine, minutes from the full run.
+ * The same targets measured on the code before a change (`bench/results/before.json`, same method,
+ * its own full run), beside this run's: each side's ratio is to its own peers of its own run.
  */
-function beforeAfter(before: Results, after: Results): string {
-  const rows = before.cells.flatMap((b) => {
-    const a = after.cells.find((c) => c.id === b.id)?.systems.runtime;
-    const r = b.systems.runtime;
-    if (!a || !r) return [];
-    return [`| ${b.title} | ${num(r.stepsPerSec)} → ${num(a.stepsPerSec)} | ${r.cpuMsPerStep.toFixed(2)} → ${a.cpuMsPerStep.toFixed(2)} | ${num(r.latencyMs.p50)} → ${num(a.latencyMs.p50)} | ${num(b.systems.floor?.stepsPerSec)} → ${num(after.cells.find((c) => c.id === b.id)?.systems.floor?.stepsPerSec)} |`];
-  });
-  return `**The runtime before → after these changes** (before: ${before.date}, the same code with \`src/control/run/\` as it was before them; the floor's figure in both runs shows how much the machine itself moved)
+function beforeAfter(res: Results): string {
+  const file = join(import.meta.dirname, "results", "before.json");
+  const before = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Partial<Results>) : null;
+  if (before?.method !== "isolated") return "";
+  const then = targets(before as Results);
+  const rows = targets(res).map((now, i) => `| ${now.name} | ${now.goal} | ${then[i]?.measured ?? "–"} | ${now.measured} |`);
+  return `
+### Before and after
 
-| cell | runtime steps/s | runtime CPU ms/step | runtime p50 ms | floor steps/s |
-|---|---:|---:|---:|---:|
+The same \`npm run bench\`, run on the code before the change (commit \`${before.machine?.commit ?? "?"}\`, ${before.date ?? "?"}; results in
+\`bench/results/before.json\`) and on this one. Each ratio is to the peers of its own run.
+
+| target | goal | before | after |
+|---|---|---|---|
 ${rows.join("\n")}
 `;
 }
 
-export function renderReport(res: Results, before?: Results): string {
+/** The figures of a run, or null when none were taken under the current method yet. */
+function figuresSection(res: Results): string {
   const m = res.machine;
   const failed = res.cells.flatMap((c) => Object.entries(c.systems).filter(([, f]) => f.failedRuns > 0).map(([n, f]) => `${c.title}: ${n} ${f.failedRuns}`));
-  const t = targets(res);
-  return `# Benchmarks
-
-<!-- Generated by \`npm run bench\` (bench/run.ts → bench/report.ts) from bench/results/latest.json. Do not edit by hand. -->
-
-The runtime against two peers, measured in one invocation on one machine, cell by cell:
-
-- **floor**: the least our design can do on this platform (\`bench/peers/floor\`): one Durable Object per run; each
-  step is a queue message → consumer (does the work) → one RPC to the run's object, which records the result
-  in SQLite and enqueues the next step. No leases, retries, events, validation or API.
-- **Workflows**: Cloudflare Workflows (\`bench/peers/workflows\`): one instance per run, one \`step.do\` per step.
-- **runtime**: Factory Runtime itself (\`npm start\`'s Worker), runs submitted through \`POST /v1/runs\` with
-  \`system.hash\` steps, by a tenant whose rate limit, quota and concurrency limit are out of the way.
-
-Every step of every system does the same work: SHA-256 of a 1 KiB string built from the previous step's output
-(\`src/lib/work.ts\`). Ratios are runtime ÷ peer: above 1× is better for throughput, below 1× is better for
-time, CPU and memory.
-
-Last run: ${res.date}, ${res.mode} mode, ${res.repetitions} repetition(s) per cell (median reported), wall time of
+  return `Last run: ${res.date}, ${res.mode} mode, ${res.repetitions} repetition(s) per cell (median reported), wall time of
 \`npm run bench\` ${Math.floor(res.wallSeconds / 60)} min ${res.wallSeconds % 60} s, commit \`${m.commit}\`.
 
 ## Targets
 
+Each is a ratio between systems measured in this same run; where one is not met, the last column says by how much.
+
 | target | goal | measured | met |
 |---|---|---|---|
-${t.map((x) => `| ${x.name} | ${x.goal} | ${x.measured} | ${x.met === null ? "not measured" : x.met ? "yes" : `no (${x.gap})`} |`).join("\n")}
-
+${targets(res).map((x) => `| ${x.name} | ${x.goal} | ${x.measured} | ${x.met === null ? "not measured" : x.met ? "yes" : `no (${x.gap})`} |`).join("\n")}
+${beforeAfter(res)}
 ## Results
 
 S = sequential steps per run, R = runs submitted at once.
 
-${table(res.cells, "Throughput: steps/s", (f) => f.stepsPerSec, 0)}
+${table(res.cells, "Throughput: steps/s (client clock: first POST sent to last run seen terminal)", (f) => f.stepsPerSec, 0)}
 
-${table(res.cells, "Throughput: runs/s", (f) => f.runsPerSec, 1)}
+${table(res.cells, "Throughput: runs/s (client clock)", (f) => f.runsPerSec, 1)}
 
-${table(res.cells, "Time per step (ms): the cell's window ÷ its steps", (f) => f.msPerStep, 2)}
+${table(res.cells, "Time per step (ms): the cell's client window ÷ its steps", (f) => f.msPerStep, 2)}
+
+${table(res.cells, "For comparison only: steps/s over the server's own window (first creation to last finish)", (f) => f.serverStepsPerSec, 0)}
 
 ${latencyTable(res.cells)}
 
-${table(res.cells, "Server CPU per step (ms): user + system time of the workerd processes", (f) => f.cpuMsPerStep, 2)}
+${table(res.cells, "Server CPU per step (ms): user + system time of the workerd processes, first POST until idle", (f) => f.cpuMsPerStep, 2)}
 
 ${table(res.cells, "Peak memory (MB): resident set of the workerd processes during the cell", (f) => f.peakRssMB, 0)}
 
-${loadTable(res)}
+${table(res.cells, "Peak memory (MB): the whole wrangler dev tree (wrangler's Node and esbuild too)", (f) => f.peakTreeRssMB, 0)}
+
+${res.load ? loadTable(res.load) : "The load test was not run."}
 
 ${failed.length ? `Runs that did not succeed: ${failed.join("; ")}.` : "Every run of every cell succeeded."}
-
-## What bounds the runtime here
-
-Found by profiling the runtime's Worker through workerd's inspector (\`wrangler dev --inspector-port\`,
-\`Profiler.start\`/\`stop\`, self and inclusive time per function) during an S=10, R=10 cell:
-
-- **Durable commits and RPCs per step.** The floor commits once per step (record the result, enqueue the
-  next) in one RPC. The runtime used to commit twice in two RPCs: \`begin\` (fence the attempt: mark it
-  running, move its lease, log \`step.started\`) and \`report\`. Now a report can take back the next step in
-  the same pool, begun in the same transaction (a *continuation*, bounded to 50 steps or 10 s per queue
-  message), so a chain runs one RPC and one commit per step, like the floor, and skips the queue trip the
-  floor still pays: at R=1 the runtime is now faster per step than the floor. Under concurrency what remains
-  is the work the floor does not do per step: three events in the log, the attempt row, lease timers,
-  metering, analytics, and the webhook outbox.
-- **Run creation** (S=1) now costs about 39 ms of the workerd processes' CPU per run at R=100 (about 60 ms
-  before this round) against the floor's 20 ms and Workflows' 40 ms; \`npm run bench:profile\` profiles exactly
-  this cell. Creating a run is now two object calls (the tenant's \`openRun\`: key claim, quota, index entry and
-  admission at once; then the run's \`create\`, which dispatches in its first transaction) where it was four
-  calls and two transactions. What remains above the floor: the API's key check and token bucket (one more
-  call to the tenant per request), the run's schema (a new SQLite database per run, about 15 statements), three
-  events and their webhook fan-out through a queue to the tenant, the lease timers and the alarm, and the
-  run's final status and usage sent to the tenant. In the profile SQLite statement execution is the largest
-  single item (about a quarter of the isolate's busy time), then RPC plumbing.
-- **The local queue broker runs one consumer invocation per queue at a time** (miniflare's
-  \`broker.worker.js\` keeps one pending flush), so steps/s under concurrency is batch size ÷ the slowest
-  message of the batch. It bounds the floor and the runtime alike; Workflows does not use queues.
-
-Changes made from the profile, keeping every guarantee (fenced attempts, the outbox written in the
-state change's transaction, leases; \`npm run chaos\` passes):
-
-- A step's webhook events no longer cost one queue message, one consumer parse and one tenant RPC each: events
-  wait up to 2 s to share one message (a run's final event flushes at once). Before, this fan-out was the
-  largest single cost of a step (about 2 ms of the worker's time per step in the profile).
-- Rows sent from the outbox are deleted in the next transaction the object makes anyway, instead of a
-  transaction of their own after every send; the flush timer stays set until the outbox is empty, so a crash
-  re-sends (fenced) and loses nothing.
-- A settle that finds nothing to send writes nothing.
-- Continuations (above): one RPC and one commit per step of a chain instead of two, and no queue trip.
-- A new object's SQLite schema is created from the migrations squashed into one CREATE per table, instead of
-  replaying every ALTER TABLE for each new run (a test checks both give the same schema).
-- One tenant call opens a run (above), and the run starts in its first transaction: no admission round trip.
-- Admission counts live runs through a partial index instead of reading every run the tenant ever had.
-- Reads repeated on every decision stay in memory: the run's row (30 reads per one-step run before), its last
-  event sequence and usage, the tenant's profile (7 reads), its alarm and whether it has any webhook endpoint;
-  each timer is written once per transaction. A one-step run went from 177 SQL statements to 110
-  (\`test/integration/hot-path.test.ts\` holds that budget).
-
-${before ? beforeAfter(before, res) : ""}
-## Method
-
-- \`npm run bench\` starts three \`wrangler dev\` processes (the runtime with \`ENABLE_DIAGNOSTIC_JOBS=true\`, and the
-  two peers), each on its own port with its own \`--persist-to\` directory, and warms each up with one run.
-- Each cell runs ${res.repetitions} times per system, except cells of more than 2,000 steps (S=50, R=100), which run once:
-  thousands of steps are a large sample on their own, and it keeps \`npm run bench\` under 15 minutes.
-- Cells run in order; within a cell the three systems run back to back, the order rotating each repetition,
-  and each waits until the previous system's workerd is idle. A repetition submits R runs at once (R concurrent
-  \`POST\`s) and polls them one at a time (every ${100} ms) until terminal.
-- Throughput uses the server's own timestamps: from the first run's creation to the last run's finish. Run
-  latency is each run's creation-to-finish time on the server (Workflows: the instance's creation timestamp to
-  the time its last step ran). Time per step is the window divided by the steps done; at R=1 it is the run's
-  latency ÷ S.
-- Server CPU is the change in utime + stime (\`/proc/<pid>/stat\`) of the \`workerd\` processes that descend from
-  each \`wrangler dev\`, across the repetition, divided by the steps done. wrangler's own Node process only
-  supervises and is not counted. The polling requests are counted (a few per second, the same for all).
-- Peak memory samples the resident set of the same workerd processes every 100 ms.
-- The load test runs autocannon in the benchmark's process (\`overallRate\`, 100 connections, no Idempotency-Key,
-  so every request creates a run) against each system in turn, then waits for the created runs to drain.
-  autocannon reports p97.5, not p95.
-- The microservice blueprint exists only in the runtime; it has no peer figures.
 
 ## Machine
 
 ${m.nproc} × ${m.cpuModel}, ${m.memGiB} GiB RAM; Node ${m.node}, wrangler ${m.wrangler}, workerd ${m.workerd}.
 Load average ${m.loadavgAtStart.join(" / ")} at the start, ${m.loadavgAtEnd.join(" / ")} at the end.
 Other processes used about ${res.otherProcessesCores.toFixed(2)} cores on average during the run${res.otherProcessesCores > 0.1 ? ": **other processes were running on this machine during the measurement**" : ""}.
+`;
+}
 
-## Caveats
+const PENDING = `## No figures yet under this method
+
+The figures this page showed until now were taken with the old method (all three systems up at once for the
+whole benchmark, throughput over the server's own timestamps), which flattered the runtime; they are withdrawn
+(see *Why the method changed*). \`npm run bench\` on a quiet machine fills this page.
+`;
+
+/** docs/benchmarks.md for a full run's results, or without figures (null) until there is one. */
+export function renderReport(res: Results | null): string {
+  return `# Benchmarks
+
+<!-- Generated by \`npm run bench\` (bench/run.ts → bench/report.ts) from bench/results/latest.json. Do not edit by hand. -->
+
+The runtime against two peers, each measured alone on the same machine, cell by cell:
+
+- **floor**: the least our design can do on this platform (\`bench/peers/floor\`): one Durable Object per run; each
+  step is a queue message → consumer (does the work) → one RPC to the run's object, which records the result
+  in SQLite and enqueues the next step. No leases, retries, events, validation or API.
+- **Workflows**: Cloudflare Workflows (\`bench/peers/workflows\`): one instance per run, one \`step.do\` per step.
+- **runtime**: Factory Runtime itself (\`npm start\`'s Worker), runs submitted through \`POST /v1/runs\` with
+  \`system.hash\` steps, by a tenant whose concurrency limit, request rate and monthly quota are at the schema's
+  maximum (10,000 concurrent runs, 1,000,000 requests a minute, 100,000,000 runs a month), so admission never
+  holds a run back.
+
+Every step of every system does the same work: SHA-256 of a 1 KiB string built from the previous step's output
+(\`src/lib/work.ts\`). Ratios are runtime ÷ peer: above 1× is better for throughput, below 1× is better for
+time, CPU and memory.
+
+${res ? figuresSection(res) : PENDING}
+${BOUNDS}
+${method(res)}
+${WHY}
+${caveats(res)}`;
+}
+
+/** Profile findings; they name no figures, which would go stale, and point to the tables instead. */
+const BOUNDS = `## What bounds the runtime here
+
+Found by profiling the runtime's Worker through workerd's inspector (\`wrangler dev --inspector-port\`,
+\`Profiler.start\`/\`stop\`, self and inclusive time per function; \`npm run bench:profile\`):
+
+- **Durable commits and RPCs per step.** The floor commits once per step (record the result, enqueue the
+  next) in one RPC. A runtime report can take back the next step in the same pool, begun in the same
+  transaction (a *continuation*, bounded to 50 steps or 10 s per queue message), so a chain runs one RPC and
+  one commit per step, like the floor, and skips the queue trip the floor pays. Under concurrency what
+  remains is the work the floor does not do per step: three events in the log, the attempt row, lease
+  timers, metering, analytics, and the webhook outbox.
+- **Run creation** (S=1) is two object calls (the tenant's \`openRun\`: key claim, quota, index entry and
+  admission at once; then the run's \`create\`, which dispatches in its first transaction). What it does beyond
+  the floor: the API's key check and token bucket (one more call to the tenant per request, also on every
+  \`GET\` the benchmark polls with), the run's schema (a new SQLite database per run, about 15 statements),
+  three events and their webhook fan-out through a queue to the tenant, the lease timers and the alarm, and
+  the run's final status and usage sent to the tenant. In the profile SQLite statement execution is the
+  largest single item, then RPC plumbing.
+- **The local queue broker runs one consumer invocation per queue at a time** (miniflare's
+  \`broker.worker.js\` keeps one pending flush), so steps/s under concurrency is batch size ÷ the slowest
+  message of the batch. It bounds the floor and the runtime alike; Workflows does not use queues.
+`;
+
+function method(res: Results | null): string {
+  const reps = res?.repetitions ?? 3;
+  return `## Method
+
+- **Each system alone, fresh, per cell and repetition.** For every cell, every repetition and every system,
+  \`npm run bench\` starts that one system's \`wrangler dev\` (the runtime with \`ENABLE_DIAGNOSTIC_JOBS=true\`)
+  with a new, empty \`--persist-to\` directory, runs the cell, stops it (SIGKILL to its process group) and
+  checks that every process of its tree is gone before the next one starts. No other \`wrangler dev\` of the
+  benchmark runs meanwhile, and no state (SQLite, R2, queue backlog, idle objects in memory) carries over
+  from one cell to the next.
+- **Warm-up.** Before the cell, one two-step run: the first request compiles the Worker and starts its
+  isolates, which no cell should time. Then the harness waits until the system's workerd is idle (under 5% of
+  a core for a second), and measures.
+- **Order.** Within a repetition the three systems run one after another; which one goes first rotates with
+  the repetition and the cell, so no system is always first or always after the same one.
+- Each cell runs ${reps} time(s) per system, except cells of more than 2,000 steps (S=50, R=100), which run once.
+  A repetition sends R \`POST\`s at once and polls the runs (oldest unfinished first; one request every 50 ms
+  while it runs, then the following ones at once, 1, 2, 4 … 16 at a time, as soon as polls find runs done),
+  until all are terminal.
+- **Throughput is timed on the client**: from the moment the first \`POST\` is sent to the moment the last run
+  is seen terminal, on the benchmark's clock, as a user would time it. The server's own window (first
+  creation to last finish) is reported beside it for comparison only: it leaves out the time to accept the
+  \`POST\`s and to make a run's end visible, and each system stamps those moments differently (Workflows
+  stamps "finished" inside its last step, before the instance is marked complete). Run latency percentiles
+  use the server's timestamps, per run.
+- **Server CPU** is the change in utime + stime (\`/proc/<pid>/stat\`) of the system's \`workerd\` processes from
+  the first \`POST\` until the system is idle again after its runs ended (so batched events, final usage and
+  other work that lands after a run's end count), divided by the steps done. wrangler's own Node process
+  only supervises and is not counted. The polling requests are counted (the same scheme for all).
+- **Peak memory** samples the resident set of the workerd processes every 100 ms during the cell, on a
+  fresh start, median over repetitions; the whole tree (wrangler's Node and esbuild too) is reported beside it.
+  The target uses workerd's: wrangler's Node is the same for every system and would pull every ratio toward 1.
+- **Load test**: \`POST /v1/runs\` (peers: \`POST /runs\`) creating one-step runs, no Idempotency-Key, open loop
+  at a constant rate (request i is due at i ÷ rate and sent then whatever earlier answers do; latency counts
+  from the moment it was due; \`bench/load.ts\`). A step search on the floor (a fresh floor per rate, a few
+  seconds each, lowest rate first) finds the highest rate it sustains: every answer 2xx, and at least 95% of
+  them within one second after the last request was due (a system that falls behind builds a backlog
+  instead). That same rate is then offered to each system alone on a fresh start, ${reps} time(s), order
+  rotating, and the median of each system's p99 compared. The old load test used autocannon's
+  \`overallRate\`, which sends each connection's share in a burst at the top of every second.
+- The microservice blueprint exists only in the runtime; it has no peer figures.
+- \`BENCH_QUICK=1\` runs a tiny version of every cell (results in \`bench/results/quick.json\`, never
+  published); \`BENCH_CELLS=chain-s10-r100,load\` runs only the listed cells (and the load test only if
+  \`load\` is listed; results in \`bench/results/partial.json\`); \`BENCH_REPS\` sets the repetitions.
+`;
+}
+
+/**
+ * Why the old method flattered the runtime, with the small experiments that showed it. Static: it
+ * records what was measured on 2026-12-01 when the method changed, not this run.
+ */
+const WHY = `## Why the method changed
+
+Until 2026-12-01 \`npm run bench\` started the three \`wrangler dev\` trees once, kept them up for every cell
+and repetition (interleaved), waited only for the system under test to be idle, and computed throughput over
+each server's own timestamps. An outside harness that ran each system alone on a fresh \`wrangler dev\` per
+cell found the runtime at 0.84× Workflows at S=50, R=100 where this page said 1.19×, and both peers at about
+twice the throughput shown here. Small experiments on this machine (2 cores shared with other engineers'
+test suites at the time, so one figure moves ±30% from run to run; CPU per step is steadier) showed why:
+
+- **State that grows across cells cost the peers CPU, not the runtime.** One long-lived \`wrangler dev\` per
+  system, the same S=10, R=100 cell eight times in a row: the floor's CPU per step went from 1.81 ms (first
+  time) to 1.96–2.37 ms (the later ones) and its workerd resident set from 390 to 763 MB; Workflows' from
+  3.71 ms to 3.97–4.35 ms and 474 to 1,028 MB; the runtime's CPU stayed flat (5.47 ms, then 4.84–5.55 ms;
+  568 → 870 MB; throughput fell for all three, by more than this machine's noise lets us attribute). The
+  old S=50, R=100 cell came after about 800 runs and 7,000 steps on each tree, the same order as that
+  experiment: the peers were measured loaded with the earlier cells' objects, which moved the CPU ratios our
+  way. Its peak memory was the footprint of all the earlier cells (1,082 MB for Workflows), not of the cell.
+- **The server's clock is not the user's.** First creation to last finish leaves out accepting the \`POST\`s
+  and making the end visible, and each system stamps those moments differently. Measured alone and fresh in
+  one run, server ÷ client steps/s was 1.23 for the runtime, 1.09 for the floor and 1.12 for Workflows at
+  S=50, R=20 (the runtime flattered by about 10% against each peer), and 1.27, 1.48 and 2.5 at S=1, R=100
+  (Workflows stamps both moments inside its instance: in an S=1, R=100 cell its last run stamped its end
+  0.8 s after the first \`POST\` was sent, the \`POST\`s returned at 1.2 s, and the last run read as complete
+  at 1.9–2.0 s). Throughput is now timed on the client.
+- **Several trees up at once** mattered least here: an idle tree used about 20 ms of CPU while another was
+  measured beside it; the floor's S=10, R=100 with the two other trees up and warm gave 199–275 steps/s
+  against 296–302 alone, back to back, a drop this machine's noise cannot separate from the trees' presence;
+  the previous system's trailing work leaked at most 110 ms of CPU into the next one's window. Measuring each
+  alone removes the question.
+- **The old load test offered bursts, not a rate**: autocannon's \`overallRate\` sends each connection's share at
+  the top of every second. The floor at 40 requests/s had a p99 of 270 ms that way and 46 ms at a constant
+  rate (\`bench/load.ts\`); its p50 of 424 ms at "200/s" on the old page was queueing behind bursts.
+- The old harness polled the R runs one request at a time, which adds about R requests to the end of a
+  client-side window (about 0.6 s at S=1, R=100 for the floor); the poll now fans out once runs finish.
+
+These account for part of the gap to the outside harness, not all of it: that harness ran on a quiet machine,
+and every system's absolute figures here, with other suites running (about 0.6 cores of other processes), are
+lower. The final figures belong to a quiet machine; the page says how much else ran.
+
+The same three cells under both methods, back to back on the shared machine (2 repetitions, medians;
+the old row is short, so it carries little accumulated state, and mostly shows the clock):
+
+| cell | old: runtime / floor / Workflows | new: runtime / floor / Workflows |
+|---|---:|---:|
+| S=1, R=100, runs/s | 36 / 131 / 111 | 37 / 109 / 51 |
+| S=10, R=100, steps/s | 217 / 587 / 246 | 183 / 378 / 228 |
+| S=50, R=20, steps/s | 333 / 515 / 332 | 309 / 628 / 263 |
+
+The old mode is gone rather than kept beside the new one: how a system behaves after hours of service is a
+question for a soak test, not for a comparison between systems, and a long-lived tree answers neither well.
+`;
+
+function caveats(res: Results | null): string {
+  return `## Caveats
 
 - Local emulation is not production. \`wrangler dev\` runs workerd with a local queue broker, SQLite on local disk
   and one process per Worker; production has network hops between Worker, queue and Durable Object, other
   batching, and no single-core bound. Absolute figures here say little about production; the ratios between
-  systems measured side by side are the point.
-- All three systems, the load generator and the poller share ${m.nproc} cores; each workerd runs its Worker on
-  about one core.
+  systems measured the same way on the same machine are the point.
+- The system under test, the load generator and the poller share ${res?.machine.nproc ?? 2} cores; each workerd runs its
+  Worker on about one core.
 - CPU per step in cells of few steps (R=1, S=1) is dominated by fixed costs (the \`POST\`, the polls, the
   10 ms resolution of \`/proc\` CPU times, workerd's idle work); read it from the large cells.
-- Peak memory grows from cell to cell for every system: workerd keeps idle Durable Objects of earlier cells
-  in memory for a while, so read it as the footprint after that many runs, not of the cell alone.
+- A fresh start per cell measures a system without the memory and state a long-lived one accumulates; that
+  is the figure a comparison needs, not the footprint of a process that has served for hours.
 - Absolute figures depend heavily on what else the machine runs (see Machine); compare systems within a run.
 - Local Workflows is the workers-sdk emulation (a Durable Object per instance), not the production engine.
-- ${res.repetitions} repetition(s) per cell (1 for the largest): a median of ${res.repetitions} is a small sample; latency percentiles pool the
-  runs of every repetition (${"`samples`"} in the JSON), so p99 of a cell with few runs is close to its maximum.
+- ${res?.repetitions ?? 3} repetition(s) per cell (1 for the largest): a median of a few is a small sample; latency
+  percentiles pool the runs of every repetition (\`samples\` in the JSON), so p99 of a cell with few runs is
+  close to its maximum.
 `;
-}
-
-/** The stored "before" partial run, if there is one (bench/results/before.json). */
-export function readBefore(): Results | undefined {
-  const file = join(import.meta.dirname, "results", "before.json");
-  return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Results) : undefined;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const file = process.argv[2] ?? join(import.meta.dirname, "results", "latest.json");
-  const res = JSON.parse(readFileSync(file, "utf8")) as Results;
-  writeFileSync(join(import.meta.dirname, "..", "docs", "benchmarks.md"), renderReport(res, readBefore()));
+  const res = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Partial<Results>) : null;
+  // Results of the old method (no \`method\` field) are not rendered as if they were comparable.
+  writeFileSync(join(import.meta.dirname, "..", "docs", "benchmarks.md"), renderReport(res?.method === "isolated" ? (res as Results) : null));
 }

@@ -12,15 +12,20 @@ export interface Cell {
 
 export interface SystemFigures {
   reps: number;
-  /** Medians over repetitions; a repetition's window is first creation to last finish, server time. */
+  /** Medians over repetitions; a repetition's window is the first `POST` sent to the last run seen terminal, client clock. */
   stepsPerSec: number;
   runsPerSec: number;
   msPerStep: number;
-  /** Per-run submission-to-terminal durations, pooled over repetitions. */
+  /** The same over the server's own window (first creation to last finish), for comparison only. */
+  serverStepsPerSec: number;
+  /** Per-run creation-to-finish durations (server timestamps), pooled over repetitions. */
   latencyMs: { p50: number; p95: number; p99: number; samples: number };
-  /** CPU (user + system) of the system's workerd processes during the cell, per step. */
+  /** CPU (user + system) of the system's workerd processes from the first `POST` until idle again, per step. */
   cpuMsPerStep: number;
+  /** Peak resident set of the workerd processes, median over repetitions. */
   peakRssMB: number;
+  /** Peak resident set of the whole `wrangler dev` tree (wrangler's Node and esbuild too). */
+  peakTreeRssMB: number;
   failedRuns: number;
 }
 
@@ -31,21 +36,36 @@ export interface CellResult extends Cell {
 export interface LoadResult {
   rate: number;
   seconds: number;
-  requests: number;
-  /** Requests answered per second: below `rate` when answers came too slowly for the connections. */
-  achievedRate: number;
+  sent: number;
   ok: number;
   non2xx: number;
+  /** Connection errors and timeouts. */
   errors: number;
-  timeouts: number;
-  latencyMs: { p50: number; p90: number; p97_5: number; p99: number; max: number };
+  /** Answers received by one second after the last request was due. */
+  answeredInTime: number;
+  /** Of 2xx answers, from the moment each request was due. */
+  latencyMs: { p50: number; p90: number; p95: number; p99: number; max: number };
   cpuMsPerRequest: number;
   peakRssMB: number;
+}
+
+export interface LoadTest {
+  seconds: number;
+  searchSeconds: number;
+  /** The step search on the floor, lowest rate first, up to the first rate it did not sustain. */
+  search: { rate: number; sustained: boolean; answeredInTime: number; sent: number; failed: number; p99: number }[];
+  /** The rate offered to every system: the highest the floor sustained (the lowest tried if none). */
+  rate: number;
+  floorSustains: boolean;
+  /** p99 is the median over repetitions of each repetition's p99. */
+  systems: Partial<Record<SystemName, { p99: number; reps: LoadResult[] }>>;
 }
 
 export interface Results {
   date: string;
   mode: "quick" | "full";
+  /** isolated: each system alone on a fresh `wrangler dev` per cell and repetition. */
+  method: "isolated";
   repetitions: number;
   machine: {
     cpuModel: string;
@@ -61,5 +81,5 @@ export interface Results {
   wallSeconds: number;
   otherProcessesCores: number;
   cells: CellResult[];
-  load: Partial<Record<SystemName, LoadResult>>;
+  load: LoadTest | null;
 }

@@ -1,12 +1,14 @@
 /**
- * The three systems the benchmark drives, behind one small interface: submit a run of a given
- * shape, and read its state with the server's own timestamps.
+ * The three systems the benchmark drives, behind one small interface: start one alone on fresh
+ * state, submit a run of a given shape, read its state with the server's own timestamps, stop it.
  */
-import type { Runtime } from "../test/e2e/support/runtime.ts";
-import type { Peer } from "./peers.ts";
+import { startRuntime, type Runtime } from "../test/e2e/support/runtime.ts";
+import { startPeer, type Peer } from "./peers.ts";
 import type { Shape } from "./peers/shape.ts";
+import { alive, processTree } from "./procs.ts";
 
-export type SystemName = "runtime" | "workflows" | "floor";
+export const SYSTEMS = ["runtime", "floor", "workflows"] as const;
+export type SystemName = (typeof SYSTEMS)[number];
 /** A run's shape, or a blueprint only the runtime has. */
 export type Workload = Shape | { kind: "microservice" };
 
@@ -24,11 +26,73 @@ export interface System {
   name: SystemName;
   /** The root of its `wrangler dev` process tree. */
   pid(): number;
-  supports(w: Workload): boolean;
   submit(w: Workload): Promise<string>;
   state(id: string): Promise<RunState>;
   /** The request `POST` that creates a one-step run, for the load test. */
   createRequest(): { url: string; headers: Record<string, string>; body: string };
+}
+
+/** The microservice blueprint exists only in the runtime. */
+export const supports = (name: SystemName, w: Workload): boolean => name === "runtime" || w.kind !== "microservice";
+
+/** A system started by `launch`: stop() returns once none of its processes is left. */
+export interface Launched extends System {
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts one system under its own `wrangler dev` with a new, empty state directory. The
+ * benchmark starts one at a time, so nothing else of ours runs while a system is measured.
+ */
+export async function launch(name: SystemName): Promise<Launched> {
+  if (name === "runtime") {
+    const rt = await startRuntime({ ENVIRONMENT: "development" });
+    try {
+      return stoppable(runtimeSystem(rt, await benchTenantKey(rt)), () => rt.stop());
+    } catch (e) {
+      await rt.stop();
+      throw e;
+    }
+  }
+  const peer = await startPeer(name);
+  return stoppable(peerSystem(name, peer), async () => peer.stop());
+}
+
+/**
+ * A tenant whose limits are out of the way (each at the schema's maximum): the benchmark measures
+ * the engine, not admission. The dev key's tenant has the default limits (20 concurrent runs,
+ * 600 requests a minute), which would queue most runs of an R=100 cell.
+ */
+export async function benchTenantKey(rt: Runtime): Promise<string> {
+  const admin = { authorization: `Bearer ${rt.adminToken}`, "content-type": "application/json" };
+  const limits = { maxConcurrentRuns: 10_000, requestsPerMinute: 1_000_000, monthlyRuns: 100_000_000 };
+  await ok(await fetch(`${rt.url}/v1/admin/tenants`, { method: "POST", headers: admin, body: JSON.stringify({ id: "bench", name: "benchmark", limits }) }), "creating the bench tenant");
+  const key = await ok(await fetch(`${rt.url}/v1/admin/tenants/bench/keys`, { method: "POST", headers: admin, body: JSON.stringify({ name: "bench" }) }), "creating the bench key");
+  return ((await key.json()) as { key: string }).key;
+}
+
+function stoppable(system: System, stop: () => Promise<void>): Launched {
+  return {
+    ...system,
+    async stop() {
+      // Listed before the kill: once wrangler is gone, its orphaned workerd would no longer be found under it.
+      const pids = processTree(system.pid()).map((p) => p.pid);
+      await stop();
+      const deadline = Date.now() + 10_000;
+      while (alive(pids).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      // A process that left wrangler's process group would survive the group kill and load the next system.
+      for (const pid of alive(pids)) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // exited meanwhile
+        }
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      const left = alive(pids);
+      if (left.length) throw new Error(`${system.name}: processes ${left.join(", ")} still run after stop`);
+    },
+  };
 }
 
 const ms = (iso: string | null | undefined) => (iso ? Date.parse(iso) : null);
@@ -56,7 +120,6 @@ export function runtimeSystem(rt: Runtime, key: string): System {
   return {
     name: "runtime",
     pid: () => rt.pid()!,
-    supports: () => true,
     async submit(w) {
       const res = await ok(await fetch(`${rt.url}/v1/runs`, { method: "POST", headers, body: JSON.stringify(body(w)) }), "runtime POST /v1/runs");
       return ((await res.json()) as { id: string }).id;
@@ -80,7 +143,6 @@ export function peerSystem(name: "workflows" | "floor", peer: Peer): System {
   return {
     name,
     pid: () => peer.pid,
-    supports: (w) => w.kind !== "microservice",
     async submit(w) {
       const res = await ok(await fetch(`${peer.url}/runs`, { method: "POST", headers, body: JSON.stringify(w) }), `${name} POST /runs`);
       return ((await res.json()) as { id: string }).id;
