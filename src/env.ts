@@ -34,6 +34,8 @@ export interface Env {
   /** Webhook delivery: retry schedule (comma-separated ms), attempt timeout, disablement. */
   WEBHOOK_SCHEDULE_MS?: string;
   WEBHOOK_TIMEOUT_MS?: string;
+  /** How long a delivery's attempt may be out before it is sent again anyway (default: the timeout + 30 s). */
+  WEBHOOK_IN_FLIGHT_MS?: string;
   WEBHOOK_DISABLE_AFTER_FAILURES?: string;
   WEBHOOK_DISABLE_AFTER_MS?: string;
   /** DNS-over-HTTPS resolver (JSON API) for webhook host names; tests point it at loopback. */

@@ -19,7 +19,9 @@ export function deliveryPolicy(env: Env): DeliveryPolicy {
       failures: numberVar(env.WEBHOOK_DISABLE_AFTER_FAILURES, 20),
       afterMs: numberVar(env.WEBHOOK_DISABLE_AFTER_MS, 24 * 3_600_000),
     },
-    inFlightMs: attemptTimeoutMs(env) + 30_000,
+    // Past the attempt's own timeout, room for the queue trip and the record; a drill that kills
+    // the runtime mid-attempt shortens it so that interrupted deliveries come back in seconds.
+    inFlightMs: numberVar(env.WEBHOOK_IN_FLIGHT_MS, attemptTimeoutMs(env) + 30_000),
   };
 }
 

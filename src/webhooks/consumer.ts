@@ -1,6 +1,6 @@
 /**
- * The webhooks queue consumer: fans a run's new events out to the tenant's endpoints, makes
- * each attempt, and records it with the tenant. Retries are the tenant object's timers, not
+ * The webhooks queue consumer: makes each due delivery's attempt and records it with the tenant
+ * (and plans an "events" message, which runs sent before they handed events to the tenant). Retries are the tenant object's timers, not
  * queue retries; a message is retried only when the tenant object cannot be reached.
  */
 import { WebhookMessage } from "../../schema/webhooks";

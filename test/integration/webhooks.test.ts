@@ -1,10 +1,12 @@
 import { reset, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
+import type { RunObject } from "../../src/control/run/object";
 import type { TenantObject } from "../../src/control/tenant/object";
+import { WEBHOOK_EVENT_TYPES } from "../../schema/webhooks";
 import { WebhookBook, type DeliveryPolicy } from "../../src/control/tenant/webhooks";
 import type { Env } from "../../src/env";
-import { api, newTenantKey } from "../support/api";
+import { api, createRun, events, newTenantKey, waitForRun } from "../support/api";
 
 afterEach(() => reset());
 
@@ -186,5 +188,31 @@ describe("due deliveries past a queue batch", () => {
       expect(book.due(Date.now())).toEqual([]);
       expect(new Set([...failing.sent, ...sent]).size).toBe(1_000);
     });
+  });
+});
+
+describe("a run's events and the tenant's deliveries", () => {
+  it("a run lets go of its events only once the tenant holds their deliveries: a webhooks queue that loses messages loses no event", async () => {
+    const endpoint = (await (await api("/v1/webhooks", { method: "POST", json: { ...hook, eventTypes: ["*"] } })).json()) as { id: string };
+    const run = await createRun({ project: "p", steps: [{ id: "a", type: "system.sleep", input: { ms: 300 } }] });
+    // The run's events wait for its end (or their batching timer) before they leave its outbox.
+    // From now on its webhooks queue swallows every message, as the local broker does when the
+    // runtime is killed between a send and its delivery.
+    await runInDurableObject(env.RUN.getByName(run.id), (object: RunObject) => {
+      const target = object as unknown as { env: Env };
+      const lossy = { send: async () => undefined, sendBatch: async () => undefined };
+      target.env = { ...target.env, QUEUE_WEBHOOKS: lossy as unknown as Env["QUEUE_WEBHOOKS"] };
+    });
+    expect((await waitForRun(run.id)).status).toBe("succeeded");
+    const wanted = (await events(run.id)).filter((e) => (WEBHOOK_EVENT_TYPES as readonly string[]).includes(e.type)).map((e) => e.eventId);
+    expect(wanted.length).toBeGreaterThan(3);
+
+    let planned: string[] = [];
+    for (const deadline = Date.now() + 3_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+      const page = (await (await api(`/v1/webhooks/${endpoint.id}/deliveries?limit=100`)).json()) as { items: { eventId: string }[] };
+      planned = page.items.map((d) => d.eventId);
+      if (wanted.every((id) => planned.includes(id))) break;
+    }
+    expect(planned.sort()).toEqual([...wanted].sort());
   });
 });

@@ -460,7 +460,7 @@ export class RunEngine {
     // Written with the event, in its transaction: the webhook fan-out cannot miss it.
     if (WEBHOOK_EVENTS.has(type)) {
       this.enqueue("webhook", null, seq, now);
-      // A run's end flushes at once, with whatever waited; every other event may wait to share a message.
+      // A run's end flushes at once, with whatever waited; every other event may wait to share one call to the tenant.
       const wait = FINAL_EVENTS.has(type) ? 0 : (this.config.webhookBatchMs ?? 0);
       this.store.setTimerNoLater("outbox", "webhooks", now + wait);
     }

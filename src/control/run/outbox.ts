@@ -1,4 +1,4 @@
-/** Sending the Run DO's outbox: step dispatches to pool queues, run status to the tenant. */
+/** Sending the Run DO's outbox: step dispatches to pool queues; run status and webhook events to the tenant. */
 import type { PoolName } from "../../../schema/vocabulary";
 import type { Env } from "../../env";
 import { queueFor } from "../../data/pools";
@@ -7,7 +7,7 @@ import type { TenantSync } from "./types";
 import type { OutboxRow, RunStore } from "./store";
 import { eventView } from "./views";
 import { logError } from "../../lib/log";
-import { chunkBatches, sendChunked } from "../../lib/queue-batch";
+import { sendChunked } from "../../lib/queue-batch";
 
 /** What one pass over the outbox did; the caller records it in one transaction. */
 export interface OutboxPass {
@@ -29,7 +29,7 @@ const WEBHOOK_BATCH_EVENTS = 50;
 /**
  * Sends what the outbox holds, except rows already sent and not yet deleted. Step events' webhook
  * rows wait until their batching timer is due (engine: `webhookBatchMs`) so a chain's events share
- * messages. Deletes nothing: the caller deletes `sent` later, in a transaction it makes anyway, so
+ * one call to the tenant. Deletes nothing: the caller deletes `sent` later, in a transaction it makes anyway, so
  * a crash before that only re-sends (dispatches are fenced by attempt), never loses a row.
  */
 export async function sendOutbox(store: RunStore, env: Env, tenantId: string, now: number, alreadySent: ReadonlySet<number>): Promise<OutboxPass> {
@@ -53,13 +53,15 @@ export async function sendOutbox(store: RunStore, env: Env, tenantId: string, no
     pass.webhooksFlushed = false; // held for the batching timer, whose alarm sends them
   } else if (webhookRows.length > 0) {
     const envelopes = store.eventsBySeq(webhookRows.map((r) => JSON.parse(r.body) as number)).map((e) => eventView(run, e));
-    // Up to 50 events per message keeps each message far below the queue's size limit.
-    const messages = chunkBatches(envelopes, () => 1, { maxMessages: 50, maxBytes: Infinity }).map((events) => ({ kind: "events" as const, tenantId, events }));
-    const { error } = await sendChunked(env.QUEUE_WEBHOOKS, messages);
-    // All or nothing: a partial send is sent again whole, and the tenant plans each (endpoint, event) once.
-    if (error === null) pass.sent.push(...webhookRows.map((r) => r.id));
-    else {
-      logError("outbox.webhook_failed", { ...ids, count: webhookRows.length, error: String(error) });
+    // Handed to the tenant's object, not to the webhooks queue: a queue message can be lost after
+    // a successful send (the local broker keeps them in memory), and then nothing would bring the
+    // events back. The rows stay until the tenant has recorded a delivery with a timer for each;
+    // a second hand-over plans each (endpoint, event) once.
+    try {
+      await env.TENANT.getByName(tenantId).acceptEvents(envelopes);
+      pass.sent.push(...webhookRows.map((r) => r.id));
+    } catch (err) {
+      logError("outbox.webhook_failed", { ...ids, count: webhookRows.length, error: String(err) });
       pass.complete = false;
     }
   }

@@ -19,7 +19,7 @@ import type { MetricParts } from "../metrics";
 import { DEV_TENANT, PROFILE_MIGRATION, TenantProfile } from "./profile";
 import { LIVE_RUNS_MIGRATION, OPENED_CHECK_MS, RUN_BOOK_MIGRATION, RunBook, type ListRunsFilter, type OpenedRun } from "./runs";
 import type { UsageGroup, UsageGroupRow } from "../../analytics/usage";
-import { WEBHOOK_MIGRATION, WebhookBook, type AttemptResult, type DeliveryPolicy, type DeliveryTask } from "./webhooks";
+import { WEBHOOK_MIGRATION, WebhookBook, type AttemptResult, type DeliveryPolicy, type DeliveryTask, type PlannedEvent } from "./webhooks";
 import { webhookPoint, writePoints } from "../../analytics/points";
 import { logError } from "../../lib/log";
 import { sendChunked } from "../../lib/queue-batch";
@@ -256,8 +256,23 @@ export class TenantObject extends DurableObject<Env> {
     return ids;
   }
 
-  /** Called by the webhooks consumer with a run's new events: the attempts to make now. */
-  async planDeliveries(events: { eventId: string; type: string; runId: string; projectId: string }[]): Promise<DeliveryTask[]> {
+  /**
+   * Called by a run's outbox with its new events. Each (endpoint, event) delivery is recorded
+   * with a due timer before this returns, and only then may the run delete its outbox rows: from
+   * here on the tenant's timers, not a queue message, make sure every event is delivered.
+   */
+  async acceptEvents(events: PlannedEvent[]): Promise<void> {
+    if (this.webhooks.accept(events, Date.now()).length === 0) return;
+    // A send that failed a moment ago backs off; the alarm sends these with the rest.
+    if (Date.now() >= this.sendRetryAt) await this.sendDueDeliveries();
+    await this.syncAlarm();
+  }
+
+  /**
+   * Called by the webhooks consumer with a queued "events" message (what runs sent before they
+   * handed their events to `acceptEvents`): the attempts to make now.
+   */
+  async planDeliveries(events: PlannedEvent[]): Promise<DeliveryTask[]> {
     const tasks = this.webhooks.plan(events, Date.now(), this.policy);
     // Planning nothing (the common case: no endpoint wants these) changed no timer.
     if (tasks.length > 0) await this.syncAlarm();

@@ -29,6 +29,14 @@ export const WEBHOOK_MIGRATION = [
   `CREATE TABLE tenant_event (seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, at INTEGER NOT NULL, data TEXT NOT NULL)`,
 ];
 
+/** What planning needs of an event; the whole envelope, as handed over, is the delivery's payload. */
+export interface PlannedEvent {
+  eventId: string;
+  type: string;
+  runId: string;
+  projectId: string;
+}
+
 /** One delivery attempt to make now. */
 export interface DeliveryTask {
   deliveryId: string;
@@ -181,10 +189,11 @@ export class WebhookBook {
   }
 
   /**
-   * Fans events out to the active endpoints that want them. Idempotent per (endpoint, event), so
-   * a redelivered queue message plans nothing twice. Returns the attempts to make now.
+   * Fans events out to the active endpoints that want them: a delivery each, with a timer due
+   * `now`. Idempotent per (endpoint, event), so events handed over twice plan nothing twice.
+   * Returns the deliveries it created.
    */
-  plan(events: readonly { eventId: string; type: string; runId: string; projectId: string }[], now: number, policy: DeliveryPolicy): DeliveryTask[] {
+  accept(events: readonly PlannedEvent[], now: number): string[] {
     // Most tenants have no endpoint, yet every run's events come here: answer them from memory.
     if (this.hasActive === false) return [];
     const endpoints = this.all<EndpointRow>("SELECT * FROM webhook_endpoint WHERE status = 'active'");
@@ -201,10 +210,18 @@ export class WebhookBook {
            VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (endpoint_id, event_id) DO NOTHING`,
           id, e.id, event.eventId, event.type, event.runId, JSON.stringify(event), now, now,
         ).rowsWritten;
-        if (inserted > 0) created.push(id);
+        if (inserted > 0) {
+          created.push(id);
+          this.setTimer(id, now);
+        }
       }
     }
-    return created.flatMap((id) => this.task(id, now, policy) ?? []);
+    return created;
+  }
+
+  /** As `accept`, returning the attempts to make now instead (each leased while it is out). */
+  plan(events: readonly PlannedEvent[], now: number, policy: DeliveryPolicy): DeliveryTask[] {
+    return this.accept(events, now).flatMap((id) => this.task(id, now, policy) ?? []);
   }
 
   /** The attempt to make for a pending delivery, with a safety lease while it is out. */

@@ -38,6 +38,8 @@ export interface Runtime {
   restart(): Promise<void>;
   stop(): Promise<void>;
   fetch(path: string, init?: RequestInit & { json?: unknown }): Promise<Response>;
+  /** The same runtime, whose `fetch` presents `key` (another tenant's) instead of the dev key. */
+  as(key: string): Runtime;
 }
 
 export async function startRuntime(vars: Record<string, string> = {}): Promise<Runtime> {
@@ -100,9 +102,9 @@ export async function startRuntime(vars: Record<string, string> = {}): Promise<R
   };
 
   await launch();
-  return {
+  const client = (presented: string): Runtime => ({
     url,
-    key,
+    key: presented,
     adminToken,
     inspectorPort: () => inspector,
     pid: () => child?.pid,
@@ -114,7 +116,7 @@ export async function startRuntime(vars: Record<string, string> = {}): Promise<R
     },
     fetch(path, init = {}) {
       const headers = new Headers(init.headers);
-      if (!headers.has("authorization")) headers.set("authorization", `Bearer ${key}`);
+      if (!headers.has("authorization")) headers.set("authorization", `Bearer ${presented}`);
       let body = init.body;
       if (init.json !== undefined) {
         headers.set("content-type", "application/json");
@@ -122,7 +124,9 @@ export async function startRuntime(vars: Record<string, string> = {}): Promise<R
       }
       return fetch(`${url}${path}`, { ...init, headers, body });
     },
-  };
+    as: client,
+  });
+  return client(key);
 }
 
 const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
