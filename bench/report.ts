@@ -91,7 +91,8 @@ function figuresSection(res: Results): string {
 
 ## Targets
 
-Each is a ratio between systems measured in this same run; where one is not met, the last column says by how much.
+Each is a ratio between systems measured in this same run; where one is not met, the last column says by how much,
+and [performance.md](performance.md) says what bounds it, from CPU profiles.
 
 | target | goal | measured | met |
 |---|---|---|---|
