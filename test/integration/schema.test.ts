@@ -2,7 +2,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { migrate, squash, type Migration } from "../../src/control/sqlite";
-import { RUN_MIGRATIONS } from "../../src/control/run/store";
+import { RUN_MIGRATIONS } from "../../src/control/run/rows";
 import { TENANT_MIGRATIONS } from "../../src/control/tenant/object";
 
 /** Every table's columns and every index, as SQLite reports them. */

@@ -8,7 +8,8 @@ import { encodePoint } from "../../analytics/points";
 import { cost, type PriceTable } from "../../analytics/prices";
 import type { AttemptRecord } from "../../analytics/usage";
 import { json } from "../sqlite";
-import type { EndingRow, RunRow, RunStore } from "./store";
+import type { EndingRow, RunRow } from "./rows";
+import type { RunStore } from "./store";
 
 export interface PointContext {
   prices: PriceTable;

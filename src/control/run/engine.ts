@@ -14,7 +14,8 @@ import { POOL_REGISTRY } from "../../data/pools";
 import { dependents, validateGraph } from "./dag";
 import { addSpawned, checkSpawn, insertStep } from "./steps";
 import { decideFailure, transitionRun, transitionStep, type RunEvent, type StepEvent } from "./machine";
-import type { OutboxKind, RunRow, RunStore, StepRow, TimerRow } from "./store";
+import type { OutboxKind, RunRow, StepRow, TimerRow } from "./rows";
+import type { RunStore } from "./store";
 import type {
   ArtifactReport,
   BeginResult,

@@ -2,7 +2,8 @@
 import type { Json, JsonObject } from "../../../schema/api";
 import { json } from "../sqlite";
 import { refuse } from "./engine";
-import type { RunStore, StepRow } from "./store";
+import type { StepRow } from "./rows";
+import type { RunStore } from "./store";
 import type { ArtifactReport, CarriedStep, NewRun, Refusal, ResolvedStep } from "./types";
 
 export type RetrySource = { ok: true; spec: Omit<NewRun, "id" | "traceId">; existing: string | null } | Refusal;

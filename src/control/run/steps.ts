@@ -1,7 +1,8 @@
 /** Writing a run's steps into its store: the graph at creation, and steps spawned while it runs. */
 import { LIMITS } from "../../../schema/api";
 import { json } from "../sqlite";
-import type { RunStore, StepRow } from "./store";
+import type { StepRow } from "./rows";
+import type { RunStore } from "./store";
 import type { ResolvedStep } from "./types";
 
 export function insertStep(

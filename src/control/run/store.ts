@@ -1,11 +1,9 @@
-/** The Run DO's SQLite schema and typed row access. No decisions here: see engine.ts. */
+/** The Run DO's typed row access over its SQLite (schema and rows: rows.ts). No decisions here: see engine.ts. */
 import {
   TERMINAL_RUN_STATUSES,
   type AttemptStatus,
   type EventType,
-  type FailurePolicy,
   type PoolName,
-  type Priority,
   type RunStatus,
   type StepStatus,
 } from "../../../schema/vocabulary";
@@ -14,142 +12,9 @@ import type { ErrorShape } from "../../errors";
 import { createSchema, insertMany, json, migrate, type Migration } from "../sqlite";
 import { OutboxTable, type OutboxKind, type OutboxRow } from "./outbox-table";
 import { TimerTable, type TimerKind, type TimerRow } from "./timers";
-
-export type { OutboxKind, OutboxRow, TimerKind, TimerRow };
+import { ENDING_TYPES, ENDINGS, RUN_MIGRATIONS, type ArtifactRow, type EndingRow, type EventRow, type RunRow, type StepRow } from "./rows";
 import type { PoolBacklog } from "../metrics";
 import { addModels, addTotals, emptyTotals, type AttemptRecord, type MeteredUsage, type RunUsage } from "../../analytics/usage";
-
-export const RUN_MIGRATIONS: readonly Migration[] = [
-  [
-    `CREATE TABLE run (
-      id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, project TEXT NOT NULL, blueprint TEXT,
-      status TEXT NOT NULL, trace_id TEXT NOT NULL, error TEXT,
-      created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER, deadline_at INTEGER)`,
-    `CREATE TABLE step (
-      id TEXT PRIMARY KEY, position INTEGER NOT NULL, type TEXT NOT NULL, pool TEXT NOT NULL,
-      input TEXT NOT NULL, depends_on TEXT NOT NULL, pending_deps INTEGER NOT NULL,
-      status TEXT NOT NULL, attempt INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,
-      max_attempts INTEGER NOT NULL, timeout_ms INTEGER NOT NULL,
-      output TEXT, error TEXT, queued_at INTEGER, started_at INTEGER, finished_at INTEGER)`,
-    `CREATE INDEX step_status ON step (status)`,
-    `CREATE TABLE edge (dep_id TEXT NOT NULL, step_id TEXT NOT NULL, PRIMARY KEY (dep_id, step_id))`,
-    `CREATE TABLE attempt (
-      step_id TEXT NOT NULL, attempt INTEGER NOT NULL, status TEXT NOT NULL,
-      dispatched_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER, error TEXT,
-      PRIMARY KEY (step_id, attempt))`,
-    `CREATE TABLE event (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, step_id TEXT,
-      occurred_at INTEGER NOT NULL, data TEXT NOT NULL)`,
-    // One row per deadline; the DO's single alarm is always set to the earliest.
-    `CREATE TABLE timer (
-      kind TEXT NOT NULL, ref TEXT NOT NULL, attempt INTEGER NOT NULL DEFAULT 0, due_at INTEGER NOT NULL,
-      PRIMARY KEY (kind, ref))`,
-    `CREATE INDEX timer_due ON timer (due_at)`,
-    // Written in the same transaction as the state change; deleted once sent.
-    `CREATE TABLE outbox (
-      id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, pool TEXT, body TEXT NOT NULL)`,
-    `CREATE TABLE artifact (
-      name TEXT PRIMARY KEY, step_id TEXT NOT NULL, attempt INTEGER NOT NULL, r2_key TEXT NOT NULL,
-      size INTEGER NOT NULL, content_type TEXT NOT NULL, sha256 TEXT NOT NULL, created_at INTEGER NOT NULL)`,
-  ],
-  // v2: retry policy and heartbeats per step; failure policy and retry lineage per run.
-  [
-    `ALTER TABLE step ADD COLUMN initial_delay_ms INTEGER NOT NULL DEFAULT 1000`,
-    `ALTER TABLE step ADD COLUMN max_delay_ms INTEGER NOT NULL DEFAULT 300000`,
-    `ALTER TABLE step ADD COLUMN heartbeat_timeout_ms INTEGER`,
-    `ALTER TABLE step ADD COLUMN depth INTEGER NOT NULL DEFAULT 0`,
-    `ALTER TABLE attempt ADD COLUMN usage TEXT`,
-    `ALTER TABLE step ADD COLUMN spawned_by TEXT`,
-    `ALTER TABLE run ADD COLUMN failure_policy TEXT NOT NULL DEFAULT 'fail-fast'`,
-    `ALTER TABLE run ADD COLUMN retry_of TEXT`,
-    `ALTER TABLE run ADD COLUMN retried_as TEXT`,
-    `ALTER TABLE run ADD COLUMN priority TEXT NOT NULL DEFAULT 'normal'`,
-  ],
-];
-
-export interface RunRow {
-  id: string;
-  tenant_id: string;
-  project: string;
-  blueprint: string | null;
-  status: RunStatus;
-  trace_id: string;
-  error: string | null;
-  created_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-  deadline_at: number | null;
-  failure_policy: FailurePolicy;
-  priority: Priority;
-  retry_of: string | null;
-  retried_as: string | null;
-}
-
-export interface StepRow {
-  id: string;
-  position: number;
-  type: string;
-  pool: PoolName;
-  input: string;
-  depends_on: string;
-  pending_deps: number;
-  status: StepStatus;
-  attempt: number;
-  failures: number;
-  max_attempts: number;
-  initial_delay_ms: number;
-  max_delay_ms: number;
-  timeout_ms: number;
-  heartbeat_timeout_ms: number | null;
-  /** 0 for the run's own steps; a spawned step is one deeper than the step that spawned it. */
-  depth: number;
-  spawned_by: string | null;
-  output: string | null;
-  error: string | null;
-  queued_at: number | null;
-  started_at: number | null;
-  finished_at: number | null;
-}
-
-export interface EventRow {
-  seq: number;
-  type: EventType;
-  step_id: string | null;
-  occurred_at: number;
-  data: string;
-}
-
-export interface ArtifactRow {
-  name: string;
-  step_id: string;
-  attempt: number;
-  r2_key: string;
-  size: number;
-  content_type: string;
-  sha256: string;
-  created_at: number;
-}
-
-/** The events that end an attempt or a run: what analytics reports. */
-export const ENDINGS = ["step.succeeded", "step.failed", "step.retrying", "run.succeeded", "run.failed", "run.cancelled"] as const satisfies readonly EventType[];
-
-const ENDING_TYPES: ReadonlySet<EventType> = new Set(ENDINGS);
-
-export interface EndingRow {
-  seq: number;
-  type: (typeof ENDINGS)[number];
-  step_id: string | null;
-  occurred_at: number;
-  pool: string | null;
-  step_type: string | null;
-  attempt: number | null;
-  dispatched_at: number | null;
-  started_at: number | null;
-  finished_at: number | null;
-  usage: string | null;
-  error_code: string | null;
-  artifact_bytes: number;
-}
 
 type Row = Record<string, SqlStorageValue>;
 

@@ -1,7 +1,7 @@
 /** Rows of the Run DO as the API shows them. */
 import type { ArtifactView, Json, JsonObject, StepError, WireEvent, WireRun, WireStep } from "../../../schema/api";
 import { json } from "../sqlite";
-import type { ArtifactRow, EventRow, RunRow, StepRow } from "./store";
+import type { ArtifactRow, EventRow, RunRow, StepRow } from "./rows";
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
