@@ -102,5 +102,7 @@ it("creating a run is one call to the tenant's object: the key check rides on th
   } finally {
     namespace.getByName = getByName;
   }
-  expect(calls).toEqual(["openRun"]);
+  // The warm-up run's own end (its final status, its events) may reach the tenant meanwhile.
+  const background = new Set(["recordRun", "acceptEvents"]);
+  expect(calls.filter((name) => !background.has(name))).toEqual(["openRun"]);
 });
