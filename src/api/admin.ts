@@ -5,7 +5,7 @@ import { allTenants, directoryShard } from "../control/directory/shards";
 import { isProduction, type Env } from "../env";
 import { ApiKey, CreateKeyBody, CreateTenantBody, CreatedKey, RotateKeyBody, Tenant, UpdateTenantBody } from "../../schema/tenants";
 import { DEV_TENANT } from "../control/tenant/profile";
-import { EXTERNAL_POOLS } from "../data/pools";
+import { EXTERNAL_POOLS } from "../../schema/pools";
 import { composeMetrics } from "../control/metrics";
 import { problems } from "../errors";
 import { newKeyId } from "../lib/crypto";

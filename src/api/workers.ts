@@ -16,7 +16,7 @@ import type { HeldLease } from "../control/pool/object";
 import { runStub } from "../control/run/stub";
 import type { PoolName } from "../../schema/vocabulary";
 import type { ArtifactReport } from "../control/run/types";
-import { EXTERNAL_POOLS } from "../data/pools";
+import { EXTERNAL_POOLS } from "../../schema/pools";
 import { problems, utf8Bytes } from "../errors";
 import { LIMITS } from "../../schema/api";
 import { sha256Hex } from "../lib/crypto";

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import type { JsonObject, StepSpec } from "../../schema/api";
 import type { RetryPolicy } from "../control/run/types";
-import { MicroserviceInput } from "../data/jobs/repo/plan";
+import { MicroserviceInput } from "../../schema/blueprints";
 
 export interface Blueprint<I = unknown> {
   name: string;

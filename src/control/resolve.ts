@@ -4,10 +4,10 @@
  */
 import type { z } from "zod";
 import { LIMITS, type CreateRunBody, type JsonObject, type StepSpec } from "../../schema/api";
+import type { JobLookup } from "../../schema/jobs";
 import { BLUEPRINTS } from "../blueprints";
 import { problems, utf8Bytes, type AppError, type FieldError } from "../errors";
-import { jobFor } from "../data/jobs";
-import { POOL_REGISTRY } from "../data/pools";
+import { POOL_REGISTRY } from "../../schema/pools";
 import { validateGraph } from "./run/dag";
 import type { ResolvedStep, RetryPolicy } from "./run/types";
 
@@ -25,7 +25,8 @@ export const DEFAULT_RESOLVE_OPTIONS: ResolveOptions = {
 
 export type Resolution = { ok: true; steps: ResolvedStep[] } | { ok: false; error: AppError };
 
-export function resolveRun(body: CreateRunBody, options: ResolveOptions = DEFAULT_RESOLVE_OPTIONS): Resolution {
+/** `jobs` declares the job types (the data plane's catalog, passed in: control never imports handlers). */
+export function resolveRun(body: CreateRunBody, jobs: JobLookup, options: ResolveOptions = DEFAULT_RESOLVE_OPTIONS): Resolution {
   let defaults = options.retry;
   let specs: StepSpec[];
   if (body.blueprint !== undefined) {
@@ -43,19 +44,19 @@ export function resolveRun(body: CreateRunBody, options: ResolveOptions = DEFAUL
     specs = body.steps ?? [];
   }
 
-  return resolveSteps(specs, defaults, options.diagnostics);
+  return resolveSteps(specs, jobs, defaults, options.diagnostics);
 }
 
 /**
  * Job type lookup, input validation, graph checks and defaults for a set of steps: a run's, or
  * the steps a running step spawns (whose dependencies stay within the spawned set).
  */
-export function resolveSteps(specs: StepSpec[], defaults: RetryPolicy, diagnostics: boolean): Resolution {
-  const unknown = specs.flatMap((s, i) => (jobFor(s.type) ? [] : [{ path: `steps[${i}].type`, message: `unknown step type '${s.type}'` }]));
+export function resolveSteps(specs: StepSpec[], jobs: JobLookup, defaults: RetryPolicy, diagnostics: boolean): Resolution {
+  const unknown = specs.flatMap((s, i) => (jobs(s.type) ? [] : [{ path: `steps[${i}].type`, message: `unknown step type '${s.type}'` }]));
   if (unknown.length > 0) return fail(problems.unprocessable("step.unknown_type", "A step names a type the runtime does not know.", unknown));
   const disabled = diagnostics
     ? []
-    : specs.flatMap((s, i) => (jobFor(s.type)!.pool === "system" ? [{ path: `steps[${i}].type`, message: `'${s.type}' is a diagnostic job type` }] : []));
+    : specs.flatMap((s, i) => (jobs(s.type)!.pool === "system" ? [{ path: `steps[${i}].type`, message: `'${s.type}' is a diagnostic job type` }] : []));
   if (disabled.length > 0) return fail(problems.unprocessable("step.type_disabled", "Diagnostic job types are disabled here.", disabled));
 
   const graph = validateGraph(specs);
@@ -64,7 +65,7 @@ export function resolveSteps(specs: StepSpec[], defaults: RetryPolicy, diagnosti
   const steps: ResolvedStep[] = [];
   const invalid: FieldError[] = [];
   specs.forEach((s, i) => {
-    const job = jobFor(s.type)!;
+    const job = jobs(s.type)!;
     const input = job.input.safeParse(s.input);
     if (!input.success) {
       invalid.push(...fieldErrors(input.error, `steps[${i}].input`));

@@ -49,12 +49,14 @@ export function insertMany(sql: SqlStorage, head: string, width: number, rows: r
   }
 }
 
-/** Runs `query`, whose one `IN (?)` takes the list, in chunks within the parameter limit. */
-export function execIn(sql: SqlStorage, query: string, values: readonly SqlStorageValue[], chunk = MAX_PARAMS - 10): void {
+/** Runs `query`, whose one `IN (?)` takes the list, in chunks within the parameter limit; returns every chunk's rows. */
+export function execIn<T>(sql: SqlStorage, query: string, values: readonly SqlStorageValue[], chunk = MAX_PARAMS - 10): T[] {
+  const rows: T[] = [];
   for (let i = 0; i < values.length; i += chunk) {
     const part = values.slice(i, i + chunk);
-    sql.exec(query.replace("IN (?)", `IN (${part.map(() => "?").join(",")})`), ...part);
+    rows.push(...(sql.exec(query.replace("IN (?)", `IN (${part.map(() => "?").join(",")})`), ...part).toArray() as T[]));
   }
+  return rows;
 }
 
 const CREATE_TABLE = /^\s*CREATE TABLE (\w+) \(/;

@@ -10,6 +10,7 @@ import { NonRetryableError } from "../errors";
 import { providerFor } from "./agents/providers";
 import type { ArtifactRecord, JobContext, SpawnStep } from "./job";
 import { AttemptMeter } from "./meter";
+import { jobFor } from "./jobs";
 
 const MAX_LOG_LINES = 50;
 const MAX_LOG_CHARS = 2_000;
@@ -83,7 +84,7 @@ export function resolveSpawn(spawned: SpawnStep[], env: Env): ResolvedStep[] {
   const specs = StepSpec.array().safeParse(spawned);
   if (!specs.success) throw new NonRetryableError("spawn.invalid", `spawned steps do not fit the step schema: ${specs.error.issues[0]?.message ?? ""}`);
   const options = resolveOptions(env);
-  const resolution = resolveSteps(specs.data, options.retry, options.diagnostics);
+  const resolution = resolveSteps(specs.data, jobFor, options.retry, options.diagnostics);
   if (!resolution.ok) {
     const detail = (resolution.error.errors ?? []).slice(0, 3).map((e) => `${e.path}: ${e.message}`).join("; ");
     throw new NonRetryableError("spawn.invalid", `${resolution.error.message} ${detail}`.trim());

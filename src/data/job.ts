@@ -5,7 +5,7 @@
 import type { z } from "zod";
 import type { JsonObject } from "../../schema/api";
 import type { Completion, CompletionRequest } from "./agents/providers";
-import type { PoolName } from "../../schema/vocabulary";
+import type { JobDeclaration } from "../../schema/jobs";
 
 export interface ArtifactRecord {
   name: string;
@@ -53,14 +53,10 @@ export interface JobContext<I> {
 /** A step to add to the run: a run step's shape; `dependsOn` may name only other spawned steps. */
 export type SpawnStep = { id: string; type: string; input?: JsonObject; dependsOn?: string[]; timeoutMs?: number; retry?: { maxAttempts?: number } };
 
-export interface JobDefinition<I = unknown, O = unknown> {
-  type: string;
-  pool: PoolName;
-  description: string;
+/** A job type: its declaration (schema/jobs.ts), its output schema and its handler. */
+export interface JobDefinition<I = unknown, O = unknown> extends JobDeclaration {
   input: z.ZodType<I>;
   output: z.ZodType<O>;
-  /** Per-attempt timeout; the pool's default when absent. */
-  timeoutMs?: number;
   run(ctx: JobContext<I>): Promise<O>;
 }
 

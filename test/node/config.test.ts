@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { unstable_readConfig } from "wrangler";
-import { POOL_REGISTRY } from "../../src/data/pools";
+import { POOL_REGISTRY } from "../../schema/pools";
 import { WEBHOOK_QUEUES } from "../../src/webhooks/config";
 
 interface Consumer {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { githubActionsWorkflow } from "../../src/data/jobs/pipeline/github-actions";
 import { serviceReadme } from "../../src/data/jobs/repo/docs";
-import { MicroserviceInput, ServicePlan, planService, upstreamPlan } from "../../src/data/jobs/repo/plan";
+import { MicroserviceInput } from "../../schema/blueprints";
+import { ServicePlan, planService, upstreamPlan } from "../../src/data/jobs/repo/plan";
 import { serviceSource } from "../../src/data/jobs/repo/source";
 import { NonRetryableError } from "../../src/errors";
 

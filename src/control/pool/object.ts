@@ -46,7 +46,7 @@ const LEASE_ROW_TTL_MS = LIMITS.timeoutMs.max + 60 * 60 * 1000;
 const PRUNE_BATCH = 100;
 
 /** `lse_` + 40 base32 characters: 200 bits from the CSPRNG. */
-export const LEASE_ID = /^lse_[0-9a-z]{40}$/;
+const LEASE_ID = /^lse_[0-9a-z]{40}$/;
 
 export class PoolObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;

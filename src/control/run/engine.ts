@@ -10,7 +10,7 @@ import type { ErrorShape } from "../../errors";
 import { WEBHOOK_EVENT_TYPES } from "../../../schema/webhooks";
 import { json } from "../sqlite";
 import { recordAttempt } from "../../analytics/usage";
-import { POOL_REGISTRY } from "../../data/pools";
+import { POOL_REGISTRY } from "../../../schema/pools";
 import { dependents, validateGraph } from "./dag";
 import { addSpawned, checkSpawn, insertStep } from "./steps";
 import { decideFailure, transitionRun, transitionStep, type RunEvent, type StepEvent } from "./machine";

@@ -1,7 +1,7 @@
 /** Sending the Run DO's outbox: step dispatches to pool queues; run status and webhook events to the tenant. */
 import type { PoolName } from "../../../schema/vocabulary";
 import type { Env } from "../../env";
-import { queueFor } from "../../data/pools";
+import { queueFor } from "../../../schema/pools";
 import type { StepMessage } from "../../../schema/messages";
 import type { TenantSync } from "./types";
 import type { OutboxRow } from "./rows";

@@ -9,7 +9,7 @@ import {
 } from "../../../schema/vocabulary";
 import type { Json, JsonObject } from "../../../schema/api";
 import type { ErrorShape } from "../../errors";
-import { createSchema, insertMany, json, migrate, type Migration } from "../sqlite";
+import { createSchema, execIn, insertMany, json, migrate, type Migration } from "../sqlite";
 import { OutboxTable, type OutboxKind, type OutboxRow } from "./outbox-table";
 import { TimerTable, type TimerKind, type TimerRow } from "./timers";
 import { ENDING_TYPES, ENDINGS, RUN_MIGRATIONS, type ArtifactRow, type EndingRow, type EventRow, type RunRow, type StepRow } from "./rows";
@@ -19,9 +19,6 @@ import { addModels, addTotals, emptyTotals, type AttemptRecord, type MeteredUsag
 type Row = Record<string, SqlStorageValue>;
 
 const TOUCHES_ATTEMPT = /\b(?:FROM|JOIN|INTO|UPDATE) attempt\b/;
-
-/** Bound parameters per statement, kept well under SQLite's limit. */
-const IN_CHUNK = 90;
 
 /** Columns of a step row as inserted (the rest start at their defaults). */
 type NewStep = Pick<
@@ -150,9 +147,13 @@ export class RunStore {
    * attempts pending if it touches that table (so an attempt's usage and end stay one write).
    */
   private exec(query: string, ...params: unknown[]): SqlStorageCursor<Row> {
+    this.writePendingFor(query);
+    return this.sql.exec<Row>(query, ...params);
+  }
+
+  private writePendingFor(query: string): void {
     this.writeSteps();
     if (TOUCHES_ATTEMPT.test(query)) this.writeAttempts();
-    return this.sql.exec<Row>(query, ...params);
   }
 
   private all<T>(query: string, ...params: unknown[]): T[] {
@@ -250,14 +251,10 @@ export class RunStore {
     return this.allIn<{ id: string }>("SELECT id FROM step WHERE id IN (?)", ids).map((r) => r.id);
   }
 
-  /** Runs `query` (whose one `IN (?)` takes the list) in chunks: SQLite bounds bound parameters. */
+  /** Runs `query` (whose one `IN (?)` takes the list) in chunks, after what is pending for its tables. */
   private allIn<T>(query: string, values: readonly SqlStorageValue[]): T[] {
-    const out: T[] = [];
-    for (let i = 0; i < values.length; i += IN_CHUNK) {
-      const chunk = values.slice(i, i + IN_CHUNK);
-      out.push(...this.all<T>(query.replace("IN (?)", `IN (${chunk.map(() => "?").join(",")})`), ...chunk));
-    }
-    return out;
+    this.writePendingFor(query);
+    return execIn<T>(this.sql, query, values);
   }
 
   /** Makes `stepId` also wait for `more` unfinished dependencies. */
