@@ -17,7 +17,8 @@ export interface RateResult {
 }
 
 /** Nearest-rank percentile of sorted values. */
-const rank = (sorted: number[], p: number) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!);
+const rank = (sorted: number[], p: number) =>
+  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
 export async function constantRate(
   request: { url: string; headers: Record<string, string>; body: string },
@@ -32,7 +33,12 @@ export async function constantRate(
   const r = { ok: 0, non2xx: 0, errors: 0, answeredInTime: 0 };
   const one = async (due: number) => {
     try {
-      const res = await fetch(request.url, { method: "POST", headers: request.headers, body: request.body, signal: AbortSignal.timeout(timeoutMs) });
+      const res = await fetch(request.url, {
+        method: "POST",
+        headers: request.headers,
+        body: request.body,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
       await res.arrayBuffer();
       const now = performance.now();
       if (now <= inTimeBy) r.answeredInTime++;
@@ -58,6 +64,12 @@ export async function constantRate(
   return {
     sent: total,
     ...r,
-    latencyMs: { p50: rank(sorted, 50), p90: rank(sorted, 90), p95: rank(sorted, 95), p99: rank(sorted, 99), max: sorted.at(-1) ?? NaN },
+    latencyMs: {
+      p50: rank(sorted, 50),
+      p90: rank(sorted, 90),
+      p95: rank(sorted, 95),
+      p99: rank(sorted, 99),
+      max: sorted.at(-1) ?? NaN,
+    },
   };
 }

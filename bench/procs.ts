@@ -27,7 +27,14 @@ function readStat(pid: number): ProcStat | null {
     const comm = text.slice(text.indexOf("(") + 1, close);
     const f = text.slice(close + 2).split(" ");
     // f[0] is field 3 (state); utime, stime are fields 14, 15; rss is field 24 (pages).
-    return { pid, ppid: Number(f[1]), comm, state: f[0] ?? "", cpuMs: (Number(f[11]) + Number(f[12])) * TICK_MS, rssBytes: Number(f[21]) * PAGE_BYTES };
+    return {
+      pid,
+      ppid: Number(f[1]),
+      comm,
+      state: f[0] ?? "",
+      cpuMs: (Number(f[11]) + Number(f[12])) * TICK_MS,
+      rssBytes: Number(f[21]) * PAGE_BYTES,
+    };
   } catch {
     return null; // exited between listing and reading
   }
@@ -35,7 +42,11 @@ function readStat(pid: number): ProcStat | null {
 
 /** The process and all its descendants. */
 export function processTree(root: number): ProcStat[] {
-  const all = readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number).map(readStat).filter((s): s is ProcStat => s !== null);
+  const all = readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .map(readStat)
+    .filter((s): s is ProcStat => s !== null);
   const children = new Map<number, ProcStat[]>();
   for (const s of all) children.set(s.ppid, [...(children.get(s.ppid) ?? []), s]);
   const out: ProcStat[] = [];

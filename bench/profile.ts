@@ -30,11 +30,16 @@ interface Profile {
 
 /** A minimal DevTools protocol client over the inspector's WebSocket. */
 async function devtools(port: number) {
-  const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as { webSocketDebuggerUrl: string; title?: string }[];
+  const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as {
+    webSocketDebuggerUrl: string;
+    title?: string;
+  }[];
   const target = targets[0];
   if (!target) throw new Error("the inspector lists no target");
   // wrangler's inspector proxy wants an Origin it trusts; undici's WebSocket takes headers.
-  const ws = new WebSocket(target.webSocketDebuggerUrl, { headers: { origin: "http://localhost" } } as unknown as string[]);
+  const ws = new WebSocket(target.webSocketDebuggerUrl, {
+    headers: { origin: "http://localhost" },
+  } as unknown as string[]);
   await new Promise((resolve, reject) => {
     ws.addEventListener("open", resolve, { once: true });
     ws.addEventListener("error", reject, { once: true });
@@ -123,7 +128,9 @@ try {
   const { total, idle, self, inclusive } = summarize(profile);
   const ms = (us: number) => (us / 1000).toFixed(1).padStart(8);
   const perRun = (us: number) => (us / 1000 / RUNS).toFixed(2).padStart(6);
-  console.log(`S=${STEPS}, R=${RUNS}: ${wall} ms wall, ${ms(total - idle)} ms busy in the isolate (${perRun(total - idle)} ms per run)\n`);
+  console.log(
+    `S=${STEPS}, R=${RUNS}: ${wall} ms wall, ${ms(total - idle)} ms busy in the isolate (${perRun(total - idle)} ms per run)\n`,
+  );
   console.log("self time (ms total, ms per run):");
   for (const [l, us] of self) console.log(`${ms(us)} ${perRun(us)}  ${l}`);
   console.log("\ninclusive time of JavaScript functions:");

@@ -13,8 +13,11 @@ const PEERS = ["floor", "workflows"] as const;
 const NAMES: Record<SystemName, string> = { runtime: "runtime", floor: "floor", workflows: "Workflows" };
 
 const num = (x: number | undefined, digits = 0) =>
-  x === undefined || !Number.isFinite(x) ? "–" : x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || !b ? "–" : `${(a / b).toFixed(2)}×`);
+  x === undefined || !Number.isFinite(x)
+    ? "–"
+    : x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined || !b ? "–" : `${(a / b).toFixed(2)}×`;
 
 type Pick = (f: SystemFigures) => number;
 
@@ -40,7 +43,12 @@ function latencyTable(cells: CellResult[]): string {
 }
 
 function loadTable(load: LoadTest): string {
-  const search = load.search.map((x) => `${x.rate}/s ${x.sustained ? "sustained" : "not sustained"} (${x.answeredInTime} of ${x.sent} answered in time, ${x.failed} failed, p99 ${x.p99} ms)`).join("; ");
+  const search = load.search
+    .map(
+      (x) =>
+        `${x.rate}/s ${x.sustained ? "sustained" : "not sustained"} (${x.answeredInTime} of ${x.sent} answered in time, ${x.failed} failed, p99 ${x.p99} ms)`,
+    )
+    .join("; ");
   const head = `| system | p99, median of repetitions | p50 / p90 / p95 / p99 / max, each repetition | answered in time | non-2xx / errors | workerd CPU / request | peak RSS |\n|---|---:|---:|---:|---:|---:|---:|`;
   const rows = (["runtime", ...PEERS] as const).flatMap((n) => {
     const s = load.systems[n];
@@ -69,7 +77,9 @@ function beforeAfter(res: Results): string {
   const before = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Partial<Results>) : null;
   if (before?.method !== "isolated") return "";
   const then = targets(before as Results);
-  const rows = targets(res).map((now, i) => `| ${now.name} | ${now.goal} | ${then[i]?.measured ?? "–"} | ${now.measured} |`);
+  const rows = targets(res).map(
+    (now, i) => `| ${now.name} | ${now.goal} | ${then[i]?.measured ?? "–"} | ${now.measured} |`,
+  );
   return `
 ### Before and after
 
@@ -85,7 +95,11 @@ ${rows.join("\n")}
 /** The figures of a run, or null when none were taken under the current method yet. */
 function figuresSection(res: Results): string {
   const m = res.machine;
-  const failed = res.cells.flatMap((c) => Object.entries(c.systems).filter(([, f]) => f.failedRuns > 0).map(([n, f]) => `${c.title}: ${n} ${f.failedRuns}`));
+  const failed = res.cells.flatMap((c) =>
+    Object.entries(c.systems)
+      .filter(([, f]) => f.failedRuns > 0)
+      .map(([n, f]) => `${c.title}: ${n} ${f.failedRuns}`),
+  );
   return `Last run: ${res.date}, ${res.mode} mode, ${res.repetitions} repetition(s) per cell (median reported), wall time of
 \`npm run bench\` ${Math.floor(res.wallSeconds / 60)} min ${res.wallSeconds % 60} s, commit \`${m.commit}\`.
 
@@ -96,7 +110,12 @@ and [performance.md](performance.md) says what bounds it, from CPU profiles.
 
 | target | goal | measured | met |
 |---|---|---|---|
-${targets(res).map((x) => `| ${x.name} | ${x.goal} | ${x.measured} | ${x.met === null ? "not measured" : x.met ? "yes" : `no (${x.gap})`} |`).join("\n")}
+${targets(res)
+  .map(
+    (x) =>
+      `| ${x.name} | ${x.goal} | ${x.measured} | ${x.met === null ? "not measured" : x.met ? "yes" : `no (${x.gap})`} |`,
+  )
+  .join("\n")}
 ${beforeAfter(res)}
 ## Results
 
@@ -317,5 +336,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const file = process.argv[2] ?? join(import.meta.dirname, "results", "latest.json");
   const res = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Partial<Results>) : null;
   // Results of the old method (no \`method\` field) are not rendered as if they were comparable.
-  writeFileSync(join(import.meta.dirname, "..", "docs", "benchmarks.md"), renderReport(res?.method === "isolated" ? (res as Results) : null));
+  writeFileSync(
+    join(import.meta.dirname, "..", "docs", "benchmarks.md"),
+    renderReport(res?.method === "isolated" ? (res as Results) : null),
+  );
 }

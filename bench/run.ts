@@ -25,10 +25,14 @@ const BIG_CELL_STEPS = 2_000;
  * The load test: rates tried on the floor, lowest first, for `searchSeconds` each; then the highest
  * one it sustained is offered to every system for `seconds`.
  */
-const LOAD = QUICK ? { rates: [10, 20, 40], searchSeconds: 2, seconds: 3 } : { rates: [25, 50, 75, 100, 150, 200, 300], searchSeconds: 5, seconds: 10 };
+const LOAD = QUICK
+  ? { rates: [10, 20, 40], searchSeconds: 2, seconds: 3 }
+  : { rates: [25, 50, 75, 100, 150, 200, 300], searchSeconds: 5, seconds: 10 };
 
 /** BENCH_CELLS=chain-s50-r100,fan-200 runs only those cells (and the load test only if "load" is listed). */
-const ONLY = process.env.BENCH_CELLS?.split(",").map((x) => x.trim()).filter(Boolean);
+const ONLY = process.env.BENCH_CELLS?.split(",")
+  .map((x) => x.trim())
+  .filter(Boolean);
 
 function cells(): Cell[] {
   return allCells().filter((c) => !ONLY || ONLY.includes(c.id));
@@ -36,18 +40,38 @@ function cells(): Cell[] {
 
 function allCells(): Cell[] {
   const chains = (steps: number[], runs: number[]): Cell[] =>
-    steps.flatMap((s) => runs.map((r) => ({ id: `chain-s${s}-r${r}`, title: `S=${s}, R=${r}`, group: "chain" as const, workload: { kind: "chain" as const, steps: s }, runs: r })));
+    steps.flatMap((s) =>
+      runs.map((r) => ({
+        id: `chain-s${s}-r${r}`,
+        title: `S=${s}, R=${r}`,
+        group: "chain" as const,
+        workload: { kind: "chain" as const, steps: s },
+        runs: r,
+      })),
+    );
   if (QUICK) {
     return [
       ...chains([1, 10], [1, 10]),
       { id: "fan-20", title: "1 → 20 → 1", group: "fan", workload: { kind: "fan", width: 20 }, runs: 1 },
-      { id: "microservice", title: "microservice blueprint, R=1", group: "blueprint", workload: { kind: "microservice" }, runs: 1 },
+      {
+        id: "microservice",
+        title: "microservice blueprint, R=1",
+        group: "blueprint",
+        workload: { kind: "microservice" },
+        runs: 1,
+      },
     ];
   }
   return [
     ...chains([1, 10, 50], [1, 20, 100]),
     { id: "fan-200", title: "1 → 200 → 1", group: "fan", workload: { kind: "fan", width: 200 }, runs: 1 },
-    { id: "microservice", title: "microservice blueprint, R=1", group: "blueprint", workload: { kind: "microservice" }, runs: 1 },
+    {
+      id: "microservice",
+      title: "microservice blueprint, R=1",
+      group: "blueprint",
+      workload: { kind: "microservice" },
+      runs: 1,
+    },
   ];
 }
 
@@ -73,7 +97,8 @@ async function waitAll(system: System, ids: string[], timeoutMs: number): Promis
       continue;
     }
     width = 1;
-    if (Date.now() > deadline) throw new Error(`${system.name}: ${ids.length - states.size} run(s) not finished after ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`${system.name}: ${ids.length - states.size} run(s) not finished after ${timeoutMs} ms`);
     await sleep(POLL_MS);
   }
 }
@@ -172,7 +197,12 @@ function figures(reps: Rep[], runs: number): SystemFigures {
     runsPerSec: median(reps.map((r) => ((r.steps ? runs : 0) / r.clientWindowMs) * 1000)),
     msPerStep: median(reps.map((r) => r.clientWindowMs / Math.max(1, r.steps))),
     serverStepsPerSec: median(reps.map((r) => (r.steps / r.serverWindowMs) * 1000)),
-    latencyMs: { p50: percentile(durations, 50), p95: percentile(durations, 95), p99: percentile(durations, 99), samples: durations.length },
+    latencyMs: {
+      p50: percentile(durations, 50),
+      p95: percentile(durations, 95),
+      p99: percentile(durations, 99),
+      samples: durations.length,
+    },
     cpuMsPerStep: median(reps.map((r) => r.cpuMs / Math.max(1, r.steps))),
     peakRssMB: median(reps.map((r) => r.peak.workerdBytes)) / 2 ** 20,
     peakTreeRssMB: median(reps.map((r) => r.peak.treeBytes)) / 2 ** 20,
@@ -201,8 +231,17 @@ async function loadTest(): Promise<LoadTest> {
   const search: LoadTest["search"] = [];
   for (const rate of LOAD.rates) {
     const l = await alone("floor", (s) => offer(s, rate, LOAD.searchSeconds));
-    search.push({ rate, sustained: sustained(l), answeredInTime: l.answeredInTime, sent: l.sent, failed: l.non2xx + l.errors, p99: l.latencyMs.p99 });
-    console.log(`load search: floor at ${rate}/s ${sustained(l) ? "sustained" : "not sustained"} (${l.answeredInTime} of ${l.sent} answered in time, p99 ${l.latencyMs.p99} ms)`);
+    search.push({
+      rate,
+      sustained: sustained(l),
+      answeredInTime: l.answeredInTime,
+      sent: l.sent,
+      failed: l.non2xx + l.errors,
+      p99: l.latencyMs.p99,
+    });
+    console.log(
+      `load search: floor at ${rate}/s ${sustained(l) ? "sustained" : "not sustained"} (${l.answeredInTime} of ${l.sent} answered in time, p99 ${l.latencyMs.p99} ms)`,
+    );
     if (!sustained(l)) break;
   }
   const best = search.filter((s) => s.sustained).at(-1);
@@ -212,7 +251,9 @@ async function loadTest(): Promise<LoadTest> {
     for (const name of rotate(SYSTEMS, rep)) {
       const l = await alone(name, (s) => offer(s, rate, LOAD.seconds));
       reps.set(name, [...(reps.get(name) ?? []), l]);
-      console.log(`POST at ${rate}/s ${name}: p50 ${l.latencyMs.p50} ms, p99 ${l.latencyMs.p99} ms, ${l.non2xx + l.errors} failed`);
+      console.log(
+        `POST at ${rate}/s ${name}: p50 ${l.latencyMs.p50} ms, p99 ${l.latencyMs.p99} ms, ${l.non2xx + l.errors} failed`,
+      );
     }
   }
   return {
@@ -221,7 +262,9 @@ async function loadTest(): Promise<LoadTest> {
     search,
     rate,
     floorSustains: best !== undefined,
-    systems: Object.fromEntries([...reps].map(([name, ls]) => [name, { p99: median(ls.map((l) => l.latencyMs.p99)), reps: ls }])),
+    systems: Object.fromEntries(
+      [...reps].map(([name, ls]) => [name, { p99: median(ls.map((l) => l.latencyMs.p99)), reps: ls }]),
+    ),
   };
 }
 
@@ -239,7 +282,8 @@ function machineBusyMs(): number {
 }
 
 function machine() {
-  const version = (pkg: string) => (JSON.parse(readFileSync(join(ROOT, "node_modules", pkg, "package.json"), "utf8")) as { version: string }).version;
+  const version = (pkg: string) =>
+    (JSON.parse(readFileSync(join(ROOT, "node_modules", pkg, "package.json"), "utf8")) as { version: string }).version;
   const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT }).toString().trim();
   return {
     cpuModel: cpus()[0]?.model ?? "unknown",
@@ -257,7 +301,9 @@ async function main() {
   const started = Date.now();
   const busyAtStart = machineBusyMs();
   const host = machine();
-  console.log(`bench: ${QUICK ? "quick" : "full"}, ${REPS} repetition(s) per cell, each system alone on a fresh wrangler dev, on ${host.nproc} × ${host.cpuModel}`);
+  console.log(
+    `bench: ${QUICK ? "quick" : "full"}, ${REPS} repetition(s) per cell, each system alone on a fresh wrangler dev, on ${host.nproc} × ${host.cpuModel}`,
+  );
 
   const results: CellResult[] = [];
   for (const [index, cell] of cells().entries()) {
@@ -270,11 +316,19 @@ async function main() {
         measured.set(name, [...(measured.get(name) ?? []), await alone(name, (s) => measure(s, cell))]);
       }
     }
-    const result: CellResult = { ...cell, systems: Object.fromEntries([...measured].map(([name, r]) => [name, figures(r, cell.runs)])) };
+    const result: CellResult = {
+      ...cell,
+      systems: Object.fromEntries([...measured].map(([name, r]) => [name, figures(r, cell.runs)])),
+    };
     results.push(result);
     console.log(
       `${cell.title.padEnd(32)} ` +
-        Object.entries(result.systems).map(([n, x]) => `${n} ${x.stepsPerSec.toFixed(0)} steps/s cpu ${x.cpuMsPerStep.toFixed(2)} ms/step rss ${x.peakRssMB.toFixed(0)} MB`).join(" | "),
+        Object.entries(result.systems)
+          .map(
+            ([n, x]) =>
+              `${n} ${x.stepsPerSec.toFixed(0)} steps/s cpu ${x.cpuMsPerStep.toFixed(2)} ms/step rss ${x.peakRssMB.toFixed(0)} MB`,
+          )
+          .join(" | "),
     );
   }
 
@@ -299,7 +353,9 @@ async function main() {
   const file = QUICK ? "quick.json" : ONLY ? "partial.json" : "latest.json";
   writeFileSync(join(ROOT, "bench", "results", file), JSON.stringify(out, null, 2) + "\n");
   if (file === "latest.json") writeFileSync(join(ROOT, "docs", "benchmarks.md"), renderReport(out));
-  console.log(`bench: done in ${out.wallSeconds} s; wrote bench/results/${file}${file === "latest.json" ? " and docs/benchmarks.md" : ""}`);
+  console.log(
+    `bench: done in ${out.wallSeconds} s; wrote bench/results/${file}${file === "latest.json" ? " and docs/benchmarks.md" : ""}`,
+  );
 }
 
 await main();

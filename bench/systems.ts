@@ -66,8 +66,22 @@ export async function launch(name: SystemName): Promise<Launched> {
 export async function benchTenantKey(rt: Runtime): Promise<string> {
   const admin = { authorization: `Bearer ${rt.adminToken}`, "content-type": "application/json" };
   const limits = { maxConcurrentRuns: 10_000, requestsPerMinute: 1_000_000, monthlyRuns: 100_000_000 };
-  await ok(await fetch(`${rt.url}/v1/admin/tenants`, { method: "POST", headers: admin, body: JSON.stringify({ id: "bench", name: "benchmark", limits }) }), "creating the bench tenant");
-  const key = await ok(await fetch(`${rt.url}/v1/admin/tenants/bench/keys`, { method: "POST", headers: admin, body: JSON.stringify({ name: "bench" }) }), "creating the bench key");
+  await ok(
+    await fetch(`${rt.url}/v1/admin/tenants`, {
+      method: "POST",
+      headers: admin,
+      body: JSON.stringify({ id: "bench", name: "benchmark", limits }),
+    }),
+    "creating the bench tenant",
+  );
+  const key = await ok(
+    await fetch(`${rt.url}/v1/admin/tenants/bench/keys`, {
+      method: "POST",
+      headers: admin,
+      body: JSON.stringify({ name: "bench" }),
+    }),
+    "creating the bench key",
+  );
   return ((await key.json()) as { key: string }).key;
 }
 
@@ -105,10 +119,22 @@ async function ok(res: Response, what: string): Promise<Response> {
 /** The runtime's step graph for a shape: every step is `system.hash` of its upstream. */
 export function runtimeSteps(shape: Shape): { id: string; type: string; dependsOn?: string[] }[] {
   if (shape.kind === "chain") {
-    return Array.from({ length: shape.steps }, (_, i) => ({ id: `s${i}`, type: "system.hash", ...(i ? { dependsOn: [`s${i - 1}`] } : {}) }));
+    return Array.from({ length: shape.steps }, (_, i) => ({
+      id: `s${i}`,
+      type: "system.hash",
+      ...(i ? { dependsOn: [`s${i - 1}`] } : {}),
+    }));
   }
-  const branches = Array.from({ length: shape.width }, (_, i) => ({ id: `b${i}`, type: "system.hash", dependsOn: ["root"] }));
-  return [{ id: "root", type: "system.hash" }, ...branches, { id: "fanin", type: "system.hash", dependsOn: branches.map((b) => b.id) }];
+  const branches = Array.from({ length: shape.width }, (_, i) => ({
+    id: `b${i}`,
+    type: "system.hash",
+    dependsOn: ["root"],
+  }));
+  return [
+    { id: "root", type: "system.hash" },
+    ...branches,
+    { id: "fanin", type: "system.hash", dependsOn: branches.map((b) => b.id) },
+  ];
 }
 
 export function runtimeSystem(rt: Runtime, key: string): System {
@@ -121,7 +147,10 @@ export function runtimeSystem(rt: Runtime, key: string): System {
     name: "runtime",
     pid: () => rt.pid()!,
     async submit(w) {
-      const res = await ok(await fetch(`${rt.url}/v1/runs`, { method: "POST", headers, body: JSON.stringify(body(w)) }), "runtime POST /v1/runs");
+      const res = await ok(
+        await fetch(`${rt.url}/v1/runs`, { method: "POST", headers, body: JSON.stringify(body(w)) }),
+        "runtime POST /v1/runs",
+      );
       return ((await res.json()) as { id: string }).id;
     },
     async state(id) {
@@ -132,9 +161,19 @@ export function runtimeSystem(rt: Runtime, key: string): System {
         steps: unknown[];
       };
       const terminal = ["succeeded", "failed", "cancelled"].includes(run.status);
-      return { terminal, succeeded: run.status === "succeeded", createdAt: ms(run.createdAt), finishedAt: ms(run.finishedAt), steps: run.steps.length };
+      return {
+        terminal,
+        succeeded: run.status === "succeeded",
+        createdAt: ms(run.createdAt),
+        finishedAt: ms(run.finishedAt),
+        steps: run.steps.length,
+      };
     },
-    createRequest: () => ({ url: `${rt.url}/v1/runs`, headers, body: JSON.stringify(body({ kind: "chain", steps: 1 })) }),
+    createRequest: () => ({
+      url: `${rt.url}/v1/runs`,
+      headers,
+      body: JSON.stringify(body({ kind: "chain", steps: 1 })),
+    }),
   };
 }
 
@@ -144,7 +183,10 @@ export function peerSystem(name: "workflows" | "floor", peer: Peer): System {
     name,
     pid: () => peer.pid,
     async submit(w) {
-      const res = await ok(await fetch(`${peer.url}/runs`, { method: "POST", headers, body: JSON.stringify(w) }), `${name} POST /runs`);
+      const res = await ok(
+        await fetch(`${peer.url}/runs`, { method: "POST", headers, body: JSON.stringify(w) }),
+        `${name} POST /runs`,
+      );
       return ((await res.json()) as { id: string }).id;
     },
     async state(id) {
@@ -153,7 +195,13 @@ export function peerSystem(name: "workflows" | "floor", peer: Peer): System {
         createdAt: number | null;
         finishedAt: number | null;
       };
-      if (name === "floor") return { terminal: s.finishedAt !== null, succeeded: s.finishedAt !== null, createdAt: s.createdAt, finishedAt: s.finishedAt };
+      if (name === "floor")
+        return {
+          terminal: s.finishedAt !== null,
+          succeeded: s.finishedAt !== null,
+          createdAt: s.createdAt,
+          finishedAt: s.finishedAt,
+        };
       const terminal = ["complete", "errored", "terminated"].includes(s.status ?? "");
       return { terminal, succeeded: s.status === "complete", createdAt: s.createdAt, finishedAt: s.finishedAt };
     },

@@ -32,7 +32,11 @@ function ratioTarget(
   }
   const x = r / p;
   const met = "atLeast" in bound ? x >= limit : x <= limit;
-  const gap = met ? "" : "atLeast" in bound ? `${((1 - x / limit) * 100).toFixed(0)}% short` : `${((x / limit - 1) * 100).toFixed(0)}% over`;
+  const gap = met
+    ? ""
+    : "atLeast" in bound
+      ? `${((1 - x / limit) * 100).toFixed(0)}% short`
+      : `${((x / limit - 1) * 100).toFixed(0)}% over`;
   return { name, goal, measured: `${show(r)} vs ${show(p)} = ${x.toFixed(2)}×`, met, gap };
 }
 
@@ -49,16 +53,61 @@ export function targets(res: Results): Target[] {
   const out: Target[] = [];
 
   const cpu = (f: SystemFigures) => f.cpuMsPerStep;
-  out.push(ratioTarget(`server CPU per step, ${title("chain-s50-r100")}`, "floor", { atMost: 1 }, fig("chain-s50-r100", "runtime", cpu), fig("chain-s50-r100", "floor", cpu), ms));
+  out.push(
+    ratioTarget(
+      `server CPU per step, ${title("chain-s50-r100")}`,
+      "floor",
+      { atMost: 1 },
+      fig("chain-s50-r100", "runtime", cpu),
+      fig("chain-s50-r100", "floor", cpu),
+      ms,
+    ),
+  );
   for (const id of ["chain-s10-r20", "chain-s10-r100", "chain-s50-r20", "chain-s50-r100"]) {
     const steps = (f: SystemFigures) => f.stepsPerSec;
-    out.push(ratioTarget(`steps/s, ${title(id)}`, "floor", { atLeast: 1 }, fig(id, "runtime", steps), fig(id, "floor", steps), perSec));
+    out.push(
+      ratioTarget(
+        `steps/s, ${title(id)}`,
+        "floor",
+        { atLeast: 1 },
+        fig(id, "runtime", steps),
+        fig(id, "floor", steps),
+        perSec,
+      ),
+    );
   }
   const runs = (f: SystemFigures) => f.runsPerSec;
-  out.push(ratioTarget(`runs/s, ${title("chain-s1-r100")}`, "workflows", { atLeast: 1 }, fig("chain-s1-r100", "runtime", runs), fig("chain-s1-r100", "workflows", runs), perSec));
-  out.push(ratioTarget(`server CPU per run, ${title("chain-s1-r100")}`, "workflows", { atMost: 1 }, fig("chain-s1-r100", "runtime", cpu), fig("chain-s1-r100", "workflows", cpu), ms));
+  out.push(
+    ratioTarget(
+      `runs/s, ${title("chain-s1-r100")}`,
+      "workflows",
+      { atLeast: 1 },
+      fig("chain-s1-r100", "runtime", runs),
+      fig("chain-s1-r100", "workflows", runs),
+      perSec,
+    ),
+  );
+  out.push(
+    ratioTarget(
+      `server CPU per run, ${title("chain-s1-r100")}`,
+      "workflows",
+      { atMost: 1 },
+      fig("chain-s1-r100", "runtime", cpu),
+      fig("chain-s1-r100", "workflows", cpu),
+      ms,
+    ),
+  );
   const rss = (f: SystemFigures) => f.peakRssMB;
-  out.push(ratioTarget(`peak RSS of the workerd processes, ${title("chain-s50-r100")}`, "floor", { atMost: 1.1 }, fig("chain-s50-r100", "runtime", rss), fig("chain-s50-r100", "floor", rss), (x) => `${x.toFixed(0)} MB`));
+  out.push(
+    ratioTarget(
+      `peak RSS of the workerd processes, ${title("chain-s50-r100")}`,
+      "floor",
+      { atMost: 1.1 },
+      fig("chain-s50-r100", "runtime", rss),
+      fig("chain-s50-r100", "floor", rss),
+      (x) => `${x.toFixed(0)} MB`,
+    ),
+  );
 
   const load = res.load;
   const p99 = ratioTarget(
@@ -71,7 +120,13 @@ export function targets(res: Results): Target[] {
   );
   // A low p99 over requests that failed would flatter: every runtime request must have succeeded.
   const failed = load?.systems.runtime?.reps.reduce((a, l) => a + l.non2xx + l.errors, 0) ?? 0;
-  if (failed > 0) out.push({ ...p99, met: false, gap: `${failed} runtime request(s) failed${p99.gap ? `; ${p99.gap}` : ""}` });
-  else out.push(load && !load.floorSustains ? { ...p99, measured: `${p99.measured} (the floor sustained none of the rates tried; this is the lowest)` } : p99);
+  if (failed > 0)
+    out.push({ ...p99, met: false, gap: `${failed} runtime request(s) failed${p99.gap ? `; ${p99.gap}` : ""}` });
+  else
+    out.push(
+      load && !load.floorSustains
+        ? { ...p99, measured: `${p99.measured} (the floor sustained none of the rates tried; this is the lowest)` }
+        : p99,
+    );
   return out;
 }

@@ -34,6 +34,8 @@ export function loadConfig(flags: { url?: string; key?: string }): Config | null
 export function devKey(dir = process.cwd()): string | null {
   const path = join(dir, ".dev.vars");
   if (!existsSync(path)) return null;
-  const line = readFileSync(path, "utf8").split("\n").find((l) => l.startsWith("DEV_API_KEY="));
+  const line = readFileSync(path, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("DEV_API_KEY="));
   return line ? line.slice("DEV_API_KEY=".length).trim() : null;
 }

@@ -52,7 +52,8 @@ const { values: flags, positionals } = parseArgs({
 });
 
 const out = process.stdout;
-const print = (human: string, json: unknown) => out.write(flags.json ? `${JSON.stringify(json, null, 2)}\n` : `${human}\n`);
+const print = (human: string, json: unknown) =>
+  out.write(flags.json ? `${JSON.stringify(json, null, 2)}\n` : `${human}\n`);
 
 function client(): FactoryClient {
   const config = loadConfig({ ...(flags.url ? { url: flags.url } : {}), ...(flags.key ? { key: flags.key } : {}) });
@@ -68,14 +69,24 @@ const need = (value: string | undefined, what: string): string => {
 const readJson = (path: string): unknown => JSON.parse(readFileSync(path, "utf8"));
 
 function summary(run: RunView): string {
-  const took = run.startedAt && run.finishedAt ? ` in ${Date.parse(run.finishedAt) - Date.parse(run.startedAt)} ms` : "";
-  const failed = run.steps.filter((s) => s.error).map((s) => `\n  ${s.id}: ${s.error!.message} (${s.error!.code})`).join("");
+  const took =
+    run.startedAt && run.finishedAt ? ` in ${Date.parse(run.finishedAt) - Date.parse(run.startedAt)} ms` : "";
+  const failed = run.steps
+    .filter((s) => s.error)
+    .map((s) => `\n  ${s.id}: ${s.error!.message} (${s.error!.code})`)
+    .join("");
   return `${run.id}  ${run.status}${took}  ${run.steps.length} steps  project ${run.project}${failed}`;
 }
 
 async function download(c: FactoryClient, runId: string, name: string | undefined, dir: string): Promise<string[]> {
   const items = (await c.artifacts(runId)).items.filter((a) => !name || a.name === name);
-  if (name && items.length === 0) throw new FactoryApiError(404, { type: "about:blank", title: `No artifact named ${name}.`, status: 404, code: "artifact.not_found" });
+  if (name && items.length === 0)
+    throw new FactoryApiError(404, {
+      type: "about:blank",
+      title: `No artifact named ${name}.`,
+      status: 404,
+      code: "artifact.not_found",
+    });
   mkdirSync(dir, { recursive: true });
   const paths: string[] = [];
   for (const a of items) {
@@ -120,8 +131,18 @@ async function main(): Promise<number> {
       ...(flags.to ? { to: flags.to } : {}),
       ...(flags["group-by"] ? { groupBy: flags["group-by"] as "project" | "blueprint" | "day" } : {}),
     });
-    const rows = report.items.map((r) => `${r.key.padEnd(20)} ${String(r.runs).padStart(6)} runs ${String(r.succeeded).padStart(6)} ok ${String(r.failed).padStart(5)} failed ${String(r.steps).padStart(7)} steps ${(r.wallMs / 1000).toFixed(1).padStart(9)} s ${(r.artifactBytes / 1024).toFixed(0).padStart(8)} KiB  $${r.costUsd.toFixed(6)}`);
-    print([`usage by ${report.groupBy}, ${report.from} → ${report.to}`, ...rows, `total $${report.totalCostUsd.toFixed(6)}`].join("\n"), report);
+    const rows = report.items.map(
+      (r) =>
+        `${r.key.padEnd(20)} ${String(r.runs).padStart(6)} runs ${String(r.succeeded).padStart(6)} ok ${String(r.failed).padStart(5)} failed ${String(r.steps).padStart(7)} steps ${(r.wallMs / 1000).toFixed(1).padStart(9)} s ${(r.artifactBytes / 1024).toFixed(0).padStart(8)} KiB  $${r.costUsd.toFixed(6)}`,
+    );
+    print(
+      [
+        `usage by ${report.groupBy}, ${report.from} → ${report.to}`,
+        ...rows,
+        `total $${report.totalCostUsd.toFixed(6)}`,
+      ].join("\n"),
+      report,
+    );
     return 0;
   }
   if (group === "artifacts" && command === "download") {
@@ -139,7 +160,10 @@ async function main(): Promise<number> {
             blueprint: need(args[0], "<blueprint>"),
             input: flags.input ? readJson(flags.input) : flags["input-json"] ? JSON.parse(flags["input-json"]) : {},
           };
-      const run = await c.createRun({ ...(body as { project: string }), ...(flags.priority ? { priority: flags.priority as "high" } : {}) });
+      const run = await c.createRun({
+        ...(body as { project: string }),
+        ...(flags.priority ? { priority: flags.priority as "high" } : {}),
+      });
       if (flags.watch) return watchToEnd(c, run.id);
       print(`${run.id}  ${run.status}`, run);
       return 0;
@@ -150,12 +174,29 @@ async function main(): Promise<number> {
         ...(flags.status ? { status: flags.status as "running" } : {}),
         ...(flags.limit ? { limit: Number(flags.limit) } : {}),
       });
-      print(page.items.map((r) => `${r.id}  ${r.status.padEnd(9)}  ${r.project.padEnd(16)} ${r.blueprint ?? "(steps)"}  ${r.createdAt}`).join("\n") || "no runs", page);
+      print(
+        page.items
+          .map(
+            (r) =>
+              `${r.id}  ${r.status.padEnd(9)}  ${r.project.padEnd(16)} ${r.blueprint ?? "(steps)"}  ${r.createdAt}`,
+          )
+          .join("\n") || "no runs",
+        page,
+      );
       return 0;
     }
     case "get": {
       const run = await c.getRun(need(args[0], "<run>"));
-      print([summary(run), ...run.steps.map((s) => `  ${s.id.padEnd(24)} ${s.status.padEnd(9)} attempts ${s.attempts}${s.durationMs !== null ? `  ${s.durationMs} ms` : ""}`)].join("\n"), run);
+      print(
+        [
+          summary(run),
+          ...run.steps.map(
+            (s) =>
+              `  ${s.id.padEnd(24)} ${s.status.padEnd(9)} attempts ${s.attempts}${s.durationMs !== null ? `  ${s.durationMs} ms` : ""}`,
+          ),
+        ].join("\n"),
+        run,
+      );
       return run.status === "failed" ? 1 : 0;
     }
     case "watch":
@@ -175,7 +216,9 @@ async function main(): Promise<number> {
     case "logs": {
       const runId = need(args[0], "<run>");
       const line = (e: { occurredAt: string; type: string; stepId?: string; data: unknown }) =>
-        flags.json ? JSON.stringify(e) : `${e.occurredAt}  ${e.type.padEnd(20)} ${e.stepId ?? ""}  ${JSON.stringify(e.data)}`;
+        flags.json
+          ? JSON.stringify(e)
+          : `${e.occurredAt}  ${e.type.padEnd(20)} ${e.stepId ?? ""}  ${JSON.stringify(e.data)}`;
       if (flags.follow) {
         for await (const e of c.follow(runId)) out.write(`${line(e)}\n`);
         return 0;
@@ -217,7 +260,11 @@ main().then(
     if (err instanceof FactoryApiError) {
       const p = err.problem;
       const fields = (p.errors ?? []).map((e) => `\n  ${e.path}: ${e.message}`).join("");
-      process.stderr.write(flags.json ? `${JSON.stringify(p)}\n` : `error: ${p.title} (${p.code})${p.detail ? `\n${p.detail}` : ""}${fields}\n`);
+      process.stderr.write(
+        flags.json
+          ? `${JSON.stringify(p)}\n`
+          : `error: ${p.title} (${p.code})${p.detail ? `\n${p.detail}` : ""}${fields}\n`,
+      );
       process.exit(1);
     }
     process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -21,9 +21,15 @@ export function progressBar(done: number, total: number, width = 24): string {
 }
 
 /** Follows the run to its end; returns the final run. `json` prints events as NDJSON. */
-export async function watchRun(client: FactoryClient, runId: string, opts: { json: boolean; out: NodeJS.WriteStream }): Promise<RunView> {
+export async function watchRun(
+  client: FactoryClient,
+  runId: string,
+  opts: { json: boolean; out: NodeJS.WriteStream },
+): Promise<RunView> {
   const run = await client.getRun(runId);
-  const steps = new Map<string, StepState>(run.steps.map((s) => [s.id, { id: s.id, status: s.status, attempts: s.attempts }]));
+  const steps = new Map<string, StepState>(
+    run.steps.map((s) => [s.id, { id: s.id, status: s.status, attempts: s.attempts }]),
+  );
   const tty = opts.out.isTTY && !opts.json;
   let drawn = 0;
 
@@ -32,7 +38,10 @@ export async function watchRun(client: FactoryClient, runId: string, opts: { jso
     const done = list.filter((s) => DONE.has(s.status)).length;
     const lines = [
       `${runId}  ${status.padEnd(9)} ${progressBar(done, list.length)}`,
-      ...list.map((s) => `  ${ICON[s.status] ?? "?"} ${s.id.padEnd(24)} ${s.status}${s.attempts > 1 ? ` (attempt ${s.attempts})` : ""}`),
+      ...list.map(
+        (s) =>
+          `  ${ICON[s.status] ?? "?"} ${s.id.padEnd(24)} ${s.status}${s.attempts > 1 ? ` (attempt ${s.attempts})` : ""}`,
+      ),
     ];
     if (drawn > 0) opts.out.write(`\x1b[${drawn}A`);
     opts.out.write(lines.map((l) => `\x1b[2K${l}\n`).join(""));
@@ -44,7 +53,10 @@ export async function watchRun(client: FactoryClient, runId: string, opts: { jso
     apply(steps, event);
     if (opts.json) opts.out.write(`${JSON.stringify(event)}\n`);
     else if (tty) draw(event.type.startsWith("run.") ? event.type.slice(4) : run.status);
-    else opts.out.write(`${event.occurredAt.slice(11, 23)}  ${event.type.padEnd(18)} ${event.stepId ?? ""}${attemptOf(event)}\n`);
+    else
+      opts.out.write(
+        `${event.occurredAt.slice(11, 23)}  ${event.type.padEnd(18)} ${event.stepId ?? ""}${attemptOf(event)}\n`,
+      );
   }
   return client.getRun(runId);
 }
@@ -58,7 +70,16 @@ function apply(steps: Map<string, StepState>, event: EventEnvelope): void {
   if (!event.stepId) return;
   const step = steps.get(event.stepId) ?? { id: event.stepId, status: "pending", attempts: 0 };
   const status = event.type.startsWith("step.") ? event.type.slice(5) : null;
-  const next: Record<string, string> = { queued: "queued", started: "running", succeeded: "succeeded", failed: "failed", retrying: "retrying", cancelled: "cancelled", skipped: "skipped", reused: "succeeded" };
+  const next: Record<string, string> = {
+    queued: "queued",
+    started: "running",
+    succeeded: "succeeded",
+    failed: "failed",
+    retrying: "retrying",
+    cancelled: "cancelled",
+    skipped: "skipped",
+    reused: "succeeded",
+  };
   if (status && next[status]) step.status = next[status]!;
   if (typeof event.data.attempt === "number") step.attempts = Math.max(step.attempts, event.data.attempt);
   steps.set(step.id, step);

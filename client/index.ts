@@ -110,7 +110,10 @@ export class FactoryClient {
   async *follow(id: string, after = 0): AsyncGenerator<EventEnvelope> {
     let last = after;
     for (let reconnects = 0; ; reconnects++) {
-      const res = await this.request("GET", `/v1/runs/${enc(id)}/events`, undefined, { accept: "text/event-stream", ...(last ? { "last-event-id": String(last) } : {}) });
+      const res = await this.request("GET", `/v1/runs/${enc(id)}/events`, undefined, {
+        accept: "text/event-stream",
+        ...(last ? { "last-event-id": String(last) } : {}),
+      });
       let finished = false;
       for await (const event of parseSse(res)) {
         last = event.seq;
@@ -142,7 +145,12 @@ export class FactoryClient {
     return this.json("GET", `/v1/usage${qs(query)}`);
   }
 
-  private async json<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  private async json<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<T> {
     const res = await this.request(method, path, body, headers);
     return (await res.json()) as T;
   }
@@ -172,7 +180,8 @@ export class FactoryClient {
         throw new FactoryApiError(res.status, await problemOf(res));
       }
       const retryAfter = Number(res?.headers.get("retry-after"));
-      const wait = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 250 * 2 ** attempt * (0.5 + Math.random());
+      const wait =
+        Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 250 * 2 ** attempt * (0.5 + Math.random());
       await res?.body?.cancel();
       await new Promise((r) => setTimeout(r, Math.min(wait, this.maxDelayMs)));
     }
@@ -187,7 +196,12 @@ async function problemOf(res: Response): Promise<Problem> {
   } catch {
     // not problem+json: describe what came back
   }
-  return { type: "about:blank", title: text.slice(0, 200) || res.statusText, status: res.status, code: `http.${res.status}` };
+  return {
+    type: "about:blank",
+    title: text.slice(0, 200) || res.statusText,
+    status: res.status,
+    code: `http.${res.status}`,
+  };
 }
 
 /** Parses a text/event-stream response into event envelopes. */

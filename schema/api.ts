@@ -104,7 +104,9 @@ export const CreateRunBody = z
       })
       .strict()
       .optional()
-      .openapi({ description: "a webhook endpoint for this run only; its signing secret comes back once, in the answer" }),
+      .openapi({
+        description: "a webhook endpoint for this run only; its signing secret comes back once, in the answer",
+      }),
   })
   .strict()
   .refine((b) => (b.blueprint === undefined) !== (b.steps === undefined), {
@@ -192,9 +194,7 @@ export const RunSummary = z
   .openapi("RunSummary");
 export type RunSummary = z.infer<typeof RunSummary>;
 
-export const RunList = z
-  .object({ items: z.array(RunSummary), nextCursor: z.string().nullable() })
-  .openapi("RunList");
+export const RunList = z.object({ items: z.array(RunSummary), nextCursor: z.string().nullable() }).openapi("RunList");
 export type RunList = z.infer<typeof RunList>;
 
 export const ListRunsQuery = z.object({
@@ -224,7 +224,11 @@ export type WireEvent = Omit<EventEnvelope, "data"> & { data: JsonObject };
 export const EventPage = z
   .object({
     items: z.array(EventEnvelope),
-    nextAfter: z.number().int().nullable().openapi({ description: "pass as `after` for the next page; null on the last page" }),
+    nextAfter: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: "pass as `after` for the next page; null on the last page" }),
     finished: z.boolean().openapi({ description: "the run is over and this page holds its last events" }),
   })
   .openapi("EventPage");
@@ -272,7 +276,10 @@ const usageFields = {
   steps: Count.openapi({ description: "steps that ran (carried-over steps of a retry are not counted again)" }),
   attempts: Count,
   wallMs: Count.openapi({ description: "sum of attempt execution times" }),
-  cpuMs: z.number().openapi({ description: "estimated handler CPU time: a per-attempt and per-byte model (Workers expose no CPU clock to code; see README)" }),
+  cpuMs: z.number().openapi({
+    description:
+      "estimated handler CPU time: a per-attempt and per-byte model (Workers expose no CPU clock to code; see README)",
+  }),
   artifactBytes: Count,
   tokensIn: Count.openapi({ description: "AI tokens in, as metered by agent steps" }),
   tokensOut: Count,
@@ -305,7 +312,9 @@ export const PriceTable = z
     perMillionR2WritesUsd: Usd,
     perMillionTokensInUsd: Usd.openapi({ description: "tokens of models without a price of their own" }),
     perMillionTokensOutUsd: Usd,
-    models: z.record(z.string(), z.object({ inUsd: Usd, outUsd: Usd }).strict()).openapi({ description: "per-model token prices per million, overriding the flat ones" }),
+    models: z
+      .record(z.string(), z.object({ inUsd: Usd, outUsd: Usd }).strict())
+      .openapi({ description: "per-model token prices per million, overriding the flat ones" }),
   })
   .strict()
   .openapi("PriceTable");
@@ -338,19 +347,40 @@ export const Metrics = z
   .object({
     from: z.string().datetime(),
     to: z.string().datetime(),
-    runs: z.object({ finished: z.number().int(), counted: z.number().int(), succeeded: z.number().int(), failed: z.number().int(), cancelled: z.number().int() }),
-    successRate: z.number().nullable().openapi({ description: "succeeded / (succeeded + failed), after automatic retries; validation failures and cancels excluded" }),
+    runs: z.object({
+      finished: z.number().int(),
+      counted: z.number().int(),
+      succeeded: z.number().int(),
+      failed: z.number().int(),
+      cancelled: z.number().int(),
+    }),
+    successRate: z.number().nullable().openapi({
+      description:
+        "succeeded / (succeeded + failed), after automatic retries; validation failures and cancels excluded",
+    }),
     durationMs: z.object({ p50: Ms, p95: Ms, p99: Ms }),
-    queueWaitMs: z.object({ p50: Ms, p95: Ms }).openapi({ description: "submission to start: time waiting for admission" }),
-    withinExpectedTime: z.number().nullable().openapi({ description: "share of blueprint runs that succeeded within the blueprint's expected time" }),
+    queueWaitMs: z
+      .object({ p50: Ms, p95: Ms })
+      .openapi({ description: "submission to start: time waiting for admission" }),
+    withinExpectedTime: z
+      .number()
+      .nullable()
+      .openapi({ description: "share of blueprint runs that succeeded within the blueprint's expected time" }),
     retryRate: z.number().nullable().openapi({ description: "extra attempts per step" }),
     now: z.object({ running: z.number().int(), waiting: z.number().int() }),
     pools: z
-      .array(z.object({ pool: z.string(), queued: z.number().int(), running: z.number().int(), retrying: z.number().int() }))
-      .openapi({ description: "backlog per pool: steps of running runs dispatched and waiting, running, or waiting to retry" }),
+      .array(
+        z.object({ pool: z.string(), queued: z.number().int(), running: z.number().int(), retrying: z.number().int() }),
+      )
+      .openapi({
+        description: "backlog per pool: steps of running runs dispatched and waiting, running, or waiting to retry",
+      }),
     webhooks: z.object({
       deliveries: z.object({ succeeded: z.number().int(), failed: z.number().int(), pending: z.number().int() }),
-      successRate: z.number().nullable().openapi({ description: "deliveries that succeeded (after retries) / deliveries that finished" }),
+      successRate: z
+        .number()
+        .nullable()
+        .openapi({ description: "deliveries that succeeded (after retries) / deliveries that finished" }),
       attempts: z.number().int(),
       attemptSuccessRate: z.number().nullable().openapi({ description: "attempts answered 2xx / attempts" }),
     }),

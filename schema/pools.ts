@@ -19,7 +19,13 @@ export interface PoolDeclaration {
 }
 
 export const POOL_REGISTRY: Record<PoolName, PoolDeclaration> = {
-  repo: { name: "repo", queue: "factory-repo", deadLetterQueue: "factory-repo-dlq", binding: "QUEUE_REPO", defaultTimeoutMs: 120_000 },
+  repo: {
+    name: "repo",
+    queue: "factory-repo",
+    deadLetterQueue: "factory-repo-dlq",
+    binding: "QUEUE_REPO",
+    defaultTimeoutMs: 120_000,
+  },
   pipeline: {
     name: "pipeline",
     queue: "factory-pipeline",
@@ -27,12 +33,30 @@ export const POOL_REGISTRY: Record<PoolName, PoolDeclaration> = {
     binding: "QUEUE_PIPELINE",
     defaultTimeoutMs: 60_000,
   },
-  saas: { name: "saas", queue: "factory-saas", deadLetterQueue: "factory-saas-dlq", binding: "QUEUE_SAAS", defaultTimeoutMs: 120_000 },
+  saas: {
+    name: "saas",
+    queue: "factory-saas",
+    deadLetterQueue: "factory-saas-dlq",
+    binding: "QUEUE_SAAS",
+    defaultTimeoutMs: 120_000,
+  },
   // Model calls are slow and rate-limited upstream: longer timeout, fewer concurrent consumers.
-  agent: { name: "agent", queue: "factory-agent", deadLetterQueue: "factory-agent-dlq", binding: "QUEUE_AGENT", defaultTimeoutMs: 300_000 },
+  agent: {
+    name: "agent",
+    queue: "factory-agent",
+    deadLetterQueue: "factory-agent-dlq",
+    binding: "QUEUE_AGENT",
+    defaultTimeoutMs: 300_000,
+  },
   // Workers outside Cloudflare lease these steps over HTTP (POST /v1/pools/external/leases).
   external: { name: "external", queue: "", deadLetterQueue: "", binding: null, defaultTimeoutMs: 600_000 },
-  system: { name: "system", queue: "factory-system", deadLetterQueue: "factory-system-dlq", binding: "QUEUE_SYSTEM", defaultTimeoutMs: 60_000 },
+  system: {
+    name: "system",
+    queue: "factory-system",
+    deadLetterQueue: "factory-system-dlq",
+    binding: "QUEUE_SYSTEM",
+    defaultTimeoutMs: 60_000,
+  },
 };
 
 /** Pools served by workers outside Cloudflare, over the pull API. */

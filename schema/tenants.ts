@@ -10,8 +10,18 @@ export type TenantStatus = (typeof TENANT_STATUSES)[number];
 
 export const Limits = z
   .object({
-    maxConcurrentRuns: z.number().int().min(1).max(10_000).openapi({ description: "runs beyond this wait in `queued`" }),
-    requestsPerMinute: z.number().int().min(1).max(1_000_000).openapi({ description: "API token bucket: refill per minute, and burst" }),
+    maxConcurrentRuns: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .openapi({ description: "runs beyond this wait in `queued`" }),
+    requestsPerMinute: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .openapi({ description: "API token bucket: refill per minute, and burst" }),
     monthlyRuns: z.number().int().min(0).max(100_000_000).openapi({ description: "new runs per calendar month (UTC)" }),
   })
   .strict()
@@ -58,7 +68,12 @@ export type Tenant = z.infer<typeof Tenant>;
 export const CreateKeyBody = z
   .object({
     name: z.string().min(1).max(64).optional(),
-    scopes: z.array(z.enum(SCOPES)).min(1).max(SCOPES.length).optional().openapi({ description: "all scopes when absent" }),
+    scopes: z
+      .array(z.enum(SCOPES))
+      .min(1)
+      .max(SCOPES.length)
+      .optional()
+      .openapi({ description: "all scopes when absent" }),
     // A key born expired is a mistake the caller should hear about, not a key that never works.
     expiresAt: z
       .string()
@@ -89,6 +104,14 @@ export const CreatedKey = ApiKey.extend({
 export type CreatedKey = z.infer<typeof CreatedKey>;
 
 export const RotateKeyBody = z
-  .object({ overlapMs: z.number().int().min(0).max(30 * 86_400_000).default(0).openapi({ description: "how long the old key keeps working" }) })
+  .object({
+    overlapMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 86_400_000)
+      .default(0)
+      .openapi({ description: "how long the old key keeps working" }),
+  })
   .strict()
   .openapi("RotateKeyBody");

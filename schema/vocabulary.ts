@@ -30,12 +30,7 @@ export const STEP_STATUSES = [
 ] as const;
 export type StepStatus = (typeof STEP_STATUSES)[number];
 
-export const TERMINAL_STEP_STATUSES: ReadonlySet<StepStatus> = new Set([
-  "succeeded",
-  "failed",
-  "cancelled",
-  "skipped",
-]);
+export const TERMINAL_STEP_STATUSES: ReadonlySet<StepStatus> = new Set(["succeeded", "failed", "cancelled", "skipped"]);
 
 /** How one attempt of a step ended (or that it has not yet). */
 export const ATTEMPT_STATUSES = [

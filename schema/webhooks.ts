@@ -5,7 +5,11 @@ import { ProjectId } from "./api";
 
 /** Event types delivered to webhooks: the run's milestones, not every internal transition. */
 export const WEBHOOK_EVENT_TYPES = EVENT_TYPES.filter(
-  (t) => t.startsWith("run.") || ["step.succeeded", "step.failed", "step.retrying", "step.cancelled", "step.skipped", "artifact.created"].includes(t),
+  (t) =>
+    t.startsWith("run.") ||
+    ["step.succeeded", "step.failed", "step.retrying", "step.cancelled", "step.skipped", "artifact.created"].includes(
+      t,
+    ),
 );
 
 const families = new Set(WEBHOOK_EVENT_TYPES.map((t) => t.split(".")[0]));
@@ -14,7 +18,9 @@ export const EventTypePattern = z
   .string()
   .max(64)
   .refine(
-    (p) => p === "*" || (p.endsWith(".*") ? families.has(p.slice(0, -2)) : (WEBHOOK_EVENT_TYPES as readonly string[]).includes(p)),
+    (p) =>
+      p === "*" ||
+      (p.endsWith(".*") ? families.has(p.slice(0, -2)) : (WEBHOOK_EVENT_TYPES as readonly string[]).includes(p)),
     { message: `one of ${WEBHOOK_EVENT_TYPES.join(", ")}, a family such as run.*, or *` },
   )
   .openapi({ example: "run.*" });
@@ -38,7 +44,10 @@ export const UpdateWebhookBody = z
     eventTypes: z.array(EventTypePattern).min(1).max(50).optional(),
     project: ProjectId.nullable().optional(),
     description: z.string().max(200).nullable().optional(),
-    enabled: z.boolean().optional().openapi({ description: "true re-enables an endpoint that was disabled after failures" }),
+    enabled: z
+      .boolean()
+      .optional()
+      .openapi({ description: "true re-enables an endpoint that was disabled after failures" }),
   })
   .strict()
   .openapi("UpdateWebhookBody");
@@ -54,7 +63,11 @@ export const WebhookEndpoint = z
     description: z.string().nullable(),
     status: z.enum(["active", "disabled"]),
     disabledReason: z.string().nullable(),
-    previousSecretExpiresAt: z.string().datetime().nullable().openapi({ description: "while set, the previous secret signs too" }),
+    previousSecretExpiresAt: z
+      .string()
+      .datetime()
+      .nullable()
+      .openapi({ description: "while set, the previous secret signs too" }),
     createdAt: z.string().datetime(),
     updatedAt: z.string().datetime(),
   })
@@ -66,7 +79,14 @@ export const WebhookWithSecret = WebhookEndpoint.extend({
 }).openapi("WebhookWithSecret");
 
 export const RotateSecretBody = z
-  .object({ overlapMs: z.number().int().min(0).max(7 * 86_400_000).default(86_400_000) })
+  .object({
+    overlapMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 86_400_000)
+      .default(86_400_000),
+  })
   .strict()
   .openapi("RotateSecretBody");
 
@@ -111,7 +131,13 @@ export const ReplayBody = z
 
 /** What the webhooks queue carries: new events to fan out, or one delivery to (re)attempt. */
 export const WebhookMessage = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("events"), tenantId: z.string().max(64), events: z.array(z.record(z.string(), z.unknown())).max(500) }).strict(),
+  z
+    .object({
+      kind: z.literal("events"),
+      tenantId: z.string().max(64),
+      events: z.array(z.record(z.string(), z.unknown())).max(500),
+    })
+    .strict(),
   z.object({ kind: z.literal("delivery"), tenantId: z.string().max(64), deliveryId: z.string().max(64) }).strict(),
 ]);
 export type WebhookMessage = z.infer<typeof WebhookMessage>;

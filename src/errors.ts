@@ -64,7 +64,8 @@ export class RetryAfterError extends AppError {
 export const problems = {
   invalid: (message: string, errors?: FieldError[]) =>
     new AppError("request.invalid", message, { status: 400, retryable: false, errors }),
-  malformedJson: () => new AppError("request.malformed_json", "The body is not valid JSON.", { status: 400, retryable: false }),
+  malformedJson: () =>
+    new AppError("request.malformed_json", "The body is not valid JSON.", { status: 400, retryable: false }),
   tooLarge: (limit: number) =>
     new AppError("request.too_large", `The body exceeds ${limit} bytes.`, { status: 413, retryable: false }),
   unauthenticated: () =>

@@ -15,5 +15,7 @@ const app = createApp();
 export default {
   fetch: (request, env, ctx) => app.fetch(request, env, ctx),
   queue: (batch, env) =>
-    (WEBHOOK_QUEUES as readonly string[]).includes(batch.queue) ? consumeWebhooks(batch, env) : consumeBatch(batch, env),
+    (WEBHOOK_QUEUES as readonly string[]).includes(batch.queue)
+      ? consumeWebhooks(batch, env)
+      : consumeBatch(batch, env),
 } satisfies ExportedHandler<Env>;

@@ -6,7 +6,9 @@ export const stepCount = (shape: Shape): number => (shape.kind === "chain" ? sha
 
 export function parseShape(body: unknown): Shape | null {
   const b = body as Partial<{ kind: string; steps: number; width: number }> | null;
-  if (b?.kind === "chain" && Number.isInteger(b.steps) && b.steps! >= 1 && b.steps! <= 1000) return { kind: "chain", steps: b.steps! };
-  if (b?.kind === "fan" && Number.isInteger(b.width) && b.width! >= 1 && b.width! <= 1000) return { kind: "fan", width: b.width! };
+  if (b?.kind === "chain" && Number.isInteger(b.steps) && b.steps! >= 1 && b.steps! <= 1000)
+    return { kind: "chain", steps: b.steps! };
+  if (b?.kind === "fan" && Number.isInteger(b.width) && b.width! >= 1 && b.width! <= 1000)
+    return { kind: "fan", width: b.width! };
   return null;
 }

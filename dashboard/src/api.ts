@@ -3,7 +3,19 @@
  * (never in a URL), and every error becomes an ApiError holding the problem+json title/detail.
  */
 import type { z } from "@hono/zod-openapi";
-import type { ArtifactList, BlueprintList, CreateRunInput, EventPage, Metrics, Problem, RunList, RunUsageView, RunView, UsageReport, WireEvent } from "../../schema/api";
+import type {
+  ArtifactList,
+  BlueprintList,
+  CreateRunInput,
+  EventPage,
+  Metrics,
+  Problem,
+  RunList,
+  RunUsageView,
+  RunView,
+  UsageReport,
+  WireEvent,
+} from "../../schema/api";
 import type { EventType } from "../../schema/vocabulary";
 import { SseParser } from "./sse";
 
@@ -34,14 +46,24 @@ export class Api {
 
   constructor(private readonly key: string) {}
 
-  private async request(method: string, path: string, init: { query?: Query; body?: unknown; accept?: string; signal?: AbortSignal } = {}): Promise<Response> {
+  private async request(
+    method: string,
+    path: string,
+    init: { query?: Query; body?: unknown; accept?: string; signal?: AbortSignal } = {},
+  ): Promise<Response> {
     const url = new URL(path, location.origin);
-    for (const [k, v] of Object.entries(init.query ?? {})) if (v !== undefined && v !== "") url.searchParams.set(k, String(v));
+    for (const [k, v] of Object.entries(init.query ?? {}))
+      if (v !== undefined && v !== "") url.searchParams.set(k, String(v));
     const headers = new Headers({ authorization: `Bearer ${this.key}`, accept: init.accept ?? "application/json" });
     if (init.body !== undefined) headers.set("content-type", "application/json");
     let res: Response;
     try {
-      res = await fetch(url, { method, headers, body: init.body === undefined ? null : JSON.stringify(init.body), signal: init.signal ?? null });
+      res = await fetch(url, {
+        method,
+        headers,
+        body: init.body === undefined ? null : JSON.stringify(init.body),
+        signal: init.signal ?? null,
+      });
     } catch (err) {
       if (err instanceof DOMException && err.name === "AbortError") throw err;
       throw new ApiError(0, "The runtime cannot be reached", "Check that it is running, then try again.", null);
@@ -54,7 +76,13 @@ export class Api {
       // not problem+json (a proxy's error page): the status line says enough
     }
     if (res.status === 401) this.onUnauthorized();
-    throw new ApiError(res.status, problem.title ?? `HTTP ${res.status}`, problem.detail ?? null, problem.code ?? null, problem.errors ?? []);
+    throw new ApiError(
+      res.status,
+      problem.title ?? `HTTP ${res.status}`,
+      problem.detail ?? null,
+      problem.code ?? null,
+      problem.errors ?? [],
+    );
   }
 
   private async json<T>(method: string, path: string, init: { query?: Query; body?: unknown } = {}): Promise<T> {
@@ -62,18 +90,25 @@ export class Api {
   }
 
   blueprints = () => this.json<BlueprintList>("GET", "/v1/blueprints");
-  listRuns = (q: { project?: string; status?: string; cursor?: string; limit?: number }) => this.json<RunList>("GET", "/v1/runs", { query: q });
+  listRuns = (q: { project?: string; status?: string; cursor?: string; limit?: number }) =>
+    this.json<RunList>("GET", "/v1/runs", { query: q });
   getRun = (id: string) => this.json<RunView>("GET", `/v1/runs/${encodeURIComponent(id)}`);
   createRun = (body: CreateRunInput) => this.json<RunView>("POST", "/v1/runs", { body });
-  control = (id: string, action: "cancel" | "pause" | "resume" | "retry") => this.json<RunView>("POST", `/v1/runs/${encodeURIComponent(id)}/${action}`);
+  control = (id: string, action: "cancel" | "pause" | "resume" | "retry") =>
+    this.json<RunView>("POST", `/v1/runs/${encodeURIComponent(id)}/${action}`);
   artifacts = (id: string) => this.json<ArtifactList>("GET", `/v1/runs/${encodeURIComponent(id)}/artifacts`);
   runUsage = (id: string) => this.json<RunUsageView>("GET", `/v1/runs/${encodeURIComponent(id)}/usage`);
-  usage = (q: { from?: string; to?: string; groupBy: UsageReport["groupBy"] }) => this.json<UsageReport>("GET", "/v1/usage", { query: q });
+  usage = (q: { from?: string; to?: string; groupBy: UsageReport["groupBy"] }) =>
+    this.json<UsageReport>("GET", "/v1/usage", { query: q });
   metrics = (q: { from?: string; to?: string }) => this.json<MetricsView>("GET", "/v1/metrics", { query: q });
 
   /** An artifact's bytes, for a download through an object URL (a link could not send the key). */
   async artifactBlob(id: string, name: string): Promise<Blob> {
-    return (await this.request("GET", `/v1/runs/${encodeURIComponent(id)}/artifacts/${encodeURIComponent(name)}`, { accept: "*/*" })).blob();
+    return (
+      await this.request("GET", `/v1/runs/${encodeURIComponent(id)}/artifacts/${encodeURIComponent(name)}`, {
+        accept: "*/*",
+      })
+    ).blob();
   }
 
   /** The run's whole event log so far, page by page. */
@@ -81,7 +116,10 @@ export class Api {
     const items: WireEvent[] = [];
     let after = 0;
     for (;;) {
-      const res = await this.request("GET", `/v1/runs/${encodeURIComponent(id)}/events`, { query: { after, limit: 1000 }, ...(signal ? { signal } : {}) });
+      const res = await this.request("GET", `/v1/runs/${encodeURIComponent(id)}/events`, {
+        query: { after, limit: 1000 },
+        ...(signal ? { signal } : {}),
+      });
       const page = (await res.json()) as EventPage;
       items.push(...(page.items as WireEvent[]));
       if (page.nextAfter === null) return { items, finished: page.finished };
@@ -98,7 +136,11 @@ export class Api {
     let failures = 0;
     while (!signal.aborted) {
       try {
-        const res = await this.request("GET", `/v1/runs/${encodeURIComponent(id)}/events`, { query: { after: last }, accept: "text/event-stream", signal });
+        const res = await this.request("GET", `/v1/runs/${encodeURIComponent(id)}/events`, {
+          query: { after: last },
+          accept: "text/event-stream",
+          signal,
+        });
         const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
         const parser = new SseParser();
         let ended = false;

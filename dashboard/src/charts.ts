@@ -3,7 +3,16 @@
  * chart is made through here so they share fonts, colours and the no-animation setting (the
  * dashboard redraws live; animating each redraw would only flicker).
  */
-import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip, type ChartDataset } from "chart.js";
+import {
+  BarController,
+  BarElement,
+  CategoryScale,
+  Chart,
+  Legend,
+  LinearScale,
+  Tooltip,
+  type ChartDataset,
+} from "chart.js";
 import { formatDuration } from "./format";
 import type { Timeline } from "./timeline";
 
@@ -24,25 +33,51 @@ export const COLORS = {
 } as const;
 
 /** A vertical bar chart of one series over categories (days, projects, pools). */
-export function barChart(canvas: HTMLCanvasElement, labels: string[], label: string, values: number[], format: (v: number) => string): Chart<"bar"> {
+export function barChart(
+  canvas: HTMLCanvasElement,
+  labels: string[],
+  label: string,
+  values: number[],
+  format: (v: number) => string,
+): Chart<"bar"> {
   return new Chart(canvas, {
     type: "bar",
-    data: { labels, datasets: [{ label, data: values, backgroundColor: COLORS.primary, borderRadius: 3, maxBarThickness: 48 }] },
+    data: {
+      labels,
+      datasets: [{ label, data: values, backgroundColor: COLORS.primary, borderRadius: 3, maxBarThickness: 48 }],
+    },
     options: {
-      plugins: { legend: { display: false }, tooltip: { callbacks: { label: (c) => `${label}: ${format(c.parsed.y ?? 0)}` } } },
-      scales: { y: { beginAtZero: true, ticks: { callback: (v) => format(Number(v)) } }, x: { grid: { display: false } } },
+      plugins: {
+        legend: { display: false },
+        tooltip: { callbacks: { label: (c) => `${label}: ${format(c.parsed.y ?? 0)}` } },
+      },
+      scales: {
+        y: { beginAtZero: true, ticks: { callback: (v) => format(Number(v)) } },
+        x: { grid: { display: false } },
+      },
     },
   });
 }
 
 /** Stacked vertical bars: several series over the same categories (e.g. a pool's queued, running, retrying). */
-export function stackedBarChart(canvas: HTMLCanvasElement, labels: string[], series: { label: string; values: number[]; color: string }[], format: (v: number) => string): Chart<"bar"> {
+export function stackedBarChart(
+  canvas: HTMLCanvasElement,
+  labels: string[],
+  series: { label: string; values: number[]; color: string }[],
+  format: (v: number) => string,
+): Chart<"bar"> {
   return new Chart(canvas, {
     type: "bar",
-    data: { labels, datasets: series.map((s) => ({ label: s.label, data: s.values, backgroundColor: s.color, maxBarThickness: 48 })) },
+    data: {
+      labels,
+      datasets: series.map((s) => ({ label: s.label, data: s.values, backgroundColor: s.color, maxBarThickness: 48 })),
+    },
     options: {
       plugins: { legend: { position: "bottom", labels: { boxWidth: 12, boxHeight: 12 } } },
-      scales: { x: { stacked: true, grid: { display: false } }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0, callback: (v) => format(Number(v)) } } },
+      scales: {
+        x: { stacked: true, grid: { display: false } },
+        y: { stacked: true, beginAtZero: true, ticks: { precision: 0, callback: (v) => format(Number(v)) } },
+      },
     },
   });
 }
@@ -51,7 +86,11 @@ export function stackedBarChart(canvas: HTMLCanvasElement, labels: string[], ser
  * The per-attempt timeline as floating horizontal bars: one row per attempt, its queue wait,
  * execution and (after a failure) retry backoff side by side on a time axis from the run's start.
  */
-export function timelineChart(canvas: HTMLCanvasElement, timeline: Timeline, now: number): Chart<"bar", [number, number][], string> {
+export function timelineChart(
+  canvas: HTMLCanvasElement,
+  timeline: Timeline,
+  now: number,
+): Chart<"bar", [number, number][], string> {
   const origin = timeline.origin ?? now;
   const rows = timeline.spans;
   const rel = (t: number) => t - origin;
@@ -68,7 +107,11 @@ export function timelineChart(canvas: HTMLCanvasElement, timeline: Timeline, now
     failed.push(bad ? ran : null);
     backoff.push(s.endedAt !== null && s.outcome === "retrying" ? [rel(s.endedAt), rel(s.backoffUntil ?? now)] : null);
   }
-  const dataset = (label: string, data: ([number, number] | null)[], color: string): ChartDataset<"bar", [number, number][]> => ({
+  const dataset = (
+    label: string,
+    data: ([number, number] | null)[],
+    color: string,
+  ): ChartDataset<"bar", [number, number][]> => ({
     label,
     // Chart.js skips null entries; its typings do not admit them in floating-bar data.
     data: data as [number, number][],
@@ -105,7 +148,12 @@ export function timelineChart(canvas: HTMLCanvasElement, timeline: Timeline, now
         },
       },
       scales: {
-        x: { type: "linear", min: 0, ticks: { callback: (v) => formatDuration(Number(v)) }, title: { display: true, text: "since the run's first event" } },
+        x: {
+          type: "linear",
+          min: 0,
+          ticks: { callback: (v) => formatDuration(Number(v)) },
+          title: { display: true, text: "since the run's first event" },
+        },
         y: { grid: { display: false } },
       },
     },

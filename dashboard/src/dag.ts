@@ -35,7 +35,10 @@ export function layoutDag(nodes: readonly DagNode[]): DagLayout {
       }
       stack.pop();
       visiting.delete(top.id);
-      level.set(top.id, deps.reduce((max, d) => Math.max(max, (level.get(d) ?? -1) + 1), 0));
+      level.set(
+        top.id,
+        deps.reduce((max, d) => Math.max(max, (level.get(d) ?? -1) + 1), 0),
+      );
     }
   }
 

@@ -8,7 +8,11 @@ import { ApiError } from "./api";
 type Child = Node | string | number | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | undefined | ((ev: Event) => void)>;
 
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: (Child | Child[])[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Attrs = {},
+  ...children: (Child | Child[])[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
     if (value === undefined || value === false) continue;
@@ -38,7 +42,12 @@ export function pill(status: RunStatus | StepStatus | string): HTMLSpanElement {
 }
 
 export function emptyState(title: string, hint?: Child): HTMLDivElement {
-  return h("div", { class: "empty" }, h("p", { class: "empty-title" }, title), hint ? h("p", { class: "empty-hint" }, hint) : null);
+  return h(
+    "div",
+    { class: "empty" },
+    h("p", { class: "empty-title" }, title),
+    hint ? h("p", { class: "empty-hint" }, hint) : null,
+  );
 }
 
 /** An error as the API described it: problem+json title, then detail. */
@@ -51,7 +60,13 @@ export function errorState(err: unknown): HTMLDivElement {
     { class: "error", role: "alert" },
     h("p", { class: "error-title" }, title),
     detail ? h("p", { class: "error-detail" }, detail) : null,
-    fields.length > 0 ? h("ul", { class: "error-fields" }, fields.map((f) => h("li", {}, f.path ? h("code", {}, f.path) : null, f.path ? `: ${f.message}` : f.message))) : null,
+    fields.length > 0
+      ? h(
+          "ul",
+          { class: "error-fields" },
+          fields.map((f) => h("li", {}, f.path ? h("code", {}, f.path) : null, f.path ? `: ${f.message}` : f.message)),
+        )
+      : null,
   );
 }
 
@@ -61,7 +76,15 @@ export function kpi(label: string, text: string, testid: string, value?: number 
     "div",
     { class: "kpi" },
     h("div", { class: "kpi-label" }, label),
-    h("div", { class: "kpi-value", "data-testid": testid, "data-value": value === undefined || value === null ? undefined : String(value) }, text),
+    h(
+      "div",
+      {
+        class: "kpi-value",
+        "data-testid": testid,
+        "data-value": value === undefined || value === null ? undefined : String(value),
+      },
+      text,
+    ),
     hint ? h("div", { class: "kpi-hint" }, hint) : null,
   );
 }

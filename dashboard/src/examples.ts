@@ -1,6 +1,14 @@
 /** A starting input for a blueprint, from its JSON Schema: its required fields, filled. Pure. */
 
-type Schema = { type?: unknown; properties?: Record<string, Schema>; required?: unknown; description?: unknown; default?: unknown; examples?: unknown; enum?: unknown };
+type Schema = {
+  type?: unknown;
+  properties?: Record<string, Schema>;
+  required?: unknown;
+  description?: unknown;
+  default?: unknown;
+  examples?: unknown;
+  enum?: unknown;
+};
 
 export function exampleInput(schema: Schema): Record<string, unknown> {
   const required = Array.isArray(schema.required) ? (schema.required as string[]) : [];

@@ -40,11 +40,14 @@ function route(): void {
   const key = session.key();
   if (!key) {
     document.title = "Sign in · Factory Runtime";
-    fill(app, renderSignIn((k) => {
-      session.signIn(k);
-      // A deep link opened while signed out (#/runs/<id>) is where the user was going.
-      go(ROUTES.some((r) => r.pattern.test(location.hash)) ? location.hash : "#/runs");
-    }));
+    fill(
+      app,
+      renderSignIn((k) => {
+        session.signIn(k);
+        // A deep link opened while signed out (#/runs/<id>) is where the user was going.
+        go(ROUTES.some((r) => r.pattern.test(location.hash)) ? location.hash : "#/runs");
+      }),
+    );
     return;
   }
   const match = ROUTES.map((r) => ({ r, m: r.pattern.exec(location.hash) })).find((x) => x.m);
@@ -56,14 +59,33 @@ function route(): void {
   api.onUnauthorized = signOut;
   const main = h("main", { class: "main", id: "main" });
   const link = (href: string, id: string, label: string) =>
-    h("a", { href, class: match.r.nav === id ? "nav-link active" : "nav-link", "aria-current": match.r.nav === id ? "page" : undefined }, label);
+    h(
+      "a",
+      {
+        href,
+        class: match.r.nav === id ? "nav-link active" : "nav-link",
+        "aria-current": match.r.nav === id ? "page" : undefined,
+      },
+      label,
+    );
   fill(
     app,
     h(
       "header",
       { class: "topbar" },
-      h("a", { class: "brand", href: "#/runs" }, h("span", { class: "brand-mark", "aria-hidden": "true" }, "F"), "Factory Runtime"),
-      h("nav", { class: "nav", "aria-label": "Main" }, link("#/runs", "runs", "Runs"), link("#/usage", "usage", "Usage & SLA"), link("#/new", "new", "New run")),
+      h(
+        "a",
+        { class: "brand", href: "#/runs" },
+        h("span", { class: "brand-mark", "aria-hidden": "true" }, "F"),
+        "Factory Runtime",
+      ),
+      h(
+        "nav",
+        { class: "nav", "aria-label": "Main" },
+        link("#/runs", "runs", "Runs"),
+        link("#/usage", "usage", "Usage & SLA"),
+        link("#/new", "new", "New run"),
+      ),
       h(
         "div",
         { class: "account" },

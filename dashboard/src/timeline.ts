@@ -64,7 +64,16 @@ export function deriveTimeline(events: readonly TimelineEvent[]): Timeline {
     const current = open.get(stepId);
     if (current && (attempt === null || current.attempt === attempt)) return current;
     // An attempt the log never showed queued (it started straight away, or the log was cut).
-    const span: AttemptSpan = { stepId, attempt: attempt ?? (current ? current.attempt + 1 : 1), queuedAt: null, startedAt: null, endedAt: null, outcome: "queued", backoffUntil: null, error: null };
+    const span: AttemptSpan = {
+      stepId,
+      attempt: attempt ?? (current ? current.attempt + 1 : 1),
+      queuedAt: null,
+      startedAt: null,
+      endedAt: null,
+      outcome: "queued",
+      backoffUntil: null,
+      error: null,
+    };
     if (current && current.outcome === "retrying" && current.backoffUntil === null) current.backoffUntil = at;
     spans.push(span);
     open.set(stepId, span);
@@ -88,7 +97,16 @@ export function deriveTimeline(events: readonly TimelineEvent[]): Timeline {
           prev.endedAt = at;
           prev.outcome = "lost";
         }
-        const span: AttemptSpan = { stepId: e.stepId, attempt: attempt ?? (prev ? prev.attempt + 1 : 1), queuedAt: at, startedAt: null, endedAt: null, outcome: "queued", backoffUntil: null, error: null };
+        const span: AttemptSpan = {
+          stepId: e.stepId,
+          attempt: attempt ?? (prev ? prev.attempt + 1 : 1),
+          queuedAt: at,
+          startedAt: null,
+          endedAt: null,
+          outcome: "queued",
+          backoffUntil: null,
+          error: null,
+        };
         spans.push(span);
         open.set(e.stepId, span);
         break;
@@ -105,7 +123,14 @@ export function deriveTimeline(events: readonly TimelineEvent[]): Timeline {
       case "step.lease_expired": {
         const span = spanFor(e, e.stepId, at);
         span.endedAt = at;
-        span.outcome = e.type === "step.succeeded" ? "succeeded" : e.type === "step.failed" ? "failed" : e.type === "step.retrying" ? "retrying" : "lost";
+        span.outcome =
+          e.type === "step.succeeded"
+            ? "succeeded"
+            : e.type === "step.failed"
+              ? "failed"
+              : e.type === "step.retrying"
+                ? "retrying"
+                : "lost";
         span.error = errorOf(e);
         break;
       }

@@ -18,8 +18,12 @@ if (!token) {
 }
 
 const call = (path, init = {}) =>
-  fetch(`${url}/v1/pools/${pool}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers ?? {}) } });
-const post = (path, body) => call(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  fetch(`${url}/v1/pools/${pool}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${token}`, ...(init.headers ?? {}) },
+  });
+const post = (path, body) =>
+  call(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 
 /** The kinds of task this worker can run. Each gets its payload and a small context. */
 const handlers = {
@@ -68,7 +72,11 @@ while (!stopping) {
       return status !== 409 && status !== 404;
     },
     upload: async (file, body, type) => {
-      const up = await call(`${at}/artifacts/${encodeURIComponent(file)}`, { method: "PUT", headers: { "content-type": type }, body });
+      const up = await call(`${at}/artifacts/${encodeURIComponent(file)}`, {
+        method: "PUT",
+        headers: { "content-type": type },
+        body,
+      });
       if (!up.ok) throw new Error(`upload of ${file} failed: ${up.status}`);
     },
   };
@@ -82,7 +90,10 @@ while (!stopping) {
     const { output, artifacts = [] } = await handler(lease.input.payload ?? {}, ctx);
     result = { outcome: "succeeded", output, artifacts };
   } catch (err) {
-    result = { outcome: "failed", error: { code: "worker.error", message: String(err?.message ?? err), retryable: err?.retryable !== false } };
+    result = {
+      outcome: "failed",
+      error: { code: "worker.error", message: String(err?.message ?? err), retryable: err?.retryable !== false },
+    };
   }
   const done = await post(`${at}/result`, result).catch(() => null);
   console.log(JSON.stringify({ msg: "reported", worker: name, ...attempt, status: done?.status ?? "unreachable" }));

@@ -55,7 +55,10 @@ export const POINTS = {
       f("steps", "steps that ran"),
       ...METERED,
       f("costUsd", "the run's cost under the deployment's price table"),
-      f("withinExpected", "1 if a blueprint run succeeded within the blueprint's expected time, 0 if not, -1 if not judged"),
+      f(
+        "withinExpected",
+        "1 if a blueprint run succeeded within the blueprint's expected time, 0 if not, -1 if not judged",
+      ),
     ],
   },
   step: {
@@ -126,7 +129,9 @@ export type PointKind = keyof typeof POINTS;
 type Names<L extends readonly FieldDoc[]> = L[number]["name"];
 
 /** A point's values by field name: strings for blobs (kind is implied), numbers for doubles. */
-export type PointValues<K extends PointKind> = { [B in Exclude<Names<(typeof POINTS)[K]["blobs"]>, "kind">]: string } & {
+export type PointValues<K extends PointKind> = {
+  [B in Exclude<Names<(typeof POINTS)[K]["blobs"]>, "kind">]: string;
+} & {
   [D in Names<(typeof POINTS)[K]["doubles"]>]: number;
 };
 

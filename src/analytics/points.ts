@@ -10,7 +10,11 @@ import { LIMITS, POINTS, type PointKind, type PointValues } from "../../schema/a
 /** Long ids and messages are cut so that a point always fits the platform's limits. */
 const MAX_BLOB_BYTES = 512;
 
-export function encodePoint<K extends PointKind>(kind: K, tenantId: string, values: PointValues<K>): AnalyticsEngineDataPoint {
+export function encodePoint<K extends PointKind>(
+  kind: K,
+  tenantId: string,
+  values: PointValues<K>,
+): AnalyticsEngineDataPoint {
   const schema = POINTS[kind];
   const named = values as unknown as Record<string, string | number>;
   return {
@@ -23,7 +27,10 @@ export function encodePoint<K extends PointKind>(kind: K, tenantId: string, valu
   };
 }
 
-export function writePoints(dataset: AnalyticsEngineDataset | undefined, points: readonly AnalyticsEngineDataPoint[]): void {
+export function writePoints(
+  dataset: AnalyticsEngineDataset | undefined,
+  points: readonly AnalyticsEngineDataPoint[],
+): void {
   if (!dataset) return;
   for (const point of points) {
     try {
@@ -48,7 +55,12 @@ export function webhookPoint(
   recorded: { endpointId: string; eventType: string; attempt: number; outcome: string },
   result: { statusCode: number | null; latencyMs: number; error: string | null },
 ): AnalyticsEngineDataPoint {
-  const statusClass = result.statusCode !== null ? `${Math.floor(result.statusCode / 100)}xx` : result.error?.startsWith("refused URL") ? "ssrf" : "network";
+  const statusClass =
+    result.statusCode !== null
+      ? `${Math.floor(result.statusCode / 100)}xx`
+      : result.error?.startsWith("refused URL")
+        ? "ssrf"
+        : "network";
   return encodePoint("webhook", tenantId, {
     endpointId: recorded.endpointId,
     eventType: recorded.eventType,

@@ -38,11 +38,31 @@ export interface RunUsage extends MeteredUsage {
 }
 
 export const TOTAL_FIELDS = [
-  "steps", "attempts", "wallMs", "cpuMs", "artifactBytes", "tokensIn", "tokensOut", "queueOps", "objectCalls", "r2Writes",
+  "steps",
+  "attempts",
+  "wallMs",
+  "cpuMs",
+  "artifactBytes",
+  "tokensIn",
+  "tokensOut",
+  "queueOps",
+  "objectCalls",
+  "r2Writes",
 ] as const satisfies readonly (keyof UsageTotals)[];
 
 export function emptyTotals(): UsageTotals {
-  return { steps: 0, attempts: 0, wallMs: 0, cpuMs: 0, artifactBytes: 0, tokensIn: 0, tokensOut: 0, queueOps: 0, objectCalls: 0, r2Writes: 0 };
+  return {
+    steps: 0,
+    attempts: 0,
+    wallMs: 0,
+    cpuMs: 0,
+    artifactBytes: 0,
+    tokensIn: 0,
+    tokensOut: 0,
+    queueOps: 0,
+    objectCalls: 0,
+    r2Writes: 0,
+  };
 }
 
 /** Adds `b` into `a` (fields `b` lacks, from usage recorded before they existed, count as 0). */
@@ -113,9 +133,11 @@ export function rollUp(runs: readonly RecordedRun[], groupBy: UsageGroup): Usage
       continue;
     }
     const key =
-      groupBy === "project" ? run.project :
-      groupBy === "blueprint" ? run.blueprint ?? "(steps)" :
-      new Date(run.createdAt).toISOString().slice(0, 10);
+      groupBy === "project"
+        ? run.project
+        : groupBy === "blueprint"
+          ? (run.blueprint ?? "(steps)")
+          : new Date(run.createdAt).toISOString().slice(0, 10);
     const g = row(key);
     count(g, run);
     addTotals(g, run.usage);
@@ -146,7 +168,10 @@ export interface AttemptRecord extends Omit<UsageTotals, "steps" | "attempts" | 
  * is one message written, read and deleted (none when the run handed it straight back); every attempt calls its run to begin and to report
  * (an external worker's lease is its begin), plus its heartbeats; each artifact is one R2 write.
  */
-export function recordAttempt(reported: ReportedUsage | undefined, o: { viaQueue: boolean; artifacts: number }): AttemptRecord {
+export function recordAttempt(
+  reported: ReportedUsage | undefined,
+  o: { viaQueue: boolean; artifacts: number },
+): AttemptRecord {
   const heartbeats = Math.max(0, Math.round(reported?.heartbeats ?? 0));
   return {
     cpuMs: Math.max(0, reported?.cpuMs ?? 0),

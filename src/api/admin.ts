@@ -3,7 +3,15 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { MetricsQuery, PlatformMetrics, TenantId } from "../../schema/api";
 import { allTenants, directoryShard } from "../control/directory/shards";
 import { isProduction, type Env } from "../env";
-import { ApiKey, CreateKeyBody, CreateTenantBody, CreatedKey, RotateKeyBody, Tenant, UpdateTenantBody } from "../../schema/tenants";
+import {
+  ApiKey,
+  CreateKeyBody,
+  CreateTenantBody,
+  CreatedKey,
+  RotateKeyBody,
+  Tenant,
+  UpdateTenantBody,
+} from "../../schema/tenants";
 import { DEV_TENANT } from "../control/tenant/profile";
 import { EXTERNAL_POOLS } from "../../schema/pools";
 import { composeMetrics } from "../control/metrics";
@@ -13,9 +21,19 @@ import { newApi, problemResponses, timeWindow } from "./common";
 
 const security = [{ admin: [] }];
 const TenantParam = z.object({ id: TenantId.openapi({ param: { name: "id", in: "path" } }) });
-const KeyParam = TenantParam.extend({ keyId: z.string().regex(/^[0-9a-z]{12}$/).openapi({ param: { name: "keyId", in: "path" } }) });
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
-const TenantWithRuns = Tenant.extend({ runs: z.object({ running: z.number().int(), waiting: z.number().int() }) }).openapi("TenantWithRuns");
+const KeyParam = TenantParam.extend({
+  keyId: z
+    .string()
+    .regex(/^[0-9a-z]{12}$/)
+    .openapi({ param: { name: "keyId", in: "path" } }),
+});
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+const TenantWithRuns = Tenant.extend({
+  runs: z.object({ running: z.number().int(), waiting: z.number().int() }),
+}).openapi("TenantWithRuns");
 const tenantNotFound = () => problems.notFound("tenant.not_found", "No such tenant.");
 const keyNotFound = () => problems.notFound("key.not_found", "No such live key.");
 
@@ -45,7 +63,14 @@ admin.openapi(
 );
 
 admin.openapi(
-  createRoute({ method: "get", path: "/tenants/{id}", summary: "A tenant, with its running and waiting runs", security, request: { params: TenantParam }, responses: { 200: json(TenantWithRuns, "the tenant"), ...problemResponses(401, 404) } }),
+  createRoute({
+    method: "get",
+    path: "/tenants/{id}",
+    summary: "A tenant, with its running and waiting runs",
+    security,
+    request: { params: TenantParam },
+    responses: { 200: json(TenantWithRuns, "the tenant"), ...problemResponses(401, 404) },
+  }),
   async (c) => {
     const tenant = await c.env.TENANT.getByName(c.req.valid("param").id).getTenant();
     if (!tenant) throw tenantNotFound();
@@ -59,7 +84,10 @@ admin.openapi(
     path: "/tenants/{id}",
     summary: "Suspend or reactivate a tenant, change its limits or weight",
     security,
-    request: { params: TenantParam, body: { required: true, content: { "application/json": { schema: UpdateTenantBody } } } },
+    request: {
+      params: TenantParam,
+      body: { required: true, content: { "application/json": { schema: UpdateTenantBody } } },
+    },
     responses: { 200: json(Tenant, "the tenant"), ...problemResponses(400, 401, 404) },
   }),
   async (c) => {
@@ -75,7 +103,10 @@ admin.openapi(
     path: "/tenants/{id}/keys",
     summary: "Create an API key; the key is shown once",
     security,
-    request: { params: TenantParam, body: { required: false, content: { "application/json": { schema: CreateKeyBody } } } },
+    request: {
+      params: TenantParam,
+      body: { required: false, content: { "application/json": { schema: CreateKeyBody } } },
+    },
     responses: { 201: json(CreatedKey, "the new key"), ...problemResponses(400, 401, 404) },
   }),
   async (c) => {
@@ -87,7 +118,14 @@ admin.openapi(
 );
 
 admin.openapi(
-  createRoute({ method: "get", path: "/tenants/{id}/keys", summary: "A tenant's keys (never the keys themselves)", security, request: { params: TenantParam }, responses: { 200: json(z.object({ items: z.array(ApiKey) }), "keys"), ...problemResponses(401, 404) } }),
+  createRoute({
+    method: "get",
+    path: "/tenants/{id}/keys",
+    summary: "A tenant's keys (never the keys themselves)",
+    security,
+    request: { params: TenantParam },
+    responses: { 200: json(z.object({ items: z.array(ApiKey) }), "keys"), ...problemResponses(401, 404) },
+  }),
   async (c) => {
     const items = await c.env.TENANT.getByName(c.req.valid("param").id).listKeys();
     if (!items) throw tenantNotFound();
@@ -96,7 +134,14 @@ admin.openapi(
 );
 
 admin.openapi(
-  createRoute({ method: "delete", path: "/tenants/{id}/keys/{keyId}", summary: "Revoke a key at once", security, request: { params: KeyParam }, responses: { 204: { description: "revoked" }, ...problemResponses(401, 404) } }),
+  createRoute({
+    method: "delete",
+    path: "/tenants/{id}/keys/{keyId}",
+    summary: "Revoke a key at once",
+    security,
+    request: { params: KeyParam },
+    responses: { 204: { description: "revoked" }, ...problemResponses(401, 404) },
+  }),
   async (c) => {
     const { id, keyId } = c.req.valid("param");
     if (!(await c.env.TENANT.getByName(id).revokeKey(keyId))) throw keyNotFound();
@@ -110,7 +155,10 @@ admin.openapi(
     path: "/tenants/{id}/keys/{keyId}/rotate",
     summary: "Replace a key: a new one with the same scopes; the old one lasts `overlapMs` more",
     security,
-    request: { params: KeyParam, body: { required: false, content: { "application/json": { schema: RotateKeyBody } } } },
+    request: {
+      params: KeyParam,
+      body: { required: false, content: { "application/json": { schema: RotateKeyBody } } },
+    },
     responses: { 201: json(CreatedKey, "the new key"), ...problemResponses(400, 401, 404) },
   }),
   async (c) => {
@@ -131,7 +179,10 @@ admin.openapi(
     summary: "Create a worker token for an external pool; shown once",
     security,
     request: { params: PoolParam },
-    responses: { 201: json(z.object({ id: z.string(), token: z.string() }), "the token"), ...problemResponses(400, 401) },
+    responses: {
+      201: json(z.object({ id: z.string(), token: z.string() }), "the token"),
+      ...problemResponses(400, 401),
+    },
   }),
   async (c) => {
     const { pool } = c.req.valid("param");
@@ -145,12 +196,20 @@ admin.openapi(
     path: "/pools/{pool}/tokens/{tokenId}",
     summary: "Revoke a worker token",
     security,
-    request: { params: PoolParam.extend({ tokenId: z.string().regex(/^[0-9a-z]{12}$/).openapi({ param: { name: "tokenId", in: "path" } }) }) },
+    request: {
+      params: PoolParam.extend({
+        tokenId: z
+          .string()
+          .regex(/^[0-9a-z]{12}$/)
+          .openapi({ param: { name: "tokenId", in: "path" } }),
+      }),
+    },
     responses: { 204: { description: "revoked" }, ...problemResponses(401, 404) },
   }),
   async (c) => {
     const { pool, tokenId } = c.req.valid("param");
-    if (!(await c.env.POOL.getByName(pool).revokeToken(tokenId))) throw problems.notFound("token.not_found", "No such live token.");
+    if (!(await c.env.POOL.getByName(pool).revokeToken(tokenId)))
+      throw problems.notFound("token.not_found", "No such live token.");
     return c.body(null, 204);
   },
 );
@@ -162,7 +221,13 @@ admin.openapi(
     summary: "An external pool's backlog: steps waiting and the age of the oldest (for autoscalers)",
     security,
     request: { params: PoolParam },
-    responses: { 200: json(z.object({ pool: z.string(), waiting: z.number().int(), oldestAgeMs: z.number().int().nullable() }), "the backlog"), ...problemResponses(401) },
+    responses: {
+      200: json(
+        z.object({ pool: z.string(), waiting: z.number().int(), oldestAgeMs: z.number().int().nullable() }),
+        "the backlog",
+      ),
+      ...problemResponses(401),
+    },
   }),
   async (c) => {
     const { pool } = c.req.valid("param");
@@ -183,8 +248,19 @@ admin.openapi(
     const { from, to } = timeWindow(c.req.valid("query"));
     const tenants = await platformTenants(c.env);
     const parts = await Promise.all(tenants.map((t) => c.env.TENANT.getByName(t).metricParts(from, to)));
-    const externalPools = Object.fromEntries(await Promise.all(EXTERNAL_POOLS.map(async (p) => [p, await c.env.POOL.getByName(p).backlog()] as const)));
-    return c.json({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), tenants: tenants.length, ...composeMetrics(parts), externalPools }, 200);
+    const externalPools = Object.fromEntries(
+      await Promise.all(EXTERNAL_POOLS.map(async (p) => [p, await c.env.POOL.getByName(p).backlog()] as const)),
+    );
+    return c.json(
+      {
+        from: new Date(from).toISOString(),
+        to: new Date(to).toISOString(),
+        tenants: tenants.length,
+        ...composeMetrics(parts),
+        externalPools,
+      },
+      200,
+    );
   },
 );
 

@@ -20,7 +20,8 @@ export const OPENAPI_INFO = {
   info: {
     title: "Factory Runtime API",
     version: "1.0.0",
-    description: "Runs step graphs that generate software, on Cloudflare Workers. Errors are RFC 9457 problem+json with a stable `code`.",
+    description:
+      "Runs step graphs that generate software, on Cloudflare Workers. Errors are RFC 9457 problem+json with a stable `code`.",
   },
 } as const;
 
@@ -28,7 +29,15 @@ export function createApp() {
   const app = new OpenAPIHono<AppEnv>();
 
   app.use("/v1/*", cleanHeaders);
-  app.use("/v1/*", bodyLimit({ maxSize: LIMITS.bodyBytes, onError: () => { throw problems.tooLarge(LIMITS.bodyBytes); } }));
+  app.use(
+    "/v1/*",
+    bodyLimit({
+      maxSize: LIMITS.bodyBytes,
+      onError: () => {
+        throw problems.tooLarge(LIMITS.bodyBytes);
+      },
+    }),
+  );
   app.use("/v1/admin/*", requireAdmin);
   app.use("/v1/pools/*", requireWorker);
   app.use("/v1/*", async (c, next) => (/^\/v1\/(admin|pools)\//.test(c.req.path) ? next() : requireTenant(c, next)));
@@ -47,19 +56,36 @@ export function createApp() {
   app.route("/v1/pools", workers);
   app.route("/v1/admin", admin);
 
-  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", description: "a tenant API key" });
-  app.openAPIRegistry.registerComponent("securitySchemes", "worker", { type: "http", scheme: "bearer", description: "a pool-scoped worker token (fwk_…)" });
-  app.openAPIRegistry.registerComponent("securitySchemes", "admin", { type: "http", scheme: "bearer", description: "the ADMIN_TOKEN secret" });
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    description: "a tenant API key",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "worker", {
+    type: "http",
+    scheme: "bearer",
+    description: "a pool-scoped worker token (fwk_…)",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "admin", {
+    type: "http",
+    scheme: "bearer",
+    description: "the ADMIN_TOKEN secret",
+  });
   app.doc31("/openapi.json", OPENAPI_INFO);
 
-  app.notFound((c) => problemResponse(c, problems.notFound("route.not_found", `No route ${c.req.method} ${c.req.path}.`)));
+  app.notFound((c) =>
+    problemResponse(c, problems.notFound("route.not_found", `No route ${c.req.method} ${c.req.path}.`)),
+  );
   app.onError((err, c) => {
     if (err instanceof AppError) return problemResponse(c, err);
     if (err instanceof HTTPException && err.status === 400 && /json/i.test(err.message)) {
       return problemResponse(c, problems.malformedJson());
     }
     if (err instanceof HTTPException && err.status < 500) {
-      return problemResponse(c, new AppError(`http.${err.status}`, err.message, { status: err.status, retryable: false }));
+      return problemResponse(
+        c,
+        new AppError(`http.${err.status}`, err.message, { status: err.status, retryable: false }),
+      );
     }
     logError("api.unhandled", {
       method: c.req.method,

@@ -34,16 +34,24 @@ async function credential(c: Context<AppEnv>): Promise<{ tenantId: string; prese
   const dev = !isProduction(c.env) && c.env.DEV_API_KEY ? parseApiKey(c.env.DEV_API_KEY) : null;
   const isDevKey = dev !== null && dev.tenantId === parts.tenantId && dev.keyId === parts.keyId;
   if (isDevKey && !timingSafeEqualHex(await sha256Hex(dev.secret), presented)) throw problems.unauthenticated();
-  return { tenantId: parts.tenantId, presented: isDevKey ? { dev: true } : { keyId: parts.keyId, secretHash: presented } };
+  return {
+    tenantId: parts.tenantId,
+    presented: isDevKey ? { dev: true } : { keyId: parts.keyId, secretHash: presented },
+  };
 }
 
 /** The problem for a tenant object's refusal of a key, whichever call made it. */
 export function authProblem(refusal: { code: string; retryAfterMs?: number; message?: string }): AppError {
   if (refusal.code === "tenant.suspended") return problems.forbidden("tenant.suspended", "This tenant is suspended.");
   if (refusal.code === "rate.limited") {
-    return new AppError("rate.limited", "Too many requests for this tenant; slow down.", { status: 429, retryable: true, retryAfterMs: refusal.retryAfterMs ?? 1_000 });
+    return new AppError("rate.limited", "Too many requests for this tenant; slow down.", {
+      status: 429,
+      retryable: true,
+      retryAfterMs: refusal.retryAfterMs ?? 1_000,
+    });
   }
-  if (refusal.code === "auth.insufficient_scope") return problems.forbidden("auth.insufficient_scope", refusal.message ?? "This key lacks the needed scope.");
+  if (refusal.code === "auth.insufficient_scope")
+    return problems.forbidden("auth.insufficient_scope", refusal.message ?? "This key lacks the needed scope.");
   return problems.unauthenticated();
 }
 
@@ -66,7 +74,8 @@ async function verify(c: Context<AppEnv>, tenantId: string, presented: Credentia
   const auth = await c.env.TENANT.getByName(tenantId).authenticate(presented);
   if (!auth.ok) throw authProblem(auth);
   const scope = requiredScope(c.req.method, c.req.path);
-  if (!auth.scopes.includes(scope)) throw problems.forbidden("auth.insufficient_scope", `This key lacks the '${scope}' scope.`);
+  if (!auth.scopes.includes(scope))
+    throw problems.forbidden("auth.insufficient_scope", `This key lacks the '${scope}' scope.`);
 }
 
 /** Verifies a key whose check was deferred, now, in a call of its own (see `requireTenant`). */

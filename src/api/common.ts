@@ -49,7 +49,6 @@ export function problemResponse(c: Context, err: AppError): Response {
   return c.body(JSON.stringify(body), err.status as 400, headers);
 }
 
-
 /** Response entries for the OpenAPI document: a problem for each listed status. */
 export function problemResponses(...statuses: number[]) {
   return Object.fromEntries(

@@ -14,7 +14,14 @@ export const MAX_JSON_DEPTH = 32;
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
 /** The request headers the API reads: nothing else reaches a handler, a log or storage. */
-const READ_HEADERS = ["authorization", "idempotency-key", "traceparent", "last-event-id", "content-type", "accept"] as const;
+const READ_HEADERS = [
+  "authorization",
+  "idempotency-key",
+  "traceparent",
+  "last-event-id",
+  "content-type",
+  "accept",
+] as const;
 /** C0 controls but horizontal tab, and DEL: never part of a legitimate header value (RFC 9110 5.5). */
 const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 
@@ -22,7 +29,9 @@ export const cleanHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
   for (const name of READ_HEADERS) {
     const value = c.req.header(name);
     if (value !== undefined && CONTROL.test(value)) {
-      throw problems.invalid(`The ${name} header holds a control character.`, [{ path: `header.${name}`, message: "control characters are not allowed" }]);
+      throw problems.invalid(`The ${name} header holds a control character.`, [
+        { path: `header.${name}`, message: "control characters are not allowed" },
+      ]);
     }
   }
   await next();
@@ -55,11 +64,15 @@ export function scanJson(value: unknown): { depth: number; protoKeyAt: string | 
 
 export const jsonBodies: MiddlewareHandler<AppEnv> = async (c, next) => {
   // PUT carries raw bytes (an external worker's artifact upload), not JSON.
-  if (c.req.method === "GET" || c.req.method === "HEAD" || c.req.method === "DELETE" || c.req.method === "PUT") return next();
+  if (c.req.method === "GET" || c.req.method === "HEAD" || c.req.method === "DELETE" || c.req.method === "PUT")
+    return next();
   const text = await c.req.text();
   if (text.length === 0) return next();
   if (!JSON_TYPE.test(c.req.header("content-type") ?? "")) {
-    throw new AppError("request.unsupported_media_type", "The body must be JSON (Content-Type: application/json).", { status: 415, retryable: false });
+    throw new AppError("request.unsupported_media_type", "The body must be JSON (Content-Type: application/json).", {
+      status: 415,
+      retryable: false,
+    });
   }
   let value: unknown;
   try {
@@ -69,10 +82,15 @@ export const jsonBodies: MiddlewareHandler<AppEnv> = async (c, next) => {
   }
   const { depth, protoKeyAt } = scanJson(value);
   if (depth > MAX_JSON_DEPTH) {
-    throw new AppError("request.too_deep", `The body nests deeper than ${MAX_JSON_DEPTH} levels.`, { status: 400, retryable: false });
+    throw new AppError("request.too_deep", `The body nests deeper than ${MAX_JSON_DEPTH} levels.`, {
+      status: 400,
+      retryable: false,
+    });
   }
   if (protoKeyAt !== null) {
-    throw problems.invalid("The body holds a `__proto__` key, which cannot be kept as sent.", [{ path: protoKeyAt, message: "`__proto__` is not allowed as a key" }]);
+    throw problems.invalid("The body holds a `__proto__` key, which cannot be kept as sent.", [
+      { path: protoKeyAt, message: "`__proto__` is not allowed as a key" },
+    ]);
   }
   await next();
 };

@@ -11,7 +11,9 @@ export const health = newApi().openapi(
     method: "get",
     path: "/healthz",
     summary: "Liveness",
-    responses: { 200: { description: "alive", content: { "application/json": { schema: z.object({ status: z.literal("ok") }) } } } },
+    responses: {
+      200: { description: "alive", content: { "application/json": { schema: z.object({ status: z.literal("ok") }) } } },
+    },
   }),
   (c) => c.json({ status: "ok" as const }, 200),
 );
@@ -22,7 +24,10 @@ export const blueprints = newApi().openapi(
     path: "/",
     summary: "The blueprints a run can name",
     security: [{ bearer: [] }],
-    responses: { 200: { description: "blueprints", content: { "application/json": { schema: BlueprintList } } }, ...problemResponses(401) },
+    responses: {
+      200: { description: "blueprints", content: { "application/json": { schema: BlueprintList } } },
+      ...problemResponses(401),
+    },
   }),
   (c) => c.json({ items: describeBlueprints() }, 200),
 );
@@ -34,7 +39,10 @@ export const usage = newApi().openapi(
     summary: "What the tenant's finished runs used, by project or by day, from recorded attempts",
     security: [{ bearer: [] }],
     request: { query: UsageQuery },
-    responses: { 200: { description: "usage", content: { "application/json": { schema: UsageReport } } }, ...problemResponses(400, 401) },
+    responses: {
+      200: { description: "usage", content: { "application/json": { schema: UsageReport } } },
+      ...problemResponses(400, 401),
+    },
   }),
   async (c) => {
     const q = c.req.valid("query");
@@ -43,10 +51,19 @@ export const usage = newApi().openapi(
     const rows = await c.env.TENANT.getByName(c.get("tenantId")).usage(from, to, q.groupBy);
     const items = rows.map((r) => ({ ...r, costUsd: cost(r, table) }));
     const totalCostUsd = Math.round(items.reduce((n, r) => n + r.costUsd, 0) * 1e6) / 1e6;
-    return c.json({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), groupBy: q.groupBy, prices: table, totalCostUsd, items }, 200);
+    return c.json(
+      {
+        from: new Date(from).toISOString(),
+        to: new Date(to).toISOString(),
+        groupBy: q.groupBy,
+        prices: table,
+        totalCostUsd,
+        items,
+      },
+      200,
+    );
   },
 );
-
 
 export const metrics = newApi().openapi(
   createRoute({
@@ -55,11 +72,17 @@ export const metrics = newApi().openapi(
     summary: "SLA metrics of the tenant's runs, computed from what they recorded",
     security: [{ bearer: [] }],
     request: { query: MetricsQuery },
-    responses: { 200: { description: "metrics", content: { "application/json": { schema: Metrics } } }, ...problemResponses(400, 401) },
+    responses: {
+      200: { description: "metrics", content: { "application/json": { schema: Metrics } } },
+      ...problemResponses(400, 401),
+    },
   }),
   async (c) => {
     const { from, to } = timeWindow(c.req.valid("query"));
     const parts = await c.env.TENANT.getByName(c.get("tenantId")).metricParts(from, to);
-    return c.json({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), ...composeMetrics([parts]) }, 200);
+    return c.json(
+      { from: new Date(from).toISOString(), to: new Date(to).toISOString(), ...composeMetrics([parts]) },
+      200,
+    );
   },
 );

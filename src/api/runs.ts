@@ -28,7 +28,12 @@ import { checkUrl } from "./webhooks";
 import { EventTypePattern } from "../../schema/webhooks";
 import { decodeCursor, encodeCursor } from "./cursor";
 
-const IdParam = z.object({ id: z.string().max(64).openapi({ param: { name: "id", in: "path" }, example: "run_01jdz3k7m9q2w8e4r6t0y1u3i5" }) });
+const IdParam = z.object({
+  id: z
+    .string()
+    .max(64)
+    .openapi({ param: { name: "id", in: "path" }, example: "run_01jdz3k7m9q2w8e4r6t0y1u3i5" }),
+});
 const RUN_ID = /^run_[0-9a-z]{26}$/;
 /** A live event stream is closed after this long; clients reconnect with Last-Event-ID. */
 const STREAM_MAX_MS = 10 * 60_000;
@@ -39,7 +44,11 @@ const notFound = () => problems.notFound("run.not_found", "No such run.");
 function quotaExceeded(): AppError {
   const now = new Date();
   const nextMonth = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1);
-  return new AppError("quota.exceeded", "This tenant's monthly run quota is spent.", { status: 429, retryable: true, retryAfterMs: nextMonth - now.getTime() });
+  return new AppError("quota.exceeded", "This tenant's monthly run quota is spent.", {
+    status: 429,
+    retryable: true,
+    retryAfterMs: nextMonth - now.getTime(),
+  });
 }
 
 /** Widens a run's JSON-typed outputs to the schema's `unknown` (hono's typing recurses on JSON). */
@@ -54,113 +63,136 @@ function ownedRun(env: Env, id: string): RunStub {
 export const runs = newApi();
 
 runs.openapi(
-    createRoute({
-      method: "post",
-      path: "/",
-      summary: "Start a run from a blueprint or an explicit step graph",
-      security,
-      request: {
-        headers: z.object({ "idempotency-key": z.string().min(1).max(200).optional() }),
-        body: { required: true, content: { "application/json": { schema: CreateRunBody } } },
-      },
-      responses: {
-        202: { description: "accepted; Location names the run", content: { "application/json": { schema: CreatedRun } } },
-        ...problemResponses(400, 401, 403, 409, 413, 422, 429),
-      },
-    }),
-    async (c) => {
-      const body = c.req.valid("json");
-      const resolved = resolveRun(body, jobFor, resolveOptions(c.env));
-      if (!resolved.ok) throw resolved.error;
-      if (body.callback) {
-        const bad = body.callback.eventTypes.findIndex((t) => !EventTypePattern.safeParse(t).success);
-        if (bad >= 0) throw problems.invalid("The callback's event types are invalid.", [{ path: `callback.eventTypes.${bad}`, message: "not an event type" }]);
-      }
-      // Name resolution is work for the key's tenant alone: the deferred key check comes first.
-      if (body.callback) await verifyKey(c);
-      // Checked (names resolved) after the cheap checks; stored in its canonical form.
-      const callbackSpec = body.callback ? { ...body.callback, url: await checkUrl(c.env, body.callback.url, "callback.url") } : null;
-      const tenantId = c.get("tenantId");
-      const tenant = c.env.TENANT.getByName(tenantId);
-      const idempotencyKey = c.req.valid("header")["idempotency-key"];
-      const createdAt = Date.now();
-      // One call to the tenant: the key (unless checked above), the Idempotency-Key's claim, the
-      // quota, the run's index entry and admission.
-      const opened = await tenant.openRun(
-        { runId: newRunId(), project: body.project, blueprint: body.blueprint ?? null, priority: body.priority, createdAt },
-        idempotencyKey ? { key: idempotencyKey, bodyHash: await sha256Hex(JSON.stringify(body)) } : undefined,
-        c.get("credential"),
-      );
-      if (!opened.ok) {
-        if (opened.code === "quota.exceeded") throw quotaExceeded();
-        if (opened.code === "idempotency.conflict") throw problems.conflict(opened.code, opened.message);
-        throw authProblem(opened);
-      }
-      const { runId, replayed } = opened;
-      // The run's own callback endpoint exists before its first event. Not on a replay: its
-      // secret was shown once, to the first request.
-      const callback =
-        callbackSpec && !replayed
-          ? await tenant.createWebhook({ ...callbackSpec, description: `callback of ${runId}` }, runId)
-          : null;
-      // create() is idempotent on the run id: a replay returns the run the first request made.
-      const run = await runStub(c.env, runId).create({
-        id: runId,
-        tenantId,
+  createRoute({
+    method: "post",
+    path: "/",
+    summary: "Start a run from a blueprint or an explicit step graph",
+    security,
+    request: {
+      headers: z.object({ "idempotency-key": z.string().min(1).max(200).optional() }),
+      body: { required: true, content: { "application/json": { schema: CreateRunBody } } },
+    },
+    responses: {
+      202: { description: "accepted; Location names the run", content: { "application/json": { schema: CreatedRun } } },
+      ...problemResponses(400, 401, 403, 409, 413, 422, 429),
+    },
+  }),
+  async (c) => {
+    const body = c.req.valid("json");
+    const resolved = resolveRun(body, jobFor, resolveOptions(c.env));
+    if (!resolved.ok) throw resolved.error;
+    if (body.callback) {
+      const bad = body.callback.eventTypes.findIndex((t) => !EventTypePattern.safeParse(t).success);
+      if (bad >= 0)
+        throw problems.invalid("The callback's event types are invalid.", [
+          { path: `callback.eventTypes.${bad}`, message: "not an event type" },
+        ]);
+    }
+    // Name resolution is work for the key's tenant alone: the deferred key check comes first.
+    if (body.callback) await verifyKey(c);
+    // Checked (names resolved) after the cheap checks; stored in its canonical form.
+    const callbackSpec = body.callback
+      ? { ...body.callback, url: await checkUrl(c.env, body.callback.url, "callback.url") }
+      : null;
+    const tenantId = c.get("tenantId");
+    const tenant = c.env.TENANT.getByName(tenantId);
+    const idempotencyKey = c.req.valid("header")["idempotency-key"];
+    const createdAt = Date.now();
+    // One call to the tenant: the key (unless checked above), the Idempotency-Key's claim, the
+    // quota, the run's index entry and admission.
+    const opened = await tenant.openRun(
+      {
+        runId: newRunId(),
         project: body.project,
         blueprint: body.blueprint ?? null,
-        failurePolicy: body.failurePolicy,
         priority: body.priority,
-        traceId: traceIdFrom(c.req.header("traceparent")) ?? newTraceId(),
-        ...(body.deadlineMs ? { deadlineMs: body.deadlineMs } : {}),
-        steps: resolved.steps,
-        // A replay may find no run (the first request died before creating it): that one is
-        // created the ordinary way, telling the tenant its status and asking for admission.
-        ...(replayed ? {} : { opened: { start: opened.start }, createdAt }),
-      });
-      c.header("location", `/v1/runs/${runId}`);
-      if (replayed) c.header("idempotent-replayed", "true");
-      return c.json({ ...asView(run), ...(callback ? { callback: { endpointId: callback.endpoint.id, secret: callback.secret } } : {}) }, 202);
-    },
+        createdAt,
+      },
+      idempotencyKey ? { key: idempotencyKey, bodyHash: await sha256Hex(JSON.stringify(body)) } : undefined,
+      c.get("credential"),
+    );
+    if (!opened.ok) {
+      if (opened.code === "quota.exceeded") throw quotaExceeded();
+      if (opened.code === "idempotency.conflict") throw problems.conflict(opened.code, opened.message);
+      throw authProblem(opened);
+    }
+    const { runId, replayed } = opened;
+    // The run's own callback endpoint exists before its first event. Not on a replay: its
+    // secret was shown once, to the first request.
+    const callback =
+      callbackSpec && !replayed
+        ? await tenant.createWebhook({ ...callbackSpec, description: `callback of ${runId}` }, runId)
+        : null;
+    // create() is idempotent on the run id: a replay returns the run the first request made.
+    const run = await runStub(c.env, runId).create({
+      id: runId,
+      tenantId,
+      project: body.project,
+      blueprint: body.blueprint ?? null,
+      failurePolicy: body.failurePolicy,
+      priority: body.priority,
+      traceId: traceIdFrom(c.req.header("traceparent")) ?? newTraceId(),
+      ...(body.deadlineMs ? { deadlineMs: body.deadlineMs } : {}),
+      steps: resolved.steps,
+      // A replay may find no run (the first request died before creating it): that one is
+      // created the ordinary way, telling the tenant its status and asking for admission.
+      ...(replayed ? {} : { opened: { start: opened.start }, createdAt }),
+    });
+    c.header("location", `/v1/runs/${runId}`);
+    if (replayed) c.header("idempotent-replayed", "true");
+    return c.json(
+      {
+        ...asView(run),
+        ...(callback ? { callback: { endpointId: callback.endpoint.id, secret: callback.secret } } : {}),
+      },
+      202,
+    );
+  },
 );
 
 runs.openapi(
-    createRoute({
-      method: "get",
-      path: "/",
-      summary: "List the tenant's runs, newest first",
-      security,
-      request: { query: ListRunsQuery },
-      responses: { 200: { description: "a page of runs", content: { "application/json": { schema: RunList } } }, ...problemResponses(400, 401) },
-    }),
-    async (c) => {
-      const q = c.req.valid("query");
-      const cursor = q.cursor !== undefined ? decodeCursor(q.cursor) : undefined;
-      if (cursor === null) throw problems.invalid("The cursor is not one this API issued.");
-      const page = await c.env.TENANT.getByName(c.get("tenantId")).listRuns({
-        limit: q.limit,
-        ...(q.project ? { project: q.project } : {}),
-        ...(q.status ? { status: q.status } : {}),
-        ...(cursor ? { cursor } : {}),
-      });
-      return c.json({ items: page.items, nextCursor: page.next ? encodeCursor(page.next) : null }, 200);
+  createRoute({
+    method: "get",
+    path: "/",
+    summary: "List the tenant's runs, newest first",
+    security,
+    request: { query: ListRunsQuery },
+    responses: {
+      200: { description: "a page of runs", content: { "application/json": { schema: RunList } } },
+      ...problemResponses(400, 401),
     },
+  }),
+  async (c) => {
+    const q = c.req.valid("query");
+    const cursor = q.cursor !== undefined ? decodeCursor(q.cursor) : undefined;
+    if (cursor === null) throw problems.invalid("The cursor is not one this API issued.");
+    const page = await c.env.TENANT.getByName(c.get("tenantId")).listRuns({
+      limit: q.limit,
+      ...(q.project ? { project: q.project } : {}),
+      ...(q.status ? { status: q.status } : {}),
+      ...(cursor ? { cursor } : {}),
+    });
+    return c.json({ items: page.items, nextCursor: page.next ? encodeCursor(page.next) : null }, 200);
+  },
 );
 
 runs.openapi(
-    createRoute({
-      method: "get",
-      path: "/{id}",
-      summary: "A run with its steps",
-      security,
-      request: { params: IdParam },
-      responses: { 200: { description: "the run", content: { "application/json": { schema: RunView } } }, ...problemResponses(401, 404) },
-    }),
-    async (c) => {
-      const run = await ownedRun(c.env, c.req.valid("param").id).get(c.get("tenantId"));
-      if (!run) throw notFound();
-      return c.json(asView(run), 200);
+  createRoute({
+    method: "get",
+    path: "/{id}",
+    summary: "A run with its steps",
+    security,
+    request: { params: IdParam },
+    responses: {
+      200: { description: "the run", content: { "application/json": { schema: RunView } } },
+      ...problemResponses(401, 404),
     },
+  }),
+  async (c) => {
+    const run = await ownedRun(c.env, c.req.valid("param").id).get(c.get("tenantId"));
+    if (!run) throw notFound();
+    return c.json(asView(run), 200);
+  },
 );
 
 const CONTROLS: Record<RunControl, string> = {
@@ -177,7 +209,10 @@ for (const [action, summary] of Object.entries(CONTROLS) as [RunControl, string]
       summary,
       security,
       request: { params: IdParam },
-      responses: { 200: { description: "the run after the change", content: { "application/json": { schema: RunView } } }, ...problemResponses(401, 404, 409) },
+      responses: {
+        200: { description: "the run after the change", content: { "application/json": { schema: RunView } } },
+        ...problemResponses(401, 404, 409),
+      },
     }),
     async (c) => {
       const result = await ownedRun(c.env, c.req.valid("param").id).control(c.get("tenantId"), action);
@@ -189,136 +224,161 @@ for (const [action, summary] of Object.entries(CONTROLS) as [RunControl, string]
 }
 
 runs.openapi(
-    createRoute({
-      method: "post",
-      path: "/{id}/retry",
-      summary: "Re-run a failed or cancelled run: a new run that keeps the succeeded steps' outputs and artifacts",
-      description: "Idempotent: retrying the same run again returns the run the first retry created.",
-      security,
-      request: { params: IdParam },
-      responses: { 202: { description: "the new run; Location names it", content: { "application/json": { schema: RunView } } }, ...problemResponses(401, 404, 409) },
-    }),
-    async (c) => {
-      const tenantId = c.get("tenantId");
-      const candidate = newRunId();
-      const source = await ownedRun(c.env, c.req.valid("param").id).retrySource(tenantId, candidate);
-      if (!source) throw notFound();
-      if (!source.ok) throw problems.conflict(source.code, source.message);
-      const id = source.existing ?? candidate;
-      const run = await runStub(c.env, id).create({ ...source.spec, id, traceId: traceIdFrom(c.req.header("traceparent")) ?? newTraceId() });
-      c.header("location", `/v1/runs/${id}`);
-      return c.json(asView(run), 202);
+  createRoute({
+    method: "post",
+    path: "/{id}/retry",
+    summary: "Re-run a failed or cancelled run: a new run that keeps the succeeded steps' outputs and artifacts",
+    description: "Idempotent: retrying the same run again returns the run the first retry created.",
+    security,
+    request: { params: IdParam },
+    responses: {
+      202: { description: "the new run; Location names it", content: { "application/json": { schema: RunView } } },
+      ...problemResponses(401, 404, 409),
     },
+  }),
+  async (c) => {
+    const tenantId = c.get("tenantId");
+    const candidate = newRunId();
+    const source = await ownedRun(c.env, c.req.valid("param").id).retrySource(tenantId, candidate);
+    if (!source) throw notFound();
+    if (!source.ok) throw problems.conflict(source.code, source.message);
+    const id = source.existing ?? candidate;
+    const run = await runStub(c.env, id).create({
+      ...source.spec,
+      id,
+      traceId: traceIdFrom(c.req.header("traceparent")) ?? newTraceId(),
+    });
+    c.header("location", `/v1/runs/${id}`);
+    return c.json(asView(run), 202);
+  },
 );
 
 runs.openapi(
-    createRoute({
-      method: "get",
-      path: "/{id}/events",
-      summary: "The run's event log, in order: a JSON page, or live as text/event-stream",
-      description:
-        "With `Accept: text/event-stream` the log is streamed: each event is an SSE message whose `id` is its `seq` " +
-        "(reconnect with `Last-Event-ID` to resume) and whose `event` is its type. The stream ends after the run's final event.",
-      security,
-      request: { params: IdParam, query: EventsQuery },
-      responses: {
-        200: {
-          description: "a page of events, or the live stream",
-          content: { "application/json": { schema: EventPage }, "text/event-stream": { schema: z.string() } },
-        },
-        ...problemResponses(400, 401, 404),
+  createRoute({
+    method: "get",
+    path: "/{id}/events",
+    summary: "The run's event log, in order: a JSON page, or live as text/event-stream",
+    description:
+      "With `Accept: text/event-stream` the log is streamed: each event is an SSE message whose `id` is its `seq` " +
+      "(reconnect with `Last-Event-ID` to resume) and whose `event` is its type. The stream ends after the run's final event.",
+    security,
+    request: { params: IdParam, query: EventsQuery },
+    responses: {
+      200: {
+        description: "a page of events, or the live stream",
+        content: { "application/json": { schema: EventPage }, "text/event-stream": { schema: z.string() } },
       },
-    }),
-    async (c) => {
-      const q = c.req.valid("query");
-      const run = ownedRun(c.env, c.req.valid("param").id);
-      const tenantId = c.get("tenantId");
-      const first: z.infer<typeof EventPage> | null = await run.events(tenantId, q.after, q.limit);
-      if (!first) throw notFound();
-      if (!c.req.header("accept")?.includes("text/event-stream")) return c.json(first, 200);
+      ...problemResponses(400, 401, 404),
+    },
+  }),
+  async (c) => {
+    const q = c.req.valid("query");
+    const run = ownedRun(c.env, c.req.valid("param").id);
+    const tenantId = c.get("tenantId");
+    const first: z.infer<typeof EventPage> | null = await run.events(tenantId, q.after, q.limit);
+    if (!first) throw notFound();
+    if (!c.req.header("accept")?.includes("text/event-stream")) return c.json(first, 200);
 
-      const resumeFrom = Number(c.req.header("last-event-id"));
-      return streamSSE(c, async (stream) => {
-        let after = Number.isInteger(resumeFrom) && resumeFrom > 0 ? resumeFrom : q.after;
-        const closeAt = Date.now() + STREAM_MAX_MS;
-        while (!stream.aborted && Date.now() < closeAt) {
-          // Long poll: the run object answers as soon as something happens, or after 20 s.
-          const page = await run.events(tenantId, after, 500, 20_000);
-          if (!page) return;
-          for (const e of page.items) {
-            await stream.writeSSE({ id: String(e.seq), event: e.type, data: JSON.stringify(e) });
-            after = e.seq;
-          }
-          if (page.finished) return;
+    const resumeFrom = Number(c.req.header("last-event-id"));
+    return streamSSE(c, async (stream) => {
+      let after = Number.isInteger(resumeFrom) && resumeFrom > 0 ? resumeFrom : q.after;
+      const closeAt = Date.now() + STREAM_MAX_MS;
+      while (!stream.aborted && Date.now() < closeAt) {
+        // Long poll: the run object answers as soon as something happens, or after 20 s.
+        const page = await run.events(tenantId, after, 500, 20_000);
+        if (!page) return;
+        for (const e of page.items) {
+          await stream.writeSSE({ id: String(e.seq), event: e.type, data: JSON.stringify(e) });
+          after = e.seq;
         }
-      });
-    },
+        if (page.finished) return;
+      }
+    });
+  },
 );
 
 runs.openapi(
-    createRoute({
-      method: "get",
-      path: "/{id}/usage",
-      summary: "What the run used, in total and per pool, and what it cost (so far, until it ends)",
-      security,
-      request: { params: IdParam },
-      responses: { 200: { description: "usage", content: { "application/json": { schema: RunUsageView } } }, ...problemResponses(401, 404) },
-    }),
-    async (c) => {
-      const { id } = c.req.valid("param");
-      const found = await ownedRun(c.env, id).usage(c.get("tenantId"));
-      if (!found) throw notFound();
-      const table = prices(c.env.PRICE_TABLE);
-      const { pools, ...totals } = found.usage;
-      const priced = Object.fromEntries(Object.entries(pools).map(([pool, u]) => [pool, { ...u, costUsd: cost(u, table) }]));
-      return c.json({ runId: id, final: found.final, ...totals, costUsd: cost(totals, table), pools: priced }, 200);
+  createRoute({
+    method: "get",
+    path: "/{id}/usage",
+    summary: "What the run used, in total and per pool, and what it cost (so far, until it ends)",
+    security,
+    request: { params: IdParam },
+    responses: {
+      200: { description: "usage", content: { "application/json": { schema: RunUsageView } } },
+      ...problemResponses(401, 404),
     },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    const found = await ownedRun(c.env, id).usage(c.get("tenantId"));
+    if (!found) throw notFound();
+    const table = prices(c.env.PRICE_TABLE);
+    const { pools, ...totals } = found.usage;
+    const priced = Object.fromEntries(
+      Object.entries(pools).map(([pool, u]) => [pool, { ...u, costUsd: cost(u, table) }]),
+    );
+    return c.json({ runId: id, final: found.final, ...totals, costUsd: cost(totals, table), pools: priced }, 200);
+  },
 );
 
 runs.openapi(
-    createRoute({
-      method: "get",
-      path: "/{id}/artifacts",
-      summary: "The run's artifact manifest",
-      security,
-      request: { params: IdParam },
-      responses: { 200: { description: "artifacts", content: { "application/json": { schema: ArtifactList } } }, ...problemResponses(401, 404) },
-    }),
-    async (c) => {
-      const items = await ownedRun(c.env, c.req.valid("param").id).artifacts(c.get("tenantId"));
-      if (!items) throw notFound();
-      return c.json({ items }, 200);
+  createRoute({
+    method: "get",
+    path: "/{id}/artifacts",
+    summary: "The run's artifact manifest",
+    security,
+    request: { params: IdParam },
+    responses: {
+      200: { description: "artifacts", content: { "application/json": { schema: ArtifactList } } },
+      ...problemResponses(401, 404),
     },
+  }),
+  async (c) => {
+    const items = await ownedRun(c.env, c.req.valid("param").id).artifacts(c.get("tenantId"));
+    if (!items) throw notFound();
+    return c.json({ items }, 200);
+  },
 );
 
 runs.openapi(
-    createRoute({
-      method: "get",
-      path: "/{id}/artifacts/{name}",
-      summary: "Download one artifact (streamed from R2)",
-      security,
-      request: { params: IdParam.extend({ name: z.string().max(256).openapi({ param: { name: "name", in: "path" } }) }) },
-      responses: {
-        200: { description: "the artifact's bytes", content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } },
-        ...problemResponses(401, 404),
+  createRoute({
+    method: "get",
+    path: "/{id}/artifacts/{name}",
+    summary: "Download one artifact (streamed from R2)",
+    security,
+    request: {
+      params: IdParam.extend({
+        name: z
+          .string()
+          .max(256)
+          .openapi({ param: { name: "name", in: "path" } }),
+      }),
+    },
+    responses: {
+      200: {
+        description: "the artifact's bytes",
+        content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } },
       },
-    }),
-    async (c) => {
-      const { id, name } = c.req.valid("param");
-      const missing = () => problems.notFound("artifact.not_found", "No such artifact.");
-      if (!isSafeSegment(name)) throw missing();
-      const entry = await ownedRun(c.env, id).artifact(c.get("tenantId"), name);
-      if (!entry) throw missing();
-      const object = await c.env.ARTIFACTS.get(entry.key);
-      if (!object) throw missing();
-      return new Response(object.body, {
-        headers: {
-          "content-type": entry.contentType,
-          "content-length": String(entry.size),
-          "content-disposition": `attachment; filename="${entry.name}"`,
-          etag: `"${entry.sha256}"`,
-          "x-content-sha256": entry.sha256,
-        },
-      });
+      ...problemResponses(401, 404),
     },
+  }),
+  async (c) => {
+    const { id, name } = c.req.valid("param");
+    const missing = () => problems.notFound("artifact.not_found", "No such artifact.");
+    if (!isSafeSegment(name)) throw missing();
+    const entry = await ownedRun(c.env, id).artifact(c.get("tenantId"), name);
+    if (!entry) throw missing();
+    const object = await c.env.ARTIFACTS.get(entry.key);
+    if (!object) throw missing();
+    return new Response(object.body, {
+      headers: {
+        "content-type": entry.contentType,
+        "content-length": String(entry.size),
+        "content-disposition": `attachment; filename="${entry.name}"`,
+        etag: `"${entry.sha256}"`,
+        "x-content-sha256": entry.sha256,
+      },
+    });
+  },
 );

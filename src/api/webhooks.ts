@@ -18,9 +18,17 @@ import { newApi, problemResponses } from "./common";
 
 const security = [{ bearer: [] }];
 const WEBHOOK_ID = /^wh_[0-9a-z]{12}$/;
-const IdParam = z.object({ id: z.string().max(64).openapi({ param: { name: "id", in: "path" } }) });
+const IdParam = z.object({
+  id: z
+    .string()
+    .max(64)
+    .openapi({ param: { name: "id", in: "path" } }),
+});
 const notFound = () => problems.notFound("webhook.not_found", "No such webhook endpoint.");
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
 
 function endpointId(id: string): string {
   if (!WEBHOOK_ID.test(id)) throw notFound();
@@ -33,7 +41,8 @@ function endpointId(id: string): string {
  */
 export async function checkUrl(env: Env, url: string, field = "url"): Promise<string> {
   const check = await guardUrl(url, urlGuard(env));
-  if (!check.ok) throw problems.invalid(`The webhook URL is refused: ${check.reason}.`, [{ path: field, message: check.reason }]);
+  if (!check.ok)
+    throw problems.invalid(`The webhook URL is refused: ${check.reason}.`, [{ path: field, message: check.reason }]);
   return check.url.href;
 }
 
@@ -63,13 +72,27 @@ webhooks.openapi(
 );
 
 webhooks.openapi(
-  createRoute({ method: "get", path: "/", summary: "The tenant's endpoints", security, responses: { 200: json(z.object({ items: z.array(WebhookEndpoint) }), "endpoints"), ...problemResponses(401) } }),
+  createRoute({
+    method: "get",
+    path: "/",
+    summary: "The tenant's endpoints",
+    security,
+    responses: { 200: json(z.object({ items: z.array(WebhookEndpoint) }), "endpoints"), ...problemResponses(401) },
+  }),
   async (c) => c.json({ items: await c.env.TENANT.getByName(c.get("tenantId")).listWebhooks() }, 200),
 );
 
 webhooks.openapi(
-  createRoute({ method: "get", path: "/{id}", summary: "One endpoint", security, request: { params: IdParam }, responses: { 200: json(WebhookEndpoint, "the endpoint"), ...problemResponses(401, 404) } }),
-  async (c) => c.json(found(await c.env.TENANT.getByName(c.get("tenantId")).getWebhook(endpointId(c.req.valid("param").id))), 200),
+  createRoute({
+    method: "get",
+    path: "/{id}",
+    summary: "One endpoint",
+    security,
+    request: { params: IdParam },
+    responses: { 200: json(WebhookEndpoint, "the endpoint"), ...problemResponses(401, 404) },
+  }),
+  async (c) =>
+    c.json(found(await c.env.TENANT.getByName(c.get("tenantId")).getWebhook(endpointId(c.req.valid("param").id))), 200),
 );
 
 webhooks.openapi(
@@ -78,20 +101,34 @@ webhooks.openapi(
     path: "/{id}",
     summary: "Change an endpoint; `enabled: true` re-enables one disabled after failures",
     security,
-    request: { params: IdParam, body: { required: true, content: { "application/json": { schema: UpdateWebhookBody } } } },
+    request: {
+      params: IdParam,
+      body: { required: true, content: { "application/json": { schema: UpdateWebhookBody } } },
+    },
     responses: { 200: json(WebhookEndpoint, "the endpoint"), ...problemResponses(400, 401, 404) },
   }),
   async (c) => {
     const body = c.req.valid("json");
     const patch = body.url === undefined ? body : { ...body, url: await checkUrl(c.env, body.url) };
-    return c.json(found(await c.env.TENANT.getByName(c.get("tenantId")).updateWebhook(endpointId(c.req.valid("param").id), patch)), 200);
+    return c.json(
+      found(await c.env.TENANT.getByName(c.get("tenantId")).updateWebhook(endpointId(c.req.valid("param").id), patch)),
+      200,
+    );
   },
 );
 
 webhooks.openapi(
-  createRoute({ method: "delete", path: "/{id}", summary: "Remove an endpoint and its delivery log", security, request: { params: IdParam }, responses: { 204: { description: "removed" }, ...problemResponses(401, 404) } }),
+  createRoute({
+    method: "delete",
+    path: "/{id}",
+    summary: "Remove an endpoint and its delivery log",
+    security,
+    request: { params: IdParam },
+    responses: { 204: { description: "removed" }, ...problemResponses(401, 404) },
+  }),
   async (c) => {
-    if (!(await c.env.TENANT.getByName(c.get("tenantId")).deleteWebhook(endpointId(c.req.valid("param").id)))) throw notFound();
+    if (!(await c.env.TENANT.getByName(c.get("tenantId")).deleteWebhook(endpointId(c.req.valid("param").id))))
+      throw notFound();
     return c.body(null, 204);
   },
 );
@@ -102,12 +139,20 @@ webhooks.openapi(
     path: "/{id}/rotate-secret",
     summary: "A new signing secret; the old one also signs until the overlap ends",
     security,
-    request: { params: IdParam, body: { required: false, content: { "application/json": { schema: RotateSecretBody } } } },
+    request: {
+      params: IdParam,
+      body: { required: false, content: { "application/json": { schema: RotateSecretBody } } },
+    },
     responses: { 200: json(WebhookWithSecret, "the endpoint and its new secret"), ...problemResponses(400, 401, 404) },
   }),
   async (c) => {
     const overlapMs = (c.req.valid("json") as { overlapMs?: number } | undefined)?.overlapMs ?? 86_400_000;
-    const rotated = found(await c.env.TENANT.getByName(c.get("tenantId")).rotateWebhookSecret(endpointId(c.req.valid("param").id), overlapMs));
+    const rotated = found(
+      await c.env.TENANT.getByName(c.get("tenantId")).rotateWebhookSecret(
+        endpointId(c.req.valid("param").id),
+        overlapMs,
+      ),
+    );
     return c.json({ ...rotated.endpoint, secret: rotated.secret }, 200);
   },
 );
@@ -142,12 +187,21 @@ webhooks.openapi(
     path: "/{id}/deliveries/{deliveryId}/replay",
     summary: "Send one delivery again",
     security,
-    request: { params: IdParam.extend({ deliveryId: z.string().max(64).openapi({ param: { name: "deliveryId", in: "path" } }) }) },
+    request: {
+      params: IdParam.extend({
+        deliveryId: z
+          .string()
+          .max(64)
+          .openapi({ param: { name: "deliveryId", in: "path" } }),
+      }),
+    },
     responses: { 202: json(Replayed, "queued"), ...problemResponses(401, 404) },
   }),
   async (c) => {
     const { id, deliveryId } = c.req.valid("param");
-    const replayed = found(await c.env.TENANT.getByName(c.get("tenantId")).replayWebhook(endpointId(id), { deliveryId }));
+    const replayed = found(
+      await c.env.TENANT.getByName(c.get("tenantId")).replayWebhook(endpointId(id), { deliveryId }),
+    );
     if (replayed.length === 0) throw problems.notFound("delivery.not_found", "No such delivery.");
     return c.json({ replayed }, 202);
   },
@@ -164,7 +218,11 @@ webhooks.openapi(
   }),
   async (c) => {
     const since = Date.parse(c.req.valid("json").since);
-    const replayed = found(await c.env.TENANT.getByName(c.get("tenantId")).replayWebhook(endpointId(c.req.valid("param").id), { failedSince: since }));
+    const replayed = found(
+      await c.env.TENANT.getByName(c.get("tenantId")).replayWebhook(endpointId(c.req.valid("param").id), {
+        failedSince: since,
+      }),
+    );
     return c.json({ replayed }, 202);
   },
 );

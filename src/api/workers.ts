@@ -24,13 +24,28 @@ import { newApi, problemResponses, type AppEnv } from "./common";
 
 const security = [{ worker: [] }];
 const EXTERNAL: readonly string[] = EXTERNAL_POOLS;
-const PoolParam = z.object({ pool: z.string().max(40).openapi({ param: { name: "pool", in: "path" } }) });
-const LeaseParam = PoolParam.extend({ lease: z.string().max(200).openapi({ param: { name: "lease", in: "path" } }) });
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
+const PoolParam = z.object({
+  pool: z
+    .string()
+    .max(40)
+    .openapi({ param: { name: "pool", in: "path" } }),
+});
+const LeaseParam = PoolParam.extend({
+  lease: z
+    .string()
+    .max(200)
+    .openapi({ param: { name: "lease", in: "path" } }),
+});
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
 
 const Lease = z
   .object({
-    id: z.string().openapi({ description: "an opaque secret bound to this token and attempt: name it in every later call, show it to no one" }),
+    id: z.string().openapi({
+      description: "an opaque secret bound to this token and attempt: name it in every later call, show it to no one",
+    }),
     runId: z.string(),
     stepId: z.string(),
     attempt: z.number().int(),
@@ -71,7 +86,12 @@ function held(c: Context<AppEnv>): HeldLease & { id: string } {
 const stopped = (message: string) => problems.conflict("lease.lapsed", `This lease is no longer current: ${message}`);
 
 /** The attempt is over for this lease: it is forgotten, so a replay of it finds nothing. */
-async function lapsed(c: Context<AppEnv>, pool: string, l: HeldLease & { id: string }, message: string): Promise<never> {
+async function lapsed(
+  c: Context<AppEnv>,
+  pool: string,
+  l: HeldLease & { id: string },
+  message: string,
+): Promise<never> {
   await c.env.POOL.getByName(pool).release(l.id);
   throw stopped(message);
 }
@@ -84,8 +104,22 @@ workers.openapi(
     path: "/{pool}/leases",
     summary: "Lease the next step of the pool (long poll); 204 when none arrived in time",
     security,
-    request: { params: PoolParam, body: { required: false, content: { "application/json": { schema: z.object({ waitMs: z.number().int().min(0).max(20_000).default(10_000) }).strict() } } } },
-    responses: { 200: json(z.object({ lease: Lease }), "a step to run"), 204: { description: "nothing to do yet" }, ...problemResponses(401) },
+    request: {
+      params: PoolParam,
+      body: {
+        required: false,
+        content: {
+          "application/json": {
+            schema: z.object({ waitMs: z.number().int().min(0).max(20_000).default(10_000) }).strict(),
+          },
+        },
+      },
+    },
+    responses: {
+      200: json(z.object({ lease: Lease }), "a step to run"),
+      204: { description: "nothing to do yet" },
+      ...problemResponses(401),
+    },
   }),
   async (c) => {
     const { pool } = c.req.valid("param");
@@ -101,13 +135,34 @@ workers.openapi(
         await objects.release(id); // stale or finished: take the next one
         continue;
       }
-      return c.json({ lease: { id, runId: message.runId, stepId: message.stepId, attempt: message.attempt, type: message.type, input: begun.input, upstream: begun.upstream, timeoutMs: begun.timeoutMs } }, 200);
+      return c.json(
+        {
+          lease: {
+            id,
+            runId: message.runId,
+            stepId: message.stepId,
+            attempt: message.attempt,
+            type: message.type,
+            input: begun.input,
+            upstream: begun.upstream,
+            timeoutMs: begun.timeoutMs,
+          },
+        },
+        200,
+      );
     }
   },
 );
 
 workers.openapi(
-  createRoute({ method: "post", path: "/{pool}/leases/{lease}/heartbeat", summary: "Keep a lease alive; 409 means stop", security, request: { params: LeaseParam }, responses: { 200: json(z.object({ ok: z.literal(true) }), "alive"), ...problemResponses(401, 404, 409) } }),
+  createRoute({
+    method: "post",
+    path: "/{pool}/leases/{lease}/heartbeat",
+    summary: "Keep a lease alive; 409 means stop",
+    security,
+    request: { params: LeaseParam },
+    responses: { 200: json(z.object({ ok: z.literal(true) }), "alive"), ...problemResponses(401, 404, 409) },
+  }),
   async (c) => {
     const l = held(c);
     const answer = await runStub(c.env, l.runId).heartbeat(l.stepId, l.attempt);
@@ -123,22 +178,45 @@ workers.openapi(
     summary: "Upload an artifact of the leased attempt (the body is its bytes)",
     security,
     request: { params: LeaseParam.extend({ name: ArtifactName.openapi({ param: { name: "name", in: "path" } }) }) },
-    responses: { 201: json(z.object({ name: z.string(), size: z.number().int(), sha256: z.string() }), "stored"), ...problemResponses(401, 404, 409, 413) },
+    responses: {
+      201: json(z.object({ name: z.string(), size: z.number().int(), sha256: z.string() }), "stored"),
+      ...problemResponses(401, 404, 409, 413),
+    },
   }),
   async (c) => {
     const { pool, name } = c.req.valid("param");
     const l = held(c);
     const scope = await runStub(c.env, l.runId).attemptScope(l.stepId, l.attempt, pool as PoolName);
     if (!scope) return lapsed(c, pool, l, "the attempt is not running");
-    const writer = createArtifactWriter(c.env.ARTIFACTS, { tenantId: scope.tenantId, runId: l.runId, stepId: l.stepId, attempt: l.attempt });
-    const record = await writer.put(name, new Uint8Array(await c.req.arrayBuffer()), c.req.header("content-type") ?? "application/octet-stream");
+    const writer = createArtifactWriter(c.env.ARTIFACTS, {
+      tenantId: scope.tenantId,
+      runId: l.runId,
+      stepId: l.stepId,
+      attempt: l.attempt,
+    });
+    const record = await writer.put(
+      name,
+      new Uint8Array(await c.req.arrayBuffer()),
+      c.req.header("content-type") ?? "application/octet-stream",
+    );
     return c.json({ name: record.name, size: record.size, sha256: record.sha256 }, 201);
   },
 );
 
 const Outcome = z.discriminatedUnion("outcome", [
-  z.object({ outcome: z.literal("succeeded"), output: z.record(z.string(), z.unknown()).default({}), artifacts: z.array(ArtifactName).max(100).default([]) }).strict(),
-  z.object({ outcome: z.literal("failed"), error: z.object({ code: z.string().max(100), message: z.string().max(2_000), retryable: z.boolean() }).strict() }).strict(),
+  z
+    .object({
+      outcome: z.literal("succeeded"),
+      output: z.record(z.string(), z.unknown()).default({}),
+      artifacts: z.array(ArtifactName).max(100).default([]),
+    })
+    .strict(),
+  z
+    .object({
+      outcome: z.literal("failed"),
+      error: z.object({ code: z.string().max(100), message: z.string().max(2_000), retryable: z.boolean() }).strict(),
+    })
+    .strict(),
 ]);
 
 workers.openapi(
@@ -161,16 +239,32 @@ workers.openapi(
     if (body.outcome === "failed") {
       answer = await run.report({ stepId: l.stepId, attempt: l.attempt, outcome: "failed", error: body.error });
     } else {
-      if (utf8Bytes(JSON.stringify(body.output)) > LIMITS.outputBytes) throw problems.invalid(`outputs are limited to ${LIMITS.outputBytes} bytes`);
+      if (utf8Bytes(JSON.stringify(body.output)) > LIMITS.outputBytes)
+        throw problems.invalid(`outputs are limited to ${LIMITS.outputBytes} bytes`);
       // The manifest is built from what R2 holds for this attempt, never from the worker's word.
       const artifacts: ArtifactReport[] = [];
       for (const name of body.artifacts) {
-        const key = artifactKey({ tenantId: scope.tenantId, runId: l.runId, stepId: l.stepId, attempt: l.attempt }, name);
+        const key = artifactKey(
+          { tenantId: scope.tenantId, runId: l.runId, stepId: l.stepId, attempt: l.attempt },
+          name,
+        );
         const head = await c.env.ARTIFACTS.head(key);
         if (!head?.customMetadata?.sha256) throw problems.invalid(`artifact '${name}' was not uploaded for this lease`);
-        artifacts.push({ name, key, size: head.size, contentType: head.httpMetadata?.contentType ?? "application/octet-stream", sha256: head.customMetadata.sha256 });
+        artifacts.push({
+          name,
+          key,
+          size: head.size,
+          contentType: head.httpMetadata?.contentType ?? "application/octet-stream",
+          sha256: head.customMetadata.sha256,
+        });
       }
-      answer = await run.report({ stepId: l.stepId, attempt: l.attempt, outcome: "succeeded", output: body.output as never, artifacts });
+      answer = await run.report({
+        stepId: l.stepId,
+        attempt: l.attempt,
+        outcome: "succeeded",
+        output: body.output as never,
+        artifacts,
+      });
     }
     await c.env.POOL.getByName(pool).release(l.id); // reported (or refused): the lease is spent either way
     if (!answer.ok) throw stopped(answer.message);

@@ -19,8 +19,14 @@ export function isSafeSegment(value: string): boolean {
 }
 
 export function artifactKey(scope: ArtifactScope, name: string): string {
-  for (const [what, value] of [["tenant", scope.tenantId], ["run", scope.runId], ["step", scope.stepId], ["artifact name", name]] as const) {
-    if (!isSafeSegment(value)) throw new NonRetryableError("artifact.invalid_name", `invalid ${what}: ${JSON.stringify(value)}`);
+  for (const [what, value] of [
+    ["tenant", scope.tenantId],
+    ["run", scope.runId],
+    ["step", scope.stepId],
+    ["artifact name", name],
+  ] as const) {
+    if (!isSafeSegment(value))
+      throw new NonRetryableError("artifact.invalid_name", `invalid ${what}: ${JSON.stringify(value)}`);
   }
   if (!Number.isInteger(scope.attempt) || scope.attempt < 1) {
     throw new NonRetryableError("artifact.invalid_name", `invalid attempt ${scope.attempt}`);

@@ -3,7 +3,10 @@ import type { ArtifactRecord, ArtifactWriter } from "../data/job";
 import { sha256Hex } from "../lib/crypto";
 import { artifactKey, type ArtifactScope } from "./keys";
 
-export function createArtifactWriter(bucket: R2Bucket, scope: ArtifactScope): ArtifactWriter & { written: ArtifactRecord[] } {
+export function createArtifactWriter(
+  bucket: R2Bucket,
+  scope: ArtifactScope,
+): ArtifactWriter & { written: ArtifactRecord[] } {
   const written: ArtifactRecord[] = [];
   return {
     written,

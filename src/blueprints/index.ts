@@ -59,7 +59,8 @@ export const microservice: Blueprint<MicroserviceInput> = {
 /** A TypeScript library package with tests and CI. */
 export const library: Blueprint<MicroserviceInput> = {
   name: "library",
-  description: "A TypeScript library (typed helpers with node:test tests) and its CI, delivered as a zip whose `npm test` passes.",
+  description:
+    "A TypeScript library (typed helpers with node:test tests) and its CI, delivered as a zip whose `npm test` passes.",
   input: MicroserviceInput,
   expectedMs: 60_000,
   retry: { maxAttempts: 2, initialDelayMs: 500 },
@@ -74,7 +75,8 @@ export const library: Blueprint<MicroserviceInput> = {
 /** A multi-tenant SaaS starter: tenants and keys, isolation, billing, CI. */
 export const saasStarter: Blueprint<MicroserviceInput> = {
   name: "saas-starter",
-  description: "A multi-tenant service skeleton (tenants, hashed API keys, tenant isolation, billing) whose `npm test` passes.",
+  description:
+    "A multi-tenant service skeleton (tenants, hashed API keys, tenant isolation, billing) whose `npm test` passes.",
   input: MicroserviceInput,
   expectedMs: 60_000,
   retry: { maxAttempts: 2, initialDelayMs: 500 },

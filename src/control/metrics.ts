@@ -27,16 +27,26 @@ export function percentile(sorted: readonly number[], p: number): number | null 
 const VALIDATION_FAILURES = new Set(["run.invalid_graph"]);
 
 export function slaMetrics(runs: readonly FinishedRun[], expectedMs: (blueprint: string) => number | undefined) {
-  const counted = runs.filter((r) => r.status === "succeeded" || (r.status === "failed" && !VALIDATION_FAILURES.has(r.outcome.errorCode ?? "")));
+  const counted = runs.filter(
+    (r) => r.status === "succeeded" || (r.status === "failed" && !VALIDATION_FAILURES.has(r.outcome.errorCode ?? "")),
+  );
   const succeeded = counted.filter((r) => r.status === "succeeded").length;
   const durations = counted.map((r) => r.outcome.durationMs).sort((a, b) => a - b);
   const waits = counted.map((r) => r.outcome.queuedMs).sort((a, b) => a - b);
   const judged = counted.filter((r) => r.blueprint && expectedMs(r.blueprint) !== undefined);
-  const onTime = judged.filter((r) => r.status === "succeeded" && r.outcome.durationMs <= expectedMs(r.blueprint!)!).length;
+  const onTime = judged.filter(
+    (r) => r.status === "succeeded" && r.outcome.durationMs <= expectedMs(r.blueprint!)!,
+  ).length;
   const steps = counted.reduce((n, r) => n + r.usage.steps, 0);
   const attempts = counted.reduce((n, r) => n + r.usage.attempts, 0);
   return {
-    runs: { finished: runs.length, counted: counted.length, succeeded, failed: counted.length - succeeded, cancelled: runs.filter((r) => r.status === "cancelled").length },
+    runs: {
+      finished: runs.length,
+      counted: counted.length,
+      succeeded,
+      failed: counted.length - succeeded,
+      cancelled: runs.filter((r) => r.status === "cancelled").length,
+    },
     successRate: counted.length ? succeeded / counted.length : null,
     durationMs: { p50: percentile(durations, 50), p95: percentile(durations, 95), p99: percentile(durations, 99) },
     queueWaitMs: { p50: percentile(waits, 50), p95: percentile(waits, 95) },
@@ -91,8 +101,14 @@ export function composeMetrics(parts: readonly MetricParts[], expectedMs = bluep
     { succeeded: 0, failed: 0, pending: 0, attempts: 0, attemptsOk: 0 },
   );
   return {
-    ...slaMetrics(parts.flatMap((p) => p.finished), expectedMs),
-    now: { running: parts.reduce((n, p) => n + p.now.running, 0), waiting: parts.reduce((n, p) => n + p.now.waiting, 0) },
+    ...slaMetrics(
+      parts.flatMap((p) => p.finished),
+      expectedMs,
+    ),
+    now: {
+      running: parts.reduce((n, p) => n + p.now.running, 0),
+      waiting: parts.reduce((n, p) => n + p.now.waiting, 0),
+    },
     pools: [...pools.values()].sort((a, b) => (a.pool < b.pool ? -1 : 1)),
     webhooks: {
       deliveries: { succeeded: w.succeeded, failed: w.failed, pending: w.pending },

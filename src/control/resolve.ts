@@ -26,17 +26,32 @@ export const DEFAULT_RESOLVE_OPTIONS: ResolveOptions = {
 export type Resolution = { ok: true; steps: ResolvedStep[] } | { ok: false; error: AppError };
 
 /** `jobs` declares the job types (the data plane's catalog, passed in: control never imports handlers). */
-export function resolveRun(body: CreateRunBody, jobs: JobLookup, options: ResolveOptions = DEFAULT_RESOLVE_OPTIONS): Resolution {
+export function resolveRun(
+  body: CreateRunBody,
+  jobs: JobLookup,
+  options: ResolveOptions = DEFAULT_RESOLVE_OPTIONS,
+): Resolution {
   let defaults = options.retry;
   let specs: StepSpec[];
   if (body.blueprint !== undefined) {
     const blueprint = BLUEPRINTS.get(body.blueprint);
     if (!blueprint) {
-      return fail(problems.unprocessable("blueprint.not_found", `No blueprint named '${body.blueprint}'. See GET /v1/blueprints.`));
+      return fail(
+        problems.unprocessable(
+          "blueprint.not_found",
+          `No blueprint named '${body.blueprint}'. See GET /v1/blueprints.`,
+        ),
+      );
     }
     const input = blueprint.input.safeParse(body.input ?? {});
     if (!input.success) {
-      return fail(problems.unprocessable("blueprint.invalid_input", `The input does not fit blueprint '${blueprint.name}'.`, fieldErrors(input.error, "input")));
+      return fail(
+        problems.unprocessable(
+          "blueprint.invalid_input",
+          `The input does not fit blueprint '${blueprint.name}'.`,
+          fieldErrors(input.error, "input"),
+        ),
+      );
     }
     specs = blueprint.expand(input.data);
     defaults = { ...defaults, ...blueprint.retry };
@@ -51,16 +66,30 @@ export function resolveRun(body: CreateRunBody, jobs: JobLookup, options: Resolv
  * Job type lookup, input validation, graph checks and defaults for a set of steps: a run's, or
  * the steps a running step spawns (whose dependencies stay within the spawned set).
  */
-export function resolveSteps(specs: StepSpec[], jobs: JobLookup, defaults: RetryPolicy, diagnostics: boolean): Resolution {
-  const unknown = specs.flatMap((s, i) => (jobs(s.type) ? [] : [{ path: `steps[${i}].type`, message: `unknown step type '${s.type}'` }]));
-  if (unknown.length > 0) return fail(problems.unprocessable("step.unknown_type", "A step names a type the runtime does not know.", unknown));
+export function resolveSteps(
+  specs: StepSpec[],
+  jobs: JobLookup,
+  defaults: RetryPolicy,
+  diagnostics: boolean,
+): Resolution {
+  const unknown = specs.flatMap((s, i) =>
+    jobs(s.type) ? [] : [{ path: `steps[${i}].type`, message: `unknown step type '${s.type}'` }],
+  );
+  if (unknown.length > 0)
+    return fail(problems.unprocessable("step.unknown_type", "A step names a type the runtime does not know.", unknown));
   const disabled = diagnostics
     ? []
-    : specs.flatMap((s, i) => (jobs(s.type)!.pool === "system" ? [{ path: `steps[${i}].type`, message: `'${s.type}' is a diagnostic job type` }] : []));
-  if (disabled.length > 0) return fail(problems.unprocessable("step.type_disabled", "Diagnostic job types are disabled here.", disabled));
+    : specs.flatMap((s, i) =>
+        jobs(s.type)!.pool === "system"
+          ? [{ path: `steps[${i}].type`, message: `'${s.type}' is a diagnostic job type` }]
+          : [],
+      );
+  if (disabled.length > 0)
+    return fail(problems.unprocessable("step.type_disabled", "Diagnostic job types are disabled here.", disabled));
 
   const graph = validateGraph(specs);
-  if (graph.length > 0) return fail(problems.unprocessable("run.invalid_graph", "The step graph is not a valid DAG.", graph));
+  if (graph.length > 0)
+    return fail(problems.unprocessable("run.invalid_graph", "The step graph is not a valid DAG.", graph));
 
   const steps: ResolvedStep[] = [];
   const invalid: FieldError[] = [];
@@ -86,7 +115,8 @@ export function resolveSteps(specs: StepSpec[], jobs: JobLookup, defaults: Retry
       ...(s.heartbeatTimeoutMs ? { heartbeatTimeoutMs: s.heartbeatTimeoutMs } : {}),
     });
   });
-  if (invalid.length > 0) return fail(problems.unprocessable("step.invalid_input", "A step's input does not fit its type.", invalid));
+  if (invalid.length > 0)
+    return fail(problems.unprocessable("step.invalid_input", "A step's input does not fit its type.", invalid));
   return { ok: true, steps };
 }
 

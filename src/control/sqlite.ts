@@ -29,7 +29,13 @@ export function migrate(sql: SqlStorage, migrations: readonly Migration[], opts:
 export function createSchema(sql: SqlStorage, migrations: readonly Migration[]): boolean {
   const squashed = squash(migrations);
   if (!squashed) return false;
-  sql.exec([...squashed, "CREATE TABLE _schema (version INTEGER NOT NULL)", `INSERT INTO _schema (version) VALUES (${migrations.length})`].join(";\n"));
+  sql.exec(
+    [
+      ...squashed,
+      "CREATE TABLE _schema (version INTEGER NOT NULL)",
+      `INSERT INTO _schema (version) VALUES (${migrations.length})`,
+    ].join(";\n"),
+  );
   return true;
 }
 
@@ -40,7 +46,13 @@ export const MAX_PARAMS = 100;
  * Inserts `rows` (each `width` values, in the column order of `head`) in as few statements as the
  * parameter limit allows. `head` is `INSERT INTO t (a, b, …)`; `tail` an optional ON CONFLICT clause.
  */
-export function insertMany(sql: SqlStorage, head: string, width: number, rows: readonly (readonly SqlStorageValue[])[], tail = ""): void {
+export function insertMany(
+  sql: SqlStorage,
+  head: string,
+  width: number,
+  rows: readonly (readonly SqlStorageValue[])[],
+  tail = "",
+): void {
   const perStatement = Math.max(1, Math.floor(MAX_PARAMS / width));
   const tuple = `(${Array.from({ length: width }, () => "?").join(",")})`;
   for (let i = 0; i < rows.length; i += perStatement) {
@@ -50,11 +62,18 @@ export function insertMany(sql: SqlStorage, head: string, width: number, rows: r
 }
 
 /** Runs `query`, whose one `IN (?)` takes the list, in chunks within the parameter limit; returns every chunk's rows. */
-export function execIn<T>(sql: SqlStorage, query: string, values: readonly SqlStorageValue[], chunk = MAX_PARAMS - 10): T[] {
+export function execIn<T>(
+  sql: SqlStorage,
+  query: string,
+  values: readonly SqlStorageValue[],
+  chunk = MAX_PARAMS - 10,
+): T[] {
   const rows: T[] = [];
   for (let i = 0; i < values.length; i += chunk) {
     const part = values.slice(i, i + chunk);
-    rows.push(...(sql.exec(query.replace("IN (?)", `IN (${part.map(() => "?").join(",")})`), ...part).toArray() as T[]));
+    rows.push(
+      ...(sql.exec(query.replace("IN (?)", `IN (${part.map(() => "?").join(",")})`), ...part).toArray() as T[]),
+    );
   }
   return rows;
 }

@@ -41,7 +41,14 @@ async function consumeStep(message: Message<unknown>, env: Env): Promise<void> {
   try {
     begun = await run.begin(m.stepId, m.attempt);
   } catch (err) {
-    logError("consumer.begin_failed", { runId: m.runId, tenantId: m.tenantId, stepId: m.stepId, attempt: m.attempt, traceId: m.traceId, error: String(err) });
+    logError("consumer.begin_failed", {
+      runId: m.runId,
+      tenantId: m.tenantId,
+      stepId: m.stepId,
+      attempt: m.attempt,
+      traceId: m.traceId,
+      error: String(err),
+    });
     message.retry();
     return;
   }
@@ -76,13 +83,25 @@ const MAX_CONTINUATIONS = 49;
 const CONTINUE_FOR_MS = 10_000;
 
 /** Reports an outcome, retrying briefly; null when it could not be recorded. */
-async function reportWithRetries(run: RunStub, m: StepMessage, report: StepReport, continueIn: PoolName | undefined): Promise<ReportResult | null> {
+async function reportWithRetries(
+  run: RunStub,
+  m: StepMessage,
+  report: StepReport,
+  continueIn: PoolName | undefined,
+): Promise<ReportResult | null> {
   for (let tries = 0; ; tries++) {
     try {
       return await run.report(report, continueIn);
     } catch (err) {
       if (tries >= 2) {
-        logError("consumer.report_failed", { runId: m.runId, tenantId: m.tenantId, stepId: m.stepId, attempt: m.attempt, traceId: m.traceId, error: String(err) });
+        logError("consumer.report_failed", {
+          runId: m.runId,
+          tenantId: m.tenantId,
+          stepId: m.stepId,
+          attempt: m.attempt,
+          traceId: m.traceId,
+          error: String(err),
+        });
         return null;
       }
       await new Promise((r) => setTimeout(r, 100 * 2 ** tries));
@@ -100,11 +119,17 @@ async function execute(
   const base = { stepId: m.stepId, attempt: m.attempt };
   const job = jobFor(m.type);
   if (!job) {
-    return { ...base, outcome: "failed", error: { code: "step.unknown_type", message: `no handler for '${m.type}'`, retryable: false } };
+    return {
+      ...base,
+      outcome: "failed",
+      error: { code: "step.unknown_type", message: `no handler for '${m.type}'`, retryable: false },
+    };
   }
   const input = job.input.safeParse(begun.input);
   if (!input.success) {
-    const detail = fieldErrors(input.error, "input").map((e) => `${e.path}: ${e.message}`).join("; ");
+    const detail = fieldErrors(input.error, "input")
+      .map((e) => `${e.path}: ${e.message}`)
+      .join("; ");
     return { ...base, outcome: "failed", error: { code: "step.invalid_input", message: detail, retryable: false } };
   }
   const controller = new AbortController();
@@ -121,15 +146,29 @@ async function execute(
       ),
     ]);
     const output = job.output.safeParse(raw);
-    if (!output.success) throw new NonRetryableError("step.invalid_output", `the handler returned an output that does not fit '${m.type}'`);
+    if (!output.success)
+      throw new NonRetryableError(
+        "step.invalid_output",
+        `the handler returned an output that does not fit '${m.type}'`,
+      );
     // Outputs are stored and handed to dependents as JSON: normalize once, and bound the size.
     const text = JSON.stringify(output.data ?? null);
     const outputBytes = utf8Bytes(text);
     if (outputBytes > LIMITS.outputBytes) {
-      throw new NonRetryableError("step.output_too_large", `outputs are limited to ${LIMITS.outputBytes} bytes; write an artifact instead`);
+      throw new NonRetryableError(
+        "step.output_too_large",
+        `outputs are limited to ${LIMITS.outputBytes} bytes; write an artifact instead`,
+      );
     }
     const spawn = resolveSpawn(record.spawned, env);
-    return { ...base, ...record.common(outputBytes), outcome: "succeeded", output: JSON.parse(text) as Json, artifacts: record.artifacts(), ...(spawn.length ? { spawn } : {}) };
+    return {
+      ...base,
+      ...record.common(outputBytes),
+      outcome: "succeeded",
+      output: JSON.parse(text) as Json,
+      artifacts: record.artifacts(),
+      ...(spawn.length ? { spawn } : {}),
+    };
   } catch (err) {
     if (err instanceof SimulatedCrash) throw err; // chaos: die before acking, like a killed process
     return { ...base, ...record.common(), outcome: "failed", error: toErrorShape(err) };
@@ -153,5 +192,3 @@ async function consumeDeadLetter(message: Message<unknown>, env: Env): Promise<v
     message.retry();
   }
 }
-
-

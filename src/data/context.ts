@@ -24,7 +24,12 @@ export function createJobContext(
   controller: AbortController,
   delivery: { queued: boolean } = { queued: true },
 ) {
-  const writer = createArtifactWriter(env.ARTIFACTS, { tenantId: begun.tenantId, runId: m.runId, stepId: m.stepId, attempt: m.attempt });
+  const writer = createArtifactWriter(env.ARTIFACTS, {
+    tenantId: begun.tenantId,
+    runId: m.runId,
+    stepId: m.stepId,
+    attempt: m.attempt,
+  });
   const meter = new AttemptMeter(delivery.queued);
   const logs: NonNullable<ReportCommon["logs"]> = [];
   const spawned: SpawnStep[] = [];
@@ -43,10 +48,12 @@ export function createJobContext(
       // A heartbeat that cannot get through is not fatal: the lease decides, not this call.
       meter.heartbeat();
       const answer = await run.heartbeat(m.stepId, m.attempt).catch(() => null);
-      if (answer && !answer.ok) controller.abort(new NonRetryableError("step.stopped", `the run stopped this attempt: ${answer.message}`));
+      if (answer && !answer.ok)
+        controller.abort(new NonRetryableError("step.stopped", `the run stopped this attempt: ${answer.message}`));
     },
     log: (message, fields) => {
-      if (logs.length < MAX_LOG_LINES) logs.push({ level: "info", message: message.slice(0, MAX_LOG_CHARS), ...(fields ? { fields } : {}) });
+      if (logs.length < MAX_LOG_LINES)
+        logs.push({ level: "info", message: message.slice(0, MAX_LOG_CHARS), ...(fields ? { fields } : {}) });
     },
     meter: (u) => meter.tokens(u),
     spawn: (steps) => {
@@ -57,7 +64,12 @@ export function createJobContext(
         const provider = providerFor(env);
         const completion = await provider.complete({ ...request, signal: controller.signal });
         context.meter({ tokensIn: completion.tokensIn, tokensOut: completion.tokensOut, model: completion.model });
-        context.log("model call", { provider: provider.name, model: completion.model, tokensIn: completion.tokensIn, tokensOut: completion.tokensOut });
+        context.log("model call", {
+          provider: provider.name,
+          model: completion.model,
+          tokensIn: completion.tokensIn,
+          tokensOut: completion.tokensOut,
+        });
         return completion;
       },
     },
@@ -82,13 +94,19 @@ export function createJobContext(
 export function resolveSpawn(spawned: SpawnStep[], env: Env): ResolvedStep[] {
   if (spawned.length === 0) return [];
   const specs = StepSpec.array().safeParse(spawned);
-  if (!specs.success) throw new NonRetryableError("spawn.invalid", `spawned steps do not fit the step schema: ${specs.error.issues[0]?.message ?? ""}`);
+  if (!specs.success)
+    throw new NonRetryableError(
+      "spawn.invalid",
+      `spawned steps do not fit the step schema: ${specs.error.issues[0]?.message ?? ""}`,
+    );
   const options = resolveOptions(env);
   const resolution = resolveSteps(specs.data, jobFor, options.retry, options.diagnostics);
   if (!resolution.ok) {
-    const detail = (resolution.error.errors ?? []).slice(0, 3).map((e) => `${e.path}: ${e.message}`).join("; ");
+    const detail = (resolution.error.errors ?? [])
+      .slice(0, 3)
+      .map((e) => `${e.path}: ${e.message}`)
+      .join("; ");
     throw new NonRetryableError("spawn.invalid", `${resolution.error.message} ${detail}`.trim());
   }
   return resolution.steps;
 }
-

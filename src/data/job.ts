@@ -51,7 +51,14 @@ export interface JobContext<I> {
 }
 
 /** A step to add to the run: a run step's shape; `dependsOn` may name only other spawned steps. */
-export type SpawnStep = { id: string; type: string; input?: JsonObject; dependsOn?: string[]; timeoutMs?: number; retry?: { maxAttempts?: number } };
+export type SpawnStep = {
+  id: string;
+  type: string;
+  input?: JsonObject;
+  dependsOn?: string[];
+  timeoutMs?: number;
+  retry?: { maxAttempts?: number };
+};
 
 /** A job type: its declaration (schema/jobs.ts), its output schema and its handler. */
 export interface JobDefinition<I = unknown, O = unknown> extends JobDeclaration {

@@ -36,7 +36,8 @@ export function chunkBatches<T>(
 const encoder = new TextEncoder();
 
 /** A message body's size on the wire: its JSON in UTF-8 plus the per-message overhead. */
-export const messageBytes = (body: unknown): number => encoder.encode(JSON.stringify(body)).byteLength + MESSAGE_OVERHEAD_BYTES;
+export const messageBytes = (body: unknown): number =>
+  encoder.encode(JSON.stringify(body)).byteLength + MESSAGE_OVERHEAD_BYTES;
 
 /** How a chunked send ended: the first `sent` bodies went out, in order; `error` stopped the rest. */
 export interface ChunkedSend {

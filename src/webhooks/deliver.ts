@@ -9,13 +9,17 @@ const EXCERPT_CHARS = 512;
 /** Read at most this much of a response; a receiver cannot make us buffer more. */
 const RESPONSE_CAP_BYTES = 16 * 1024;
 
-export async function attemptDelivery(task: DeliveryTask, opts: { timeoutMs: number; guard: OutboundGuard }): Promise<AttemptResult> {
+export async function attemptDelivery(
+  task: DeliveryTask,
+  opts: { timeoutMs: number; guard: OutboundGuard },
+): Promise<AttemptResult> {
   const started = Date.now();
   // Checked again at send time: the rules may have tightened since the endpoint was saved, and
   // a name may now resolve to a private address (DNS rebinding). A refusal, or a resolver that
   // fails, is a failed attempt: it is recorded and retried on the schedule like any other.
   const check = await guardUrl(task.url, opts.guard);
-  if (!check.ok) return { statusCode: null, latencyMs: Date.now() - started, excerpt: null, error: `refused URL: ${check.reason}` };
+  if (!check.ok)
+    return { statusCode: null, latencyMs: Date.now() - started, excerpt: null, error: `refused URL: ${check.reason}` };
   try {
     const res = await fetch(check.url, {
       method: "POST",
@@ -42,7 +46,12 @@ export async function attemptDelivery(task: DeliveryTask, opts: { timeoutMs: num
     };
   } catch (err) {
     const timedOut = err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError");
-    return { statusCode: null, latencyMs: Date.now() - started, excerpt: null, error: timedOut ? `no answer within ${opts.timeoutMs} ms` : String(err) };
+    return {
+      statusCode: null,
+      latencyMs: Date.now() - started,
+      excerpt: null,
+      error: timedOut ? `no answer within ${opts.timeoutMs} ms` : String(err),
+    };
   }
 }
 
@@ -75,6 +84,6 @@ async function readCapped(res: Response): Promise<string | null> {
 function concat(chunks: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
   let at = 0;
-  for (const c of chunks) (out.set(c, at), (at += c.byteLength));
+  for (const c of chunks) out.set(c, at), (at += c.byteLength);
   return out;
 }

@@ -17,7 +17,12 @@ export function parseSchedule(text: string | undefined): number[] {
  * The wait before the next attempt after `failures` failed ones, or null when the schedule is
  * spent. ±20 % jitter spreads retries of many deliveries; a Retry-After is honoured as a floor.
  */
-export function retryDelay(failures: number, schedule: readonly number[], retryAfterMs?: number, random: () => number = Math.random): number | null {
+export function retryDelay(
+  failures: number,
+  schedule: readonly number[],
+  retryAfterMs?: number,
+  random: () => number = Math.random,
+): number | null {
   const base = schedule[failures - 1];
   if (base === undefined) return null;
   const jittered = Math.round(base * (0.8 + 0.4 * random()));
@@ -36,7 +41,12 @@ export interface DisablePolicy {
   afterMs: number;
 }
 
-export function shouldDisable(streak: number, streakStartedAt: number | null, now: number, policy: DisablePolicy): boolean {
+export function shouldDisable(
+  streak: number,
+  streakStartedAt: number | null,
+  now: number,
+  policy: DisablePolicy,
+): boolean {
   return streak >= policy.failures && streakStartedAt !== null && now - streakStartedAt >= policy.afterMs;
 }
 

@@ -68,11 +68,18 @@ async function lookup(name: string, dohUrl: string, now: number): Promise<string
 }
 
 /** One query; the answer's final A or AAAA records (a recursive resolver follows CNAMEs). */
-async function query(name: string, type: keyof typeof RECORD_TYPES, dohUrl: string): Promise<{ data: string; TTL: number }[]> {
+async function query(
+  name: string,
+  type: keyof typeof RECORD_TYPES,
+  dohUrl: string,
+): Promise<{ data: string; TTL: number }[]> {
   const url = new URL(dohUrl);
   url.searchParams.set("name", name);
   url.searchParams.set("type", type);
-  const res = await fetch(url, { headers: { accept: "application/dns-json" }, signal: AbortSignal.timeout(LOOKUP_TIMEOUT_MS) });
+  const res = await fetch(url, {
+    headers: { accept: "application/dns-json" },
+    signal: AbortSignal.timeout(LOOKUP_TIMEOUT_MS),
+  });
   if (!res.ok) throw new Error(`the resolver answered HTTP ${res.status}`);
   const parsed = DohAnswer.safeParse(await res.json().catch(() => null));
   if (!parsed.success) throw new Error("the resolver's answer is not DNS JSON");

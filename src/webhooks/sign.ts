@@ -10,7 +10,12 @@ export function newSigningSecret(): string {
  * The three headers of a delivery. During a rotation's overlap every live secret signs, so a
  * receiver holding either the old or the new secret verifies it.
  */
-export function signatureHeaders(eventId: string, payload: string, secrets: readonly string[], at: Date): Record<string, string> {
+export function signatureHeaders(
+  eventId: string,
+  payload: string,
+  secrets: readonly string[],
+  at: Date,
+): Record<string, string> {
   return {
     "webhook-id": eventId,
     "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),

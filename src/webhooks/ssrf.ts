@@ -17,8 +17,22 @@ export interface UrlPolicy {
  * names, ICANN's reserved `.internal`, Kubernetes' `.svc`, and private TLDs in common use.
  */
 const INTERNAL_SUFFIXES = [
-  "localhost", "local", "localdomain", "internal", "intranet", "private", "corp", "home", "lan", "svc",
-  "arpa", "test", "example", "invalid", "onion", "alt",
+  "localhost",
+  "local",
+  "localdomain",
+  "internal",
+  "intranet",
+  "private",
+  "corp",
+  "home",
+  "lan",
+  "svc",
+  "arpa",
+  "test",
+  "example",
+  "invalid",
+  "onion",
+  "alt",
 ];
 
 /** Development's only http targets: literal loopback, as the URL parser prints it. */
@@ -61,21 +75,29 @@ export function checkWebhookUrl(raw: string, policy: UrlPolicy): UrlCheck {
   const host = url.hostname;
   if (isIPv4(host) && rawHost(raw) !== host) return refuse("an IPv4 address must be written as four decimal numbers");
 
-  if (policy.allowLoopbackHttp && url.protocol === "http:" && LOOPBACK_HOSTS.has(host) && url.port !== "") return { ok: true, url, name: null };
+  if (policy.allowLoopbackHttp && url.protocol === "http:" && LOOPBACK_HOSTS.has(host) && url.port !== "")
+    return { ok: true, url, name: null };
   if (url.protocol !== "https:") {
-    return refuse(policy.allowLoopbackHttp ? "only https URLs are allowed (and, in development, http://127.0.0.1:port or http://[::1]:port)" : "only https URLs are allowed");
+    return refuse(
+      policy.allowLoopbackHttp
+        ? "only https URLs are allowed (and, in development, http://127.0.0.1:port or http://[::1]:port)"
+        : "only https URLs are allowed",
+    );
   }
   // The parser drops an explicit :443, so any port left is a non-default one.
   if (url.port !== "") return refuse("only the default https port (443) is allowed");
 
-  if (host.startsWith("[")) return isPublicV6(host.slice(1, -1)) ? { ok: true, url, name: null } : refuse("a private or reserved IPv6 address");
-  if (isIPv4(host)) return isPublicV4(host) ? { ok: true, url, name: null } : refuse("a private or reserved IPv4 address");
+  if (host.startsWith("["))
+    return isPublicV6(host.slice(1, -1)) ? { ok: true, url, name: null } : refuse("a private or reserved IPv6 address");
+  if (isIPv4(host))
+    return isPublicV4(host) ? { ok: true, url, name: null } : refuse("a private or reserved IPv4 address");
 
   // `example.com.` and `example.com` are the same name; check and store the second.
   const name = host.endsWith(".") ? host.slice(0, -1) : host;
   const labels = name.split(".");
   if (labels.some((l) => l === "")) return refuse("not a valid hostname");
-  if (labels.length < 2 || INTERNAL_SUFFIXES.some((s) => name === s || name.endsWith(`.${s}`))) return refuse("an internal hostname");
+  if (labels.length < 2 || INTERNAL_SUFFIXES.some((s) => name === s || name.endsWith(`.${s}`)))
+    return refuse("an internal hostname");
   url.hostname = name;
   return { ok: true, url, name };
 }
@@ -93,7 +115,10 @@ export function isPublicAddress(ip: string): boolean {
 function rawHost(raw: string): string {
   const afterScheme = raw.slice(raw.indexOf(":") + 1).replace(/^[/\\]*/, "");
   const authority = afterScheme.split(/[/\\?#]/, 1)[0] ?? "";
-  return authority.slice(authority.lastIndexOf("@") + 1).replace(/:\d*$/, "").toLowerCase();
+  return authority
+    .slice(authority.lastIndexOf("@") + 1)
+    .replace(/:\d*$/, "")
+    .toLowerCase();
 }
 
 function isIPv4(s: string): boolean {
@@ -133,7 +158,8 @@ function v6Groups(ip: string): number[] | null {
   }
   const halves = text.split("::");
   if (halves.length > 2) return null;
-  const parse = (s: string) => (s === "" ? [] : s.split(":").map((g) => (/^[0-9a-f]{1,4}$/.test(g) ? parseInt(g, 16) : NaN)));
+  const parse = (s: string) =>
+    s === "" ? [] : s.split(":").map((g) => (/^[0-9a-f]{1,4}$/.test(g) ? parseInt(g, 16) : NaN));
   const head = parse(halves[0]!);
   const tail = halves.length === 2 ? parse(halves[1]!) : [];
   const fill = halves.length === 2 ? 8 - head.length - tail.length : 0;
@@ -158,7 +184,8 @@ function isPublicV6(ip: string): boolean {
   }
   if (a === 0x2002) return isPublicV4(v4FromGroups(b, c)); // 6to4 2002:aabb:ccdd::/48
   // Teredo 2001:0::/32: the server's address, then the client's, obfuscated by inversion.
-  if (a === 0x2001 && b === 0) return isPublicV4(v4FromGroups(c, d)) && isPublicV4(v4FromGroups(~hi & 0xffff, ~lo & 0xffff));
+  if (a === 0x2001 && b === 0)
+    return isPublicV4(v4FromGroups(c, d)) && isPublicV4(v4FromGroups(~hi & 0xffff, ~lo & 0xffff));
   if ((a & 0xe000) !== 0x2000) return false; // outside 2000::/3: ULA, link- and site-local, multicast, NAT64, discard
   if (a === 0x2001 && b < 0x0200) return false; // 2001::/23 IETF protocol assignments (benchmarking, ORCHID)
   if (a === 0x2001 && b === 0x0db8) return false; // documentation

@@ -29,7 +29,10 @@ const api = async <T>(path: string): Promise<T> => {
 };
 
 async function submitByApi(project: string, name: string): Promise<string> {
-  const res = await rt.fetch("/v1/runs", { method: "POST", json: { project, blueprint: "microservice", input: { name } } });
+  const res = await rt.fetch("/v1/runs", {
+    method: "POST",
+    json: { project, blueprint: "microservice", input: { name } },
+  });
   expect(res.status).toBe(202);
   return ((await res.json()) as { id: string }).id;
 }
@@ -48,7 +51,10 @@ beforeAll(async () => {
   receiver = createServer((req, res) => req.resume().on("end", () => res.writeHead(204).end()));
   await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
   [rt, browser] = await Promise.all([startRuntime(), launch()]);
-  const hook = await rt.fetch("/v1/webhooks", { method: "POST", json: { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`, eventTypes: ["run.*"] } });
+  const hook = await rt.fetch("/v1/webhooks", {
+    method: "POST",
+    json: { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`, eventTypes: ["run.*"] },
+  });
   expect(hook.status).toBe(201);
   watched = await openPage(browser, rt.url);
   page = watched.page;
@@ -117,7 +123,9 @@ describe("dashboard", () => {
     expect(await page.locator(".error-fields").textContent()).toContain("input.name");
     expectOnlyRefusedRequest(422);
     await shot("new-run");
-    await page.getByLabel("Input (JSON)").fill(JSON.stringify({ name: "dashboard-demo", resources: ["invoices"] }, null, 2));
+    await page
+      .getByLabel("Input (JSON)")
+      .fill(JSON.stringify({ name: "dashboard-demo", resources: ["invoices"] }, null, 2));
     // Hold the form's run back: one run at a time for the tenant, and a slower run (a step that
     // fails once, then retries, then a sleep) ahead of it. The dashboard must follow it live.
     const limits = await fetch(`${rt.url}/v1/admin/tenants/dev`, {
@@ -131,7 +139,12 @@ describe("dashboard", () => {
       json: {
         project: "ops",
         steps: [
-          { id: "flaky", type: "system.fail", input: { times: 1 }, retry: { maxAttempts: 2, initialDelayMs: 1000, maxDelayMs: 1000 } },
+          {
+            id: "flaky",
+            type: "system.fail",
+            input: { times: 1 },
+            retry: { maxAttempts: 2, initialDelayMs: 1000, maxDelayMs: 1000 },
+          },
           { id: "hold", type: "system.sleep", input: { ms: 3000 }, dependsOn: ["flaky"] },
         ],
       },
@@ -151,19 +164,27 @@ describe("dashboard", () => {
     await page.getByTestId("live").waitFor({ state: "hidden" });
     expect(await page.evaluate(() => (globalThis as { __noReload?: boolean }).__noReload)).toBe(true);
 
-    const run = await api<{ status: string; steps: { id: string; status: string; attempts: number }[] }>(`/v1/runs/${runId}`);
+    const run = await api<{ status: string; steps: { id: string; status: string; attempts: number }[] }>(
+      `/v1/runs/${runId}`,
+    );
     expect(run.status).toBe("succeeded");
     // The graph shows every step with the API's status; the timeline has a row per step.
     await expect.poll(() => page.locator(".dag-node").count()).toBe(run.steps.length);
     for (const s of run.steps) {
       expect(await page.locator(`.dag-node[data-step="${s.id}"] .pill`).getAttribute("data-status")).toBe(s.status);
-      expect(await page.locator(`[data-testid="timings"] tr[data-step="${s.id}"] td`).nth(1).textContent()).toBe(String(s.attempts));
+      expect(await page.locator(`[data-testid="timings"] tr[data-step="${s.id}"] td`).nth(1).textContent()).toBe(
+        String(s.attempts),
+      );
     }
     expect(await page.locator(".dag-edge").count()).toBeGreaterThan(0);
     // The event log is the API's, in order, with nothing missed or doubled by the live stream.
     const events = await api<{ items: { seq: number; type: string }[] }>(`/v1/runs/${runId}/events?limit=1000`);
     await expect.poll(() => page.locator('[data-testid="events"] tbody tr').count()).toBe(events.items.length);
-    expect(await page.locator('[data-testid="events"] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute("data-type")))).toEqual(events.items.map((e) => e.type));
+    expect(
+      await page
+        .locator('[data-testid="events"] tbody tr')
+        .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-type"))),
+    ).toEqual(events.items.map((e) => e.type));
     await page.locator('[data-testid="artifacts"]').waitFor();
     // The run's cost appears once it has ended, and it is the API's.
     const usage = await api<{ final: boolean; costUsd: number; attempts: number }>(`/v1/runs/${runId}/usage`);
@@ -181,17 +202,24 @@ describe("dashboard", () => {
     const flaky = page.locator('[data-testid="timings"] tr[data-step="flaky"] td');
     await expect.poll(() => flaky.nth(1).textContent()).toBe("2");
     expect(await flaky.nth(4).textContent()).not.toBe("—");
-    await page.getByRole("heading", { name: "Timeline" }).evaluate((el) => el.closest("section")?.scrollIntoView({ block: "start" }));
+    await page
+      .getByRole("heading", { name: "Timeline" })
+      .evaluate((el) => el.closest("section")?.scrollIntoView({ block: "start" }));
     await shot("run-timeline");
     await page.goto(`/#/runs/${runId}`);
     await page.locator('[data-testid="artifacts"]').waitFor();
   });
 
   it("downloads an artifact with exactly the API's bytes", async () => {
-    const { items } = await api<{ items: { name: string; size: number; sha256: string }[] }>(`/v1/runs/${runId}/artifacts`);
+    const { items } = await api<{ items: { name: string; size: number; sha256: string }[] }>(
+      `/v1/runs/${runId}/artifacts`,
+    );
     expect(items.length).toBeGreaterThan(0);
     const artifact = items[0]!;
-    const [download] = await Promise.all([page.waitForEvent("download"), page.locator(`tr[data-artifact="${artifact.name}"] button`).click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.locator(`tr[data-artifact="${artifact.name}"] button`).click(),
+    ]);
     expect(download.suggestedFilename()).toBe(artifact.name);
     const bytes = readFileSync((await download.path())!);
     expect(bytes.length).toBe(artifact.size);
@@ -200,7 +228,10 @@ describe("dashboard", () => {
 
   it("shows usage, cost, SLA, pool and webhook figures equal to the API's", async () => {
     // A run that keeps a step running, so the pools panel has a backlog to show.
-    const sleeper = await rt.fetch("/v1/runs", { method: "POST", json: { project: "ops", steps: [{ id: "nap", type: "system.sleep", input: { ms: 60_000 } }] } });
+    const sleeper = await rt.fetch("/v1/runs", {
+      method: "POST",
+      json: { project: "ops", steps: [{ id: "nap", type: "system.sleep", input: { ms: 60_000 } }] },
+    });
     expect(sleeper.status).toBe(202);
     const sleeperId = ((await sleeper.json()) as { id: string }).id;
     type Metrics = {
@@ -214,16 +245,27 @@ describe("dashboard", () => {
     };
     // Wait for a settled state: the sleeper running, every webhook delivery done.
     await expect
-      .poll(async () => {
-        const m = await api<Metrics>("/v1/metrics");
-        return m.pools.some((p) => p.pool === "system" && p.running === 1) && m.webhooks.deliveries.pending === 0 && m.webhooks.deliveries.succeeded > 0;
-      }, { timeout: 30_000 })
+      .poll(
+        async () => {
+          const m = await api<Metrics>("/v1/metrics");
+          return (
+            m.pools.some((p) => p.pool === "system" && p.running === 1) &&
+            m.webhooks.deliveries.pending === 0 &&
+            m.webhooks.deliveries.succeeded > 0
+          );
+        },
+        { timeout: 30_000 },
+      )
       .toBe(true);
 
     await page.getByRole("link", { name: "Usage & SLA" }).click();
     await page.getByTestId("usage-total-cost").waitFor();
     type Usage = { totalCostUsd: number; items: { key: string; runs: number; attempts: number; costUsd: number }[] };
-    const [usage, byPool, metrics] = await Promise.all([api<Usage>("/v1/usage?groupBy=project"), api<Usage>("/v1/usage?groupBy=pool"), api<Metrics>("/v1/metrics")]);
+    const [usage, byPool, metrics] = await Promise.all([
+      api<Usage>("/v1/usage?groupBy=project"),
+      api<Usage>("/v1/usage?groupBy=pool"),
+      api<Metrics>("/v1/metrics"),
+    ]);
 
     // The cost of the run submitted from the form has appeared, and every figure is the API's.
     const demo = usage.items.find((r) => r.key === "demo");
@@ -233,25 +275,35 @@ describe("dashboard", () => {
       const el = page.getByTestId(id);
       return { text: await el.textContent(), value: await el.getAttribute("data-value") };
     };
-    expect(await figure("usage-total-cost")).toEqual({ text: formatUsd(usage.totalCostUsd), value: String(usage.totalCostUsd) });
+    expect(await figure("usage-total-cost")).toEqual({
+      text: formatUsd(usage.totalCostUsd),
+      value: String(usage.totalCostUsd),
+    });
     for (const row of usage.items) {
       const cell = page.locator(`tr[data-project="${row.key}"] [data-testid="project-cost"]`);
       expect(await cell.textContent()).toBe(formatUsd(row.costUsd));
       expect(Number(await cell.getAttribute("data-value"))).toBe(row.costUsd);
     }
     expect(await figure("usage-runs")).toEqual({ text: "4", value: "4" });
-    expect(await figure("sla-success-rate")).toEqual({ text: formatPercent(metrics.successRate), value: String(metrics.successRate) });
+    expect(await figure("sla-success-rate")).toEqual({
+      text: formatPercent(metrics.successRate),
+      value: String(metrics.successRate),
+    });
     expect((await figure("sla-p50")).text).toBe(formatDuration(metrics.durationMs.p50));
     expect((await figure("sla-p95")).text).toBe(formatDuration(metrics.durationMs.p95));
     expect((await figure("sla-p99")).text).toBe(formatDuration(metrics.durationMs.p99));
     expect((await figure("sla-within-expected")).text).toBe(formatPercent(metrics.withinExpectedTime));
     expect((await figure("sla-now")).text).toBe(`${metrics.now.running} / ${metrics.now.waiting}`);
-    expect(await figure("sla-webhooks")).toEqual({ text: formatPercent(metrics.webhooks.successRate), value: String(metrics.webhooks.successRate) });
+    expect(await figure("sla-webhooks")).toEqual({
+      text: formatPercent(metrics.webhooks.successRate),
+      value: String(metrics.webhooks.successRate),
+    });
 
     // Pools: the backlog now (the sleeper's step) and each pool's usage in the window.
     for (const p of metrics.pools) {
       const row = page.locator(`[data-testid="pools"] tr[data-pool="${p.pool}"]`);
-      for (const f of ["queued", "running", "retrying"] as const) expect(await row.locator(`[data-field="${f}"]`).textContent()).toBe(String(p[f]));
+      for (const f of ["queued", "running", "retrying"] as const)
+        expect(await row.locator(`[data-field="${f}"]`).textContent()).toBe(String(p[f]));
     }
     for (const u of byPool.items) {
       const row = page.locator(`[data-testid="pools"] tr[data-pool="${u.key}"]`);

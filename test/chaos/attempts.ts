@@ -40,7 +40,20 @@ export function attemptsByStep(events: readonly WireEvent[], kills: readonly Kil
     const byN = steps.get(stepId) ?? new Map<number, Attempt>();
     steps.set(stepId, byN);
     let a = byN.get(n);
-    if (!a) byN.set(n, (a = { n, queuedAt: null, startedAt: null, endedAt: null, outcome: "open", error: null, kills: [], killedAfterMs: null }));
+    if (!a)
+      byN.set(
+        n,
+        (a = {
+          n,
+          queuedAt: null,
+          startedAt: null,
+          endedAt: null,
+          outcome: "open",
+          error: null,
+          kills: [],
+          killedAfterMs: null,
+        }),
+      );
     return a;
   };
   for (const e of events) {
@@ -51,7 +64,8 @@ export function attemptsByStep(events: readonly WireEvent[], kills: readonly Kil
     if (e.type === "step.queued") a.queuedAt = at;
     else if (e.type === "step.started") a.startedAt = at;
     else if (e.type === "step.succeeded") [a.outcome, a.endedAt] = ["succeeded", at];
-    else if (e.type === "step.retrying" || e.type === "step.failed") [a.outcome, a.endedAt, a.error] = ["failed", at, e.data.error ?? null];
+    else if (e.type === "step.retrying" || e.type === "step.failed")
+      [a.outcome, a.endedAt, a.error] = ["failed", at, e.data.error ?? null];
     else if (e.type === "step.lease_expired" && e.data.phase === "queued") [a.outcome, a.endedAt] = ["lost", at];
     // A refused result is an audit line about a superseded attempt; it does not end one.
   }
@@ -79,7 +93,9 @@ export function attemptsByStep(events: readonly WireEvent[], kills: readonly Kil
  */
 export function killedOut(attempts: readonly Attempt[], planned: number, workMs: number): boolean {
   const failed = attempts.filter((a) => a.outcome === "failed");
-  const byKill = failed.filter((a) => a.error?.code === "step.timeout" && a.killedAfterMs !== null && a.killedAfterMs <= workMs);
+  const byKill = failed.filter(
+    (a) => a.error?.code === "step.timeout" && a.killedAfterMs !== null && a.killedAfterMs <= workMs,
+  );
   return byKill.length > 0 && failed.length - byKill.length <= planned;
 }
 
@@ -88,7 +104,9 @@ const clock = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOStri
 /** One line per attempt, for the drill's report. */
 export function describeAttempt(a: Attempt): string {
   const error = a.error ? ` ${a.error.code}: ${a.error.message}` : "";
-  const kills = a.kills.length ? ` kills #${a.kills.join(", #")} before its lease ended, the first ${a.killedAfterMs} ms after its start` : "";
+  const kills = a.kills.length
+    ? ` kills #${a.kills.join(", #")} before its lease ended, the first ${a.killedAfterMs} ms after its start`
+    : "";
   return `attempt ${a.n}: queued ${clock(a.queuedAt)} started ${clock(a.startedAt)} ended ${clock(a.endedAt)} ${a.outcome}${error}${kills}`;
 }
 

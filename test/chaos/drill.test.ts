@@ -25,30 +25,83 @@ interface Planned {
 }
 
 const chain = (n: number, step: (i: number) => Record<string, unknown>) =>
-  Array.from({ length: n }, (_, i) => ({ id: `s${i}`, dependsOn: i ? [`s${i - 1}`] : [], timeoutMs: 3_000, ...step(i) }));
+  Array.from({ length: n }, (_, i) => ({
+    id: `s${i}`,
+    dependsOn: i ? [`s${i - 1}`] : [],
+    timeoutMs: 3_000,
+    ...step(i),
+  }));
 
 /** The mix: generators, sleep chains, flaky chains, crashing steps, and runs that must fail. */
 function plan(i: number): Planned {
   switch (i % 6) {
     case 0:
-      return { kind: "microservice", body: { project: "chaos", blueprint: "microservice", input: { name: `svc-${i}` } }, expect: "succeeded", artifacts: [`svc-${i}.zip`] };
+      return {
+        kind: "microservice",
+        body: { project: "chaos", blueprint: "microservice", input: { name: `svc-${i}` } },
+        expect: "succeeded",
+        artifacts: [`svc-${i}.zip`],
+      };
     case 1:
-      return { kind: "sleep-chain", body: { project: "chaos", steps: chain(6, () => ({ type: "system.sleep", input: { ms: 300 } })) }, expect: "succeeded", artifacts: [] };
+      return {
+        kind: "sleep-chain",
+        body: { project: "chaos", steps: chain(6, () => ({ type: "system.sleep", input: { ms: 300 } })) },
+        expect: "succeeded",
+        artifacts: [],
+      };
     case 2:
-      return { kind: "flaky-chain", body: { project: "chaos", steps: chain(4, (k) => ({ type: "system.fail", input: { times: k % 2 }, retry: { maxAttempts: 4 } })) }, expect: "succeeded", artifacts: [], injected: { s1: 1, s3: 1 } };
+      return {
+        kind: "flaky-chain",
+        body: {
+          project: "chaos",
+          steps: chain(4, (k) => ({ type: "system.fail", input: { times: k % 2 }, retry: { maxAttempts: 4 } })),
+        },
+        expect: "succeeded",
+        artifacts: [],
+        injected: { s1: 1, s3: 1 },
+      };
     case 3:
-      return { kind: "crash", body: { project: "chaos", steps: [{ id: "c", type: "system.crash", input: { times: 1 }, timeoutMs: 1_000 }, { id: "after", type: "system.sleep", input: { ms: 200 }, dependsOn: ["c"], timeoutMs: 3_000 }] }, expect: "succeeded", artifacts: [], injected: { c: 1 } };
+      return {
+        kind: "crash",
+        body: {
+          project: "chaos",
+          steps: [
+            { id: "c", type: "system.crash", input: { times: 1 }, timeoutMs: 1_000 },
+            { id: "after", type: "system.sleep", input: { ms: 200 }, dependsOn: ["c"], timeoutMs: 3_000 },
+          ],
+        },
+        expect: "succeeded",
+        artifacts: [],
+        injected: { c: 1 },
+      };
     case 4: {
       const width = 12;
       const steps = [
         { id: "root", type: "system.echo", input: {} },
-        ...Array.from({ length: width }, (_, k) => ({ id: `w${k}`, type: "system.sleep", input: { ms: 150 }, dependsOn: ["root"], timeoutMs: 3_000 })),
+        ...Array.from({ length: width }, (_, k) => ({
+          id: `w${k}`,
+          type: "system.sleep",
+          input: { ms: 150 },
+          dependsOn: ["root"],
+          timeoutMs: 3_000,
+        })),
         { id: "join", type: "system.echo", input: {}, dependsOn: Array.from({ length: width }, (_, k) => `w${k}`) },
       ];
       return { kind: "fan-out", body: { project: "chaos", steps }, expect: "succeeded", artifacts: [] };
     }
     default:
-      return { kind: "doomed", body: { project: "chaos", steps: chain(3, (k) => ({ type: k === 1 ? "system.fail" : "system.sleep", input: k === 1 ? { times: -1 } : { ms: 200 } })) }, expect: "failed", artifacts: [] };
+      return {
+        kind: "doomed",
+        body: {
+          project: "chaos",
+          steps: chain(3, (k) => ({
+            type: k === 1 ? "system.fail" : "system.sleep",
+            input: k === 1 ? { times: -1 } : { ms: 200 },
+          })),
+        },
+        expect: "failed",
+        artifacts: [],
+      };
   }
 }
 
@@ -81,14 +134,24 @@ beforeAll(async () => {
   const tenant = await rt.fetch("/v1/admin/tenants", {
     method: "POST",
     headers: admin,
-    json: { name: "Chaos drill", limits: { maxConcurrentRuns: 1_000, requestsPerMinute: 1_000_000, monthlyRuns: 100_000_000 } },
+    json: {
+      name: "Chaos drill",
+      limits: { maxConcurrentRuns: 1_000, requestsPerMinute: 1_000_000, monthlyRuns: 100_000_000 },
+    },
   });
   expect(tenant.status).toBe(201);
   const { id } = (await tenant.json()) as { id: string };
-  const created = await rt.fetch(`/v1/admin/tenants/${id}/keys`, { method: "POST", headers: admin, json: { name: "chaos" } });
+  const created = await rt.fetch(`/v1/admin/tenants/${id}/keys`, {
+    method: "POST",
+    headers: admin,
+    json: { name: "chaos" },
+  });
   expect(created.status).toBe(201);
   rt = rt.as(((await created.json()) as { key: string }).key);
-  const hook = await rt.fetch("/v1/webhooks", { method: "POST", json: { url: receiver.url, eventTypes: ["*"], description: "chaos drill receiver" } });
+  const hook = await rt.fetch("/v1/webhooks", {
+    method: "POST",
+    json: { url: receiver.url, eventTypes: ["*"], description: "chaos drill receiver" },
+  });
   expect(hook.status).toBe(201);
   receiver.setSecret(((await hook.json()) as { secret: string }).secret);
 });
@@ -117,7 +180,9 @@ it(`${RUNS} runs survive ${KILLS} SIGKILLs of the whole runtime: nothing lost, n
   const submit = async (i: number) => {
     const planned = plan(i);
     for (;;) {
-      const res = await rt.fetch("/v1/runs", { method: "POST", json: planned.body, headers: { "idempotency-key": `chaos-${i}` } }).catch(() => null);
+      const res = await rt
+        .fetch("/v1/runs", { method: "POST", json: planned.body, headers: { "idempotency-key": `chaos-${i}` } })
+        .catch(() => null);
       if (res?.status === 202) return submitted.push({ id: ((await res.json()) as { id: string }).id, planned });
       await new Promise((r) => setTimeout(r, 200)); // the runtime is down: try again with the same key
     }
@@ -152,7 +217,9 @@ it(`${RUNS} runs survive ${KILLS} SIGKILLs of the whole runtime: nothing lost, n
   for (const { id, planned } of submitted) {
     const run = (await waitForRun(rt, id, 120_000)) as RunView;
     const events = (await read<{ items: WireEvent[] }>(`/v1/runs/${id}/events?limit=1000`)).items;
-    for (const e of events) if ((WEBHOOK_EVENT_TYPES as readonly string[]).includes(e.type)) expectedEvents.set(e.eventId, { runId: id, seq: e.seq, type: e.type, at: Date.parse(e.occurredAt) });
+    for (const e of events)
+      if ((WEBHOOK_EVENT_TYPES as readonly string[]).includes(e.type))
+        expectedEvents.set(e.eventId, { runId: id, seq: e.seq, type: e.type, at: Date.parse(e.occurredAt) });
     recovered += events.filter((e) => e.type === "step.lease_expired").length;
     const attempts = attemptsByStep(events, kills);
 
@@ -167,7 +234,9 @@ it(`${RUNS} runs survive ${KILLS} SIGKILLs of the whole runtime: nothing lost, n
     if (isKilledOut) killedOutRuns++;
     else if (run.status !== planned.expect) wrongState++;
     if (run.status !== planned.expect) {
-      report.push(`${isKilledOut ? "killed out" : "WRONG"}: run ${id} (${planned.kind}) ${run.status}, expected ${planned.expect}; error ${run.error ? `${run.error.code}: ${run.error.message}` : "none"}`);
+      report.push(
+        `${isKilledOut ? "killed out" : "WRONG"}: run ${id} (${planned.kind}) ${run.status}, expected ${planned.expect}; error ${run.error ? `${run.error.code}: ${run.error.message}` : "none"}`,
+      );
       for (const step of run.steps.filter((s) => s.status !== "succeeded")) {
         report.push(`  step ${step.id}: ${step.status} after ${step.attempts} attempt(s)`);
         for (const a of attempts.get(step.id) ?? []) report.push(`    ${describeAttempt(a)}`);
@@ -190,12 +259,24 @@ it(`${RUNS} runs survive ${KILLS} SIGKILLs of the whole runtime: nothing lost, n
         lost++;
       }
     }
-    const manifest = (await read<{ items: { name: string; sha256: string; size: number; stepId: string; attempt: number }[] }>(`/v1/runs/${id}/artifacts`)).items;
+    const manifest = (
+      await read<{ items: { name: string; sha256: string; size: number; stepId: string; attempt: number }[] }>(
+        `/v1/runs/${id}/artifacts`,
+      )
+    ).items;
     if (new Set(manifest.map((a) => a.name)).size !== manifest.length) duplicated++;
     // A killed-out generator may have produced none of its artifacts; one it did produce is still audited.
-    const expectedArtifacts = isKilledOut ? manifest.map((a) => a.name).filter((n) => planned.artifacts.includes(n)) : planned.artifacts;
+    const expectedArtifacts = isKilledOut
+      ? manifest.map((a) => a.name).filter((n) => planned.artifacts.includes(n))
+      : planned.artifacts;
     artifactsExpected += expectedArtifacts.length;
-    if (manifest.map((a) => a.name).sort().join() !== [...expectedArtifacts].sort().join()) badArtifacts++;
+    if (
+      manifest
+        .map((a) => a.name)
+        .sort()
+        .join() !== [...expectedArtifacts].sort().join()
+    )
+      badArtifacts++;
     for (const a of manifest) {
       artifactsChecked++;
       // Only the accepted attempt's artifacts are listed, and the bytes match what was recorded.
@@ -245,7 +326,9 @@ it(`${RUNS} runs survive ${KILLS} SIGKILLs of the whole runtime: nothing lost, n
   for (const id of webhookMissing.slice(0, 50)) {
     const e = expectedEvents.get(id)!;
     const kill = kills.find((k) => k.killedAt >= e.at);
-    report.push(`webhook event missing: ${id} (${e.type}, run ${e.runId}, seq ${e.seq}) at ${new Date(e.at).toISOString()}; next kill ${kill ? describeKill(kill) : "none"}`);
+    report.push(
+      `webhook event missing: ${id} (${e.type}, run ${e.runId}, seq ${e.seq}) at ${new Date(e.at).toISOString()}; next kill ${kill ? describeKill(kill) : "none"}`,
+    );
   }
 
   const summary = {
@@ -265,8 +348,21 @@ it(`${RUNS} runs survive ${KILLS} SIGKILLs of the whole runtime: nothing lost, n
     seconds: Math.round((Date.now() - started) / 1000),
   };
   console.log(`chaos drill: ${JSON.stringify(summary)}`);
-  if (report.length > 0) console.log(["chaos drill, runs not in their planned state and what is missing:", ...report, ...kills.map(describeKill)].join("\n"));
-  expect(summary).toMatchObject({ runs: RUNS, kills: KILLS, lost: 0, duplicated: 0, wrongState: 0, badArtifacts: 0, usageMismatch: 0 });
+  if (report.length > 0)
+    console.log(
+      ["chaos drill, runs not in their planned state and what is missing:", ...report, ...kills.map(describeKill)].join(
+        "\n",
+      ),
+    );
+  expect(summary).toMatchObject({
+    runs: RUNS,
+    kills: KILLS,
+    lost: 0,
+    duplicated: 0,
+    wrongState: 0,
+    badArtifacts: 0,
+    usageMismatch: 0,
+  });
   expect(webhooks).toMatchObject({ missing: 0, unexpected: 0, duplicated: 0, unverified: 0 });
   expect(artifactsChecked).toBe(artifactsExpected);
 });

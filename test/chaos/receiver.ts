@@ -74,7 +74,14 @@ export async function startReceiver(): Promise<Receiver> {
         seen.tries = n;
         seen.accepted++;
       } else {
-        received.set(webhookId, { webhookId, runId: String(event.runId), seq: Number(event.seq), type: String(event.type), tries: n, accepted: 1 });
+        received.set(webhookId, {
+          webhookId,
+          runId: String(event.runId),
+          seq: Number(event.seq),
+          type: String(event.type),
+          tries: n,
+          accepted: 1,
+        });
       }
       res.writeHead(204).end();
     });

@@ -36,11 +36,23 @@ describe("the factory CLI against the real local runtime", () => {
     const { path } = JSON.parse(r.stdout) as { path: string };
     expect(statSync(path).mode & 0o777).toBe(0o600);
     expect(JSON.parse(readFileSync(path, "utf8"))).toEqual({ url: rt.url, key: rt.key });
-    expect(factory(["login", "--url", rt.url, "--key", "frk_dev_aaaaaaaaaaaa_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]).code).toBe(1);
+    expect(
+      factory(["login", "--url", rt.url, "--key", "frk_dev_aaaaaaaaaaaa_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"])
+        .code,
+    ).toBe(1);
   });
 
   it("creates a run, watches it to success, downloads its artifact, and shows it in list, get, logs and usage", async () => {
-    const created = factory(["runs", "create", "microservice", "--project", "cli", "--input-json", '{"name":"cli-api"}', "--json"]);
+    const created = factory([
+      "runs",
+      "create",
+      "microservice",
+      "--project",
+      "cli",
+      "--input-json",
+      '{"name":"cli-api"}',
+      "--json",
+    ]);
     expect(created.code, created.stderr).toBe(0);
     const { id } = JSON.parse(created.stdout) as { id: string };
 
@@ -56,10 +68,13 @@ describe("the factory CLI against the real local runtime", () => {
     expect(file).toBe(join(dir, "cli-api.zip"));
     const got = JSON.parse(factory(["runs", "get", id, "--json"]).stdout) as { status: string };
     expect(got.status).toBe("succeeded");
-    const manifest = ((await (await rt.fetch(`/v1/runs/${id}/artifacts`)).json()) as { items: { sha256: string }[] }).items;
+    const manifest = ((await (await rt.fetch(`/v1/runs/${id}/artifacts`)).json()) as { items: { sha256: string }[] })
+      .items;
     expect(createHash("sha256").update(readFileSync(file!)).digest("hex")).toBe(manifest[0]!.sha256);
 
-    const list = JSON.parse(factory(["runs", "list", "--project", "cli", "--json"]).stdout) as { items: { id: string }[] };
+    const list = JSON.parse(factory(["runs", "list", "--project", "cli", "--json"]).stdout) as {
+      items: { id: string }[];
+    };
     expect(list.items.map((r) => r.id)).toContain(id);
     const logs = factory(["runs", "logs", id]);
     expect(logs.stdout.split("\n").filter((l) => l.includes("run.succeeded"))).toHaveLength(1);

@@ -11,7 +11,13 @@ afterAll(() => rt?.stop());
 describe("kill -9 of the whole runtime mid-run", () => {
   it("every run still finishes after a restart, each step succeeding exactly once", async () => {
     const chain = (n: number, ms: number) =>
-      Array.from({ length: n }, (_, i) => ({ id: `s${i}`, type: "system.sleep", input: { ms }, timeoutMs: 2_000, dependsOn: i ? [`s${i - 1}`] : [] }));
+      Array.from({ length: n }, (_, i) => ({
+        id: `s${i}`,
+        type: "system.sleep",
+        input: { ms },
+        timeoutMs: 2_000,
+        dependsOn: i ? [`s${i - 1}`] : [],
+      }));
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
       const res = await rt.fetch("/v1/runs", { method: "POST", json: { project: "chaos", steps: chain(6, 250) } });
@@ -28,9 +34,16 @@ describe("kill -9 of the whole runtime mid-run", () => {
     for (const id of ids) {
       const run = await waitForRun(rt, id, 60_000);
       expect(run.status).toBe("succeeded");
-      const events = ((await (await rt.fetch(`/v1/runs/${id}/events?limit=1000`)).json()) as { items: { type: string; stepId?: string }[] }).items;
+      const events = (
+        (await (await rt.fetch(`/v1/runs/${id}/events?limit=1000`)).json()) as {
+          items: { type: string; stepId?: string }[];
+        }
+      ).items;
       for (const step of run.steps) {
-        expect(events.filter((e) => e.type === "step.succeeded" && e.stepId === step.id), step.id).toHaveLength(1);
+        expect(
+          events.filter((e) => e.type === "step.succeeded" && e.stepId === step.id),
+          step.id,
+        ).toHaveLength(1);
       }
       recovered += events.filter((e) => e.type === "step.lease_expired").length;
     }

@@ -10,7 +10,10 @@ const workers: ChildProcess[] = [];
 const logs: string[] = [];
 
 function startWorker(name: string): ChildProcess {
-  const child = spawn(process.execPath, [WORKER], { env: { PATH: process.env.PATH ?? "", FACTORY_URL: rt.url, FACTORY_WORKER_TOKEN: token, WORKER_NAME: name }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [WORKER], {
+    env: { PATH: process.env.PATH ?? "", FACTORY_URL: rt.url, FACTORY_WORKER_TOKEN: token, WORKER_NAME: name },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   child.stdout?.on("data", (d) => logs.push(String(d)));
   child.stderr?.on("data", (d) => logs.push(String(d)));
   workers.push(child);
@@ -19,7 +22,10 @@ function startWorker(name: string): ChildProcess {
 
 beforeAll(async () => {
   rt = await startRuntime({ LEASE_GRACE_MS: "300", RETRY_BASE_MS: "50" });
-  const res = await rt.fetch("/v1/admin/pools/external/tokens", { method: "POST", headers: { authorization: `Bearer ${rt.adminToken}` } });
+  const res = await rt.fetch("/v1/admin/pools/external/tokens", {
+    method: "POST",
+    headers: { authorization: `Bearer ${rt.adminToken}` },
+  });
   expect(res.status).toBe(201);
   token = ((await res.json()) as { token: string }).token;
 });
@@ -36,17 +42,32 @@ it("the reference worker runs steps end to end; killing it mid-step lets another
       project: "ext",
       steps: [
         { id: "fib", type: "external.task", input: { kind: "fibonacci", payload: { n: 90 } } },
-        { id: "long", type: "external.task", input: { kind: "sleep", payload: { ms: 3_000 } }, heartbeatTimeoutMs: 1_000, dependsOn: ["fib"] },
-        { id: "report", type: "external.task", input: { kind: "report", payload: { title: "Done" } }, dependsOn: ["long"] },
+        {
+          id: "long",
+          type: "external.task",
+          input: { kind: "sleep", payload: { ms: 3_000 } },
+          heartbeatTimeoutMs: 1_000,
+          dependsOn: ["fib"],
+        },
+        {
+          id: "report",
+          type: "external.task",
+          input: { kind: "report", payload: { title: "Done" } },
+          dependsOn: ["long"],
+        },
       ],
     },
   });
   const { id } = (await res.json()) as { id: string };
   // Before any worker exists, the first step waits in the pool: the backlog signal shows it.
-  const backlog = (await (await rt.fetch("/v1/admin/pools/external", { headers: { authorization: `Bearer ${rt.adminToken}` } })).json()) as { waiting: number; oldestAgeMs: number };
+  const backlog = (await (
+    await rt.fetch("/v1/admin/pools/external", { headers: { authorization: `Bearer ${rt.adminToken}` } })
+  ).json()) as { waiting: number; oldestAgeMs: number };
   expect(backlog.waiting).toBe(1);
   expect(backlog.oldestAgeMs).toBeGreaterThanOrEqual(0);
-  const platform = (await (await rt.fetch("/v1/admin/metrics", { headers: { authorization: `Bearer ${rt.adminToken}` } })).json()) as {
+  const platform = (await (
+    await rt.fetch("/v1/admin/metrics", { headers: { authorization: `Bearer ${rt.adminToken}` } })
+  ).json()) as {
     externalPools: Record<string, { waiting: number }>;
     pools: { pool: string; queued: number }[];
   };
@@ -57,21 +78,34 @@ it("the reference worker runs steps end to end; killing it mid-step lets another
 
   // Wait until the first worker holds the long step, then kill it outright.
   const deadline = Date.now() + 20_000;
-  while (!logs.some((l) => l.includes('"worker":"first"') && l.includes('"stepId":"long"')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (!logs.some((l) => l.includes('"worker":"first"') && l.includes('"stepId":"long"')) && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 50));
   first.kill("SIGKILL");
   startWorker("second");
 
-  const run = (await waitForRun(rt, id, 30_000)) as unknown as { status: string; steps: { id: string; attempts: number; output: Record<string, unknown> }[] };
+  const run = (await waitForRun(rt, id, 30_000)) as unknown as {
+    status: string;
+    steps: { id: string; attempts: number; output: Record<string, unknown> }[];
+  };
   expect(run.status, JSON.stringify(run.steps) + logs.join("")).toBe("succeeded");
   const steps = Object.fromEntries(run.steps.map((s) => [s.id, s]));
   expect(steps.fib!.output).toEqual({ n: 90, value: "2880067194370816120" });
   expect(steps.long!.attempts).toBe(2);
   expect(steps.long!.output).toEqual({ sleptMs: 3_000, by: "second" });
-  const artifacts = ((await (await rt.fetch(`/v1/runs/${id}/artifacts`)).json()) as { items: { name: string; stepId: string }[] }).items;
+  const artifacts = (
+    (await (await rt.fetch(`/v1/runs/${id}/artifacts`)).json()) as { items: { name: string; stepId: string }[] }
+  ).items;
   expect(artifacts).toEqual([expect.objectContaining({ name: "report.md", stepId: "report" })]);
   expect(await (await rt.fetch(`/v1/runs/${id}/artifacts/report.md`)).text()).toContain("Written by second");
 
   // A wrong or missing token opens nothing.
-  expect((await rt.fetch("/v1/pools/external/leases", { method: "POST", headers: { authorization: "Bearer fwk_external_aaaaaaaaaaaa_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" } })).status).toBe(401);
+  expect(
+    (
+      await rt.fetch("/v1/pools/external/leases", {
+        method: "POST",
+        headers: { authorization: "Bearer fwk_external_aaaaaaaaaaaa_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" },
+      })
+    ).status,
+  ).toBe(401);
   expect((await rt.fetch("/v1/pools/external/leases", { method: "POST" })).status).toBe(401);
 }, 60_000);

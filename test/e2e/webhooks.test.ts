@@ -42,7 +42,13 @@ beforeAll(async () => {
       }
     });
     const status = failFirst-- > 0 ? 503 : verified ? 204 : 401;
-    received.push({ id: String(req.headers["webhook-id"]), verified, body: JSON.parse(payload), status, traceparent: req.headers.traceparent as string | undefined });
+    received.push({
+      id: String(req.headers["webhook-id"]),
+      verified,
+      body: JSON.parse(payload),
+      status,
+      traceparent: req.headers.traceparent as string | undefined,
+    });
     res.writeHead(status, status === 503 ? { "retry-after": "0" } : {}).end(status === 503 ? "try later" : "");
   });
   await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
@@ -60,7 +66,10 @@ afterAll(async () => {
 
 describe("webhooks against a real receiver", () => {
   it("every event of a run arrives, signed and verified, despite the receiver failing at first", async () => {
-    const created = await rt.fetch("/v1/webhooks", { method: "POST", json: { url: receiverUrl, eventTypes: ["*"], project: "hooks" } });
+    const created = await rt.fetch("/v1/webhooks", {
+      method: "POST",
+      json: { url: receiverUrl, eventTypes: ["*"], project: "hooks" },
+    });
     expect(created.status).toBe(201);
     const endpoint = (await created.json()) as { id: string; secret: string };
     secrets.push(endpoint.secret);
@@ -82,13 +91,20 @@ describe("webhooks against a real receiver", () => {
     const { id } = (await res.json()) as { id: string };
     expect((await waitForRun(rt, id)).status).toBe("succeeded");
 
-    const log = ((await (await rt.fetch(`/v1/runs/${id}/events?limit=1000`)).json()) as { items: { eventId: string; type: string }[] }).items;
-    const expected = log.filter((e) => (WEBHOOK_EVENT_TYPES as readonly string[]).includes(e.type)).map((e) => e.eventId);
+    const log = (
+      (await (await rt.fetch(`/v1/runs/${id}/events?limit=1000`)).json()) as {
+        items: { eventId: string; type: string }[];
+      }
+    ).items;
+    const expected = log
+      .filter((e) => (WEBHOOK_EVENT_TYPES as readonly string[]).includes(e.type))
+      .map((e) => e.eventId);
     expect(expected.length).toBeGreaterThan(8);
 
     const deadline = Date.now() + 20_000;
     const delivered = () => new Set(received.filter((r) => r.verified && r.status === 204).map((r) => r.id));
-    while (Date.now() < deadline && !expected.every((e) => delivered().has(e))) await new Promise((r) => setTimeout(r, 100));
+    while (Date.now() < deadline && !expected.every((e) => delivered().has(e)))
+      await new Promise((r) => setTimeout(r, 100));
 
     expect([...delivered()].sort()).toEqual([...expected].sort()); // none lost, none foreign
     expect(received.every((r) => r.verified)).toBe(true);
@@ -99,9 +115,11 @@ describe("webhooks against a real receiver", () => {
 
     // …and the delivery log shows them, then the success.
     const failedOnce = received.find((r) => r.status === 503)!.id;
-    const deliveries = ((await (await rt.fetch(`/v1/webhooks/${endpoint.id}/deliveries?eventId=${failedOnce}`)).json()) as {
-      items: { status: string; attempts: { statusCode: number; excerpt: string | null }[] }[];
-    }).items;
+    const deliveries = (
+      (await (await rt.fetch(`/v1/webhooks/${endpoint.id}/deliveries?eventId=${failedOnce}`)).json()) as {
+        items: { status: string; attempts: { statusCode: number; excerpt: string | null }[] }[];
+      }
+    ).items;
     expect(deliveries[0]!.status).toBe("succeeded");
     expect(deliveries[0]!.attempts[0]).toMatchObject({ statusCode: 503, excerpt: "try later" });
     expect(deliveries[0]!.attempts.at(-1)!.statusCode).toBe(204);
@@ -110,20 +128,33 @@ describe("webhooks against a real receiver", () => {
   it("a run's own callback URL hears that run's run.* events, signed with the secret returned at creation", async () => {
     const res = await rt.fetch("/v1/runs", {
       method: "POST",
-      json: { project: "elsewhere", callback: { url: `${receiverUrl}?run=own` }, steps: [{ id: "a", type: "system.echo", input: {} }] },
+      json: {
+        project: "elsewhere",
+        callback: { url: `${receiverUrl}?run=own` },
+        steps: [{ id: "a", type: "system.echo", input: {} }],
+      },
     });
     const run = (await res.json()) as { id: string; callback: { endpointId: string; secret: string } };
     expect(run.callback.secret).toMatch(/^whsec_/);
     secrets.push(run.callback.secret);
     expect((await waitForRun(rt, run.id)).status).toBe("succeeded");
     const deadline = Date.now() + 10_000;
-    const mine = () => received.filter((r) => r.body.runId === run.id && r.verified && r.status === 204).map((r) => r.body.type);
+    const mine = () =>
+      received.filter((r) => r.body.runId === run.id && r.verified && r.status === 204).map((r) => r.body.type);
     const expected = ["run.queued", "run.requested", "run.started", "run.succeeded", "run.validated"];
     // The first events can reach the receiver before this test has the secret: they are refused
     // (401) and retried, which is the delivery machinery doing its job.
-    while (Date.now() < deadline && new Set(mine()).size < expected.length) await new Promise((r) => setTimeout(r, 100));
+    while (Date.now() < deadline && new Set(mine()).size < expected.length)
+      await new Promise((r) => setTimeout(r, 100));
     expect([...new Set(mine())].sort()).toEqual(expected);
-    const bad = await rt.fetch("/v1/runs", { method: "POST", json: { project: "p", callback: { url: "https://10.1.2.3/" }, steps: [{ id: "a", type: "system.echo", input: {} }] } });
+    const bad = await rt.fetch("/v1/runs", {
+      method: "POST",
+      json: {
+        project: "p",
+        callback: { url: "https://10.1.2.3/" },
+        steps: [{ id: "a", type: "system.echo", input: {} }],
+      },
+    });
     expect(bad.status).toBe(400);
   });
 
@@ -136,14 +167,20 @@ describe("webhooks against a real receiver", () => {
 
   it("resolves names with DOH_URL: loopback is refused at registration, and a name rebound to loopback is refused at delivery", async () => {
     doh.set("loopback.example.com", { a: ["127.0.0.1"] });
-    const refused = await rt.fetch("/v1/webhooks", { method: "POST", json: { url: "https://loopback.example.com/", eventTypes: ["run.*"] } });
+    const refused = await rt.fetch("/v1/webhooks", {
+      method: "POST",
+      json: { url: "https://loopback.example.com/", eventTypes: ["run.*"] },
+    });
     expect(refused.status).toBe(400);
     expect(((await refused.json()) as { errors: unknown[] }).errors).toEqual([
       { path: "url", message: "loopback.example.com resolves to 127.0.0.1, a private or reserved address" },
     ]);
 
     doh.set("rebind.example.com", { a: ["93.184.215.14"], ttl: 1 });
-    const created = await rt.fetch("/v1/webhooks", { method: "POST", json: { url: "https://Rebind.EXAMPLE.com./hook", eventTypes: ["run.succeeded"], project: "rebind" } });
+    const created = await rt.fetch("/v1/webhooks", {
+      method: "POST",
+      json: { url: "https://Rebind.EXAMPLE.com./hook", eventTypes: ["run.succeeded"], project: "rebind" },
+    });
     expect(created.status).toBe(201);
     const endpoint = (await created.json()) as { id: string; url: string };
     expect(endpoint.url).toBe("https://rebind.example.com/hook"); // stored canonical
@@ -152,20 +189,28 @@ describe("webhooks against a real receiver", () => {
     // The attacker's name now answers loopback; the Worker's cached answer lives for its TTL (1 s).
     doh.set("rebind.example.com", { a: ["127.0.0.1"], ttl: 1 });
     await new Promise((r) => setTimeout(r, 1_200));
-    const res = await rt.fetch("/v1/runs", { method: "POST", json: { project: "rebind", steps: [{ id: "a", type: "system.echo", input: {} }] } });
+    const res = await rt.fetch("/v1/runs", {
+      method: "POST",
+      json: { project: "rebind", steps: [{ id: "a", type: "system.echo", input: {} }] },
+    });
     const { id } = (await res.json()) as { id: string };
     expect((await waitForRun(rt, id)).status).toBe("succeeded");
 
     type Delivery = { status: string; attempts: { statusCode: number | null; error: string | null }[] };
-    const deliveries = async () => ((await (await rt.fetch(`/v1/webhooks/${endpoint.id}/deliveries`)).json()) as { items: Delivery[] }).items;
+    const deliveries = async () =>
+      ((await (await rt.fetch(`/v1/webhooks/${endpoint.id}/deliveries`)).json()) as { items: Delivery[] }).items;
     const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline && (await deliveries())[0]?.status !== "failed") await new Promise((r) => setTimeout(r, 200));
+    while (Date.now() < deadline && (await deliveries())[0]?.status !== "failed")
+      await new Promise((r) => setTimeout(r, 200));
     const [delivery, ...others] = await deliveries();
     expect(others).toEqual([]);
     expect(delivery!.status).toBe("failed"); // every attempt of the schedule refused, none sent
     expect(delivery!.attempts).toHaveLength(6);
     for (const attempt of delivery!.attempts) {
-      expect(attempt).toMatchObject({ statusCode: null, error: "refused URL: rebind.example.com resolves to 127.0.0.1, a private or reserved address" });
+      expect(attempt).toMatchObject({
+        statusCode: null,
+        error: "refused URL: rebind.example.com resolves to 127.0.0.1, a private or reserved address",
+      });
     }
   });
 });

@@ -9,9 +9,15 @@ import { ADMIN_TOKEN, api, createRun, newTenantKey, waitForRun } from "../suppor
 
 afterEach(() => reset());
 
-const sleepRun = (ms: number, priority?: string) => ({ project: "p", ...(priority ? { priority } : {}), steps: [{ id: "a", type: "system.sleep", input: { ms } }] });
-const setLimits = (tenant: string, body: unknown) => api(`/v1/admin/tenants/${tenant}`, { method: "PATCH", key: ADMIN_TOKEN, json: body });
-const status = async (id: string, key: string) => ((await (await api(`/v1/runs/${id}`, { key })).json()) as RunView).status;
+const sleepRun = (ms: number, priority?: string) => ({
+  project: "p",
+  ...(priority ? { priority } : {}),
+  steps: [{ id: "a", type: "system.sleep", input: { ms } }],
+});
+const setLimits = (tenant: string, body: unknown) =>
+  api(`/v1/admin/tenants/${tenant}`, { method: "PATCH", key: ADMIN_TOKEN, json: body });
+const status = async (id: string, key: string) =>
+  ((await (await api(`/v1/runs/${id}`, { key })).json()) as RunView).status;
 
 describe("admission: at most maxConcurrentRuns run, the rest wait in queued", () => {
   it("never rejects for concurrency; starts waiting runs as slots free, high priority first", async () => {
@@ -24,7 +30,9 @@ describe("admission: at most maxConcurrentRuns run, the rest wait in queued", ()
     const high = await createRun(sleepRun(50, "high"), key);
     expect(first.map((r) => r.status)).toEqual(["running", "running"]);
     expect([low.status, normal.status, high.status]).toEqual(["queued", "queued", "queued"]);
-    const tenant = (await (await api("/v1/admin/tenants/acme", { key: ADMIN_TOKEN })).json()) as { runs: { running: number; waiting: number } };
+    const tenant = (await (await api("/v1/admin/tenants/acme", { key: ADMIN_TOKEN })).json()) as {
+      runs: { running: number; waiting: number };
+    };
     expect(tenant.runs).toEqual({ running: 2, waiting: 3 });
 
     const done = await Promise.all([...first, low, normal, high].map((r) => waitForRun(r.id, { key })));
@@ -96,7 +104,8 @@ describe("rate limit and quota", () => {
     const key = await newTenantKey("acme");
     await setLimits("acme", { limits: { monthlyRuns: 2 } });
     const body = sleepRun(1);
-    const post = (idem: string) => api("/v1/runs", { method: "POST", key, json: body, headers: { "idempotency-key": idem } });
+    const post = (idem: string) =>
+      api("/v1/runs", { method: "POST", key, json: body, headers: { "idempotency-key": idem } });
     expect((await post("one")).status).toBe(202);
     expect((await post("two")).status).toBe(202);
     expect((await post("two")).status).toBe(202); // a replay
@@ -119,14 +128,24 @@ describe("admission's cost does not grow with the tenant's history", () => {
       const explaining = {
         exec: (query: string, ...params: unknown[]) => {
           if (/^\s*SELECT/i.test(query)) {
-            for (const r of sql.exec<{ detail: string }>(`EXPLAIN QUERY PLAN ${query}`, ...params)) plans.push(`${r.detail} ← ${query.replace(/\s+/g, " ")}`);
+            for (const r of sql.exec<{ detail: string }>(`EXPLAIN QUERY PLAN ${query}`, ...params))
+              plans.push(`${r.detail} ← ${query.replace(/\s+/g, " ")}`);
           }
           return sql.exec(query, ...params);
         },
       } as unknown as SqlStorage;
       const book = new RunBook(explaining);
       const sync = (runId: string, status: RunStatus, version: number) =>
-        ({ runId, project: "p", blueprint: null, status, priority: "normal", createdAt: version, at: version, version }) as const;
+        ({
+          runId,
+          project: "p",
+          blueprint: null,
+          status,
+          priority: "normal",
+          createdAt: version,
+          at: version,
+          version,
+        }) as const;
       for (let i = 0; i < 50; i++) book.record(sync(`run_done_${i}`, "succeeded", i + 1), { open: true, limit: 5 });
       book.record(sync("run_live", "queued", 100), { open: true, limit: 5 });
       book.toStart();
@@ -138,19 +157,29 @@ describe("admission's cost does not grow with the tenant's history", () => {
       // never-admitted runs (those waiting, and the few cancelled while waiting) in admission
       // order. Anything else — a scan, or the admitted = 1 range of runs ever started — reads history.
       const reads = plans.filter((p) => /^(SCAN|SEARCH) run_index\b/.test(p));
-      const bounded = /INDEX run_index_live |INDEX sqlite_autoindex_run_index_1 \(run_id=\?\)|INDEX run_index_waiting \(admitted=\?\) ← .*WHERE admitted = 0 /;
+      const bounded =
+        /INDEX run_index_live |INDEX sqlite_autoindex_run_index_1 \(run_id=\?\)|INDEX run_index_waiting \(admitted=\?\) ← .*WHERE admitted = 0 /;
       expect(reads.filter((p) => !bounded.test(p))).toEqual([]);
     });
   });
 });
 
 describe("runs opened by the tenant before their object exists", () => {
-  const opened = (runId: string) => ({ runId, project: "p", blueprint: null, priority: "normal" as const, createdAt: Date.now() });
+  const opened = (runId: string) => ({
+    runId,
+    project: "p",
+    blueprint: null,
+    priority: "normal" as const,
+    createdAt: Date.now(),
+  });
   /** Makes the tenant's opened runs look older than the check interval, then runs its alarm. */
   async function checkOpenedRuns(tenant: string) {
     const stub = env.TENANT.getByName(tenant);
     await runInDurableObject(stub, (_instance, state) => {
-      state.storage.sql.exec("UPDATE run_index SET opened_at = opened_at - ? WHERE opened_at IS NOT NULL", OPENED_CHECK_MS + 1);
+      state.storage.sql.exec(
+        "UPDATE run_index SET opened_at = opened_at - ? WHERE opened_at IS NOT NULL",
+        OPENED_CHECK_MS + 1,
+      );
     });
     await runDurableObjectAlarm(stub);
   }
@@ -186,8 +215,9 @@ describe("runs opened by the tenant before their object exists", () => {
     await checkOpenedRuns("acme");
     const list = (await (await api("/v1/runs", { key })).json()) as { items: { id: string; status: string }[] };
     expect(list.items).toEqual([expect.objectContaining({ id: run.id, status: "running" })]);
-    const unconfirmed = await runInDurableObject(env.TENANT.getByName("acme"), (_i, state) =>
-      state.storage.sql.exec("SELECT COUNT(*) AS n FROM run_index WHERE opened_at IS NOT NULL").one().n,
+    const unconfirmed = await runInDurableObject(
+      env.TENANT.getByName("acme"),
+      (_i, state) => state.storage.sql.exec("SELECT COUNT(*) AS n FROM run_index WHERE opened_at IS NOT NULL").one().n,
     );
     expect(unconfirmed).toBe(0);
   });

@@ -67,11 +67,23 @@ it("writes step, run and usage points that match the documented schema and the r
   }
 
   // The run points agree with what GET /v1/usage reports from the recorded state.
-  const byProject = ((await (await api("/v1/usage?groupBy=project")).json()) as { items: { key: string; attempts: number; artifactBytes: number; costUsd: number }[] }).items;
-  for (const [run, project] of [[service, "billing"], [flaky, "ops"]] as const) {
+  const byProject = (
+    (await (await api("/v1/usage?groupBy=project")).json()) as {
+      items: { key: string; attempts: number; artifactBytes: number; costUsd: number }[];
+    }
+  ).items;
+  for (const [run, project] of [
+    [service, "billing"],
+    [flaky, "ops"],
+  ] as const) {
     const [runPoint] = points.filter((p) => p.kind === "run" && p.runId === run.id);
     const row = byProject.find((r) => r.key === project)!;
-    expect(runPoint).toMatchObject({ status: "succeeded", project, attempts: row.attempts, artifactBytes: row.artifactBytes });
+    expect(runPoint).toMatchObject({
+      status: "succeeded",
+      project,
+      attempts: row.attempts,
+      artifactBytes: row.artifactBytes,
+    });
     expect(runPoint!.costUsd).toBeCloseTo(row.costUsd, 6);
     const stepPoints = points.filter((p) => p.kind === "step" && p.runId === run.id);
     expect(stepPoints).toHaveLength(row.attempts);
@@ -82,17 +94,33 @@ it("writes step, run and usage points that match the documented schema and the r
   }
   const serviceRun = points.find((p) => p.kind === "run" && p.runId === service.id)!;
   expect(serviceRun).toMatchObject({ blueprint: "microservice", withinExpected: 1 });
-  expect(points.find((p) => p.kind === "run" && p.runId === flaky.id)).toMatchObject({ blueprint: "", withinExpected: -1 });
-  expect(new Set(points.filter((p) => p.kind === "usage" && p.runId === service.id).map((p) => p.pool))).toEqual(new Set(["repo", "pipeline"]));
+  expect(points.find((p) => p.kind === "run" && p.runId === flaky.id)).toMatchObject({
+    blueprint: "",
+    withinExpected: -1,
+  });
+  expect(new Set(points.filter((p) => p.kind === "usage" && p.runId === service.id).map((p) => p.pool))).toEqual(
+    new Set(["repo", "pipeline"]),
+  );
 });
 
 it("writes a webhook point for each delivery attempt", async () => {
-  const hook = await api("/v1/webhooks", { method: "POST", json: { url: "https://hooks.example.com/factory", eventTypes: ["run.succeeded"] } });
+  const hook = await api("/v1/webhooks", {
+    method: "POST",
+    json: { url: "https://hooks.example.com/factory", eventTypes: ["run.succeeded"] },
+  });
   expect(hook.status).toBe(201);
   const endpointId = ((await hook.json()) as { id: string }).id;
   const run = await createRun({ project: "p", steps: [{ id: "a", type: "system.echo", input: {} }] });
   await waitForRun(run.id);
-  for (let i = 0; i < 100 && !written.some((p) => p.blobs?.[0] === "webhook"); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 100 && !written.some((p) => p.blobs?.[0] === "webhook"); i++)
+    await new Promise((r) => setTimeout(r, 50));
   const [point] = written.filter((p) => p.blobs?.[0] === "webhook").map(decode);
-  expect(point).toMatchObject({ endpointId, eventType: "run.succeeded", outcome: "retrying", statusClass: "network", attempt: 1, httpStatus: 0 });
+  expect(point).toMatchObject({
+    endpointId,
+    eventType: "run.succeeded",
+    outcome: "retrying",
+    statusClass: "network",
+    attempt: 1,
+    httpStatus: 0,
+  });
 });

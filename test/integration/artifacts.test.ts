@@ -9,7 +9,11 @@ afterEach(() => reset());
 
 describe("the microservice blueprint", () => {
   it("produces a zip of a real TypeScript service, stored in R2 under the tenant's prefix", async () => {
-    const run = await createRun({ project: "billing", blueprint: "microservice", input: { name: "billing-api", resources: ["invoices"] } });
+    const run = await createRun({
+      project: "billing",
+      blueprint: "microservice",
+      input: { name: "billing-api", resources: ["invoices"] },
+    });
     expect(run.steps.map((s) => [s.id, s.pool, s.dependsOn])).toEqual([
       ["plan", "repo", []],
       ["scaffold", "repo", ["plan"]],
@@ -50,7 +54,10 @@ describe("the microservice blueprint", () => {
         "tsconfig.json",
       ].map((p) => `billing-api/${p}`),
     );
-    const pkg = JSON.parse(strFromU8(files["billing-api/package.json"]!)) as { name: string; scripts: Record<string, string> };
+    const pkg = JSON.parse(strFromU8(files["billing-api/package.json"]!)) as {
+      name: string;
+      scripts: Record<string, string>;
+    };
     expect(pkg.name).toBe("billing-api");
     expect(pkg.scripts.test).toContain("node --test");
     expect(strFromU8(files["billing-api/src/app.ts"]!)).toContain('"invoices"');
@@ -71,7 +78,11 @@ describe("the microservice blueprint", () => {
 
 describe("dynamic fan-out", () => {
   it("a microservice whose planner spawns 200 module steps succeeds, and its zip holds every module", async () => {
-    const run = await createRun({ project: "big", blueprint: "microservice", input: { name: "big-api", modules: 200 } });
+    const run = await createRun({
+      project: "big",
+      blueprint: "microservice",
+      input: { name: "big-api", modules: 200 },
+    });
     const done = await waitForRun(run.id, { timeoutMs: 60_000 });
     expect(done.status).toBe("succeeded");
     expect(done.steps).toHaveLength(206);
@@ -81,11 +92,17 @@ describe("dynamic fan-out", () => {
     // Fan-in: what waited for the planner waited for every module too.
     const scaffold = done.steps.find((s) => s.id === "scaffold")!;
     expect(scaffold.dependsOn).toHaveLength(201);
-    expect(Date.parse(scaffold.startedAt!)).toBeGreaterThanOrEqual(Math.max(...modules.map((m) => Date.parse(m.finishedAt!))));
+    expect(Date.parse(scaffold.startedAt!)).toBeGreaterThanOrEqual(
+      Math.max(...modules.map((m) => Date.parse(m.finishedAt!))),
+    );
 
     const zip = unzipSync(new Uint8Array(await (await api(`/v1/runs/${run.id}/artifacts/big-api.zip`)).arrayBuffer()));
     expect(Object.keys(zip).filter((p) => p.startsWith("big-api/src/modules/"))).toHaveLength(200);
-    const events = ((await (await api(`/v1/runs/${run.id}/events?limit=1000`)).json()) as { items: { type: string; data: { count?: number; message?: string } }[] }).items;
+    const events = (
+      (await (await api(`/v1/runs/${run.id}/events?limit=1000`)).json()) as {
+        items: { type: string; data: { count?: number; message?: string } }[];
+      }
+    ).items;
     expect(events.find((e) => e.type === "step.spawned")?.data.count).toBe(200);
     expect(events.find((e) => e.type === "step.log")?.data.message).toBe("planned");
   }, 90_000);
@@ -93,10 +110,17 @@ describe("dynamic fan-out", () => {
 
 describe("the pipeline blueprint", () => {
   it("zips a GitHub Actions workflow and an Azure Pipelines definition", async () => {
-    const run = await waitForRun((await createRun({ project: "ci", blueprint: "pipeline", input: { name: "ci-api", nodeVersion: 22 } })).id);
+    const run = await waitForRun(
+      (await createRun({ project: "ci", blueprint: "pipeline", input: { name: "ci-api", nodeVersion: 22 } })).id,
+    );
     expect(run.status).toBe("succeeded");
     const zip = unzipSync(new Uint8Array(await (await api(`/v1/runs/${run.id}/artifacts/ci-api.zip`)).arrayBuffer()));
-    expect(Object.keys(zip).sort()).toEqual(["ci-api/.github/workflows/ci.yml", "ci-api/azure-pipelines.yml", "ci-api/package.json", "ci-api/test/pipelines.test.mjs"]);
+    expect(Object.keys(zip).sort()).toEqual([
+      "ci-api/.github/workflows/ci.yml",
+      "ci-api/azure-pipelines.yml",
+      "ci-api/package.json",
+      "ci-api/test/pipelines.test.mjs",
+    ]);
     expect(strFromU8(zip["ci-api/azure-pipelines.yml"]!)).toContain('versionSpec: "22.x"');
   });
 });

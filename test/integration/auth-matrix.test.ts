@@ -11,12 +11,22 @@ interface Fixture {
   keys: Record<string, string | null>;
 }
 
-const admin = (path: string, init: RequestInit & { json?: unknown } = {}) => api(`/v1/admin${path}`, { ...init, key: ADMIN_TOKEN });
+const admin = (path: string, init: RequestInit & { json?: unknown } = {}) =>
+  api(`/v1/admin${path}`, { ...init, key: ADMIN_TOKEN });
 
 async function fixture(): Promise<Fixture> {
   const owner = await newTenantKey("acme");
-  const run = await createRun({ project: "p", steps: [{ id: "a", type: "system.sleep", input: { ms: 20_000 } }] }, owner);
-  const webhook = (await (await api("/v1/webhooks", { method: "POST", key: owner, json: { url: "https://hooks.example.com/x", eventTypes: ["run.*"] } })).json()) as { id: string };
+  const run = await createRun(
+    { project: "p", steps: [{ id: "a", type: "system.sleep", input: { ms: 20_000 } }] },
+    owner,
+  );
+  const webhook = (await (
+    await api("/v1/webhooks", {
+      method: "POST",
+      key: owner,
+      json: { url: "https://hooks.example.com/x", eventTypes: ["run.*"] },
+    })
+  ).json()) as { id: string };
 
   const revoked = await newTenantKey("acme");
   await admin(`/tenants/acme/keys/${revoked.split("_")[2]}`, { method: "DELETE" });
@@ -35,11 +45,23 @@ async function fixture(): Promise<Fixture> {
   };
 }
 
-type Route = { method: string; path: (f: Fixture) => string; body?: unknown; scope: "runs:read" | "runs:write" | "webhooks:manage"; owned: boolean };
+type Route = {
+  method: string;
+  path: (f: Fixture) => string;
+  body?: unknown;
+  scope: "runs:read" | "runs:write" | "webhooks:manage";
+  owned: boolean;
+};
 
 const ROUTES: Route[] = [
   { method: "GET", path: () => "/v1/runs", scope: "runs:read", owned: false },
-  { method: "POST", path: () => "/v1/runs", body: { project: "p", steps: [{ id: "a", type: "system.echo", input: {} }] }, scope: "runs:write", owned: false },
+  {
+    method: "POST",
+    path: () => "/v1/runs",
+    body: { project: "p", steps: [{ id: "a", type: "system.echo", input: {} }] },
+    scope: "runs:write",
+    owned: false,
+  },
   { method: "GET", path: (f) => `/v1/runs/${f.runId}`, scope: "runs:read", owned: true },
   { method: "GET", path: (f) => `/v1/runs/${f.runId}/events`, scope: "runs:read", owned: true },
   { method: "GET", path: (f) => `/v1/runs/${f.runId}/artifacts`, scope: "runs:read", owned: true },
@@ -50,13 +72,37 @@ const ROUTES: Route[] = [
   { method: "POST", path: (f) => `/v1/runs/${f.runId}/retry`, scope: "runs:write", owned: true },
   { method: "GET", path: () => "/v1/blueprints", scope: "runs:read", owned: false },
   { method: "GET", path: () => "/v1/webhooks", scope: "webhooks:manage", owned: false },
-  { method: "POST", path: () => "/v1/webhooks", body: { url: "https://evil.example.com/", eventTypes: ["*"] }, scope: "webhooks:manage", owned: false },
+  {
+    method: "POST",
+    path: () => "/v1/webhooks",
+    body: { url: "https://evil.example.com/", eventTypes: ["*"] },
+    scope: "webhooks:manage",
+    owned: false,
+  },
   { method: "GET", path: (f) => `/v1/webhooks/${f.webhookId}`, scope: "webhooks:manage", owned: true },
-  { method: "PATCH", path: (f) => `/v1/webhooks/${f.webhookId}`, body: { url: "https://evil.example.com/" }, scope: "webhooks:manage", owned: true },
+  {
+    method: "PATCH",
+    path: (f) => `/v1/webhooks/${f.webhookId}`,
+    body: { url: "https://evil.example.com/" },
+    scope: "webhooks:manage",
+    owned: true,
+  },
   { method: "DELETE", path: (f) => `/v1/webhooks/${f.webhookId}`, scope: "webhooks:manage", owned: true },
   { method: "GET", path: (f) => `/v1/webhooks/${f.webhookId}/deliveries`, scope: "webhooks:manage", owned: true },
-  { method: "POST", path: (f) => `/v1/webhooks/${f.webhookId}/rotate-secret`, body: {}, scope: "webhooks:manage", owned: true },
-  { method: "POST", path: (f) => `/v1/webhooks/${f.webhookId}/replay`, body: { since: new Date(0).toISOString() }, scope: "webhooks:manage", owned: true },
+  {
+    method: "POST",
+    path: (f) => `/v1/webhooks/${f.webhookId}/rotate-secret`,
+    body: {},
+    scope: "webhooks:manage",
+    owned: true,
+  },
+  {
+    method: "POST",
+    path: (f) => `/v1/webhooks/${f.webhookId}/replay`,
+    body: { since: new Date(0).toISOString() },
+    scope: "webhooks:manage",
+    owned: true,
+  },
 ];
 
 /** What each kind of caller must get from each route. */
@@ -108,11 +154,18 @@ describe("every endpoint against every kind of wrong caller", () => {
       }
     }
     expect(checked).toBe(7 * ROUTES.length);
-    const run = (await (await api(`/v1/runs/${f.runId}`, { key: f.owner })).json()) as { status: string; steps: { status: string }[] };
+    const run = (await (await api(`/v1/runs/${f.runId}`, { key: f.owner })).json()) as {
+      status: string;
+      steps: { status: string }[];
+    };
     expect(run).toEqual(before.run);
     expect(await (await api(`/v1/webhooks/${f.webhookId}`, { key: f.owner })).json()).toEqual(before.webhook);
-    expect(((await (await api("/v1/runs", { key: f.owner })).json()) as { items: unknown[] }).items).toHaveLength(before.runs);
-    expect(((await (await api("/v1/webhooks", { key: f.owner })).json()) as { items: unknown[] }).items).toHaveLength(before.webhooks);
+    expect(((await (await api("/v1/runs", { key: f.owner })).json()) as { items: unknown[] }).items).toHaveLength(
+      before.runs,
+    );
+    expect(((await (await api("/v1/webhooks", { key: f.owner })).json()) as { items: unknown[] }).items).toHaveLength(
+      before.webhooks,
+    );
     await api(`/v1/runs/${f.runId}/cancel`, { method: "POST", key: f.owner });
   });
 });

@@ -9,7 +9,9 @@ function parseSse(text: string): { id: string; event: string; data: { type: stri
     .split("\n\n")
     .filter((block) => block.trim())
     .map((block) => {
-      const fields = Object.fromEntries(block.split("\n").map((line) => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 1).trim()]));
+      const fields = Object.fromEntries(
+        block.split("\n").map((line) => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 1).trim()]),
+      );
       return { id: fields.id!, event: fields.event!, data: JSON.parse(fields.data!) };
     });
 }
@@ -34,8 +36,14 @@ describe("GET /v1/runs/{id}/events as text/event-stream", () => {
 
   it("resumes after Last-Event-ID", async () => {
     const run = await createRun({ project: "p", steps: [{ id: "a", type: "system.echo", input: {} }] });
-    const all = parseSse(await (await api(`/v1/runs/${run.id}/events`, { headers: { accept: "text/event-stream" } })).text());
-    const rest = parseSse(await (await api(`/v1/runs/${run.id}/events`, { headers: { accept: "text/event-stream", "last-event-id": "3" } })).text());
+    const all = parseSse(
+      await (await api(`/v1/runs/${run.id}/events`, { headers: { accept: "text/event-stream" } })).text(),
+    );
+    const rest = parseSse(
+      await (
+        await api(`/v1/runs/${run.id}/events`, { headers: { accept: "text/event-stream", "last-event-id": "3" } })
+      ).text(),
+    );
     expect(rest.map((e) => e.id)).toEqual(all.slice(3).map((e) => e.id));
   });
 });

@@ -4,7 +4,13 @@ import { ADMIN_TOKEN, api, createRun, newTenantKey, waitForRun } from "../suppor
 
 afterEach(() => reset());
 
-const run = { project: "p", steps: [{ id: "a", type: "system.echo", input: {} }, { id: "b", type: "system.echo", input: {}, dependsOn: ["a"] }] };
+const run = {
+  project: "p",
+  steps: [
+    { id: "a", type: "system.echo", input: {} },
+    { id: "b", type: "system.echo", input: {}, dependsOn: ["a"] },
+  ],
+};
 
 /** Wall time for `n` runs of `key`'s tenant to all finish. */
 async function timeRuns(key: string, n: number): Promise<number> {

@@ -8,10 +8,24 @@ import { api } from "../support/api";
 const step = fc.record(
   {
     id: fc.oneof(fc.constantFrom("a", "b", "c", "../x", "", "a".repeat(65), "x y"), fc.string({ maxLength: 70 })),
-    type: fc.oneof(fc.constantFrom("system.echo", "system.sleep", "system.fail", "repo.plan", "nope"), fc.string({ maxLength: 20 })),
-    input: fc.oneof(fc.constant({}), fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 3 })), fc.jsonValue({ maxDepth: 2 })),
-    dependsOn: fc.oneof(fc.array(fc.constantFrom("a", "b", "c", "ghost"), { maxLength: 4 }), fc.jsonValue({ maxDepth: 1 })),
-    retry: fc.oneof(fc.constant(undefined), fc.record({ maxAttempts: fc.integer({ min: -5, max: 50 }) }), fc.jsonValue({ maxDepth: 1 })),
+    type: fc.oneof(
+      fc.constantFrom("system.echo", "system.sleep", "system.fail", "repo.plan", "nope"),
+      fc.string({ maxLength: 20 }),
+    ),
+    input: fc.oneof(
+      fc.constant({}),
+      fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 3 })),
+      fc.jsonValue({ maxDepth: 2 }),
+    ),
+    dependsOn: fc.oneof(
+      fc.array(fc.constantFrom("a", "b", "c", "ghost"), { maxLength: 4 }),
+      fc.jsonValue({ maxDepth: 1 }),
+    ),
+    retry: fc.oneof(
+      fc.constant(undefined),
+      fc.record({ maxAttempts: fc.integer({ min: -5, max: 50 }) }),
+      fc.jsonValue({ maxDepth: 1 }),
+    ),
     timeoutMs: fc.oneof(fc.constant(undefined), fc.integer({ min: -10, max: 10_000_000 }), fc.string()),
   },
   { requiredKeys: [] },
@@ -19,8 +33,18 @@ const step = fc.record(
 
 /** Run specs that are malformed in at least one way (the cycle and dependency generators make most invalid). */
 const spec = fc.oneof(
-  fc.record({ project: fc.oneof(fc.constant("p"), fc.string({ maxLength: 70 })), steps: fc.array(step, { maxLength: 6 }) }, { requiredKeys: [] }),
-  fc.record({ project: fc.constant("p"), blueprint: fc.oneof(fc.constant("microservice"), fc.string({ maxLength: 10 })), input: fc.jsonValue({ maxDepth: 3 }) }, { requiredKeys: [] }),
+  fc.record(
+    { project: fc.oneof(fc.constant("p"), fc.string({ maxLength: 70 })), steps: fc.array(step, { maxLength: 6 }) },
+    { requiredKeys: [] },
+  ),
+  fc.record(
+    {
+      project: fc.constant("p"),
+      blueprint: fc.oneof(fc.constant("microservice"), fc.string({ maxLength: 10 })),
+      input: fc.jsonValue({ maxDepth: 3 }),
+    },
+    { requiredKeys: [] },
+  ),
   fc.jsonValue({ maxDepth: 4 }),
 );
 
@@ -35,7 +59,9 @@ describe("POST /v1/runs under generated hostile specs", () => {
         const res = await api("/v1/runs", {
           method: "POST",
           headers: { "content-type": "application/json" },
-          body: asText ? JSON.stringify(body).slice(0, Math.max(1, JSON.stringify(body).length - 1)) : JSON.stringify(body),
+          body: asText
+            ? JSON.stringify(body).slice(0, Math.max(1, JSON.stringify(body).length - 1))
+            : JSON.stringify(body),
         });
         expect(res.status).toBeLessThan(500);
         if (res.status === 202) {

@@ -11,7 +11,10 @@ afterEach(() => reset());
  * is one call.
  */
 async function countStatements(work: () => Promise<void>): Promise<Map<string, number>> {
-  const proto = await runInDurableObject(env.TENANT.getByName("probe"), (_instance, state) => Object.getPrototypeOf(state.storage.sql) as SqlStorage);
+  const proto = await runInDurableObject(
+    env.TENANT.getByName("probe"),
+    (_instance, state) => Object.getPrototypeOf(state.storage.sql) as SqlStorage,
+  );
   const exec = proto.exec;
   const counts = new Map<string, number>();
   proto.exec = function (this: SqlStorage, query: string, ...params: unknown[]) {
@@ -37,7 +40,10 @@ const top = (counts: Map<string, number>) => JSON.stringify([...counts].sort((a,
  */
 async function waitEnded(runId: string): Promise<void> {
   for (let i = 0; i < 1_000; i++) {
-    const status = await runInDurableObject(env.RUN.getByName(runId), (object) => (object as unknown as { store: { run(): { status: string } | null } }).store.run()?.status);
+    const status = await runInDurableObject(
+      env.RUN.getByName(runId),
+      (object) => (object as unknown as { store: { run(): { status: string } | null } }).store.run()?.status,
+    );
     if (status === "succeeded" || status === "failed" || status === "cancelled") return;
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -62,7 +68,10 @@ async function warm(): Promise<void> {
   await new Promise((r) => setTimeout(r, 2_500));
 }
 
-const chain = (n: number) => ({ project: "p", steps: Array.from({ length: n }, (_, i) => ({ id: `s${i}`, type: "system.hash", dependsOn: i ? [`s${i - 1}`] : [] })) });
+const chain = (n: number) => ({
+  project: "p",
+  steps: Array.from({ length: n }, (_, i) => ({ id: `s${i}`, type: "system.hash", dependsOn: i ? [`s${i - 1}`] : [] })),
+});
 
 it("a one-step run, from POST to its final webhook fan-out, stays within its SQL statement budget", async () => {
   await warm();

@@ -9,7 +9,10 @@ describe("tenants never see each other's runs", () => {
   it("another tenant's run, events, artifacts and cancel answer exactly like a missing run", async () => {
     const acme = await newTenantKey("acme");
     const globex = await newTenantKey("globex");
-    const run = await createRun({ project: "secret", steps: [{ id: "a", type: "system.echo", input: { token: "acme-only" } }] }, acme);
+    const run = await createRun(
+      { project: "secret", steps: [{ id: "a", type: "system.echo", input: { token: "acme-only" } }] },
+      acme,
+    );
     await waitForRun(run.id, { key: acme });
 
     const missing = "run_0000000000aaaaaaaaaaaaaaaa";
@@ -34,7 +37,12 @@ describe("tenants never see each other's runs", () => {
     const globex = await newTenantKey("globex");
     const body = { project: "p", steps: [{ id: "a", type: "system.echo", input: {} }] };
     const a = await api("/v1/runs", { method: "POST", key: acme, json: body, headers: { "idempotency-key": "same" } });
-    const b = await api("/v1/runs", { method: "POST", key: globex, json: body, headers: { "idempotency-key": "same" } });
+    const b = await api("/v1/runs", {
+      method: "POST",
+      key: globex,
+      json: body,
+      headers: { "idempotency-key": "same" },
+    });
     expect(((await a.json()) as { id: string }).id).not.toBe(((await b.json()) as { id: string }).id);
   });
 

@@ -55,7 +55,10 @@ describe("pause and resume", () => {
   it("a retry whose backoff ends during a pause is held until resume", async () => {
     // Backoff has full jitter, so the failure names a floor (retry-after) long enough for the pause
     // to land first on a loaded machine; the test then waits for the hold itself, not a fixed time.
-    const run = await createRun({ project: "p", steps: [{ id: "a", type: "system.fail", input: { times: 1, retryAfterMs: 1_500 } }] });
+    const run = await createRun({
+      project: "p",
+      steps: [{ id: "a", type: "system.fail", input: { times: 1, retryAfterMs: 1_500 } }],
+    });
     await until(async () => (await get(run.id)).steps[0]!.status === "retrying");
     expect((await control(run.id, "pause")).status).toBe(200);
     await until(async () => (await events(run.id)).some((e) => e.type === "step.held"));
@@ -68,7 +71,13 @@ describe("pause and resume", () => {
   });
 
   it("a paused run can be cancelled; a finished one cannot be paused, resumed or cancelled", async () => {
-    const run = await createRun({ project: "p", steps: [{ id: "a", type: "system.sleep", input: { ms: 2_000 } }, { id: "b", type: "system.echo", dependsOn: ["a"] }] });
+    const run = await createRun({
+      project: "p",
+      steps: [
+        { id: "a", type: "system.sleep", input: { ms: 2_000 } },
+        { id: "b", type: "system.echo", dependsOn: ["a"] },
+      ],
+    });
     expect((await control(run.id, "pause")).status).toBe(200);
     expect((await control(run.id, "cancel")).status).toBe(200);
     const cancelled = await get(run.id);
@@ -146,12 +155,16 @@ describe("retry", () => {
       ).id,
     );
     expect(first.status).toBe("failed");
-    const [zip] = ((await (await api(`/v1/runs/${first.id}/artifacts`)).json()) as { items: { name: string; sha256: string }[] }).items;
+    const [zip] = (
+      (await (await api(`/v1/runs/${first.id}/artifacts`)).json()) as { items: { name: string; sha256: string }[] }
+    ).items;
     expect(zip?.name).toBe("billing-api.zip");
 
     const retried = (await (await control(first.id, "retry")).json()) as RunView;
     await waitForRun(retried.id);
-    const carried = ((await (await api(`/v1/runs/${retried.id}/artifacts`)).json()) as { items: { name: string; sha256: string }[] }).items;
+    const carried = (
+      (await (await api(`/v1/runs/${retried.id}/artifacts`)).json()) as { items: { name: string; sha256: string }[] }
+    ).items;
     expect(carried).toEqual([expect.objectContaining({ name: "billing-api.zip", sha256: zip!.sha256 })]);
     const download = await api(`/v1/runs/${retried.id}/artifacts/billing-api.zip`);
     expect(download.headers.get("x-content-sha256")).toBe(zip!.sha256);
@@ -215,22 +228,49 @@ describe("failurePolicy: continue", () => {
 describe("leases and chaos", () => {
   it("a step that heartbeats outlives a heartbeat timeout far shorter than its work", async () => {
     const done = await waitForRun(
-      (await createRun({ project: "p", steps: [{ id: "a", type: "system.sleep", input: { ms: 2_500 }, heartbeatTimeoutMs: 1_200, retry: { maxAttempts: 1 } }] })).id,
+      (
+        await createRun({
+          project: "p",
+          steps: [
+            {
+              id: "a",
+              type: "system.sleep",
+              input: { ms: 2_500 },
+              heartbeatTimeoutMs: 1_200,
+              retry: { maxAttempts: 1 },
+            },
+          ],
+        })
+      ).id,
     );
     expect(done.status).toBe("succeeded");
     expect(done.steps[0]!.attempts).toBe(1);
   });
 
   it("system.crash: the invocation dies before acking; the lease ends; a new attempt succeeds", async () => {
-    const run = await createRun({ project: "p", steps: [{ id: "a", type: "system.crash", input: { times: 1 }, timeoutMs: 500 }] });
+    const run = await createRun({
+      project: "p",
+      steps: [{ id: "a", type: "system.crash", input: { times: 1 }, timeoutMs: 500 }],
+    });
     const done = await waitForRun(run.id, { timeoutMs: 15_000 });
     expect(done.status).toBe("succeeded");
     expect(done.steps[0]).toMatchObject({ attempts: 2, output: { attempt: 2 } });
-    expect((await events(run.id)).find((e) => e.type === "step.lease_expired")?.data).toMatchObject({ attempt: 1, phase: "running" });
+    expect((await events(run.id)).find((e) => e.type === "step.lease_expired")?.data).toMatchObject({
+      attempt: 1,
+      phase: "running",
+    });
   });
 
   it("a run deadline fails the run when it passes", async () => {
-    const done = await waitForRun((await createRun({ project: "p", deadlineMs: 1_000, steps: [{ id: "a", type: "system.sleep", input: { ms: 5_000 } }] })).id);
+    const done = await waitForRun(
+      (
+        await createRun({
+          project: "p",
+          deadlineMs: 1_000,
+          steps: [{ id: "a", type: "system.sleep", input: { ms: 5_000 } }],
+        })
+      ).id,
+    );
     expect(done.status).toBe("failed");
     expect(done.error?.code).toBe("run.deadline_exceeded");
   });

@@ -12,11 +12,19 @@ import { api, createRun, events, waitForRun } from "../support/api";
 
 afterEach(() => reset());
 
-
 const CONFIG: EngineConfig = { leaseQueuedMs: 1000, leaseGraceMs: 100, outboxRetryMs: 1000, lostBudget: 2 };
 
 function spec(id: string, steps: NewRun["steps"]): NewRun {
-  return { id, tenantId: "dev", project: "p", blueprint: null, traceId: "0".repeat(31) + "1", failurePolicy: "fail-fast", priority: "normal", steps };
+  return {
+    id,
+    tenantId: "dev",
+    project: "p",
+    blueprint: null,
+    traceId: "0".repeat(31) + "1",
+    failurePolicy: "fail-fast",
+    priority: "normal",
+    steps,
+  };
 }
 
 const step = (id: string, dependsOn: string[] = []) => ({
@@ -44,21 +52,39 @@ describe("Run DO: fencing, leases, recovery", () => {
     await withEngine(runId, (engine, store) => {
       engine.create(spec(runId, [step("a")]), 1_000);
       engine.admit(1_000);
-      expect(store.outbox().filter((r) => r.kind === "dispatch").map((r) => JSON.parse(r.body).attempt)).toEqual([1]);
+      expect(
+        store
+          .outbox()
+          .filter((r) => r.kind === "dispatch")
+          .map((r) => JSON.parse(r.body).attempt),
+      ).toEqual([1]);
       const lease = store.dueTimers(1_000 + CONFIG.leaseQueuedMs).find((t) => t.kind === "lease")!;
       engine.fire(lease, 2_000); // nobody began attempt 1: the message was lost
       expect(store.step("a")).toMatchObject({ status: "queued", attempt: 2, failures: 0 });
-      expect(store.outbox().filter((r) => r.kind === "dispatch").map((r) => JSON.parse(r.body).attempt)).toEqual([1, 2]);
+      expect(
+        store
+          .outbox()
+          .filter((r) => r.kind === "dispatch")
+          .map((r) => JSON.parse(r.body).attempt),
+      ).toEqual([1, 2]);
       expect(engine.begin("a", 1, 2_001)).toMatchObject({ ok: false, code: "attempt.stale" });
       expect(engine.begin("a", 2, 2_001)).toMatchObject({ ok: true });
       expect(engine.begin("a", 2, 2_002)).toMatchObject({ ok: false, code: "attempt.duplicate" });
       const stale = engine.report(
-        { stepId: "a", attempt: 1, outcome: "succeeded", output: {}, artifacts: [{ name: "x.txt", key: "k", size: 1, contentType: "text/plain", sha256: "0".repeat(64) }] },
+        {
+          stepId: "a",
+          attempt: 1,
+          outcome: "succeeded",
+          output: {},
+          artifacts: [{ name: "x.txt", key: "k", size: 1, contentType: "text/plain", sha256: "0".repeat(64) }],
+        },
         2_003,
       );
       expect(stale).toMatchObject({ ok: false, code: "attempt.stale" });
       expect(store.artifacts()).toEqual([]); // a refused result leaves no trace in the manifest
-      expect(engine.report({ stepId: "a", attempt: 2, outcome: "succeeded", output: { ok: true }, artifacts: [] }, 2_004)).toEqual({ ok: true });
+      expect(
+        engine.report({ stepId: "a", attempt: 2, outcome: "succeeded", output: { ok: true }, artifacts: [] }, 2_004),
+      ).toEqual({ ok: true });
       expect(store.run()!.status).toBe("succeeded");
     });
   });
@@ -84,7 +110,10 @@ describe("Run DO: fencing, leases, recovery", () => {
   });
 
   it("a worker that dies mid-attempt: the lease ends, a new attempt runs, the zombie's late result is refused", async () => {
-    const run = await createRun({ project: "p", steps: [{ id: "a", type: "system.sleep", input: { ms: 1_500 }, timeoutMs: 10_000 }] });
+    const run = await createRun({
+      project: "p",
+      steps: [{ id: "a", type: "system.sleep", input: { ms: 1_500 }, timeoutMs: 10_000 }],
+    });
     const stub = env.RUN.getByName(run.id);
     for (;;) {
       const current = (await (await api(`/v1/runs/${run.id}`)).json()) as typeof run;
@@ -114,7 +143,12 @@ describe("Run DO: fencing, leases, recovery", () => {
   });
 
   it("aborting every Durable Object mid-run loses nothing: the run finishes from its stored state", async () => {
-    const steps = Array.from({ length: 30 }, (_, i) => ({ id: `s${i}`, type: "system.echo", input: { i }, dependsOn: i ? [`s${i - 1}`] : [] }));
+    const steps = Array.from({ length: 30 }, (_, i) => ({
+      id: `s${i}`,
+      type: "system.echo",
+      input: { i },
+      dependsOn: i ? [`s${i - 1}`] : [],
+    }));
     const run = await createRun({ project: "p", steps });
     await new Promise((r) => setTimeout(r, 60));
     await abortAllDurableObjects();
@@ -146,11 +180,22 @@ describe("Run DO: spawning", () => {
       engine.create(spec(runId, [step("plan"), step("join", ["plan"])]), 0);
       engine.admit(0);
       engine.begin("plan", 1, 1);
-      const report = { stepId: "plan", attempt: 1, outcome: "succeeded" as const, output: {}, artifacts: [], spawn: [spawned("m1"), spawned("m2", ["m1"])] };
+      const report = {
+        stepId: "plan",
+        attempt: 1,
+        outcome: "succeeded" as const,
+        output: {},
+        artifacts: [],
+        spawn: [spawned("m1"), spawned("m2", ["m1"])],
+      };
       expect(engine.report(report, 2)).toEqual({ ok: true });
       expect(store.step("m1")).toMatchObject({ status: "queued", depth: 1, spawned_by: "plan" });
       expect(store.step("m2")).toMatchObject({ status: "pending", pending_deps: 1 });
-      expect(store.step("join")).toMatchObject({ status: "pending", pending_deps: 2, depends_on: JSON.stringify(["plan", "m1", "m2"]) });
+      expect(store.step("join")).toMatchObject({
+        status: "pending",
+        pending_deps: 2,
+        depends_on: JSON.stringify(["plan", "m1", "m2"]),
+      });
       for (const id of ["m1", "m2"]) {
         engine.begin(id, 1, 3);
         engine.report({ stepId: id, attempt: 1, outcome: "succeeded", output: {}, artifacts: [] }, 4);
@@ -165,7 +210,10 @@ describe("Run DO: spawning", () => {
       engine.create(spec(runId, [step("plan"), step("other")]), 0);
       engine.admit(0);
       engine.begin("plan", 1, 1);
-      engine.report({ stepId: "plan", attempt: 1, outcome: "succeeded", output: {}, artifacts: [], spawn: [spawned("other")] }, 2);
+      engine.report(
+        { stepId: "plan", attempt: 1, outcome: "succeeded", output: {}, artifacts: [], spawn: [spawned("other")] },
+        2,
+      );
       expect(store.step("plan")).toMatchObject({ status: "failed", error: expect.stringContaining("spawn.invalid") });
       expect(store.stepCount()).toBe(2);
     });
@@ -176,7 +224,17 @@ describe("Run DO: spawning", () => {
       for (let depth = 0; depth <= 3; depth++) {
         const id = `d${depth}`;
         engine.begin(id, 1, depth * 10 + 1);
-        engine.report({ stepId: id, attempt: 1, outcome: "succeeded", output: {}, artifacts: [], spawn: [spawned(`d${depth + 1}`)] }, depth * 10 + 2);
+        engine.report(
+          {
+            stepId: id,
+            attempt: 1,
+            outcome: "succeeded",
+            output: {},
+            artifacts: [],
+            spawn: [spawned(`d${depth + 1}`)],
+          },
+          depth * 10 + 2,
+        );
       }
       expect(store.step("d3")).toMatchObject({ status: "failed", error: expect.stringContaining("at most 3 deep") });
       expect(store.step("d4")).toBeNull();
@@ -191,14 +249,18 @@ describe("Run DO schema", () => {
       const sql = state.storage.sql;
       // An object created under schema v1 (before retry policies and run lineage existed)…
       expect(migrate(sql, RUN_MIGRATIONS.slice(0, 1))).toBe(1);
-      sql.exec("INSERT INTO run (id, tenant_id, project, status, trace_id, created_at) VALUES ('r', 'dev', 'p', 'running', 't', 1)");
+      sql.exec(
+        "INSERT INTO run (id, tenant_id, project, status, trace_id, created_at) VALUES ('r', 'dev', 'p', 'running', 't', 1)",
+      );
       sql.exec(
         "INSERT INTO step (id, position, type, pool, input, depends_on, pending_deps, status, max_attempts, timeout_ms) VALUES ('a', 0, 'system.echo', 'system', '{}', '[]', 0, 'pending', 3, 1000)",
       );
       sql.exec("INSERT INTO event (type, step_id, occurred_at, data) VALUES ('run.requested', NULL, 1, '{}')");
       // …upgrades in order, keeps its rows, and gets the new columns' defaults.
       expect(migrate(sql, RUN_MIGRATIONS)).toBe(RUN_MIGRATIONS.length);
-      expect(sql.exec("SELECT failure_policy, retry_of FROM run").toArray()).toEqual([{ failure_policy: "fail-fast", retry_of: null }]);
+      expect(sql.exec("SELECT failure_policy, retry_of FROM run").toArray()).toEqual([
+        { failure_policy: "fail-fast", retry_of: null },
+      ]);
       expect(sql.exec("SELECT max_attempts, initial_delay_ms, max_delay_ms FROM step").toArray()).toEqual([
         { max_attempts: 3, initial_delay_ms: 1000, max_delay_ms: 300000 },
       ]);

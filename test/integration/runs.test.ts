@@ -4,7 +4,6 @@ import { api, createRun, events, waitForRun } from "../support/api";
 
 afterEach(() => reset());
 
-
 describe("runs execute through the real queues and Run DO", () => {
   it("a chain runs in order and logs every transition in the envelope", async () => {
     const run = await createRun({
@@ -58,7 +57,12 @@ describe("runs execute through the real queues and Run DO", () => {
     const width = 100;
     const steps = [
       { id: "root", type: "system.echo", input: {} },
-      ...Array.from({ length: width }, (_, i) => ({ id: `w${i}`, type: "system.echo", input: { i }, dependsOn: ["root"] })),
+      ...Array.from({ length: width }, (_, i) => ({
+        id: `w${i}`,
+        type: "system.echo",
+        input: { i },
+        dependsOn: ["root"],
+      })),
       { id: "join", type: "system.echo", input: {}, dependsOn: Array.from({ length: width }, (_, i) => `w${i}`) },
     ];
     const done = await waitForRun((await createRun({ project: "fan", steps })).id, { timeoutMs: 25_000 });
@@ -67,17 +71,24 @@ describe("runs execute through the real queues and Run DO", () => {
     const log = await events(done.id);
     // The join is dispatched once, after all 100 branches.
     expect(log.filter((e) => e.type === "step.queued" && e.stepId === "join")).toHaveLength(1);
-    const lastBranch = Math.max(...log.filter((e) => e.type === "step.succeeded" && e.stepId?.startsWith("w")).map((e) => e.seq));
+    const lastBranch = Math.max(
+      ...log.filter((e) => e.type === "step.succeeded" && e.stepId?.startsWith("w")).map((e) => e.seq),
+    );
     expect(log.find((e) => e.type === "step.queued" && e.stepId === "join")!.seq).toBeGreaterThan(lastBranch);
   });
 
   it("a retryable failure is retried with backoff until it succeeds", async () => {
-    const done = await waitForRun((await createRun({ project: "p", steps: [{ id: "flaky", type: "system.fail", input: { times: 2 } }] })).id);
+    const done = await waitForRun(
+      (await createRun({ project: "p", steps: [{ id: "flaky", type: "system.fail", input: { times: 2 } }] })).id,
+    );
     expect(done.status).toBe("succeeded");
     expect(done.steps[0]).toMatchObject({ status: "succeeded", attempts: 3, output: { attempt: 3 } });
     const log = await events(done.id);
     expect(log.filter((e) => e.type === "step.retrying")).toHaveLength(2);
-    expect(log.filter((e) => e.type === "step.retrying")[0]!.data).toMatchObject({ attempt: 1, error: { code: "system.fail", retryable: true } });
+    expect(log.filter((e) => e.type === "step.retrying")[0]!.data).toMatchObject({
+      attempt: 1,
+      error: { code: "system.fail", retryable: true },
+    });
   });
 
   it("retries stop at maxAttempts and fail the run, skipping what depended on the step", async () => {
@@ -98,15 +109,28 @@ describe("runs execute through the real queues and Run DO", () => {
   });
 
   it("a non-retryable failure fails the step on its first attempt", async () => {
-    const done = await waitForRun((await createRun({ project: "p", steps: [{ id: "doomed", type: "system.fail", input: { times: -1 } }] })).id);
+    const done = await waitForRun(
+      (await createRun({ project: "p", steps: [{ id: "doomed", type: "system.fail", input: { times: -1 } }] })).id,
+    );
     expect(done.status).toBe("failed");
-    expect(done.steps[0]).toMatchObject({ status: "failed", attempts: 1, error: { code: "system.fail", retryable: false } });
+    expect(done.steps[0]).toMatchObject({
+      status: "failed",
+      attempts: 1,
+      error: { code: "system.fail", retryable: false },
+    });
     expect((await events(done.id)).some((e) => e.type === "step.retrying")).toBe(false);
   });
 
   it("a step that passes its timeout fails that attempt and is retried", async () => {
     const done = await waitForRun(
-      (await createRun({ project: "p", steps: [{ id: "slow", type: "system.sleep", input: { ms: 5_000 }, timeoutMs: 150, retry: { maxAttempts: 2 } }] })).id,
+      (
+        await createRun({
+          project: "p",
+          steps: [
+            { id: "slow", type: "system.sleep", input: { ms: 5_000 }, timeoutMs: 150, retry: { maxAttempts: 2 } },
+          ],
+        })
+      ).id,
     );
     expect(done.status).toBe("failed");
     expect(done.steps[0]).toMatchObject({ attempts: 2, error: { code: "step.timeout" } });
@@ -148,7 +172,11 @@ describe("idempotency and listing", () => {
     expect(b.id).toBe(a.id);
     expect(second.headers.get("idempotent-replayed")).toBe("true");
     expect(first.headers.get("location")).toBe(`/v1/runs/${a.id}`);
-    const conflict = await api("/v1/runs", { method: "POST", json: { ...body, project: "other" }, headers: { "idempotency-key": "k-1" } });
+    const conflict = await api("/v1/runs", {
+      method: "POST",
+      json: { ...body, project: "other" },
+      headers: { "idempotency-key": "k-1" },
+    });
     expect(conflict.status).toBe(409);
     expect(((await conflict.json()) as { code: string }).code).toBe("idempotency.conflict");
     const list = (await (await api("/v1/runs")).json()) as { items: unknown[] };
@@ -161,12 +189,20 @@ describe("idempotency and listing", () => {
     await Promise.all(ids.map((id) => waitForRun(id)));
     const page1 = (await (await api("/v1/runs?limit=2")).json()) as { items: { id: string }[]; nextCursor: string };
     expect(page1.items.map((r) => r.id)).toEqual([ids[4], ids[3]]);
-    const page2 = (await (await api(`/v1/runs?limit=2&cursor=${page1.nextCursor}`)).json()) as { items: { id: string }[]; nextCursor: string };
+    const page2 = (await (await api(`/v1/runs?limit=2&cursor=${page1.nextCursor}`)).json()) as {
+      items: { id: string }[];
+      nextCursor: string;
+    };
     expect(page2.items.map((r) => r.id)).toEqual([ids[2], ids[1]]);
-    const page3 = (await (await api(`/v1/runs?limit=2&cursor=${page2.nextCursor}`)).json()) as { items: { id: string }[]; nextCursor: null };
+    const page3 = (await (await api(`/v1/runs?limit=2&cursor=${page2.nextCursor}`)).json()) as {
+      items: { id: string }[];
+      nextCursor: null;
+    };
     expect(page3.items.map((r) => r.id)).toEqual([ids[0]]);
     expect(page3.nextCursor).toBeNull();
-    const odd = (await (await api("/v1/runs?project=odd&status=succeeded")).json()) as { items: { id: string; status: string }[] };
+    const odd = (await (await api("/v1/runs?project=odd&status=succeeded")).json()) as {
+      items: { id: string; status: string }[];
+    };
     expect(odd.items.map((r) => r.id)).toEqual([ids[3], ids[1]]);
     expect((await api("/v1/runs?cursor=garbage")).status).toBe(400);
     expect((await api("/v1/runs?status=sleeping")).status).toBe(400);

@@ -7,7 +7,11 @@ import { TENANT_MIGRATIONS } from "../../src/control/tenant/object";
 
 /** Every table's columns and every index, as SQLite reports them. */
 function describeSchema(sql: SqlStorage) {
-  const tables = sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' ORDER BY name").toArray();
+  const tables = sql
+    .exec<{ name: string }>(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' ORDER BY name",
+    )
+    .toArray();
   return tables.map(({ name }) => ({
     name,
     columns: sql.exec(`PRAGMA table_info(${name})`).toArray(),
@@ -40,9 +44,9 @@ describe("squashed schemas for new objects", () => {
   });
 
   it("folds a column in before table constraints, and gives up on anything but CREATE and ADD COLUMN", () => {
-    expect(squash([["CREATE TABLE t (a TEXT, b TEXT, PRIMARY KEY (a, b))"], ["ALTER TABLE t ADD COLUMN c INTEGER"]])).toEqual([
-      "CREATE TABLE t (a TEXT, b TEXT, c INTEGER, PRIMARY KEY (a, b))",
-    ]);
+    expect(
+      squash([["CREATE TABLE t (a TEXT, b TEXT, PRIMARY KEY (a, b))"], ["ALTER TABLE t ADD COLUMN c INTEGER"]]),
+    ).toEqual(["CREATE TABLE t (a TEXT, b TEXT, c INTEGER, PRIMARY KEY (a, b))"]);
     expect(squash([["CREATE TABLE t (a TEXT)"], ["UPDATE t SET a = 'x'"]])).toBeNull();
     expect(squash([["ALTER TABLE missing ADD COLUMN c INTEGER"]])).toBeNull();
   });

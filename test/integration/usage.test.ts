@@ -14,31 +14,89 @@ it("GET /v1/usage sums what finished runs recorded, by project and by day, for t
   await createRun({ project: "secret", steps: [{ id: "a", type: "system.echo", input: {} }] }, other);
   await Promise.all(runs.map((r) => waitForRun(r.id)));
 
-  const byProject = (await (await api("/v1/usage?groupBy=project")).json()) as { items: { key: string; runs: number; succeeded: number; failed: number; steps: number; attempts: number; artifactBytes: number; wallMs: number }[] };
-  const zip = ((await (await api(`/v1/runs/${runs[0]!.id}/artifacts`)).json()) as { items: { size: number }[] }).items[0]!.size;
-  const metered = { wallMs: expect.any(Number), cpuMs: expect.any(Number), tokensIn: 0, tokensOut: 0, models: {}, costUsd: expect.any(Number) };
+  const byProject = (await (await api("/v1/usage?groupBy=project")).json()) as {
+    items: {
+      key: string;
+      runs: number;
+      succeeded: number;
+      failed: number;
+      steps: number;
+      attempts: number;
+      artifactBytes: number;
+      wallMs: number;
+    }[];
+  };
+  const zip = ((await (await api(`/v1/runs/${runs[0]!.id}/artifacts`)).json()) as { items: { size: number }[] })
+    .items[0]!.size;
+  const metered = {
+    wallMs: expect.any(Number),
+    cpuMs: expect.any(Number),
+    tokensIn: 0,
+    tokensOut: 0,
+    models: {},
+    costUsd: expect.any(Number),
+  };
   // Every attempt that reported: begin + report, its artifacts' R2 writes, and 3 queue operations
   // unless the run handed it straight back to the worker that reported the step before it.
   const queueOps = expect.any(Number);
   expect(byProject.items).toEqual([
-    { key: "billing", runs: 2, succeeded: 2, failed: 0, steps: 7, attempts: 8, artifactBytes: zip, queueOps, objectCalls: 16, r2Writes: 1, ...metered },
-    { key: "ops", runs: 1, succeeded: 0, failed: 1, steps: 1, attempts: 1, artifactBytes: 0, queueOps: 3, objectCalls: 2, r2Writes: 0, ...metered },
+    {
+      key: "billing",
+      runs: 2,
+      succeeded: 2,
+      failed: 0,
+      steps: 7,
+      attempts: 8,
+      artifactBytes: zip,
+      queueOps,
+      objectCalls: 16,
+      r2Writes: 1,
+      ...metered,
+    },
+    {
+      key: "ops",
+      runs: 1,
+      succeeded: 0,
+      failed: 1,
+      steps: 1,
+      attempts: 1,
+      artifactBytes: 0,
+      queueOps: 3,
+      objectCalls: 2,
+      r2Writes: 0,
+      ...metered,
+    },
   ]);
   const billing = (byProject.items as unknown as { queueOps: number }[])[0]!.queueOps;
   expect(billing % 3).toBe(0);
   expect(billing).toBeGreaterThanOrEqual(3 * 3); // each run's first step, and the flaky step's retry, came by queue
   expect(billing).toBeLessThan(3 * 8);
-  for (const row of byProject.items as unknown as { cpuMs: number; attempts: number }[]) expect(row.cpuMs).toBeGreaterThanOrEqual(0.25 * row.attempts);
+  for (const row of byProject.items as unknown as { cpuMs: number; attempts: number }[])
+    expect(row.cpuMs).toBeGreaterThanOrEqual(0.25 * row.attempts);
   const report = (await (await api("/v1/usage")).json()) as { totalCostUsd: number; items: { costUsd: number }[] };
   expect(report.totalCostUsd).toBeGreaterThan(0);
-  expect(report.totalCostUsd).toBeCloseTo(report.items.reduce((n, r) => n + r.costUsd, 0), 6);
-  const byBlueprint = (await (await api("/v1/usage?groupBy=blueprint")).json()) as { items: { key: string; runs: number }[] };
-  expect(byBlueprint.items.map((r) => [r.key, r.runs])).toEqual([["(steps)", 2], ["microservice", 1]]);
+  expect(report.totalCostUsd).toBeCloseTo(
+    report.items.reduce((n, r) => n + r.costUsd, 0),
+    6,
+  );
+  const byBlueprint = (await (await api("/v1/usage?groupBy=blueprint")).json()) as {
+    items: { key: string; runs: number }[];
+  };
+  expect(byBlueprint.items.map((r) => [r.key, r.runs])).toEqual([
+    ["(steps)", 2],
+    ["microservice", 1],
+  ]);
   const byDay = (await (await api("/v1/usage?groupBy=day")).json()) as { items: { key: string; runs: number }[] };
   expect(byDay.items).toEqual([expect.objectContaining({ key: new Date().toISOString().slice(0, 10), runs: 3 })]);
   // By pool: the microservice's pipeline and repo steps and the system steps, each with its own share.
-  const byPool = (await (await api("/v1/usage?groupBy=pool")).json()) as { items: { key: string; runs: number; attempts: number; artifactBytes: number; costUsd: number }[] };
-  expect(byPool.items.map((r) => [r.key, r.runs, r.attempts, r.artifactBytes])).toEqual([["pipeline", 1, 2, 0], ["repo", 1, 4, zip], ["system", 2, 3, 0]]);
+  const byPool = (await (await api("/v1/usage?groupBy=pool")).json()) as {
+    items: { key: string; runs: number; attempts: number; artifactBytes: number; costUsd: number }[];
+  };
+  expect(byPool.items.map((r) => [r.key, r.runs, r.attempts, r.artifactBytes])).toEqual([
+    ["pipeline", 1, 2, 0],
+    ["repo", 1, 4, zip],
+    ["system", 2, 3, 0],
+  ]);
   expect(byPool.items.reduce((n, r) => n + r.costUsd, 0)).toBeCloseTo(report.totalCostUsd, 5);
   expect((await api("/v1/usage?from=yesterday")).status).toBe(400);
   expect((await api("/v1/usage?groupBy=tenant")).status).toBe(400);
@@ -66,7 +124,10 @@ it("GET /v1/metrics reports success rate, durations, retries and what is in flig
   expect(m.withinExpectedTime).toBe(1); // the one blueprint run finished within its expected time
   expect(m.retryRate).toBeCloseTo(1 / 8); // 8 steps, one extra attempt
   expect(m.now).toEqual({ running: 0, waiting: 0 });
-  expect(m).toMatchObject({ pools: [], webhooks: { deliveries: { succeeded: 0, failed: 0, pending: 0 }, successRate: null, attempts: 0 } });
+  expect(m).toMatchObject({
+    pools: [],
+    webhooks: { deliveries: { succeeded: 0, failed: 0, pending: 0 }, successRate: null, attempts: 0 },
+  });
 });
 
 it("GET /v1/metrics shows each pool's backlog while runs are in flight", async () => {
@@ -91,14 +152,25 @@ it("GET /v1/metrics shows each pool's backlog while runs are in flight", async (
 it("GET /v1/admin/metrics combines every tenant's runs; tenants never see each other's", async () => {
   const acme = await newTenantKey("acme-metrics");
   const mine = await createRun({ project: "p", steps: [{ id: "a", type: "system.echo", input: {} }] });
-  const theirs = await createRun({ project: "q", steps: [{ id: "x", type: "system.fail", input: { times: -1 } }] }, acme);
+  const theirs = await createRun(
+    { project: "q", steps: [{ id: "x", type: "system.fail", input: { times: -1 } }] },
+    acme,
+  );
   await waitForRun(mine.id);
   await waitForRun(theirs.id, { key: acme });
-  const tenantView = (await (await api("/v1/metrics", { key: acme })).json()) as { runs: { finished: number }; successRate: number };
+  const tenantView = (await (await api("/v1/metrics", { key: acme })).json()) as {
+    runs: { finished: number };
+    successRate: number;
+  };
   expect(tenantView).toMatchObject({ runs: { finished: 1 }, successRate: 0 });
   const platform = await api("/v1/admin/metrics", { key: ADMIN_TOKEN });
   expect(platform.status).toBe(200);
-  const p = (await platform.json()) as { tenants: number; runs: { finished: number; succeeded: number; failed: number }; successRate: number; externalPools: Record<string, unknown> };
+  const p = (await platform.json()) as {
+    tenants: number;
+    runs: { finished: number; succeeded: number; failed: number };
+    successRate: number;
+    externalPools: Record<string, unknown>;
+  };
   expect(p).toMatchObject({ tenants: 2, runs: { finished: 2, succeeded: 1, failed: 1 }, successRate: 0.5 });
   expect(p.externalPools).toHaveProperty("external");
   const tenants = (await (await api("/v1/admin/tenants", { key: ADMIN_TOKEN })).json()) as { items: string[] };
@@ -111,12 +183,22 @@ it("GET /v1/runs/{id}/usage gives one run's usage and cost, in total and per poo
   await waitForRun(run.id);
   const res = await api(`/v1/runs/${run.id}/usage`);
   expect(res.status).toBe(200);
-  const u = (await res.json()) as { final: boolean; attempts: number; costUsd: number; cpuMs: number; pools: Record<string, { attempts: number; costUsd: number }> };
+  const u = (await res.json()) as {
+    final: boolean;
+    attempts: number;
+    costUsd: number;
+    cpuMs: number;
+    pools: Record<string, { attempts: number; costUsd: number }>;
+  };
   expect(u.final).toBe(true);
   expect(Object.keys(u.pools).sort()).toEqual(["pipeline", "repo"]);
   expect(Object.values(u.pools).reduce((n, p) => n + p.attempts, 0)).toBe(u.attempts);
   expect(Object.values(u.pools).reduce((n, p) => n + p.costUsd, 0)).toBeCloseTo(u.costUsd, 5);
-  const project = ((await (await api("/v1/usage?groupBy=project")).json()) as { items: { key: string; attempts: number; costUsd: number }[] }).items[0]!;
+  const project = (
+    (await (await api("/v1/usage?groupBy=project")).json()) as {
+      items: { key: string; attempts: number; costUsd: number }[];
+    }
+  ).items[0]!;
   expect(project).toMatchObject({ key: "solo", attempts: u.attempts, costUsd: u.costUsd });
   const other = await newTenantKey("peeker");
   expect((await api(`/v1/runs/${run.id}/usage`, { key: other })).status).toBe(404);

@@ -16,11 +16,17 @@ afterEach(() => reset());
 
 const DOH_URL = env.DOH_URL!;
 const hook = { url: "https://hooks.example.com/factory", eventTypes: ["run.*"] };
-const run = (callbackUrl: string) => ({ project: "p", callback: { url: callbackUrl }, steps: [{ id: "a", type: "system.echo", input: {} }] });
+const run = (callbackUrl: string) => ({
+  project: "p",
+  callback: { url: callbackUrl },
+  steps: [{ id: "a", type: "system.echo", input: {} }],
+});
 /** What development does with a finding: refuse it, or store this canonical URL. */
 const inDevelopment = (row: Row) => row[2] ?? row[1];
 
-async function problem(res: Response): Promise<{ code: string; title: string; errors: { path: string; message: string }[] }> {
+async function problem(
+  res: Response,
+): Promise<{ code: string; title: string; errors: { path: string; message: string }[] }> {
   expect(res.headers.get("content-type")).toContain("application/problem+json");
   return (await res.json()) as { code: string; title: string; errors: { path: string; message: string }[] };
 }
@@ -42,7 +48,11 @@ describe("every finding, on every channel", () => {
       expect(ran.status).toBe(202);
       return;
     }
-    for (const [res, field] of [[created, "url"], [patched, "url"], [ran, "callback.url"]] as const) {
+    for (const [res, field] of [
+      [created, "url"],
+      [patched, "url"],
+      [ran, "callback.url"],
+    ] as const) {
       expect(res.status).toBe(400);
       const body = await problem(res);
       expect(body.code).toBe("request.invalid");
@@ -57,7 +67,10 @@ describe("every finding, on every channel", () => {
 
 describe("the canonical form is what is stored", () => {
   it("on create, on PATCH and for a run's callback", async () => {
-    const created = await api("/v1/webhooks", { method: "POST", json: { ...hook, url: "HTTPS://Hooks.EXAMPLE.com.:443/a/../b?x=1" } });
+    const created = await api("/v1/webhooks", {
+      method: "POST",
+      json: { ...hook, url: "HTTPS://Hooks.EXAMPLE.com.:443/a/../b?x=1" },
+    });
     const { id, url } = (await created.json()) as { id: string; url: string };
     expect(url).toBe("https://hooks.example.com/b?x=1");
     expect(((await (await api(`/v1/webhooks/${id}`)).json()) as { url: string }).url).toBe(url);
@@ -65,23 +78,36 @@ describe("the canonical form is what is stored", () => {
     const patched = await api(`/v1/webhooks/${id}`, { method: "PATCH", json: { url: "https://bücher.example.com./" } });
     expect(((await patched.json()) as { url: string }).url).toBe("https://xn--bcher-kva.example.com/");
 
-    const ran = (await (await api("/v1/runs", { method: "POST", json: run("http://[0:0::1]:9411/cb") })).json()) as { callback: { endpointId: string } };
-    expect(((await (await api(`/v1/webhooks/${ran.callback.endpointId}`)).json()) as { url: string }).url).toBe("http://[::1]:9411/cb");
+    const ran = (await (await api("/v1/runs", { method: "POST", json: run("http://[0:0::1]:9411/cb") })).json()) as {
+      callback: { endpointId: string };
+    };
+    expect(((await (await api(`/v1/webhooks/${ran.callback.endpointId}`)).json()) as { url: string }).url).toBe(
+      "http://[::1]:9411/cb",
+    );
   });
 
   it("a name that resolves to a private address is refused with the address in the reason", async () => {
-    const body = await problem(await api("/v1/webhooks", { method: "POST", json: { ...hook, url: "https://cname-private.example.org/x" } }));
-    expect(body.errors).toEqual([{ path: "url", message: "cname-private.example.org resolves to 10.0.0.5, a private or reserved address" }]);
+    const body = await problem(
+      await api("/v1/webhooks", { method: "POST", json: { ...hook, url: "https://cname-private.example.org/x" } }),
+    );
+    expect(body.errors).toEqual([
+      { path: "url", message: "cname-private.example.org resolves to 10.0.0.5, a private or reserved address" },
+    ]);
   });
 
   it("a resolver that fails refuses the URL (400 with the reason), never passes it", async () => {
-    const body = await problem(await api("/v1/webhooks", { method: "POST", json: { ...hook, url: "https://servfail.example.org/" } }));
-    expect(body.title).toBe("The webhook URL is refused: servfail.example.org could not be resolved: the resolver answered status 2.");
+    const body = await problem(
+      await api("/v1/webhooks", { method: "POST", json: { ...hook, url: "https://servfail.example.org/" } }),
+    );
+    expect(body.title).toBe(
+      "The webhook URL is refused: servfail.example.org could not be resolved: the resolver answered status 2.",
+    );
   });
 });
 
 describe("name resolution", () => {
-  const queries = async (name: string) => ((await (await fetch(new URL(`/queries?name=${name}`, DOH_URL))).json()) as { count: number }).count;
+  const queries = async (name: string) =>
+    ((await (await fetch(new URL(`/queries?name=${name}`, DOH_URL))).json()) as { count: number }).count;
 
   it("asks for A and AAAA once, then answers from the cache until the TTL runs out", async () => {
     const name = "long-ttl.example.org"; // TTL of a day, clamped to five minutes
@@ -114,22 +140,41 @@ describe("name resolution", () => {
 
   it("an unreachable resolver is a refusal", async () => {
     const result = await resolvePublicName("hooks.example.com", "http://127.0.0.1:1/dns-query");
-    expect(result).toMatchObject({ ok: false, reason: expect.stringMatching(/^hooks\.example\.com could not be resolved: /) });
+    expect(result).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/^hooks\.example\.com could not be resolved: /),
+    });
   });
 });
 
 describe("at delivery", () => {
-  const task = (url: string) => ({ deliveryId: "dlv_1", eventId: "evt_1", url, payload: JSON.stringify({ eventId: "evt_1" }), secrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"] });
+  const task = (url: string) => ({
+    deliveryId: "dlv_1",
+    eventId: "evt_1",
+    url,
+    payload: JSON.stringify({ eventId: "evt_1" }),
+    secrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+  });
   const guard = { policy: { allowLoopbackHttp: true }, dohUrl: DOH_URL };
 
   it("a stored name that now resolves to a private address is not called: a failed attempt with the reason", async () => {
     const result = await attemptDelivery(task("https://metadata.example.org/hook"), { timeoutMs: 1_000, guard });
-    expect(result).toMatchObject({ statusCode: null, excerpt: null, error: "refused URL: metadata.example.org resolves to 169.254.169.254, a private or reserved address" });
+    expect(result).toMatchObject({
+      statusCode: null,
+      excerpt: null,
+      error: "refused URL: metadata.example.org resolves to 169.254.169.254, a private or reserved address",
+    });
   });
 
   it("a resolver failure is a failed attempt too (retried on the schedule), not a pass", async () => {
-    const result = await attemptDelivery(task("https://hooks.example.com/"), { timeoutMs: 1_000, guard: { ...guard, dohUrl: "http://127.0.0.1:1/dns-query" } });
-    expect(result).toMatchObject({ statusCode: null, error: expect.stringMatching(/^refused URL: hooks\.example\.com could not be resolved: /) });
+    const result = await attemptDelivery(task("https://hooks.example.com/"), {
+      timeoutMs: 1_000,
+      guard: { ...guard, dohUrl: "http://127.0.0.1:1/dns-query" },
+    });
+    expect(result).toMatchObject({
+      statusCode: null,
+      error: expect.stringMatching(/^refused URL: hooks\.example\.com could not be resolved: /),
+    });
   });
 
   it("a URL stored before the rules tightened is refused by inspection", async () => {
@@ -139,7 +184,8 @@ describe("at delivery", () => {
 });
 
 describe("resolution is work for a verified key only", () => {
-  const queries = async (name: string) => ((await (await fetch(new URL(`/queries?name=${name}`, DOH_URL))).json()) as { count: number }).count;
+  const queries = async (name: string) =>
+    ((await (await fetch(new URL(`/queries?name=${name}`, DOH_URL))).json()) as { count: number }).count;
 
   it("a run's callback is not resolved for a key that does not verify: 401 first, and nothing created", async () => {
     const name = "unverified-caller.example.com";

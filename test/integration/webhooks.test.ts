@@ -28,10 +28,15 @@ describe("the webhooks API", () => {
     const listed = (await (await api("/v1/webhooks")).json()) as { items: unknown[] };
     expect(JSON.stringify(listed)).not.toContain(body.secret);
 
-    const patched = await api(`/v1/webhooks/${body.id}`, { method: "PATCH", json: { eventTypes: ["*"], project: "billing" } });
+    const patched = await api(`/v1/webhooks/${body.id}`, {
+      method: "PATCH",
+      json: { eventTypes: ["*"], project: "billing" },
+    });
     expect(await patched.json()).toMatchObject({ eventTypes: ["*"], project: "billing" });
 
-    const rotated = (await (await api(`/v1/webhooks/${body.id}/rotate-secret`, { method: "POST", json: { overlapMs: 60_000 } })).json()) as {
+    const rotated = (await (
+      await api(`/v1/webhooks/${body.id}/rotate-secret`, { method: "POST", json: { overlapMs: 60_000 } })
+    ).json()) as {
       secret: string;
       previousSecretExpiresAt: string;
     };
@@ -60,8 +65,17 @@ describe("the webhooks API", () => {
   it("another tenant's endpoint is a 404, exactly like a missing one", async () => {
     const other = await newTenantKey("acme");
     const { id } = (await (await api("/v1/webhooks", { method: "POST", json: hook })).json()) as { id: string };
-    for (const [method, path] of [["GET", ""], ["GET", "/deliveries"], ["DELETE", ""], ["POST", "/rotate-secret"]] as const) {
-      const res = await api(`/v1/webhooks/${id}${path}`, { method, key: other, ...(method === "POST" ? { json: {} } : {}) });
+    for (const [method, path] of [
+      ["GET", ""],
+      ["GET", "/deliveries"],
+      ["DELETE", ""],
+      ["POST", "/rotate-secret"],
+    ] as const) {
+      const res = await api(`/v1/webhooks/${id}${path}`, {
+        method,
+        key: other,
+        ...(method === "POST" ? { json: {} } : {}),
+      });
       expect(res.status, `${method} ${path}`).toBe(404);
     }
     expect((await api(`/v1/webhooks/${id}`)).status).toBe(200);
@@ -79,7 +93,10 @@ describe("delivery bookkeeping in the tenant object", () => {
 
       const id = tasks[0]!.deliveryId;
       book.record(id, failure, 10, POLICY);
-      expect(book.deliveries(endpoint.id, { limit: 10 })![0]).toMatchObject({ status: "pending", attempts: [{ statusCode: 500, excerpt: "boom" }] });
+      expect(book.deliveries(endpoint.id, { limit: 10 })![0]).toMatchObject({
+        status: "pending",
+        attempts: [{ statusCode: 500, excerpt: "boom" }],
+      });
       expect(book.due(9)).toEqual([]);
       expect(book.due(10 + 120)).toEqual([id]); // 100 ms ±20 %
       book.record(id, failure, 200, POLICY);
@@ -95,8 +112,13 @@ describe("delivery bookkeeping in the tenant object", () => {
       const { endpoint } = book.create(hook, 0);
       const tasks = book.plan([event(1), event(2), event(3)], 0, POLICY);
       for (const t of tasks) book.record(t.deliveryId, failure, 5, POLICY);
-      expect(book.get(endpoint.id, 5)).toMatchObject({ status: "disabled", disabledReason: expect.stringContaining("3 consecutive") });
-      expect(state.storage.sql.exec("SELECT type FROM tenant_event").toArray()).toEqual([{ type: "webhook.endpoint_disabled" }]);
+      expect(book.get(endpoint.id, 5)).toMatchObject({
+        status: "disabled",
+        disabledReason: expect.stringContaining("3 consecutive"),
+      });
+      expect(state.storage.sql.exec("SELECT type FROM tenant_event").toArray()).toEqual([
+        { type: "webhook.endpoint_disabled" },
+      ]);
       expect(book.plan([event(4)], 6, POLICY)).toEqual([]); // a disabled endpoint gets nothing new
       expect(book.update(endpoint.id, { enabled: true }, 7)).toMatchObject({ status: "active", disabledReason: null });
     });
@@ -154,7 +176,11 @@ describe("due deliveries past a queue batch", () => {
     const { endpoint } = book.create({ ...hook, eventTypes: ["*"] }, 0);
     // Planned long ago: every timer is due now. Disabled afterwards, so the real consumer that
     // receives these messages makes no outbound call.
-    const tasks = book.plan(Array.from({ length: 1_000 }, (_, i) => event(i)), 0, POLICY);
+    const tasks = book.plan(
+      Array.from({ length: 1_000 }, (_, i) => event(i)),
+      0,
+      POLICY,
+    );
     book.update(endpoint.id, { enabled: false }, 1);
     return tasks.map((t) => t.deliveryId);
   };
@@ -193,7 +219,9 @@ describe("due deliveries past a queue batch", () => {
 
 describe("a run's events and the tenant's deliveries", () => {
   it("a run lets go of its events only once the tenant holds their deliveries: a webhooks queue that loses messages loses no event", async () => {
-    const endpoint = (await (await api("/v1/webhooks", { method: "POST", json: { ...hook, eventTypes: ["*"] } })).json()) as { id: string };
+    const endpoint = (await (
+      await api("/v1/webhooks", { method: "POST", json: { ...hook, eventTypes: ["*"] } })
+    ).json()) as { id: string };
     const run = await createRun({ project: "p", steps: [{ id: "a", type: "system.sleep", input: { ms: 300 } }] });
     // The run's events wait for its end (or their batching timer) before they leave its outbox.
     // From now on its webhooks queue swallows every message, as the local broker does when the
@@ -204,12 +232,16 @@ describe("a run's events and the tenant's deliveries", () => {
       target.env = { ...target.env, QUEUE_WEBHOOKS: lossy as unknown as Env["QUEUE_WEBHOOKS"] };
     });
     expect((await waitForRun(run.id)).status).toBe("succeeded");
-    const wanted = (await events(run.id)).filter((e) => (WEBHOOK_EVENT_TYPES as readonly string[]).includes(e.type)).map((e) => e.eventId);
+    const wanted = (await events(run.id))
+      .filter((e) => (WEBHOOK_EVENT_TYPES as readonly string[]).includes(e.type))
+      .map((e) => e.eventId);
     expect(wanted.length).toBeGreaterThan(3);
 
     let planned: string[] = [];
     for (const deadline = Date.now() + 3_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
-      const page = (await (await api(`/v1/webhooks/${endpoint.id}/deliveries?limit=100`)).json()) as { items: { eventId: string }[] };
+      const page = (await (await api(`/v1/webhooks/${endpoint.id}/deliveries?limit=100`)).json()) as {
+        items: { eventId: string }[];
+      };
       planned = page.items.map((d) => d.eventId);
       if (wanted.every((id) => planned.includes(id))) break;
     }

@@ -38,9 +38,19 @@ async function take(token: string): Promise<Lease> {
 
 /** Everything a forged call could have changed: statuses, attempts, outputs, the event log, artifacts. */
 async function snapshot(runId: string, key?: string) {
-  const run = (await (await api(`/v1/runs/${runId}`, key ? { key } : {})).json()) as { status: string; steps: unknown[] };
-  const artifacts = (await (await api(`/v1/runs/${runId}/artifacts`, key ? { key } : {})).json()) as { items: unknown[] };
-  return { status: run.status, steps: run.steps, events: (await events(runId, key)).length, artifacts: artifacts.items };
+  const run = (await (await api(`/v1/runs/${runId}`, key ? { key } : {})).json()) as {
+    status: string;
+    steps: unknown[];
+  };
+  const artifacts = (await (await api(`/v1/runs/${runId}/artifacts`, key ? { key } : {})).json()) as {
+    items: unknown[];
+  };
+  return {
+    status: run.status,
+    steps: run.steps,
+    events: (await events(runId, key)).length,
+    artifacts: artifacts.items,
+  };
 }
 
 /** Each worker endpoint a lease id opens, with a harmless body. */
@@ -65,7 +75,10 @@ beforeEach(async () => {
 
 describe("worker leases", () => {
   it("a lease id is an unguessable secret, not the attempt's name", async () => {
-    const run = await createRun({ project: "ext", steps: [{ id: "x", type: "external.task", input: { kind: "noop" } }] });
+    const run = await createRun({
+      project: "ext",
+      steps: [{ id: "x", type: "external.task", input: { kind: "noop" } }],
+    });
     const lease = await take(tokens[0]!.token);
     expect(lease.id).toMatch(/^lse_[0-9a-z]{40}$/);
     expect(lease.id).not.toContain(run.id);
@@ -73,9 +86,16 @@ describe("worker leases", () => {
 
   it("a guessed lease id for another tenant's running queue step reaches nothing", async () => {
     const acme = await newTenantKey("acme");
-    const victim = await createRun({ project: "p", steps: [{ id: "z", type: "system.sleep", input: { ms: 4_000 } }] }, acme);
+    const victim = await createRun(
+      { project: "p", steps: [{ id: "z", type: "system.sleep", input: { ms: 4_000 } }] },
+      acme,
+    );
     // Running in the system pool (a queue consumer has begun it).
-    for (let i = 0; i < 200 && (await snapshot(victim.id, acme)).steps.every((s) => (s as { status: string }).status !== "running"); i++) {
+    for (
+      let i = 0;
+      i < 200 && (await snapshot(victim.id, acme)).steps.every((s) => (s as { status: string }).status !== "running");
+      i++
+    ) {
       await new Promise((r) => setTimeout(r, 20));
     }
     const before = await snapshot(victim.id, acme);
@@ -90,7 +110,10 @@ describe("worker leases", () => {
   });
 
   it("another token's lease, a forged lease and a spent lease are 404 and change nothing", async () => {
-    const run = await createRun({ project: "ext", steps: [{ id: "x", type: "external.task", input: { kind: "noop" } }] });
+    const run = await createRun({
+      project: "ext",
+      steps: [{ id: "x", type: "external.task", input: { kind: "noop" } }],
+    });
     const lease = await take(tokens[0]!.token);
     const before = await snapshot(run.id);
 
@@ -100,7 +123,9 @@ describe("worker leases", () => {
     expect(await snapshot(run.id)).toEqual(before);
 
     // Its holder completes it; replaying the spent lease then finds nothing.
-    const ok = await worker(tokens[0]!.token, `/leases/${lease.id}/result`, { json: { outcome: "succeeded", output: { by: "holder" } } });
+    const ok = await worker(tokens[0]!.token, `/leases/${lease.id}/result`, {
+      json: { outcome: "succeeded", output: { by: "holder" } },
+    });
     expect(ok.status).toBe(200);
     const after = await snapshot(run.id);
     expect(after.status).toBe("succeeded");
@@ -109,12 +134,17 @@ describe("worker leases", () => {
   });
 
   it("a token revoked mid-lease is 401 on every call, and the attempt lapses in the run as any dead worker's would", async () => {
-    const run = await createRun({ project: "ext", steps: [{ id: "x", type: "external.task", input: { kind: "noop" } }] });
+    const run = await createRun({
+      project: "ext",
+      steps: [{ id: "x", type: "external.task", input: { kind: "noop" } }],
+    });
     const lease = await take(tokens[0]!.token);
     expect((await worker(tokens[0]!.token, `/leases/${lease.id}/heartbeat`, { json: {} })).status).toBe(200);
     const before = await snapshot(run.id);
 
-    expect((await api(`/v1/admin/pools/external/tokens/${tokens[0]!.id}`, { method: "DELETE", key: ADMIN_TOKEN })).status).toBe(204);
+    expect(
+      (await api(`/v1/admin/pools/external/tokens/${tokens[0]!.id}`, { method: "DELETE", key: ADMIN_TOKEN })).status,
+    ).toBe(204);
     await expectRefusedEverywhere(tokens[0]!.token, lease.id, 401);
     expect((await worker(tokens[0]!.token, "/leases", { json: { waitMs: 0 } })).status).toBe(401);
     expect(await snapshot(run.id)).toEqual(before);

@@ -18,7 +18,16 @@ function tables(): string {
         ...p.blobs.map((b, i) => `| \`blob${i + 1}\` | ${b.name} | ${b.doc} |`),
         ...p.doubles.map((d, i) => `| \`double${i + 1}\` | ${d.name} | ${d.doc} |`),
       ];
-      return [`### \`${kind}\``, "", `${p.doc} Written ${p.when}.`, "", "| column | field | meaning |", "|---|---|---|", "| `index1` | tenantId | the tenant (sampling key) |", ...rows].join("\n");
+      return [
+        `### \`${kind}\``,
+        "",
+        `${p.doc} Written ${p.when}.`,
+        "",
+        "| column | field | meaning |",
+        "|---|---|---|",
+        "| `index1` | tenantId | the tenant (sampling key) |",
+        ...rows,
+      ].join("\n");
     })
     .join("\n\n");
 }
@@ -45,7 +54,10 @@ describe("the Analytics Engine schema", () => {
       writeFileSync(path, `${doc.slice(0, start + BEGIN.length)}\n\n${tables()}\n\n${doc.slice(end)}`);
       return;
     }
-    expect(current, "run UPDATE_ANALYTICS_DOC=1 npx vitest run --config vitest.node.config.ts test/node/analytics-schema.test.ts").toBe(tables());
+    expect(
+      current,
+      "run UPDATE_ANALYTICS_DOC=1 npx vitest run --config vitest.node.config.ts test/node/analytics-schema.test.ts",
+    ).toBe(tables());
   });
 
   const views = readdirSync(join(DIR, "views")).filter((f) => f.endsWith(".sql"));
@@ -56,14 +68,21 @@ describe("the Analytics Engine schema", () => {
     expect(kind && kind in POINTS, "a '-- kind:' header naming a point kind").toBe(true);
     const schema = POINTS[kind!];
     const declared = new Map(
-      [...(/^-- columns: (.+)$/m.exec(sql)?.[1] ?? "").matchAll(/(blob|double)(\d+)=(\w+)/g)].map((m) => [`${m[1]}${m[2]}`, { list: m[1], n: Number(m[2]), name: m[3] }]),
+      [...(/^-- columns: (.+)$/m.exec(sql)?.[1] ?? "").matchAll(/(blob|double)(\d+)=(\w+)/g)].map((m) => [
+        `${m[1]}${m[2]}`,
+        { list: m[1], n: Number(m[2]), name: m[3] },
+      ]),
     );
     for (const [column, { list, n, name }] of declared) {
       const field = (list === "blob" ? schema.blobs : schema.doubles)[n - 1];
       expect(field?.name, `${file}: ${column}`).toBe(name);
     }
-    const body = sql.split("\n").filter((l) => !l.startsWith("--")).join("\n");
-    for (const [used] of body.matchAll(/\b(?:blob|double)\d+\b/g)) expect(declared.has(used), `${file}: ${used} is not in its '-- columns:' header`).toBe(true);
+    const body = sql
+      .split("\n")
+      .filter((l) => !l.startsWith("--"))
+      .join("\n");
+    for (const [used] of body.matchAll(/\b(?:blob|double)\d+\b/g))
+      expect(declared.has(used), `${file}: ${used} is not in its '-- columns:' header`).toBe(true);
     expect(body).toContain(`FROM ${DATASET}`);
     expect(body).toContain(`blob1 = '${kind}'`);
   });

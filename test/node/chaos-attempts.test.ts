@@ -22,14 +22,26 @@ const kill = (n: number, killedAt: number): Kill => ({ n, killedAt, upAt: killed
 
 describe("the chaos drill's reading of attempts", () => {
   it("a step is killed out when each failed attempt timed out with a kill during its run", () => {
-    const events = [...attempt(1, 0, 3_500, timeout), ...attempt(2, 4_000, 7_500, timeout), ...attempt(3, 8_000, 11_500, timeout, true)];
+    const events = [
+      ...attempt(1, 0, 3_500, timeout),
+      ...attempt(2, 4_000, 7_500, timeout),
+      ...attempt(3, 8_000, 11_500, timeout, true),
+    ];
     const attempts = attemptsByStep(events, [kill(1, 100), kill(2, 4_200), kill(3, 8_050)]).get("s")!;
-    expect(attempts.map((a) => [a.n, a.outcome, a.kills])).toEqual([[1, "failed", [1]], [2, "failed", [2]], [3, "failed", [3]]]);
+    expect(attempts.map((a) => [a.n, a.outcome, a.kills])).toEqual([
+      [1, "failed", [1]],
+      [2, "failed", [2]],
+      [3, "failed", [3]],
+    ]);
     expect(killedOut(attempts, 0, 1_000)).toBe(true);
   });
 
   it("a timeout with no kill during its run is not explained by kills, unless the plan injected it", () => {
-    const events = [...attempt(1, 0, 3_500, timeout), ...attempt(2, 4_000, 7_500, timeout), ...attempt(3, 8_000, 11_500, timeout, true)];
+    const events = [
+      ...attempt(1, 0, 3_500, timeout),
+      ...attempt(2, 4_000, 7_500, timeout),
+      ...attempt(3, 8_000, 11_500, timeout, true),
+    ];
     // Kill 2 fell before attempt 2 started: attempt 2 timed out on its own.
     const attempts = attemptsByStep(events, [kill(1, 100), kill(2, 3_900), kill(3, 8_050)]).get("s")!;
     expect(attempts[1]!.kills).toEqual([]);
@@ -53,8 +65,17 @@ describe("the chaos drill's reading of attempts", () => {
   });
 
   it("an attempt lost before it started ends without counting as a failure", () => {
-    const events = [ev("step.queued", 0, 1), ev("step.lease_expired", 2_000, 1, { phase: "queued" }), ev("step.queued", 2_000, 2), ev("step.started", 2_100, 2), ev("step.succeeded", 2_400, 2)];
+    const events = [
+      ev("step.queued", 0, 1),
+      ev("step.lease_expired", 2_000, 1, { phase: "queued" }),
+      ev("step.queued", 2_000, 2),
+      ev("step.started", 2_100, 2),
+      ev("step.succeeded", 2_400, 2),
+    ];
     const attempts = attemptsByStep(events, [kill(1, 50)]).get("s")!;
-    expect(attempts.map((a) => [a.n, a.outcome, a.kills])).toEqual([[1, "lost", []], [2, "succeeded", []]]);
+    expect(attempts.map((a) => [a.n, a.outcome, a.kills])).toEqual([
+      [1, "lost", []],
+      [2, "succeeded", []],
+    ]);
   });
 });

@@ -4,11 +4,14 @@ import type { z } from "zod";
 import { CLIENT_ROUTES, FactoryApiError, FactoryClient, type CreateRunInput, type RunView } from "../../client/index";
 import type { CreateRunBody, RunView as RunViewSchema } from "../../schema/api";
 
-const openapi = JSON.parse(readFileSync(new URL("../../schema/openapi.json", import.meta.url), "utf8")) as { paths: Record<string, Record<string, unknown>> };
+const openapi = JSON.parse(readFileSync(new URL("../../schema/openapi.json", import.meta.url), "utf8")) as {
+  paths: Record<string, Record<string, unknown>>;
+};
 
 describe("the typed client", () => {
   it("calls only routes that the OpenAPI document has", () => {
-    for (const [method, path] of CLIENT_ROUTES) expect(openapi.paths[path]?.[method], `${method} ${path}`).toBeDefined();
+    for (const [method, path] of CLIENT_ROUTES)
+      expect(openapi.paths[path]?.[method], `${method} ${path}`).toBeDefined();
   });
 
   it("takes and returns exactly the API's schema types", () => {
@@ -21,7 +24,10 @@ describe("the typed client", () => {
     const seen: { key: string | null; at: number }[] = [];
     const answers = [
       new Response("{}", { status: 503 }),
-      new Response(JSON.stringify({ code: "rate.limited", title: "slow down", status: 429, type: "x" }), { status: 429, headers: { "retry-after": "1" } }),
+      new Response(JSON.stringify({ code: "rate.limited", title: "slow down", status: 429, type: "x" }), {
+        status: 429,
+        headers: { "retry-after": "1" },
+      }),
       new Response(JSON.stringify({ id: "run_x" }), { status: 202 }),
     ];
     const client = new FactoryClient({
@@ -47,7 +53,9 @@ describe("the typed client", () => {
       apiKey: "k",
       fetch: async () => {
         calls++;
-        return new Response(JSON.stringify({ type: "x", title: "No such run.", status: 404, code: "run.not_found" }), { status: 404 });
+        return new Response(JSON.stringify({ type: "x", title: "No such run.", status: 404, code: "run.not_found" }), {
+          status: 404,
+        });
       },
     });
     const err = await client.getRun("run_x").catch((e: unknown) => e);

@@ -5,7 +5,10 @@ import { azurePipeline } from "../../src/data/jobs/pipeline/azure-pipelines";
 import { githubActionsWorkflow } from "../../src/data/jobs/pipeline/github-actions";
 import { planService } from "../../src/data/jobs/repo/plan";
 
-const plans = [planService({ name: "billing-api" }), planService({ name: "x-svc", nodeVersion: 22, resources: ["orders", "users"] })];
+const plans = [
+  planService({ name: "billing-api" }),
+  planService({ name: "x-svc", nodeVersion: 22, resources: ["orders", "users"] }),
+];
 
 describe("generated CI/CD definitions", () => {
   it.each(plans)("the GitHub Actions workflow for $name passes an independent validator (action-validator)", (plan) => {
@@ -16,13 +19,20 @@ describe("generated CI/CD definitions", () => {
     expect(doc.jobs.test.steps.find((s) => s.with)?.with?.["node-version"]).toBe(plan.nodeVersion);
   });
 
-  it.each(plans)("the Azure Pipelines definition for $name is YAML with a trigger, a pool and install/test steps", (plan) => {
-    const doc = parse(azurePipeline(plan)) as { trigger: unknown; pool: { vmImage: string }; steps: { task?: string; script?: string; inputs?: { versionSpec: string } }[] };
-    expect(doc.trigger).toEqual({ branches: { include: ["main"] } });
-    expect(doc.pool.vmImage).toBe("ubuntu-latest");
-    expect(doc.steps[0]).toMatchObject({ task: "NodeTool@0", inputs: { versionSpec: `${plan.nodeVersion}.x` } });
-    expect(doc.steps.map((s) => s.script).filter(Boolean)).toEqual(["npm install", "npm test"]);
-  });
+  it.each(plans)(
+    "the Azure Pipelines definition for $name is YAML with a trigger, a pool and install/test steps",
+    (plan) => {
+      const doc = parse(azurePipeline(plan)) as {
+        trigger: unknown;
+        pool: { vmImage: string };
+        steps: { task?: string; script?: string; inputs?: { versionSpec: string } }[];
+      };
+      expect(doc.trigger).toEqual({ branches: { include: ["main"] } });
+      expect(doc.pool.vmImage).toBe("ubuntu-latest");
+      expect(doc.steps[0]).toMatchObject({ task: "NodeTool@0", inputs: { versionSpec: `${plan.nodeVersion}.x` } });
+      expect(doc.steps.map((s) => s.script).filter(Boolean)).toEqual(["npm install", "npm test"]);
+    },
+  );
 
   it("a broken workflow is caught by the validator (the check has teeth)", () => {
     expect(validateWorkflow("name: ci\njobs: 3\n").errors.length).toBeGreaterThan(0);

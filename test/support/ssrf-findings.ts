@@ -40,4 +40,3 @@ export const FINDINGS: Row[] = [
   ["HTTP://127.0.0.1:9411/", INSPECT, "http://127.0.0.1:9411/"], // upper-case scheme: stored canonical
   ["http://127.0.0.1:9411/\r\nX: 1", INSPECT], // header injection attempt
 ];
-

@@ -2,7 +2,12 @@ import { describe, expect, it } from "vitest";
 import { artifactKey, isSafeSegment, type ArtifactScope } from "../../src/artifacts/keys";
 import { AppError, NonRetryableError, toErrorShape } from "../../src/errors";
 
-const scope: ArtifactScope = { tenantId: "acme", runId: "run_01jdz3k7m9q2w8e4r6t0y1u3i5", stepId: "package", attempt: 2 };
+const scope: ArtifactScope = {
+  tenantId: "acme",
+  runId: "run_01jdz3k7m9q2w8e4r6t0y1u3i5",
+  stepId: "package",
+  attempt: 2,
+};
 
 function refusal(fn: () => unknown): NonRetryableError {
   try {

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { dependents, findCycle, readySteps, validateGraph, type GraphNode, type StepState } from "../../src/control/run/dag";
+import {
+  dependents,
+  findCycle,
+  readySteps,
+  validateGraph,
+  type GraphNode,
+  type StepState,
+} from "../../src/control/run/dag";
 import type { StepStatus } from "../../schema/vocabulary";
 
 const node = (id: string, ...dependsOn: string[]): GraphNode => ({ id, dependsOn });
@@ -179,7 +186,12 @@ describe("readySteps", () => {
   });
 
   it("keeps the given order", () => {
-    const steps = [step("z", "pending", "root"), step("root", "succeeded"), step("m", "pending"), step("a", "pending", "root")];
+    const steps = [
+      step("z", "pending", "root"),
+      step("root", "succeeded"),
+      step("m", "pending"),
+      step("a", "pending", "root"),
+    ];
     expect(readySteps(steps)).toEqual(["z", "m", "a"]);
   });
 });

@@ -74,7 +74,11 @@ describe("toErrorShape", () => {
   });
 
   it("treats a plain Error as a retryable step.error", () => {
-    expect(toErrorShape(new Error("disk on fire"))).toEqual({ code: "step.error", message: "disk on fire", retryable: true });
+    expect(toErrorShape(new Error("disk on fire"))).toEqual({
+      code: "step.error",
+      message: "disk on fire",
+      retryable: true,
+    });
   });
 
   it("falls back to the error's name when its message is empty", () => {
@@ -90,16 +94,27 @@ describe("toErrorShape", () => {
 
   it("the shape of an Error carrying our fields keeps its message through JSON", () => {
     const e = Object.assign(new Error("remote"), { code: "repo.file_conflict", retryable: false });
-    expect(JSON.parse(JSON.stringify(toErrorShape(e)))).toEqual({ code: "repo.file_conflict", message: "remote", retryable: false });
+    expect(JSON.parse(JSON.stringify(toErrorShape(e)))).toEqual({
+      code: "repo.file_conflict",
+      message: "remote",
+      retryable: false,
+    });
   });
 
   it("accepts a plain object of the error shape", () => {
-    expect(toErrorShape({ code: "a.b", message: "m", retryable: false })).toEqual({ code: "a.b", message: "m", retryable: false });
+    expect(toErrorShape({ code: "a.b", message: "m", retryable: false })).toEqual({
+      code: "a.b",
+      message: "m",
+      retryable: false,
+    });
   });
 
   it("does not accept an object missing a field of the shape", () => {
     expect(toErrorShape({ code: "a.b", message: "m" })).toMatchObject({ code: "step.error", retryable: true });
-    expect(toErrorShape({ code: "a.b", message: "m", retryable: "no" })).toMatchObject({ code: "step.error", retryable: true });
+    expect(toErrorShape({ code: "a.b", message: "m", retryable: "no" })).toMatchObject({
+      code: "step.error",
+      retryable: true,
+    });
   });
 
   it("wraps a string, a number, null and undefined as retryable step.error", () => {

@@ -7,15 +7,21 @@ import { serviceSource } from "../../src/data/jobs/repo/source";
 import { NonRetryableError } from "../../src/errors";
 
 const basic = planService({ name: "billing-api" });
-const custom = planService({ name: "shop-service", description: "Sells things.", resources: ["orders", "stock"], nodeVersion: 22 });
+const custom = planService({
+  name: "shop-service",
+  description: "Sells things.",
+  resources: ["orders", "stock"],
+  nodeVersion: 22,
+});
 
 describe("MicroserviceInput", () => {
-  it.each([{ name: "ab" }, { name: "billing-api", resources: ["invoices"], nodeVersion: 22 }, { name: "x1", nodeVersion: 20 }])(
-    "accepts %j",
-    (input) => {
-      expect(MicroserviceInput.safeParse(input).success).toBe(true);
-    },
-  );
+  it.each([
+    { name: "ab" },
+    { name: "billing-api", resources: ["invoices"], nodeVersion: 22 },
+    { name: "x1", nodeVersion: 20 },
+  ])("accepts %j", (input) => {
+    expect(MicroserviceInput.safeParse(input).success).toBe(true);
+  });
 
   it.each([
     { name: "Bad Name" },
@@ -90,7 +96,10 @@ describe("serviceSource", () => {
   });
 
   it("writes a valid tsconfig.json that covers src and test", () => {
-    const ts = JSON.parse(files["tsconfig.json"]!) as { compilerOptions: { strict: boolean; outDir: string }; include: string[] };
+    const ts = JSON.parse(files["tsconfig.json"]!) as {
+      compilerOptions: { strict: boolean; outDir: string };
+      include: string[];
+    };
     expect(ts.compilerOptions.strict).toBe(true);
     expect(ts.include).toEqual(["src", "test"]);
     // The test script runs the compiled test, so it must land where the script looks.

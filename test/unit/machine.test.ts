@@ -9,7 +9,17 @@ import {
 } from "../../src/control/run/machine";
 import { RUN_STATUSES, STEP_STATUSES, type RunStatus, type StepStatus } from "../../schema/vocabulary";
 
-const RUN_EVENTS: RunEvent[] = ["validate", "reject", "enqueue", "start", "succeed", "fail", "cancel", "pause", "resume"];
+const RUN_EVENTS: RunEvent[] = [
+  "validate",
+  "reject",
+  "enqueue",
+  "start",
+  "succeed",
+  "fail",
+  "cancel",
+  "pause",
+  "resume",
+];
 const STEP_EVENTS: StepEvent[] = ["dispatch", "start", "succeed", "retry", "fail", "cancel", "skip", "reuse"];
 
 /** The documented legal transitions, written out independently of the implementation. */
@@ -166,11 +176,20 @@ describe("decideFailure", () => {
   });
 
   it("treats retryAfterMs as a floor, not a replacement", () => {
-    expect(decideFailure(policy, 1, { retryable: true, retryAfterMs: 5000 }, zero)).toEqual({ kind: "retry", delayMs: 5000 });
+    expect(decideFailure(policy, 1, { retryable: true, retryAfterMs: 5000 }, zero)).toEqual({
+      kind: "retry",
+      delayMs: 5000,
+    });
     // Above the maxDelayMs cap too: the upstream said to wait that long.
-    expect(decideFailure(policy, 1, { retryable: true, retryAfterMs: 5000 }, top)).toEqual({ kind: "retry", delayMs: 5000 });
+    expect(decideFailure(policy, 1, { retryable: true, retryAfterMs: 5000 }, top)).toEqual({
+      kind: "retry",
+      delayMs: 5000,
+    });
     // A floor below the jittered delay changes nothing.
-    expect(decideFailure(policy, 4, { retryable: true, retryAfterMs: 10 }, top)).toEqual({ kind: "retry", delayMs: 799 });
+    expect(decideFailure(policy, 4, { retryable: true, retryAfterMs: 10 }, top)).toEqual({
+      kind: "retry",
+      delayMs: 799,
+    });
   });
 
   it("still fails at maxAttempts even with a retryAfterMs", () => {

@@ -1,7 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { percentile, slaMetrics, type FinishedRun } from "../../src/control/metrics";
 
-const run = (status: FinishedRun["status"], durationMs: number, opts: Partial<{ blueprint: string; errorCode: string; steps: number; attempts: number; queuedMs: number }> = {}): FinishedRun => ({
+const run = (
+  status: FinishedRun["status"],
+  durationMs: number,
+  opts: Partial<{ blueprint: string; errorCode: string; steps: number; attempts: number; queuedMs: number }> = {},
+): FinishedRun => ({
   status,
   blueprint: opts.blueprint ?? null,
   usage: { steps: opts.steps ?? 2, attempts: opts.attempts ?? 2 },
@@ -11,7 +15,9 @@ const run = (status: FinishedRun["status"], durationMs: number, opts: Partial<{ 
 describe("SLA metrics", () => {
   it("percentiles use the nearest rank", () => {
     const values = Array.from({ length: 100 }, (_, i) => i + 1);
-    expect([percentile(values, 50), percentile(values, 95), percentile(values, 99), percentile(values, 100)]).toEqual([50, 95, 99, 100]);
+    expect([percentile(values, 50), percentile(values, 95), percentile(values, 99), percentile(values, 100)]).toEqual([
+      50, 95, 99, 100,
+    ]);
     expect(percentile([7], 99)).toBe(7);
     expect(percentile([], 50)).toBeNull();
   });
@@ -35,8 +41,20 @@ describe("SLA metrics", () => {
 
   it("judges blueprint runs against their expected time, and only those", () => {
     const expected = (b: string) => (b === "microservice" ? 1_000 : undefined);
-    const m = slaMetrics([run("succeeded", 900, { blueprint: "microservice" }), run("succeeded", 1_500, { blueprint: "microservice" }), run("succeeded", 99_999)], expected);
+    const m = slaMetrics(
+      [
+        run("succeeded", 900, { blueprint: "microservice" }),
+        run("succeeded", 1_500, { blueprint: "microservice" }),
+        run("succeeded", 99_999),
+      ],
+      expected,
+    );
     expect(m.withinExpectedTime).toBe(0.5);
-    expect(slaMetrics([], expected)).toMatchObject({ successRate: null, withinExpectedTime: null, retryRate: null, durationMs: { p50: null } });
+    expect(slaMetrics([], expected)).toMatchObject({
+      successRate: null,
+      withinExpectedTime: null,
+      retryRate: null,
+      durationMs: { p50: null },
+    });
   });
 });

@@ -5,8 +5,15 @@ import { emptyTotals } from "../../src/analytics/usage";
 describe("the price table", () => {
   const usage = {
     ...emptyTotals(),
-    attempts: 10, wallMs: 5_000, cpuMs: 2e6, artifactBytes: 2e9, tokensIn: 1e6, tokensOut: 2e6,
-    queueOps: 3e6, objectCalls: 1e6, r2Writes: 1e6,
+    attempts: 10,
+    wallMs: 5_000,
+    cpuMs: 2e6,
+    artifactBytes: 2e9,
+    tokensIn: 1e6,
+    tokensOut: 2e6,
+    queueOps: 3e6,
+    objectCalls: 1e6,
+    r2Writes: 1e6,
   };
 
   it("prices each kind of recorded usage", () => {
@@ -19,7 +26,12 @@ describe("the price table", () => {
 
   it("prices a model's tokens at its own price and the rest at the flat one", () => {
     const table = { ...DEFAULT_PRICES, models: { big: { inUsd: 10, outUsd: 30 } } };
-    const u = { ...emptyTotals(), tokensIn: 3e6, tokensOut: 2e6, models: { big: { tokensIn: 1e6, tokensOut: 1e6 }, small: { tokensIn: 2e6, tokensOut: 1e6 } } };
+    const u = {
+      ...emptyTotals(),
+      tokensIn: 3e6,
+      tokensOut: 2e6,
+      models: { big: { tokensIn: 1e6, tokensOut: 1e6 }, small: { tokensIn: 2e6, tokensOut: 1e6 } },
+    };
     // big: 10 + 30; the rest (2M in, 1M out) flat: 2 * 0.5 + 1 * 1.5
     expect(cost(u, table)).toBeCloseTo(40 + 1 + 1.5, 6);
   });

@@ -3,8 +3,10 @@ import { classifyHttp, offline, openAiCompatible } from "../../src/data/agents/p
 import { toErrorShape } from "../../src/errors";
 
 const signal = new AbortController().signal;
-const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => async () =>
-  new Response(typeof body === "string" ? body : JSON.stringify(body), { status, headers });
+const reply =
+  (status: number, body: unknown, headers: Record<string, string> = {}) =>
+  async () =>
+    new Response(typeof body === "string" ? body : JSON.stringify(body), { status, headers });
 
 describe("provider error classification", () => {
   it.each([
@@ -19,25 +21,60 @@ describe("provider error classification", () => {
 });
 
 describe("the OpenAI-compatible provider", () => {
-  const call = (fetchImpl: typeof fetch) => openAiCompatible("http://model.test/v1/", "sk-test", "m-1", fetchImpl).complete({ prompt: "hi", maxTokens: 5, signal });
+  const call = (fetchImpl: typeof fetch) =>
+    openAiCompatible("http://model.test/v1/", "sk-test", "m-1", fetchImpl).complete({
+      prompt: "hi",
+      maxTokens: 5,
+      signal,
+    });
 
   it("returns the text and the provider's own token counts, sending the key and the model", async () => {
     let sent: { url: string; auth: string | null; body: { model: string; messages: unknown[] } } | null = null;
     const result = await call(async (url, init) => {
-      sent = { url: String(url), auth: new Headers(init?.headers).get("authorization"), body: JSON.parse(String(init?.body)) };
-      return new Response(JSON.stringify({ model: "m-1", choices: [{ message: { content: "hello" } }], usage: { prompt_tokens: 11, completion_tokens: 3 } }));
+      sent = {
+        url: String(url),
+        auth: new Headers(init?.headers).get("authorization"),
+        body: JSON.parse(String(init?.body)),
+      };
+      return new Response(
+        JSON.stringify({
+          model: "m-1",
+          choices: [{ message: { content: "hello" } }],
+          usage: { prompt_tokens: 11, completion_tokens: 3 },
+        }),
+      );
     });
     expect(result).toEqual({ text: "hello", model: "m-1", tokensIn: 11, tokensOut: 3 });
-    expect(sent).toMatchObject({ url: "http://model.test/v1/chat/completions", auth: "Bearer sk-test", body: { model: "m-1", messages: [{ role: "user", content: "hi" }] } });
+    expect(sent).toMatchObject({
+      url: "http://model.test/v1/chat/completions",
+      auth: "Bearer sk-test",
+      body: { model: "m-1", messages: [{ role: "user", content: "hi" }] },
+    });
   });
 
   it("classifies failures: 429 waits, 5xx retries, 4xx fails, a malformed answer fails with the reason", async () => {
-    await expect(call(reply(429, "slow down", { "retry-after": "2" }))).rejects.toMatchObject({ code: "agent.rate_limited", retryAfterMs: 2_000 });
-    await expect(call(reply(502, "bad gateway"))).rejects.toMatchObject({ code: "agent.upstream_error", retryable: true });
-    await expect(call(reply(404, "no such model"))).rejects.toMatchObject({ code: "agent.request_refused", retryable: false });
-    await expect(call(reply(200, "<html>"))).rejects.toMatchObject({ code: "agent.malformed_output", retryable: false });
+    await expect(call(reply(429, "slow down", { "retry-after": "2" }))).rejects.toMatchObject({
+      code: "agent.rate_limited",
+      retryAfterMs: 2_000,
+    });
+    await expect(call(reply(502, "bad gateway"))).rejects.toMatchObject({
+      code: "agent.upstream_error",
+      retryable: true,
+    });
+    await expect(call(reply(404, "no such model"))).rejects.toMatchObject({
+      code: "agent.request_refused",
+      retryable: false,
+    });
+    await expect(call(reply(200, "<html>"))).rejects.toMatchObject({
+      code: "agent.malformed_output",
+      retryable: false,
+    });
     await expect(call(reply(200, { choices: [] }))).rejects.toMatchObject({ code: "agent.malformed_output" });
-    await expect(call(async () => { throw new TypeError("connection refused"); })).rejects.toMatchObject({ code: "agent.unavailable", retryable: true });
+    await expect(
+      call(async () => {
+        throw new TypeError("connection refused");
+      }),
+    ).rejects.toMatchObject({ code: "agent.unavailable", retryable: true });
   });
 });
 

@@ -105,7 +105,8 @@ function strictQueue(opts: { failOnCall?: number } = {}) {
       const batch = [...messages].map((m) => m.body);
       calls++;
       if (calls === opts.failOnCall) throw new Error("Unknown Internal Error (15000)");
-      if (batch.length > 100 || batch.reduce((n: number, b) => n + messageBytes(b), 0) > 256_000) throw new Error("Unknown Internal Error (15000)");
+      if (batch.length > 100 || batch.reduce((n: number, b) => n + messageBytes(b), 0) > 256_000)
+        throw new Error("Unknown Internal Error (15000)");
       batches.push(batch);
     },
   };
@@ -130,7 +131,10 @@ describe("sendChunked", () => {
 
   it("stops at the first failed batch and says which prefix went out; it does not throw", async () => {
     const { queue, batches } = strictQueue({ failOnCall: 3 });
-    const result = await sendChunked(queue, Array.from({ length: 450 }, (_, i) => ({ i })));
+    const result = await sendChunked(
+      queue,
+      Array.from({ length: 450 }, (_, i) => ({ i })),
+    );
     expect(result.sent).toBe(200);
     expect(String(result.error)).toContain("15000");
     expect(batches.flat()).toHaveLength(200);

@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import type { CreateRunBody, StepSpec } from "../../schema/api";
-import { DEFAULT_RESOLVE_OPTIONS, resolveRun as resolveWith, type ResolveOptions, type Resolution } from "../../src/control/resolve";
+import {
+  DEFAULT_RESOLVE_OPTIONS,
+  resolveRun as resolveWith,
+  type ResolveOptions,
+  type Resolution,
+} from "../../src/control/resolve";
 import { jobFor } from "../../src/data/jobs";
 import type { ResolvedStep } from "../../src/control/run/types";
 import { POOL_REGISTRY } from "../../schema/pools";
@@ -15,8 +20,19 @@ const spec = (id: string, type: string, input: StepSpec["input"] = {}, dependsOn
   input,
   dependsOn,
 });
-const steps = (...s: StepSpec[]): CreateRunBody => ({ project: "p", failurePolicy: "fail-fast", priority: "normal", steps: s });
-const blueprint = (name: string, input?: Record<string, unknown>): CreateRunBody => ({ project: "p", failurePolicy: "fail-fast", priority: "normal", blueprint: name, input });
+const steps = (...s: StepSpec[]): CreateRunBody => ({
+  project: "p",
+  failurePolicy: "fail-fast",
+  priority: "normal",
+  steps: s,
+});
+const blueprint = (name: string, input?: Record<string, unknown>): CreateRunBody => ({
+  project: "p",
+  failurePolicy: "fail-fast",
+  priority: "normal",
+  blueprint: name,
+  input,
+});
 
 function ok(r: Resolution): ResolvedStep[] {
   if (!r.ok) throw new Error(`expected success, got ${r.error.code}: ${JSON.stringify(r.error.errors)}`);
@@ -37,7 +53,14 @@ describe("resolveRun: the microservice blueprint", () => {
     const out = ok(resolveRun(blueprint("microservice", { name: "billing-api" })));
     expect(out.map((s) => s.id)).toEqual(["plan", "scaffold", "pipeline", "azure", "docs", "package"]);
     expect(out.map((s) => s.pool)).toEqual(["repo", "repo", "pipeline", "pipeline", "repo", "repo"]);
-    expect(out.map((s) => s.type)).toEqual(["repo.plan", "repo.scaffold", "pipeline.github-actions", "pipeline.azure", "repo.docs", "repo.package"]);
+    expect(out.map((s) => s.type)).toEqual([
+      "repo.plan",
+      "repo.scaffold",
+      "pipeline.github-actions",
+      "pipeline.azure",
+      "repo.docs",
+      "repo.package",
+    ]);
     const byId = new Map(out.map((s) => [s.id, s]));
     expect(byId.get("plan")!.dependsOn).toEqual([]);
     expect(byId.get("scaffold")!.dependsOn).toEqual(["plan"]);
@@ -56,7 +79,11 @@ describe("resolveRun: the microservice blueprint", () => {
   it("applies the blueprint's retry defaults over the global ones, and the pool's timeout", () => {
     const out = ok(resolveRun(blueprint("microservice", { name: "billing-api" })));
     for (const s of out) {
-      expect(s.retry).toEqual({ maxAttempts: 2, initialDelayMs: 500, maxDelayMs: DEFAULT_RESOLVE_OPTIONS.retry.maxDelayMs });
+      expect(s.retry).toEqual({
+        maxAttempts: 2,
+        initialDelayMs: 500,
+        maxDelayMs: DEFAULT_RESOLVE_OPTIONS.retry.maxDelayMs,
+      });
       expect(s.timeoutMs).toBe(POOL_REGISTRY[s.pool].defaultTimeoutMs);
     }
   });
@@ -87,19 +114,58 @@ describe("resolveRun: the microservice blueprint", () => {
 describe("resolveRun: explicit steps", () => {
   it("resolves a valid graph in order with pools from the job registry", () => {
     const out = ok(
-      resolveRun(steps(spec("a", "system.echo", { x: 1 }), spec("b", "system.sleep", { ms: 5 }, ["a"]), spec("c", "system.fail", { times: 1 }, ["a", "b"]))),
+      resolveRun(
+        steps(
+          spec("a", "system.echo", { x: 1 }),
+          spec("b", "system.sleep", { ms: 5 }, ["a"]),
+          spec("c", "system.fail", { times: 1 }, ["a", "b"]),
+        ),
+      ),
     );
     expect(out).toEqual([
-      { id: "a", type: "system.echo", pool: "system", input: { x: 1 }, dependsOn: [], retry: DEFAULT_RESOLVE_OPTIONS.retry, timeoutMs: POOL_REGISTRY.system.defaultTimeoutMs },
-      { id: "b", type: "system.sleep", pool: "system", input: { ms: 5 }, dependsOn: ["a"], retry: DEFAULT_RESOLVE_OPTIONS.retry, timeoutMs: POOL_REGISTRY.system.defaultTimeoutMs },
-      { id: "c", type: "system.fail", pool: "system", input: { times: 1 }, dependsOn: ["a", "b"], retry: DEFAULT_RESOLVE_OPTIONS.retry, timeoutMs: POOL_REGISTRY.system.defaultTimeoutMs },
+      {
+        id: "a",
+        type: "system.echo",
+        pool: "system",
+        input: { x: 1 },
+        dependsOn: [],
+        retry: DEFAULT_RESOLVE_OPTIONS.retry,
+        timeoutMs: POOL_REGISTRY.system.defaultTimeoutMs,
+      },
+      {
+        id: "b",
+        type: "system.sleep",
+        pool: "system",
+        input: { ms: 5 },
+        dependsOn: ["a"],
+        retry: DEFAULT_RESOLVE_OPTIONS.retry,
+        timeoutMs: POOL_REGISTRY.system.defaultTimeoutMs,
+      },
+      {
+        id: "c",
+        type: "system.fail",
+        pool: "system",
+        input: { times: 1 },
+        dependsOn: ["a", "b"],
+        retry: DEFAULT_RESOLVE_OPTIONS.retry,
+        timeoutMs: POOL_REGISTRY.system.defaultTimeoutMs,
+      },
     ]);
   });
 
   it("honours a step's own retry policy and timeout over the defaults", () => {
-    const own = { ...spec("a", "system.echo"), retry: { maxAttempts: 7, initialDelayMs: 5 }, timeoutMs: 1234, heartbeatTimeoutMs: 500 };
+    const own = {
+      ...spec("a", "system.echo"),
+      retry: { maxAttempts: 7, initialDelayMs: 5 },
+      timeoutMs: 1234,
+      heartbeatTimeoutMs: 500,
+    };
     const out = ok(resolveRun(steps(own, spec("b", "system.echo"))));
-    expect(out[0]).toMatchObject({ retry: { maxAttempts: 7, initialDelayMs: 5, maxDelayMs: 300_000 }, timeoutMs: 1234, heartbeatTimeoutMs: 500 });
+    expect(out[0]).toMatchObject({
+      retry: { maxAttempts: 7, initialDelayMs: 5, maxDelayMs: 300_000 },
+      timeoutMs: 1234,
+      heartbeatTimeoutMs: 500,
+    });
     expect(out[1]).toMatchObject({ retry: DEFAULT_RESOLVE_OPTIONS.retry, timeoutMs: 60_000 });
     expect(out[1]).not.toHaveProperty("heartbeatTimeoutMs");
   });
@@ -113,11 +179,17 @@ describe("resolveRun: explicit steps", () => {
     const r = resolveRun(steps(spec("a", "system.echo")), { ...DEFAULT_RESOLVE_OPTIONS, diagnostics: false });
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error.code).toBe("step.type_disabled");
-    expect(resolveRun(blueprint("microservice", { name: "billing-api" }), { ...DEFAULT_RESOLVE_OPTIONS, diagnostics: false }).ok).toBe(true);
+    expect(
+      resolveRun(blueprint("microservice", { name: "billing-api" }), { ...DEFAULT_RESOLVE_OPTIONS, diagnostics: false })
+        .ok,
+    ).toBe(true);
   });
 
   it("refuses an unknown step type with step.unknown_type, naming each offender", () => {
-    const err = refused(resolveRun(steps(spec("a", "system.echo"), spec("b", "system.teleport"), spec("c", "nope"))), "step.unknown_type");
+    const err = refused(
+      resolveRun(steps(spec("a", "system.echo"), spec("b", "system.teleport"), spec("c", "nope"))),
+      "step.unknown_type",
+    );
     expect(err.errors).toEqual([
       { path: "steps[1].type", message: "unknown step type 'system.teleport'" },
       { path: "steps[2].type", message: "unknown step type 'nope'" },
@@ -125,7 +197,10 @@ describe("resolveRun: explicit steps", () => {
   });
 
   it("refuses a cycle with run.invalid_graph", () => {
-    const err = refused(resolveRun(steps(spec("a", "system.echo", {}, ["b"]), spec("b", "system.echo", {}, ["a"]))), "run.invalid_graph");
+    const err = refused(
+      resolveRun(steps(spec("a", "system.echo", {}, ["b"]), spec("b", "system.echo", {}, ["a"]))),
+      "run.invalid_graph",
+    );
     expect(err.errors).toHaveLength(1);
     expect(err.errors![0]!.path).toBe("steps");
     expect(err.errors![0]!.message).toMatch(/cycle/);
@@ -145,7 +220,10 @@ describe("resolveRun: explicit steps", () => {
   });
 
   it("refuses bad step input with step.invalid_input and a path into the step", () => {
-    const err = refused(resolveRun(steps(spec("a", "system.echo"), spec("s", "system.sleep", { ms: -1 }))), "step.invalid_input");
+    const err = refused(
+      resolveRun(steps(spec("a", "system.echo"), spec("s", "system.sleep", { ms: -1 }))),
+      "step.invalid_input",
+    );
     expect(err.errors!.length).toBeGreaterThan(0);
     expect(err.errors!.every((e) => e.path.startsWith("steps[1].input"))).toBe(true);
     expect(err.errors!.map((e) => e.path)).toContain("steps[1].input.ms");
@@ -153,7 +231,9 @@ describe("resolveRun: explicit steps", () => {
 
   it("reports the bad input of every step, not just the first", () => {
     const err = refused(
-      resolveRun(steps(spec("s1", "system.sleep", { ms: "soon" }), spec("s2", "system.fail", { times: 1, extra: true }))),
+      resolveRun(
+        steps(spec("s1", "system.sleep", { ms: "soon" }), spec("s2", "system.fail", { times: 1, extra: true })),
+      ),
       "step.invalid_input",
     );
     const paths = err.errors!.map((e) => e.path);
@@ -162,7 +242,10 @@ describe("resolveRun: explicit steps", () => {
   });
 
   it("refuses an input larger than the input limit", () => {
-    const err = refused(resolveRun(steps(spec("a", "system.echo", { blob: "x".repeat(300 * 1024) }))), "step.invalid_input");
+    const err = refused(
+      resolveRun(steps(spec("a", "system.echo", { blob: "x".repeat(300 * 1024) }))),
+      "step.invalid_input",
+    );
     expect(err.errors).toEqual([{ path: "steps[0].input", message: expect.stringContaining("larger than") }]);
   });
 

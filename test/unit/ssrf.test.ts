@@ -253,14 +253,21 @@ describe("refusals say why", () => {
     ["https://2130706433/", production, "an IPv4 address must be written as four decimal numbers"],
     ["https://[2002:7f00:1::]/", production, "a private or reserved IPv6 address"],
     ["https://kubernetes.default.svc/", production, "an internal hostname"],
-    ["http://localhost:9411/", development, "only https URLs are allowed (and, in development, http://127.0.0.1:port or http://[::1]:port)"],
+    [
+      "http://localhost:9411/",
+      development,
+      "only https URLs are allowed (and, in development, http://127.0.0.1:port or http://[::1]:port)",
+    ],
   ])("%j", (input, policy, reason) => {
     expect(checkWebhookUrl(input, policy)).toEqual({ ok: false, reason });
   });
 
   it.each([
     ["https://127.0.0.1.nip.io/", "127.0.0.1.nip.io resolves to 127.0.0.1, a private or reserved address"],
-    ["https://cname-private.example.org/", "cname-private.example.org resolves to 10.0.0.5, a private or reserved address"],
+    [
+      "https://cname-private.example.org/",
+      "cname-private.example.org resolves to 10.0.0.5, a private or reserved address",
+    ],
     ["https://nothing.example.org/", "nothing.example.org has no A or AAAA record"],
     ["https://servfail.example.org/", "servfail.example.org could not be resolved: the resolver answered status 2"],
     ["https://broken.example.org/", "broken.example.org could not be resolved: the resolver answered HTTP 500"],

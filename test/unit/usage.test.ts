@@ -7,16 +7,38 @@ const usage = (pools: Record<string, Partial<RunUsage>>): RunUsage => {
   for (const [name, p] of Object.entries(pools)) {
     const full = { ...emptyTotals(), models: {}, ...p };
     total.pools[name] = full;
-    for (const k of ["steps", "attempts", "wallMs", "cpuMs", "tokensIn", "tokensOut", "queueOps"] as const) total[k] += full[k];
+    for (const k of ["steps", "attempts", "wallMs", "cpuMs", "tokensIn", "tokensOut", "queueOps"] as const)
+      total[k] += full[k];
     for (const [m, t] of Object.entries(full.models)) total.models[m] = t;
   }
   return total;
 };
 
 const runs: RecordedRun[] = [
-  { project: "a", blueprint: "microservice", status: "succeeded", createdAt: Date.UTC(2026, 10, 1, 10), usage: usage({ repo: { steps: 3, attempts: 4, wallMs: 30, cpuMs: 3, queueOps: 12 }, agent: { steps: 1, attempts: 1, tokensIn: 100, tokensOut: 50, models: { m1: { tokensIn: 100, tokensOut: 50 } } } }) },
-  { project: "a", blueprint: null, status: "failed", createdAt: Date.UTC(2026, 10, 1, 23), usage: usage({ system: { steps: 2, attempts: 6, wallMs: 5 } }) },
-  { project: "b", blueprint: "microservice", status: "succeeded", createdAt: Date.UTC(2026, 10, 2, 1), usage: usage({ repo: { steps: 1, attempts: 1, wallMs: 10 } }) },
+  {
+    project: "a",
+    blueprint: "microservice",
+    status: "succeeded",
+    createdAt: Date.UTC(2026, 10, 1, 10),
+    usage: usage({
+      repo: { steps: 3, attempts: 4, wallMs: 30, cpuMs: 3, queueOps: 12 },
+      agent: { steps: 1, attempts: 1, tokensIn: 100, tokensOut: 50, models: { m1: { tokensIn: 100, tokensOut: 50 } } },
+    }),
+  },
+  {
+    project: "a",
+    blueprint: null,
+    status: "failed",
+    createdAt: Date.UTC(2026, 10, 1, 23),
+    usage: usage({ system: { steps: 2, attempts: 6, wallMs: 5 } }),
+  },
+  {
+    project: "b",
+    blueprint: "microservice",
+    status: "succeeded",
+    createdAt: Date.UTC(2026, 10, 2, 1),
+    usage: usage({ repo: { steps: 1, attempts: 1, wallMs: 10 } }),
+  },
 ];
 
 describe("usage roll-ups", () => {
@@ -27,8 +49,14 @@ describe("usage roll-ups", () => {
       ["b", 1, 1, 0, 1, 1, 10],
     ]);
     expect(byProject[0]!.models).toEqual({ m1: { tokensIn: 100, tokensOut: 50 } });
-    expect(rollUp(runs, "blueprint").map((r) => [r.key, r.runs])).toEqual([["(steps)", 1], ["microservice", 2]]);
-    expect(rollUp(runs, "day").map((r) => [r.key, r.runs])).toEqual([["2026-11-01", 2], ["2026-11-02", 1]]);
+    expect(rollUp(runs, "blueprint").map((r) => [r.key, r.runs])).toEqual([
+      ["(steps)", 1],
+      ["microservice", 2],
+    ]);
+    expect(rollUp(runs, "day").map((r) => [r.key, r.runs])).toEqual([
+      ["2026-11-01", 2],
+      ["2026-11-02", 1],
+    ]);
   });
 
   it("by pool, counts a run in each pool it used with only that pool's share", () => {
@@ -45,7 +73,13 @@ describe("usage roll-ups", () => {
   });
 
   it("keeps runs recorded before pools were metered, under '(unmetered)'", () => {
-    const old: RecordedRun = { project: "a", blueprint: null, status: "succeeded", createdAt: 0, usage: { steps: 2, attempts: 2, wallMs: 7, tokensIn: 0, tokensOut: 0 } };
+    const old: RecordedRun = {
+      project: "a",
+      blueprint: null,
+      status: "succeeded",
+      createdAt: 0,
+      usage: { steps: 2, attempts: 2, wallMs: 7, tokensIn: 0, tokensOut: 0 },
+    };
     const [row] = rollUp([old], "pool");
     expect(row).toMatchObject({ key: "(unmetered)", runs: 1, steps: 2, wallMs: 7, cpuMs: 0, queueOps: 0 });
   });
@@ -53,10 +87,22 @@ describe("usage roll-ups", () => {
 
 describe("attempt metering", () => {
   it("adds the platform's operations to what the worker reported", () => {
-    expect(recordAttempt({ tokensIn: 5, tokensOut: 2, cpuMs: 1.5, heartbeats: 3 }, { viaQueue: true, artifacts: 2 })).toEqual({
-      cpuMs: 1.5, tokensIn: 5, tokensOut: 2, models: {}, queueOps: 3, objectCalls: 5, r2Writes: 2,
+    expect(
+      recordAttempt({ tokensIn: 5, tokensOut: 2, cpuMs: 1.5, heartbeats: 3 }, { viaQueue: true, artifacts: 2 }),
+    ).toEqual({
+      cpuMs: 1.5,
+      tokensIn: 5,
+      tokensOut: 2,
+      models: {},
+      queueOps: 3,
+      objectCalls: 5,
+      r2Writes: 2,
     });
-    expect(recordAttempt(undefined, { viaQueue: false, artifacts: 0 })).toMatchObject({ queueOps: 0, objectCalls: 2, cpuMs: 0 });
+    expect(recordAttempt(undefined, { viaQueue: false, artifacts: 0 })).toMatchObject({
+      queueOps: 0,
+      objectCalls: 2,
+      cpuMs: 0,
+    });
   });
 
   it("estimates CPU per attempt and per byte produced, never from elapsed (waiting) time", () => {

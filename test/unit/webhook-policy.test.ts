@@ -1,6 +1,13 @@
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_SCHEDULE_MS, matchesEventType, parseRetryAfter, parseSchedule, retryDelay, shouldDisable } from "../../src/webhooks/policy";
+import {
+  DEFAULT_SCHEDULE_MS,
+  matchesEventType,
+  parseRetryAfter,
+  parseSchedule,
+  retryDelay,
+  shouldDisable,
+} from "../../src/webhooks/policy";
 import { newSigningSecret, signatureHeaders } from "../../src/webhooks/sign";
 
 describe("retry schedule", () => {

@@ -33,7 +33,9 @@ export class FloorRun extends DurableObject<Env> {
 
   /** Records a step's result and enqueues what it unblocks. */
   async record(step: number, hash: string): Promise<void> {
-    const inserted = this.sql.exec("INSERT OR IGNORE INTO result VALUES (?, ?) RETURNING step", step, hash).toArray().length;
+    const inserted = this.sql
+      .exec("INSERT OR IGNORE INTO result VALUES (?, ?) RETURNING step", step, hash)
+      .toArray().length;
     if (!inserted) return; // a redelivered message
     const run = this.sql.exec<{ id: string; shape: string }>("SELECT id, shape FROM run").one();
     const shape = JSON.parse(run.shape) as Shape;
@@ -43,19 +45,27 @@ export class FloorRun extends DurableObject<Env> {
     } else if (shape.kind === "chain") {
       await this.env.STEPS.send({ run: run.id, step: step + 1, previous: hash });
     } else if (step === 0) {
-      const branches = Array.from({ length: shape.width }, (_, i) => ({ body: { run: run.id, step: i + 1, previous: hash } }));
+      const branches = Array.from({ length: shape.width }, (_, i) => ({
+        body: { run: run.id, step: i + 1, previous: hash },
+      }));
       for (let i = 0; i < branches.length; i += 100) await this.env.STEPS.sendBatch(branches.slice(i, i + 100));
     } else {
-      const done = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM result WHERE step BETWEEN 1 AND ?", shape.width).one().n;
+      const done = this.sql
+        .exec<{ n: number }>("SELECT COUNT(*) AS n FROM result WHERE step BETWEEN 1 AND ?", shape.width)
+        .one().n;
       if (done === shape.width) {
-        const joined = this.sql.exec<{ hash: string }>("SELECT hash FROM result WHERE step BETWEEN 1 AND ? ORDER BY step", shape.width).toArray();
+        const joined = this.sql
+          .exec<{ hash: string }>("SELECT hash FROM result WHERE step BETWEEN 1 AND ? ORDER BY step", shape.width)
+          .toArray();
         await this.env.STEPS.send({ run: run.id, step: last, previous: joined.map((r) => r.hash).join("") });
       }
     }
   }
 
   async status(): Promise<{ createdAt: number; finishedAt: number | null; steps: number } | null> {
-    const run = this.sql.exec<{ created_at: number; finished_at: number | null }>("SELECT created_at, finished_at FROM run").toArray()[0];
+    const run = this.sql
+      .exec<{ created_at: number; finished_at: number | null }>("SELECT created_at, finished_at FROM run")
+      .toArray()[0];
     if (!run) return null;
     const steps = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM result").one().n;
     return { createdAt: run.created_at, finishedAt: run.finished_at, steps };

@@ -25,7 +25,9 @@ export class BenchWorkflow extends WorkflowEntrypoint<Env, Shape> {
       return last(`s${shape.steps - 1}`, previous);
     }
     const root = await step.do("root", () => hashStep(""));
-    const branches = await Promise.all(Array.from({ length: shape.width }, (_, i) => step.do(`b${i}`, () => hashStep(root))));
+    const branches = await Promise.all(
+      Array.from({ length: shape.width }, (_, i) => step.do(`b${i}`, () => hashStep(root))),
+    );
     return last("fan-in", branches.join(""));
   }
 }
@@ -43,7 +45,12 @@ export default {
     if (request.method === "GET" && match) {
       const status = await (await env.FLOW.get(match[1]!)).status();
       const output = status.output as Done | undefined;
-      return Response.json({ status: status.status, error: status.error ?? null, createdAt: output?.createdAt ?? null, finishedAt: output?.finishedAt ?? null });
+      return Response.json({
+        status: status.status,
+        error: status.error ?? null,
+        createdAt: output?.createdAt ?? null,
+        finishedAt: output?.finishedAt ?? null,
+      });
     }
     if (url.pathname === "/healthz") return new Response("ok");
     return new Response("not found", { status: 404 });

@@ -26,10 +26,19 @@ export function renderDag(run: RunView): { el: HTMLElement; dispose(): void } {
       const s = byId.get(id)!;
       const box = h(
         "div",
-        { class: `dag-node status-${s.status}`, "data-step": s.id, tabindex: 0, title: s.error ? `${s.error.code}: ${s.error.message}` : `${s.type} on the ${s.pool} pool` },
+        {
+          class: `dag-node status-${s.status}`,
+          "data-step": s.id,
+          tabindex: 0,
+          title: s.error ? `${s.error.code}: ${s.error.message}` : `${s.type} on the ${s.pool} pool`,
+        },
         h("div", { class: "dag-node-head" }, h("span", { class: "dag-node-id" }, s.id), pill(s.status)),
         h("div", { class: "dag-node-meta" }, h("span", { class: "mono" }, s.type)),
-        h("div", { class: "dag-node-meta" }, `${s.attempts} attempt${s.attempts === 1 ? "" : "s"} · ${formatDuration(s.durationMs)}`),
+        h(
+          "div",
+          { class: "dag-node-meta" },
+          `${s.attempts} attempt${s.attempts === 1 ? "" : "s"} · ${formatDuration(s.durationMs)}`,
+        ),
       );
       boxes.set(id, box);
       return box;

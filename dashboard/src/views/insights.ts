@@ -23,12 +23,26 @@ export const renderInsights: View = ({ api, main }) => {
   let charts: Chart[] = [];
   let disposed = false;
   const body = h("div", { class: "insights" }, h("div", { class: "loading" }, "Loading usage and SLA…"));
-  const range = h("select", { id: "window", "aria-label": "Time window" }, WINDOWS.map((w) => h("option", { value: w.id }, w.label)));
+  const range = h(
+    "select",
+    { id: "window", "aria-label": "Time window" },
+    WINDOWS.map((w) => h("option", { value: w.id }, w.label)),
+  );
   const windowNote = h("p", { class: "muted small window-note", "data-testid": "window" });
   range.addEventListener("change", () => void load());
   fill(
     main,
-    h("div", { class: "page-head" }, h("h1", {}, "Usage & SLA"), h("div", { class: "actions" }, range, h("button", { class: "btn btn-ghost", type: "button", onclick: () => void load() }, "Refresh"))),
+    h(
+      "div",
+      { class: "page-head" },
+      h("h1", {}, "Usage & SLA"),
+      h(
+        "div",
+        { class: "actions" },
+        range,
+        h("button", { class: "btn btn-ghost", type: "button", onclick: () => void load() }, "Refresh"),
+      ),
+    ),
     windowNote,
     body,
   );
@@ -62,7 +76,13 @@ export const renderInsights: View = ({ api, main }) => {
         "section",
         { class: "panel", "data-testid": testid },
         h("div", { class: "panel-head" }, h("h2", {}, title)),
-        h("div", { class: "panel-body" }, hasData ? h("div", { class: "chart" }, canvas) : emptyState("No usage in this window.", h("a", { href: "#/new" }, "Submit a run"))),
+        h(
+          "div",
+          { class: "panel-body" },
+          hasData
+            ? h("div", { class: "chart" }, canvas)
+            : emptyState("No usage in this window.", h("a", { href: "#/new" }, "Submit a run")),
+        ),
       );
 
     fill(
@@ -71,13 +91,37 @@ export const renderInsights: View = ({ api, main }) => {
       h(
         "div",
         { class: "kpis", "data-testid": "sla" },
-        kpi("Success rate", formatPercent(metrics.successRate), "sla-success-rate", metrics.successRate, `${metrics.runs.succeeded} succeeded · ${metrics.runs.failed} failed`),
+        kpi(
+          "Success rate",
+          formatPercent(metrics.successRate),
+          "sla-success-rate",
+          metrics.successRate,
+          `${metrics.runs.succeeded} succeeded · ${metrics.runs.failed} failed`,
+        ),
         kpi("Duration p50", formatDuration(metrics.durationMs.p50), "sla-p50", metrics.durationMs.p50),
         kpi("Duration p95", formatDuration(metrics.durationMs.p95), "sla-p95", metrics.durationMs.p95),
         kpi("Duration p99", formatDuration(metrics.durationMs.p99), "sla-p99", metrics.durationMs.p99),
-        kpi("Queue wait p50 / p95", `${formatDuration(metrics.queueWaitMs.p50)} / ${formatDuration(metrics.queueWaitMs.p95)}`, "sla-queue-wait", metrics.queueWaitMs.p50, "submission to start"),
-        kpi("Within expected time", formatPercent(metrics.withinExpectedTime), "sla-within-expected", metrics.withinExpectedTime, "blueprint runs"),
-        kpi("Retry rate", metrics.retryRate === null ? NONE : `${formatCount(metrics.retryRate)} / step`, "sla-retry-rate", metrics.retryRate, "extra attempts per step"),
+        kpi(
+          "Queue wait p50 / p95",
+          `${formatDuration(metrics.queueWaitMs.p50)} / ${formatDuration(metrics.queueWaitMs.p95)}`,
+          "sla-queue-wait",
+          metrics.queueWaitMs.p50,
+          "submission to start",
+        ),
+        kpi(
+          "Within expected time",
+          formatPercent(metrics.withinExpectedTime),
+          "sla-within-expected",
+          metrics.withinExpectedTime,
+          "blueprint runs",
+        ),
+        kpi(
+          "Retry rate",
+          metrics.retryRate === null ? NONE : `${formatCount(metrics.retryRate)} / step`,
+          "sla-retry-rate",
+          metrics.retryRate,
+          "extra attempts per step",
+        ),
         kpi("Running / waiting now", `${metrics.now.running} / ${metrics.now.waiting}`, "sla-now", metrics.now.running),
         kpi(
           "Webhook success",
@@ -92,18 +136,66 @@ export const renderInsights: View = ({ api, main }) => {
         "div",
         { class: "kpis" },
         kpi("Total cost", formatUsd(byProject.totalCostUsd), "usage-total-cost", byProject.totalCostUsd),
-        kpi("Runs", formatCount(sum(rows, (r) => r.runs)), "usage-runs", sum(rows, (r) => r.runs)),
-        kpi("Attempts", formatCount(sum(rows, (r) => r.attempts)), "usage-attempts", sum(rows, (r) => r.attempts)),
-        kpi("Execution time", formatDuration(sum(rows, (r) => r.wallMs)), "usage-wall", sum(rows, (r) => r.wallMs)),
-        kpi("CPU time (est.)", formatDuration(sum(rows, (r) => r.cpuMs)), "usage-cpu", sum(rows, (r) => r.cpuMs)),
-        kpi("AI tokens in / out", `${formatCount(sum(rows, (r) => r.tokensIn))} / ${formatCount(sum(rows, (r) => r.tokensOut))}`, "usage-tokens", sum(rows, (r) => r.tokensIn)),
+        kpi(
+          "Runs",
+          formatCount(sum(rows, (r) => r.runs)),
+          "usage-runs",
+          sum(rows, (r) => r.runs),
+        ),
+        kpi(
+          "Attempts",
+          formatCount(sum(rows, (r) => r.attempts)),
+          "usage-attempts",
+          sum(rows, (r) => r.attempts),
+        ),
+        kpi(
+          "Execution time",
+          formatDuration(sum(rows, (r) => r.wallMs)),
+          "usage-wall",
+          sum(rows, (r) => r.wallMs),
+        ),
+        kpi(
+          "CPU time (est.)",
+          formatDuration(sum(rows, (r) => r.cpuMs)),
+          "usage-cpu",
+          sum(rows, (r) => r.cpuMs),
+        ),
+        kpi(
+          "AI tokens in / out",
+          `${formatCount(sum(rows, (r) => r.tokensIn))} / ${formatCount(sum(rows, (r) => r.tokensOut))}`,
+          "usage-tokens",
+          sum(rows, (r) => r.tokensIn),
+        ),
       ),
-      h("div", { class: "grid-2" }, chartPanel("Cost by day", costByDay, byDay.items.length > 0, "cost-by-day"), chartPanel("Cost by project", costByProject, rows.length > 0, "cost-by-project")),
+      h(
+        "div",
+        { class: "grid-2" },
+        chartPanel("Cost by day", costByDay, byDay.items.length > 0, "cost-by-day"),
+        chartPanel("Cost by project", costByProject, rows.length > 0, "cost-by-project"),
+      ),
       usageTable(rows),
       poolsPanel(metrics, byPool),
     );
-    if (byDay.items.length > 0) charts.push(barChart(costByDay, byDay.items.map((r) => r.key), "cost", byDay.items.map((r) => r.costUsd), formatUsd));
-    if (rows.length > 0) charts.push(barChart(costByProject, rows.map((r) => r.key), "cost", rows.map((r) => r.costUsd), formatUsd));
+    if (byDay.items.length > 0)
+      charts.push(
+        barChart(
+          costByDay,
+          byDay.items.map((r) => r.key),
+          "cost",
+          byDay.items.map((r) => r.costUsd),
+          formatUsd,
+        ),
+      );
+    if (rows.length > 0)
+      charts.push(
+        barChart(
+          costByProject,
+          rows.map((r) => r.key),
+          "cost",
+          rows.map((r) => r.costUsd),
+          formatUsd,
+        ),
+      );
     const poolCanvas = body.querySelector<HTMLCanvasElement>("canvas[data-chart=pools]");
     if (poolCanvas) {
       const pools = metrics.pools;
@@ -123,7 +215,8 @@ export const renderInsights: View = ({ api, main }) => {
   }
 
   function usageTable(rows: Row[]): HTMLElement {
-    const num = (text: string, attrs: Record<string, string | number> = {}) => h("td", { class: "num", ...attrs }, text);
+    const num = (text: string, attrs: Record<string, string | number> = {}) =>
+      h("td", { class: "num", ...attrs }, text);
     return h(
       "section",
       { class: "panel" },
@@ -139,7 +232,23 @@ export const renderInsights: View = ({ api, main }) => {
               h(
                 "thead",
                 {},
-                h("tr", {}, h("th", {}, "Project"), ["Runs", "Succeeded", "Failed", "Steps", "Attempts", "Execution", "CPU (est.)", "Artifacts", "Tokens in / out", "Cost"].map((t) => h("th", { class: "num" }, t))),
+                h(
+                  "tr",
+                  {},
+                  h("th", {}, "Project"),
+                  [
+                    "Runs",
+                    "Succeeded",
+                    "Failed",
+                    "Steps",
+                    "Attempts",
+                    "Execution",
+                    "CPU (est.)",
+                    "Artifacts",
+                    "Tokens in / out",
+                    "Cost",
+                  ].map((t) => h("th", { class: "num" }, t)),
+                ),
               ),
               h(
                 "tbody",
@@ -175,7 +284,16 @@ export const renderInsights: View = ({ api, main }) => {
     return h(
       "section",
       { class: "panel", "data-testid": "pools" },
-      h("div", { class: "panel-head" }, h("h2", {}, "Pools"), h("span", { class: "muted small" }, "backlog now: steps of active runs queued, running or waiting to retry; usage in the window")),
+      h(
+        "div",
+        { class: "panel-head" },
+        h("h2", {}, "Pools"),
+        h(
+          "span",
+          { class: "muted small" },
+          "backlog now: steps of active runs queued, running or waiting to retry; usage in the window",
+        ),
+      ),
       h(
         "div",
         { class: "panel-body" },
@@ -184,11 +302,26 @@ export const renderInsights: View = ({ api, main }) => {
           : h(
               "div",
               { class: "grid-2" },
-              waiting ? h("div", { class: "chart" }, h("canvas", { "data-chart": "pools", role: "img", "aria-label": "Backlog by pool" })) : emptyState("No backlog: no active run has steps waiting in a pool."),
+              waiting
+                ? h(
+                    "div",
+                    { class: "chart" },
+                    h("canvas", { "data-chart": "pools", role: "img", "aria-label": "Backlog by pool" }),
+                  )
+                : emptyState("No backlog: no active run has steps waiting in a pool."),
               h(
                 "table",
                 { class: "table compact" },
-                h("thead", {}, h("tr", {}, h("th", {}, "Pool"), ["Queued", "Running", "Retrying", "Attempts", "Cost"].map((t) => h("th", { class: "num" }, t)))),
+                h(
+                  "thead",
+                  {},
+                  h(
+                    "tr",
+                    {},
+                    h("th", {}, "Pool"),
+                    ["Queued", "Running", "Retrying", "Attempts", "Cost"].map((t) => h("th", { class: "num" }, t)),
+                  ),
+                ),
                 h(
                   "tbody",
                   {},
@@ -203,7 +336,11 @@ export const renderInsights: View = ({ api, main }) => {
                       h("td", { class: "num", "data-field": "running" }, b ? formatCount(b.running) : NONE),
                       h("td", { class: "num", "data-field": "retrying" }, b ? formatCount(b.retrying) : NONE),
                       h("td", { class: "num", "data-field": "attempts" }, u ? formatCount(u.attempts) : NONE),
-                      h("td", { class: "num", "data-field": "cost", "data-value": u?.costUsd }, u ? formatUsd(u.costUsd) : NONE),
+                      h(
+                        "td",
+                        { class: "num", "data-field": "cost", "data-value": u?.costUsd },
+                        u ? formatUsd(u.costUsd) : NONE,
+                      ),
                     );
                   }),
                 ),

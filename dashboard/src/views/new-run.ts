@@ -7,7 +7,11 @@ import type { View } from "./view";
 export const renderNewRun: View = ({ api, main, navigate }) => {
   let disposed = false;
   const body = h("div", { class: "panel-body" }, h("div", { class: "loading" }, "Loading blueprints…"));
-  fill(main, h("div", { class: "page-head" }, h("h1", {}, "New run")), h("section", { class: "panel panel-narrow" }, body));
+  fill(
+    main,
+    h("div", { class: "page-head" }, h("h1", {}, "New run")),
+    h("section", { class: "panel panel-narrow" }, body),
+  );
 
   void api.blueprints().then(
     (list) => !disposed && fill(body, form(list)),
@@ -15,9 +19,20 @@ export const renderNewRun: View = ({ api, main, navigate }) => {
   );
 
   function form(list: BlueprintList): HTMLElement {
-    const blueprint = h("select", { id: "blueprint", name: "blueprint", required: true }, list.items.map((b) => h("option", { value: b.name }, b.name)));
+    const blueprint = h(
+      "select",
+      { id: "blueprint", name: "blueprint", required: true },
+      list.items.map((b) => h("option", { value: b.name }, b.name)),
+    );
     const description = h("p", { class: "help" });
-    const project = h("input", { id: "project", name: "project", required: true, value: "demo", autocomplete: "off", pattern: "[A-Za-z0-9][A-Za-z0-9_.\\-]{0,63}" });
+    const project = h("input", {
+      id: "project",
+      name: "project",
+      required: true,
+      value: "demo",
+      autocomplete: "off",
+      pattern: "[A-Za-z0-9][A-Za-z0-9_.\\-]{0,63}",
+    });
     const input = h("textarea", { id: "input", name: "input", rows: 8, class: "mono", spellcheck: "false" });
     const status = h("div");
     const submit = h("button", { class: "btn btn-primary", type: "submit" }, "Submit run");
@@ -48,7 +63,11 @@ export const renderNewRun: View = ({ api, main, navigate }) => {
           }
           submit.disabled = true;
           try {
-            const run = await api.createRun({ project: project.value.trim(), blueprint: blueprint.value, input: parsed as Record<string, unknown> });
+            const run = await api.createRun({
+              project: project.value.trim(),
+              blueprint: blueprint.value,
+              input: parsed as Record<string, unknown>,
+            });
             navigate(`#/runs/${run.id}`);
           } catch (err) {
             fill(status, errorState(err));

@@ -33,7 +33,18 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
   const artifactsPanel = h("div", { class: "panel-body" });
   const eventsBody = h("tbody");
   const eventsPanel = h("div", { class: "panel-body events-scroll" });
-  const liveBadge = h("span", { class: "live", role: "status", "data-testid": "live", hidden: true, title: "following the run's events as they happen" }, h("span", { class: "live-dot" }), "live");
+  const liveBadge = h(
+    "span",
+    {
+      class: "live",
+      role: "status",
+      "data-testid": "live",
+      hidden: true,
+      title: "following the run's events as they happen",
+    },
+    h("span", { class: "live-dot" }),
+    "live",
+  );
 
   const section = (title: string, body: HTMLElement, extra?: HTMLElement) =>
     h("section", { class: "panel" }, h("div", { class: "panel-head" }, h("h2", {}, title), extra ?? null), body);
@@ -44,7 +55,11 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
     summary,
     usagePanel,
     section("Steps", dagPanel),
-    section("Timeline", timelinePanel, h("span", { class: "muted small" }, "queue wait, execution and retry backoff of each attempt")),
+    section(
+      "Timeline",
+      timelinePanel,
+      h("span", { class: "muted small" }, "queue wait, execution and retry backoff of each attempt"),
+    ),
     section("Artifacts", artifactsPanel),
     section("Events", eventsPanel),
   );
@@ -53,30 +68,36 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
 
   function renderHead(r: RunView): void {
     const action = (name: "cancel" | "pause" | "resume" | "retry", label: string, cls = "btn") =>
-      h("button", {
-        class: cls,
-        type: "button",
-        "data-action": name,
-        onclick: async (ev: Event) => {
-          const btn = ev.currentTarget as HTMLButtonElement;
-          btn.disabled = true;
-          try {
-            const next = await api.control(r.id, name);
-            if (name === "retry") navigate(`#/runs/${next.id}`);
-            else await refresh(true);
-          } catch (err) {
-            fill(summary, errorState(err));
-          } finally {
-            btn.disabled = false;
-          }
+      h(
+        "button",
+        {
+          class: cls,
+          type: "button",
+          "data-action": name,
+          onclick: async (ev: Event) => {
+            const btn = ev.currentTarget as HTMLButtonElement;
+            btn.disabled = true;
+            try {
+              const next = await api.control(r.id, name);
+              if (name === "retry") navigate(`#/runs/${next.id}`);
+              else await refresh(true);
+            } catch (err) {
+              fill(summary, errorState(err));
+            } finally {
+              btn.disabled = false;
+            }
+          },
         },
-      }, label);
+        label,
+      );
     const active = !TERMINAL_RUN_STATUSES.has(r.status);
     fill(
       head,
       h("h1", { class: "mono" }, r.id),
       h("span", { "data-testid": "run-status" }, pill(r.status)),
-      r.status === "queued" ? h("span", { class: "muted small" }, "waiting for one of the tenant's concurrency slots") : null,
+      r.status === "queued"
+        ? h("span", { class: "muted small" }, "waiting for one of the tenant's concurrency slots")
+        : null,
       liveBadge,
       h(
         "div",
@@ -84,10 +105,13 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
         active && r.status !== "paused" ? action("pause", "Pause") : null,
         r.status === "paused" ? action("resume", "Resume") : null,
         active ? action("cancel", "Cancel", "btn btn-danger") : null,
-        (r.status === "failed" || r.status === "cancelled") && !r.retriedAs ? action("retry", "Retry", "btn btn-primary") : null,
+        (r.status === "failed" || r.status === "cancelled") && !r.retriedAs
+          ? action("retry", "Retry", "btn btn-primary")
+          : null,
       ),
     );
-    const item = (label: string, value: Node | string) => h("div", { class: "field" }, h("dt", {}, label), h("dd", {}, value));
+    const item = (label: string, value: Node | string) =>
+      h("div", { class: "field" }, h("dt", {}, label), h("dd", {}, value));
     const link = (other: string | null) => (other ? h("a", { href: `#/runs/${other}`, class: "mono" }, other) : NONE);
     fill(
       summary,
@@ -99,14 +123,26 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
         item("Created", formatTime(r.createdAt)),
         item("Started", formatTime(r.startedAt)),
         item("Finished", formatTime(r.finishedAt)),
-        item("Duration", formatDuration(elapsedMs(r.startedAt ?? r.createdAt, r.finishedAt ?? (active ? new Date().toISOString() : null)))),
+        item(
+          "Duration",
+          formatDuration(
+            elapsedMs(r.startedAt ?? r.createdAt, r.finishedAt ?? (active ? new Date().toISOString() : null)),
+          ),
+        ),
         item("Priority", r.priority),
         item("Failure policy", r.failurePolicy),
         item("Trace", h("span", { class: "mono small" }, r.traceId)),
         item("Retry of", link(r.retryOf)),
         item("Retried as", link(r.retriedAs)),
       ),
-      r.error ? h("div", { class: "error", role: "alert" }, h("p", { class: "error-title" }, r.error.code), h("p", { class: "error-detail" }, r.error.message)) : null,
+      r.error
+        ? h(
+            "div",
+            { class: "error", role: "alert" },
+            h("p", { class: "error-title" }, r.error.code),
+            h("p", { class: "error-detail" }, r.error.message),
+          )
+        : null,
     );
   }
 
@@ -118,7 +154,9 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
       fill(usagePanel, errorState(err));
       return;
     }
-    const pools = Object.entries(u.pools).map(([pool, p]) => `${pool} ${formatUsd(p.costUsd)}`).join(" · ");
+    const pools = Object.entries(u.pools)
+      .map(([pool, p]) => `${pool} ${formatUsd(p.costUsd)}`)
+      .join(" · ");
     fill(
       usagePanel,
       kpi(u.final ? "Cost" : "Cost so far", formatUsd(u.costUsd), "run-cost", u.costUsd, pools || undefined),
@@ -161,12 +199,32 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
       h(
         "table",
         { class: "table compact", "data-testid": "timings" },
-        h("thead", {}, h("tr", {}, h("th", {}, "Step"), h("th", { class: "num" }, "Attempts"), h("th", { class: "num" }, "Queue wait"), h("th", { class: "num" }, "Execution"), h("th", { class: "num" }, "Retry backoff"))),
+        h(
+          "thead",
+          {},
+          h(
+            "tr",
+            {},
+            h("th", {}, "Step"),
+            h("th", { class: "num" }, "Attempts"),
+            h("th", { class: "num" }, "Queue wait"),
+            h("th", { class: "num" }, "Execution"),
+            h("th", { class: "num" }, "Retry backoff"),
+          ),
+        ),
         h(
           "tbody",
           {},
           rows.map((t) =>
-            h("tr", { "data-step": t.stepId }, h("td", {}, t.stepId), h("td", { class: "num" }, t.attempts), h("td", { class: "num" }, formatDuration(t.queueWaitMs)), h("td", { class: "num" }, formatDuration(t.executionMs)), h("td", { class: "num" }, t.backoffMs > 0 ? formatDuration(t.backoffMs) : NONE)),
+            h(
+              "tr",
+              { "data-step": t.stepId },
+              h("td", {}, t.stepId),
+              h("td", { class: "num" }, t.attempts),
+              h("td", { class: "num" }, formatDuration(t.queueWaitMs)),
+              h("td", { class: "num" }, formatDuration(t.executionMs)),
+              h("td", { class: "num" }, t.backoffMs > 0 ? formatDuration(t.backoffMs) : NONE),
+            ),
           ),
         ),
       ),
@@ -184,7 +242,12 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
     }
     if (items.length === 0) {
       const over = run !== null && TERMINAL_RUN_STATUSES.has(run.status);
-      fill(artifactsPanel, over ? emptyState("This run produced no artifacts.") : emptyState("No artifacts yet.", "Steps that produce files put them here."));
+      fill(
+        artifactsPanel,
+        over
+          ? emptyState("This run produced no artifacts.")
+          : emptyState("No artifacts yet.", "Steps that produce files put them here."),
+      );
       return;
     }
     fill(
@@ -192,7 +255,20 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
       h(
         "table",
         { class: "table", "data-testid": "artifacts" },
-        h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", { class: "num" }, "Size"), h("th", {}, "Type"), h("th", {}, "Step"), h("th", {}, "SHA-256"), h("th", {}))),
+        h(
+          "thead",
+          {},
+          h(
+            "tr",
+            {},
+            h("th", {}, "Name"),
+            h("th", { class: "num" }, "Size"),
+            h("th", {}, "Type"),
+            h("th", {}, "Step"),
+            h("th", {}, "SHA-256"),
+            h("th", {}),
+          ),
+        ),
         h(
           "tbody",
           {},
@@ -205,7 +281,11 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
               h("td", { class: "muted" }, a.contentType),
               h("td", {}, `${a.stepId} #${a.attempt}`),
               h("td", { class: "mono small muted", title: a.sha256 }, `${a.sha256.slice(0, 12)}…`),
-              h("td", { class: "num" }, h("button", { class: "btn btn-small", type: "button", onclick: () => void download(a) }, "Download")),
+              h(
+                "td",
+                { class: "num" },
+                h("button", { class: "btn btn-small", type: "button", onclick: () => void download(a) }, "Download"),
+              ),
             ),
           ),
         ),
@@ -228,7 +308,28 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
   }
 
   function appendEvents(batch: WireEvent[]): void {
-    if (events.length === 0 && batch.length > 0) fill(eventsPanel, h("table", { class: "table compact", "data-testid": "events" }, h("thead", {}, h("tr", {}, h("th", { class: "num" }, "#"), h("th", {}, "Time (UTC)"), h("th", {}, "Type"), h("th", {}, "Step"), h("th", {}, "Data"))), eventsBody));
+    if (events.length === 0 && batch.length > 0)
+      fill(
+        eventsPanel,
+        h(
+          "table",
+          { class: "table compact", "data-testid": "events" },
+          h(
+            "thead",
+            {},
+            h(
+              "tr",
+              {},
+              h("th", { class: "num" }, "#"),
+              h("th", {}, "Time (UTC)"),
+              h("th", {}, "Type"),
+              h("th", {}, "Step"),
+              h("th", {}, "Data"),
+            ),
+          ),
+          eventsBody,
+        ),
+      );
     for (const e of batch) {
       events.push(e);
       const data = JSON.stringify(e.data);
@@ -255,7 +356,13 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
     try {
       fresh = await api.getRun(runId);
     } catch (err) {
-      if (!abort.signal.aborted) fill(summary, err instanceof ApiError && err.status === 404 ? emptyState("No such run.", h("a", { href: "#/runs" }, "Back to the runs")) : errorState(err));
+      if (!abort.signal.aborted)
+        fill(
+          summary,
+          err instanceof ApiError && err.status === 404
+            ? emptyState("No such run.", h("a", { href: "#/runs" }, "Back to the runs"))
+            : errorState(err),
+        );
       return;
     }
     if (abort.signal.aborted || mine !== latest) return;
@@ -282,7 +389,12 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
       log = await api.eventLog(runId, abort.signal);
     } catch (err) {
       if (abort.signal.aborted) return;
-      fill(summary, err instanceof ApiError && err.status === 404 ? emptyState("No such run.", h("a", { href: "#/runs" }, "Back to the runs")) : errorState(err));
+      fill(
+        summary,
+        err instanceof ApiError && err.status === 404
+          ? emptyState("No such run.", h("a", { href: "#/runs" }, "Back to the runs"))
+          : errorState(err),
+      );
       return;
     }
     appendEvents(log.items);
@@ -290,11 +402,16 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
     if (log.finished || !run || TERMINAL_RUN_STATUSES.has(run.status)) return;
     liveBadge.hidden = false;
     try {
-      await api.followEvents(runId, events.at(-1)?.seq ?? 0, (e) => {
-        appendEvents([e]);
-        artifactsDirty ||= e.type === "artifact.created";
-        schedule();
-      }, abort.signal);
+      await api.followEvents(
+        runId,
+        events.at(-1)?.seq ?? 0,
+        (e) => {
+          appendEvents([e]);
+          artifactsDirty ||= e.type === "artifact.created";
+          schedule();
+        },
+        abort.signal,
+      );
     } catch (err) {
       if (!abort.signal.aborted) fill(eventsPanel, errorState(err));
     }

@@ -19,7 +19,12 @@ export const renderRuns: View = ({ api, main, navigate }) => {
   const body = h("div", { class: "panel-body" });
   const pager = h("div", { class: "pager" });
   const project = h("input", { id: "filter-project", type: "search", placeholder: "any project", autocomplete: "off" });
-  const status = h("select", { id: "filter-status" }, h("option", { value: "" }, "any status"), RUN_STATUSES.map((s) => h("option", { value: s }, s)));
+  const status = h(
+    "select",
+    { id: "filter-status" },
+    h("option", { value: "" }, "any status"),
+    RUN_STATUSES.map((s) => h("option", { value: s }, s)),
+  );
   const apply = () => {
     filters.project = project.value.trim();
     filters.status = status.value;
@@ -32,7 +37,12 @@ export const renderRuns: View = ({ api, main, navigate }) => {
     clearTimeout(timer);
     let page: RunList;
     try {
-      page = await api.listRuns({ project: filters.project || undefined, status: filters.status || undefined, cursor, limit: PAGE_SIZE });
+      page = await api.listRuns({
+        project: filters.project || undefined,
+        status: filters.status || undefined,
+        cursor,
+        limit: PAGE_SIZE,
+      });
     } catch (err) {
       if (!disposed) fill(body, errorState(err));
       return;
@@ -40,14 +50,32 @@ export const renderRuns: View = ({ api, main, navigate }) => {
     if (disposed) return;
     if (page.items.length === 0) {
       const filtered = filters.project !== "" || filters.status !== "";
-      fill(body, filtered ? emptyState("No runs match these filters.", "Clear a filter to see more.") : emptyState("No runs yet.", h("a", { href: "#/new" }, "Submit one")));
+      fill(
+        body,
+        filtered
+          ? emptyState("No runs match these filters.", "Clear a filter to see more.")
+          : emptyState("No runs yet.", h("a", { href: "#/new" }, "Submit one")),
+      );
     } else {
       fill(
         body,
         h(
           "table",
           { class: "table", "data-testid": "runs-table" },
-          h("thead", {}, h("tr", {}, h("th", {}, "Run"), h("th", {}, "Project"), h("th", {}, "Blueprint"), h("th", {}, "Status"), h("th", {}, "Created"), h("th", { class: "num" }, "Duration"))),
+          h(
+            "thead",
+            {},
+            h(
+              "tr",
+              {},
+              h("th", {}, "Run"),
+              h("th", {}, "Project"),
+              h("th", {}, "Blueprint"),
+              h("th", {}, "Status"),
+              h("th", {}, "Created"),
+              h("th", { class: "num" }, "Duration"),
+            ),
+          ),
           h(
             "tbody",
             {},
@@ -61,7 +89,16 @@ export const renderRuns: View = ({ api, main, navigate }) => {
                 h("td", {}, pill(r.status)),
                 h("td", { class: "muted" }, formatTime(r.createdAt)),
                 // A finished run's last change is its end; an active one has lasted until now.
-                h("td", { class: "num muted" }, formatDuration(elapsedMs(r.createdAt, TERMINAL_RUN_STATUSES.has(r.status) ? r.updatedAt : new Date().toISOString()))),
+                h(
+                  "td",
+                  { class: "num muted" },
+                  formatDuration(
+                    elapsedMs(
+                      r.createdAt,
+                      TERMINAL_RUN_STATUSES.has(r.status) ? r.updatedAt : new Date().toISOString(),
+                    ),
+                  ),
+                ),
               ),
             ),
           ),
@@ -70,9 +107,34 @@ export const renderRuns: View = ({ api, main, navigate }) => {
     }
     fill(
       pager,
-      h("button", { class: "btn", type: "button", disabled: cursors.length === 0, onclick: () => { cursor = cursors.pop(); void load(); } }, "← Previous"),
+      h(
+        "button",
+        {
+          class: "btn",
+          type: "button",
+          disabled: cursors.length === 0,
+          onclick: () => {
+            cursor = cursors.pop();
+            void load();
+          },
+        },
+        "← Previous",
+      ),
       h("span", { class: "muted" }, `Page ${cursors.length + 1}`),
-      h("button", { class: "btn", type: "button", disabled: page.nextCursor === null, onclick: () => { cursors.push(cursor); cursor = page.nextCursor ?? undefined; void load(); } }, "Next →"),
+      h(
+        "button",
+        {
+          class: "btn",
+          type: "button",
+          disabled: page.nextCursor === null,
+          onclick: () => {
+            cursors.push(cursor);
+            cursor = page.nextCursor ?? undefined;
+            void load();
+          },
+        },
+        "Next →",
+      ),
     );
     // Keep the page current while any run on it can still change.
     if (page.items.some((r) => !TERMINAL_RUN_STATUSES.has(r.status))) timer = setTimeout(() => void load(), REFRESH_MS);
@@ -80,13 +142,24 @@ export const renderRuns: View = ({ api, main, navigate }) => {
 
   fill(
     main,
-    h("div", { class: "page-head" }, h("h1", {}, "Runs"), h("div", { class: "actions" }, h("a", { class: "btn btn-primary", href: "#/new" }, "New run"))),
+    h(
+      "div",
+      { class: "page-head" },
+      h("h1", {}, "Runs"),
+      h("div", { class: "actions" }, h("a", { class: "btn btn-primary", href: "#/new" }, "New run")),
+    ),
     h(
       "section",
       { class: "panel" },
       h(
         "form",
-        { class: "filters", onsubmit: (ev: Event) => { ev.preventDefault(); apply(); } },
+        {
+          class: "filters",
+          onsubmit: (ev: Event) => {
+            ev.preventDefault();
+            apply();
+          },
+        },
         h("label", { for: "filter-project" }, "Project"),
         project,
         h("label", { for: "filter-status" }, "Status"),

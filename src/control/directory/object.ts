@@ -24,6 +24,9 @@ export class DirectoryObject extends DurableObject<Env> {
   }
 
   async list(): Promise<string[]> {
-    return this.sql.exec<{ id: string }>("SELECT id FROM tenant ORDER BY id").toArray().map((r) => r.id);
+    return this.sql
+      .exec<{ id: string }>("SELECT id FROM tenant ORDER BY id")
+      .toArray()
+      .map((r) => r.id);
   }
 }

@@ -12,6 +12,8 @@ export function directoryShard(tenantId: string): string {
 
 /** Every tenant in the directory, from all shards. */
 export async function allTenants(env: Env): Promise<string[]> {
-  const shards = await Promise.all(Array.from({ length: DIRECTORY_SHARDS }, (_, i) => env.DIRECTORY.getByName(`shard-${i}`).list()));
+  const shards = await Promise.all(
+    Array.from({ length: DIRECTORY_SHARDS }, (_, i) => env.DIRECTORY.getByName(`shard-${i}`).list()),
+  );
   return shards.flat().sort();
 }

@@ -66,7 +66,11 @@ export class PoolObject extends DurableObject<Env> {
     for (const m of messages) {
       this.sql.exec(
         "INSERT INTO waiting (run_id, step_id, attempt, body, enqueued_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        m.runId, m.stepId, m.attempt, JSON.stringify(m), now,
+        m.runId,
+        m.stepId,
+        m.attempt,
+        JSON.stringify(m),
+        now,
       );
     }
     for (const wake of this.waiters) wake();
@@ -79,20 +83,28 @@ export class PoolObject extends DurableObject<Env> {
   async take(tokenId: string, waitMs: number): Promise<{ message: StepMessage; leaseId: string } | null> {
     const deadline = Date.now() + waitMs;
     for (;;) {
-      const row = this.sql.exec<{ body: string }>(
-        "DELETE FROM waiting WHERE rowid = (SELECT rowid FROM waiting ORDER BY enqueued_at LIMIT 1) RETURNING body",
-      ).toArray()[0];
+      const row = this.sql
+        .exec<{ body: string }>(
+          "DELETE FROM waiting WHERE rowid = (SELECT rowid FROM waiting ORDER BY enqueued_at LIMIT 1) RETURNING body",
+        )
+        .toArray()[0];
       if (row) {
         const message = JSON.parse(row.body) as StepMessage;
         const leaseId = `lse_${newSecret()}`;
         const now = Date.now();
         this.sql.exec(
           "DELETE FROM lease WHERE rowid IN (SELECT rowid FROM lease WHERE expires_at <= ? LIMIT ?)",
-          now, PRUNE_BATCH,
+          now,
+          PRUNE_BATCH,
         );
         this.sql.exec(
           "INSERT INTO lease (hash, token_id, run_id, step_id, attempt, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-          await sha256Hex(leaseId), tokenId, message.runId, message.stepId, message.attempt, now + LEASE_ROW_TTL_MS,
+          await sha256Hex(leaseId),
+          tokenId,
+          message.runId,
+          message.stepId,
+          message.attempt,
+          now + LEASE_ROW_TTL_MS,
         );
         return { message, leaseId };
       }
@@ -111,13 +123,21 @@ export class PoolObject extends DurableObject<Env> {
    * to this very token. `lease: null` with a lease id asked for means "not yours, or not at all":
    * the caller answers 404 either way, so nothing tells a guesser which.
    */
-  async authorize(tokenId: string, secretHash: string, leaseId: string | null): Promise<{ ok: false } | { ok: true; lease: HeldLease | null }> {
+  async authorize(
+    tokenId: string,
+    secretHash: string,
+    leaseId: string | null,
+  ): Promise<{ ok: false } | { ok: true; lease: HeldLease | null }> {
     if (!this.verifyToken(tokenId, secretHash)) return { ok: false };
     if (leaseId === null || !LEASE_ID.test(leaseId)) return { ok: true, lease: null };
-    const row = this.sql.exec<{ run_id: string; step_id: string; attempt: number }>(
-      "SELECT run_id, step_id, attempt FROM lease WHERE hash = ? AND token_id = ? AND expires_at > ?",
-      await sha256Hex(leaseId), tokenId, Date.now(),
-    ).toArray()[0];
+    const row = this.sql
+      .exec<{ run_id: string; step_id: string; attempt: number }>(
+        "SELECT run_id, step_id, attempt FROM lease WHERE hash = ? AND token_id = ? AND expires_at > ?",
+        await sha256Hex(leaseId),
+        tokenId,
+        Date.now(),
+      )
+      .toArray()[0];
     return { ok: true, lease: row ? { runId: row.run_id, stepId: row.step_id, attempt: row.attempt } : null };
   }
 
@@ -128,23 +148,35 @@ export class PoolObject extends DurableObject<Env> {
 
   /** Backlog signals for an operator or an autoscaler of external workers. */
   async backlog(): Promise<{ waiting: number; oldestAgeMs: number | null }> {
-    const row = this.sql.exec<{ n: number; oldest: number | null }>("SELECT COUNT(*) AS n, MIN(enqueued_at) AS oldest FROM waiting").one();
+    const row = this.sql
+      .exec<{ n: number; oldest: number | null }>("SELECT COUNT(*) AS n, MIN(enqueued_at) AS oldest FROM waiting")
+      .one();
     return { waiting: row.n, oldestAgeMs: row.oldest === null ? null : Date.now() - row.oldest };
   }
 
   async createToken(pool: string): Promise<{ id: string; token: string }> {
     const id = newKeyId();
     const secret = newSecret();
-    this.sql.exec("INSERT INTO worker_token (id, hash, created_at) VALUES (?, ?, ?)", id, await sha256Hex(secret), Date.now());
+    this.sql.exec(
+      "INSERT INTO worker_token (id, hash, created_at) VALUES (?, ?, ?)",
+      id,
+      await sha256Hex(secret),
+      Date.now(),
+    );
     return { id, token: `fwk_${pool}_${id}_${secret}` };
   }
 
   private verifyToken(id: string, secretHash: string): boolean {
-    const row = this.sql.exec<{ hash: string; revoked_at: number | null }>("SELECT hash, revoked_at FROM worker_token WHERE id = ?", id).toArray()[0];
+    const row = this.sql
+      .exec<{ hash: string; revoked_at: number | null }>("SELECT hash, revoked_at FROM worker_token WHERE id = ?", id)
+      .toArray()[0];
     return !!row && row.revoked_at === null && timingSafeEqualHex(row.hash, secretHash);
   }
 
   async revokeToken(id: string): Promise<boolean> {
-    return this.sql.exec("UPDATE worker_token SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", Date.now(), id).rowsWritten > 0;
+    return (
+      this.sql.exec("UPDATE worker_token SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", Date.now(), id)
+        .rowsWritten > 0
+    );
   }
 }

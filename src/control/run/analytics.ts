@@ -16,7 +16,11 @@ export interface PointContext {
   expectedMs: (blueprint: string) => number | undefined;
 }
 
-export function pointsSince(store: RunStore, after: number, ctx: PointContext): { points: AnalyticsEngineDataPoint[]; last: number } {
+export function pointsSince(
+  store: RunStore,
+  after: number,
+  ctx: PointContext,
+): { points: AnalyticsEngineDataPoint[]; last: number } {
   const endings = store.endingsSince(after);
   const run = endings.length ? store.run() : null;
   if (!run) return { points: [], last: after };

@@ -21,7 +21,8 @@ export function validateGraph(nodes: readonly GraphNode[]): FieldError[] {
   nodes.forEach((node, i) => {
     const seen = new Set<string>();
     for (const dep of node.dependsOn) {
-      if (dep === node.id) errors.push({ path: `steps[${i}].dependsOn`, message: `step '${node.id}' depends on itself` });
+      if (dep === node.id)
+        errors.push({ path: `steps[${i}].dependsOn`, message: `step '${node.id}' depends on itself` });
       else if (!index.has(dep)) errors.push({ path: `steps[${i}].dependsOn`, message: `unknown step '${dep}'` });
       if (seen.has(dep)) errors.push({ path: `steps[${i}].dependsOn`, message: `'${dep}' is listed twice` });
       seen.add(dep);

@@ -76,13 +76,21 @@ export class RunEngine {
       priority: spec.priority,
       retry_of: spec.retryOf?.runId ?? null,
     });
-    this.event("run.requested", now, null, { blueprint: spec.blueprint, steps: spec.steps.length, ...(spec.retryOf ? { retryOf: spec.retryOf.runId } : {}) });
+    this.event("run.requested", now, null, {
+      blueprint: spec.blueprint,
+      steps: spec.steps.length,
+      ...(spec.retryOf ? { retryOf: spec.retryOf.runId } : {}),
+    });
     this.syncTenant(now);
 
     // The API validated already; the owner of the run checks again rather than trust its caller.
     const errors = validateGraph(spec.steps);
     if (errors.length > 0) {
-      this.moveRun("reject", now, { code: "run.invalid_graph", message: errors.map((e) => e.message).join("; "), retryable: false });
+      this.moveRun("reject", now, {
+        code: "run.invalid_graph",
+        message: errors.map((e) => e.message).join("; "),
+        retryable: false,
+      });
       return;
     }
     this.moveRun("validate", now);
@@ -148,7 +156,9 @@ export class RunEngine {
     const found = this.current(report.stepId, report.attempt);
     const step = found.ok ? found.step : null;
     if (!step || step.status !== "running") {
-      const refusal = found.ok ? refuse("attempt.stale", `attempt ${report.attempt} is not running (${step?.status})`) : found;
+      const refusal = found.ok
+        ? refuse("attempt.stale", `attempt ${report.attempt} is not running (${step?.status})`)
+        : found;
       // Audit late and stale results, even after the run ended; unknown runs or steps leave no trace.
       if (found.ok || found.code === "attempt.stale" || found.code === "run.finished") {
         this.event("step.result_refused", now, report.stepId, { attempt: report.attempt, reason: refusal.message });
@@ -156,9 +166,14 @@ export class RunEngine {
       return refusal;
     }
     // The attempt is the current one: its logs and metered usage are part of the record.
-    for (const line of (report.logs ?? []).slice(0, MAX_LOG_LINES)) this.event("step.log", now, step.id, { attempt: step.attempt, ...line });
+    for (const line of (report.logs ?? []).slice(0, MAX_LOG_LINES))
+      this.event("step.log", now, step.id, { attempt: step.attempt, ...line });
     const artifacts = report.outcome === "succeeded" ? report.artifacts.length : 0;
-    this.store.setAttemptUsage(step.id, step.attempt, recordAttempt(report.usage, { viaQueue: POOL_REGISTRY[step.pool].binding !== null, artifacts }));
+    this.store.setAttemptUsage(
+      step.id,
+      step.attempt,
+      recordAttempt(report.usage, { viaQueue: POOL_REGISTRY[step.pool].binding !== null, artifacts }),
+    );
     if (report.outcome === "failed") {
       this.failAttempt(step, report.error, "failed", now);
       return { ok: true };
@@ -168,7 +183,11 @@ export class RunEngine {
       return existing !== null && existing.step_id !== step.id;
     });
     if (conflict) {
-      const error = { code: "artifact.name_conflict", message: `artifact '${conflict.name}' was already produced by another step`, retryable: false };
+      const error = {
+        code: "artifact.name_conflict",
+        message: `artifact '${conflict.name}' was already produced by another step`,
+        retryable: false,
+      };
       this.failAttempt(step, error, "failed", now);
       return { ok: true };
     }
@@ -179,7 +198,10 @@ export class RunEngine {
     }
     if (report.spawn?.length) {
       addSpawned(this.store, step, report.spawn);
-      this.event("step.spawned", now, step.id, { count: report.spawn.length, steps: report.spawn.slice(0, 50).map((x) => x.id) });
+      this.event("step.spawned", now, step.id, {
+        count: report.spawn.length,
+        steps: report.spawn.slice(0, 50).map((x) => x.id),
+      });
     }
     this.succeed(step, report.output, report.artifacts, now);
     return { ok: true };
@@ -205,8 +227,14 @@ export class RunEngine {
   deadLettered(stepId: string, attempt: number, now: number): ReportResult {
     const found = this.current(stepId, attempt);
     if (!found.ok) return found;
-    if (found.step.status !== "queued" && found.step.status !== "running") return refuse("attempt.stale", "the attempt is no longer current");
-    this.failAttempt(found.step, { code: "step.dead_lettered", message: "the queue dead-lettered the attempt", retryable: true }, "failed", now);
+    if (found.step.status !== "queued" && found.step.status !== "running")
+      return refuse("attempt.stale", "the attempt is no longer current");
+    this.failAttempt(
+      found.step,
+      { code: "step.dead_lettered", message: "the queue dead-lettered the attempt", retryable: true },
+      "failed",
+      now,
+    );
     return { ok: true };
   }
 
@@ -249,7 +277,11 @@ export class RunEngine {
       this.store.setAttempt(step.id, step.attempt, "lost", now);
       this.event("step.lease_expired", now, step.id, { attempt: step.attempt, phase: "queued" });
       if (step.attempt >= step.max_attempts + this.config.lostBudget) {
-        this.failStep(step, { code: "step.undeliverable", message: `no worker picked up ${step.attempt} dispatches`, retryable: false }, now);
+        this.failStep(
+          step,
+          { code: "step.undeliverable", message: `no worker picked up ${step.attempt} dispatches`, retryable: false },
+          now,
+        );
       } else if (run.status === "running") {
         this.dispatch(step, now);
       } else {
@@ -258,7 +290,11 @@ export class RunEngine {
       }
     } else if (timer.kind === "lease" && step.status === "running") {
       this.event("step.lease_expired", now, step.id, { attempt: step.attempt, phase: "running" });
-      const error = { code: "step.timeout", message: `no result or heartbeat in time (timeout ${step.timeout_ms} ms)`, retryable: true };
+      const error = {
+        code: "step.timeout",
+        message: `no result or heartbeat in time (timeout ${step.timeout_ms} ms)`,
+        retryable: true,
+      };
       this.failAttempt(step, error, "timed_out", now);
     }
   }
@@ -266,13 +302,17 @@ export class RunEngine {
   // ── internals ──────────────────────────────────────────────────────────────
 
   /** The run and the step, if `attempt` is the step's current attempt of a live run. */
-  private current(stepId: string, attempt: number): { ok: true; run: NonNullable<ReturnType<RunStore["run"]>>; step: StepRow } | Refusal {
+  private current(
+    stepId: string,
+    attempt: number,
+  ): { ok: true; run: NonNullable<ReturnType<RunStore["run"]>>; step: StepRow } | Refusal {
     const run = this.store.run();
     if (!run) return refuse("run.not_found", "no such run");
     if (TERMINAL_RUN_STATUSES.has(run.status)) return refuse("run.finished", `the run is ${run.status}`);
     const step = this.store.step(stepId);
     if (!step) return refuse("step.not_found", `no step '${stepId}'`);
-    if (step.attempt !== attempt) return refuse("attempt.stale", `attempt ${attempt} was superseded by ${step.attempt}`);
+    if (step.attempt !== attempt)
+      return refuse("attempt.stale", `attempt ${attempt} was superseded by ${step.attempt}`);
     return { ok: true, run, step };
   }
 
@@ -291,7 +331,9 @@ export class RunEngine {
   /** A running attempt's lease: its timeout, or sooner when it must heartbeat. */
   private runningLease(step: StepRow, startedAt: number, now: number): number {
     const deadline = startedAt + step.timeout_ms + this.config.leaseGraceMs;
-    return step.heartbeat_timeout_ms ? Math.min(deadline, now + step.heartbeat_timeout_ms + this.config.leaseGraceMs) : deadline;
+    return step.heartbeat_timeout_ms
+      ? Math.min(deadline, now + step.heartbeat_timeout_ms + this.config.leaseGraceMs)
+      : deadline;
   }
 
   private dispatch(step: StepRow, now: number): void {
@@ -348,12 +390,21 @@ export class RunEngine {
     const failures = step.failures + 1;
     this.store.setAttempt(step.id, step.attempt, how, now, error);
     this.store.clearStepTimers(step.id);
-    const policy = { maxAttempts: step.max_attempts, initialDelayMs: step.initial_delay_ms, maxDelayMs: step.max_delay_ms };
+    const policy = {
+      maxAttempts: step.max_attempts,
+      initialDelayMs: step.initial_delay_ms,
+      maxDelayMs: step.max_delay_ms,
+    };
     const decision = decideFailure(policy, failures, error);
     if (decision.kind === "retry") {
       this.moveStep(step, "retry", { failures, error: json.write(error) });
       this.store.setTimer("backoff", step.id, now + decision.delayMs, step.attempt);
-      this.event("step.retrying", now, step.id, { attempt: step.attempt, error, delayMs: decision.delayMs, nextAttemptAt: new Date(now + decision.delayMs).toISOString() });
+      this.event("step.retrying", now, step.id, {
+        attempt: step.attempt,
+        error,
+        delayMs: decision.delayMs,
+        nextAttemptAt: new Date(now + decision.delayMs).toISOString(),
+      });
       return;
     }
     this.failStep({ ...step, failures }, error, now);
@@ -364,11 +415,19 @@ export class RunEngine {
     this.store.clearStepTimers(step.id);
     this.event("step.failed", now, step.id, { attempt: step.attempt, error });
     if (this.store.run()!.failure_policy === "fail-fast") {
-      this.failRun({ code: "run.step_failed", message: `step '${step.id}' failed: ${error.message}`, retryable: false }, now);
+      this.failRun(
+        { code: "run.step_failed", message: `step '${step.id}' failed: ${error.message}`, retryable: false },
+        now,
+      );
       return;
     }
     // continue: what needs this step can never run; independent branches go on.
-    const doomed = new Set(dependents(this.store.steps().map((s) => ({ id: s.id, dependsOn: json.read<string[]>(s.depends_on) ?? [] })), step.id));
+    const doomed = new Set(
+      dependents(
+        this.store.steps().map((s) => ({ id: s.id, dependsOn: json.read<string[]>(s.depends_on) ?? [] })),
+        step.id,
+      ),
+    );
     for (const s of this.store.stepsWithStatus(["pending"])) {
       if (!doomed.has(s.id)) continue;
       this.moveStep(s, "skip", { finished_at: now });
@@ -385,7 +444,12 @@ export class RunEngine {
     if (unfinished > 0) return;
     this.store.clearTimer("deadline", "run");
     if (failed.length === 0) this.moveRun("succeed", now);
-    else this.moveRun("fail", now, { code: "run.step_failed", message: `${failed.length} step(s) failed: ${failed.join(", ")}`, retryable: false });
+    else
+      this.moveRun("fail", now, {
+        code: "run.step_failed",
+        message: `${failed.length} step(s) failed: ${failed.join(", ")}`,
+        retryable: false,
+      });
   }
 
   private failRun(error: ErrorShape, now: number): void {
@@ -400,7 +464,8 @@ export class RunEngine {
       const event: StepEvent = step.status === "pending" ? "skip" : "cancel";
       this.moveStep(step, event, { finished_at: now });
       this.store.clearStepTimers(step.id);
-      if (step.status === "queued" || step.status === "running") this.store.setAttempt(step.id, step.attempt, "superseded", now);
+      if (step.status === "queued" || step.status === "running")
+        this.store.setAttempt(step.id, step.attempt, "superseded", now);
       this.event(event === "skip" ? "step.skipped" : "step.cancelled", now, step.id, {});
     }
   }

@@ -144,7 +144,9 @@ export class RunObject extends DurableObject<Env> {
   async attemptScope(stepId: string, attempt: number, pool: PoolName): Promise<{ tenantId: string } | null> {
     const run = this.store.run();
     const step = this.store.step(stepId);
-    return run && step && step.pool === pool && step.attempt === attempt && step.status === "running" ? { tenantId: run.tenant_id } : null;
+    return run && step && step.pool === pool && step.attempt === attempt && step.status === "running"
+      ? { tenantId: run.tenant_id }
+      : null;
   }
 
   /** Called by a running handler: extends its lease; refused when the attempt should stop. */
@@ -257,7 +259,9 @@ export class RunObject extends DurableObject<Env> {
             }
             if (!pass.complete) {
               // What failed stays in the outbox; make sure a timer re-sends it (an alarm may have just spent it).
-              this.mutate(() => this.store.setTimer("outbox", "flush", Date.now() + engineConfig(this.env).outboxRetryMs));
+              this.mutate(() =>
+                this.store.setTimer("outbox", "flush", Date.now() + engineConfig(this.env).outboxRetryMs),
+              );
             }
           }
           await this.syncAlarm();
@@ -297,4 +301,3 @@ function engineConfig(env: Env): EngineConfig {
     webhookBatchMs: 2_000,
   };
 }
-

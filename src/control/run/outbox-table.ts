@@ -35,8 +35,11 @@ export class OutboxTable {
 
   private all(): OutboxRow[] {
     if (!this.rows) {
-      this.rows = this.sql.exec<OutboxRow & Record<string, SqlStorageValue>>("SELECT id, kind, pool, body FROM outbox ORDER BY id").toArray();
-      const seq = this.sql.exec<{ seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").toArray()[0]?.seq ?? 0;
+      this.rows = this.sql
+        .exec<OutboxRow & Record<string, SqlStorageValue>>("SELECT id, kind, pool, body FROM outbox ORDER BY id")
+        .toArray();
+      const seq =
+        this.sql.exec<{ seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").toArray()[0]?.seq ?? 0;
       this.lastId = Math.max(seq, this.rows.at(-1)?.id ?? 0);
     }
     return this.rows;
@@ -77,7 +80,13 @@ export class OutboxTable {
 
   /** Writes this transaction's changes; called last inside it. */
   flush(): void {
-    if (this.inserted.size > 0) insertMany(this.sql, "INSERT INTO outbox (id, kind, pool, body)", 4, [...this.inserted.values()].map((r) => [r.id, r.kind, r.pool, r.body]));
+    if (this.inserted.size > 0)
+      insertMany(
+        this.sql,
+        "INSERT INTO outbox (id, kind, pool, body)",
+        4,
+        [...this.inserted.values()].map((r) => [r.id, r.kind, r.pool, r.body]),
+      );
     if (this.deleted.length > 0) execIn(this.sql, "DELETE FROM outbox WHERE id IN (?)", this.deleted);
     this.inserted.clear();
     this.deleted = [];

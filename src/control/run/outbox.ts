@@ -33,9 +33,21 @@ const WEBHOOK_BATCH_EVENTS = 50;
  * one call to the tenant. Deletes nothing: the caller deletes `sent` later, in a transaction it makes anyway, so
  * a crash before that only re-sends (dispatches are fenced by attempt), never loses a row.
  */
-export async function sendOutbox(store: RunStore, env: Env, tenantId: string, now: number, alreadySent: ReadonlySet<number>): Promise<OutboxPass> {
+export async function sendOutbox(
+  store: RunStore,
+  env: Env,
+  tenantId: string,
+  now: number,
+  alreadySent: ReadonlySet<number>,
+): Promise<OutboxPass> {
   const rows = store.outbox().filter((r) => !alreadySent.has(r.id));
-  const pass: OutboxPass = { sent: [], complete: true, webhooksFlushed: true, admitted: false, empty: rows.length === 0 };
+  const pass: OutboxPass = {
+    sent: [],
+    complete: true,
+    webhooksFlushed: true,
+    admitted: false,
+    empty: rows.length === 0,
+  };
   if (pass.empty) return pass;
   const run = store.run()!;
   const ids = { tenantId, runId: run.id, traceId: run.trace_id };
@@ -53,7 +65,9 @@ export async function sendOutbox(store: RunStore, env: Env, tenantId: string, no
   if (webhookRows.length > 0 && webhooksDue > now && webhookRows.length < WEBHOOK_BATCH_EVENTS) {
     pass.webhooksFlushed = false; // held for the batching timer, whose alarm sends them
   } else if (webhookRows.length > 0) {
-    const envelopes = store.eventsBySeq(webhookRows.map((r) => JSON.parse(r.body) as number)).map((e) => eventView(run, e));
+    const envelopes = store
+      .eventsBySeq(webhookRows.map((r) => JSON.parse(r.body) as number))
+      .map((e) => eventView(run, e));
     // Handed to the tenant's object, not to the webhooks queue: a queue message can be lost after
     // a successful send (the local broker keeps them in memory), and then nothing would bring the
     // events back. The rows stay until the tenant has recorded a delivery with a timer for each;

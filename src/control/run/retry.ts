@@ -27,7 +27,15 @@ export function retrySource(store: RunStore, newRunId: string, now: number): Ret
       attempt: s.attempt,
       artifacts: artifacts
         .filter((a) => a.step_id === s.id)
-        .map((a): ArtifactReport => ({ name: a.name, key: a.r2_key, size: a.size, contentType: a.content_type, sha256: a.sha256 })),
+        .map(
+          (a): ArtifactReport => ({
+            name: a.name,
+            key: a.r2_key,
+            size: a.size,
+            contentType: a.content_type,
+            sha256: a.sha256,
+          }),
+        ),
     };
   }
   const existing = run.retried_as;

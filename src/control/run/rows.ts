@@ -120,7 +120,14 @@ export interface ArtifactRow {
 }
 
 /** The events that end an attempt or a run: what analytics reports. */
-export const ENDINGS = ["step.succeeded", "step.failed", "step.retrying", "run.succeeded", "run.failed", "run.cancelled"] as const satisfies readonly EventType[];
+export const ENDINGS = [
+  "step.succeeded",
+  "step.failed",
+  "step.retrying",
+  "run.succeeded",
+  "run.failed",
+  "run.cancelled",
+] as const satisfies readonly EventType[];
 
 export const ENDING_TYPES: ReadonlySet<EventType> = new Set(ENDINGS);
 

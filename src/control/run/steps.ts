@@ -47,7 +47,10 @@ export function checkSpawn(store: RunStore, parent: StepRow, steps: ResolvedStep
 export function addSpawned(store: RunStore, parent: StepRow, steps: ResolvedStep[]): void {
   const first = store.stepCount();
   steps.forEach((s, i) =>
-    insertStep(store, { ...s, dependsOn: [...s.dependsOn, parent.id] }, first + i, { depth: parent.depth + 1, spawnedBy: parent.id }),
+    insertStep(store, { ...s, dependsOn: [...s.dependsOn, parent.id] }, first + i, {
+      depth: parent.depth + 1,
+      spawnedBy: parent.id,
+    }),
   );
   const ids = steps.map((s) => s.id);
   for (const waiting of store.dependentsOf(parent.id)) {

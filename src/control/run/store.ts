@@ -12,9 +12,25 @@ import type { ErrorShape } from "../../errors";
 import { createSchema, execIn, insertMany, json, migrate, type Migration } from "../sqlite";
 import { OutboxTable, type OutboxKind, type OutboxRow } from "./outbox-table";
 import { TimerTable, type TimerKind, type TimerRow } from "./timers";
-import { ENDING_TYPES, ENDINGS, RUN_MIGRATIONS, type ArtifactRow, type EndingRow, type EventRow, type RunRow, type StepRow } from "./rows";
+import {
+  ENDING_TYPES,
+  ENDINGS,
+  RUN_MIGRATIONS,
+  type ArtifactRow,
+  type EndingRow,
+  type EventRow,
+  type RunRow,
+  type StepRow,
+} from "./rows";
 import type { PoolBacklog } from "../metrics";
-import { addModels, addTotals, emptyTotals, type AttemptRecord, type MeteredUsage, type RunUsage } from "../../analytics/usage";
+import {
+  addModels,
+  addTotals,
+  emptyTotals,
+  type AttemptRecord,
+  type MeteredUsage,
+  type RunUsage,
+} from "../../analytics/usage";
 
 type Row = Record<string, SqlStorageValue>;
 
@@ -23,8 +39,20 @@ const TOUCHES_ATTEMPT = /\b(?:FROM|JOIN|INTO|UPDATE) attempt\b/;
 /** Columns of a step row as inserted (the rest start at their defaults). */
 type NewStep = Pick<
   StepRow,
-  | "id" | "position" | "type" | "pool" | "input" | "depends_on" | "pending_deps" | "max_attempts" | "initial_delay_ms" | "max_delay_ms"
-  | "timeout_ms" | "heartbeat_timeout_ms" | "depth" | "spawned_by"
+  | "id"
+  | "position"
+  | "type"
+  | "pool"
+  | "input"
+  | "depends_on"
+  | "pending_deps"
+  | "max_attempts"
+  | "initial_delay_ms"
+  | "max_delay_ms"
+  | "timeout_ms"
+  | "heartbeat_timeout_ms"
+  | "depth"
+  | "spawned_by"
 >;
 
 /** An attempt row's columns that change after its insert. */
@@ -80,7 +108,8 @@ export class RunStore {
   private readonly outboxRows: OutboxTable;
 
   constructor(private readonly sql: SqlStorage) {
-    this.ready = this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_schema'").toArray().length > 0;
+    this.ready =
+      this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_schema'").toArray().length > 0;
     this.timers = new TimerTable(sql);
     this.outboxRows = new OutboxTable(sql);
   }
@@ -182,7 +211,8 @@ export class RunStore {
   setRunStatus(status: RunStatus, at: number, error: ErrorShape | null = null): void {
     const run = this.run()!;
     if (status === "running") this.patchRun({ status, started_at: run.started_at ?? at });
-    else if (TERMINAL_RUN_STATUSES.has(status)) this.patchRun({ status, finished_at: at, error: error ? json.write(error) : null });
+    else if (TERMINAL_RUN_STATUSES.has(status))
+      this.patchRun({ status, finished_at: at, error: error ? json.write(error) : null });
     else this.patchRun({ status });
   }
 
@@ -198,11 +228,31 @@ export class RunStore {
       this.sql.exec(
         `INSERT INTO run (id, tenant_id, project, blueprint, status, trace_id, error, created_at, started_at, finished_at, deadline_at,
            failure_policy, priority, retry_of, retried_as) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-        r.id, r.tenant_id, r.project, r.blueprint, r.status, r.trace_id, r.error, r.created_at, r.started_at, r.finished_at, r.deadline_at,
-        r.failure_policy, r.priority, r.retry_of, r.retried_as,
+        r.id,
+        r.tenant_id,
+        r.project,
+        r.blueprint,
+        r.status,
+        r.trace_id,
+        r.error,
+        r.created_at,
+        r.started_at,
+        r.finished_at,
+        r.deadline_at,
+        r.failure_policy,
+        r.priority,
+        r.retry_of,
+        r.retried_as,
       );
     } else {
-      this.sql.exec("UPDATE run SET status = ?, error = ?, started_at = ?, finished_at = ?, retried_as = ?", r.status, r.error, r.started_at, r.finished_at, r.retried_as);
+      this.sql.exec(
+        "UPDATE run SET status = ?, error = ?, started_at = ?, finished_at = ?, retried_as = ?",
+        r.status,
+        r.error,
+        r.started_at,
+        r.finished_at,
+        r.retried_as,
+      );
     }
     this.runWrite = null;
   }
@@ -224,8 +274,21 @@ export class RunStore {
            timeout_ms, heartbeat_timeout_ms, depth, spawned_by)`,
         15,
         this.pendingSteps.map((s) => [
-          s.id, s.position, s.type, s.pool, s.input, s.depends_on, s.pending_deps, "pending", s.max_attempts, s.initial_delay_ms, s.max_delay_ms,
-          s.timeout_ms, s.heartbeat_timeout_ms, s.depth, s.spawned_by,
+          s.id,
+          s.position,
+          s.type,
+          s.pool,
+          s.input,
+          s.depends_on,
+          s.pending_deps,
+          "pending",
+          s.max_attempts,
+          s.initial_delay_ms,
+          s.max_delay_ms,
+          s.timeout_ms,
+          s.heartbeat_timeout_ms,
+          s.depth,
+          s.spawned_by,
         ]),
       );
       this.pendingSteps = [];
@@ -237,11 +300,14 @@ export class RunStore {
     // After the inserts: a step inserted and moved in one transaction is written, then patched.
     for (const [id, patch] of this.stepPatches) {
       const keys = Object.keys(patch) as (keyof typeof patch)[];
-      this.sql.exec(`UPDATE step SET ${keys.map((k) => `${k} = ?`).join(", ")} WHERE id = ?`, ...keys.map((k) => patch[k] ?? null), id);
+      this.sql.exec(
+        `UPDATE step SET ${keys.map((k) => `${k} = ?`).join(", ")} WHERE id = ?`,
+        ...keys.map((k) => patch[k] ?? null),
+        id,
+      );
     }
     this.stepPatches.clear();
   }
-
 
   stepCount(): number {
     return this.one<{ n: number }>("SELECT COUNT(*) AS n FROM step")!.n;
@@ -266,7 +332,13 @@ export class RunStore {
   attemptStartedAt(stepId: string, attempt: number): number | null {
     const pending = this.pendingAttempts.get(`${attempt} ${stepId}`)?.started_at;
     if (pending !== undefined) return pending;
-    return this.one<{ started_at: number | null }>("SELECT started_at FROM attempt WHERE step_id = ? AND attempt = ?", stepId, attempt)?.started_at ?? null;
+    return (
+      this.one<{ started_at: number | null }>(
+        "SELECT started_at FROM attempt WHERE step_id = ? AND attempt = ?",
+        stepId,
+        attempt,
+      )?.started_at ?? null
+    );
   }
 
   /** Recounts unmet dependencies of every pending step (after a retry carried some over). */
@@ -304,7 +376,10 @@ export class RunStore {
 
   /** Marks `depId` as satisfied for its dependents; returns the ones that became ready. */
   releaseDependents(depId: string): StepRow[] {
-    const rows = this.all<StepRow>("UPDATE step SET pending_deps = pending_deps - 1 WHERE id IN (SELECT step_id FROM edge WHERE dep_id = ?) RETURNING *", depId);
+    const rows = this.all<StepRow>(
+      "UPDATE step SET pending_deps = pending_deps - 1 WHERE id IN (SELECT step_id FROM edge WHERE dep_id = ?) RETURNING *",
+      depId,
+    );
     for (const row of rows) this.txnSteps.set(row.id, row); // fresh: the update just returned them
     return rows.filter((s) => s.status === "pending" && s.pending_deps === 0).sort((a, b) => a.position - b.position);
   }
@@ -340,7 +415,8 @@ export class RunStore {
 
   outputs(ids: readonly string[]): JsonObject {
     // A step's dependency usually succeeded in this very transaction (a continuation): its row is known.
-    if (ids.every((id) => this.txnSteps.has(id))) return Object.fromEntries(ids.map((id) => [id, json.read<Json>(this.txnSteps.get(id)!.output)]));
+    if (ids.every((id) => this.txnSteps.has(id)))
+      return Object.fromEntries(ids.map((id) => [id, json.read<Json>(this.txnSteps.get(id)!.output)]));
     const rows = this.allIn<{ id: string; output: string | null }>("SELECT id, output FROM step WHERE id IN (?)", ids);
     return Object.fromEntries(rows.map((r) => [r.id, json.read<Json>(r.output)]));
   }
@@ -353,17 +429,31 @@ export class RunStore {
     this.writeAttempt(stepId, attempt, { usage: json.write(usage) });
   }
 
-  setAttempt(stepId: string, attempt: number, status: AttemptStatus, at: number, error: ErrorShape | null = null): void {
+  setAttempt(
+    stepId: string,
+    attempt: number,
+    status: AttemptStatus,
+    at: number,
+    error: ErrorShape | null = null,
+  ): void {
     if (status === "running") this.writeAttempt(stepId, attempt, { status, started_at: at });
     else this.writeAttempt(stepId, attempt, { status, finished_at: at, error: error ? json.write(error) : null });
   }
 
   /** Collects an attempt's changes: its insert, its begin, its usage and its end are usually one row write. */
-  private writeAttempt(stepId: string, attempt: number, patch: Omit<AttemptWrite, "insert"> & { insert?: boolean }): void {
+  private writeAttempt(
+    stepId: string,
+    attempt: number,
+    patch: Omit<AttemptWrite, "insert"> & { insert?: boolean },
+  ): void {
     this.cachedUsage = undefined;
     const k = `${attempt} ${stepId}`;
     const pending = this.pendingAttempts.get(k);
-    this.pendingAttempts.set(k, { ...pending, ...patch, insert: (pending?.insert ?? false) || (patch.insert ?? false) });
+    this.pendingAttempts.set(k, {
+      ...pending,
+      ...patch,
+      insert: (pending?.insert ?? false) || (patch.insert ?? false),
+    });
   }
 
   private writeAttempts(): void {
@@ -373,17 +463,36 @@ export class RunStore {
     for (const [k, w] of this.pendingAttempts) {
       const attempt = Number(k.slice(0, k.indexOf(" ")));
       const stepId = k.slice(k.indexOf(" ") + 1);
-      if (w.insert) inserts.push([stepId, attempt, w.status ?? "dispatched", w.dispatched_at ?? 0, w.started_at ?? null, w.finished_at ?? null, w.error ?? null, w.usage ?? null]);
+      if (w.insert)
+        inserts.push([
+          stepId,
+          attempt,
+          w.status ?? "dispatched",
+          w.dispatched_at ?? 0,
+          w.started_at ?? null,
+          w.finished_at ?? null,
+          w.error ?? null,
+          w.usage ?? null,
+        ]);
       else updates.push([stepId, attempt, w]);
     }
     this.pendingAttempts.clear();
-    insertMany(this.sql, "INSERT INTO attempt (step_id, attempt, status, dispatched_at, started_at, finished_at, error, usage)", 8, inserts);
+    insertMany(
+      this.sql,
+      "INSERT INTO attempt (step_id, attempt, status, dispatched_at, started_at, finished_at, error, usage)",
+      8,
+      inserts,
+    );
     for (const [stepId, attempt, w] of updates) {
-      const columns = (["status", "started_at", "finished_at", "error", "usage"] as const).filter((c) => w[c] !== undefined);
+      const columns = (["status", "started_at", "finished_at", "error", "usage"] as const).filter(
+        (c) => w[c] !== undefined,
+      );
       if (columns.length === 0) continue;
       this.sql.exec(
         `UPDATE attempt SET ${columns.map((c) => `${c} = ?`).join(", ")} WHERE step_id = ? AND attempt = ?`,
-        ...columns.map((c) => w[c] ?? null), stepId, attempt,
+        ...columns.map((c) => w[c] ?? null),
+        stepId,
+        attempt,
       );
     }
   }
@@ -416,7 +525,10 @@ export class RunStore {
   private readUsage(): RunUsage {
     const pools: Record<string, MeteredUsage> = {};
     const pool = (name: string) => (pools[name] ??= { ...emptyTotals(), models: {} });
-    type UsageRow = { part: "attempts" | "bytes" | "model"; pool: string; model: string | null } & Omit<MeteredUsage, "models">;
+    type UsageRow = { part: "attempts" | "bytes" | "model"; pool: string; model: string | null } & Omit<
+      MeteredUsage,
+      "models"
+    >;
     for (const r of this.all<UsageRow>(
       `SELECT 'attempts' AS part, s.pool AS pool, NULL AS model, COUNT(DISTINCT a.step_id) AS steps, COUNT(*) AS attempts,
          COALESCE(SUM(a.finished_at - a.started_at), 0) AS wallMs,
@@ -544,7 +656,14 @@ export class RunStore {
     this.cachedUsage = undefined;
     this.exec(
       "INSERT INTO artifact (name, step_id, attempt, r2_key, size, content_type, sha256, created_at) VALUES (?,?,?,?,?,?,?,?)",
-      a.name, a.step_id, a.attempt, a.r2_key, a.size, a.content_type, a.sha256, a.created_at,
+      a.name,
+      a.step_id,
+      a.attempt,
+      a.r2_key,
+      a.size,
+      a.content_type,
+      a.sha256,
+      a.created_at,
     );
   }
 }

@@ -6,7 +6,24 @@
 import type { Env } from "../../env";
 import type { RunObject } from "./object";
 
-export type RunStub = Pick<RunObject, "create" | "get" | "events" | "artifacts" | "artifact" | "control" | "retrySource" | "start" | "begin" | "heartbeat" | "attemptScope" | "report" | "deadLettered" | "backlog" | "usage">;
+export type RunStub = Pick<
+  RunObject,
+  | "create"
+  | "get"
+  | "events"
+  | "artifacts"
+  | "artifact"
+  | "control"
+  | "retrySource"
+  | "start"
+  | "begin"
+  | "heartbeat"
+  | "attemptScope"
+  | "report"
+  | "deadLettered"
+  | "backlog"
+  | "usage"
+>;
 
 export function runStub(env: Env, runId: string): RunStub {
   return env.RUN.getByName(runId) as unknown as RunStub;

@@ -33,7 +33,9 @@ export class TimerTable {
   private all(): Map<string, TimerRow> {
     if (!this.rows) {
       this.rows = new Map();
-      for (const r of this.sql.exec<TimerRow & Record<string, SqlStorageValue>>("SELECT kind, ref, attempt, due_at FROM timer")) {
+      for (const r of this.sql.exec<TimerRow & Record<string, SqlStorageValue>>(
+        "SELECT kind, ref, attempt, due_at FROM timer",
+      )) {
         this.rows.set(key(r.kind, r.ref), { kind: r.kind, ref: r.ref, attempt: r.attempt, due_at: r.due_at });
       }
     }
@@ -95,7 +97,10 @@ export class TimerTable {
     );
     for (let i = 0; i < deletes.length; i += 45) {
       const part = deletes.slice(i, i + 45);
-      this.sql.exec(`DELETE FROM timer WHERE (kind, ref) IN (VALUES ${part.map(() => "(?, ?)").join(",")})`, ...part.flat());
+      this.sql.exec(
+        `DELETE FROM timer WHERE (kind, ref) IN (VALUES ${part.map(() => "(?, ?)").join(",")})`,
+        ...part.flat(),
+      );
     }
   }
 

@@ -68,7 +68,6 @@ export interface ReportCommon {
   usage?: ReportedUsage;
 }
 
-
 export type Refusal = { ok: false; code: string; message: string };
 
 export type BeginResult =

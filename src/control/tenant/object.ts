@@ -6,7 +6,14 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { RunSummary } from "../../../schema/api";
-import type { CreateKeyBody, CreateTenantBody, CreatedKey, Scope, Tenant, UpdateTenantBody } from "../../../schema/tenants";
+import type {
+  CreateKeyBody,
+  CreateTenantBody,
+  CreatedKey,
+  Scope,
+  Tenant,
+  UpdateTenantBody,
+} from "../../../schema/tenants";
 import { SCOPES } from "../../../schema/tenants";
 import type { CreateWebhookBody, Delivery, UpdateWebhookBody } from "../../../schema/webhooks";
 import type { Env } from "../../env";
@@ -17,9 +24,23 @@ import type { TenantSync } from "../run/types";
 import { migrate, type Migration } from "../sqlite";
 import type { MetricParts } from "../metrics";
 import { DEV_TENANT, PROFILE_MIGRATION, TenantProfile } from "./profile";
-import { LIVE_RUNS_MIGRATION, OPENED_CHECK_MS, RUN_BOOK_MIGRATION, RunBook, type ListRunsFilter, type OpenedRun } from "./runs";
+import {
+  LIVE_RUNS_MIGRATION,
+  OPENED_CHECK_MS,
+  RUN_BOOK_MIGRATION,
+  RunBook,
+  type ListRunsFilter,
+  type OpenedRun,
+} from "./runs";
 import type { UsageGroup, UsageGroupRow } from "../../analytics/usage";
-import { WEBHOOK_MIGRATION, WebhookBook, type AttemptResult, type DeliveryPolicy, type DeliveryTask, type PlannedEvent } from "./webhooks";
+import {
+  WEBHOOK_MIGRATION,
+  WebhookBook,
+  type AttemptResult,
+  type DeliveryPolicy,
+  type DeliveryTask,
+  type PlannedEvent,
+} from "./webhooks";
 import { webhookPoint, writePoints } from "../../analytics/points";
 import { logError } from "../../lib/log";
 import { sendChunked } from "../../lib/queue-batch";
@@ -55,7 +76,16 @@ export type Credential = { keyId: string; secretHash: string } | { dev: true };
 
 export type OpenRunResult =
   | { ok: true; runId: string; replayed: boolean; start: boolean }
-  | { ok: false; code: "auth.unauthenticated" | "tenant.suspended" | "auth.insufficient_scope" | "idempotency.conflict" | "quota.exceeded"; message: string }
+  | {
+      ok: false;
+      code:
+        | "auth.unauthenticated"
+        | "tenant.suspended"
+        | "auth.insufficient_scope"
+        | "idempotency.conflict"
+        | "quota.exceeded";
+      message: string;
+    }
   | { ok: false; code: "rate.limited"; retryAfterMs: number; message: string };
 
 /** Backoff of a failing send of due deliveries: 1 s, doubling, at most a minute. */
@@ -145,9 +175,11 @@ export class TenantObject extends DurableObject<Env> {
 
   private check(presented: Credential, now: number): AuthResult {
     let tenant = this.profile.get();
-    if (!tenant && "dev" in presented && this.tenantId === DEV_TENANT) tenant = this.profile.create(DEV_TENANT, { name: "Local development" }, now);
+    if (!tenant && "dev" in presented && this.tenantId === DEV_TENANT)
+      tenant = this.profile.create(DEV_TENANT, { name: "Local development" }, now);
     if (!tenant) return { ok: false, code: "auth.unauthenticated" };
-    const scopes = "dev" in presented ? [...SCOPES] : this.profile.verifyKey(presented.keyId, presented.secretHash, now);
+    const scopes =
+      "dev" in presented ? [...SCOPES] : this.profile.verifyKey(presented.keyId, presented.secretHash, now);
     if (!scopes) return { ok: false, code: "auth.unauthenticated" };
     if (tenant.status === "suspended") return { ok: false, code: "tenant.suspended" };
     this.bucket ??= new TokenBucket(tenant.limits.requestsPerMinute, now);
@@ -163,13 +195,21 @@ export class TenantObject extends DurableObject<Env> {
    * (a replay names the first request's run), the month's quota, the run's place in the index,
    * and admission. An admitted run is created already running.
    */
-  async openRun(run: OpenedRun, idempotency?: { key: string; bodyHash: string }, presented?: Credential): Promise<OpenRunResult> {
+  async openRun(
+    run: OpenedRun,
+    idempotency?: { key: string; bodyHash: string },
+    presented?: Credential,
+  ): Promise<OpenRunResult> {
     const now = Date.now();
     // The API's key check, when it deferred it to this call (one object call per new run, not two).
     if (presented) {
       const auth = this.check(presented, now);
-      if (!auth.ok) return auth.code === "rate.limited" ? { ...auth, message: "Too many requests." } : { ...auth, message: auth.code };
-      if (!auth.scopes.includes("runs:write")) return { ok: false, code: "auth.insufficient_scope", message: "This key lacks the 'runs:write' scope." };
+      if (!auth.ok)
+        return auth.code === "rate.limited"
+          ? { ...auth, message: "Too many requests." }
+          : { ...auth, message: auth.code };
+      if (!auth.scopes.includes("runs:write"))
+        return { ok: false, code: "auth.insufficient_scope", message: "This key lacks the 'runs:write' scope." };
     }
     const tenant = this.profile.get();
     if (!tenant) return { ok: false, code: "auth.unauthenticated", message: "No such tenant." };
@@ -183,10 +223,15 @@ export class TenantObject extends DurableObject<Env> {
       if (idempotency) this.runs.release(idempotency.key, run.runId);
       return { ok: false, code: "quota.exceeded", message: "This tenant's monthly run quota is spent." };
     }
-    const opened = this.runs.open(run, { open: tenant.status === "active", limit: tenant.limits.maxConcurrentRuns }, now);
+    const opened = this.runs.open(
+      run,
+      { open: tenant.status === "active", limit: tenant.limits.maxConcurrentRuns },
+      now,
+    );
     // The alarm must come by the time this run is to be checked on (or start the runs let in);
     // one already due by then will reschedule itself.
-    if (opened.admitted.length > 0 || this.alarmAt === null || this.alarmAt > now + OPENED_CHECK_MS) await this.syncAlarm();
+    if (opened.admitted.length > 0 || this.alarmAt === null || this.alarmAt > now + OPENED_CHECK_MS)
+      await this.syncAlarm();
     return { ok: true, runId: run.runId, replayed: false, start: opened.start };
   }
 
@@ -196,7 +241,10 @@ export class TenantObject extends DurableObject<Env> {
    */
   async recordRun(sync: TenantSync): Promise<{ start: boolean }> {
     const tenant = this.profile.get();
-    const result = this.runs.record(sync, { open: tenant?.status === "active", limit: tenant?.limits.maxConcurrentRuns ?? 0 });
+    const result = this.runs.record(sync, {
+      open: tenant?.status === "active",
+      limit: tenant?.limits.maxConcurrentRuns ?? 0,
+    });
     if (result.admitted.length > 0) await this.syncAlarm();
     return { start: result.start };
   }
@@ -206,15 +254,28 @@ export class TenantObject extends DurableObject<Env> {
    * running run is asked for its steps in flight, by pool), and webhook deliveries.
    */
   async metricParts(from: number, to: number): Promise<MetricParts> {
-    const backlog = await Promise.all(this.runs.active(MAX_BACKLOG_RUNS).map((id) => runStub(this.env, id).backlog().catch(() => [])));
-    return { finished: this.runs.finished(from, to), now: this.runs.counts(), backlog: backlog.flat(), webhooks: this.webhooks.stats(from, to) };
+    const backlog = await Promise.all(
+      this.runs.active(MAX_BACKLOG_RUNS).map((id) =>
+        runStub(this.env, id)
+          .backlog()
+          .catch(() => []),
+      ),
+    );
+    return {
+      finished: this.runs.finished(from, to),
+      now: this.runs.counts(),
+      backlog: backlog.flat(),
+      webhooks: this.webhooks.stats(from, to),
+    };
   }
 
   async usage(from: number, to: number, groupBy: UsageGroup): Promise<UsageGroupRow[]> {
     return this.runs.usage(from, to, groupBy);
   }
 
-  async listRuns(filter: ListRunsFilter): Promise<{ items: RunSummary[]; next: { createdAt: number; runId: string } | null }> {
+  async listRuns(
+    filter: ListRunsFilter,
+  ): Promise<{ items: RunSummary[]; next: { createdAt: number; runId: string } | null }> {
     return this.runs.list(filter);
   }
 
@@ -324,7 +385,10 @@ export class TenantObject extends DurableObject<Env> {
     const due = this.webhooks.due(Date.now());
     if (due.length === 0) return;
     const tenantId = this.tenantId;
-    const { sent, error } = await sendChunked(this.env.QUEUE_WEBHOOKS, due.map((deliveryId) => ({ kind: "delivery" as const, tenantId, deliveryId })));
+    const { sent, error } = await sendChunked(
+      this.env.QUEUE_WEBHOOKS,
+      due.map((deliveryId) => ({ kind: "delivery" as const, tenantId, deliveryId })),
+    );
     this.webhooks.leaseSent(due.slice(0, sent), Date.now(), this.policy);
     if (error === null) {
       this.sendFailures = 0;
@@ -333,7 +397,14 @@ export class TenantObject extends DurableObject<Env> {
     this.sendFailures++;
     const backoffMs = Math.min(SEND_BACKOFF_MAX_MS, SEND_BACKOFF_BASE_MS * 2 ** (this.sendFailures - 1));
     this.sendRetryAt = Date.now() + backoffMs;
-    logError("tenant.delivery_send_failed", { tenantId, due: due.length, sent, failures: this.sendFailures, backoffMs, error: String(error) });
+    logError("tenant.delivery_send_failed", {
+      tenantId,
+      due: due.length,
+      sent,
+      failures: this.sendFailures,
+      backoffMs,
+      error: String(error),
+    });
   }
 
   private async syncAlarm(): Promise<void> {

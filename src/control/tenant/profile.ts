@@ -1,5 +1,17 @@
 /** A tenant's record (status, limits, weight) and its API keys: only hashes are kept. */
-import { DEFAULT_LIMITS, SCOPES, type ApiKey, type CreateKeyBody, type CreateTenantBody, type CreatedKey, type Limits, type Scope, type Tenant, type TenantStatus, type UpdateTenantBody } from "../../../schema/tenants";
+import {
+  DEFAULT_LIMITS,
+  SCOPES,
+  type ApiKey,
+  type CreateKeyBody,
+  type CreateTenantBody,
+  type CreatedKey,
+  type Limits,
+  type Scope,
+  type Tenant,
+  type TenantStatus,
+  type UpdateTenantBody,
+} from "../../../schema/tenants";
 import { newKeyId, newSecret, sha256Hex, timingSafeEqualHex } from "../../lib/crypto";
 import { formatApiKey } from "../../lib/keys";
 import { json } from "../sqlite";
@@ -45,7 +57,9 @@ export class TenantProfile {
   constructor(private readonly sql: SqlStorage) {}
 
   private row(): TenantRow | null {
-    return (this.sql.exec<Row>("SELECT * FROM tenant LIMIT 1").toArray()[0] as unknown as TenantRow | undefined) ?? null;
+    return (
+      (this.sql.exec<Row>("SELECT * FROM tenant LIMIT 1").toArray()[0] as unknown as TenantRow | undefined) ?? null
+    );
   }
 
   get(): Tenant | null {
@@ -63,7 +77,12 @@ export class TenantProfile {
     this.cached = undefined;
     this.sql.exec(
       "INSERT INTO tenant (id, name, status, limits, weight, created_at, updated_at) VALUES (?, ?, 'active', ?, ?, ?, ?)",
-      id, body.name, json.write(limits), body.weight ?? 1, now, now,
+      id,
+      body.name,
+      json.write(limits),
+      body.weight ?? 1,
+      now,
+      now,
     );
     return this.get();
   }
@@ -75,7 +94,11 @@ export class TenantProfile {
     this.cached = undefined;
     this.sql.exec(
       "UPDATE tenant SET name = ?, status = ?, limits = ?, weight = ?, updated_at = ?",
-      patch.name ?? r.name, patch.status ?? r.status, json.write(limits), patch.weight ?? r.weight, now,
+      patch.name ?? r.name,
+      patch.status ?? r.status,
+      json.write(limits),
+      patch.weight ?? r.weight,
+      now,
     );
     return this.get();
   }
@@ -87,17 +110,26 @@ export class TenantProfile {
     const scopes = body.scopes ?? [...SCOPES];
     this.sql.exec(
       "INSERT INTO api_key (id, hash, name, scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-      id, await sha256Hex(secret), body.name ?? null, json.write(scopes), now, expiresAt,
+      id,
+      await sha256Hex(secret),
+      body.name ?? null,
+      json.write(scopes),
+      now,
+      expiresAt,
     );
     return { ...keyView(this.keyRow(id)!), tenantId, key: formatApiKey({ tenantId, keyId: id, secret }) };
   }
 
   listKeys(): ApiKey[] {
-    return (this.sql.exec<Row>("SELECT * FROM api_key ORDER BY created_at").toArray() as unknown as KeyRow[]).map(keyView);
+    return (this.sql.exec<Row>("SELECT * FROM api_key ORDER BY created_at").toArray() as unknown as KeyRow[]).map(
+      keyView,
+    );
   }
 
   revokeKey(keyId: string, now: number): boolean {
-    return this.sql.exec("UPDATE api_key SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", now, keyId).rowsWritten > 0;
+    return (
+      this.sql.exec("UPDATE api_key SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", now, keyId).rowsWritten > 0
+    );
   }
 
   /** A new key with the same name and scopes; the old one works for `overlapMs` more. */
@@ -106,11 +138,21 @@ export class TenantProfile {
     if (!old || old.revoked_at !== null) return null;
     const created = await this.createKey(
       tenantId,
-      { scopes: json.read<Scope[]>(old.scopes) ?? [...SCOPES], ...(old.name ? { name: old.name } : {}), ...(old.expires_at ? { expiresAt: new Date(old.expires_at).toISOString() } : {}) },
+      {
+        scopes: json.read<Scope[]>(old.scopes) ?? [...SCOPES],
+        ...(old.name ? { name: old.name } : {}),
+        ...(old.expires_at ? { expiresAt: new Date(old.expires_at).toISOString() } : {}),
+      },
       now,
     );
     if (overlapMs === 0) this.revokeKey(keyId, now);
-    else this.sql.exec("UPDATE api_key SET expires_at = MIN(COALESCE(expires_at, ?), ?) WHERE id = ?", now + overlapMs, now + overlapMs, keyId);
+    else
+      this.sql.exec(
+        "UPDATE api_key SET expires_at = MIN(COALESCE(expires_at, ?), ?) WHERE id = ?",
+        now + overlapMs,
+        now + overlapMs,
+        keyId,
+      );
     return created;
   }
 
@@ -122,7 +164,10 @@ export class TenantProfile {
   }
 
   private keyRow(id: string): KeyRow | null {
-    return (this.sql.exec<Row>("SELECT * FROM api_key WHERE id = ?", id).toArray()[0] as unknown as KeyRow | undefined) ?? null;
+    return (
+      (this.sql.exec<Row>("SELECT * FROM api_key WHERE id = ?", id).toArray()[0] as unknown as KeyRow | undefined) ??
+      null
+    );
   }
 }
 

@@ -64,7 +64,9 @@ export interface ListRunsFilter {
   limit: number;
 }
 
-export type IdempotencyClaim = { ok: true; runId: string; replayed: boolean } | { ok: false; code: string; message: string };
+export type IdempotencyClaim =
+  | { ok: true; runId: string; replayed: boolean }
+  | { ok: false; code: string; message: string };
 
 interface IndexRow {
   run_id: string;
@@ -100,7 +102,16 @@ export class RunBook {
          usage = COALESCE(excluded.usage, run_index.usage), outcome = COALESCE(excluded.outcome, run_index.outcome)
        WHERE excluded.version > run_index.version
        RETURNING status, admitted`,
-      sync.runId, sync.project, sync.blueprint, sync.status, sync.version, PRIORITY_RANK[sync.priority], sync.createdAt, sync.at, usage, outcome,
+      sync.runId,
+      sync.project,
+      sync.blueprint,
+      sync.status,
+      sync.version,
+      PRIORITY_RANK[sync.priority],
+      sync.createdAt,
+      sync.at,
+      usage,
+      outcome,
     )[0];
     // A stale sync wrote nothing and returned nothing: read what the index holds.
     const row = written ?? this.all<IndexRow>("SELECT status, admitted FROM run_index WHERE run_id = ?", sync.runId)[0];
@@ -116,11 +127,21 @@ export class RunBook {
    * then created already running, with no status round trip before its first dispatch. Returns
    * whether it starts, and other waiting runs a free slot let in (for the alarm to start).
    */
-  open(run: OpenedRun, admission: { open: boolean; limit: number }, now: number): { start: boolean; admitted: string[] } {
+  open(
+    run: OpenedRun,
+    admission: { open: boolean; limit: number },
+    now: number,
+  ): { start: boolean; admitted: string[] } {
     this.sql.exec(
       `INSERT INTO run_index (run_id, project, blueprint, status, version, priority, created_at, updated_at, opened_at)
        VALUES (?,?,?,'queued',0,?,?,?,?) ON CONFLICT (run_id) DO NOTHING`,
-      run.runId, run.project, run.blueprint, PRIORITY_RANK[run.priority], run.createdAt, now, now,
+      run.runId,
+      run.project,
+      run.blueprint,
+      PRIORITY_RANK[run.priority],
+      run.createdAt,
+      now,
+      now,
     );
     // The opened run, if admitted, is created already running: one write says both.
     const admitted = admission.open ? this.admit(admission.limit, run.runId) : [];
@@ -138,7 +159,9 @@ export class RunBook {
 
   /** When the next opened run is due for that question, if any. */
   nextUnconfirmed(): number | null {
-    const at = this.all<{ at: number | null }>(`SELECT MIN(opened_at) AS at FROM run_index INDEXED BY run_index_live WHERE opened_at IS NOT NULL AND ${LIVE}`)[0]?.at;
+    const at = this.all<{ at: number | null }>(
+      `SELECT MIN(opened_at) AS at FROM run_index INDEXED BY run_index_live WHERE opened_at IS NOT NULL AND ${LIVE}`,
+    )[0]?.at;
     return at == null ? null : at + OPENED_CHECK_MS;
   }
 
@@ -157,14 +180,17 @@ export class RunBook {
    * `starting`, if admitted, is marked running and started as well (a run being opened).
    */
   admit(limit: number, starting?: string): string[] {
-    const running = this.all<{ n: number }>(`SELECT COUNT(*) AS n FROM run_index INDEXED BY run_index_live WHERE admitted = 1 AND ${LIVE}`)[0]!.n;
+    const running = this.all<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM run_index INDEXED BY run_index_live WHERE admitted = 1 AND ${LIVE}`,
+    )[0]!.n;
     if (running >= limit) return [];
     const next = this.all<{ run_id: string }>(
       `SELECT run_id FROM run_index WHERE admitted = 0 AND status = 'queued' AND ${LIVE} ORDER BY priority, created_at, run_id LIMIT ?`,
       limit - running,
     ).map((r) => r.run_id);
     for (const id of next) {
-      if (id === starting) this.sql.exec("UPDATE run_index SET admitted = 1, status = 'running', started = 1 WHERE run_id = ?", id);
+      if (id === starting)
+        this.sql.exec("UPDATE run_index SET admitted = 1, status = 'running', started = 1 WHERE run_id = ?", id);
       else this.sql.exec("UPDATE run_index SET admitted = 1 WHERE run_id = ?", id);
     }
     return next;
@@ -199,19 +225,43 @@ export class RunBook {
 
   /** Finished runs' recorded usage, rolled up by project, blueprint, pool or day, for runs created in [from, to). */
   usage(from: number, to: number, groupBy: UsageGroup): UsageGroupRow[] {
-    const runs = this.all<{ project: string; blueprint: string | null; status: string; created_at: number; usage: string }>(
+    const runs = this.all<{
+      project: string;
+      blueprint: string | null;
+      status: string;
+      created_at: number;
+      usage: string;
+    }>(
       "SELECT project, blueprint, status, created_at, usage FROM run_index WHERE created_at >= ? AND created_at < ? AND usage IS NOT NULL",
-      from, to,
-    ).map((r) => ({ project: r.project, blueprint: r.blueprint, status: r.status, createdAt: r.created_at, usage: JSON.parse(r.usage) as Partial<RunUsage> }));
+      from,
+      to,
+    ).map((r) => ({
+      project: r.project,
+      blueprint: r.blueprint,
+      status: r.status,
+      createdAt: r.created_at,
+      usage: JSON.parse(r.usage) as Partial<RunUsage>,
+    }));
     return rollUp(runs, groupBy);
   }
 
   /** Finished runs created in [from, to), newest first (bounded), for SLA metrics. */
-  finished(from: number, to: number, limit = 10_000): { status: RunStatus; blueprint: string | null; usage: RunUsage; outcome: RunOutcome }[] {
+  finished(
+    from: number,
+    to: number,
+    limit = 10_000,
+  ): { status: RunStatus; blueprint: string | null; usage: RunUsage; outcome: RunOutcome }[] {
     return this.all<{ status: RunStatus; blueprint: string | null; usage: string; outcome: string }>(
       "SELECT status, blueprint, usage, outcome FROM run_index WHERE created_at >= ? AND created_at < ? AND usage IS NOT NULL ORDER BY created_at DESC LIMIT ?",
-      from, to, limit,
-    ).map((r) => ({ status: r.status, blueprint: r.blueprint, usage: JSON.parse(r.usage) as RunUsage, outcome: JSON.parse(r.outcome) as RunOutcome }));
+      from,
+      to,
+      limit,
+    ).map((r) => ({
+      status: r.status,
+      blueprint: r.blueprint,
+      usage: JSON.parse(r.usage) as RunUsage,
+      outcome: JSON.parse(r.outcome) as RunOutcome,
+    }));
   }
 
   /** Counts a new run against this month's quota; false when the month is spent. */
@@ -222,7 +272,8 @@ export class RunBook {
     return (
       this.all<{ runs: number }>(
         "INSERT INTO quota_month (month, runs) VALUES (?, 1) ON CONFLICT (month) DO UPDATE SET runs = runs + 1 WHERE runs < ? RETURNING runs",
-        month, monthlyRuns,
+        month,
+        monthlyRuns,
       ).length > 0
     );
   }
@@ -230,8 +281,8 @@ export class RunBook {
   list(filter: ListRunsFilter): { items: RunSummary[]; next: { createdAt: number; runId: string } | null } {
     const where: string[] = [];
     const params: (string | number)[] = [];
-    if (filter.project) (where.push("project = ?"), params.push(filter.project));
-    if (filter.status) (where.push("status = ?"), params.push(filter.status));
+    if (filter.project) where.push("project = ?"), params.push(filter.project);
+    if (filter.status) where.push("status = ?"), params.push(filter.status);
     if (filter.cursor) {
       where.push("(created_at < ? OR (created_at = ? AND run_id < ?))");
       params.push(filter.cursor.createdAt, filter.cursor.createdAt, filter.cursor.runId);
@@ -266,14 +317,27 @@ export class RunBook {
    * first run's id; with another body it is a conflict.
    */
   claim(key: string, bodyHash: string, candidateRunId: string, now: number): IdempotencyClaim {
-    const existing = this.all<{ body_hash: string; run_id: string }>("SELECT body_hash, run_id FROM idempotency WHERE key = ?", key)[0];
+    const existing = this.all<{ body_hash: string; run_id: string }>(
+      "SELECT body_hash, run_id FROM idempotency WHERE key = ?",
+      key,
+    )[0];
     if (existing) {
       if (existing.body_hash !== bodyHash) {
-        return { ok: false, code: "idempotency.conflict", message: "this Idempotency-Key was used with a different body" };
+        return {
+          ok: false,
+          code: "idempotency.conflict",
+          message: "this Idempotency-Key was used with a different body",
+        };
       }
       return { ok: true, runId: existing.run_id, replayed: true };
     }
-    this.sql.exec("INSERT INTO idempotency (key, body_hash, run_id, created_at) VALUES (?, ?, ?, ?)", key, bodyHash, candidateRunId, now);
+    this.sql.exec(
+      "INSERT INTO idempotency (key, body_hash, run_id, created_at) VALUES (?, ?, ?, ?)",
+      key,
+      bodyHash,
+      candidateRunId,
+      now,
+    );
     return { ok: true, runId: candidateRunId, replayed: false };
   }
 }

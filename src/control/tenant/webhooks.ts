@@ -120,14 +120,26 @@ export class WebhookBook {
   }
 
   /** A tenant-wide endpoint, or with `runId` a run's own callback that hears only that run. */
-  create(body: CreateWebhookBody, now: number, runId: string | null = null): { endpoint: WebhookEndpoint; secret: string } {
+  create(
+    body: CreateWebhookBody,
+    now: number,
+    runId: string | null = null,
+  ): { endpoint: WebhookEndpoint; secret: string } {
     const id = `wh_${newKeyId()}`;
     const secret = newSigningSecret();
     this.hasActive = undefined;
     this.sql.exec(
       `INSERT INTO webhook_endpoint (id, url, event_types, project, run_id, description, secret, status, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)`,
-      id, body.url, json.write(body.eventTypes), body.project ?? null, runId, body.description ?? null, secret, now, now,
+      id,
+      body.url,
+      json.write(body.eventTypes),
+      body.project ?? null,
+      runId,
+      body.description ?? null,
+      secret,
+      now,
+      now,
     );
     return { endpoint: this.get(id, now)!, secret };
   }
@@ -144,7 +156,8 @@ export class WebhookBook {
   update(id: string, patch: UpdateWebhookBody, now: number): WebhookEndpoint | null {
     const row = this.endpointRow(id);
     if (!row) return null;
-    const enable = patch.enabled === true ? { status: "active", disabled_reason: null, streak: 0, streak_started_at: null } : {};
+    const enable =
+      patch.enabled === true ? { status: "active", disabled_reason: null, streak: 0, streak_started_at: null } : {};
     const disable = patch.enabled === false ? { status: "disabled", disabled_reason: "disabled by the tenant" } : {};
     const next = {
       url: patch.url ?? row.url,
@@ -161,7 +174,16 @@ export class WebhookBook {
     this.sql.exec(
       `UPDATE webhook_endpoint SET url = ?, event_types = ?, project = ?, description = ?, status = ?, disabled_reason = ?,
        streak = ?, streak_started_at = ?, updated_at = ? WHERE id = ?`,
-      next.url, next.event_types, next.project, next.description, next.status, next.disabled_reason, next.streak, next.streak_started_at, now, id,
+      next.url,
+      next.event_types,
+      next.project,
+      next.description,
+      next.status,
+      next.disabled_reason,
+      next.streak,
+      next.streak_started_at,
+      now,
+      id,
     );
     this.hasActive = undefined;
     return this.get(id, now);
@@ -169,8 +191,14 @@ export class WebhookBook {
 
   remove(id: string): boolean {
     if (!this.endpointRow(id)) return false;
-    this.sql.exec("DELETE FROM webhook_timer WHERE delivery_id IN (SELECT id FROM webhook_delivery WHERE endpoint_id = ?)", id);
-    this.sql.exec("DELETE FROM webhook_attempt WHERE delivery_id IN (SELECT id FROM webhook_delivery WHERE endpoint_id = ?)", id);
+    this.sql.exec(
+      "DELETE FROM webhook_timer WHERE delivery_id IN (SELECT id FROM webhook_delivery WHERE endpoint_id = ?)",
+      id,
+    );
+    this.sql.exec(
+      "DELETE FROM webhook_attempt WHERE delivery_id IN (SELECT id FROM webhook_delivery WHERE endpoint_id = ?)",
+      id,
+    );
     this.sql.exec("DELETE FROM webhook_delivery WHERE endpoint_id = ?", id);
     this.sql.exec("DELETE FROM webhook_endpoint WHERE id = ?", id);
     return true;
@@ -183,7 +211,10 @@ export class WebhookBook {
     const secret = newSigningSecret();
     this.sql.exec(
       "UPDATE webhook_endpoint SET prev_secret = secret, prev_expires_at = ?, secret = ?, updated_at = ? WHERE id = ?",
-      now + overlapMs, secret, now, id,
+      now + overlapMs,
+      secret,
+      now,
+      id,
     );
     return { endpoint: this.get(id, now)!, secret };
   }
@@ -208,7 +239,14 @@ export class WebhookBook {
         const inserted = this.sql.exec(
           `INSERT INTO webhook_delivery (id, endpoint_id, event_id, event_type, run_id, payload, status, next_attempt_at, created_at)
            VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (endpoint_id, event_id) DO NOTHING`,
-          id, e.id, event.eventId, event.type, event.runId, JSON.stringify(event), now, now,
+          id,
+          e.id,
+          event.eventId,
+          event.type,
+          event.runId,
+          JSON.stringify(event),
+          now,
+          now,
         ).rowsWritten;
         if (inserted > 0) {
           created.push(id);
@@ -240,14 +278,25 @@ export class WebhookBook {
   record(deliveryId: string, result: AttemptResult, now: number, policy: DeliveryPolicy): RecordedAttempt | null {
     const d = this.all<DeliveryRow>("SELECT * FROM webhook_delivery WHERE id = ?", deliveryId)[0];
     if (!d) return null;
-    const n = (this.all<{ n: number | null }>("SELECT MAX(n) AS n FROM webhook_attempt WHERE delivery_id = ?", deliveryId)[0]?.n ?? 0) + 1;
+    const n =
+      (this.all<{ n: number | null }>("SELECT MAX(n) AS n FROM webhook_attempt WHERE delivery_id = ?", deliveryId)[0]
+        ?.n ?? 0) + 1;
     this.sql.exec(
       "INSERT INTO webhook_attempt (delivery_id, n, at, status_code, latency_ms, excerpt, error) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      deliveryId, n, now, result.statusCode, result.latencyMs, result.excerpt, result.error,
+      deliveryId,
+      n,
+      now,
+      result.statusCode,
+      result.latencyMs,
+      result.excerpt,
+      result.error,
     );
     const ok = result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300;
     if (ok) {
-      this.sql.exec("UPDATE webhook_delivery SET status = 'succeeded', next_attempt_at = NULL WHERE id = ?", deliveryId);
+      this.sql.exec(
+        "UPDATE webhook_delivery SET status = 'succeeded', next_attempt_at = NULL WHERE id = ?",
+        deliveryId,
+      );
       this.sql.exec("UPDATE webhook_endpoint SET streak = 0, streak_started_at = NULL WHERE id = ?", d.endpoint_id);
       this.clearTimer(deliveryId);
       return { endpointId: d.endpoint_id, eventType: d.event_type, attempt: n, outcome: "delivered" };
@@ -255,26 +304,47 @@ export class WebhookBook {
     const failures = d.failures + 1;
     const delay = retryDelay(failures, policy.schedule, result.retryAfterMs);
     if (delay === null) {
-      this.sql.exec("UPDATE webhook_delivery SET status = 'failed', failures = ?, next_attempt_at = NULL WHERE id = ?", failures, deliveryId);
+      this.sql.exec(
+        "UPDATE webhook_delivery SET status = 'failed', failures = ?, next_attempt_at = NULL WHERE id = ?",
+        failures,
+        deliveryId,
+      );
       this.clearTimer(deliveryId);
     } else {
-      this.sql.exec("UPDATE webhook_delivery SET failures = ?, next_attempt_at = ? WHERE id = ?", failures, now + delay, deliveryId);
+      this.sql.exec(
+        "UPDATE webhook_delivery SET failures = ?, next_attempt_at = ? WHERE id = ?",
+        failures,
+        now + delay,
+        deliveryId,
+      );
       this.setTimer(deliveryId, now + delay);
     }
     this.sql.exec(
       "UPDATE webhook_endpoint SET streak = streak + 1, streak_started_at = COALESCE(streak_started_at, ?) WHERE id = ?",
-      now, d.endpoint_id,
+      now,
+      d.endpoint_id,
     );
     const e = this.endpointRow(d.endpoint_id);
     if (e && e.status === "active" && shouldDisable(e.streak, e.streak_started_at, now, policy.disable)) {
       const reason = `${e.streak} consecutive failed attempts since ${new Date(e.streak_started_at!).toISOString()}`;
-      this.sql.exec("UPDATE webhook_endpoint SET status = 'disabled', disabled_reason = ?, updated_at = ? WHERE id = ?", reason, now, e.id);
+      this.sql.exec(
+        "UPDATE webhook_endpoint SET status = 'disabled', disabled_reason = ?, updated_at = ? WHERE id = ?",
+        reason,
+        now,
+        e.id,
+      );
       this.sql.exec(
         "INSERT INTO tenant_event (type, at, data) VALUES ('webhook.endpoint_disabled', ?, ?)",
-        now, json.write({ endpointId: e.id, url: e.url, reason }),
+        now,
+        json.write({ endpointId: e.id, url: e.url, reason }),
       );
     }
-    return { endpointId: d.endpoint_id, eventType: d.event_type, attempt: n, outcome: delay === null ? "failed" : "retrying" };
+    return {
+      endpointId: d.endpoint_id,
+      eventType: d.event_type,
+      attempt: n,
+      outcome: delay === null ? "failed" : "retrying",
+    };
   }
 
   /** Deliveries created in [from, to) by status, and their attempts' success. */
@@ -282,22 +352,38 @@ export class WebhookBook {
     const d = this.all<{ succeeded: number | null; failed: number | null; pending: number | null }>(
       `SELECT SUM(status = 'succeeded') AS succeeded, SUM(status = 'failed') AS failed, SUM(status = 'pending') AS pending
        FROM webhook_delivery WHERE created_at >= ? AND created_at < ?`,
-      from, to,
+      from,
+      to,
     )[0];
     const a = this.all<{ attempts: number; ok: number | null }>(
       `SELECT COUNT(*) AS attempts, SUM(status_code >= 200 AND status_code < 300) AS ok
        FROM webhook_attempt a JOIN webhook_delivery d ON d.id = a.delivery_id WHERE d.created_at >= ? AND d.created_at < ?`,
-      from, to,
+      from,
+      to,
     )[0];
-    return { succeeded: d?.succeeded ?? 0, failed: d?.failed ?? 0, pending: d?.pending ?? 0, attempts: a?.attempts ?? 0, attemptsOk: a?.ok ?? 0 };
+    return {
+      succeeded: d?.succeeded ?? 0,
+      failed: d?.failed ?? 0,
+      pending: d?.pending ?? 0,
+      attempts: a?.attempts ?? 0,
+      attemptsOk: a?.ok ?? 0,
+    };
   }
 
-  deliveries(endpointId: string, q: { status?: Delivery["status"]; eventId?: string; limit: number }): Delivery[] | null {
+  deliveries(
+    endpointId: string,
+    q: { status?: Delivery["status"]; eventId?: string; limit: number },
+  ): Delivery[] | null {
     if (!this.endpointRow(endpointId)) return null;
     const rows = this.all<DeliveryRow>(
       `SELECT * FROM webhook_delivery WHERE endpoint_id = ? AND (? IS NULL OR status = ?) AND (? IS NULL OR event_id = ?)
        ORDER BY created_at DESC, id LIMIT ?`,
-      endpointId, q.status ?? null, q.status ?? null, q.eventId ?? null, q.eventId ?? null, q.limit,
+      endpointId,
+      q.status ?? null,
+      q.status ?? null,
+      q.eventId ?? null,
+      q.eventId ?? null,
+      q.limit,
     );
     return rows.map((d) => ({
       id: d.id,
@@ -308,10 +394,21 @@ export class WebhookBook {
       status: d.status,
       nextAttemptAt: iso(d.next_attempt_at),
       createdAt: new Date(d.created_at).toISOString(),
-      attempts: this.all<{ n: number; at: number; status_code: number | null; latency_ms: number; excerpt: string | null; error: string | null }>(
-        "SELECT * FROM webhook_attempt WHERE delivery_id = ? ORDER BY n",
-        d.id,
-      ).map((a) => ({ n: a.n, at: new Date(a.at).toISOString(), statusCode: a.status_code, latencyMs: a.latency_ms, excerpt: a.excerpt, error: a.error })),
+      attempts: this.all<{
+        n: number;
+        at: number;
+        status_code: number | null;
+        latency_ms: number;
+        excerpt: string | null;
+        error: string | null;
+      }>("SELECT * FROM webhook_attempt WHERE delivery_id = ? ORDER BY n", d.id).map((a) => ({
+        n: a.n,
+        at: new Date(a.at).toISOString(),
+        statusCode: a.status_code,
+        latencyMs: a.latency_ms,
+        excerpt: a.excerpt,
+        error: a.error,
+      })),
     }));
   }
 
@@ -320,13 +417,22 @@ export class WebhookBook {
     if (!this.endpointRow(endpointId)) return null;
     const ids =
       "deliveryId" in which
-        ? this.all<{ id: string }>("SELECT id FROM webhook_delivery WHERE endpoint_id = ? AND id = ?", endpointId, which.deliveryId)
+        ? this.all<{ id: string }>(
+            "SELECT id FROM webhook_delivery WHERE endpoint_id = ? AND id = ?",
+            endpointId,
+            which.deliveryId,
+          )
         : this.all<{ id: string }>(
             "SELECT id FROM webhook_delivery WHERE endpoint_id = ? AND status = 'failed' AND created_at >= ?",
-            endpointId, which.failedSince,
+            endpointId,
+            which.failedSince,
           );
     for (const { id } of ids) {
-      this.sql.exec("UPDATE webhook_delivery SET status = 'pending', failures = 0, next_attempt_at = ? WHERE id = ?", now, id);
+      this.sql.exec(
+        "UPDATE webhook_delivery SET status = 'pending', failures = 0, next_attempt_at = ? WHERE id = ?",
+        now,
+        id,
+      );
       this.setTimer(id, now);
     }
     return ids.map((r) => r.id);
@@ -334,9 +440,11 @@ export class WebhookBook {
 
   /** Deliveries whose timer is due, oldest first. Moves nothing: see `leaseSent`. */
   due(now: number, limit = 500): string[] {
-    return this.all<{ delivery_id: string }>("SELECT delivery_id FROM webhook_timer WHERE due_at <= ? ORDER BY due_at LIMIT ?", now, limit).map(
-      (r) => r.delivery_id,
-    );
+    return this.all<{ delivery_id: string }>(
+      "SELECT delivery_id FROM webhook_timer WHERE due_at <= ? ORDER BY due_at LIMIT ?",
+      now,
+      limit,
+    ).map((r) => r.delivery_id);
   }
 
   /** Deliveries put on the queue: their timers move forward by a lease until their attempt is recorded. */
@@ -351,7 +459,8 @@ export class WebhookBook {
   private setTimer(deliveryId: string, dueAt: number): void {
     this.sql.exec(
       "INSERT INTO webhook_timer (delivery_id, due_at) VALUES (?, ?) ON CONFLICT (delivery_id) DO UPDATE SET due_at = excluded.due_at",
-      deliveryId, dueAt,
+      deliveryId,
+      dueAt,
     );
   }
 

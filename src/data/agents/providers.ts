@@ -37,7 +37,8 @@ export const estimateTokens = (text: string): number => Math.max(1, Math.ceil(te
 /** The error a provider's HTTP answer means for the step. Pure. */
 export function classifyHttp(status: number, retryAfter: string | null, excerpt: string): AppError {
   const detail = `provider answered ${status}${excerpt ? `: ${excerpt.slice(0, 200)}` : ""}`;
-  if (status === 429) return new RetryAfterError("agent.rate_limited", detail, parseRetryAfter(retryAfter, Date.now()) ?? 5_000);
+  if (status === 429)
+    return new RetryAfterError("agent.rate_limited", detail, parseRetryAfter(retryAfter, Date.now()) ?? 5_000);
   if (status >= 500) return new AppError("agent.upstream_error", detail, { retryable: true });
   return new NonRetryableError("agent.request_refused", detail);
 }
@@ -49,11 +50,21 @@ export const offline: Provider = {
     const text = json
       ? JSON.stringify({ verdict: "approve", comments: [`offline review ${digest}: no findings`] })
       : `// Offline completion ${digest}\n// Prompt: ${prompt.split("\n")[0]!.slice(0, 120)}\nexport const generated = ${JSON.stringify(digest)};\n`;
-    return { text, model: model ?? "offline-1", tokensIn: estimateTokens(`${system ?? ""}${prompt}`), tokensOut: estimateTokens(text) };
+    return {
+      text,
+      model: model ?? "offline-1",
+      tokensIn: estimateTokens(`${system ?? ""}${prompt}`),
+      tokensOut: estimateTokens(text),
+    };
   },
 };
 
-export function openAiCompatible(baseUrl: string, apiKey: string | undefined, defaultModel: string, fetchImpl: typeof fetch = fetch): Provider {
+export function openAiCompatible(
+  baseUrl: string,
+  apiKey: string | undefined,
+  defaultModel: string,
+  fetchImpl: typeof fetch = fetch,
+): Provider {
   return {
     name: "openai",
     async complete({ system, prompt, model, maxTokens, json, signal }) {
@@ -76,14 +87,22 @@ export function openAiCompatible(baseUrl: string, apiKey: string | undefined, de
       }
       const text = await res.text();
       if (!res.ok) throw classifyHttp(res.status, res.headers.get("retry-after"), text);
-      let body: { model?: string; choices?: { message?: { content?: unknown } }[]; usage?: { prompt_tokens?: number; completion_tokens?: number } };
+      let body: {
+        model?: string;
+        choices?: { message?: { content?: unknown } }[];
+        usage?: { prompt_tokens?: number; completion_tokens?: number };
+      };
       try {
         body = JSON.parse(text);
       } catch {
         throw new NonRetryableError("agent.malformed_output", "the provider's answer is not JSON");
       }
       const content = body.choices?.[0]?.message?.content;
-      if (typeof content !== "string") throw new NonRetryableError("agent.malformed_output", "the provider's answer has no choices[0].message.content");
+      if (typeof content !== "string")
+        throw new NonRetryableError(
+          "agent.malformed_output",
+          "the provider's answer has no choices[0].message.content",
+        );
       return {
         text: content,
         model: body.model ?? model ?? defaultModel,
@@ -106,7 +125,8 @@ export function workersAi(ai: Ai | undefined, defaultModel: string): Provider {
       } catch (err) {
         throw new AppError("agent.upstream_error", `Workers AI failed: ${String(err)}`, { retryable: true });
       }
-      if (typeof result.response !== "string") throw new NonRetryableError("agent.malformed_output", "Workers AI returned no text response");
+      if (typeof result.response !== "string")
+        throw new NonRetryableError("agent.malformed_output", "Workers AI returned no text response");
       return {
         text: result.response,
         model: model ?? defaultModel,
@@ -122,7 +142,8 @@ export function providerFor(env: Env): Provider {
   const model = env.AI_MODEL ?? "offline-1";
   switch (env.AI_PROVIDER ?? "offline") {
     case "openai":
-      if (!env.OPENAI_BASE_URL) throw new NonRetryableError("agent.provider_unavailable", "AI_PROVIDER=openai needs OPENAI_BASE_URL");
+      if (!env.OPENAI_BASE_URL)
+        throw new NonRetryableError("agent.provider_unavailable", "AI_PROVIDER=openai needs OPENAI_BASE_URL");
       return openAiCompatible(env.OPENAI_BASE_URL, env.OPENAI_API_KEY, model);
     case "workers-ai":
       return workersAi(env.AI, model);

@@ -7,7 +7,27 @@ import { docs, library, module, pack, plan, scaffold } from "./repo/jobs";
 import { billing, core } from "./saas/jobs";
 import { crash, echo, fail, hash, sleep } from "./system";
 
-const ALL = [echo, sleep, fail, crash, hash, plan, module, scaffold, docs, pack, githubActions, azure, generate, review, library, core, billing, selfTest, externalTask] as const;
+const ALL = [
+  echo,
+  sleep,
+  fail,
+  crash,
+  hash,
+  plan,
+  module,
+  scaffold,
+  docs,
+  pack,
+  githubActions,
+  azure,
+  generate,
+  review,
+  library,
+  core,
+  billing,
+  selfTest,
+  externalTask,
+] as const;
 
 export const JOBS: ReadonlyMap<string, JobDefinition> = new Map(
   ALL.map((job) => [job.type, job as unknown as JobDefinition]),

@@ -22,7 +22,8 @@ export const echo = defineJob({
 export const hash = defineJob({
   type: "system.hash",
   pool: "system",
-  description: "Returns the SHA-256 of a 1 KiB string made from its upstream steps' `hash` outputs (or `seed` at a root).",
+  description:
+    "Returns the SHA-256 of a 1 KiB string made from its upstream steps' `hash` outputs (or `seed` at a root).",
   input: z.object({ seed: z.string().max(1024).optional() }).strict(),
   output: z.object({ hash: z.string() }),
   run: async ({ input, upstream }) => {
@@ -42,7 +43,15 @@ export const sleep = defineJob({
   type: "system.sleep",
   pool: "system",
   description: "Waits `ms` milliseconds, heartbeating each second and stopping when cancelled, then returns.",
-  input: z.object({ ms: z.number().int().min(0).max(15 * 60_000) }).strict(),
+  input: z
+    .object({
+      ms: z
+        .number()
+        .int()
+        .min(0)
+        .max(15 * 60_000),
+    })
+    .strict(),
   output: z.object({ sleptMs: z.number() }),
   run: async ({ input, signal, heartbeat }) => {
     for (let left = input.ms; left > 0; left -= SLEEP_HEARTBEAT_MS) {
@@ -83,7 +92,9 @@ export const fail = defineJob({
   description:
     "The first `times` attempts throw a retryable error, later ones succeed; -1 always fails, non-retryably. " +
     "With `retryAfterMs` the failures ask for at least that long before the next attempt, as a rate limit would.",
-  input: z.object({ times: z.number().int().min(-1).max(100), retryAfterMs: z.number().int().min(1).max(60_000).optional() }).strict(),
+  input: z
+    .object({ times: z.number().int().min(-1).max(100), retryAfterMs: z.number().int().min(1).max(60_000).optional() })
+    .strict(),
   output: z.object({ attempt: z.number() }),
   run: async ({ input, attempt }) => {
     if (input.times === -1) throw new NonRetryableError("system.fail", "system.fail always fails (times = -1)");

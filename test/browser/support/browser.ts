@@ -26,7 +26,13 @@ export interface WatchedPage {
 }
 
 export async function openPage(browser: Browser, baseURL: string): Promise<WatchedPage> {
-  const context = await browser.newContext({ baseURL, viewport: { width: 1280, height: 800 }, acceptDownloads: true, timezoneId: "UTC", locale: "en-US" });
+  const context = await browser.newContext({
+    baseURL,
+    viewport: { width: 1280, height: 800 },
+    acceptDownloads: true,
+    timezoneId: "UTC",
+    locale: "en-US",
+  });
   const page = await context.newPage();
   const problems: string[] = [];
   page.on("console", (m) => {

@@ -82,7 +82,10 @@ export async function startDohServer(initial: Record<string, Records> = TEST_REC
     const ttl = records.ttl ?? 60;
     if (records.cname && depth < 8) {
       const rest = answer(records.cname, type, depth + 1);
-      return { ...rest, answers: [{ name: `${name}.`, type: TYPE.CNAME, TTL: ttl, data: `${records.cname}.` }, ...rest.answers] };
+      return {
+        ...rest,
+        answers: [{ name: `${name}.`, type: TYPE.CNAME, TTL: ttl, data: `${records.cname}.` }, ...rest.answers],
+      };
     }
     const data = type === TYPE.A ? (records.a ?? []) : (records.aaaa ?? []);
     return { status: 0, answers: data.map((d) => ({ name: `${name}.`, type, TTL: ttl, data: d })) };
@@ -92,14 +95,28 @@ export async function startDohServer(initial: Record<string, Records> = TEST_REC
     const { pathname, searchParams: params } = new URL(req.url ?? "/", "http://resolver");
     const name = (params.get("name") ?? "").toLowerCase().replace(/\.$/, "");
     // Not DNS: lets tests inside workerd see how often a name was asked for (the Worker's cache).
-    if (pathname === "/queries") return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ count: counts.get(name) ?? 0 }));
+    if (pathname === "/queries")
+      return void res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ count: counts.get(name) ?? 0 }));
     const type = params.get("type") === "AAAA" ? TYPE.AAAA : TYPE.A;
     counts.set(name, (counts.get(name) ?? 0) + 1);
     if (req.headers.accept !== "application/dns-json") return void res.writeHead(415).end();
     const result = answer(name, type);
     if (result.http) return void res.writeHead(result.http).end("resolver trouble");
     res.writeHead(200, { "content-type": "application/dns-json" });
-    res.end(JSON.stringify({ Status: result.status, TC: false, RD: true, RA: true, AD: false, CD: false, Question: [{ name: `${name}.`, type }], Answer: result.answers }));
+    res.end(
+      JSON.stringify({
+        Status: result.status,
+        TC: false,
+        RD: true,
+        RA: true,
+        AD: false,
+        CD: false,
+        Question: [{ name: `${name}.`, type }],
+        Answer: result.answers,
+      }),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   // The server must not keep a test process alive by itself.

@@ -45,12 +45,19 @@ export interface Runtime {
 export async function startRuntime(vars: Record<string, string> = {}): Promise<Runtime> {
   // wrangler dev refuses to start without the dashboard's assets directory; the npm scripts
   // build it first, a test file run directly (npx vitest run …) may not have.
-  if (!existsSync(join(ROOT, "dist", "dashboard", "index.html"))) execFileSync(process.execPath, [join(ROOT, "scripts", "build-dashboard.mjs")], { stdio: "inherit" });
+  if (!existsSync(join(ROOT, "dist", "dashboard", "index.html")))
+    execFileSync(process.execPath, [join(ROOT, "scripts", "build-dashboard.mjs")], { stdio: "inherit" });
   const port = await freePort();
   const state = mkdtempSync(join(tmpdir(), "factory-e2e-"));
   const key = `frk_dev_${base32(12)}_${base32(40)}`;
   const adminToken = randomBytes(24).toString("hex");
-  const allVars: Record<string, string> = { DEV_API_KEY: key, ADMIN_TOKEN: adminToken, ENVIRONMENT: "development", ENABLE_DIAGNOSTIC_JOBS: "true", ...vars };
+  const allVars: Record<string, string> = {
+    DEV_API_KEY: key,
+    ADMIN_TOKEN: adminToken,
+    ENVIRONMENT: "development",
+    ENABLE_DIAGNOSTIC_JOBS: "true",
+    ...vars,
+  };
   const url = `http://127.0.0.1:${port}`;
   let child: ChildProcess | null = null;
   let output = "";
@@ -62,10 +69,14 @@ export async function startRuntime(vars: Record<string, string> = {}): Promise<R
       join(ROOT, "node_modules", ".bin", "wrangler"),
       [
         "dev",
-        "--ip", "127.0.0.1",
-        "--port", String(port),
-        "--inspector-port", String(inspector),
-        "--persist-to", state,
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        "--inspector-port",
+        String(inspector),
+        "--persist-to",
+        state,
         "--show-interactive-dev-session=false",
         ...Object.entries(allVars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
       ],
@@ -131,7 +142,11 @@ export async function startRuntime(vars: Record<string, string> = {}): Promise<R
 
 const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
 
-export async function waitForRun(rt: Runtime, id: string, timeoutMs = 60_000): Promise<{ status: string; steps: { id: string; status: string; attempts: number }[] }> {
+export async function waitForRun(
+  rt: Runtime,
+  id: string,
+  timeoutMs = 60_000,
+): Promise<{ status: string; steps: { id: string; status: string; attempts: number }[] }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const res = await rt.fetch(`/v1/runs/${id}`).catch(() => null);

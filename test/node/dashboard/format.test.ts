@@ -1,11 +1,27 @@
 import { describe, expect, it } from "vitest";
 import { exampleInput } from "../../../dashboard/src/examples";
-import { NONE, elapsedMs, formatBytes, formatDuration, formatPercent, formatTime, formatUsd, tenantOfKey } from "../../../dashboard/src/format";
+import {
+  NONE,
+  elapsedMs,
+  formatBytes,
+  formatDuration,
+  formatPercent,
+  formatTime,
+  formatUsd,
+  tenantOfKey,
+} from "../../../dashboard/src/format";
 import { SseParser } from "../../../dashboard/src/sse";
 
 describe("formatting", () => {
   it("writes durations at a readable precision", () => {
-    expect([0, 999, 1234, 12_345, 125_000, 3_725_000].map(formatDuration)).toEqual(["0 ms", "999 ms", "1.23 s", "12.3 s", "2m 05s", "1h 02m"]);
+    expect([0, 999, 1234, 12_345, 125_000, 3_725_000].map(formatDuration)).toEqual([
+      "0 ms",
+      "999 ms",
+      "1.23 s",
+      "12.3 s",
+      "2m 05s",
+      "1h 02m",
+    ]);
     expect(formatDuration(null)).toBe(NONE);
   });
 

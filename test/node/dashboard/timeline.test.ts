@@ -18,7 +18,11 @@ describe("deriveTimeline", () => {
       ev(0, "run.requested"),
       ev(5, "step.queued", "a", { attempt: 1 }),
       ev(25, "step.started", "a", { attempt: 1 }),
-      ev(125, "step.retrying", "a", { attempt: 1, error: { code: "boom", message: "failed on purpose", retryable: true }, delayMs: 400 }),
+      ev(125, "step.retrying", "a", {
+        attempt: 1,
+        error: { code: "boom", message: "failed on purpose", retryable: true },
+        delayMs: 400,
+      }),
       ev(525, "step.queued", "a", { attempt: 2 }),
       ev(535, "step.started", "a", { attempt: 2 }),
       ev(735, "step.succeeded", "a", { attempt: 2, durationMs: 200 }),
@@ -30,9 +34,36 @@ describe("deriveTimeline", () => {
     const t = deriveTimeline(events);
     expect(t.origin).toBe(T0);
     expect(t.spans).toEqual([
-      { stepId: "a", attempt: 1, queuedAt: T0 + 5, startedAt: T0 + 25, endedAt: T0 + 125, outcome: "retrying", backoffUntil: T0 + 525, error: "boom: failed on purpose" },
-      { stepId: "a", attempt: 2, queuedAt: T0 + 525, startedAt: T0 + 535, endedAt: T0 + 735, outcome: "succeeded", backoffUntil: null, error: null },
-      { stepId: "b", attempt: 1, queuedAt: T0 + 740, startedAt: T0 + 760, endedAt: T0 + 800, outcome: "succeeded", backoffUntil: null, error: null },
+      {
+        stepId: "a",
+        attempt: 1,
+        queuedAt: T0 + 5,
+        startedAt: T0 + 25,
+        endedAt: T0 + 125,
+        outcome: "retrying",
+        backoffUntil: T0 + 525,
+        error: "boom: failed on purpose",
+      },
+      {
+        stepId: "a",
+        attempt: 2,
+        queuedAt: T0 + 525,
+        startedAt: T0 + 535,
+        endedAt: T0 + 735,
+        outcome: "succeeded",
+        backoffUntil: null,
+        error: null,
+      },
+      {
+        stepId: "b",
+        attempt: 1,
+        queuedAt: T0 + 740,
+        startedAt: T0 + 760,
+        endedAt: T0 + 800,
+        outcome: "succeeded",
+        backoffUntil: null,
+        error: null,
+      },
     ]);
     expect(stepTimings(t)).toEqual([
       { stepId: "a", attempts: 2, queueWaitMs: 30, executionMs: 300, backoffMs: 400 },

@@ -34,7 +34,17 @@ steps:
  */
 export function pipelineSelfTest(plan: ServicePlan): Record<string, string> {
   return {
-    "package.json": JSON.stringify({ name: `${plan.name}-ci`, private: true, type: "module", scripts: { test: "node --test test/pipelines.test.mjs" } }, null, 2) + "\n",
+    "package.json":
+      JSON.stringify(
+        {
+          name: `${plan.name}-ci`,
+          private: true,
+          type: "module",
+          scripts: { test: "node --test test/pipelines.test.mjs" },
+        },
+        null,
+        2,
+      ) + "\n",
     "test/pipelines.test.mjs": `import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";

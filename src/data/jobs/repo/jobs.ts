@@ -12,13 +12,20 @@ import { moduleSource, serviceSource } from "./source";
 export const plan = defineJob({
   type: "repo.plan",
   pool: "repo",
-  description: "Normalizes a microservice request into the plan the other generators follow; spawns one step per module.",
+  description:
+    "Normalizes a microservice request into the plan the other generators follow; spawns one step per module.",
   input: MicroserviceInput,
   output: ServicePlan,
   run: async ({ input, spawn, log }) => {
     const plan = planService(input);
     // Dynamic fan-out: the plan decides how many module steps exist; scaffold then waits for all.
-    spawn(Array.from({ length: plan.modules }, (_, index) => ({ id: `module-${index}`, type: "repo.module", input: { index } })));
+    spawn(
+      Array.from({ length: plan.modules }, (_, index) => ({
+        id: `module-${index}`,
+        type: "repo.module",
+        input: { index },
+      })),
+    );
     log("planned", { resources: plan.resources.length, modules: plan.modules });
     return plan;
   },
@@ -48,7 +55,9 @@ export const scaffold = defineJob({
   },
 });
 
-export const docs = planGenerator("repo.docs", "repo", "Writes the service's README from the plan.", (plan) => ({ "README.md": serviceReadme(plan) }));
+export const docs = planGenerator("repo.docs", "repo", "Writes the service's README from the plan.", (plan) => ({
+  "README.md": serviceReadme(plan),
+}));
 
 export const pack = defineJob({
   type: "repo.package",
@@ -62,7 +71,8 @@ export const pack = defineJob({
       const parsed = FilesOutput.safeParse(value);
       if (!parsed.success) continue;
       for (const [path, content] of Object.entries(parsed.data.files)) {
-        if (path in files) throw new NonRetryableError("repo.file_conflict", `'${path}' came from two steps (one is ${stepId})`);
+        if (path in files)
+          throw new NonRetryableError("repo.file_conflict", `'${path}' came from two steps (one is ${stepId})`);
         files[path] = content;
       }
     }
@@ -70,11 +80,18 @@ export const pack = defineJob({
     if (paths.length === 0) throw new NonRetryableError("repo.nothing_to_package", "no upstream step produced files");
     // A fixed mtime keeps the zip byte-for-byte reproducible, so its sha256 is too.
     const mtime = new Date("2026-01-01T00:00:00Z");
-    const tree: Zippable = Object.fromEntries(paths.map((p) => [`${input.name}/${p}`, [strToU8(files[p]!), { mtime }]]));
+    const tree: Zippable = Object.fromEntries(
+      paths.map((p) => [`${input.name}/${p}`, [strToU8(files[p]!), { mtime }]]),
+    );
     const zip = zipSync(tree, { level: 6 });
     const record = await artifacts.put(`${input.name}.zip`, zip, "application/zip");
     return { artifact: record.name, files: paths, size: record.size, sha256: record.sha256 };
   },
 });
 
-export const library = planGenerator("repo.library", "repo", "Generates a TypeScript library (typed helpers, node:test tests) from the plan.", librarySource);
+export const library = planGenerator(
+  "repo.library",
+  "repo",
+  "Generates a TypeScript library (typed helpers, node:test tests) from the plan.",
+  librarySource,
+);

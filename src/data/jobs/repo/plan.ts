@@ -52,7 +52,12 @@ export function upstreamPlan(upstream: Record<string, unknown>): ServicePlan {
  * A generator step: it reads the plan its `repo.plan` dependency produced and returns files.
  * Most of the factory's built-in steps are this, differing only in what they write.
  */
-export function planGenerator(type: string, pool: PoolName, description: string, generate: (plan: ServicePlan) => FileMap) {
+export function planGenerator(
+  type: string,
+  pool: PoolName,
+  description: string,
+  generate: (plan: ServicePlan) => FileMap,
+) {
   return defineJob({
     type,
     pool,

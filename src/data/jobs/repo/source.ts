@@ -22,7 +22,10 @@ export const module${index}: ModuleDescriptor = {
 }
 
 /** The package.json of a generated project: tsc, then node:test; TypeScript its only dependency. */
-export function packageJson(plan: ServicePlan, opts: { start: string | null; tests: string[]; main?: string; types?: string }): string {
+export function packageJson(
+  plan: ServicePlan,
+  opts: { start: string | null; tests: string[]; main?: string; types?: string },
+): string {
   const testFiles = opts.tests.map((t) => `dist/test/${t}.test.js`).join(" ");
   return (
     JSON.stringify(

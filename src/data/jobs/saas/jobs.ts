@@ -2,6 +2,16 @@
 import { planGenerator } from "../repo/plan";
 import { saasBilling, saasCore } from "./source";
 
-export const core = planGenerator("saas.core", "saas", "Generates the multi-tenant core: tenants, hashed API keys, tenant-scoped data, tests.", saasCore);
+export const core = planGenerator(
+  "saas.core",
+  "saas",
+  "Generates the multi-tenant core: tenants, hashed API keys, tenant-scoped data, tests.",
+  saasCore,
+);
 
-export const billing = planGenerator("saas.billing", "saas", "Generates the billing module: plans, metered usage, invoices, tests.", () => saasBilling());
+export const billing = planGenerator(
+  "saas.billing",
+  "saas",
+  "Generates the billing module: plans, metered usage, invoices, tests.",
+  () => saasBilling(),
+);
