@@ -141,3 +141,37 @@ export const WebhookMessage = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("delivery"), tenantId: z.string().max(64), deliveryId: z.string().max(64) }).strict(),
 ]);
 export type WebhookMessage = z.infer<typeof WebhookMessage>;
+
+// ── The delivery contract: what the tenant's object hands the webhook sender and hears back ──
+
+/** One delivery to send: the signed payload, and every secret it is signed with (rotation). */
+export interface DeliveryTask {
+  deliveryId: string;
+  eventId: string;
+  url: string;
+  payload: string;
+  secrets: string[];
+}
+
+/** How a sent attempt went, as the sender reports it to the tenant's object. */
+export interface AttemptResult {
+  statusCode: number | null;
+  latencyMs: number;
+  excerpt: string | null;
+  error: string | null;
+  retryAfterMs?: number;
+}
+
+export interface DisablePolicy {
+  /** Consecutive failed attempts, across deliveries, before an endpoint can be disabled… */
+  failures: number;
+  /** …and for at least this long since the first of them. */
+  afterMs: number;
+}
+
+export interface DeliveryPolicy {
+  schedule: readonly number[];
+  disable: DisablePolicy;
+  /** How long an attempt may be out before its delivery is tried again anyway. */
+  inFlightMs: number;
+}

@@ -1,57 +1,57 @@
-/** The Worker's bindings, typed. Mirrors wrangler.toml; tests compare the two. */
+/**
+ * The Worker's bindings. `GeneratedEnv` is what `wrangler types` reads from wrangler.toml
+ * (worker-configuration.d.ts, checked in; `npm run typecheck` fails when it is stale). Written
+ * here by hand is only what wrangler cannot know: the message type of each queue, variables
+ * and secrets that are optional (absent from wrangler.toml on purpose), and the AI binding
+ * that only production has.
+ */
 import type { StepMessage } from "../schema/messages";
+import type { QueueBinding } from "../schema/pools";
 import type { WebhookMessage } from "../schema/webhooks";
-import type { RunObject } from "./control/run/object";
-import type { TenantObject } from "./control/tenant/object";
-import type { PoolObject } from "./control/pool/object";
-import type { DirectoryObject } from "./control/directory/object";
 
-export interface Env {
-  RUN: DurableObjectNamespace<RunObject>;
-  TENANT: DurableObjectNamespace<TenantObject>;
-  POOL: DurableObjectNamespace<PoolObject>;
-  DIRECTORY: DurableObjectNamespace<DirectoryObject>;
-  ARTIFACTS: R2Bucket;
+export interface Env extends Omit<GeneratedEnv, QueueBinding | "QUEUE_WEBHOOKS" | OptionalVar> {
   QUEUE_REPO: Queue<StepMessage>;
   QUEUE_PIPELINE: Queue<StepMessage>;
   QUEUE_SAAS: Queue<StepMessage>;
   QUEUE_AGENT: Queue<StepMessage>;
   QUEUE_SYSTEM: Queue<StepMessage>;
+  QUEUE_WEBHOOKS: Queue<WebhookMessage>;
   /** Workers AI, when bound (production); the agent pool's `workers-ai` provider uses it. */
   AI?: Ai;
-  QUEUE_WEBHOOKS: Queue<WebhookMessage>;
-  /** Workers Analytics Engine: runs, steps, usage and webhooks (schema/analytics/points.ts). */
-  ANALYTICS: AnalyticsEngineDataset;
-  /** "production" disables every development default (dev key, diagnostic shortcuts). */
-  ENVIRONMENT: string;
-  LEASE_QUEUED_MS: string;
-  LEASE_GRACE_MS: string;
-  RETRY_BASE_MS: string;
   RETRY_MAX_DELAY_MS?: string;
   RETRY_MAX_ATTEMPTS?: string;
   /** "false" refuses the `system` pool's diagnostic job types (set so in production). */
   ENABLE_DIAGNOSTIC_JOBS?: string;
-  /** Webhook delivery: retry schedule (comma-separated ms), attempt timeout, disablement. */
   WEBHOOK_SCHEDULE_MS?: string;
   WEBHOOK_TIMEOUT_MS?: string;
   /** How long a delivery's attempt may be out before it is sent again anyway (default: the timeout + 30 s). */
   WEBHOOK_IN_FLIGHT_MS?: string;
   WEBHOOK_DISABLE_AFTER_FAILURES?: string;
   WEBHOOK_DISABLE_AFTER_MS?: string;
-  /** DNS-over-HTTPS resolver (JSON API) for webhook host names; tests point it at loopback. */
   DOH_URL?: string;
-  /** AI agent steps: offline (deterministic, the default), openai (any compatible endpoint), workers-ai. */
   AI_PROVIDER?: string;
   AI_MODEL?: string;
   OPENAI_BASE_URL?: string;
-  /** Secret. */
-  OPENAI_API_KEY?: string;
   /** JSON overriding fields of the price table (src/analytics/prices.ts). */
   PRICE_TABLE?: string;
   /** Secrets (.dev.vars locally, `wrangler secret put` in production). */
+  OPENAI_API_KEY?: string;
   DEV_API_KEY?: string;
   ADMIN_TOKEN?: string;
 }
+
+/** Variables wrangler.toml sets but the code treats as optional: tests and .dev.vars may leave them out. */
+type OptionalVar =
+  | "RETRY_MAX_DELAY_MS"
+  | "RETRY_MAX_ATTEMPTS"
+  | "ENABLE_DIAGNOSTIC_JOBS"
+  | "WEBHOOK_SCHEDULE_MS"
+  | "WEBHOOK_TIMEOUT_MS"
+  | "WEBHOOK_DISABLE_AFTER_FAILURES"
+  | "WEBHOOK_DISABLE_AFTER_MS"
+  | "DOH_URL"
+  | "AI_PROVIDER"
+  | "AI_MODEL";
 
 export const isProduction = (env: Pick<Env, "ENVIRONMENT">): boolean => env.ENVIRONMENT === "production";
 

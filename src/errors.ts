@@ -3,18 +3,7 @@
  * the stable `code` (and the retry semantics next to it) is what travels; `toJSON()` is the
  * wire form and `fromUnknown()` rebuilds the semantics on the other side.
  */
-
-export interface ErrorShape {
-  code: string;
-  message: string;
-  retryable: boolean;
-  retryAfterMs?: number;
-}
-
-export interface FieldError {
-  path: string;
-  message: string;
-}
+import type { ErrorShape, FieldError } from "../schema/problems";
 
 export class AppError extends Error {
   readonly code: string;

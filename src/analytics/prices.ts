@@ -4,7 +4,7 @@
  * computed from recorded usage, never estimated separately.
  */
 import { PriceTable } from "../../schema/api";
-import type { ModelTokens, UsageTotals } from "./usage";
+import type { ModelTokens, UsageTotals } from "../../schema/usage";
 
 export { PriceTable };
 

@@ -3,39 +3,7 @@
  * rolled up per project, blueprint, pool or day. Everything here adds up recorded numbers;
  * nothing is estimated a second time. Pure.
  */
-
-/** Counters that add up across attempts, runs and groups. */
-export interface UsageTotals {
-  /** Steps that ran (had at least one attempt) in this run. */
-  steps: number;
-  /** Attempts dispatched, including ones lost before they started. */
-  attempts: number;
-  /** Sum of the attempts' execution times (started → finished), as recorded by the run. */
-  wallMs: number;
-  /** Estimated CPU time of the attempts' handlers (see src/data/meter.ts for the estimate). */
-  cpuMs: number;
-  /** Bytes of artifacts written to R2 by this run's attempts (carried-over artifacts excluded). */
-  artifactBytes: number;
-  tokensIn: number;
-  tokensOut: number;
-  /** Queue operations: a message's write, read and delete. */
-  queueOps: number;
-  /** Calls into Durable Objects on the attempts' behalf (begin, report, heartbeats, leases). */
-  objectCalls: number;
-  /** R2 writes (class A operations). */
-  r2Writes: number;
-}
-
-export type ModelTokens = Record<string, { tokensIn: number; tokensOut: number }>;
-
-/** Totals with AI tokens per model (models are priced separately). */
-export interface MeteredUsage extends UsageTotals {
-  models: ModelTokens;
-}
-
-export interface RunUsage extends MeteredUsage {
-  pools: Record<string, MeteredUsage>;
-}
+import type { MeteredUsage, ModelTokens, ReportedUsage, RunUsage, UsageTotals } from "../../schema/usage";
 
 export const TOTAL_FIELDS = [
   "steps",
@@ -147,17 +115,6 @@ export function rollUp(runs: readonly RecordedRun[], groupBy: UsageGroup): Usage
 }
 
 /** What a worker reports about an attempt it ran (it cannot see queue or object operations). */
-export interface ReportedUsage {
-  tokensIn: number;
-  tokensOut: number;
-  models?: ModelTokens;
-  /** The handler's estimated CPU time. */
-  cpuMs?: number;
-  heartbeats?: number;
-  /** False when the run handed the attempt straight back to its worker: no queue message. */
-  queued?: boolean;
-}
-
 /** What the run records for one attempt: the worker's report plus the platform operations. */
 export interface AttemptRecord extends Omit<UsageTotals, "steps" | "attempts" | "wallMs" | "artifactBytes"> {
   models: ModelTokens;

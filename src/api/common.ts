@@ -6,7 +6,7 @@ import type { Env } from "../env";
 import type { HeldLease } from "../control/pool/object";
 import type { Credential } from "../control/tenant/object";
 import { AppError, problems } from "../errors";
-import { fieldErrors } from "../control/resolve";
+import { fieldErrors } from "../../schema/problems";
 
 /** An external worker's call, as `requireWorker` authorized it: its token, and the lease it holds if it named one. */
 export interface WorkerCaller {

@@ -18,7 +18,6 @@ import type { RunControl } from "../control/run/object";
 import { runStub, type RunStub } from "../control/run/stub";
 import { isSafeSegment } from "../artifacts/keys";
 import { resolveRun } from "../control/resolve";
-import { jobFor } from "../data/jobs";
 import { AppError, problems } from "../errors";
 import { newRunId, newTraceId, sha256Hex, traceIdFrom } from "../lib/crypto";
 import { streamSSE } from "hono/streaming";
@@ -79,7 +78,7 @@ runs.openapi(
   }),
   async (c) => {
     const body = c.req.valid("json");
-    const resolved = resolveRun(body, jobFor, resolveOptions(c.env));
+    const resolved = resolveRun(body, resolveOptions(c.env));
     if (!resolved.ok) throw resolved.error;
     if (body.callback) {
       const bad = body.callback.eventTypes.findIndex((t) => !EventTypePattern.safeParse(t).success);

@@ -15,12 +15,12 @@ import { parseWorkerToken } from "../lib/keys";
 import type { HeldLease } from "../control/pool/object";
 import { runStub } from "../control/run/stub";
 import type { PoolName } from "../../schema/vocabulary";
-import type { ArtifactReport } from "../control/run/types";
 import { EXTERNAL_POOLS } from "../../schema/pools";
 import { problems, utf8Bytes } from "../errors";
 import { LIMITS } from "../../schema/api";
 import { sha256Hex } from "../lib/crypto";
 import { newApi, problemResponses, type AppEnv } from "./common";
+import type { Artifact } from "../../schema/run";
 
 const security = [{ worker: [] }];
 const EXTERNAL: readonly string[] = EXTERNAL_POOLS;
@@ -242,7 +242,7 @@ workers.openapi(
       if (utf8Bytes(JSON.stringify(body.output)) > LIMITS.outputBytes)
         throw problems.invalid(`outputs are limited to ${LIMITS.outputBytes} bytes`);
       // The manifest is built from what R2 holds for this attempt, never from the worker's word.
-      const artifacts: ArtifactReport[] = [];
+      const artifacts: Artifact[] = [];
       for (const name of body.artifacts) {
         const key = artifactKey(
           { tenantId: scope.tenantId, runId: l.runId, stepId: l.stepId, attempt: l.attempt },

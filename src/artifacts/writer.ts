@@ -1,13 +1,11 @@
 /** Writes a step attempt's artifacts to R2, recording size, content type and sha256. */
-import type { ArtifactRecord, ArtifactWriter } from "../data/job";
+import type { ArtifactWriter } from "../data/job";
 import { sha256Hex } from "../lib/crypto";
 import { artifactKey, type ArtifactScope } from "./keys";
+import type { Artifact } from "../../schema/run";
 
-export function createArtifactWriter(
-  bucket: R2Bucket,
-  scope: ArtifactScope,
-): ArtifactWriter & { written: ArtifactRecord[] } {
-  const written: ArtifactRecord[] = [];
+export function createArtifactWriter(bucket: R2Bucket, scope: ArtifactScope): ArtifactWriter & { written: Artifact[] } {
+  const written: Artifact[] = [];
   return {
     written,
     async put(name, body, contentType) {
@@ -16,7 +14,7 @@ export function createArtifactWriter(
       const sha256 = await sha256Hex(bytes);
       // R2 verifies the checksum on write: a truncated upload fails instead of landing.
       await bucket.put(key, bytes, { httpMetadata: { contentType }, sha256, customMetadata: { sha256 } });
-      const record: ArtifactRecord = { name, key, size: bytes.byteLength, contentType, sha256 };
+      const record: Artifact = { name, key, size: bytes.byteLength, contentType, sha256 };
       const i = written.findIndex((w) => w.name === name);
       if (i >= 0) written[i] = record;
       else written.push(record);

@@ -1,8 +1,8 @@
 /** Blueprints: named recipes that expand, after validation, into a step graph. */
 import { z } from "zod";
 import type { JsonObject, StepSpec } from "../../schema/api";
-import type { RetryPolicy } from "../control/run/types";
 import { MicroserviceInput } from "../../schema/blueprints";
+import type { RetryPolicy } from "../../schema/run";
 
 export interface Blueprint<I = unknown> {
   name: string;

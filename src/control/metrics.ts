@@ -5,8 +5,8 @@
  */
 import type { RunStatus } from "../../schema/vocabulary";
 import { BLUEPRINTS } from "../blueprints";
-import type { UsageTotals } from "../analytics/usage";
-import type { RunOutcome } from "./run/types";
+import type { UsageTotals } from "../../schema/usage";
+import type { RunOutcome } from "../../schema/run";
 
 export interface FinishedRun {
   status: RunStatus;

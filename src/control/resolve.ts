@@ -1,15 +1,16 @@
 /**
  * From a run request to a validated step graph: blueprint expansion, job type lookup, input
- * validation, graph checks, defaults. Pure; the API calls it before anything is created.
+ * validation, graph checks, defaults, against the job catalog (schema/jobs/). Pure; the API
+ * calls it before anything is created, and the Run object for the steps a running step spawns.
  */
-import type { z } from "zod";
-import { LIMITS, type CreateRunBody, type JsonObject, type StepSpec } from "../../schema/api";
-import type { JobLookup } from "../../schema/jobs";
-import { BLUEPRINTS } from "../blueprints";
-import { problems, utf8Bytes, type AppError, type FieldError } from "../errors";
+import { type CreateRunBody, type JsonObject, LIMITS, StepSpec } from "../../schema/api";
+import { jobDeclaration } from "../../schema/jobs";
 import { POOL_REGISTRY } from "../../schema/pools";
+import { type FieldError, fieldErrors } from "../../schema/problems";
+import type { ResolvedStep, RetryPolicy } from "../../schema/run";
+import { BLUEPRINTS } from "../blueprints";
+import { type AppError, problems, utf8Bytes } from "../errors";
 import { validateGraph } from "./run/dag";
-import type { ResolvedStep, RetryPolicy } from "./run/types";
 
 export interface ResolveOptions {
   /** The global retry defaults; a blueprint's, then a step's own settings override them. */
@@ -25,12 +26,7 @@ export const DEFAULT_RESOLVE_OPTIONS: ResolveOptions = {
 
 export type Resolution = { ok: true; steps: ResolvedStep[] } | { ok: false; error: AppError };
 
-/** `jobs` declares the job types (the data plane's catalog, passed in: control never imports handlers). */
-export function resolveRun(
-  body: CreateRunBody,
-  jobs: JobLookup,
-  options: ResolveOptions = DEFAULT_RESOLVE_OPTIONS,
-): Resolution {
+export function resolveRun(body: CreateRunBody, options: ResolveOptions = DEFAULT_RESOLVE_OPTIONS): Resolution {
   let defaults = options.retry;
   let specs: StepSpec[];
   if (body.blueprint !== undefined) {
@@ -59,28 +55,23 @@ export function resolveRun(
     specs = body.steps ?? [];
   }
 
-  return resolveSteps(specs, jobs, defaults, options.diagnostics);
+  return resolveSteps(specs, defaults, options.diagnostics);
 }
 
 /**
  * Job type lookup, input validation, graph checks and defaults for a set of steps: a run's, or
  * the steps a running step spawns (whose dependencies stay within the spawned set).
  */
-export function resolveSteps(
-  specs: StepSpec[],
-  jobs: JobLookup,
-  defaults: RetryPolicy,
-  diagnostics: boolean,
-): Resolution {
+export function resolveSteps(specs: StepSpec[], defaults: RetryPolicy, diagnostics: boolean): Resolution {
   const unknown = specs.flatMap((s, i) =>
-    jobs(s.type) ? [] : [{ path: `steps[${i}].type`, message: `unknown step type '${s.type}'` }],
+    jobDeclaration(s.type) ? [] : [{ path: `steps[${i}].type`, message: `unknown step type '${s.type}'` }],
   );
   if (unknown.length > 0)
     return fail(problems.unprocessable("step.unknown_type", "A step names a type the runtime does not know.", unknown));
   const disabled = diagnostics
     ? []
     : specs.flatMap((s, i) =>
-        jobs(s.type)!.pool === "system"
+        jobDeclaration(s.type)!.pool === "system"
           ? [{ path: `steps[${i}].type`, message: `'${s.type}' is a diagnostic job type` }]
           : [],
       );
@@ -94,7 +85,7 @@ export function resolveSteps(
   const steps: ResolvedStep[] = [];
   const invalid: FieldError[] = [];
   specs.forEach((s, i) => {
-    const job = jobs(s.type)!;
+    const job = jobDeclaration(s.type)!;
     const input = job.input.safeParse(s.input);
     if (!input.success) {
       invalid.push(...fieldErrors(input.error, `steps[${i}].input`));
@@ -130,11 +121,24 @@ function retryPolicy(defaults: RetryPolicy, own: StepSpec["retry"]): RetryPolicy
   };
 }
 
-export function fieldErrors(error: z.ZodError, prefix = ""): FieldError[] {
-  return error.issues.map((issue) => ({
-    path: [prefix, ...issue.path.map(String)].filter(Boolean).join("."),
-    message: issue.message,
-  }));
+/**
+ * Validates what a running step spawned, like a run's own steps (types, inputs, graph, defaults).
+ * A refusal fails the step, non-retryably: running it again would spawn the same.
+ */
+export function resolveSpawn(
+  spawned: readonly unknown[],
+  options: ResolveOptions,
+): { ok: true; steps: ResolvedStep[] } | { ok: false; message: string } {
+  const specs = StepSpec.array().safeParse(spawned);
+  if (!specs.success)
+    return { ok: false, message: `spawned steps do not fit the step schema: ${specs.error.issues[0]?.message ?? ""}` };
+  const resolution = resolveSteps(specs.data, options.retry, options.diagnostics);
+  if (resolution.ok) return resolution;
+  const detail = (resolution.error.errors ?? [])
+    .slice(0, 3)
+    .map((e) => `${e.path}: ${e.message}`)
+    .join("; ");
+  return { ok: false, message: `${resolution.error.message} ${detail}`.trim() };
 }
 
 const fail = (error: AppError): Resolution => ({ ok: false, error });

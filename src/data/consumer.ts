@@ -7,15 +7,15 @@ import { StepMessage } from "../../schema/messages";
 import { LIMITS, type Json } from "../../schema/api";
 import type { Env } from "../env";
 import { AppError, NonRetryableError, toErrorShape, utf8Bytes } from "../errors";
-import type { BeginResult, Continuation, ReportResult, StepReport } from "../control/run/types";
 import type { PoolName } from "../../schema/vocabulary";
 import { runStub, type RunStub } from "../control/run/stub";
 import { SimulatedCrash } from "./jobs/system";
-import { createJobContext, resolveSpawn } from "./context";
+import { createJobContext } from "./context";
 import { jobFor } from "./jobs";
 import { poolOfQueue } from "./pools";
-import { fieldErrors } from "../control/resolve";
 import { logError } from "../lib/log";
+import type { BeginResult, Continuation, ReportResult, StepReport } from "../../schema/run";
+import { fieldErrors } from "../../schema/problems";
 
 export async function consumeBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const source = poolOfQueue(batch.queue);
@@ -160,7 +160,8 @@ async function execute(
         `outputs are limited to ${LIMITS.outputBytes} bytes; write an artifact instead`,
       );
     }
-    const spawn = resolveSpawn(record.spawned, env);
+    // Spawned steps go to the run as asked for: it resolves them against the catalog.
+    const spawn = record.spawned;
     return {
       ...base,
       ...record.common(outputBytes),

@@ -1,16 +1,13 @@
 /** What a job handler is given (its JobContext), and what it leaves to report with its outcome. */
-import { StepSpec } from "../../schema/api";
 import type { StepMessage } from "../../schema/messages";
 import { createArtifactWriter } from "../artifacts/writer";
-import { resolveSteps } from "../control/resolve";
 import type { RunStub } from "../control/run/stub";
-import type { BeginResult, ReportCommon, ResolvedStep } from "../control/run/types";
-import { resolveOptions, type Env } from "../env";
+import type { Env } from "../env";
 import { NonRetryableError } from "../errors";
 import { providerFor } from "./agents/providers";
-import type { ArtifactRecord, JobContext, SpawnStep } from "./job";
+import type { JobContext } from "./job";
 import { AttemptMeter } from "./meter";
-import { jobFor } from "./jobs";
+import type { Artifact, BeginResult, ReportCommon, SpawnStep } from "../../schema/run";
 
 const MAX_LOG_LINES = 50;
 const MAX_LOG_CHARS = 2_000;
@@ -77,7 +74,7 @@ export function createJobContext(
 
   const record = {
     spawned,
-    artifacts: (): ArtifactRecord[] => writer.written,
+    artifacts: (): Artifact[] => writer.written,
     /** Logs and usage; `outputBytes` is the size of the output the attempt returns, if any. */
     common: (outputBytes = 0): Pick<ReportCommon, "logs" | "usage"> => ({
       ...(logs.length ? { logs } : {}),
@@ -85,28 +82,4 @@ export function createJobContext(
     }),
   };
   return { context, record };
-}
-
-/**
- * Validates what a handler spawned, like a run's own steps (types, inputs, graph, defaults).
- * Refused spawns fail the step, non-retryably: running it again would spawn the same.
- */
-export function resolveSpawn(spawned: SpawnStep[], env: Env): ResolvedStep[] {
-  if (spawned.length === 0) return [];
-  const specs = StepSpec.array().safeParse(spawned);
-  if (!specs.success)
-    throw new NonRetryableError(
-      "spawn.invalid",
-      `spawned steps do not fit the step schema: ${specs.error.issues[0]?.message ?? ""}`,
-    );
-  const options = resolveOptions(env);
-  const resolution = resolveSteps(specs.data, jobFor, options.retry, options.diagnostics);
-  if (!resolution.ok) {
-    const detail = (resolution.error.errors ?? [])
-      .slice(0, 3)
-      .map((e) => `${e.path}: ${e.message}`)
-      .join("; ");
-    throw new NonRetryableError("spawn.invalid", `${resolution.error.message} ${detail}`.trim());
-  }
-  return resolution.steps;
 }

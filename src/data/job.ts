@@ -1,23 +1,17 @@
 /**
- * The job SDK: a job type is one `defineJob` call. The consumer validates the input with the
- * job's schema, gives the handler its context, and validates the output it returns.
+ * The job SDK: a job type declared in the catalog (schema/jobs/) gets its handler with one
+ * `defineJob` call. The consumer validates the input with the declaration's schema, gives the
+ * handler its context, and validates the output it returns.
  */
 import type { z } from "zod";
 import type { JsonObject } from "../../schema/api";
-import type { Completion, CompletionRequest } from "./agents/providers";
 import type { JobDeclaration } from "../../schema/jobs";
-
-export interface ArtifactRecord {
-  name: string;
-  key: string;
-  size: number;
-  contentType: string;
-  sha256: string;
-}
+import type { Artifact, SpawnStep } from "../../schema/run";
+import type { Completion, CompletionRequest } from "./agents/providers";
 
 export interface ArtifactWriter {
   /** Stores bytes in R2 under this attempt's tenant-scoped prefix and records size and sha256. */
-  put(name: string, body: string | Uint8Array, contentType: string): Promise<ArtifactRecord>;
+  put(name: string, body: string | Uint8Array, contentType: string): Promise<Artifact>;
 }
 
 export interface JobContext<I> {
@@ -50,24 +44,15 @@ export interface JobContext<I> {
   ai: { complete(request: Omit<CompletionRequest, "signal">): Promise<Completion> };
 }
 
-/** A step to add to the run: a run step's shape; `dependsOn` may name only other spawned steps. */
-export type SpawnStep = {
-  id: string;
-  type: string;
-  input?: JsonObject;
-  dependsOn?: string[];
-  timeoutMs?: number;
-  retry?: { maxAttempts?: number };
-};
-
-/** A job type: its declaration (schema/jobs.ts), its output schema and its handler. */
-export interface JobDefinition<I = unknown, O = unknown> extends JobDeclaration {
-  input: z.ZodType<I>;
-  output: z.ZodType<O>;
+/** A job type: its declaration (schema/jobs/) and its handler. */
+export interface JobDefinition<I = unknown, O = unknown> extends JobDeclaration<I, O> {
   run(ctx: JobContext<I>): Promise<O>;
 }
 
-/** Declares a job type. Typed so that `run` sees the parsed input and must return the output. */
-export function defineJob<I, O>(def: JobDefinition<I, O>): JobDefinition<I, O> {
-  return def;
+/** Gives a declared job type its handler, typed by the declaration's input and output. */
+export function defineJob<I, O, const T extends string>(
+  declaration: JobDeclaration<I, O> & { type: T },
+  run: (ctx: JobContext<I>) => Promise<O>,
+): JobDefinition<I, O> & { type: T } {
+  return { ...declaration, run };
 }

@@ -1,3 +1,4 @@
+import type { ModelTokens, ReportedUsage } from "../../schema/usage";
 /**
  * Meters one attempt in the data plane: AI tokens by model, heartbeats, and an estimate of the
  * handler's CPU time.
@@ -12,7 +13,6 @@
  * prices cover. Cloudflare's billed CPU time is in the Workers metrics; this figure exists so that
  * usage can be priced per attempt.
  */
-import type { ModelTokens, ReportedUsage } from "../analytics/usage";
 
 /** The SDK's own work per attempt: parsing the message, validating input and output, reporting. */
 export const BASE_CPU_MS = 0.25;

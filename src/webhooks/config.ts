@@ -3,7 +3,7 @@
 /** The webhooks queue and its dead-letter queue (whose messages get the same handling). */
 export const WEBHOOK_QUEUES = ["factory-webhooks", "factory-webhooks-dlq"] as const;
 import { isProduction, numberVar, type Env } from "../env";
-import type { DeliveryPolicy } from "../control/tenant/webhooks";
+import type { DeliveryPolicy } from "../../schema/webhooks";
 import type { OutboundGuard } from "./guard";
 import { parseSchedule } from "./policy";
 import { DEFAULT_DOH_URL } from "./resolve";

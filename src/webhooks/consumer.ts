@@ -5,7 +5,7 @@
  */
 import { WebhookMessage } from "../../schema/webhooks";
 import type { Env } from "../env";
-import type { DeliveryTask } from "../control/tenant/webhooks";
+import type { DeliveryTask } from "../../schema/webhooks";
 import { attemptTimeoutMs, urlGuard } from "./config";
 import { attemptDelivery } from "./deliver";
 import { logError } from "../lib/log";

@@ -1,5 +1,5 @@
 /** One HTTP attempt of a webhook delivery: signed, bounded in time and size, no redirects. */
-import type { AttemptResult, DeliveryTask } from "../control/tenant/webhooks";
+import type { AttemptResult, DeliveryTask } from "../../schema/webhooks";
 import { guardUrl, type OutboundGuard } from "./guard";
 import { parseRetryAfter } from "./policy";
 import { signatureHeaders } from "./sign";

@@ -1,4 +1,5 @@
 /** Pure rules of webhook delivery: which endpoints get an event, when to retry, when to give up. */
+import type { DisablePolicy } from "../../schema/webhooks";
 
 /** About a day of retries, as Standard Webhooks senders commonly do: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. */
 export const DEFAULT_SCHEDULE_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
@@ -32,13 +33,6 @@ export function retryDelay(
 /** `*`, a family (`run.*`) or an exact type (`step.failed`). */
 export function matchesEventType(patterns: readonly string[], type: string): boolean {
   return patterns.some((p) => p === "*" || p === type || (p.endsWith(".*") && type.startsWith(p.slice(0, -1))));
-}
-
-export interface DisablePolicy {
-  /** Consecutive failed attempts, across deliveries, before an endpoint can be disabled… */
-  failures: number;
-  /** …and for at least this long since the first of them. */
-  afterMs: number;
 }
 
 export function shouldDisable(

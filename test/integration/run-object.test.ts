@@ -1,18 +1,26 @@
+import { DEFAULT_RESOLVE_OPTIONS } from "../../src/control/resolve";
 import { abortAllDurableObjects, reset, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { RunEngine } from "../../src/control/run/engine";
-import type { EngineConfig, NewRun } from "../../src/control/run/types";
+import type { EngineConfig } from "../../src/control/run/types";
 import { RUN_MIGRATIONS } from "../../src/control/run/rows";
 import { RunStore } from "../../src/control/run/store";
 import { runStub } from "../../src/control/run/stub";
 import { migrate } from "../../src/control/sqlite";
 import { newRunId } from "../../src/lib/crypto";
 import { api, createRun, events, waitForRun } from "../support/api";
+import type { NewRun } from "../../schema/run";
 
 afterEach(() => reset());
 
-const CONFIG: EngineConfig = { leaseQueuedMs: 1000, leaseGraceMs: 100, outboxRetryMs: 1000, lostBudget: 2 };
+const CONFIG: EngineConfig = {
+  leaseQueuedMs: 1000,
+  leaseGraceMs: 100,
+  outboxRetryMs: 1000,
+  lostBudget: 2,
+  resolve: DEFAULT_RESOLVE_OPTIONS,
+};
 
 function spec(id: string, steps: NewRun["steps"]): NewRun {
   return {
@@ -172,7 +180,8 @@ describe("Run DO: fencing, leases, recovery", () => {
 });
 
 describe("Run DO: spawning", () => {
-  const spawned = (id: string, dependsOn: string[] = []) => ({ ...step(id), dependsOn });
+  // As a worker reports them: asked-for specs, resolved by the run against the job catalog.
+  const spawned = (id: string, dependsOn: string[] = []) => ({ id, type: "system.echo", input: {}, dependsOn });
 
   it("spawned steps start after their parent, and its dependents wait for all of them", async () => {
     const runId = newRunId();
@@ -201,6 +210,35 @@ describe("Run DO: spawning", () => {
         engine.report({ stepId: id, attempt: 1, outcome: "succeeded", output: {}, artifacts: [] }, 4);
       }
       expect(store.step("join")!.status).toBe("queued");
+    });
+  });
+
+  it("the run resolves a spawn against the job catalog: a worker cannot choose a pool, and unknown types fail", async () => {
+    for (const asked of [
+      { id: "m1", type: "no.such-type", input: {} },
+      { id: "m1", type: "system.echo", input: {}, pool: "agent" },
+      { id: "m1", type: "system.sleep", input: { ms: -1 } },
+    ]) {
+      const runId = newRunId();
+      await withEngine(runId, (engine, store) => {
+        engine.create(spec(runId, [step("plan")]), 0);
+        engine.admit(0);
+        engine.begin("plan", 1, 1);
+        const report = { stepId: "plan", attempt: 1, outcome: "succeeded" as const, output: {}, artifacts: [] };
+        expect(engine.report({ ...report, spawn: [asked as never] }, 2)).toEqual({ ok: true });
+        expect(store.step("plan")).toMatchObject({ status: "failed", error: expect.stringContaining("spawn.invalid") });
+        expect(store.stepCount()).toBe(1);
+      });
+    }
+    const runId = newRunId();
+    await withEngine(runId, (engine, store) => {
+      engine.create(spec(runId, [step("plan")]), 0);
+      engine.admit(0);
+      engine.begin("plan", 1, 1);
+      const report = { stepId: "plan", attempt: 1, outcome: "succeeded" as const, output: {}, artifacts: [] };
+      engine.report({ ...report, spawn: [{ id: "s", type: "system.sleep", input: { ms: 5 } }] }, 2);
+      // The catalog's pool and the pool's default timeout, not anything the reporter said.
+      expect(store.step("s")).toMatchObject({ status: "queued", pool: "system", timeout_ms: 60_000 });
     });
   });
 

@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { RunObject } from "../../src/control/run/object";
 import type { TenantObject } from "../../src/control/tenant/object";
 import { WEBHOOK_EVENT_TYPES } from "../../schema/webhooks";
-import { WebhookBook, type DeliveryPolicy } from "../../src/control/tenant/webhooks";
+import type { DeliveryPolicy } from "../../schema/webhooks";
+import { WebhookBook } from "../../src/control/tenant/webhooks";
 import type { Env } from "../../src/env";
 import { api, createRun, events, newTenantKey, waitForRun } from "../support/api";
 

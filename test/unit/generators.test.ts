@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { githubActionsWorkflow } from "../../src/data/jobs/pipeline/github-actions";
 import { serviceReadme } from "../../src/data/jobs/repo/docs";
 import { MicroserviceInput } from "../../schema/blueprints";
-import { ServicePlan, planService, upstreamPlan } from "../../src/data/jobs/repo/plan";
+import { ServicePlan } from "../../schema/jobs/generators";
+import { planService, upstreamPlan } from "../../src/data/jobs/repo/plan";
 import { serviceSource } from "../../src/data/jobs/repo/source";
 import { NonRetryableError } from "../../src/errors";
 

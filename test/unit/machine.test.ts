@@ -3,11 +3,11 @@ import {
   decideFailure,
   transitionRun,
   transitionStep,
-  type RetryPolicy,
   type RunEvent,
   type StepEvent,
 } from "../../src/control/run/machine";
 import { RUN_STATUSES, STEP_STATUSES, type RunStatus, type StepStatus } from "../../schema/vocabulary";
+import { type RetryPolicy } from "../../schema/run";
 
 const RUN_EVENTS: RunEvent[] = [
   "validate",

@@ -1,18 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { CreateRunBody, StepSpec } from "../../schema/api";
-import {
-  DEFAULT_RESOLVE_OPTIONS,
-  resolveRun as resolveWith,
-  type ResolveOptions,
-  type Resolution,
-} from "../../src/control/resolve";
-import { jobFor } from "../../src/data/jobs";
-import type { ResolvedStep } from "../../src/control/run/types";
+import { DEFAULT_RESOLVE_OPTIONS, type Resolution, resolveRun } from "../../src/control/resolve";
 import { POOL_REGISTRY } from "../../schema/pools";
 import { AppError } from "../../src/errors";
-
-/** The runtime's own job catalog, as the API passes it. */
-const resolveRun = (body: CreateRunBody, options?: ResolveOptions): Resolution => resolveWith(body, jobFor, options);
+import type { ResolvedStep } from "../../schema/run";
 
 const spec = (id: string, type: string, input: StepSpec["input"] = {}, dependsOn: string[] = []): StepSpec => ({
   id,

@@ -6,7 +6,6 @@
 import type { Json, JsonObject } from "../../../schema/api";
 import type { StepMessage } from "../../../schema/messages";
 import { TERMINAL_RUN_STATUSES, type EventType, type PoolName } from "../../../schema/vocabulary";
-import type { ErrorShape } from "../../errors";
 import { WEBHOOK_EVENT_TYPES } from "../../../schema/webhooks";
 import { json } from "../sqlite";
 import { recordAttempt } from "../../analytics/usage";
@@ -16,18 +15,20 @@ import { addSpawned, checkSpawn, insertStep } from "./steps";
 import { decideFailure, transitionRun, transitionStep, type RunEvent, type StepEvent } from "./machine";
 import type { OutboxKind, RunRow, StepRow, TimerRow } from "./rows";
 import type { RunStore } from "./store";
+import { resolveSpawn } from "../resolve";
+import type { EngineConfig } from "./types";
+import type { ErrorShape } from "../../../schema/problems";
 import type {
-  ArtifactReport,
+  Artifact,
   BeginResult,
   Continuation,
-  EngineConfig,
   NewRun,
   Refusal,
   ReportResult,
   RunOutcome,
   StepReport,
   TenantSync,
-} from "./types";
+} from "../../../schema/run";
 
 export type HeartbeatResult = { ok: true } | Refusal;
 
@@ -191,16 +192,21 @@ export class RunEngine {
       this.failAttempt(step, error, "failed", now);
       return { ok: true };
     }
-    const spawnError = report.spawn?.length ? checkSpawn(this.store, step, report.spawn) : null;
+    // The run resolves what a step spawned against the job catalog: a worker asks for steps,
+    // it does not choose their pool, retry policy or timeout.
+    const resolved = report.spawn?.length ? resolveSpawn(report.spawn, this.config.resolve) : null;
+    const spawned = resolved?.ok ? resolved.steps : [];
+    const spawnError =
+      resolved && !resolved.ok ? resolved.message : spawned.length ? checkSpawn(this.store, step, spawned) : null;
     if (spawnError) {
       this.failAttempt(step, { code: "spawn.invalid", message: spawnError, retryable: false }, "failed", now);
       return { ok: true };
     }
-    if (report.spawn?.length) {
-      addSpawned(this.store, step, report.spawn);
+    if (spawned.length > 0) {
+      addSpawned(this.store, step, spawned);
       this.event("step.spawned", now, step.id, {
-        count: report.spawn.length,
-        steps: report.spawn.slice(0, 50).map((x) => x.id),
+        count: spawned.length,
+        steps: spawned.slice(0, 50).map((x) => x.id),
       });
     }
     this.succeed(step, report.output, report.artifacts, now);
@@ -356,7 +362,7 @@ export class RunEngine {
     this.event("step.queued", now, step.id, { attempt });
   }
 
-  private recordArtifacts(step: StepRow, attempt: number, artifacts: ArtifactReport[], now: number): void {
+  private recordArtifacts(step: StepRow, attempt: number, artifacts: Artifact[], now: number): void {
     for (const a of artifacts) {
       if (this.store.artifact(a.name)) continue; // same step, an earlier attempt already recorded it
       this.store.insertArtifact({
@@ -373,7 +379,7 @@ export class RunEngine {
     }
   }
 
-  private succeed(step: StepRow, output: Json, artifacts: ArtifactReport[], now: number): void {
+  private succeed(step: StepRow, output: Json, artifacts: Artifact[], now: number): void {
     this.recordArtifacts(step, step.attempt, artifacts, now);
     this.moveStep(step, "succeed", { output: json.write(output ?? null), error: null, finished_at: now });
     this.store.setAttempt(step.id, step.attempt, "succeeded", now);

@@ -2,6 +2,7 @@
  * Pure state machines of runs and steps: `(state, event) → state | error`.
  * The Run DO asks these before every change, so an illegal transition cannot be written.
  */
+import type { RetryPolicy } from "../../../schema/run";
 import type { RunStatus, StepStatus } from "../../../schema/vocabulary";
 
 export type RunEvent = "validate" | "reject" | "enqueue" | "start" | "succeed" | "fail" | "cancel" | "pause" | "resume";
@@ -56,12 +57,6 @@ export function transitionStep(from: StepStatus, event: StepEvent): Transition<S
   const to = STEP[from][event];
   if (to) return { ok: true, to };
   return { ok: false, code: "step.illegal_transition", message: `a ${from} step cannot ${event}` };
-}
-
-export interface RetryPolicy {
-  maxAttempts: number;
-  initialDelayMs: number;
-  maxDelayMs: number;
 }
 
 export type FailureDecision = { kind: "retry"; delayMs: number } | { kind: "fail" };

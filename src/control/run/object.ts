@@ -6,18 +6,19 @@
 import { DurableObject } from "cloudflare:workers";
 import type { ArtifactView, WireEvent, WireRun } from "../../../schema/api";
 import { TERMINAL_RUN_STATUSES, type PoolName } from "../../../schema/vocabulary";
-import { numberVar, type Env } from "../../env";
+import { numberVar, resolveOptions, type Env } from "../../env";
 import { RunEngine, type HeartbeatResult } from "./engine";
 import { retrySource, type RetrySource } from "./retry";
-import type { BeginResult, EngineConfig, NewRun, ReportResult, StepReport } from "./types";
+import type { EngineConfig } from "./types";
 import { sendOutbox } from "./outbox";
 import { pointsSince, type PointContext } from "./analytics";
 import { writePoints } from "../../analytics/points";
 import { prices } from "../../analytics/prices";
-import type { RunUsage } from "../../analytics/usage";
 import { RunStore } from "./store";
 import { blueprintExpectedMs, type PoolBacklog } from "../metrics";
 import { artifactView, eventView, runView } from "./views";
+import type { BeginResult, NewRun, ReportResult, StepReport } from "../../../schema/run";
+import type { RunUsage } from "../../../schema/usage";
 
 export type ControlResult = { ok: true; run: WireRun } | { ok: false; code: string; message: string };
 export type RunControl = "cancel" | "pause" | "resume";
@@ -299,5 +300,6 @@ function engineConfig(env: Env): EngineConfig {
     outboxRetryMs: 5_000,
     lostBudget: 10,
     webhookBatchMs: 2_000,
+    resolve: resolveOptions(env),
   };
 }

@@ -3,12 +3,12 @@ import type { PoolName } from "../../../schema/vocabulary";
 import type { Env } from "../../env";
 import { queueFor } from "../../../schema/pools";
 import type { StepMessage } from "../../../schema/messages";
-import type { TenantSync } from "./types";
 import type { OutboxRow } from "./rows";
 import type { RunStore } from "./store";
 import { eventView } from "./views";
 import { logError } from "../../lib/log";
 import { sendChunked } from "../../lib/queue-batch";
+import type { TenantSync } from "../../../schema/run";
 
 /** What one pass over the outbox did; the caller records it in one transaction. */
 export interface OutboxPass {

@@ -4,7 +4,7 @@ import { json } from "../sqlite";
 import { refuse } from "./engine";
 import type { StepRow } from "./rows";
 import type { RunStore } from "./store";
-import type { ArtifactReport, CarriedStep, NewRun, Refusal, ResolvedStep } from "./types";
+import type { Artifact, CarriedStep, NewRun, Refusal, ResolvedStep } from "../../../schema/run";
 
 export type RetrySource = { ok: true; spec: Omit<NewRun, "id" | "traceId">; existing: string | null } | Refusal;
 
@@ -28,7 +28,7 @@ export function retrySource(store: RunStore, newRunId: string, now: number): Ret
       artifacts: artifacts
         .filter((a) => a.step_id === s.id)
         .map(
-          (a): ArtifactReport => ({
+          (a): Artifact => ({
             name: a.name,
             key: a.r2_key,
             size: a.size,

@@ -3,7 +3,7 @@ import { LIMITS } from "../../../schema/api";
 import { json } from "../sqlite";
 import type { StepRow } from "./rows";
 import type { RunStore } from "./store";
-import type { ResolvedStep } from "./types";
+import type { ResolvedStep } from "../../../schema/run";
 
 export function insertStep(
   store: RunStore,

@@ -8,7 +8,6 @@ import {
   type StepStatus,
 } from "../../../schema/vocabulary";
 import type { Json, JsonObject } from "../../../schema/api";
-import type { ErrorShape } from "../../errors";
 import { createSchema, execIn, insertMany, json, migrate, type Migration } from "../sqlite";
 import { OutboxTable, type OutboxKind, type OutboxRow } from "./outbox-table";
 import { TimerTable, type TimerKind, type TimerRow } from "./timers";
@@ -23,14 +22,9 @@ import {
   type StepRow,
 } from "./rows";
 import type { PoolBacklog } from "../metrics";
-import {
-  addModels,
-  addTotals,
-  emptyTotals,
-  type AttemptRecord,
-  type MeteredUsage,
-  type RunUsage,
-} from "../../analytics/usage";
+import { addModels, addTotals, emptyTotals, type AttemptRecord } from "../../analytics/usage";
+import type { ErrorShape } from "../../../schema/problems";
+import { type MeteredUsage, type RunUsage } from "../../../schema/usage";
 
 type Row = Record<string, SqlStorageValue>;
 

@@ -20,7 +20,6 @@ import type { Env } from "../../env";
 import { TokenBucket } from "../../lib/token-bucket";
 import { deliveryPolicy } from "../../webhooks/config";
 import { runStub } from "../run/stub";
-import type { TenantSync } from "../run/types";
 import { migrate, type Migration } from "../sqlite";
 import type { MetricParts } from "../metrics";
 import { DEV_TENANT, PROFILE_MIGRATION, TenantProfile } from "./profile";
@@ -33,17 +32,12 @@ import {
   type OpenedRun,
 } from "./runs";
 import type { UsageGroup, UsageGroupRow } from "../../analytics/usage";
-import {
-  WEBHOOK_MIGRATION,
-  WebhookBook,
-  type AttemptResult,
-  type DeliveryPolicy,
-  type DeliveryTask,
-  type PlannedEvent,
-} from "./webhooks";
+import type { AttemptResult, DeliveryPolicy, DeliveryTask } from "../../../schema/webhooks";
+import { WEBHOOK_MIGRATION, WebhookBook, type PlannedEvent } from "./webhooks";
 import { webhookPoint, writePoints } from "../../analytics/points";
 import { logError } from "../../lib/log";
 import { sendChunked } from "../../lib/queue-batch";
+import type { TenantSync } from "../../../schema/run";
 
 /** Runs asked for their steps in flight per metrics request: about the concurrency limit. */
 const MAX_BACKLOG_RUNS = 200;

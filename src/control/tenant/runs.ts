@@ -5,8 +5,9 @@
  */
 import type { RunSummary } from "../../../schema/api";
 import { TERMINAL_RUN_STATUSES, type Priority, type RunStatus } from "../../../schema/vocabulary";
-import { rollUp, type RunUsage, type UsageGroup, type UsageGroupRow } from "../../analytics/usage";
-import type { RunOutcome, TenantSync } from "../run/types";
+import { rollUp, type UsageGroup, type UsageGroupRow } from "../../analytics/usage";
+import { type RunUsage } from "../../../schema/usage";
+import type { RunOutcome, TenantSync } from "../../../schema/run";
 
 export const RUN_BOOK_MIGRATION = [
   `ALTER TABLE run_index ADD COLUMN priority INTEGER NOT NULL DEFAULT 1`,

@@ -3,9 +3,17 @@
  * Every pending delivery has a timer row (its next attempt, or a safety lease while an attempt
  * is out), so a delivery whose worker died is tried again and none is ever forgotten.
  */
-import type { CreateWebhookBody, Delivery, UpdateWebhookBody, WebhookEndpoint } from "../../../schema/webhooks";
+import type {
+  AttemptResult,
+  CreateWebhookBody,
+  Delivery,
+  DeliveryPolicy,
+  DeliveryTask,
+  UpdateWebhookBody,
+  WebhookEndpoint,
+} from "../../../schema/webhooks";
 import { newKeyId } from "../../lib/crypto";
-import { matchesEventType, retryDelay, shouldDisable, type DisablePolicy } from "../../webhooks/policy";
+import { matchesEventType, retryDelay, shouldDisable } from "../../webhooks/policy";
 import { newSigningSecret } from "../../webhooks/sign";
 import { json } from "../sqlite";
 import type { WebhookStats } from "../metrics";
@@ -38,34 +46,11 @@ export interface PlannedEvent {
 }
 
 /** One delivery attempt to make now. */
-export interface DeliveryTask {
-  deliveryId: string;
-  eventId: string;
-  url: string;
-  payload: string;
-  secrets: string[];
-}
-
-export interface AttemptResult {
-  statusCode: number | null;
-  latencyMs: number;
-  excerpt: string | null;
-  error: string | null;
-  retryAfterMs?: number;
-}
-
 export interface RecordedAttempt {
   endpointId: string;
   eventType: string;
   attempt: number;
   outcome: "delivered" | "retrying" | "failed";
-}
-
-export interface DeliveryPolicy {
-  schedule: readonly number[];
-  disable: DisablePolicy;
-  /** How long an attempt may be out before its delivery is tried again anyway. */
-  inFlightMs: number;
 }
 
 interface EndpointRow {

@@ -1,4 +1,9 @@
-/** Every job type the runtime knows. Adding a job type: write its defineJob file, list it here. */
+/**
+ * The handler of every job type the catalog declares (schema/jobs/). Adding a job type: declare
+ * it there, write its defineJob handler, list it here; the type below fails to compile while a
+ * declared type has no handler.
+ */
+import type { JobType } from "../../../schema/jobs";
 import type { JobDefinition } from "../job";
 import { generate, review } from "./agent";
 import { externalTask } from "./external";
@@ -29,10 +34,15 @@ const ALL = [
   externalTask,
 ] as const;
 
-export const JOBS: ReadonlyMap<string, JobDefinition> = new Map(
+/** Compiles only while every declared job type has a handler here. */
+const complete: Exclude<JobType, (typeof ALL)[number]["type"]> extends never ? true : never = true;
+void complete;
+
+const HANDLERS: ReadonlyMap<string, JobDefinition> = new Map(
   ALL.map((job) => [job.type, job as unknown as JobDefinition]),
 );
 
+/** The handler (with its declaration) of a job type, or undefined for a type the runtime does not know. */
 export function jobFor(type: string): JobDefinition | undefined {
-  return JOBS.get(type);
+  return HANDLERS.get(type);
 }

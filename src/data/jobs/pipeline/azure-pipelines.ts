@@ -1,5 +1,5 @@
 /** An Azure Pipelines definition for a generated Node service. Pure: a plan in, YAML out. */
-import type { ServicePlan } from "../repo/plan";
+import type { ServicePlan } from "../../../../schema/jobs/generators";
 
 export function azurePipeline(plan: ServicePlan): string {
   return `# ${plan.name}: build and test on every push to main and every pull request.

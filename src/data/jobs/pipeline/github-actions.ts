@@ -1,5 +1,5 @@
 /** A GitHub Actions workflow for a generated Node service. Pure: a plan in, YAML out. */
-import type { ServicePlan } from "../repo/plan";
+import type { ServicePlan } from "../../../../schema/jobs/generators";
 
 export function githubActionsWorkflow(plan: ServicePlan): string {
   return `name: ci

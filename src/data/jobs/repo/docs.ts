@@ -1,5 +1,5 @@
 /** The README of a generated service. Pure. */
-import type { ServicePlan } from "./plan";
+import type { ServicePlan } from "../../../../schema/jobs/generators";
 
 export function serviceReadme(plan: ServicePlan): string {
   const routes = plan.resources

@@ -1,5 +1,5 @@
 /** Source tree of a generated TypeScript library: typed utilities with node:test tests. Pure. */
-import type { FileMap, ServicePlan } from "./plan";
+import type { FileMap, ServicePlan } from "../../../../schema/jobs/generators";
 import { packageJson, tsconfigJson } from "./source";
 
 export function librarySource(plan: ServicePlan): FileMap {

@@ -1,23 +1,9 @@
-/** What a generated service is: the normalized plan every generator step works from. */
-import { z } from "zod";
-import type { PoolName } from "../../../../schema/vocabulary";
+/** The plan of a generated service (schema/jobs/generators.ts), made and read back. */
+import type { MicroserviceInput } from "../../../../schema/blueprints";
+import type { JobDeclaration } from "../../../../schema/jobs";
+import { type FileMap, FilesOutput, ServicePlan } from "../../../../schema/jobs/generators";
 import { NonRetryableError } from "../../../errors";
 import { defineJob } from "../../job";
-import type { MicroserviceInput } from "../../../../schema/blueprints";
-
-export const ServicePlan = z.object({
-  name: z.string(),
-  title: z.string(),
-  description: z.string(),
-  resources: z.array(z.object({ plural: z.string(), singular: z.string(), type: z.string() })),
-  nodeVersion: z.number(),
-  modules: z.number(),
-});
-export type ServicePlan = z.infer<typeof ServicePlan>;
-
-export const FileMap = z.record(z.string(), z.string());
-export type FileMap = z.infer<typeof FileMap>;
-export const FilesOutput = z.object({ files: FileMap });
 
 /** Pure: the plan for an input. */
 export function planService(input: MicroserviceInput): ServicePlan {
@@ -52,18 +38,9 @@ export function upstreamPlan(upstream: Record<string, unknown>): ServicePlan {
  * A generator step: it reads the plan its `repo.plan` dependency produced and returns files.
  * Most of the factory's built-in steps are this, differing only in what they write.
  */
-export function planGenerator(
-  type: string,
-  pool: PoolName,
-  description: string,
+export function planGenerator<const T extends string>(
+  declaration: JobDeclaration<Record<string, never>, { files: FileMap }> & { type: T },
   generate: (plan: ServicePlan) => FileMap,
 ) {
-  return defineJob({
-    type,
-    pool,
-    description,
-    input: z.object({}).strict(),
-    output: FilesOutput,
-    run: async ({ upstream }) => ({ files: generate(upstreamPlan(upstream)) }),
-  });
+  return defineJob(declaration, async ({ upstream }) => ({ files: generate(upstreamPlan(upstream)) }));
 }

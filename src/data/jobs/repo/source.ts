@@ -3,7 +3,7 @@
  * node:http with an in-memory store per resource, and node:test tests that start it for real.
  * Pure: a plan in, a file map out.
  */
-import type { FileMap, ServicePlan } from "./plan";
+import type { FileMap, ServicePlan } from "../../../../schema/jobs/generators";
 
 /** One generated feature module: a typed descriptor the service can register. */
 export function moduleSource(index: number): string {

@@ -3,7 +3,7 @@
  * its tenant, and a billing module (plans, metered usage, invoices). Dependency-free TypeScript on
  * node:http, with tests that prove isolation, auth and billing. Pure: a plan in, files out.
  */
-import type { FileMap, ServicePlan } from "../repo/plan";
+import type { FileMap, ServicePlan } from "../../../../schema/jobs/generators";
 import { packageJson, tsconfigJson } from "../repo/source";
 
 export function saasCore(plan: ServicePlan): FileMap {

@@ -1,0 +1,62 @@
+/**
+ * The job catalog: every job type the runtime knows, as a declaration without its handler —
+ * its pool, the input it accepts, the output it returns, its timeout. The control plane
+ * resolves steps against it and the data plane runs them with handlers keyed by the same types
+ * (src/data/jobs/index.ts), so neither plane imports the other. Adding a job type: declare it in
+ * the family file here, list it below, then give it a handler in src/data/jobs/.
+ */
+import type { JobDeclaration } from "./declare";
+import { externalTask } from "./external";
+import { generate, review } from "./agent";
+import {
+  azure,
+  docs,
+  githubActions,
+  library,
+  module,
+  pack,
+  plan,
+  saasBilling,
+  saasCore,
+  scaffold,
+  selfTest,
+} from "./generators";
+import { crash, echo, fail, hash, sleep } from "./system";
+
+export type { JobDeclaration };
+
+const ALL = [
+  echo,
+  sleep,
+  fail,
+  crash,
+  hash,
+  plan,
+  module,
+  scaffold,
+  docs,
+  pack,
+  githubActions,
+  azure,
+  generate,
+  review,
+  library,
+  saasCore,
+  saasBilling,
+  selfTest,
+  externalTask,
+] as const;
+
+/** The job types, as the literal union of their names. */
+export type JobType = (typeof ALL)[number]["type"];
+/** The declaration of each job type, by its name. */
+export type JobDeclarations = { [D in (typeof ALL)[number] as D["type"]]: D };
+
+export const JOB_DECLARATIONS: ReadonlyMap<string, JobDeclaration> = new Map(
+  ALL.map((job) => [job.type, job as unknown as JobDeclaration]),
+);
+
+/** The declaration of a job type, or undefined for a type the runtime does not know. */
+export function jobDeclaration(type: string): JobDeclaration | undefined {
+  return JOB_DECLARATIONS.get(type);
+}

@@ -1,0 +1,137 @@
+/**
+ * The Run object's contract: what crosses its boundary (run specs, workers' reports, and the
+ * answers to them) and what it tells its tenant's object. The API, the data plane and the
+ * tenant call it with these types; src/control/run/stub.ts names the methods.
+ */
+import type { Json, JsonObject } from "./api";
+import type { StepMessage } from "./messages";
+import type { ErrorShape } from "./problems";
+import type { ReportedUsage, RunUsage } from "./usage";
+import type { FailurePolicy, PoolName, Priority, RunStatus } from "./vocabulary";
+
+export interface RetryPolicy {
+  maxAttempts: number;
+  initialDelayMs: number;
+  maxDelayMs: number;
+}
+
+export interface ResolvedStep {
+  id: string;
+  type: string;
+  pool: PoolName;
+  input: JsonObject;
+  dependsOn: string[];
+  retry: RetryPolicy;
+  timeoutMs: number;
+  /** When set, a running attempt that has not heartbeated for this long is presumed dead. */
+  heartbeatTimeoutMs?: number;
+}
+
+/** A step carried over, already succeeded, from the run that a retry re-runs. */
+export interface CarriedStep {
+  output: Json;
+  artifacts: Artifact[];
+  attempt: number;
+}
+
+export interface NewRun {
+  id: string;
+  tenantId: string;
+  project: string;
+  blueprint: string | null;
+  traceId: string;
+  failurePolicy: FailurePolicy;
+  priority: Priority;
+  deadlineMs?: number;
+  steps: ResolvedStep[];
+  /** Set on a retry: the run it re-runs, and the steps that succeeded there. */
+  retryOf?: { runId: string; carried: Record<string, CarriedStep> };
+  /**
+   * Set when the tenant indexed the run before its creation (TenantObject.openRun) and said
+   * whether it starts now; `createdAt` is then the time the tenant recorded.
+   */
+  opened?: { start: boolean };
+  createdAt?: number;
+}
+
+/** An artifact an attempt wrote to R2: its name in the run, its key, size, type and sha256. */
+export interface Artifact {
+  name: string;
+  key: string;
+  size: number;
+  contentType: string;
+  sha256: string;
+}
+
+/** A step to add to the run: a run step's shape; `dependsOn` may name only other spawned steps. */
+export type SpawnStep = {
+  id: string;
+  type: string;
+  input?: JsonObject;
+  dependsOn?: string[];
+  timeoutMs?: number;
+  retry?: { maxAttempts?: number };
+};
+
+export type StepReport =
+  | (ReportCommon & {
+      outcome: "succeeded";
+      output: Json;
+      artifacts: Artifact[];
+      /** Steps the attempt spawned, as it asked for them: the run resolves and validates them. */
+      spawn?: SpawnStep[];
+    })
+  | (ReportCommon & { outcome: "failed"; error: ErrorShape });
+
+/** What any attempt reports besides its outcome. */
+export interface ReportCommon {
+  stepId: string;
+  attempt: number;
+  logs?: { level: "info" | "warn" | "error"; message: string; fields?: JsonObject }[];
+  usage?: ReportedUsage;
+}
+
+export type Refusal = { ok: false; code: string; message: string };
+
+export type BeginResult =
+  | {
+      ok: true;
+      input: JsonObject;
+      upstream: JsonObject;
+      timeoutMs: number;
+      tenantId: string;
+      traceId: string;
+    }
+  | Refusal;
+
+/** The next attempt in the reporter's pool, begun for it at once (see RunEngine.continueIn). */
+export interface Continuation {
+  message: StepMessage;
+  begun: Extract<BeginResult, { ok: true }>;
+}
+
+export type ReportResult = { ok: true; next?: Continuation } | Refusal;
+
+/** Sent to the tenant's object so its run index follows the run; `version` orders them. */
+export interface TenantSync {
+  runId: string;
+  project: string;
+  blueprint: string | null;
+  status: RunStatus;
+  priority: Priority;
+  createdAt: number;
+  at: number;
+  version: number;
+  /** Set once the run is over. */
+  usage?: RunUsage;
+  outcome?: RunOutcome;
+}
+
+/** How a finished run went, for SLA metrics. */
+export interface RunOutcome {
+  /** Submission to end. */
+  durationMs: number;
+  /** Submission to start (admission wait). */
+  queuedMs: number;
+  errorCode: string | null;
+}
