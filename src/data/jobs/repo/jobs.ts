@@ -4,7 +4,7 @@ import { z } from "zod";
 import { NonRetryableError } from "../../../errors";
 import { defineJob } from "../../job";
 import { MicroserviceInput } from "../../../../schema/blueprints";
-import { FileMap, FilesOutput, ServicePlan, planGenerator, planService, upstreamPlan } from "./plan";
+import { type FileMap, FilesOutput, ServicePlan, planGenerator, planService, upstreamPlan } from "./plan";
 import { serviceReadme } from "./docs";
 import { librarySource } from "./library";
 import { moduleSource, serviceSource } from "./source";
@@ -76,12 +76,13 @@ export const pack = defineJob({
         files[path] = content;
       }
     }
-    const paths = Object.keys(files).sort();
+    const sorted = Object.entries(files).sort(([a], [b]) => (a < b ? -1 : 1)); // paths are unique
+    const paths = sorted.map(([path]) => path);
     if (paths.length === 0) throw new NonRetryableError("repo.nothing_to_package", "no upstream step produced files");
     // A fixed mtime keeps the zip byte-for-byte reproducible, so its sha256 is too.
     const mtime = new Date("2026-01-01T00:00:00Z");
     const tree: Zippable = Object.fromEntries(
-      paths.map((p) => [`${input.name}/${p}`, [strToU8(files[p]!), { mtime }]]),
+      sorted.map(([path, content]) => [`${input.name}/${path}`, [strToU8(content), { mtime }]]),
     );
     const zip = zipSync(tree, { level: 6 });
     const record = await artifacts.put(`${input.name}.zip`, zip, "application/zip");
