@@ -351,7 +351,7 @@ async function main() {
   mkdirSync(join(ROOT, "bench", "results"), { recursive: true });
   // Only a full run of every cell is the published result.
   const file = QUICK ? "quick.json" : ONLY ? "partial.json" : "latest.json";
-  writeFileSync(join(ROOT, "bench", "results", file), JSON.stringify(out, null, 2) + "\n");
+  writeFileSync(join(ROOT, "bench", "results", file), `${JSON.stringify(out, null, 2)}\n`);
   if (file === "latest.json") writeFileSync(join(ROOT, "docs", "benchmarks.md"), renderReport(out));
   console.log(
     `bench: done in ${out.wallSeconds} s; wrote bench/results/${file}${file === "latest.json" ? " and docs/benchmarks.md" : ""}`,

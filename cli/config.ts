@@ -18,7 +18,7 @@ export function configPath(): string {
 export function saveConfig(config: Config): string {
   const path = configPath();
   mkdirSync(join(path, ".."), { recursive: true, mode: 0o700 });
-  writeFileSync(path, JSON.stringify(config, null, 2) + "\n", { mode: 0o600 });
+  writeFileSync(path, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
   chmodSync(path, 0o600); // also when the file already existed with looser bits
   return path;
 }

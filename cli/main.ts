@@ -71,10 +71,7 @@ const readJson = (path: string): unknown => JSON.parse(readFileSync(path, "utf8"
 function summary(run: RunView): string {
   const took =
     run.startedAt && run.finishedAt ? ` in ${Date.parse(run.finishedAt) - Date.parse(run.startedAt)} ms` : "";
-  const failed = run.steps
-    .filter((s) => s.error)
-    .map((s) => `\n  ${s.id}: ${s.error!.message} (${s.error!.code})`)
-    .join("");
+  const failed = run.steps.map((s) => (s.error ? `\n  ${s.id}: ${s.error.message} (${s.error.code})` : "")).join("");
   return `${run.id}  ${run.status}${took}  ${run.steps.length} steps  project ${run.project}${failed}`;
 }
 

@@ -80,7 +80,8 @@ function apply(steps: Map<string, StepState>, event: EventEnvelope): void {
     skipped: "skipped",
     reused: "succeeded",
   };
-  if (status && next[status]) step.status = next[status]!;
+  const mapped = status ? next[status] : undefined;
+  if (mapped) step.status = mapped;
   if (typeof event.data.attempt === "number") step.attempts = Math.max(step.attempts, event.data.attempt);
   steps.set(step.id, step);
 }

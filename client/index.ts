@@ -173,7 +173,7 @@ export class FactoryClient {
       } catch (err) {
         failure = err;
       }
-      if (res && res.ok) return res;
+      if (res?.ok) return res;
       const retryable = !res || res.status === 429 || res.status >= 500;
       if (!retryable || attempt >= this.maxRetries) {
         if (!res) throw failure;

@@ -141,7 +141,8 @@ export class Api {
           accept: "text/event-stream",
           signal,
         });
-        const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+        if (!res.body) throw new Error("the event stream response has no body");
+        const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
         const parser = new SseParser();
         let ended = false;
         for (;;) {

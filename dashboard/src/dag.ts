@@ -24,8 +24,7 @@ export function layoutDag(nodes: readonly DagNode[]): DagLayout {
   for (const start of nodes) {
     if (level.has(start.id)) continue;
     const stack: { id: string; expanded: boolean }[] = [{ id: start.id, expanded: false }];
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1]!;
+    for (let top = stack.at(-1); top !== undefined; top = stack.at(-1)) {
       const deps = (byId.get(top.id)?.dependsOn ?? []).filter((d) => byId.has(d));
       if (!top.expanded) {
         top.expanded = true;
@@ -46,8 +45,10 @@ export function layoutDag(nodes: readonly DagNode[]): DagLayout {
   const positions = new Map<string, { level: number; row: number }>();
   for (const n of nodes) {
     const l = level.get(n.id) ?? 0;
-    (levels[l] ??= []).push(n.id);
-    positions.set(n.id, { level: l, row: levels[l]!.length - 1 });
+    const column = levels[l] ?? [];
+    levels[l] = column;
+    column.push(n.id);
+    positions.set(n.id, { level: l, row: column.length - 1 });
   }
   for (let i = 0; i < levels.length; i++) levels[i] ??= [];
   const edges = nodes.flatMap((n) => n.dependsOn.filter((d) => byId.has(d)).map((d) => ({ from: d, to: n.id })));

@@ -63,5 +63,5 @@ export function elapsedMs(from: string | null | undefined, to: string | null | u
 /** The tenant an API key belongs to: keys read frk_<tenant>_<keyId>_<secret>. */
 export function tenantOfKey(key: string): string | null {
   const m = /^frk_([a-z0-9][a-z0-9-]{1,39})_[0-9a-z]+_[0-9a-z]+$/.exec(key.trim());
-  return m ? m[1]! : null;
+  return m?.[1] ?? null;
 }

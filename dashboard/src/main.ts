@@ -13,7 +13,7 @@ import { renderNewRun } from "./views/new-run";
 import { renderInsights } from "./views/insights";
 import type { View } from "./views/view";
 
-const app = document.getElementById("app")!;
+const app = appRoot();
 let dispose: (() => void) | null = null;
 
 const ROUTES: { pattern: RegExp; nav: string; view: View }[] = [
@@ -22,6 +22,21 @@ const ROUTES: { pattern: RegExp; nav: string; view: View }[] = [
   { pattern: /^#\/new$/, nav: "new", view: renderNewRun },
   { pattern: /^#\/usage$/, nav: "usage", view: renderInsights },
 ];
+
+function appRoot(): HTMLElement {
+  const el = document.getElementById("app");
+  if (!el) throw new Error("the page has no #app element to render into");
+  return el;
+}
+
+/** The route `hash` names and the parameters its pattern captured, or null for none. */
+function matchRoute(hash: string): { r: (typeof ROUTES)[number]; params: string[] } | null {
+  for (const r of ROUTES) {
+    const m = r.pattern.exec(hash);
+    if (m) return { r, params: m.slice(1) };
+  }
+  return null;
+}
 
 /** Shows `hash`: a change of fragment routes by itself (hashchange); the same one re-renders. */
 function go(hash: string): void {
@@ -50,7 +65,7 @@ function route(): void {
     );
     return;
   }
-  const match = ROUTES.map((r) => ({ r, m: r.pattern.exec(location.hash) })).find((x) => x.m);
+  const match = matchRoute(location.hash);
   if (!match) {
     location.replace("#/runs");
     return;
@@ -95,7 +110,7 @@ function route(): void {
     ),
     main,
   );
-  dispose = match.r.view({ api, main, navigate: (hash) => (location.hash = hash) }, match.m!.slice(1));
+  dispose = match.r.view({ api, main, navigate: (hash) => (location.hash = hash) }, match.params);
 }
 
 window.addEventListener("hashchange", route);

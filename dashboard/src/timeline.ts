@@ -57,7 +57,8 @@ export function deriveTimeline(events: readonly TimelineEvent[]): Timeline {
   const sorted = [...events].sort((a, b) => a.seq - b.seq);
   const spans: AttemptSpan[] = [];
   const open = new Map<string, AttemptSpan>(); // the latest attempt of each step
-  const origin = sorted.length > 0 ? Date.parse(sorted[0]!.occurredAt) : null;
+  const first = sorted.at(0);
+  const origin = first ? Date.parse(first.occurredAt) : null;
 
   const spanFor = (e: TimelineEvent, stepId: string, at: number): AttemptSpan => {
     const attempt = attemptOf(e);

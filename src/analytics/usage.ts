@@ -41,7 +41,8 @@ export function addTotals(a: UsageTotals, b: Partial<UsageTotals>): UsageTotals 
 
 export function addModels(a: ModelTokens, b: ModelTokens | undefined): ModelTokens {
   for (const [model, t] of Object.entries(b ?? {})) {
-    const into = (a[model] ??= { tokensIn: 0, tokensOut: 0 });
+    const into = a[model] ?? { tokensIn: 0, tokensOut: 0 };
+    a[model] = into;
     into.tokensIn += t.tokensIn;
     into.tokensOut += t.tokensOut;
   }
@@ -75,7 +76,10 @@ export function rollUp(runs: readonly RecordedRun[], groupBy: UsageGroup): Usage
   const groups = new Map<string, UsageGroupRow>();
   const row = (key: string) => {
     let g = groups.get(key);
-    if (!g) groups.set(key, (g = { key, runs: 0, succeeded: 0, failed: 0, ...emptyTotals(), models: {} }));
+    if (!g) {
+      g = { key, runs: 0, succeeded: 0, failed: 0, ...emptyTotals(), models: {} };
+      groups.set(key, g);
+    }
     return g;
   };
   const count = (g: UsageGroupRow, run: RecordedRun) => {

@@ -42,7 +42,8 @@ export class AttemptMeter {
     this.tokensIn += tin;
     this.tokensOut += tout;
     if (u.model) {
-      const m = (this.models[u.model] ??= { tokensIn: 0, tokensOut: 0 });
+      const m = this.models[u.model] ?? { tokensIn: 0, tokensOut: 0 };
+      this.models[u.model] = m;
       m.tokensIn += tin;
       m.tokensOut += tout;
     }

@@ -54,6 +54,6 @@ export function newTraceId(): string {
 
 /** The trace id of a valid `traceparent` header, or null. */
 export function traceIdFrom(traceparent: string | undefined | null): string | null {
-  const m = traceparent?.match(/^00-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/);
-  return m && m[1] !== "0".repeat(32) ? m[1]! : null;
+  const id = traceparent?.match(/^00-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/)?.[1];
+  return id !== undefined && id !== "0".repeat(32) ? id : null;
 }

@@ -12,8 +12,8 @@ export interface ApiKeyParts {
 const KEY = /^frk_([a-z0-9][a-z0-9-]{1,39})_([0-9a-z]{12})_([0-9a-z]{40})$/;
 
 export function parseApiKey(key: string): ApiKeyParts | null {
-  const m = KEY.exec(key);
-  return m ? { tenantId: m[1]!, keyId: m[2]!, secret: m[3]! } : null;
+  const [, tenantId, keyId, secret] = KEY.exec(key) ?? [];
+  return tenantId !== undefined && keyId !== undefined && secret !== undefined ? { tenantId, keyId, secret } : null;
 }
 
 export function formatApiKey(parts: ApiKeyParts): string {
@@ -24,6 +24,6 @@ export function formatApiKey(parts: ApiKeyParts): string {
 const WORKER_TOKEN = /^fwk_([a-z]+)_([0-9a-z]{12})_([0-9a-z]{40})$/;
 
 export function parseWorkerToken(token: string): { pool: string; id: string; secret: string } | null {
-  const m = WORKER_TOKEN.exec(token);
-  return m ? { pool: m[1]!, id: m[2]!, secret: m[3]! } : null;
+  const [, pool, id, secret] = WORKER_TOKEN.exec(token) ?? [];
+  return pool !== undefined && id !== undefined && secret !== undefined ? { pool, id, secret } : null;
 }

@@ -84,6 +84,9 @@ async function readCapped(res: Response): Promise<string | null> {
 function concat(chunks: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
   let at = 0;
-  for (const c of chunks) out.set(c, at), (at += c.byteLength);
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
   return out;
 }

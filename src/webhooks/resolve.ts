@@ -61,7 +61,10 @@ async function lookup(name: string, dohUrl: string, now: number): Promise<string
   // Nothing to cache for a name without records: those are refused and not retried often.
   if (records.length > 0) {
     const ttl = Math.min(MAX_TTL_S, Math.max(MIN_TTL_S, Math.min(...records.map((r) => r.TTL))));
-    if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
+    if (cache.size >= CACHE_ENTRIES) {
+      const oldest = cache.keys().next();
+      if (!oldest.done) cache.delete(oldest.value);
+    }
     cache.set(key, { addresses, expiresAt: now + ttl * 1000 });
   }
   return addresses;

@@ -3,6 +3,7 @@
  * parser and refuse what is refusable by inspection. Names that pass are resolved and judged by
  * address in resolve.ts (guard.ts joins the two). docs/security.md lists every rule.
  */
+import { must } from "../lib/must";
 
 /** `name` is the DNS name a delivery will look up (null for an IP literal: nothing to resolve). */
 export type UrlCheck = { ok: true; url: URL; name: string | null } | { ok: false; reason: string };
@@ -139,32 +140,35 @@ function v4ToInt(ip: string): number | null {
 function isPublicV4(ip: string): boolean {
   const n = v4ToInt(ip);
   if (n === null) return false;
-  return !BLOCKED_V4.some(([net, bits]) => {
-    const mask = bits === 0 ? 0 : 2 ** 32 - 2 ** (32 - bits);
-    return (n & mask) >>> 0 === (v4ToInt(net)! & mask) >>> 0;
-  });
+  return !BLOCKED_V4_MASKS.some(({ net, mask }) => (n & mask) >>> 0 === (net & mask) >>> 0);
 }
+
+/** BLOCKED_V4 as numbers, parsed once when the module loads. */
+const BLOCKED_V4_MASKS = BLOCKED_V4.map(([net, bits]) => ({
+  net: must(v4ToInt(net), `a parsable IPv4 network in BLOCKED_V4, not ${net}`),
+  mask: bits === 0 ? 0 : 2 ** 32 - 2 ** (32 - bits),
+}));
 
 const v4FromGroups = (hi: number, lo: number) => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
 
 /** Expands an IPv6 address (compressed, or ending in a dotted IPv4) to 8 groups; null if malformed. */
 function v6Groups(ip: string): number[] | null {
   let text = ip.toLowerCase();
-  const dotted = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (dotted) {
-    const n = v4ToInt(dotted[2]!);
+  const [, prefix, v4] = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text) ?? [];
+  if (prefix !== undefined && v4 !== undefined) {
+    const n = v4ToInt(v4);
     if (n === null) return null;
-    text = `${dotted[1]}${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`;
+    text = `${prefix}${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`;
   }
   const halves = text.split("::");
   if (halves.length > 2) return null;
   const parse = (s: string) =>
     s === "" ? [] : s.split(":").map((g) => (/^[0-9a-f]{1,4}$/.test(g) ? parseInt(g, 16) : NaN));
-  const head = parse(halves[0]!);
-  const tail = halves.length === 2 ? parse(halves[1]!) : [];
-  const fill = halves.length === 2 ? 8 - head.length - tail.length : 0;
-  if (fill < (halves.length === 2 ? 1 : 0)) return null;
-  const groups = [...head, ...Array<number>(fill).fill(0), ...tail];
+  // One part without a "::", two around it; the tail is undefined for an uncompressed address.
+  const [head = [], tail] = halves.map(parse);
+  const fill = tail ? 8 - head.length - tail.length : 0;
+  if (fill < (tail ? 1 : 0)) return null;
+  const groups = [...head, ...Array<number>(fill).fill(0), ...(tail ?? [])];
   return groups.length === 8 && groups.every((g) => !Number.isNaN(g)) ? groups : null;
 }
 

@@ -39,21 +39,19 @@ export function attemptsByStep(events: readonly WireEvent[], kills: readonly Kil
   const get = (stepId: string, n: number): Attempt => {
     const byN = steps.get(stepId) ?? new Map<number, Attempt>();
     steps.set(stepId, byN);
-    let a = byN.get(n);
-    if (!a)
-      byN.set(
-        n,
-        (a = {
-          n,
-          queuedAt: null,
-          startedAt: null,
-          endedAt: null,
-          outcome: "open",
-          error: null,
-          kills: [],
-          killedAfterMs: null,
-        }),
-      );
+    const found = byN.get(n);
+    if (found) return found;
+    const a: Attempt = {
+      n,
+      queuedAt: null,
+      startedAt: null,
+      endedAt: null,
+      outcome: "open",
+      error: null,
+      kills: [],
+      killedAfterMs: null,
+    };
+    byN.set(n, a);
     return a;
   };
   for (const e of events) {

@@ -107,7 +107,10 @@ it("creating a run is one call to the tenant's object: the key check rides on th
     return new Proxy(stub, {
       get(target, prop) {
         if (typeof prop !== "string" || prop === "then") return Reflect.get(target, prop);
-        return (...args: unknown[]) => (calls.push(prop), (target[prop] as (...a: unknown[]) => unknown)(...args));
+        return (...args: unknown[]) => {
+          calls.push(prop);
+          return (target[prop] as (...a: unknown[]) => unknown)(...args);
+        };
       },
     });
   };

@@ -28,7 +28,7 @@ function spec(id: string, steps: NewRun["steps"]): NewRun {
     tenantId: "dev",
     project: "p",
     blueprint: null,
-    traceId: "0".repeat(31) + "1",
+    traceId: `${"0".repeat(31)}1`,
     failurePolicy: "fail-fast",
     priority: "normal",
     steps,

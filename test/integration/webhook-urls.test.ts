@@ -189,7 +189,7 @@ describe("resolution is work for a verified key only", () => {
 
   it("a run's callback is not resolved for a key that does not verify: 401 first, and nothing created", async () => {
     const name = "unverified-caller.example.com";
-    const forged = "frk_dev_zzzzzzzzzzzz_" + "a".repeat(40); // well formed, no such key
+    const forged = `frk_dev_zzzzzzzzzzzz_${"a".repeat(40)}`; // well formed, no such key
     const res = await api("/v1/runs", { method: "POST", key: forged, json: run(`https://${name}/hook`) });
     expect((await problem(res)).code).toBe("auth.unauthenticated");
     expect(res.status).toBe(401);

@@ -55,7 +55,7 @@ describe("wrangler.toml agrees with the pool registry", () => {
     for (const c of config.queues.consumers ?? []) expect(declared, c.queue).toContain(c.queue);
   });
 
-  it("binds both Durable Objects with a SQLite migration, and R2", () => {
+  it("binds all four Durable Objects (Directory, Pool, Run, Tenant) with a SQLite migration, and R2", () => {
     expect(config.durable_objects.bindings.map((b) => b.class_name).sort()).toEqual([
       "DirectoryObject",
       "PoolObject",

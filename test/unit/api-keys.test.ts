@@ -23,7 +23,7 @@ describe("parseApiKey / formatApiKey", () => {
   });
 
   it("parses the dev key of the test config", () => {
-    expect(parseApiKey("frk_dev_testkey00001_" + "0".repeat(40))).toEqual({
+    expect(parseApiKey(`frk_dev_testkey00001_${"0".repeat(40)}`)).toEqual({
       tenantId: "dev",
       keyId: "testkey00001",
       secret: "0".repeat(40),

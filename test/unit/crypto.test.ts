@@ -96,13 +96,13 @@ describe("timingSafeEqualHex", () => {
   });
 
   it("is false when one character differs, first or last", () => {
-    expect(timingSafeEqualHex(a, "c" + a.slice(1))).toBe(false);
-    expect(timingSafeEqualHex(a, a.slice(0, -1) + "e")).toBe(false);
+    expect(timingSafeEqualHex(a, `c${a.slice(1)}`)).toBe(false);
+    expect(timingSafeEqualHex(a, `${a.slice(0, -1)}e`)).toBe(false);
   });
 
   it("is false for different lengths, including a prefix", () => {
     expect(timingSafeEqualHex(a, a.slice(0, -2))).toBe(false);
-    expect(timingSafeEqualHex(a, a + "00")).toBe(false);
+    expect(timingSafeEqualHex(a, `${a}00`)).toBe(false);
     expect(timingSafeEqualHex("", a)).toBe(false);
   });
 });

@@ -73,13 +73,20 @@ describe("chunkBatches", () => {
 
   it("measures each row once with the given function", () => {
     const seen: number[] = [];
-    chunkBatches(rows([1, 2, 3]), (r) => (seen.push(r.id), r.size), { maxMessages: 2, maxBytes: 100 });
+    const measure = (r: Row) => {
+      seen.push(r.id);
+      return r.size;
+    };
+    chunkBatches(rows([1, 2, 3]), measure, { maxMessages: 2, maxBytes: 100 });
     expect(seen).toEqual([0, 1, 2]);
   });
 
   it("keeps its invariants on many pseudo-random inputs", () => {
     let seed = 42;
-    const rand = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    const rand = () => {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      return seed / 2 ** 32;
+    };
     for (let round = 0; round < 200; round++) {
       const limits = { maxMessages: 1 + Math.floor(rand() * 8), maxBytes: 50 + Math.floor(rand() * 200) };
       const input = rows(Array.from({ length: Math.floor(rand() * 40) }, () => Math.floor(rand() * 120)));

@@ -14,6 +14,11 @@ const MAX_PER_LEVEL = 12;
 export function renderDag(run: RunView): { el: HTMLElement; dispose(): void } {
   const layout = layoutDag(run.steps);
   const byId = new Map(run.steps.map((s) => [s.id, s]));
+  const stepOf = (id: string) => {
+    const s = byId.get(id);
+    if (!s) throw new Error(`the DAG layout has a step the run does not: ${id}`);
+    return s;
+  };
   const boxes = new Map<string, HTMLElement>();
   const svg = document.createElementNS(SVG, "svg");
   svg.setAttribute("class", "dag-edges");
@@ -23,7 +28,7 @@ export function renderDag(run: RunView): { el: HTMLElement; dispose(): void } {
     const shown = ids.length > MAX_PER_LEVEL ? ids.slice(0, MAX_PER_LEVEL - 1) : ids;
     const hidden = ids.slice(shown.length);
     const nodes = shown.map((id) => {
-      const s = byId.get(id)!;
+      const s = stepOf(id);
       const box = h(
         "div",
         {
@@ -46,7 +51,10 @@ export function renderDag(run: RunView): { el: HTMLElement; dispose(): void } {
     if (hidden.length > 0) {
       // A wide fan-out (a planner spawning hundreds of steps) folds into one box of counts.
       const counts = new Map<string, number>();
-      for (const id of hidden) counts.set(byId.get(id)!.status, (counts.get(byId.get(id)!.status) ?? 0) + 1);
+      for (const id of hidden) {
+        const { status } = stepOf(id);
+        counts.set(status, (counts.get(status) ?? 0) + 1);
+      }
       const more = h(
         "div",
         { class: "dag-node dag-node-more", tabindex: 0 },

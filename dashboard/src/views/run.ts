@@ -5,7 +5,7 @@
 import type { ArtifactView, RunUsageView, RunView, WireEvent } from "../../../schema/api";
 import { TERMINAL_RUN_STATUSES } from "../../../schema/vocabulary";
 import type { Chart } from "chart.js";
-import { ApiError, type Api } from "../api";
+import { ApiError } from "../api";
 import { timelineChart } from "../charts";
 import { emptyState, errorState, fill, h, kpi, pill } from "../dom";
 import { NONE, elapsedMs, formatBytes, formatCount, formatDuration, formatTime, formatUsd } from "../format";
@@ -17,7 +17,8 @@ import type { View } from "./view";
 const REDRAW_MS = 250;
 
 export const renderRun: View = ({ api, main, navigate }, [id]) => {
-  const runId = id!;
+  if (id === undefined) throw new Error("the run view is routed without a run id");
+  const runId = id;
   const abort = new AbortController();
   const events: WireEvent[] = [];
   let run: RunView | null = null;

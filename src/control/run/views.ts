@@ -42,7 +42,7 @@ export function runView(r: RunRow, steps: StepRow[]): WireRun {
   };
 }
 
-/** The event envelope of PRODUCT.md. The id is derived from run and sequence: unique and stable. */
+/** The event envelope (`EventEnvelope`, schema/api.ts). The id is derived from run and sequence: unique and stable. */
 export function eventView(r: RunRow, e: EventRow): WireEvent {
   return {
     eventId: `evt_${r.id.slice(4)}_${e.seq.toString().padStart(6, "0")}`,

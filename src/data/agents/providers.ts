@@ -47,9 +47,10 @@ export const offline: Provider = {
   name: "offline",
   async complete({ system, prompt, model, json }) {
     const digest = (await sha256Hex(`${system ?? ""}\n${prompt}`)).slice(0, 12);
+    const [firstLine = ""] = prompt.split("\n");
     const text = json
       ? JSON.stringify({ verdict: "approve", comments: [`offline review ${digest}: no findings`] })
-      : `// Offline completion ${digest}\n// Prompt: ${prompt.split("\n")[0]!.slice(0, 120)}\nexport const generated = ${JSON.stringify(digest)};\n`;
+      : `// Offline completion ${digest}\n// Prompt: ${firstLine.slice(0, 120)}\nexport const generated = ${JSON.stringify(digest)};\n`;
     return {
       text,
       model: model ?? "offline-1",

@@ -27,7 +27,11 @@ export const sleep = defineJob(SYSTEM.sleep, async ({ input, signal, heartbeat }
     await new Promise<void>((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
       const timer = setTimeout(resolve, Math.min(left, SLEEP_HEARTBEAT_MS));
-      signal.addEventListener("abort", () => (clearTimeout(timer), reject(signal.reason)), { once: true });
+      const abort = () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      };
+      signal.addEventListener("abort", abort, { once: true });
     });
     if (left > SLEEP_HEARTBEAT_MS) await heartbeat();
   }

@@ -1,5 +1,6 @@
 /** An Azure Pipelines definition for a generated Node service. Pure: a plan in, YAML out. */
 import type { ServicePlan } from "../../../../schema/jobs/generators";
+import { jsonFile } from "../repo/source";
 
 export function azurePipeline(plan: ServicePlan): string {
   return `# ${plan.name}: build and test on every push to main and every pull request.
@@ -34,17 +35,12 @@ steps:
  */
 export function pipelineSelfTest(plan: ServicePlan): Record<string, string> {
   return {
-    "package.json":
-      JSON.stringify(
-        {
-          name: `${plan.name}-ci`,
-          private: true,
-          type: "module",
-          scripts: { test: "node --test test/pipelines.test.mjs" },
-        },
-        null,
-        2,
-      ) + "\n",
+    "package.json": jsonFile({
+      name: `${plan.name}-ci`,
+      private: true,
+      type: "module",
+      scripts: { test: "node --test test/pipelines.test.mjs" },
+    }),
     "test/pipelines.test.mjs": `import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";

@@ -1,7 +1,7 @@
 /** The Repo Generator pool's jobs: plan a service, scaffold its source, write its docs, package it. */
 import { strToU8, zipSync, type Zippable } from "fflate";
 import * as GENERATORS from "../../../../schema/jobs/generators";
-import { type FileMap, FilesOutput } from "../../../../schema/jobs/generators";
+import type { FileMap } from "../../../../schema/jobs/generators";
 import { NonRetryableError } from "../../../errors";
 import { defineJob } from "../../job";
 import { planGenerator, planService, upstreamPlan } from "./plan";
@@ -29,7 +29,7 @@ export const module = defineJob(GENERATORS.module, async ({ input }) => ({
 
 export const scaffold = defineJob(GENERATORS.scaffold, async ({ upstream }) => {
   const modules = Object.values(upstream).flatMap((v) => {
-    const parsed = FilesOutput.safeParse(v);
+    const parsed = GENERATORS.FilesOutput.safeParse(v);
     return parsed.success ? Object.entries(parsed.data.files) : [];
   });
   return { files: { ...serviceSource(upstreamPlan(upstream)), ...Object.fromEntries(modules) } };
@@ -42,7 +42,7 @@ export const docs = planGenerator(GENERATORS.docs, (plan) => ({
 export const pack = defineJob(GENERATORS.pack, async ({ input, upstream, artifacts }) => {
   const files: FileMap = {};
   for (const [stepId, value] of Object.entries(upstream)) {
-    const parsed = FilesOutput.safeParse(value);
+    const parsed = GENERATORS.FilesOutput.safeParse(value);
     if (!parsed.success) continue;
     for (const [path, content] of Object.entries(parsed.data.files)) {
       if (path in files)
@@ -50,11 +50,14 @@ export const pack = defineJob(GENERATORS.pack, async ({ input, upstream, artifac
       files[path] = content;
     }
   }
-  const paths = Object.keys(files).sort();
+  const sorted = Object.entries(files).sort(([a], [b]) => (a < b ? -1 : 1)); // paths are unique
+  const paths = sorted.map(([path]) => path);
   if (paths.length === 0) throw new NonRetryableError("repo.nothing_to_package", "no upstream step produced files");
   // A fixed mtime keeps the zip byte-for-byte reproducible, so its sha256 is too.
   const mtime = new Date("2026-01-01T00:00:00Z");
-  const tree: Zippable = Object.fromEntries(paths.map((p) => [`${input.name}/${p}`, [strToU8(files[p]!), { mtime }]]));
+  const tree: Zippable = Object.fromEntries(
+    sorted.map(([path, content]) => [`${input.name}/${path}`, [strToU8(content), { mtime }]]),
+  );
   const zip = zipSync(tree, { level: 6 });
   const record = await artifacts.put(`${input.name}.zip`, zip, "application/zip");
   return { artifact: record.name, files: paths, size: record.size, sha256: record.sha256 };

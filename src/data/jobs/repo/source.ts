@@ -3,6 +3,7 @@
  * node:http with an in-memory store per resource, and node:test tests that start it for real.
  * Pure: a plan in, a file map out.
  */
+import { must } from "../../../lib/must";
 import type { FileMap, ServicePlan } from "../../../../schema/jobs/generators";
 
 /** One generated feature module: a typed descriptor the service can register. */
@@ -21,63 +22,56 @@ export const module${index}: ModuleDescriptor = {
 `;
 }
 
+/** A generated JSON file: two-space indented, with a final newline. */
+export function jsonFile(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
 /** The package.json of a generated project: tsc, then node:test; TypeScript its only dependency. */
 export function packageJson(
   plan: ServicePlan,
   opts: { start: string | null; tests: string[]; main?: string; types?: string },
 ): string {
   const testFiles = opts.tests.map((t) => `dist/test/${t}.test.js`).join(" ");
-  return (
-    JSON.stringify(
-      {
-        name: plan.name,
-        version: "0.1.0",
-        private: true,
-        description: plan.description,
-        type: "module",
-        ...(opts.main ? { main: opts.main } : {}),
-        ...(opts.types ? { types: opts.types } : {}),
-        engines: { node: `>=${plan.nodeVersion}` },
-        scripts: {
-          build: "tsc -p tsconfig.json",
-          ...(opts.start ? { start: opts.start } : {}),
-          test: `tsc -p tsconfig.json && node --test ${testFiles}`,
-        },
-        devDependencies: { "@types/node": "^22.10.0", typescript: "^5.9.3" },
-      },
-      null,
-      2,
-    ) + "\n"
-  );
+  return jsonFile({
+    name: plan.name,
+    version: "0.1.0",
+    private: true,
+    description: plan.description,
+    type: "module",
+    ...(opts.main ? { main: opts.main } : {}),
+    ...(opts.types ? { types: opts.types } : {}),
+    engines: { node: `>=${plan.nodeVersion}` },
+    scripts: {
+      build: "tsc -p tsconfig.json",
+      ...(opts.start ? { start: opts.start } : {}),
+      test: `tsc -p tsconfig.json && node --test ${testFiles}`,
+    },
+    devDependencies: { "@types/node": "^22.10.0", typescript: "^5.9.3" },
+  });
 }
 
 export function tsconfigJson(extra: Record<string, unknown> = {}): string {
-  return (
-    JSON.stringify(
-      {
-        compilerOptions: {
-          target: "es2022",
-          module: "nodenext",
-          moduleResolution: "nodenext",
-          strict: true,
-          noUncheckedIndexedAccess: true,
-          outDir: "dist",
-          rootDir: ".",
-          types: ["node"],
-          skipLibCheck: true,
-          ...extra,
-        },
-        include: ["src", "test"],
-      },
-      null,
-      2,
-    ) + "\n"
-  );
+  return jsonFile({
+    compilerOptions: {
+      target: "es2022",
+      module: "nodenext",
+      moduleResolution: "nodenext",
+      strict: true,
+      noUncheckedIndexedAccess: true,
+      outDir: "dist",
+      rootDir: ".",
+      types: ["node"],
+      skipLibCheck: true,
+      ...extra,
+    },
+    include: ["src", "test"],
+  });
 }
 
 export function serviceSource(plan: ServicePlan): FileMap {
   const collections = plan.resources.map((r) => JSON.stringify(r.plural)).join(", ");
-  const first = plan.resources[0]!;
+  const first = must(plan.resources[0], "the plan's first resource (MicroserviceInput requires one)");
   return {
     "package.json": packageJson(plan, { start: "node dist/src/server.js", tests: ["app"] }),
     "tsconfig.json": tsconfigJson(),
