@@ -6,7 +6,7 @@ import type { z } from "zod";
 import { LIMITS, type CreateRunBody, type JsonObject, type StepSpec } from "../../schema/api";
 import type { JobLookup } from "../../schema/jobs";
 import { BLUEPRINTS } from "../blueprints";
-import { problems, utf8Bytes, type AppError, type FieldError } from "../errors";
+import { AppError, utf8Bytes, type FieldError } from "../errors";
 import { POOL_REGISTRY } from "../../schema/pools";
 import { validateGraph } from "./run/dag";
 import type { ResolvedStep, RetryPolicy } from "./run/types";
@@ -37,20 +37,15 @@ export function resolveRun(
     const blueprint = BLUEPRINTS.get(body.blueprint);
     if (!blueprint) {
       return fail(
-        problems.unprocessable(
-          "blueprint.not_found",
-          `No blueprint named '${body.blueprint}'. See GET /v1/blueprints.`,
-        ),
+        new AppError("blueprint.not_found", `No blueprint named '${body.blueprint}'. See GET /v1/blueprints.`),
       );
     }
     const input = blueprint.input.safeParse(body.input ?? {});
     if (!input.success) {
       return fail(
-        problems.unprocessable(
-          "blueprint.invalid_input",
-          `The input does not fit blueprint '${blueprint.name}'.`,
-          fieldErrors(input.error, "input"),
-        ),
+        new AppError("blueprint.invalid_input", `The input does not fit blueprint '${blueprint.name}'.`, {
+          errors: fieldErrors(input.error, "input"),
+        }),
       );
     }
     specs = blueprint.expand(input.data);
@@ -76,7 +71,9 @@ export function resolveSteps(
     jobs(s.type) ? [] : [{ path: `steps[${i}].type`, message: `unknown step type '${s.type}'` }],
   );
   if (unknown.length > 0)
-    return fail(problems.unprocessable("step.unknown_type", "A step names a type the runtime does not know.", unknown));
+    return fail(
+      new AppError("step.unknown_type", "A step names a type the runtime does not know.", { errors: unknown }),
+    );
   const disabled = diagnostics
     ? []
     : specs.flatMap((s, i) =>
@@ -85,11 +82,11 @@ export function resolveSteps(
           : [],
       );
   if (disabled.length > 0)
-    return fail(problems.unprocessable("step.type_disabled", "Diagnostic job types are disabled here.", disabled));
+    return fail(new AppError("step.type_disabled", "Diagnostic job types are disabled here.", { errors: disabled }));
 
   const graph = validateGraph(specs);
   if (graph.length > 0)
-    return fail(problems.unprocessable("run.invalid_graph", "The step graph is not a valid DAG.", graph));
+    return fail(new AppError("run.invalid_graph", "The step graph is not a valid DAG.", { errors: graph }));
 
   const steps: ResolvedStep[] = [];
   const invalid: FieldError[] = [];
@@ -116,7 +113,7 @@ export function resolveSteps(
     });
   });
   if (invalid.length > 0)
-    return fail(problems.unprocessable("step.invalid_input", "A step's input does not fit its type.", invalid));
+    return fail(new AppError("step.invalid_input", "A step's input does not fit its type.", { errors: invalid }));
   return { ok: true, steps };
 }
 

@@ -7,6 +7,7 @@ import type { Json, JsonObject } from "../../../schema/api";
 import type { StepMessage } from "../../../schema/messages";
 import { TERMINAL_RUN_STATUSES, type EventType, type PoolName } from "../../../schema/vocabulary";
 import type { ErrorShape } from "../../errors";
+import { refuse } from "../../../schema/errors";
 import { WEBHOOK_EVENT_TYPES } from "../../../schema/webhooks";
 import { json } from "../sqlite";
 import { recordAttempt } from "../../analytics/usage";
@@ -531,8 +532,4 @@ export class RunEngine {
       this.store.setTimerNoLater("outbox", "webhooks", now + wait);
     }
   }
-}
-
-export function refuse(code: string, message: string): Refusal {
-  return { ok: false, code, message };
 }

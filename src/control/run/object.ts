@@ -9,7 +9,7 @@ import { TERMINAL_RUN_STATUSES, type PoolName } from "../../../schema/vocabulary
 import { numberVar, type Env } from "../../env";
 import { RunEngine, type HeartbeatResult } from "./engine";
 import { retrySource, type RetrySource } from "./retry";
-import type { BeginResult, EngineConfig, NewRun, ReportResult, StepReport } from "./types";
+import type { BeginResult, EngineConfig, NewRun, Refusal, ReportResult, StepReport } from "./types";
 import { sendOutbox } from "./outbox";
 import { pointsSince, type PointContext } from "./analytics";
 import { writePoints } from "../../analytics/points";
@@ -19,7 +19,7 @@ import { RunStore } from "./store";
 import { blueprintExpectedMs, type PoolBacklog } from "../metrics";
 import { artifactView, eventView, runView } from "./views";
 
-export type ControlResult = { ok: true; run: WireRun } | { ok: false; code: string; message: string };
+export type ControlResult = { ok: true; run: WireRun } | Refusal;
 export type RunControl = "cancel" | "pause" | "resume";
 
 export class RunObject extends DurableObject<Env> {

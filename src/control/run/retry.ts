@@ -1,7 +1,7 @@
 /** Retrying a failed or cancelled run: what the new run needs from the old one. */
 import type { Json, JsonObject } from "../../../schema/api";
 import { json } from "../sqlite";
-import { refuse } from "./engine";
+import { refuse } from "../../../schema/errors";
 import type { StepRow } from "./rows";
 import type { RunStore } from "./store";
 import type { ArtifactReport, CarriedStep, NewRun, Refusal, ResolvedStep } from "./types";

@@ -3,6 +3,7 @@ import type { Json, JsonObject } from "../../../schema/api";
 import type { StepMessage } from "../../../schema/messages";
 import type { FailurePolicy, PoolName, Priority, RunStatus } from "../../../schema/vocabulary";
 import type { ErrorShape } from "../../errors";
+import type { Refusal } from "../../../schema/errors";
 import type { ReportedUsage, RunUsage } from "../../analytics/usage";
 
 import type { RetryPolicy } from "./machine";
@@ -68,7 +69,7 @@ export interface ReportCommon {
   usage?: ReportedUsage;
 }
 
-export type Refusal = { ok: false; code: string; message: string };
+export type { Refusal };
 
 export type BeginResult =
   | {
