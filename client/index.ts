@@ -16,6 +16,7 @@ import type {
   RunView,
   UsageReport,
 } from "../schema/api.ts";
+import type { ApiErrorCode } from "../schema/errors.ts";
 import type { RunStatus } from "../schema/vocabulary.ts";
 
 export type { CreateRunInput, CreatedRun, EventEnvelope, RunList, RunView, UsageReport };
@@ -30,10 +31,16 @@ export interface ClientOptions {
   fetch?: typeof fetch;
 }
 
+/**
+ * A problem's code: one the API answers with (schema/errors.ts), or any other string — a
+ * framework refusal (`http.<status>`), or a code from a newer API than this client.
+ */
+export type ProblemCode = ApiErrorCode | (string & {});
+
 /** An API refusal: the problem+json body, with its stable code. */
 export class FactoryApiError extends Error {
   readonly status: number;
-  readonly code: string;
+  readonly code: ProblemCode;
   readonly problem: Problem;
 
   constructor(status: number, problem: Problem) {

@@ -5,7 +5,7 @@
  */
 import type { Json, JsonObject } from "./api";
 import type { StepMessage } from "./messages";
-import type { ErrorShape } from "./problems";
+import type { ErrorShape, Refusal } from "./errors";
 import type { ReportedUsage, RunUsage } from "./usage";
 import type { FailurePolicy, PoolName, Priority, RunStatus } from "./vocabulary";
 
@@ -90,8 +90,6 @@ export interface ReportCommon {
   logs?: { level: "info" | "warn" | "error"; message: string; fields?: JsonObject }[];
   usage?: ReportedUsage;
 }
-
-export type Refusal = { ok: false; code: string; message: string };
 
 export type BeginResult =
   | {

@@ -1,29 +1,39 @@
 /**
  * One error model for the whole runtime. Class identity does not survive RPC or a queue, so
  * the stable `code` (and the retry semantics next to it) is what travels; `toJSON()` is the
- * wire form and `fromUnknown()` rebuilds the semantics on the other side.
+ * wire form and `toErrorShape()` rebuilds the semantics on the other side. Codes, their HTTP
+ * status and retryability are the registry's (schema/errors.ts).
  */
-import type { ErrorShape, FieldError } from "../schema/problems";
+import type { ErrorShape, FieldError } from "../schema/errors";
+import { ERRORS, httpStatus, type ErrorCode, type Refusal } from "../schema/errors";
 
 export class AppError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
+  /** From the registry: the throw site names what went wrong, not how the API answers it. */
   readonly status: number;
   readonly retryable: boolean;
   readonly retryAfterMs: number | undefined;
   readonly errors: FieldError[] | undefined;
 
+  /** Without a message, the code's title is the message. */
   constructor(
-    code: string,
-    message: string,
-    opts: { status?: number; retryable?: boolean; retryAfterMs?: number; errors?: FieldError[]; cause?: unknown } = {},
+    code: ErrorCode,
+    message: string = ERRORS[code].title,
+    opts: { retryable?: boolean; retryAfterMs?: number; errors?: FieldError[]; cause?: unknown } = {},
   ) {
     super(message, { cause: opts.cause });
     this.name = "AppError";
     this.code = code;
-    this.status = opts.status ?? 500;
-    this.retryable = opts.retryable ?? true;
+    this.status = httpStatus(code);
+    this.retryable = opts.retryable ?? ERRORS[code].retryable;
     this.retryAfterMs = opts.retryAfterMs;
     this.errors = opts.errors;
+  }
+
+  /** The one mapping from a Durable Object's refusal to the API's answer. */
+  static from(refusal: Refusal): AppError {
+    const { code, message, retryAfterMs } = refusal;
+    return new AppError(code, message, retryAfterMs === undefined ? {} : { retryAfterMs });
   }
 
   toJSON(): ErrorShape {
@@ -35,7 +45,7 @@ export class AppError extends Error {
 
 /** A failure that retrying cannot fix: the step fails at once. */
 export class NonRetryableError extends AppError {
-  constructor(code: string, message: string, opts: { status?: number; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, opts: { cause?: unknown } = {}) {
     super(code, message, { ...opts, retryable: false });
     this.name = "NonRetryableError";
   }
@@ -43,31 +53,11 @@ export class NonRetryableError extends AppError {
 
 /** A transient failure that names when to try again (an upstream 429's Retry-After, say). */
 export class RetryAfterError extends AppError {
-  constructor(code: string, message: string, retryAfterMs: number, opts: { cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, retryAfterMs: number, opts: { cause?: unknown } = {}) {
     super(code, message, { ...opts, retryable: true, retryAfterMs });
     this.name = "RetryAfterError";
   }
 }
-
-/** Client errors of the API: never retried, always mapped to a 4xx problem. */
-export const problems = {
-  invalid: (message: string, errors?: FieldError[]) =>
-    new AppError("request.invalid", message, { status: 400, retryable: false, errors }),
-  malformedJson: () =>
-    new AppError("request.malformed_json", "The body is not valid JSON.", { status: 400, retryable: false }),
-  tooLarge: (limit: number) =>
-    new AppError("request.too_large", `The body exceeds ${limit} bytes.`, { status: 413, retryable: false }),
-  unauthenticated: () =>
-    new AppError("auth.unauthenticated", "A valid API key is required: Authorization: Bearer <key>.", {
-      status: 401,
-      retryable: false,
-    }),
-  forbidden: (code: string, message: string) => new AppError(code, message, { status: 403, retryable: false }),
-  notFound: (code: string, message: string) => new AppError(code, message, { status: 404, retryable: false }),
-  conflict: (code: string, message: string) => new AppError(code, message, { status: 409, retryable: false }),
-  unprocessable: (code: string, message: string, errors?: FieldError[]) =>
-    new AppError(code, message, { status: 422, retryable: false, errors }),
-} as const;
 
 /** Rebuilds retry semantics from anything thrown (or received over RPC/queue). */
 export function toErrorShape(err: unknown): ErrorShape {

@@ -15,9 +15,9 @@ import {
 import { DEV_TENANT } from "../control/tenant/profile";
 import { EXTERNAL_POOLS } from "../../schema/pools";
 import { composeMetrics } from "../control/metrics";
-import { problems } from "../errors";
+import { AppError } from "../errors";
 import { newKeyId } from "../lib/crypto";
-import { newApi, problemResponses, timeWindow } from "./common";
+import { JSON_BODY, newApi, problemResponses, timeWindow, TOKEN_CALL } from "./common";
 
 const security = [{ admin: [] }];
 const TenantParam = z.object({ id: TenantId.openapi({ param: { name: "id", in: "path" } }) });
@@ -34,8 +34,6 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({
 const TenantWithRuns = Tenant.extend({
   runs: z.object({ running: z.number().int(), waiting: z.number().int() }),
 }).openapi("TenantWithRuns");
-const tenantNotFound = () => problems.notFound("tenant.not_found", "No such tenant.");
-const keyNotFound = () => problems.notFound("key.not_found", "No such live key.");
 
 export const admin = newApi();
 
@@ -46,17 +44,20 @@ admin.openapi(
     summary: "Create a tenant",
     security,
     request: { body: { required: true, content: { "application/json": { schema: CreateTenantBody } } } },
-    responses: { 201: json(Tenant, "the tenant"), ...problemResponses(400, 401, 409) },
+    responses: {
+      201: json(Tenant, "the tenant"),
+      ...problemResponses(...TOKEN_CALL, ...JSON_BODY, "tenant.reserved", "tenant.exists"),
+    },
   }),
   async (c) => {
     const { id: chosen, ...body } = c.req.valid("json");
     const id = chosen ?? `t-${newKeyId()}`;
-    if (id === DEV_TENANT) throw problems.conflict("tenant.reserved", "Tenant 'dev' is the local development tenant.");
+    if (id === DEV_TENANT) throw new AppError("tenant.reserved");
     // Listed first: an entry whose tenant was never created is harmless; a tenant missing from
     // the directory would be missing from platform metrics.
     await c.env.DIRECTORY.getByName(directoryShard(id)).add(id);
     const tenant = await c.env.TENANT.getByName(id).createTenant(body);
-    if (!tenant) throw problems.conflict("tenant.exists", `Tenant '${id}' already exists.`);
+    if (!tenant) throw new AppError("tenant.exists", `Tenant '${id}' already exists.`);
     c.header("location", `/v1/admin/tenants/${id}`);
     return c.json(tenant, 201);
   },
@@ -69,11 +70,11 @@ admin.openapi(
     summary: "A tenant, with its running and waiting runs",
     security,
     request: { params: TenantParam },
-    responses: { 200: json(TenantWithRuns, "the tenant"), ...problemResponses(401, 404) },
+    responses: { 200: json(TenantWithRuns, "the tenant"), ...problemResponses(...TOKEN_CALL, "tenant.not_found") },
   }),
   async (c) => {
     const tenant = await c.env.TENANT.getByName(c.req.valid("param").id).getTenant();
-    if (!tenant) throw tenantNotFound();
+    if (!tenant) throw new AppError("tenant.not_found");
     return c.json(tenant, 200);
   },
 );
@@ -88,11 +89,14 @@ admin.openapi(
       params: TenantParam,
       body: { required: true, content: { "application/json": { schema: UpdateTenantBody } } },
     },
-    responses: { 200: json(Tenant, "the tenant"), ...problemResponses(400, 401, 404) },
+    responses: {
+      200: json(Tenant, "the tenant"),
+      ...problemResponses(...TOKEN_CALL, ...JSON_BODY, "tenant.not_found"),
+    },
   }),
   async (c) => {
     const tenant = await c.env.TENANT.getByName(c.req.valid("param").id).updateTenant(c.req.valid("json"));
-    if (!tenant) throw tenantNotFound();
+    if (!tenant) throw new AppError("tenant.not_found");
     return c.json(tenant, 200);
   },
 );
@@ -107,12 +111,15 @@ admin.openapi(
       params: TenantParam,
       body: { required: false, content: { "application/json": { schema: CreateKeyBody } } },
     },
-    responses: { 201: json(CreatedKey, "the new key"), ...problemResponses(400, 401, 404) },
+    responses: {
+      201: json(CreatedKey, "the new key"),
+      ...problemResponses(...TOKEN_CALL, ...JSON_BODY, "tenant.not_found"),
+    },
   }),
   async (c) => {
     const body = (c.req.valid("json") as CreateKeyBody | undefined) ?? {};
     const key = await c.env.TENANT.getByName(c.req.valid("param").id).createKey(body);
-    if (!key) throw tenantNotFound();
+    if (!key) throw new AppError("tenant.not_found");
     return c.json(key, 201);
   },
 );
@@ -124,11 +131,14 @@ admin.openapi(
     summary: "A tenant's keys (never the keys themselves)",
     security,
     request: { params: TenantParam },
-    responses: { 200: json(z.object({ items: z.array(ApiKey) }), "keys"), ...problemResponses(401, 404) },
+    responses: {
+      200: json(z.object({ items: z.array(ApiKey) }), "keys"),
+      ...problemResponses(...TOKEN_CALL, "tenant.not_found"),
+    },
   }),
   async (c) => {
     const items = await c.env.TENANT.getByName(c.req.valid("param").id).listKeys();
-    if (!items) throw tenantNotFound();
+    if (!items) throw new AppError("tenant.not_found");
     return c.json({ items }, 200);
   },
 );
@@ -140,11 +150,11 @@ admin.openapi(
     summary: "Revoke a key at once",
     security,
     request: { params: KeyParam },
-    responses: { 204: { description: "revoked" }, ...problemResponses(401, 404) },
+    responses: { 204: { description: "revoked" }, ...problemResponses(...TOKEN_CALL, "key.not_found") },
   }),
   async (c) => {
     const { id, keyId } = c.req.valid("param");
-    if (!(await c.env.TENANT.getByName(id).revokeKey(keyId))) throw keyNotFound();
+    if (!(await c.env.TENANT.getByName(id).revokeKey(keyId))) throw new AppError("key.not_found");
     return c.body(null, 204);
   },
 );
@@ -159,13 +169,16 @@ admin.openapi(
       params: KeyParam,
       body: { required: false, content: { "application/json": { schema: RotateKeyBody } } },
     },
-    responses: { 201: json(CreatedKey, "the new key"), ...problemResponses(400, 401, 404) },
+    responses: {
+      201: json(CreatedKey, "the new key"),
+      ...problemResponses(...TOKEN_CALL, ...JSON_BODY, "key.not_found"),
+    },
   }),
   async (c) => {
     const { id, keyId } = c.req.valid("param");
     const overlapMs = (c.req.valid("json") as { overlapMs?: number } | undefined)?.overlapMs ?? 0;
     const key = await c.env.TENANT.getByName(id).rotateKey(keyId, overlapMs);
-    if (!key) throw keyNotFound();
+    if (!key) throw new AppError("key.not_found");
     return c.json(key, 201);
   },
 );
@@ -181,7 +194,7 @@ admin.openapi(
     request: { params: PoolParam },
     responses: {
       201: json(z.object({ id: z.string(), token: z.string() }), "the token"),
-      ...problemResponses(400, 401),
+      ...problemResponses(...TOKEN_CALL, ...JSON_BODY),
     },
   }),
   async (c) => {
@@ -204,12 +217,11 @@ admin.openapi(
           .openapi({ param: { name: "tokenId", in: "path" } }),
       }),
     },
-    responses: { 204: { description: "revoked" }, ...problemResponses(401, 404) },
+    responses: { 204: { description: "revoked" }, ...problemResponses(...TOKEN_CALL, "token.not_found") },
   }),
   async (c) => {
     const { pool, tokenId } = c.req.valid("param");
-    if (!(await c.env.POOL.getByName(pool).revokeToken(tokenId)))
-      throw problems.notFound("token.not_found", "No such live token.");
+    if (!(await c.env.POOL.getByName(pool).revokeToken(tokenId))) throw new AppError("token.not_found");
     return c.body(null, 204);
   },
 );
@@ -226,7 +238,7 @@ admin.openapi(
         z.object({ pool: z.string(), waiting: z.number().int(), oldestAgeMs: z.number().int().nullable() }),
         "the backlog",
       ),
-      ...problemResponses(401),
+      ...problemResponses(...TOKEN_CALL),
     },
   }),
   async (c) => {
@@ -242,7 +254,7 @@ admin.openapi(
     summary: "Platform-wide SLA, backlog and webhook metrics: every tenant's, combined",
     security,
     request: { query: MetricsQuery },
-    responses: { 200: json(PlatformMetrics, "metrics"), ...problemResponses(400, 401) },
+    responses: { 200: json(PlatformMetrics, "metrics"), ...problemResponses(...TOKEN_CALL) },
   }),
   async (c) => {
     const { from, to } = timeWindow(c.req.valid("query"));
@@ -270,7 +282,7 @@ admin.openapi(
     path: "/tenants",
     summary: "Every tenant's id",
     security,
-    responses: { 200: json(z.object({ items: z.array(TenantId) }), "tenant ids"), ...problemResponses(401) },
+    responses: { 200: json(z.object({ items: z.array(TenantId) }), "tenant ids"), ...problemResponses(...TOKEN_CALL) },
   }),
   async (c) => c.json({ items: await platformTenants(c.env) }, 200),
 );

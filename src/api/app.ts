@@ -3,7 +3,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { LIMITS } from "../../schema/api";
-import { AppError, problems } from "../errors";
+import { AppError } from "../errors";
 import { traceIdFrom } from "../lib/crypto";
 import { logError } from "../lib/log";
 import { requireAdmin, requireTenant } from "./auth";
@@ -34,7 +34,7 @@ export function createApp() {
     bodyLimit({
       maxSize: LIMITS.bodyBytes,
       onError: () => {
-        throw problems.tooLarge(LIMITS.bodyBytes);
+        throw new AppError("request.too_large", `The body exceeds ${LIMITS.bodyBytes} bytes.`);
       },
     }),
   );
@@ -73,19 +73,15 @@ export function createApp() {
   });
   app.doc31("/openapi.json", OPENAPI_INFO);
 
-  app.notFound((c) =>
-    problemResponse(c, problems.notFound("route.not_found", `No route ${c.req.method} ${c.req.path}.`)),
-  );
+  app.notFound((c) => problemResponse(c, new AppError("route.not_found", `No route ${c.req.method} ${c.req.path}.`)));
   app.onError((err, c) => {
     if (err instanceof AppError) return problemResponse(c, err);
     if (err instanceof HTTPException && err.status === 400 && /json/i.test(err.message)) {
-      return problemResponse(c, problems.malformedJson());
+      return problemResponse(c, new AppError("request.malformed_json"));
     }
+    // The framework's own refusals are not ours to name: they keep a generic code per status.
     if (err instanceof HTTPException && err.status < 500) {
-      return problemResponse(
-        c,
-        new AppError(`http.${err.status}`, err.message, { status: err.status, retryable: false }),
-      );
+      return problemResponse(c, { code: `http.${err.status}`, message: err.message, status: err.status });
     }
     logError("api.unhandled", {
       method: c.req.method,
@@ -94,7 +90,7 @@ export function createApp() {
       traceId: traceIdFrom(c.req.header("traceparent")) ?? undefined,
       error: String(err),
     });
-    return problemResponse(c, new AppError("internal", "Internal error.", { status: 500 }));
+    return problemResponse(c, new AppError("internal"));
   });
   return app;
 }

@@ -9,7 +9,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { Credential } from "../control/tenant/object";
 import type { Scope } from "../../schema/tenants";
 import { isProduction } from "../env";
-import { AppError, problems } from "../errors";
+import { AppError } from "../errors";
 import { sha256Hex, timingSafeEqualHex } from "../lib/crypto";
 import { parseApiKey } from "../lib/keys";
 import type { AppEnv } from "./common";
@@ -29,30 +29,16 @@ export function requiredScope(method: string, path: string): Scope {
 async function credential(c: Context<AppEnv>): Promise<{ tenantId: string; presented: Credential }> {
   const token = bearer(c.req.header("authorization"));
   const parts = token ? parseApiKey(token) : null;
-  if (!token || !parts) throw problems.unauthenticated();
+  if (!token || !parts) throw new AppError("auth.unauthenticated");
   const presented = await sha256Hex(parts.secret);
   const dev = !isProduction(c.env) && c.env.DEV_API_KEY ? parseApiKey(c.env.DEV_API_KEY) : null;
   const isDevKey = dev !== null && dev.tenantId === parts.tenantId && dev.keyId === parts.keyId;
-  if (isDevKey && !timingSafeEqualHex(await sha256Hex(dev.secret), presented)) throw problems.unauthenticated();
+  if (isDevKey && !timingSafeEqualHex(await sha256Hex(dev.secret), presented))
+    throw new AppError("auth.unauthenticated");
   return {
     tenantId: parts.tenantId,
     presented: isDevKey ? { dev: true } : { keyId: parts.keyId, secretHash: presented },
   };
-}
-
-/** The problem for a tenant object's refusal of a key, whichever call made it. */
-export function authProblem(refusal: { code: string; retryAfterMs?: number; message?: string }): AppError {
-  if (refusal.code === "tenant.suspended") return problems.forbidden("tenant.suspended", "This tenant is suspended.");
-  if (refusal.code === "rate.limited") {
-    return new AppError("rate.limited", "Too many requests for this tenant; slow down.", {
-      status: 429,
-      retryable: true,
-      retryAfterMs: refusal.retryAfterMs ?? 1_000,
-    });
-  }
-  if (refusal.code === "auth.insufficient_scope")
-    return problems.forbidden("auth.insufficient_scope", refusal.message ?? "This key lacks the needed scope.");
-  return problems.unauthenticated();
 }
 
 /** Creating a run: the key is verified by the same tenant call that opens the run (`openRun`). */
@@ -72,10 +58,10 @@ export const requireTenant: MiddlewareHandler<AppEnv> = async (c, next) => {
 
 async function verify(c: Context<AppEnv>, tenantId: string, presented: Credential): Promise<void> {
   const auth = await c.env.TENANT.getByName(tenantId).authenticate(presented);
-  if (!auth.ok) throw authProblem(auth);
+  if (!auth.ok) throw AppError.from(auth);
   const scope = requiredScope(c.req.method, c.req.path);
   if (!auth.scopes.includes(scope))
-    throw problems.forbidden("auth.insufficient_scope", `This key lacks the '${scope}' scope.`);
+    throw new AppError("auth.insufficient_scope", `This key lacks the '${scope}' scope.`);
 }
 
 /** Verifies a key whose check was deferred, now, in a call of its own (see `requireTenant`). */
@@ -89,7 +75,7 @@ export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
   const token = bearer(c.req.header("authorization"));
   const expected = c.env.ADMIN_TOKEN;
   if (!token || !expected || !timingSafeEqualHex(await sha256Hex(token), await sha256Hex(expected))) {
-    throw problems.unauthenticated();
+    throw new AppError("auth.unauthenticated");
   }
   await next();
 };

@@ -1,12 +1,13 @@
 /** What every API sub-app shares: its context type, the validation hook, problem responses. */
-import { OpenAPIHono } from "@hono/zod-openapi";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { Problem } from "../../schema/api";
 import type { Env } from "../env";
 import type { HeldLease } from "../control/pool/object";
 import type { Credential } from "../control/tenant/object";
-import { AppError, problems } from "../errors";
-import { fieldErrors } from "../../schema/problems";
+import { AppError } from "../errors";
+import { httpStatus, type ApiErrorCode } from "../../schema/errors";
+import { fieldErrors, type FieldError } from "../../schema/errors";
 
 /** An external worker's call, as `requireWorker` authorized it: its token, and the lease it holds if it named one. */
 export interface WorkerCaller {
@@ -29,14 +30,25 @@ export function newApi() {
     defaultHook: (result) => {
       if (!result.success) {
         const where = result.target === "json" ? "body" : result.target;
-        throw problems.invalid(`The request ${where} is invalid.`, fieldErrors(result.error));
+        throw new AppError("request.invalid", `The request ${where} is invalid.`, {
+          errors: fieldErrors(result.error),
+        });
       }
     },
   });
 }
 
-/** RFC 9457 problem+json for an AppError. */
-export function problemResponse(c: Context, err: AppError): Response {
+/** What a problem+json answer is made of: an AppError, or the parts of a refusal that is not ours to name. */
+export interface ProblemSource {
+  code: string;
+  message: string;
+  status: number;
+  errors?: FieldError[] | undefined;
+  retryAfterMs?: number | undefined;
+}
+
+/** RFC 9457 problem+json. */
+export function problemResponse(c: Context, err: ProblemSource): Response {
   const body: Problem = {
     type: `https://factory-runtime.dev/problems/${err.code}`,
     title: err.message,
@@ -49,10 +61,48 @@ export function problemResponse(c: Context, err: AppError): Response {
   return c.body(JSON.stringify(body), err.status as 400, headers);
 }
 
-/** Response entries for the OpenAPI document: a problem for each listed status. */
-export function problemResponses(...statuses: number[]) {
+/** What any tenant route may answer before its handler runs: the headers, the key, its tenant's state and rate. */
+export const TENANT_CALL = [
+  "request.invalid",
+  "auth.unauthenticated",
+  "auth.insufficient_scope",
+  "tenant.suspended",
+  "rate.limited",
+] as const satisfies ApiErrorCode[];
+
+/** The same for a route behind a worker token or the admin token. */
+export const TOKEN_CALL = ["request.invalid", "auth.unauthenticated"] as const satisfies ApiErrorCode[];
+
+/** What reading a JSON body may answer (`bodyLimit`, `jsonBodies`, validation). */
+export const JSON_BODY = [
+  "request.invalid",
+  "request.malformed_json",
+  "request.too_deep",
+  "request.too_large",
+  "request.unsupported_media_type",
+] as const satisfies ApiErrorCode[];
+
+/**
+ * Response entries for the OpenAPI document: the codes a route may answer, one problem response
+ * per status the registry gives them, whose `code` is one of them.
+ */
+export function problemResponses(...codes: ApiErrorCode[]) {
+  const byStatus = new Map<number, ApiErrorCode[]>();
+  for (const code of new Set(codes)) byStatus.set(httpStatus(code), [...(byStatus.get(httpStatus(code)) ?? []), code]);
   return Object.fromEntries(
-    statuses.map((s) => [s, { description: "problem", content: { "application/problem+json": { schema: Problem } } }]),
+    [...byStatus]
+      .sort(([a], [b]) => a - b)
+      .map(([status, list]) => [
+        status,
+        {
+          description: `problem: ${list.join(", ")}`,
+          content: {
+            "application/problem+json": {
+              schema: Problem.extend({ code: z.enum(list as [ApiErrorCode, ...ApiErrorCode[]]) }),
+            },
+          },
+        },
+      ]),
   );
 }
 

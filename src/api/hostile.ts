@@ -7,7 +7,7 @@
  * not re-read it.
  */
 import type { MiddlewareHandler } from "hono";
-import { AppError, problems } from "../errors";
+import { AppError } from "../errors";
 import type { AppEnv } from "./common";
 
 export const MAX_JSON_DEPTH = 32;
@@ -29,9 +29,9 @@ export const cleanHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
   for (const name of READ_HEADERS) {
     const value = c.req.header(name);
     if (value !== undefined && CONTROL.test(value)) {
-      throw problems.invalid(`The ${name} header holds a control character.`, [
-        { path: `header.${name}`, message: "control characters are not allowed" },
-      ]);
+      throw new AppError("request.invalid", `The ${name} header holds a control character.`, {
+        errors: [{ path: `header.${name}`, message: "control characters are not allowed" }],
+      });
     }
   }
   await next();
@@ -69,28 +69,22 @@ export const jsonBodies: MiddlewareHandler<AppEnv> = async (c, next) => {
   const text = await c.req.text();
   if (text.length === 0) return next();
   if (!JSON_TYPE.test(c.req.header("content-type") ?? "")) {
-    throw new AppError("request.unsupported_media_type", "The body must be JSON (Content-Type: application/json).", {
-      status: 415,
-      retryable: false,
-    });
+    throw new AppError("request.unsupported_media_type");
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw problems.malformedJson();
+    throw new AppError("request.malformed_json");
   }
   const { depth, protoKeyAt } = scanJson(value);
   if (depth > MAX_JSON_DEPTH) {
-    throw new AppError("request.too_deep", `The body nests deeper than ${MAX_JSON_DEPTH} levels.`, {
-      status: 400,
-      retryable: false,
-    });
+    throw new AppError("request.too_deep", `The body nests deeper than ${MAX_JSON_DEPTH} levels.`);
   }
   if (protoKeyAt !== null) {
-    throw problems.invalid("The body holds a `__proto__` key, which cannot be kept as sent.", [
-      { path: protoKeyAt, message: "`__proto__` is not allowed as a key" },
-    ]);
+    throw new AppError("request.invalid", "The body holds a `__proto__` key, which cannot be kept as sent.", {
+      errors: [{ path: protoKeyAt, message: "`__proto__` is not allowed as a key" }],
+    });
   }
   await next();
 };

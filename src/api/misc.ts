@@ -3,7 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { BlueprintList, Metrics, MetricsQuery, UsageQuery, UsageReport } from "../../schema/api";
 import { describeBlueprints } from "../blueprints";
 import { cost, prices } from "../analytics/prices";
-import { newApi, problemResponses, timeWindow } from "./common";
+import { newApi, problemResponses, TENANT_CALL, timeWindow } from "./common";
 import { composeMetrics } from "../control/metrics";
 
 export const health = newApi().openapi(
@@ -26,7 +26,7 @@ export const blueprints = newApi().openapi(
     security: [{ bearer: [] }],
     responses: {
       200: { description: "blueprints", content: { "application/json": { schema: BlueprintList } } },
-      ...problemResponses(401),
+      ...problemResponses(...TENANT_CALL),
     },
   }),
   (c) => c.json({ items: describeBlueprints() }, 200),
@@ -41,7 +41,7 @@ export const usage = newApi().openapi(
     request: { query: UsageQuery },
     responses: {
       200: { description: "usage", content: { "application/json": { schema: UsageReport } } },
-      ...problemResponses(400, 401),
+      ...problemResponses(...TENANT_CALL),
     },
   }),
   async (c) => {
@@ -74,7 +74,7 @@ export const metrics = newApi().openapi(
     request: { query: MetricsQuery },
     responses: {
       200: { description: "metrics", content: { "application/json": { schema: Metrics } } },
-      ...problemResponses(400, 401),
+      ...problemResponses(...TENANT_CALL),
     },
   }),
   async (c) => {

@@ -15,14 +15,15 @@ import {
 import { resolveOptions, type Env } from "../env";
 import { cost, prices } from "../analytics/prices";
 import type { RunControl } from "../control/run/object";
+import { RUN_REFUSAL } from "../control/run/machine";
 import { runStub, type RunStub } from "../control/run/stub";
 import { isSafeSegment } from "../artifacts/keys";
 import { resolveRun } from "../control/resolve";
-import { AppError, problems } from "../errors";
+import { AppError } from "../errors";
 import { newRunId, newTraceId, sha256Hex, traceIdFrom } from "../lib/crypto";
 import { streamSSE } from "hono/streaming";
-import { authProblem, verifyKey } from "./auth";
-import { newApi, problemResponses } from "./common";
+import { verifyKey } from "./auth";
+import { JSON_BODY, newApi, problemResponses, TENANT_CALL } from "./common";
 import { checkUrl } from "./webhooks";
 import { EventTypePattern } from "../../schema/webhooks";
 import { decodeCursor, encodeCursor } from "./cursor";
@@ -37,18 +38,7 @@ const RUN_ID = /^run_[0-9a-z]{26}$/;
 /** A live event stream is closed after this long; clients reconnect with Last-Event-ID. */
 const STREAM_MAX_MS = 10 * 60_000;
 const security = [{ bearer: [] }];
-const notFound = () => problems.notFound("run.not_found", "No such run.");
-
-/** The month's run quota is spent: try again when the next month (UTC) begins. */
-function quotaExceeded(): AppError {
-  const now = new Date();
-  const nextMonth = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1);
-  return new AppError("quota.exceeded", "This tenant's monthly run quota is spent.", {
-    status: 429,
-    retryable: true,
-    retryAfterMs: nextMonth - now.getTime(),
-  });
-}
+const notFound = () => new AppError("run.not_found");
 
 /** Widens a run's JSON-typed outputs to the schema's `unknown` (hono's typing recurses on JSON). */
 const asView = (run: WireRun): RunView => run;
@@ -73,7 +63,18 @@ runs.openapi(
     },
     responses: {
       202: { description: "accepted; Location names the run", content: { "application/json": { schema: CreatedRun } } },
-      ...problemResponses(400, 401, 403, 409, 413, 422, 429),
+      ...problemResponses(
+        ...TENANT_CALL,
+        ...JSON_BODY,
+        "blueprint.not_found",
+        "blueprint.invalid_input",
+        "step.unknown_type",
+        "step.type_disabled",
+        "run.invalid_graph",
+        "step.invalid_input",
+        "idempotency.conflict",
+        "quota.exceeded",
+      ),
     },
   }),
   async (c) => {
@@ -83,9 +84,9 @@ runs.openapi(
     if (body.callback) {
       const bad = body.callback.eventTypes.findIndex((t) => !EventTypePattern.safeParse(t).success);
       if (bad >= 0)
-        throw problems.invalid("The callback's event types are invalid.", [
-          { path: `callback.eventTypes.${bad}`, message: "not an event type" },
-        ]);
+        throw new AppError("request.invalid", "The callback's event types are invalid.", {
+          errors: [{ path: `callback.eventTypes.${bad}`, message: "not an event type" }],
+        });
     }
     // Name resolution is work for the key's tenant alone: the deferred key check comes first.
     if (body.callback) await verifyKey(c);
@@ -110,11 +111,7 @@ runs.openapi(
       idempotencyKey ? { key: idempotencyKey, bodyHash: await sha256Hex(JSON.stringify(body)) } : undefined,
       c.get("credential"),
     );
-    if (!opened.ok) {
-      if (opened.code === "quota.exceeded") throw quotaExceeded();
-      if (opened.code === "idempotency.conflict") throw problems.conflict(opened.code, opened.message);
-      throw authProblem(opened);
-    }
+    if (!opened.ok) throw AppError.from(opened);
     const { runId, replayed } = opened;
     // The run's own callback endpoint exists before its first event. Not on a replay: its
     // secret was shown once, to the first request.
@@ -158,13 +155,13 @@ runs.openapi(
     request: { query: ListRunsQuery },
     responses: {
       200: { description: "a page of runs", content: { "application/json": { schema: RunList } } },
-      ...problemResponses(400, 401),
+      ...problemResponses(...TENANT_CALL),
     },
   }),
   async (c) => {
     const q = c.req.valid("query");
     const cursor = q.cursor !== undefined ? decodeCursor(q.cursor) : undefined;
-    if (cursor === null) throw problems.invalid("The cursor is not one this API issued.");
+    if (cursor === null) throw new AppError("request.invalid", "The cursor is not one this API issued.");
     const page = await c.env.TENANT.getByName(c.get("tenantId")).listRuns({
       limit: q.limit,
       ...(q.project ? { project: q.project } : {}),
@@ -184,7 +181,7 @@ runs.openapi(
     request: { params: IdParam },
     responses: {
       200: { description: "the run", content: { "application/json": { schema: RunView } } },
-      ...problemResponses(401, 404),
+      ...problemResponses(...TENANT_CALL, "run.not_found"),
     },
   }),
   async (c) => {
@@ -210,13 +207,13 @@ for (const [action, summary] of Object.entries(CONTROLS) as [RunControl, string]
       request: { params: IdParam },
       responses: {
         200: { description: "the run after the change", content: { "application/json": { schema: RunView } } },
-        ...problemResponses(401, 404, 409),
+        ...problemResponses(...TENANT_CALL, "run.not_found", RUN_REFUSAL[action]),
       },
     }),
     async (c) => {
       const result = await ownedRun(c.env, c.req.valid("param").id).control(c.get("tenantId"), action);
       if (!result) throw notFound();
-      if (!result.ok) throw problems.conflict(result.code, result.message);
+      if (!result.ok) throw AppError.from(result);
       return c.json(asView(result.run), 200);
     },
   );
@@ -232,7 +229,7 @@ runs.openapi(
     request: { params: IdParam },
     responses: {
       202: { description: "the new run; Location names it", content: { "application/json": { schema: RunView } } },
-      ...problemResponses(401, 404, 409),
+      ...problemResponses(...TENANT_CALL, "run.not_found", "run.not_retryable"),
     },
   }),
   async (c) => {
@@ -240,7 +237,7 @@ runs.openapi(
     const candidate = newRunId();
     const source = await ownedRun(c.env, c.req.valid("param").id).retrySource(tenantId, candidate);
     if (!source) throw notFound();
-    if (!source.ok) throw problems.conflict(source.code, source.message);
+    if (!source.ok) throw AppError.from(source);
     const id = source.existing ?? candidate;
     const run = await runStub(c.env, id).create({
       ...source.spec,
@@ -267,7 +264,7 @@ runs.openapi(
         description: "a page of events, or the live stream",
         content: { "application/json": { schema: EventPage }, "text/event-stream": { schema: z.string() } },
       },
-      ...problemResponses(400, 401, 404),
+      ...problemResponses(...TENANT_CALL, "run.not_found"),
     },
   }),
   async (c) => {
@@ -305,7 +302,7 @@ runs.openapi(
     request: { params: IdParam },
     responses: {
       200: { description: "usage", content: { "application/json": { schema: RunUsageView } } },
-      ...problemResponses(401, 404),
+      ...problemResponses(...TENANT_CALL, "run.not_found"),
     },
   }),
   async (c) => {
@@ -330,7 +327,7 @@ runs.openapi(
     request: { params: IdParam },
     responses: {
       200: { description: "artifacts", content: { "application/json": { schema: ArtifactList } } },
-      ...problemResponses(401, 404),
+      ...problemResponses(...TENANT_CALL, "run.not_found"),
     },
   }),
   async (c) => {
@@ -359,12 +356,12 @@ runs.openapi(
         description: "the artifact's bytes",
         content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } },
       },
-      ...problemResponses(401, 404),
+      ...problemResponses(...TENANT_CALL, "run.not_found", "artifact.not_found"),
     },
   }),
   async (c) => {
     const { id, name } = c.req.valid("param");
-    const missing = () => problems.notFound("artifact.not_found", "No such artifact.");
+    const missing = () => new AppError("artifact.not_found");
     if (!isSafeSegment(name)) throw missing();
     const entry = await ownedRun(c.env, id).artifact(c.get("tenantId"), name);
     if (!entry) throw missing();

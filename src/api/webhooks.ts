@@ -11,10 +11,10 @@ import {
   WebhookWithSecret,
 } from "../../schema/webhooks";
 import type { Env } from "../env";
-import { problems } from "../errors";
+import { AppError } from "../errors";
 import { urlGuard } from "../webhooks/config";
 import { guardUrl } from "../webhooks/guard";
-import { newApi, problemResponses } from "./common";
+import { JSON_BODY, newApi, problemResponses, TENANT_CALL } from "./common";
 
 const security = [{ bearer: [] }];
 const WEBHOOK_ID = /^wh_[0-9a-z]{12}$/;
@@ -24,14 +24,13 @@ const IdParam = z.object({
     .max(64)
     .openapi({ param: { name: "id", in: "path" } }),
 });
-const notFound = () => problems.notFound("webhook.not_found", "No such webhook endpoint.");
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
   description,
   content: { "application/json": { schema } },
 });
 
 function endpointId(id: string): string {
-  if (!WEBHOOK_ID.test(id)) throw notFound();
+  if (!WEBHOOK_ID.test(id)) throw new AppError("webhook.not_found");
   return id;
 }
 
@@ -42,12 +41,14 @@ function endpointId(id: string): string {
 export async function checkUrl(env: Env, url: string, field = "url"): Promise<string> {
   const check = await guardUrl(url, urlGuard(env));
   if (!check.ok)
-    throw problems.invalid(`The webhook URL is refused: ${check.reason}.`, [{ path: field, message: check.reason }]);
+    throw new AppError("request.invalid", `The webhook URL is refused: ${check.reason}.`, {
+      errors: [{ path: field, message: check.reason }],
+    });
   return check.url.href;
 }
 
 const found = <T>(value: T | null): T => {
-  if (value === null) throw notFound();
+  if (value === null) throw new AppError("webhook.not_found");
   return value;
 };
 
@@ -60,7 +61,10 @@ webhooks.openapi(
     summary: "Register an endpoint; its signing secret is shown once",
     security,
     request: { body: { required: true, content: { "application/json": { schema: CreateWebhookBody } } } },
-    responses: { 201: json(WebhookWithSecret, "the endpoint and its secret"), ...problemResponses(400, 401) },
+    responses: {
+      201: json(WebhookWithSecret, "the endpoint and its secret"),
+      ...problemResponses(...TENANT_CALL, ...JSON_BODY),
+    },
   }),
   async (c) => {
     const body = c.req.valid("json");
@@ -77,7 +81,10 @@ webhooks.openapi(
     path: "/",
     summary: "The tenant's endpoints",
     security,
-    responses: { 200: json(z.object({ items: z.array(WebhookEndpoint) }), "endpoints"), ...problemResponses(401) },
+    responses: {
+      200: json(z.object({ items: z.array(WebhookEndpoint) }), "endpoints"),
+      ...problemResponses(...TENANT_CALL),
+    },
   }),
   async (c) => c.json({ items: await c.env.TENANT.getByName(c.get("tenantId")).listWebhooks() }, 200),
 );
@@ -89,7 +96,7 @@ webhooks.openapi(
     summary: "One endpoint",
     security,
     request: { params: IdParam },
-    responses: { 200: json(WebhookEndpoint, "the endpoint"), ...problemResponses(401, 404) },
+    responses: { 200: json(WebhookEndpoint, "the endpoint"), ...problemResponses(...TENANT_CALL, "webhook.not_found") },
   }),
   async (c) =>
     c.json(found(await c.env.TENANT.getByName(c.get("tenantId")).getWebhook(endpointId(c.req.valid("param").id))), 200),
@@ -105,7 +112,10 @@ webhooks.openapi(
       params: IdParam,
       body: { required: true, content: { "application/json": { schema: UpdateWebhookBody } } },
     },
-    responses: { 200: json(WebhookEndpoint, "the endpoint"), ...problemResponses(400, 401, 404) },
+    responses: {
+      200: json(WebhookEndpoint, "the endpoint"),
+      ...problemResponses(...TENANT_CALL, ...JSON_BODY, "webhook.not_found"),
+    },
   }),
   async (c) => {
     const body = c.req.valid("json");
@@ -124,11 +134,11 @@ webhooks.openapi(
     summary: "Remove an endpoint and its delivery log",
     security,
     request: { params: IdParam },
-    responses: { 204: { description: "removed" }, ...problemResponses(401, 404) },
+    responses: { 204: { description: "removed" }, ...problemResponses(...TENANT_CALL, "webhook.not_found") },
   }),
   async (c) => {
     if (!(await c.env.TENANT.getByName(c.get("tenantId")).deleteWebhook(endpointId(c.req.valid("param").id))))
-      throw notFound();
+      throw new AppError("webhook.not_found");
     return c.body(null, 204);
   },
 );
@@ -143,7 +153,10 @@ webhooks.openapi(
       params: IdParam,
       body: { required: false, content: { "application/json": { schema: RotateSecretBody } } },
     },
-    responses: { 200: json(WebhookWithSecret, "the endpoint and its new secret"), ...problemResponses(400, 401, 404) },
+    responses: {
+      200: json(WebhookWithSecret, "the endpoint and its new secret"),
+      ...problemResponses(...TENANT_CALL, ...JSON_BODY, "webhook.not_found"),
+    },
   }),
   async (c) => {
     const overlapMs = (c.req.valid("json") as { overlapMs?: number } | undefined)?.overlapMs ?? 86_400_000;
@@ -164,7 +177,10 @@ webhooks.openapi(
     summary: "Delivery attempts, newest first: status code, latency, response excerpt, error",
     security,
     request: { params: IdParam, query: DeliveryQuery },
-    responses: { 200: json(z.object({ items: z.array(Delivery) }), "deliveries"), ...problemResponses(400, 401, 404) },
+    responses: {
+      200: json(z.object({ items: z.array(Delivery) }), "deliveries"),
+      ...problemResponses(...TENANT_CALL, "webhook.not_found"),
+    },
   }),
   async (c) => {
     const q = c.req.valid("query");
@@ -195,14 +211,17 @@ webhooks.openapi(
           .openapi({ param: { name: "deliveryId", in: "path" } }),
       }),
     },
-    responses: { 202: json(Replayed, "queued"), ...problemResponses(401, 404) },
+    responses: {
+      202: json(Replayed, "queued"),
+      ...problemResponses(...TENANT_CALL, "webhook.not_found", "delivery.not_found"),
+    },
   }),
   async (c) => {
     const { id, deliveryId } = c.req.valid("param");
     const replayed = found(
       await c.env.TENANT.getByName(c.get("tenantId")).replayWebhook(endpointId(id), { deliveryId }),
     );
-    if (replayed.length === 0) throw problems.notFound("delivery.not_found", "No such delivery.");
+    if (replayed.length === 0) throw new AppError("delivery.not_found");
     return c.json({ replayed }, 202);
   },
 );
@@ -214,7 +233,10 @@ webhooks.openapi(
     summary: "Send again every failed delivery created since a time",
     security,
     request: { params: IdParam, body: { required: true, content: { "application/json": { schema: ReplayBody } } } },
-    responses: { 202: json(Replayed, "queued"), ...problemResponses(400, 401, 404) },
+    responses: {
+      202: json(Replayed, "queued"),
+      ...problemResponses(...TENANT_CALL, ...JSON_BODY, "webhook.not_found"),
+    },
   }),
   async (c) => {
     const since = Date.parse(c.req.valid("json").since);

@@ -16,10 +16,10 @@ import type { HeldLease } from "../control/pool/object";
 import { runStub } from "../control/run/stub";
 import type { PoolName } from "../../schema/vocabulary";
 import { EXTERNAL_POOLS } from "../../schema/pools";
-import { problems, utf8Bytes } from "../errors";
+import { AppError, utf8Bytes } from "../errors";
 import { LIMITS } from "../../schema/api";
 import { sha256Hex } from "../lib/crypto";
-import { newApi, problemResponses, type AppEnv } from "./common";
+import { type AppEnv, JSON_BODY, newApi, problemResponses, TOKEN_CALL } from "./common";
 import type { Artifact } from "../../schema/run";
 
 const security = [{ worker: [] }];
@@ -67,23 +67,22 @@ export const requireWorker: MiddlewareHandler<AppEnv> = async (c, next) => {
   const [, pool = "", leaseId = null] = WORKER_PATH.exec(c.req.path) ?? [];
   const token = c.req.header("authorization")?.match(/^Bearer\s+(\S{1,256})$/i)?.[1];
   const parsed = token ? parseWorkerToken(token) : null;
-  if (!parsed || parsed.pool !== pool || !EXTERNAL.includes(pool)) throw problems.unauthenticated();
+  if (!parsed || parsed.pool !== pool || !EXTERNAL.includes(pool)) throw new AppError("auth.unauthenticated");
   const answer = await c.env.POOL.getByName(pool).authorize(parsed.id, await sha256Hex(parsed.secret), leaseId);
-  if (!answer.ok) throw problems.unauthenticated();
+  if (!answer.ok) throw new AppError("auth.unauthenticated");
   c.set("worker", { tokenId: parsed.id, lease: answer.lease && leaseId ? { ...answer.lease, id: leaseId } : null });
   await next();
 };
 
-const leaseNotFound = () => problems.notFound("lease.not_found", "No such lease.");
-
 /** The lease this worker's token holds, as the middleware found it; anything else is a 404. */
 function held(c: Context<AppEnv>): HeldLease & { id: string } {
   const lease = c.get("worker").lease;
-  if (!lease) throw leaseNotFound();
+  if (!lease) throw new AppError("lease.not_found");
   return lease;
 }
 
-const stopped = (message: string) => problems.conflict("lease.lapsed", `This lease is no longer current: ${message}`);
+/** The run refused the attempt (stale, superseded, run over): to the worker, whatever the reason, its lease is over. */
+const stopped = (message: string) => new AppError("lease.lapsed", `This lease is no longer current: ${message}`);
 
 /** The attempt is over for this lease: it is forgotten, so a replay of it finds nothing. */
 async function lapsed(
@@ -118,7 +117,7 @@ workers.openapi(
     responses: {
       200: json(z.object({ lease: Lease }), "a step to run"),
       204: { description: "nothing to do yet" },
-      ...problemResponses(401),
+      ...problemResponses(...TOKEN_CALL, ...JSON_BODY),
     },
   }),
   async (c) => {
@@ -161,7 +160,10 @@ workers.openapi(
     summary: "Keep a lease alive; 409 means stop",
     security,
     request: { params: LeaseParam },
-    responses: { 200: json(z.object({ ok: z.literal(true) }), "alive"), ...problemResponses(401, 404, 409) },
+    responses: {
+      200: json(z.object({ ok: z.literal(true) }), "alive"),
+      ...problemResponses(...TOKEN_CALL, "lease.not_found", "lease.lapsed"),
+    },
   }),
   async (c) => {
     const l = held(c);
@@ -180,7 +182,7 @@ workers.openapi(
     request: { params: LeaseParam.extend({ name: ArtifactName.openapi({ param: { name: "name", in: "path" } }) }) },
     responses: {
       201: json(z.object({ name: z.string(), size: z.number().int(), sha256: z.string() }), "stored"),
-      ...problemResponses(401, 404, 409, 413),
+      ...problemResponses(...TOKEN_CALL, "lease.not_found", "lease.lapsed", "request.too_large"),
     },
   }),
   async (c) => {
@@ -226,7 +228,10 @@ workers.openapi(
     summary: "Report the leased attempt's outcome; artifacts are named, and must have been uploaded",
     security,
     request: { params: LeaseParam, body: { required: true, content: { "application/json": { schema: Outcome } } } },
-    responses: { 200: json(z.object({ ok: z.literal(true) }), "recorded"), ...problemResponses(400, 401, 404, 409) },
+    responses: {
+      200: json(z.object({ ok: z.literal(true) }), "recorded"),
+      ...problemResponses(...TOKEN_CALL, ...JSON_BODY, "lease.not_found", "lease.lapsed"),
+    },
   }),
   async (c) => {
     const { pool } = c.req.valid("param");
@@ -240,7 +245,7 @@ workers.openapi(
       answer = await run.report({ stepId: l.stepId, attempt: l.attempt, outcome: "failed", error: body.error });
     } else {
       if (utf8Bytes(JSON.stringify(body.output)) > LIMITS.outputBytes)
-        throw problems.invalid(`outputs are limited to ${LIMITS.outputBytes} bytes`);
+        throw new AppError("request.invalid", `outputs are limited to ${LIMITS.outputBytes} bytes`);
       // The manifest is built from what R2 holds for this attempt, never from the worker's word.
       const artifacts: Artifact[] = [];
       for (const name of body.artifacts) {
@@ -249,7 +254,8 @@ workers.openapi(
           name,
         );
         const head = await c.env.ARTIFACTS.head(key);
-        if (!head?.customMetadata?.sha256) throw problems.invalid(`artifact '${name}' was not uploaded for this lease`);
+        if (!head?.customMetadata?.sha256)
+          throw new AppError("request.invalid", `artifact '${name}' was not uploaded for this lease`);
         artifacts.push({
           name,
           key,

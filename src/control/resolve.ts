@@ -5,11 +5,11 @@
  */
 import { type CreateRunBody, type JsonObject, LIMITS, StepSpec } from "../../schema/api";
 import { jobDeclaration } from "../../schema/jobs";
+import { AppError, utf8Bytes } from "../errors";
 import { POOL_REGISTRY } from "../../schema/pools";
-import { type FieldError, fieldErrors } from "../../schema/problems";
+import { type FieldError, fieldErrors } from "../../schema/errors";
 import type { ResolvedStep, RetryPolicy } from "../../schema/run";
 import { BLUEPRINTS } from "../blueprints";
-import { type AppError, problems, utf8Bytes } from "../errors";
 import { validateGraph } from "./run/dag";
 
 export interface ResolveOptions {
@@ -33,20 +33,15 @@ export function resolveRun(body: CreateRunBody, options: ResolveOptions = DEFAUL
     const blueprint = BLUEPRINTS.get(body.blueprint);
     if (!blueprint) {
       return fail(
-        problems.unprocessable(
-          "blueprint.not_found",
-          `No blueprint named '${body.blueprint}'. See GET /v1/blueprints.`,
-        ),
+        new AppError("blueprint.not_found", `No blueprint named '${body.blueprint}'. See GET /v1/blueprints.`),
       );
     }
     const input = blueprint.input.safeParse(body.input ?? {});
     if (!input.success) {
       return fail(
-        problems.unprocessable(
-          "blueprint.invalid_input",
-          `The input does not fit blueprint '${blueprint.name}'.`,
-          fieldErrors(input.error, "input"),
-        ),
+        new AppError("blueprint.invalid_input", `The input does not fit blueprint '${blueprint.name}'.`, {
+          errors: fieldErrors(input.error, "input"),
+        }),
       );
     }
     specs = blueprint.expand(input.data);
@@ -67,7 +62,9 @@ export function resolveSteps(specs: StepSpec[], defaults: RetryPolicy, diagnosti
     jobDeclaration(s.type) ? [] : [{ path: `steps[${i}].type`, message: `unknown step type '${s.type}'` }],
   );
   if (unknown.length > 0)
-    return fail(problems.unprocessable("step.unknown_type", "A step names a type the runtime does not know.", unknown));
+    return fail(
+      new AppError("step.unknown_type", "A step names a type the runtime does not know.", { errors: unknown }),
+    );
   const disabled = diagnostics
     ? []
     : specs.flatMap((s, i) =>
@@ -76,11 +73,11 @@ export function resolveSteps(specs: StepSpec[], defaults: RetryPolicy, diagnosti
           : [],
       );
   if (disabled.length > 0)
-    return fail(problems.unprocessable("step.type_disabled", "Diagnostic job types are disabled here.", disabled));
+    return fail(new AppError("step.type_disabled", "Diagnostic job types are disabled here.", { errors: disabled }));
 
   const graph = validateGraph(specs);
   if (graph.length > 0)
-    return fail(problems.unprocessable("run.invalid_graph", "The step graph is not a valid DAG.", graph));
+    return fail(new AppError("run.invalid_graph", "The step graph is not a valid DAG.", { errors: graph }));
 
   const steps: ResolvedStep[] = [];
   const invalid: FieldError[] = [];
@@ -107,7 +104,7 @@ export function resolveSteps(specs: StepSpec[], defaults: RetryPolicy, diagnosti
     });
   });
   if (invalid.length > 0)
-    return fail(problems.unprocessable("step.invalid_input", "A step's input does not fit its type.", invalid));
+    return fail(new AppError("step.invalid_input", "A step's input does not fit its type.", { errors: invalid }));
   return { ok: true, steps };
 }
 

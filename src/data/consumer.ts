@@ -15,7 +15,7 @@ import { jobFor } from "./jobs";
 import { poolOfQueue } from "./pools";
 import { logError } from "../lib/log";
 import type { BeginResult, Continuation, ReportResult, StepReport } from "../../schema/run";
-import { fieldErrors } from "../../schema/problems";
+import { fieldErrors } from "../../schema/errors";
 
 export async function consumeBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const source = poolOfQueue(batch.queue);

@@ -1,54 +1,75 @@
 import { describe, expect, it } from "vitest";
-import { AppError, NonRetryableError, RetryAfterError, problems, toErrorShape } from "../../src/errors";
+import { ERRORS, refuse } from "../../schema/errors";
+import { AppError, NonRetryableError, RetryAfterError, toErrorShape } from "../../src/errors";
 
 describe("error classes", () => {
-  it("AppError defaults to status 500 and retryable", () => {
-    const e = new AppError("x.y", "boom");
+  it("AppError takes its status and retryability from the registry", () => {
+    const e = new AppError("run.not_found", "gone");
     expect(e).toBeInstanceOf(Error);
-    expect(e).toMatchObject({ name: "AppError", code: "x.y", message: "boom", status: 500, retryable: true });
+    expect(e).toMatchObject({
+      name: "AppError",
+      code: "run.not_found",
+      message: "gone",
+      status: 404,
+      retryable: false,
+    });
     expect(e.retryAfterMs).toBeUndefined();
+    expect(new AppError("rate.limited")).toMatchObject({ status: 429, retryable: true });
+  });
+
+  it("without a message, the code's title is the message", () => {
+    expect(new AppError("run.not_found").message).toBe(ERRORS["run.not_found"].title);
+  });
+
+  it("a code that never reaches the API would answer 500; a job's error defaults to the registry's retryability", () => {
+    expect(new AppError("system.fail", "boom")).toMatchObject({ status: 500, retryable: true });
+    expect(new AppError("repo.plan_missing", "no plan")).toMatchObject({ status: 500, retryable: false });
   });
 
   it("NonRetryableError is an AppError that is never retryable", () => {
-    const e = new NonRetryableError("a.b", "no", { status: 409 });
+    const e = new NonRetryableError("system.fail", "no");
     expect(e).toBeInstanceOf(AppError);
-    expect(e).toMatchObject({ name: "NonRetryableError", retryable: false, status: 409 });
+    expect(e).toMatchObject({ name: "NonRetryableError", retryable: false });
   });
 
   it("RetryAfterError keeps its delay and stays retryable", () => {
-    const e = new RetryAfterError("upstream.rate_limited", "slow down", 1500);
+    const e = new RetryAfterError("agent.rate_limited", "slow down", 1500);
     expect(e).toMatchObject({ name: "RetryAfterError", retryable: true, retryAfterMs: 1500 });
   });
 
   it("keeps the cause", () => {
     const cause = new Error("root");
-    expect(new AppError("x", "y", { cause }).cause).toBe(cause);
+    expect(new AppError("internal", "y", { cause }).cause).toBe(cause);
   });
 
-  it("problems are 4xx and not retryable", () => {
-    const all = [
-      problems.invalid("bad", [{ path: "a", message: "b" }]),
-      problems.malformedJson(),
-      problems.tooLarge(10),
-      problems.unauthenticated(),
-      problems.forbidden("auth.insufficient_scope", "no"),
-      problems.notFound("run.not_found", "gone"),
-      problems.conflict("run.conflict", "busy"),
-      problems.unprocessable("step.invalid_input", "bad", []),
-    ];
-    for (const p of all) {
-      expect(p.status).toBeGreaterThanOrEqual(400);
-      expect(p.status).toBeLessThan(500);
-      expect(p.retryable).toBe(false);
+  it("maps a refusal with the registry's status, its message and its wait", () => {
+    expect(AppError.from(refuse("run.not_resumable", "a running run cannot resume"))).toMatchObject({
+      code: "run.not_resumable",
+      message: "a running run cannot resume",
+      status: 409,
+    });
+    expect(AppError.from({ ...refuse("rate.limited"), retryAfterMs: 900 })).toMatchObject({
+      status: 429,
+      retryAfterMs: 900,
+      message: ERRORS["rate.limited"].title,
+    });
+  });
+
+  it("client errors of the API are 4xx and not retryable, but for the waits", () => {
+    for (const [code, spec] of Object.entries(ERRORS)) {
+      if (spec.status === null || spec.status >= 500) continue;
+      expect(spec.retryable, code).toBe(spec.status === 429);
     }
-    expect(problems.invalid("bad", [{ path: "a", message: "b" }]).errors).toEqual([{ path: "a", message: "b" }]);
-    expect(problems.tooLarge(10).message).toContain("10");
   });
 });
 
 describe("toErrorShape", () => {
   it("takes an AppError's own wire form", () => {
-    expect(toErrorShape(new AppError("x.y", "boom"))).toEqual({ code: "x.y", message: "boom", retryable: true });
+    expect(toErrorShape(new AppError("system.fail", "boom"))).toEqual({
+      code: "system.fail",
+      message: "boom",
+      retryable: true,
+    });
   });
 
   it("keeps a NonRetryableError non-retryable", () => {
@@ -60,8 +81,8 @@ describe("toErrorShape", () => {
   });
 
   it("keeps a RetryAfterError's retryAfterMs", () => {
-    expect(toErrorShape(new RetryAfterError("up.429", "later", 2500))).toEqual({
-      code: "up.429",
+    expect(toErrorShape(new RetryAfterError("agent.rate_limited", "later", 2500))).toEqual({
+      code: "agent.rate_limited",
       message: "later",
       retryable: true,
       retryAfterMs: 2500,
@@ -69,8 +90,13 @@ describe("toErrorShape", () => {
   });
 
   it("survives JSON: the wire form of an error maps back to itself", () => {
-    const wire = JSON.parse(JSON.stringify(new RetryAfterError("up.429", "later", 2500))) as unknown;
-    expect(toErrorShape(wire)).toEqual({ code: "up.429", message: "later", retryable: true, retryAfterMs: 2500 });
+    const wire = JSON.parse(JSON.stringify(new RetryAfterError("agent.rate_limited", "later", 2500))) as unknown;
+    expect(toErrorShape(wire)).toEqual({
+      code: "agent.rate_limited",
+      message: "later",
+      retryable: true,
+      retryAfterMs: 2500,
+    });
   });
 
   it("treats a plain Error as a retryable step.error", () => {

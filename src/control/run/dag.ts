@@ -1,6 +1,6 @@
 /** Pure logic of a run's step graph: validation, readiness, and what a failure takes down. */
 import type { StepStatus } from "../../../schema/vocabulary";
-import type { FieldError } from "../../../schema/problems";
+import type { FieldError } from "../../../schema/errors";
 
 export interface GraphNode {
   id: string;

@@ -17,13 +17,12 @@ import type { OutboxKind, RunRow, StepRow, TimerRow } from "./rows";
 import type { RunStore } from "./store";
 import { resolveSpawn } from "../resolve";
 import type { EngineConfig } from "./types";
-import type { ErrorShape } from "../../../schema/problems";
+import { type ErrorShape, type Refusal, refuse } from "../../../schema/errors";
 import type {
   Artifact,
   BeginResult,
   Continuation,
   NewRun,
-  Refusal,
   ReportResult,
   RunOutcome,
   StepReport,
@@ -537,8 +536,4 @@ export class RunEngine {
       this.store.setTimerNoLater("outbox", "webhooks", now + wait);
     }
   }
-}
-
-export function refuse(code: string, message: string): Refusal {
-  return { ok: false, code, message };
 }

@@ -3,6 +3,7 @@
  * The Run DO asks these before every change, so an illegal transition cannot be written.
  */
 import type { RetryPolicy } from "../../../schema/run";
+import type { ErrorCode } from "../../../schema/errors";
 import type { RunStatus, StepStatus } from "../../../schema/vocabulary";
 
 export type RunEvent = "validate" | "reject" | "enqueue" | "start" | "succeed" | "fail" | "cancel" | "pause" | "resume";
@@ -34,21 +35,22 @@ const STEP: Record<StepStatus, Partial<Record<StepEvent, StepStatus>>> = {
   skipped: {},
 };
 
-export type Transition<S> = { ok: true; to: S } | { ok: false; code: string; message: string };
+export type Transition<S> = { ok: true; to: S } | { ok: false; code: ErrorCode; message: string };
 
 /** Stable error codes for refused run transitions, as the API reports them. */
-const RUN_REFUSAL: Partial<Record<RunEvent, string>> = {
+export const RUN_REFUSAL = {
   cancel: "run.not_cancellable",
   pause: "run.not_pausable",
   resume: "run.not_resumable",
-};
+} as const satisfies Partial<Record<RunEvent, ErrorCode>>;
+const refusals: Partial<Record<RunEvent, ErrorCode>> = RUN_REFUSAL;
 
 export function transitionRun(from: RunStatus, event: RunEvent): Transition<RunStatus> {
   const to = RUN[from][event];
   if (to) return { ok: true, to };
   return {
     ok: false,
-    code: RUN_REFUSAL[event] ?? "run.illegal_transition",
+    code: refusals[event] ?? "run.illegal_transition",
     message: `a ${from} run cannot ${event}`,
   };
 }

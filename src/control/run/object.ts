@@ -10,6 +10,7 @@ import { numberVar, resolveOptions, type Env } from "../../env";
 import { RunEngine, type HeartbeatResult } from "./engine";
 import { retrySource, type RetrySource } from "./retry";
 import type { EngineConfig } from "./types";
+import type { Refusal } from "../../../schema/errors";
 import { sendOutbox } from "./outbox";
 import { pointsSince, type PointContext } from "./analytics";
 import { writePoints } from "../../analytics/points";
@@ -20,7 +21,7 @@ import { artifactView, eventView, runView } from "./views";
 import type { BeginResult, NewRun, ReportResult, StepReport } from "../../../schema/run";
 import type { RunUsage } from "../../../schema/usage";
 
-export type ControlResult = { ok: true; run: WireRun } | { ok: false; code: string; message: string };
+export type ControlResult = { ok: true; run: WireRun } | Refusal;
 export type RunControl = "cancel" | "pause" | "resume";
 
 export class RunObject extends DurableObject<Env> {

@@ -1,10 +1,10 @@
 /** Retrying a failed or cancelled run: what the new run needs from the old one. */
 import type { Json, JsonObject } from "../../../schema/api";
 import { json } from "../sqlite";
-import { refuse } from "./engine";
+import { type Refusal, refuse } from "../../../schema/errors";
 import type { StepRow } from "./rows";
 import type { RunStore } from "./store";
-import type { Artifact, CarriedStep, NewRun, Refusal, ResolvedStep } from "../../../schema/run";
+import type { Artifact, CarriedStep, NewRun, ResolvedStep } from "../../../schema/run";
 
 export type RetrySource = { ok: true; spec: Omit<NewRun, "id" | "traceId">; existing: string | null } | Refusal;
 

@@ -23,7 +23,7 @@ import {
 } from "./rows";
 import type { PoolBacklog } from "../metrics";
 import { addModels, addTotals, emptyTotals, type AttemptRecord } from "../../analytics/usage";
-import type { ErrorShape } from "../../../schema/problems";
+import type { ErrorShape } from "../../../schema/errors";
 import { type MeteredUsage, type RunUsage } from "../../../schema/usage";
 
 type Row = Record<string, SqlStorageValue>;

@@ -14,6 +14,7 @@ import type {
   Tenant,
   UpdateTenantBody,
 } from "../../../schema/tenants";
+import { refuse, type Refusal } from "../../../schema/errors";
 import { SCOPES } from "../../../schema/tenants";
 import type { CreateWebhookBody, Delivery, UpdateWebhookBody } from "../../../schema/webhooks";
 import type { Env } from "../../env";
@@ -58,10 +59,10 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
   LIVE_RUNS_MIGRATION,
 ];
 
+/** A refusal's message is what the API shows the caller: it never says which part of a key was wrong. */
 export type AuthResult =
   | { ok: true; scopes: Scope[] }
-  | { ok: false; code: "auth.unauthenticated" | "tenant.suspended" }
-  | { ok: false; code: "rate.limited"; retryAfterMs: number };
+  | Refusal<"auth.unauthenticated" | "tenant.suspended" | "rate.limited">;
 
 export type { ListRunsFilter, OpenedRun };
 
@@ -70,17 +71,14 @@ export type Credential = { keyId: string; secretHash: string } | { dev: true };
 
 export type OpenRunResult =
   | { ok: true; runId: string; replayed: boolean; start: boolean }
-  | {
-      ok: false;
-      code:
-        | "auth.unauthenticated"
-        | "tenant.suspended"
-        | "auth.insufficient_scope"
-        | "idempotency.conflict"
-        | "quota.exceeded";
-      message: string;
-    }
-  | { ok: false; code: "rate.limited"; retryAfterMs: number; message: string };
+  | Refusal<
+      | "auth.unauthenticated"
+      | "tenant.suspended"
+      | "rate.limited"
+      | "auth.insufficient_scope"
+      | "idempotency.conflict"
+      | "quota.exceeded"
+    >;
 
 /** Backoff of a failing send of due deliveries: 1 s, doubling, at most a minute. */
 const SEND_BACKOFF_BASE_MS = 1_000;
@@ -171,14 +169,14 @@ export class TenantObject extends DurableObject<Env> {
     let tenant = this.profile.get();
     if (!tenant && "dev" in presented && this.tenantId === DEV_TENANT)
       tenant = this.profile.create(DEV_TENANT, { name: "Local development" }, now);
-    if (!tenant) return { ok: false, code: "auth.unauthenticated" };
+    if (!tenant) return refuse("auth.unauthenticated");
     const scopes =
       "dev" in presented ? [...SCOPES] : this.profile.verifyKey(presented.keyId, presented.secretHash, now);
-    if (!scopes) return { ok: false, code: "auth.unauthenticated" };
-    if (tenant.status === "suspended") return { ok: false, code: "tenant.suspended" };
+    if (!scopes) return refuse("auth.unauthenticated");
+    if (tenant.status === "suspended") return refuse("tenant.suspended");
     this.bucket ??= new TokenBucket(tenant.limits.requestsPerMinute, now);
     const token = this.bucket.take(tenant.limits.requestsPerMinute, now);
-    if (!token.ok) return { ok: false, code: "rate.limited", retryAfterMs: token.retryAfterMs };
+    if (!token.ok) return { ...refuse("rate.limited"), retryAfterMs: token.retryAfterMs };
     return { ok: true, scopes };
   }
 
@@ -198,24 +196,26 @@ export class TenantObject extends DurableObject<Env> {
     // The API's key check, when it deferred it to this call (one object call per new run, not two).
     if (presented) {
       const auth = this.check(presented, now);
-      if (!auth.ok)
-        return auth.code === "rate.limited"
-          ? { ...auth, message: "Too many requests." }
-          : { ...auth, message: auth.code };
+      if (!auth.ok) return auth;
       if (!auth.scopes.includes("runs:write"))
-        return { ok: false, code: "auth.insufficient_scope", message: "This key lacks the 'runs:write' scope." };
+        return refuse("auth.insufficient_scope", "This key lacks the 'runs:write' scope.");
     }
     const tenant = this.profile.get();
-    if (!tenant) return { ok: false, code: "auth.unauthenticated", message: "No such tenant." };
+    if (!tenant) return refuse("auth.unauthenticated");
     if (idempotency) {
       const claim = this.runs.claim(idempotency.key, idempotency.bodyHash, run.runId, now);
-      if (!claim.ok) return { ok: false, code: "idempotency.conflict", message: claim.message };
+      if (!claim.ok) return claim;
       // A replay: the first request opened its run (or its object will say it never existed).
       if (claim.replayed) return { ok: true, runId: claim.runId, replayed: true, start: false };
     }
     if (!this.runs.reserve(now, tenant.limits.monthlyRuns)) {
       if (idempotency) this.runs.release(idempotency.key, run.runId);
-      return { ok: false, code: "quota.exceeded", message: "This tenant's monthly run quota is spent." };
+      // Try again when the next month (UTC) begins.
+      const date = new Date(now);
+      return {
+        ...refuse("quota.exceeded"),
+        retryAfterMs: Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1) - now,
+      };
     }
     const opened = this.runs.open(
       run,

@@ -4,6 +4,7 @@
  * `queued` by priority then arrival, started as slots free.
  */
 import type { RunSummary } from "../../../schema/api";
+import { refuse, type Refusal } from "../../../schema/errors";
 import { TERMINAL_RUN_STATUSES, type Priority, type RunStatus } from "../../../schema/vocabulary";
 import { rollUp, type UsageGroup, type UsageGroupRow } from "../../analytics/usage";
 import { type RunUsage } from "../../../schema/usage";
@@ -65,9 +66,7 @@ export interface ListRunsFilter {
   limit: number;
 }
 
-export type IdempotencyClaim =
-  | { ok: true; runId: string; replayed: boolean }
-  | { ok: false; code: string; message: string };
+export type IdempotencyClaim = { ok: true; runId: string; replayed: boolean } | Refusal<"idempotency.conflict">;
 
 interface IndexRow {
   run_id: string;
@@ -324,11 +323,7 @@ export class RunBook {
     )[0];
     if (existing) {
       if (existing.body_hash !== bodyHash) {
-        return {
-          ok: false,
-          code: "idempotency.conflict",
-          message: "this Idempotency-Key was used with a different body",
-        };
+        return refuse("idempotency.conflict", "this Idempotency-Key was used with a different body");
       }
       return { ok: true, runId: existing.run_id, replayed: true };
     }

@@ -1,0 +1,167 @@
+/**
+ * Every error code the runtime produces, in one table: the API's problem+json answers, the
+ * refusals Durable Objects return over RPC, and the errors a step or a run ends with. A code's
+ * HTTP status and retry semantics are decided here, once, not at the site that throws it.
+ *
+ * - `status`: what the API answers with the code. `null`: the code only travels in a step's or a
+ *   run's error, or in a refusal the API answers under another code (an external worker's stale
+ *   lease is `lease.lapsed`, whatever the run refused it with); should one reach the API's error
+ *   handler, it answers 500.
+ * - `retryable`: whether trying again may succeed. For a step error it is the default a throw
+ *   site may override (`NonRetryableError`, `RetryAfterError`); for the API, whether the same
+ *   request may be answered differently later.
+ * - `title`: a short human sentence, and the message of an error thrown without one.
+ *
+ * Below the table: the wire forms of errors, and the field errors of a refused request,
+ * formatted once from zod's issues for every caller.
+ */
+import type { z } from "zod";
+
+interface ErrorSpec {
+  status: number | null;
+  retryable: boolean;
+  title: string;
+}
+
+export const ERRORS = {
+  // The request itself, before any resource is looked at.
+  "request.invalid": { status: 400, retryable: false, title: "The request is invalid." },
+  "request.malformed_json": { status: 400, retryable: false, title: "The body is not valid JSON." },
+  "request.too_deep": { status: 400, retryable: false, title: "The body nests too deeply." },
+  "request.too_large": { status: 413, retryable: false, title: "The body is too large." },
+  "request.unsupported_media_type": {
+    status: 415,
+    retryable: false,
+    title: "The body must be JSON (Content-Type: application/json).",
+  },
+  "route.not_found": { status: 404, retryable: false, title: "No such route." },
+  internal: { status: 500, retryable: true, title: "Internal error." },
+
+  // Who is calling, and whether its tenant may.
+  "auth.unauthenticated": {
+    status: 401,
+    retryable: false,
+    title: "A valid API key is required: Authorization: Bearer <key>.",
+  },
+  "auth.insufficient_scope": { status: 403, retryable: false, title: "This key lacks the needed scope." },
+  "tenant.suspended": { status: 403, retryable: false, title: "This tenant is suspended." },
+  "rate.limited": { status: 429, retryable: true, title: "Too many requests for this tenant; slow down." },
+  "quota.exceeded": { status: 429, retryable: true, title: "This tenant's monthly run quota is spent." },
+
+  // Creating a run: blueprint, step graph and inputs.
+  "idempotency.conflict": {
+    status: 409,
+    retryable: false,
+    title: "This Idempotency-Key was used with a different body.",
+  },
+  "blueprint.not_found": { status: 422, retryable: false, title: "No such blueprint." },
+  "blueprint.invalid_input": { status: 422, retryable: false, title: "The input does not fit the blueprint." },
+  "step.unknown_type": { status: 422, retryable: false, title: "A step names a type the runtime does not know." },
+  "step.type_disabled": { status: 422, retryable: false, title: "Diagnostic job types are disabled here." },
+  "step.invalid_input": { status: 422, retryable: false, title: "A step's input does not fit its type." },
+  "run.invalid_graph": { status: 422, retryable: false, title: "The step graph is not a valid DAG." },
+
+  // Runs and their controls.
+  "run.not_found": { status: 404, retryable: false, title: "No such run." },
+  "artifact.not_found": { status: 404, retryable: false, title: "No such artifact." },
+  "run.not_cancellable": { status: 409, retryable: false, title: "The run cannot be cancelled now." },
+  "run.not_pausable": { status: 409, retryable: false, title: "The run cannot be paused now." },
+  "run.not_resumable": { status: 409, retryable: false, title: "The run cannot be resumed now." },
+  "run.illegal_transition": { status: 409, retryable: false, title: "The run cannot make that change now." },
+  "run.not_retryable": { status: 409, retryable: false, title: "Only a failed or cancelled run can be retried." },
+
+  // External workers' leases.
+  "lease.not_found": { status: 404, retryable: false, title: "No such lease." },
+  "lease.lapsed": { status: 409, retryable: false, title: "This lease is no longer current." },
+
+  // Webhooks.
+  "webhook.not_found": { status: 404, retryable: false, title: "No such webhook endpoint." },
+  "delivery.not_found": { status: 404, retryable: false, title: "No such delivery." },
+
+  // Administration.
+  "tenant.not_found": { status: 404, retryable: false, title: "No such tenant." },
+  "tenant.exists": { status: 409, retryable: false, title: "The tenant already exists." },
+  "tenant.reserved": { status: 409, retryable: false, title: "Tenant 'dev' is the local development tenant." },
+  "key.not_found": { status: 404, retryable: false, title: "No such live key." },
+  "token.not_found": { status: 404, retryable: false, title: "No such live token." },
+
+  // A run's refusals of an attempt's calls (begin, heartbeat, report).
+  "run.finished": { status: null, retryable: false, title: "The run is over." },
+  "step.not_found": { status: null, retryable: false, title: "The run has no such step." },
+  "attempt.stale": { status: null, retryable: false, title: "The attempt is not the step's current one." },
+  "attempt.duplicate": { status: null, retryable: false, title: "The attempt has begun already." },
+  "attempt.not_running": { status: null, retryable: false, title: "The attempt is not running." },
+  "step.illegal_transition": { status: null, retryable: false, title: "The step cannot make that change." },
+
+  // How an attempt, a step or a run failed (a step's or a run's `error`).
+  "step.error": { status: null, retryable: true, title: "The handler threw." },
+  "step.timeout": { status: null, retryable: true, title: "The attempt passed its timeout." },
+  "step.stopped": { status: null, retryable: false, title: "The run stopped the attempt." },
+  "step.dead_lettered": { status: null, retryable: true, title: "The queue dead-lettered the attempt." },
+  "step.undeliverable": { status: null, retryable: false, title: "No worker picked the step up." },
+  "step.external": { status: null, retryable: false, title: "The step runs on external workers only." },
+  "step.invalid_output": { status: null, retryable: false, title: "The output does not fit the step's type." },
+  "step.output_too_large": { status: null, retryable: false, title: "The output is too large; write an artifact." },
+  "spawn.invalid": { status: null, retryable: false, title: "The spawned steps are invalid." },
+  "artifact.invalid_name": { status: null, retryable: false, title: "An artifact's name or key part is invalid." },
+  "artifact.name_conflict": {
+    status: null,
+    retryable: false,
+    title: "Another step already produced an artifact of that name.",
+  },
+  "run.step_failed": { status: null, retryable: false, title: "A step failed." },
+  "run.deadline_exceeded": { status: null, retryable: false, title: "The run passed its deadline." },
+
+  // Thrown by job handlers.
+  "agent.rate_limited": { status: null, retryable: true, title: "The model provider asks to slow down." },
+  "agent.upstream_error": { status: null, retryable: true, title: "The model provider failed." },
+  "agent.unavailable": { status: null, retryable: true, title: "The model provider is unreachable." },
+  "agent.request_refused": { status: null, retryable: false, title: "The model provider refused the request." },
+  "agent.provider_unavailable": { status: null, retryable: false, title: "No model provider is configured." },
+  "agent.malformed_output": { status: null, retryable: false, title: "The model's answer is not what was asked." },
+  "repo.plan_missing": { status: null, retryable: false, title: "The step needs a repo.plan step upstream." },
+  "repo.file_conflict": { status: null, retryable: false, title: "Two steps produced the same file." },
+  "repo.nothing_to_package": { status: null, retryable: false, title: "No upstream step produced files." },
+  "system.fail": { status: null, retryable: true, title: "The diagnostic job failed, as asked." },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** The codes the API answers with, with their status. */
+export type ApiErrorCode = { [C in ErrorCode]: (typeof ERRORS)[C]["status"] extends number ? C : never }[ErrorCode];
+
+/** A Durable Object's "no" over RPC: plain data, since class identity does not survive the call. */
+export type Refusal<C extends ErrorCode = ErrorCode> = { ok: false; code: C; message: string; retryAfterMs?: number };
+
+/** A refusal; without a message, the code's title is the message. */
+export function refuse<C extends ErrorCode>(code: C, message: string = ERRORS[code].title): Refusal<C> {
+  return { ok: false, code, message };
+}
+
+/** The HTTP status the API answers a code with (500 for one that should never reach it). */
+export const httpStatus = (code: ErrorCode): number => ERRORS[code].status ?? 500;
+
+/**
+ * An error on the wire (a step's error, a queue message, an RPC answer). Its code is a string:
+ * an external worker's failure report may carry any code, not only ours.
+ */
+export interface ErrorShape {
+  code: string;
+  message: string;
+  retryable: boolean;
+  retryAfterMs?: number;
+}
+
+/** One field of a refused request, and what is wrong with it. */
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+/** zod's issues as field errors, their paths under `prefix` (e.g. `steps[2].input`). */
+export function fieldErrors(error: z.ZodError, prefix = ""): FieldError[] {
+  return error.issues.map((issue) => ({
+    path: [prefix, ...issue.path.map(String)].filter(Boolean).join("."),
+    message: issue.message,
+  }));
+}
