@@ -14,22 +14,19 @@ import {
 } from "../../schema/tenants";
 import { DEV_TENANT } from "../control/tenant/profile";
 import { EXTERNAL_POOLS } from "../../schema/pools";
+import { KEY_ID } from "../../schema/ids";
 import { composeMetrics } from "../control/metrics";
 import { problems } from "../errors";
 import { newKeyId } from "../lib/crypto";
-import { newApi, problemResponses, timeWindow } from "./common";
+import { json, newApi, problemResponses, timeWindow } from "./common";
 
 const security = [{ admin: [] }];
 const TenantParam = z.object({ id: TenantId.openapi({ param: { name: "id", in: "path" } }) });
 const KeyParam = TenantParam.extend({
   keyId: z
     .string()
-    .regex(/^[0-9a-z]{12}$/)
+    .regex(KEY_ID)
     .openapi({ param: { name: "keyId", in: "path" } }),
-});
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
 });
 const TenantWithRuns = Tenant.extend({
   runs: z.object({ running: z.number().int(), waiting: z.number().int() }),
@@ -200,7 +197,7 @@ admin.openapi(
       params: PoolParam.extend({
         tokenId: z
           .string()
-          .regex(/^[0-9a-z]{12}$/)
+          .regex(KEY_ID)
           .openapi({ param: { name: "tokenId", in: "path" } }),
       }),
     },

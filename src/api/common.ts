@@ -1,5 +1,5 @@
 /** What every API sub-app shares: its context type, the validation hook, problem responses. */
-import { OpenAPIHono } from "@hono/zod-openapi";
+import { OpenAPIHono, type z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { Problem } from "../../schema/api";
 import type { Env } from "../env";
@@ -48,6 +48,12 @@ export function problemResponse(c: Context, err: AppError): Response {
   if (err.retryAfterMs !== undefined) headers["retry-after"] = String(Math.ceil(err.retryAfterMs / 1000));
   return c.body(JSON.stringify(body), err.status as 400, headers);
 }
+
+/** A JSON response entry for the OpenAPI document. */
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
 
 /** Response entries for the OpenAPI document: a problem for each listed status. */
 export function problemResponses(...statuses: number[]) {

@@ -14,10 +14,10 @@ import type { Env } from "../env";
 import { problems } from "../errors";
 import { urlGuard } from "../webhooks/config";
 import { guardUrl } from "../webhooks/guard";
-import { newApi, problemResponses } from "./common";
+import { WEBHOOK_ID } from "../../schema/ids";
+import { json, newApi, problemResponses } from "./common";
 
 const security = [{ bearer: [] }];
-const WEBHOOK_ID = /^wh_[0-9a-z]{12}$/;
 const IdParam = z.object({
   id: z
     .string()
@@ -25,10 +25,6 @@ const IdParam = z.object({
     .openapi({ param: { name: "id", in: "path" } }),
 });
 const notFound = () => problems.notFound("webhook.not_found", "No such webhook endpoint.");
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
 
 function endpointId(id: string): string {
   if (!WEBHOOK_ID.test(id)) throw notFound();

@@ -11,6 +11,7 @@ import type { StepMessage } from "../../../schema/messages";
 import type { Env } from "../../env";
 import { newKeyId, newSecret, sha256Hex, timingSafeEqualHex } from "../../lib/crypto";
 import { LIMITS } from "../../../schema/api";
+import { LEASE_ID } from "../../../schema/ids";
 import { migrate, one, type Migration } from "../sqlite";
 import { Waiters } from "../waiters";
 
@@ -45,9 +46,6 @@ export interface HeldLease {
 const LEASE_ROW_TTL_MS = LIMITS.timeoutMs.max + 60 * 60 * 1000;
 /** Expired lease rows deleted per take: bounded work, and the table cannot grow without limit. */
 const PRUNE_BATCH = 100;
-
-/** `lse_` + 40 base32 characters: 200 bits from the CSPRNG. */
-const LEASE_ID = /^lse_[0-9a-z]{40}$/;
 
 export class PoolObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
