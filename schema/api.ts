@@ -4,6 +4,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { EVENT_TYPES, FAILURE_POLICIES, PRIORITIES, RUN_STATUSES, STEP_STATUSES } from "./vocabulary";
+import { RUN_ID, TENANT_ID } from "./ids";
 
 export const LIMITS = {
   bodyBytes: 1024 * 1024,
@@ -31,7 +32,7 @@ export const ProjectId = z
 
 export const RunId = z
   .string()
-  .regex(/^run_[0-9a-z]{26}$/, "a run id such as run_01jd…")
+  .regex(RUN_ID, "a run id such as run_01jd…")
   .openapi({ example: "run_01jdz3k7m9q2w8e4r6t0y1u3i5" });
 
 export const ArtifactName = z
@@ -419,5 +420,5 @@ export type Problem = z.infer<typeof Problem>;
 
 export const TenantId = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9-]{1,39}$/, "lowercase letters, digits and '-'; 2 to 40")
+  .regex(TENANT_ID, "lowercase letters, digits and '-'; 2 to 40")
   .openapi({ example: "acme" });

@@ -14,22 +14,19 @@ import {
 } from "../../schema/tenants";
 import { DEV_TENANT } from "../control/tenant/profile";
 import { EXTERNAL_POOLS } from "../../schema/pools";
+import { KEY_ID } from "../../schema/ids";
 import { composeMetrics } from "../control/metrics";
 import { AppError } from "../errors";
 import { newKeyId } from "../lib/crypto";
-import { JSON_BODY, newApi, problemResponses, timeWindow, TOKEN_CALL } from "./common";
+import { JSON_BODY, json, newApi, problemResponses, timeWindow, TOKEN_CALL } from "./common";
 
 const security = [{ admin: [] }];
 const TenantParam = z.object({ id: TenantId.openapi({ param: { name: "id", in: "path" } }) });
 const KeyParam = TenantParam.extend({
   keyId: z
     .string()
-    .regex(/^[0-9a-z]{12}$/)
+    .regex(KEY_ID)
     .openapi({ param: { name: "keyId", in: "path" } }),
-});
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
 });
 const TenantWithRuns = Tenant.extend({
   runs: z.object({ running: z.number().int(), waiting: z.number().int() }),
@@ -213,7 +210,7 @@ admin.openapi(
       params: PoolParam.extend({
         tokenId: z
           .string()
-          .regex(/^[0-9a-z]{12}$/)
+          .regex(KEY_ID)
           .openapi({ param: { name: "tokenId", in: "path" } }),
       }),
     },

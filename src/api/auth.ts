@@ -14,7 +14,8 @@ import { sha256Hex, timingSafeEqualHex } from "../lib/crypto";
 import { parseApiKey } from "../lib/keys";
 import type { AppEnv } from "./common";
 
-function bearer(header: string | undefined): string | null {
+/** The token of an `Authorization: Bearer <token>` header, or null. */
+export function bearer(header: string | undefined): string | null {
   const m = header?.match(/^Bearer\s+(\S{1,256})\s*$/i);
   return m ? m[1]! : null;
 }

@@ -61,6 +61,12 @@ export function problemResponse(c: Context, err: ProblemSource): Response {
   return c.body(JSON.stringify(body), err.status as 400, headers);
 }
 
+/** A JSON response entry for the OpenAPI document. */
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
 /** What any tenant route may answer before its handler runs: the headers, the key, its tenant's state and rate. */
 export const TENANT_CALL = [
   "request.invalid",

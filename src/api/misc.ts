@@ -3,7 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { BlueprintList, Metrics, MetricsQuery, UsageQuery, UsageReport } from "../../schema/api";
 import { describeBlueprints } from "../blueprints";
 import { cost, prices } from "../analytics/prices";
-import { newApi, problemResponses, TENANT_CALL, timeWindow } from "./common";
+import { json, newApi, problemResponses, TENANT_CALL, timeWindow } from "./common";
 import { composeMetrics } from "../control/metrics";
 
 export const health = newApi().openapi(
@@ -12,7 +12,7 @@ export const health = newApi().openapi(
     path: "/healthz",
     summary: "Liveness",
     responses: {
-      200: { description: "alive", content: { "application/json": { schema: z.object({ status: z.literal("ok") }) } } },
+      200: json(z.object({ status: z.literal("ok") }), "alive"),
     },
   }),
   (c) => c.json({ status: "ok" as const }, 200),
@@ -25,7 +25,7 @@ export const blueprints = newApi().openapi(
     summary: "The blueprints a run can name",
     security: [{ bearer: [] }],
     responses: {
-      200: { description: "blueprints", content: { "application/json": { schema: BlueprintList } } },
+      200: json(BlueprintList, "blueprints"),
       ...problemResponses(...TENANT_CALL),
     },
   }),
@@ -40,7 +40,7 @@ export const usage = newApi().openapi(
     security: [{ bearer: [] }],
     request: { query: UsageQuery },
     responses: {
-      200: { description: "usage", content: { "application/json": { schema: UsageReport } } },
+      200: json(UsageReport, "usage"),
       ...problemResponses(...TENANT_CALL),
     },
   }),
@@ -73,7 +73,7 @@ export const metrics = newApi().openapi(
     security: [{ bearer: [] }],
     request: { query: MetricsQuery },
     responses: {
-      200: { description: "metrics", content: { "application/json": { schema: Metrics } } },
+      200: json(Metrics, "metrics"),
       ...problemResponses(...TENANT_CALL),
     },
   }),

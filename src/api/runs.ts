@@ -26,6 +26,7 @@ import { verifyKey } from "./auth";
 import { JSON_BODY, newApi, problemResponses, TENANT_CALL } from "./common";
 import { checkUrl } from "./webhooks";
 import { EventTypePattern } from "../../schema/webhooks";
+import { RUN_ID } from "../../schema/ids";
 import { decodeCursor, encodeCursor } from "./cursor";
 
 const IdParam = z.object({
@@ -34,7 +35,6 @@ const IdParam = z.object({
     .max(64)
     .openapi({ param: { name: "id", in: "path" }, example: "run_01jdz3k7m9q2w8e4r6t0y1u3i5" }),
 });
-const RUN_ID = /^run_[0-9a-z]{26}$/;
 /** A live event stream is closed after this long; clients reconnect with Last-Event-ID. */
 const STREAM_MAX_MS = 10 * 60_000;
 const security = [{ bearer: [] }];

@@ -14,19 +14,15 @@ import type { Env } from "../env";
 import { AppError } from "../errors";
 import { urlGuard } from "../webhooks/config";
 import { guardUrl } from "../webhooks/guard";
-import { JSON_BODY, newApi, problemResponses, TENANT_CALL } from "./common";
+import { WEBHOOK_ID } from "../../schema/ids";
+import { JSON_BODY, json, newApi, problemResponses, TENANT_CALL } from "./common";
 
 const security = [{ bearer: [] }];
-const WEBHOOK_ID = /^wh_[0-9a-z]{12}$/;
 const IdParam = z.object({
   id: z
     .string()
     .max(64)
     .openapi({ param: { name: "id", in: "path" } }),
-});
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
 });
 
 function endpointId(id: string): string {

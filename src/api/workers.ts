@@ -19,7 +19,8 @@ import { EXTERNAL_POOLS } from "../../schema/pools";
 import { AppError, utf8Bytes } from "../errors";
 import { LIMITS } from "../../schema/api";
 import { sha256Hex } from "../lib/crypto";
-import { type AppEnv, JSON_BODY, newApi, problemResponses, TOKEN_CALL } from "./common";
+import { bearer } from "./auth";
+import { type AppEnv, JSON_BODY, json, newApi, problemResponses, TOKEN_CALL } from "./common";
 import type { Artifact } from "../../schema/run";
 
 const security = [{ worker: [] }];
@@ -35,10 +36,6 @@ const LeaseParam = PoolParam.extend({
     .string()
     .max(200)
     .openapi({ param: { name: "lease", in: "path" } }),
-});
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
 });
 
 const Lease = z
@@ -65,7 +62,7 @@ const WORKER_PATH = /^\/v1\/pools\/([^/]+)(?:\/leases\/([^/]+))?/;
  */
 export const requireWorker: MiddlewareHandler<AppEnv> = async (c, next) => {
   const [, pool = "", leaseId = null] = WORKER_PATH.exec(c.req.path) ?? [];
-  const token = c.req.header("authorization")?.match(/^Bearer\s+(\S{1,256})$/i)?.[1];
+  const token = bearer(c.req.header("authorization"));
   const parsed = token ? parseWorkerToken(token) : null;
   if (!parsed || parsed.pool !== pool || !EXTERNAL.includes(pool)) throw new AppError("auth.unauthenticated");
   const answer = await c.env.POOL.getByName(pool).authorize(parsed.id, await sha256Hex(parsed.secret), leaseId);

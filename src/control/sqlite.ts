@@ -112,3 +112,13 @@ export const json = {
   write: (value: unknown): string => JSON.stringify(value),
   read: <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T)),
 };
+
+/** Every row of `query`, typed as the caller knows its columns to be. */
+export function all<T>(sql: SqlStorage, query: string, ...params: unknown[]): T[] {
+  return sql.exec(query, ...params).toArray() as unknown as T[];
+}
+
+/** The first row of `query`, or null when there is none (unlike the cursor's `one()`, which throws). */
+export function one<T>(sql: SqlStorage, query: string, ...params: unknown[]): T | null {
+  return all<T>(sql, query, ...params)[0] ?? null;
+}

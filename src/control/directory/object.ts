@@ -5,7 +5,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../../env";
-import { migrate, type Migration } from "../sqlite";
+import { all, migrate, type Migration } from "../sqlite";
 
 const MIGRATIONS: readonly Migration[] = [[`CREATE TABLE tenant (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL)`]];
 
@@ -24,9 +24,6 @@ export class DirectoryObject extends DurableObject<Env> {
   }
 
   async list(): Promise<string[]> {
-    return this.sql
-      .exec<{ id: string }>("SELECT id FROM tenant ORDER BY id")
-      .toArray()
-      .map((r) => r.id);
+    return all<{ id: string }>(this.sql, "SELECT id FROM tenant ORDER BY id").map((r) => r.id);
   }
 }

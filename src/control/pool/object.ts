@@ -11,7 +11,9 @@ import type { StepMessage } from "../../../schema/messages";
 import type { Env } from "../../env";
 import { newKeyId, newSecret, sha256Hex, timingSafeEqualHex } from "../../lib/crypto";
 import { LIMITS } from "../../../schema/api";
-import { migrate, type Migration } from "../sqlite";
+import { LEASE_ID } from "../../../schema/ids";
+import { migrate, one, type Migration } from "../sqlite";
+import { Waiters } from "../waiters";
 
 const MIGRATIONS: readonly Migration[] = [
   [
@@ -45,12 +47,9 @@ const LEASE_ROW_TTL_MS = LIMITS.timeoutMs.max + 60 * 60 * 1000;
 /** Expired lease rows deleted per take: bounded work, and the table cannot grow without limit. */
 const PRUNE_BATCH = 100;
 
-/** `lse_` + 40 base32 characters: 200 bits from the CSPRNG. */
-const LEASE_ID = /^lse_[0-9a-z]{40}$/;
-
 export class PoolObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new Waiters();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -73,7 +72,7 @@ export class PoolObject extends DurableObject<Env> {
         now,
       );
     }
-    for (const wake of this.waiters) wake();
+    this.waiters.wakeAll();
   }
 
   /**
@@ -83,11 +82,10 @@ export class PoolObject extends DurableObject<Env> {
   async take(tokenId: string, waitMs: number): Promise<{ message: StepMessage; leaseId: string } | null> {
     const deadline = Date.now() + waitMs;
     for (;;) {
-      const row = this.sql
-        .exec<{ body: string }>(
-          "DELETE FROM waiting WHERE rowid = (SELECT rowid FROM waiting ORDER BY enqueued_at LIMIT 1) RETURNING body",
-        )
-        .toArray()[0];
+      const row = one<{ body: string }>(
+        this.sql,
+        "DELETE FROM waiting WHERE rowid = (SELECT rowid FROM waiting ORDER BY enqueued_at LIMIT 1) RETURNING body",
+      );
       if (row) {
         const message = JSON.parse(row.body) as StepMessage;
         const leaseId = `lse_${newSecret()}`;
@@ -110,11 +108,7 @@ export class PoolObject extends DurableObject<Env> {
       }
       const left = deadline - Date.now();
       if (left <= 0) return null;
-      await new Promise<void>((resolve) => {
-        const wake = () => (clearTimeout(timer), this.waiters.delete(wake), resolve());
-        const timer = setTimeout(wake, left);
-        this.waiters.add(wake);
-      });
+      await this.waiters.wait(left);
     }
   }
 
@@ -130,14 +124,13 @@ export class PoolObject extends DurableObject<Env> {
   ): Promise<{ ok: false } | { ok: true; lease: HeldLease | null }> {
     if (!this.verifyToken(tokenId, secretHash)) return { ok: false };
     if (leaseId === null || !LEASE_ID.test(leaseId)) return { ok: true, lease: null };
-    const row = this.sql
-      .exec<{ run_id: string; step_id: string; attempt: number }>(
-        "SELECT run_id, step_id, attempt FROM lease WHERE hash = ? AND token_id = ? AND expires_at > ?",
-        await sha256Hex(leaseId),
-        tokenId,
-        Date.now(),
-      )
-      .toArray()[0];
+    const row = one<{ run_id: string; step_id: string; attempt: number }>(
+      this.sql,
+      "SELECT run_id, step_id, attempt FROM lease WHERE hash = ? AND token_id = ? AND expires_at > ?",
+      await sha256Hex(leaseId),
+      tokenId,
+      Date.now(),
+    );
     return { ok: true, lease: row ? { runId: row.run_id, stepId: row.step_id, attempt: row.attempt } : null };
   }
 
@@ -167,9 +160,11 @@ export class PoolObject extends DurableObject<Env> {
   }
 
   private verifyToken(id: string, secretHash: string): boolean {
-    const row = this.sql
-      .exec<{ hash: string; revoked_at: number | null }>("SELECT hash, revoked_at FROM worker_token WHERE id = ?", id)
-      .toArray()[0];
+    const row = one<{ hash: string; revoked_at: number | null }>(
+      this.sql,
+      "SELECT hash, revoked_at FROM worker_token WHERE id = ?",
+      id,
+    );
     return !!row && row.revoked_at === null && timingSafeEqualHex(row.hash, secretHash);
   }
 

@@ -11,7 +11,7 @@ import { RunEngine, type HeartbeatResult } from "./engine";
 import { retrySource, type RetrySource } from "./retry";
 import type { EngineConfig } from "./types";
 import type { Refusal } from "../../../schema/errors";
-import { sendOutbox } from "./outbox";
+import { OutboxSender } from "./outbox";
 import { pointsSince, type PointContext } from "./analytics";
 import { writePoints } from "../../analytics/points";
 import { prices } from "../../analytics/prices";
@@ -20,6 +20,8 @@ import { blueprintExpectedMs, type PoolBacklog } from "../metrics";
 import { artifactView, eventView, runView } from "./views";
 import type { BeginResult, NewRun, ReportResult, StepReport } from "../../../schema/run";
 import type { RunUsage } from "../../../schema/usage";
+import { Alarm } from "../alarms";
+import { Waiters } from "../waiters";
 
 export type ControlResult = { ok: true; run: WireRun } | Refusal;
 export type RunControl = "cancel" | "pause" | "resume";
@@ -27,31 +29,31 @@ export type RunControl = "cancel" | "pause" | "resume";
 export class RunObject extends DurableObject<Env> {
   private readonly store: RunStore;
   private readonly engine: RunEngine;
-  private alarmAt: number | null = null;
-  private flushing: Promise<void> | null = null;
-  private flushAgain = false;
-  private readonly waiters = new Set<() => void>();
+  private readonly alarmClock: Alarm;
+  private readonly outbox: OutboxSender;
+  /** Long polls for events, woken by every committed change. */
+  private readonly waiters = new Waiters();
   /** The last event already turned into analytics points (in memory: at most once). */
   private analyzedSeq = 0;
   private readonly pointContext: PointContext;
-  /**
-   * Outbox rows sent but not yet deleted. The delete rides on the next transaction (the next
-   * RPC's, or the flush timer's alarm) instead of costing one of its own after every send; until
-   * then sends skip them. Lost on eviction, which only means those rows are sent again.
-   */
-  private readonly sentRows = new Set<number>();
-  private webhooksFlushed = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new RunStore(ctx.storage.sql);
     this.engine = new RunEngine(this.store, engineConfig(env));
     this.pointContext = { prices: prices(env.PRICE_TABLE), expectedMs: blueprintExpectedMs };
+    this.alarmClock = new Alarm(ctx.storage);
+    this.outbox = new OutboxSender(this.store, env, {
+      admit: () => this.mutate(() => this.engine.admit(Date.now())),
+      retryLater: () =>
+        this.mutate(() => this.store.setTimer("outbox", "flush", Date.now() + engineConfig(this.env).outboxRetryMs)),
+      afterPass: () => this.alarmClock.sync(this.store.nextTimer()),
+    });
     ctx.blockConcurrencyWhile(async () => {
       this.store.open();
       // Points for events logged before this object (re)started were written then, or are lost.
       if (this.store.run()) this.analyzedSeq = this.store.lastEventSeq();
-      this.alarmAt = await ctx.storage.getAlarm();
+      await this.alarmClock.load();
     });
   }
 
@@ -61,7 +63,7 @@ export class RunObject extends DurableObject<Env> {
       this.store.initialize();
       this.engine.create(spec, Date.now());
     });
-    await this.settle();
+    await this.outbox.settle(); // sends what the change wrote, then moves the alarm
     return runView(this.store.run()!, this.store.steps());
   }
 
@@ -83,7 +85,7 @@ export class RunObject extends DurableObject<Env> {
     if (!this.owned(tenantId)) return null;
     let rows = this.store.events(after, limit);
     if (rows.length === 0 && waitMs > 0 && !TERMINAL_RUN_STATUSES.has(this.store.run()!.status)) {
-      await this.nextChange(waitMs);
+      await this.waiters.wait(waitMs);
       rows = this.store.events(after, limit);
     }
     const run = this.store.run()!;
@@ -115,21 +117,21 @@ export class RunObject extends DurableObject<Env> {
   async control(tenantId: string, action: RunControl): Promise<ControlResult | null> {
     if (!this.owned(tenantId)) return null;
     const result = this.mutate(() => this.engine[action](Date.now()));
-    await this.settle();
+    await this.outbox.settle();
     return result.ok ? { ok: true, run: runView(this.store.run()!, this.store.steps()) } : result;
   }
 
   /** Called by the tenant's object when it admits this run (a concurrency slot freed). */
   async start(): Promise<void> {
     this.mutate(() => this.engine.admit(Date.now()));
-    await this.settle();
+    await this.outbox.settle();
   }
 
   /** What a retry of this run needs; the first call records `newRunId` as its retry. */
   async retrySource(tenantId: string, newRunId: string): Promise<RetrySource | null> {
     if (!this.owned(tenantId)) return null;
     const result = this.mutate(() => retrySource(this.store, newRunId, Date.now()));
-    await this.settle();
+    await this.outbox.settle();
     return result;
   }
 
@@ -154,14 +156,14 @@ export class RunObject extends DurableObject<Env> {
   /** Called by a running handler: extends its lease; refused when the attempt should stop. */
   async heartbeat(stepId: string, attempt: number): Promise<HeartbeatResult> {
     const result = this.mutate(() => this.engine.heartbeat(stepId, attempt, Date.now()));
-    await this.settle();
+    await this.outbox.settle();
     return result;
   }
 
   /** Called by a queue consumer before it runs an attempt. */
   async begin(stepId: string, attempt: number): Promise<BeginResult> {
     const result = this.mutate(() => this.engine.begin(stepId, attempt, Date.now()));
-    await this.settle();
+    await this.outbox.settle();
     return result;
   }
 
@@ -178,25 +180,25 @@ export class RunObject extends DurableObject<Env> {
       const next = answer.ok && continueIn ? this.engine.continueIn(continueIn, before, now) : null;
       return next ? { ...answer, next } : answer;
     });
-    await this.settle();
+    await this.outbox.settle();
     return result;
   }
 
   /** Called by a dead-letter consumer: the queue gave up on this attempt's message. */
   async deadLettered(stepId: string, attempt: number): Promise<ReportResult> {
     const result = this.mutate(() => this.engine.deadLettered(stepId, attempt, Date.now()));
-    await this.settle();
+    await this.outbox.settle();
     return result;
   }
 
   /** One alarm serves every timer row. Idempotent: rows are deleted as they are handled. */
   override async alarm(): Promise<void> {
-    this.alarmAt = null;
+    this.alarmClock.fired();
     const now = Date.now();
     this.mutate(() => {
       for (const timer of this.store.dueTimers(now)) this.engine.fire(timer, now);
     });
-    await this.settle();
+    await this.outbox.settle();
   }
 
   private owned(tenantId: string) {
@@ -209,7 +211,7 @@ export class RunObject extends DurableObject<Env> {
     try {
       result = this.ctx.storage.transactionSync(() => {
         this.store.beginTransaction();
-        this.forgetSent();
+        this.outbox.forgetSent();
         const decided = decide();
         this.store.commit();
         return decided;
@@ -218,79 +220,11 @@ export class RunObject extends DurableObject<Env> {
       this.store.forgetCaches(); // they may hold what was just rolled back
       throw err;
     }
-    for (const wake of this.waiters) wake();
+    this.waiters.wakeAll();
     const { points, last } = pointsSince(this.store, this.analyzedSeq, this.pointContext);
     this.analyzedSeq = last;
     writePoints(this.env.ANALYTICS, points);
     return result;
-  }
-
-  /** Resolves at the next committed change, or after `ms`. Only long polls wait on it. */
-  private nextChange(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.waiters.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      this.waiters.add(wake);
-    });
-  }
-
-  /** After a change: send the outbox (one sender at a time), then move the alarm. */
-  private async settle(): Promise<void> {
-    if (this.flushing) {
-      this.flushAgain = true;
-      return this.flushing;
-    }
-    this.flushing = (async () => {
-      try {
-        do {
-          this.flushAgain = false;
-          const run = this.store.run();
-          if (run) {
-            const pass = await sendOutbox(this.store, this.env, run.tenant_id, Date.now(), this.sentRows);
-            for (const id of pass.sent) this.sentRows.add(id);
-            if (!pass.empty && pass.webhooksFlushed) this.webhooksFlushed = true;
-            if (pass.admitted) {
-              // The tenant answered "start now": admit in the same turn as the answer, so a
-              // crash cannot lose it, then send the dispatches it wrote in this settle.
-              this.mutate(() => this.engine.admit(Date.now()));
-              this.flushAgain = true;
-            }
-            if (!pass.complete) {
-              // What failed stays in the outbox; make sure a timer re-sends it (an alarm may have just spent it).
-              this.mutate(() =>
-                this.store.setTimer("outbox", "flush", Date.now() + engineConfig(this.env).outboxRetryMs),
-              );
-            }
-          }
-          await this.syncAlarm();
-        } while (this.flushAgain);
-      } finally {
-        this.flushing = null;
-      }
-    })();
-    return this.flushing;
-  }
-
-  /** Deletes what was sent since the last transaction; inside one. */
-  private forgetSent(): void {
-    if (this.sentRows.size === 0 && !this.webhooksFlushed) return;
-    this.store.deleteOutbox([...this.sentRows]);
-    this.sentRows.clear();
-    if (this.webhooksFlushed) this.store.clearTimer("outbox", "webhooks");
-    this.webhooksFlushed = false;
-    if (this.store.outboxEmpty()) this.store.clearTimer("outbox", "flush");
-  }
-
-  private async syncAlarm(): Promise<void> {
-    const next = this.store.nextTimer();
-    if (next === this.alarmAt) return;
-    if (next === null) await this.ctx.storage.deleteAlarm();
-    else await this.ctx.storage.setAlarm(next);
-    this.alarmAt = next;
   }
 }
 

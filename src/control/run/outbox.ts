@@ -1,4 +1,8 @@
-/** Sending the Run DO's outbox: step dispatches to pool queues; run status and webhook events to the tenant. */
+/**
+ * Sending the Run DO's outbox: step dispatches to pool queues; run status and webhook events to
+ * the tenant. One sender at a time per object (`OutboxSender`); what it sent is deleted in the
+ * object's next transaction.
+ */
 import type { PoolName } from "../../../schema/vocabulary";
 import type { Env } from "../../env";
 import { queueFor } from "../../../schema/pools";
@@ -116,4 +120,75 @@ export async function sendOutbox(
     }
   }
   return pass;
+}
+
+/** What the sender needs of its object: a pass's consequences are transactions of the object's own. */
+export interface SenderHooks {
+  /** The tenant answered "start now": admit the run, in a transaction. */
+  admit(): void;
+  /** A send failed: make sure a timer re-sends what is left (an alarm may have just spent it), in a transaction. */
+  retryLater(): void;
+  /** After each pass: move the alarm. */
+  afterPass(): Promise<void>;
+}
+
+/**
+ * The object's outbox sender: one pass at a time, and another after it when a change came in
+ * meanwhile. Rows sent are deleted by the next transaction (the next RPC's, or the flush timer's
+ * alarm) instead of costing one of their own after every send; until then passes skip them.
+ */
+export class OutboxSender {
+  /** Outbox rows sent but not yet deleted. Lost on eviction, which only means those rows are sent again. */
+  private readonly sentRows = new Set<number>();
+  private webhooksFlushed = false;
+  private flushing: Promise<void> | null = null;
+  private flushAgain = false;
+
+  constructor(
+    private readonly store: RunStore,
+    private readonly env: Env,
+    private readonly hooks: SenderHooks,
+  ) {}
+
+  /** After a change: sends the outbox, or, while a pass is under way, asks it for another. */
+  settle(): Promise<void> {
+    if (this.flushing) {
+      this.flushAgain = true;
+      return this.flushing;
+    }
+    this.flushing = (async () => {
+      try {
+        do {
+          this.flushAgain = false;
+          const run = this.store.run();
+          if (run) {
+            const pass = await sendOutbox(this.store, this.env, run.tenant_id, Date.now(), this.sentRows);
+            for (const id of pass.sent) this.sentRows.add(id);
+            if (!pass.empty && pass.webhooksFlushed) this.webhooksFlushed = true;
+            if (pass.admitted) {
+              // Admitted in the same turn as the answer, so a crash cannot lose it; the next pass
+              // sends the dispatches it wrote.
+              this.hooks.admit();
+              this.flushAgain = true;
+            }
+            if (!pass.complete) this.hooks.retryLater();
+          }
+          await this.hooks.afterPass();
+        } while (this.flushAgain);
+      } finally {
+        this.flushing = null;
+      }
+    })();
+    return this.flushing;
+  }
+
+  /** Deletes what was sent since the last transaction; called inside each. */
+  forgetSent(): void {
+    if (this.sentRows.size === 0 && !this.webhooksFlushed) return;
+    this.store.deleteOutbox([...this.sentRows]);
+    this.sentRows.clear();
+    if (this.webhooksFlushed) this.store.clearTimer("outbox", "webhooks");
+    this.webhooksFlushed = false;
+    if (this.store.outboxEmpty()) this.store.clearTimer("outbox", "flush");
+  }
 }

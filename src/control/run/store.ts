@@ -1,109 +1,57 @@
-/** The Run DO's typed row access over its SQLite (schema and rows: rows.ts). No decisions here: see engine.ts. */
-import {
-  TERMINAL_RUN_STATUSES,
-  type AttemptStatus,
-  type EventType,
-  type PoolName,
-  type RunStatus,
-  type StepStatus,
-} from "../../../schema/vocabulary";
-import type { Json, JsonObject } from "../../../schema/api";
-import { createSchema, execIn, insertMany, json, migrate, type Migration } from "../sqlite";
-import { OutboxTable, type OutboxKind, type OutboxRow } from "./outbox-table";
-import { TimerTable, type TimerKind, type TimerRow } from "./timers";
-import {
-  ENDING_TYPES,
-  ENDINGS,
-  RUN_MIGRATIONS,
-  type ArtifactRow,
-  type EndingRow,
-  type EventRow,
-  type RunRow,
-  type StepRow,
-} from "./rows";
-import type { PoolBacklog } from "../metrics";
-import { addModels, addTotals, emptyTotals, type AttemptRecord } from "../../analytics/usage";
+/**
+ * The Run DO's typed row access over its SQLite, one part per table group: the run's row
+ * (run-table.ts), steps and edges (step-table.ts), attempts (attempt-table.ts), the event log
+ * (event-log.ts), artifacts (artifact-table.ts), usage (run-usage.ts), timers (timers.ts) and the
+ * outbox (outbox-table.ts); schema and rows in rows.ts. No decisions here: see engine.ts.
+ */
+import type { AttemptStatus, EventType, PoolName, RunStatus, StepStatus } from "../../../schema/vocabulary";
+import type { JsonObject } from "../../../schema/api";
 import type { ErrorShape } from "../../../schema/errors";
-import { type MeteredUsage, type RunUsage } from "../../../schema/usage";
-
-type Row = Record<string, SqlStorageValue>;
-
-const TOUCHES_ATTEMPT = /\b(?:FROM|JOIN|INTO|UPDATE) attempt\b/;
-
-/** Columns of a step row as inserted (the rest start at their defaults). */
-type NewStep = Pick<
-  StepRow,
-  | "id"
-  | "position"
-  | "type"
-  | "pool"
-  | "input"
-  | "depends_on"
-  | "pending_deps"
-  | "max_attempts"
-  | "initial_delay_ms"
-  | "max_delay_ms"
-  | "timeout_ms"
-  | "heartbeat_timeout_ms"
-  | "depth"
-  | "spawned_by"
->;
-
-/** An attempt row's columns that change after its insert. */
-interface AttemptWrite {
-  /** Not in SQLite yet: written whole at commit. */
-  insert: boolean;
-  dispatched_at?: number;
-  status?: AttemptStatus;
-  started_at?: number;
-  finished_at?: number;
-  error?: string | null;
-  usage?: string;
-}
+import type { RunUsage } from "../../../schema/usage";
+import type { AttemptRecord } from "../../analytics/usage";
+import type { PoolBacklog } from "../metrics";
+import { createSchema, json, migrate, type Migration } from "../sqlite";
+import { ArtifactTable } from "./artifact-table";
+import { AttemptTable } from "./attempt-table";
+import { EventLog } from "./event-log";
+import { OutboxTable, type OutboxKind, type OutboxRow } from "./outbox-table";
+import { RUN_MIGRATIONS, type ArtifactRow, type EndingRow, type EventRow, type RunRow, type StepRow } from "./rows";
+import { RunTable } from "./run-table";
+import { UsageReader } from "./run-usage";
+import { StepTable, type NewStep } from "./step-table";
+import { RunSql } from "./store-sql";
+import { TimerTable, type TimerKind, type TimerRow } from "./timers";
 
 /**
  * The run's rows, read and written by the engine inside the object's transactions. A decision
  * touches the same rows many times (the run's status moves three times while it is created; a
  * step's attempt is updated by its begin, its usage and its end), so writes are collected and go
  * to SQLite when the transaction commits (`commit`), as few multi-row statements as the parameter
- * limit allows; anything that reads a table first writes what is pending for it. What a
- * transaction collected is dropped if it throws (`forgetCaches`), with everything it rolled back.
+ * limit allows; anything that reads a table first writes what is pending for it (store-sql.ts).
+ * What a transaction collected is dropped if it throws (`forgetCaches`), with everything it rolled back.
  */
 export class RunStore {
   /** False for an object that has never held a run: it has no tables, and reads find nothing. */
   private ready: boolean;
-  /**
-   * Set when an ending event is appended, until endingsSince() reads it (in memory only). Starts
-   * false: the object's analytics start from the log's end when it (re)starts.
-   */
-  private endingLogged = false;
-  /**
-   * Reads the hot path repeats many times per transaction, kept in memory: the run's row (read by
-   * nearly every decision), the last event's seq, and the run's usage (asked for twice at its end).
-   */
-  private cachedRun: RunRow | null | undefined;
-  private cachedSeq: number | undefined;
-  private cachedUsage: RunUsage | undefined;
-  /** The run row as this transaction left it: to insert, or to update. */
-  private runWrite: "insert" | "update" | null = null;
-  private pendingSteps: NewStep[] = [];
-  /**
-   * Step rows as this transaction knows them (read, or returned by an update), each replaced,
-   * never mutated, when patched: a row the engine holds stays what it read. Their patches go to
-   * SQLite before any other statement on the table, and at commit: a dispatch and the begin of a
-   * continuation, or a step's usage and its end, are one write.
-   */
-  private readonly txnSteps = new Map<string, StepRow>();
-  private readonly stepPatches = new Map<string, Partial<StepRow>>();
-  private pendingEdges: [string, string][] = [];
-  private readonly pendingAttempts = new Map<string, AttemptWrite>();
-  private pendingEvents: EventRow[] = [];
+  private readonly runRow: RunTable;
+  private readonly stepRows: StepTable;
+  private readonly attemptRows: AttemptTable;
+  private readonly eventLog: EventLog;
+  private readonly artifactRows: ArtifactTable;
+  private readonly usageReader: UsageReader;
   private readonly timers: TimerTable;
   private readonly outboxRows: OutboxTable;
 
   constructor(private readonly sql: SqlStorage) {
     this.ready =
       this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_schema'").toArray().length > 0;
+    const q = new RunSql(sql, { steps: () => this.stepRows.write(), attempts: () => this.attemptRows.write() });
+    this.runRow = new RunTable(q);
+    this.stepRows = new StepTable(q);
+    this.usageReader = new UsageReader(q);
+    this.attemptRows = new AttemptTable(q, () => this.usageReader.drop());
+    this.artifactRows = new ArtifactTable(q, () => this.usageReader.drop());
+    this.eventLog = new EventLog(q);
     this.timers = new TimerTable(sql);
     this.outboxRows = new OutboxTable(sql);
   }
@@ -118,309 +66,138 @@ export class RunStore {
     if (this.ready) return;
     if (!createSchema(this.sql, RUN_MIGRATIONS)) migrate(this.sql, RUN_MIGRATIONS);
     this.ready = true;
-    this.cachedRun = null;
-    this.cachedSeq = 0;
+    this.runRow.startEmpty();
+    this.eventLog.startEmpty();
     this.timers.startEmpty();
     this.outboxRows.startEmpty();
   }
 
   /** Called first in every transaction. */
   beginTransaction(): void {
-    this.runWrite = null;
-    this.txnSteps.clear();
+    this.runRow.beginTransaction();
+    this.stepRows.forgetRows();
   }
 
   /** Called last in every transaction: writes what it collected. */
   commit(): void {
-    this.writeRun();
-    this.writeSteps();
-    this.writeAttempts();
-    if (this.pendingEvents.length > 0) {
-      insertMany(
-        this.sql,
-        "INSERT INTO event (seq, type, step_id, occurred_at, data)",
-        5,
-        this.pendingEvents.map((e) => [e.seq, e.type, e.step_id, e.occurred_at, e.data]),
-      );
-      this.pendingEvents = [];
-    }
+    this.runRow.write();
+    this.stepRows.write();
+    this.attemptRows.write();
+    this.eventLog.write();
     this.timers.flush();
     this.outboxRows.flush();
-    this.txnSteps.clear(); // outside a transaction, step reads go to SQLite
+    this.stepRows.forgetRows(); // outside a transaction, step reads go to SQLite
   }
 
   /** After a transaction that threw: what the caches and buffers hold may have been rolled back. */
   forgetCaches(): void {
-    this.cachedRun = undefined;
-    this.cachedSeq = undefined;
-    this.cachedUsage = undefined;
-    this.runWrite = null;
-    this.pendingSteps = [];
-    this.pendingEdges = [];
-    this.txnSteps.clear();
-    this.stepPatches.clear();
-    this.pendingAttempts.clear();
-    this.pendingEvents = [];
+    this.runRow.forget();
+    this.stepRows.forget();
+    this.attemptRows.forget();
+    this.eventLog.forget();
+    this.usageReader.drop();
     this.timers.forget();
     this.outboxRows.forget();
   }
 
-  /**
-   * Every statement on the store's tables first writes the steps and edges pending, and the
-   * attempts pending if it touches that table (so an attempt's usage and end stay one write).
-   */
-  private exec(query: string, ...params: unknown[]): SqlStorageCursor<Row> {
-    this.writePendingFor(query);
-    return this.sql.exec<Row>(query, ...params);
-  }
-
-  private writePendingFor(query: string): void {
-    this.writeSteps();
-    if (TOUCHES_ATTEMPT.test(query)) this.writeAttempts();
-  }
-
-  private all<T>(query: string, ...params: unknown[]): T[] {
-    return this.exec(query, ...params).toArray() as unknown as T[];
-  }
-
-  private one<T>(query: string, ...params: unknown[]): T | null {
-    return (this.all<T>(query, ...params)[0] ?? null) as T | null;
-  }
+  // ── the run ──────────────────────────────────────────────────────────────────
 
   run(): RunRow | null {
-    if (!this.ready) return null;
-    if (this.cachedRun === undefined) this.cachedRun = this.one<RunRow>("SELECT * FROM run LIMIT 1");
-    return this.cachedRun;
+    return this.ready ? this.runRow.get() : null;
   }
 
   insertRun(r: Omit<RunRow, "error" | "started_at" | "finished_at" | "retried_as">): void {
-    this.cachedRun = { ...r, error: null, started_at: null, finished_at: null, retried_as: null };
-    this.runWrite = "insert";
+    this.runRow.insert(r);
   }
 
   setRetriedAs(runId: string): void {
-    this.patchRun({ retried_as: runId });
+    this.runRow.setRetriedAs(runId);
   }
 
   setRunStatus(status: RunStatus, at: number, error: ErrorShape | null = null): void {
-    const run = this.run()!;
-    if (status === "running") this.patchRun({ status, started_at: run.started_at ?? at });
-    else if (TERMINAL_RUN_STATUSES.has(status))
-      this.patchRun({ status, finished_at: at, error: error ? json.write(error) : null });
-    else this.patchRun({ status });
+    this.runRow.setStatus(status, at, error);
   }
 
-  private patchRun(patch: Partial<RunRow>): void {
-    this.cachedRun = { ...this.run()!, ...patch };
-    this.runWrite ??= "update";
-  }
-
-  private writeRun(): void {
-    const r = this.cachedRun;
-    if (!this.runWrite || !r) return;
-    if (this.runWrite === "insert") {
-      this.sql.exec(
-        `INSERT INTO run (id, tenant_id, project, blueprint, status, trace_id, error, created_at, started_at, finished_at, deadline_at,
-           failure_policy, priority, retry_of, retried_as) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-        r.id,
-        r.tenant_id,
-        r.project,
-        r.blueprint,
-        r.status,
-        r.trace_id,
-        r.error,
-        r.created_at,
-        r.started_at,
-        r.finished_at,
-        r.deadline_at,
-        r.failure_policy,
-        r.priority,
-        r.retry_of,
-        r.retried_as,
-      );
-    } else {
-      this.sql.exec(
-        "UPDATE run SET status = ?, error = ?, started_at = ?, finished_at = ?, retried_as = ?",
-        r.status,
-        r.error,
-        r.started_at,
-        r.finished_at,
-        r.retried_as,
-      );
-    }
-    this.runWrite = null;
-  }
+  // ── steps and edges ──────────────────────────────────────────────────────────
 
   insertStep(s: NewStep): void {
-    this.pendingSteps.push(s);
+    this.stepRows.insert(s);
   }
 
   insertEdge(depId: string, stepId: string): void {
-    this.pendingEdges.push([depId, stepId]);
-  }
-
-  /** Inserts collected steps and edges, and writes step patches: before any statement on those tables, and at commit. */
-  private writeSteps(): void {
-    if (this.pendingSteps.length > 0) {
-      insertMany(
-        this.sql,
-        `INSERT INTO step (id, position, type, pool, input, depends_on, pending_deps, status, max_attempts, initial_delay_ms, max_delay_ms,
-           timeout_ms, heartbeat_timeout_ms, depth, spawned_by)`,
-        15,
-        this.pendingSteps.map((s) => [
-          s.id,
-          s.position,
-          s.type,
-          s.pool,
-          s.input,
-          s.depends_on,
-          s.pending_deps,
-          "pending",
-          s.max_attempts,
-          s.initial_delay_ms,
-          s.max_delay_ms,
-          s.timeout_ms,
-          s.heartbeat_timeout_ms,
-          s.depth,
-          s.spawned_by,
-        ]),
-      );
-      this.pendingSteps = [];
-    }
-    if (this.pendingEdges.length > 0) {
-      insertMany(this.sql, "INSERT INTO edge (dep_id, step_id)", 2, this.pendingEdges);
-      this.pendingEdges = [];
-    }
-    // After the inserts: a step inserted and moved in one transaction is written, then patched.
-    for (const [id, patch] of this.stepPatches) {
-      const keys = Object.keys(patch) as (keyof typeof patch)[];
-      this.sql.exec(
-        `UPDATE step SET ${keys.map((k) => `${k} = ?`).join(", ")} WHERE id = ?`,
-        ...keys.map((k) => patch[k] ?? null),
-        id,
-      );
-    }
-    this.stepPatches.clear();
+    this.stepRows.insertEdge(depId, stepId);
   }
 
   stepCount(): number {
-    return this.one<{ n: number }>("SELECT COUNT(*) AS n FROM step")!.n;
+    return this.stepRows.count();
   }
 
   existingStepIds(ids: readonly string[]): string[] {
-    return this.allIn<{ id: string }>("SELECT id FROM step WHERE id IN (?)", ids).map((r) => r.id);
-  }
-
-  /** Runs `query` (whose one `IN (?)` takes the list) in chunks, after what is pending for its tables. */
-  private allIn<T>(query: string, values: readonly SqlStorageValue[]): T[] {
-    this.writePendingFor(query);
-    return execIn<T>(this.sql, query, values);
+    return this.stepRows.existingIds(ids);
   }
 
   /** Makes `stepId` also wait for `more` unfinished dependencies. */
   addPendingDeps(stepId: string, more: number): void {
-    this.txnSteps.clear();
-    this.exec("UPDATE step SET pending_deps = pending_deps + ? WHERE id = ?", more, stepId);
-  }
-
-  attemptStartedAt(stepId: string, attempt: number): number | null {
-    const pending = this.pendingAttempts.get(`${attempt} ${stepId}`)?.started_at;
-    if (pending !== undefined) return pending;
-    return (
-      this.one<{ started_at: number | null }>(
-        "SELECT started_at FROM attempt WHERE step_id = ? AND attempt = ?",
-        stepId,
-        attempt,
-      )?.started_at ?? null
-    );
+    this.stepRows.addPendingDeps(stepId, more);
   }
 
   /** Recounts unmet dependencies of every pending step (after a retry carried some over). */
   recountPendingDeps(): void {
-    this.txnSteps.clear();
-    this.exec(
-      `UPDATE step SET pending_deps = (
-         SELECT COUNT(*) FROM edge JOIN step AS dep ON dep.id = edge.dep_id
-         WHERE edge.step_id = step.id AND dep.status != 'succeeded')
-       WHERE status = 'pending'`,
-    );
+    this.stepRows.recountPendingDeps();
   }
 
   step(id: string): StepRow | null {
-    const known = this.txnSteps.get(id);
-    if (known) return known;
-    const row = this.one<StepRow>("SELECT * FROM step WHERE id = ?", id);
-    if (row) this.txnSteps.set(id, row);
-    return row;
+    return this.stepRows.get(id);
   }
 
   steps(): StepRow[] {
-    return this.all<StepRow>("SELECT * FROM step ORDER BY position");
+    return this.stepRows.all();
   }
 
   stepsWithStatus(statuses: readonly StepStatus[]): StepRow[] {
-    const marks = statuses.map(() => "?").join(",");
-    return this.all<StepRow>(`SELECT * FROM step WHERE status IN (${marks}) ORDER BY position`, ...statuses);
+    return this.stepRows.withStatus(statuses);
   }
 
   /** Roots: steps with no dependencies left. */
   readyPending(): StepRow[] {
-    return this.all<StepRow>("SELECT * FROM step WHERE status = 'pending' AND pending_deps = 0 ORDER BY position");
+    return this.stepRows.readyPending();
   }
 
   /** Marks `depId` as satisfied for its dependents; returns the ones that became ready. */
   releaseDependents(depId: string): StepRow[] {
-    const rows = this.all<StepRow>(
-      "UPDATE step SET pending_deps = pending_deps - 1 WHERE id IN (SELECT step_id FROM edge WHERE dep_id = ?) RETURNING *",
-      depId,
-    );
-    for (const row of rows) this.txnSteps.set(row.id, row); // fresh: the update just returned them
-    return rows.filter((s) => s.status === "pending" && s.pending_deps === 0).sort((a, b) => a.position - b.position);
+    return this.stepRows.releaseDependents(depId);
   }
 
   dependentsOf(depId: string): string[] {
-    return this.all<{ step_id: string }>("SELECT step_id FROM edge WHERE dep_id = ?", depId).map((r) => r.step_id);
+    return this.stepRows.dependentsOf(depId);
   }
 
   /** Steps in flight by pool: dispatched and waiting, running, or waiting to retry. */
   backlog(): PoolBacklog[] {
-    if (!this.ready) return [];
-    return this.all<PoolBacklog>(
-      `SELECT pool, SUM(status = 'queued') AS queued, SUM(status = 'running') AS running, SUM(status = 'retrying') AS retrying
-       FROM step WHERE status IN ('queued', 'running', 'retrying') GROUP BY pool ORDER BY pool`,
-    );
+    return this.ready ? this.stepRows.backlog() : [];
   }
 
   /** How many steps can still change, and which failed: whether and how the run ends, in one read. */
   settlement(): { unfinished: number; failed: string[] } {
-    const row = this.one<{ unfinished: number | null; failed: string | null }>(
-      `SELECT SUM(status NOT IN ('succeeded','failed','cancelled','skipped')) AS unfinished,
-         json_group_array(id) FILTER (WHERE status = 'failed') AS failed FROM (SELECT id, status FROM step ORDER BY position)`,
-    )!;
-    return { unfinished: row.unfinished ?? 0, failed: json.read<string[]>(row.failed) ?? [] };
+    return this.stepRows.settlement();
   }
 
   updateStep(id: string, patch: Partial<Omit<StepRow, "id">>): void {
-    if (Object.keys(patch).length === 0) return;
-    this.stepPatches.set(id, { ...this.stepPatches.get(id), ...patch });
-    const known = this.txnSteps.get(id);
-    if (known) this.txnSteps.set(id, { ...known, ...patch });
+    this.stepRows.update(id, patch);
   }
 
   outputs(ids: readonly string[]): JsonObject {
-    // A step's dependency usually succeeded in this very transaction (a continuation): its row is known.
-    if (ids.every((id) => this.txnSteps.has(id)))
-      return Object.fromEntries(ids.map((id) => [id, json.read<Json>(this.txnSteps.get(id)!.output)]));
-    const rows = this.allIn<{ id: string; output: string | null }>("SELECT id, output FROM step WHERE id IN (?)", ids);
-    return Object.fromEntries(rows.map((r) => [r.id, json.read<Json>(r.output)]));
+    return this.stepRows.outputs(ids);
   }
 
+  // ── attempts and usage ───────────────────────────────────────────────────────
+
   insertAttempt(stepId: string, attempt: number, at: number): void {
-    this.writeAttempt(stepId, attempt, { insert: true, status: "dispatched", dispatched_at: at });
+    this.attemptRows.insert(stepId, attempt, at);
   }
 
   setAttemptUsage(stepId: string, attempt: number, usage: AttemptRecord): void {
-    this.writeAttempt(stepId, attempt, { usage: json.write(usage) });
+    this.attemptRows.setUsage(stepId, attempt, usage);
   }
 
   setAttempt(
@@ -430,154 +207,43 @@ export class RunStore {
     at: number,
     error: ErrorShape | null = null,
   ): void {
-    if (status === "running") this.writeAttempt(stepId, attempt, { status, started_at: at });
-    else this.writeAttempt(stepId, attempt, { status, finished_at: at, error: error ? json.write(error) : null });
+    this.attemptRows.set(stepId, attempt, status, at, error);
   }
 
-  /** Collects an attempt's changes: its insert, its begin, its usage and its end are usually one row write. */
-  private writeAttempt(
-    stepId: string,
-    attempt: number,
-    patch: Omit<AttemptWrite, "insert"> & { insert?: boolean },
-  ): void {
-    this.cachedUsage = undefined;
-    const k = `${attempt} ${stepId}`;
-    const pending = this.pendingAttempts.get(k);
-    this.pendingAttempts.set(k, {
-      ...pending,
-      ...patch,
-      insert: (pending?.insert ?? false) || (patch.insert ?? false),
-    });
+  attemptStartedAt(stepId: string, attempt: number): number | null {
+    return this.attemptRows.startedAt(stepId, attempt);
   }
 
-  private writeAttempts(): void {
-    if (this.pendingAttempts.size === 0) return;
-    const inserts: SqlStorageValue[][] = [];
-    const updates: [string, number, AttemptWrite][] = [];
-    for (const [k, w] of this.pendingAttempts) {
-      const attempt = Number(k.slice(0, k.indexOf(" ")));
-      const stepId = k.slice(k.indexOf(" ") + 1);
-      if (w.insert)
-        inserts.push([
-          stepId,
-          attempt,
-          w.status ?? "dispatched",
-          w.dispatched_at ?? 0,
-          w.started_at ?? null,
-          w.finished_at ?? null,
-          w.error ?? null,
-          w.usage ?? null,
-        ]);
-      else updates.push([stepId, attempt, w]);
-    }
-    this.pendingAttempts.clear();
-    insertMany(
-      this.sql,
-      "INSERT INTO attempt (step_id, attempt, status, dispatched_at, started_at, finished_at, error, usage)",
-      8,
-      inserts,
-    );
-    for (const [stepId, attempt, w] of updates) {
-      const columns = (["status", "started_at", "finished_at", "error", "usage"] as const).filter(
-        (c) => w[c] !== undefined,
-      );
-      if (columns.length === 0) continue;
-      this.sql.exec(
-        `UPDATE attempt SET ${columns.map((c) => `${c} = ?`).join(", ")} WHERE step_id = ? AND attempt = ?`,
-        ...columns.map((c) => w[c] ?? null),
-        stepId,
-        attempt,
-      );
-    }
+  /** What the run used, per pool and in total (run-usage.ts). */
+  usage(): RunUsage {
+    return this.usageReader.get();
   }
+
+  // ── events ───────────────────────────────────────────────────────────────────
 
   /** Appends to the event log; the row is written at commit with the transaction's others. */
   appendEvent(type: EventType, at: number, stepId: string | null, data: Record<string, unknown>): number {
-    if (ENDING_TYPES.has(type)) this.endingLogged = true;
-    const seq = this.lastEventSeq() + 1;
-    this.cachedSeq = seq;
-    this.pendingEvents.push({ seq, type, step_id: stepId, occurred_at: at, data: json.write(data) });
-    return seq;
+    return this.eventLog.append(type, at, stepId, data);
   }
 
   eventsBySeq(seqs: readonly number[]): EventRow[] {
-    return this.allIn<EventRow>("SELECT * FROM event WHERE seq IN (?)", seqs).sort((a, b) => a.seq - b.seq);
+    return this.eventLog.bySeq(seqs);
   }
 
-  /**
-   * What the run used, per pool and in total, from the attempts it recorded and the artifacts
-   * they wrote. Steps carried over from a retried run used nothing here: they have no attempts.
-   */
-  usage(): RunUsage {
-    // Asked for twice at a run's end (the tenant's sync, the analytics points); attempt and
-    // artifact writes drop it.
-    this.cachedUsage ??= this.readUsage();
-    return this.cachedUsage;
-  }
-
-  /** Attempts' totals, artifact bytes and per-model tokens, by pool, in one statement. */
-  private readUsage(): RunUsage {
-    const pools: Record<string, MeteredUsage> = {};
-    const pool = (name: string) => (pools[name] ??= { ...emptyTotals(), models: {} });
-    type UsageRow = { part: "attempts" | "bytes" | "model"; pool: string; model: string | null } & Omit<
-      MeteredUsage,
-      "models"
-    >;
-    for (const r of this.all<UsageRow>(
-      `SELECT 'attempts' AS part, s.pool AS pool, NULL AS model, COUNT(DISTINCT a.step_id) AS steps, COUNT(*) AS attempts,
-         COALESCE(SUM(a.finished_at - a.started_at), 0) AS wallMs,
-         COALESCE(SUM(json_extract(a.usage, '$.cpuMs')), 0) AS cpuMs,
-         COALESCE(SUM(json_extract(a.usage, '$.tokensIn')), 0) AS tokensIn,
-         COALESCE(SUM(json_extract(a.usage, '$.tokensOut')), 0) AS tokensOut,
-         COALESCE(SUM(json_extract(a.usage, '$.queueOps')), 0) AS queueOps,
-         COALESCE(SUM(json_extract(a.usage, '$.objectCalls')), 0) AS objectCalls,
-         COALESCE(SUM(json_extract(a.usage, '$.r2Writes')), 0) AS r2Writes, 0 AS artifactBytes
-       FROM attempt a JOIN step s ON s.id = a.step_id GROUP BY s.pool
-       UNION ALL
-       SELECT 'bytes', s.pool, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, SUM(f.size) FROM artifact f
-       JOIN step s ON s.id = f.step_id JOIN attempt a ON a.step_id = f.step_id AND a.attempt = f.attempt GROUP BY s.pool
-       UNION ALL
-       SELECT 'model', s.pool, m.key, 0, 0, 0, 0, SUM(json_extract(m.value, '$.tokensIn')), SUM(json_extract(m.value, '$.tokensOut')), 0, 0, 0, 0
-       FROM attempt a JOIN step s ON s.id = a.step_id, json_each(a.usage, '$.models') m WHERE a.usage IS NOT NULL GROUP BY s.pool, m.key`,
-    )) {
-      const { part, pool: name, model, ...totals } = r;
-      if (part === "attempts") Object.assign(pool(name), { ...totals, artifactBytes: pool(name).artifactBytes });
-      else if (part === "bytes") pool(name).artifactBytes = totals.artifactBytes;
-      else pool(name).models[model!] = { tokensIn: totals.tokensIn, tokensOut: totals.tokensOut };
-    }
-    return sumPools(pools);
-  }
-
-  /**
-   * Attempt and run endings logged after event `after`, with what analytics needs of each
-   * (src/control/run/analytics.ts). Reads the event log, as every other consumer of it does.
-   */
+  /** Attempt and run endings logged after event `after`, with what analytics needs of each. */
   endingsSince(after: number): EndingRow[] {
-    // Most transactions end nothing (a dispatch, a start, a heartbeat): skip the query for them.
-    if (!this.ready || !this.endingLogged) return [];
-    this.endingLogged = false;
-    return this.all<EndingRow>(
-      `SELECT e.seq, e.type, e.step_id, e.occurred_at, s.pool, s.type AS step_type,
-         a.attempt, a.dispatched_at, a.started_at, a.finished_at, a.usage,
-         json_extract(e.data, '$.error.code') AS error_code,
-         (SELECT COALESCE(SUM(f.size), 0) FROM artifact f WHERE f.step_id = a.step_id AND f.attempt = a.attempt) AS artifact_bytes
-       FROM event e
-       LEFT JOIN step s ON s.id = e.step_id
-       LEFT JOIN attempt a ON a.step_id = e.step_id AND a.attempt = json_extract(e.data, '$.attempt')
-       WHERE e.seq > ? AND e.type IN (${ENDINGS.map((t) => `'${t}'`).join(",")}) ORDER BY e.seq`,
-      after,
-    );
+    return this.ready ? this.eventLog.endingsSince(after) : [];
   }
 
   lastEventSeq(): number {
-    if (!this.ready) return 0;
-    this.cachedSeq ??= this.one<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM event")!.seq ?? 0;
-    return this.cachedSeq;
+    return this.ready ? this.eventLog.lastSeq() : 0;
   }
 
   events(after: number, limit: number): EventRow[] {
-    return this.all<EventRow>("SELECT * FROM event WHERE seq > ? ORDER BY seq LIMIT ?", after, limit);
+    return this.eventLog.after(after, limit);
   }
+
+  // ── timers ───────────────────────────────────────────────────────────────────
 
   setTimer(kind: TimerKind, ref: string, dueAt: number, attempt = 0): void {
     this.timers.set(kind, ref, dueAt, attempt);
@@ -613,6 +279,8 @@ export class RunStore {
     return this.ready ? this.timers.next() : null;
   }
 
+  // ── the outbox ───────────────────────────────────────────────────────────────
+
   enqueue(kind: OutboxKind, pool: PoolName | null, body: unknown): void {
     this.outboxRows.add(kind, pool, json.write(body));
   }
@@ -638,36 +306,17 @@ export class RunStore {
     return !this.ready || this.outboxRows.isEmpty();
   }
 
+  // ── artifacts ────────────────────────────────────────────────────────────────
+
   artifact(name: string): ArtifactRow | null {
-    return this.one<ArtifactRow>("SELECT * FROM artifact WHERE name = ?", name);
+    return this.artifactRows.get(name);
   }
 
   artifacts(): ArtifactRow[] {
-    return this.all<ArtifactRow>("SELECT * FROM artifact ORDER BY created_at, name");
+    return this.artifactRows.all();
   }
 
   insertArtifact(a: ArtifactRow): void {
-    this.cachedUsage = undefined;
-    this.exec(
-      "INSERT INTO artifact (name, step_id, attempt, r2_key, size, content_type, sha256, created_at) VALUES (?,?,?,?,?,?,?,?)",
-      a.name,
-      a.step_id,
-      a.attempt,
-      a.r2_key,
-      a.size,
-      a.content_type,
-      a.sha256,
-      a.created_at,
-    );
+    this.artifactRows.insert(a);
   }
-}
-
-/** A run's totals are its pools' totals added up. */
-function sumPools(pools: Record<string, MeteredUsage>): RunUsage {
-  const total: RunUsage = { ...emptyTotals(), models: {}, pools };
-  for (const p of Object.values(pools)) {
-    addTotals(total, p);
-    addModels(total.models, p.models);
-  }
-  return total;
 }

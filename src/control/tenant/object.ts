@@ -21,6 +21,7 @@ import type { Env } from "../../env";
 import { TokenBucket } from "../../lib/token-bucket";
 import { deliveryPolicy } from "../../webhooks/config";
 import { runStub } from "../run/stub";
+import { Alarm } from "../alarms";
 import { migrate, type Migration } from "../sqlite";
 import type { MetricParts } from "../metrics";
 import { DEV_TENANT, PROFILE_MIGRATION, TenantProfile } from "./profile";
@@ -95,8 +96,7 @@ export class TenantObject extends DurableObject<Env> {
   private bucket: TokenBucket | null = null;
   /** Read from the environment once: it does not change while the object lives. */
   private readonly policy: DeliveryPolicy;
-  /** The alarm as last set, so an unchanged schedule costs no storage call. */
-  private alarmAt: number | null = null;
+  private readonly alarmClock: Alarm;
   /**
    * Consecutive failed sends of due deliveries, and when to try again. In memory on purpose: an
    * evicted object tries again at its alarm, which is already set to the backoff.
@@ -111,9 +111,10 @@ export class TenantObject extends DurableObject<Env> {
     this.runs = new RunBook(this.sql);
     this.webhooks = new WebhookBook(this.sql);
     this.policy = deliveryPolicy(env);
+    this.alarmClock = new Alarm(ctx.storage);
     ctx.blockConcurrencyWhile(async () => {
       migrate(this.sql, TENANT_MIGRATIONS);
-      this.alarmAt = await ctx.storage.getAlarm();
+      await this.alarmClock.load();
     });
   }
 
@@ -224,8 +225,8 @@ export class TenantObject extends DurableObject<Env> {
     );
     // The alarm must come by the time this run is to be checked on (or start the runs let in);
     // one already due by then will reschedule itself.
-    if (opened.admitted.length > 0 || this.alarmAt === null || this.alarmAt > now + OPENED_CHECK_MS)
-      await this.syncAlarm();
+    const alarmAt = this.alarmClock.dueAt;
+    if (opened.admitted.length > 0 || alarmAt === null || alarmAt > now + OPENED_CHECK_MS) await this.syncAlarm();
     return { ok: true, runId: run.runId, replayed: false, start: opened.start };
   }
 
@@ -348,7 +349,7 @@ export class TenantObject extends DurableObject<Env> {
 
   /** Starts admitted runs, and puts due webhook deliveries back on the webhooks queue. */
   override async alarm(): Promise<void> {
-    this.alarmAt = null; // spent
+    this.alarmClock.fired();
     // Opened runs never heard of: a run whose object does not exist was never created, and the
     // slot it held goes to the next waiting run.
     let freed = false;
@@ -406,9 +407,6 @@ export class TenantObject extends DurableObject<Env> {
     const deliveries = this.webhooks.nextDue();
     const nextDelivery = deliveries === null ? null : Math.max(deliveries, this.sendRetryAt);
     const next = this.runs.toStart().length > 0 ? Date.now() : earliest(nextDelivery, this.runs.nextUnconfirmed());
-    if (next === this.alarmAt) return;
-    if (next === null) await this.ctx.storage.deleteAlarm();
-    else await this.ctx.storage.setAlarm(next);
-    this.alarmAt = next;
+    await this.alarmClock.sync(next);
   }
 }

@@ -14,7 +14,7 @@ import {
 } from "../../../schema/tenants";
 import { newKeyId, newSecret, sha256Hex, timingSafeEqualHex } from "../../lib/crypto";
 import { formatApiKey } from "../../lib/keys";
-import { json } from "../sqlite";
+import { all, json, one } from "../sqlite";
 
 /** The local development tenant: created on first use of the dev key (never in production). */
 export const DEV_TENANT = "dev";
@@ -47,7 +47,6 @@ interface KeyRow {
   revoked_at: number | null;
 }
 
-type Row = Record<string, SqlStorageValue>;
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export class TenantProfile {
@@ -57,9 +56,7 @@ export class TenantProfile {
   constructor(private readonly sql: SqlStorage) {}
 
   private row(): TenantRow | null {
-    return (
-      (this.sql.exec<Row>("SELECT * FROM tenant LIMIT 1").toArray()[0] as unknown as TenantRow | undefined) ?? null
-    );
+    return one<TenantRow>(this.sql, "SELECT * FROM tenant LIMIT 1");
   }
 
   get(): Tenant | null {
@@ -121,9 +118,7 @@ export class TenantProfile {
   }
 
   listKeys(): ApiKey[] {
-    return (this.sql.exec<Row>("SELECT * FROM api_key ORDER BY created_at").toArray() as unknown as KeyRow[]).map(
-      keyView,
-    );
+    return all<KeyRow>(this.sql, "SELECT * FROM api_key ORDER BY created_at").map(keyView);
   }
 
   revokeKey(keyId: string, now: number): boolean {
@@ -164,10 +159,7 @@ export class TenantProfile {
   }
 
   private keyRow(id: string): KeyRow | null {
-    return (
-      (this.sql.exec<Row>("SELECT * FROM api_key WHERE id = ?", id).toArray()[0] as unknown as KeyRow | undefined) ??
-      null
-    );
+    return one<KeyRow>(this.sql, "SELECT * FROM api_key WHERE id = ?", id);
   }
 }
 

@@ -9,6 +9,7 @@ import { TERMINAL_RUN_STATUSES, type Priority, type RunStatus } from "../../../s
 import { rollUp, type UsageGroup, type UsageGroupRow } from "../../analytics/usage";
 import { type RunUsage } from "../../../schema/usage";
 import type { RunOutcome, TenantSync } from "../../../schema/run";
+import { all } from "../sqlite";
 
 export const RUN_BOOK_MIGRATION = [
   `ALTER TABLE run_index ADD COLUMN priority INTEGER NOT NULL DEFAULT 1`,
@@ -78,14 +79,8 @@ interface IndexRow {
   updated_at: number;
 }
 
-type Row = Record<string, SqlStorageValue>;
-
 export class RunBook {
   constructor(private readonly sql: SqlStorage) {}
-
-  private all<T>(query: string, ...params: unknown[]): T[] {
-    return this.sql.exec<Row>(query, ...params).toArray() as unknown as T[];
-  }
 
   /**
    * Follows a run's status (older updates, by event sequence, are ignored) and answers whether
@@ -96,7 +91,8 @@ export class RunBook {
     // A run's final sync carries its usage and outcome; an older sync never overwrites a newer one.
     const usage = sync.usage ? JSON.stringify(sync.usage) : null;
     const outcome = sync.usage ? JSON.stringify(sync.outcome ?? null) : null;
-    const written = this.all<{ status: string; admitted: number }>(
+    const written = all<{ status: string; admitted: number }>(
+      this.sql,
       `INSERT INTO run_index (run_id, project, blueprint, status, version, priority, created_at, updated_at, usage, outcome) VALUES (?,?,?,?,?,?,?,?,?,?)
        ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, version = excluded.version, updated_at = excluded.updated_at, opened_at = NULL,
          usage = COALESCE(excluded.usage, run_index.usage), outcome = COALESCE(excluded.outcome, run_index.outcome)
@@ -114,7 +110,8 @@ export class RunBook {
       outcome,
     )[0];
     // A stale sync wrote nothing and returned nothing: read what the index holds.
-    const row = written ?? this.all<IndexRow>("SELECT status, admitted FROM run_index WHERE run_id = ?", sync.runId)[0];
+    const row =
+      written ?? all<IndexRow>(this.sql, "SELECT status, admitted FROM run_index WHERE run_id = ?", sync.runId)[0];
     const admitted = admission.open ? this.admit(admission.limit) : [];
     // A queued, admitted run is told to start, again if need be: the answer may have been lost.
     const start = row?.status === "queued" && (row.admitted === 1 || admitted.includes(sync.runId));
@@ -151,7 +148,8 @@ export class RunBook {
 
   /** Opened runs not heard of since before `before`: their objects are to be asked. */
   unconfirmed(before: number): string[] {
-    return this.all<{ run_id: string }>(
+    return all<{ run_id: string }>(
+      this.sql,
       `SELECT run_id FROM run_index INDEXED BY run_index_live WHERE opened_at IS NOT NULL AND opened_at < ? AND ${LIVE} LIMIT 50`,
       before,
     ).map((r) => r.run_id);
@@ -159,7 +157,8 @@ export class RunBook {
 
   /** When the next opened run is due for that question, if any. */
   nextUnconfirmed(): number | null {
-    const at = this.all<{ at: number | null }>(
+    const at = all<{ at: number | null }>(
+      this.sql,
       `SELECT MIN(opened_at) AS at FROM run_index INDEXED BY run_index_live WHERE opened_at IS NOT NULL AND ${LIVE}`,
     )[0]?.at;
     return at == null ? null : at + OPENED_CHECK_MS;
@@ -180,11 +179,13 @@ export class RunBook {
    * `starting`, if admitted, is marked running and started as well (a run being opened).
    */
   admit(limit: number, starting?: string): string[] {
-    const running = this.all<{ n: number }>(
+    const running = all<{ n: number }>(
+      this.sql,
       `SELECT COUNT(*) AS n FROM run_index INDEXED BY run_index_live WHERE admitted = 1 AND ${LIVE}`,
     )[0]!.n;
     if (running >= limit) return [];
-    const next = this.all<{ run_id: string }>(
+    const next = all<{ run_id: string }>(
+      this.sql,
       `SELECT run_id FROM run_index WHERE admitted = 0 AND status = 'queued' AND ${LIVE} ORDER BY priority, created_at, run_id LIMIT ?`,
       limit - running,
     ).map((r) => r.run_id);
@@ -198,7 +199,8 @@ export class RunBook {
 
   /** Admitted runs not yet told to start (the alarm tells them, in this order). */
   toStart(): string[] {
-    return this.all<{ run_id: string }>(
+    return all<{ run_id: string }>(
+      this.sql,
       `SELECT run_id FROM run_index INDEXED BY run_index_live WHERE admitted = 1 AND started = 0 AND status = 'queued' AND ${LIVE} ORDER BY priority, created_at, run_id LIMIT 100`,
     ).map((r) => r.run_id);
   }
@@ -209,14 +211,16 @@ export class RunBook {
 
   /** Admitted runs not yet finished (at most `limit`, oldest first). */
   active(limit: number): string[] {
-    return this.all<{ run_id: string }>(
+    return all<{ run_id: string }>(
+      this.sql,
       `SELECT run_id FROM run_index INDEXED BY run_index_live WHERE admitted = 1 AND ${LIVE} ORDER BY created_at LIMIT ?`,
       limit,
     ).map((r) => r.run_id);
   }
 
   counts(): { running: number; waiting: number } {
-    const r = this.all<{ running: number; waiting: number }>(
+    const r = all<{ running: number; waiting: number }>(
+      this.sql,
       `SELECT SUM(CASE WHEN admitted = 1 THEN 1 ELSE 0 END) AS running, SUM(CASE WHEN admitted = 0 AND status = 'queued' THEN 1 ELSE 0 END) AS waiting
        FROM run_index WHERE ${LIVE}`,
     )[0];
@@ -225,13 +229,14 @@ export class RunBook {
 
   /** Finished runs' recorded usage, rolled up by project, blueprint, pool or day, for runs created in [from, to). */
   usage(from: number, to: number, groupBy: UsageGroup): UsageGroupRow[] {
-    const runs = this.all<{
+    const runs = all<{
       project: string;
       blueprint: string | null;
       status: string;
       created_at: number;
       usage: string;
     }>(
+      this.sql,
       "SELECT project, blueprint, status, created_at, usage FROM run_index WHERE created_at >= ? AND created_at < ? AND usage IS NOT NULL",
       from,
       to,
@@ -251,7 +256,8 @@ export class RunBook {
     to: number,
     limit = 10_000,
   ): { status: RunStatus; blueprint: string | null; usage: RunUsage; outcome: RunOutcome }[] {
-    return this.all<{ status: RunStatus; blueprint: string | null; usage: string; outcome: string }>(
+    return all<{ status: RunStatus; blueprint: string | null; usage: string; outcome: string }>(
+      this.sql,
       "SELECT status, blueprint, usage, outcome FROM run_index WHERE created_at >= ? AND created_at < ? AND usage IS NOT NULL ORDER BY created_at DESC LIMIT ?",
       from,
       to,
@@ -270,7 +276,8 @@ export class RunBook {
     if (monthlyRuns <= 0) return false;
     // One statement: counts the run unless the month is spent (then nothing is written or returned).
     return (
-      this.all<{ runs: number }>(
+      all<{ runs: number }>(
+        this.sql,
         "INSERT INTO quota_month (month, runs) VALUES (?, 1) ON CONFLICT (month) DO UPDATE SET runs = runs + 1 WHERE runs < ? RETURNING runs",
         month,
         monthlyRuns,
@@ -287,7 +294,8 @@ export class RunBook {
       where.push("(created_at < ? OR (created_at = ? AND run_id < ?))");
       params.push(filter.cursor.createdAt, filter.cursor.createdAt, filter.cursor.runId);
     }
-    const rows = this.all<IndexRow>(
+    const rows = all<IndexRow>(
+      this.sql,
       `SELECT * FROM run_index ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, run_id DESC LIMIT ?`,
       ...params,
       filter.limit + 1,
@@ -317,7 +325,8 @@ export class RunBook {
    * first run's id; with another body it is a conflict.
    */
   claim(key: string, bodyHash: string, candidateRunId: string, now: number): IdempotencyClaim {
-    const existing = this.all<{ body_hash: string; run_id: string }>(
+    const existing = all<{ body_hash: string; run_id: string }>(
+      this.sql,
       "SELECT body_hash, run_id FROM idempotency WHERE key = ?",
       key,
     )[0];

@@ -15,7 +15,7 @@ import type {
 import { newKeyId } from "../../lib/crypto";
 import { matchesEventType, retryDelay, shouldDisable } from "../../webhooks/policy";
 import { newSigningSecret } from "../../webhooks/sign";
-import { json } from "../sqlite";
+import { all, json, one } from "../sqlite";
 import type { WebhookStats } from "../metrics";
 
 export const WEBHOOK_MIGRATION = [
@@ -84,7 +84,6 @@ interface DeliveryRow {
   created_at: number;
 }
 
-type Row = Record<string, SqlStorageValue>;
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export class WebhookBook {
@@ -96,12 +95,8 @@ export class WebhookBook {
 
   constructor(private readonly sql: SqlStorage) {}
 
-  private all<T>(query: string, ...params: unknown[]): T[] {
-    return this.sql.exec<Row>(query, ...params).toArray() as unknown as T[];
-  }
-
   private endpointRow(id: string): EndpointRow | null {
-    return this.all<EndpointRow>("SELECT * FROM webhook_endpoint WHERE id = ?", id)[0] ?? null;
+    return one<EndpointRow>(this.sql, "SELECT * FROM webhook_endpoint WHERE id = ?", id);
   }
 
   /** A tenant-wide endpoint, or with `runId` a run's own callback that hears only that run. */
@@ -130,7 +125,7 @@ export class WebhookBook {
   }
 
   list(now: number): WebhookEndpoint[] {
-    return this.all<EndpointRow>("SELECT * FROM webhook_endpoint ORDER BY created_at").map((r) => view(r, now));
+    return all<EndpointRow>(this.sql, "SELECT * FROM webhook_endpoint ORDER BY created_at").map((r) => view(r, now));
   }
 
   get(id: string, now: number): WebhookEndpoint | null {
@@ -212,7 +207,7 @@ export class WebhookBook {
   accept(events: readonly PlannedEvent[], now: number): string[] {
     // Most tenants have no endpoint, yet every run's events come here: answer them from memory.
     if (this.hasActive === false) return [];
-    const endpoints = this.all<EndpointRow>("SELECT * FROM webhook_endpoint WHERE status = 'active'");
+    const endpoints = all<EndpointRow>(this.sql, "SELECT * FROM webhook_endpoint WHERE status = 'active'");
     this.hasActive = endpoints.length > 0;
     const created: string[] = [];
     for (const event of events) {
@@ -249,7 +244,7 @@ export class WebhookBook {
 
   /** The attempt to make for a pending delivery, with a safety lease while it is out. */
   task(deliveryId: string, now: number, policy: DeliveryPolicy): DeliveryTask | null {
-    const d = this.all<DeliveryRow>("SELECT * FROM webhook_delivery WHERE id = ?", deliveryId)[0];
+    const d = all<DeliveryRow>(this.sql, "SELECT * FROM webhook_delivery WHERE id = ?", deliveryId)[0];
     if (!d || d.status !== "pending") return null;
     const e = this.endpointRow(d.endpoint_id);
     if (!e || e.status !== "active") return null;
@@ -261,11 +256,14 @@ export class WebhookBook {
   /** Records an attempt: success ends the delivery; failure schedules the next or gives up. */
   /** Records an attempt's result and decides what next; says what happened, for analytics. */
   record(deliveryId: string, result: AttemptResult, now: number, policy: DeliveryPolicy): RecordedAttempt | null {
-    const d = this.all<DeliveryRow>("SELECT * FROM webhook_delivery WHERE id = ?", deliveryId)[0];
+    const d = all<DeliveryRow>(this.sql, "SELECT * FROM webhook_delivery WHERE id = ?", deliveryId)[0];
     if (!d) return null;
     const n =
-      (this.all<{ n: number | null }>("SELECT MAX(n) AS n FROM webhook_attempt WHERE delivery_id = ?", deliveryId)[0]
-        ?.n ?? 0) + 1;
+      (all<{ n: number | null }>(
+        this.sql,
+        "SELECT MAX(n) AS n FROM webhook_attempt WHERE delivery_id = ?",
+        deliveryId,
+      )[0]?.n ?? 0) + 1;
     this.sql.exec(
       "INSERT INTO webhook_attempt (delivery_id, n, at, status_code, latency_ms, excerpt, error) VALUES (?, ?, ?, ?, ?, ?, ?)",
       deliveryId,
@@ -334,13 +332,15 @@ export class WebhookBook {
 
   /** Deliveries created in [from, to) by status, and their attempts' success. */
   stats(from: number, to: number): WebhookStats {
-    const d = this.all<{ succeeded: number | null; failed: number | null; pending: number | null }>(
+    const d = all<{ succeeded: number | null; failed: number | null; pending: number | null }>(
+      this.sql,
       `SELECT SUM(status = 'succeeded') AS succeeded, SUM(status = 'failed') AS failed, SUM(status = 'pending') AS pending
        FROM webhook_delivery WHERE created_at >= ? AND created_at < ?`,
       from,
       to,
     )[0];
-    const a = this.all<{ attempts: number; ok: number | null }>(
+    const a = all<{ attempts: number; ok: number | null }>(
+      this.sql,
       `SELECT COUNT(*) AS attempts, SUM(status_code >= 200 AND status_code < 300) AS ok
        FROM webhook_attempt a JOIN webhook_delivery d ON d.id = a.delivery_id WHERE d.created_at >= ? AND d.created_at < ?`,
       from,
@@ -360,7 +360,8 @@ export class WebhookBook {
     q: { status?: Delivery["status"]; eventId?: string; limit: number },
   ): Delivery[] | null {
     if (!this.endpointRow(endpointId)) return null;
-    const rows = this.all<DeliveryRow>(
+    const rows = all<DeliveryRow>(
+      this.sql,
       `SELECT * FROM webhook_delivery WHERE endpoint_id = ? AND (? IS NULL OR status = ?) AND (? IS NULL OR event_id = ?)
        ORDER BY created_at DESC, id LIMIT ?`,
       endpointId,
@@ -379,14 +380,14 @@ export class WebhookBook {
       status: d.status,
       nextAttemptAt: iso(d.next_attempt_at),
       createdAt: new Date(d.created_at).toISOString(),
-      attempts: this.all<{
+      attempts: all<{
         n: number;
         at: number;
         status_code: number | null;
         latency_ms: number;
         excerpt: string | null;
         error: string | null;
-      }>("SELECT * FROM webhook_attempt WHERE delivery_id = ? ORDER BY n", d.id).map((a) => ({
+      }>(this.sql, "SELECT * FROM webhook_attempt WHERE delivery_id = ? ORDER BY n", d.id).map((a) => ({
         n: a.n,
         at: new Date(a.at).toISOString(),
         statusCode: a.status_code,
@@ -402,12 +403,14 @@ export class WebhookBook {
     if (!this.endpointRow(endpointId)) return null;
     const ids =
       "deliveryId" in which
-        ? this.all<{ id: string }>(
+        ? all<{ id: string }>(
+            this.sql,
             "SELECT id FROM webhook_delivery WHERE endpoint_id = ? AND id = ?",
             endpointId,
             which.deliveryId,
           )
-        : this.all<{ id: string }>(
+        : all<{ id: string }>(
+            this.sql,
             "SELECT id FROM webhook_delivery WHERE endpoint_id = ? AND status = 'failed' AND created_at >= ?",
             endpointId,
             which.failedSince,
@@ -425,7 +428,8 @@ export class WebhookBook {
 
   /** Deliveries whose timer is due, oldest first. Moves nothing: see `leaseSent`. */
   due(now: number, limit = 500): string[] {
-    return this.all<{ delivery_id: string }>(
+    return all<{ delivery_id: string }>(
+      this.sql,
       "SELECT delivery_id FROM webhook_timer WHERE due_at <= ? ORDER BY due_at LIMIT ?",
       now,
       limit,
@@ -438,7 +442,7 @@ export class WebhookBook {
   }
 
   nextDue(): number | null {
-    return this.all<{ due: number | null }>("SELECT MIN(due_at) AS due FROM webhook_timer")[0]?.due ?? null;
+    return all<{ due: number | null }>(this.sql, "SELECT MIN(due_at) AS due FROM webhook_timer")[0]?.due ?? null;
   }
 
   private setTimer(deliveryId: string, dueAt: number): void {
