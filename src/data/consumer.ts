@@ -41,14 +41,7 @@ async function consumeStep(message: Message<unknown>, env: Env): Promise<void> {
   try {
     begun = await run.begin(m.stepId, m.attempt);
   } catch (err) {
-    logError("consumer.begin_failed", {
-      runId: m.runId,
-      tenantId: m.tenantId,
-      stepId: m.stepId,
-      attempt: m.attempt,
-      traceId: m.traceId,
-      error: String(err),
-    });
+    logError("consumer.begin_failed", { ...attemptFields(m), error: String(err) });
     message.retry();
     return;
   }
@@ -78,6 +71,15 @@ async function consumeStep(message: Message<unknown>, env: Env): Promise<void> {
   }
 }
 
+/** What names an attempt in a log line (never its input or output). */
+const attemptFields = (m: StepMessage) => ({
+  runId: m.runId,
+  tenantId: m.tenantId,
+  stepId: m.stepId,
+  attempt: m.attempt,
+  traceId: m.traceId,
+});
+
 /** Steps one message may run in a row (itself included), and for how long. */
 const MAX_CONTINUATIONS = 49;
 const CONTINUE_FOR_MS = 10_000;
@@ -94,14 +96,7 @@ async function reportWithRetries(
       return await run.report(report, continueIn);
     } catch (err) {
       if (tries >= 2) {
-        logError("consumer.report_failed", {
-          runId: m.runId,
-          tenantId: m.tenantId,
-          stepId: m.stepId,
-          attempt: m.attempt,
-          traceId: m.traceId,
-          error: String(err),
-        });
+        logError("consumer.report_failed", { ...attemptFields(m), error: String(err) });
         return null;
       }
       await new Promise((r) => setTimeout(r, 100 * 2 ** tries));
