@@ -17,7 +17,7 @@ import type { AppEnv } from "./common";
 /** The token of an `Authorization: Bearer <token>` header, or null. */
 export function bearer(header: string | undefined): string | null {
   const m = header?.match(/^Bearer\s+(\S{1,256})\s*$/i);
-  return m ? m[1]! : null;
+  return m?.[1] ?? null; // the group always takes part in a match
 }
 
 /** The scope a request needs: reads and writes of runs, and webhook management. */

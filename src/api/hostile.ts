@@ -23,6 +23,7 @@ const READ_HEADERS = [
   "accept",
 ] as const;
 /** C0 controls but horizontal tab, and DEL: never part of a legitimate header value (RFC 9110 5.5). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: input hygiene; matching control characters is the point.
 const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 
 export const cleanHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
@@ -48,12 +49,14 @@ export function scanJson(value: unknown): { depth: number; protoKeyAt: string | 
   let depth = 0;
   let protoKeyAt: string | null = null;
   const stack: [unknown, number, At][] = [[value, 0, null]];
-  while (stack.length > 0) {
-    const [v, d, at] = stack.pop()!;
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    const [v, d, at] = top;
     if (typeof v !== "object" || v === null) continue;
     depth = Math.max(depth, d + 1);
     if (Array.isArray(v)) {
-      v.forEach((child, i) => stack.push([child, d + 1, { parent: at, key: String(i) }]));
+      v.forEach((child, i) => {
+        stack.push([child, d + 1, { parent: at, key: String(i) }]);
+      });
       continue;
     }
     if (protoKeyAt === null && Object.hasOwn(v, "__proto__")) protoKeyAt = spell({ parent: at, key: "__proto__" });

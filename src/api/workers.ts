@@ -21,7 +21,7 @@ import { LIMITS } from "../../schema/api";
 import { sha256Hex } from "../lib/crypto";
 import { bearer } from "./auth";
 import { type AppEnv, JSON_BODY, json, newApi, problemResponses, TOKEN_CALL } from "./common";
-import type { Artifact } from "../../schema/run";
+import type { Artifact, ReportResult } from "../../schema/run";
 
 const security = [{ worker: [] }];
 const EXTERNAL: readonly string[] = EXTERNAL_POOLS;
@@ -237,7 +237,7 @@ workers.openapi(
     const run = runStub(c.env, l.runId);
     const scope = await run.attemptScope(l.stepId, l.attempt, pool as PoolName);
     if (!scope) return lapsed(c, pool, l, "the attempt is not running");
-    let answer;
+    let answer: ReportResult;
     if (body.outcome === "failed") {
       answer = await run.report({ stepId: l.stepId, attempt: l.attempt, outcome: "failed", error: body.error });
     } else {

@@ -21,7 +21,7 @@ export const blueprintExpectedMs = (blueprint: string): number | undefined => BL
 /** Nearest-rank percentile of sorted values; null for none. */
 export function percentile(sorted: readonly number[], p: number): number | null {
   if (sorted.length === 0) return null;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? null;
 }
 
 const VALIDATION_FAILURES = new Set(["run.invalid_graph"]);
@@ -33,9 +33,12 @@ export function slaMetrics(runs: readonly FinishedRun[], expectedMs: (blueprint:
   const succeeded = counted.filter((r) => r.status === "succeeded").length;
   const durations = counted.map((r) => r.outcome.durationMs).sort((a, b) => a - b);
   const waits = counted.map((r) => r.outcome.queuedMs).sort((a, b) => a - b);
-  const judged = counted.filter((r) => r.blueprint && expectedMs(r.blueprint) !== undefined);
+  const judged = counted.flatMap((r) => {
+    const expected = r.blueprint ? expectedMs(r.blueprint) : undefined;
+    return expected === undefined ? [] : [{ run: r, expected }];
+  });
   const onTime = judged.filter(
-    (r) => r.status === "succeeded" && r.outcome.durationMs <= expectedMs(r.blueprint!)!,
+    ({ run, expected }) => run.status === "succeeded" && run.outcome.durationMs <= expected,
   ).length;
   const steps = counted.reduce((n, r) => n + r.usage.steps, 0);
   const attempts = counted.reduce((n, r) => n + r.usage.attempts, 0);

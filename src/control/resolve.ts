@@ -4,7 +4,7 @@
  * calls it before anything is created, and the Run object for the steps a running step spawns.
  */
 import { type CreateRunBody, type JsonObject, LIMITS, StepSpec } from "../../schema/api";
-import { jobDeclaration } from "../../schema/jobs";
+import { type JobDeclaration, jobDeclaration } from "../../schema/jobs";
 import { AppError, utf8Bytes } from "../errors";
 import { POOL_REGISTRY } from "../../schema/pools";
 import { type FieldError, fieldErrors } from "../../schema/errors";
@@ -58,19 +58,21 @@ export function resolveRun(body: CreateRunBody, options: ResolveOptions = DEFAUL
  * the steps a running step spawns (whose dependencies stay within the spawned set).
  */
 export function resolveSteps(specs: StepSpec[], defaults: RetryPolicy, diagnostics: boolean): Resolution {
-  const unknown = specs.flatMap((s, i) =>
-    jobDeclaration(s.type) ? [] : [{ path: `steps[${i}].type`, message: `unknown step type '${s.type}'` }],
-  );
+  const declared: { spec: StepSpec; job: JobDeclaration }[] = [];
+  const unknown: FieldError[] = [];
+  specs.forEach((s, i) => {
+    const job = jobDeclaration(s.type);
+    if (job) declared.push({ spec: s, job });
+    else unknown.push({ path: `steps[${i}].type`, message: `unknown step type '${s.type}'` });
+  });
   if (unknown.length > 0)
     return fail(
       new AppError("step.unknown_type", "A step names a type the runtime does not know.", { errors: unknown }),
     );
   const disabled = diagnostics
     ? []
-    : specs.flatMap((s, i) =>
-        jobDeclaration(s.type)!.pool === "system"
-          ? [{ path: `steps[${i}].type`, message: `'${s.type}' is a diagnostic job type` }]
-          : [],
+    : declared.flatMap(({ spec: s, job }, i) =>
+        job.pool === "system" ? [{ path: `steps[${i}].type`, message: `'${s.type}' is a diagnostic job type` }] : [],
       );
   if (disabled.length > 0)
     return fail(new AppError("step.type_disabled", "Diagnostic job types are disabled here.", { errors: disabled }));
@@ -81,8 +83,7 @@ export function resolveSteps(specs: StepSpec[], defaults: RetryPolicy, diagnosti
 
   const steps: ResolvedStep[] = [];
   const invalid: FieldError[] = [];
-  specs.forEach((s, i) => {
-    const job = jobDeclaration(s.type)!;
+  declared.forEach(({ spec: s, job }, i) => {
     const input = job.input.safeParse(s.input);
     if (!input.success) {
       invalid.push(...fieldErrors(input.error, `steps[${i}].input`));

@@ -1,4 +1,5 @@
 /** Ordered SQLite migrations with a stored schema version, shared by every Durable Object. */
+import { must } from "../lib/must";
 
 export type Migration = readonly string[];
 
@@ -14,9 +15,10 @@ export function migrate(sql: SqlStorage, migrations: readonly Migration[], opts:
   const row = sql.exec<{ version: number }>("SELECT version FROM _schema").toArray()[0];
   if (!row) sql.exec("INSERT INTO _schema (version) VALUES (0)");
   let version = row?.version ?? 0;
-  for (; version < migrations.length; version++) {
-    for (const statement of migrations[version]!) sql.exec(statement);
-    sql.exec("UPDATE _schema SET version = ?", version + 1);
+  for (const migration of migrations.slice(version)) {
+    for (const statement of migration) sql.exec(statement);
+    version++;
+    sql.exec("UPDATE _schema SET version = ?", version);
   }
   return version;
 }
@@ -97,12 +99,13 @@ export function squash(migrations: readonly Migration[]): string[] | null {
       out.push(statement);
       continue;
     }
-    const i = out.findIndex((s) => CREATE_TABLE.exec(s)?.[1] === add[1]);
-    if (i < 0) return null;
-    const create = out[i]!;
+    const [, table, column] = add;
+    const i = out.findIndex((s) => CREATE_TABLE.exec(s)?.[1] === table);
+    const create = out[i];
+    if (create === undefined || column === undefined) return null;
     const constraint = TABLE_CONSTRAINT.exec(create);
     const at = constraint ? constraint.index : create.lastIndexOf(")");
-    out[i] = `${create.slice(0, at)}, ${add[2]!.trim()}${create.slice(at)}`;
+    out[i] = `${create.slice(0, at)}, ${column.trim()}${create.slice(at)}`;
   }
   return out;
 }
@@ -121,4 +124,9 @@ export function all<T>(sql: SqlStorage, query: string, ...params: unknown[]): T[
 /** The first row of `query`, or null when there is none (unlike the cursor's `one()`, which throws). */
 export function one<T>(sql: SqlStorage, query: string, ...params: unknown[]): T | null {
   return all<T>(sql, query, ...params)[0] ?? null;
+}
+
+/** The row of an aggregate query without GROUP BY (COUNT, MAX, SUM…), which SQLite always returns. */
+export function aggregate<T>(sql: SqlStorage, query: string, ...params: unknown[]): T {
+  return must(one<T>(sql, query, ...params), "the row of an aggregate query");
 }

@@ -3,7 +3,6 @@
  * `defineJob` call. The consumer validates the input with the declaration's schema, gives the
  * handler its context, and validates the output it returns.
  */
-import type { z } from "zod";
 import type { JsonObject } from "../../schema/api";
 import type { JobDeclaration } from "../../schema/jobs";
 import type { Artifact, SpawnStep } from "../../schema/run";

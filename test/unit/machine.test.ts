@@ -7,7 +7,7 @@ import {
   type StepEvent,
 } from "../../src/control/run/machine";
 import { RUN_STATUSES, STEP_STATUSES, type RunStatus, type StepStatus } from "../../schema/vocabulary";
-import { type RetryPolicy } from "../../schema/run";
+import type { RetryPolicy } from "../../schema/run";
 
 const RUN_EVENTS: RunEvent[] = [
   "validate",

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { emptyTotals, recordAttempt, rollUp, type RecordedRun } from "../../src/analytics/usage";
 import { BASE_CPU_MS, CPU_MS_PER_KIB, estimateCpuMs } from "../../src/data/meter";
-import { type RunUsage } from "../../schema/usage";
+import type { RunUsage } from "../../schema/usage";
 
 const usage = (pools: Record<string, Partial<RunUsage>>): RunUsage => {
   const total: RunUsage = { ...emptyTotals(), models: {}, pools: {} };

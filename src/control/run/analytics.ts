@@ -22,14 +22,15 @@ export function pointsSince(
   ctx: PointContext,
 ): { points: AnalyticsEngineDataPoint[]; last: number } {
   const endings = store.endingsSince(after);
-  const run = endings.length ? store.run() : null;
-  if (!run) return { points: [], last: after };
+  const last = endings[endings.length - 1];
+  const run = last ? store.run() : null;
+  if (!last || !run) return { points: [], last: after };
   const points: AnalyticsEngineDataPoint[] = [];
   for (const e of endings) {
     if (e.type.startsWith("step.")) points.push(stepPoint(run, e));
     else points.push(...runPoints(store, run, e, ctx));
   }
-  return { points, last: endings[endings.length - 1]!.seq };
+  return { points, last: last.seq };
 }
 
 function stepPoint(run: RunRow, e: EndingRow): AnalyticsEngineDataPoint {

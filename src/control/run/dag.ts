@@ -42,15 +42,14 @@ export function findCycle(nodes: readonly GraphNode[]): string[] | null {
     if (state.has(root.id)) continue;
     const stack: { id: string; next: number }[] = [{ id: root.id, next: 0 }];
     state.set(root.id, 1);
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1]!;
-      const children = deps.get(top.id) ?? [];
-      if (top.next >= children.length) {
+    for (let top = stack[stack.length - 1]; top !== undefined; top = stack[stack.length - 1]) {
+      const child = deps.get(top.id)?.[top.next];
+      if (child === undefined) {
         state.set(top.id, 2);
         stack.pop();
         continue;
       }
-      const child = children[top.next++]!;
+      top.next++;
       const s = state.get(child);
       if (s === 1) {
         const from = stack.findIndex((f) => f.id === child);
@@ -89,8 +88,8 @@ export function dependents(steps: readonly GraphNode[], failed: string): string[
   }
   const out = new Set<string>();
   const queue = [failed];
-  while (queue.length > 0) {
-    for (const c of children.get(queue.pop()!) ?? []) {
+  for (let id = queue.pop(); id !== undefined; id = queue.pop()) {
+    for (const c of children.get(id) ?? []) {
       if (!out.has(c)) {
         out.add(c);
         queue.push(c);

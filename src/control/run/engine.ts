@@ -52,7 +52,10 @@ export class RunEngine {
    */
   create(spec: NewRun, now: number): void {
     if (this.store.run()) return;
-    if (!spec.opened) return this.createRun(spec, now);
+    if (!spec.opened) {
+      this.createRun(spec, now);
+      return;
+    }
     this.tenantKnows = true;
     try {
       this.createRun(spec, spec.createdAt ?? now);
@@ -94,15 +97,24 @@ export class RunEngine {
       return;
     }
     this.moveRun("validate", now);
-    spec.steps.forEach((s, position) => insertStep(this.store, s, position));
-    for (const [stepId, carried] of Object.entries(spec.retryOf?.carried ?? {})) {
-      const step = this.store.step(stepId);
-      if (!step) continue;
-      this.recordArtifacts(step, carried.attempt, carried.artifacts, now);
-      this.moveStep(step, "reuse", { output: json.write(carried.output), attempt: carried.attempt, finished_at: now });
-      this.event("step.reused", now, stepId, { fromRun: spec.retryOf!.runId, attempt: carried.attempt });
+    spec.steps.forEach((s, position) => {
+      insertStep(this.store, s, position);
+    });
+    const retryOf = spec.retryOf;
+    if (retryOf) {
+      for (const [stepId, carried] of Object.entries(retryOf.carried)) {
+        const step = this.store.step(stepId);
+        if (!step) continue;
+        this.recordArtifacts(step, carried.attempt, carried.artifacts, now);
+        this.moveStep(step, "reuse", {
+          output: json.write(carried.output),
+          attempt: carried.attempt,
+          finished_at: now,
+        });
+        this.event("step.reused", now, stepId, { fromRun: retryOf.runId, attempt: carried.attempt });
+      }
+      this.store.recountPendingDeps();
     }
-    if (spec.retryOf) this.store.recountPendingDeps();
     // The deadline counts from submission: time spent waiting for admission is part of it.
     if (spec.deadlineMs) this.store.setTimer("deadline", "run", now + spec.deadlineMs);
     this.moveRun("enqueue", now);
@@ -155,7 +167,7 @@ export class RunEngine {
   report(report: StepReport, now: number): ReportResult {
     const found = this.current(report.stepId, report.attempt);
     const step = found.ok ? found.step : null;
-    if (!step || step.status !== "running") {
+    if (step?.status !== "running") {
       const refusal = found.ok
         ? refuse("attempt.stale", `attempt ${report.attempt} is not running (${step?.status})`)
         : found;
@@ -342,7 +354,7 @@ export class RunEngine {
   }
 
   private dispatch(step: StepRow, now: number): void {
-    const run = this.store.run()!;
+    const run = this.store.existingRun();
     const attempt = step.attempt + 1;
     this.moveStep(step, "dispatch", { attempt, queued_at: step.queued_at ?? now });
     this.store.insertAttempt(step.id, attempt, now);
@@ -385,7 +397,7 @@ export class RunEngine {
     this.store.clearStepTimers(step.id);
     this.event("step.succeeded", now, step.id, { attempt: step.attempt, durationMs: now - (step.started_at ?? now) });
     const ready = this.store.releaseDependents(step.id);
-    const dispatching = this.store.run()!.status === "running" ? ready : [];
+    const dispatching = this.store.existingRun().status === "running" ? ready : [];
     for (const next of dispatching) this.dispatch(next, now);
     // A step just dispatched is unfinished: the run cannot have ended.
     if (dispatching.length === 0) this.settleRun(now);
@@ -419,7 +431,7 @@ export class RunEngine {
     this.moveStep(step, "fail", { failures: step.failures, error: json.write(error), finished_at: now });
     this.store.clearStepTimers(step.id);
     this.event("step.failed", now, step.id, { attempt: step.attempt, error });
-    if (this.store.run()!.failure_policy === "fail-fast") {
+    if (this.store.existingRun().failure_policy === "fail-fast") {
       this.failRun(
         { code: "run.step_failed", message: `step '${step.id}' failed: ${error.message}`, retryable: false },
         now,
@@ -443,7 +455,7 @@ export class RunEngine {
 
   /** Ends the run once no step can change any more: succeeded if none failed. */
   private settleRun(now: number): void {
-    const run = this.store.run()!;
+    const run = this.store.existingRun();
     if (TERMINAL_RUN_STATUSES.has(run.status)) return;
     const { unfinished, failed } = this.store.settlement();
     if (unfinished > 0) return;
@@ -482,7 +494,7 @@ export class RunEngine {
   }
 
   private moveRun(event: RunEvent, now: number, error: ErrorShape | null = null): void {
-    const run = this.store.run()!;
+    const run = this.store.existingRun();
     const t = transitionRun(run.status, event);
     if (!t.ok) throw new Error(`${t.code}: ${t.message}`); // a bug, never user input
     this.store.setRunStatus(t.to, now, error);
@@ -493,7 +505,7 @@ export class RunEngine {
   }
 
   private syncTenant(now: number): void {
-    const run = this.store.run()!;
+    const run = this.store.existingRun();
     // While an opened run is created, the tenant already holds what these syncs would say;
     // an ending (an invalid graph) is still news.
     if (this.tenantKnows && !TERMINAL_RUN_STATUSES.has(run.status)) return;

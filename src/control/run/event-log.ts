@@ -50,7 +50,7 @@ export class EventLog {
   }
 
   lastSeq(): number {
-    this.cachedSeq ??= this.q.one<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM event")!.seq ?? 0;
+    this.cachedSeq ??= this.q.aggregate<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM event").seq ?? 0;
     return this.cachedSeq;
   }
 

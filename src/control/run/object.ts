@@ -64,7 +64,7 @@ export class RunObject extends DurableObject<Env> {
       this.engine.create(spec, Date.now());
     });
     await this.outbox.settle(); // sends what the change wrote, then moves the alarm
-    return runView(this.store.run()!, this.store.steps());
+    return runView(this.store.existingRun(), this.store.steps());
   }
 
   async get(tenantId: string): Promise<WireRun | null> {
@@ -82,16 +82,18 @@ export class RunObject extends DurableObject<Env> {
     limit: number,
     waitMs = 0,
   ): Promise<{ items: WireEvent[]; nextAfter: number | null; finished: boolean } | null> {
-    if (!this.owned(tenantId)) return null;
+    const owned = this.owned(tenantId);
+    if (!owned) return null;
     let rows = this.store.events(after, limit);
-    if (rows.length === 0 && waitMs > 0 && !TERMINAL_RUN_STATUSES.has(this.store.run()!.status)) {
+    if (rows.length === 0 && waitMs > 0 && !TERMINAL_RUN_STATUSES.has(owned.status)) {
       await this.waiters.wait(waitMs);
       rows = this.store.events(after, limit);
     }
-    const run = this.store.run()!;
+    const run = this.store.existingRun(); // as it is now: the wait may have moved it on
+    const last = rows[rows.length - 1];
     return {
       items: rows.map((e) => eventView(run, e)),
-      nextAfter: rows.length === limit ? rows[rows.length - 1]!.seq : null,
+      nextAfter: last && rows.length === limit ? last.seq : null,
       finished: TERMINAL_RUN_STATUSES.has(run.status) && rows.length < limit,
     };
   }
@@ -118,7 +120,7 @@ export class RunObject extends DurableObject<Env> {
     if (!this.owned(tenantId)) return null;
     const result = this.mutate(() => this.engine[action](Date.now()));
     await this.outbox.settle();
-    return result.ok ? { ok: true, run: runView(this.store.run()!, this.store.steps()) } : result;
+    return result.ok ? { ok: true, run: runView(this.store.existingRun(), this.store.steps()) } : result;
   }
 
   /** Called by the tenant's object when it admits this run (a concurrency slot freed). */

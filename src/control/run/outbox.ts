@@ -53,7 +53,7 @@ export async function sendOutbox(
     empty: rows.length === 0,
   };
   if (pass.empty) return pass;
-  const run = store.run()!;
+  const run = store.existingRun();
   const ids = { tenantId, runId: run.id, traceId: run.trace_id };
 
   const byPool = new Map<PoolName, OutboxRow[]>();

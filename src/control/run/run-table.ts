@@ -4,6 +4,7 @@
  * its first dispatch.
  */
 import { TERMINAL_RUN_STATUSES, type RunStatus } from "../../../schema/vocabulary";
+import { must } from "../../lib/must";
 import { json } from "../sqlite";
 import type { RunRow } from "./rows";
 import type { RunSql } from "./store-sql";
@@ -46,7 +47,7 @@ export class RunTable {
   }
 
   setStatus(status: RunStatus, at: number, error: ErrorShape | null): void {
-    const run = this.get()!;
+    const run = must(this.get(), "the run's row");
     if (status === "running") this.patch({ status, started_at: run.started_at ?? at });
     else if (TERMINAL_RUN_STATUSES.has(status))
       this.patch({ status, finished_at: at, error: error ? json.write(error) : null });
@@ -54,7 +55,7 @@ export class RunTable {
   }
 
   private patch(patch: Partial<RunRow>): void {
-    this.cached = { ...this.get()!, ...patch };
+    this.cached = { ...must(this.get(), "the run's row"), ...patch };
     this.pending ??= "update";
   }
 

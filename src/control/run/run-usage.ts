@@ -3,8 +3,9 @@
  * wrote. Steps carried over from a retried run used nothing here: they have no attempts.
  */
 import { addModels, addTotals, emptyTotals } from "../../analytics/usage";
+import { must } from "../../lib/must";
 import type { RunSql } from "./store-sql";
-import { type MeteredUsage, type RunUsage } from "../../../schema/usage";
+import type { MeteredUsage, RunUsage } from "../../../schema/usage";
 
 export class UsageReader {
   /** Asked for twice at a run's end (the tenant's sync, the analytics points); attempt and artifact writes drop it. */
@@ -50,7 +51,11 @@ export class UsageReader {
       const { part, pool: name, model, ...totals } = r;
       if (part === "attempts") Object.assign(pool(name), { ...totals, artifactBytes: pool(name).artifactBytes });
       else if (part === "bytes") pool(name).artifactBytes = totals.artifactBytes;
-      else pool(name).models[model!] = { tokensIn: totals.tokensIn, tokensOut: totals.tokensOut };
+      else
+        pool(name).models[must(model, "a model row's model")] = {
+          tokensIn: totals.tokensIn,
+          tokensOut: totals.tokensOut,
+        };
     }
     return sumPools(pools);
   }

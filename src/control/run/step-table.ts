@@ -106,7 +106,7 @@ export class StepTable {
   }
 
   count(): number {
-    return this.q.one<{ n: number }>("SELECT COUNT(*) AS n FROM step")!.n;
+    return this.q.aggregate<{ n: number }>("SELECT COUNT(*) AS n FROM step").n;
   }
 
   existingIds(ids: readonly string[]): string[] {
@@ -176,10 +176,10 @@ export class StepTable {
 
   /** How many steps can still change, and which failed: whether and how the run ends, in one read. */
   settlement(): { unfinished: number; failed: string[] } {
-    const row = this.q.one<{ unfinished: number | null; failed: string | null }>(
+    const row = this.q.aggregate<{ unfinished: number | null; failed: string | null }>(
       `SELECT SUM(status NOT IN ('succeeded','failed','cancelled','skipped')) AS unfinished,
          json_group_array(id) FILTER (WHERE status = 'failed') AS failed FROM (SELECT id, status FROM step ORDER BY position)`,
-    )!;
+    );
     return { unfinished: row.unfinished ?? 0, failed: json.read<string[]>(row.failed) ?? [] };
   }
 
@@ -192,8 +192,13 @@ export class StepTable {
 
   outputs(ids: readonly string[]): JsonObject {
     // A step's dependency usually succeeded in this very transaction (a continuation): its row is known.
-    if (ids.every((id) => this.known.has(id)))
-      return Object.fromEntries(ids.map((id) => [id, json.read<Json>(this.known.get(id)!.output)]));
+    const known: StepRow[] = [];
+    for (const id of ids) {
+      const row = this.known.get(id);
+      if (!row) break;
+      known.push(row);
+    }
+    if (known.length === ids.length) return Object.fromEntries(known.map((r) => [r.id, json.read<Json>(r.output)]));
     const rows = this.q.allIn<{ id: string; output: string | null }>(
       "SELECT id, output FROM step WHERE id IN (?)",
       ids,

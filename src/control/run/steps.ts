@@ -1,5 +1,6 @@
 /** Writing a run's steps into its store: the graph at creation, and steps spawned while it runs. */
 import { LIMITS } from "../../../schema/api";
+import { must } from "../../lib/must";
 import { json } from "../sqlite";
 import type { StepRow } from "./rows";
 import type { RunStore } from "./store";
@@ -46,18 +47,18 @@ export function checkSpawn(store: RunStore, parent: StepRow, steps: ResolvedStep
  */
 export function addSpawned(store: RunStore, parent: StepRow, steps: ResolvedStep[]): void {
   const first = store.stepCount();
-  steps.forEach((s, i) =>
+  steps.forEach((s, i) => {
     insertStep(store, { ...s, dependsOn: [...s.dependsOn, parent.id] }, first + i, {
       depth: parent.depth + 1,
       spawnedBy: parent.id,
-    }),
-  );
+    });
+  });
   const ids = steps.map((s) => s.id);
   for (const waiting of store.dependentsOf(parent.id)) {
     if (ids.includes(waiting)) continue;
     for (const id of ids) store.insertEdge(id, waiting);
     store.addPendingDeps(waiting, ids.length);
-    const row = store.step(waiting)!;
+    const row = must(store.step(waiting), "the row of a step that waits for the spawning step");
     store.updateStep(waiting, { depends_on: json.write([...(json.read<string[]>(row.depends_on) ?? []), ...ids]) });
   }
 }

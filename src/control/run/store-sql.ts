@@ -4,7 +4,7 @@
  * read: the steps and edges always, the attempts when it touches that table (so an attempt's usage
  * and end stay one write). A read inside a transaction always sees the transaction's own writes.
  */
-import { all, execIn, one } from "../sqlite";
+import { aggregate, all, execIn, one } from "../sqlite";
 
 const TOUCHES_ATTEMPT = /\b(?:FROM|JOIN|INTO|UPDATE) attempt\b/;
 
@@ -34,6 +34,12 @@ export class RunSql {
   one<T>(query: string, ...params: unknown[]): T | null {
     this.writePendingFor(query);
     return one<T>(this.raw, query, ...params);
+  }
+
+  /** The row of an aggregate query without GROUP BY, which SQLite always returns. */
+  aggregate<T>(query: string, ...params: unknown[]): T {
+    this.writePendingFor(query);
+    return aggregate<T>(this.raw, query, ...params);
   }
 
   /** Runs `query` (whose one `IN (?)` takes the list) in chunks. */

@@ -10,6 +10,7 @@ import type { ErrorShape } from "../../../schema/errors";
 import type { RunUsage } from "../../../schema/usage";
 import type { AttemptRecord } from "../../analytics/usage";
 import type { PoolBacklog } from "../metrics";
+import { must } from "../../lib/must";
 import { createSchema, json, migrate, type Migration } from "../sqlite";
 import { ArtifactTable } from "./artifact-table";
 import { AttemptTable } from "./attempt-table";
@@ -104,6 +105,11 @@ export class RunStore {
 
   run(): RunRow | null {
     return this.ready ? this.runRow.get() : null;
+  }
+
+  /** The run's row where the caller knows the run exists (it was created, or it is being decided on). */
+  existingRun(): RunRow {
+    return must(this.run(), "the run's row");
   }
 
   insertRun(r: Omit<RunRow, "error" | "started_at" | "finished_at" | "retried_as">): void {

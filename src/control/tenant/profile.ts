@@ -14,6 +14,7 @@ import {
 } from "../../../schema/tenants";
 import { newKeyId, newSecret, sha256Hex, timingSafeEqualHex } from "../../lib/crypto";
 import { formatApiKey } from "../../lib/keys";
+import { must } from "../../lib/must";
 import { all, json, one } from "../sqlite";
 
 /** The local development tenant: created on first use of the dev key (never in production). */
@@ -114,7 +115,11 @@ export class TenantProfile {
       now,
       expiresAt,
     );
-    return { ...keyView(this.keyRow(id)!), tenantId, key: formatApiKey({ tenantId, keyId: id, secret }) };
+    return {
+      ...keyView(must(this.keyRow(id), "the API key just inserted")),
+      tenantId,
+      key: formatApiKey({ tenantId, keyId: id, secret }),
+    };
   }
 
   listKeys(): ApiKey[] {

@@ -7,9 +7,9 @@ import type { RunSummary } from "../../../schema/api";
 import { refuse, type Refusal } from "../../../schema/errors";
 import { TERMINAL_RUN_STATUSES, type Priority, type RunStatus } from "../../../schema/vocabulary";
 import { rollUp, type UsageGroup, type UsageGroupRow } from "../../analytics/usage";
-import { type RunUsage } from "../../../schema/usage";
+import type { RunUsage } from "../../../schema/usage";
 import type { RunOutcome, TenantSync } from "../../../schema/run";
-import { all } from "../sqlite";
+import { aggregate, all } from "../sqlite";
 
 export const RUN_BOOK_MIGRATION = [
   `ALTER TABLE run_index ADD COLUMN priority INTEGER NOT NULL DEFAULT 1`,
@@ -179,10 +179,10 @@ export class RunBook {
    * `starting`, if admitted, is marked running and started as well (a run being opened).
    */
   admit(limit: number, starting?: string): string[] {
-    const running = all<{ n: number }>(
+    const running = aggregate<{ n: number }>(
       this.sql,
       `SELECT COUNT(*) AS n FROM run_index INDEXED BY run_index_live WHERE admitted = 1 AND ${LIVE}`,
-    )[0]!.n;
+    ).n;
     if (running >= limit) return [];
     const next = all<{ run_id: string }>(
       this.sql,
@@ -288,8 +288,14 @@ export class RunBook {
   list(filter: ListRunsFilter): { items: RunSummary[]; next: { createdAt: number; runId: string } | null } {
     const where: string[] = [];
     const params: (string | number)[] = [];
-    if (filter.project) where.push("project = ?"), params.push(filter.project);
-    if (filter.status) where.push("status = ?"), params.push(filter.status);
+    if (filter.project) {
+      where.push("project = ?");
+      params.push(filter.project);
+    }
+    if (filter.status) {
+      where.push("status = ?");
+      params.push(filter.status);
+    }
     if (filter.cursor) {
       where.push("(created_at < ? OR (created_at = ? AND run_id < ?))");
       params.push(filter.cursor.createdAt, filter.cursor.createdAt, filter.cursor.runId);

@@ -13,6 +13,7 @@ import type {
   WebhookEndpoint,
 } from "../../../schema/webhooks";
 import { newKeyId } from "../../lib/crypto";
+import { must } from "../../lib/must";
 import { matchesEventType, retryDelay, shouldDisable } from "../../webhooks/policy";
 import { newSigningSecret } from "../../webhooks/sign";
 import { all, json, one } from "../sqlite";
@@ -121,7 +122,7 @@ export class WebhookBook {
       now,
       now,
     );
-    return { endpoint: this.get(id, now)!, secret };
+    return { endpoint: must(this.get(id, now), "the webhook endpoint just inserted"), secret };
   }
 
   list(now: number): WebhookEndpoint[] {
@@ -196,7 +197,7 @@ export class WebhookBook {
       now,
       id,
     );
-    return { endpoint: this.get(id, now)!, secret };
+    return { endpoint: must(this.get(id, now), "the webhook endpoint just rotated"), secret };
   }
 
   /**
@@ -245,9 +246,9 @@ export class WebhookBook {
   /** The attempt to make for a pending delivery, with a safety lease while it is out. */
   task(deliveryId: string, now: number, policy: DeliveryPolicy): DeliveryTask | null {
     const d = all<DeliveryRow>(this.sql, "SELECT * FROM webhook_delivery WHERE id = ?", deliveryId)[0];
-    if (!d || d.status !== "pending") return null;
+    if (d?.status !== "pending") return null;
     const e = this.endpointRow(d.endpoint_id);
-    if (!e || e.status !== "active") return null;
+    if (e?.status !== "active") return null;
     this.setTimer(deliveryId, now + policy.inFlightMs);
     const secrets = [e.secret, ...(e.prev_secret && (e.prev_expires_at ?? 0) > now ? [e.prev_secret] : [])];
     return { deliveryId, eventId: d.event_id, url: e.url, payload: d.payload, secrets };
@@ -308,8 +309,9 @@ export class WebhookBook {
       d.endpoint_id,
     );
     const e = this.endpointRow(d.endpoint_id);
-    if (e && e.status === "active" && shouldDisable(e.streak, e.streak_started_at, now, policy.disable)) {
-      const reason = `${e.streak} consecutive failed attempts since ${new Date(e.streak_started_at!).toISOString()}`;
+    const since = e?.streak_started_at ?? null; // set just above; shouldDisable is false without it
+    if (e && e.status === "active" && since !== null && shouldDisable(e.streak, since, now, policy.disable)) {
+      const reason = `${e.streak} consecutive failed attempts since ${new Date(since).toISOString()}`;
       this.sql.exec(
         "UPDATE webhook_endpoint SET status = 'disabled', disabled_reason = ?, updated_at = ? WHERE id = ?",
         reason,

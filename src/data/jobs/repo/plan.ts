@@ -1,7 +1,7 @@
 /** The plan of a generated service (schema/jobs/generators.ts), made and read back. */
 import type { MicroserviceInput } from "../../../../schema/blueprints";
 import type { JobDeclaration } from "../../../../schema/jobs";
-import { type FileMap, FilesOutput, ServicePlan } from "../../../../schema/jobs/generators";
+import { type FileMap, ServicePlan } from "../../../../schema/jobs/generators";
 import { NonRetryableError } from "../../../errors";
 import { defineJob } from "../../job";
 
