@@ -9,12 +9,9 @@ import type { StepMessage } from "../schema/messages";
 import type { QueueBinding } from "../schema/pools";
 import type { WebhookMessage } from "../schema/webhooks";
 
-export interface Env extends Omit<GeneratedEnv, QueueBinding | "QUEUE_WEBHOOKS" | OptionalVar> {
-  QUEUE_REPO: Queue<StepMessage>;
-  QUEUE_PIPELINE: Queue<StepMessage>;
-  QUEUE_SAAS: Queue<StepMessage>;
-  QUEUE_AGENT: Queue<StepMessage>;
-  QUEUE_SYSTEM: Queue<StepMessage>;
+export interface Env
+  extends Omit<GeneratedEnv, QueueBinding | "QUEUE_WEBHOOKS" | OptionalVar>,
+    Record<QueueBinding, Queue<StepMessage>> {
   QUEUE_WEBHOOKS: Queue<WebhookMessage>;
   /** Workers AI, when bound (production); the agent pool's `workers-ai` provider uses it. */
   AI?: Ai;

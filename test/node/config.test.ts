@@ -26,33 +26,37 @@ const config = unstable_readConfig({
 
 describe("wrangler.toml agrees with the pool registry", () => {
   // External pools have no queue: their steps wait in a Pool object for HTTP workers.
-  const pools = Object.values(POOL_REGISTRY).filter((p) => p.binding !== null);
+  const shards = Object.values(POOL_REGISTRY).flatMap((pool) => pool.shards.map((shard) => ({ pool, ...shard })));
+  const SETTINGS = ["max_batch_size", "max_batch_timeout", "max_retries", "retry_delay", "max_concurrency"] as const;
+  const consumerOf = (queue: string) => config.queues.consumers?.find((c) => c.queue === queue);
 
-  it.each(pools)(
-    "pool $name has a producer binding, a consumer with explicit settings, and a DLQ with a consumer",
-    (pool) => {
+  it.each(shards)(
+    "$queue (pool $pool.name) has a producer binding, a consumer with explicit settings, and a DLQ with a consumer",
+    (shard) => {
       expect(config.queues.producers).toContainEqual(
-        expect.objectContaining({ binding: pool.binding, queue: pool.queue }),
+        expect.objectContaining({ binding: shard.binding, queue: shard.queue }),
       );
-      const consumer = config.queues.consumers?.find((c) => c.queue === pool.queue);
+      const consumer = consumerOf(shard.queue);
       expect(consumer).toBeDefined();
-      for (const setting of [
-        "max_batch_size",
-        "max_batch_timeout",
-        "max_retries",
-        "retry_delay",
-        "max_concurrency",
-      ] as const) {
-        expect(consumer?.[setting], `${pool.queue}.${setting}`).toBeTypeOf("number");
-      }
-      expect(consumer?.dead_letter_queue).toBe(pool.deadLetterQueue);
-      expect(config.queues.consumers?.some((c) => c.queue === pool.deadLetterQueue)).toBe(true);
+      for (const setting of SETTINGS) expect(consumer?.[setting], `${shard.queue}.${setting}`).toBeTypeOf("number");
+      expect(consumer?.dead_letter_queue).toBe(shard.deadLetterQueue);
+      expect(consumerOf(shard.deadLetterQueue)).toBeDefined();
     },
   );
 
-  it("every queue in wrangler.toml belongs to a declared pool or is the webhooks queue", () => {
-    const declared = new Set<string>([...pools.flatMap((p) => [p.queue, p.deadLetterQueue]), ...WEBHOOK_QUEUES]);
+  it("the shards of a pool are consumed alike, and only declared shards take new steps", () => {
+    for (const pool of Object.values(POOL_REGISTRY)) {
+      expect(pool.activeShards).toBeGreaterThanOrEqual(pool.shards.length === 0 ? 0 : 1);
+      expect(pool.activeShards).toBeLessThanOrEqual(pool.shards.length);
+      const settings = pool.shards.map((shard) => SETTINGS.map((s) => consumerOf(shard.queue)?.[s]));
+      for (const each of settings) expect(each, pool.name).toEqual(settings[0]);
+    }
+  });
+
+  it("every queue in wrangler.toml belongs to a declared pool's shard or is the webhooks queue", () => {
+    const declared = new Set<string>([...shards.flatMap((s) => [s.queue, s.deadLetterQueue]), ...WEBHOOK_QUEUES]);
     for (const c of config.queues.consumers ?? []) expect(declared, c.queue).toContain(c.queue);
+    for (const p of config.queues.producers) expect(declared, p.queue).toContain(p.queue);
   });
 
   it("binds all four Durable Objects (Directory, Pool, Run, Tenant) with a SQLite migration, and R2", () => {

@@ -1,13 +1,12 @@
 /** Where the tenant directory keeps a tenant (kept apart from the object so the API can import it in Node). */
+import { shardOf } from "../../../schema/pools";
 import type { Env } from "../../env";
 
 export const DIRECTORY_SHARDS = 8;
 
 /** The shard that lists a tenant: FNV-1a of its id. */
 export function directoryShard(tenantId: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < tenantId.length; i++) h = Math.imul(h ^ tenantId.charCodeAt(i), 0x01000193) >>> 0;
-  return `shard-${h % DIRECTORY_SHARDS}`;
+  return `shard-${shardOf(tenantId, DIRECTORY_SHARDS)}`;
 }
 
 /** Every tenant in the directory, from all shards. */

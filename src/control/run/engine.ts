@@ -9,7 +9,7 @@ import { TERMINAL_RUN_STATUSES, type EventType, type PoolName } from "../../../s
 import { WEBHOOK_EVENT_TYPES } from "../../../schema/webhooks";
 import { json } from "../sqlite";
 import { recordAttempt } from "../../analytics/usage";
-import { POOL_REGISTRY } from "../../../schema/pools";
+import { hasQueues } from "../../../schema/pools";
 import { dependents, validateGraph } from "./dag";
 import { addSpawned, checkSpawn, insertStep } from "./steps";
 import { decideFailure, transitionRun, transitionStep, type RunEvent, type StepEvent } from "./machine";
@@ -184,7 +184,7 @@ export class RunEngine {
     this.store.setAttemptUsage(
       step.id,
       step.attempt,
-      recordAttempt(report.usage, { viaQueue: POOL_REGISTRY[step.pool].binding !== null, artifacts }),
+      recordAttempt(report.usage, { viaQueue: hasQueues(step.pool), artifacts }),
     );
     if (report.outcome === "failed") {
       this.failAttempt(step, report.error, "failed", now);

@@ -87,7 +87,7 @@ export async function sendOutbox(
 
   for (const [pool, poolRows] of byPool) {
     const messages = poolRows.map((r) => JSON.parse(r.body) as StepMessage);
-    const queue = queueFor(env, pool);
+    const queue = queueFor(env, pool, run.id);
     let sent = 0;
     let error: unknown = null;
     if (queue) ({ sent, error } = await sendChunked(queue, messages));
