@@ -29,6 +29,8 @@ export interface Env
   AI_PROVIDER?: string;
   AI_MODEL?: string;
   OPENAI_BASE_URL?: string;
+  /** How long a Worker isolate trusts a key check, in ms (default 5000; "0": ask every time). */
+  KEY_CACHE_MS?: string;
   /** JSON overriding fields of the price table (src/analytics/prices.ts). */
   PRICE_TABLE?: string;
   /** Secrets (.dev.vars locally, `wrangler secret put` in production). */

@@ -18,6 +18,7 @@ import { KEY_ID } from "../../schema/ids";
 import { composeMetrics } from "../control/metrics";
 import { AppError } from "../errors";
 import { newKeyId } from "../lib/crypto";
+import { keyCacheFor } from "./auth";
 import { JSON_BODY, json, newApi, problemResponses, timeWindow, TOKEN_CALL } from "./common";
 
 const security = [{ admin: [] }];
@@ -33,6 +34,17 @@ const TenantWithRuns = Tenant.extend({
 }).openapi("TenantWithRuns");
 
 export const admin = newApi();
+
+// A change to a tenant's keys, status or limits made through this isolate is seen by its next
+// request at once; other isolates see it within KEY_CACHE_MS (src/api/key-cache.ts).
+admin.use("/tenants/:id/*", async (c, next) => {
+  await next();
+  if (c.req.method !== "GET") keyCacheFor(c.env).forgetTenant(c.req.param("id"));
+});
+admin.use("/tenants/:id", async (c, next) => {
+  await next();
+  if (c.req.method !== "GET") keyCacheFor(c.env).forgetTenant(c.req.param("id"));
+});
 
 admin.openapi(
   createRoute({

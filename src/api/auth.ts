@@ -1,6 +1,8 @@
 /**
  * Authentication and authorization. A tenant key names its tenant, so it is checked by that
- * tenant's own object, which also applies the tenant's status and rate limit in the same call.
+ * tenant's own object, which also applies the tenant's status and rate limit in the same call;
+ * the isolate keeps the answer for at most KEY_CACHE_MS (./key-cache.ts), so a revoked key or a
+ * suspended tenant is refused everywhere within that bound.
  * Locally, the DEV_API_KEY secret stands for tenant `dev`; that shortcut does not exist when
  * ENVIRONMENT is production. Admin routes use ADMIN_TOKEN. Secrets are compared in constant
  * time and never logged.
@@ -8,11 +10,12 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { Credential } from "../control/tenant/object";
 import type { Scope } from "../../schema/tenants";
-import { isProduction } from "../env";
+import { isProduction, numberVar } from "../env";
 import { AppError } from "../errors";
 import { sha256Hex, timingSafeEqualHex } from "../lib/crypto";
 import { parseApiKey } from "../lib/keys";
 import type { AppEnv } from "./common";
+import { KeyCache } from "./key-cache";
 
 /** The token of an `Authorization: Bearer <token>` header, or null. */
 export function bearer(header: string | undefined): string | null {
@@ -57,12 +60,31 @@ export const requireTenant: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
+/** How long an isolate trusts a key check (KEY_CACHE_MS, default 5 s; 0 turns the cache off). */
+export const KEY_CACHE_MS = 5_000;
+let keyCache: KeyCache | undefined;
+
+/** The isolate's key cache; admin routes that change a tenant's keys or status forget its entries. */
+export function keyCacheFor(env: AppEnv["Bindings"]): KeyCache {
+  keyCache ??= new KeyCache(numberVar(env.KEY_CACHE_MS, KEY_CACHE_MS));
+  return keyCache;
+}
+
 async function verify(c: Context<AppEnv>, tenantId: string, presented: Credential): Promise<void> {
-  const auth = await c.env.TENANT.getByName(tenantId).authenticate(presented);
-  if (!auth.ok) throw AppError.from(auth);
+  // The local dev key is never cached: it exists only where storage may be wiped under a live
+  // isolate (tests, `.wrangler/state`), and its tenant is made on its first check.
+  const cache = "dev" in presented ? null : keyCacheFor(c.env);
+  const cacheKey = "dev" in presented ? "" : `${tenantId}:${presented.keyId}:${presented.secretHash}`;
+  const now = Date.now();
+  let scopes = cache?.take(cacheKey, now) ?? null;
+  if (!scopes) {
+    const auth = await c.env.TENANT.getByName(tenantId).authenticate(presented, cache?.lease(cacheKey, now) ?? 1);
+    if (!auth.ok) throw AppError.from(auth);
+    cache?.put(cacheKey, tenantId, auth.scopes, auth.tokens, now);
+    scopes = auth.scopes;
+  }
   const scope = requiredScope(c.req.method, c.req.path);
-  if (!auth.scopes.includes(scope))
-    throw new AppError("auth.insufficient_scope", `This key lacks the '${scope}' scope.`);
+  if (!scopes.includes(scope)) throw new AppError("auth.insufficient_scope", `This key lacks the '${scope}' scope.`);
 }
 
 /** Verifies a key whose check was deferred, now, in a call of its own (see `requireTenant`). */

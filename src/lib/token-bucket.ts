@@ -22,4 +22,20 @@ export class TokenBucket {
     }
     return { ok: false, retryAfterMs: Math.ceil((1 - this.tokens) / ratePerMs) };
   }
+
+  /**
+   * Takes up to `want` whole tokens at once (a caller that spends them over the next moments),
+   * or says how long until one is available. Never more than the bucket holds.
+   */
+  takeUpTo(
+    want: number,
+    perMinute: number,
+    now: number,
+  ): { ok: true; granted: number } | { ok: false; retryAfterMs: number } {
+    const first = this.take(perMinute, now);
+    if (!first.ok) return first;
+    const more = Math.max(0, Math.min(want - 1, Math.floor(this.tokens)));
+    this.tokens -= more;
+    return { ok: true, granted: 1 + more };
+  }
 }

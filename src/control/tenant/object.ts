@@ -62,7 +62,7 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
 
 /** A refusal's message is what the API shows the caller: it never says which part of a key was wrong. */
 export type AuthResult =
-  | { ok: true; scopes: Scope[] }
+  | { ok: true; scopes: Scope[] /** Rate tokens granted: 1, or up to what was asked for. */; tokens: number }
   | Refusal<"auth.unauthenticated" | "tenant.suspended" | "rate.limited">;
 
 export type { ListRunsFilter, OpenedRun };
@@ -159,14 +159,15 @@ export class TenantObject extends DurableObject<Env> {
   }
 
   /**
-   * Every API request: the key (or, locally, the dev key the Worker already checked), the
-   * tenant's status, and one token from its rate limit bucket.
+   * An API request's key (or, locally, the dev key the Worker already checked), the tenant's
+   * status, and tokens from its rate limit bucket: one, or up to `tokens` for an isolate that
+   * caches the answer and spends them on its next requests (src/api/key-cache.ts).
    */
-  async authenticate(presented: Credential): Promise<AuthResult> {
-    return this.check(presented, Date.now());
+  async authenticate(presented: Credential, tokens = 1): Promise<AuthResult> {
+    return this.check(presented, Date.now(), tokens);
   }
 
-  private check(presented: Credential, now: number): AuthResult {
+  private check(presented: Credential, now: number, tokens = 1): AuthResult {
     let tenant = this.profile.get();
     if (!tenant && "dev" in presented && this.tenantId === DEV_TENANT)
       tenant = this.profile.create(DEV_TENANT, { name: "Local development" }, now);
@@ -176,9 +177,9 @@ export class TenantObject extends DurableObject<Env> {
     if (!scopes) return refuse("auth.unauthenticated");
     if (tenant.status === "suspended") return refuse("tenant.suspended");
     this.bucket ??= new TokenBucket(tenant.limits.requestsPerMinute, now);
-    const token = this.bucket.take(tenant.limits.requestsPerMinute, now);
+    const token = this.bucket.takeUpTo(Math.max(1, Math.min(tokens, 64)), tenant.limits.requestsPerMinute, now);
     if (!token.ok) return { ...refuse("rate.limited"), retryAfterMs: token.retryAfterMs };
-    return { ok: true, scopes };
+    return { ok: true, scopes, tokens: token.granted };
   }
 
   // ── runs ─────────────────────────────────────────────────────────────────────
