@@ -9,6 +9,7 @@ import { logError } from "../lib/log";
 import { requireAdmin, requireTenant } from "./auth";
 import { problemResponse, type AppEnv } from "./common";
 import { admin } from "./admin";
+import { scanning } from "./scanning";
 import { cleanHeaders, jsonBodies } from "./hostile";
 import { blueprints, health, metrics, usage } from "./misc";
 import { runs } from "./runs";
@@ -55,6 +56,7 @@ export function createApp() {
   app.route("/v1/metrics", metrics);
   app.route("/v1/pools", workers);
   app.route("/v1/admin", admin);
+  app.route("/v1/admin", scanning);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",

@@ -172,7 +172,14 @@ async function execute(
     };
   } catch (err) {
     if (err instanceof SimulatedCrash) throw err; // chaos: die before acking, like a killed process
-    return { ...base, ...record.common(), outcome: "failed", error: toErrorShape(err) };
+    const rejected = record.rejected();
+    return {
+      ...base,
+      ...record.common(),
+      outcome: "failed",
+      error: toErrorShape(err),
+      ...(rejected.length ? { rejected } : {}),
+    };
   } finally {
     clearTimeout(timer);
   }

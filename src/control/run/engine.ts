@@ -18,6 +18,7 @@ import type { RunStore } from "./store";
 import { resolveSpawn } from "../resolve";
 import type { EngineConfig } from "./types";
 import { type ErrorShape, type Refusal, refuse } from "../../../schema/errors";
+import { DEFAULT_SCAN_POLICY, type RunScanning } from "../../../schema/scanning";
 import type {
   Artifact,
   BeginResult,
@@ -30,6 +31,14 @@ import type {
 } from "../../../schema/run";
 
 export type HeartbeatResult = { ok: true } | Refusal;
+
+/** Findings named in one `artifact.secret_detected` event; the artifact's metadata has up to 100. */
+const MAX_EVENT_FINDINGS = 20;
+
+/** The scanning a run's attempts apply: what it was created with, or the default. */
+export function runScanning(run: RunRow): RunScanning {
+  return json.read<RunScanning>(run.scanning) ?? { policy: DEFAULT_SCAN_POLICY, allow: [] };
+}
 
 const WEBHOOK_EVENTS: ReadonlySet<EventType> = new Set(WEBHOOK_EVENT_TYPES);
 const FINAL_EVENTS: ReadonlySet<EventType> = new Set([...TERMINAL_RUN_STATUSES].map((s) => `run.${s}` as EventType));
@@ -75,6 +84,7 @@ export class RunEngine {
       failure_policy: spec.failurePolicy,
       priority: spec.priority,
       retry_of: spec.retryOf?.runId ?? null,
+      scanning: spec.scanning ? json.write(spec.scanning) : null,
     });
     this.event("run.requested", now, null, {
       blueprint: spec.blueprint,
@@ -137,6 +147,7 @@ export class RunEngine {
       timeoutMs: step.timeout_ms,
       tenantId: run.tenant_id,
       traceId: run.trace_id,
+      scanning: runScanning(run),
     };
   }
 
@@ -175,6 +186,11 @@ export class RunEngine {
       recordAttempt(report.usage, { viaQueue: POOL_REGISTRY[step.pool].binding !== null, artifacts }),
     );
     if (report.outcome === "failed") {
+      // A rejected artifact is listed (with its findings, without bytes) so that its download
+      // can say why it is refused.
+      const rejected = (report.rejected ?? []).filter((a) => a.status === "rejected");
+      const conflict = rejected.some((a) => (this.store.artifact(a.name)?.step_id ?? step.id) !== step.id);
+      if (!conflict) this.recordArtifacts(step, step.attempt, rejected, now);
       this.failAttempt(step, report.error, "failed", now);
       return { ok: true };
     }
@@ -373,8 +389,41 @@ export class RunEngine {
         content_type: a.contentType,
         sha256: a.sha256,
         created_at: now,
+        status: a.status ?? "generated",
+        scan: a.scan ? json.write(a.scan) : null,
       });
-      this.event("artifact.created", now, step.id, { name: a.name, size: a.size, sha256: a.sha256, attempt });
+      const scan = a.scan;
+      if (scan) {
+        this.event("artifact.scanned", now, step.id, {
+          name: a.name,
+          attempt,
+          status: a.status ?? "generated",
+          state: scan.state,
+          files: scan.files,
+          bytes: scan.bytes,
+          findings: scan.findingsCount,
+          notScanned: scan.notScannedCount,
+          durationMs: scan.durationMs,
+        });
+        if (scan.findingsCount > 0)
+          // Rule, file, line, column and fingerprint: never the matched text.
+          this.event("artifact.secret_detected", now, step.id, {
+            name: a.name,
+            attempt,
+            status: a.status ?? "generated",
+            policy: scan.policy,
+            findings: scan.findings.slice(0, MAX_EVENT_FINDINGS).map((f) => ({
+              ruleId: f.ruleId,
+              file: f.file,
+              line: f.line,
+              column: f.column,
+              fingerprint: f.fingerprint,
+              accepted: f.accepted,
+            })),
+          });
+      }
+      if (a.status !== "rejected")
+        this.event("artifact.created", now, step.id, { name: a.name, size: a.size, sha256: a.sha256, attempt });
     }
   }
 

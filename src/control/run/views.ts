@@ -2,6 +2,8 @@
 import type { ArtifactView, Json, JsonObject, StepError, WireEvent, WireRun, WireStep } from "../../../schema/api";
 import { json } from "../sqlite";
 import type { ArtifactRow, EventRow, RunRow, StepRow } from "./rows";
+import type { ArtifactScan } from "../../../schema/scanning";
+import type { RunStatus } from "../../../schema/vocabulary";
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -58,7 +60,9 @@ export function eventView(r: RunRow, e: EventRow): WireEvent {
   };
 }
 
-export function artifactView(a: ArtifactRow): ArtifactView {
+/** An artifact as the API shows it; validated artifacts of a succeeded run are published. */
+export function artifactView(a: ArtifactRow, runStatus: RunStatus): ArtifactView {
+  const scan = json.read<ArtifactScan>(a.scan);
   return {
     name: a.name,
     size: a.size,
@@ -67,5 +71,8 @@ export function artifactView(a: ArtifactRow): ArtifactView {
     stepId: a.step_id,
     attempt: a.attempt,
     createdAt: new Date(a.created_at).toISOString(),
+    status: a.status === "validated" && runStatus === "succeeded" ? "published" : a.status,
+    flagged: a.status !== "rejected" && (scan?.findings.some((f) => !f.accepted) ?? false),
+    scan,
   };
 }
