@@ -17,9 +17,17 @@ import type {
   UsageReport,
 } from "../schema/api.ts";
 import type { ApiErrorCode } from "../schema/errors.ts";
+import type {
+  AllowFingerprintBody,
+  AllowedFingerprint,
+  ScanAuditEntry,
+  ScanPolicyBody,
+  ScanSettings,
+} from "../schema/scanning.ts";
 import type { RunStatus } from "../schema/vocabulary.ts";
 
 export type { CreateRunInput, CreatedRun, EventEnvelope, RunList, RunView, UsageReport };
+export type { AllowedFingerprint, ArtifactList, ScanSettings };
 
 export interface ClientOptions {
   baseUrl: string;
@@ -68,6 +76,11 @@ export const CLIENT_ROUTES = [
   ["get", "/v1/runs/{id}/artifacts/{name}"],
   ["get", "/v1/blueprints"],
   ["get", "/v1/usage"],
+  ["get", "/v1/admin/tenants/{id}/scanning"],
+  ["patch", "/v1/admin/tenants/{id}/scanning"],
+  ["get", "/v1/admin/tenants/{id}/scanning/allow"],
+  ["post", "/v1/admin/tenants/{id}/scanning/allow"],
+  ["delete", "/v1/admin/tenants/{id}/scanning/allow/{project}/{fingerprint}"],
 ] as const;
 
 const TERMINAL = new Set<RunStatus>(["succeeded", "failed", "cancelled"]);
@@ -139,7 +152,10 @@ export class FactoryClient {
     return this.json("GET", `/v1/runs/${enc(id)}/artifacts`);
   }
 
-  /** The artifact's bytes as a streaming Response (check `x-content-sha256`). */
+  /**
+   * The artifact's bytes as a streaming Response (check `x-content-sha256`). A rejected artifact
+   * throws FactoryApiError `artifact.rejected` (409), whose `problem.findings` say why.
+   */
   download(id: string, name: string): Promise<Response> {
     return this.request("GET", `/v1/runs/${enc(id)}/artifacts/${enc(name)}`);
   }
@@ -150,6 +166,34 @@ export class FactoryClient {
 
   usage(query: { from?: string; to?: string; groupBy?: "project" | "blueprint" | "day" } = {}): Promise<UsageReport> {
     return this.json("GET", `/v1/usage${qs(query)}`);
+  }
+
+  // Secret scanning settings: admin routes, for a client made with the admin token as its key.
+
+  /** A tenant's scanning policies: its default and per-project ones. */
+  scanSettings(tenantId: string): Promise<ScanSettings> {
+    return this.json("GET", `/v1/admin/tenants/${enc(tenantId)}/scanning`);
+  }
+
+  /** Sets the default and/or per-project policies (`null` for a project: it inherits). */
+  setScanPolicy(tenantId: string, body: ScanPolicyBody): Promise<ScanSettings> {
+    return this.json("PATCH", `/v1/admin/tenants/${enc(tenantId)}/scanning`, body);
+  }
+
+  /** Accepts a reviewed finding's fingerprint for a project (audited). */
+  allowFingerprint(tenantId: string, body: AllowFingerprintBody): Promise<AllowedFingerprint> {
+    return this.json("POST", `/v1/admin/tenants/${enc(tenantId)}/scanning/allow`, body);
+  }
+
+  allowList(tenantId: string, project?: string): Promise<{ items: AllowedFingerprint[]; audit: ScanAuditEntry[] }> {
+    return this.json("GET", `/v1/admin/tenants/${enc(tenantId)}/scanning/allow${qs({ project })}`);
+  }
+
+  async disallowFingerprint(tenantId: string, project: string, fingerprint: string): Promise<void> {
+    await this.request(
+      "DELETE",
+      `/v1/admin/tenants/${enc(tenantId)}/scanning/allow/${enc(project)}/${enc(fingerprint)}`,
+    );
   }
 
   private async json<T>(

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { plantedSecrets } from "../../src/data/jobs/planted";
 import { startRuntime, type Runtime } from "./support/runtime";
 
 const BIN = join(import.meta.dirname, "..", "..", "bin", "factory.mjs");
@@ -97,6 +98,31 @@ describe("the factory CLI against the real local runtime", () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("(blueprint.not_found)");
     expect(factory(["runs", "frobnicate"]).code).toBe(2);
+  });
+
+  it("lists a rejected artifact's findings without the secret, refuses its download, and sets a project's policy", () => {
+    const steps = join(home, "secrets.json");
+    writeFileSync(steps, JSON.stringify([{ id: "leak", type: "system.secrets", input: {} }]));
+    const run = factory(["runs", "create", "--steps", steps, "--project", "cli-scan", "--watch", "--json"]);
+    expect(run.code).toBe(1);
+    const id = JSON.parse(run.stdout.trim().split("\n").at(-1)!).id as string;
+    expect(run.stdout).toContain("artifact.secret_detected");
+
+    const list = factory(["artifacts", "list", id]);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toContain("secrets.zip  rejected");
+    expect(list.stdout).toContain("@secretlint/secretlint-rule-aws at fixture/config/aws.env:3:19");
+    const refused = factory(["artifacts", "download", id, "secrets.zip", "-o", join(home, "nope")]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("(artifact.rejected)");
+    for (const p of plantedSecrets()) expect(run.stdout + list.stdout + refused.stderr).not.toContain(p.secret);
+
+    const set = factory(["admin", "scanning", "dev", "--policy", "warn", "--project", "cli-warn"], {
+      env: { FACTORY_ADMIN_TOKEN: rt.adminToken, FACTORY_URL: rt.url },
+    });
+    expect(set.code).toBe(0);
+    expect(set.stdout).toContain("cli-warn: warn");
+    expect(factory(["admin", "scanning", "dev"]).code).toBe(2); // no admin token
   });
 
   it("`factory demo` generates, watches and downloads a microservice with the dev key", () => {
