@@ -11,6 +11,7 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatDuration, formatPercent, formatUsd } from "../../dashboard/src/format";
+import { plantedSecrets } from "../../src/data/jobs/planted";
 import { startRuntime, waitForRun, type Runtime } from "../e2e/support/runtime";
 import { launch, openPage, type WatchedPage } from "./support/browser";
 
@@ -318,6 +319,34 @@ describe("dashboard", () => {
     await shot("usage-pools");
 
     expect((await rt.fetch(`/v1/runs/${sleeperId}/cancel`, { method: "POST" })).status).toBe(200);
+  });
+
+  it("shows each artifact's status and a rejected artifact's findings (rule, file, line), never the secret", async () => {
+    await page.goto(`/#/runs/${runId}`);
+    await page.locator('[data-testid="artifacts"]').waitFor();
+    expect(await page.locator("tr[data-artifact]").first().getAttribute("data-status")).toBe("published");
+
+    const created = await rt.fetch("/v1/runs", {
+      method: "POST",
+      json: { project: "leaky", steps: [{ id: "leak", type: "system.secrets", input: {} }] },
+    });
+    const leakyId = ((await created.json()) as { id: string }).id;
+    await page.goto(`/#/runs/${leakyId}`);
+    await page.locator('[data-testid="run-status"] [data-status="failed"]').waitFor({ timeout: 30_000 });
+    const row = page.locator('tr[data-artifact="secrets.zip"]');
+    await row.waitFor();
+    expect(await row.getAttribute("data-status")).toBe("rejected");
+    const { items } = await api<{ items: { scan: { findings: { ruleId: string; file: string; line: number }[] } }[] }>(
+      `/v1/runs/${leakyId}/artifacts`,
+    );
+    const findings = items[0]!.scan.findings;
+    await expect.poll(() => row.locator(".findings li[data-rule]").count()).toBe(Math.min(findings.length, 10));
+    expect(await row.locator(".findings").textContent()).toContain("fixture/config/aws.env:3:19");
+    expect(await row.locator("button").count()).toBe(0); // nothing to download
+    const html = await page.content();
+    for (const p of plantedSecrets()) expect(html.includes(p.secret), p.ruleId).toBe(false);
+    await row.scrollIntoViewIfNeeded();
+    await shot("run-artifact-rejected");
   });
 
   it("signs out: the key is gone from storage and the sign-in form is back; a deep link survives sign-in", async () => {
