@@ -64,6 +64,7 @@ export const ERRORS = {
   // Runs and their controls.
   "run.not_found": { status: 404, retryable: false, title: "No such run." },
   "artifact.not_found": { status: 404, retryable: false, title: "No such artifact." },
+  "artifact.not_zip": { status: 422, retryable: false, title: "Only zip artifacts can be diffed." },
   "artifact.rejected": {
     status: 409,
     retryable: false,

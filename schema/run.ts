@@ -9,6 +9,7 @@ import type { ErrorShape, Refusal } from "./errors";
 import type { ReportedUsage, RunUsage } from "./usage";
 import type { FailurePolicy, PoolName, Priority, RunStatus } from "./vocabulary";
 import type { ArtifactScan, ArtifactStatus, RunScanning } from "./scanning";
+import type { PublishedArtifact } from "./artifacts";
 
 export interface RetryPolicy {
   maxAttempts: number;
@@ -67,6 +68,8 @@ export interface Artifact {
   /** Set by the secret scan, before the artifact is reported (absent: written before scanning). */
   status?: ArtifactStatus;
   scan?: ArtifactScan;
+  /** sha256 of the input of the step that wrote it (its lineage). */
+  inputSha256?: string;
 }
 
 /** A step to add to the run: a run step's shape; `dependsOn` may name only other spawned steps. */
@@ -135,6 +138,8 @@ export interface TenantSync {
   /** Set once the run is over. */
   usage?: RunUsage;
   outcome?: RunOutcome;
+  /** A succeeded run's artifacts (not rejected), for the tenant to version. */
+  published?: PublishedArtifact[];
 }
 
 /** How a finished run went, for SLA metrics. */

@@ -20,7 +20,7 @@ export class ArtifactTable {
   insert(a: ArtifactRow): void {
     this.changed();
     this.q.exec(
-      "INSERT INTO artifact (name, step_id, attempt, r2_key, size, content_type, sha256, created_at, status, scan) VALUES (?,?,?,?,?,?,?,?,?,?)",
+      "INSERT INTO artifact (name, step_id, attempt, r2_key, size, content_type, sha256, created_at, status, scan, input_sha256) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
       a.name,
       a.step_id,
       a.attempt,
@@ -31,6 +31,7 @@ export class ArtifactTable {
       a.created_at,
       a.status,
       a.scan,
+      a.input_sha256,
     );
   }
 }

@@ -19,6 +19,7 @@ import { resolveSpawn } from "../resolve";
 import type { EngineConfig } from "./types";
 import { type ErrorShape, type Refusal, refuse } from "../../../schema/errors";
 import { DEFAULT_SCAN_POLICY, type RunScanning } from "../../../schema/scanning";
+import type { PublishedArtifact } from "../../../schema/artifacts";
 import type {
   Artifact,
   BeginResult,
@@ -391,6 +392,7 @@ export class RunEngine {
         created_at: now,
         status: a.status ?? "generated",
         scan: a.scan ? json.write(a.scan) : null,
+        input_sha256: a.inputSha256 ?? null,
       });
       const scan = a.scan;
       if (scan) {
@@ -556,8 +558,40 @@ export class RunEngine {
       at: now,
       version: this.store.lastEventSeq(),
       ...(TERMINAL_RUN_STATUSES.has(run.status) ? { usage: this.store.usage(), outcome: this.outcome(run, now) } : {}),
+      ...(run.status === "succeeded" ? this.published(run) : {}),
     };
     this.enqueue("tenant", null, sync, now);
+  }
+
+  /** A succeeded run's artifacts with their lineage, for the tenant to version (none: nothing to say). */
+  private published(run: RunRow): { published?: PublishedArtifact[] } {
+    const rows = this.store.artifacts().filter((a) => a.status !== "rejected");
+    if (rows.length === 0) return {};
+    const steps = new Map(this.store.steps().map((s) => [s.id, s]));
+    return {
+      published: rows.map((a) => {
+        const deps = new Set(json.read<string[]>(steps.get(a.step_id)?.depends_on ?? null) ?? []);
+        return {
+          name: a.name,
+          key: a.r2_key,
+          size: a.size,
+          contentType: a.content_type,
+          sha256: a.sha256,
+          lineage: {
+            runId: run.id,
+            stepId: a.step_id,
+            attempt: a.attempt,
+            jobType: steps.get(a.step_id)?.type ?? "unknown",
+            blueprint: run.blueprint,
+            traceId: run.trace_id,
+            inputSha256: a.input_sha256,
+            upstream: rows
+              .filter((u) => deps.has(u.step_id))
+              .map((u) => ({ name: u.name, stepId: u.step_id, sha256: u.sha256 })),
+          },
+        };
+      }),
+    };
   }
 
   private outcome(run: RunRow, now: number): RunOutcome {

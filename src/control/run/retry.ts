@@ -36,6 +36,7 @@ export function retrySource(store: RunStore, newRunId: string, now: number): Ret
             contentType: a.content_type,
             sha256: a.sha256,
             status: a.status,
+            ...(a.input_sha256 ? { inputSha256: a.input_sha256 } : {}),
             ...(a.scan ? { scan: json.read<ArtifactScan>(a.scan)! } : {}),
           }),
         ),

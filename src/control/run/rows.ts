@@ -61,6 +61,7 @@ export const RUN_MIGRATIONS: readonly Migration[] = [
     `ALTER TABLE run ADD COLUMN scanning TEXT`,
     `ALTER TABLE artifact ADD COLUMN status TEXT NOT NULL DEFAULT 'generated'`,
     `ALTER TABLE artifact ADD COLUMN scan TEXT`,
+    `ALTER TABLE artifact ADD COLUMN input_sha256 TEXT`,
   ],
 ];
 
@@ -130,6 +131,7 @@ export interface ArtifactRow {
   status: ArtifactStatus;
   /** JSON of ArtifactScan; null when written before scanning. */
   scan: string | null;
+  input_sha256: string | null;
 }
 
 /** The events that end an attempt or a run: what analytics reports. */

@@ -37,6 +37,7 @@ import type { UsageGroup, UsageGroupRow } from "../../analytics/usage";
 import type { AttemptResult, DeliveryPolicy, DeliveryTask } from "../../../schema/webhooks";
 import { WEBHOOK_MIGRATION, WebhookBook, type PlannedEvent } from "./webhooks";
 import { SCANNING_MIGRATION, ScanningBook } from "./scanning";
+import { ARTIFACT_VERSION_MIGRATION, ArtifactVersions, type StoredVersion } from "./artifacts";
 import type {
   AllowFingerprintBody,
   AllowedFingerprint,
@@ -67,7 +68,7 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
   WEBHOOK_MIGRATION,
   [...PROFILE_MIGRATION, ...RUN_BOOK_MIGRATION],
   LIVE_RUNS_MIGRATION,
-  SCANNING_MIGRATION,
+  [...SCANNING_MIGRATION, ...ARTIFACT_VERSION_MIGRATION],
 ];
 
 /** A refusal's message is what the API shows the caller: it never says which part of a key was wrong. */
@@ -115,6 +116,7 @@ export class TenantObject extends DurableObject<Env> {
   private sendRetryAt = 0;
 
   private readonly scanning: ScanningBook;
+  private readonly versions: ArtifactVersions;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -123,6 +125,7 @@ export class TenantObject extends DurableObject<Env> {
     this.runs = new RunBook(this.sql);
     this.webhooks = new WebhookBook(this.sql);
     this.scanning = new ScanningBook(this.sql);
+    this.versions = new ArtifactVersions(this.sql);
     this.policy = deliveryPolicy(env);
     this.alarmClock = new Alarm(ctx.storage);
     ctx.blockConcurrencyWhile(async () => {
@@ -144,6 +147,20 @@ export class TenantObject extends DurableObject<Env> {
   async getTenant(): Promise<(Tenant & { runs: { running: number; waiting: number } }) | null> {
     const tenant = this.profile.get();
     return tenant ? { ...tenant, runs: this.runs.counts() } : null;
+  }
+
+  /** The latest published version of each artifact of a project. */
+  async projectArtifacts(project: string): Promise<StoredVersion[]> {
+    return this.versions.latest(project);
+  }
+
+  /** Versions of one artifact, newest first; `before` pages on. */
+  async artifactVersions(project: string, name: string, limit: number, before?: number): Promise<StoredVersion[]> {
+    return this.versions.versions(project, name, limit, before);
+  }
+
+  async artifactVersion(project: string, name: string, version: number): Promise<StoredVersion | null> {
+    return this.versions.version(project, name, version);
   }
 
   /** Secret scanning: the tenant's default and per-project policies (null: no such tenant). */
@@ -286,6 +303,9 @@ export class TenantObject extends DurableObject<Env> {
    */
   async recordRun(sync: TenantSync): Promise<{ start: boolean }> {
     const tenant = this.profile.get();
+    // A succeeded run publishes its artifacts: each gets its version (once, however often this comes).
+    if (sync.status === "succeeded" && sync.published)
+      this.versions.publish(sync.project, sync.runId, sync.published, sync.at);
     const result = this.runs.record(sync, {
       open: tenant?.status === "active",
       limit: tenant?.limits.maxConcurrentRuns ?? 0,
