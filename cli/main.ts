@@ -20,6 +20,8 @@ const HELP = `factory — Factory Runtime from the command line
   factory runs logs <run> [--follow]
   factory artifacts list <run>                 status, scan and findings (rule, file, line; never the secret)
   factory artifacts download <run> [name] [-o DIR]
+  factory artifacts versions <project> <name> [--limit N]   published versions, newest first, with lineage
+  factory artifacts diff <project> <name> <version> <against>  files added, removed, changed (names and sizes)
   factory admin scanning <tenant> [--policy block|warn] [--project P]   (admin token: --key or FACTORY_ADMIN_TOKEN)
   factory admin allow <tenant> --project P --fingerprint fp_… --reason TEXT
   factory usage [--from ISO] [--to ISO] [--group-by project|blueprint|day]
@@ -198,6 +200,34 @@ async function main(): Promise<number> {
   if (group === "artifacts" && command === "list") {
     const list = await c.artifacts(need(args[0], "<run>"));
     print(artifactLines(list.items) || "no artifacts", list);
+    return 0;
+  }
+  if (group === "artifacts" && command === "versions") {
+    const [project, name] = [need(args[0], "<project>"), need(args[1], "<name>")];
+    const page = await c.artifactVersions(project, name, flags.limit ? { limit: Number(flags.limit) } : {});
+    const lines = page.items.map(
+      (v) =>
+        `v${v.version}  ${v.status.padEnd(10)} ${v.publishedAt}  ${v.size} B  ${v.sha256.slice(0, 12)}  ` +
+        `run ${v.lineage.runId} step ${v.lineage.stepId} (${v.lineage.jobType})${v.republished ? `  republished ${v.republished}×` : ""}`,
+    );
+    print(lines.join("\n") || "no versions", page);
+    return 0;
+  }
+  if (group === "artifacts" && command === "diff") {
+    const [project, name] = [need(args[0], "<project>"), need(args[1], "<name>")];
+    const [version, against] = [Number(need(args[2], "<version>")), Number(need(args[3], "<against>"))];
+    if (!Number.isInteger(version) || !Number.isInteger(against)) throw new UsageError("versions are integers");
+    const d = await c.artifactDiff(project, name, version, against);
+    print(
+      [
+        `${name}: v${against} → v${version}`,
+        ...d.added.map((f) => `+ ${f.path}  ${f.size} B`),
+        ...d.removed.map((f) => `- ${f.path}  ${f.size} B`),
+        ...d.changed.map((f) => `~ ${f.path}  ${f.sizeFrom} → ${f.sizeTo} B`),
+        `${d.unchanged} unchanged`,
+      ].join("\n"),
+      d,
+    );
     return 0;
   }
   if (group === "artifacts" && command === "download") {

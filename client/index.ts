@@ -17,6 +17,7 @@ import type {
   UsageReport,
 } from "../schema/api.ts";
 import type { ApiErrorCode } from "../schema/errors.ts";
+import type { ArtifactDiff, ArtifactVersion, ArtifactVersionList } from "../schema/artifacts.ts";
 import type {
   AllowFingerprintBody,
   AllowedFingerprint,
@@ -27,7 +28,7 @@ import type {
 import type { RunStatus } from "../schema/vocabulary.ts";
 
 export type { CreateRunInput, CreatedRun, EventEnvelope, RunList, RunView, UsageReport };
-export type { AllowedFingerprint, ArtifactList, ScanSettings };
+export type { AllowedFingerprint, ArtifactDiff, ArtifactList, ArtifactVersion, ArtifactVersionList, ScanSettings };
 
 export interface ClientOptions {
   baseUrl: string;
@@ -76,6 +77,9 @@ export const CLIENT_ROUTES = [
   ["get", "/v1/runs/{id}/artifacts/{name}"],
   ["get", "/v1/blueprints"],
   ["get", "/v1/usage"],
+  ["get", "/v1/projects/{project}/artifacts"],
+  ["get", "/v1/projects/{project}/artifacts/{name}/versions"],
+  ["get", "/v1/projects/{project}/artifacts/{name}/versions/{version}/diff"],
   ["get", "/v1/admin/tenants/{id}/scanning"],
   ["patch", "/v1/admin/tenants/{id}/scanning"],
   ["get", "/v1/admin/tenants/{id}/scanning/allow"],
@@ -158,6 +162,28 @@ export class FactoryClient {
    */
   download(id: string, name: string): Promise<Response> {
     return this.request("GET", `/v1/runs/${enc(id)}/artifacts/${enc(name)}`);
+  }
+
+  /** The latest published version of each of a project's artifacts. */
+  projectArtifacts(project: string): Promise<{ items: ArtifactVersion[] }> {
+    return this.json("GET", `/v1/projects/${enc(project)}/artifacts`);
+  }
+
+  /** An artifact's published versions, newest first; pass `nextCursor` back to page on. */
+  artifactVersions(
+    project: string,
+    name: string,
+    query: { limit?: number; cursor?: string } = {},
+  ): Promise<ArtifactVersionList> {
+    return this.json("GET", `/v1/projects/${enc(project)}/artifacts/${enc(name)}/versions${qs(query)}`);
+  }
+
+  /** Files added, removed and changed from version `against` to `version` (zip artifacts). */
+  artifactDiff(project: string, name: string, version: number, against: number): Promise<ArtifactDiff> {
+    return this.json(
+      "GET",
+      `/v1/projects/${enc(project)}/artifacts/${enc(name)}/versions/${version}/diff${qs({ against })}`,
+    );
   }
 
   blueprints(): Promise<BlueprintList> {

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { plantedSecrets } from "../../src/data/jobs/planted";
-import { startRuntime, type Runtime } from "./support/runtime";
+import { startRuntime, waitForRun, type Runtime } from "./support/runtime";
 
 const BIN = join(import.meta.dirname, "..", "..", "bin", "factory.mjs");
 let rt: Runtime;
@@ -123,6 +123,28 @@ describe("the factory CLI against the real local runtime", () => {
     expect(set.code).toBe(0);
     expect(set.stdout).toContain("cli-warn: warn");
     expect(factory(["admin", "scanning", "dev"]).code).toBe(2); // no admin token
+  });
+
+  it("shows an artifact's versions with lineage, and the diff of two versions", async () => {
+    for (const resources of [["invoices"], ["invoices", "customers"]]) {
+      const res = await rt.fetch("/v1/runs", {
+        method: "POST",
+        json: { project: "cli-vers", blueprint: "microservice", input: { name: "vsvc", resources } },
+      });
+      expect((await waitForRun(rt, ((await res.json()) as { id: string }).id)).status).toBe("succeeded");
+    }
+    let listed = factory(["artifacts", "versions", "cli-vers", "vsvc.zip"]);
+    for (let i = 0; i < 50 && !listed.stdout.includes("v2 "); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      listed = factory(["artifacts", "versions", "cli-vers", "vsvc.zip"]);
+    }
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/^v2 +published .* step package \(repo\.package\)/m);
+    expect(listed.stdout).toMatch(/^v1 +superseded/m);
+    const diff = factory(["artifacts", "diff", "cli-vers", "vsvc.zip", "2", "1"]);
+    expect(diff.code).toBe(0);
+    expect(diff.stdout).toContain("vsvc.zip: v1 → v2");
+    expect(diff.stdout).toMatch(/^~ vsvc\/src\/app\.ts {2}\d+ → \d+ B$/m);
   });
 
   it("`factory demo` generates, watches and downloads a microservice with the dev key", () => {
