@@ -349,6 +349,46 @@ describe("dashboard", () => {
     await shot("run-artifact-rejected");
   });
 
+  it("shows a project's artifact versions, linked from the run page, and the diff of the latest two", async () => {
+    const ids: string[] = [];
+    for (const resources of [["invoices"], ["invoices", "customers"]]) {
+      const res = await rt.fetch("/v1/runs", {
+        method: "POST",
+        json: { project: "versions", blueprint: "microservice", input: { name: "vsvc", resources } },
+      });
+      const id = ((await res.json()) as { id: string }).id;
+      expect((await waitForRun(rt, id)).status).toBe("succeeded");
+      ids.push(id);
+    }
+    await expect
+      .poll(
+        async () => (await api<{ items: unknown[] }>("/v1/projects/versions/artifacts/vsvc.zip/versions")).items.length,
+      )
+      .toBe(2);
+    await page.goto(`/#/runs/${ids[1]}`);
+    await page.locator('tr[data-artifact="vsvc.zip"] a').click();
+    await page.waitForURL(/#\/projects\/versions\/artifacts\/vsvc\.zip$/);
+    await page.locator('[data-testid="versions"]').waitFor();
+    expect(
+      await page
+        .locator('[data-testid="versions"] tbody tr')
+        .evaluateAll((rows) =>
+          rows.map((r) => [r.getAttribute("data-version"), r.querySelector(".pill")?.textContent]),
+        ),
+    ).toEqual([
+      ["2", "published"],
+      ["1", "superseded"],
+    ]);
+    const diff = await api<{ changed: { path: string }[]; added: unknown[]; removed: unknown[] }>(
+      "/v1/projects/versions/artifacts/vsvc.zip/versions/2/diff?against=1",
+    );
+    await expect
+      .poll(() => page.locator('[data-testid="diff"] tr[data-change]').count())
+      .toBe(diff.changed.length + diff.added.length + diff.removed.length);
+    expect(await page.locator('[data-testid="diff"]').textContent()).toContain("vsvc/src/app.ts");
+    await shot("artifact-versions");
+  });
+
   it("signs out: the key is gone from storage and the sign-in form is back; a deep link survives sign-in", async () => {
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByLabel("API key").waitFor();

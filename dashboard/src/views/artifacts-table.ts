@@ -42,7 +42,11 @@ function scanCell(a: ArtifactView): HTMLElement {
   );
 }
 
-export function artifactsTable(items: ArtifactView[], download: (a: ArtifactView) => void): HTMLElement {
+export function artifactsTable(
+  items: ArtifactView[],
+  project: string | null,
+  download: (a: ArtifactView) => void,
+): HTMLElement {
   return h(
     "table",
     { class: "table", "data-testid": "artifacts" },
@@ -69,7 +73,20 @@ export function artifactsTable(items: ArtifactView[], download: (a: ArtifactView
         h(
           "tr",
           { "data-artifact": a.name, "data-status": a.status },
-          h("td", { class: "mono" }, a.name),
+          h(
+            "td",
+            { class: "mono" },
+            project && a.status !== "rejected"
+              ? h(
+                  "a",
+                  {
+                    href: `#/projects/${encodeURIComponent(project)}/artifacts/${encodeURIComponent(a.name)}`,
+                    title: "every published version of this artifact",
+                  },
+                  a.name,
+                )
+              : a.name,
+          ),
           h("td", {}, pill(a.status), a.flagged ? h("span", { class: "pill pill-flagged" }, "flagged") : null),
           h("td", { class: "num", "data-size": a.size }, formatBytes(a.size)),
           h("td", { class: "muted" }, a.contentType),

@@ -254,7 +254,7 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
     }
     fill(
       artifactsPanel,
-      artifactsTable(items, (a) => void download(a)),
+      artifactsTable(items, run?.project ?? null, (a) => void download(a)),
     );
   }
 
