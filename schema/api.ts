@@ -6,6 +6,7 @@ import { z } from "@hono/zod-openapi";
 import { EVENT_TYPES, FAILURE_POLICIES, PRIORITIES, RUN_STATUSES, STEP_STATUSES } from "./vocabulary";
 import { RUN_ID, TENANT_ID } from "./ids";
 import { ARTIFACT_STATUSES, ArtifactScan, Finding, NotScanned } from "./scanning";
+import { Lineage } from "./artifacts";
 
 export const LIMITS = {
   bodyBytes: 1024 * 1024,
@@ -257,6 +258,7 @@ export const ArtifactView = z
     }),
     flagged: z.boolean().openapi({ description: "kept under the warn policy although it has findings" }),
     scan: ArtifactScan.nullable().openapi({ description: "the secret scan; null when written before scanning" }),
+    lineage: Lineage,
   })
   .openapi("Artifact");
 export type ArtifactView = z.infer<typeof ArtifactView>;

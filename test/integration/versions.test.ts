@@ -65,6 +65,9 @@ describe("artifact versions", () => {
     });
     expect(v1!.lineage.inputSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(v1!.lineage.upstream).toEqual([]); // the package step's upstream steps write files, not artifacts
+    // The run's own artifact list carries the same lineage.
+    const listed = (await (await api(`/v1/runs/${first.id}/artifacts`)).json()) as { items: Version[] };
+    expect(listed.items[0]!.lineage).toEqual(v1!.lineage);
 
     await microservice("vers", ["invoices", "customers"]);
     const two = await untilVersions("vers", 2);

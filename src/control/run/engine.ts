@@ -12,6 +12,7 @@ import { recordAttempt } from "../../analytics/usage";
 import { POOL_REGISTRY } from "../../../schema/pools";
 import { dependents, validateGraph } from "./dag";
 import { addSpawned, checkSpawn, insertStep } from "./steps";
+import { lineages } from "./views";
 import { decideFailure, transitionRun, transitionStep, type RunEvent, type StepEvent } from "./machine";
 import type { OutboxKind, RunRow, StepRow, TimerRow } from "./rows";
 import type { RunStore } from "./store";
@@ -567,30 +568,16 @@ export class RunEngine {
   private published(run: RunRow): { published?: PublishedArtifact[] } {
     const rows = this.store.artifacts().filter((a) => a.status !== "rejected");
     if (rows.length === 0) return {};
-    const steps = new Map(this.store.steps().map((s) => [s.id, s]));
+    const lineage = lineages(run, this.store.steps(), rows);
     return {
-      published: rows.map((a) => {
-        const deps = new Set(json.read<string[]>(steps.get(a.step_id)?.depends_on ?? null) ?? []);
-        return {
-          name: a.name,
-          key: a.r2_key,
-          size: a.size,
-          contentType: a.content_type,
-          sha256: a.sha256,
-          lineage: {
-            runId: run.id,
-            stepId: a.step_id,
-            attempt: a.attempt,
-            jobType: steps.get(a.step_id)?.type ?? "unknown",
-            blueprint: run.blueprint,
-            traceId: run.trace_id,
-            inputSha256: a.input_sha256,
-            upstream: rows
-              .filter((u) => deps.has(u.step_id))
-              .map((u) => ({ name: u.name, stepId: u.step_id, sha256: u.sha256 })),
-          },
-        };
-      }),
+      published: rows.map((a) => ({
+        name: a.name,
+        key: a.r2_key,
+        size: a.size,
+        contentType: a.content_type,
+        sha256: a.sha256,
+        lineage: lineage(a),
+      })),
     };
   }
 

@@ -17,7 +17,7 @@ import { writePoints } from "../../analytics/points";
 import { prices } from "../../analytics/prices";
 import { RunStore } from "./store";
 import { blueprintExpectedMs, type PoolBacklog } from "../metrics";
-import { artifactView, eventView, runView } from "./views";
+import { artifactView, eventView, lineages, runView } from "./views";
 import type { BeginResult, NewRun, ReportResult, StepReport } from "../../../schema/run";
 import type { RunUsage } from "../../../schema/usage";
 import type { RunScanning } from "../../../schema/scanning";
@@ -105,7 +105,10 @@ export class RunObject extends DurableObject<Env> {
 
   async artifacts(tenantId: string): Promise<ArtifactView[] | null> {
     const run = this.owned(tenantId);
-    return run ? this.store.artifacts().map((a) => artifactView(a, run.status)) : null;
+    if (!run) return null;
+    const rows = this.store.artifacts();
+    const lineage = lineages(run, this.store.steps(), rows);
+    return rows.map((a) => artifactView(a, run.status, lineage(a)));
   }
 
   /** The manifest entry of one artifact, with its R2 key, or null if the tenant has no such thing. */
@@ -113,7 +116,9 @@ export class RunObject extends DurableObject<Env> {
     const run = this.owned(tenantId);
     if (!run) return null;
     const row = this.store.artifact(name);
-    return row ? { ...artifactView(row, run.status), key: row.r2_key } : null;
+    if (!row) return null;
+    const lineage = lineages(run, this.store.steps(), this.store.artifacts());
+    return { ...artifactView(row, run.status, lineage(row)), key: row.r2_key };
   }
 
   /** cancel, pause or resume; an illegal one is refused with a stable code (run.not_resumable, …). */
