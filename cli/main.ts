@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { FactoryApiError, FactoryClient, type RunView } from "../client/index.ts";
+import { FactoryApiError, FactoryClient, type ArtifactList, type RunView, type ScanSettings } from "../client/index.ts";
 import { DEFAULT_URL, devKey, loadConfig, saveConfig } from "./config.ts";
 import { watchRun } from "./watch.ts";
 
@@ -18,7 +18,12 @@ const HELP = `factory — Factory Runtime from the command line
   factory runs list [--project P] [--status S] [--limit N]
   factory runs get|watch|cancel|pause|resume|retry <run>
   factory runs logs <run> [--follow]
+  factory artifacts list <run>                 status, scan and findings (rule, file, line; never the secret)
   factory artifacts download <run> [name] [-o DIR]
+  factory artifacts versions <project> <name> [--limit N]   published versions, newest first, with lineage
+  factory artifacts diff <project> <name> <version> <against>  files added, removed, changed (names and sizes)
+  factory admin scanning <tenant> [--policy block|warn] [--project P]   (admin token: --key or FACTORY_ADMIN_TOKEN)
+  factory admin allow <tenant> --project P --fingerprint fp_… --reason TEXT
   factory usage [--from ISO] [--to ISO] [--group-by project|blueprint|day]
   factory demo [--name NAME]
 
@@ -47,6 +52,9 @@ const { values: flags, positionals } = parseArgs({
     to: { type: "string" },
     "group-by": { type: "string" },
     name: { type: "string" },
+    policy: { type: "string" },
+    fingerprint: { type: "string" },
+    reason: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -75,8 +83,24 @@ function summary(run: RunView): string {
   return `${run.id}  ${run.status}${took}  ${run.steps.length} steps  project ${run.project}${failed}`;
 }
 
+/** One artifact per line: name, status, size, and each finding as rule at file:line:column. */
+function artifactLines(items: ArtifactList["items"]): string {
+  return items
+    .map((a) => {
+      const scan = a.scan
+        ? `  scanned ${a.scan.files} files${a.scan.state === "partial" ? " (partially)" : ""}, ${a.scan.findingsCount} finding(s)`
+        : "";
+      const findings = (a.scan?.findings ?? []).map(
+        (f) => `\n    ${f.accepted ? "accepted " : ""}${f.ruleId} at ${f.file}:${f.line}:${f.column}  ${f.fingerprint}`,
+      );
+      return `${a.name}  ${a.status}${a.flagged ? " (flagged)" : ""}  ${a.size} B${scan}${findings.join("")}`;
+    })
+    .join("\n");
+}
+
 async function download(c: FactoryClient, runId: string, name: string | undefined, dir: string): Promise<string[]> {
-  const items = (await c.artifacts(runId)).items.filter((a) => !name || a.name === name);
+  // A rejected artifact has no bytes: named, its download says why (409 with findings); unnamed, it is skipped.
+  const items = (await c.artifacts(runId)).items.filter((a) => (name ? a.name === name : a.status !== "rejected"));
   if (name && items.length === 0)
     throw new FactoryApiError(404, {
       type: "about:blank",
@@ -95,6 +119,36 @@ async function download(c: FactoryClient, runId: string, name: string | undefine
     paths.push(path);
   }
   return paths;
+}
+
+/** Secret-scanning settings, with the admin token (never a tenant key). */
+async function adminCommand(command: string | undefined, args: string[]): Promise<number> {
+  const token = flags.key ?? process.env.FACTORY_ADMIN_TOKEN;
+  if (!token) throw new UsageError("admin commands need the admin token: --key or FACTORY_ADMIN_TOKEN");
+  const url = flags.url ?? process.env.FACTORY_URL ?? loadConfig({})?.url ?? DEFAULT_URL;
+  const c = new FactoryClient({ baseUrl: url, apiKey: token });
+  const tenant = need(args[0], "<tenant>");
+  if (command === "scanning") {
+    let settings: ScanSettings;
+    if (flags.policy) {
+      if (flags.policy !== "block" && flags.policy !== "warn") throw new UsageError("--policy is block or warn");
+      const policy: "block" | "warn" = flags.policy;
+      settings = await c.setScanPolicy(tenant, flags.project ? { projects: { [flags.project]: policy } } : { policy });
+    } else settings = await c.scanSettings(tenant);
+    const projects = Object.entries(settings.projects).map(([p, v]) => `\n  ${p}: ${v}`);
+    print(`default: ${settings.policy}${projects.join("")}`, settings);
+    return 0;
+  }
+  if (command === "allow") {
+    const allowed = await c.allowFingerprint(tenant, {
+      project: need(flags.project, "--project"),
+      fingerprint: need(flags.fingerprint, "--fingerprint"),
+      reason: need(flags.reason, "--reason"),
+    });
+    print(`accepted ${allowed.fingerprint} in ${allowed.project}`, allowed);
+    return 0;
+  }
+  throw new UsageError(`unknown admin command '${command ?? ""}'`);
 }
 
 /** Watches a run to its end; exit code 0 only when it succeeded. */
@@ -121,6 +175,7 @@ async function main(): Promise<number> {
     return 0;
   }
   if (group === "demo") return demo();
+  if (group === "admin") return adminCommand(command, args);
   const c = client();
   if (group === "usage") {
     const report = await c.usage({
@@ -139,6 +194,39 @@ async function main(): Promise<number> {
         `total $${report.totalCostUsd.toFixed(6)}`,
       ].join("\n"),
       report,
+    );
+    return 0;
+  }
+  if (group === "artifacts" && command === "list") {
+    const list = await c.artifacts(need(args[0], "<run>"));
+    print(artifactLines(list.items) || "no artifacts", list);
+    return 0;
+  }
+  if (group === "artifacts" && command === "versions") {
+    const [project, name] = [need(args[0], "<project>"), need(args[1], "<name>")];
+    const page = await c.artifactVersions(project, name, flags.limit ? { limit: Number(flags.limit) } : {});
+    const lines = page.items.map(
+      (v) =>
+        `v${v.version}  ${v.status.padEnd(10)} ${v.publishedAt}  ${v.size} B  ${v.sha256.slice(0, 12)}  ` +
+        `run ${v.lineage.runId} step ${v.lineage.stepId} (${v.lineage.jobType})${v.republished ? `  republished ${v.republished}×` : ""}`,
+    );
+    print(lines.join("\n") || "no versions", page);
+    return 0;
+  }
+  if (group === "artifacts" && command === "diff") {
+    const [project, name] = [need(args[0], "<project>"), need(args[1], "<name>")];
+    const [version, against] = [Number(need(args[2], "<version>")), Number(need(args[3], "<against>"))];
+    if (!Number.isInteger(version) || !Number.isInteger(against)) throw new UsageError("versions are integers");
+    const d = await c.artifactDiff(project, name, version, against);
+    print(
+      [
+        `${name}: v${against} → v${version}`,
+        ...d.added.map((f) => `+ ${f.path}  ${f.size} B`),
+        ...d.removed.map((f) => `- ${f.path}  ${f.size} B`),
+        ...d.changed.map((f) => `~ ${f.path}  ${f.sizeFrom} → ${f.sizeTo} B`),
+        `${d.unchanged} unchanged`,
+      ].join("\n"),
+      d,
     );
     return 0;
   }

@@ -17,9 +17,18 @@ import type {
   UsageReport,
 } from "../schema/api.ts";
 import type { ApiErrorCode } from "../schema/errors.ts";
+import type { ArtifactDiff, ArtifactVersion, ArtifactVersionList } from "../schema/artifacts.ts";
+import type {
+  AllowFingerprintBody,
+  AllowedFingerprint,
+  ScanAuditEntry,
+  ScanPolicyBody,
+  ScanSettings,
+} from "../schema/scanning.ts";
 import type { RunStatus } from "../schema/vocabulary.ts";
 
 export type { CreateRunInput, CreatedRun, EventEnvelope, RunList, RunView, UsageReport };
+export type { AllowedFingerprint, ArtifactDiff, ArtifactList, ArtifactVersion, ArtifactVersionList, ScanSettings };
 
 export interface ClientOptions {
   baseUrl: string;
@@ -68,6 +77,14 @@ export const CLIENT_ROUTES = [
   ["get", "/v1/runs/{id}/artifacts/{name}"],
   ["get", "/v1/blueprints"],
   ["get", "/v1/usage"],
+  ["get", "/v1/projects/{project}/artifacts"],
+  ["get", "/v1/projects/{project}/artifacts/{name}/versions"],
+  ["get", "/v1/projects/{project}/artifacts/{name}/versions/{version}/diff"],
+  ["get", "/v1/admin/tenants/{id}/scanning"],
+  ["patch", "/v1/admin/tenants/{id}/scanning"],
+  ["get", "/v1/admin/tenants/{id}/scanning/allow"],
+  ["post", "/v1/admin/tenants/{id}/scanning/allow"],
+  ["delete", "/v1/admin/tenants/{id}/scanning/allow/{project}/{fingerprint}"],
 ] as const;
 
 const TERMINAL = new Set<RunStatus>(["succeeded", "failed", "cancelled"]);
@@ -139,9 +156,34 @@ export class FactoryClient {
     return this.json("GET", `/v1/runs/${enc(id)}/artifacts`);
   }
 
-  /** The artifact's bytes as a streaming Response (check `x-content-sha256`). */
+  /**
+   * The artifact's bytes as a streaming Response (check `x-content-sha256`). A rejected artifact
+   * throws FactoryApiError `artifact.rejected` (409), whose `problem.findings` say why.
+   */
   download(id: string, name: string): Promise<Response> {
     return this.request("GET", `/v1/runs/${enc(id)}/artifacts/${enc(name)}`);
+  }
+
+  /** The latest published version of each of a project's artifacts. */
+  projectArtifacts(project: string): Promise<{ items: ArtifactVersion[] }> {
+    return this.json("GET", `/v1/projects/${enc(project)}/artifacts`);
+  }
+
+  /** An artifact's published versions, newest first; pass `nextCursor` back to page on. */
+  artifactVersions(
+    project: string,
+    name: string,
+    query: { limit?: number; cursor?: string } = {},
+  ): Promise<ArtifactVersionList> {
+    return this.json("GET", `/v1/projects/${enc(project)}/artifacts/${enc(name)}/versions${qs(query)}`);
+  }
+
+  /** Files added, removed and changed from version `against` to `version` (zip artifacts). */
+  artifactDiff(project: string, name: string, version: number, against: number): Promise<ArtifactDiff> {
+    return this.json(
+      "GET",
+      `/v1/projects/${enc(project)}/artifacts/${enc(name)}/versions/${version}/diff${qs({ against })}`,
+    );
   }
 
   blueprints(): Promise<BlueprintList> {
@@ -150,6 +192,34 @@ export class FactoryClient {
 
   usage(query: { from?: string; to?: string; groupBy?: "project" | "blueprint" | "day" } = {}): Promise<UsageReport> {
     return this.json("GET", `/v1/usage${qs(query)}`);
+  }
+
+  // Secret scanning settings: admin routes, for a client made with the admin token as its key.
+
+  /** A tenant's scanning policies: its default and per-project ones. */
+  scanSettings(tenantId: string): Promise<ScanSettings> {
+    return this.json("GET", `/v1/admin/tenants/${enc(tenantId)}/scanning`);
+  }
+
+  /** Sets the default and/or per-project policies (`null` for a project: it inherits). */
+  setScanPolicy(tenantId: string, body: ScanPolicyBody): Promise<ScanSettings> {
+    return this.json("PATCH", `/v1/admin/tenants/${enc(tenantId)}/scanning`, body);
+  }
+
+  /** Accepts a reviewed finding's fingerprint for a project (audited). */
+  allowFingerprint(tenantId: string, body: AllowFingerprintBody): Promise<AllowedFingerprint> {
+    return this.json("POST", `/v1/admin/tenants/${enc(tenantId)}/scanning/allow`, body);
+  }
+
+  allowList(tenantId: string, project?: string): Promise<{ items: AllowedFingerprint[]; audit: ScanAuditEntry[] }> {
+    return this.json("GET", `/v1/admin/tenants/${enc(tenantId)}/scanning/allow${qs({ project })}`);
+  }
+
+  async disallowFingerprint(tenantId: string, project: string, fingerprint: string): Promise<void> {
+    await this.request(
+      "DELETE",
+      `/v1/admin/tenants/${enc(tenantId)}/scanning/allow/${enc(project)}/${enc(fingerprint)}`,
+    );
   }
 
   private async json<T>(

@@ -5,6 +5,8 @@
 import { z } from "@hono/zod-openapi";
 import { EVENT_TYPES, FAILURE_POLICIES, PRIORITIES, RUN_STATUSES, STEP_STATUSES } from "./vocabulary";
 import { RUN_ID, TENANT_ID } from "./ids";
+import { ARTIFACT_STATUSES, ArtifactScan, Finding, NotScanned } from "./scanning";
+import { Lineage } from "./artifacts";
 
 export const LIMITS = {
   bodyBytes: 1024 * 1024,
@@ -250,6 +252,13 @@ export const ArtifactView = z
     stepId: z.string(),
     attempt: z.number().int(),
     createdAt: z.string().datetime(),
+    status: z.enum(ARTIFACT_STATUSES).openapi({
+      description:
+        "validated (scanned clean, or findings accepted or only warned about), rejected, published (its run succeeded)",
+    }),
+    flagged: z.boolean().openapi({ description: "kept under the warn policy although it has findings" }),
+    scan: ArtifactScan.nullable().openapi({ description: "the secret scan; null when written before scanning" }),
+    lineage: Lineage,
   })
   .openapi("Artifact");
 export type ArtifactView = z.infer<typeof ArtifactView>;
@@ -414,6 +423,11 @@ export const Problem = z
     code: z.string().openapi({ example: "run.not_found" }),
     detail: z.string().optional(),
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    findings: z
+      .array(Finding)
+      .optional()
+      .openapi({ description: "artifact.rejected: what the secret scan found (never the secret)" }),
+    notScanned: z.array(NotScanned).optional().openapi({ description: "artifact.rejected: what was not scanned" }),
   })
   .openapi("Problem");
 export type Problem = z.infer<typeof Problem>;

@@ -64,6 +64,12 @@ export const ERRORS = {
   // Runs and their controls.
   "run.not_found": { status: 404, retryable: false, title: "No such run." },
   "artifact.not_found": { status: 404, retryable: false, title: "No such artifact." },
+  "artifact.not_zip": { status: 422, retryable: false, title: "Only zip artifacts can be diffed." },
+  "artifact.rejected": {
+    status: 409,
+    retryable: false,
+    title: "The secret scan rejected this artifact; it cannot be downloaded.",
+  },
   "run.not_cancellable": { status: 409, retryable: false, title: "The run cannot be cancelled now." },
   "run.not_pausable": { status: 409, retryable: false, title: "The run cannot be paused now." },
   "run.not_resumable": { status: 409, retryable: false, title: "The run cannot be resumed now." },
@@ -83,6 +89,12 @@ export const ERRORS = {
   "tenant.exists": { status: 409, retryable: false, title: "The tenant already exists." },
   "tenant.reserved": { status: 409, retryable: false, title: "Tenant 'dev' is the local development tenant." },
   "key.not_found": { status: 404, retryable: false, title: "No such live key." },
+  "scan.allow_list_full": {
+    status: 409,
+    retryable: false,
+    title: "The project's allow list is full (1,000 fingerprints).",
+  },
+  "scan.fingerprint_not_found": { status: 404, retryable: false, title: "No such fingerprint on the allow list." },
   "token.not_found": { status: 404, retryable: false, title: "No such live token." },
 
   // A run's refusals of an attempt's calls (begin, heartbeat, report).
@@ -108,6 +120,16 @@ export const ERRORS = {
     status: null,
     retryable: false,
     title: "Another step already produced an artifact of that name.",
+  },
+  "artifact.secret_detected": {
+    status: null,
+    retryable: false,
+    title: "The secret scan found a secret in an artifact; the block policy rejects it.",
+  },
+  "artifact.scan_incomplete": {
+    status: null,
+    retryable: false,
+    title: "An artifact could not be scanned in full; the block policy rejects it.",
   },
   "run.step_failed": { status: null, retryable: false, title: "A step failed." },
   "run.deadline_exceeded": { status: null, retryable: false, title: "The run passed its deadline." },

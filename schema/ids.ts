@@ -14,6 +14,8 @@ const SECRET = "[0-9a-z]{40}";
 const whole = (grammar: string) => new RegExp(`^${grammar}$`);
 
 export const TENANT_ID = whole(TENANT);
+/** A project, a step or a name the caller chooses: letters, digits, '_', '.', '-'; at most 64. */
+export const PROJECT_ID = whole("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
 /** `run_` + 10 characters of time + 16 random, so ids sort by creation time (newRunId). */
 export const RUN_ID = whole("run_[0-9a-z]{26}");
 /** An API key's or a worker token's id, as named in admin paths. */

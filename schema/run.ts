@@ -8,6 +8,8 @@ import type { StepMessage } from "./messages";
 import type { ErrorShape, Refusal } from "./errors";
 import type { ReportedUsage, RunUsage } from "./usage";
 import type { FailurePolicy, PoolName, Priority, RunStatus } from "./vocabulary";
+import type { ArtifactScan, ArtifactStatus, RunScanning } from "./scanning";
+import type { PublishedArtifact } from "./artifacts";
 
 export interface RetryPolicy {
   maxAttempts: number;
@@ -52,6 +54,8 @@ export interface NewRun {
    */
   opened?: { start: boolean };
   createdAt?: number;
+  /** The project's scanning policy and allow list when the run was created (default: block). */
+  scanning?: RunScanning;
 }
 
 /** An artifact an attempt wrote to R2: its name in the run, its key, size, type and sha256. */
@@ -61,6 +65,11 @@ export interface Artifact {
   size: number;
   contentType: string;
   sha256: string;
+  /** Set by the secret scan, before the artifact is reported (absent: written before scanning). */
+  status?: ArtifactStatus;
+  scan?: ArtifactScan;
+  /** sha256 of the input of the step that wrote it (its lineage). */
+  inputSha256?: string;
 }
 
 /** A step to add to the run: a run step's shape; `dependsOn` may name only other spawned steps. */
@@ -81,7 +90,12 @@ export type StepReport =
       /** Steps the attempt spawned, as it asked for them: the run resolves and validates them. */
       spawn?: SpawnStep[];
     })
-  | (ReportCommon & { outcome: "failed"; error: ErrorShape });
+  | (ReportCommon & {
+      outcome: "failed";
+      error: ErrorShape;
+      /** Artifacts the scan rejected (their bytes were never stored): listed with their findings. */
+      rejected?: Artifact[];
+    });
 
 /** What any attempt reports besides its outcome. */
 export interface ReportCommon {
@@ -99,6 +113,7 @@ export type BeginResult =
       timeoutMs: number;
       tenantId: string;
       traceId: string;
+      scanning: RunScanning;
     }
   | Refusal;
 
@@ -123,6 +138,8 @@ export interface TenantSync {
   /** Set once the run is over. */
   usage?: RunUsage;
   outcome?: RunOutcome;
+  /** A succeeded run's artifacts (not rejected), for the tenant to version. */
+  published?: PublishedArtifact[];
 }
 
 /** How a finished run went, for SLA metrics. */

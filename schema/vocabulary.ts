@@ -69,6 +69,8 @@ export const EVENT_TYPES = [
   "step.reused",
   "step.result_refused",
   "artifact.created",
+  "artifact.scanned",
+  "artifact.secret_detected",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -7,9 +7,8 @@ import { ProjectId } from "./api";
 export const WEBHOOK_EVENT_TYPES = EVENT_TYPES.filter(
   (t) =>
     t.startsWith("run.") ||
-    ["step.succeeded", "step.failed", "step.retrying", "step.cancelled", "step.skipped", "artifact.created"].includes(
-      t,
-    ),
+    t.startsWith("artifact.") ||
+    ["step.succeeded", "step.failed", "step.retrying", "step.cancelled", "step.skipped"].includes(t),
 );
 
 const families = new Set(WEBHOOK_EVENT_TYPES.map((t) => t.split(".")[0]));

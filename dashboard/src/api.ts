@@ -17,6 +17,7 @@ import type {
   WireEvent,
 } from "../../schema/api";
 import type { EventType } from "../../schema/vocabulary";
+import type { ArtifactDiff, ArtifactVersionList } from "../../schema/artifacts";
 import { SseParser } from "./sse";
 
 /** A run's last event is one of these; the live stream ends after it. */
@@ -97,6 +98,18 @@ export class Api {
   control = (id: string, action: "cancel" | "pause" | "resume" | "retry") =>
     this.json<RunView>("POST", `/v1/runs/${encodeURIComponent(id)}/${action}`);
   artifacts = (id: string) => this.json<ArtifactList>("GET", `/v1/runs/${encodeURIComponent(id)}/artifacts`);
+  artifactVersions = (project: string, name: string, q: { cursor?: string; limit?: number } = {}) =>
+    this.json<ArtifactVersionList>(
+      "GET",
+      `/v1/projects/${encodeURIComponent(project)}/artifacts/${encodeURIComponent(name)}/versions`,
+      { query: q },
+    );
+  artifactDiff = (project: string, name: string, version: number, against: number) =>
+    this.json<ArtifactDiff>(
+      "GET",
+      `/v1/projects/${encodeURIComponent(project)}/artifacts/${encodeURIComponent(name)}/versions/${version}/diff`,
+      { query: { against } },
+    );
   runUsage = (id: string) => this.json<RunUsageView>("GET", `/v1/runs/${encodeURIComponent(id)}/usage`);
   usage = (q: { from?: string; to?: string; groupBy: UsageReport["groupBy"] }) =>
     this.json<UsageReport>("GET", "/v1/usage", { query: q });

@@ -1,6 +1,7 @@
 /**
  * The dashboard's entry: the shell (header, navigation, sign out) and a router over the URL
- * fragment (#/runs, #/runs/<id>, #/new, #/usage), so every page is one static index.html.
+ * fragment (#/runs, #/runs/<id>, #/new, #/usage, #/projects/<p>/artifacts/<name>), so every page is
+ * one static index.html.
  */
 import { Api } from "./api";
 import { h, fill } from "./dom";
@@ -11,6 +12,7 @@ import { renderRuns } from "./views/runs";
 import { renderRun } from "./views/run";
 import { renderNewRun } from "./views/new-run";
 import { renderInsights } from "./views/insights";
+import { renderVersions } from "./views/versions";
 import type { View } from "./views/view";
 
 const app = appRoot();
@@ -21,6 +23,7 @@ const ROUTES: { pattern: RegExp; nav: string; view: View }[] = [
   { pattern: /^#\/runs$/, nav: "runs", view: renderRuns },
   { pattern: /^#\/new$/, nav: "new", view: renderNewRun },
   { pattern: /^#\/usage$/, nav: "usage", view: renderInsights },
+  { pattern: /^#\/projects\/([^/]+)\/artifacts\/([^/]+)$/, nav: "runs", view: renderVersions },
 ];
 
 function appRoot(): HTMLElement {

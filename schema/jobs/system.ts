@@ -58,3 +58,13 @@ export const fail = declareJob({
     .strict(),
   output: z.object({ attempt: z.number() }),
 });
+
+export const secrets = declareJob({
+  type: "system.secrets",
+  pool: "system",
+  description:
+    "Secret-scanning fixture: writes planted (fake) secrets of each rule family, as one zip (`secrets.zip`) " +
+    "or as one plain artifact per family (`planted-<n>.txt`).",
+  input: z.object({ mode: z.enum(["zip", "plain"]).default("zip") }).strict(),
+  output: z.object({ artifacts: z.number() }),
+});

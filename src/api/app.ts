@@ -9,6 +9,8 @@ import { logError } from "../lib/log";
 import { requireAdmin, requireTenant } from "./auth";
 import { problemResponse, type AppEnv } from "./common";
 import { admin } from "./admin";
+import { scanning } from "./scanning";
+import { projects } from "./projects";
 import { cleanHeaders, jsonBodies } from "./hostile";
 import { blueprints, health, metrics, usage } from "./misc";
 import { runs } from "./runs";
@@ -52,9 +54,11 @@ export function createApp() {
   app.route("/v1/blueprints", blueprints);
   app.route("/v1/webhooks", webhooks);
   app.route("/v1/usage", usage);
+  app.route("/v1/projects", projects);
   app.route("/v1/metrics", metrics);
   app.route("/v1/pools", workers);
   app.route("/v1/admin", admin);
+  app.route("/v1/admin", scanning);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",

@@ -45,6 +45,9 @@ export interface ProblemSource {
   status: number;
   errors?: FieldError[] | undefined;
   retryAfterMs?: number | undefined;
+  /** artifact.rejected: the scan's findings and what it did not scan. */
+  findings?: Problem["findings"];
+  notScanned?: Problem["notScanned"];
 }
 
 /** RFC 9457 problem+json. */
@@ -55,6 +58,8 @@ export function problemResponse(c: Context, err: ProblemSource): Response {
     status: err.status,
     code: err.code,
     ...(err.errors?.length ? { errors: err.errors } : {}),
+    ...(err.findings ? { findings: err.findings } : {}),
+    ...(err.notScanned ? { notScanned: err.notScanned } : {}),
   };
   const headers: Record<string, string> = { "content-type": "application/problem+json" };
   if (err.retryAfterMs !== undefined) headers["retry-after"] = String(Math.ceil(err.retryAfterMs / 1000));

@@ -23,7 +23,7 @@ import { AppError } from "../errors";
 import { newRunId, newTraceId, sha256Hex, traceIdFrom } from "../lib/crypto";
 import { streamSSE } from "hono/streaming";
 import { verifyKey } from "./auth";
-import { JSON_BODY, newApi, problemResponses, TENANT_CALL } from "./common";
+import { JSON_BODY, newApi, problemResponse, problemResponses, TENANT_CALL } from "./common";
 import { checkUrl } from "./webhooks";
 import { EventTypePattern } from "../../schema/webhooks";
 import { RUN_ID } from "../../schema/ids";
@@ -130,6 +130,7 @@ runs.openapi(
       traceId: traceIdFrom(c.req.header("traceparent")) ?? newTraceId(),
       ...(body.deadlineMs ? { deadlineMs: body.deadlineMs } : {}),
       steps: resolved.steps,
+      scanning: opened.scanning,
       // A replay may find no run (the first request died before creating it): that one is
       // created the ordinary way, telling the tenant its status and asking for admission.
       ...(replayed ? {} : { opened: { start: opened.start }, createdAt }),
@@ -356,7 +357,7 @@ runs.openapi(
         description: "the artifact's bytes",
         content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } },
       },
-      ...problemResponses(...TENANT_CALL, "run.not_found", "artifact.not_found"),
+      ...problemResponses(...TENANT_CALL, "run.not_found", "artifact.not_found", "artifact.rejected"),
     },
   }),
   async (c) => {
@@ -365,6 +366,17 @@ runs.openapi(
     if (!isSafeSegment(name)) throw missing();
     const entry = await ownedRun(c.env, id).artifact(c.get("tenantId"), name);
     if (!entry) throw missing();
+    if (entry.status === "rejected") {
+      // Its bytes were never stored: say why, with the findings (rule, file, line, fingerprint).
+      const refused = new AppError("artifact.rejected");
+      return problemResponse(c, {
+        code: refused.code,
+        message: refused.message,
+        status: refused.status,
+        findings: entry.scan?.findings ?? [],
+        notScanned: (entry.scan?.notScanned ?? []).filter((n) => n.reason !== "binary"),
+      });
+    }
     const object = await c.env.ARTIFACTS.get(entry.key);
     if (!object) throw missing();
     return new Response(object.body, {

@@ -10,13 +10,13 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { ArtifactName } from "../../schema/api";
 import { artifactKey } from "../artifacts/keys";
-import { createArtifactWriter } from "../artifacts/writer";
+import { createArtifactWriter, rejection, scanFor } from "../artifacts/writer";
 import { parseWorkerToken } from "../lib/keys";
 import type { HeldLease } from "../control/pool/object";
 import { runStub } from "../control/run/stub";
 import type { PoolName } from "../../schema/vocabulary";
 import { EXTERNAL_POOLS } from "../../schema/pools";
-import { AppError, utf8Bytes } from "../errors";
+import { AppError, toErrorShape, utf8Bytes } from "../errors";
 import { LIMITS } from "../../schema/api";
 import { sha256Hex } from "../lib/crypto";
 import { bearer } from "./auth";
@@ -187,12 +187,17 @@ workers.openapi(
     const l = held(c);
     const scope = await runStub(c.env, l.runId).attemptScope(l.stepId, l.attempt, pool as PoolName);
     if (!scope) return lapsed(c, pool, l, "the attempt is not running");
-    const writer = createArtifactWriter(c.env.ARTIFACTS, {
-      tenantId: scope.tenantId,
-      runId: l.runId,
-      stepId: l.stepId,
-      attempt: l.attempt,
-    });
+    const writer = createArtifactWriter(
+      c.env.ARTIFACTS,
+      {
+        tenantId: scope.tenantId,
+        runId: l.runId,
+        stepId: l.stepId,
+        attempt: l.attempt,
+        // Scanned when the result names it, with every other artifact, before anything is reported.
+      },
+      null,
+    );
     const record = await writer.put(
       name,
       new Uint8Array(await c.req.arrayBuffer()),
@@ -250,24 +255,40 @@ workers.openapi(
           { tenantId: scope.tenantId, runId: l.runId, stepId: l.stepId, attempt: l.attempt },
           name,
         );
-        const head = await c.env.ARTIFACTS.head(key);
-        if (!head?.customMetadata?.sha256)
+        const object = await c.env.ARTIFACTS.get(key);
+        if (!object?.customMetadata?.sha256)
           throw new AppError("request.invalid", `artifact '${name}' was not uploaded for this lease`);
-        artifacts.push({
+        const bytes = new Uint8Array(await object.arrayBuffer());
+        const artifact: Artifact = {
           name,
           key,
-          size: head.size,
-          contentType: head.httpMetadata?.contentType ?? "application/octet-stream",
-          sha256: head.customMetadata.sha256,
+          size: object.size,
+          contentType: object.httpMetadata?.contentType ?? "application/octet-stream",
+          sha256: object.customMetadata.sha256,
+        };
+        // The same scan as the data plane's writer, here in the API's Worker: never in the run's object.
+        artifacts.push({ ...artifact, ...(await scanFor(scope.tenantId, artifact, bytes, scope.scanning)) });
+      }
+      const rejected = artifacts.filter((a) => a.status === "rejected");
+      if (rejected.length > 0) {
+        // Blocked: the bytes go, the step fails for good, and the manifest lists why.
+        await c.env.ARTIFACTS.delete(rejected.map((a) => a.key));
+        answer = await run.report({
+          stepId: l.stepId,
+          attempt: l.attempt,
+          outcome: "failed",
+          error: toErrorShape(rejection(rejected[0]!)),
+          rejected,
+        });
+      } else {
+        answer = await run.report({
+          stepId: l.stepId,
+          attempt: l.attempt,
+          outcome: "succeeded",
+          output: body.output as never,
+          artifacts,
         });
       }
-      answer = await run.report({
-        stepId: l.stepId,
-        attempt: l.attempt,
-        outcome: "succeeded",
-        output: body.output as never,
-        artifacts,
-      });
     }
     await c.env.POOL.getByName(pool).release(l.id); // reported (or refused): the lease is spent either way
     if (!answer.ok) throw stopped(answer.message);

@@ -14,6 +14,7 @@ import { createJobContext } from "./context";
 import { jobFor } from "./jobs";
 import { poolOfQueue } from "./pools";
 import { logError } from "../lib/log";
+import { sha256Hex } from "../lib/crypto";
 import type { BeginResult, Continuation, ReportResult, StepReport } from "../../schema/run";
 import { fieldErrors } from "../../schema/errors";
 
@@ -157,17 +158,27 @@ async function execute(
     }
     // Spawned steps go to the run as asked for: it resolves them against the catalog.
     const spawn = record.spawned;
+    // Lineage: each artifact names the input it was built from.
+    const written = record.artifacts();
+    const inputSha256 = written.length ? await sha256Hex(JSON.stringify(begun.input)) : null;
     return {
       ...base,
       ...record.common(outputBytes),
       outcome: "succeeded",
       output: JSON.parse(text) as Json,
-      artifacts: record.artifacts(),
+      artifacts: inputSha256 ? written.map((a) => ({ ...a, inputSha256 })) : written,
       ...(spawn.length ? { spawn } : {}),
     };
   } catch (err) {
     if (err instanceof SimulatedCrash) throw err; // chaos: die before acking, like a killed process
-    return { ...base, ...record.common(), outcome: "failed", error: toErrorShape(err) };
+    const rejected = record.rejected();
+    return {
+      ...base,
+      ...record.common(),
+      outcome: "failed",
+      error: toErrorShape(err),
+      ...(rejected.length ? { rejected } : {}),
+    };
   } finally {
     clearTimeout(timer);
   }

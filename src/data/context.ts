@@ -21,12 +21,16 @@ export function createJobContext(
   controller: AbortController,
   delivery: { queued: boolean } = { queued: true },
 ) {
-  const writer = createArtifactWriter(env.ARTIFACTS, {
-    tenantId: begun.tenantId,
-    runId: m.runId,
-    stepId: m.stepId,
-    attempt: m.attempt,
-  });
+  const writer = createArtifactWriter(
+    env.ARTIFACTS,
+    {
+      tenantId: begun.tenantId,
+      runId: m.runId,
+      stepId: m.stepId,
+      attempt: m.attempt,
+    },
+    begun.scanning,
+  );
   const meter = new AttemptMeter(delivery.queued);
   const logs: NonNullable<ReportCommon["logs"]> = [];
   const spawned: SpawnStep[] = [];
@@ -75,6 +79,8 @@ export function createJobContext(
   const record = {
     spawned,
     artifacts: (): Artifact[] => writer.written,
+    /** Artifacts the scan rejected: the failed report lists them, with their findings. */
+    rejected: (): Artifact[] => writer.rejected,
     /** Logs and usage; `outputBytes` is the size of the output the attempt returns, if any. */
     common: (outputBytes = 0): Pick<ReportCommon, "logs" | "usage"> => ({
       ...(logs.length ? { logs } : {}),

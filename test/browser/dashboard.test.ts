@@ -11,6 +11,7 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatDuration, formatPercent, formatUsd } from "../../dashboard/src/format";
+import { plantedSecrets } from "../../src/data/jobs/planted";
 import { startRuntime, waitForRun, type Runtime } from "../e2e/support/runtime";
 import { launch, openPage, type WatchedPage } from "./support/browser";
 
@@ -318,6 +319,74 @@ describe("dashboard", () => {
     await shot("usage-pools");
 
     expect((await rt.fetch(`/v1/runs/${sleeperId}/cancel`, { method: "POST" })).status).toBe(200);
+  });
+
+  it("shows each artifact's status and a rejected artifact's findings (rule, file, line), never the secret", async () => {
+    await page.goto(`/#/runs/${runId}`);
+    await page.locator('[data-testid="artifacts"]').waitFor();
+    expect(await page.locator("tr[data-artifact]").first().getAttribute("data-status")).toBe("published");
+
+    const created = await rt.fetch("/v1/runs", {
+      method: "POST",
+      json: { project: "leaky", steps: [{ id: "leak", type: "system.secrets", input: {} }] },
+    });
+    const leakyId = ((await created.json()) as { id: string }).id;
+    await page.goto(`/#/runs/${leakyId}`);
+    await page.locator('[data-testid="run-status"] [data-status="failed"]').waitFor({ timeout: 30_000 });
+    const row = page.locator('tr[data-artifact="secrets.zip"]');
+    await row.waitFor();
+    expect(await row.getAttribute("data-status")).toBe("rejected");
+    const { items } = await api<{ items: { scan: { findings: { ruleId: string; file: string; line: number }[] } }[] }>(
+      `/v1/runs/${leakyId}/artifacts`,
+    );
+    const findings = items[0]!.scan.findings;
+    await expect.poll(() => row.locator(".findings li[data-rule]").count()).toBe(Math.min(findings.length, 10));
+    expect(await row.locator(".findings").textContent()).toContain("fixture/config/aws.env:3:19");
+    expect(await row.locator("button").count()).toBe(0); // nothing to download
+    const html = await page.content();
+    for (const p of plantedSecrets()) expect(html.includes(p.secret), p.ruleId).toBe(false);
+    await row.scrollIntoViewIfNeeded();
+    await shot("run-artifact-rejected");
+  });
+
+  it("shows a project's artifact versions, linked from the run page, and the diff of the latest two", async () => {
+    const ids: string[] = [];
+    for (const resources of [["invoices"], ["invoices", "customers"]]) {
+      const res = await rt.fetch("/v1/runs", {
+        method: "POST",
+        json: { project: "versions", blueprint: "microservice", input: { name: "vsvc", resources } },
+      });
+      const id = ((await res.json()) as { id: string }).id;
+      expect((await waitForRun(rt, id)).status).toBe("succeeded");
+      ids.push(id);
+    }
+    await expect
+      .poll(
+        async () => (await api<{ items: unknown[] }>("/v1/projects/versions/artifacts/vsvc.zip/versions")).items.length,
+      )
+      .toBe(2);
+    await page.goto(`/#/runs/${ids[1]}`);
+    await page.locator('tr[data-artifact="vsvc.zip"] a').click();
+    await page.waitForURL(/#\/projects\/versions\/artifacts\/vsvc\.zip$/);
+    await page.locator('[data-testid="versions"]').waitFor();
+    expect(
+      await page
+        .locator('[data-testid="versions"] tbody tr')
+        .evaluateAll((rows) =>
+          rows.map((r) => [r.getAttribute("data-version"), r.querySelector(".pill")?.textContent]),
+        ),
+    ).toEqual([
+      ["2", "published"],
+      ["1", "superseded"],
+    ]);
+    const diff = await api<{ changed: { path: string }[]; added: unknown[]; removed: unknown[] }>(
+      "/v1/projects/versions/artifacts/vsvc.zip/versions/2/diff?against=1",
+    );
+    await expect
+      .poll(() => page.locator('[data-testid="diff"] tr[data-change]').count())
+      .toBe(diff.changed.length + diff.added.length + diff.removed.length);
+    expect(await page.locator('[data-testid="diff"]').textContent()).toContain("vsvc/src/app.ts");
+    await shot("artifact-versions");
   });
 
   it("signs out: the key is gone from storage and the sign-in form is back; a deep link survives sign-in", async () => {

@@ -4,7 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startRuntime, type Runtime } from "./support/runtime";
+import { plantedSecrets } from "../../src/data/jobs/planted";
+import { startRuntime, waitForRun, type Runtime } from "./support/runtime";
 
 const BIN = join(import.meta.dirname, "..", "..", "bin", "factory.mjs");
 let rt: Runtime;
@@ -97,6 +98,53 @@ describe("the factory CLI against the real local runtime", () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("(blueprint.not_found)");
     expect(factory(["runs", "frobnicate"]).code).toBe(2);
+  });
+
+  it("lists a rejected artifact's findings without the secret, refuses its download, and sets a project's policy", () => {
+    const steps = join(home, "secrets.json");
+    writeFileSync(steps, JSON.stringify([{ id: "leak", type: "system.secrets", input: {} }]));
+    const run = factory(["runs", "create", "--steps", steps, "--project", "cli-scan", "--watch", "--json"]);
+    expect(run.code).toBe(1);
+    const id = JSON.parse(run.stdout.trim().split("\n").at(-1)!).id as string;
+    expect(run.stdout).toContain("artifact.secret_detected");
+
+    const list = factory(["artifacts", "list", id]);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toContain("secrets.zip  rejected");
+    expect(list.stdout).toContain("@secretlint/secretlint-rule-aws at fixture/config/aws.env:3:19");
+    const refused = factory(["artifacts", "download", id, "secrets.zip", "-o", join(home, "nope")]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("(artifact.rejected)");
+    for (const p of plantedSecrets()) expect(run.stdout + list.stdout + refused.stderr).not.toContain(p.secret);
+
+    const set = factory(["admin", "scanning", "dev", "--policy", "warn", "--project", "cli-warn"], {
+      env: { FACTORY_ADMIN_TOKEN: rt.adminToken, FACTORY_URL: rt.url },
+    });
+    expect(set.code).toBe(0);
+    expect(set.stdout).toContain("cli-warn: warn");
+    expect(factory(["admin", "scanning", "dev"]).code).toBe(2); // no admin token
+  });
+
+  it("shows an artifact's versions with lineage, and the diff of two versions", async () => {
+    for (const resources of [["invoices"], ["invoices", "customers"]]) {
+      const res = await rt.fetch("/v1/runs", {
+        method: "POST",
+        json: { project: "cli-vers", blueprint: "microservice", input: { name: "vsvc", resources } },
+      });
+      expect((await waitForRun(rt, ((await res.json()) as { id: string }).id)).status).toBe("succeeded");
+    }
+    let listed = factory(["artifacts", "versions", "cli-vers", "vsvc.zip"]);
+    for (let i = 0; i < 50 && !listed.stdout.includes("v2 "); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      listed = factory(["artifacts", "versions", "cli-vers", "vsvc.zip"]);
+    }
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/^v2 +published .* step package \(repo\.package\)/m);
+    expect(listed.stdout).toMatch(/^v1 +superseded/m);
+    const diff = factory(["artifacts", "diff", "cli-vers", "vsvc.zip", "2", "1"]);
+    expect(diff.code).toBe(0);
+    expect(diff.stdout).toContain("vsvc.zip: v1 → v2");
+    expect(diff.stdout).toMatch(/^~ vsvc\/src\/app\.ts {2}\d+ → \d+ B$/m);
   });
 
   it("`factory demo` generates, watches and downloads a microservice with the dev key", () => {

@@ -10,6 +10,7 @@ import { timelineChart } from "../charts";
 import { emptyState, errorState, fill, h, kpi, pill } from "../dom";
 import { NONE, elapsedMs, formatBytes, formatCount, formatDuration, formatTime, formatUsd } from "../format";
 import { deriveTimeline, stepTimings } from "../timeline";
+import { artifactsTable } from "./artifacts-table";
 import { renderDag } from "./dag-view";
 import type { View } from "./view";
 
@@ -253,44 +254,7 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
     }
     fill(
       artifactsPanel,
-      h(
-        "table",
-        { class: "table", "data-testid": "artifacts" },
-        h(
-          "thead",
-          {},
-          h(
-            "tr",
-            {},
-            h("th", {}, "Name"),
-            h("th", { class: "num" }, "Size"),
-            h("th", {}, "Type"),
-            h("th", {}, "Step"),
-            h("th", {}, "SHA-256"),
-            h("th", {}),
-          ),
-        ),
-        h(
-          "tbody",
-          {},
-          items.map((a) =>
-            h(
-              "tr",
-              { "data-artifact": a.name },
-              h("td", { class: "mono" }, a.name),
-              h("td", { class: "num", "data-size": a.size }, formatBytes(a.size)),
-              h("td", { class: "muted" }, a.contentType),
-              h("td", {}, `${a.stepId} #${a.attempt}`),
-              h("td", { class: "mono small muted", title: a.sha256 }, `${a.sha256.slice(0, 12)}…`),
-              h(
-                "td",
-                { class: "num" },
-                h("button", { class: "btn btn-small", type: "button", onclick: () => void download(a) }, "Download"),
-              ),
-            ),
-          ),
-        ),
-      ),
+      artifactsTable(items, run?.project ?? null, (a) => void download(a)),
     );
   }
 

@@ -20,7 +20,7 @@ export class ArtifactTable {
   insert(a: ArtifactRow): void {
     this.changed();
     this.q.exec(
-      "INSERT INTO artifact (name, step_id, attempt, r2_key, size, content_type, sha256, created_at) VALUES (?,?,?,?,?,?,?,?)",
+      "INSERT INTO artifact (name, step_id, attempt, r2_key, size, content_type, sha256, created_at, status, scan, input_sha256) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
       a.name,
       a.step_id,
       a.attempt,
@@ -29,6 +29,9 @@ export class ArtifactTable {
       a.content_type,
       a.sha256,
       a.created_at,
+      a.status,
+      a.scan,
+      a.input_sha256,
     );
   }
 }

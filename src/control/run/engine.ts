@@ -12,12 +12,15 @@ import { recordAttempt } from "../../analytics/usage";
 import { hasQueues } from "../../../schema/pools";
 import { dependents, validateGraph } from "./dag";
 import { addSpawned, checkSpawn, insertStep } from "./steps";
+import { lineages } from "./views";
 import { decideFailure, transitionRun, transitionStep, type RunEvent, type StepEvent } from "./machine";
 import type { OutboxKind, RunRow, StepRow, TimerRow } from "./rows";
 import type { RunStore } from "./store";
 import { resolveSpawn } from "../resolve";
 import type { EngineConfig } from "./types";
 import { type ErrorShape, type Refusal, refuse } from "../../../schema/errors";
+import { DEFAULT_SCAN_POLICY, type RunScanning } from "../../../schema/scanning";
+import type { PublishedArtifact } from "../../../schema/artifacts";
 import type {
   Artifact,
   BeginResult,
@@ -30,6 +33,14 @@ import type {
 } from "../../../schema/run";
 
 export type HeartbeatResult = { ok: true } | Refusal;
+
+/** Findings named in one `artifact.secret_detected` event; the artifact's metadata has up to 100. */
+const MAX_EVENT_FINDINGS = 20;
+
+/** The scanning a run's attempts apply: what it was created with, or the default. */
+export function runScanning(run: RunRow): RunScanning {
+  return json.read<RunScanning>(run.scanning) ?? { policy: DEFAULT_SCAN_POLICY, allow: [] };
+}
 
 const WEBHOOK_EVENTS: ReadonlySet<EventType> = new Set(WEBHOOK_EVENT_TYPES);
 const FINAL_EVENTS: ReadonlySet<EventType> = new Set([...TERMINAL_RUN_STATUSES].map((s) => `run.${s}` as EventType));
@@ -78,6 +89,7 @@ export class RunEngine {
       failure_policy: spec.failurePolicy,
       priority: spec.priority,
       retry_of: spec.retryOf?.runId ?? null,
+      scanning: spec.scanning ? json.write(spec.scanning) : null,
     });
     this.event("run.requested", now, null, {
       blueprint: spec.blueprint,
@@ -149,6 +161,7 @@ export class RunEngine {
       timeoutMs: step.timeout_ms,
       tenantId: run.tenant_id,
       traceId: run.trace_id,
+      scanning: runScanning(run),
     };
   }
 
@@ -187,6 +200,11 @@ export class RunEngine {
       recordAttempt(report.usage, { viaQueue: hasQueues(step.pool), artifacts }),
     );
     if (report.outcome === "failed") {
+      // A rejected artifact is listed (with its findings, without bytes) so that its download
+      // can say why it is refused.
+      const rejected = (report.rejected ?? []).filter((a) => a.status === "rejected");
+      const conflict = rejected.some((a) => (this.store.artifact(a.name)?.step_id ?? step.id) !== step.id);
+      if (!conflict) this.recordArtifacts(step, step.attempt, rejected, now);
       this.failAttempt(step, report.error, "failed", now);
       return { ok: true };
     }
@@ -385,8 +403,42 @@ export class RunEngine {
         content_type: a.contentType,
         sha256: a.sha256,
         created_at: now,
+        status: a.status ?? "generated",
+        scan: a.scan ? json.write(a.scan) : null,
+        input_sha256: a.inputSha256 ?? null,
       });
-      this.event("artifact.created", now, step.id, { name: a.name, size: a.size, sha256: a.sha256, attempt });
+      const scan = a.scan;
+      if (scan) {
+        this.event("artifact.scanned", now, step.id, {
+          name: a.name,
+          attempt,
+          status: a.status ?? "generated",
+          state: scan.state,
+          files: scan.files,
+          bytes: scan.bytes,
+          findings: scan.findingsCount,
+          notScanned: scan.notScannedCount,
+          durationMs: scan.durationMs,
+        });
+        if (scan.findingsCount > 0)
+          // Rule, file, line, column and fingerprint: never the matched text.
+          this.event("artifact.secret_detected", now, step.id, {
+            name: a.name,
+            attempt,
+            status: a.status ?? "generated",
+            policy: scan.policy,
+            findings: scan.findings.slice(0, MAX_EVENT_FINDINGS).map((f) => ({
+              ruleId: f.ruleId,
+              file: f.file,
+              line: f.line,
+              column: f.column,
+              fingerprint: f.fingerprint,
+              accepted: f.accepted,
+            })),
+          });
+      }
+      if (a.status !== "rejected")
+        this.event("artifact.created", now, step.id, { name: a.name, size: a.size, sha256: a.sha256, attempt });
     }
   }
 
@@ -519,8 +571,26 @@ export class RunEngine {
       at: now,
       version: this.store.lastEventSeq(),
       ...(TERMINAL_RUN_STATUSES.has(run.status) ? { usage: this.store.usage(), outcome: this.outcome(run, now) } : {}),
+      ...(run.status === "succeeded" ? this.published(run) : {}),
     };
     this.enqueue("tenant", null, sync, now);
+  }
+
+  /** A succeeded run's artifacts with their lineage, for the tenant to version (none: nothing to say). */
+  private published(run: RunRow): { published?: PublishedArtifact[] } {
+    const rows = this.store.artifacts().filter((a) => a.status !== "rejected");
+    if (rows.length === 0) return {};
+    const lineage = lineages(run, this.store.steps(), rows);
+    return {
+      published: rows.map((a) => ({
+        name: a.name,
+        key: a.r2_key,
+        size: a.size,
+        contentType: a.content_type,
+        sha256: a.sha256,
+        lineage: lineage(a),
+      })),
+    };
   }
 
   private outcome(run: RunRow, now: number): RunOutcome {

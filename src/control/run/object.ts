@@ -7,7 +7,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { ArtifactView, WireEvent, WireRun } from "../../../schema/api";
 import { TERMINAL_RUN_STATUSES, type PoolName } from "../../../schema/vocabulary";
 import { numberVar, resolveOptions, type Env } from "../../env";
-import { RunEngine, type HeartbeatResult } from "./engine";
+import { RunEngine, runScanning, type HeartbeatResult } from "./engine";
 import { retrySource, type RetrySource } from "./retry";
 import type { EngineConfig } from "./types";
 import type { Refusal } from "../../../schema/errors";
@@ -17,9 +17,10 @@ import { writePoints } from "../../analytics/points";
 import { prices } from "../../analytics/prices";
 import { RunStore } from "./store";
 import { blueprintExpectedMs, type PoolBacklog } from "../metrics";
-import { artifactView, eventView, runView } from "./views";
+import { artifactView, eventView, lineages, runView } from "./views";
 import type { BeginResult, NewRun, ReportResult, StepReport } from "../../../schema/run";
 import type { RunUsage } from "../../../schema/usage";
+import type { RunScanning } from "../../../schema/scanning";
 import { Alarm } from "../alarms";
 import { Waiters } from "../waiters";
 
@@ -105,14 +106,21 @@ export class RunObject extends DurableObject<Env> {
   }
 
   async artifacts(tenantId: string): Promise<ArtifactView[] | null> {
-    return this.owned(tenantId) ? this.store.artifacts().map(artifactView) : null;
+    const run = this.owned(tenantId);
+    if (!run) return null;
+    const rows = this.store.artifacts();
+    const lineage = lineages(run, this.store.steps(), rows);
+    return rows.map((a) => artifactView(a, run.status, lineage(a)));
   }
 
   /** The manifest entry of one artifact, with its R2 key, or null if the tenant has no such thing. */
   async artifact(tenantId: string, name: string): Promise<(ArtifactView & { key: string }) | null> {
-    if (!this.owned(tenantId)) return null;
+    const run = this.owned(tenantId);
+    if (!run) return null;
     const row = this.store.artifact(name);
-    return row ? { ...artifactView(row), key: row.r2_key } : null;
+    if (!row) return null;
+    const lineage = lineages(run, this.store.steps(), this.store.artifacts());
+    return { ...artifactView(row, run.status, lineage(row)), key: row.r2_key };
   }
 
   /** cancel, pause or resume; an illegal one is refused with a stable code (run.not_resumable, …). */
@@ -147,11 +155,15 @@ export class RunObject extends DurableObject<Env> {
    * under its prefix). The pool is checked here too, so a worker of one pool can never reach a
    * step that was dispatched to another, whatever it presents.
    */
-  async attemptScope(stepId: string, attempt: number, pool: PoolName): Promise<{ tenantId: string } | null> {
+  async attemptScope(
+    stepId: string,
+    attempt: number,
+    pool: PoolName,
+  ): Promise<{ tenantId: string; scanning: RunScanning } | null> {
     const run = this.store.run();
     const step = this.store.step(stepId);
     return run && step && step.pool === pool && step.attempt === attempt && step.status === "running"
-      ? { tenantId: run.tenant_id }
+      ? { tenantId: run.tenant_id, scanning: runScanning(run) }
       : null;
   }
 

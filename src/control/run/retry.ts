@@ -5,6 +5,7 @@ import { type Refusal, refuse } from "../../../schema/errors";
 import type { StepRow } from "./rows";
 import type { RunStore } from "./store";
 import type { Artifact, CarriedStep, NewRun, ResolvedStep } from "../../../schema/run";
+import type { ArtifactScan, RunScanning } from "../../../schema/scanning";
 
 export type RetrySource = { ok: true; spec: Omit<NewRun, "id" | "traceId">; existing: string | null } | Refusal;
 
@@ -34,6 +35,9 @@ export function retrySource(store: RunStore, newRunId: string, now: number): Ret
             size: a.size,
             contentType: a.content_type,
             sha256: a.sha256,
+            status: a.status,
+            ...(a.input_sha256 ? { inputSha256: a.input_sha256 } : {}),
+            ...(a.scan ? { scan: json.read<ArtifactScan>(a.scan)! } : {}),
           }),
         ),
     };
@@ -54,6 +58,7 @@ export function retrySource(store: RunStore, newRunId: string, now: number): Ret
       priority: run.priority,
       steps: steps.map(resolvedStep),
       retryOf: { runId: run.id, carried },
+      ...(run.scanning ? { scanning: json.read<RunScanning>(run.scanning)! } : {}),
     },
   };
 }

@@ -3,6 +3,7 @@
  * (store.ts) reads and writes them; the engine, the views and analytics see these shapes.
  */
 import type { EventType, FailurePolicy, PoolName, Priority, RunStatus, StepStatus } from "../../../schema/vocabulary";
+import type { ArtifactStatus } from "../../../schema/scanning";
 import type { Migration } from "../sqlite";
 
 export type { OutboxKind, OutboxRow } from "./outbox-table";
@@ -54,6 +55,14 @@ export const RUN_MIGRATIONS: readonly Migration[] = [
     `ALTER TABLE run ADD COLUMN retried_as TEXT`,
     `ALTER TABLE run ADD COLUMN priority TEXT NOT NULL DEFAULT 'normal'`,
   ],
+  // v3: secret scanning. The run keeps the policy and allow list it was created under; each
+  // artifact its status and scan (findings: rule, file, line, fingerprint — never the secret).
+  [
+    `ALTER TABLE run ADD COLUMN scanning TEXT`,
+    `ALTER TABLE artifact ADD COLUMN status TEXT NOT NULL DEFAULT 'generated'`,
+    `ALTER TABLE artifact ADD COLUMN scan TEXT`,
+    `ALTER TABLE artifact ADD COLUMN input_sha256 TEXT`,
+  ],
 ];
 
 export interface RunRow {
@@ -72,6 +81,8 @@ export interface RunRow {
   priority: Priority;
   retry_of: string | null;
   retried_as: string | null;
+  /** JSON of RunScanning; null for a run created before scanning (scanned under the default). */
+  scanning: string | null;
 }
 
 export interface StepRow {
@@ -117,6 +128,10 @@ export interface ArtifactRow {
   content_type: string;
   sha256: string;
   created_at: number;
+  status: ArtifactStatus;
+  /** JSON of ArtifactScan; null when written before scanning. */
+  scan: string | null;
+  input_sha256: string | null;
 }
 
 /** The events that end an attempt or a run: what analytics reports. */

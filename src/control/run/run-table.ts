@@ -66,7 +66,7 @@ export class RunTable {
     if (this.pending === "insert") {
       this.q.raw.exec(
         `INSERT INTO run (id, tenant_id, project, blueprint, status, trace_id, error, created_at, started_at, finished_at, deadline_at,
-           failure_policy, priority, retry_of, retried_as) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+           failure_policy, priority, retry_of, retried_as, scanning) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
         r.id,
         r.tenant_id,
         r.project,
@@ -82,6 +82,7 @@ export class RunTable {
         r.priority,
         r.retry_of,
         r.retried_as,
+        r.scanning,
       );
     } else {
       this.q.raw.exec(

@@ -2,6 +2,9 @@
 import type { ArtifactView, Json, JsonObject, StepError, WireEvent, WireRun, WireStep } from "../../../schema/api";
 import { json } from "../sqlite";
 import type { ArtifactRow, EventRow, RunRow, StepRow } from "./rows";
+import type { ArtifactScan } from "../../../schema/scanning";
+import type { Lineage } from "../../../schema/artifacts";
+import type { RunStatus } from "../../../schema/vocabulary";
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -58,7 +61,33 @@ export function eventView(r: RunRow, e: EventRow): WireEvent {
   };
 }
 
-export function artifactView(a: ArtifactRow): ArtifactView {
+/**
+ * Where each artifact came from: its run, step, attempt, job type, blueprint, trace, the sha256 of
+ * the step's input, and the artifacts (among `artifacts`) of the steps it depended on.
+ */
+export function lineages(run: RunRow, steps: StepRow[], artifacts: ArtifactRow[]): (a: ArtifactRow) => Lineage {
+  const byId = new Map(steps.map((s) => [s.id, s]));
+  return (a) => {
+    const step = byId.get(a.step_id);
+    const deps = new Set(json.read<string[]>(step?.depends_on ?? null) ?? []);
+    return {
+      runId: run.id,
+      stepId: a.step_id,
+      attempt: a.attempt,
+      jobType: step?.type ?? "unknown",
+      blueprint: run.blueprint,
+      traceId: run.trace_id,
+      inputSha256: a.input_sha256,
+      upstream: artifacts
+        .filter((u) => deps.has(u.step_id) && u.status !== "rejected")
+        .map((u) => ({ name: u.name, stepId: u.step_id, sha256: u.sha256 })),
+    };
+  };
+}
+
+/** An artifact as the API shows it; validated artifacts of a succeeded run are published. */
+export function artifactView(a: ArtifactRow, runStatus: RunStatus, lineage: Lineage): ArtifactView {
+  const scan = json.read<ArtifactScan>(a.scan);
   return {
     name: a.name,
     size: a.size,
@@ -67,5 +96,9 @@ export function artifactView(a: ArtifactRow): ArtifactView {
     stepId: a.step_id,
     attempt: a.attempt,
     createdAt: new Date(a.created_at).toISOString(),
+    status: a.status === "validated" && runStatus === "succeeded" ? "published" : a.status,
+    flagged: a.status !== "rejected" && (scan?.findings.some((f) => !f.accepted) ?? false),
+    scan,
+    lineage,
   };
 }

@@ -36,6 +36,16 @@ import {
 import type { UsageGroup, UsageGroupRow } from "../../analytics/usage";
 import type { AttemptResult, DeliveryPolicy, DeliveryTask } from "../../../schema/webhooks";
 import { WEBHOOK_MIGRATION, WebhookBook, type PlannedEvent } from "./webhooks";
+import { SCANNING_MIGRATION, ScanningBook } from "./scanning";
+import { ARTIFACT_VERSION_MIGRATION, ArtifactVersions, type StoredVersion } from "./artifacts";
+import type {
+  AllowFingerprintBody,
+  AllowedFingerprint,
+  RunScanning,
+  ScanAuditEntry,
+  ScanPolicyBody,
+  ScanSettings,
+} from "../../../schema/scanning";
 import { webhookPoint, writePoints } from "../../analytics/points";
 import { logError } from "../../lib/log";
 import { sendChunked } from "../../lib/queue-batch";
@@ -58,6 +68,7 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
   WEBHOOK_MIGRATION,
   [...PROFILE_MIGRATION, ...RUN_BOOK_MIGRATION],
   LIVE_RUNS_MIGRATION,
+  [...SCANNING_MIGRATION, ...ARTIFACT_VERSION_MIGRATION],
 ];
 
 /** A refusal's message is what the API shows the caller: it never says which part of a key was wrong. */
@@ -71,7 +82,7 @@ export type { ListRunsFilter, OpenedRun };
 export type Credential = { keyId: string; secretHash: string } | { dev: true };
 
 export type OpenRunResult =
-  | { ok: true; runId: string; replayed: boolean; start: boolean }
+  | { ok: true; runId: string; replayed: boolean; start: boolean; scanning: RunScanning }
   | Refusal<
       | "auth.unauthenticated"
       | "tenant.suspended"
@@ -104,12 +115,17 @@ export class TenantObject extends DurableObject<Env> {
   private sendFailures = 0;
   private sendRetryAt = 0;
 
+  private readonly scanning: ScanningBook;
+  private readonly versions: ArtifactVersions;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.profile = new TenantProfile(this.sql);
     this.runs = new RunBook(this.sql);
     this.webhooks = new WebhookBook(this.sql);
+    this.scanning = new ScanningBook(this.sql);
+    this.versions = new ArtifactVersions(this.sql);
     this.policy = deliveryPolicy(env);
     this.alarmClock = new Alarm(ctx.storage);
     ctx.blockConcurrencyWhile(async () => {
@@ -131,6 +147,43 @@ export class TenantObject extends DurableObject<Env> {
   async getTenant(): Promise<(Tenant & { runs: { running: number; waiting: number } }) | null> {
     const tenant = this.profile.get();
     return tenant ? { ...tenant, runs: this.runs.counts() } : null;
+  }
+
+  /** The latest published version of each artifact of a project. */
+  async projectArtifacts(project: string): Promise<StoredVersion[]> {
+    return this.versions.latest(project);
+  }
+
+  /** Versions of one artifact, newest first; `before` pages on. */
+  async artifactVersions(project: string, name: string, limit: number, before?: number): Promise<StoredVersion[]> {
+    return this.versions.versions(project, name, limit, before);
+  }
+
+  async artifactVersion(project: string, name: string, version: number): Promise<StoredVersion | null> {
+    return this.versions.version(project, name, version);
+  }
+
+  /** Secret scanning: the tenant's default and per-project policies (null: no such tenant). */
+  async scanSettings(): Promise<ScanSettings | null> {
+    return this.profile.get() ? this.scanning.settings() : null;
+  }
+
+  async setScanPolicy(body: ScanPolicyBody): Promise<ScanSettings | null> {
+    return this.profile.get() ? this.scanning.setPolicy(body, Date.now()) : null;
+  }
+
+  /** Accepts a reviewed finding for a project (audited); `full` when the project's list is full. */
+  async allowFingerprint(body: AllowFingerprintBody): Promise<AllowedFingerprint | "full" | null> {
+    if (!this.profile.get()) return null;
+    return this.scanning.allow(body.project, body.fingerprint, body.reason, Date.now()) ?? "full";
+  }
+
+  async disallowFingerprint(project: string, fingerprint: string): Promise<boolean | null> {
+    return this.profile.get() ? this.scanning.disallow(project, fingerprint, Date.now()) : null;
+  }
+
+  async scanAllowList(project?: string): Promise<{ items: AllowedFingerprint[]; audit: ScanAuditEntry[] } | null> {
+    return this.profile.get() ? this.scanning.allowList(project) : null;
   }
 
   /** Changes status, limits or weight; a reactivated tenant or a raised limit starts waiting runs. */
@@ -208,7 +261,14 @@ export class TenantObject extends DurableObject<Env> {
       const claim = this.runs.claim(idempotency.key, idempotency.bodyHash, run.runId, now);
       if (!claim.ok) return claim;
       // A replay: the first request opened its run (or its object will say it never existed).
-      if (claim.replayed) return { ok: true, runId: claim.runId, replayed: true, start: false };
+      if (claim.replayed)
+        return {
+          ok: true,
+          runId: claim.runId,
+          replayed: true,
+          start: false,
+          scanning: this.scanning.forRun(run.project),
+        };
     }
     if (!this.runs.reserve(now, tenant.limits.monthlyRuns)) {
       if (idempotency) this.runs.release(idempotency.key, run.runId);
@@ -228,7 +288,14 @@ export class TenantObject extends DurableObject<Env> {
     // one already due by then will reschedule itself.
     const alarmAt = this.alarmClock.dueAt;
     if (opened.admitted.length > 0 || alarmAt === null || alarmAt > now + OPENED_CHECK_MS) await this.syncAlarm();
-    return { ok: true, runId: run.runId, replayed: false, start: opened.start };
+    return {
+      ok: true,
+      runId: run.runId,
+      replayed: false,
+      start: opened.start,
+      // The run scans its artifacts under the project's policy as it stands now.
+      scanning: this.scanning.forRun(run.project),
+    };
   }
 
   /**
@@ -237,6 +304,9 @@ export class TenantObject extends DurableObject<Env> {
    */
   async recordRun(sync: TenantSync): Promise<{ start: boolean }> {
     const tenant = this.profile.get();
+    // A succeeded run publishes its artifacts: each gets its version (once, however often this comes).
+    if (sync.status === "succeeded" && sync.published)
+      this.versions.publish(sync.project, sync.runId, sync.published, sync.at);
     const result = this.runs.record(sync, {
       open: tenant?.status === "active",
       limit: tenant?.limits.maxConcurrentRuns ?? 0,

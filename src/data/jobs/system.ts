@@ -3,6 +3,8 @@ import * as SYSTEM from "../../../schema/jobs/system";
 import { AppError, NonRetryableError, RetryAfterError } from "../../errors";
 import { defineJob } from "../job";
 import { hashStep } from "../../lib/work";
+import { strToU8, zipSync } from "fflate";
+import { plantedSecrets } from "./planted";
 
 export const echo = defineJob(SYSTEM.echo, async ({ input }) => input);
 
@@ -57,4 +59,16 @@ export const fail = defineJob(SYSTEM.fail, async ({ input, attempt }) => {
     throw new AppError("system.fail", message);
   }
   return { attempt };
+});
+
+/** The secret-scanning fixture: planted secrets of each rule family, zipped or one per artifact. */
+export const secrets = defineJob(SYSTEM.secrets, async ({ input, artifacts }) => {
+  const planted = plantedSecrets();
+  if (input.mode === "zip") {
+    const files = Object.fromEntries(planted.map((p) => [`fixture/${p.file}`, strToU8(p.content)]));
+    await artifacts.put("secrets.zip", zipSync(files), "application/zip");
+    return { artifacts: 1 };
+  }
+  for (const [i, p] of planted.entries()) await artifacts.put(`planted-${i}.txt`, p.content, "text/plain");
+  return { artifacts: planted.length };
 });

@@ -40,6 +40,8 @@ export interface Runtime {
   fetch(path: string, init?: RequestInit & { json?: unknown }): Promise<Response>;
   /** The same runtime, whose `fetch` presents `key` (another tenant's) instead of the dev key. */
   as(key: string): Runtime;
+  /** Everything wrangler dev printed so far (the Worker's logs included). */
+  output(): string;
 }
 
 export async function startRuntime(vars: Record<string, string> = {}): Promise<Runtime> {
@@ -136,6 +138,7 @@ export async function startRuntime(vars: Record<string, string> = {}): Promise<R
       return fetch(`${url}${path}`, { ...init, headers, body });
     },
     as: client,
+    output: () => output,
   });
   return client(key);
 }

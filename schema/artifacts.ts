@@ -1,0 +1,71 @@
+/**
+ * Published artifacts across runs: each (tenant, project, name) has versions 1, 2, … assigned when
+ * a run that produced it succeeds (identical bytes as the latest version are the same version);
+ * each version carries its lineage. A diff of two zip versions names files, never contents.
+ */
+import { z } from "@hono/zod-openapi";
+
+export const Lineage = z
+  .object({
+    runId: z.string(),
+    stepId: z.string(),
+    attempt: z.number().int(),
+    jobType: z.string(),
+    blueprint: z.string().nullable(),
+    traceId: z.string(),
+    inputSha256: z.string().nullable().openapi({ description: "sha256 of the step's input (JSON)" }),
+    upstream: z
+      .array(z.object({ name: z.string(), stepId: z.string(), sha256: z.string() }))
+      .openapi({ description: "artifacts of the steps this one depended on, in the same run" }),
+  })
+  .openapi("Lineage");
+export type Lineage = z.infer<typeof Lineage>;
+
+export const VERSION_STATUSES = ["published", "superseded"] as const;
+
+export const ArtifactVersion = z
+  .object({
+    project: z.string(),
+    name: z.string(),
+    version: z.number().int().min(1),
+    status: z.enum(VERSION_STATUSES).openapi({ description: "superseded once a later version is published" }),
+    sha256: z.string(),
+    size: z.number().int(),
+    contentType: z.string(),
+    publishedAt: z.string().datetime(),
+    /** Runs after the first that published the same bytes (deduplicated: no new version). */
+    republished: z.number().int(),
+    downloadUrl: z.string().openapi({ description: "the artifact in the run that published it" }),
+    lineage: Lineage,
+  })
+  .openapi("ArtifactVersion");
+export type ArtifactVersion = z.infer<typeof ArtifactVersion>;
+
+export const ArtifactVersionList = z
+  .object({ items: z.array(ArtifactVersion), nextCursor: z.string().nullable() })
+  .openapi("ArtifactVersionList");
+export type ArtifactVersionList = z.infer<typeof ArtifactVersionList>;
+
+export const ZipEntry = z.object({ path: z.string(), size: z.number().int() });
+export const ArtifactDiff = z
+  .object({
+    name: z.string(),
+    from: z.number().int().openapi({ description: "the `against` version" }),
+    to: z.number().int(),
+    added: z.array(ZipEntry),
+    removed: z.array(ZipEntry),
+    changed: z.array(z.object({ path: z.string(), sizeFrom: z.number().int(), sizeTo: z.number().int() })),
+    unchanged: z.number().int(),
+  })
+  .openapi("ArtifactDiff");
+export type ArtifactDiff = z.infer<typeof ArtifactDiff>;
+
+/** What a succeeded run hands its tenant to publish: each artifact with its lineage. */
+export interface PublishedArtifact {
+  name: string;
+  key: string;
+  size: number;
+  contentType: string;
+  sha256: string;
+  lineage: Lineage;
+}

@@ -1,0 +1,117 @@
+/** /v1/projects/{project}/artifacts: published artifacts across runs, their versions and diffs. */
+import { createRoute, z } from "@hono/zod-openapi";
+import { ArtifactDiff, ArtifactVersion, ArtifactVersionList } from "../../schema/artifacts";
+import { ArtifactName, ProjectId } from "../../schema/api";
+import { diffIndexes, zipIndex } from "../artifacts/zip-index";
+import type { StoredVersion } from "../control/tenant/artifacts";
+import { AppError } from "../errors";
+import { json, newApi, problemResponses, TENANT_CALL } from "./common";
+
+const security = [{ bearer: [] }];
+const ProjectParam = z.object({ project: ProjectId.openapi({ param: { name: "project", in: "path" } }) });
+const NameParam = ProjectParam.extend({ name: ArtifactName.openapi({ param: { name: "name", in: "path" } }) });
+const VersionParam = NameParam.extend({
+  version: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .openapi({ param: { name: "version", in: "path" }, type: "integer" }),
+});
+
+/** Bytes read per version for a diff: the central directory is all it needs, but R2 gives it whole. */
+const MAX_DIFF_BYTES = 64 * 1024 * 1024;
+
+const publicView = ({ key: _key, ...v }: StoredVersion): ArtifactVersion => v;
+
+export const projects = newApi();
+
+projects.openapi(
+  createRoute({
+    method: "get",
+    path: "/{project}/artifacts",
+    summary: "The latest published version of each of a project's artifacts",
+    security,
+    request: { params: ProjectParam },
+    responses: {
+      200: json(z.object({ items: z.array(ArtifactVersion) }).openapi("ProjectArtifacts"), "latest versions"),
+      ...problemResponses(...TENANT_CALL),
+    },
+  }),
+  async (c) => {
+    const items = await c.env.TENANT.getByName(c.get("tenantId")).projectArtifacts(c.req.valid("param").project);
+    return c.json({ items: items.map(publicView) }, 200);
+  },
+);
+
+projects.openapi(
+  createRoute({
+    method: "get",
+    path: "/{project}/artifacts/{name}/versions",
+    summary: "Every published version of an artifact, newest first (cursor-paged)",
+    security,
+    request: {
+      params: NameParam,
+      query: z.object({
+        limit: z.coerce.number().int().min(1).max(100).default(20),
+        cursor: z
+          .string()
+          .regex(/^v[1-9][0-9]{0,9}$/, "a cursor this API issued")
+          .optional(),
+      }),
+    },
+    responses: {
+      200: json(ArtifactVersionList, "a page of versions"),
+      ...problemResponses(...TENANT_CALL, "artifact.not_found"),
+    },
+  }),
+  async (c) => {
+    const { project, name } = c.req.valid("param");
+    const { limit, cursor } = c.req.valid("query");
+    const before = cursor ? Number(cursor.slice(1)) : undefined;
+    const items = await c.env.TENANT.getByName(c.get("tenantId")).artifactVersions(project, name, limit + 1, before);
+    if (items.length === 0 && before === undefined) throw new AppError("artifact.not_found");
+    const page = items.slice(0, limit);
+    const last = page.at(-1);
+    return c.json(
+      { items: page.map(publicView), nextCursor: items.length > limit && last ? `v${last.version}` : null },
+      200,
+    );
+  },
+);
+
+projects.openapi(
+  createRoute({
+    method: "get",
+    path: "/{project}/artifacts/{name}/versions/{version}/diff",
+    summary: "Files added, removed and changed between two zip versions (names and sizes, never contents)",
+    security,
+    request: {
+      params: VersionParam,
+      query: z.object({ against: z.coerce.number().int().min(1).openapi({ type: "integer" }) }),
+    },
+    responses: {
+      200: json(ArtifactDiff, "the diff"),
+      ...problemResponses(...TENANT_CALL, "artifact.not_found", "artifact.not_zip"),
+    },
+  }),
+  async (c) => {
+    const { project, name, version } = c.req.valid("param");
+    const { against } = c.req.valid("query");
+    const tenant = c.env.TENANT.getByName(c.get("tenantId"));
+    const [to, from] = await Promise.all([
+      tenant.artifactVersion(project, name, version),
+      tenant.artifactVersion(project, name, against),
+    ]);
+    if (!to || !from) throw new AppError("artifact.not_found", `No version ${!to ? version : against} of '${name}'.`);
+    const index = async (v: StoredVersion) => {
+      if (v.size > MAX_DIFF_BYTES) throw new AppError("artifact.not_zip", `Version ${v.version} is too large to diff.`);
+      const object = await c.env.ARTIFACTS.get(v.key);
+      if (!object) throw new AppError("artifact.not_found", `Version ${v.version}'s bytes are gone.`);
+      const entries = zipIndex(new Uint8Array(await object.arrayBuffer()));
+      if (!entries) throw new AppError("artifact.not_zip", `Version ${v.version} is not a zip.`);
+      return entries;
+    };
+    const [toIndex, fromIndex] = await Promise.all([index(to), index(from)]);
+    return c.json({ name, from: against, to: version, ...diffIndexes(fromIndex, toIndex) }, 200);
+  },
+);
