@@ -22,6 +22,7 @@ import { sha256Hex } from "../lib/crypto";
 import { bearer } from "./auth";
 import { type AppEnv, JSON_BODY, json, newApi, problemResponses, TOKEN_CALL } from "./common";
 import type { Artifact, ReportResult } from "../../schema/run";
+import { must } from "../lib/must";
 
 const security = [{ worker: [] }];
 const EXTERNAL: readonly string[] = EXTERNAL_POOLS;
@@ -277,7 +278,7 @@ workers.openapi(
           stepId: l.stepId,
           attempt: l.attempt,
           outcome: "failed",
-          error: toErrorShape(rejection(rejected[0]!)),
+          error: toErrorShape(rejection(must(rejected[0], "a rejected artifact"))),
           rejected,
         });
       } else {

@@ -6,6 +6,7 @@ import type { StepRow } from "./rows";
 import type { RunStore } from "./store";
 import type { Artifact, CarriedStep, NewRun, ResolvedStep } from "../../../schema/run";
 import type { ArtifactScan, RunScanning } from "../../../schema/scanning";
+import { must } from "../../lib/must";
 
 export type RetrySource = { ok: true; spec: Omit<NewRun, "id" | "traceId">; existing: string | null } | Refusal;
 
@@ -37,7 +38,7 @@ export function retrySource(store: RunStore, newRunId: string, now: number): Ret
             sha256: a.sha256,
             status: a.status,
             ...(a.input_sha256 ? { inputSha256: a.input_sha256 } : {}),
-            ...(a.scan ? { scan: json.read<ArtifactScan>(a.scan)! } : {}),
+            ...(a.scan ? { scan: must(json.read<ArtifactScan>(a.scan), "an artifact's scan") } : {}),
           }),
         ),
     };
@@ -58,7 +59,7 @@ export function retrySource(store: RunStore, newRunId: string, now: number): Ret
       priority: run.priority,
       steps: steps.map(resolvedStep),
       retryOf: { runId: run.id, carried },
-      ...(run.scanning ? { scanning: json.read<RunScanning>(run.scanning)! } : {}),
+      ...(run.scanning ? { scanning: must(json.read<RunScanning>(run.scanning), "the run's scanning policy") } : {}),
     },
   };
 }

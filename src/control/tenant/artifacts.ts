@@ -6,6 +6,7 @@
  */
 import type { ArtifactVersion, Lineage, PublishedArtifact } from "../../../schema/artifacts";
 import { all, json } from "../sqlite";
+import { must } from "../../lib/must";
 
 export const ARTIFACT_VERSION_MIGRATION = [
   `CREATE TABLE artifact_version (
@@ -132,7 +133,7 @@ function view(r: VersionRow): StoredVersion {
     publishedAt: new Date(r.published_at).toISOString(),
     republished: r.republished,
     downloadUrl: `/v1/runs/${r.run_id}/artifacts/${encodeURIComponent(r.name)}`,
-    lineage: json.read<Lineage>(r.lineage)!,
+    lineage: must(json.read<Lineage>(r.lineage), "a version's lineage"),
     key: r.r2_key,
   };
 }
