@@ -422,3 +422,70 @@ export const TenantId = z
   .string()
   .regex(TENANT_ID, "lowercase letters, digits and '-'; 2 to 40")
   .openapi({ example: "acme" });
+
+// ── approval gates and signals ─────────────────────────────────────────────────
+
+export const DecisionBody = z
+  .object({ comment: z.string().max(2000).optional().openapi({ description: "kept with the decision" }) })
+  .strict()
+  .openapi("DecisionBody");
+export type DecisionBody = z.infer<typeof DecisionBody>;
+
+export const Decider = z
+  .object({
+    kind: z.enum(["key", "link", "timeout"]),
+    keyId: z.string().optional(),
+    name: z.string().nullable().optional(),
+    linkId: z.string().optional(),
+  })
+  .openapi("Decider", { description: "who decided: an API key (id and name), a signed link (its id), or the timeout" });
+
+export const DecisionView = z
+  .object({
+    runId: RunId,
+    stepId: StepId,
+    decision: z.enum(["approved", "rejected"]),
+    by: Decider,
+    comment: z.string().nullable(),
+    decidedAt: z.string().datetime(),
+    repeated: z.boolean().openapi({ description: "true when the same decision was recorded earlier" }),
+  })
+  .openapi("Decision");
+
+export const SignalView = z
+  .object({
+    name: z.string(),
+    receivedAt: z.string().datetime(),
+    consumedBy: z.array(StepId).openapi({ description: "steps the signal completed now; empty while none waits yet" }),
+    repeated: z.boolean(),
+  })
+  .openapi("SignalReceipt");
+
+export const APPROVAL_STATUSES = ["pending", "approved", "rejected", "expired", "cancelled"] as const;
+
+export const ApprovalView = z
+  .object({
+    runId: RunId,
+    stepId: StepId,
+    project: ProjectId,
+    title: z.string(),
+    status: z.enum(APPROVAL_STATUSES),
+    requestedAt: z.string().datetime(),
+    expiresAt: z.string().datetime().nullable(),
+    decidedAt: z.string().datetime().nullable(),
+    by: Decider.nullable(),
+    comment: z.string().nullable(),
+  })
+  .openapi("Approval");
+export type ApprovalView = z.infer<typeof ApprovalView>;
+
+export const ApprovalList = z
+  .object({ items: z.array(ApprovalView), nextCursor: z.string().nullable() })
+  .openapi("ApprovalList");
+
+export const ListApprovalsQuery = z.object({
+  status: z.enum(["pending", "decided"]).default("pending"),
+  project: ProjectId.optional(),
+  cursor: z.string().max(300).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+});

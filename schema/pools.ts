@@ -50,6 +50,8 @@ export const POOL_REGISTRY: Record<PoolName, PoolDeclaration> = {
   },
   // Workers outside Cloudflare lease these steps over HTTP (POST /v1/pools/external/leases).
   external: { name: "external", queue: "", deadLetterQueue: "", binding: null, defaultTimeoutMs: 600_000 },
+  // Approval gates and signals wait in the run's own object: nothing is dispatched, so no queue.
+  control: { name: "control", queue: "", deadLetterQueue: "", binding: null, defaultTimeoutMs: 30 * 86_400_000 },
   system: {
     name: "system",
     queue: "factory-system",

@@ -7,9 +7,20 @@ import { ProjectId } from "./api";
 export const WEBHOOK_EVENT_TYPES = EVENT_TYPES.filter(
   (t) =>
     t.startsWith("run.") ||
-    ["step.succeeded", "step.failed", "step.retrying", "step.cancelled", "step.skipped", "artifact.created"].includes(
-      t,
-    ),
+    [
+      "step.succeeded",
+      "step.failed",
+      "step.retrying",
+      "step.cancelled",
+      "step.skipped",
+      "artifact.created",
+      // Gates: a person or a system outside decides, so they are told (see GATE_EVENT_TYPES).
+      "step.waiting",
+      "step.approved",
+      "step.rejected",
+      "step.approval_expired",
+      "step.signal_received",
+    ].includes(t),
 );
 
 const families = new Set(WEBHOOK_EVENT_TYPES.map((t) => t.split(".")[0]));

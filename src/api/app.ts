@@ -12,6 +12,7 @@ import { admin } from "./admin";
 import { cleanHeaders, jsonBodies } from "./hostile";
 import { blueprints, health, metrics, usage } from "./misc";
 import { runs } from "./runs";
+import { approvals, gates } from "./approvals";
 import { webhooks } from "./webhooks";
 import { requireWorker, workers } from "./workers";
 
@@ -49,6 +50,8 @@ export function createApp() {
 
   app.route("/", health);
   app.route("/v1/runs", runs);
+  app.route("/v1/runs", gates);
+  app.route("/v1/approvals", approvals);
   app.route("/v1/blueprints", blueprints);
   app.route("/v1/webhooks", webhooks);
   app.route("/v1/usage", usage);

@@ -20,9 +20,13 @@ export function bearer(header: string | undefined): string | null {
   return m ? m[1]! : null;
 }
 
+/** Deciding an approval gate: runs:write is not enough. */
+const DECISION_PATH = /^\/v1\/runs\/[^/]+\/steps\/[^/]+\/(approve|reject)\/?$/;
+
 /** The scope a request needs: reads and writes of runs, and webhook management. */
 export function requiredScope(method: string, path: string): Scope {
   if (path.startsWith("/v1/webhooks")) return "webhooks:manage";
+  if (method === "POST" && DECISION_PATH.test(path)) return "approvals:grant";
   return method === "GET" || method === "HEAD" ? "runs:read" : "runs:write";
 }
 
@@ -63,6 +67,7 @@ async function verify(c: Context<AppEnv>, tenantId: string, presented: Credentia
   const scope = requiredScope(c.req.method, c.req.path);
   if (!auth.scopes.includes(scope))
     throw new AppError("auth.insufficient_scope", `This key lacks the '${scope}' scope.`);
+  c.set("key", { keyId: auth.key.id, name: auth.key.name, scopes: auth.scopes });
 }
 
 /** Verifies a key whose check was deferred, now, in a call of its own (see `requireTenant`). */

@@ -22,12 +22,19 @@ import type {
   Artifact,
   BeginResult,
   Continuation,
+  Decider,
+  DeciderKey,
+  DecisionResult,
+  GateDecision,
   NewRun,
   ReportResult,
   RunOutcome,
+  SignalResult,
   StepReport,
   TenantSync,
 } from "../../../schema/run";
+import { MAX_WAIT_MS } from "../../../schema/jobs/control";
+import { type ApprovalInput, approverRefusal, decisionView, schemaMismatch, type SignalInput } from "./gates";
 
 export type HeartbeatResult = { ok: true } | Refusal;
 
@@ -273,6 +280,10 @@ export class RunEngine {
     }
     if (timer.kind === "outbox") return; // the DO flushes after every alarm
     const step = this.store.step(timer.ref);
+    if (timer.kind === "wait") {
+      if (step?.status === "waiting") this.expireWait(step, now);
+      return;
+    }
     if (!step || step.attempt !== timer.attempt) return;
     if (timer.kind === "backoff" && step.status === "retrying") {
       if (run.status === "running") this.dispatch(step, now);
@@ -302,6 +313,160 @@ export class RunEngine {
       };
       this.failAttempt(step, error, "timed_out", now);
     }
+  }
+
+  // ── gates: approvals and signals ───────────────────────────────────────────
+
+  /**
+   * A decision on an approval gate. The first decision wins: the same one again answers what was
+   * recorded; the opposite one, or one on a gate that is not waiting, is refused. `key` is null
+   * for a signed link (checked by the object), which no approver list admits.
+   */
+  decide(
+    stepId: string,
+    decision: GateDecision,
+    by: Decider,
+    key: DeciderKey | null,
+    comment: string | null,
+    now: number,
+  ): DecisionResult {
+    const run = this.store.run();
+    if (!run) return refuse("run.not_found", "no such run");
+    const step = this.store.step(stepId);
+    if (!step || step.type !== "approval") return refuse("approval.not_found", `no approval gate '${stepId}'`);
+    const recorded = this.store.gates.decision(stepId);
+    if (recorded) {
+      if (recorded.decision !== decision)
+        return refuse("approval.already_decided", `the gate was ${recorded.decision} already`);
+      return { ok: true, decision: decisionView(run.id, recorded, true) };
+    }
+    if (step.status !== "waiting") return refuse("approval.not_pending", `the gate is ${step.status}`);
+    const input = json.read<ApprovalInput>(step.input)!;
+    if (key) {
+      const why = approverRefusal(input.approvers, key);
+      if (why) return refuse("approval.not_an_approver", why);
+    } else if (input.approvers) return refuse("approval.not_an_approver", "this gate is decided by its approvers only");
+    this.resolveGate(step, decision, by, comment, now);
+    return { ok: true, decision: decisionView(run.id, this.store.gates.decision(stepId)!, false) };
+  }
+
+  /**
+   * A signal for the run: completes every step waiting for `name`, or is kept for the step that
+   * will (no lost race). The first body wins; the same body again is answered as received.
+   */
+  signal(name: string, body: Json, by: Decider, now: number): SignalResult {
+    const run = this.store.run();
+    if (!run) return refuse("run.not_found", "no such run");
+    const existing = this.store.gates.signal(name);
+    if (existing) {
+      if (existing.body !== json.write(body))
+        return refuse("signal.already_received", `signal '${name}' was received already with another body`);
+      return {
+        ok: true,
+        name,
+        receivedAt: new Date(existing.received_at).toISOString(),
+        consumedBy: [],
+        repeated: true,
+      };
+    }
+    if (TERMINAL_RUN_STATUSES.has(run.status)) return refuse("run.finished", `the run is ${run.status}`);
+    const steps = this.store
+      .steps()
+      .filter((s) => s.type === "signal" && json.read<SignalInput>(s.input)?.name === name);
+    for (const s of steps) {
+      const schema = json.read<SignalInput>(s.input)?.schema;
+      const bad = schema ? schemaMismatch(schema, body) : null;
+      if (bad) return refuse("signal.invalid_body", `step '${s.id}' waits for another shape: ${bad}`);
+    }
+    this.store.gates.recordSignal(name, body, by, now);
+    const waiting = steps.filter((s) => s.status === "waiting");
+    for (const s of waiting) this.receive(s, body, by, now);
+    if (waiting.length === 0) this.event("step.signal_received", now, null, { name, by, waitingSteps: 0 });
+    return {
+      ok: true,
+      name,
+      receivedAt: new Date(now).toISOString(),
+      consumedBy: waiting.map((s) => s.id),
+      repeated: false,
+    };
+  }
+
+  /** A control-plane step is ready: it waits here, with no attempt and no queue trip. */
+  private wait(step: StepRow, now: number): void {
+    const run = this.store.run()!;
+    const input = json.read<ApprovalInput & SignalInput>(step.input) ?? ({} as ApprovalInput & SignalInput);
+    // The run's deadline still bounds the wait: its own timer ends the run first.
+    const expiresAt = now + Math.min(input.timeoutMs ?? MAX_WAIT_MS, MAX_WAIT_MS);
+    this.moveStep(step, "wait", { queued_at: step.queued_at ?? now, started_at: now });
+    if (input.timeoutMs) this.store.setTimer("wait", step.id, expiresAt);
+    const expires = input.timeoutMs ? { expiresAt: new Date(expiresAt).toISOString() } : {};
+    if (step.type === "signal") {
+      this.event("step.waiting", now, step.id, { kind: "signal", name: input.name, ...expires });
+      const early = this.store.gates.signal(input.name);
+      if (early)
+        this.receive({ ...step, status: "waiting" }, json.read<Json>(early.body), json.read<Decider>(early.by)!, now);
+      return;
+    }
+    const links = input.approvers
+      ? null
+      : (this.config.decisionLinks?.({ tenantId: run.tenant_id, runId: run.id, stepId: step.id, expiresAt }) ?? null);
+    this.event("step.waiting", now, step.id, {
+      kind: "approval",
+      title: input.title,
+      ...(input.description ? { description: input.description } : {}),
+      onTimeout: input.onTimeout ?? "reject",
+      ...expires,
+      ...(links ?? {}),
+    });
+  }
+
+  private receive(step: StepRow, body: Json, by: Decider, now: number): void {
+    const name = json.read<SignalInput>(step.input)!.name;
+    this.event("step.signal_received", now, step.id, { name, by });
+    this.finishWait(step, body, now);
+  }
+
+  private resolveGate(step: StepRow, decision: GateDecision, by: Decider, comment: string | null, now: number): void {
+    this.store.gates.recordDecision(step.id, decision, by, comment, now);
+    const decidedAt = new Date(now).toISOString();
+    const waitedMs = now - (step.started_at ?? now);
+    if (by.kind !== "timeout") this.event(`step.${decision}`, now, step.id, { by, comment, waitedMs });
+    if (decision === "approved") {
+      this.finishWait(step, { decision, by, comment, decidedAt }, now);
+      return;
+    }
+    const who =
+      by.kind === "key" ? `key ${by.name ?? by.keyId}` : by.kind === "link" ? "a decision link" : "its timeout";
+    this.failStep(
+      step,
+      { code: "approval.rejected", message: `rejected by ${who}${comment ? `: ${comment}` : ""}`, retryable: false },
+      now,
+    );
+  }
+
+  /** A wait's timeout: an approval's `onTimeout` decides, a signal fails. */
+  private expireWait(step: StepRow, now: number): void {
+    if (step.type === "signal") {
+      const name = json.read<SignalInput>(step.input)!.name;
+      this.failStep(
+        step,
+        { code: "signal.timed_out", message: `no signal '${name}' came in time`, retryable: false },
+        now,
+      );
+      return;
+    }
+    const onTimeout = json.read<ApprovalInput>(step.input)!.onTimeout ?? "reject";
+    this.event("step.approval_expired", now, step.id, { onTimeout, waitedMs: now - (step.started_at ?? now) });
+    if (onTimeout === "fail") {
+      this.failStep(step, { code: "approval.expired", message: "no decision came in time", retryable: false }, now);
+      return;
+    }
+    this.resolveGate(step, onTimeout === "approve" ? "approved" : "rejected", { kind: "timeout" }, null, now);
+  }
+
+  /** A waiting step succeeds with `output`: as a worker's success, without an attempt. */
+  private finishWait(step: StepRow, output: Json, now: number): void {
+    this.succeed(step, output, [], now);
   }
 
   // ── internals ──────────────────────────────────────────────────────────────
@@ -342,6 +507,10 @@ export class RunEngine {
   }
 
   private dispatch(step: StepRow, now: number): void {
+    if (step.pool === "control") {
+      this.wait(step, now);
+      return;
+    }
     const run = this.store.run()!;
     const attempt = step.attempt + 1;
     this.moveStep(step, "dispatch", { attempt, queued_at: step.queued_at ?? now });
@@ -381,7 +550,7 @@ export class RunEngine {
   private succeed(step: StepRow, output: Json, artifacts: Artifact[], now: number): void {
     this.recordArtifacts(step, step.attempt, artifacts, now);
     this.moveStep(step, "succeed", { output: json.write(output ?? null), error: null, finished_at: now });
-    this.store.setAttempt(step.id, step.attempt, "succeeded", now);
+    if (step.pool !== "control") this.store.setAttempt(step.id, step.attempt, "succeeded", now);
     this.store.clearStepTimers(step.id);
     this.event("step.succeeded", now, step.id, { attempt: step.attempt, durationMs: now - (step.started_at ?? now) });
     const ready = this.store.releaseDependents(step.id);
@@ -463,15 +632,17 @@ export class RunEngine {
     this.moveRun("fail", now, error);
   }
 
-  /** Pending steps are skipped; queued, running and retrying ones are cancelled (late results are refused). */
+  /** Pending steps are skipped; queued, running, retrying and waiting ones are cancelled (late results are refused). */
   private stopUnfinished(now: number): void {
-    for (const step of this.store.stepsWithStatus(["pending", "queued", "running", "retrying"])) {
+    for (const step of this.store.stepsWithStatus(["pending", "queued", "running", "retrying", "waiting"])) {
       const event: StepEvent = step.status === "pending" ? "skip" : "cancel";
       this.moveStep(step, event, { finished_at: now });
       this.store.clearStepTimers(step.id);
       if (step.status === "queued" || step.status === "running")
         this.store.setAttempt(step.id, step.attempt, "superseded", now);
-      this.event(event === "skip" ? "step.skipped" : "step.cancelled", now, step.id, {});
+      // A gate that stops waiting is news to the tenant's approval list (and to whoever would decide).
+      const gate = step.status === "waiting" ? { gate: step.type } : {};
+      this.event(event === "skip" ? "step.skipped" : "step.cancelled", now, step.id, gate);
     }
   }
 

@@ -18,7 +18,18 @@ import { prices } from "../../analytics/prices";
 import { RunStore } from "./store";
 import { blueprintExpectedMs, type PoolBacklog } from "../metrics";
 import { artifactView, eventView, runView } from "./views";
-import type { BeginResult, NewRun, ReportResult, StepReport } from "../../../schema/run";
+import type {
+  BeginResult,
+  Decider,
+  DeciderKey,
+  DecisionResult,
+  GateDecision,
+  NewRun,
+  ReportResult,
+  SignalResult,
+  StepReport,
+} from "../../../schema/run";
+import type { Json } from "../../../schema/api";
 import type { RunUsage } from "../../../schema/usage";
 import { Alarm } from "../alarms";
 import { Waiters } from "../waiters";
@@ -119,6 +130,32 @@ export class RunObject extends DurableObject<Env> {
     const result = this.mutate(() => this.engine[action](Date.now()));
     await this.outbox.settle();
     return result.ok ? { ok: true, run: runView(this.store.run()!, this.store.steps()) } : result;
+  }
+
+  /**
+   * A key's decision on an approval gate (approve or reject). Null when the tenant has no such run.
+   * Concurrent decisions are serialized by the object: the first wins, the rest see it.
+   */
+  async decide(
+    tenantId: string,
+    stepId: string,
+    decision: GateDecision,
+    key: DeciderKey,
+    comment: string | null,
+  ): Promise<DecisionResult | null> {
+    if (!this.owned(tenantId)) return null;
+    const by: Decider = { kind: "key", keyId: key.keyId, name: key.name };
+    const result = this.mutate(() => this.engine.decide(stepId, decision, by, key, comment, Date.now()));
+    await this.outbox.settle();
+    return result;
+  }
+
+  /** A signal for the run (`POST /v1/runs/{id}/signals/{name}`). Null when the tenant has no such run. */
+  async signal(tenantId: string, name: string, body: Json, by: Decider): Promise<SignalResult | null> {
+    if (!this.owned(tenantId)) return null;
+    const result = this.mutate(() => this.engine.signal(name, body, by, Date.now()));
+    await this.outbox.settle();
+    return result;
   }
 
   /** Called by the tenant's object when it admits this run (a concurrency slot freed). */

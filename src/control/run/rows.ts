@@ -54,6 +54,14 @@ export const RUN_MIGRATIONS: readonly Migration[] = [
     `ALTER TABLE run ADD COLUMN retried_as TEXT`,
     `ALTER TABLE run ADD COLUMN priority TEXT NOT NULL DEFAULT 'normal'`,
   ],
+  // v3: approval gates' decisions and received signals (gate-table.ts). Untouched by runs without gates.
+  [
+    `CREATE TABLE decision (
+      step_id TEXT PRIMARY KEY, decision TEXT NOT NULL, by TEXT NOT NULL, comment TEXT, decided_at INTEGER NOT NULL)`,
+    `CREATE TABLE signal (name TEXT PRIMARY KEY, body TEXT NOT NULL, by TEXT NOT NULL, received_at INTEGER NOT NULL)`,
+    // Redeemed decision links: each is single-use.
+    `CREATE TABLE used_link (id TEXT PRIMARY KEY, step_id TEXT NOT NULL, used_at INTEGER NOT NULL)`,
+  ],
 ];
 
 export interface RunRow {

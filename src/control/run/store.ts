@@ -21,6 +21,7 @@ import { UsageReader } from "./run-usage";
 import { StepTable, type NewStep } from "./step-table";
 import { RunSql } from "./store-sql";
 import { TimerTable, type TimerKind, type TimerRow } from "./timers";
+import { GateTable } from "./gate-table";
 
 /**
  * The run's rows, read and written by the engine inside the object's transactions. A decision
@@ -41,6 +42,8 @@ export class RunStore {
   private readonly usageReader: UsageReader;
   private readonly timers: TimerTable;
   private readonly outboxRows: OutboxTable;
+  /** Approval decisions, signals and used decision links: read and written only by runs with gates. */
+  readonly gates: GateTable;
 
   constructor(private readonly sql: SqlStorage) {
     this.ready =
@@ -54,6 +57,7 @@ export class RunStore {
     this.eventLog = new EventLog(q);
     this.timers = new TimerTable(sql);
     this.outboxRows = new OutboxTable(sql);
+    this.gates = new GateTable(sql);
   }
 
   /** Upgrades an existing schema. A fresh object stays empty, so asking for a missing run writes nothing. */
@@ -269,6 +273,7 @@ export class RunStore {
   clearStepTimers(stepId: string): void {
     this.timers.clear("lease", stepId);
     this.timers.clear("backoff", stepId);
+    this.timers.clear("wait", stepId);
   }
 
   dueTimers(now: number): TimerRow[] {

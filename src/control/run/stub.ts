@@ -23,6 +23,8 @@ export type RunStub = Pick<
   | "deadLettered"
   | "backlog"
   | "usage"
+  | "decide"
+  | "signal"
 >;
 
 export function runStub(env: Env, runId: string): RunStub {

@@ -40,6 +40,8 @@ import { webhookPoint, writePoints } from "../../analytics/points";
 import { logError } from "../../lib/log";
 import { sendChunked } from "../../lib/queue-batch";
 import type { TenantSync } from "../../../schema/run";
+import type { ApprovalView } from "../../../schema/api";
+import { APPROVALS_MIGRATION, ApprovalBook, type HandedEvent, type ListApprovalsFilter } from "./approvals";
 
 /** Runs asked for their steps in flight per metrics request: about the concurrency limit. */
 const MAX_BACKLOG_RUNS = 200;
@@ -58,11 +60,12 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
   WEBHOOK_MIGRATION,
   [...PROFILE_MIGRATION, ...RUN_BOOK_MIGRATION],
   LIVE_RUNS_MIGRATION,
+  APPROVALS_MIGRATION,
 ];
 
 /** A refusal's message is what the API shows the caller: it never says which part of a key was wrong. */
 export type AuthResult =
-  | { ok: true; scopes: Scope[] }
+  | { ok: true; scopes: Scope[]; key: { id: string; name: string | null } }
   | Refusal<"auth.unauthenticated" | "tenant.suspended" | "rate.limited">;
 
 export type { ListRunsFilter, OpenedRun };
@@ -92,6 +95,7 @@ export class TenantObject extends DurableObject<Env> {
   private readonly profile: TenantProfile;
   private readonly runs: RunBook;
   private readonly webhooks: WebhookBook;
+  private readonly approvals: ApprovalBook;
   /** In memory on purpose: an evicted object starts with a full bucket, which only errs kindly. */
   private bucket: TokenBucket | null = null;
   /** Read from the environment once: it does not change while the object lives. */
@@ -110,6 +114,7 @@ export class TenantObject extends DurableObject<Env> {
     this.profile = new TenantProfile(this.sql);
     this.runs = new RunBook(this.sql);
     this.webhooks = new WebhookBook(this.sql);
+    this.approvals = new ApprovalBook(this.sql);
     this.policy = deliveryPolicy(env);
     this.alarmClock = new Alarm(ctx.storage);
     ctx.blockConcurrencyWhile(async () => {
@@ -171,14 +176,18 @@ export class TenantObject extends DurableObject<Env> {
     if (!tenant && "dev" in presented && this.tenantId === DEV_TENANT)
       tenant = this.profile.create(DEV_TENANT, { name: "Local development" }, now);
     if (!tenant) return refuse("auth.unauthenticated");
-    const scopes =
-      "dev" in presented ? [...SCOPES] : this.profile.verifyKey(presented.keyId, presented.secretHash, now);
-    if (!scopes) return refuse("auth.unauthenticated");
+    const verified =
+      "dev" in presented
+        ? { scopes: [...SCOPES], name: "dev" }
+        : this.profile.verifyKey(presented.keyId, presented.secretHash, now);
+    if (!verified) return refuse("auth.unauthenticated");
+    const { scopes } = verified;
+    const key = { id: "dev" in presented ? "dev" : presented.keyId, name: verified.name };
     if (tenant.status === "suspended") return refuse("tenant.suspended");
     this.bucket ??= new TokenBucket(tenant.limits.requestsPerMinute, now);
     const token = this.bucket.take(tenant.limits.requestsPerMinute, now);
     if (!token.ok) return { ...refuse("rate.limited"), retryAfterMs: token.retryAfterMs };
-    return { ok: true, scopes };
+    return { ok: true, scopes, key };
   }
 
   // ── runs ─────────────────────────────────────────────────────────────────────
@@ -274,6 +283,13 @@ export class TenantObject extends DurableObject<Env> {
     return this.runs.list(filter);
   }
 
+  /** The tenant's approval gates across runs: pending oldest first, decided newest first. */
+  async listApprovals(
+    filter: ListApprovalsFilter,
+  ): Promise<{ items: ApprovalView[]; next: { at: number; runId: string; stepId: string } | null }> {
+    return this.approvals.list(filter);
+  }
+
   // ── webhooks ────────────────────────────────────────────────────────────────
   async createWebhook(body: CreateWebhookBody, runId: string | null = null) {
     return this.webhooks.create(body, Date.now(), runId);
@@ -317,7 +333,8 @@ export class TenantObject extends DurableObject<Env> {
    * with a due timer before this returns, and only then may the run delete its outbox rows: from
    * here on the tenant's timers, not a queue message, make sure every event is delivered.
    */
-  async acceptEvents(events: PlannedEvent[]): Promise<void> {
+  async acceptEvents(events: HandedEvent[]): Promise<void> {
+    this.approvals.follow(events);
     if (this.webhooks.accept(events, Date.now()).length === 0) return;
     // A send that failed a moment ago backs off; the alarm sends these with the rest.
     if (Date.now() >= this.sendRetryAt) await this.sendDueDeliveries();
