@@ -451,6 +451,7 @@ export const DecisionView = z
     repeated: z.boolean().openapi({ description: "true when the same decision was recorded earlier" }),
   })
   .openapi("Decision");
+export type DecisionView = z.infer<typeof DecisionView>;
 
 export const SignalView = z
   .object({
@@ -460,6 +461,7 @@ export const SignalView = z
     repeated: z.boolean(),
   })
   .openapi("SignalReceipt");
+export type SignalView = z.infer<typeof SignalView>;
 
 export const APPROVAL_STATUSES = ["pending", "approved", "rejected", "expired", "cancelled"] as const;
 
@@ -482,6 +484,7 @@ export type ApprovalView = z.infer<typeof ApprovalView>;
 export const ApprovalList = z
   .object({ items: z.array(ApprovalView), nextCursor: z.string().nullable() })
   .openapi("ApprovalList");
+export type ApprovalList = z.infer<typeof ApprovalList>;
 
 export const ListApprovalsQuery = z.object({
   status: z.enum(["pending", "decided"]).default("pending"),
