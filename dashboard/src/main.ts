@@ -1,6 +1,6 @@
 /**
  * The dashboard's entry: the shell (header, navigation, sign out) and a router over the URL
- * fragment (#/runs, #/runs/<id>, #/new, #/usage), so every page is one static index.html.
+ * fragment (#/runs, #/runs/<id>, #/approvals, #/new, #/usage), so every page is one static index.html.
  */
 import { Api } from "./api";
 import { h, fill } from "./dom";
@@ -11,6 +11,7 @@ import { renderRuns } from "./views/runs";
 import { renderRun } from "./views/run";
 import { renderNewRun } from "./views/new-run";
 import { renderInsights } from "./views/insights";
+import { renderApprovals } from "./views/approvals";
 import type { View } from "./views/view";
 
 const app = appRoot();
@@ -21,6 +22,7 @@ const ROUTES: { pattern: RegExp; nav: string; view: View }[] = [
   { pattern: /^#\/runs$/, nav: "runs", view: renderRuns },
   { pattern: /^#\/new$/, nav: "new", view: renderNewRun },
   { pattern: /^#\/usage$/, nav: "usage", view: renderInsights },
+  { pattern: /^#\/approvals$/, nav: "approvals", view: renderApprovals },
 ];
 
 function appRoot(): HTMLElement {
@@ -98,6 +100,7 @@ function route(): void {
         "nav",
         { class: "nav", "aria-label": "Main" },
         link("#/runs", "runs", "Runs"),
+        link("#/approvals", "approvals", "Approvals"),
         link("#/usage", "usage", "Usage & SLA"),
         link("#/new", "new", "New run"),
       ),
