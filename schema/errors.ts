@@ -79,6 +79,9 @@ export const ERRORS = {
     title: "The approval gate was already decided the other way.",
   },
   "approval.not_an_approver": { status: 403, retryable: false, title: "This key may not decide this approval gate." },
+  "approval.link_invalid": { status: 404, retryable: false, title: "No such decision link." },
+  "approval.link_used": { status: 409, retryable: false, title: "This decision link was used already." },
+  "approval.link_expired": { status: 410, retryable: false, title: "This decision link has expired." },
   "signal.already_received": {
     status: 409,
     retryable: false,

@@ -84,7 +84,11 @@ describe("approvals in the dashboard", () => {
     // The waiting step has its own colour in the graph.
     const colour = await page
       .locator('.dag-node[data-step="approval"]')
-      .evaluate((el) => getComputedStyle(el).borderLeftColor);
+      .evaluate(
+        (el) =>
+          (globalThis as unknown as { getComputedStyle(e: unknown): { borderLeftColor: string } }).getComputedStyle(el)
+            .borderLeftColor,
+      );
     expect(colour).toBe("rgb(13, 148, 136)");
     await page.screenshot({ path: join(SHOTS, "run-gate.png") });
 

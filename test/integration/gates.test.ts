@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import type { RunView } from "../../schema/api";
 import type { RunStore } from "../../src/control/run/store";
+import { signLink } from "../../src/lib/decision-links";
 import { api, createRun, events, newTenantKey, waitForRun } from "../support/api";
 
 afterEach(() => reset());
@@ -353,5 +354,88 @@ describe("GET /v1/approvals", () => {
     });
     expect((await list("status=pending")).items).toEqual([]);
     await problem(await api("/v1/approvals?cursor=garbage"), 400, "request.invalid");
+  });
+});
+
+describe("signed decision links", () => {
+  const SECRET = env.DECISION_LINK_SECRET!;
+  const links = async (runId: string) => {
+    await waitingAt(runId, "gate");
+    const data = (await events(runId)).find((e) => e.type === "step.waiting")!.data;
+    return { approve: String(data.approveUrl), reject: String(data.rejectUrl) };
+  };
+  const post = (url: string, headers: Record<string, string> = {}) => api(url, { method: "POST", key: null, headers });
+
+  it("step.waiting carries approveUrl and rejectUrl; GET only shows a page, POST decides once", async () => {
+    const run = await createRun(gated());
+    const { approve, reject } = await links(run.id);
+    expect(approve).toMatch(/^\/v1\/decisions\/[\w-]+\.[\w-]+$/);
+    expect(reject).not.toBe(approve);
+
+    const page = await api(approve, { key: null });
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toContain("text/html");
+    expect(await page.text()).toContain('<form method="post">');
+    expect(await stepStatus(run.id, "gate")).toBe("waiting"); // a link scanner decides nothing
+
+    const decided = await post(approve);
+    expect(decided.status).toBe(200);
+    const body = (await decided.json()) as { decision: string; by: { kind: string; linkId: string } };
+    expect(body).toMatchObject({ decision: "approved", by: { kind: "link" } });
+    await problem(await post(approve), 409, "approval.link_used");
+    await problem(await post(reject), 409, "approval.already_decided");
+    expect((await waitForRun(run.id)).status).toBe("succeeded");
+    const approved = (await events(run.id)).filter((e) => e.type === "step.approved");
+    expect(approved).toHaveLength(1);
+    expect(approved[0]!.data.by).toEqual({ kind: "link", linkId: body.by.linkId });
+  });
+
+  it("a rejection by link fails the gate; a browser's form post gets a page", async () => {
+    const run = await createRun(gated());
+    const { reject } = await links(run.id);
+    const res = await post(reject, { accept: "text/html" });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain("Rejected.");
+    const done = await waitForRun(run.id);
+    expect(done.steps.find((s) => s.id === "gate")!.error?.code).toBe("approval.rejected");
+  });
+
+  it("tampered, expired, foreign or cross-tenant links never decide", async () => {
+    const run = await createRun(gated());
+    const { approve } = await links(run.id);
+    const token = approve.split("/").pop()!;
+    const flipped = `${token.slice(0, 10)}${token[10] === "A" ? "B" : "A"}${token.slice(11)}`;
+    await problem(await post(`/v1/decisions/${flipped}`), 404, "approval.link_invalid");
+    await problem(await post("/v1/decisions/not-a-token"), 404, "approval.link_invalid");
+    const claims = { tenantId: "dev", runId: run.id, stepId: "gate", decision: "approve" as const, linkId: "lnk_x" };
+    await problem(
+      await post(`/v1/decisions/${signLink("another-secret", { ...claims, expiresAt: Date.now() + 60_000 })}`),
+      404,
+      "approval.link_invalid",
+    );
+    await problem(
+      await post(`/v1/decisions/${signLink(SECRET, { ...claims, expiresAt: Date.now() - 1 })}`),
+      410,
+      "approval.link_expired",
+    );
+    // A link signed for tenant A, naming tenant B's run: not found.
+    const otherKey = await newTenantKey("link-other");
+    const theirs = await createRun(gated(), otherKey);
+    await waitingAt(theirs.id, "gate", otherKey);
+    await problem(
+      await post(`/v1/decisions/${signLink(SECRET, { ...claims, runId: theirs.id, expiresAt: Date.now() + 60_000 })}`),
+      404,
+      "approval.link_invalid",
+    );
+    expect(await stepStatus(theirs.id, "gate", otherKey)).toBe("waiting");
+    expect(await stepStatus(run.id, "gate")).toBe("waiting");
+  });
+
+  it("a gate with named approvers has no links", async () => {
+    const run = await createRun(gated({ approvers: { keys: ["dev"] } }));
+    await waitingAt(run.id, "gate");
+    const data = (await events(run.id)).find((e) => e.type === "step.waiting")!.data;
+    expect(data).not.toHaveProperty("approveUrl");
+    expect((await decide(run.id, "gate", "approve")).status).toBe(200);
   });
 });

@@ -66,14 +66,11 @@ export class GateTable {
     );
   }
 
-  /** Marks a link used; false when it was used before (a replay). */
-  redeemLink(linkId: string, stepId: string, at: number): boolean {
-    const inserted = this.sql.exec(
-      "INSERT INTO used_link (id, step_id, used_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
-      linkId,
-      stepId,
-      at,
-    );
-    return inserted.rowsWritten > 0;
+  linkUsed(linkId: string): boolean {
+    return this.sql.exec("SELECT 1 FROM used_link WHERE id = ?", linkId).toArray().length > 0;
+  }
+
+  useLink(linkId: string, stepId: string, at: number): void {
+    this.sql.exec("INSERT INTO used_link (id, step_id, used_at) VALUES (?, ?, ?)", linkId, stepId, at);
   }
 }

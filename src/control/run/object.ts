@@ -10,7 +10,7 @@ import { numberVar, resolveOptions, type Env } from "../../env";
 import { RunEngine, type HeartbeatResult } from "./engine";
 import { retrySource, type RetrySource } from "./retry";
 import type { EngineConfig } from "./types";
-import type { Refusal } from "../../../schema/errors";
+import { refuse, type Refusal } from "../../../schema/errors";
 import { OutboxSender } from "./outbox";
 import { pointsSince, type PointContext } from "./analytics";
 import { writePoints } from "../../analytics/points";
@@ -33,6 +33,7 @@ import type { Json } from "../../../schema/api";
 import type { RunUsage } from "../../../schema/usage";
 import { Alarm } from "../alarms";
 import { Waiters } from "../waiters";
+import { decisionLinks, type LinkClaims } from "../../lib/decision-links";
 
 export type ControlResult = { ok: true; run: WireRun } | Refusal;
 export type RunControl = "cancel" | "pause" | "resume";
@@ -146,6 +147,28 @@ export class RunObject extends DurableObject<Env> {
     if (!this.owned(tenantId)) return null;
     const by: Decider = { kind: "key", keyId: key.keyId, name: key.name };
     const result = this.mutate(() => this.engine.decide(stepId, decision, by, key, comment, Date.now()));
+    await this.outbox.settle();
+    return result;
+  }
+
+  /**
+   * Redeems a signed decision link (already verified and unexpired): once. A used link is refused
+   * (approval.link_used) and decides nothing; a link whose decision is refused stays unused.
+   */
+  async redeemLink(claims: LinkClaims): Promise<DecisionResult | null> {
+    if (!this.owned(claims.tenantId)) return null;
+    const result = this.mutate((): DecisionResult => {
+      const now = Date.now();
+      if (this.store.gates.linkUsed(claims.linkId)) return refuse("approval.link_used");
+      const decision = claims.decision === "approve" ? "approved" : "rejected";
+      const by: Decider = { kind: "link", linkId: claims.linkId };
+      const answer = this.engine.decide(claims.stepId, decision, by, null, null, now);
+      if (answer.ok && !answer.decision.repeated) this.store.gates.useLink(claims.linkId, claims.stepId, now);
+      // The same decision made some other way first: this link decided nothing.
+      return answer.ok && answer.decision.repeated
+        ? refuse("approval.already_decided", "the gate was decided already")
+        : answer;
+    });
     await this.outbox.settle();
     return result;
   }
@@ -273,5 +296,8 @@ function engineConfig(env: Env): EngineConfig {
     lostBudget: 10,
     webhookBatchMs: 2_000,
     resolve: resolveOptions(env),
+    ...(env.DECISION_LINK_SECRET
+      ? { decisionLinks: (gate) => decisionLinks(env.DECISION_LINK_SECRET!, env.PUBLIC_URL ?? "", gate) }
+      : {}),
   };
 }

@@ -25,6 +25,7 @@ export type RunStub = Pick<
   | "usage"
   | "decide"
   | "signal"
+  | "redeemLink"
 >;
 
 export function runStub(env: Env, runId: string): RunStub {
