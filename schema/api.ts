@@ -304,7 +304,9 @@ export const UsageRow = z
 const Usd = z.number().min(0);
 export const PriceTable = z
   .object({
-    perAttemptUsd: Usd.openapi({ description: "each dispatched attempt" }),
+    perAttemptUsd: Usd.openapi({
+      description: "each dispatched attempt (a gate waiting for a decision or a signal makes none: waiting is free)",
+    }),
     perExecutionSecondUsd: Usd.openapi({ description: "each second of step execution (wall time)" }),
     perMillionCpuMsUsd: Usd.openapi({ description: "a million ms of estimated handler CPU time" }),
     perArtifactGbUsd: Usd.openapi({ description: "each GB of artifacts written" }),
@@ -326,6 +328,10 @@ export const RunUsageView = z
     runId: z.string(),
     final: z.boolean().openapi({ description: "true once the run has ended; before that, usage so far" }),
     ...usageFields,
+    waitingMs: Count.openapi({
+      description:
+        "time the run's gates (approval, signal steps) waited for a decision or a signal, apart from wallMs; it uses no attempt and no CPU, and costs nothing",
+    }),
     pools: z.record(z.string(), z.object(usageFields)).openapi({ description: "the same, per pool" }),
   })
   .openapi("RunUsage");
@@ -384,6 +390,13 @@ export const Metrics = z
         .openapi({ description: "deliveries that succeeded (after retries) / deliveries that finished" }),
       attempts: z.number().int(),
       attemptSuccessRate: z.number().nullable().openapi({ description: "attempts answered 2xx / attempts" }),
+    }),
+    approvals: z.object({
+      pending: z.number().int().openapi({ description: "approval gates waiting for a decision now" }),
+      decided: z.number().int().openapi({ description: "gates decided (or expired) in the window" }),
+      waitMs: z
+        .object({ p50: Ms, p95: Ms })
+        .openapi({ description: "request to decision of the gates decided in the window (waiting costs nothing)" }),
     }),
   })
   .openapi("Metrics");

@@ -240,6 +240,29 @@ describe("approval gates", () => {
   });
 });
 
+describe("what waiting costs", () => {
+  it("metrics count pending gates and decided gates' wait; a run's usage keeps waiting apart from execution", async () => {
+    type M = { approvals: { pending: number; decided: number; waitMs: { p50: number | null; p95: number | null } } };
+    const metrics = async () => ((await (await api("/v1/metrics")).json()) as M).approvals;
+    const run = await createRun(gated());
+    await waitingAt(run.id, "gate");
+    await until(async () => (await metrics()).pending === 1);
+    await sleep(300);
+    await decide(run.id, "gate", "approve");
+    await waitForRun(run.id);
+    await until(async () => (await metrics()).decided === 1);
+    const m = await metrics();
+    expect(m.pending).toBe(0);
+    expect(m.waitMs.p50).toBeGreaterThanOrEqual(300);
+    type U = { waitingMs: number; wallMs: number; attempts: number; pools: Record<string, unknown> };
+    const usage = (await (await api(`/v1/runs/${run.id}/usage`)).json()) as U;
+    expect(usage.waitingMs).toBeGreaterThanOrEqual(300);
+    expect(usage.wallMs).toBeLessThan(usage.waitingMs); // the two echo steps ran in far less
+    expect(usage.attempts).toBe(2); // the gate spent none
+    expect(usage.pools).not.toHaveProperty("control");
+  });
+});
+
 describe("signals", () => {
   const waiting = (input: Record<string, unknown> = {}) => ({
     project: "p",

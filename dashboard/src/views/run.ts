@@ -246,6 +246,9 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
       kpi(u.final ? "Cost" : "Cost so far", formatUsd(u.costUsd), "run-cost", u.costUsd, pools || undefined),
       kpi("Attempts", formatCount(u.attempts), "run-attempts", u.attempts, `${formatCount(u.steps)} steps`),
       kpi("Execution time", formatDuration(u.wallMs), "run-wall", u.wallMs),
+      u.waitingMs > 0
+        ? kpi("Waiting (gates)", formatDuration(u.waitingMs), "run-waiting", u.waitingMs, "no attempts, no cost")
+        : null,
       kpi("CPU time (est.)", formatDuration(u.cpuMs), "run-cpu", u.cpuMs),
       kpi("Artifacts", formatBytes(u.artifactBytes), "run-artifact-bytes", u.artifactBytes),
       kpi("AI tokens in / out", `${formatCount(u.tokensIn)} / ${formatCount(u.tokensOut)}`, "run-tokens", u.tokensIn),

@@ -109,9 +109,14 @@ export class RunObject extends DurableObject<Env> {
   }
 
   /** What the run has used so far (final once it has ended), from its recorded attempts. */
-  async usage(tenantId: string): Promise<{ usage: RunUsage; final: boolean } | null> {
+  async usage(tenantId: string): Promise<{ usage: RunUsage; final: boolean; waitingMs: number } | null> {
     const run = this.owned(tenantId);
-    return run ? { usage: this.store.usage(), final: TERMINAL_RUN_STATUSES.has(run.status) } : null;
+    if (!run) return null;
+    return {
+      usage: this.store.usage(),
+      final: TERMINAL_RUN_STATUSES.has(run.status),
+      waitingMs: this.store.waitingMs(Date.now()),
+    };
   }
 
   async artifacts(tenantId: string): Promise<ArtifactView[] | null> {

@@ -218,6 +218,11 @@ export class RunStore {
     return this.attemptRows.startedAt(stepId, attempt);
   }
 
+  /** How long the run's gates have waited (or waited, once decided): not execution, and free. */
+  waitingMs(now: number): number {
+    return this.ready ? this.stepRows.waitingMs(now) : 0;
+  }
+
   /** What the run used, per pool and in total (run-usage.ts). */
   usage(): RunUsage {
     return this.usageReader.get();

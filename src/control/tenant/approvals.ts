@@ -116,8 +116,17 @@ export class ApprovalBook {
     };
   }
 
-  pendingCount(): number {
-    return all<{ n: number }>(this.sql, "SELECT COUNT(*) AS n FROM approval WHERE status = 'pending'")[0]?.n ?? 0;
+  /** For metrics: gates waiting now, and the waits of the gates decided in [from, to). */
+  stats(from: number, to: number): { pending: number; waits: number[] } {
+    const pending = all<{ n: number }>(this.sql, "SELECT COUNT(*) AS n FROM approval WHERE status = 'pending'")[0]?.n;
+    const waits = all<{ ms: number }>(
+      this.sql,
+      `SELECT decided_at - requested_at AS ms FROM approval
+       WHERE status IN ('approved', 'rejected', 'expired') AND decided_at >= ? AND decided_at < ?`,
+      from,
+      to,
+    ).map((r) => r.ms);
+    return { pending: pending ?? 0, waits };
   }
 }
 

@@ -270,6 +270,7 @@ export class TenantObject extends DurableObject<Env> {
       now: this.runs.counts(),
       backlog: backlog.flat(),
       webhooks: this.webhooks.stats(from, to),
+      approvals: this.approvals.stats(from, to),
     };
   }
 
