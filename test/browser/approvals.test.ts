@@ -142,6 +142,16 @@ describe("approvals in the dashboard", () => {
         .getAttribute("data-status"),
     ).toBe("rejected");
     expect(await page.locator('[data-testid="approvals-pending"]').count()).toBe(0);
+
+    // Usage & SLA: the approval figures are the API's.
+    await page.getByRole("link", { name: "Usage & SLA" }).click();
+    const kpi = page.getByTestId("sla-approval-wait");
+    await kpi.waitFor();
+    const metrics = (await (await rt.fetch("/v1/metrics")).json()) as {
+      approvals: { pending: number; decided: number; waitMs: { p50: number | null } };
+    };
+    expect(metrics.approvals).toMatchObject({ pending: 0, decided: 2 });
+    expect(await kpi.getAttribute("data-value")).toBe(String(metrics.approvals.waitMs.p50));
     expect(watched.problems).toEqual([]);
   });
 });
