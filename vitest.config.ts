@@ -22,6 +22,7 @@ export default defineConfig(async () => {
             DOH_URL: doh.url,
             DEV_API_KEY: "frk_dev_testkey00001_0000000000000000000000000000000000000000",
             ADMIN_TOKEN: "test-admin-token",
+            DECISION_LINK_SECRET: "test-decision-link-secret",
           },
         },
       }),

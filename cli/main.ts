@@ -19,6 +19,9 @@ const HELP = `factory — Factory Runtime from the command line
   factory runs get|watch|cancel|pause|resume|retry <run>
   factory runs logs <run> [--follow]
   factory artifacts list <run>                 status, scan and findings (rule, file, line; never the secret)
+  factory runs signal <run> <name> --data-json '{…}'
+  factory approvals list [--status pending|decided] [--project P] [--limit N]
+  factory approvals approve|reject <run> <step> [--comment TEXT]
   factory artifacts download <run> [name] [-o DIR]
   factory artifacts versions <project> <name> [--limit N]   published versions, newest first, with lineage
   factory artifacts diff <project> <name> <version> <against>  files added, removed, changed (names and sizes)
@@ -55,6 +58,8 @@ const { values: flags, positionals } = parseArgs({
     policy: { type: "string" },
     fingerprint: { type: "string" },
     reason: { type: "string" },
+    "data-json": { type: "string" },
+    comment: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -235,6 +240,7 @@ async function main(): Promise<number> {
     print(paths.map((p) => `downloaded ${p}`).join("\n") || "no artifacts", { files: paths });
     return 0;
   }
+  if (group === "approvals") return approvals(c, command, args);
   if (group !== "runs") throw new UsageError(`unknown command '${group}'`);
   switch (command) {
     case "create": {
@@ -315,9 +321,49 @@ async function main(): Promise<number> {
         after = page.nextAfter;
       }
     }
+    case "signal": {
+      const [runId, name] = [need(args[0], "<run>"), need(args[1], "<name>")];
+      const receipt = await c.signal(runId, name, JSON.parse(need(flags["data-json"], "--data-json")));
+      const consumed = receipt.consumedBy.length
+        ? `completed ${receipt.consumedBy.join(", ")}`
+        : "kept until a step waits";
+      print(`signal ${name} ${receipt.repeated ? "already received" : "received"}: ${consumed}`, receipt);
+      return 0;
+    }
     default:
       throw new UsageError(`unknown command 'runs ${command ?? ""}'`);
   }
+}
+
+/** `factory approvals list|approve|reject`. */
+async function approvals(c: FactoryClient, command: string | undefined, args: string[]): Promise<number> {
+  if (command === "list") {
+    const page = await c.approvals({
+      ...(flags.status ? { status: flags.status as "pending" | "decided" } : {}),
+      ...(flags.project ? { project: flags.project } : {}),
+      ...(flags.limit ? { limit: Number(flags.limit) } : {}),
+    });
+    print(
+      page.items
+        .map(
+          (a) =>
+            `${a.runId}  ${a.stepId.padEnd(16)} ${a.status.padEnd(9)} ${a.project.padEnd(16)} ${a.title}  (since ${a.requestedAt})`,
+        )
+        .join("\n") || "no approvals",
+      page,
+    );
+    return 0;
+  }
+  if (command === "approve" || command === "reject") {
+    const decision = await c.decide(need(args[0], "<run>"), need(args[1], "<step>"), command, flags.comment);
+    const who = decision.by.kind === "key" ? (decision.by.name ?? decision.by.keyId) : decision.by.kind;
+    print(
+      `${decision.runId} ${decision.stepId}: ${decision.decision} by ${who}${decision.repeated ? " (earlier)" : ""}`,
+      decision,
+    );
+    return 0;
+  }
+  throw new UsageError(`unknown command 'approvals ${command ?? ""}'`);
 }
 
 /** `factory demo`: a microservice run against the local runtime, watched, then downloaded. */

@@ -5,15 +5,18 @@
  * Idempotency-Key so a retried POST can never start a run twice.
  */
 import type {
+  ApprovalList,
   ArtifactList,
   BlueprintList,
   CreateRunInput,
   CreatedRun,
+  DecisionView,
   EventEnvelope,
   EventPage,
   Problem,
   RunList,
   RunView,
+  SignalView,
   UsageReport,
 } from "../schema/api.ts";
 import type { ApiErrorCode } from "../schema/errors.ts";
@@ -27,8 +30,18 @@ import type {
 } from "../schema/scanning.ts";
 import type { RunStatus } from "../schema/vocabulary.ts";
 
-export type { CreateRunInput, CreatedRun, EventEnvelope, RunList, RunView, UsageReport };
 export type { AllowedFingerprint, ArtifactDiff, ArtifactList, ArtifactVersion, ArtifactVersionList, ScanSettings };
+export type {
+  ApprovalList,
+  CreateRunInput,
+  CreatedRun,
+  DecisionView,
+  EventEnvelope,
+  RunList,
+  RunView,
+  SignalView,
+  UsageReport,
+};
 
 export interface ClientOptions {
   baseUrl: string;
@@ -75,6 +88,10 @@ export const CLIENT_ROUTES = [
   ["get", "/v1/runs/{id}/events"],
   ["get", "/v1/runs/{id}/artifacts"],
   ["get", "/v1/runs/{id}/artifacts/{name}"],
+  ["post", "/v1/runs/{id}/steps/{stepId}/approve"],
+  ["post", "/v1/runs/{id}/steps/{stepId}/reject"],
+  ["post", "/v1/runs/{id}/signals/{name}"],
+  ["get", "/v1/approvals"],
   ["get", "/v1/blueprints"],
   ["get", "/v1/usage"],
   ["get", "/v1/projects/{project}/artifacts"],
@@ -150,6 +167,31 @@ export class FactoryClient {
       if (TERMINAL.has(run.status) && (await this.events(id, { after: last, limit: 1 })).items.length === 0) return;
       if (reconnects > 1000) throw new Error("event stream keeps closing");
     }
+  }
+
+  /** Decides a waiting approval gate (the key needs approvals:grant). The first decision wins. */
+  decide(id: string, stepId: string, decision: "approve" | "reject", comment?: string): Promise<DecisionView> {
+    return this.json("POST", `/v1/runs/${enc(id)}/steps/${enc(stepId)}/${decision}`, comment ? { comment } : {});
+  }
+
+  approve(id: string, stepId: string, comment?: string): Promise<DecisionView> {
+    return this.decide(id, stepId, "approve", comment);
+  }
+
+  reject(id: string, stepId: string, comment?: string): Promise<DecisionView> {
+    return this.decide(id, stepId, "reject", comment);
+  }
+
+  /** Sends the run a signal; its body becomes the output of the step waiting for `name`. */
+  signal(id: string, name: string, body: unknown): Promise<SignalView> {
+    return this.json("POST", `/v1/runs/${enc(id)}/signals/${enc(name)}`, body ?? null);
+  }
+
+  /** The tenant's approval gates: pending oldest first, or decided newest first. */
+  approvals(
+    query: { status?: "pending" | "decided"; project?: string; cursor?: string; limit?: number } = {},
+  ): Promise<ApprovalList> {
+    return this.json("GET", `/v1/approvals${qs(query)}`);
   }
 
   artifacts(id: string): Promise<ArtifactList> {

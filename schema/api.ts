@@ -313,7 +313,9 @@ export const UsageRow = z
 const Usd = z.number().min(0);
 export const PriceTable = z
   .object({
-    perAttemptUsd: Usd.openapi({ description: "each dispatched attempt" }),
+    perAttemptUsd: Usd.openapi({
+      description: "each dispatched attempt (a gate waiting for a decision or a signal makes none: waiting is free)",
+    }),
     perExecutionSecondUsd: Usd.openapi({ description: "each second of step execution (wall time)" }),
     perMillionCpuMsUsd: Usd.openapi({ description: "a million ms of estimated handler CPU time" }),
     perArtifactGbUsd: Usd.openapi({ description: "each GB of artifacts written" }),
@@ -335,6 +337,10 @@ export const RunUsageView = z
     runId: z.string(),
     final: z.boolean().openapi({ description: "true once the run has ended; before that, usage so far" }),
     ...usageFields,
+    waitingMs: Count.openapi({
+      description:
+        "time the run's gates (approval, signal steps) waited for a decision or a signal, apart from wallMs; it uses no attempt and no CPU, and costs nothing",
+    }),
     pools: z.record(z.string(), z.object(usageFields)).openapi({ description: "the same, per pool" }),
   })
   .openapi("RunUsage");
@@ -394,6 +400,13 @@ export const Metrics = z
       attempts: z.number().int(),
       attemptSuccessRate: z.number().nullable().openapi({ description: "attempts answered 2xx / attempts" }),
     }),
+    approvals: z.object({
+      pending: z.number().int().openapi({ description: "approval gates waiting for a decision now" }),
+      decided: z.number().int().openapi({ description: "gates decided (or expired) in the window" }),
+      waitMs: z
+        .object({ p50: Ms, p95: Ms })
+        .openapi({ description: "request to decision of the gates decided in the window (waiting costs nothing)" }),
+    }),
   })
   .openapi("Metrics");
 
@@ -436,3 +449,73 @@ export const TenantId = z
   .string()
   .regex(TENANT_ID, "lowercase letters, digits and '-'; 2 to 40")
   .openapi({ example: "acme" });
+
+// ── approval gates and signals ─────────────────────────────────────────────────
+
+export const DecisionBody = z
+  .object({ comment: z.string().max(2000).optional().openapi({ description: "kept with the decision" }) })
+  .strict()
+  .openapi("DecisionBody");
+export type DecisionBody = z.infer<typeof DecisionBody>;
+
+export const Decider = z
+  .object({
+    kind: z.enum(["key", "link", "timeout"]),
+    keyId: z.string().optional(),
+    name: z.string().nullable().optional(),
+    linkId: z.string().optional(),
+  })
+  .openapi("Decider", { description: "who decided: an API key (id and name), a signed link (its id), or the timeout" });
+
+export const DecisionView = z
+  .object({
+    runId: RunId,
+    stepId: StepId,
+    decision: z.enum(["approved", "rejected"]),
+    by: Decider,
+    comment: z.string().nullable(),
+    decidedAt: z.string().datetime(),
+    repeated: z.boolean().openapi({ description: "true when the same decision was recorded earlier" }),
+  })
+  .openapi("Decision");
+export type DecisionView = z.infer<typeof DecisionView>;
+
+export const SignalView = z
+  .object({
+    name: z.string(),
+    receivedAt: z.string().datetime(),
+    consumedBy: z.array(StepId).openapi({ description: "steps the signal completed now; empty while none waits yet" }),
+    repeated: z.boolean(),
+  })
+  .openapi("SignalReceipt");
+export type SignalView = z.infer<typeof SignalView>;
+
+export const APPROVAL_STATUSES = ["pending", "approved", "rejected", "expired", "cancelled"] as const;
+
+export const ApprovalView = z
+  .object({
+    runId: RunId,
+    stepId: StepId,
+    project: ProjectId,
+    title: z.string(),
+    status: z.enum(APPROVAL_STATUSES),
+    requestedAt: z.string().datetime(),
+    expiresAt: z.string().datetime().nullable(),
+    decidedAt: z.string().datetime().nullable(),
+    by: Decider.nullable(),
+    comment: z.string().nullable(),
+  })
+  .openapi("Approval");
+export type ApprovalView = z.infer<typeof ApprovalView>;
+
+export const ApprovalList = z
+  .object({ items: z.array(ApprovalView), nextCursor: z.string().nullable() })
+  .openapi("ApprovalList");
+export type ApprovalList = z.infer<typeof ApprovalList>;
+
+export const ListApprovalsQuery = z.object({
+  status: z.enum(["pending", "decided"]).default("pending"),
+  project: ProjectId.optional(),
+  cursor: z.string().max(300).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+});

@@ -76,6 +76,30 @@ export const ERRORS = {
   "run.illegal_transition": { status: 409, retryable: false, title: "The run cannot make that change now." },
   "run.not_retryable": { status: 409, retryable: false, title: "Only a failed or cancelled run can be retried." },
 
+  // Approval gates and signals.
+  "approval.not_found": { status: 404, retryable: false, title: "The run has no such approval gate." },
+  "approval.not_pending": { status: 409, retryable: false, title: "The approval gate is not waiting for a decision." },
+  "approval.already_decided": {
+    status: 409,
+    retryable: false,
+    title: "The approval gate was already decided the other way.",
+  },
+  "approval.not_an_approver": { status: 403, retryable: false, title: "This key may not decide this approval gate." },
+  "approval.link_invalid": { status: 404, retryable: false, title: "No such decision link." },
+  "approval.link_used": { status: 409, retryable: false, title: "This decision link was used already." },
+  "approval.link_expired": { status: 410, retryable: false, title: "This decision link has expired." },
+  "signal.already_received": {
+    status: 409,
+    retryable: false,
+    title: "The run already received this signal with another body.",
+  },
+  "signal.invalid_body": {
+    status: 422,
+    retryable: false,
+    title: "The signal's body does not fit the waiting step's schema.",
+  },
+  "signal.too_large": { status: 413, retryable: false, title: "The signal's body is too large." },
+
   // External workers' leases.
   "lease.not_found": { status: 404, retryable: false, title: "No such lease." },
   "lease.lapsed": { status: 409, retryable: false, title: "This lease is no longer current." },
@@ -98,7 +122,8 @@ export const ERRORS = {
   "token.not_found": { status: 404, retryable: false, title: "No such live token." },
 
   // A run's refusals of an attempt's calls (begin, heartbeat, report).
-  "run.finished": { status: null, retryable: false, title: "The run is over." },
+  // 409 where the API answers it (a signal to a run that is over); elsewhere a refusal of an attempt.
+  "run.finished": { status: 409, retryable: false, title: "The run is over." },
   "step.not_found": { status: null, retryable: false, title: "The run has no such step." },
   "attempt.stale": { status: null, retryable: false, title: "The attempt is not the step's current one." },
   "attempt.duplicate": { status: null, retryable: false, title: "The attempt has begun already." },
@@ -133,6 +158,9 @@ export const ERRORS = {
   },
   "run.step_failed": { status: null, retryable: false, title: "A step failed." },
   "run.deadline_exceeded": { status: null, retryable: false, title: "The run passed its deadline." },
+  "approval.rejected": { status: null, retryable: false, title: "The approval gate was rejected." },
+  "approval.expired": { status: null, retryable: false, title: "The approval gate timed out." },
+  "signal.timed_out": { status: null, retryable: false, title: "No signal came in time." },
 
   // Thrown by job handlers.
   "agent.rate_limited": { status: null, retryable: true, title: "The model provider asks to slow down." },

@@ -55,6 +55,8 @@ export const POOL_REGISTRY: Record<PoolName, PoolDeclaration> = {
   agent: { name: "agent", shards: queueShards("agent", 1), activeShards: 1, defaultTimeoutMs: 300_000 },
   // Workers outside Cloudflare lease these steps over HTTP (POST /v1/pools/external/leases).
   external: { name: "external", shards: [], activeShards: 0, defaultTimeoutMs: 600_000 },
+  // Approval gates and signals wait in the run's own object: nothing is dispatched, so no queue.
+  control: { name: "control", shards: [], activeShards: 0, defaultTimeoutMs: 30 * 86_400_000 },
   // Sharded in every environment, so that the tests, the chaos drill and the benchmark exercise
   // what a busy production pool needs (docs/capacity.md).
   system: { name: "system", shards: queueShards("system", 4), activeShards: 4, defaultTimeoutMs: 60_000 },

@@ -150,3 +150,38 @@ export interface RunOutcome {
   queuedMs: number;
   errorCode: string | null;
 }
+
+/** How an approval gate ended. `expired`: its timeout came first and its `onTimeout` decided. */
+export type GateDecision = "approved" | "rejected";
+
+/** Who decided a gate or sent a signal: an API key, a signed link, or the gate's timeout. */
+export type Decider =
+  | { kind: "key"; keyId: string; name: string | null }
+  | { kind: "link"; linkId: string }
+  | { kind: "timeout" };
+
+/** A key's right to decide, as the API authenticated it. */
+export interface DeciderKey {
+  keyId: string;
+  name: string | null;
+  scopes: readonly string[];
+}
+
+/** A recorded decision, as the API answers it. */
+export interface DecisionView {
+  runId: string;
+  stepId: string;
+  decision: GateDecision;
+  by: Decider;
+  comment: string | null;
+  decidedAt: string;
+  /** True when this answer repeats a decision recorded earlier (the same one, asked again). */
+  repeated: boolean;
+}
+
+export type DecisionResult = { ok: true; decision: DecisionView } | Refusal;
+
+/** What a signal did: the steps it completed now (none when it waits for a step that waits later). */
+export type SignalResult =
+  | { ok: true; name: string; receivedAt: string; consumedBy: string[]; repeated: boolean }
+  | Refusal;

@@ -2,8 +2,14 @@
 import { z } from "@hono/zod-openapi";
 import { TenantId } from "./api";
 
-export const SCOPES = ["runs:read", "runs:write", "webhooks:manage"] as const;
+export const SCOPES = ["runs:read", "runs:write", "webhooks:manage", "approvals:grant"] as const;
 export type Scope = (typeof SCOPES)[number];
+/**
+ * A new key's scopes when it names none: everything but `approvals:grant`, which deciding an
+ * approval gate needs and which is granted explicitly (a key that can start a run cannot also
+ * wave it through its own gate unless someone said so).
+ */
+export const DEFAULT_SCOPES: readonly Scope[] = ["runs:read", "runs:write", "webhooks:manage"];
 
 export const TENANT_STATUSES = ["active", "suspended"] as const;
 export type TenantStatus = (typeof TENANT_STATUSES)[number];
@@ -73,7 +79,7 @@ export const CreateKeyBody = z
       .min(1)
       .max(SCOPES.length)
       .optional()
-      .openapi({ description: "all scopes when absent" }),
+      .openapi({ description: "all scopes but approvals:grant when absent" }),
     // A key born expired is a mistake the caller should hear about, not a key that never works.
     expiresAt: z
       .string()

@@ -23,6 +23,8 @@ export const STEP_STATUSES = [
   "queued",
   "running",
   "retrying",
+  /** A control-plane step (approval, signal) waiting for a decision or a signal: no attempt, no worker. */
+  "waiting",
   "succeeded",
   "failed",
   "cancelled",
@@ -68,6 +70,11 @@ export const EVENT_TYPES = [
   "step.log",
   "step.reused",
   "step.result_refused",
+  "step.waiting",
+  "step.approved",
+  "step.rejected",
+  "step.approval_expired",
+  "step.signal_received",
   "artifact.created",
   "artifact.scanned",
   "artifact.secret_detected",
@@ -82,5 +89,6 @@ export type FailurePolicy = (typeof FAILURE_POLICIES)[number];
 export const PRIORITIES = ["high", "normal", "low"] as const;
 export type Priority = (typeof PRIORITIES)[number];
 
-export const POOLS = ["repo", "pipeline", "saas", "agent", "system", "external"] as const;
+/** `control`: steps the run's own object handles (approval gates, signals); no queue, no worker. */
+export const POOLS = ["repo", "pipeline", "saas", "agent", "system", "external", "control"] as const;
 export type PoolName = (typeof POOLS)[number];

@@ -8,7 +8,19 @@ export const WEBHOOK_EVENT_TYPES = EVENT_TYPES.filter(
   (t) =>
     t.startsWith("run.") ||
     t.startsWith("artifact.") ||
-    ["step.succeeded", "step.failed", "step.retrying", "step.cancelled", "step.skipped"].includes(t),
+    [
+      "step.succeeded",
+      "step.failed",
+      "step.retrying",
+      "step.cancelled",
+      "step.skipped",
+      // Gates: a person or a system outside decides, so they are told (see GATE_EVENT_TYPES).
+      "step.waiting",
+      "step.approved",
+      "step.rejected",
+      "step.approval_expired",
+      "step.signal_received",
+    ].includes(t),
 );
 
 const families = new Set(WEBHOOK_EVENT_TYPES.map((t) => t.split(".")[0]));

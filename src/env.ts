@@ -37,6 +37,10 @@ export interface Env
   OPENAI_API_KEY?: string;
   DEV_API_KEY?: string;
   ADMIN_TOKEN?: string;
+  /** Signs approval gates' decision links; without it, gates are decided through the API only. */
+  DECISION_LINK_SECRET?: string;
+  /** The runtime's public origin (https://factory.example.com), the base of decision links; absent: links are paths. */
+  PUBLIC_URL?: string;
 }
 
 /** Variables wrangler.toml sets but the code treats as optional: tests and .dev.vars may leave them out. */

@@ -4,9 +4,11 @@
  */
 import type { z } from "@hono/zod-openapi";
 import type {
+  ApprovalList,
   ArtifactList,
   BlueprintList,
   CreateRunInput,
+  DecisionView,
   EventPage,
   Metrics,
   Problem,
@@ -114,6 +116,15 @@ export class Api {
   usage = (q: { from?: string; to?: string; groupBy: UsageReport["groupBy"] }) =>
     this.json<UsageReport>("GET", "/v1/usage", { query: q });
   metrics = (q: { from?: string; to?: string }) => this.json<MetricsView>("GET", "/v1/metrics", { query: q });
+  approvals = (q: { status: "pending" | "decided"; project?: string; cursor?: string; limit?: number }) =>
+    this.json<ApprovalList>("GET", "/v1/approvals", { query: q });
+  /** Decides a waiting approval gate; the key needs the approvals:grant scope. */
+  decide = (id: string, stepId: string, decision: "approve" | "reject", comment: string) =>
+    this.json<DecisionView>(
+      "POST",
+      `/v1/runs/${encodeURIComponent(id)}/steps/${encodeURIComponent(stepId)}/${decision}`,
+      { body: comment ? { comment } : {} },
+    );
 
   /** An artifact's bytes, for a download through an object URL (a link could not send the key). */
   async artifactBlob(id: string, name: string): Promise<Blob> {

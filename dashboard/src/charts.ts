@@ -30,6 +30,7 @@ export const COLORS = {
   execution: "#2563eb",
   backoff: "#9ca3af",
   failed: "#dc2626",
+  waiting: "#0d9488",
 } as const;
 
 /** A vertical bar chart of one series over categories (days, projects, pools). */
@@ -98,7 +99,13 @@ export function timelineChart(
   const exec: ([number, number] | null)[] = [];
   const failed: ([number, number] | null)[] = [];
   const backoff: ([number, number] | null)[] = [];
+  const waiting: ([number, number] | null)[] = [];
   for (const s of rows) {
+    waiting.push(s.waitingFrom !== undefined ? [rel(s.waitingFrom), rel(s.endedAt ?? now)] : null);
+    if (s.waitingFrom !== undefined) {
+      for (const list of [queue, exec, failed, backoff]) list.push(null);
+      continue;
+    }
     const startedOrNow = s.startedAt ?? (s.endedAt === null ? now : s.endedAt);
     queue.push(s.queuedAt !== null ? [rel(s.queuedAt), rel(startedOrNow)] : null);
     const ran: [number, number] | null = s.startedAt !== null ? [rel(s.startedAt), rel(s.endedAt ?? now)] : null;
@@ -126,12 +133,13 @@ export function timelineChart(
   return new Chart<"bar", [number, number][], string>(canvas, {
     type: "bar",
     data: {
-      labels: rows.map((s) => `${s.stepId} #${s.attempt}`),
+      labels: rows.map((s) => (s.waitingFrom !== undefined ? `${s.stepId} (gate)` : `${s.stepId} #${s.attempt}`)),
       datasets: [
         dataset("queue wait", queue, COLORS.queue),
         dataset("execution", exec, COLORS.execution),
         dataset("failed attempt", failed, COLORS.failed),
         dataset("retry backoff", backoff, COLORS.backoff),
+        dataset("waiting (gate)", waiting, COLORS.waiting),
       ],
     },
     options: {

@@ -1,7 +1,7 @@
 /**
  * The dashboard's entry: the shell (header, navigation, sign out) and a router over the URL
- * fragment (#/runs, #/runs/<id>, #/new, #/usage, #/projects/<p>/artifacts/<name>), so every page is
- * one static index.html.
+ * fragment (#/runs, #/runs/<id>, #/approvals, #/new, #/usage, #/projects/<p>/artifacts/<name>), so
+ * every page is one static index.html.
  */
 import { Api } from "./api";
 import { h, fill } from "./dom";
@@ -13,6 +13,7 @@ import { renderRun } from "./views/run";
 import { renderNewRun } from "./views/new-run";
 import { renderInsights } from "./views/insights";
 import { renderVersions } from "./views/versions";
+import { renderApprovals } from "./views/approvals";
 import type { View } from "./views/view";
 
 const app = appRoot();
@@ -24,6 +25,7 @@ const ROUTES: { pattern: RegExp; nav: string; view: View }[] = [
   { pattern: /^#\/new$/, nav: "new", view: renderNewRun },
   { pattern: /^#\/usage$/, nav: "usage", view: renderInsights },
   { pattern: /^#\/projects\/([^/]+)\/artifacts\/([^/]+)$/, nav: "runs", view: renderVersions },
+  { pattern: /^#\/approvals$/, nav: "approvals", view: renderApprovals },
 ];
 
 function appRoot(): HTMLElement {
@@ -101,6 +103,7 @@ function route(): void {
         "nav",
         { class: "nav", "aria-label": "Main" },
         link("#/runs", "runs", "Runs"),
+        link("#/approvals", "approvals", "Approvals"),
         link("#/usage", "usage", "Usage & SLA"),
         link("#/new", "new", "New run"),
       ),

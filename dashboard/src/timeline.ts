@@ -14,7 +14,15 @@ export interface TimelineEvent {
   data: Record<string, unknown>;
 }
 
-export type AttemptOutcome = "queued" | "running" | "succeeded" | "retrying" | "failed" | "lost" | "cancelled";
+export type AttemptOutcome =
+  | "queued"
+  | "running"
+  | "succeeded"
+  | "retrying"
+  | "failed"
+  | "lost"
+  | "cancelled"
+  | "waiting";
 
 export interface AttemptSpan {
   stepId: string;
@@ -27,6 +35,8 @@ export interface AttemptSpan {
   /** Until when the step waited before its next attempt, after this one failed and was retried. */
   backoffUntil: number | null;
   error: string | null;
+  /** A gate (approval, signal): when it began waiting; it has no queue wait or execution. */
+  waitingFrom?: number;
 }
 
 export interface StepTiming {
@@ -35,6 +45,8 @@ export interface StepTiming {
   queueWaitMs: number;
   executionMs: number;
   backoffMs: number;
+  /** Time a gate waited for a decision or a signal: not execution, and it costs nothing. */
+  waitingMs: number;
 }
 
 export interface Timeline {
@@ -112,6 +124,22 @@ export function deriveTimeline(events: readonly TimelineEvent[]): Timeline {
         open.set(e.stepId, span);
         break;
       }
+      case "step.waiting": {
+        const span: AttemptSpan = {
+          stepId: e.stepId,
+          attempt: 0,
+          queuedAt: null,
+          startedAt: null,
+          endedAt: null,
+          outcome: "waiting",
+          backoffUntil: null,
+          error: null,
+          waitingFrom: at,
+        };
+        spans.push(span);
+        open.set(e.stepId, span);
+        break;
+      }
       case "step.started": {
         const span = spanFor(e, e.stepId, at);
         span.startedAt ??= at;
@@ -154,7 +182,19 @@ export function deriveTimeline(events: readonly TimelineEvent[]): Timeline {
 export function stepTimings(timeline: Timeline): StepTiming[] {
   const byStep = new Map<string, StepTiming>();
   for (const s of timeline.spans) {
-    const t = byStep.get(s.stepId) ?? { stepId: s.stepId, attempts: 0, queueWaitMs: 0, executionMs: 0, backoffMs: 0 };
+    const t = byStep.get(s.stepId) ?? {
+      stepId: s.stepId,
+      attempts: 0,
+      queueWaitMs: 0,
+      executionMs: 0,
+      backoffMs: 0,
+      waitingMs: 0,
+    };
+    if (s.waitingFrom !== undefined) {
+      if (s.endedAt !== null) t.waitingMs += s.endedAt - s.waitingFrom;
+      byStep.set(s.stepId, t);
+      continue; // a wait is no attempt
+    }
     t.attempts++;
     if (s.queuedAt !== null && s.startedAt !== null) t.queueWaitMs += s.startedAt - s.queuedAt;
     if (s.startedAt !== null && s.endedAt !== null) t.executionMs += s.endedAt - s.startedAt;

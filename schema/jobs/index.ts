@@ -22,10 +22,12 @@ import {
   selfTest,
 } from "./generators";
 import { crash, echo, fail, hash, secrets, sleep } from "./system";
+import { approval, signal } from "./control";
 
 export type { JobDeclaration };
 
-const ALL = [
+/** Job types that workers run: each has a handler in src/data/jobs/. */
+const WORKER_JOBS = [
   echo,
   sleep,
   fail,
@@ -48,8 +50,13 @@ const ALL = [
   externalTask,
 ] as const;
 
-/** The job types, as the literal union of their names. */
-export type JobType = (typeof ALL)[number]["type"];
+/** Step types the run's own object handles (pool `control`): no handler, no worker. */
+const CONTROL_JOBS = [approval, signal] as const;
+
+const ALL = [...WORKER_JOBS, ...CONTROL_JOBS] as const;
+
+/** The job types that workers run, as the literal union of their names. */
+export type JobType = (typeof WORKER_JOBS)[number]["type"];
 /** The declaration of each job type, by its name. */
 export type JobDeclarations = { [D in (typeof ALL)[number] as D["type"]]: D };
 

@@ -14,6 +14,8 @@ import { projects } from "./projects";
 import { cleanHeaders, jsonBodies } from "./hostile";
 import { blueprints, health, metrics, usage } from "./misc";
 import { runs } from "./runs";
+import { approvals, gates } from "./approvals";
+import { decisions } from "./decisions";
 import { webhooks } from "./webhooks";
 import { requireWorker, workers } from "./workers";
 
@@ -42,7 +44,10 @@ export function createApp() {
   );
   app.use("/v1/admin/*", requireAdmin);
   app.use("/v1/pools/*", requireWorker);
-  app.use("/v1/*", async (c, next) => (/^\/v1\/(admin|pools)\//.test(c.req.path) ? next() : requireTenant(c, next)));
+  // Decision links carry their own credential: the signed token.
+  app.use("/v1/*", async (c, next) =>
+    /^\/v1\/(admin|pools|decisions)\//.test(c.req.path) ? next() : requireTenant(c, next),
+  );
   // Only an authenticated caller gets its body read, except when creating a run: a well-formed
   // key's body is read and validated first, and the key is checked by the one tenant call that
   // opens the run (two object calls per new run became one). Nothing costlier than validation
@@ -51,6 +56,9 @@ export function createApp() {
 
   app.route("/", health);
   app.route("/v1/runs", runs);
+  app.route("/v1/runs", gates);
+  app.route("/v1/approvals", approvals);
+  app.route("/v1/decisions", decisions);
   app.route("/v1/blueprints", blueprints);
   app.route("/v1/webhooks", webhooks);
   app.route("/v1/usage", usage);

@@ -23,9 +23,13 @@ export function bearer(header: string | undefined): string | null {
   return m?.[1] ?? null; // the group always takes part in a match
 }
 
+/** Deciding an approval gate: runs:write is not enough. */
+const DECISION_PATH = /^\/v1\/runs\/[^/]+\/steps\/[^/]+\/(approve|reject)\/?$/;
+
 /** The scope a request needs: reads and writes of runs, and webhook management. */
 export function requiredScope(method: string, path: string): Scope {
   if (path.startsWith("/v1/webhooks")) return "webhooks:manage";
+  if (method === "POST" && DECISION_PATH.test(path)) return "approvals:grant";
   return method === "GET" || method === "HEAD" ? "runs:read" : "runs:write";
 }
 
@@ -76,15 +80,17 @@ async function verify(c: Context<AppEnv>, tenantId: string, presented: Credentia
   const cache = "dev" in presented ? null : keyCacheFor(c.env);
   const cacheKey = "dev" in presented ? "" : `${tenantId}:${presented.keyId}:${presented.secretHash}`;
   const now = Date.now();
-  let scopes = cache?.take(cacheKey, now) ?? null;
-  if (!scopes) {
+  let verdict = cache?.take(cacheKey, now) ?? null;
+  if (!verdict) {
     const auth = await c.env.TENANT.getByName(tenantId).authenticate(presented, cache?.lease(cacheKey, now) ?? 1);
     if (!auth.ok) throw AppError.from(auth);
-    cache?.put(cacheKey, tenantId, auth.scopes, auth.tokens, now);
-    scopes = auth.scopes;
+    verdict = { scopes: auth.scopes, key: auth.key };
+    cache?.put(cacheKey, tenantId, verdict, auth.tokens, now);
   }
   const scope = requiredScope(c.req.method, c.req.path);
-  if (!scopes.includes(scope)) throw new AppError("auth.insufficient_scope", `This key lacks the '${scope}' scope.`);
+  if (!verdict.scopes.includes(scope))
+    throw new AppError("auth.insufficient_scope", `This key lacks the '${scope}' scope.`);
+  c.set("key", { keyId: verdict.key.id, name: verdict.key.name, scopes: verdict.scopes });
 }
 
 /** Verifies a key whose check was deferred, now, in a call of its own (see `requireTenant`). */

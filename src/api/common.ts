@@ -5,6 +5,7 @@ import { Problem } from "../../schema/api";
 import type { Env } from "../env";
 import type { HeldLease } from "../control/pool/object";
 import type { Credential } from "../control/tenant/object";
+import type { DeciderKey } from "../../schema/run";
 import { AppError } from "../errors";
 import { httpStatus, type ApiErrorCode } from "../../schema/errors";
 import { fieldErrors, type FieldError } from "../../schema/errors";
@@ -21,7 +22,14 @@ export interface AppEnv {
    * `credential`: a key whose check `requireTenant` deferred to the call that creates a run; set
    * only on that route, until it is checked.
    */
-  Variables: { tenantId: string; traceId: string; worker: WorkerCaller; credential: Credential | undefined };
+  Variables: {
+    tenantId: string;
+    traceId: string;
+    worker: WorkerCaller;
+    credential: Credential | undefined;
+    /** The verified key of a tenant call (not set on the run-creating call, which the tenant checks itself). */
+    key: DeciderKey;
+  };
 }
 
 /** A sub-app whose zod validation failures become our problem+json, never a raw ZodError. */

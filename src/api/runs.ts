@@ -315,7 +315,17 @@ runs.openapi(
     const priced = Object.fromEntries(
       Object.entries(pools).map(([pool, u]) => [pool, { ...u, costUsd: cost(u, table) }]),
     );
-    return c.json({ runId: id, final: found.final, ...totals, costUsd: cost(totals, table), pools: priced }, 200);
+    return c.json(
+      {
+        runId: id,
+        final: found.final,
+        ...totals,
+        costUsd: cost(totals, table),
+        waitingMs: found.waitingMs,
+        pools: priced,
+      },
+      200,
+    );
   },
 );
 

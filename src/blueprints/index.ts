@@ -22,6 +22,29 @@ const step = (id: string, type: string, dependsOn: string[] = [], input: JsonObj
   dependsOn,
 });
 
+/**
+ * With `approval: true`, an approval gate ("Publish <name>?") waits between the package step and
+ * what it packages; the planner never sees the flag.
+ */
+function gated(input: MicroserviceInput, steps: StepSpec[]): StepSpec[] {
+  if (!input.approval) return steps.map((s) => (s.id === "plan" ? { ...s, input: withoutApproval(s.input) } : s));
+  return steps.flatMap((s) => {
+    if (s.id === "plan") return [{ ...s, input: withoutApproval(s.input) }];
+    if (s.id !== "package") return [s];
+    const gate = step("approval", "approval", s.dependsOn, {
+      title: `Publish ${input.name}?`,
+      description: `The ${input.name} package is ready to be built from the generated sources.`,
+    });
+    // The package still depends on what it packages: a handler reads only its dependencies' outputs.
+    return [gate, { ...s, dependsOn: [...s.dependsOn, "approval"] }];
+  });
+}
+
+function withoutApproval(input: StepSpec["input"]): JsonObject {
+  const { approval: _, ...rest } = (input ?? {}) as JsonObject;
+  return rest;
+}
+
 /** CI/CD definitions alone: GitHub Actions and Azure Pipelines for a Node service, zipped. */
 export const pipeline: Blueprint<MicroserviceInput> = {
   name: "pipeline",
@@ -29,13 +52,14 @@ export const pipeline: Blueprint<MicroserviceInput> = {
   input: MicroserviceInput,
   expectedMs: 60_000,
   retry: { maxAttempts: 2, initialDelayMs: 500 },
-  expand: (input) => [
-    step("plan", "repo.plan", [], { ...input, modules: 0 }),
-    step("github", "pipeline.github-actions", ["plan"]),
-    step("azure", "pipeline.azure", ["plan"]),
-    step("self-test", "pipeline.self-test", ["plan"]),
-    step("package", "repo.package", ["github", "azure", "self-test"], { name: input.name }),
-  ],
+  expand: (input) =>
+    gated(input, [
+      step("plan", "repo.plan", [], { ...input, modules: 0 }),
+      step("github", "pipeline.github-actions", ["plan"]),
+      step("azure", "pipeline.azure", ["plan"]),
+      step("self-test", "pipeline.self-test", ["plan"]),
+      step("package", "repo.package", ["github", "azure", "self-test"], { name: input.name }),
+    ]),
 };
 
 export const microservice: Blueprint<MicroserviceInput> = {
@@ -46,14 +70,15 @@ export const microservice: Blueprint<MicroserviceInput> = {
   expectedMs: 120_000,
   // Generators are deterministic: a failure is rarely transient, so retry briefly.
   retry: { maxAttempts: 2, initialDelayMs: 500 },
-  expand: (input) => [
-    step("plan", "repo.plan", [], input),
-    step("scaffold", "repo.scaffold", ["plan"]),
-    step("pipeline", "pipeline.github-actions", ["plan"]),
-    step("azure", "pipeline.azure", ["plan"]),
-    step("docs", "repo.docs", ["plan"]),
-    step("package", "repo.package", ["scaffold", "pipeline", "azure", "docs"], { name: input.name }),
-  ],
+  expand: (input) =>
+    gated(input, [
+      step("plan", "repo.plan", [], input),
+      step("scaffold", "repo.scaffold", ["plan"]),
+      step("pipeline", "pipeline.github-actions", ["plan"]),
+      step("azure", "pipeline.azure", ["plan"]),
+      step("docs", "repo.docs", ["plan"]),
+      step("package", "repo.package", ["scaffold", "pipeline", "azure", "docs"], { name: input.name }),
+    ]),
 };
 
 /** A TypeScript library package with tests and CI. */
@@ -64,12 +89,13 @@ export const library: Blueprint<MicroserviceInput> = {
   input: MicroserviceInput,
   expectedMs: 60_000,
   retry: { maxAttempts: 2, initialDelayMs: 500 },
-  expand: (input) => [
-    step("plan", "repo.plan", [], { ...input, modules: 0 }),
-    step("library", "repo.library", ["plan"]),
-    step("pipeline", "pipeline.github-actions", ["plan"]),
-    step("package", "repo.package", ["library", "pipeline"], { name: input.name }),
-  ],
+  expand: (input) =>
+    gated(input, [
+      step("plan", "repo.plan", [], { ...input, modules: 0 }),
+      step("library", "repo.library", ["plan"]),
+      step("pipeline", "pipeline.github-actions", ["plan"]),
+      step("package", "repo.package", ["library", "pipeline"], { name: input.name }),
+    ]),
 };
 
 /** A multi-tenant SaaS starter: tenants and keys, isolation, billing, CI. */
@@ -80,13 +106,14 @@ export const saasStarter: Blueprint<MicroserviceInput> = {
   input: MicroserviceInput,
   expectedMs: 60_000,
   retry: { maxAttempts: 2, initialDelayMs: 500 },
-  expand: (input) => [
-    step("plan", "repo.plan", [], { ...input, modules: 0 }),
-    step("core", "saas.core", ["plan"]),
-    step("billing", "saas.billing", ["plan"]),
-    step("pipeline", "pipeline.github-actions", ["plan"]),
-    step("package", "repo.package", ["core", "billing", "pipeline"], { name: input.name }),
-  ],
+  expand: (input) =>
+    gated(input, [
+      step("plan", "repo.plan", [], { ...input, modules: 0 }),
+      step("core", "saas.core", ["plan"]),
+      step("billing", "saas.billing", ["plan"]),
+      step("pipeline", "pipeline.github-actions", ["plan"]),
+      step("package", "repo.package", ["core", "billing", "pipeline"], { name: input.name }),
+    ]),
 };
 
 const ALL = [microservice, library, saasStarter, pipeline] as Blueprint[];

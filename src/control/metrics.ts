@@ -75,12 +75,20 @@ export interface WebhookStats {
   attemptsOk: number;
 }
 
+/** Approval gates: how many wait now, and how long the ones decided in the window waited. */
+export interface ApprovalStats {
+  pending: number;
+  /** Request to decision (or expiry) of each gate decided in the window, in ms. */
+  waits: number[];
+}
+
 /** What one tenant contributes to metrics; a tenant's own metrics and the platform's combine these. */
 export interface MetricParts {
   finished: FinishedRun[];
   now: { running: number; waiting: number };
   backlog: PoolBacklog[];
   webhooks: WebhookStats;
+  approvals: ApprovalStats;
 }
 
 /** SLA, backlog and webhook metrics over one or many tenants' parts. Pure. */
@@ -103,6 +111,7 @@ export function composeMetrics(parts: readonly MetricParts[], expectedMs = bluep
     }),
     { succeeded: 0, failed: 0, pending: 0, attempts: 0, attemptsOk: 0 },
   );
+  const approvalWaits = parts.flatMap((p) => p.approvals.waits).sort((a, b) => a - b);
   return {
     ...slaMetrics(
       parts.flatMap((p) => p.finished),
@@ -118,6 +127,11 @@ export function composeMetrics(parts: readonly MetricParts[], expectedMs = bluep
       successRate: w.succeeded + w.failed ? w.succeeded / (w.succeeded + w.failed) : null,
       attempts: w.attempts,
       attemptSuccessRate: w.attempts ? w.attemptsOk / w.attempts : null,
+    },
+    approvals: {
+      pending: parts.reduce((n, p) => n + p.approvals.pending, 0),
+      decided: approvalWaits.length,
+      waitMs: { p50: percentile(approvalWaits, 50), p95: percentile(approvalWaits, 95) },
     },
   };
 }

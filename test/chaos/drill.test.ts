@@ -2,6 +2,8 @@
  * The chaos drill (`npm run chaos`; `npm run chaos:long` at 200 runs and 100 kills): the real
  * runtime under `wrangler dev` with persistence, a mix of runs, the whole process tree SIGKILLed
  * at random moments and restarted, then an audit of every run, step, artifact and webhook event.
+ * Some microservice runs wait at an approval gate across the kills and are approved after the
+ * last restart: none may be lost, and none decided twice.
  * CHAOS_RUNS and CHAOS_KILLS scale it.
  */
 import { createHash } from "node:crypto";
@@ -22,6 +24,8 @@ interface Planned {
   artifacts: string[];
   /** Failures the plan injects on purpose, by step (a `system.fail` or `system.crash` step's `times`). */
   injected?: Record<string, number>;
+  /** The run waits at an approval gate (step `approval`) until the drill approves it. */
+  gated?: boolean;
 }
 
 const chain = (n: number, step: (i: number) => Record<string, unknown>) =>
@@ -35,13 +39,21 @@ const chain = (n: number, step: (i: number) => Record<string, unknown>) =>
 /** The mix: generators, sleep chains, flaky chains, crashing steps, and runs that must fail. */
 function plan(i: number): Planned {
   switch (i % 6) {
-    case 0:
+    case 0: {
+      // Every other microservice waits at an approval gate, across the kills that follow.
+      const gated = i % 12 === 0;
       return {
-        kind: "microservice",
-        body: { project: "chaos", blueprint: "microservice", input: { name: `svc-${i}` } },
+        kind: gated ? "gated-microservice" : "microservice",
+        body: {
+          project: "chaos",
+          blueprint: "microservice",
+          input: { name: `svc-${i}`, ...(gated ? { approval: true } : {}) },
+        },
         expect: "succeeded",
         artifacts: [`svc-${i}.zip`],
+        ...(gated ? { gated } : {}),
       };
+    }
     case 1:
       return {
         kind: "sleep-chain",
@@ -144,7 +156,8 @@ beforeAll(async () => {
   const created = await rt.fetch(`/v1/admin/tenants/${id}/keys`, {
     method: "POST",
     headers: admin,
-    json: { name: "chaos" },
+    // approvals:grant: the drill approves its gated runs itself.
+    json: { name: "chaos", scopes: ["runs:read", "runs:write", "webhooks:manage", "approvals:grant"] },
   });
   expect(created.status).toBe(201);
   rt = rt.as(((await created.json()) as { key: string }).key);
@@ -201,6 +214,36 @@ it(`${RUNS} runs survive ${KILLS} SIGKILLs of the whole runtime: nothing lost, n
     kills.push({ n: kills.length + 1, killedAt, upAt: Date.now() });
   }
 
+  // The gated runs wait at their gates (some since before a kill): approve each after the last
+  // restart, twice, to see the second answer repeat the first.
+  let gatesDecided = 0;
+  let gatesWaitedAcrossKill = 0;
+  let gatesBadAnswer = 0;
+  let gatesWaited = 0;
+  for (const { id } of submitted.filter((s) => s.planned.gated)) {
+    let gateStatus: string | undefined;
+    for (let i = 0; i < 600; i++) {
+      const run = await read<RunView>(`/v1/runs/${id}`);
+      gateStatus = run.steps.find((s) => s.id === "approval")?.status;
+      // A run killed out before its gate (audited below like any other) has nothing to decide.
+      if (gateStatus === "waiting" || run.status === "failed") break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    if (gateStatus !== "waiting") continue;
+    gatesWaited++;
+    const waiting = (await read<{ items: WireEvent[] }>(`/v1/runs/${id}/events?limit=1000`)).items.find(
+      (e) => e.type === "step.waiting",
+    );
+    if (waiting && kills.some((k) => k.killedAt > Date.parse(waiting.occurredAt))) gatesWaitedAcrossKill++;
+    const approve = () =>
+      rt.fetch(`/v1/runs/${id}/steps/approval/approve`, { method: "POST", json: { comment: "chaos" } });
+    const [first, second] = [await approve(), await approve()];
+    const answers = [(await first.json()) as { repeated?: boolean }, (await second.json()) as { repeated?: boolean }];
+    if (first.status !== 200 || second.status !== 200 || answers[0]!.repeated || !answers[1]!.repeated)
+      gatesBadAnswer++;
+    else gatesDecided++;
+  }
+
   let steps = 0;
   let lost = 0;
   let duplicated = 0;
@@ -221,6 +264,8 @@ it(`${RUNS} runs survive ${KILLS} SIGKILLs of the whole runtime: nothing lost, n
       if ((WEBHOOK_EVENT_TYPES as readonly string[]).includes(e.type))
         expectedEvents.set(e.eventId, { runId: id, seq: e.seq, type: e.type, at: Date.parse(e.occurredAt) });
     recovered += events.filter((e) => e.type === "step.lease_expired").length;
+    // A gate is decided once, whatever the kills did.
+    if (planned.gated && events.filter((e) => e.type === "step.approved").length > 1) duplicated++;
     const attempts = attemptsByStep(events, kills);
 
     // A run planned to succeed may end failed only by the documented rule: each of its failed
@@ -344,6 +389,13 @@ it(`${RUNS} runs survive ${KILLS} SIGKILLs of the whole runtime: nothing lost, n
     usageMismatch,
     attemptsMetered,
     leaseRecoveries: recovered,
+    gates: {
+      runs: submitted.filter((s) => s.planned.gated).length,
+      waited: gatesWaited,
+      decided: gatesDecided,
+      waitedAcrossKill: gatesWaitedAcrossKill,
+      badAnswers: gatesBadAnswer,
+    },
     webhooks,
     seconds: Math.round((Date.now() - started) / 1000),
   };
@@ -364,5 +416,7 @@ it(`${RUNS} runs survive ${KILLS} SIGKILLs of the whole runtime: nothing lost, n
     usageMismatch: 0,
   });
   expect(webhooks).toMatchObject({ missing: 0, unexpected: 0, duplicated: 0, unverified: 0 });
+  expect(summary.gates.badAnswers).toBe(0);
+  expect(summary.gates.decided).toBe(summary.gates.waited);
   expect(artifactsChecked).toBe(artifactsExpected);
 });

@@ -147,6 +147,58 @@ describe("the factory CLI against the real local runtime", () => {
     expect(diff.stdout).toMatch(/^~ vsvc\/src\/app\.ts {2}\d+ → \d+ B$/m);
   });
 
+  it("a gated microservice waits, `runs watch` says how to decide it, `approvals approve` lets it finish", async () => {
+    const created = factory([
+      "runs",
+      "create",
+      "microservice",
+      "--project",
+      "cli-gate",
+      "--input-json",
+      '{"name":"gated-api","approval":true}',
+      "--json",
+    ]);
+    expect(created.code, created.stderr).toBe(0);
+    const { id } = JSON.parse(created.stdout) as { id: string };
+    type Listed = { items: { runId: string; stepId: string; title: string }[] };
+    let listed: Listed = { items: [] };
+    for (let i = 0; i < 300 && !listed.items.some((a) => a.runId === id); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      listed = JSON.parse(factory(["approvals", "list", "--project", "cli-gate", "--json"]).stdout) as Listed;
+    }
+    expect(listed.items.find((a) => a.runId === id)).toMatchObject({ stepId: "approval", title: "Publish gated-api?" });
+    const human = factory(["approvals", "list"]);
+    expect(human.stdout).toContain("Publish gated-api?");
+
+    const approved = factory(["approvals", "approve", id, "approval", "--comment", "looks good"]);
+    expect(approved.code, approved.stderr).toBe(0);
+    expect(approved.stdout).toContain("approved by");
+    const watched = factory(["runs", "watch", id]);
+    expect(watched.code, watched.stderr).toBe(0);
+    expect(watched.stdout).toContain("step.waiting");
+    expect(watched.stdout).toContain(`factory approvals approve|reject ${id} approval`);
+    const dir = join(home, "gated");
+    const downloaded = factory(["artifacts", "download", id, "-o", dir, "--json"]);
+    expect((JSON.parse(downloaded.stdout) as { files: string[] }).files).toEqual([join(dir, "gated-api.zip")]);
+    const again = factory(["approvals", "reject", id, "approval"]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("(approval.already_decided)");
+  });
+
+  it("`runs signal` completes a step waiting for a signal", () => {
+    const steps = join(home, "signal.json");
+    writeFileSync(steps, JSON.stringify([{ id: "wait", type: "signal", input: { name: "deployed" } }]));
+    const created = factory(["runs", "create", "--steps", steps, "--project", "cli", "--json"]);
+    const { id } = JSON.parse(created.stdout) as { id: string };
+    const sent = factory(["runs", "signal", id, "deployed", "--data-json", '{"env":"prod"}']);
+    expect(sent.code, sent.stderr).toBe(0);
+    expect(sent.stdout).toMatch(/signal deployed received/);
+    const watched = factory(["runs", "watch", id, "--json"]);
+    expect(watched.code, watched.stderr).toBe(0);
+    const run = JSON.parse(factory(["runs", "get", id, "--json"]).stdout) as { steps: { output: unknown }[] };
+    expect(run.steps[0]!.output).toEqual({ env: "prod" });
+  });
+
   it("`factory demo` generates, watches and downloads a microservice with the dev key", () => {
     const cwd = mkdtempSync(join(home, "demo-"));
     writeFileSync(join(cwd, ".dev.vars"), `DEV_API_KEY=${rt.key}\n`);

@@ -20,7 +20,7 @@ const RUN_EVENTS: RunEvent[] = [
   "pause",
   "resume",
 ];
-const STEP_EVENTS: StepEvent[] = ["dispatch", "start", "succeed", "retry", "fail", "cancel", "skip", "reuse"];
+const STEP_EVENTS: StepEvent[] = ["dispatch", "start", "succeed", "retry", "fail", "cancel", "skip", "reuse", "wait"];
 
 /** The documented legal transitions, written out independently of the implementation. */
 const LEGAL_RUN: [RunStatus, RunEvent, RunStatus][] = [
@@ -46,6 +46,7 @@ const LEGAL_STEP: [StepStatus, StepEvent, StepStatus][] = [
   ["pending", "skip", "skipped"],
   ["pending", "cancel", "cancelled"],
   ["pending", "reuse", "succeeded"],
+  ["pending", "wait", "waiting"],
   ["queued", "dispatch", "queued"],
   ["queued", "start", "running"],
   ["queued", "retry", "retrying"],
@@ -58,6 +59,9 @@ const LEGAL_STEP: [StepStatus, StepEvent, StepStatus][] = [
   ["retrying", "dispatch", "queued"],
   ["retrying", "fail", "failed"],
   ["retrying", "cancel", "cancelled"],
+  ["waiting", "succeed", "succeeded"],
+  ["waiting", "fail", "failed"],
+  ["waiting", "cancel", "cancelled"],
 ];
 
 describe("transitionRun", () => {

@@ -67,6 +67,22 @@ describe("resolveRun: the microservice blueprint", () => {
     expect(out.at(-1)!.input).toEqual({ name: "billing-api" });
   });
 
+  it("approval: true puts a gate before package, in microservice, library and saas-starter; plan never sees it", () => {
+    for (const name of ["microservice", "library", "saas-starter"]) {
+      const plain = ok(resolveRun(blueprint(name, { name: "billing-api" })));
+      const out = ok(resolveRun(blueprint(name, { name: "billing-api", approval: true })));
+      const byId = new Map(out.map((s) => [s.id, s]));
+      const gate = byId.get("approval")!;
+      expect(gate).toMatchObject({ type: "approval", pool: "control", input: { title: "Publish billing-api?" } });
+      const packaged = plain.find((s) => s.id === "package")!.dependsOn;
+      expect(gate.dependsOn).toEqual(packaged);
+      expect(byId.get("package")!.dependsOn).toEqual([...packaged, "approval"]);
+      expect(out[0]!.input).not.toHaveProperty("approval");
+      expect(plain.some((s) => s.type === "approval")).toBe(false);
+    }
+    expect(ok(resolveRun(blueprint("microservice", { name: "billing-api", approval: false }))).length).toBe(6);
+  });
+
   it("applies the blueprint's retry defaults over the global ones, and the pool's timeout", () => {
     const out = ok(resolveRun(blueprint("microservice", { name: "billing-api" })));
     for (const s of out) {

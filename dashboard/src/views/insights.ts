@@ -130,6 +130,13 @@ export const renderInsights: View = ({ api, main }) => {
           hooks.successRate,
           `${hooks.deliveries.succeeded} delivered · ${hooks.deliveries.failed} failed · ${hooks.deliveries.pending} pending`,
         ),
+        kpi(
+          "Approval wait p50 / p95",
+          `${formatDuration(metrics.approvals.waitMs.p50)} / ${formatDuration(metrics.approvals.waitMs.p95)}`,
+          "sla-approval-wait",
+          metrics.approvals.waitMs.p50,
+          `${metrics.approvals.pending} pending · ${metrics.approvals.decided} decided`,
+        ),
       ),
       h("h2", { class: "section-title" }, "Usage and cost"),
       h(

@@ -29,6 +29,8 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
 
   const head = h("div", { class: "page-head" });
   const summary = h("section", { class: "panel" });
+  /** Approval gates waiting for a decision: title, a comment, Approve and Reject. */
+  const gatesPanel = h("div", { class: "gates", "data-testid": "gates" });
   const usagePanel = h("div", { class: "kpis kpis-inline", "data-testid": "run-usage" });
   const dagPanel = h("div", { class: "panel-body" });
   const timelinePanel = h("div", { class: "panel-body" });
@@ -54,13 +56,14 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
     main,
     h("a", { class: "back", href: "#/runs" }, "← Runs"),
     head,
+    gatesPanel,
     summary,
     usagePanel,
     section("Steps", dagPanel),
     section(
       "Timeline",
       timelinePanel,
-      h("span", { class: "muted small" }, "queue wait, execution and retry backoff of each attempt"),
+      h("span", { class: "muted small" }, "queue wait, execution and retry backoff of each attempt; a gate's wait"),
     ),
     section("Artifacts", artifactsPanel),
     section("Events", eventsPanel),
@@ -148,6 +151,86 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
     );
   }
 
+  /** One card per approval gate that waits, with what its step.waiting event said about it. */
+  function renderGates(r: RunView): void {
+    const waiting = r.steps.filter((s) => s.status === "waiting");
+    fill(
+      gatesPanel,
+      waiting.map((s) => {
+        const asked = events.findLast((e) => e.type === "step.waiting" && e.stepId === s.id)?.data ?? {};
+        const since = s.startedAt ? formatDuration(elapsedMs(s.startedAt, new Date().toISOString())) : NONE;
+        if (s.type === "signal") {
+          return h(
+            "section",
+            { class: "panel gate", "data-gate": s.id },
+            h(
+              "div",
+              { class: "gate-head" },
+              pill("waiting"),
+              h("strong", {}, `${s.id} waits for signal '${String(asked.name ?? "?")}'`),
+            ),
+            h(
+              "p",
+              { class: "muted small" },
+              `POST /v1/runs/${r.id}/signals/${String(asked.name ?? "<name>")} · waiting ${since}`,
+            ),
+          );
+        }
+        const comment = h("input", {
+          type: "text",
+          class: "gate-comment",
+          placeholder: "comment (optional)",
+          "aria-label": `Comment on ${s.id}`,
+          maxlength: 2000,
+        });
+        const status = h("p", { class: "gate-status", role: "status" });
+        const decide = (decision: "approve" | "reject") =>
+          h(
+            "button",
+            {
+              class: decision === "approve" ? "btn btn-primary" : "btn btn-danger",
+              type: "button",
+              "data-decision": decision,
+              onclick: async (ev: Event) => {
+                const btn = ev.currentTarget as HTMLButtonElement;
+                btn.disabled = true;
+                try {
+                  await api.decide(r.id, s.id, decision, comment.value.trim());
+                  await refresh(false);
+                } catch (err) {
+                  fill(status, errorState(err));
+                } finally {
+                  btn.disabled = false;
+                }
+              },
+            },
+            decision === "approve" ? "Approve" : "Reject",
+          );
+        return h(
+          "section",
+          { class: "panel gate", "data-gate": s.id },
+          h(
+            "div",
+            { class: "gate-head" },
+            pill("waiting"),
+            h("strong", { class: "gate-title" }, String(asked.title ?? s.id)),
+          ),
+          typeof asked.description === "string" ? h("p", { class: "gate-description" }, asked.description) : null,
+          h(
+            "p",
+            { class: "muted small" },
+            `step ${s.id} · waiting ${since}`,
+            typeof asked.expiresAt === "string"
+              ? ` · on timeout (${formatTime(asked.expiresAt)}): ${String(asked.onTimeout)}`
+              : "",
+          ),
+          h("div", { class: "gate-actions" }, comment, decide("approve"), decide("reject")),
+          status,
+        );
+      }),
+    );
+  }
+
   async function renderUsage(): Promise<void> {
     let u: RunUsageView;
     try {
@@ -164,6 +247,9 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
       kpi(u.final ? "Cost" : "Cost so far", formatUsd(u.costUsd), "run-cost", u.costUsd, pools || undefined),
       kpi("Attempts", formatCount(u.attempts), "run-attempts", u.attempts, `${formatCount(u.steps)} steps`),
       kpi("Execution time", formatDuration(u.wallMs), "run-wall", u.wallMs),
+      u.waitingMs > 0
+        ? kpi("Waiting (gates)", formatDuration(u.waitingMs), "run-waiting", u.waitingMs, "no attempts, no cost")
+        : null,
       kpi("CPU time (est.)", formatDuration(u.cpuMs), "run-cpu", u.cpuMs),
       kpi("Artifacts", formatBytes(u.artifactBytes), "run-artifact-bytes", u.artifactBytes),
       kpi("AI tokens in / out", `${formatCount(u.tokensIn)} / ${formatCount(u.tokensOut)}`, "run-tokens", u.tokensIn),
@@ -212,6 +298,7 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
             h("th", { class: "num" }, "Queue wait"),
             h("th", { class: "num" }, "Execution"),
             h("th", { class: "num" }, "Retry backoff"),
+            h("th", { class: "num" }, "Waiting (gate)"),
           ),
         ),
         h(
@@ -226,6 +313,7 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
               h("td", { class: "num" }, formatDuration(t.queueWaitMs)),
               h("td", { class: "num" }, formatDuration(t.executionMs)),
               h("td", { class: "num" }, t.backoffMs > 0 ? formatDuration(t.backoffMs) : NONE),
+              h("td", { class: "num" }, t.waitingMs > 0 ? formatDuration(t.waitingMs) : NONE),
             ),
           ),
         ),
@@ -333,6 +421,7 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
     if (abort.signal.aborted || mine !== latest) return;
     run = fresh;
     renderHead(run);
+    renderGates(run);
     renderSteps(run);
     renderTimeline();
     await Promise.all([renderUsage(), withArtifacts ? renderArtifacts() : null]);

@@ -25,12 +25,18 @@ import type {
   Artifact,
   BeginResult,
   Continuation,
+  Decider,
+  DeciderKey,
+  DecisionResult,
+  GateDecision,
   NewRun,
   ReportResult,
   RunOutcome,
+  SignalResult,
   StepReport,
   TenantSync,
 } from "../../../schema/run";
+import { GateEngine } from "./gate-engine";
 
 export type HeartbeatResult = { ok: true } | Refusal;
 
@@ -50,10 +56,19 @@ export class RunEngine {
   /** Set while an opened run is created (see create). */
   private tenantKnows = false;
 
+  private readonly gates: GateEngine;
+
   constructor(
     private readonly store: RunStore,
     private readonly config: EngineConfig,
-  ) {}
+  ) {
+    this.gates = new GateEngine(store, config, {
+      moveStep: (step, event, patch) => this.moveStep(step, event, patch),
+      event: (type, now, stepId, data) => this.event(type, now, stepId, data),
+      succeed: (step, output, now) => this.succeed(step, output, [], now),
+      failStep: (step, error, now) => this.failStep(step, error, now),
+    });
+  }
 
   /**
    * Creates the run and dispatches its roots. Idempotent: a second call changes nothing.
@@ -303,6 +318,10 @@ export class RunEngine {
     }
     if (timer.kind === "outbox") return; // the DO flushes after every alarm
     const step = this.store.step(timer.ref);
+    if (timer.kind === "wait") {
+      if (step?.status === "waiting") this.gates.expire(step, now);
+      return;
+    }
     if (!step || step.attempt !== timer.attempt) return;
     if (timer.kind === "backoff" && step.status === "retrying") {
       if (run.status === "running") this.dispatch(step, now);
@@ -332,6 +351,29 @@ export class RunEngine {
       };
       this.failAttempt(step, error, "timed_out", now);
     }
+  }
+
+  // ── gates: approvals and signals (gate-engine.ts) ──────────────────────────
+
+  /**
+   * A decision on an approval gate. The first decision wins: the same one again answers what was
+   * recorded; the opposite one, or one on a gate that is not waiting, is refused. `key` is null
+   * for a signed link (checked by the object), which no approver list admits.
+   */
+  decide(
+    stepId: string,
+    decision: GateDecision,
+    by: Decider,
+    key: DeciderKey | null,
+    comment: string | null,
+    now: number,
+  ): DecisionResult {
+    return this.gates.decide(stepId, decision, by, key, comment, now);
+  }
+
+  /** A signal for the run: completes the steps waiting for `name`, or is kept for the one that will. */
+  signal(name: string, body: Json, by: Decider, now: number): SignalResult {
+    return this.gates.signal(name, body, by, now);
   }
 
   // ── internals ──────────────────────────────────────────────────────────────
@@ -372,6 +414,10 @@ export class RunEngine {
   }
 
   private dispatch(step: StepRow, now: number): void {
+    if (step.pool === "control") {
+      this.gates.wait(step, now);
+      return;
+    }
     const run = this.store.existingRun();
     const attempt = step.attempt + 1;
     this.moveStep(step, "dispatch", { attempt, queued_at: step.queued_at ?? now });
@@ -445,7 +491,7 @@ export class RunEngine {
   private succeed(step: StepRow, output: Json, artifacts: Artifact[], now: number): void {
     this.recordArtifacts(step, step.attempt, artifacts, now);
     this.moveStep(step, "succeed", { output: json.write(output ?? null), error: null, finished_at: now });
-    this.store.setAttempt(step.id, step.attempt, "succeeded", now);
+    if (step.pool !== "control") this.store.setAttempt(step.id, step.attempt, "succeeded", now);
     this.store.clearStepTimers(step.id);
     this.event("step.succeeded", now, step.id, { attempt: step.attempt, durationMs: now - (step.started_at ?? now) });
     const ready = this.store.releaseDependents(step.id);
@@ -527,15 +573,17 @@ export class RunEngine {
     this.moveRun("fail", now, error);
   }
 
-  /** Pending steps are skipped; queued, running and retrying ones are cancelled (late results are refused). */
+  /** Pending steps are skipped; queued, running, retrying and waiting ones are cancelled (late results are refused). */
   private stopUnfinished(now: number): void {
-    for (const step of this.store.stepsWithStatus(["pending", "queued", "running", "retrying"])) {
+    for (const step of this.store.stepsWithStatus(["pending", "queued", "running", "retrying", "waiting"])) {
       const event: StepEvent = step.status === "pending" ? "skip" : "cancel";
       this.moveStep(step, event, { finished_at: now });
       this.store.clearStepTimers(step.id);
       if (step.status === "queued" || step.status === "running")
         this.store.setAttempt(step.id, step.attempt, "superseded", now);
-      this.event(event === "skip" ? "step.skipped" : "step.cancelled", now, step.id, {});
+      // A gate that stops waiting is news to the tenant's approval list (and to whoever would decide).
+      const gate = step.status === "waiting" ? { gate: step.type } : {};
+      this.event(event === "skip" ? "step.skipped" : "step.cancelled", now, step.id, gate);
     }
   }
 

@@ -7,7 +7,7 @@ import type { ErrorCode } from "../../../schema/errors";
 import type { RunStatus, StepStatus } from "../../../schema/vocabulary";
 
 export type RunEvent = "validate" | "reject" | "enqueue" | "start" | "succeed" | "fail" | "cancel" | "pause" | "resume";
-export type StepEvent = "dispatch" | "start" | "succeed" | "retry" | "fail" | "cancel" | "skip" | "reuse";
+export type StepEvent = "dispatch" | "start" | "succeed" | "retry" | "fail" | "cancel" | "skip" | "reuse" | "wait";
 
 const RUN: Record<RunStatus, Partial<Record<RunEvent, RunStatus>>> = {
   requested: { validate: "validated", reject: "failed" },
@@ -23,12 +23,15 @@ const RUN: Record<RunStatus, Partial<Record<RunEvent, RunStatus>>> = {
 
 const STEP: Record<StepStatus, Partial<Record<StepEvent, StepStatus>>> = {
   // reuse: a retry carries the step's success over from the run it re-runs.
-  pending: { dispatch: "queued", skip: "skipped", cancel: "cancelled", reuse: "succeeded" },
+  // wait: a control-plane step (approval, signal) starts waiting in the run's object instead of a queue.
+  pending: { dispatch: "queued", skip: "skipped", cancel: "cancelled", reuse: "succeeded", wait: "waiting" },
   // queued → queued: a lost dispatch is sent again under a new attempt.
   queued: { dispatch: "queued", start: "running", retry: "retrying", fail: "failed", cancel: "cancelled" },
   running: { succeed: "succeeded", retry: "retrying", fail: "failed", cancel: "cancelled" },
   // retrying also holds the steps a paused run may not dispatch; resume sends them.
   retrying: { dispatch: "queued", fail: "failed", cancel: "cancelled" },
+  // A decision, a signal or the wait's timeout ends it.
+  waiting: { succeed: "succeeded", fail: "failed", cancel: "cancelled" },
   succeeded: {},
   failed: {},
   cancelled: {},

@@ -10,7 +10,7 @@ import { numberVar, resolveOptions, type Env } from "../../env";
 import { RunEngine, runScanning, type HeartbeatResult } from "./engine";
 import { retrySource, type RetrySource } from "./retry";
 import type { EngineConfig } from "./types";
-import type { Refusal } from "../../../schema/errors";
+import { refuse, type Refusal } from "../../../schema/errors";
 import { OutboxSender } from "./outbox";
 import { pointsSince, type PointContext } from "./analytics";
 import { writePoints } from "../../analytics/points";
@@ -18,11 +18,23 @@ import { prices } from "../../analytics/prices";
 import { RunStore } from "./store";
 import { blueprintExpectedMs, type PoolBacklog } from "../metrics";
 import { artifactView, eventView, lineages, runView } from "./views";
-import type { BeginResult, NewRun, ReportResult, StepReport } from "../../../schema/run";
+import type {
+  BeginResult,
+  Decider,
+  DeciderKey,
+  DecisionResult,
+  GateDecision,
+  NewRun,
+  ReportResult,
+  SignalResult,
+  StepReport,
+} from "../../../schema/run";
+import type { Json } from "../../../schema/api";
 import type { RunUsage } from "../../../schema/usage";
 import type { RunScanning } from "../../../schema/scanning";
 import { Alarm } from "../alarms";
 import { Waiters } from "../waiters";
+import { decisionLinks, type LinkClaims } from "../../lib/decision-links";
 
 export type ControlResult = { ok: true; run: WireRun } | Refusal;
 export type RunControl = "cancel" | "pause" | "resume";
@@ -100,9 +112,14 @@ export class RunObject extends DurableObject<Env> {
   }
 
   /** What the run has used so far (final once it has ended), from its recorded attempts. */
-  async usage(tenantId: string): Promise<{ usage: RunUsage; final: boolean } | null> {
+  async usage(tenantId: string): Promise<{ usage: RunUsage; final: boolean; waitingMs: number } | null> {
     const run = this.owned(tenantId);
-    return run ? { usage: this.store.usage(), final: TERMINAL_RUN_STATUSES.has(run.status) } : null;
+    if (!run) return null;
+    return {
+      usage: this.store.usage(),
+      final: TERMINAL_RUN_STATUSES.has(run.status),
+      waitingMs: this.store.waitingMs(Date.now()),
+    };
   }
 
   async artifacts(tenantId: string): Promise<ArtifactView[] | null> {
@@ -129,6 +146,54 @@ export class RunObject extends DurableObject<Env> {
     const result = this.mutate(() => this.engine[action](Date.now()));
     await this.outbox.settle();
     return result.ok ? { ok: true, run: runView(this.store.existingRun(), this.store.steps()) } : result;
+  }
+
+  /**
+   * A key's decision on an approval gate (approve or reject). Null when the tenant has no such run.
+   * Concurrent decisions are serialized by the object: the first wins, the rest see it.
+   */
+  async decide(
+    tenantId: string,
+    stepId: string,
+    decision: GateDecision,
+    key: DeciderKey,
+    comment: string | null,
+  ): Promise<DecisionResult | null> {
+    if (!this.owned(tenantId)) return null;
+    const by: Decider = { kind: "key", keyId: key.keyId, name: key.name };
+    const result = this.mutate(() => this.engine.decide(stepId, decision, by, key, comment, Date.now()));
+    await this.outbox.settle();
+    return result;
+  }
+
+  /**
+   * Redeems a signed decision link (already verified and unexpired): once. A used link is refused
+   * (approval.link_used) and decides nothing; a link whose decision is refused stays unused.
+   */
+  async redeemLink(claims: LinkClaims): Promise<DecisionResult | null> {
+    if (!this.owned(claims.tenantId)) return null;
+    const result = this.mutate((): DecisionResult => {
+      const now = Date.now();
+      if (this.store.gates.linkUsed(claims.linkId)) return refuse("approval.link_used");
+      const decision = claims.decision === "approve" ? "approved" : "rejected";
+      const by: Decider = { kind: "link", linkId: claims.linkId };
+      const answer = this.engine.decide(claims.stepId, decision, by, null, null, now);
+      if (answer.ok && !answer.decision.repeated) this.store.gates.useLink(claims.linkId, claims.stepId, now);
+      // The same decision made some other way first: this link decided nothing.
+      return answer.ok && answer.decision.repeated
+        ? refuse("approval.already_decided", "the gate was decided already")
+        : answer;
+    });
+    await this.outbox.settle();
+    return result;
+  }
+
+  /** A signal for the run (`POST /v1/runs/{id}/signals/{name}`). Null when the tenant has no such run. */
+  async signal(tenantId: string, name: string, body: Json, by: Decider): Promise<SignalResult | null> {
+    if (!this.owned(tenantId)) return null;
+    const result = this.mutate(() => this.engine.signal(name, body, by, Date.now()));
+    await this.outbox.settle();
+    return result;
   }
 
   /** Called by the tenant's object when it admits this run (a concurrency slot freed). */
@@ -243,6 +308,7 @@ export class RunObject extends DurableObject<Env> {
 }
 
 function engineConfig(env: Env): EngineConfig {
+  const linkSecret = env.DECISION_LINK_SECRET;
   return {
     leaseQueuedMs: numberVar(env.LEASE_QUEUED_MS, 60_000),
     leaseGraceMs: numberVar(env.LEASE_GRACE_MS, 15_000),
@@ -250,5 +316,6 @@ function engineConfig(env: Env): EngineConfig {
     lostBudget: 10,
     webhookBatchMs: 2_000,
     resolve: resolveOptions(env),
+    ...(linkSecret ? { decisionLinks: (gate) => decisionLinks(linkSecret, env.PUBLIC_URL ?? "", gate) } : {}),
   };
 }

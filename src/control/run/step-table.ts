@@ -174,6 +174,16 @@ export class StepTable {
     );
   }
 
+  /** Time the control pool's steps waited: started (began waiting) to finished, or to now. */
+  waitingMs(now: number): number {
+    return (
+      this.q.one<{ ms: number | null }>(
+        `SELECT SUM(COALESCE(finished_at, ?) - started_at) AS ms FROM step WHERE pool = 'control' AND started_at IS NOT NULL`,
+        now,
+      )?.ms ?? 0
+    );
+  }
+
   /** How many steps can still change, and which failed: whether and how the run ends, in one read. */
   settlement(): { unfinished: number; failed: string[] } {
     const row = this.q.aggregate<{ unfinished: number | null; failed: string | null }>(

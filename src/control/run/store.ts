@@ -22,6 +22,7 @@ import { UsageReader } from "./run-usage";
 import { StepTable, type NewStep } from "./step-table";
 import { RunSql } from "./store-sql";
 import { TimerTable, type TimerKind, type TimerRow } from "./timers";
+import { GateTable } from "./gate-table";
 
 /**
  * The run's rows, read and written by the engine inside the object's transactions. A decision
@@ -42,6 +43,8 @@ export class RunStore {
   private readonly usageReader: UsageReader;
   private readonly timers: TimerTable;
   private readonly outboxRows: OutboxTable;
+  /** Approval decisions, signals and used decision links: read and written only by runs with gates. */
+  readonly gates: GateTable;
 
   constructor(private readonly sql: SqlStorage) {
     this.ready =
@@ -55,6 +58,7 @@ export class RunStore {
     this.eventLog = new EventLog(q);
     this.timers = new TimerTable(sql);
     this.outboxRows = new OutboxTable(sql);
+    this.gates = new GateTable(sql);
   }
 
   /** Upgrades an existing schema. A fresh object stays empty, so asking for a missing run writes nothing. */
@@ -93,6 +97,7 @@ export class RunStore {
   /** After a transaction that threw: what the caches and buffers hold may have been rolled back. */
   forgetCaches(): void {
     this.runRow.forget();
+    this.gates.forget();
     this.stepRows.forget();
     this.attemptRows.forget();
     this.eventLog.forget();
@@ -220,6 +225,11 @@ export class RunStore {
     return this.attemptRows.startedAt(stepId, attempt);
   }
 
+  /** How long the run's gates have waited (or waited, once decided): not execution, and free. */
+  waitingMs(now: number): number {
+    return this.ready ? this.stepRows.waitingMs(now) : 0;
+  }
+
   /** What the run used, per pool and in total (run-usage.ts). */
   usage(): RunUsage {
     return this.usageReader.get();
@@ -275,6 +285,7 @@ export class RunStore {
   clearStepTimers(stepId: string): void {
     this.timers.clear("lease", stepId);
     this.timers.clear("backoff", stepId);
+    this.timers.clear("wait", stepId);
   }
 
   dueTimers(now: number): TimerRow[] {

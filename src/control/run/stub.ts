@@ -23,6 +23,9 @@ export type RunStub = Pick<
   | "deadLettered"
   | "backlog"
   | "usage"
+  | "decide"
+  | "signal"
+  | "redeemLink"
 >;
 
 export function runStub(env: Env, runId: string): RunStub {

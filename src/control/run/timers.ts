@@ -1,5 +1,5 @@
 /**
- * The run's timer rows (lease, backoff, outbox, deadline), mirrored in memory. Every decision
+ * The run's timer rows (lease, backoff, outbox, deadline, a gate's wait), mirrored in memory. Every decision
  * reads timers (is one set, which is due, which is earliest for the alarm) and most write one;
  * the mirror answers the reads, and the writes of a transaction go to SQLite together when it
  * commits (`flush`), a multi-row upsert and one delete instead of a statement per change. The
@@ -7,7 +7,8 @@
  */
 import { insertMany } from "../sqlite";
 
-export type TimerKind = "lease" | "backoff" | "outbox" | "deadline";
+/** `wait`: an approval's or a signal's timeout (ref: the step). */
+export type TimerKind = "lease" | "backoff" | "outbox" | "deadline" | "wait";
 export interface TimerRow {
   kind: TimerKind;
   ref: string;

@@ -17,4 +17,12 @@ export interface EngineConfig {
   webhookBatchMs?: number;
   /** Retry defaults and the diagnostics switch, for the steps a running step spawns. */
   resolve: ResolveOptions;
+  /**
+   * Signed single-use decision links for an approval gate that waits until `expiresAt`, or null
+   * when the runtime has no link secret (then the gate is decided through the API only).
+   */
+  decisionLinks?: (gate: { tenantId: string; runId: string; stepId: string; expiresAt: number }) => {
+    approveUrl: string;
+    rejectUrl: string;
+  } | null;
 }

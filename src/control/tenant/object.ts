@@ -50,6 +50,8 @@ import { webhookPoint, writePoints } from "../../analytics/points";
 import { logError } from "../../lib/log";
 import { sendChunked } from "../../lib/queue-batch";
 import type { TenantSync } from "../../../schema/run";
+import type { ApprovalView } from "../../../schema/api";
+import { APPROVALS_MIGRATION, ApprovalBook, type HandedEvent, type ListApprovalsFilter } from "./approvals";
 
 /** Runs asked for their steps in flight per metrics request: about the concurrency limit. */
 const MAX_BACKLOG_RUNS = 200;
@@ -69,11 +71,18 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
   [...PROFILE_MIGRATION, ...RUN_BOOK_MIGRATION],
   LIVE_RUNS_MIGRATION,
   [...SCANNING_MIGRATION, ...ARTIFACT_VERSION_MIGRATION],
+  APPROVALS_MIGRATION,
 ];
 
 /** A refusal's message is what the API shows the caller: it never says which part of a key was wrong. */
 export type AuthResult =
-  | { ok: true; scopes: Scope[] /** Rate tokens granted: 1, or up to what was asked for. */; tokens: number }
+  | {
+      ok: true;
+      scopes: Scope[];
+      key: { id: string; name: string | null };
+      /** Rate tokens granted: 1, or up to what was asked for. */
+      tokens: number;
+    }
   | Refusal<"auth.unauthenticated" | "tenant.suspended" | "rate.limited">;
 
 export type { ListRunsFilter, OpenedRun };
@@ -103,6 +112,7 @@ export class TenantObject extends DurableObject<Env> {
   private readonly profile: TenantProfile;
   private readonly runs: RunBook;
   private readonly webhooks: WebhookBook;
+  private readonly approvals: ApprovalBook;
   /** In memory on purpose: an evicted object starts with a full bucket, which only errs kindly. */
   private bucket: TokenBucket | null = null;
   /** Read from the environment once: it does not change while the object lives. */
@@ -126,6 +136,7 @@ export class TenantObject extends DurableObject<Env> {
     this.webhooks = new WebhookBook(this.sql);
     this.scanning = new ScanningBook(this.sql);
     this.versions = new ArtifactVersions(this.sql);
+    this.approvals = new ApprovalBook(this.sql);
     this.policy = deliveryPolicy(env);
     this.alarmClock = new Alarm(ctx.storage);
     ctx.blockConcurrencyWhile(async () => {
@@ -225,14 +236,18 @@ export class TenantObject extends DurableObject<Env> {
     if (!tenant && "dev" in presented && this.tenantId === DEV_TENANT)
       tenant = this.profile.create(DEV_TENANT, { name: "Local development" }, now);
     if (!tenant) return refuse("auth.unauthenticated");
-    const scopes =
-      "dev" in presented ? [...SCOPES] : this.profile.verifyKey(presented.keyId, presented.secretHash, now);
-    if (!scopes) return refuse("auth.unauthenticated");
+    const verified =
+      "dev" in presented
+        ? { scopes: [...SCOPES], name: "dev" }
+        : this.profile.verifyKey(presented.keyId, presented.secretHash, now);
+    if (!verified) return refuse("auth.unauthenticated");
+    const { scopes } = verified;
+    const key = { id: "dev" in presented ? "dev" : presented.keyId, name: verified.name };
     if (tenant.status === "suspended") return refuse("tenant.suspended");
     this.bucket ??= new TokenBucket(tenant.limits.requestsPerMinute, now);
     const token = this.bucket.takeUpTo(Math.max(1, Math.min(tokens, 64)), tenant.limits.requestsPerMinute, now);
     if (!token.ok) return { ...refuse("rate.limited"), retryAfterMs: token.retryAfterMs };
-    return { ok: true, scopes, tokens: token.granted };
+    return { ok: true, scopes, key, tokens: token.granted };
   }
 
   // ── runs ─────────────────────────────────────────────────────────────────────
@@ -332,6 +347,7 @@ export class TenantObject extends DurableObject<Env> {
       now: this.runs.counts(),
       backlog: backlog.flat(),
       webhooks: this.webhooks.stats(from, to),
+      approvals: this.approvals.stats(from, to),
     };
   }
 
@@ -343,6 +359,13 @@ export class TenantObject extends DurableObject<Env> {
     filter: ListRunsFilter,
   ): Promise<{ items: RunSummary[]; next: { createdAt: number; runId: string } | null }> {
     return this.runs.list(filter);
+  }
+
+  /** The tenant's approval gates across runs: pending oldest first, decided newest first. */
+  async listApprovals(
+    filter: ListApprovalsFilter,
+  ): Promise<{ items: ApprovalView[]; next: { at: number; runId: string; stepId: string } | null }> {
+    return this.approvals.list(filter);
   }
 
   // ── webhooks ────────────────────────────────────────────────────────────────
@@ -388,7 +411,8 @@ export class TenantObject extends DurableObject<Env> {
    * with a due timer before this returns, and only then may the run delete its outbox rows: from
    * here on the tenant's timers, not a queue message, make sure every event is delivered.
    */
-  async acceptEvents(events: PlannedEvent[]): Promise<void> {
+  async acceptEvents(events: HandedEvent[]): Promise<void> {
+    this.approvals.follow(events);
     if (this.webhooks.accept(events, Date.now()).length === 0) return;
     // A send that failed a moment ago backs off; the alarm sends these with the rest.
     if (Date.now() >= this.sendRetryAt) await this.sendDueDeliveries();

@@ -1,7 +1,7 @@
 /** A tenant's record (status, limits, weight) and its API keys: only hashes are kept. */
 import {
   DEFAULT_LIMITS,
-  SCOPES,
+  DEFAULT_SCOPES,
   type ApiKey,
   type CreateKeyBody,
   type CreateTenantBody,
@@ -24,7 +24,8 @@ export const PROFILE_MIGRATION = [
   `CREATE TABLE tenant (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL, limits TEXT NOT NULL, weight INTEGER NOT NULL,
     created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)`,
-  `ALTER TABLE api_key ADD COLUMN scopes TEXT NOT NULL DEFAULT '${JSON.stringify(SCOPES)}'`,
+  // Keys from before scopes existed had every scope there was then.
+  `ALTER TABLE api_key ADD COLUMN scopes TEXT NOT NULL DEFAULT '${JSON.stringify(DEFAULT_SCOPES)}'`,
   `ALTER TABLE api_key ADD COLUMN expires_at INTEGER`,
 ];
 
@@ -105,7 +106,7 @@ export class TenantProfile {
     const id = newKeyId();
     const secret = newSecret();
     const expiresAt = body.expiresAt ? Date.parse(body.expiresAt) : null;
-    const scopes = body.scopes ?? [...SCOPES];
+    const scopes = body.scopes ?? [...DEFAULT_SCOPES];
     this.sql.exec(
       "INSERT INTO api_key (id, hash, name, scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
       id,
@@ -139,7 +140,7 @@ export class TenantProfile {
     const created = await this.createKey(
       tenantId,
       {
-        scopes: json.read<Scope[]>(old.scopes) ?? [...SCOPES],
+        scopes: json.read<Scope[]>(old.scopes) ?? [...DEFAULT_SCOPES],
         ...(old.name ? { name: old.name } : {}),
         ...(old.expires_at ? { expiresAt: new Date(old.expires_at).toISOString() } : {}),
       },
@@ -156,11 +157,11 @@ export class TenantProfile {
     return created;
   }
 
-  /** The key's scopes when it exists, is live and the secret's hash matches (constant time). */
-  verifyKey(keyId: string, secretHash: string, now: number): Scope[] | null {
+  /** The key's scopes and name when it exists, is live and the secret's hash matches (constant time). */
+  verifyKey(keyId: string, secretHash: string, now: number): { scopes: Scope[]; name: string | null } | null {
     const k = this.keyRow(keyId);
     if (!k || k.revoked_at !== null || (k.expires_at !== null && k.expires_at <= now)) return null;
-    return timingSafeEqualHex(k.hash, secretHash) ? (json.read<Scope[]>(k.scopes) ?? []) : null;
+    return timingSafeEqualHex(k.hash, secretHash) ? { scopes: json.read<Scope[]>(k.scopes) ?? [], name: k.name } : null;
   }
 
   private keyRow(id: string): KeyRow | null {

@@ -66,8 +66,8 @@ describe("deriveTimeline", () => {
       },
     ]);
     expect(stepTimings(t)).toEqual([
-      { stepId: "a", attempts: 2, queueWaitMs: 30, executionMs: 300, backoffMs: 400 },
-      { stepId: "b", attempts: 1, queueWaitMs: 20, executionMs: 40, backoffMs: 0 },
+      { stepId: "a", attempts: 2, queueWaitMs: 30, executionMs: 300, backoffMs: 400, waitingMs: 0 },
+      { stepId: "b", attempts: 1, queueWaitMs: 20, executionMs: 40, backoffMs: 0, waitingMs: 0 },
     ]);
   });
 
@@ -104,5 +104,19 @@ describe("deriveTimeline", () => {
 
   it("has no spans and no origin for an empty log", () => {
     expect(deriveTimeline([])).toEqual({ origin: null, spans: [] });
+  });
+
+  it("a gate's wait is its own span: no attempt, no queue wait, no execution", () => {
+    const t = deriveTimeline([
+      ev(0, "run.requested"),
+      ev(10, "step.waiting", "gate", { kind: "approval", title: "Publish?" }),
+      ev(5010, "step.approved", "gate", { by: { kind: "key", keyId: "k" } }),
+      ev(5010, "step.succeeded", "gate", { attempt: 0, durationMs: 5000 }),
+    ]);
+    expect(t.spans).toHaveLength(1);
+    expect(t.spans[0]).toMatchObject({ stepId: "gate", outcome: "succeeded", waitingFrom: T0 + 10, startedAt: null });
+    expect(stepTimings(t)).toEqual([
+      { stepId: "gate", attempts: 0, queueWaitMs: 0, executionMs: 0, backoffMs: 0, waitingMs: 5000 },
+    ]);
   });
 });

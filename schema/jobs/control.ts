@@ -1,0 +1,71 @@
+/**
+ * Control-plane step types: the run's own object handles them (pool `control`). Nothing is
+ * dispatched and no attempt is spent: the step waits (`waiting`) for a decision or a signal, or
+ * for its timeout, which is a timer row like any lease.
+ */
+import { z } from "zod";
+import { declareJob } from "./declare";
+
+/** The longest a gate may wait (the run's deadline, when it has one, still bounds it). */
+export const MAX_WAIT_MS = 30 * 86_400_000;
+/** The largest signal body the run keeps. */
+export const MAX_SIGNAL_BYTES = 64 * 1024;
+
+/** A signal's name: what `POST /v1/runs/{id}/signals/{name}` names. */
+export const SIGNAL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
+
+const waitMs = z.number().int().min(1000).max(MAX_WAIT_MS);
+
+export const ON_TIMEOUT = ["reject", "approve", "fail"] as const;
+
+export const approval = declareJob({
+  type: "approval",
+  pool: "control",
+  description:
+    "Waits for a person's decision (POST …/steps/{stepId}/approve or reject, a signed link, the dashboard or the CLI). " +
+    "Approved: the step succeeds with the decision as its output; rejected: it fails with approval.rejected.",
+  input: z
+    .object({
+      title: z.string().min(1).max(200),
+      description: z.string().max(4000).optional(),
+      approvers: z
+        .object({
+          /** A deciding key must hold every one of these scopes (besides approvals:grant). */
+          scopes: z.array(z.string().max(64)).max(10).optional(),
+          /** Only these key ids may decide. */
+          keys: z.array(z.string().max(64)).max(50).optional(),
+        })
+        .strict()
+        .optional(),
+      timeoutMs: waitMs.optional(),
+      onTimeout: z.enum(ON_TIMEOUT).default("reject"),
+    })
+    .strict(),
+  output: z.object({
+    decision: z.literal("approved"),
+    by: z.record(z.string(), z.unknown()),
+    comment: z.string().nullable(),
+    decidedAt: z.string(),
+  }),
+  timeoutMs: MAX_WAIT_MS,
+});
+
+/** The JSON-schema subset a signal's body may be checked against (see src/control/run/gates.ts). */
+const SignalSchema = z.record(z.string(), z.unknown());
+
+export const signal = declareJob({
+  type: "signal",
+  pool: "control",
+  description:
+    "Waits for POST /v1/runs/{id}/signals/{name}; the signal's JSON body (checked against `schema`, a JSON-schema " +
+    "subset: type, properties, required, items, enum) becomes the step's output. A signal sent before the step waits is kept.",
+  input: z
+    .object({
+      name: z.string().regex(SIGNAL_NAME, "letters, digits, '_', '.', ':', '-'; at most 64"),
+      timeoutMs: waitMs.optional(),
+      schema: SignalSchema.optional(),
+    })
+    .strict(),
+  output: z.unknown(),
+  timeoutMs: MAX_WAIT_MS,
+});

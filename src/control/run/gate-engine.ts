@@ -1,0 +1,196 @@
+/**
+ * Gates: the steps of the `control` pool (approval, signal), which wait in the run's object
+ * instead of being dispatched. Called by the engine (engine.ts) inside its transactions: when a
+ * gate becomes ready (`wait`), when its timer comes due (`expire`), and for decisions and signals.
+ * The step changes themselves go through the engine's own moves (`GateOps`), so a gate succeeds
+ * or fails exactly as a worker's step does. Pure helpers are in gates.ts.
+ */
+import type { Json } from "../../../schema/api";
+import { refuse } from "../../../schema/errors";
+import { MAX_WAIT_MS } from "../../../schema/jobs/control";
+import type { Decider, DeciderKey, DecisionResult, GateDecision, SignalResult } from "../../../schema/run";
+import { TERMINAL_RUN_STATUSES, type EventType } from "../../../schema/vocabulary";
+import type { ErrorShape } from "../../../schema/errors";
+import { json } from "../sqlite";
+import { type ApprovalInput, approverRefusal, decisionView, schemaMismatch, type SignalInput } from "./gates";
+import type { StepEvent } from "./machine";
+import type { StepRow } from "./rows";
+import type { RunStore } from "./store";
+import type { EngineConfig } from "./types";
+import { must } from "../../lib/must";
+
+/** What a gate needs of the engine: its step moves and its event log. */
+export interface GateOps {
+  moveStep(step: StepRow, event: StepEvent, patch: Partial<StepRow>): void;
+  event(type: EventType, now: number, stepId: string | null, data: Record<string, unknown>): void;
+  succeed(step: StepRow, output: Json, now: number): void;
+  failStep(step: StepRow, error: ErrorShape, now: number): void;
+}
+
+export class GateEngine {
+  constructor(
+    private readonly store: RunStore,
+    private readonly config: EngineConfig,
+    private readonly ops: GateOps,
+  ) {}
+
+  /**
+   * A decision on an approval gate. The first decision wins: the same one again answers what was
+   * recorded; the opposite one, or one on a gate that is not waiting, is refused. `key` is null
+   * for a signed link (checked by the object), which no approver list admits.
+   */
+  decide(
+    stepId: string,
+    decision: GateDecision,
+    by: Decider,
+    key: DeciderKey | null,
+    comment: string | null,
+    now: number,
+  ): DecisionResult {
+    const run = this.store.run();
+    if (!run) return refuse("run.not_found", "no such run");
+    const step = this.store.step(stepId);
+    if (step?.type !== "approval") return refuse("approval.not_found", `no approval gate '${stepId}'`);
+    const recorded = this.store.gates.decision(stepId);
+    if (recorded) {
+      if (recorded.decision !== decision)
+        return refuse("approval.already_decided", `the gate was ${recorded.decision} already`);
+      return { ok: true, decision: decisionView(run.id, recorded, true) };
+    }
+    if (step.status !== "waiting") return refuse("approval.not_pending", `the gate is ${step.status}`);
+    const input = must(json.read<ApprovalInput>(step.input), "the gate's input");
+    if (key) {
+      const why = approverRefusal(input.approvers, key);
+      if (why) return refuse("approval.not_an_approver", why);
+    } else if (input.approvers) return refuse("approval.not_an_approver", "this gate is decided by its approvers only");
+    this.resolveGate(step, decision, by, comment, now);
+    return {
+      ok: true,
+      decision: decisionView(run.id, must(this.store.gates.decision(stepId), "the decision just made"), false),
+    };
+  }
+
+  /**
+   * A signal for the run: completes every step waiting for `name`, or is kept for the step that
+   * will (no lost race). The first body wins; the same body again is answered as received.
+   */
+  signal(name: string, body: Json, by: Decider, now: number): SignalResult {
+    const run = this.store.run();
+    if (!run) return refuse("run.not_found", "no such run");
+    const existing = this.store.gates.signal(name);
+    if (existing) {
+      if (existing.body !== json.write(body))
+        return refuse("signal.already_received", `signal '${name}' was received already with another body`);
+      return {
+        ok: true,
+        name,
+        receivedAt: new Date(existing.received_at).toISOString(),
+        consumedBy: [],
+        repeated: true,
+      };
+    }
+    if (TERMINAL_RUN_STATUSES.has(run.status)) return refuse("run.finished", `the run is ${run.status}`);
+    const steps = this.store
+      .steps()
+      .filter((s) => s.type === "signal" && json.read<SignalInput>(s.input)?.name === name);
+    for (const s of steps) {
+      const schema = json.read<SignalInput>(s.input)?.schema;
+      const bad = schema ? schemaMismatch(schema, body) : null;
+      if (bad) return refuse("signal.invalid_body", `step '${s.id}' waits for another shape: ${bad}`);
+    }
+    this.store.gates.recordSignal(name, body, by, now);
+    const waiting = steps.filter((s) => s.status === "waiting");
+    for (const s of waiting) this.receive(s, body, by, now);
+    if (waiting.length === 0) this.ops.event("step.signal_received", now, null, { name, by, waitingSteps: 0 });
+    return {
+      ok: true,
+      name,
+      receivedAt: new Date(now).toISOString(),
+      consumedBy: waiting.map((s) => s.id),
+      repeated: false,
+    };
+  }
+
+  /** A control-plane step is ready: it waits here, with no attempt and no queue trip. */
+  wait(step: StepRow, now: number): void {
+    const run = this.store.existingRun();
+    const input = json.read<ApprovalInput & SignalInput>(step.input) ?? ({} as ApprovalInput & SignalInput);
+    // The run's deadline still bounds the wait: its own timer ends the run first.
+    const expiresAt = now + Math.min(input.timeoutMs ?? MAX_WAIT_MS, MAX_WAIT_MS);
+    this.ops.moveStep(step, "wait", { queued_at: step.queued_at ?? now, started_at: now });
+    if (input.timeoutMs) this.store.setTimer("wait", step.id, expiresAt);
+    const expires = input.timeoutMs ? { expiresAt: new Date(expiresAt).toISOString() } : {};
+    if (step.type === "signal") {
+      this.ops.event("step.waiting", now, step.id, { kind: "signal", name: input.name, ...expires });
+      const early = this.store.gates.signal(input.name);
+      if (early)
+        this.receive(
+          { ...step, status: "waiting" },
+          json.read<Json>(early.body),
+          must(json.read<Decider>(early.by), "who sent the signal"),
+          now,
+        );
+      return;
+    }
+    const links = input.approvers
+      ? null
+      : (this.config.decisionLinks?.({ tenantId: run.tenant_id, runId: run.id, stepId: step.id, expiresAt }) ?? null);
+    this.ops.event("step.waiting", now, step.id, {
+      kind: "approval",
+      title: input.title,
+      ...(input.description ? { description: input.description } : {}),
+      onTimeout: input.onTimeout ?? "reject",
+      ...expires,
+      ...(links ?? {}),
+    });
+  }
+
+  private receive(step: StepRow, body: Json, by: Decider, now: number): void {
+    const name = must(json.read<SignalInput>(step.input), "the signal step's input").name;
+    this.ops.event("step.signal_received", now, step.id, { name, by });
+    this.finishWait(step, body, now);
+  }
+
+  private resolveGate(step: StepRow, decision: GateDecision, by: Decider, comment: string | null, now: number): void {
+    this.store.gates.recordDecision(step.id, decision, by, comment, now);
+    const decidedAt = new Date(now).toISOString();
+    const waitedMs = now - (step.started_at ?? now);
+    if (by.kind !== "timeout") this.ops.event(`step.${decision}`, now, step.id, { by, comment, waitedMs });
+    if (decision === "approved") {
+      this.finishWait(step, { decision, by, comment, decidedAt }, now);
+      return;
+    }
+    const who =
+      by.kind === "key" ? `key ${by.name ?? by.keyId}` : by.kind === "link" ? "a decision link" : "its timeout";
+    this.ops.failStep(
+      step,
+      { code: "approval.rejected", message: `rejected by ${who}${comment ? `: ${comment}` : ""}`, retryable: false },
+      now,
+    );
+  }
+
+  /** A wait's timeout: an approval's `onTimeout` decides, a signal fails. */
+  expire(step: StepRow, now: number): void {
+    if (step.type === "signal") {
+      const name = must(json.read<SignalInput>(step.input), "the signal step's input").name;
+      this.ops.failStep(
+        step,
+        { code: "signal.timed_out", message: `no signal '${name}' came in time`, retryable: false },
+        now,
+      );
+      return;
+    }
+    const onTimeout = must(json.read<ApprovalInput>(step.input), "the gate's input").onTimeout ?? "reject";
+    this.ops.event("step.approval_expired", now, step.id, { onTimeout, waitedMs: now - (step.started_at ?? now) });
+    if (onTimeout === "fail") {
+      this.ops.failStep(step, { code: "approval.expired", message: "no decision came in time", retryable: false }, now);
+      return;
+    }
+    this.resolveGate(step, onTimeout === "approve" ? "approved" : "rejected", { kind: "timeout" }, null, now);
+  }
+
+  /** A waiting step succeeds with `output`: as a worker's success, without an attempt. */
+  private finishWait(step: StepRow, output: Json, now: number): void {
+    this.ops.succeed(step, output, now);
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Signed single-use decision links for approval gates: `approveUrl` and `rejectUrl` in a gate's
+ * `step.waiting` event. A token is its claims (tenant, run, step, decision, expiry, link id) and
+ * their HMAC-SHA256 under DECISION_LINK_SECRET; it is redeemed once (the run records the link
+ * id), and a changed byte makes it no token at all. Synchronous (fast-sha256, the HMAC that
+ * standardwebhooks uses too), because the link is written into the event in the same transaction
+ * as the wait, where WebCrypto's promises cannot be awaited.
+ */
+import { hmac } from "fast-sha256";
+
+export type LinkDecision = "approve" | "reject";
+
+export interface LinkClaims {
+  tenantId: string;
+  runId: string;
+  stepId: string;
+  decision: LinkDecision;
+  /** Epoch ms after which the link answers 410. */
+  expiresAt: number;
+  /** Unique per link: what the run records when it is used. */
+  linkId: string;
+}
+
+const utf8 = new TextEncoder();
+
+function b64url(bytes: Uint8Array): string {
+  return btoa(String.fromCharCode(...bytes))
+    .replaceAll("+", "-")
+    .replaceAll("/", "_")
+    .replace(/=+$/, "");
+}
+
+function fromB64url(text: string): Uint8Array | null {
+  try {
+    return Uint8Array.from(atob(text.replaceAll("-", "+").replaceAll("_", "/")), (c) => c.charCodeAt(0));
+  } catch {
+    return null;
+  }
+}
+
+const mac = (secret: string, payload: string): Uint8Array => hmac(utf8.encode(secret), utf8.encode(payload));
+
+/** Constant time in the length of `a`. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (const [i, byte] of a.entries()) diff |= byte ^ (b[i] ?? 0);
+  return diff === 0;
+}
+
+export function signLink(secret: string, claims: LinkClaims): string {
+  const payload = b64url(utf8.encode(JSON.stringify(claims)));
+  return `${payload}.${b64url(mac(secret, payload))}`;
+}
+
+/** The claims of a token this runtime signed, or null for anything else (tampered, truncated, foreign). */
+export function readLink(secret: string, token: string): LinkClaims | null {
+  const [payload, sig, extra] = token.split(".");
+  if (!payload || !sig || extra !== undefined) return null;
+  const given = fromB64url(sig);
+  const raw = fromB64url(payload);
+  if (!given || !raw || !sameBytes(given, mac(secret, payload))) return null;
+  try {
+    const c = JSON.parse(new TextDecoder().decode(raw)) as Partial<LinkClaims>;
+    const ok =
+      typeof c.tenantId === "string" &&
+      typeof c.runId === "string" &&
+      typeof c.stepId === "string" &&
+      (c.decision === "approve" || c.decision === "reject") &&
+      typeof c.expiresAt === "number" &&
+      typeof c.linkId === "string";
+    return ok ? (c as LinkClaims) : null;
+  } catch {
+    return null;
+  }
+}
+
+const randomId = () => b64url(crypto.getRandomValues(new Uint8Array(12)));
+
+/** The pair of links for a gate that waits until `expiresAt`; `base` is the public origin ("" for paths). */
+export function decisionLinks(
+  secret: string,
+  base: string,
+  gate: { tenantId: string; runId: string; stepId: string; expiresAt: number },
+): { approveUrl: string; rejectUrl: string } {
+  const url = (decision: LinkDecision) =>
+    `${base.replace(/\/+$/, "")}/v1/decisions/${signLink(secret, { ...gate, decision, linkId: `lnk_${randomId()}` })}`;
+  return { approveUrl: url("approve"), rejectUrl: url("reject") };
+}

@@ -1,0 +1,157 @@
+/**
+ * Approvals in a real browser against the real runtime: a gated microservice run waits at its
+ * gate, is listed on the Approvals page, is approved from its run page (its zip then downloads);
+ * another is rejected with a comment. The API's answer afterwards is what the page showed.
+ */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startRuntime, waitForRun, type Runtime } from "../e2e/support/runtime";
+import { launch, openPage, type WatchedPage } from "./support/browser";
+
+const SHOTS = join(import.meta.dirname, "..", "..", "docs", "screenshots");
+
+let rt: Runtime;
+let browser: Browser;
+let watched: WatchedPage;
+let page: Page;
+
+type Run = {
+  status: string;
+  steps: { id: string; status: string; output?: unknown; error?: { code: string } | null }[];
+};
+
+async function gatedRun(name: string): Promise<string> {
+  const res = await rt.fetch("/v1/runs", {
+    method: "POST",
+    json: { project: "gates", blueprint: "microservice", input: { name, approval: true } },
+  });
+  expect(res.status).toBe(202);
+  return ((await res.json()) as { id: string }).id;
+}
+
+async function untilWaiting(id: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const run = (await (await rt.fetch(`/v1/runs/${id}`)).json()) as Run;
+    if (run.steps.find((s) => s.id === "approval")?.status === "waiting") return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`run ${id} never reached its gate`);
+}
+
+beforeAll(async () => {
+  [rt, browser] = await Promise.all([startRuntime(), launch()]);
+  watched = await openPage(browser, rt.url);
+  page = watched.page;
+  await page.goto("/");
+  await page.getByLabel("API key").fill(rt.key);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Runs" }).waitFor();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await rt?.stop();
+});
+
+describe("approvals in the dashboard", () => {
+  let approved = "";
+  let rejected = "";
+
+  it("lists waiting gates on the Approvals page, oldest first", async () => {
+    approved = await gatedRun("gate-yes");
+    await untilWaiting(approved);
+    rejected = await gatedRun("gate-no");
+    await untilWaiting(rejected);
+    await page.getByRole("link", { name: "Approvals" }).click();
+    await page.getByRole("heading", { name: "Approvals" }).waitFor();
+    const rows = page.locator('[data-testid="approvals-pending"] tbody tr');
+    await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(2);
+    expect(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-run")))).toEqual([approved, rejected]);
+    expect(await rows.first().textContent()).toContain("Publish gate-yes?");
+    await page.screenshot({ path: join(SHOTS, "approvals.png") });
+  });
+
+  it("approves one run from its page: the gate's colour, then the run finishes and its zip downloads", async () => {
+    await page.locator(`[data-testid="approvals-pending"] tr[data-run="${approved}"] a`).click();
+    await page.waitForURL(new RegExp(`#/runs/${approved}$`));
+    const gate = page.locator('[data-gate="approval"]');
+    await gate.waitFor();
+    expect(await gate.locator(".gate-title").textContent()).toBe("Publish gate-yes?");
+    expect(await page.locator('.dag-node[data-step="approval"] .pill').getAttribute("data-status")).toBe("waiting");
+    // The waiting step has its own colour in the graph.
+    const colour = await page
+      .locator('.dag-node[data-step="approval"]')
+      .evaluate(
+        (el) =>
+          (globalThis as unknown as { getComputedStyle(e: unknown): { borderLeftColor: string } }).getComputedStyle(el)
+            .borderLeftColor,
+      );
+    expect(colour).toBe("rgb(13, 148, 136)");
+    await page.screenshot({ path: join(SHOTS, "run-gate.png") });
+
+    await gate.getByLabel("Comment on approval").fill("ship it");
+    await gate.getByRole("button", { name: "Approve" }).click();
+    await page.locator('[data-testid="run-status"] [data-status="succeeded"]').waitFor({ timeout: 90_000 });
+    const run = (await (await rt.fetch(`/v1/runs/${approved}`)).json()) as Run;
+    expect(run.status).toBe("succeeded");
+    expect(run.steps.find((s) => s.id === "approval")!.output).toMatchObject({
+      decision: "approved",
+      comment: "ship it",
+      by: { kind: "key" },
+    });
+    expect(await page.locator('[data-gate="approval"]').count()).toBe(0);
+    // The gate's wait shows on the timeline, apart from execution.
+    await expect
+      .poll(() => page.locator('[data-testid="timings"] tr[data-step="approval"] td').nth(5).textContent())
+      .not.toBe("—");
+
+    const row = page.locator('[data-testid="artifacts"] tr[data-artifact="gate-yes.zip"]');
+    await row.waitFor();
+    const [download] = await Promise.all([page.waitForEvent("download"), row.getByRole("button").click()]);
+    const bytes = readFileSync((await download.path())!);
+    const manifest = (await (await rt.fetch(`/v1/runs/${approved}/artifacts`)).json()) as {
+      items: { name: string; sha256: string }[];
+    };
+    expect(createHash("sha256").update(bytes).digest("hex")).toBe(
+      manifest.items.find((a) => a.name === "gate-yes.zip")!.sha256,
+    );
+  });
+
+  it("rejects the other with a comment: the run fails, and the API says so", async () => {
+    await page.goto(`/#/runs/${rejected}`);
+    const gate = page.locator('[data-gate="approval"]');
+    await gate.waitFor();
+    await gate.getByLabel("Comment on approval").fill("not this one");
+    await gate.getByRole("button", { name: "Reject" }).click();
+    await page.locator('[data-testid="run-status"] [data-status="failed"]').waitFor({ timeout: 30_000 });
+    const run = await waitForRun(rt, rejected);
+    expect(run.status).toBe("failed");
+    const full = (await (await rt.fetch(`/v1/runs/${rejected}`)).json()) as Run;
+    expect(full.steps.find((s) => s.id === "approval")!.error?.code).toBe("approval.rejected");
+    expect(full.steps.find((s) => s.id === "package")!.status).toBe("skipped");
+
+    await page.getByRole("link", { name: "Approvals" }).click();
+    const decided = page.locator('[data-testid="approvals-decided"] tbody tr');
+    await expect.poll(() => decided.count(), { timeout: 15_000 }).toBe(2);
+    expect(
+      await page
+        .locator(`[data-testid="approvals-decided"] tr[data-run="${rejected}"] .pill`)
+        .getAttribute("data-status"),
+    ).toBe("rejected");
+    expect(await page.locator('[data-testid="approvals-pending"]').count()).toBe(0);
+
+    // Usage & SLA: the approval figures are the API's.
+    await page.getByRole("link", { name: "Usage & SLA" }).click();
+    const kpi = page.getByTestId("sla-approval-wait");
+    await kpi.waitFor();
+    const metrics = (await (await rt.fetch("/v1/metrics")).json()) as {
+      approvals: { pending: number; decided: number; waitMs: { p50: number | null } };
+    };
+    expect(metrics.approvals).toMatchObject({ pending: 0, decided: 2 });
+    expect(await kpi.getAttribute("data-value")).toBe(String(metrics.approvals.waitMs.p50));
+    expect(watched.problems).toEqual([]);
+  });
+});

@@ -1,0 +1,76 @@
+import { describe, expect, it } from "vitest";
+import { approverRefusal, schemaMismatch } from "../../src/control/run/gates";
+import { decisionLinks, readLink, signLink, type LinkClaims } from "../../src/lib/decision-links";
+
+describe("a signal's schema subset", () => {
+  const schema = {
+    type: "object",
+    required: ["status"],
+    additionalProperties: false,
+    properties: {
+      status: { enum: ["ok", "failed"] },
+      build: { type: "integer" },
+      tags: { type: "array", items: { type: "string" } },
+    },
+  };
+
+  it("accepts what fits and names the first thing that does not", () => {
+    expect(schemaMismatch(schema, { status: "ok", build: 3, tags: ["a"] })).toBeNull();
+    expect(schemaMismatch(schema, { status: "maybe" })).toBe("body.status: not one of the allowed values");
+    expect(schemaMismatch(schema, { build: 3 })).toBe("body.status: required");
+    expect(schemaMismatch(schema, { status: "ok", build: 3.5 })).toBe("body.build: expected integer, got number");
+    expect(schemaMismatch(schema, { status: "ok", tags: ["a", 1] })).toBe("body.tags[1]: expected string, got integer");
+    expect(schemaMismatch(schema, { status: "ok", extra: true })).toBe("body.extra: not allowed");
+    expect(schemaMismatch(schema, [1])).toBe("body: expected object, got array");
+    expect(schemaMismatch({ type: ["number", "null"] }, null)).toBeNull();
+    expect(schemaMismatch({ type: "number" }, 4)).toBeNull(); // an integer is a number
+  });
+});
+
+describe("approvers", () => {
+  const key = { keyId: "k1", name: "release", scopes: ["runs:read", "approvals:grant"] };
+  it("a gate may name the keys and the scopes that decide it", () => {
+    expect(approverRefusal(undefined, key)).toBeNull();
+    expect(approverRefusal({ keys: ["k1", "k2"] }, key)).toBeNull();
+    expect(approverRefusal({ keys: ["k2"] }, key)).toMatch(/not one/);
+    expect(approverRefusal({ scopes: ["runs:read"] }, key)).toBeNull();
+    expect(approverRefusal({ scopes: ["runs:write"] }, key)).toMatch(/runs:write/);
+  });
+});
+
+describe("decision links", () => {
+  const claims: LinkClaims = {
+    tenantId: "acme",
+    runId: "run_0000000000aaaaaaaaaaaaaaaa",
+    stepId: "approval",
+    decision: "approve",
+    expiresAt: 1_900_000_000_000,
+    linkId: "lnk_1",
+  };
+
+  it("reads back what it signed, and nothing signed otherwise or changed", () => {
+    const token = signLink("s3cret", claims);
+    expect(readLink("s3cret", token)).toEqual(claims);
+    expect(readLink("other", token)).toBeNull();
+    const [payload, sig] = token.split(".") as [string, string];
+    const forged = btoa(JSON.stringify({ ...claims, decision: "reject" })).replace(/=+$/, "");
+    expect(readLink("s3cret", `${forged}.${sig}`)).toBeNull();
+    expect(readLink("s3cret", `${payload}.${sig.slice(0, -2)}`)).toBeNull();
+    expect(readLink("s3cret", `${token}.x`)).toBeNull();
+    expect(readLink("s3cret", "garbage")).toBeNull();
+  });
+
+  it("a gate's pair: distinct single-use ids, under the public origin", () => {
+    const { approveUrl, rejectUrl } = decisionLinks("s3cret", "https://factory.example.com/", {
+      tenantId: "acme",
+      runId: claims.runId,
+      stepId: "approval",
+      expiresAt: claims.expiresAt,
+    });
+    expect(approveUrl.startsWith("https://factory.example.com/v1/decisions/")).toBe(true);
+    const a = readLink("s3cret", approveUrl.split("/").pop()!)!;
+    const r = readLink("s3cret", rejectUrl.split("/").pop()!)!;
+    expect([a.decision, r.decision]).toEqual(["approve", "reject"]);
+    expect(a.linkId).not.toBe(r.linkId);
+  });
+});
