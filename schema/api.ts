@@ -406,6 +406,17 @@ export const BlueprintView = z
 export const BlueprintList = z.object({ items: z.array(BlueprintView) }).openapi("BlueprintList");
 export type BlueprintList = z.infer<typeof BlueprintList>;
 
+/** The budget a refused run met (budget.exceeded). */
+export const ExceededBudget = z
+  .object({
+    month: z.string().openapi({ example: "2026-12" }),
+    project: z.string().nullable().openapi({ description: "null: the tenant-wide budget" }),
+    limitUsd: z.number(),
+    spentUsd: z.number(),
+  })
+  .openapi("ExceededBudget");
+export type ExceededBudget = z.infer<typeof ExceededBudget>;
+
 export const Problem = z
   .object({
     type: z.string(),
@@ -414,6 +425,7 @@ export const Problem = z
     code: z.string().openapi({ example: "run.not_found" }),
     detail: z.string().optional(),
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    budget: ExceededBudget.optional().openapi({ description: "budget.exceeded: the budget the run met" }),
   })
   .openapi("Problem");
 export type Problem = z.infer<typeof Problem>;

@@ -4,7 +4,7 @@
  * wire form and `toErrorShape()` rebuilds the semantics on the other side. Codes, their HTTP
  * status and retryability are the registry's (schema/errors.ts).
  */
-import type { ErrorShape, FieldError } from "../schema/errors";
+import type { ErrorShape, FieldError, ProblemExtensions } from "../schema/errors";
 import { ERRORS, httpStatus, type ErrorCode, type Refusal } from "../schema/errors";
 
 export class AppError extends Error {
@@ -14,12 +14,19 @@ export class AppError extends Error {
   readonly retryable: boolean;
   readonly retryAfterMs: number | undefined;
   readonly errors: FieldError[] | undefined;
+  readonly extensions: ProblemExtensions | undefined;
 
   /** Without a message, the code's title is the message. */
   constructor(
     code: ErrorCode,
     message: string = ERRORS[code].title,
-    opts: { retryable?: boolean; retryAfterMs?: number; errors?: FieldError[]; cause?: unknown } = {},
+    opts: {
+      retryable?: boolean;
+      retryAfterMs?: number;
+      errors?: FieldError[];
+      extensions?: ProblemExtensions;
+      cause?: unknown;
+    } = {},
   ) {
     super(message, { cause: opts.cause });
     this.name = "AppError";
@@ -28,12 +35,16 @@ export class AppError extends Error {
     this.retryable = opts.retryable ?? ERRORS[code].retryable;
     this.retryAfterMs = opts.retryAfterMs;
     this.errors = opts.errors;
+    this.extensions = opts.extensions;
   }
 
   /** The one mapping from a Durable Object's refusal to the API's answer. */
   static from(refusal: Refusal): AppError {
-    const { code, message, retryAfterMs } = refusal;
-    return new AppError(code, message, retryAfterMs === undefined ? {} : { retryAfterMs });
+    const { code, message, retryAfterMs, extensions } = refusal;
+    return new AppError(code, message, {
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      ...(extensions ? { extensions } : {}),
+    });
   }
 
   toJSON(): ErrorShape {

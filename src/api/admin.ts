@@ -12,6 +12,7 @@ import {
   Tenant,
   UpdateTenantBody,
 } from "../../schema/tenants";
+import { BudgetPolicy, BudgetReport } from "../../schema/budgets";
 import { DEV_TENANT } from "../control/tenant/profile";
 import { EXTERNAL_POOLS } from "../../schema/pools";
 import { KEY_ID } from "../../schema/ids";
@@ -95,6 +96,28 @@ admin.openapi(
     const tenant = await c.env.TENANT.getByName(c.req.valid("param").id).updateTenant(c.req.valid("json"));
     if (!tenant) throw new AppError("tenant.not_found");
     return c.json(tenant, 200);
+  },
+);
+
+admin.openapi(
+  createRoute({
+    method: "put",
+    path: "/tenants/{id}/budgets",
+    summary: "Set a tenant's monthly cost budgets (tenant-wide and per project), thresholds and what a breach does",
+    security,
+    request: {
+      params: TenantParam,
+      body: { required: true, content: { "application/json": { schema: BudgetPolicy } } },
+    },
+    responses: {
+      200: json(BudgetReport, "the budgets, with this month's spending"),
+      ...problemResponses(...TOKEN_CALL, ...JSON_BODY, "tenant.not_found"),
+    },
+  }),
+  async (c) => {
+    const report = await c.env.TENANT.getByName(c.req.valid("param").id).setBudgets(c.req.valid("json"));
+    if (!report) throw new AppError("tenant.not_found");
+    return c.json(report, 200);
   },
 );
 

@@ -10,7 +10,7 @@ import { requireAdmin, requireTenant } from "./auth";
 import { problemResponse, type AppEnv } from "./common";
 import { admin } from "./admin";
 import { cleanHeaders, jsonBodies } from "./hostile";
-import { blueprints, health, metrics, usage } from "./misc";
+import { blueprints, budgets, health, metrics, usage } from "./misc";
 import { runs } from "./runs";
 import { webhooks } from "./webhooks";
 import { requireWorker, workers } from "./workers";
@@ -52,6 +52,7 @@ export function createApp() {
   app.route("/v1/blueprints", blueprints);
   app.route("/v1/webhooks", webhooks);
   app.route("/v1/usage", usage);
+  app.route("/v1/budgets", budgets);
   app.route("/v1/metrics", metrics);
   app.route("/v1/pools", workers);
   app.route("/v1/admin", admin);

@@ -7,7 +7,7 @@ import type { HeldLease } from "../control/pool/object";
 import type { Credential } from "../control/tenant/object";
 import { AppError } from "../errors";
 import { httpStatus, type ApiErrorCode } from "../../schema/errors";
-import { fieldErrors, type FieldError } from "../../schema/errors";
+import { fieldErrors, type FieldError, type ProblemExtensions } from "../../schema/errors";
 
 /** An external worker's call, as `requireWorker` authorized it: its token, and the lease it holds if it named one. */
 export interface WorkerCaller {
@@ -45,6 +45,7 @@ export interface ProblemSource {
   status: number;
   errors?: FieldError[] | undefined;
   retryAfterMs?: number | undefined;
+  extensions?: ProblemExtensions | undefined;
 }
 
 /** RFC 9457 problem+json. */
@@ -55,6 +56,7 @@ export function problemResponse(c: Context, err: ProblemSource): Response {
     status: err.status,
     code: err.code,
     ...(err.errors?.length ? { errors: err.errors } : {}),
+    ...err.extensions,
   };
   const headers: Record<string, string> = { "content-type": "application/problem+json" };
   if (err.retryAfterMs !== undefined) headers["retry-after"] = String(Math.ceil(err.retryAfterMs / 1000));

@@ -1,6 +1,7 @@
-/** Small resources: health, blueprints, usage, metrics. */
+/** Small resources: health, blueprints, usage, budgets, metrics. */
 import { createRoute, z } from "@hono/zod-openapi";
 import { BlueprintList, Metrics, MetricsQuery, UsageQuery, UsageReport } from "../../schema/api";
+import { BudgetQuery, BudgetReport } from "../../schema/budgets";
 import { describeBlueprints } from "../blueprints";
 import { cost, prices } from "../analytics/prices";
 import { json, newApi, problemResponses, TENANT_CALL, timeWindow } from "./common";
@@ -62,6 +63,24 @@ export const usage = newApi().openapi(
       },
       200,
     );
+  },
+);
+
+export const budgets = newApi().openapi(
+  createRoute({
+    method: "get",
+    path: "/",
+    summary: "The tenant's cost budgets this month: spent, committed by running runs, forecast, thresholds crossed",
+    security: [{ bearer: [] }],
+    request: { query: BudgetQuery },
+    responses: {
+      200: json(BudgetReport, "budgets"),
+      ...problemResponses(...TENANT_CALL),
+    },
+  }),
+  async (c) => {
+    const report = await c.env.TENANT.getByName(c.get("tenantId")).budgetReport(c.req.valid("query").month);
+    return c.json(report, 200);
   },
 );
 
