@@ -5,6 +5,7 @@
 import { z } from "@hono/zod-openapi";
 import { EVENT_TYPES, FAILURE_POLICIES, PRIORITIES, RUN_STATUSES, STEP_STATUSES } from "./vocabulary";
 import { RUN_ID, TENANT_ID } from "./ids";
+import { BreakerView } from "./breakers";
 
 export const LIMITS = {
   bodyBytes: 1024 * 1024,
@@ -384,6 +385,9 @@ export const Metrics = z
         .openapi({ description: "deliveries that succeeded (after retries) / deliveries that finished" }),
       attempts: z.number().int(),
       attemptSuccessRate: z.number().nullable().openapi({ description: "attempts answered 2xx / attempts" }),
+    }),
+    breakers: z.array(BreakerView).openapi({
+      description: "the circuit breaker of each external dependency that ever changed state: state and transitions",
     }),
   })
   .openapi("Metrics");

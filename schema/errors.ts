@@ -123,6 +123,12 @@ export const ERRORS = {
   "agent.unavailable": { status: null, retryable: true, title: "The model provider is unreachable." },
   "agent.request_refused": { status: null, retryable: false, title: "The model provider refused the request." },
   "agent.provider_unavailable": { status: null, retryable: false, title: "No model provider is configured." },
+  // Not a failure: the step is held, uncharged, until the dependency's circuit breaker lets calls through.
+  "dependency.circuit_open": {
+    status: null,
+    retryable: true,
+    title: "The dependency's circuit breaker is open; the step is held.",
+  },
   "agent.malformed_output": { status: null, retryable: false, title: "The model's answer is not what was asked." },
   "repo.plan_missing": { status: null, retryable: false, title: "The step needs a repo.plan step upstream." },
   "repo.file_conflict": { status: null, retryable: false, title: "Two steps produced the same file." },
@@ -167,6 +173,8 @@ export interface ErrorShape {
   message: string;
   retryable: boolean;
   retryAfterMs?: number;
+  /** dependency.circuit_open: the dependency whose breaker is open. */
+  dependency?: string;
 }
 
 /** One field of a refused request, and what is wrong with it. */

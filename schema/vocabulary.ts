@@ -41,6 +41,8 @@ export const ATTEMPT_STATUSES = [
   "timed_out",
   "lost",
   "superseded",
+  // Not attempted: the dependency's circuit breaker was open (not counted against the retry policy).
+  "held",
 ] as const;
 export type AttemptStatus = (typeof ATTEMPT_STATUSES)[number];
 

@@ -70,6 +70,24 @@ export class RetryAfterError extends AppError {
   }
 }
 
+/**
+ * The step needs a dependency whose circuit breaker is open: it is held (not attempted, not
+ * charged an attempt) and tried again after `retryAfterMs`.
+ */
+export class CircuitOpenError extends RetryAfterError {
+  readonly dependency: string;
+
+  constructor(dependency: string, retryAfterMs: number) {
+    super("dependency.circuit_open", `the circuit breaker of '${dependency}' is open`, retryAfterMs);
+    this.name = "CircuitOpenError";
+    this.dependency = dependency;
+  }
+
+  override toJSON(): ErrorShape {
+    return { ...super.toJSON(), dependency: this.dependency };
+  }
+}
+
 /** Rebuilds retry semantics from anything thrown (or received over RPC/queue). */
 export function toErrorShape(err: unknown): ErrorShape {
   if (err instanceof AppError) return err.toJSON();
@@ -80,6 +98,7 @@ export function toErrorShape(err: unknown): ErrorShape {
     const message = typeof e.message === "string" ? e.message : e.code;
     const shape: ErrorShape = { code: e.code, message, retryable: e.retryable };
     if (typeof e.retryAfterMs === "number") shape.retryAfterMs = e.retryAfterMs;
+    if (typeof e.dependency === "string") shape.dependency = e.dependency.slice(0, 300);
     return shape;
   }
   if (err instanceof Error) return { code: "step.error", message: err.message || err.name, retryable: true };

@@ -21,7 +21,7 @@ import {
   scaffold,
   selfTest,
 } from "./generators";
-import { crash, echo, fail, hash, sleep } from "./system";
+import { crash, echo, fail, hash, sleep, upstream } from "./system";
 
 export type { JobDeclaration };
 
@@ -31,6 +31,7 @@ const ALL = [
   fail,
   crash,
   hash,
+  upstream,
   plan,
   module,
   scaffold,

@@ -13,6 +13,8 @@ import {
   UpdateTenantBody,
 } from "../../schema/tenants";
 import { BudgetPolicy, BudgetReport } from "../../schema/budgets";
+import { BreakerConfig, BreakerList, BreakerView, DependencyName } from "../../schema/breakers";
+import { BREAKER_REGISTRY } from "../control/breakers/object";
 import { DEV_TENANT } from "../control/tenant/profile";
 import { EXTERNAL_POOLS } from "../../schema/pools";
 import { KEY_ID } from "../../schema/ids";
@@ -203,6 +205,52 @@ admin.openapi(
   },
 );
 
+const BreakerParam = z.object({
+  name: DependencyName.openapi({ param: { name: "name", in: "path" }, description: "URL-encoded" }),
+});
+
+admin.openapi(
+  createRoute({
+    method: "get",
+    path: "/breakers",
+    summary: "Every external dependency's circuit breaker: state, configuration, recent transitions",
+    security,
+    responses: { 200: json(BreakerList, "breakers"), ...problemResponses(...TOKEN_CALL) },
+  }),
+  async (c) => c.json({ items: await c.env.BREAKER.getByName(BREAKER_REGISTRY).list() }, 200),
+);
+
+admin.openapi(
+  createRoute({
+    method: "get",
+    path: "/breakers/{name}",
+    summary: "One dependency's circuit breaker (defaults for one never configured nor tripped)",
+    security,
+    request: { params: BreakerParam },
+    responses: { 200: json(BreakerView, "the breaker"), ...problemResponses(...TOKEN_CALL) },
+  }),
+  async (c) => c.json(await c.env.BREAKER.getByName(c.req.valid("param").name).view(), 200),
+);
+
+admin.openapi(
+  createRoute({
+    method: "put",
+    path: "/breakers/{name}",
+    summary: "Configure a dependency's circuit breaker: thresholds, window, cool-down, jitter, probes",
+    security,
+    request: {
+      params: BreakerParam,
+      body: { required: true, content: { "application/json": { schema: BreakerConfig } } },
+    },
+    responses: { 200: json(BreakerView, "the breaker"), ...problemResponses(...TOKEN_CALL, ...JSON_BODY) },
+  }),
+  async (c) => {
+    const { name } = c.req.valid("param");
+    if (name === BREAKER_REGISTRY) throw new AppError("request.invalid", "That name is reserved.");
+    return c.json(await c.env.BREAKER.getByName(name).configure(c.req.valid("json")), 200);
+  },
+);
+
 const PoolParam = z.object({ pool: z.enum(EXTERNAL_POOLS).openapi({ param: { name: "pool", in: "path" } }) });
 
 admin.openapi(
@@ -283,6 +331,7 @@ admin.openapi(
     const externalPools = Object.fromEntries(
       await Promise.all(EXTERNAL_POOLS.map(async (p) => [p, await c.env.POOL.getByName(p).backlog()] as const)),
     );
+    const breakers = await c.env.BREAKER.getByName(BREAKER_REGISTRY).list();
     return c.json(
       {
         from: new Date(from).toISOString(),
@@ -290,6 +339,7 @@ admin.openapi(
         tenants: tenants.length,
         ...composeMetrics(parts),
         externalPools,
+        breakers,
       },
       200,
     );

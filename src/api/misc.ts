@@ -6,6 +6,7 @@ import { describeBlueprints } from "../blueprints";
 import { cost, prices } from "../analytics/prices";
 import { json, newApi, problemResponses, TENANT_CALL, timeWindow } from "./common";
 import { composeMetrics } from "../control/metrics";
+import { BREAKER_REGISTRY } from "../control/breakers/object";
 
 export const health = newApi().openapi(
   createRoute({
@@ -98,9 +99,12 @@ export const metrics = newApi().openapi(
   }),
   async (c) => {
     const { from, to } = timeWindow(c.req.valid("query"));
-    const parts = await c.env.TENANT.getByName(c.get("tenantId")).metricParts(from, to);
+    const [parts, breakers] = await Promise.all([
+      c.env.TENANT.getByName(c.get("tenantId")).metricParts(from, to),
+      c.env.BREAKER.getByName(BREAKER_REGISTRY).list(),
+    ]);
     return c.json(
-      { from: new Date(from).toISOString(), to: new Date(to).toISOString(), ...composeMetrics([parts]) },
+      { from: new Date(from).toISOString(), to: new Date(to).toISOString(), ...composeMetrics([parts]), breakers },
       200,
     );
   },

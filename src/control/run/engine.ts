@@ -34,6 +34,10 @@ export type HeartbeatResult = { ok: true } | Refusal;
 const WEBHOOK_EVENTS: ReadonlySet<EventType> = new Set(WEBHOOK_EVENT_TYPES);
 const FINAL_EVENTS: ReadonlySet<EventType> = new Set([...TERMINAL_RUN_STATUSES].map((s) => `run.${s}` as EventType));
 const MAX_LOG_LINES = 50;
+/** How long a step held by an open circuit breaker waits before it is dispatched again. */
+const HOLD_DEFAULT_MS = 1_000;
+const HOLD_MIN_MS = 50;
+const HOLD_MAX_MS = 3_600_000;
 
 export class RunEngine {
   /** Set while an opened run is created (see create). */
@@ -174,6 +178,10 @@ export class RunEngine {
       step.attempt,
       recordAttempt(report.usage, { viaQueue: POOL_REGISTRY[step.pool].binding !== null, artifacts }),
     );
+    if (report.outcome === "failed" && report.error.code === "dependency.circuit_open") {
+      this.hold(step, report.error, now);
+      return { ok: true };
+    }
     if (report.outcome === "failed") {
       this.failAttempt(step, report.error, "failed", now);
       return { ok: true };
@@ -413,6 +421,24 @@ export class RunEngine {
       return;
     }
     this.failStep({ ...step, failures }, error, now);
+  }
+
+  /**
+   * The attempt met an open circuit breaker: it ends `held` and the step waits to be dispatched
+   * again, its failures (the retry policy's count) unchanged. The run's deadline still applies.
+   */
+  private hold(step: StepRow, error: ErrorShape, now: number): void {
+    this.store.setAttempt(step.id, step.attempt, "held", now, error);
+    this.store.clearStepTimers(step.id);
+    this.moveStep(step, "retry", {});
+    const delayMs = Math.min(Math.max(error.retryAfterMs ?? HOLD_DEFAULT_MS, HOLD_MIN_MS), HOLD_MAX_MS);
+    this.store.setTimer("backoff", step.id, now + delayMs, step.attempt);
+    this.event("step.held", now, step.id, {
+      attempt: step.attempt,
+      reason: "circuit.open",
+      dependency: error.dependency ?? null,
+      until: new Date(now + delayMs).toISOString(),
+    });
   }
 
   private failStep(step: StepRow, error: ErrorShape, now: number): void {

@@ -10,7 +10,7 @@ import { externalTask } from "./external";
 import { azure, githubActions, selfTest } from "./pipeline/jobs";
 import { docs, library, module, pack, plan, scaffold } from "./repo/jobs";
 import { billing, core } from "./saas/jobs";
-import { crash, echo, fail, hash, sleep } from "./system";
+import { crash, echo, fail, hash, sleep, upstream } from "./system";
 
 const ALL = [
   echo,
@@ -18,6 +18,7 @@ const ALL = [
   fail,
   crash,
   hash,
+  upstream,
   plan,
   module,
   scaffold,

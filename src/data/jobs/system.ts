@@ -58,3 +58,15 @@ export const fail = defineJob(SYSTEM.fail, async ({ input, attempt }) => {
   }
   return { attempt };
 });
+
+/** Calls the simulated upstream received in this isolate, by how they went (tests count them). */
+export const upstreamCalls = { failed: 0, succeeded: 0 };
+
+export const upstream = defineJob(SYSTEM.upstream, async ({ input, attempt }) => {
+  if (Date.now() < input.failUntil) {
+    upstreamCalls.failed++;
+    throw new AppError("step.error", "the simulated upstream answered 503");
+  }
+  upstreamCalls.succeeded++;
+  return { attempt };
+});
