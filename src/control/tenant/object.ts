@@ -263,9 +263,13 @@ export class TenantObject extends DurableObject<Env> {
     return { ok: true, runId: run.runId, replayed: false, start: opened.start, ...(costSaving ? { costSaving } : {}) };
   }
 
-  /** The tenant's concurrency now: half (at least one) while a spent budget puts it in cost-saving mode. */
+  /**
+   * The tenant's running-run slots now: `maxConcurrentRuns` for each unit of weight (weighted fair
+   * dispatch: a saturated pool serves tenants by their runs in flight, see docs/security.md), and
+   * half that (at least one) while a spent budget puts it in cost-saving mode.
+   */
   private concurrency(tenant: Tenant, now: number, project = ""): number {
-    const limit = tenant.limits.maxConcurrentRuns;
+    const limit = tenant.limits.maxConcurrentRuns * tenant.weight;
     return this.budgets.verdict(project, now).action === "cost-saving" ? Math.max(1, Math.floor(limit / 2)) : limit;
   }
 
