@@ -16,6 +16,7 @@ import type {
   UsageReport,
   WireEvent,
 } from "../../schema/api";
+import type { BudgetReport } from "../../schema/budgets";
 import type { EventType } from "../../schema/vocabulary";
 import { SseParser } from "./sse";
 
@@ -101,6 +102,7 @@ export class Api {
   usage = (q: { from?: string; to?: string; groupBy: UsageReport["groupBy"] }) =>
     this.json<UsageReport>("GET", "/v1/usage", { query: q });
   metrics = (q: { from?: string; to?: string }) => this.json<MetricsView>("GET", "/v1/metrics", { query: q });
+  budgets = () => this.json<BudgetReport>("GET", "/v1/budgets");
 
   /** An artifact's bytes, for a download through an object URL (a link could not send the key). */
   async artifactBlob(id: string, name: string): Promise<Blob> {
