@@ -13,13 +13,15 @@ import type {
   EventPage,
   Problem,
   RunList,
+  Metrics,
   RunView,
   UsageReport,
 } from "../schema/api.ts";
+import type { BudgetReport } from "../schema/budgets.ts";
 import type { ApiErrorCode } from "../schema/errors.ts";
 import type { RunStatus } from "../schema/vocabulary.ts";
 
-export type { CreateRunInput, CreatedRun, EventEnvelope, RunList, RunView, UsageReport };
+export type { BudgetReport, CreateRunInput, CreatedRun, EventEnvelope, Metrics, RunList, RunView, UsageReport };
 
 export interface ClientOptions {
   baseUrl: string;
@@ -68,6 +70,8 @@ export const CLIENT_ROUTES = [
   ["get", "/v1/runs/{id}/artifacts/{name}"],
   ["get", "/v1/blueprints"],
   ["get", "/v1/usage"],
+  ["get", "/v1/budgets"],
+  ["get", "/v1/metrics"],
 ] as const;
 
 const TERMINAL = new Set<RunStatus>(["succeeded", "failed", "cancelled"]);
@@ -150,6 +154,16 @@ export class FactoryClient {
 
   usage(query: { from?: string; to?: string; groupBy?: "project" | "blueprint" | "day" } = {}): Promise<UsageReport> {
     return this.json("GET", `/v1/usage${qs(query)}`);
+  }
+
+  /** The month's budgets: spent, committed by running runs, forecast, thresholds crossed. */
+  budgets(query: { month?: string } = {}): Promise<BudgetReport> {
+    return this.json("GET", `/v1/budgets${qs(query)}`);
+  }
+
+  /** SLA metrics of the tenant's runs, with each external dependency's circuit breaker. */
+  metrics(query: { from?: string; to?: string } = {}): Promise<Metrics> {
+    return this.json("GET", `/v1/metrics${qs(query)}`);
   }
 
   private async json<T>(

@@ -391,6 +391,7 @@ export const Metrics = z
     }),
   })
   .openapi("Metrics");
+export type Metrics = z.infer<typeof Metrics>;
 
 export const PlatformMetrics = Metrics.extend({
   tenants: z.number().int().openapi({ description: "tenants the metrics cover" }),
