@@ -4,6 +4,9 @@
  */
 import { z } from "@hono/zod-openapi";
 
+/** The name of the breaker object that lists every breaker (a dependency may not be called so). */
+export const BREAKER_REGISTRY = "~registry";
+
 export const BREAKER_STATES = ["closed", "open", "half-open"] as const;
 export type BreakerStateName = (typeof BREAKER_STATES)[number];
 

@@ -13,8 +13,7 @@ import {
   UpdateTenantBody,
 } from "../../schema/tenants";
 import { BudgetPolicy, BudgetReport } from "../../schema/budgets";
-import { BreakerConfig, BreakerList, BreakerView, DependencyName } from "../../schema/breakers";
-import { BREAKER_REGISTRY } from "../control/breakers/object";
+import { BREAKER_REGISTRY, BreakerConfig, BreakerList, BreakerView, DependencyName } from "../../schema/breakers";
 import { DEV_TENANT } from "../control/tenant/profile";
 import { EXTERNAL_POOLS } from "../../schema/pools";
 import { KEY_ID } from "../../schema/ids";

@@ -2,11 +2,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { BlueprintList, Metrics, MetricsQuery, UsageQuery, UsageReport } from "../../schema/api";
 import { BudgetQuery, BudgetReport } from "../../schema/budgets";
+import { BREAKER_REGISTRY } from "../../schema/breakers";
 import { describeBlueprints } from "../blueprints";
 import { cost, prices } from "../analytics/prices";
 import { json, newApi, problemResponses, TENANT_CALL, timeWindow } from "./common";
 import { composeMetrics } from "../control/metrics";
-import { BREAKER_REGISTRY } from "../control/breakers/object";
 
 export const health = newApi().openapi(
   createRoute({

@@ -9,6 +9,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import {
+  BREAKER_REGISTRY,
   DEFAULT_BREAKER_CONFIG,
   type BreakerAnswer,
   type BreakerConfig,
@@ -18,8 +19,6 @@ import {
 import type { Env } from "../../env";
 import { migrate, all, json, one, type Migration } from "../sqlite";
 import { admit, closedState, onFailure, onSuccess, type BreakerState, type Change } from "./machine";
-
-export const BREAKER_REGISTRY = "~registry";
 
 const MIGRATIONS: readonly Migration[] = [
   [
