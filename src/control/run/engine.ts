@@ -289,7 +289,8 @@ export class RunEngine {
       // Never picked up: the message was lost (a restarted local broker, say). Send it again.
       this.store.setAttempt(step.id, step.attempt, "lost", now);
       this.event("step.lease_expired", now, step.id, { attempt: step.attempt, phase: "queued" });
-      if (step.attempt >= step.max_attempts + this.config.lostBudget) {
+      // Attempts held by an open circuit breaker were dispatched and answered: not lost messages.
+      if (step.attempt - step.holds >= step.max_attempts + this.config.lostBudget) {
         this.failStep(
           step,
           { code: "step.undeliverable", message: `no worker picked up ${step.attempt} dispatches`, retryable: false },
@@ -430,7 +431,7 @@ export class RunEngine {
   private hold(step: StepRow, error: ErrorShape, now: number): void {
     this.store.setAttempt(step.id, step.attempt, "held", now, error);
     this.store.clearStepTimers(step.id);
-    this.moveStep(step, "retry", {});
+    this.moveStep(step, "retry", { holds: step.holds + 1 });
     const delayMs = Math.min(Math.max(error.retryAfterMs ?? HOLD_DEFAULT_MS, HOLD_MIN_MS), HOLD_MAX_MS);
     this.store.setTimer("backoff", step.id, now + delayMs, step.attempt);
     this.event("step.held", now, step.id, {
