@@ -35,15 +35,9 @@ export const CreateTenantBody = z
     id: TenantId.optional().openapi({ description: "chosen id; generated when absent" }),
     name: z.string().min(1).max(100),
     limits: Limits.partial().strict().optional(),
-    weight: z
-      .number()
-      .int()
-      .min(1)
-      .max(100)
-      .optional()
-      .openapi({
-        description: "fairness weight: multiplies maxConcurrentRuns, so a saturated pool is shared by weight",
-      }),
+    weight: z.number().int().min(1).max(100).optional().openapi({
+      description: "fairness weight: multiplies maxConcurrentRuns, so a saturated pool is shared by weight",
+    }),
   })
   .strict()
   .openapi("CreateTenantBody");

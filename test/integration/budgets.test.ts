@@ -2,7 +2,6 @@ import { reset } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import type { BudgetReport } from "../../schema/budgets";
-import type { RunView } from "../../schema/api";
 import { ADMIN_TOKEN, api, createRun, newTenantKey, waitForRun } from "../support/api";
 
 afterEach(() => reset());
