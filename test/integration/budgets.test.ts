@@ -139,6 +139,17 @@ describe("cost budgets", () => {
     expect(step.output.model).toBe("cheap-1");
     const r = await report(key);
     expect(r.action).toBe("cost-saving");
+
+    // Half the concurrency: of two slots, one is left while the budget is spent.
+    await api("/v1/admin/tenants/acme", {
+      method: "PATCH",
+      key: ADMIN_TOKEN,
+      json: { limits: { maxConcurrentRuns: 2 } },
+    });
+    const nap = { project: "spendy", steps: [{ id: "n", type: "system.sleep", input: { ms: 500 } }] };
+    const [first, second] = [await createRun(nap, key), await createRun(nap, key)];
+    expect([first.status, second.status]).toEqual(["running", "queued"]);
+    expect((await waitForRun(second.id, { key })).status).toBe("succeeded");
     expect(r.projects.map((p) => [p.project, p.exceeded])).toEqual([["spendy", true]]);
   }, 60_000);
 
