@@ -350,7 +350,7 @@ describe("dashboard", () => {
     expect(breaker.status).toBe(200);
     const flaky = await rt.fetch("/v1/runs", {
       method: "POST",
-      json: { project: "ops", steps: [{ id: "up", type: "system.upstream", input: { failUntil: Date.now() + 400 } }] },
+      json: { project: "ops", steps: [{ id: "up", type: "system.upstream", input: { failUntil: Date.now() + 2_000 } }] },
     });
     expect((await waitForRun(rt, ((await flaky.json()) as { id: string }).id)).status).toBe("succeeded");
 
