@@ -28,6 +28,8 @@ const HELP = `factory — Factory Runtime from the command line
   factory admin scanning <tenant> [--policy block|warn] [--project P]   (admin token: --key or FACTORY_ADMIN_TOKEN)
   factory admin allow <tenant> --project P --fingerprint fp_… --reason TEXT
   factory usage [--from ISO] [--to ISO] [--group-by project|blueprint|day]
+  factory budgets [--month YYYY-MM]
+  factory breakers
   factory demo [--name NAME]
 
 Options: --json (machine output), --url, --key (else FACTORY_URL / FACTORY_API_KEY, else factory login)`;
@@ -54,6 +56,7 @@ const { values: flags, positionals } = parseArgs({
     from: { type: "string" },
     to: { type: "string" },
     "group-by": { type: "string" },
+    month: { type: "string" },
     name: { type: "string" },
     policy: { type: "string" },
     fingerprint: { type: "string" },
@@ -235,6 +238,38 @@ async function main(): Promise<number> {
     );
     return 0;
   }
+  if (group === "budgets") {
+    const report = await c.budgets(flags.month ? { month: flags.month } : {});
+    const lines = [...(report.tenant ? [report.tenant] : []), ...report.projects];
+    print(
+      lines.length === 0
+        ? `no budget set for ${report.month}`
+        : [
+            `budgets, ${report.month} (when spent: ${report.policy?.onExceeded}; applies now: ${report.action})`,
+            ...lines.map(
+              (l) =>
+                `${(l.project ?? "(tenant)").padEnd(20)} ${meter(l.spentUsd / Math.max(l.limitUsd, Number.EPSILON))} $${l.spentUsd.toFixed(6)} of $${l.limitUsd} · committed $${l.committedUsd.toFixed(6)} · forecast $${l.forecastUsd.toFixed(6)} · crossed ${l.thresholdsCrossed.map((t) => `${Math.round(t * 100)}%`).join(", ") || "none"}`,
+            ),
+          ].join("\n"),
+      report,
+    );
+    return 0;
+  }
+  if (group === "breakers") {
+    const { breakers } = await c.metrics();
+    print(
+      breakers.length === 0
+        ? "no circuit breaker has changed state"
+        : breakers
+            .map((b) => {
+              const last = b.transitions[0];
+              return `${b.state.padEnd(9)} ${b.name}${last ? `  (${last.from} → ${last.to} at ${last.at}: ${last.reason})` : ""}`;
+            })
+            .join("\n"),
+      breakers,
+    );
+    return 0;
+  }
   if (group === "artifacts" && command === "download") {
     const paths = await download(c, need(args[0], "<run>"), args[1], resolve(flags.out ?? "."));
     print(paths.map((p) => `downloaded ${p}`).join("\n") || "no artifacts", { files: paths });
@@ -402,3 +437,9 @@ main().then(
     process.exit(1);
   },
 );
+
+/** A 20-character bar of a fraction (over 1: full, marked). */
+function meter(fraction: number): string {
+  const filled = Math.max(0, Math.min(20, Math.round(fraction * 20)));
+  return `[${"#".repeat(filled)}${".".repeat(20 - filled)}]${fraction > 1 ? "!" : " "}`;
+}

@@ -15,10 +15,12 @@ import type {
   EventPage,
   Problem,
   RunList,
+  Metrics,
   RunView,
   SignalView,
   UsageReport,
 } from "../schema/api.ts";
+import type { BudgetReport } from "../schema/budgets.ts";
 import type { ApiErrorCode } from "../schema/errors.ts";
 import type { ArtifactDiff, ArtifactVersion, ArtifactVersionList } from "../schema/artifacts.ts";
 import type {
@@ -42,6 +44,7 @@ export type {
   SignalView,
   UsageReport,
 };
+export type { BudgetReport, Metrics };
 
 export interface ClientOptions {
   baseUrl: string;
@@ -102,6 +105,8 @@ export const CLIENT_ROUTES = [
   ["get", "/v1/admin/tenants/{id}/scanning/allow"],
   ["post", "/v1/admin/tenants/{id}/scanning/allow"],
   ["delete", "/v1/admin/tenants/{id}/scanning/allow/{project}/{fingerprint}"],
+  ["get", "/v1/budgets"],
+  ["get", "/v1/metrics"],
 ] as const;
 
 const TERMINAL = new Set<RunStatus>(["succeeded", "failed", "cancelled"]);
@@ -262,6 +267,16 @@ export class FactoryClient {
       "DELETE",
       `/v1/admin/tenants/${enc(tenantId)}/scanning/allow/${enc(project)}/${enc(fingerprint)}`,
     );
+  }
+
+  /** The month's budgets: spent, committed by running runs, forecast, thresholds crossed. */
+  budgets(query: { month?: string } = {}): Promise<BudgetReport> {
+    return this.json("GET", `/v1/budgets${qs(query)}`);
+  }
+
+  /** SLA metrics of the tenant's runs, with each external dependency's circuit breaker. */
+  metrics(query: { from?: string; to?: string } = {}): Promise<Metrics> {
+    return this.json("GET", `/v1/metrics${qs(query)}`);
   }
 
   private async json<T>(

@@ -7,6 +7,7 @@ import { EVENT_TYPES, FAILURE_POLICIES, PRIORITIES, RUN_STATUSES, STEP_STATUSES 
 import { RUN_ID, TENANT_ID } from "./ids";
 import { ARTIFACT_STATUSES, ArtifactScan, Finding, NotScanned } from "./scanning";
 import { Lineage } from "./artifacts";
+import { BreakerView } from "./breakers";
 
 export const LIMITS = {
   bodyBytes: 1024 * 1024,
@@ -407,8 +408,12 @@ export const Metrics = z
         .object({ p50: Ms, p95: Ms })
         .openapi({ description: "request to decision of the gates decided in the window (waiting costs nothing)" }),
     }),
+    breakers: z.array(BreakerView).openapi({
+      description: "the circuit breaker of each external dependency that ever changed state: state and transitions",
+    }),
   })
   .openapi("Metrics");
+export type Metrics = z.infer<typeof Metrics>;
 
 export const PlatformMetrics = Metrics.extend({
   tenants: z.number().int().openapi({ description: "tenants the metrics cover" }),
@@ -428,6 +433,17 @@ export const BlueprintView = z
 export const BlueprintList = z.object({ items: z.array(BlueprintView) }).openapi("BlueprintList");
 export type BlueprintList = z.infer<typeof BlueprintList>;
 
+/** The budget a refused run met (budget.exceeded). */
+export const ExceededBudget = z
+  .object({
+    month: z.string().openapi({ example: "2026-12" }),
+    project: z.string().nullable().openapi({ description: "null: the tenant-wide budget" }),
+    limitUsd: z.number(),
+    spentUsd: z.number(),
+  })
+  .openapi("ExceededBudget");
+export type ExceededBudget = z.infer<typeof ExceededBudget>;
+
 export const Problem = z
   .object({
     type: z.string(),
@@ -441,6 +457,7 @@ export const Problem = z
       .optional()
       .openapi({ description: "artifact.rejected: what the secret scan found (never the secret)" }),
     notScanned: z.array(NotScanned).optional().openapi({ description: "artifact.rejected: what was not scanned" }),
+    budget: ExceededBudget.optional().openapi({ description: "budget.exceeded: the budget the run met" }),
   })
   .openapi("Problem");
 export type Problem = z.infer<typeof Problem>;

@@ -47,6 +47,11 @@ export const ERRORS = {
   "tenant.suspended": { status: 403, retryable: false, title: "This tenant is suspended." },
   "rate.limited": { status: 429, retryable: true, title: "Too many requests for this tenant; slow down." },
   "quota.exceeded": { status: 429, retryable: true, title: "This tenant's monthly run quota is spent." },
+  "budget.exceeded": {
+    status: 429,
+    retryable: true,
+    title: "This month's cost budget is spent; new runs are refused until the month ends or the budget is raised.",
+  },
 
   // Creating a run: blueprint, step graph and inputs.
   "idempotency.conflict": {
@@ -168,6 +173,12 @@ export const ERRORS = {
   "agent.unavailable": { status: null, retryable: true, title: "The model provider is unreachable." },
   "agent.request_refused": { status: null, retryable: false, title: "The model provider refused the request." },
   "agent.provider_unavailable": { status: null, retryable: false, title: "No model provider is configured." },
+  // Not a failure: the step is held, uncharged, until the dependency's circuit breaker lets calls through.
+  "dependency.circuit_open": {
+    status: null,
+    retryable: true,
+    title: "The dependency's circuit breaker is open; the step is held.",
+  },
   "agent.malformed_output": { status: null, retryable: false, title: "The model's answer is not what was asked." },
   "repo.plan_missing": { status: null, retryable: false, title: "The step needs a repo.plan step upstream." },
   "repo.file_conflict": { status: null, retryable: false, title: "Two steps produced the same file." },
@@ -181,7 +192,19 @@ export type ErrorCode = keyof typeof ERRORS;
 export type ApiErrorCode = { [C in ErrorCode]: (typeof ERRORS)[C]["status"] extends number ? C : never }[ErrorCode];
 
 /** A Durable Object's "no" over RPC: plain data, since class identity does not survive the call. */
-export type Refusal<C extends ErrorCode = ErrorCode> = { ok: false; code: C; message: string; retryAfterMs?: number };
+export type Refusal<C extends ErrorCode = ErrorCode> = {
+  ok: false;
+  code: C;
+  message: string;
+  retryAfterMs?: number;
+  /** RFC 9457 extension members the problem carries (a refused run's budget). */
+  extensions?: ProblemExtensions;
+};
+
+/** Extension members a problem may carry besides its code and field errors. */
+export interface ProblemExtensions {
+  budget?: { month: string; project: string | null; limitUsd: number; spentUsd: number };
+}
 
 /** A refusal; without a message, the code's title is the message. */
 export function refuse<C extends ErrorCode>(code: C, message: string = ERRORS[code].title): Refusal<C> {
@@ -200,6 +223,8 @@ export interface ErrorShape {
   message: string;
   retryable: boolean;
   retryAfterMs?: number;
+  /** dependency.circuit_open: the dependency whose breaker is open. */
+  dependency?: string;
 }
 
 /** One field of a refused request, and what is wrong with it. */

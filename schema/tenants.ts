@@ -21,7 +21,7 @@ export const Limits = z
       .int()
       .min(1)
       .max(10_000)
-      .openapi({ description: "runs beyond this wait in `queued`" }),
+      .openapi({ description: "running runs per unit of `weight`; runs beyond that wait in `queued`" }),
     requestsPerMinute: z
       .number()
       .int()
@@ -41,7 +41,9 @@ export const CreateTenantBody = z
     id: TenantId.optional().openapi({ description: "chosen id; generated when absent" }),
     name: z.string().min(1).max(100),
     limits: Limits.partial().strict().optional(),
-    weight: z.number().int().min(1).max(100).optional().openapi({ description: "fairness weight" }),
+    weight: z.number().int().min(1).max(100).optional().openapi({
+      description: "fairness weight: multiplies maxConcurrentRuns, so a saturated pool is shared by weight",
+    }),
   })
   .strict()
   .openapi("CreateTenantBody");

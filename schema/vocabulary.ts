@@ -43,6 +43,8 @@ export const ATTEMPT_STATUSES = [
   "timed_out",
   "lost",
   "superseded",
+  // Not attempted: the dependency's circuit breaker was open (not counted against the retry policy).
+  "held",
 ] as const;
 export type AttemptStatus = (typeof ATTEMPT_STATUSES)[number];
 
@@ -80,6 +82,14 @@ export const EVENT_TYPES = [
   "artifact.secret_detected",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
+
+/** Events of a tenant rather than of one run (its budgets, its dependencies): webhooks hear them, no run logs them. */
+export const TENANT_EVENT_TYPES = [
+  "budget.threshold_crossed",
+  "dependency.circuit_opened",
+  "dependency.circuit_closed",
+] as const;
+export type TenantEventType = (typeof TENANT_EVENT_TYPES)[number];
 
 /** What a step failing for good does to the rest of its run. */
 export const FAILURE_POLICIES = ["fail-fast", "continue"] as const;

@@ -1,6 +1,6 @@
 /** Contracts of webhook endpoints, deliveries and the webhooks queue. */
 import { z } from "@hono/zod-openapi";
-import { EVENT_TYPES } from "./vocabulary";
+import { EVENT_TYPES, TENANT_EVENT_TYPES } from "./vocabulary";
 import { ProjectId } from "./api";
 
 /** Event types delivered to webhooks: the run's milestones, not every internal transition. */
@@ -23,16 +23,17 @@ export const WEBHOOK_EVENT_TYPES = EVENT_TYPES.filter(
     ].includes(t),
 );
 
-const families = new Set(WEBHOOK_EVENT_TYPES.map((t) => t.split(".")[0]));
+/** What an endpoint may subscribe to: the runs' milestones and the tenant's own events. */
+export const SUBSCRIBABLE_EVENT_TYPES: readonly string[] = [...WEBHOOK_EVENT_TYPES, ...TENANT_EVENT_TYPES];
+
+const families = new Set(SUBSCRIBABLE_EVENT_TYPES.map((t) => t.split(".")[0]));
 
 export const EventTypePattern = z
   .string()
   .max(64)
   .refine(
-    (p) =>
-      p === "*" ||
-      (p.endsWith(".*") ? families.has(p.slice(0, -2)) : (WEBHOOK_EVENT_TYPES as readonly string[]).includes(p)),
-    { message: `one of ${WEBHOOK_EVENT_TYPES.join(", ")}, a family such as run.*, or *` },
+    (p) => p === "*" || (p.endsWith(".*") ? families.has(p.slice(0, -2)) : SUBSCRIBABLE_EVENT_TYPES.includes(p)),
+    { message: `one of ${SUBSCRIBABLE_EVENT_TYPES.join(", ")}, a family such as run.*, or *` },
   )
   .openapi({ example: "run.*" });
 

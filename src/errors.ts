@@ -4,7 +4,7 @@
  * wire form and `toErrorShape()` rebuilds the semantics on the other side. Codes, their HTTP
  * status and retryability are the registry's (schema/errors.ts).
  */
-import type { ErrorShape, FieldError } from "../schema/errors";
+import type { ErrorShape, FieldError, ProblemExtensions } from "../schema/errors";
 import { ERRORS, httpStatus, type ErrorCode, type Refusal } from "../schema/errors";
 
 export class AppError extends Error {
@@ -14,12 +14,19 @@ export class AppError extends Error {
   readonly retryable: boolean;
   readonly retryAfterMs: number | undefined;
   readonly errors: FieldError[] | undefined;
+  readonly extensions: ProblemExtensions | undefined;
 
   /** Without a message, the code's title is the message. */
   constructor(
     code: ErrorCode,
     message: string = ERRORS[code].title,
-    opts: { retryable?: boolean; retryAfterMs?: number; errors?: FieldError[]; cause?: unknown } = {},
+    opts: {
+      retryable?: boolean;
+      retryAfterMs?: number;
+      errors?: FieldError[];
+      extensions?: ProblemExtensions;
+      cause?: unknown;
+    } = {},
   ) {
     super(message, { cause: opts.cause });
     this.name = "AppError";
@@ -28,12 +35,16 @@ export class AppError extends Error {
     this.retryable = opts.retryable ?? ERRORS[code].retryable;
     this.retryAfterMs = opts.retryAfterMs;
     this.errors = opts.errors;
+    this.extensions = opts.extensions;
   }
 
   /** The one mapping from a Durable Object's refusal to the API's answer. */
   static from(refusal: Refusal): AppError {
-    const { code, message, retryAfterMs } = refusal;
-    return new AppError(code, message, retryAfterMs === undefined ? {} : { retryAfterMs });
+    const { code, message, retryAfterMs, extensions } = refusal;
+    return new AppError(code, message, {
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      ...(extensions ? { extensions } : {}),
+    });
   }
 
   toJSON(): ErrorShape {
@@ -59,6 +70,24 @@ export class RetryAfterError extends AppError {
   }
 }
 
+/**
+ * The step needs a dependency whose circuit breaker is open: it is held (not attempted, not
+ * charged an attempt) and tried again after `retryAfterMs`.
+ */
+export class CircuitOpenError extends RetryAfterError {
+  readonly dependency: string;
+
+  constructor(dependency: string, retryAfterMs: number) {
+    super("dependency.circuit_open", `the circuit breaker of '${dependency}' is open`, retryAfterMs);
+    this.name = "CircuitOpenError";
+    this.dependency = dependency;
+  }
+
+  override toJSON(): ErrorShape {
+    return { ...super.toJSON(), dependency: this.dependency };
+  }
+}
+
 /** Rebuilds retry semantics from anything thrown (or received over RPC/queue). */
 export function toErrorShape(err: unknown): ErrorShape {
   if (err instanceof AppError) return err.toJSON();
@@ -69,6 +98,7 @@ export function toErrorShape(err: unknown): ErrorShape {
     const message = typeof e.message === "string" ? e.message : e.code;
     const shape: ErrorShape = { code: e.code, message, retryable: e.retryable };
     if (typeof e.retryAfterMs === "number") shape.retryAfterMs = e.retryAfterMs;
+    if (typeof e.dependency === "string") shape.dependency = e.dependency.slice(0, 300);
     return shape;
   }
   if (err instanceof Error) return { code: "step.error", message: err.message || err.name, retryable: true };

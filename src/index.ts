@@ -9,6 +9,7 @@ export { RunObject } from "./control/run/object";
 export { TenantObject } from "./control/tenant/object";
 export { PoolObject } from "./control/pool/object";
 export { DirectoryObject } from "./control/directory/object";
+export { BreakerObject } from "./control/breakers/object";
 
 const app = createApp();
 

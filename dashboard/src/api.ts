@@ -18,6 +18,7 @@ import type {
   UsageReport,
   WireEvent,
 } from "../../schema/api";
+import type { BudgetReport } from "../../schema/budgets";
 import type { EventType } from "../../schema/vocabulary";
 import type { ArtifactDiff, ArtifactVersionList } from "../../schema/artifacts";
 import { SseParser } from "./sse";
@@ -125,6 +126,7 @@ export class Api {
       `/v1/runs/${encodeURIComponent(id)}/steps/${encodeURIComponent(stepId)}/${decision}`,
       { body: comment ? { comment } : {} },
     );
+  budgets = () => this.json<BudgetReport>("GET", "/v1/budgets");
 
   /** An artifact's bytes, for a download through an object URL (a link could not send the key). */
   async artifactBlob(id: string, name: string): Promise<Blob> {

@@ -10,6 +10,11 @@ export interface JobDeclaration<I = unknown, O = unknown> {
   output: z.ZodType<O>;
   /** Per-attempt timeout; the pool's default when absent. */
   timeoutMs?: number;
+  /**
+   * The external system the job calls (a repository host, a SaaS API): its failures count
+   * against that dependency's circuit breaker, and while it is open the job's steps are held.
+   */
+  dependency?: string;
 }
 
 /** Declares a job type; typed so that its handler sees the parsed input and must return the output. */

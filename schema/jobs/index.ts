@@ -21,7 +21,7 @@ import {
   scaffold,
   selfTest,
 } from "./generators";
-import { crash, echo, fail, hash, secrets, sleep } from "./system";
+import { crash, echo, fail, hash, secrets, sleep, upstream } from "./system";
 import { approval, signal } from "./control";
 
 export type { JobDeclaration };
@@ -34,6 +34,7 @@ const WORKER_JOBS = [
   crash,
   hash,
   secrets,
+  upstream,
   plan,
   module,
   scaffold,

@@ -68,3 +68,14 @@ export const secrets = declareJob({
   input: z.object({ mode: z.enum(["zip", "plain"]).default("zip") }).strict(),
   output: z.object({ artifacts: z.number() }),
 });
+
+export const upstream = declareJob({
+  type: "system.upstream",
+  pool: "system",
+  description:
+    "Calls a simulated external system: fails retryably (as a 503 would) until `failUntil` (ms since the epoch), " +
+    "then succeeds. It declares the dependency 'diagnostic-upstream', whose circuit breaker its failures trip.",
+  input: z.object({ failUntil: z.number().int().min(0) }).strict(),
+  output: z.object({ attempt: z.number() }),
+  dependency: "diagnostic-upstream",
+});

@@ -12,6 +12,8 @@ import {
   Tenant,
   UpdateTenantBody,
 } from "../../schema/tenants";
+import { BudgetPolicy, BudgetReport } from "../../schema/budgets";
+import { BREAKER_REGISTRY, BreakerConfig, BreakerList, BreakerView, DependencyName } from "../../schema/breakers";
 import { DEV_TENANT } from "../control/tenant/profile";
 import { EXTERNAL_POOLS } from "../../schema/pools";
 import { KEY_ID } from "../../schema/ids";
@@ -112,6 +114,28 @@ admin.openapi(
 
 admin.openapi(
   createRoute({
+    method: "put",
+    path: "/tenants/{id}/budgets",
+    summary: "Set a tenant's monthly cost budgets (tenant-wide and per project), thresholds and what a breach does",
+    security,
+    request: {
+      params: TenantParam,
+      body: { required: true, content: { "application/json": { schema: BudgetPolicy } } },
+    },
+    responses: {
+      200: json(BudgetReport, "the budgets, with this month's spending"),
+      ...problemResponses(...TOKEN_CALL, ...JSON_BODY, "tenant.not_found"),
+    },
+  }),
+  async (c) => {
+    const report = await c.env.TENANT.getByName(c.req.valid("param").id).setBudgets(c.req.valid("json"));
+    if (!report) throw new AppError("tenant.not_found");
+    return c.json(report, 200);
+  },
+);
+
+admin.openapi(
+  createRoute({
     method: "post",
     path: "/tenants/{id}/keys",
     summary: "Create an API key; the key is shown once",
@@ -189,6 +213,52 @@ admin.openapi(
     const key = await c.env.TENANT.getByName(id).rotateKey(keyId, overlapMs);
     if (!key) throw new AppError("key.not_found");
     return c.json(key, 201);
+  },
+);
+
+const BreakerParam = z.object({
+  name: DependencyName.openapi({ param: { name: "name", in: "path" }, description: "URL-encoded" }),
+});
+
+admin.openapi(
+  createRoute({
+    method: "get",
+    path: "/breakers",
+    summary: "Every external dependency's circuit breaker: state, configuration, recent transitions",
+    security,
+    responses: { 200: json(BreakerList, "breakers"), ...problemResponses(...TOKEN_CALL) },
+  }),
+  async (c) => c.json({ items: await c.env.BREAKER.getByName(BREAKER_REGISTRY).list() }, 200),
+);
+
+admin.openapi(
+  createRoute({
+    method: "get",
+    path: "/breakers/{name}",
+    summary: "One dependency's circuit breaker (defaults for one never configured nor tripped)",
+    security,
+    request: { params: BreakerParam },
+    responses: { 200: json(BreakerView, "the breaker"), ...problemResponses(...TOKEN_CALL) },
+  }),
+  async (c) => c.json(await c.env.BREAKER.getByName(c.req.valid("param").name).view(), 200),
+);
+
+admin.openapi(
+  createRoute({
+    method: "put",
+    path: "/breakers/{name}",
+    summary: "Configure a dependency's circuit breaker: thresholds, window, cool-down, jitter, probes",
+    security,
+    request: {
+      params: BreakerParam,
+      body: { required: true, content: { "application/json": { schema: BreakerConfig } } },
+    },
+    responses: { 200: json(BreakerView, "the breaker"), ...problemResponses(...TOKEN_CALL, ...JSON_BODY) },
+  }),
+  async (c) => {
+    const { name } = c.req.valid("param");
+    if (name === BREAKER_REGISTRY) throw new AppError("request.invalid", "That name is reserved.");
+    return c.json(await c.env.BREAKER.getByName(name).configure(c.req.valid("json")), 200);
   },
 );
 
@@ -272,6 +342,7 @@ admin.openapi(
     const externalPools = Object.fromEntries(
       await Promise.all(EXTERNAL_POOLS.map(async (p) => [p, await c.env.POOL.getByName(p).backlog()] as const)),
     );
+    const breakers = await c.env.BREAKER.getByName(BREAKER_REGISTRY).list();
     return c.json(
       {
         from: new Date(from).toISOString(),
@@ -279,6 +350,7 @@ admin.openapi(
         tenants: tenants.length,
         ...composeMetrics(parts),
         externalPools,
+        breakers,
       },
       200,
     );

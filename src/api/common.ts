@@ -8,7 +8,7 @@ import type { Credential } from "../control/tenant/object";
 import type { DeciderKey } from "../../schema/run";
 import { AppError } from "../errors";
 import { httpStatus, type ApiErrorCode } from "../../schema/errors";
-import { fieldErrors, type FieldError } from "../../schema/errors";
+import { fieldErrors, type FieldError, type ProblemExtensions } from "../../schema/errors";
 
 /** An external worker's call, as `requireWorker` authorized it: its token, and the lease it holds if it named one. */
 export interface WorkerCaller {
@@ -56,6 +56,7 @@ export interface ProblemSource {
   /** artifact.rejected: the scan's findings and what it did not scan. */
   findings?: Problem["findings"];
   notScanned?: Problem["notScanned"];
+  extensions?: ProblemExtensions | undefined;
 }
 
 /** RFC 9457 problem+json. */
@@ -68,6 +69,7 @@ export function problemResponse(c: Context, err: ProblemSource): Response {
     ...(err.errors?.length ? { errors: err.errors } : {}),
     ...(err.findings ? { findings: err.findings } : {}),
     ...(err.notScanned ? { notScanned: err.notScanned } : {}),
+    ...err.extensions,
   };
   const headers: Record<string, string> = { "content-type": "application/problem+json" };
   if (err.retryAfterMs !== undefined) headers["retry-after"] = String(Math.ceil(err.retryAfterMs / 1000));

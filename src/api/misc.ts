@@ -1,6 +1,8 @@
-/** Small resources: health, blueprints, usage, metrics. */
+/** Small resources: health, blueprints, usage, budgets, metrics. */
 import { createRoute, z } from "@hono/zod-openapi";
 import { BlueprintList, Metrics, MetricsQuery, UsageQuery, UsageReport } from "../../schema/api";
+import { BudgetQuery, BudgetReport } from "../../schema/budgets";
+import { BREAKER_REGISTRY } from "../../schema/breakers";
 import { describeBlueprints } from "../blueprints";
 import { cost, prices } from "../analytics/prices";
 import { json, newApi, problemResponses, TENANT_CALL, timeWindow } from "./common";
@@ -65,6 +67,24 @@ export const usage = newApi().openapi(
   },
 );
 
+export const budgets = newApi().openapi(
+  createRoute({
+    method: "get",
+    path: "/",
+    summary: "The tenant's cost budgets this month: spent, committed by running runs, forecast, thresholds crossed",
+    security: [{ bearer: [] }],
+    request: { query: BudgetQuery },
+    responses: {
+      200: json(BudgetReport, "budgets"),
+      ...problemResponses(...TENANT_CALL),
+    },
+  }),
+  async (c) => {
+    const report = await c.env.TENANT.getByName(c.get("tenantId")).budgetReport(c.req.valid("query").month);
+    return c.json(report, 200);
+  },
+);
+
 export const metrics = newApi().openapi(
   createRoute({
     method: "get",
@@ -79,9 +99,12 @@ export const metrics = newApi().openapi(
   }),
   async (c) => {
     const { from, to } = timeWindow(c.req.valid("query"));
-    const parts = await c.env.TENANT.getByName(c.get("tenantId")).metricParts(from, to);
+    const [parts, breakers] = await Promise.all([
+      c.env.TENANT.getByName(c.get("tenantId")).metricParts(from, to),
+      c.env.BREAKER.getByName(BREAKER_REGISTRY).list(),
+    ]);
     return c.json(
-      { from: new Date(from).toISOString(), to: new Date(to).toISOString(), ...composeMetrics([parts]) },
+      { from: new Date(from).toISOString(), to: new Date(to).toISOString(), ...composeMetrics([parts]), breakers },
       200,
     );
   },

@@ -74,6 +74,7 @@ runs.openapi(
         "step.invalid_input",
         "idempotency.conflict",
         "quota.exceeded",
+        "budget.exceeded",
       ),
     },
   }),
@@ -112,7 +113,12 @@ runs.openapi(
       c.get("credential"),
     );
     if (!opened.ok) throw AppError.from(opened);
-    const { runId, replayed } = opened;
+    const { runId, replayed, costSaving } = opened;
+    // A spent budget in cost-saving mode: agent steps ask for the cheaper model (their input records it).
+    const steps =
+      costSaving?.model != null
+        ? resolved.steps.map((s) => (s.pool === "agent" ? { ...s, input: { ...s.input, model: costSaving.model } } : s))
+        : resolved.steps;
     // The run's own callback endpoint exists before its first event. Not on a replay: its
     // secret was shown once, to the first request.
     const callback =
@@ -126,10 +132,10 @@ runs.openapi(
       project: body.project,
       blueprint: body.blueprint ?? null,
       failurePolicy: body.failurePolicy,
-      priority: body.priority,
+      priority: costSaving?.priority ?? body.priority,
       traceId: traceIdFrom(c.req.header("traceparent")) ?? newTraceId(),
       ...(body.deadlineMs ? { deadlineMs: body.deadlineMs } : {}),
-      steps: resolved.steps,
+      steps,
       scanning: opened.scanning,
       // A replay may find no run (the first request died before creating it): that one is
       // created the ordinary way, telling the tenant its status and asking for admission.

@@ -13,6 +13,7 @@ import { SimulatedCrash } from "./jobs/system";
 import { createJobContext } from "./context";
 import { jobFor } from "./jobs";
 import { poolOfQueue } from "./pools";
+import { throughBreaker } from "./breakers/gate";
 import { logError } from "../lib/log";
 import { sha256Hex } from "../lib/crypto";
 import type { BeginResult, Continuation, ReportResult, StepReport } from "../../schema/run";
@@ -135,8 +136,22 @@ async function execute(
   );
   const { context, record } = createJobContext(m, begun, input.data, env, run, controller, { queued: !continued });
   try {
+    // A job that declares its dependency runs through that dependency's breaker: a retryable
+    // failure counts against it, and while it is open the step is held instead of attempted.
+    const work = job.dependency
+      ? throughBreaker(
+          {
+            env,
+            dependency: job.dependency,
+            tenantId: begun.tenantId,
+            signal: controller.signal,
+            isFailure: (err) => toErrorShape(err).retryable,
+          },
+          () => job.run(context),
+        )
+      : job.run(context);
     const raw = await Promise.race([
-      job.run(context),
+      work,
       new Promise<never>((_, reject) =>
         controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true }),
       ),

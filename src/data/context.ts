@@ -3,8 +3,9 @@ import type { StepMessage } from "../../schema/messages";
 import { createArtifactWriter } from "../artifacts/writer";
 import type { RunStub } from "../control/run/stub";
 import type { Env } from "../env";
-import { NonRetryableError } from "../errors";
-import { providerFor } from "./agents/providers";
+import { AppError, NonRetryableError } from "../errors";
+import { PROVIDER_FAILURES, providerDependency, providerFor } from "./agents/providers";
+import { throughBreaker } from "./breakers/gate";
 import type { JobContext } from "./job";
 import { AttemptMeter } from "./meter";
 import type { Artifact, BeginResult, ReportCommon, SpawnStep } from "../../schema/run";
@@ -63,7 +64,20 @@ export function createJobContext(
     ai: {
       complete: async (request) => {
         const provider = providerFor(env);
-        const completion = await provider.complete({ ...request, signal: controller.signal });
+        const dependency = providerDependency(env, request.model);
+        const call = () => provider.complete({ ...request, signal: controller.signal });
+        const completion = dependency
+          ? await throughBreaker(
+              {
+                env,
+                dependency,
+                tenantId: begun.tenantId,
+                signal: controller.signal,
+                isFailure: (err) => err instanceof AppError && PROVIDER_FAILURES.has(err.code),
+              },
+              call,
+            )
+          : await call();
         context.meter({ tokensIn: completion.tokensIn, tokensOut: completion.tokensOut, model: completion.model });
         context.log("model call", {
           provider: provider.name,

@@ -389,6 +389,69 @@ describe("dashboard", () => {
     await shot("artifact-versions");
   });
 
+  it("shows the month's budgets as bars with their thresholds marked, and the dependencies' breakers", async () => {
+    const admin = { authorization: `Bearer ${rt.adminToken}` };
+    const set = await rt.fetch("/v1/admin/tenants/dev/budgets", {
+      method: "PUT",
+      headers: admin,
+      json: {
+        monthlyUsd: 1,
+        projects: { billing: 0.000001, demo: 1 },
+        thresholds: [0.5, 0.8, 1],
+        onExceeded: "notify",
+      },
+    });
+    expect(set.status).toBe(200);
+    // A dependency whose breaker opens and closes: one step of a job that declares it, failing for a moment.
+    const breaker = await rt.fetch("/v1/admin/breakers/diagnostic-upstream", {
+      method: "PUT",
+      headers: admin,
+      json: {
+        failureThreshold: 1,
+        failureRate: 1,
+        windowMs: 60_000,
+        minRequests: 100,
+        cooldownMs: 200,
+        jitter: 0,
+        probes: 1,
+      },
+    });
+    expect(breaker.status).toBe(200);
+    const flaky = await rt.fetch("/v1/runs", {
+      method: "POST",
+      json: {
+        project: "ops",
+        steps: [{ id: "up", type: "system.upstream", input: { failUntil: Date.now() + 2_000 } }],
+      },
+    });
+    expect((await waitForRun(rt, ((await flaky.json()) as { id: string }).id)).status).toBe("succeeded");
+
+    await page.getByRole("button", { name: "Refresh" }).click();
+    await page.getByTestId("budget-tenant").waitFor();
+    type Line = { spentUsd: number; limitUsd: number; exceeded: boolean; thresholdsCrossed: number[] };
+    const report = await api<{ tenant: Line; projects: (Line & { project: string })[] }>("/v1/budgets");
+    const bar = page.getByTestId("budget-tenant");
+    expect(Number(await bar.getAttribute("data-spent"))).toBe(report.tenant.spentUsd);
+    expect(Number(await bar.getAttribute("data-limit"))).toBe(1);
+    // Thresholds at 50, 80 and 100 % of the bar (what is spent is far below the limit here).
+    expect(
+      await bar.getByTestId("budget-threshold").evaluateAll((els) => els.map((e) => e.getAttribute("data-x"))),
+    ).toEqual(["50.00", "80.00", "100.00"]);
+    expect(report.projects.map((p) => [p.project, p.exceeded])).toEqual([
+      ["billing", true],
+      ["demo", false],
+    ]);
+    expect(await page.getByTestId("budget-billing").getAttribute("data-exceeded")).toBe("true");
+    expect(await page.getByTestId("budget-demo").getAttribute("data-exceeded")).toBe("false");
+    expect(await page.locator('[data-testid="budget-billing"] .budget-mark-crossed').count()).toBe(3);
+
+    const row = page.locator('[data-testid="breaker"][data-name="diagnostic-upstream"]');
+    expect(await row.getAttribute("data-state")).toBe("closed");
+    expect(await row.textContent()).toContain("half-open → closed");
+    await page.getByTestId("budgets").evaluate((el) => el.scrollIntoView({ block: "start" }));
+    await shot("usage-budgets");
+  });
+
   it("signs out: the key is gone from storage and the sign-in form is back; a deep link survives sign-in", async () => {
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByLabel("API key").waitFor();

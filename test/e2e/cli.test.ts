@@ -81,6 +81,24 @@ describe("the factory CLI against the real local runtime", () => {
     expect(logs.stdout.split("\n").filter((l) => l.includes("run.succeeded"))).toHaveLength(1);
     const usage = JSON.parse(factory(["usage", "--json"]).stdout) as { items: { key: string; runs: number }[] };
     expect(usage.items.find((r) => r.key === "cli")?.runs).toBe(1);
+
+    expect(factory(["budgets"]).stdout).toContain("no budget set for");
+    const set = await rt.fetch("/v1/admin/tenants/dev/budgets", {
+      method: "PUT",
+      headers: { authorization: `Bearer ${rt.adminToken}` },
+      json: { monthlyUsd: 2, projects: { cli: 1 }, onExceeded: "block" },
+    });
+    expect(set.status).toBe(200);
+    const budgets = factory(["budgets"]);
+    expect(budgets.code, budgets.stderr).toBe(0);
+    expect(budgets.stdout).toMatch(/\(tenant\)\s+\[\.{20}\] +\$0\.\d{6} of \$2/);
+    expect(budgets.stdout).toMatch(/cli\s+\[/);
+    const json = JSON.parse(factory(["budgets", "--json"]).stdout) as {
+      tenant: { limitUsd: number; spentUsd: number };
+    };
+    expect(json.tenant.limitUsd).toBe(2);
+    expect(json.tenant.spentUsd).toBeGreaterThan(0);
+    expect(factory(["breakers"]).stdout).toContain("no circuit breaker has changed state");
   });
 
   it("exits non-zero, with the problem's title and code, when a run fails or a call is refused", () => {

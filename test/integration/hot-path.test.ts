@@ -1,7 +1,7 @@
 import { reset, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, expect, it } from "vitest";
-import { api, createRun, waitForRun } from "../support/api";
+import { ADMIN_TOKEN, api, createRun, waitForRun } from "../support/api";
 
 afterEach(() => reset());
 
@@ -232,3 +232,19 @@ it("a finished one-step run's SQLite database stays small", async () => {
   // GB-month for as long as the run is kept (docs/capacity.md).
   expect(bytes).toBeLessThanOrEqual(96 * 1024);
 });
+it("a tenant with a cost budget pays one statement to charge a run's cost, and reads its budget once per object lifetime", async () => {
+  await warm(); // the dev tenant exists from its first request
+  const set = await api("/v1/admin/tenants/dev/budgets", {
+    method: "PUT",
+    key: ADMIN_TOKEN,
+    json: { monthlyUsd: 100, thresholds: [0.5], onExceeded: "block" },
+  });
+  expect(set.status).toBe(200);
+  await warm();
+  const counts = await runStatements(chain(1));
+  const charge = [...counts].filter(([text]) => text.startsWith("INSERT INTO run_spend"));
+  expect(charge.map(([, n]) => n)).toEqual([1]);
+  // The month's totals and the policy are read once per object lifetime, not per run.
+  expect([...counts].filter(([text]) => /FROM (run_spend|budget|budget_crossed)\b/.test(text))).toEqual([]);
+  expect(total(counts), `statements: ${total(counts)}; most frequent: ${top(counts)}`).toBeLessThanOrEqual(45);
+}, 30_000);

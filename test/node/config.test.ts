@@ -59,14 +59,16 @@ describe("wrangler.toml agrees with the pool registry", () => {
     for (const p of config.queues.producers) expect(declared, p.queue).toContain(p.queue);
   });
 
-  it("binds all four Durable Objects (Directory, Pool, Run, Tenant) with a SQLite migration, and R2", () => {
+  it("binds all five Durable Objects (Breaker, Directory, Pool, Run, Tenant) with a SQLite migration, and R2", () => {
     expect(config.durable_objects.bindings.map((b) => b.class_name).sort()).toEqual([
+      "BreakerObject",
       "DirectoryObject",
       "PoolObject",
       "RunObject",
       "TenantObject",
     ]);
     expect(config.migrations.flatMap((m) => m.new_sqlite_classes ?? []).sort()).toEqual([
+      "BreakerObject",
       "DirectoryObject",
       "PoolObject",
       "RunObject",

@@ -1,6 +1,7 @@
 /**
- * Usage and SLA: service-level figures, cost by day and by project, the usage table, and per
- * pool the backlog now and what the window's runs used there.
+ * Usage and SLA: service-level figures, the month's budgets, cost by day and by project, the
+ * usage table, per pool the backlog now and what the window's runs used there, and the external
+ * dependencies' circuit breakers.
  */
 import type { Chart } from "chart.js";
 import type { UsageReport } from "../../../schema/api";
@@ -9,6 +10,8 @@ import { COLORS, barChart, stackedBarChart } from "../charts";
 import { emptyState, errorState, fill, h, kpi } from "../dom";
 import { NONE, formatBytes, formatCount, formatDuration, formatPercent, formatTime, formatUsd } from "../format";
 import type { View } from "./view";
+import type { BudgetReport } from "../../../schema/budgets";
+import { breakersPanel, budgetPanel } from "./budgets";
 
 const WINDOWS = [
   { id: "30d", label: "Last 30 days", days: null }, // the API's default window
@@ -50,13 +53,14 @@ export const renderInsights: View = ({ api, main }) => {
   async function load(): Promise<void> {
     const w = WINDOWS.find((x) => x.id === range.value) ?? WINDOWS[0];
     const q = w.days === null ? {} : { from: new Date(Date.now() - w.days * 86_400_000).toISOString() };
-    let byProject: UsageReport, byDay: UsageReport, byPool: UsageReport, metrics: MetricsView;
+    let byProject: UsageReport, byDay: UsageReport, byPool: UsageReport, metrics: MetricsView, budgets: BudgetReport;
     try {
-      [byProject, byDay, byPool, metrics] = await Promise.all([
+      [byProject, byDay, byPool, metrics, budgets] = await Promise.all([
         api.usage({ ...q, groupBy: "project" }),
         api.usage({ ...q, groupBy: "day" }),
         api.usage({ ...q, groupBy: "pool" }),
         api.metrics(q),
+        api.budgets(),
       ]);
     } catch (err) {
       if (!disposed) fill(body, errorState(err));
@@ -139,6 +143,7 @@ export const renderInsights: View = ({ api, main }) => {
         ),
       ),
       h("h2", { class: "section-title" }, "Usage and cost"),
+      budgetPanel(budgets),
       h(
         "div",
         { class: "kpis" },
@@ -182,6 +187,7 @@ export const renderInsights: View = ({ api, main }) => {
       ),
       usageTable(rows),
       poolsPanel(metrics, byPool),
+      breakersPanel(metrics.breakers),
     );
     if (byDay.items.length > 0)
       charts.push(

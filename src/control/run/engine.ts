@@ -51,6 +51,10 @@ export function runScanning(run: RunRow): RunScanning {
 const WEBHOOK_EVENTS: ReadonlySet<EventType> = new Set(WEBHOOK_EVENT_TYPES);
 const FINAL_EVENTS: ReadonlySet<EventType> = new Set([...TERMINAL_RUN_STATUSES].map((s) => `run.${s}` as EventType));
 const MAX_LOG_LINES = 50;
+/** How long a step held by an open circuit breaker waits before it is dispatched again. */
+const HOLD_DEFAULT_MS = 1_000;
+const HOLD_MIN_MS = 50;
+const HOLD_MAX_MS = 3_600_000;
 
 export class RunEngine {
   /** Set while an opened run is created (see create). */
@@ -214,6 +218,10 @@ export class RunEngine {
       step.attempt,
       recordAttempt(report.usage, { viaQueue: hasQueues(step.pool), artifacts }),
     );
+    if (report.outcome === "failed" && report.error.code === "dependency.circuit_open") {
+      this.hold(step, report.error, now);
+      return { ok: true };
+    }
     if (report.outcome === "failed") {
       // A rejected artifact is listed (with its findings, without bytes) so that its download
       // can say why it is refused.
@@ -330,7 +338,8 @@ export class RunEngine {
       // Never picked up: the message was lost (a restarted local broker, say). Send it again.
       this.store.setAttempt(step.id, step.attempt, "lost", now);
       this.event("step.lease_expired", now, step.id, { attempt: step.attempt, phase: "queued" });
-      if (step.attempt >= step.max_attempts + this.config.lostBudget) {
+      // Attempts held by an open circuit breaker were dispatched and answered: not lost messages.
+      if (step.attempt - step.holds >= step.max_attempts + this.config.lostBudget) {
         this.failStep(
           step,
           { code: "step.undeliverable", message: `no worker picked up ${step.attempt} dispatches`, retryable: false },
@@ -523,6 +532,24 @@ export class RunEngine {
       return;
     }
     this.failStep({ ...step, failures }, error, now);
+  }
+
+  /**
+   * The attempt met an open circuit breaker: it ends `held` and the step waits to be dispatched
+   * again, its failures (the retry policy's count) unchanged. The run's deadline still applies.
+   */
+  private hold(step: StepRow, error: ErrorShape, now: number): void {
+    this.store.setAttempt(step.id, step.attempt, "held", now, error);
+    this.store.clearStepTimers(step.id);
+    this.moveStep(step, "retry", { holds: step.holds + 1 });
+    const delayMs = Math.min(Math.max(error.retryAfterMs ?? HOLD_DEFAULT_MS, HOLD_MIN_MS), HOLD_MAX_MS);
+    this.store.setTimer("backoff", step.id, now + delayMs, step.attempt);
+    this.event("step.held", now, step.id, {
+      attempt: step.attempt,
+      reason: "circuit.open",
+      dependency: error.dependency ?? null,
+      until: new Date(now + delayMs).toISOString(),
+    });
   }
 
   private failStep(step: StepRow, error: ErrorShape, now: number): void {

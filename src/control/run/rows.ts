@@ -63,6 +63,8 @@ export const RUN_MIGRATIONS: readonly Migration[] = [
     `ALTER TABLE artifact ADD COLUMN scan TEXT`,
     `ALTER TABLE artifact ADD COLUMN input_sha256 TEXT`,
   ],
+  // v4: dispatches of a step held by an open circuit breaker (they are not lost messages).
+  [`ALTER TABLE step ADD COLUMN holds INTEGER NOT NULL DEFAULT 0`],
 ];
 
 export interface RunRow {
@@ -96,6 +98,8 @@ export interface StepRow {
   status: StepStatus;
   attempt: number;
   failures: number;
+  /** Attempts that met an open circuit breaker and were held (not failures, not lost messages). */
+  holds: number;
   max_attempts: number;
   initial_delay_ms: number;
   max_delay_ms: number;

@@ -52,6 +52,10 @@ import { sendChunked } from "../../lib/queue-batch";
 import type { TenantSync } from "../../../schema/run";
 import type { ApprovalView } from "../../../schema/api";
 import { APPROVALS_MIGRATION, ApprovalBook, type HandedEvent, type ListApprovalsFilter } from "./approvals";
+import type { BudgetPolicy, BudgetReport } from "../../../schema/budgets";
+import type { Priority } from "../../../schema/vocabulary";
+import { cost, prices, type PriceTable } from "../../analytics/prices";
+import { BUDGET_MIGRATION, BudgetBook, monthOf, type Crossing } from "./budgets";
 
 /** Runs asked for their steps in flight per metrics request: about the concurrency limit. */
 const MAX_BACKLOG_RUNS = 200;
@@ -72,6 +76,7 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
   LIVE_RUNS_MIGRATION,
   [...SCANNING_MIGRATION, ...ARTIFACT_VERSION_MIGRATION],
   APPROVALS_MIGRATION,
+  BUDGET_MIGRATION,
 ];
 
 /** A refusal's message is what the API shows the caller: it never says which part of a key was wrong. */
@@ -91,7 +96,15 @@ export type { ListRunsFilter, OpenedRun };
 export type Credential = { keyId: string; secretHash: string } | { dev: true };
 
 export type OpenRunResult =
-  | { ok: true; runId: string; replayed: boolean; start: boolean; scanning: RunScanning }
+  | {
+      ok: true;
+      runId: string;
+      replayed: boolean;
+      start: boolean;
+      scanning: RunScanning;
+      /** Set when a spent budget in cost-saving mode admitted the run: its priority and agent model. */
+      costSaving?: { priority: Priority; model: string | null };
+    }
   | Refusal<
       | "auth.unauthenticated"
       | "tenant.suspended"
@@ -99,6 +112,7 @@ export type OpenRunResult =
       | "auth.insufficient_scope"
       | "idempotency.conflict"
       | "quota.exceeded"
+      | "budget.exceeded"
     >;
 
 /** Backoff of a failing send of due deliveries: 1 s, doubling, at most a minute. */
@@ -113,6 +127,9 @@ export class TenantObject extends DurableObject<Env> {
   private readonly runs: RunBook;
   private readonly webhooks: WebhookBook;
   private readonly approvals: ApprovalBook;
+  private readonly budgets: BudgetBook;
+  /** Read from the environment once: it does not change while the object lives. */
+  private readonly prices: PriceTable;
   /** In memory on purpose: an evicted object starts with a full bucket, which only errs kindly. */
   private bucket: TokenBucket | null = null;
   /** Read from the environment once: it does not change while the object lives. */
@@ -137,6 +154,8 @@ export class TenantObject extends DurableObject<Env> {
     this.scanning = new ScanningBook(this.sql);
     this.versions = new ArtifactVersions(this.sql);
     this.approvals = new ApprovalBook(this.sql);
+    this.budgets = new BudgetBook(this.sql);
+    this.prices = prices(env.PRICE_TABLE);
     this.policy = deliveryPolicy(env);
     this.alarmClock = new Alarm(ctx.storage);
     ctx.blockConcurrencyWhile(async () => {
@@ -200,7 +219,7 @@ export class TenantObject extends DurableObject<Env> {
   /** Changes status, limits or weight; a reactivated tenant or a raised limit starts waiting runs. */
   async updateTenant(patch: UpdateTenantBody): Promise<Tenant | null> {
     const tenant = this.profile.update(patch, Date.now());
-    if (tenant?.status === "active") this.runs.admit(tenant.limits.maxConcurrentRuns);
+    if (tenant?.status === "active") this.runs.admit(this.concurrency(tenant, Date.now()));
     await this.syncAlarm();
     return tenant;
   }
@@ -285,6 +304,21 @@ export class TenantObject extends DurableObject<Env> {
           scanning: this.scanning.forRun(run.project),
         };
     }
+    // A spent budget refuses before the quota counts the run: a refused run costs no quota.
+    const budget = this.budgets.verdict(run.project, now);
+    if (budget.action === "block") {
+      if (idempotency) this.runs.release(idempotency.key, run.runId);
+      const date = new Date(now);
+      return {
+        ...refuse(
+          "budget.exceeded",
+          `The ${budget.budget.project === null ? "tenant's" : `project '${budget.budget.project}'`} budget of $${budget.budget.limitUsd} for ${budget.budget.month} is spent.`,
+        ),
+        retryAfterMs: Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1) - now,
+        extensions: { budget: budget.budget },
+      };
+    }
+    const costSaving = budget.action === "cost-saving" ? { priority: "low" as const, model: budget.model } : undefined;
     if (!this.runs.reserve(now, tenant.limits.monthlyRuns)) {
       if (idempotency) this.runs.release(idempotency.key, run.runId);
       // Try again when the next month (UTC) begins.
@@ -295,8 +329,8 @@ export class TenantObject extends DurableObject<Env> {
       };
     }
     const opened = this.runs.open(
-      run,
-      { open: tenant.status === "active", limit: tenant.limits.maxConcurrentRuns },
+      costSaving ? { ...run, priority: costSaving.priority } : run,
+      { open: tenant.status === "active", limit: this.concurrency(tenant, now, run.project) },
       now,
     );
     // The alarm must come by the time this run is to be checked on (or start the runs let in);
@@ -310,7 +344,18 @@ export class TenantObject extends DurableObject<Env> {
       start: opened.start,
       // The run scans its artifacts under the project's policy as it stands now.
       scanning: this.scanning.forRun(run.project),
+      ...(costSaving ? { costSaving } : {}),
     };
+  }
+
+  /**
+   * The tenant's running-run slots now: `maxConcurrentRuns` for each unit of weight (weighted fair
+   * dispatch: a saturated pool serves tenants by their runs in flight, see docs/security.md), and
+   * half that (at least one) while a spent budget puts it in cost-saving mode.
+   */
+  private concurrency(tenant: Tenant, now: number, project = ""): number {
+    const limit = tenant.limits.maxConcurrentRuns * tenant.weight;
+    return this.budgets.verdict(project, now).action === "cost-saving" ? Math.max(1, Math.floor(limit / 2)) : limit;
   }
 
   /**
@@ -322,12 +367,60 @@ export class TenantObject extends DurableObject<Env> {
     // A succeeded run publishes its artifacts: each gets its version (once, however often this comes).
     if (sync.status === "succeeded" && sync.published)
       this.versions.publish(sync.project, sync.runId, sync.published, sync.at);
+    // A run's final sync carries its usage: its cost is charged here, once, in the month it ended.
+    const crossings = sync.usage
+      ? this.budgets.charge({
+          runId: sync.runId,
+          project: sync.project,
+          at: sync.at,
+          usd: cost(sync.usage, this.prices),
+        })
+      : [];
     const result = this.runs.record(sync, {
       open: tenant?.status === "active",
-      limit: tenant?.limits.maxConcurrentRuns ?? 0,
+      limit: tenant ? this.concurrency(tenant, sync.at) : 0,
     });
-    if (result.admitted.length > 0) await this.syncAlarm();
+    if (crossings.length > 0) await this.announce(crossings);
+    else if (result.admitted.length > 0) await this.syncAlarm();
     return { start: result.start };
+  }
+
+  // ── budgets ─────────────────────────────────────────────────────────────────
+
+  /** Sets the tenant's budgets (admin); null when there is no such tenant. */
+  async setBudgets(policy: BudgetPolicy): Promise<BudgetReport | null> {
+    if (!this.profile.get()) return null;
+    const now = Date.now();
+    const crossings = this.budgets.set(policy, now);
+    if (crossings.length > 0) await this.announce(crossings);
+    return this.budgets.report(monthOf(now), now, this.runs.runningByProject());
+  }
+
+  /** The month's budgets, spending and thresholds crossed. */
+  async budgetReport(month?: string): Promise<BudgetReport> {
+    const now = Date.now();
+    return this.budgets.report(month ?? monthOf(now), now, this.runs.runningByProject());
+  }
+
+  /** Crossed thresholds go to the webhooks subscribed to `budget.threshold_crossed`. */
+  private async announce(crossings: Crossing[]): Promise<void> {
+    const events = crossings.map((c) => ({
+      eventId: `evt_budget_${c.month}_${c.project ?? "_"}_${c.threshold}`,
+      type: "budget.threshold_crossed",
+      runId: "",
+      projectId: c.project ?? "",
+      tenantId: this.tenantId,
+      occurredAt: new Date(c.at).toISOString(),
+      data: {
+        month: c.month,
+        project: c.project,
+        threshold: c.threshold,
+        limitUsd: c.limitUsd,
+        spentUsd: c.spentUsd,
+        onExceeded: c.onExceeded,
+      },
+    }));
+    await this.acceptEvents(events);
   }
 
   /**
@@ -457,7 +550,7 @@ export class TenantObject extends DurableObject<Env> {
       freed = true;
     }
     const tenant = this.profile.get();
-    if (freed && tenant?.status === "active") this.runs.admit(tenant.limits.maxConcurrentRuns);
+    if (freed && tenant?.status === "active") this.runs.admit(this.concurrency(tenant, Date.now()));
     for (const runId of this.runs.toStart()) {
       await runStub(this.env, runId).start();
       this.runs.markStarted(runId);

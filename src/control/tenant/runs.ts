@@ -218,6 +218,16 @@ export class RunBook {
     ).map((r) => r.run_id);
   }
 
+  /** Admitted, unfinished runs by project (what each project's running runs commit of its budget). */
+  runningByProject(): Map<string, number> {
+    return new Map(
+      all<{ project: string; n: number }>(
+        this.sql,
+        `SELECT project, COUNT(*) AS n FROM run_index INDEXED BY run_index_live WHERE admitted = 1 AND ${LIVE} GROUP BY project`,
+      ).map((r) => [r.project, r.n]),
+    );
+  }
+
   counts(): { running: number; waiting: number } {
     const r = all<{ running: number; waiting: number }>(
       this.sql,

@@ -138,6 +138,29 @@ export function workersAi(ai: Ai | undefined, defaultModel: string): Provider {
   };
 }
 
+/**
+ * The external dependency a call to the configured provider is: its endpoint and model, each
+ * with its own circuit breaker. Null for the offline provider, which has nothing to fail.
+ */
+export function providerDependency(env: Env, model: string | undefined): string | null {
+  const chosen = model ?? env.AI_MODEL ?? "offline-1";
+  switch (env.AI_PROVIDER ?? "offline") {
+    case "openai":
+      return env.OPENAI_BASE_URL ? `ai:openai:${env.OPENAI_BASE_URL.replace(/\/+$/, "")}:${chosen}` : null;
+    case "workers-ai":
+      return `ai:workers-ai:${chosen}`;
+    default:
+      return null;
+  }
+}
+
+/** Errors that mean the provider is failing (not that it refused this request): they count against its breaker. */
+export const PROVIDER_FAILURES: ReadonlySet<string> = new Set([
+  "agent.upstream_error",
+  "agent.unavailable",
+  "step.timeout",
+]);
+
 /** The provider the environment configures (AI_PROVIDER), offline by default. */
 export function providerFor(env: Env): Provider {
   const model = env.AI_MODEL ?? "offline-1";

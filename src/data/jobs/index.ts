@@ -10,7 +10,7 @@ import { externalTask } from "./external";
 import { azure, githubActions, selfTest } from "./pipeline/jobs";
 import { docs, library, module, pack, plan, scaffold } from "./repo/jobs";
 import { billing, core } from "./saas/jobs";
-import { crash, echo, fail, hash, secrets, sleep } from "./system";
+import { crash, echo, fail, hash, secrets, sleep, upstream } from "./system";
 
 const ALL = [
   echo,
@@ -19,6 +19,7 @@ const ALL = [
   crash,
   hash,
   secrets,
+  upstream,
   plan,
   module,
   scaffold,

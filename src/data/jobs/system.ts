@@ -72,3 +72,15 @@ export const secrets = defineJob(SYSTEM.secrets, async ({ input, artifacts }) =>
   for (const [i, p] of planted.entries()) await artifacts.put(`planted-${i}.txt`, p.content, "text/plain");
   return { artifacts: planted.length };
 });
+
+/** Calls the simulated upstream received in this isolate, by how they went (tests count them). */
+export const upstreamCalls = { failed: 0, succeeded: 0 };
+
+export const upstream = defineJob(SYSTEM.upstream, async ({ input, attempt }) => {
+  if (Date.now() < input.failUntil) {
+    upstreamCalls.failed++;
+    throw new AppError("step.error", "the simulated upstream answered 503");
+  }
+  upstreamCalls.succeeded++;
+  return { attempt };
+});
