@@ -426,7 +426,8 @@ describe("dashboard", () => {
     });
     expect((await waitForRun(rt, ((await flaky.json()) as { id: string }).id)).status).toBe("succeeded");
 
-    await page.getByRole("button", { name: "Refresh" }).click();
+    // The Usage page, loaded now: the earlier tests leave the browser elsewhere.
+    await page.goto("/#/usage");
     await page.getByTestId("budget-tenant").waitFor();
     type Line = { spentUsd: number; limitUsd: number; exceeded: boolean; thresholdsCrossed: number[] };
     const report = await api<{ tenant: Line; projects: (Line & { project: string })[] }>("/v1/budgets");
