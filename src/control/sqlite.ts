@@ -82,17 +82,29 @@ export function execIn<T>(
 
 const CREATE_TABLE = /^\s*CREATE TABLE (\w+) \(/;
 const ADD_COLUMN = /^\s*ALTER TABLE (\w+) ADD COLUMN (.+)$/s;
+/** `DROP INDEX [IF EXISTS] name`, and the CREATE INDEX it undoes. */
+const DROP_INDEX = /^\s*DROP INDEX (?:IF EXISTS )?(\w+)\s*$/;
+const CREATE_INDEX = /^\s*CREATE (?:UNIQUE )?INDEX (\w+) /;
+
 /** Where a table's column list ends: before its first table constraint, or at its closing paren. */
 const TABLE_CONSTRAINT = /,\s*(PRIMARY KEY|UNIQUE|CHECK|FOREIGN KEY) \(/;
 
 /**
  * The statements that build the same schema as applying `migrations` in order, with each
- * `ALTER TABLE … ADD COLUMN` folded into its table's CREATE TABLE; null when a migration does
- * anything else, so that the chain is replayed instead. Pure; a test compares both schemas.
+ * `ALTER TABLE … ADD COLUMN` folded into its table's CREATE TABLE and each dropped index left
+ * out; null when a migration does anything else, so that the chain is replayed instead. Pure; a
+ * test compares both schemas.
  */
 export function squash(migrations: readonly Migration[]): string[] | null {
   const out: string[] = [];
   for (const statement of migrations.flat()) {
+    const drop = DROP_INDEX.exec(statement);
+    if (drop) {
+      const created = out.findIndex((s) => CREATE_INDEX.exec(s)?.[1] === drop[1]);
+      if (created < 0) return null;
+      out.splice(created, 1);
+      continue;
+    }
     const add = ADD_COLUMN.exec(statement);
     if (!add) {
       if (!/^\s*CREATE (TABLE|INDEX|UNIQUE INDEX) /.test(statement)) return null;

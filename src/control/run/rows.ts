@@ -65,6 +65,11 @@ export const RUN_MIGRATIONS: readonly Migration[] = [
   ],
   // v4: dispatches of a step held by an open circuit breaker (they are not lost messages).
   [`ALTER TABLE step ADD COLUMN holds INTEGER NOT NULL DEFAULT 0`],
+  // v5: indexes that cost more rows written than they saved reads (rows written are the bill,
+  // docs/capacity.md). Timers are kept in memory (timers.ts) and never queried by due time; steps
+  // are looked up by status only to start, resume, cancel or skip (a scan of at most 1,000 rows),
+  // while every status change rewrote the index.
+  [`DROP INDEX IF EXISTS timer_due`, `DROP INDEX IF EXISTS step_status`],
 ];
 
 export interface RunRow {
