@@ -6,9 +6,6 @@
  * bounded, and whatever was not scanned is listed. Findings keep a salted fingerprint of the
  * matched text, never the text.
  */
-import { lintSource } from "@secretlint/core";
-import { secretLintProfiler } from "@secretlint/profiler";
-import { creator as recommended } from "@secretlint/secretlint-rule-preset-recommend";
 import { unzipSync } from "fflate";
 import type { ArtifactScan, ArtifactStatus, Finding, NotScanned, ScanPolicy } from "../../schema/scanning";
 import { findHighEntropyAssignments, HIGH_ENTROPY_RULE } from "./entropy";
@@ -46,27 +43,14 @@ export interface ScanOutcome {
   scan: ArtifactScan;
 }
 
-// secretlint profiles every rule on every file by default (performance marks that pile up for the
-// isolate's lifetime): off, once, at load.
-secretLintProfiler.setEnabled(false);
-
 const MAX_LISTED = 100;
 const BOMB_FLOOR = 1024 * 1024;
 
-// secretlint's own `secretlint-disable` comments are not honoured: generated code must not be
-// able to switch the scan off. AWS access key ids are reported alone, not only with their secret.
-const CONFIG: Parameters<typeof lintSource>[0]["options"]["config"] = {
-  rules: [
-    {
-      id: "@secretlint/secretlint-rule-preset-recommend",
-      rule: recommended,
-      rules: [
-        { id: "@secretlint/secretlint-rule-filter-comments", disabled: true },
-        { id: "@secretlint/secretlint-rule-aws", options: { enableIDScanRule: true } },
-      ],
-    },
-  ],
-};
+/**
+ * secretlint, loaded on the first text file an isolate scans: an isolate that never scans (a
+ * control-plane object, a pool whose jobs write no artifacts) never evaluates its rule set.
+ */
+let secretlint: Promise<typeof import("./secretlint")> | undefined;
 
 /** Scans an artifact's bytes and decides its status under the policy. */
 export async function scanArtifact(
@@ -204,10 +188,8 @@ interface Hit {
 }
 
 async function findSecrets(file: string, content: string): Promise<Hit[]> {
-  const result = await lintSource({
-    source: { filePath: file, content, contentType: "text", ext: extOf(file) },
-    options: { config: CONFIG, maskSecrets: true, noPhysicFilePath: true },
-  });
+  secretlint ??= import("./secretlint");
+  const result = await (await secretlint).lint(file, content, extOf(file));
   const hits: Hit[] = result.messages
     .filter((m) => m.type === "message")
     .map((m) => ({
