@@ -1,5 +1,6 @@
 /** /v1/admin: tenants, their limits and keys. Behind ADMIN_TOKEN, never a tenant key. */
 import { createRoute, z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
 import { MetricsQuery, PlatformMetrics, TenantId } from "../../schema/api";
 import { allTenants, directoryShard } from "../control/directory/shards";
 import { isProduction, type Env } from "../env";
@@ -21,7 +22,7 @@ import { composeMetrics } from "../control/metrics";
 import { AppError } from "../errors";
 import { newKeyId } from "../lib/crypto";
 import { keyCacheFor } from "./auth";
-import { JSON_BODY, json, newApi, problemResponses, timeWindow, TOKEN_CALL } from "./common";
+import { type AppEnv, JSON_BODY, json, newApi, problemResponses, timeWindow, TOKEN_CALL } from "./common";
 
 const security = [{ admin: [] }];
 const TenantParam = z.object({ id: TenantId.openapi({ param: { name: "id", in: "path" } }) });
@@ -39,14 +40,12 @@ export const admin = newApi();
 
 // A change to a tenant's keys, status or limits made through this isolate is seen by its next
 // request at once; other isolates see it within KEY_CACHE_MS (src/api/key-cache.ts).
-admin.use("/tenants/:id/*", async (c, next) => {
+const forgetTenantKeys: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
-  if (c.req.method !== "GET") keyCacheFor(c.env).forgetTenant(c.req.param("id"));
-});
-admin.use("/tenants/:id", async (c, next) => {
-  await next();
-  if (c.req.method !== "GET") keyCacheFor(c.env).forgetTenant(c.req.param("id"));
-});
+  if (c.req.method !== "GET") keyCacheFor(c.env).forgetTenant(c.req.param("id") ?? "");
+};
+admin.use("/tenants/:id", forgetTenantKeys);
+admin.use("/tenants/:id/*", forgetTenantKeys);
 
 admin.openapi(
   createRoute({

@@ -2,49 +2,25 @@ import { reset, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, expect, it } from "vitest";
 import { ADMIN_TOKEN, api, createRun, waitForRun } from "../support/api";
+import { recordCalls } from "../support/calls";
 
 afterEach(() => reset());
 
-/**
- * Counts every SQL `exec` call any Durable Object makes (they share this isolate in tests) while
- * `work` runs, by statement text. A script (a new run's schema) is one call; a multi-row insert
- * is one call.
- */
-async function countStatements(work: () => Promise<void>): Promise<Map<string, number>> {
-  const proto = await runInDurableObject(
-    env.TENANT.getByName("probe"),
-    (_instance, state) => Object.getPrototypeOf(state.storage.sql) as SqlStorage,
-  );
-  const exec = proto.exec;
-  const counts = new Map<string, number>();
-  proto.exec = function (this: SqlStorage, query: string, ...params: unknown[]) {
-    const text = query.replace(/\s+/g, " ").trim();
-    counts.set(text, (counts.get(text) ?? 0) + 1);
-    return exec.call(this, query, ...params);
-  } as SqlStorage["exec"];
-  try {
-    await work();
-  } finally {
-    proto.exec = exec;
-  }
-  return counts;
-}
+type Cursor = SqlStorageCursor<Record<string, SqlStorageValue>>;
 
 /**
- * The rows SQLite read and wrote for every Durable Object while `work` runs: what SQLite-backed
- * objects are billed by (rows read, rows written), summed from each statement's cursor once the
- * code that ran it has consumed it.
+ * Runs `work` with every SQL `exec` of every Durable Object (they share this isolate in tests)
+ * handed to `seen`, with its statement text and the cursor it returned.
  */
-async function countRows(work: () => Promise<void>): Promise<{ read: number; written: number }> {
+async function watchSql(seen: (query: string, cursor: Cursor) => void, work: () => Promise<void>): Promise<void> {
   const proto = await runInDurableObject(
     env.TENANT.getByName("probe"),
     (_instance, state) => Object.getPrototypeOf(state.storage.sql) as SqlStorage,
   );
   const exec = proto.exec;
-  const cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] = [];
   proto.exec = function (this: SqlStorage, query: string, ...params: unknown[]) {
     const cursor = exec.call(this, query, ...params);
-    cursors.push(cursor);
+    seen(query, cursor);
     return cursor;
   } as SqlStorage["exec"];
   try {
@@ -52,6 +28,28 @@ async function countRows(work: () => Promise<void>): Promise<{ read: number; wri
   } finally {
     proto.exec = exec;
   }
+}
+
+/**
+ * Counts the SQL `exec` calls while `work` runs, by statement text. A script (a new run's schema)
+ * is one call; a multi-row insert is one call.
+ */
+async function countStatements(work: () => Promise<void>): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  await watchSql((query) => {
+    const text = query.replace(/\s+/g, " ").trim();
+    counts.set(text, (counts.get(text) ?? 0) + 1);
+  }, work);
+  return counts;
+}
+
+/**
+ * The rows SQLite read and wrote while `work` runs: what SQLite-backed objects are billed by,
+ * summed from each statement's cursor once the code that ran it has consumed it.
+ */
+async function countRows(work: () => Promise<void>): Promise<{ read: number; written: number }> {
+  const cursors: Cursor[] = [];
+  await watchSql((_query, cursor) => cursors.push(cursor), work);
   return cursors.reduce((sum, c) => ({ read: sum.read + c.rowsRead, written: sum.written + c.rowsWritten }), {
     read: 0,
     written: 0,
@@ -126,31 +124,13 @@ it("each further step of a chain, in steady state, stays within its statement bu
 
 it("creating a run is one call to the tenant's object: the key check rides on the call that opens the run", async () => {
   await warm();
-  const namespace = env.TENANT as unknown as { getByName(name: string): Record<string, unknown> };
-  const getByName = namespace.getByName;
-  const calls: string[] = [];
-  namespace.getByName = function (this: unknown, name: string) {
-    const stub = getByName.call(this, name);
-    // Every method of an RPC stub is a call to the object: count them by name.
-    return new Proxy(stub, {
-      get(target, prop) {
-        if (typeof prop !== "string" || prop === "then") return Reflect.get(target, prop);
-        return (...args: unknown[]) => {
-          calls.push(prop);
-          return (target[prop] as (...a: unknown[]) => unknown)(...args);
-        };
-      },
-    });
-  };
-  try {
+  const calls = await recordCalls({ tenant: env.TENANT }, async () => {
     const res = await api("/v1/runs", { method: "POST", json: chain(1) });
     expect(res.status).toBe(202);
-  } finally {
-    namespace.getByName = getByName;
-  }
+  });
   // The warm-up run's own end (its final status, its events) may reach the tenant meanwhile.
-  const background = new Set(["recordRun", "acceptEvents"]);
-  expect(calls.filter((name) => !background.has(name))).toEqual(["openRun"]);
+  const background = new Set(["tenant.recordRun", "tenant.acceptEvents"]);
+  expect(calls.filter((name) => !background.has(name))).toEqual(["tenant.openRun"]);
 });
 
 it("billed rows: what a run's SQLite reads and writes, in total and per further chain step (docs/capacity.md)", async () => {
@@ -177,41 +157,15 @@ it("billed rows: what a run's SQLite reads and writes, in total and per further 
 
 it("object calls: a run costs five calls besides one per step of a chain (a report begins the next step)", async () => {
   await warm();
-  const calls: string[] = [];
-  const namespaces = [
-    [env.RUN, "run"],
-    [env.TENANT, "tenant"],
-  ] as const;
-  const restore = namespaces.map(([ns, label]) => {
-    const namespace = ns as unknown as { getByName(name: string): Record<string, unknown> };
-    const getByName = namespace.getByName;
-    namespace.getByName = function (this: unknown, name: string) {
-      const stub = getByName.call(this, name);
-      return new Proxy(stub, {
-        get(target, prop) {
-          if (typeof prop !== "string" || prop === "then") return Reflect.get(target, prop);
-          return (...args: unknown[]) => {
-            calls.push(`${label}.${prop}`);
-            return (target[prop] as (...a: unknown[]) => unknown)(...args);
-          };
-        },
-      });
-    };
-    return () => {
-      namespace.getByName = getByName;
-    };
-  });
   let id = "";
-  try {
+  const calls = await recordCalls({ run: env.RUN, tenant: env.TENANT }, async (seen) => {
     id = (await createRun(chain(10))).id;
     // Polled through the API would add calls of its own: wait on the object's memory instead.
-    for (let i = 0; i < 1_000 && calls.filter((c) => c === "run.report").length < 10; i++) {
+    for (let i = 0; i < 1_000 && seen.filter((c) => c === "run.report").length < 10; i++) {
       await new Promise((r) => setTimeout(r, 20));
     }
     await new Promise((r) => setTimeout(r, 2_500)); // the webhook batch and the tenant's final sync
-  } finally {
-    for (const undo of restore) undo();
-  }
+  });
   expect((await waitForRun(id)).status).toBe("succeeded");
   const counted = new Map<string, number>();
   for (const c of calls) counted.set(c, (counted.get(c) ?? 0) + 1);

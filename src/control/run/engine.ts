@@ -364,11 +364,7 @@ export class RunEngine {
 
   // ── gates: approvals and signals (gate-engine.ts) ──────────────────────────
 
-  /**
-   * A decision on an approval gate. The first decision wins: the same one again answers what was
-   * recorded; the opposite one, or one on a gate that is not waiting, is refused. `key` is null
-   * for a signed link (checked by the object), which no approver list admits.
-   */
+  /** A decision on an approval gate (`GateEngine.decide`: the first one wins). */
   decide(
     stepId: string,
     decision: GateDecision,

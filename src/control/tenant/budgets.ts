@@ -21,6 +21,9 @@ export const BUDGET_MIGRATION = [
 /** A calendar month (UTC) as `YYYY-MM`. */
 export const monthOf = (ms: number): string => new Date(ms).toISOString().slice(0, 7);
 
+/** How long until the next calendar month (UTC) begins: when a monthly limit opens again. */
+export const untilNextMonth = (now: number): number => monthBounds(monthOf(now)).end - now;
+
 /** The month's bounds in ms since the epoch. */
 function monthBounds(month: string): { start: number; end: number } {
   const [y, m] = month.split("-").map(Number) as [number, number];

@@ -55,7 +55,7 @@ import { APPROVALS_MIGRATION, ApprovalBook, type HandedEvent, type ListApprovals
 import type { BudgetPolicy, BudgetReport } from "../../../schema/budgets";
 import type { Priority } from "../../../schema/vocabulary";
 import { cost, prices, type PriceTable } from "../../analytics/prices";
-import { BUDGET_MIGRATION, BudgetBook, monthOf, type Crossing } from "./budgets";
+import { BUDGET_MIGRATION, BudgetBook, monthOf, untilNextMonth, type Crossing } from "./budgets";
 
 /** Runs asked for their steps in flight per metrics request: about the concurrency limit. */
 const MAX_BACKLOG_RUNS = 200;
@@ -308,13 +308,12 @@ export class TenantObject extends DurableObject<Env> {
     const budget = this.budgets.verdict(run.project, now);
     if (budget.action === "block") {
       if (idempotency) this.runs.release(idempotency.key, run.runId);
-      const date = new Date(now);
       return {
         ...refuse(
           "budget.exceeded",
           `The ${budget.budget.project === null ? "tenant's" : `project '${budget.budget.project}'`} budget of $${budget.budget.limitUsd} for ${budget.budget.month} is spent.`,
         ),
-        retryAfterMs: Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1) - now,
+        retryAfterMs: untilNextMonth(now),
         extensions: { budget: budget.budget },
       };
     }
@@ -322,11 +321,7 @@ export class TenantObject extends DurableObject<Env> {
     if (!this.runs.reserve(now, tenant.limits.monthlyRuns)) {
       if (idempotency) this.runs.release(idempotency.key, run.runId);
       // Try again when the next month (UTC) begins.
-      const date = new Date(now);
-      return {
-        ...refuse("quota.exceeded"),
-        retryAfterMs: Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1) - now,
-      };
+      return { ...refuse("quota.exceeded"), retryAfterMs: untilNextMonth(now) };
     }
     const opened = this.runs.open(
       costSaving ? { ...run, priority: costSaving.priority } : run,
