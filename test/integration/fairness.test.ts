@@ -87,7 +87,9 @@ describe("weighted fair dispatch", () => {
       });
     }
     // The weight-4 tenant's backlog runs out first (at about half time); the others then have the pool.
-    const perTenant = { w1: 24, w2: 48, w4: 48 };
+    // Backlogs large enough for about 150 completions in the window: with 24/48/48 it held about
+    // 60, and one completion more or less moved a share by 1.7 points, a third of its band.
+    const perTenant = { w1: 48, w2: 96, w4: 96 };
     const started = Date.now();
     const ids = await flood(keys, perTenant);
     const submitted = Date.now();
