@@ -194,6 +194,11 @@ export const RunSummary = z
     status: z.enum(RUN_STATUSES),
     createdAt: z.string().datetime(),
     updatedAt: z.string().datetime(),
+    archivedAt: z
+      .string()
+      .datetime()
+      .nullable()
+      .openapi({ description: "when the finished run was archived to R2 (its retention's hot period ended)" }),
   })
   .openapi("RunSummary");
 export type RunSummary = z.infer<typeof RunSummary>;

@@ -10,6 +10,7 @@ import type { ReportedUsage, RunUsage } from "./usage";
 import type { FailurePolicy, PoolName, Priority, RunStatus } from "./vocabulary";
 import type { ArtifactScan, ArtifactStatus, RunScanning } from "./scanning";
 import type { PublishedArtifact } from "./artifacts";
+import type { RunRetention } from "./retention";
 
 export interface RetryPolicy {
   maxAttempts: number;
@@ -56,6 +57,8 @@ export interface NewRun {
   createdAt?: number;
   /** The project's scanning policy and allow list when the run was created (default: block). */
   scanning?: RunScanning;
+  /** The project's retention when the run was created (default: RETENTION_DEFAULTS). */
+  retention?: RunRetention;
 }
 
 /** An artifact an attempt wrote to R2: its name in the run, its key, size, type and sha256. */

@@ -31,6 +31,11 @@ export interface Env
   OPENAI_BASE_URL?: string;
   /** How long a Worker isolate trusts a key check, in ms (default 5000; "0": ask every time). */
   KEY_CACHE_MS?: string;
+  /**
+   * The shortest retention period an operator may set, in seconds (default 3600). Development and
+   * tests lower it so that runs archive within seconds; production leaves it unset.
+   */
+  RETENTION_MIN_SECONDS?: string;
   /** JSON overriding fields of the price table (src/analytics/prices.ts). */
   PRICE_TABLE?: string;
   /** Secrets (.dev.vars locally, `wrangler secret put` in production). */

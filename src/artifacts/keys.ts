@@ -33,3 +33,14 @@ export function artifactKey(scope: ArtifactScope, name: string): string {
   }
   return `tenants/${scope.tenantId}/runs/${scope.runId}/steps/${scope.stepId}/${scope.attempt}/${name}`;
 }
+
+/** Everything of one run in R2 (its artifacts and its archive) is under this prefix. */
+export function runPrefix(tenantId: string, runId: string): string {
+  if (!isSafeSegment(tenantId) || !isSafeSegment(runId)) throw new Error("invalid tenant or run id");
+  return `tenants/${tenantId}/runs/${runId}/`;
+}
+
+/** Where an archived run's record, steps, attempts and events are kept once its object is emptied. */
+export function archiveKey(tenantId: string, runId: string): string {
+  return `${runPrefix(tenantId, runId)}archive.json.gz`;
+}

@@ -26,6 +26,7 @@ import { migrate, type Migration } from "../sqlite";
 import type { MetricParts } from "../metrics";
 import { DEV_TENANT, PROFILE_MIGRATION, TenantProfile } from "./profile";
 import {
+  ARCHIVE_MIGRATION,
   LIVE_RUNS_MIGRATION,
   OPENED_CHECK_MS,
   RUN_BOOK_MIGRATION,
@@ -77,6 +78,7 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
   [...SCANNING_MIGRATION, ...ARTIFACT_VERSION_MIGRATION],
   APPROVALS_MIGRATION,
   BUDGET_MIGRATION,
+  ARCHIVE_MIGRATION,
 ];
 
 /** A refusal's message is what the API shows the caller: it never says which part of a key was wrong. */
@@ -378,6 +380,14 @@ export class TenantObject extends DurableObject<Env> {
     if (crossings.length > 0) await this.announce(crossings);
     else if (result.admitted.length > 0) await this.syncAlarm();
     return { start: result.start };
+  }
+
+  /**
+   * Called by a finished run once its archive is written to R2 and verified, before it empties its
+   * object: the index keeps the run's summary, marked archived. False when the index has no such run.
+   */
+  async recordArchived(runId: string, archive: { at: number; bytes: number }): Promise<boolean> {
+    return this.runs.archived(runId, archive.at, archive.bytes);
   }
 
   // ── budgets ─────────────────────────────────────────────────────────────────

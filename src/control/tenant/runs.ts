@@ -40,6 +40,12 @@ export const LIVE_RUNS_MIGRATION = [
   `ALTER TABLE run_index ADD COLUMN opened_at INTEGER`,
 ];
 
+/** Set when a finished run's object archived it to R2 and emptied itself (issue 20). */
+export const ARCHIVE_MIGRATION = [
+  `ALTER TABLE run_index ADD COLUMN archived_at INTEGER`,
+  `ALTER TABLE run_index ADD COLUMN archive_bytes INTEGER`,
+];
+
 /**
  * How long an opened run may stay unheard of before the tenant asks its object whether it
  * exists: one whose creation never happened (the request died between the two calls) would
@@ -77,6 +83,7 @@ interface IndexRow {
   admitted: number;
   created_at: number;
   updated_at: number;
+  archived_at: number | null;
 }
 
 export class RunBook {
@@ -326,9 +333,23 @@ export class RunBook {
         status: r.status,
         createdAt: new Date(r.created_at).toISOString(),
         updatedAt: new Date(r.updated_at).toISOString(),
+        archivedAt: r.archived_at === null ? null : new Date(r.archived_at).toISOString(),
       })),
       next: rows.length > filter.limit && last ? { createdAt: last.created_at, runId: last.run_id } : null,
     };
+  }
+
+  /** A finished run was archived: its summary stays, marked, until the archive expires. False: no such run. */
+  archived(runId: string, at: number, bytes: number): boolean {
+    return (
+      all(
+        this.sql,
+        "UPDATE run_index SET archived_at = ?, archive_bytes = ? WHERE run_id = ? AND archived_at IS NULL RETURNING 1",
+        at,
+        bytes,
+        runId,
+      ).length > 0 || all(this.sql, "SELECT 1 FROM run_index WHERE run_id = ?", runId).length > 0
+    );
   }
 
   /** Forgets a claim whose run was never created (refused by the quota), so a retry is fresh. */
