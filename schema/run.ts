@@ -143,6 +143,8 @@ export interface TenantSync {
   outcome?: RunOutcome;
   /** A succeeded run's artifacts (not rejected), for the tenant to version. */
   published?: PublishedArtifact[];
+  /** Set once the run is over: what it holds, for the tenant's storage figures (GET /v1/usage). */
+  storage?: { stateBytes: number; artifactBytes: number };
 }
 
 /** How a finished run went, for SLA metrics. */

@@ -35,6 +35,7 @@ import type { RunScanning } from "../../../schema/scanning";
 import { Alarm } from "../alarms";
 import { Waiters } from "../waiters";
 import { decisionLinks, type LinkClaims } from "../../lib/decision-links";
+import { purgeRunObjects } from "../../artifacts/purge";
 
 export type ControlResult = { ok: true; run: WireRun } | Refusal;
 export type RunControl = "cancel" | "pause" | "resume";
@@ -208,6 +209,34 @@ export class RunObject extends DurableObject<Env> {
     const result = this.mutate(() => retrySource(this.store, newRunId, Date.now()));
     await this.outbox.settle();
     return result;
+  }
+
+  /**
+   * Deletes the run for good: its artifacts and archive in R2, then its object's storage. Only a
+   * finished run whose events have all been handed to its tenant (pending webhook deliveries live
+   * there, not here); otherwise `run.active`. Idempotent, and safe to call again after a crash:
+   * the object's rows go last, so a purge cut short is found and finished by the next call.
+   * Null when the tenant has no such run here (never was, or already emptied).
+   */
+  async purge(tenantId: string): Promise<{ ok: true; deleted: number } | Refusal<"run.active"> | null> {
+    const run = this.owned(tenantId);
+    if (!run) return null;
+    if (!TERMINAL_RUN_STATUSES.has(run.status)) return refuse("run.active");
+    // Events held for their webhook batch go to the tenant now: the purge waits for nothing else.
+    if (!this.store.outboxEmpty()) this.mutate(() => this.store.setTimer("outbox", "webhooks", Date.now()));
+    await this.outbox.settle();
+    if (!this.store.outboxEmpty())
+      return refuse("run.active", "The run is still handing its last events to its tenant; try again shortly.");
+    let deleted = 0;
+    for (let more = true; more; ) {
+      const purged = await purgeRunObjects(this.env.ARTIFACTS, tenantId, run.id);
+      deleted += purged.deleted;
+      more = purged.more;
+    }
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.store.forgetAll();
+    return { ok: true, deleted };
   }
 
   /** This run's steps in flight, by pool (for the tenant's backlog metrics). */

@@ -106,6 +106,12 @@ export class RunStore {
     this.outboxRows.forget();
   }
 
+  /** After the object's storage was deleted (a purge, an archival): it holds no run from now on. */
+  forgetAll(): void {
+    this.forgetCaches();
+    this.ready = false;
+  }
+
   // ── the run ──────────────────────────────────────────────────────────────────
 
   run(): RunRow | null {

@@ -1,0 +1,55 @@
+import { reset, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it } from "vitest";
+import { runPrefix } from "../../src/artifacts/keys";
+import { createRun, waitForRun } from "../support/api";
+
+afterEach(() => reset());
+
+const TENANT = "dev";
+
+/** Tables left in the run's object (SQLite's own excepted). */
+async function tablesOf(runId: string): Promise<string[]> {
+  return runInDurableObject(env.RUN.getByName(runId), (_instance, state) =>
+    state.storage.sql
+      .exec<{ name: string }>(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'",
+      )
+      .toArray()
+      .map((r) => r.name),
+  );
+}
+
+describe("purging a run", () => {
+  it("deletes a finished run's artifacts and its object's storage, and is idempotent", async () => {
+    const run = await createRun({
+      project: "p",
+      blueprint: "microservice",
+      input: { name: "purged-api", resources: ["things"] },
+    });
+    expect((await waitForRun(run.id)).status).toBe("succeeded");
+    const prefix = runPrefix(TENANT, run.id);
+    expect((await env.ARTIFACTS.list({ prefix })).objects.length).toBeGreaterThan(0);
+    expect(await tablesOf(run.id)).not.toEqual([]);
+
+    const stub = env.RUN.getByName(run.id);
+    const purged = await stub.purge(TENANT);
+    expect(purged).toMatchObject({ ok: true });
+    expect(purged && purged.ok && purged.deleted).toBeGreaterThan(0);
+    expect((await env.ARTIFACTS.list({ prefix })).objects).toEqual([]);
+    expect(await tablesOf(run.id)).toEqual([]);
+    expect(await stub.get(TENANT)).toBeNull();
+    // Again: nothing left to purge; reading the emptied object wrote nothing back.
+    expect(await stub.purge(TENANT)).toBeNull();
+    expect(await tablesOf(run.id)).toEqual([]);
+  });
+
+  it("refuses a run that is not finished, and another tenant's run, changing nothing", async () => {
+    const run = await createRun({ project: "p", steps: [{ id: "a", type: "system.sleep", input: { ms: 3_000 } }] });
+    const stub = env.RUN.getByName(run.id);
+    expect(await stub.purge("someone-else")).toBeNull();
+    expect(await stub.purge(TENANT)).toMatchObject({ ok: false, code: "run.active" });
+    expect((await stub.get(TENANT))?.status).not.toBe("succeeded");
+    expect((await waitForRun(run.id)).status).toBe("succeeded");
+  });
+});
