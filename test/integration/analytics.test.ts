@@ -1,8 +1,10 @@
-import { reset } from "cloudflare:test";
+import { reset, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { LIMITS, POINTS, type PointKind } from "../../schema/analytics/points";
 import { api, createRun, events, waitForRun } from "../support/api";
+import { MAX_POINTS_PER_CALL } from "../../src/control/run/analytics";
+import type { RunStore } from "../../src/control/run/store";
 
 // Analytics Engine stores nothing locally, so the test listens on the binding itself: the run
 // and tenant objects run in this isolate and write through this same object.
@@ -123,4 +125,34 @@ it("writes a webhook point for each delivery attempt", async () => {
     attempt: 1,
     httpStatus: 0,
   });
+});
+
+it("writes a mass ending's points over several invocations, never more than Analytics Engine takes in one", async () => {
+  // 250 attempts ending in one transaction: what an alarm does when a crashed worker pool's leases lapse together.
+  const run = await createRun({ project: "p", steps: [{ id: "a", type: "system.echo", input: {} }] });
+  await waitForRun(run.id);
+  const stub = env.RUN.getByName(run.id);
+  const before = written.length;
+  await runInDurableObject(stub, async (instance) => {
+    const object = instance as unknown as {
+      mutate(decide: () => void): void;
+      store: RunStore;
+      outbox: { settle(): Promise<void> };
+    };
+    // As every RPC does: one decision, then the outbox is settled and the alarm set.
+    object.mutate(() => {
+      for (let i = 0; i < 250; i++) object.store.appendEvent("step.failed", Date.now(), "a", { attempt: 1 });
+    });
+    await object.outbox.settle();
+  });
+  const perCall = [written.length - before];
+  // The rest follow at the object's alarm, a call (an invocation) of its own each time.
+  // (Run early, an alarm whose timer is not yet due writes what is behind and sets the timer again.)
+  while (await runDurableObjectAlarm(stub)) {
+    const wrote = written.length - before - perCall.reduce((a, b) => a + b, 0);
+    if (wrote > 0) perCall.push(wrote);
+  }
+  expect(perCall).toEqual([MAX_POINTS_PER_CALL, MAX_POINTS_PER_CALL, 250 - 2 * MAX_POINTS_PER_CALL]);
+  const steps = written.slice(before).map(decode);
+  expect(steps.every((p) => p.kind === "step" && p.runId === run.id && p.outcome === "failed")).toBe(true);
 });

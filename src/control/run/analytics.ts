@@ -16,21 +16,38 @@ export interface PointContext {
   expectedMs: (blueprint: string) => number | undefined;
 }
 
+/**
+ * Analytics Engine accepts at most 250 points per invocation and drops the rest. A call writes at
+ * most this many (an RPC may commit twice), so a mass ending — cancelling a run of 1,000 parallel
+ * steps — writes its points over several invocations instead of losing most of them.
+ */
+export const MAX_POINTS_PER_CALL = 100;
+
+/**
+ * Points for the endings logged after event `after`, at most `max` of them, in log order; `more`
+ * when endings remain for a later invocation (`backlog`: read them even if this transaction
+ * logged no new ending).
+ */
 export function pointsSince(
   store: RunStore,
   after: number,
   ctx: PointContext,
-): { points: AnalyticsEngineDataPoint[]; last: number } {
-  const endings = store.endingsSince(after);
-  const last = endings[endings.length - 1];
-  const run = last ? store.run() : null;
-  if (!last || !run) return { points: [], last: after };
+  backlog = false,
+  max = MAX_POINTS_PER_CALL,
+): { points: AnalyticsEngineDataPoint[]; last: number; more: boolean } {
+  // One more than fits: whether any remain is known without a second query.
+  const endings = store.endingsSince(after, max + 1, backlog);
+  const run = endings.length > 0 ? store.run() : null;
+  if (!run) return { points: [], last: after, more: false };
   const points: AnalyticsEngineDataPoint[] = [];
+  let last = after;
   for (const e of endings) {
-    if (e.type.startsWith("step.")) points.push(stepPoint(run, e));
-    else points.push(...runPoints(store, run, e, ctx));
+    const next = e.type.startsWith("step.") ? [stepPoint(run, e)] : runPoints(store, run, e, ctx);
+    if (points.length + next.length > max) return { points, last, more: true };
+    points.push(...next);
+    last = e.seq;
   }
-  return { points, last: last.seq };
+  return { points, last, more: false };
 }
 
 function stepPoint(run: RunRow, e: EndingRow): AnalyticsEngineDataPoint {

@@ -66,9 +66,10 @@ export class EventLog {
    * Attempt and run endings logged after event `after`, with what analytics needs of each
    * (src/control/run/analytics.ts). Reads the event log, as every other consumer of it does.
    */
-  endingsSince(after: number): EndingRow[] {
-    // Most transactions end nothing (a dispatch, a start, a heartbeat): skip the query for them.
-    if (!this.endingLogged) return [];
+  endingsSince(after: number, limit: number, backlog = false): EndingRow[] {
+    // Most transactions end nothing (a dispatch, a start, a heartbeat): skip the query for them,
+    // unless endings logged earlier are still to be read (`backlog`).
+    if (!this.endingLogged && !backlog) return [];
     this.endingLogged = false;
     return this.q.all<EndingRow>(
       `SELECT e.seq, e.type, e.step_id, e.occurred_at, s.pool, s.type AS step_type,
@@ -78,8 +79,9 @@ export class EventLog {
        FROM event e
        LEFT JOIN step s ON s.id = e.step_id
        LEFT JOIN attempt a ON a.step_id = e.step_id AND a.attempt = json_extract(e.data, '$.attempt')
-       WHERE e.seq > ? AND e.type IN (${ENDINGS.map((t) => `'${t}'`).join(",")}) ORDER BY e.seq`,
+       WHERE e.seq > ? AND e.type IN (${ENDINGS.map((t) => `'${t}'`).join(",")}) ORDER BY e.seq LIMIT ?`,
       after,
+      limit,
     );
   }
 }

@@ -37,6 +37,9 @@ import { Waiters } from "../waiters";
 import { decisionLinks, type LinkClaims } from "../../lib/decision-links";
 import { purgeRunObjects } from "../../artifacts/purge";
 
+/** When the next invocation writes the points a mass ending left over. */
+const POINTS_FOLLOW_MS = 1_000;
+
 export type ControlResult = { ok: true; run: WireRun } | Refusal;
 export type RunControl = "cancel" | "pause" | "resume";
 
@@ -49,6 +52,8 @@ export class RunObject extends DurableObject<Env> {
   private readonly waiters = new Waiters();
   /** The last event already turned into analytics points (in memory: at most once). */
   private analyzedSeq = 0;
+  /** Endings after `analyzedSeq` are still to be turned into points (more than one call may write). */
+  private pointsBehind = false;
   private readonly pointContext: PointContext;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -329,9 +334,17 @@ export class RunObject extends DurableObject<Env> {
       throw err;
     }
     this.waiters.wakeAll();
-    const { points, last } = pointsSince(this.store, this.analyzedSeq, this.pointContext);
+    const { points, last, more } = pointsSince(this.store, this.analyzedSeq, this.pointContext, this.pointsBehind);
     this.analyzedSeq = last;
     writePoints(this.env.ANALYTICS, points);
+    // The rest of a mass ending's points go in a later invocation, the alarm's (a timer row only then).
+    if (more)
+      this.ctx.storage.transactionSync(() => {
+        this.store.beginTransaction();
+        this.store.setTimer("outbox", "points", Date.now() + POINTS_FOLLOW_MS);
+        this.store.commit();
+      });
+    this.pointsBehind = more;
     return result;
   }
 }

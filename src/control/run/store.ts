@@ -253,8 +253,8 @@ export class RunStore {
   }
 
   /** Attempt and run endings logged after event `after`, with what analytics needs of each. */
-  endingsSince(after: number): EndingRow[] {
-    return this.ready ? this.eventLog.endingsSince(after) : [];
+  endingsSince(after: number, limit: number, backlog = false): EndingRow[] {
+    return this.ready ? this.eventLog.endingsSince(after, limit, backlog) : [];
   }
 
   lastEventSeq(): number {
