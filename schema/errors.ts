@@ -117,6 +117,11 @@ export const ERRORS = {
   // Administration.
   "tenant.not_found": { status: 404, retryable: false, title: "No such tenant." },
   "tenant.exists": { status: 409, retryable: false, title: "The tenant already exists." },
+  "tenant.purging": {
+    status: 409,
+    retryable: true,
+    title: "The tenant is being purged; it cannot be changed or created again until the purge finishes.",
+  },
   "tenant.reserved": { status: 409, retryable: false, title: "Tenant 'dev' is the local development tenant." },
   "key.not_found": { status: 404, retryable: false, title: "No such live key." },
   "scan.allow_list_full": {
