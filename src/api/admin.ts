@@ -73,7 +73,9 @@ admin.openapi(
     // is refused: its new object would be deleted with the old one. After the purge it is free.
     if ((await c.env.DIRECTORY.getByName(directoryShard(id)).add(id)) === "purging")
       throw new AppError("tenant.purging", `Tenant '${id}' is being purged; create it again once the purge is done.`);
-    const tenant = await c.env.TENANT.getByName(id).createTenant(body);
+    const create = () => c.env.TENANT.getByName(id).createTenant(body);
+    // A purged tenant's object, still in memory, resets itself on this call: the retry reaches a new one.
+    const tenant = await create().catch(create);
     if (!tenant) throw new AppError("tenant.exists", `Tenant '${id}' already exists.`);
     c.header("location", `/v1/admin/tenants/${id}`);
     return c.json(tenant, 201);

@@ -148,7 +148,6 @@ describe("expiry", () => {
         type: "run.failed",
         runId: "run_held",
         projectId: "p",
-        tenantId: T,
         occurredAt: new Date().toISOString(),
         data: {},
       },

@@ -195,6 +195,9 @@ export class TenantObject extends DurableObject<Env> {
   // ── the tenant and its keys ─────────────────────────────────────────────────
 
   async createTenant(body: Omit<CreateTenantBody, "id">): Promise<Tenant | null> {
+    // A purged tenant's object still in memory holds caches of the old tenant: it starts afresh
+    // (this call fails; the caller's next call reaches a new instance, migrated on an empty store).
+    if (this.gone) this.ctx.abort("a purged tenant is created again");
     return this.profile.create(this.tenantId, body, Date.now());
   }
 
@@ -496,7 +499,7 @@ export class TenantObject extends DurableObject<Env> {
       { reason: progress.reason, requestedBy: progress.requestedBy, requestedAt: Date.parse(progress.requestedAt) },
       pass.counts,
     );
-    await this.ctx.storage.deleteAlarm();
+    await this.alarmClock.sync(null);
     await this.ctx.storage.deleteAll();
     // The object may live on in memory until evicted: its caches must not answer for the tenant.
     this.gone = true;
