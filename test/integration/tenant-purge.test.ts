@@ -2,6 +2,7 @@ import { abortAllDurableObjects, reset, runDurableObjectAlarm, runInDurableObjec
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import type { PurgeAudit, PurgeProgress } from "../../schema/tenants";
+import { runStub } from "../../src/control/run/stub";
 import { ADMIN_TOKEN, api, createRun, newTenantKey, waitForRun } from "../support/api";
 
 afterEach(() => reset());
@@ -83,8 +84,8 @@ describe("purging a tenant", () => {
     // Nothing is left: no R2 key under its prefix, no table in its object, no run object.
     expect((await env.ARTIFACTS.list({ prefix: `tenants/${T}/` })).objects).toEqual([]);
     expect(await tablesOf(T)).toEqual([]);
-    expect(await env.RUN.getByName(done.id).get(T)).toBeNull();
-    expect(await env.RUN.getByName(active.id).get(T)).toBeNull();
+    expect(await runStub(env, done.id).get(T)).toBeNull();
+    expect(await runStub(env, active.id).get(T)).toBeNull();
     // Its old key → 401; the object answered without writing anything back.
     const gone = await api("/v1/runs", { key });
     expect(gone.status).toBe(401);
