@@ -175,6 +175,27 @@ admin.openapi(
 
 admin.openapi(
   createRoute({
+    method: "get",
+    path: "/tenants/{id}/retention",
+    summary: "A tenant's retention policy in force",
+    security,
+    request: { params: TenantParam },
+    responses: {
+      200: json(RetentionSettings, "the policy in force"),
+      ...problemResponses(...TOKEN_CALL, "tenant.not_found"),
+    },
+  }),
+  async (c) => {
+    const settings = await c.env.TENANT.getByName(c.req.valid("param").id).retentionSettings(
+      retentionMinSeconds(c.env),
+    );
+    if (!settings) throw new AppError("tenant.not_found");
+    return c.json(settings, 200);
+  },
+);
+
+admin.openapi(
+  createRoute({
     method: "delete",
     path: "/tenants/{id}",
     summary:
