@@ -82,6 +82,9 @@ describe("retention policy", () => {
     expect(set.status).toBe(200);
     const read = (await (await api("/v1/retention", { key })).json()) as Record<string, unknown>;
     expect(read).toEqual(await set.json());
+    // The operator reads the same.
+    const adminRead = await api("/v1/admin/tenants/ret-a/retention", { key: ADMIN_TOKEN });
+    expect(await adminRead.json()).toEqual(read);
     expect(read).toMatchObject({
       policy: { ...RETENTION_DEFAULTS, archiveSeconds: 30 * 86_400 },
       // A project's periods in force: its own, then the tenant's, then the defaults.
@@ -194,6 +197,18 @@ describe("expiry", () => {
           },
         ],
       }),
+    );
+    // Hot: its state is held in its object, priced as Durable Object storage.
+    const hot = (await (await api("/v1/usage", { key })).json()) as {
+      storage: Record<string, number>;
+      prices: { perDoStorageGbMonthUsd: number; perR2StorageGbMonthUsd: number };
+    };
+    expect(hot.storage).toMatchObject({ runStateBytes: 72 * 1024, archiveBytes: 0, artifactBytes: 30 });
+    expect(hot.storage.monthlyCostUsd).toBe(
+      Math.round(
+        ((72 * 1024) / 1e9) * hot.prices.perDoStorageGbMonthUsd * 1e6 +
+          (30 / 1e9) * hot.prices.perR2StorageGbMonthUsd * 1e6,
+      ) / 1e6,
     );
     expect(await tenant.recordArchived("run_old", { at: Date.now(), bytes: 7 })).toBe(true);
     const usageNow = (await (await api("/v1/usage", { key })).json()) as { storage: Record<string, number> };
