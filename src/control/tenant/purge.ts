@@ -131,28 +131,25 @@ export async function purgePass(book: PurgeBook, env: Env, tenantId: string, now
   if (!progress) return { done: false, retryInMs: ACTIVE_RETRY_MS };
   if (progress.phase === "runs") {
     const batch = book.runs(PURGE_RUN_BATCH);
+    if (batch.length === 0) {
+      book.advance("objects", {}, now());
+      return { done: false, retryInMs: 0 };
+    }
     let purged = 0;
-    let cancelled = 0;
-    let waiting = false;
     for (const { run_id, live } of batch) {
       const stub = runStub(env, run_id);
-      if (live) {
-        const result = await stub.control(tenantId, "cancel");
-        if (result?.ok) cancelled++;
-      }
+      if (live && (await stub.control(tenantId, "cancel"))?.ok)
+        book.advance("runs", { activeRunsCancelled: 1 }, now());
       const result = await stub.purge(tenantId);
-      if (result && !result.ok) {
-        // Still finishing (its cancel, or its last events): the next pass tries again.
-        waiting = true;
-        continue;
-      }
+      // Still finishing (its cancel, or its last events): the next pass tries again.
+      if (result && !result.ok) continue;
       if (!result) await purgeRunObjects(env.ARTIFACTS, tenantId, run_id);
+      // One synchronous block, so one commit: a kill never forgets a run it did not count.
       book.forgetRun(run_id);
+      book.advance("runs", { runs: 1 }, now());
       purged++;
     }
-    const next = batch.length === 0 ? "objects" : "runs";
-    book.advance(next, { runs: purged, activeRunsCancelled: cancelled }, now());
-    return { done: false, retryInMs: waiting && purged === 0 ? ACTIVE_RETRY_MS : 0 };
+    return { done: false, retryInMs: purged === 0 ? ACTIVE_RETRY_MS : 0 };
   }
   if (progress.phase === "objects") {
     let deleted = 0;
