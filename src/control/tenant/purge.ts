@@ -138,8 +138,7 @@ export async function purgePass(book: PurgeBook, env: Env, tenantId: string, now
     let purged = 0;
     for (const { run_id, live } of batch) {
       const stub = runStub(env, run_id);
-      if (live && (await stub.control(tenantId, "cancel"))?.ok)
-        book.advance("runs", { activeRunsCancelled: 1 }, now());
+      if (live && (await stub.control(tenantId, "cancel"))?.ok) book.advance("runs", { activeRunsCancelled: 1 }, now());
       const result = await stub.purge(tenantId);
       // Still finishing (its cancel, or its last events): the next pass tries again.
       if (result && !result.ok) continue;
