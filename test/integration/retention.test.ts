@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { TenantSync } from "../../schema/run";
 import { RETENTION_DEFAULTS, RETENTION_MAX_SECONDS } from "../../schema/retention";
 import { archiveKey, runPrefix } from "../../src/artifacts/keys";
-import { ADMIN_TOKEN, api, newTenantKey } from "../support/api";
+import { ADMIN_TOKEN, api, createRun, newTenantKey, waitForRun } from "../support/api";
 
 afterEach(() => reset());
 
@@ -174,6 +174,55 @@ describe("expiry", () => {
     expect(due[0]).toEqual({ run_id: "run_done", due: null });
     expect(due[1]?.due).toBeGreaterThan(Date.now());
   }, 20_000);
+
+  it("keeps a failed run's artifacts while a retry that carries them is still running", async () => {
+    const T = "dev";
+    // The development tenant is made by the dev key's first use.
+    expect((await api("/v1/runs")).status).toBe(200);
+    expect(
+      (
+        await api(`/v1/admin/tenants/${T}/scanning`, {
+          method: "PATCH",
+          key: ADMIN_TOKEN,
+          json: { projects: { rp: "warn" } },
+        })
+      ).status,
+    ).toBe(200);
+    await setRetention(T, { projects: { rp: { unpublishedArtifactSeconds: 2 } } });
+    const steps = [
+      { id: "build", type: "system.secrets", input: { mode: "plain" } },
+      { id: "gate", type: "approval", input: { title: "Ship?" }, dependsOn: ["build"] },
+    ];
+    const source = await createRun({ project: "rp", steps });
+    const waiting = async (id: string) => {
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(20)) {
+        const run = (await (await api(`/v1/runs/${id}`)).json()) as { steps: { id: string; status: string }[] };
+        if (run.steps.find((s) => s.id === "gate")?.status === "waiting") return;
+      }
+      throw new Error(`${id} never waited at its gate`);
+    };
+    await waiting(source.id);
+    expect((await api(`/v1/runs/${source.id}/steps/gate/reject`, { method: "POST", json: {} })).status).toBe(200);
+    expect((await waitForRun(source.id)).status).toBe("failed");
+    const keys = (await env.ARTIFACTS.list({ prefix: runPrefix(T, source.id) })).objects.map((o) => o.key);
+    expect(keys.length).toBeGreaterThan(0);
+    // The retry carries `build` (its artifacts, by key) and waits at its gate again: it is running.
+    const retry = await api(`/v1/runs/${source.id}/retry`, { method: "POST" });
+    expect(retry.status).toBe(202);
+    const retryId = ((await retry.json()) as { id: string }).id;
+    await waiting(retryId);
+
+    await sleep(2_200);
+    await sweep(T);
+    for (const key of keys) expect(await exists(key), key).toBe(true);
+    // Deferred, not forgotten: looked at again once the retry may have finished.
+    const due = await runInDurableObject(env.TENANT.getByName(T), (_i, state) =>
+      state.storage.sql
+        .exec<{ due: number | null }>("SELECT unpublished_due AS due FROM run_index WHERE run_id = ?", source.id)
+        .one(),
+    );
+    expect(due.due).toBeGreaterThan(Date.now());
+  }, 30_000);
 
   it("deletes an expired archive with the run's keys and index row, except the bytes a retained version holds", async () => {
     const T = "exp-b";

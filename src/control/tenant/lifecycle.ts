@@ -9,11 +9,15 @@
  * a pass cut short by a crash is simply done again: deleting an R2 key twice is harmless. What
  * something still needs is never deleted: a key a retained (unexpired) version holds, the run's
  * archive before the archive's own deadline, and anything of a run with a webhook delivery still
- * pending (the deadline moves on by DEFER_MS and is looked at again). Runs still running have no
- * deadline at all: their final sync sets it.
+ * pending or with a retry still running (which carries its succeeded steps' artifacts by key): the
+ * deadline moves on by DEFER_MS and is looked at again. Runs still running have no deadline at
+ * all: their final sync sets it.
  */
 import { archiveKey, runPrefix } from "../../artifacts/keys";
+import { TERMINAL_RUN_STATUSES } from "../../../schema/vocabulary";
 import { all } from "../sqlite";
+
+const TERMINAL = [...TERMINAL_RUN_STATUSES].map((s) => `'${s}'`).join(",");
 
 /** Rows handled per kind per alarm pass: each may cost an R2 listing and a delete. */
 export const SWEEP_BATCH = 20;
@@ -37,6 +41,8 @@ export class Lifecycle {
     private readonly sql: SqlStorage,
     private readonly bucket: R2Bucket,
     private readonly tenantId: string,
+    /** The run that retries `runId`, as its object says (null: none, or its object is archived or gone). */
+    private readonly retriedAs: (runId: string) => Promise<string | null>,
   ) {}
 
   /** The earliest deadline of any kind; null when nothing is due ever. Three indexed MINs. */
@@ -98,7 +104,8 @@ export class Lifecycle {
     );
     more ||= unpublished.length > SWEEP_BATCH;
     for (const { run_id } of unpublished.slice(0, SWEEP_BATCH)) {
-      if (this.deliveryPending(run_id)) {
+      // A retry still running carries this run's succeeded steps' artifacts by key: they wait for it.
+      if (this.deliveryPending(run_id) || (await this.retryRunning(run_id))) {
         this.sql.exec("UPDATE run_index SET unpublished_due = ? WHERE run_id = ?", now + DEFER_MS, run_id);
         continue;
       }
@@ -165,6 +172,12 @@ export class Lifecycle {
       counts.versionsExpired++;
     }
     return { ...counts, more };
+  }
+
+  private async retryRunning(runId: string): Promise<boolean> {
+    const retry = await this.retriedAs(runId);
+    if (retry === null) return false;
+    return all(this.sql, `SELECT 1 FROM run_index WHERE run_id = ? AND status NOT IN (${TERMINAL})`, retry).length > 0;
   }
 
   private deliveryPending(runId: string): boolean {

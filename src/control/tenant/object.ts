@@ -177,7 +177,12 @@ export class TenantObject extends DurableObject<Env> {
     this.approvals = new ApprovalBook(this.sql);
     this.budgets = new BudgetBook(this.sql);
     this.retention = new RetentionBook(this.sql);
-    this.lifecycle = new Lifecycle(this.sql, env.ARTIFACTS, this.tenantId);
+    this.lifecycle = new Lifecycle(
+      this.sql,
+      env.ARTIFACTS,
+      this.tenantId,
+      async (runId) => (await runStub(env, runId).get(this.tenantId))?.retriedAs ?? null,
+    );
     this.purges = new PurgeBook(this.sql);
     this.prices = prices(env.PRICE_TABLE);
     this.policy = deliveryPolicy(env);
