@@ -420,10 +420,12 @@ export class TenantObject extends DurableObject<Env> {
     );
     if (crossings.length > 0) await this.announce(crossings);
     else if (result.admitted.length > 0) await this.syncAlarm();
-    // A finished run's first deadline (its unpublished artifacts'): no query, and an alarm call only
-    // when the alarm is set for later. A superseded version's deadline is later still, and found
-    // by the sweep that this one's alarm runs.
-    if (sync.usage) await this.noteDeadline(sync.at + periods.unpublishedMs);
+    // A finished run's first deadline (its unpublished artifacts', or a version it superseded):
+    // no query, and an alarm call only when the alarm is set for later.
+    if (sync.usage)
+      await this.noteDeadline(
+        sync.at + (sync.published ? Math.min(periods.unpublishedMs, periods.supersededMs) : periods.unpublishedMs),
+      );
     return { start: result.start };
   }
 
@@ -691,9 +693,11 @@ export class TenantObject extends DurableObject<Env> {
       this.runs.markStarted(runId);
     }
     await this.sendDueDeliveries();
-    // Retention: a bounded batch of what is due; more due comes straight back.
-    const swept = await this.lifecycle.sweep(Date.now());
-    this.lifecycleDue = swept.more ? Date.now() : undefined;
+    // Retention: a bounded batch of what is due, if anything is; more due comes straight back.
+    const due = this.lifecycleDue === undefined ? this.lifecycle.nextDue() : this.lifecycleDue;
+    if (due !== null && due <= Date.now())
+      this.lifecycleDue = (await this.lifecycle.sweep(Date.now())).more ? Date.now() : undefined;
+    else this.lifecycleDue = due;
     await this.syncAlarm();
   }
 
