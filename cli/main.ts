@@ -6,7 +6,16 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { FactoryApiError, FactoryClient, type ArtifactList, type RunView, type ScanSettings } from "../client/index.ts";
+import {
+  FactoryApiError,
+  FactoryClient,
+  type ArtifactList,
+  type PurgeProgress,
+  type RetentionPolicy,
+  type RetentionSettings,
+  type RunView,
+  type ScanSettings,
+} from "../client/index.ts";
 import { DEFAULT_URL, devKey, loadConfig, saveConfig } from "./config.ts";
 import { watchRun } from "./watch.ts";
 
@@ -27,6 +36,11 @@ const HELP = `factory — Factory Runtime from the command line
   factory artifacts diff <project> <name> <version> <against>  files added, removed, changed (names and sizes)
   factory admin scanning <tenant> [--policy block|warn] [--project P]   (admin token: --key or FACTORY_ADMIN_TOKEN)
   factory admin allow <tenant> --project P --fingerprint fp_… --reason TEXT
+  factory admin retention <tenant> [--policy-json '{"runHotSeconds":86400,"projects":{…}}']   show or set
+  factory admin delete-tenant <tenant> --reason TEXT --requested-by WHO   purge: suspended at once, deleted in the background
+  factory admin purge <tenant>                 a purge's progress, or its audit record once done
+  factory retention                            the tenant's retention policy
+  factory artifacts pin|unpin <project> <name> <version>
   factory usage [--from ISO] [--to ISO] [--group-by project|blueprint|day]
   factory budgets [--month YYYY-MM]
   factory breakers
@@ -63,6 +77,8 @@ const { values: flags, positionals } = parseArgs({
     reason: { type: "string" },
     "data-json": { type: "string" },
     comment: { type: "string" },
+    "policy-json": { type: "string" },
+    "requested-by": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -156,7 +172,48 @@ async function adminCommand(command: string | undefined, args: string[]): Promis
     print(`accepted ${allowed.fingerprint} in ${allowed.project}`, allowed);
     return 0;
   }
+  if (command === "retention") {
+    const policy = flags["policy-json"];
+    const settings = policy
+      ? await c.setRetention(tenant, JSON.parse(policy) as RetentionPolicy)
+      : await c.tenantRetention(tenant);
+    print(retentionLines(settings), settings);
+    return 0;
+  }
+  if (command === "delete-tenant") {
+    const progress = await c.deleteTenant(tenant, {
+      reason: need(flags.reason, "--reason"),
+      requestedBy: need(flags["requested-by"], "--requested-by"),
+    });
+    print(
+      `purging ${tenant}: suspended; phase ${progress.phase} (follow with: factory admin purge ${tenant})`,
+      progress,
+    );
+    return 0;
+  }
+  if (command === "purge") {
+    const { underWay, audit } = await c.tenantPurge(tenant);
+    const counts = (n: PurgeProgress["counts"]) =>
+      `${n.runs} runs (${n.activeRunsCancelled} cancelled), ${n.r2Keys} R2 keys, ${n.webhooks} webhooks, ${n.keys} keys`;
+    print(
+      underWay
+        ? `purging ${tenant}: phase ${underWay.phase}; so far ${counts(underWay.counts)}`
+        : audit?.finishedAt && audit.counts
+          ? `purged ${tenant} at ${audit.finishedAt} (asked by ${audit.requestedBy}: ${audit.reason}): ${counts(audit.counts)}`
+          : `no purge of ${tenant}`,
+      { underWay, audit },
+    );
+    return 0;
+  }
   throw new UsageError(`unknown admin command '${command ?? ""}'`);
+}
+
+const days = (seconds: number) => (seconds % 86_400 === 0 ? `${seconds / 86_400} d` : `${seconds} s`);
+
+function retentionLines(r: RetentionSettings): string {
+  const line = (label: string, p: RetentionSettings["policy"]) =>
+    `${label.padEnd(20)} hot ${days(p.runHotSeconds)} · archive ${days(p.archiveSeconds)} · unpublished ${days(p.unpublishedArtifactSeconds)} · superseded ${days(p.supersededArtifactSeconds)}`;
+  return [line("(tenant)", r.policy), ...Object.entries(r.projects).map(([p, v]) => line(p, v))].join("\n");
 }
 
 /** Watches a run to its end; exit code 0 only when it succeeded. */
@@ -195,13 +252,31 @@ async function main(): Promise<number> {
       (r) =>
         `${r.key.padEnd(20)} ${String(r.runs).padStart(6)} runs ${String(r.succeeded).padStart(6)} ok ${String(r.failed).padStart(5)} failed ${String(r.steps).padStart(7)} steps ${(r.wallMs / 1000).toFixed(1).padStart(9)} s ${(r.artifactBytes / 1024).toFixed(0).padStart(8)} KiB  $${r.costUsd.toFixed(6)}`,
     );
+    const held = report.storage;
     print(
       [
         `usage by ${report.groupBy}, ${report.from} → ${report.to}`,
         ...rows,
         `total $${report.totalCostUsd.toFixed(6)}`,
+        `storage held now: run state ${(held.runStateBytes / 1024).toFixed(0)} KiB, archives ${(held.archiveBytes / 1024).toFixed(0)} KiB, artifacts ${(held.artifactBytes / 1024).toFixed(0)} KiB · $${held.monthlyCostUsd.toFixed(6)} a month`,
       ].join("\n"),
       report,
+    );
+    return 0;
+  }
+  if (group === "retention") {
+    const settings = await c.retention();
+    print(retentionLines(settings), settings);
+    return 0;
+  }
+  if (group === "artifacts" && (command === "pin" || command === "unpin")) {
+    const [project, name] = [need(args[0], "<project>"), need(args[1], "<name>")];
+    const version = Number(need(args[2], "<version>"));
+    if (!Number.isInteger(version)) throw new UsageError("a version is an integer");
+    const v = await c.pinVersion(project, name, version, command === "pin");
+    print(
+      `${name} v${v.version}: ${v.status}${v.pinned ? ", pinned" : v.expiresAt ? `, expires ${v.expiresAt}` : ""}`,
+      v,
     );
     return 0;
   }

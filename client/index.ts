@@ -31,6 +31,8 @@ import type {
   ScanSettings,
 } from "../schema/scanning.ts";
 import type { RunStatus } from "../schema/vocabulary.ts";
+import type { RetentionPolicy, RetentionSettings } from "../schema/retention.ts";
+import type { PurgeAudit, PurgeProgress, PurgeTenantBody } from "../schema/tenants.ts";
 
 export type { AllowedFingerprint, ArtifactDiff, ArtifactList, ArtifactVersion, ArtifactVersionList, ScanSettings };
 export type {
@@ -45,6 +47,7 @@ export type {
   UsageReport,
 };
 export type { BudgetReport, Metrics };
+export type { PurgeAudit, PurgeProgress, RetentionPolicy, RetentionSettings };
 
 export interface ClientOptions {
   baseUrl: string;
@@ -107,6 +110,14 @@ export const CLIENT_ROUTES = [
   ["delete", "/v1/admin/tenants/{id}/scanning/allow/{project}/{fingerprint}"],
   ["get", "/v1/budgets"],
   ["get", "/v1/metrics"],
+  ["get", "/v1/retention"],
+  ["put", "/v1/admin/tenants/{id}/retention"],
+  ["get", "/v1/admin/tenants/{id}/retention"],
+  ["put", "/v1/projects/{project}/artifacts/{name}/versions/{version}/pin"],
+  ["delete", "/v1/projects/{project}/artifacts/{name}/versions/{version}/pin"],
+  ["delete", "/v1/admin/tenants/{id}"],
+  ["get", "/v1/admin/tenants/{id}"],
+  ["get", "/v1/admin/tenants/{id}/purges"],
 ] as const;
 
 const TERMINAL = new Set<RunStatus>(["succeeded", "failed", "cancelled"]);
@@ -272,6 +283,48 @@ export class FactoryClient {
   /** The month's budgets: spent, committed by running runs, forecast, thresholds crossed. */
   budgets(query: { month?: string } = {}): Promise<BudgetReport> {
     return this.json("GET", `/v1/budgets${qs(query)}`);
+  }
+
+  /** The tenant's retention policy: periods in force, tenant-wide and per project. */
+  retention(): Promise<RetentionSettings> {
+    return this.json("GET", "/v1/retention");
+  }
+
+  /** A tenant's retention policy (admin token). */
+  tenantRetention(tenantId: string): Promise<RetentionSettings> {
+    return this.json("GET", `/v1/admin/tenants/${enc(tenantId)}/retention`);
+  }
+
+  /** Sets a tenant's retention policy (admin token); what it leaves out is the default. */
+  setRetention(tenantId: string, policy: RetentionPolicy): Promise<RetentionSettings> {
+    return this.json("PUT", `/v1/admin/tenants/${enc(tenantId)}/retention`, policy);
+  }
+
+  /** Pins a published version (kept however long ago it was superseded), or unpins it. */
+  pinVersion(project: string, name: string, version: number, pinned = true): Promise<ArtifactVersion> {
+    return this.json(
+      pinned ? "PUT" : "DELETE",
+      `/v1/projects/${enc(project)}/artifacts/${enc(name)}/versions/${version}/pin`,
+    );
+  }
+
+  /** Starts purging a tenant (admin token): suspended at once, its data deleted in the background. */
+  deleteTenant(tenantId: string, body: PurgeTenantBody): Promise<PurgeProgress> {
+    return this.json("DELETE", `/v1/admin/tenants/${enc(tenantId)}`, body);
+  }
+
+  /**
+   * A purge's progress (admin token): under way (its phase and counts), or finished (the audit
+   * record, kept after the tenant is gone); null when the tenant id was never purged.
+   */
+  async tenantPurge(tenantId: string): Promise<{ underWay: PurgeProgress | null; audit: PurgeAudit | null }> {
+    const res = await this.request("GET", `/v1/admin/tenants/${enc(tenantId)}`).catch((e: unknown) => {
+      if (e instanceof FactoryApiError && e.status === 404) return null;
+      throw e;
+    });
+    const underWay = res ? ((await res.json()) as { purge: PurgeProgress | null }).purge : null;
+    const { items } = await this.json<{ items: PurgeAudit[] }>("GET", `/v1/admin/tenants/${enc(tenantId)}/purges`);
+    return { underWay, audit: items[0] ?? null };
   }
 
   /** SLA metrics of the tenant's runs, with each external dependency's circuit breaker. */

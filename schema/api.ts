@@ -330,6 +330,10 @@ export const PriceTable = z
     perMillionR2WritesUsd: Usd,
     perMillionTokensInUsd: Usd.openapi({ description: "tokens of models without a price of their own" }),
     perMillionTokensOutUsd: Usd,
+    perDoStorageGbMonthUsd: Usd.openapi({
+      description: "a GB-month of Durable Object (SQLite) storage: hot runs' state and the tenant's own",
+    }),
+    perR2StorageGbMonthUsd: Usd.openapi({ description: "a GB-month of R2 storage: archives and artifacts" }),
     models: z
       .record(z.string(), z.object({ inUsd: Usd, outUsd: Usd }).strict())
       .openapi({ description: "per-model token prices per million, overriding the flat ones" }),
@@ -360,6 +364,16 @@ export const UsageReport = z
     prices: PriceTable.openapi({ description: "the price table the costs use" }),
     totalCostUsd: z.number(),
     items: z.array(UsageRow),
+    storage: z
+      .object({
+        runStateBytes: Count.openapi({
+          description: "finished runs' state still hot in their objects (as each reported when it finished)",
+        }),
+        archiveBytes: Count.openapi({ description: "archived runs' archives in R2" }),
+        artifactBytes: Count.openapi({ description: "artifacts kept in R2 (unpublished ones until they expire)" }),
+        monthlyCostUsd: z.number().openapi({ description: "what holding this for a month costs at the price table" }),
+      })
+      .openapi({ description: "what the tenant holds now, whatever the window: it is not usage of the window" }),
   })
   .openapi("UsageReport");
 export type UsageReport = z.infer<typeof UsageReport>;

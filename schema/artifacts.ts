@@ -21,14 +21,17 @@ export const Lineage = z
   .openapi("Lineage");
 export type Lineage = z.infer<typeof Lineage>;
 
-export const VERSION_STATUSES = ["published", "superseded"] as const;
+export const VERSION_STATUSES = ["published", "superseded", "expired"] as const;
 
 export const ArtifactVersion = z
   .object({
     project: z.string(),
     name: z.string(),
     version: z.number().int().min(1),
-    status: z.enum(VERSION_STATUSES).openapi({ description: "superseded once a later version is published" }),
+    status: z.enum(VERSION_STATUSES).openapi({
+      description:
+        "superseded once a later version is published; expired once its retention after that ended (its bytes are deleted, its record and lineage stay)",
+    }),
     sha256: z.string(),
     size: z.number().int(),
     contentType: z.string(),
@@ -37,6 +40,13 @@ export const ArtifactVersion = z
     republished: z.number().int(),
     downloadUrl: z.string().openapi({ description: "the artifact in the run that published it" }),
     lineage: Lineage,
+    pinned: z.boolean().openapi({ description: "a pinned version is kept however long ago it was superseded" }),
+    expiresAt: z
+      .string()
+      .datetime()
+      .nullable()
+      .openapi({ description: "when a superseded, unpinned version's bytes are deleted" }),
+    expiredAt: z.string().datetime().nullable(),
   })
   .openapi("ArtifactVersion");
 export type ArtifactVersion = z.infer<typeof ArtifactVersion>;

@@ -66,3 +66,30 @@ export interface RunRetention {
   archiveMs: number;
   unpublishedMs: number;
 }
+
+/** What `GET /v1/retention` and the admin's `PUT` answer: the periods in force, tenant-wide and per project. */
+export const RetentionSettings = z
+  .object({
+    policy: RetentionPeriods.openapi({ description: "the tenant's periods (defaults filled in)" }),
+    projects: z
+      .record(ProjectId, RetentionPeriods)
+      .openapi({ description: "projects with overrides: their periods in force (the tenant's where not overridden)" }),
+    defaults: RetentionPeriods.openapi({ description: "the platform's defaults" }),
+    minSeconds: z.number().int().openapi({ description: "the shortest period this deployment accepts" }),
+  })
+  .openapi("RetentionSettings");
+export type RetentionSettings = z.infer<typeof RetentionSettings>;
+
+/** Periods shorter than `minSeconds` (the deployment's minimum) as field errors; empty when all are within bounds. */
+export function retentionTooShort(policy: RetentionPolicy, minSeconds: number): { path: string; message: string }[] {
+  const errors: { path: string; message: string }[] = [];
+  const check = (periods: Partial<RetentionPeriods>, prefix: string) => {
+    for (const [field, seconds] of Object.entries(periods))
+      if (typeof seconds === "number" && seconds < minSeconds)
+        errors.push({ path: `${prefix}${field}`, message: `must be at least ${minSeconds} seconds` });
+  };
+  const { projects, ...tenant } = policy;
+  check(tenant, "");
+  for (const [project, periods] of Object.entries(projects ?? {})) check(periods, `projects.${project}.`);
+  return errors;
+}

@@ -123,3 +123,59 @@ export const RotateKeyBody = z
   })
   .strict()
   .openapi("RotateKeyBody");
+
+/**
+ * `DELETE /v1/admin/tenants/{id}`: the admin token names no one, so the request says who asked
+ * and why; both go into the audit record that outlives the tenant.
+ */
+export const PurgeTenantBody = z
+  .object({
+    reason: z.string().min(1).max(500).openapi({ description: "why the tenant's data is deleted (audited)" }),
+    requestedBy: z
+      .string()
+      .min(1)
+      .max(200)
+      .openapi({ description: "who asked: a person or a ticket (audited; the admin token names no one)" }),
+  })
+  .strict()
+  .openapi("PurgeTenantBody");
+export type PurgeTenantBody = z.infer<typeof PurgeTenantBody>;
+
+export const PurgeCounts = z
+  .object({
+    runs: z.number().int().openapi({ description: "runs purged (their objects, R2 keys and index rows)" }),
+    activeRunsCancelled: z.number().int(),
+    r2Keys: z.number().int().openapi({ description: "R2 keys deleted under the tenant's prefix after its runs" }),
+    webhooks: z.number().int().openapi({ description: "webhook endpoints deleted with the tenant's storage" }),
+    keys: z.number().int().openapi({ description: "API keys deleted with the tenant's storage" }),
+  })
+  .openapi("PurgeCounts");
+export type PurgeCounts = z.infer<typeof PurgeCounts>;
+
+export const PURGE_PHASES = ["runs", "objects", "storage"] as const;
+
+/** A purge under way, as the tenant's object reports it. */
+export const PurgeProgress = z
+  .object({
+    phase: z.enum(PURGE_PHASES).openapi({ description: "runs, then R2 keys, then the tenant's own storage" }),
+    requestedAt: z.string().datetime(),
+    reason: z.string(),
+    requestedBy: z.string(),
+    counts: PurgeCounts,
+    updatedAt: z.string().datetime(),
+  })
+  .openapi("PurgeProgress");
+export type PurgeProgress = z.infer<typeof PurgeProgress>;
+
+/** The audit record of a purge, kept by the tenant directory after the tenant is gone. */
+export const PurgeAudit = z
+  .object({
+    tenantId: z.string(),
+    reason: z.string(),
+    requestedBy: z.string(),
+    requestedAt: z.string().datetime(),
+    finishedAt: z.string().datetime().nullable().openapi({ description: "null while the purge is under way" }),
+    counts: PurgeCounts.nullable().openapi({ description: "what was deleted; null while under way" }),
+  })
+  .openapi("PurgeAudit");
+export type PurgeAudit = z.infer<typeof PurgeAudit>;

@@ -8,6 +8,7 @@
 import type { StepMessage } from "../schema/messages";
 import type { QueueBinding } from "../schema/pools";
 import type { WebhookMessage } from "../schema/webhooks";
+import { RETENTION_MIN_SECONDS } from "../schema/retention";
 
 export interface Env
   extends Omit<GeneratedEnv, QueueBinding | "QUEUE_WEBHOOKS" | OptionalVar>,
@@ -74,6 +75,11 @@ export function resolveOptions(env: Env) {
     },
     diagnostics: env.ENABLE_DIAGNOSTIC_JOBS !== "false",
   };
+}
+
+/** The shortest retention period an operator may set, in seconds (RETENTION_MIN_SECONDS; default one hour). */
+export function retentionMinSeconds(env: Pick<Env, "RETENTION_MIN_SECONDS">): number {
+  return Math.max(1, numberVar(env.RETENTION_MIN_SECONDS, RETENTION_MIN_SECONDS));
 }
 
 /** Reads a numeric variable, falling back when it is missing or not a positive number. */

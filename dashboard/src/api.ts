@@ -18,6 +18,7 @@ import type {
   UsageReport,
   WireEvent,
 } from "../../schema/api";
+import type { RetentionSettings } from "../../schema/retention";
 import type { BudgetReport } from "../../schema/budgets";
 import type { EventType } from "../../schema/vocabulary";
 import type { ArtifactDiff, ArtifactVersionList } from "../../schema/artifacts";
@@ -127,6 +128,7 @@ export class Api {
       { body: comment ? { comment } : {} },
     );
   budgets = () => this.json<BudgetReport>("GET", "/v1/budgets");
+  retention = () => this.json<RetentionSettings>("GET", "/v1/retention");
 
   /** An artifact's bytes, for a download through an object URL (a link could not send the key). */
   async artifactBlob(id: string, name: string): Promise<Blob> {

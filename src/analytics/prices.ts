@@ -18,6 +18,11 @@ export const DEFAULT_PRICES: PriceTable = {
   perMillionR2WritesUsd: 9,
   perMillionTokensInUsd: 0.5,
   perMillionTokensOutUsd: 1.5,
+  // Cloudflare's list prices (Workers Paid): SQLite-backed Durable Object storage $0.20 per GB-month
+  // (https://developers.cloudflare.com/durable-objects/platform/pricing/), R2 Standard storage
+  // $0.015 per GB-month (https://developers.cloudflare.com/r2/pricing/); the free allowances are not netted.
+  perDoStorageGbMonthUsd: 0.2,
+  perR2StorageGbMonthUsd: 0.015,
   models: {},
 };
 
@@ -58,5 +63,16 @@ export function cost(u: UsageTotals & { models?: ModelTokens }, p: PriceTable): 
     (Math.max(0, tokensIn) / 1e6) * p.perMillionTokensInUsd +
     (Math.max(0, tokensOut) / 1e6) * p.perMillionTokensOutUsd +
     modelUsd;
+  return Math.round(usd * 1e6) / 1e6;
+}
+
+/** What holding storage for a month costs, in USD to a millionth: hot run state in objects, the rest in R2. Pure. */
+export function storageCost(
+  held: { runStateBytes: number; archiveBytes: number; artifactBytes: number },
+  p: PriceTable,
+): number {
+  const usd =
+    (held.runStateBytes / 1e9) * p.perDoStorageGbMonthUsd +
+    ((held.archiveBytes + held.artifactBytes) / 1e9) * p.perR2StorageGbMonthUsd;
   return Math.round(usd * 1e6) / 1e6;
 }

@@ -3,17 +3,21 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { MetricsQuery, PlatformMetrics, TenantId } from "../../schema/api";
 import { allTenants, directoryShard } from "../control/directory/shards";
-import { isProduction, type Env } from "../env";
+import { isProduction, retentionMinSeconds, type Env } from "../env";
 import {
   ApiKey,
   CreateKeyBody,
   CreateTenantBody,
   CreatedKey,
+  PurgeAudit,
+  PurgeProgress,
+  PurgeTenantBody,
   RotateKeyBody,
   Tenant,
   UpdateTenantBody,
 } from "../../schema/tenants";
 import { BudgetPolicy, BudgetReport } from "../../schema/budgets";
+import { RetentionPolicy, RetentionSettings, retentionTooShort } from "../../schema/retention";
 import { BREAKER_REGISTRY, BreakerConfig, BreakerList, BreakerView, DependencyName } from "../../schema/breakers";
 import { DEV_TENANT } from "../control/tenant/profile";
 import { EXTERNAL_POOLS } from "../../schema/pools";
@@ -34,6 +38,7 @@ const KeyParam = TenantParam.extend({
 });
 const TenantWithRuns = Tenant.extend({
   runs: z.object({ running: z.number().int(), waiting: z.number().int() }),
+  purge: PurgeProgress.nullable().openapi({ description: "the purge under way, if one is (DELETE)" }),
 }).openapi("TenantWithRuns");
 
 export const admin = newApi();
@@ -56,7 +61,7 @@ admin.openapi(
     request: { body: { required: true, content: { "application/json": { schema: CreateTenantBody } } } },
     responses: {
       201: json(Tenant, "the tenant"),
-      ...problemResponses(...TOKEN_CALL, ...JSON_BODY, "tenant.reserved", "tenant.exists"),
+      ...problemResponses(...TOKEN_CALL, ...JSON_BODY, "tenant.reserved", "tenant.exists", "tenant.purging"),
     },
   }),
   async (c) => {
@@ -64,9 +69,13 @@ admin.openapi(
     const id = chosen ?? `t-${newKeyId()}`;
     if (id === DEV_TENANT) throw new AppError("tenant.reserved");
     // Listed first: an entry whose tenant was never created is harmless; a tenant missing from
-    // the directory would be missing from platform metrics.
-    await c.env.DIRECTORY.getByName(directoryShard(id)).add(id);
-    const tenant = await c.env.TENANT.getByName(id).createTenant(body);
+    // the directory would be missing from platform metrics. A tenant id whose purge is under way
+    // is refused: its new object would be deleted with the old one. After the purge it is free.
+    if ((await c.env.DIRECTORY.getByName(directoryShard(id)).add(id)) === "purging")
+      throw new AppError("tenant.purging", `Tenant '${id}' is being purged; create it again once the purge is done.`);
+    const create = () => c.env.TENANT.getByName(id).createTenant(body);
+    // A purged tenant's object, still in memory, resets itself on this call: the retry reaches a new one.
+    const tenant = await create().catch(create);
     if (!tenant) throw new AppError("tenant.exists", `Tenant '${id}' already exists.`);
     c.header("location", `/v1/admin/tenants/${id}`);
     return c.json(tenant, 201);
@@ -101,12 +110,13 @@ admin.openapi(
     },
     responses: {
       200: json(Tenant, "the tenant"),
-      ...problemResponses(...TOKEN_CALL, ...JSON_BODY, "tenant.not_found"),
+      ...problemResponses(...TOKEN_CALL, ...JSON_BODY, "tenant.not_found", "tenant.purging"),
     },
   }),
   async (c) => {
     const tenant = await c.env.TENANT.getByName(c.req.valid("param").id).updateTenant(c.req.valid("json"));
     if (!tenant) throw new AppError("tenant.not_found");
+    if (tenant === "purging") throw new AppError("tenant.purging");
     return c.json(tenant, 200);
   },
 );
@@ -135,6 +145,107 @@ admin.openapi(
 
 admin.openapi(
   createRoute({
+    method: "put",
+    path: "/tenants/{id}/retention",
+    summary:
+      "Set a tenant's retention policy: how long finished runs stay hot, archives and artifacts are kept (per project overrides)",
+    security,
+    request: {
+      params: TenantParam,
+      body: { required: true, content: { "application/json": { schema: RetentionPolicy } } },
+    },
+    responses: {
+      200: json(RetentionSettings, "the policy in force"),
+      ...problemResponses(...TOKEN_CALL, ...JSON_BODY, "tenant.not_found", "tenant.purging"),
+    },
+  }),
+  async (c) => {
+    const policy = c.req.valid("json");
+    const minSeconds = retentionMinSeconds(c.env);
+    // Below the deployment's minimum: refused whole, nothing changed.
+    const errors = retentionTooShort(policy, minSeconds);
+    if (errors.length > 0)
+      throw new AppError("request.invalid", `Retention periods must be at least ${minSeconds} seconds.`, { errors });
+    const settings = await c.env.TENANT.getByName(c.req.valid("param").id).setRetention(policy, minSeconds);
+    if (!settings) throw new AppError("tenant.not_found");
+    if (settings === "purging") throw new AppError("tenant.purging");
+    return c.json(settings, 200);
+  },
+);
+
+admin.openapi(
+  createRoute({
+    method: "get",
+    path: "/tenants/{id}/retention",
+    summary: "A tenant's retention policy in force",
+    security,
+    request: { params: TenantParam },
+    responses: {
+      200: json(RetentionSettings, "the policy in force"),
+      ...problemResponses(...TOKEN_CALL, "tenant.not_found"),
+    },
+  }),
+  async (c) => {
+    const settings = await c.env.TENANT.getByName(c.req.valid("param").id).retentionSettings(
+      retentionMinSeconds(c.env),
+    );
+    if (!settings) throw new AppError("tenant.not_found");
+    return c.json(settings, 200);
+  },
+);
+
+admin.openapi(
+  createRoute({
+    method: "delete",
+    path: "/tenants/{id}",
+    summary:
+      "Purge a tenant: suspended at once (its keys are refused), then its runs, artifacts, webhooks, keys and object are deleted in the background",
+    security,
+    request: {
+      params: TenantParam,
+      body: { required: true, content: { "application/json": { schema: PurgeTenantBody } } },
+    },
+    responses: {
+      202: json(PurgeProgress, "the purge, under way (progress at GET /v1/admin/tenants/{id})"),
+      ...problemResponses(...TOKEN_CALL, ...JSON_BODY, "tenant.not_found", "tenant.reserved"),
+    },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    if (id === DEV_TENANT) throw new AppError("tenant.reserved", "The local development tenant cannot be purged.");
+    const { reason, requestedBy } = c.req.valid("json");
+    const progress = await c.env.TENANT.getByName(id).requestPurge(reason, requestedBy);
+    if (!progress) throw new AppError("tenant.not_found");
+    // The audit record outlives the tenant's object; the tenant leaves the directory's list now.
+    await c.env.DIRECTORY.getByName(directoryShard(id)).purgeStarted(id, {
+      reason: progress.reason,
+      requestedBy: progress.requestedBy,
+      requestedAt: Date.parse(progress.requestedAt),
+    });
+    return c.json(progress, 202);
+  },
+);
+
+admin.openapi(
+  createRoute({
+    method: "get",
+    path: "/tenants/{id}/purges",
+    summary: "Audit records of a tenant id's purges (kept after the tenant is gone), newest first",
+    security,
+    request: { params: TenantParam },
+    responses: {
+      200: json(z.object({ items: z.array(PurgeAudit) }).openapi("PurgeAuditList"), "purges"),
+      ...problemResponses(...TOKEN_CALL),
+    },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    return c.json({ items: await c.env.DIRECTORY.getByName(directoryShard(id)).purges(id) }, 200);
+  },
+);
+
+admin.openapi(
+  createRoute({
     method: "post",
     path: "/tenants/{id}/keys",
     summary: "Create an API key; the key is shown once",
@@ -145,13 +256,14 @@ admin.openapi(
     },
     responses: {
       201: json(CreatedKey, "the new key"),
-      ...problemResponses(...TOKEN_CALL, ...JSON_BODY, "tenant.not_found"),
+      ...problemResponses(...TOKEN_CALL, ...JSON_BODY, "tenant.not_found", "tenant.purging"),
     },
   }),
   async (c) => {
     const body = (c.req.valid("json") as CreateKeyBody | undefined) ?? {};
     const key = await c.env.TENANT.getByName(c.req.valid("param").id).createKey(body);
     if (!key) throw new AppError("tenant.not_found");
+    if (key === "purging") throw new AppError("tenant.purging");
     return c.json(key, 201);
   },
 );

@@ -12,7 +12,7 @@ import { admin } from "./admin";
 import { scanning } from "./scanning";
 import { projects } from "./projects";
 import { cleanHeaders, jsonBodies } from "./hostile";
-import { blueprints, budgets, health, metrics, usage } from "./misc";
+import { blueprints, budgets, health, metrics, retention, usage } from "./misc";
 import { runs } from "./runs";
 import { approvals, gates } from "./approvals";
 import { decisions } from "./decisions";
@@ -64,6 +64,7 @@ export function createApp() {
   app.route("/v1/usage", usage);
   app.route("/v1/projects", projects);
   app.route("/v1/budgets", budgets);
+  app.route("/v1/retention", retention);
   app.route("/v1/metrics", metrics);
   app.route("/v1/pools", workers);
   app.route("/v1/admin", admin);

@@ -1,12 +1,15 @@
-/** Small resources: health, blueprints, usage, budgets, metrics. */
+/** Small resources: health, blueprints, usage, budgets, retention, metrics. */
 import { createRoute, z } from "@hono/zod-openapi";
 import { BlueprintList, Metrics, MetricsQuery, UsageQuery, UsageReport } from "../../schema/api";
 import { BudgetQuery, BudgetReport } from "../../schema/budgets";
 import { BREAKER_REGISTRY } from "../../schema/breakers";
 import { describeBlueprints } from "../blueprints";
-import { cost, prices } from "../analytics/prices";
+import { cost, prices, storageCost } from "../analytics/prices";
 import { json, newApi, problemResponses, TENANT_CALL, timeWindow } from "./common";
 import { composeMetrics } from "../control/metrics";
+import { RetentionSettings } from "../../schema/retention";
+import { retentionMinSeconds } from "../env";
+import { AppError } from "../errors";
 
 export const health = newApi().openapi(
   createRoute({
@@ -50,7 +53,8 @@ export const usage = newApi().openapi(
     const q = c.req.valid("query");
     const { from, to } = timeWindow(q);
     const table = prices(c.env.PRICE_TABLE);
-    const rows = await c.env.TENANT.getByName(c.get("tenantId")).usage(from, to, q.groupBy);
+    const tenant = c.env.TENANT.getByName(c.get("tenantId"));
+    const [rows, held] = await Promise.all([tenant.usage(from, to, q.groupBy), tenant.storageHeld()]);
     const items = rows.map((r) => ({ ...r, costUsd: cost(r, table) }));
     const totalCostUsd = Math.round(items.reduce((n, r) => n + r.costUsd, 0) * 1e6) / 1e6;
     return c.json(
@@ -61,6 +65,7 @@ export const usage = newApi().openapi(
         prices: table,
         totalCostUsd,
         items,
+        storage: { ...held, monthlyCostUsd: storageCost(held, table) },
       },
       200,
     );
@@ -82,6 +87,25 @@ export const budgets = newApi().openapi(
   async (c) => {
     const report = await c.env.TENANT.getByName(c.get("tenantId")).budgetReport(c.req.valid("query").month);
     return c.json(report, 200);
+  },
+);
+
+export const retention = newApi().openapi(
+  createRoute({
+    method: "get",
+    path: "/",
+    summary: "The tenant's retention policy: how long finished runs stay hot, archives and artifacts are kept",
+    security: [{ bearer: [] }],
+    responses: {
+      200: json(RetentionSettings, "the policy in force (set by the operator)"),
+      ...problemResponses(...TENANT_CALL),
+    },
+  }),
+  async (c) => {
+    const settings = await c.env.TENANT.getByName(c.get("tenantId")).retentionSettings(retentionMinSeconds(c.env));
+    // The key was just verified against this tenant: it exists.
+    if (!settings) throw new AppError("auth.unauthenticated");
+    return c.json(settings, 200);
   },
 );
 

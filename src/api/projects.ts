@@ -115,3 +115,30 @@ projects.openapi(
     return c.json({ name, from: against, to: version, ...diffIndexes(fromIndex, toIndex) }, 200);
   },
 );
+
+const pinRoute = (method: "put" | "delete") =>
+  createRoute({
+    method,
+    path: "/{project}/artifacts/{name}/versions/{version}/pin",
+    summary:
+      method === "put"
+        ? "Pin a version: it is kept however long ago it was superseded"
+        : "Unpin a version: superseded, it is kept its retention period from now, then its bytes are deleted",
+    security,
+    request: { params: VersionParam },
+    responses: {
+      200: json(ArtifactVersion, "the version"),
+      ...problemResponses(...TENANT_CALL, "artifact.not_found"),
+    },
+  });
+
+for (const method of ["put", "delete"] as const)
+  projects.openapi(pinRoute(method), async (c) => {
+    const { project, name, version } = c.req.valid("param");
+    const found = await c.env.TENANT.getByName(c.get("tenantId")).pinVersion(project, name, version, method === "put");
+    if (!found) throw new AppError("artifact.not_found", `No version ${version} of '${name}'.`);
+    // An expired version's bytes are gone: it cannot be pinned back.
+    if (found.status === "expired" && method === "put")
+      throw new AppError("artifact.not_found", `Version ${version} of '${name}' expired; its bytes are gone.`);
+    return c.json(publicView(found), 200);
+  });

@@ -137,6 +137,7 @@ runs.openapi(
       ...(body.deadlineMs ? { deadlineMs: body.deadlineMs } : {}),
       steps,
       scanning: opened.scanning,
+      retention: opened.retention,
       // A replay may find no run (the first request died before creating it): that one is
       // created the ordinary way, telling the tenant its status and asking for admission.
       ...(replayed ? {} : { opened: { start: opened.start }, createdAt }),

@@ -389,7 +389,7 @@ describe("dashboard", () => {
     await shot("artifact-versions");
   });
 
-  it("shows the month's budgets as bars with their thresholds marked, and the dependencies' breakers", async () => {
+  it("shows the month's budgets as bars with their thresholds marked, the retention policy and storage held, and the dependencies' breakers", async () => {
     const admin = { authorization: `Bearer ${rt.adminToken}` };
     const set = await rt.fetch("/v1/admin/tenants/dev/budgets", {
       method: "PUT",
@@ -445,6 +445,28 @@ describe("dashboard", () => {
     expect(await page.getByTestId("budget-billing").getAttribute("data-exceeded")).toBe("true");
     expect(await page.getByTestId("budget-demo").getAttribute("data-exceeded")).toBe("false");
     expect(await page.locator('[data-testid="budget-billing"] .budget-mark-crossed').count()).toBe(3);
+
+    // The retention policy (a project override set here) and the storage held, as the API reports them.
+    const retention = await rt.fetch("/v1/admin/tenants/dev/retention", {
+      method: "PUT",
+      headers: admin,
+      json: { projects: { billing: { runHotSeconds: 86_400, archiveSeconds: 30 * 86_400 } } },
+    });
+    expect(retention.status).toBe(200);
+    await page.getByRole("button", { name: "Refresh" }).click();
+    await page.getByTestId("retention-billing").waitFor();
+    const cell = (scope: string, field: string) =>
+      page.locator(`[data-testid="retention-${scope}"] [data-field="${field}"]`).textContent();
+    expect(await cell("tenant", "runHotSeconds")).toBe("7 d");
+    expect(await cell("tenant", "archiveSeconds")).toBe("90 d");
+    expect(await cell("billing", "runHotSeconds")).toBe("1 d");
+    expect(await cell("billing", "archiveSeconds")).toBe("30 d");
+    const held = await api<{ storage: { runStateBytes: number; monthlyCostUsd: number } }>("/v1/usage");
+    expect(Number(await page.getByTestId("storage-run-state").getAttribute("data-value"))).toBe(
+      held.storage.runStateBytes,
+    );
+    await page.getByTestId("retention").evaluate((el) => el.scrollIntoView({ block: "start" }));
+    await shot("usage-retention");
 
     const row = page.locator('[data-testid="breaker"][data-name="diagnostic-upstream"]');
     expect(await row.getAttribute("data-state")).toBe("closed");

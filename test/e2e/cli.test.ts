@@ -217,6 +217,56 @@ describe("the factory CLI against the real local runtime", () => {
     expect(run.steps[0]!.output).toEqual({ env: "prod" });
   });
 
+  it("shows and sets retention, pins a version, reports storage, and purges a tenant with its progress and audit", async () => {
+    const adminEnv = { env: { FACTORY_ADMIN_TOKEN: rt.adminToken, FACTORY_URL: rt.url } };
+    const set = factory(
+      [
+        "admin",
+        "retention",
+        "dev",
+        "--policy-json",
+        '{"archiveSeconds":2592000,"projects":{"cli":{"runHotSeconds":86400}}}',
+      ],
+      adminEnv,
+    );
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stdout).toContain("(tenant)             hot 7 d · archive 30 d");
+    expect(set.stdout).toContain("cli                  hot 1 d · archive 30 d");
+    const shown = factory(["retention", "--json"]);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ policy: { archiveSeconds: 2_592_000 } });
+    const tooShort = factory(["admin", "retention", "dev", "--policy-json", '{"runHotSeconds":60}'], adminEnv);
+    expect(tooShort.code).toBe(1);
+    expect(tooShort.stderr).toContain("(request.invalid)");
+    // The CLI test's earlier run published cli-api.zip v1 in project cli.
+    const pin = factory(["artifacts", "pin", "cli", "cli-api.zip", "1"]);
+    expect(pin.code, pin.stderr).toBe(0);
+    expect(pin.stdout).toContain("v1: published, pinned");
+    expect(factory(["usage"]).stdout).toMatch(
+      /storage held now: run state \d+ KiB, archives \d+ KiB, artifacts \d+ KiB/,
+    );
+
+    const admin = { authorization: `Bearer ${rt.adminToken}` };
+    expect(
+      (await rt.fetch("/v1/admin/tenants", { method: "POST", headers: admin, json: { id: "cli-gone", name: "x" } }))
+        .status,
+    ).toBe(201);
+    expect(factory(["admin", "delete-tenant", "cli-gone", "--reason", "test"], adminEnv).code).toBe(2); // --requested-by
+    const purge = factory(
+      ["admin", "delete-tenant", "cli-gone", "--reason", "test", "--requested-by", "cli"],
+      adminEnv,
+    );
+    expect(purge.code, purge.stderr).toBe(0);
+    expect(purge.stdout).toContain("purging cli-gone: suspended");
+    let progress = "";
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+      progress = factory(["admin", "purge", "cli-gone"], adminEnv).stdout;
+      if (progress.startsWith("purged")) break;
+    }
+    expect(progress).toMatch(
+      /^purged cli-gone at .* \(asked by cli: test\): 0 runs \(0 cancelled\), 0 R2 keys, 0 webhooks, 0 keys/,
+    );
+  });
+
   it("`factory demo` generates, watches and downloads a microservice with the dev key", () => {
     const cwd = mkdtempSync(join(home, "demo-"));
     writeFileSync(join(cwd, ".dev.vars"), `DEV_API_KEY=${rt.key}\n`);

@@ -63,4 +63,43 @@ describe("the typed client", () => {
     expect(err).toMatchObject({ status: 404, code: "run.not_found" });
     expect(calls).toBe(1);
   });
+
+  it("reports a tenant purge under way from the tenant, and a finished one from its audit record", async () => {
+    const audit = {
+      tenantId: "t1",
+      reason: "left",
+      requestedBy: "ops",
+      requestedAt: "2026-01-01T00:00:00.000Z",
+      finishedAt: "2026-01-01T00:01:00.000Z",
+      counts: { runs: 3, activeRunsCancelled: 1, r2Keys: 9, webhooks: 1, keys: 2 },
+    };
+    const progress = { phase: "objects", counts: { runs: 3 } };
+    let purged = false;
+    const calls: string[] = [];
+    const client = new FactoryClient({
+      baseUrl: "http://runtime.test",
+      apiKey: "admin",
+      fetch: async (url, init) => {
+        const path = new URL(String(url)).pathname;
+        calls.push(`${init?.method} ${path}`);
+        if (path.endsWith("/purges"))
+          return Response.json({ items: purged ? [audit] : [{ ...audit, finishedAt: null, counts: null }] });
+        return purged
+          ? Response.json(
+              { type: "x", title: "No such tenant.", status: 404, code: "tenant.not_found" },
+              { status: 404 },
+            )
+          : Response.json({ id: "t1", purge: progress });
+      },
+    });
+    expect(await client.tenantPurge("t1")).toMatchObject({ underWay: progress, audit: { finishedAt: null } });
+    purged = true;
+    expect(await client.tenantPurge("t1")).toEqual({ underWay: null, audit });
+    expect(calls).toEqual([
+      "GET /v1/admin/tenants/t1",
+      "GET /v1/admin/tenants/t1/purges",
+      "GET /v1/admin/tenants/t1",
+      "GET /v1/admin/tenants/t1/purges",
+    ]);
+  });
 });

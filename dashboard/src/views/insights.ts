@@ -1,7 +1,7 @@
 /**
- * Usage and SLA: service-level figures, the month's budgets, cost by day and by project, the
- * usage table, per pool the backlog now and what the window's runs used there, and the external
- * dependencies' circuit breakers.
+ * Usage and SLA: service-level figures, the month's budgets, the retention policy and storage held,
+ * cost by day and by project, the usage table, per pool the backlog now and what the window's runs
+ * used there, and the external dependencies' circuit breakers.
  */
 import type { Chart } from "chart.js";
 import type { UsageReport } from "../../../schema/api";
@@ -12,6 +12,8 @@ import { NONE, formatBytes, formatCount, formatDuration, formatPercent, formatTi
 import type { View } from "./view";
 import type { BudgetReport } from "../../../schema/budgets";
 import { breakersPanel, budgetPanel } from "./budgets";
+import type { RetentionSettings } from "../../../schema/retention";
+import { retentionPanel } from "./retention";
 
 const WINDOWS = [
   { id: "30d", label: "Last 30 days", days: null }, // the API's default window
@@ -54,13 +56,15 @@ export const renderInsights: View = ({ api, main }) => {
     const w = WINDOWS.find((x) => x.id === range.value) ?? WINDOWS[0];
     const q = w.days === null ? {} : { from: new Date(Date.now() - w.days * 86_400_000).toISOString() };
     let byProject: UsageReport, byDay: UsageReport, byPool: UsageReport, metrics: MetricsView, budgets: BudgetReport;
+    let retention: RetentionSettings;
     try {
-      [byProject, byDay, byPool, metrics, budgets] = await Promise.all([
+      [byProject, byDay, byPool, metrics, budgets, retention] = await Promise.all([
         api.usage({ ...q, groupBy: "project" }),
         api.usage({ ...q, groupBy: "day" }),
         api.usage({ ...q, groupBy: "pool" }),
         api.metrics(q),
         api.budgets(),
+        api.retention(),
       ]);
     } catch (err) {
       if (!disposed) fill(body, errorState(err));
@@ -144,6 +148,7 @@ export const renderInsights: View = ({ api, main }) => {
       ),
       h("h2", { class: "section-title" }, "Usage and cost"),
       budgetPanel(budgets),
+      retentionPanel(retention, byProject.storage),
       h(
         "div",
         { class: "kpis" },

@@ -32,6 +32,9 @@ interface VersionRow {
   republished: number;
   lineage: string;
   latest: number;
+  pinned: number;
+  expires_at: number | null;
+  expired_at: number | null;
 }
 
 /** A version row with its R2 key, for the API to read the bytes (a diff). */
@@ -40,7 +43,8 @@ export type StoredVersion = ArtifactVersion & { key: string };
 export class ArtifactVersions {
   constructor(private readonly sql: SqlStorage) {}
 
-  publish(project: string, runId: string, artifacts: PublishedArtifact[], now: number): void {
+  /** `supersededMs`: how long the version a new one supersedes is kept (retention.ts), unless pinned. */
+  publish(project: string, runId: string, artifacts: PublishedArtifact[], now: number, supersededMs: number): void {
     for (const a of artifacts) {
       const seen = all(
         this.sql,
@@ -81,6 +85,14 @@ export class ArtifactVersions {
           now,
           json.write(a.lineage),
         );
+        if (latest)
+          this.sql.exec(
+            "UPDATE artifact_version SET expires_at = ? WHERE project = ? AND name = ? AND version = ? AND pinned = 0 AND expired_at IS NULL",
+            now + supersededMs,
+            project,
+            a.name,
+            latest.version,
+          );
       }
       this.sql.exec(
         "INSERT INTO artifact_publication (project, name, run_id, version) VALUES (?,?,?,?)",
@@ -119,6 +131,25 @@ export class ArtifactVersions {
   version(project: string, name: string, version: number): StoredVersion | null {
     return this.versions(project, name, 1, version + 1).find((v) => v.version === version) ?? null;
   }
+
+  /**
+   * Pins a version (it is kept however long ago it was superseded) or unpins it: a superseded
+   * version unpinned is kept `supersededMs` from now. Null when there is no such version; an
+   * expired version cannot be pinned again (its bytes are gone): returned unchanged.
+   */
+  pin(project: string, name: string, version: number, pinned: boolean, now: number, supersededMs: number) {
+    const found = this.version(project, name, version);
+    if (!found || found.status === "expired") return found;
+    this.sql.exec(
+      "UPDATE artifact_version SET pinned = ?, expires_at = ? WHERE project = ? AND name = ? AND version = ?",
+      pinned ? 1 : 0,
+      pinned || found.status === "published" ? null : now + supersededMs,
+      project,
+      name,
+      version,
+    );
+    return this.version(project, name, version);
+  }
 }
 
 function view(r: VersionRow): StoredVersion {
@@ -126,7 +157,7 @@ function view(r: VersionRow): StoredVersion {
     project: r.project,
     name: r.name,
     version: r.version,
-    status: r.latest ? "published" : "superseded",
+    status: r.expired_at !== null ? "expired" : r.latest ? "published" : "superseded",
     sha256: r.sha256,
     size: r.size,
     contentType: r.content_type,
@@ -134,6 +165,9 @@ function view(r: VersionRow): StoredVersion {
     republished: r.republished,
     downloadUrl: `/v1/runs/${r.run_id}/artifacts/${encodeURIComponent(r.name)}`,
     lineage: must(json.read<Lineage>(r.lineage), "a version's lineage"),
+    pinned: r.pinned === 1,
+    expiresAt: r.expires_at === null ? null : new Date(r.expires_at).toISOString(),
+    expiredAt: r.expired_at === null ? null : new Date(r.expired_at).toISOString(),
     key: r.r2_key,
   };
 }

@@ -21,6 +21,7 @@ import type { Env } from "../../env";
 import { TokenBucket } from "../../lib/token-bucket";
 import { deliveryPolicy } from "../../webhooks/config";
 import { runStub } from "../run/stub";
+import { directoryShard } from "../directory/shards";
 import { Alarm } from "../alarms";
 import { migrate, type Migration } from "../sqlite";
 import type { MetricParts } from "../metrics";
@@ -57,6 +58,11 @@ import type { BudgetPolicy, BudgetReport } from "../../../schema/budgets";
 import type { Priority } from "../../../schema/vocabulary";
 import { cost, prices, type PriceTable } from "../../analytics/prices";
 import { BUDGET_MIGRATION, BudgetBook, monthOf, untilNextMonth, type Crossing } from "./budgets";
+import { RETENTION_MIGRATION, RetentionBook } from "./retention";
+import { Lifecycle } from "./lifecycle";
+import { PURGE_MIGRATION, PurgeBook, purgePass } from "./purge";
+import type { RetentionPolicy, RetentionSettings, RunRetention } from "../../../schema/retention";
+import type { PurgeProgress } from "../../../schema/tenants";
 
 /** Runs asked for their steps in flight per metrics request: about the concurrency limit. */
 const MAX_BACKLOG_RUNS = 200;
@@ -79,6 +85,7 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
   APPROVALS_MIGRATION,
   BUDGET_MIGRATION,
   ARCHIVE_MIGRATION,
+  [...RETENTION_MIGRATION, ...PURGE_MIGRATION],
 ];
 
 /** A refusal's message is what the API shows the caller: it never says which part of a key was wrong. */
@@ -104,6 +111,8 @@ export type OpenRunResult =
       replayed: boolean;
       start: boolean;
       scanning: RunScanning;
+      /** The project's retention as it stands now: the run archives itself `hotMs` after it finishes. */
+      retention: RunRetention;
       /** Set when a spent budget in cost-saving mode admitted the run: its priority and agent model. */
       costSaving?: { priority: Priority; model: string | null };
     }
@@ -146,6 +155,16 @@ export class TenantObject extends DurableObject<Env> {
 
   private readonly scanning: ScanningBook;
   private readonly versions: ArtifactVersions;
+  private readonly retention: RetentionBook;
+  private readonly lifecycle: Lifecycle;
+  private readonly purges: PurgeBook;
+  /**
+   * The earliest retention deadline (lifecycle.ts), kept so that setting the alarm costs no query;
+   * undefined until first needed in this object's lifetime, and again after a change it cannot follow.
+   */
+  private lifecycleDue: number | null | undefined;
+  /** Set once a purge deleted this object's storage: this instance answers as for no tenant. */
+  private gone = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -157,6 +176,14 @@ export class TenantObject extends DurableObject<Env> {
     this.versions = new ArtifactVersions(this.sql);
     this.approvals = new ApprovalBook(this.sql);
     this.budgets = new BudgetBook(this.sql);
+    this.retention = new RetentionBook(this.sql);
+    this.lifecycle = new Lifecycle(
+      this.sql,
+      env.ARTIFACTS,
+      this.tenantId,
+      async (runId) => (await runStub(env, runId).get(this.tenantId))?.retriedAs ?? null,
+    );
+    this.purges = new PurgeBook(this.sql);
     this.prices = prices(env.PRICE_TABLE);
     this.policy = deliveryPolicy(env);
     this.alarmClock = new Alarm(ctx.storage);
@@ -173,12 +200,17 @@ export class TenantObject extends DurableObject<Env> {
   // ── the tenant and its keys ─────────────────────────────────────────────────
 
   async createTenant(body: Omit<CreateTenantBody, "id">): Promise<Tenant | null> {
+    // A purged tenant's object still in memory holds caches of the old tenant: it starts afresh
+    // (this call fails; the caller's next call reaches a new instance, migrated on an empty store).
+    if (this.gone) this.ctx.abort("a purged tenant is created again");
     return this.profile.create(this.tenantId, body, Date.now());
   }
 
-  async getTenant(): Promise<(Tenant & { runs: { running: number; waiting: number } }) | null> {
-    const tenant = this.profile.get();
-    return tenant ? { ...tenant, runs: this.runs.counts() } : null;
+  async getTenant(): Promise<
+    (Tenant & { runs: { running: number; waiting: number }; purge: PurgeProgress | null }) | null
+  > {
+    const tenant = this.gone ? null : this.profile.get();
+    return tenant ? { ...tenant, runs: this.runs.counts(), purge: this.purges.progress() } : null;
   }
 
   /** The latest published version of each artifact of a project. */
@@ -219,15 +251,17 @@ export class TenantObject extends DurableObject<Env> {
   }
 
   /** Changes status, limits or weight; a reactivated tenant or a raised limit starts waiting runs. */
-  async updateTenant(patch: UpdateTenantBody): Promise<Tenant | null> {
+  async updateTenant(patch: UpdateTenantBody): Promise<Tenant | "purging" | null> {
+    if (this.purges.purging) return "purging";
     const tenant = this.profile.update(patch, Date.now());
     if (tenant?.status === "active") this.runs.admit(this.concurrency(tenant, Date.now()));
     await this.syncAlarm();
     return tenant;
   }
 
-  async createKey(body: CreateKeyBody): Promise<CreatedKey | null> {
+  async createKey(body: CreateKeyBody): Promise<CreatedKey | "purging" | null> {
     if (!this.profile.get()) return null;
+    if (this.purges.purging) return "purging";
     return this.profile.createKey(this.tenantId, body, Date.now());
   }
 
@@ -253,6 +287,7 @@ export class TenantObject extends DurableObject<Env> {
   }
 
   private check(presented: Credential, now: number, tokens = 1): AuthResult {
+    if (this.gone) return refuse("auth.unauthenticated");
     let tenant = this.profile.get();
     if (!tenant && "dev" in presented && this.tenantId === DEV_TENANT)
       tenant = this.profile.create(DEV_TENANT, { name: "Local development" }, now);
@@ -304,6 +339,7 @@ export class TenantObject extends DurableObject<Env> {
           replayed: true,
           start: false,
           scanning: this.scanning.forRun(run.project),
+          retention: this.retention.forRun(run.project),
         };
     }
     // A spent budget refuses before the quota counts the run: a refused run costs no quota.
@@ -341,6 +377,7 @@ export class TenantObject extends DurableObject<Env> {
       start: opened.start,
       // The run scans its artifacts under the project's policy as it stands now.
       scanning: this.scanning.forRun(run.project),
+      retention: this.retention.forRun(run.project),
       ...(costSaving ? { costSaving } : {}),
     };
   }
@@ -360,10 +397,13 @@ export class TenantObject extends DurableObject<Env> {
    * finished run's slot lets in are started by the alarm.
    */
   async recordRun(sync: TenantSync): Promise<{ start: boolean }> {
+    // A purge deletes the index: a run's late word must not write it back.
+    if (this.purges.purging) return { start: false };
     const tenant = this.profile.get();
+    const periods = this.retention.of(sync.project);
     // A succeeded run publishes its artifacts: each gets its version (once, however often this comes).
     if (sync.status === "succeeded" && sync.published)
-      this.versions.publish(sync.project, sync.runId, sync.published, sync.at);
+      this.versions.publish(sync.project, sync.runId, sync.published, sync.at, periods.supersededMs);
     // A run's final sync carries its usage: its cost is charged here, once, in the month it ended.
     const crossings = sync.usage
       ? this.budgets.charge({
@@ -373,12 +413,19 @@ export class TenantObject extends DurableObject<Env> {
           usd: cost(sync.usage, this.prices),
         })
       : [];
-    const result = this.runs.record(sync, {
-      open: tenant?.status === "active",
-      limit: tenant ? this.concurrency(tenant, sync.at) : 0,
-    });
+    const result = this.runs.record(
+      sync,
+      { open: tenant?.status === "active", limit: tenant ? this.concurrency(tenant, sync.at) : 0 },
+      periods,
+    );
     if (crossings.length > 0) await this.announce(crossings);
     else if (result.admitted.length > 0) await this.syncAlarm();
+    // A finished run's first deadline (its unpublished artifacts', or a version it superseded):
+    // no query, and an alarm call only when the alarm is set for later.
+    if (sync.usage)
+      await this.noteDeadline(
+        sync.at + (sync.published ? Math.min(periods.unpublishedMs, periods.supersededMs) : periods.unpublishedMs),
+      );
     return { start: result.start };
   }
 
@@ -387,7 +434,89 @@ export class TenantObject extends DurableObject<Env> {
    * object: the index keeps the run's summary, marked archived. False when the index has no such run.
    */
   async recordArchived(runId: string, archive: { at: number; bytes: number }): Promise<boolean> {
-    return this.runs.archived(runId, archive.at, archive.bytes);
+    if (this.purges.purging) return false;
+    const found = this.runs.archived(runId, archive.at, archive.bytes, this.retention.of("").archiveMs);
+    this.lifecycleDue = undefined;
+    await this.syncAlarm();
+    return found;
+  }
+
+  // ── retention, expiry and purge (issue 20) ──────────────────────────────────
+
+  /** The retention policy in force; null when there is no such tenant. */
+  async retentionSettings(minSeconds: number): Promise<RetentionSettings | null> {
+    return this.profile.get() ? this.retention.settings(minSeconds) : null;
+  }
+
+  /** Replaces the policy (admin; bounds checked by the API). Deadlines already set stand (retention.ts). */
+  async setRetention(policy: RetentionPolicy, minSeconds: number): Promise<RetentionSettings | "purging" | null> {
+    if (!this.profile.get()) return null;
+    if (this.purges.purging) return "purging";
+    this.retention.set(policy);
+    return this.retention.settings(minSeconds);
+  }
+
+  /** Pins or unpins a published version (null: no such version). */
+  async pinVersion(project: string, name: string, version: number, pinned: boolean): Promise<StoredVersion | null> {
+    const now = Date.now();
+    const result = this.versions.pin(project, name, version, pinned, now, this.retention.of(project).supersededMs);
+    if (!pinned && result) await this.noteDeadline(now + this.retention.of(project).supersededMs);
+    return result;
+  }
+
+  /** What the tenant holds now: hot run state, archives and artifacts, in bytes (GET /v1/usage). */
+  async storageHeld(): Promise<{ runStateBytes: number; archiveBytes: number; artifactBytes: number }> {
+    return this.lifecycle.held();
+  }
+
+  /**
+   * Starts purging the tenant: suspended at once (its keys are refused from this call on), the
+   * rest done by the alarm in bounded passes. Null when there is no such tenant; a purge already
+   * under way is left as it is and reported.
+   */
+  async requestPurge(reason: string, requestedBy: string): Promise<PurgeProgress | null> {
+    if (!this.profile.get()) return null;
+    const now = Date.now();
+    if (!this.purges.purging) {
+      this.ctx.storage.transactionSync(() => {
+        this.profile.update({ status: "suspended" }, now);
+        this.purges.begin(reason, requestedBy, now);
+      });
+    }
+    await this.alarmClock.sync(now);
+    return this.purges.progress();
+  }
+
+  async purgeProgress(): Promise<PurgeProgress | null> {
+    return this.purges.progress();
+  }
+
+  /** A purge's pass (from the alarm); the last one reports to the directory and deletes everything. */
+  private async purgeStep(): Promise<void> {
+    const pass = await purgePass(this.purges, this.env, this.tenantId, Date.now);
+    if (!pass.done) {
+      await this.alarmClock.sync(Date.now() + pass.retryInMs);
+      return;
+    }
+    const progress = this.purges.progress();
+    if (!progress) return;
+    // The audit first: a kill after it and before deleteAll runs this again (the record stands).
+    await this.env.DIRECTORY.getByName(directoryShard(this.tenantId)).purgeFinished(
+      this.tenantId,
+      { reason: progress.reason, requestedBy: progress.requestedBy, requestedAt: Date.parse(progress.requestedAt) },
+      pass.counts,
+    );
+    await this.alarmClock.sync(null);
+    await this.ctx.storage.deleteAll();
+    // The object may live on in memory until evicted: its caches must not answer for the tenant.
+    this.gone = true;
+  }
+
+  /** A new retention deadline: the alarm comes by then (earlier is harmless: the sweep finds nothing due). */
+  private async noteDeadline(at: number): Promise<void> {
+    if (this.lifecycleDue !== undefined) this.lifecycleDue = earliest(this.lifecycleDue, at);
+    const alarmAt = this.alarmClock.dueAt;
+    if (alarmAt === null || alarmAt > at) await this.alarmClock.sync(at);
   }
 
   // ── budgets ─────────────────────────────────────────────────────────────────
@@ -510,6 +639,8 @@ export class TenantObject extends DurableObject<Env> {
    * here on the tenant's timers, not a queue message, make sure every event is delivered.
    */
   async acceptEvents(events: HandedEvent[]): Promise<void> {
+    // A purging tenant's webhooks are being deleted: its runs' last events go nowhere.
+    if (this.purges.purging) return;
     this.approvals.follow(events);
     if (this.webhooks.accept(events, Date.now()).length === 0) return;
     // A send that failed a moment ago backs off; the alarm sends these with the rest.
@@ -543,6 +674,7 @@ export class TenantObject extends DurableObject<Env> {
   /** Starts admitted runs, and puts due webhook deliveries back on the webhooks queue. */
   override async alarm(): Promise<void> {
     this.alarmClock.fired();
+    if (this.purges.purging) return this.purgeStep();
     // Opened runs never heard of: a run whose object does not exist was never created, and the
     // slot it held goes to the next waiting run.
     let freed = false;
@@ -561,6 +693,11 @@ export class TenantObject extends DurableObject<Env> {
       this.runs.markStarted(runId);
     }
     await this.sendDueDeliveries();
+    // Retention: a bounded batch of what is due, if anything is; more due comes straight back.
+    const due = this.lifecycleDue === undefined ? this.lifecycle.nextDue() : this.lifecycleDue;
+    if (due !== null && due <= Date.now())
+      this.lifecycleDue = (await this.lifecycle.sweep(Date.now())).more ? Date.now() : undefined;
+    else this.lifecycleDue = due;
     await this.syncAlarm();
   }
 
@@ -596,10 +733,16 @@ export class TenantObject extends DurableObject<Env> {
   }
 
   private async syncAlarm(): Promise<void> {
+    // A purge's passes own the alarm until the purge is done.
+    if (this.purges.purging) return this.alarmClock.sync(this.alarmClock.dueAt ?? Date.now());
     // Due deliveries whose last send failed wait for the backoff, not for the past.
     const deliveries = this.webhooks.nextDue();
     const nextDelivery = deliveries === null ? null : Math.max(deliveries, this.sendRetryAt);
-    const next = this.runs.toStart().length > 0 ? Date.now() : earliest(nextDelivery, this.runs.nextUnconfirmed());
+    if (this.lifecycleDue === undefined) this.lifecycleDue = this.lifecycle.nextDue();
+    const next =
+      this.runs.toStart().length > 0
+        ? Date.now()
+        : earliest(earliest(nextDelivery, this.runs.nextUnconfirmed()), this.lifecycleDue);
     await this.alarmClock.sync(next);
   }
 }

@@ -94,15 +94,27 @@ export class RunBook {
    * this run may start now. Other runs admitted by a freed slot are returned for the caller to
    * start.
    */
-  record(sync: TenantSync, admission: { open: boolean; limit: number }): { start: boolean; admitted: string[] } {
+  record(
+    sync: TenantSync,
+    admission: { open: boolean; limit: number },
+    retention?: { unpublishedMs: number; archiveMs: number },
+  ): { start: boolean; admitted: string[] } {
     // A run's final sync carries its usage and outcome; an older sync never overwrites a newer one.
     const usage = sync.usage ? JSON.stringify(sync.usage) : null;
     const outcome = sync.usage ? JSON.stringify(sync.outcome ?? null) : null;
+    // ...and, in the same statement, its storage and its deadlines under the policy now (retention.ts).
+    const final = sync.usage && retention;
     const written = all<{ status: string; admitted: number }>(
       this.sql,
-      `INSERT INTO run_index (run_id, project, blueprint, status, version, priority, created_at, updated_at, usage, outcome) VALUES (?,?,?,?,?,?,?,?,?,?)
+      `INSERT INTO run_index (run_id, project, blueprint, status, version, priority, created_at, updated_at, usage, outcome,
+         finished_at, state_bytes, artifact_bytes, unpublished_due, archive_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
        ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, version = excluded.version, updated_at = excluded.updated_at, opened_at = NULL,
-         usage = COALESCE(excluded.usage, run_index.usage), outcome = COALESCE(excluded.outcome, run_index.outcome)
+         usage = COALESCE(excluded.usage, run_index.usage), outcome = COALESCE(excluded.outcome, run_index.outcome),
+         state_bytes = COALESCE(excluded.state_bytes, run_index.state_bytes),
+         artifact_bytes = COALESCE(excluded.artifact_bytes, run_index.artifact_bytes),
+         unpublished_due = CASE WHEN run_index.finished_at IS NULL THEN excluded.unpublished_due ELSE run_index.unpublished_due END,
+         archive_ms = COALESCE(run_index.archive_ms, excluded.archive_ms),
+         finished_at = COALESCE(run_index.finished_at, excluded.finished_at)
        WHERE excluded.version > run_index.version
        RETURNING status, admitted`,
       sync.runId,
@@ -115,6 +127,11 @@ export class RunBook {
       sync.at,
       usage,
       outcome,
+      final ? sync.at : null,
+      sync.storage?.stateBytes ?? null,
+      sync.storage?.artifactBytes ?? null,
+      final ? sync.at + retention.unpublishedMs : null,
+      final ? retention.archiveMs : null,
     )[0];
     // A stale sync wrote nothing and returned nothing: read what the index holds.
     const row =
@@ -340,13 +357,17 @@ export class RunBook {
   }
 
   /** A finished run was archived: its summary stays, marked, until the archive expires. False: no such run. */
-  archived(runId: string, at: number, bytes: number): boolean {
+  archived(runId: string, at: number, bytes: number, defaultArchiveMs: number): boolean {
     return (
       all(
         this.sql,
-        "UPDATE run_index SET archived_at = ?, archive_bytes = ? WHERE run_id = ? AND archived_at IS NULL RETURNING 1",
+        // The archive's deadline: the period fixed at the run's finish (retention.ts), or the tenant's now.
+        `UPDATE run_index SET archived_at = ?, archive_bytes = ?, expires_at = ? + COALESCE(archive_ms, ?)
+         WHERE run_id = ? AND archived_at IS NULL RETURNING 1`,
         at,
         bytes,
+        at,
+        defaultArchiveMs,
         runId,
       ).length > 0 || all(this.sql, "SELECT 1 FROM run_index WHERE run_id = ?", runId).length > 0
     );
