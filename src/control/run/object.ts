@@ -36,6 +36,7 @@ import { Alarm } from "../alarms";
 import { Waiters } from "../waiters";
 import { decisionLinks, type LinkClaims } from "../../lib/decision-links";
 import { purgeRunObjects } from "../../artifacts/purge";
+import { archiveRun, type ArchiveHost } from "./archive";
 
 export type ControlResult = { ok: true; run: WireRun } | Refusal;
 export type RunControl = "cancel" | "pause" | "resume";
@@ -223,9 +224,7 @@ export class RunObject extends DurableObject<Env> {
     if (!run) return null;
     if (!TERMINAL_RUN_STATUSES.has(run.status)) return refuse("run.active");
     // Events held for their webhook batch go to the tenant now: the purge waits for nothing else.
-    if (!this.store.outboxEmpty()) this.mutate(() => this.store.setTimer("outbox", "webhooks", Date.now()));
-    await this.outbox.settle();
-    if (!this.store.outboxEmpty())
+    if (!(await this.drainOutbox()))
       return refuse("run.active", "The run is still handing its last events to its tenant; try again shortly.");
     let deleted = 0;
     for (let more = true; more; ) {
@@ -233,9 +232,7 @@ export class RunObject extends DurableObject<Env> {
       deleted += purged.deleted;
       more = purged.more;
     }
-    await this.ctx.storage.deleteAlarm();
-    await this.ctx.storage.deleteAll();
-    this.store.forgetAll();
+    await this.dropStorage();
     return { ok: true, deleted };
   }
 
@@ -299,14 +296,48 @@ export class RunObject extends DurableObject<Env> {
     return result;
   }
 
-  /** One alarm serves every timer row. Idempotent: rows are deleted as they are handled. */
+  /**
+   * One alarm serves every timer row. Idempotent: rows are deleted as they are handled. The
+   * archive timer is the object's own (archive.ts): it ends with the object's storage.
+   */
   override async alarm(): Promise<void> {
     this.alarmClock.fired();
     const now = Date.now();
+    const due = this.store.dueTimers(now);
     this.mutate(() => {
-      for (const timer of this.store.dueTimers(now)) this.engine.fire(timer, now);
+      for (const timer of due) if (timer.kind !== "archive") this.engine.fire(timer, now);
     });
     await this.outbox.settle();
+    if (due.some((t) => t.kind === "archive")) await archiveRun(this.archiveHost(), now);
+  }
+
+  private archiveHost(): ArchiveHost {
+    return {
+      store: this.store,
+      bucket: this.env.ARTIFACTS,
+      retryAt: async (at) => {
+        this.mutate(() => this.store.setTimer("archive", "run", at));
+        await this.alarmClock.sync(this.store.nextTimer());
+      },
+      drainOutbox: () => this.drainOutbox(),
+      recordArchived: (tenantId, runId, archive) => this.env.TENANT.getByName(tenantId).recordArchived(runId, archive),
+      dropStorage: () => this.dropStorage(),
+    };
+  }
+
+  /** Hands every event held for its webhook batch to the tenant now; true once the outbox is empty. */
+  private async drainOutbox(): Promise<boolean> {
+    if (!this.store.outboxEmpty()) this.mutate(() => this.store.setTimer("outbox", "webhooks", Date.now()));
+    await this.outbox.settle();
+    return this.store.outboxEmpty();
+  }
+
+  /** Deletes the alarm and every row: the object holds no run from now on (a purge, an archival). */
+  private async dropStorage(): Promise<void> {
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.store.forgetAll();
+    this.alarmClock.fired();
   }
 
   private owned(tenantId: string) {

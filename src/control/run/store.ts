@@ -112,6 +112,11 @@ export class RunStore {
     this.ready = false;
   }
 
+  /** The database's size on disk (bytes): what the run's object is billed for while it is kept. */
+  databaseSize(): number {
+    return this.sql.databaseSize;
+  }
+
   // ── the run ──────────────────────────────────────────────────────────────────
 
   run(): RunRow | null {
