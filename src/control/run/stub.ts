@@ -26,6 +26,7 @@ export type RunStub = Pick<
   | "decide"
   | "signal"
   | "redeemLink"
+  | "purge"
 >;
 
 export function runStub(env: Env, runId: string): RunStub {
