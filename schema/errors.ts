@@ -85,7 +85,7 @@ export const ERRORS = {
   "run.not_resumable": { status: 409, retryable: false, title: "The run cannot be resumed now." },
   "run.illegal_transition": { status: 409, retryable: false, title: "The run cannot make that change now." },
   "run.not_retryable": { status: 409, retryable: false, title: "Only a failed or cancelled run can be retried." },
-  "run.active": { status: 409, retryable: true, title: "The run is not finished: cancel it before deleting it." },
+  "run.active": { status: 409, retryable: false, title: "The run is not finished: cancel it before deleting it." },
 
   // Approval gates and signals.
   "approval.not_found": { status: 404, retryable: false, title: "The run has no such approval gate." },

@@ -72,6 +72,22 @@ describe("DELETE /v1/runs/{id}", () => {
     expect((await del(run.id)).status).toBe(404);
   });
 
+  it("a delete racing the run's archival leaves nothing: no archive written after the delete, no run to read", async () => {
+    const run = await createRun({ project: "p", steps: [{ id: "a", type: "system.hash" }] });
+    expect((await waitForRun(run.id)).status).toBe("succeeded");
+    await runInDurableObject(env.RUN.getByName(run.id), (_o, state) => {
+      state.storage.sql.exec("UPDATE timer SET due_at = ? WHERE kind = 'archive'", Date.now() - 1);
+    });
+    await abortAllDurableObjects();
+    const [archived, deleted] = await Promise.all([runDurableObjectAlarm(env.RUN.getByName(run.id)), del(run.id)]);
+    expect(archived).toBe(true);
+    expect(deleted.status).toBe(204);
+    expect(await keysOf(run.id)).toEqual([]);
+    expect(await tablesOf(run.id)).toEqual([]);
+    expect((await api(`/v1/runs/${run.id}`)).status).toBe(404);
+    expect(await listed()).not.toContain(run.id);
+  });
+
   it("refuses a run still active (409 run.active), and another tenant's run is a 404 that deletes nothing", async () => {
     const run = await createRun({ project: "p", steps: [{ id: "a", type: "system.sleep", input: { ms: 2_000 } }] });
     const active = await del(run.id);

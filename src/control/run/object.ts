@@ -51,6 +51,8 @@ export class RunObject extends DurableObject<Env> {
   /** The last event already turned into analytics points (in memory: at most once). */
   private analyzedSeq = 0;
   private readonly pointContext: PointContext;
+  /** The archival or purge under way, if any: the next waits for it (`oneAtATime`). */
+  private lifecycle: Promise<unknown> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -220,6 +222,10 @@ export class RunObject extends DurableObject<Env> {
    * Null when the tenant has no such run here (never was, or already emptied).
    */
   async purge(tenantId: string): Promise<{ ok: true; deleted: number } | Refusal<"run.active"> | null> {
+    return this.oneAtATime(() => this.purgeNow(tenantId));
+  }
+
+  private async purgeNow(tenantId: string): Promise<{ ok: true; deleted: number } | Refusal<"run.active"> | null> {
     const run = this.owned(tenantId);
     if (!run) return null;
     if (!TERMINAL_RUN_STATUSES.has(run.status)) return refuse("run.active");
@@ -308,7 +314,17 @@ export class RunObject extends DurableObject<Env> {
       for (const timer of due) if (timer.kind !== "archive") this.engine.fire(timer, now);
     });
     await this.outbox.settle();
-    if (due.some((t) => t.kind === "archive")) await archiveRun(this.archiveHost(), now);
+    if (due.some((t) => t.kind === "archive")) await this.oneAtATime(() => archiveRun(this.archiveHost(), now));
+  }
+
+  /**
+   * Runs an archival or a purge after any other one under way: each spans R2 writes or deletes and
+   * the object's storage, and one must not write its archive after the other's deletes.
+   */
+  private oneAtATime<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.lifecycle.then(work, work);
+    this.lifecycle = next.catch(() => undefined);
+    return next;
   }
 
   private archiveHost(): ArchiveHost {
