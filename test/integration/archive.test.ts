@@ -2,6 +2,8 @@ import { abortAllDurableObjects, reset, runDurableObjectAlarm, runInDurableObjec
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import type { RunView } from "../../schema/api";
+import type { TenantSync } from "../../schema/run";
+import type { TenantObject } from "../../src/control/tenant/object";
 import { archiveKey } from "../../src/artifacts/keys";
 import { buildArchive, writeArchive } from "../../src/control/run/archive";
 import type { RunStore } from "../../src/control/run/store";
@@ -171,6 +173,38 @@ describe("archiving a finished run", () => {
     expect(seen.length).toBeGreaterThan(4);
     expect(seen.every((a) => a === null || typeof a === "string")).toBe(true);
     expect(((await (await api(`/v1/runs/${id}`)).json()) as RunView).archivedAt).not.toBeNull();
+  });
+
+  it("the run's final sync tells its tenant what it holds: its database's size and its artifacts' bytes", async () => {
+    const syncs: TenantSync[] = [];
+    // RPC calls only methods of the class: the tenant's is wrapped on its prototype, for this test.
+    const proto = await runInDurableObject(
+      env.TENANT.getByName(TENANT),
+      (object: TenantObject) => Object.getPrototypeOf(object) as TenantObject,
+    );
+    const record = proto.recordRun;
+    proto.recordRun = function (this: TenantObject, sync: TenantSync) {
+      syncs.push(sync);
+      return record.call(this, sync);
+    };
+    let id: string;
+    try {
+      id = await finishedRun();
+      // The final sync leaves just after the run's last transaction: wait for it.
+      for (let i = 0; i < 100 && !syncs.some((s) => s.runId === id && s.storage); i++)
+        await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      proto.recordRun = record;
+    }
+    const final = syncs.find((s) => s.runId === id && s.status === "succeeded");
+    const artifacts = (await (await api(`/v1/runs/${id}/artifacts`)).json()) as { items: { size: number }[] };
+    expect(artifacts.items.length).toBeGreaterThan(0);
+    expect(final?.storage?.artifactBytes).toBe(artifacts.items.reduce((n, a) => n + a.size, 0));
+    const size = await runInDurableObject(env.RUN.getByName(id), (_o, state) => state.storage.sql.databaseSize);
+    // Read inside the run's last transaction, before its writes: a page or two short of the end.
+    expect(final?.storage?.stateBytes).toBeGreaterThan(0);
+    expect(final?.storage?.stateBytes).toBeLessThanOrEqual(size);
+    expect(syncs.filter((s) => s.runId === id && s.storage).length).toBe(1); // only the final one
   });
 
   it("holds what it stores: a run's object keeps no table after archival; a 50-step run's archive stays small", async () => {
