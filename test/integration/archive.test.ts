@@ -7,6 +7,8 @@ import type { TenantObject } from "../../src/control/tenant/object";
 import { archiveKey } from "../../src/artifacts/keys";
 import { buildArchive, writeArchive } from "../../src/control/run/archive";
 import type { RunStore } from "../../src/control/run/store";
+import { runStub } from "../../src/control/run/stub";
+import { newRunId } from "../../src/lib/crypto";
 import { must } from "../../src/lib/must";
 import { api, createRun, newTenantKey, waitForRun } from "../support/api";
 
@@ -130,6 +132,43 @@ describe("archiving a finished run", () => {
     for (const path of ["", "/events", "/usage", "/artifacts"])
       expect((await api(`/v1/runs/${id}${path}`, { key: other })).status, path).toBe(404);
     expect((await api(`/v1/runs/${id}/cancel`, { method: "POST", key: other })).status).toBe(404);
+  });
+
+  it("a run whose retention is short archives itself when its hot period ends, by its own alarm", async () => {
+    expect((await api("/v1/runs")).status).toBe(200); // the dev tenant exists from its first request
+    const id = newRunId();
+    // Made on its object directly: only the tenant's policy (not an API caller) sets a run's retention.
+    await runStub(env, id).create({
+      id,
+      tenantId: TENANT,
+      project: "p",
+      blueprint: null,
+      traceId: `${"0".repeat(31)}1`,
+      failurePolicy: "fail-fast",
+      priority: "normal",
+      steps: [
+        {
+          id: "a",
+          type: "system.hash",
+          pool: "system",
+          input: {},
+          dependsOn: [],
+          timeoutMs: 10_000,
+          retry: { maxAttempts: 1, initialDelayMs: 10, maxDelayMs: 10 },
+        },
+      ],
+      retention: { hotMs: 300, archiveMs: 60_000, unpublishedMs: 60_000 },
+    });
+    let run: RunView | null = null;
+    for (let i = 0; i < 250 && !run?.archivedAt; i++) {
+      await new Promise((r) => setTimeout(r, 40));
+      const res = await api(`/v1/runs/${id}`);
+      expect(res.status).toBe(200);
+      run = (await res.json()) as RunView;
+    }
+    expect(run?.status).toBe("succeeded");
+    expect(Date.parse(must(run?.archivedAt, "archivedAt"))).toBe(Date.parse(must(run?.finishedAt, "finishedAt")) + 300);
+    expect(await tablesOf(id)).toEqual([]);
   });
 
   it("a kill between the R2 write and deleteAll: the next alarm finishes, with one archive, byte for byte", async () => {
