@@ -5,7 +5,8 @@ import type { RunView } from "../../schema/api";
 import type { TenantSync } from "../../schema/run";
 import type { TenantObject } from "../../src/control/tenant/object";
 import { archiveKey } from "../../src/artifacts/keys";
-import { buildArchive, writeArchive } from "../../src/control/run/archive";
+import { archiveRun, buildArchive, writeArchive } from "../../src/control/run/archive";
+import { decodeArchive, encodeArchive } from "../../src/control/run/archive-format";
 import type { RunStore } from "../../src/control/run/store";
 import { runStub } from "../../src/control/run/stub";
 import { newRunId } from "../../src/lib/crypto";
@@ -190,6 +191,46 @@ describe("archiving a finished run", () => {
     expect((await reads(id)).run).toEqual({ ...hot.run, archivedAt: new Date(dueAt).toISOString() });
     // Nothing left to do: no alarm, and another one would find no run.
     expect(await runDurableObjectAlarm(env.RUN.getByName(id))).toBe(false);
+  });
+
+  it("a run that changes while its archive is written is archived again before its object empties: the archive left is what the object held last", async () => {
+    const id = await finishedRun({ project: "p", steps: [{ id: "a", type: "system.hash" }] });
+    const dueAt = await endHotPeriod(id);
+    const told: number[] = [];
+    const outcome = await runInDurableObject(env.RUN.getByName(id), async (object, state) => {
+      const store = storeOf(object);
+      const change = (work: () => void) =>
+        state.storage.transactionSync(() => {
+          store.beginTransaction();
+          work();
+          store.commit();
+        });
+      return archiveRun(
+        {
+          store,
+          bucket: env.ARTIFACTS,
+          retryAt: async (at) => change(() => store.setTimer("archive", "run", at)),
+          drainOutbox: async () => store.outboxEmpty(),
+          // The first archive written, a retry names the run (as `POST …/retry` would, meanwhile).
+          recordArchived: async (_tenant, _run, archive) => {
+            told.push(archive.at);
+            if (told.length === 1) change(() => store.setRetriedAs("run_retried_meanwhile"));
+          },
+          dropStorage: async () => {
+            await state.storage.deleteAll();
+            store.forgetAll();
+          },
+        },
+        Date.now(),
+      );
+    });
+    expect(outcome).toBe("archived");
+    expect(told).toEqual([dueAt, dueAt]);
+    const stored = must(await env.ARTIFACTS.get(archiveKey(TENANT, id)), "the archive");
+    const archive = decodeArchive(new Uint8Array(await stored.arrayBuffer()));
+    expect(archive.run.retriedAs).toBe("run_retried_meanwhile");
+    expect(stored.customMetadata?.sha256).toBe((await encodeArchive(archive)).sha256);
+    expect(await tablesOf(id)).toEqual([]);
   });
 
   it("reads racing an archival answer the hot or the archived view, never a 404", async () => {
