@@ -42,6 +42,15 @@ function latencyTable(cells: CellResult[]): string {
   return `**Run latency, creation to terminal state (ms, server timestamps)**\n\n${head}\n${rows.join("\n")}`;
 }
 
+/** The run's own storage: what a finished run's object holds until it is archived (bench/storage.ts). */
+function storageLine(res: Results): string {
+  if (!res.storage) return "The storage figure was not measured.";
+  const kib = (res.storage.hotOneStepRunDbBytes / 1024).toFixed(0);
+  return `### Storage
+
+A finished one-step run's SQLite database, while hot (before its archival to R2 empties the object): **${res.storage.hotOneStepRunDbBytes.toLocaleString("en")} bytes** (${kib} KiB) on disk, pages × page size once the write-ahead log is folded in.`;
+}
+
 function loadTable(load: LoadTest): string {
   const search = load.search
     .map(
@@ -138,6 +147,8 @@ ${table(res.cells, "Peak memory (MB): resident set of the workerd processes duri
 ${table(res.cells, "Peak memory (MB): the whole wrangler dev tree (wrangler's Node and esbuild too)", (f) => f.peakTreeRssMB, 0)}
 
 ${res.load ? loadTable(res.load) : "The load test was not run."}
+
+${storageLine(res)}
 
 ${failed.length ? `Runs that did not succeed: ${failed.join("; ")}.` : "Every run of every cell succeeded."}
 

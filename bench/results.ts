@@ -75,4 +75,6 @@ export interface Results {
   otherProcessesCores: number;
   cells: CellResult[];
   load: LoadTest | null;
+  /** What a finished one-step run's object holds on disk while hot (bench/storage.ts); absent in older results. */
+  storage?: { hotOneStepRunDbBytes: number } | null;
 }

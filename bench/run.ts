@@ -14,6 +14,7 @@ import { sampleTree, watchPeakRss, type PeakRss } from "./procs.ts";
 import { launch, supports, SYSTEMS, type Launched, type RunState, type System, type SystemName } from "./systems.ts";
 import { stepCount } from "./peers/shape.ts";
 import { renderReport } from "./report.ts";
+import { measureRunStorage } from "./storage.ts";
 import type { Cell, CellResult, LoadResult, LoadTest, Results, SystemFigures } from "./results.ts";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -29,7 +30,7 @@ const LOAD = QUICK
   ? { rates: [10, 20, 40], searchSeconds: 2, seconds: 3 }
   : { rates: [25, 50, 75, 100, 150, 200, 300], searchSeconds: 5, seconds: 10 };
 
-/** BENCH_CELLS=chain-s50-r100,fan-200 runs only those cells (and the load test only if "load" is listed). */
+/** BENCH_CELLS=chain-s50-r100,fan-200 runs only those cells (the load test only if "load" is listed, the storage figure only if "storage" is). */
 const ONLY = process.env.BENCH_CELLS?.split(",")
   .map((x) => x.trim())
   .filter(Boolean);
@@ -333,6 +334,8 @@ async function main() {
   }
 
   const load = !ONLY || ONLY.includes("load") ? await loadTest() : null;
+  const storage = !ONLY || ONLY.includes("storage") ? await measureRunStorage() : null;
+  if (storage) console.log(`storage: a finished one-step run's database, hot: ${storage.hotOneStepRunDbBytes} bytes`);
 
   const wallMs = Date.now() - started;
   const ownCpuMs = systemsCpuMs + process.cpuUsage().user / 1000 + process.cpuUsage().system / 1000;
@@ -347,6 +350,7 @@ async function main() {
     otherProcessesCores: Math.max(0, (machineBusyMs() - busyAtStart - ownCpuMs) / wallMs),
     cells: results,
     load,
+    storage,
   };
   mkdirSync(join(ROOT, "bench", "results"), { recursive: true });
   // Only a full run of every cell is the published result.

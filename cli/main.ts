@@ -26,6 +26,7 @@ const HELP = `factory — Factory Runtime from the command line
   factory runs create --steps file.json --project P [--watch]
   factory runs list [--project P] [--status S] [--limit N]
   factory runs get|watch|cancel|pause|resume|retry <run>
+  factory runs delete <run>                    a finished run, now: its state, archive, artifacts, index row
   factory runs logs <run> [--follow]
   factory artifacts list <run>                 status, scan and findings (rule, file, line; never the secret)
   factory runs signal <run> <name> --data-json '{…}'
@@ -407,6 +408,12 @@ async function main(): Promise<number> {
     case "resume": {
       const run = await c.control(need(args[0], "<run>"), command);
       print(`${run.id}  ${run.status}`, run);
+      return 0;
+    }
+    case "delete": {
+      const runId = need(args[0], "<run>");
+      await c.deleteRun(runId);
+      print(`${runId}  deleted`, { id: runId, deleted: true });
       return 0;
     }
     case "retry": {

@@ -91,6 +91,7 @@ export const CLIENT_ROUTES = [
   ["post", "/v1/runs/{id}/pause"],
   ["post", "/v1/runs/{id}/resume"],
   ["post", "/v1/runs/{id}/retry"],
+  ["delete", "/v1/runs/{id}"],
   ["get", "/v1/runs/{id}/events"],
   ["get", "/v1/runs/{id}/artifacts"],
   ["get", "/v1/runs/{id}/artifacts/{name}"],
@@ -152,6 +153,14 @@ export class FactoryClient {
 
   control(id: string, action: RunControl): Promise<RunView> {
     return this.json("POST", `/v1/runs/${enc(id)}/${action}`);
+  }
+
+  /**
+   * Deletes a finished run now (its state, archive, artifacts and index row). A run still active
+   * is refused with `run.active`: cancel it first.
+   */
+  async deleteRun(id: string): Promise<void> {
+    await this.request("DELETE", `/v1/runs/${enc(id)}`);
   }
 
   /** Re-runs a failed or cancelled run as a new run (the same one if asked again). */

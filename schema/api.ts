@@ -169,6 +169,9 @@ export const RunView = z
     retryOf: z.string().nullable().openapi({ description: "the run this one re-runs" }),
     retriedAs: z.string().nullable().openapi({ description: "the run that re-runs this one" }),
     error: StepError.nullable(),
+    archivedAt: z.string().datetime().nullable().openapi({
+      description: "when the finished run was archived to R2 (its hot period ended); it is then read from the archive",
+    }),
     steps: z.array(StepView),
   })
   .openapi("Run");

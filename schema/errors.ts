@@ -68,6 +68,11 @@ export const ERRORS = {
 
   // Runs and their controls.
   "run.not_found": { status: 404, retryable: false, title: "No such run." },
+  "run.archived": {
+    status: 409,
+    retryable: false,
+    title: "The run is archived: it can be read and deleted, not changed.",
+  },
   "artifact.not_found": { status: 404, retryable: false, title: "No such artifact." },
   "artifact.not_zip": { status: 422, retryable: false, title: "Only zip artifacts can be diffed." },
   "artifact.rejected": {

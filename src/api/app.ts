@@ -15,6 +15,7 @@ import { cleanHeaders, jsonBodies } from "./hostile";
 import { blueprints, budgets, health, metrics, retention, usage } from "./misc";
 import { runs } from "./runs";
 import { approvals, gates } from "./approvals";
+import { runDeletion } from "./run-deletion";
 import { decisions } from "./decisions";
 import { webhooks } from "./webhooks";
 import { requireWorker, workers } from "./workers";
@@ -57,6 +58,7 @@ export function createApp() {
   app.route("/", health);
   app.route("/v1/runs", runs);
   app.route("/v1/runs", gates);
+  app.route("/v1/runs", runDeletion);
   app.route("/v1/approvals", approvals);
   app.route("/v1/decisions", decisions);
   app.route("/v1/blueprints", blueprints);

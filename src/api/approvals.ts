@@ -20,6 +20,7 @@ import { runStub } from "../control/run/stub";
 import { AppError, utf8Bytes } from "../errors";
 import { JSON_BODY, json, newApi, problemResponses, TENANT_CALL } from "./common";
 import { decodeApprovalCursor, encodeApprovalCursor } from "./cursor";
+import { missingRun } from "./archived-runs";
 
 const security = [{ bearer: [] }];
 const RunParam = z
@@ -56,6 +57,8 @@ for (const decision of ["approve", "reject"] as const) {
           ...TENANT_CALL,
           ...JSON_BODY,
           "run.not_found",
+          "run.archived",
+          "run.archived",
           "approval.not_found",
           "approval.not_pending",
           "approval.already_decided",
@@ -73,7 +76,7 @@ for (const decision of ["approve", "reject"] as const) {
         c.get("key"),
         body.comment ?? null,
       );
-      if (!result) throw new AppError("run.not_found");
+      if (!result) throw await missingRun(c.env, c.get("tenantId"), id);
       if (!result.ok) throw AppError.from(result);
       return c.json(result.decision, 200);
     },
@@ -123,7 +126,7 @@ gates.openapi(
       keyId: key.keyId,
       name: key.name,
     });
-    if (!result) throw new AppError("run.not_found");
+    if (!result) throw await missingRun(c.env, c.get("tenantId"), id);
     if (!result.ok) throw AppError.from(result);
     const { ok: _, ...receipt } = result;
     return c.json(receipt, 200);

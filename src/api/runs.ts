@@ -28,6 +28,8 @@ import { checkUrl } from "./webhooks";
 import { EventTypePattern } from "../../schema/webhooks";
 import { RUN_ID } from "../../schema/ids";
 import { decodeCursor, encodeCursor } from "./cursor";
+import { archiveOrNotFound, missingRun, readArchive } from "./archived-runs";
+import { archivedEvents, archivedRun } from "../control/run/archive-format";
 
 const IdParam = z.object({
   id: z
@@ -193,8 +195,9 @@ runs.openapi(
     },
   }),
   async (c) => {
-    const run = await ownedRun(c.env, c.req.valid("param").id).get(c.get("tenantId"));
-    if (!run) throw notFound();
+    const { id } = c.req.valid("param");
+    const tenantId = c.get("tenantId");
+    const run = (await ownedRun(c.env, id).get(tenantId)) ?? archivedRun(await archiveOrNotFound(c.env, tenantId, id));
     return c.json(asView(run), 200);
   },
 );
@@ -215,12 +218,13 @@ for (const [action, summary] of Object.entries(CONTROLS) as [RunControl, string]
       request: { params: IdParam },
       responses: {
         200: { description: "the run after the change", content: { "application/json": { schema: RunView } } },
-        ...problemResponses(...TENANT_CALL, "run.not_found", RUN_REFUSAL[action]),
+        ...problemResponses(...TENANT_CALL, "run.not_found", RUN_REFUSAL[action], "run.archived"),
       },
     }),
     async (c) => {
-      const result = await ownedRun(c.env, c.req.valid("param").id).control(c.get("tenantId"), action);
-      if (!result) throw notFound();
+      const { id } = c.req.valid("param");
+      const result = await ownedRun(c.env, id).control(c.get("tenantId"), action);
+      if (!result) throw await missingRun(c.env, c.get("tenantId"), id);
       if (!result.ok) throw AppError.from(result);
       return c.json(asView(result.run), 200);
     },
@@ -237,14 +241,16 @@ runs.openapi(
     request: { params: IdParam },
     responses: {
       202: { description: "the new run; Location names it", content: { "application/json": { schema: RunView } } },
-      ...problemResponses(...TENANT_CALL, "run.not_found", "run.not_retryable"),
+      ...problemResponses(...TENANT_CALL, "run.not_found", "run.not_retryable", "run.archived"),
     },
   }),
   async (c) => {
     const tenantId = c.get("tenantId");
     const candidate = newRunId();
-    const source = await ownedRun(c.env, c.req.valid("param").id).retrySource(tenantId, candidate);
-    if (!source) throw notFound();
+    const sourceId = c.req.valid("param").id;
+    const source = await ownedRun(c.env, sourceId).retrySource(tenantId, candidate);
+    // An archived run keeps its record, not the step inputs and outputs a retry is built from.
+    if (!source) throw await missingRun(c.env, tenantId, sourceId);
     if (!source.ok) throw AppError.from(source);
     const id = source.existing ?? candidate;
     const run = await runStub(c.env, id).create({
@@ -277,10 +283,14 @@ runs.openapi(
   }),
   async (c) => {
     const q = c.req.valid("query");
-    const run = ownedRun(c.env, c.req.valid("param").id);
+    const { id } = c.req.valid("param");
+    const run = ownedRun(c.env, id);
     const tenantId = c.get("tenantId");
-    const first: z.infer<typeof EventPage> | null = await run.events(tenantId, q.after, q.limit);
-    if (!first) throw notFound();
+    /** A page from the run's object, or from its archive once the object is empty (then the last page is final). */
+    const page = async (after: number, limit: number, waitMs?: number): Promise<z.infer<typeof EventPage>> =>
+      (await run.events(tenantId, after, limit, waitMs)) ??
+      archivedEvents(await archiveOrNotFound(c.env, tenantId, id), after, limit);
+    const first = await page(q.after, q.limit);
     if (!c.req.header("accept")?.includes("text/event-stream")) return c.json(first, 200);
 
     const resumeFrom = Number(c.req.header("last-event-id"));
@@ -289,13 +299,12 @@ runs.openapi(
       const closeAt = Date.now() + STREAM_MAX_MS;
       while (!stream.aborted && Date.now() < closeAt) {
         // Long poll: the run object answers as soon as something happens, or after 20 s.
-        const page = await run.events(tenantId, after, 500, 20_000);
-        if (!page) return;
-        for (const e of page.items) {
+        const next = await page(after, 500, 20_000);
+        for (const e of next.items) {
           await stream.writeSSE({ id: String(e.seq), event: e.type, data: JSON.stringify(e) });
           after = e.seq;
         }
-        if (page.finished) return;
+        if (next.finished) return;
       }
     });
   },
@@ -315,8 +324,8 @@ runs.openapi(
   }),
   async (c) => {
     const { id } = c.req.valid("param");
-    const found = await ownedRun(c.env, id).usage(c.get("tenantId"));
-    if (!found) throw notFound();
+    const tenantId = c.get("tenantId");
+    const found = (await ownedRun(c.env, id).usage(tenantId)) ?? (await archiveOrNotFound(c.env, tenantId, id)).usage;
     const table = prices(c.env.PRICE_TABLE);
     const { pools, ...totals } = found.usage;
     const priced = Object.fromEntries(
@@ -349,8 +358,11 @@ runs.openapi(
     },
   }),
   async (c) => {
-    const items = await ownedRun(c.env, c.req.valid("param").id).artifacts(c.get("tenantId"));
-    if (!items) throw notFound();
+    const { id } = c.req.valid("param");
+    const tenantId = c.get("tenantId");
+    const items =
+      (await ownedRun(c.env, id).artifacts(tenantId)) ??
+      (await archiveOrNotFound(c.env, tenantId, id)).artifacts.map(({ key: _, ...view }) => view);
     return c.json({ items }, 200);
   },
 );
@@ -381,7 +393,10 @@ runs.openapi(
     const { id, name } = c.req.valid("param");
     const missing = () => new AppError("artifact.not_found");
     if (!isSafeSegment(name)) throw missing();
-    const entry = await ownedRun(c.env, id).artifact(c.get("tenantId"), name);
+    const tenantId = c.get("tenantId");
+    const entry =
+      (await ownedRun(c.env, id).artifact(tenantId, name)) ??
+      (await readArchive(c.env, tenantId, id))?.artifacts.find((a) => a.name === name);
     if (!entry) throw missing();
     if (entry.status === "rejected") {
       // Its bytes were never stored: say why, with the findings (rule, file, line, fingerprint).

@@ -28,12 +28,18 @@ export function migrate(sql: SqlStorage, migrations: readonly Migration[], opts:
  * run's object is new for every run, and fifteen round trips into SQLite (or replaying each ALTER
  * TABLE) were a measurable part of creating a run. False when the chain cannot be squashed.
  */
-export function createSchema(sql: SqlStorage, migrations: readonly Migration[]): boolean {
+export function createSchema(
+  sql: SqlStorage,
+  migrations: readonly Migration[],
+  /** Tables left out, made by the object when it first needs them (see run/lazy-tables.ts). */
+  omit: readonly string[] = [],
+): boolean {
   const squashed = squash(migrations);
   if (!squashed) return false;
+  const made = squashed.filter((s) => !omit.includes(CREATE_TABLE.exec(s)?.[1] ?? ""));
   sql.exec(
     [
-      ...squashed,
+      ...made,
       "CREATE TABLE _schema (version INTEGER NOT NULL)",
       `INSERT INTO _schema (version) VALUES (${migrations.length})`,
     ].join(";\n"),

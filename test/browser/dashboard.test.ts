@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, Page, Route } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatDuration, formatPercent, formatUsd } from "../../dashboard/src/format";
 import { plantedSecrets } from "../../src/data/jobs/planted";
@@ -225,6 +225,39 @@ describe("dashboard", () => {
     const bytes = readFileSync((await download.path())!);
     expect(bytes.length).toBe(artifact.size);
     expect(createHash("sha256").update(bytes).digest("hex")).toBe(artifact.sha256);
+  });
+
+  it("marks an archived run in the list and on its page, and offers no retry of it", async () => {
+    // The archival itself (hot period over, object emptied, reads served from R2) is tested in
+    // workerd (test/integration/archive.test.ts); the runtime here keeps runs hot for 7 days, so
+    // its own answers for this run are marked archived on their way to the page.
+    const archivedAt = new Date().toISOString();
+    const mark = async (route: Route) => {
+      const res = await route.fetch();
+      const body = (await res.json()) as { id?: string; items?: { id: string }[] };
+      const json = body.items
+        ? { ...body, items: body.items.map((r) => (r.id === runId ? { ...r, archivedAt } : r)) }
+        : { ...body, archivedAt };
+      await route.fulfill({ response: res, json });
+    };
+    const runPath = new RegExp(`/v1/runs/${runId}$`);
+    const listPath = /\/v1\/runs(\?.*)?$/;
+    await page.route(runPath, mark);
+    await page.route(listPath, mark);
+    try {
+      // From the list (the page may be on this run already, and a hash it holds is no navigation).
+      await page.goto("/#/runs");
+      await page.locator(`tr[data-run="${runId}"] [data-status="archived"]`).waitFor();
+      expect(await page.locator('tr[data-run] [data-status="archived"]').count()).toBe(1);
+      await page.locator(`tr[data-run="${runId}"] a`).click();
+      await page.getByTestId("run-archived").waitFor();
+      expect(await page.locator('[data-testid="run-archived"] .pill').getAttribute("data-status")).toBe("archived");
+      expect(await page.locator("[data-action]").count()).toBe(0);
+      await shot("run-archived");
+    } finally {
+      await page.unroute(runPath, mark);
+      await page.unroute(listPath, mark);
+    }
   });
 
   it("shows usage, cost, SLA, pool and webhook figures equal to the API's", async () => {

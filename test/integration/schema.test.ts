@@ -3,6 +3,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { migrate, squash, type Migration } from "../../src/control/sqlite";
 import { RUN_MIGRATIONS } from "../../src/control/run/rows";
+import { RunStore } from "../../src/control/run/store";
+import { LAZY_TABLES, type LazyTable } from "../../src/control/run/lazy-tables";
 import { TENANT_MIGRATIONS } from "../../src/control/tenant/object";
 
 /** Every table's columns and every index, as SQLite reports them. */
@@ -41,6 +43,34 @@ describe("squashed schemas for new objects", () => {
     const squashed = await schemaOf(`schema-${name}-squashed`, migrations, true);
     expect(squashed).toEqual(replayed);
     expect(replayed.length).toBeGreaterThan(3);
+  });
+
+  it("a new run's object leaves out the tables it makes on first use, and makes them as the migrations define them", async () => {
+    const replayed = await schemaOf("schema-run-lazy-replayed", RUN_MIGRATIONS, false);
+    const lazy = await runInDurableObject(env.RUN.getByName("schema-run-lazy"), (_instance, state) => {
+      const store = new RunStore(state.storage.sql);
+      store.initialize();
+      const without = describeSchema(state.storage.sql).map((t) => t.name);
+      store.beginTransaction();
+      store.insertEdge("a", "b"); // written at commit, into the table made then
+      store.insertArtifact({
+        name: "x",
+        step_id: "a",
+        attempt: 1,
+        r2_key: "k",
+        size: 1,
+        content_type: "text/plain",
+        sha256: "0".repeat(64),
+        created_at: 0,
+        status: "generated",
+        scan: null,
+        input_sha256: null,
+      });
+      store.commit();
+      return { without, made: describeSchema(state.storage.sql) };
+    });
+    expect(lazy.without).toEqual(replayed.map((t) => t.name).filter((n) => !LAZY_TABLES.includes(n as LazyTable)));
+    expect(lazy.made).toEqual(replayed);
   });
 
   it("folds a column in before table constraints, and gives up on anything but CREATE and ADD COLUMN", () => {

@@ -102,4 +102,23 @@ describe("the typed client", () => {
       "GET /v1/admin/tenants/t1/purges",
     ]);
   });
+
+  it("deletes a run with DELETE, and a refusal (an active run) is its problem's code", async () => {
+    const seen: string[] = [];
+    const answers = [
+      new Response(null, { status: 204 }),
+      new Response(JSON.stringify({ type: "x", title: "active", status: 409, code: "run.active" }), { status: 409 }),
+    ];
+    const client = new FactoryClient({
+      baseUrl: "http://runtime.test",
+      apiKey: "k",
+      fetch: async (url, init) => {
+        seen.push(`${init?.method} ${String(url)}`);
+        return answers.shift()!;
+      },
+    });
+    await expect(client.deleteRun("run_x")).resolves.toBeUndefined();
+    await expect(client.deleteRun("run_y")).rejects.toMatchObject({ status: 409, code: "run.active" });
+    expect(seen).toEqual(["DELETE http://runtime.test/v1/runs/run_x", "DELETE http://runtime.test/v1/runs/run_y"]);
+  });
 });

@@ -100,6 +100,10 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
       head,
       h("h1", { class: "mono" }, r.id),
       h("span", { "data-testid": "run-status" }, pill(r.status)),
+      // Archived: read from its archive in R2, so it can be read and deleted but no longer changed.
+      r.archivedAt
+        ? h("span", { "data-testid": "run-archived", title: "read from its archive" }, pill("archived"))
+        : null,
       r.status === "queued"
         ? h("span", { class: "muted small" }, "waiting for one of the tenant's concurrency slots")
         : null,
@@ -110,7 +114,7 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
         active && r.status !== "paused" ? action("pause", "Pause") : null,
         r.status === "paused" ? action("resume", "Resume") : null,
         active ? action("cancel", "Cancel", "btn btn-danger") : null,
-        (r.status === "failed" || r.status === "cancelled") && !r.retriedAs
+        (r.status === "failed" || r.status === "cancelled") && !r.retriedAs && !r.archivedAt
           ? action("retry", "Retry", "btn btn-primary")
           : null,
       ),
@@ -139,6 +143,7 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
         item("Trace", h("span", { class: "mono small" }, r.traceId)),
         item("Retry of", link(r.retryOf)),
         item("Retried as", link(r.retriedAs)),
+        item("Archived", formatTime(r.archivedAt)),
       ),
       r.error
         ? h(

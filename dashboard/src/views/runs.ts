@@ -86,7 +86,7 @@ export const renderRuns: View = ({ api, main, navigate }) => {
                 h("td", {}, h("a", { href: `#/runs/${r.id}`, class: "mono" }, r.id)),
                 h("td", {}, r.project),
                 h("td", {}, r.blueprint ?? "custom steps"),
-                h("td", {}, pill(r.status)),
+                h("td", {}, pill(r.status), r.archivedAt ? [" ", pill("archived")] : null),
                 h("td", { class: "muted" }, formatTime(r.createdAt)),
                 // A finished run's last change is its end; an active one has lasted until now.
                 h(

@@ -10,15 +10,18 @@ export class ArtifactTable {
   ) {}
 
   get(name: string): ArtifactRow | null {
+    if (!this.q.tables.has("artifact")) return null;
     return this.q.one<ArtifactRow>("SELECT * FROM artifact WHERE name = ?", name);
   }
 
   all(): ArtifactRow[] {
+    if (!this.q.tables.has("artifact")) return [];
     return this.q.all<ArtifactRow>("SELECT * FROM artifact ORDER BY created_at, name");
   }
 
   insert(a: ArtifactRow): void {
     this.changed();
+    this.q.tables.make("artifact");
     this.q.exec(
       "INSERT INTO artifact (name, step_id, attempt, r2_key, size, content_type, sha256, created_at, status, scan, input_sha256) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
       a.name,

@@ -37,6 +37,7 @@ import type {
   TenantSync,
 } from "../../../schema/run";
 import { GateEngine } from "./gate-engine";
+import { runRetention } from "./archive-format";
 
 export type HeartbeatResult = { ok: true } | Refusal;
 
@@ -109,6 +110,7 @@ export class RunEngine {
       priority: spec.priority,
       retry_of: spec.retryOf?.runId ?? null,
       scanning: spec.scanning ? json.write(spec.scanning) : null,
+      retention: spec.retention ? json.write(spec.retention) : null,
     });
     this.event("run.requested", now, null, {
       blueprint: spec.blueprint,
@@ -621,6 +623,8 @@ export class RunEngine {
     const t = transitionRun(run.status, event);
     if (!t.ok) throw new Error(`${t.code}: ${t.message}`); // a bug, never user input
     this.store.setRunStatus(t.to, now, error);
+    // The run's last timer: when its hot period ends, the object archives it and empties itself.
+    if (TERMINAL_RUN_STATUSES.has(t.to)) this.store.setTimer("archive", "run", now + runRetention(run).hotMs);
     const type: EventType =
       t.to === "running" ? (run.status === "paused" ? "run.resumed" : "run.started") : (`run.${t.to}` as EventType);
     this.event(type, now, null, error ? { error } : {});
@@ -641,10 +645,21 @@ export class RunEngine {
       createdAt: run.created_at,
       at: now,
       version: this.store.lastEventSeq(),
-      ...(TERMINAL_RUN_STATUSES.has(run.status) ? { usage: this.store.usage(), outcome: this.outcome(run, now) } : {}),
+      ...(TERMINAL_RUN_STATUSES.has(run.status)
+        ? { usage: this.store.usage(), outcome: this.outcome(run, now), storage: this.storage() }
+        : {}),
       ...(run.status === "succeeded" ? this.published(run) : {}),
     };
     this.enqueue("tenant", null, sync, now);
+  }
+
+  /**
+   * What the finished run holds, for the tenant's storage figures: its database as it stands before
+   * this last transaction's writes (a page or two short), and the bytes its attempts wrote under
+   * its R2 prefix (artifacts carried over from a retried run stay under that run's).
+   */
+  private storage(): { stateBytes: number; artifactBytes: number } {
+    return { stateBytes: this.store.databaseSize(), artifactBytes: this.store.usage().artifactBytes };
   }
 
   /** A succeeded run's artifacts with their lineage, for the tenant to version (none: nothing to say). */

@@ -71,11 +71,14 @@ export class EventLog {
     // unless endings logged earlier are still to be read (`backlog`).
     if (!this.endingLogged && !backlog) return [];
     this.endingLogged = false;
+    const bytes = this.q.tables.has("artifact")
+      ? "(SELECT COALESCE(SUM(f.size), 0) FROM artifact f WHERE f.step_id = a.step_id AND f.attempt = a.attempt)"
+      : "0";
     return this.q.all<EndingRow>(
       `SELECT e.seq, e.type, e.step_id, e.occurred_at, s.pool, s.type AS step_type,
          a.attempt, a.dispatched_at, a.started_at, a.finished_at, a.usage,
          json_extract(e.data, '$.error.code') AS error_code,
-         (SELECT COALESCE(SUM(f.size), 0) FROM artifact f WHERE f.step_id = a.step_id AND f.attempt = a.attempt) AS artifact_bytes
+         ${bytes} AS artifact_bytes
        FROM event e
        LEFT JOIN step s ON s.id = e.step_id
        LEFT JOIN attempt a ON a.step_id = e.step_id AND a.attempt = json_extract(e.data, '$.attempt')

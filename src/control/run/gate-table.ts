@@ -100,6 +100,14 @@ export class GateTable {
     );
   }
 
+  /** Every row of the gate tables, by table (none for a run without gates): what an archive keeps. */
+  dump(): Record<string, Record<string, SqlStorageValue>[]> {
+    if (!this.exists()) return {};
+    return Object.fromEntries(
+      ["decision", "signal", "used_link"].map((t) => [t, this.sql.exec(`SELECT * FROM ${t}`).toArray()]),
+    );
+  }
+
   linkUsed(linkId: string): boolean {
     if (!this.exists()) return false;
     return this.sql.exec("SELECT 1 FROM used_link WHERE id = ?", linkId).toArray().length > 0;

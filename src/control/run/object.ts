@@ -36,6 +36,7 @@ import { Alarm } from "../alarms";
 import { Waiters } from "../waiters";
 import { decisionLinks, type LinkClaims } from "../../lib/decision-links";
 import { purgeRunObjects } from "../../artifacts/purge";
+import { archiveRun, type ArchiveHost } from "./archive";
 
 /** When the next invocation writes the points a mass ending left over. */
 const POINTS_FOLLOW_MS = 1_000;
@@ -55,6 +56,8 @@ export class RunObject extends DurableObject<Env> {
   /** Endings after `analyzedSeq` are still to be turned into points (more than one call may write). */
   private pointsBehind = false;
   private readonly pointContext: PointContext;
+  /** The archival or purge under way, if any: the next waits for it (`oneAtATime`). */
+  private lifecycle: Promise<unknown> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -224,13 +227,15 @@ export class RunObject extends DurableObject<Env> {
    * Null when the tenant has no such run here (never was, or already emptied).
    */
   async purge(tenantId: string): Promise<{ ok: true; deleted: number } | Refusal<"run.active"> | null> {
+    return this.oneAtATime(() => this.purgeNow(tenantId));
+  }
+
+  private async purgeNow(tenantId: string): Promise<{ ok: true; deleted: number } | Refusal<"run.active"> | null> {
     const run = this.owned(tenantId);
     if (!run) return null;
     if (!TERMINAL_RUN_STATUSES.has(run.status)) return refuse("run.active");
     // Events held for their webhook batch go to the tenant now: the purge waits for nothing else.
-    if (!this.store.outboxEmpty()) this.mutate(() => this.store.setTimer("outbox", "webhooks", Date.now()));
-    await this.outbox.settle();
-    if (!this.store.outboxEmpty())
+    if (!(await this.drainOutbox()))
       return refuse("run.active", "The run is still handing its last events to its tenant; try again shortly.");
     let deleted = 0;
     for (let more = true; more; ) {
@@ -238,9 +243,7 @@ export class RunObject extends DurableObject<Env> {
       deleted += purged.deleted;
       more = purged.more;
     }
-    await this.ctx.storage.deleteAlarm();
-    await this.ctx.storage.deleteAll();
-    this.store.forgetAll();
+    await this.dropStorage();
     return { ok: true, deleted };
   }
 
@@ -304,14 +307,58 @@ export class RunObject extends DurableObject<Env> {
     return result;
   }
 
-  /** One alarm serves every timer row. Idempotent: rows are deleted as they are handled. */
+  /**
+   * One alarm serves every timer row. Idempotent: rows are deleted as they are handled. The
+   * archive timer is the object's own (archive.ts): it ends with the object's storage.
+   */
   override async alarm(): Promise<void> {
     this.alarmClock.fired();
     const now = Date.now();
+    const due = this.store.dueTimers(now);
     this.mutate(() => {
-      for (const timer of this.store.dueTimers(now)) this.engine.fire(timer, now);
+      for (const timer of due) if (timer.kind !== "archive") this.engine.fire(timer, now);
     });
     await this.outbox.settle();
+    if (due.some((t) => t.kind === "archive")) await this.oneAtATime(() => archiveRun(this.archiveHost(), now));
+  }
+
+  /**
+   * Runs an archival or a purge after any other one under way: each spans R2 writes or deletes and
+   * the object's storage, and one must not write its archive after the other's deletes.
+   */
+  private oneAtATime<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.lifecycle.then(work, work);
+    this.lifecycle = next.catch(() => undefined);
+    return next;
+  }
+
+  private archiveHost(): ArchiveHost {
+    return {
+      store: this.store,
+      bucket: this.env.ARTIFACTS,
+      retryAt: async (at) => {
+        this.mutate(() => this.store.setTimer("archive", "run", at));
+        await this.alarmClock.sync(this.store.nextTimer());
+      },
+      drainOutbox: () => this.drainOutbox(),
+      recordArchived: (tenantId, runId, archive) => this.env.TENANT.getByName(tenantId).recordArchived(runId, archive),
+      dropStorage: () => this.dropStorage(),
+    };
+  }
+
+  /** Hands every event held for its webhook batch to the tenant now; true once the outbox is empty. */
+  private async drainOutbox(): Promise<boolean> {
+    if (!this.store.outboxEmpty()) this.mutate(() => this.store.setTimer("outbox", "webhooks", Date.now()));
+    await this.outbox.settle();
+    return this.store.outboxEmpty();
+  }
+
+  /** Deletes the alarm and every row: the object holds no run from now on (a purge, an archival). */
+  private async dropStorage(): Promise<void> {
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.store.forgetAll();
+    this.alarmClock.fired();
   }
 
   private owned(tenantId: string) {

@@ -70,6 +70,8 @@ export const RUN_MIGRATIONS: readonly Migration[] = [
   // are looked up by status only to start, resume, cancel or skip (a scan of at most 1,000 rows),
   // while every status change rewrote the index.
   [`DROP INDEX IF EXISTS timer_due`, `DROP INDEX IF EXISTS step_status`],
+  // v6: the run's retention (JSON of RunRetention): when it is archived to R2 and its object emptied.
+  [`ALTER TABLE run ADD COLUMN retention TEXT`],
 ];
 
 export interface RunRow {
@@ -90,6 +92,8 @@ export interface RunRow {
   retried_as: string | null;
   /** JSON of RunScanning; null for a run created before scanning (scanned under the default). */
   scanning: string | null;
+  /** JSON of RunRetention; null for a run created before retention (archived under the defaults). */
+  retention: string | null;
 }
 
 export interface StepRow {

@@ -31,6 +31,13 @@ export class UsageReader {
       MeteredUsage,
       "models"
     >;
+    // A run whose steps wrote no artifact has no artifact table (lazy-tables.ts).
+    const bytes = this.q.tables.has("artifact")
+      ? `
+       SELECT 'bytes', s.pool, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, SUM(f.size) FROM artifact f
+       JOIN step s ON s.id = f.step_id JOIN attempt a ON a.step_id = f.step_id AND a.attempt = f.attempt GROUP BY s.pool
+       UNION ALL`
+      : "";
     for (const r of this.q.all<UsageRow>(
       `SELECT 'attempts' AS part, s.pool AS pool, NULL AS model, COUNT(DISTINCT a.step_id) AS steps, COUNT(*) AS attempts,
          COALESCE(SUM(a.finished_at - a.started_at), 0) AS wallMs,
@@ -41,10 +48,7 @@ export class UsageReader {
          COALESCE(SUM(json_extract(a.usage, '$.objectCalls')), 0) AS objectCalls,
          COALESCE(SUM(json_extract(a.usage, '$.r2Writes')), 0) AS r2Writes, 0 AS artifactBytes
        FROM attempt a JOIN step s ON s.id = a.step_id GROUP BY s.pool
-       UNION ALL
-       SELECT 'bytes', s.pool, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, SUM(f.size) FROM artifact f
-       JOIN step s ON s.id = f.step_id JOIN attempt a ON a.step_id = f.step_id AND a.attempt = f.attempt GROUP BY s.pool
-       UNION ALL
+       UNION ALL${bytes}
        SELECT 'model', s.pool, m.key, 0, 0, 0, 0, SUM(json_extract(m.value, '$.tokensIn')), SUM(json_extract(m.value, '$.tokensOut')), 0, 0, 0, 0
        FROM attempt a JOIN step s ON s.id = a.step_id, json_each(a.usage, '$.models') m WHERE a.usage IS NOT NULL GROUP BY s.pool, m.key`,
     )) {

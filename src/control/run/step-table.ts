@@ -90,6 +90,7 @@ export class StepTable {
       this.pendingSteps = [];
     }
     if (this.pendingEdges.length > 0) {
+      this.q.tables.make("edge");
       insertMany(this.q.raw, "INSERT INTO edge (dep_id, step_id)", 2, this.pendingEdges);
       this.pendingEdges = [];
     }
@@ -122,6 +123,10 @@ export class StepTable {
   /** Recounts unmet dependencies of every pending step (after a retry carried some over). */
   recountPendingDeps(): void {
     this.known.clear();
+    if (!this.hasEdges()) {
+      this.q.exec("UPDATE step SET pending_deps = 0 WHERE status = 'pending'"); // no step depends on another
+      return;
+    }
     this.q.exec(
       `UPDATE step SET pending_deps = (
          SELECT COUNT(*) FROM edge JOIN step AS dep ON dep.id = edge.dep_id
@@ -154,6 +159,7 @@ export class StepTable {
 
   /** Marks `depId` as satisfied for its dependents; returns the ones that became ready. */
   releaseDependents(depId: string): StepRow[] {
+    if (!this.hasEdges()) return [];
     const rows = this.q.all<StepRow>(
       "UPDATE step SET pending_deps = pending_deps - 1 WHERE id IN (SELECT step_id FROM edge WHERE dep_id = ?) RETURNING *",
       depId,
@@ -162,7 +168,13 @@ export class StepTable {
     return rows.filter((s) => s.status === "pending" && s.pending_deps === 0).sort((a, b) => a.position - b.position);
   }
 
+  /** Whether any edge exists or is about to be written (the table is made with the first: lazy-tables.ts). */
+  private hasEdges(): boolean {
+    return this.pendingEdges.length > 0 || this.q.tables.has("edge");
+  }
+
   dependentsOf(depId: string): string[] {
+    if (!this.hasEdges()) return [];
     return this.q.all<{ step_id: string }>("SELECT step_id FROM edge WHERE dep_id = ?", depId).map((r) => r.step_id);
   }
 

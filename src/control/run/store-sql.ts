@@ -5,6 +5,7 @@
  * and end stay one write). A read inside a transaction always sees the transaction's own writes.
  */
 import { aggregate, all, execIn, one } from "../sqlite";
+import type { LazyTables } from "./lazy-tables";
 
 const TOUCHES_ATTEMPT = /\b(?:FROM|JOIN|INTO|UPDATE) attempt\b/;
 
@@ -19,6 +20,8 @@ export class RunSql {
     /** Straight to SQLite: for the commit's own writes, which must not write what is pending first. */
     readonly raw: SqlStorage,
     private readonly pending: PendingWrites,
+    /** The edge and artifact tables, made on first write (lazy-tables.ts). */
+    readonly tables: LazyTables,
   ) {}
 
   exec(query: string, ...params: unknown[]): void {

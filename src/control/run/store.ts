@@ -23,6 +23,7 @@ import { StepTable, type NewStep } from "./step-table";
 import { RunSql } from "./store-sql";
 import { TimerTable, type TimerKind, type TimerRow } from "./timers";
 import { GateTable } from "./gate-table";
+import { LAZY_TABLES, LazyTables } from "./lazy-tables";
 
 /**
  * The run's rows, read and written by the engine inside the object's transactions. A decision
@@ -43,13 +44,19 @@ export class RunStore {
   private readonly usageReader: UsageReader;
   private readonly timers: TimerTable;
   private readonly outboxRows: OutboxTable;
+  private readonly lazyTables: LazyTables;
   /** Approval decisions, signals and used decision links: read and written only by runs with gates. */
   readonly gates: GateTable;
 
   constructor(private readonly sql: SqlStorage) {
     this.ready =
       this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_schema'").toArray().length > 0;
-    const q = new RunSql(sql, { steps: () => this.stepRows.write(), attempts: () => this.attemptRows.write() });
+    this.lazyTables = new LazyTables(sql, RUN_MIGRATIONS);
+    const q = new RunSql(
+      sql,
+      { steps: () => this.stepRows.write(), attempts: () => this.attemptRows.write() },
+      this.lazyTables,
+    );
     this.runRow = new RunTable(q);
     this.stepRows = new StepTable(q);
     this.usageReader = new UsageReader(q);
@@ -69,7 +76,8 @@ export class RunStore {
   /** Creates the schema for a new run, in one script; its tables start empty, so nothing needs reading. */
   initialize(): void {
     if (this.ready) return;
-    if (!createSchema(this.sql, RUN_MIGRATIONS)) migrate(this.sql, RUN_MIGRATIONS);
+    if (createSchema(this.sql, RUN_MIGRATIONS, LAZY_TABLES)) this.lazyTables.startEmpty();
+    else migrate(this.sql, RUN_MIGRATIONS);
     this.ready = true;
     this.runRow.startEmpty();
     this.eventLog.startEmpty();
@@ -96,6 +104,7 @@ export class RunStore {
 
   /** After a transaction that threw: what the caches and buffers hold may have been rolled back. */
   forgetCaches(): void {
+    this.lazyTables.forget();
     this.runRow.forget();
     this.gates.forget();
     this.stepRows.forget();
@@ -110,6 +119,11 @@ export class RunStore {
   forgetAll(): void {
     this.forgetCaches();
     this.ready = false;
+  }
+
+  /** The database's size on disk (bytes): what the run's object is billed for while it is kept. */
+  databaseSize(): number {
+    return this.sql.databaseSize;
   }
 
   // ── the run ──────────────────────────────────────────────────────────────────

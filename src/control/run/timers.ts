@@ -7,8 +7,11 @@
  */
 import { insertMany } from "../sqlite";
 
-/** `wait`: an approval's or a signal's timeout (ref: the step). */
-export type TimerKind = "lease" | "backoff" | "outbox" | "deadline" | "wait";
+/**
+ * `wait`: an approval's or a signal's timeout (ref: the step). `archive`: the end of a finished
+ * run's hot period (ref: "run"), handled by the object itself (archive.ts), not by the engine.
+ */
+export type TimerKind = "lease" | "backoff" | "outbox" | "deadline" | "wait" | "archive";
 export interface TimerRow {
   kind: TimerKind;
   ref: string;

@@ -41,6 +41,7 @@ export function runView(r: RunRow, steps: StepRow[]): WireRun {
     retryOf: r.retry_of,
     retriedAs: r.retried_as,
     error: json.read<StepError>(r.error),
+    archivedAt: null, // an archived run is read from its archive (archive-format.ts), not from here
     steps: steps.map(stepView),
   };
 }

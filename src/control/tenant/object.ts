@@ -38,6 +38,7 @@ import {
 import type { UsageGroup, UsageGroupRow } from "../../analytics/usage";
 import type { AttemptResult, DeliveryPolicy, DeliveryTask } from "../../../schema/webhooks";
 import { WEBHOOK_MIGRATION, WebhookBook, type PlannedEvent } from "./webhooks";
+import { deleteRunRows } from "./run-deletion";
 import { SCANNING_MIGRATION, ScanningBook } from "./scanning";
 import { ARTIFACT_VERSION_MIGRATION, ArtifactVersions, type StoredVersion } from "./artifacts";
 import type {
@@ -517,6 +518,11 @@ export class TenantObject extends DurableObject<Env> {
     if (this.lifecycleDue !== undefined) this.lifecycleDue = earliest(this.lifecycleDue, at);
     const alarmAt = this.alarmClock.dueAt;
     if (alarmAt === null || alarmAt > at) await this.alarmClock.sync(at);
+  }
+
+  /** Forgets a deleted run (run-deletion.ts says what goes and what stays); false when it had no such run. */
+  async deleteRun(runId: string): Promise<boolean> {
+    return this.ctx.storage.transactionSync(() => deleteRunRows(this.sql, runId));
   }
 
   // ── budgets ─────────────────────────────────────────────────────────────────

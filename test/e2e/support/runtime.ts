@@ -28,6 +28,8 @@ export interface Runtime {
   url: string;
   key: string;
   adminToken: string;
+  /** Its `--persist-to` directory: the objects' SQLite files, R2 and the rest of local state. */
+  stateDir: string;
   /** The DevTools inspector port of the current launch (for profiling). */
   inspectorPort(): number;
   /** The wrangler process (the root of its process tree), while it runs. */
@@ -121,6 +123,7 @@ export async function startRuntime(vars: Record<string, string> = {}): Promise<R
     url,
     key: presented,
     adminToken,
+    stateDir: state,
     inspectorPort: () => inspector,
     pid: () => child?.pid,
     crash: kill,
