@@ -56,6 +56,8 @@ export interface NewRun {
   createdAt?: number;
   /** The project's scanning policy and allow list when the run was created (default: block). */
   scanning?: RunScanning;
+  /** The tenant shard that indexed the run (src/control/tenant/shards.ts); absent: 0, the tenant's own object. */
+  tenantShard?: number;
 }
 
 /** An artifact an attempt wrote to R2: its name in the run, its key, size, type and sha256. */

@@ -109,6 +109,7 @@ export class RunEngine {
       priority: spec.priority,
       retry_of: spec.retryOf?.runId ?? null,
       scanning: spec.scanning ? json.write(spec.scanning) : null,
+      tenant_shard: spec.tenantShard ?? 0,
     });
     this.event("run.requested", now, null, {
       blueprint: spec.blueprint,

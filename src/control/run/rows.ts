@@ -70,6 +70,8 @@ export const RUN_MIGRATIONS: readonly Migration[] = [
   // are looked up by status only to start, resume, cancel or skip (a scan of at most 1,000 rows),
   // while every status change rewrote the index.
   [`DROP INDEX IF EXISTS timer_due`, `DROP INDEX IF EXISTS step_status`],
+  // v6: the tenant shard that indexed the run (src/control/tenant/shards.ts): its status syncs go there.
+  [`ALTER TABLE run ADD COLUMN tenant_shard INTEGER NOT NULL DEFAULT 0`],
 ];
 
 export interface RunRow {
@@ -90,6 +92,8 @@ export interface RunRow {
   retried_as: string | null;
   /** JSON of RunScanning; null for a run created before scanning (scanned under the default). */
   scanning: string | null;
+  /** The tenant shard whose run index holds this run (0: the tenant's own object). */
+  tenant_shard: number;
 }
 
 export interface StepRow {

@@ -66,7 +66,7 @@ export class RunTable {
     if (this.pending === "insert") {
       this.q.raw.exec(
         `INSERT INTO run (id, tenant_id, project, blueprint, status, trace_id, error, created_at, started_at, finished_at, deadline_at,
-           failure_policy, priority, retry_of, retried_as, scanning) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+           failure_policy, priority, retry_of, retried_as, scanning, tenant_shard) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
         r.id,
         r.tenant_id,
         r.project,
@@ -83,6 +83,7 @@ export class RunTable {
         r.retry_of,
         r.retried_as,
         r.scanning,
+        r.tenant_shard,
       );
     } else {
       this.q.raw.exec(

@@ -55,7 +55,23 @@ import { APPROVALS_MIGRATION, ApprovalBook, type HandedEvent, type ListApprovals
 import type { BudgetPolicy, BudgetReport } from "../../../schema/budgets";
 import type { Priority } from "../../../schema/vocabulary";
 import { cost, prices, type PriceTable } from "../../analytics/prices";
-import { BUDGET_MIGRATION, BudgetBook, monthOf, untilNextMonth, type Crossing } from "./budgets";
+import { BUDGET_MIGRATION, BudgetBook, monthOf, untilNextMonth, type BudgetVerdict, type Crossing } from "./budgets";
+import { ShardSpan } from "./shard-span";
+import {
+  concurrencyShare,
+  mergeMetricParts,
+  mergeRunPages,
+  mergeUsage,
+  owningShard,
+  parseShardName,
+  share,
+  shardCount,
+  shardName,
+  SHARD_CONTEXT_MS,
+  SHARDS_MIGRATION,
+  sumByProject,
+  sumCounts,
+} from "./shards";
 
 /** Runs asked for their steps in flight per metrics request: about the concurrency limit. */
 const MAX_BACKLOG_RUNS = 200;
@@ -77,6 +93,7 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
   [...SCANNING_MIGRATION, ...ARTIFACT_VERSION_MIGRATION],
   APPROVALS_MIGRATION,
   BUDGET_MIGRATION,
+  SHARDS_MIGRATION,
 ];
 
 /** A refusal's message is what the API shows the caller: it never says which part of a key was wrong. */
@@ -104,7 +121,11 @@ export type OpenRunResult =
       scanning: RunScanning;
       /** Set when a spent budget in cost-saving mode admitted the run: its priority and agent model. */
       costSaving?: { priority: Priority; model: string | null };
+      /** The tenant's shard count, when it has more than one (the API routes its next runs by it). */
+      shards?: number;
     }
+  /** The run belongs on another of the tenant's `shards` (its Idempotency-Key's owner): nothing was written. */
+  | { ok: false; code: "tenant.reroute"; shards: number }
   | Refusal<
       | "auth.unauthenticated"
       | "tenant.suspended"
@@ -164,19 +185,93 @@ export class TenantObject extends DurableObject<Env> {
     });
   }
 
+  /** The tenant's id: this object's name, less its shard suffix (./shards.ts). */
   private get tenantId(): string {
-    return this.ctx.id.name ?? "";
+    return parseShardName(this.ctx.id.name ?? "").tenantId;
+  }
+
+  /** Which of the tenant's shards this object is: 0 for its own object (home). */
+  private get shard(): number {
+    return parseShardName(this.ctx.id.name ?? "").shard;
   }
 
   // ── the tenant and its keys ─────────────────────────────────────────────────
 
   async createTenant(body: Omit<CreateTenantBody, "id">): Promise<Tenant | null> {
-    return this.profile.create(this.tenantId, body, Date.now());
+    const tenant = this.profile.create(this.tenantId, body, Date.now());
+    if (tenant) await this.pushToShards(tenant);
+    return tenant;
   }
 
   async getTenant(): Promise<(Tenant & { runs: { running: number; waiting: number } }) | null> {
     const tenant = this.profile.get();
-    return tenant ? { ...tenant, runs: this.runs.counts() } : null;
+    if (!tenant) return null;
+    const others = await Promise.all(
+      this.otherShards().map((s) => s.getTenant().then((t) => t?.runs ?? sumCounts([]))),
+    );
+    return { ...tenant, runs: sumCounts([this.runs.counts(), ...others]) };
+  }
+
+  // ── the tenant's shards (./shards.ts) ───────────────────────────────────────
+
+  private spanBook: ShardSpan | undefined;
+  private get span(): ShardSpan {
+    this.spanBook ??= new ShardSpan(this.sql);
+    return this.spanBook;
+  }
+
+  /** Home's view of its other shards: every one that ever held runs (none for a one-shard tenant). */
+  private otherShards(): DurableObjectStub<TenantObject>[] {
+    if (this.shard !== 0) return [];
+    const high = this.span.high();
+    return Array.from({ length: Math.max(0, high - 1) }, (_, i) =>
+      this.env.TENANT.getByName(shardName(this.tenantId, i + 1)),
+    );
+  }
+
+  /** Home sends the tenant's record to each shard (on create and update: N calls on a rare admin write). */
+  private async pushToShards(tenant: Tenant): Promise<void> {
+    if (this.shard !== 0) return;
+    const n = shardCount(tenant);
+    if (n > 1) this.span.raise(n);
+    await Promise.all(this.otherShards().map((s) => s.mirrorTenant(tenant)));
+  }
+
+  /** A shard takes its tenant's record from home; a reactivated tenant or a raised limit starts waiting runs. */
+  async mirrorTenant(tenant: Tenant): Promise<void> {
+    if (this.shard === 0) return;
+    this.profile.mirror(tenant);
+    const mirrored = this.profile.get();
+    if (mirrored?.status === "active") this.runs.admit(this.concurrency(mirrored, Date.now()));
+    await this.syncAlarm();
+  }
+
+  /** What a shard asks home before opening a run of a project: its budget verdict and scanning policy. */
+  async shardContext(project: string): Promise<{ verdict: BudgetVerdict; scanning: RunScanning }> {
+    return { verdict: this.budgets.verdict(project, Date.now()), scanning: this.scanning.forRun(project) };
+  }
+
+  /** A shard's memory of home's answers, each kept SHARD_CONTEXT_MS (in memory: eviction only asks again). */
+  private readonly contexts = new Map<string, { at: number; verdict: BudgetVerdict; scanning: RunScanning }>();
+
+  private async projectContext(
+    project: string,
+    now: number,
+  ): Promise<{ verdict: BudgetVerdict; scanning: RunScanning }> {
+    if (this.shard === 0)
+      return { verdict: this.budgets.verdict(project, now), scanning: this.scanning.forRun(project) };
+    const kept = this.contexts.get(project);
+    if (kept && now - kept.at < SHARD_CONTEXT_MS) return kept;
+    const fresh = await this.env.TENANT.getByName(this.tenantId).shardContext(project);
+    if (this.contexts.size >= 1_000) this.contexts.clear();
+    this.contexts.set(project, { at: now, ...fresh });
+    return fresh;
+  }
+
+  /** The budget verdict as this shard knows it (home's own, or what home last said). */
+  private verdictNow(project: string, now: number): BudgetVerdict {
+    if (this.shard === 0) return this.budgets.verdict(project, now);
+    return this.contexts.get(project)?.verdict ?? { action: "none" };
   }
 
   /** The latest published version of each artifact of a project. */
@@ -221,6 +316,7 @@ export class TenantObject extends DurableObject<Env> {
     const tenant = this.profile.update(patch, Date.now());
     if (tenant?.status === "active") this.runs.admit(this.concurrency(tenant, Date.now()));
     await this.syncAlarm();
+    if (tenant) await this.pushToShards(tenant);
     return tenant;
   }
 
@@ -291,6 +387,12 @@ export class TenantObject extends DurableObject<Env> {
     }
     const tenant = this.profile.get();
     if (!tenant) return refuse("auth.unauthenticated");
+    // A sharded tenant's run opens on the shard that owns its Idempotency-Key (./shards.ts).
+    const shards = shardCount(tenant);
+    if (owningShard(idempotency?.key, shards, this.shard) !== this.shard)
+      return { ok: false, code: "tenant.reroute", shards };
+    const sharded = shards > 1 ? { shards } : {};
+    const context = shards > 1 || this.shard !== 0 ? await this.projectContext(run.project, now) : null;
     if (idempotency) {
       const claim = this.runs.claim(idempotency.key, idempotency.bodyHash, run.runId, now);
       if (!claim.ok) return claim;
@@ -301,11 +403,12 @@ export class TenantObject extends DurableObject<Env> {
           runId: claim.runId,
           replayed: true,
           start: false,
-          scanning: this.scanning.forRun(run.project),
+          scanning: context?.scanning ?? this.scanning.forRun(run.project),
+          ...sharded,
         };
     }
     // A spent budget refuses before the quota counts the run: a refused run costs no quota.
-    const budget = this.budgets.verdict(run.project, now);
+    const budget = context?.verdict ?? this.budgets.verdict(run.project, now);
     if (budget.action === "block") {
       if (idempotency) this.runs.release(idempotency.key, run.runId);
       return {
@@ -318,7 +421,8 @@ export class TenantObject extends DurableObject<Env> {
       };
     }
     const costSaving = budget.action === "cost-saving" ? { priority: "low" as const, model: budget.model } : undefined;
-    if (!this.runs.reserve(now, tenant.limits.monthlyRuns)) {
+    // Each shard counts its share of the quota: the shares add up to the quota exactly.
+    if (!this.runs.reserve(now, share(tenant.limits.monthlyRuns, shards, this.shard))) {
       if (idempotency) this.runs.release(idempotency.key, run.runId);
       // Try again when the next month (UTC) begins.
       return { ...refuse("quota.exceeded"), retryAfterMs: untilNextMonth(now) };
@@ -338,8 +442,9 @@ export class TenantObject extends DurableObject<Env> {
       replayed: false,
       start: opened.start,
       // The run scans its artifacts under the project's policy as it stands now.
-      scanning: this.scanning.forRun(run.project),
+      scanning: context?.scanning ?? this.scanning.forRun(run.project),
       ...(costSaving ? { costSaving } : {}),
+      ...sharded,
     };
   }
 
@@ -349,8 +454,9 @@ export class TenantObject extends DurableObject<Env> {
    * half that (at least one) while a spent budget puts it in cost-saving mode.
    */
   private concurrency(tenant: Tenant, now: number, project = ""): number {
-    const limit = tenant.limits.maxConcurrentRuns * tenant.weight;
-    return this.budgets.verdict(project, now).action === "cost-saving" ? Math.max(1, Math.floor(limit / 2)) : limit;
+    // A sharded tenant's slots are split among its shards (./shards.ts: each has at least one).
+    const limit = concurrencyShare(tenant.limits.maxConcurrentRuns * tenant.weight, shardCount(tenant), this.shard);
+    return this.verdictNow(project, now).action === "cost-saving" ? Math.max(1, Math.floor(limit / 2)) : limit;
   }
 
   /**
@@ -359,18 +465,11 @@ export class TenantObject extends DurableObject<Env> {
    */
   async recordRun(sync: TenantSync): Promise<{ start: boolean }> {
     const tenant = this.profile.get();
-    // A succeeded run publishes its artifacts: each gets its version (once, however often this comes).
-    if (sync.status === "succeeded" && sync.published)
-      this.versions.publish(sync.project, sync.runId, sync.published, sync.at);
-    // A run's final sync carries its usage: its cost is charged here, once, in the month it ended.
-    const crossings = sync.usage
-      ? this.budgets.charge({
-          runId: sync.runId,
-          project: sync.project,
-          at: sync.at,
-          usd: cost(sync.usage, this.prices),
-        })
-      : [];
+    // A shard hands a final sync's publication and charge to home before it records the run: a
+    // failed hand-over fails this call, the run's outbox sends it again, and home does each once.
+    if (this.shard !== 0 && (sync.usage || sync.published))
+      await this.env.TENANT.getByName(this.tenantId).settleRun(sync);
+    const crossings = this.shard === 0 ? this.settle(sync) : [];
     const result = this.runs.record(sync, {
       open: tenant?.status === "active",
       limit: tenant ? this.concurrency(tenant, sync.at) : 0,
@@ -378,6 +477,42 @@ export class TenantObject extends DurableObject<Env> {
     if (crossings.length > 0) await this.announce(crossings);
     else if (result.admitted.length > 0) await this.syncAlarm();
     return { start: result.start };
+  }
+
+  /** A final sync's parts that live at home: artifact versions and the budget charge (each once per run). */
+  private settle(sync: TenantSync): Crossing[] {
+    // A succeeded run publishes its artifacts: each gets its version (once, however often this comes).
+    if (sync.status === "succeeded" && sync.published)
+      this.versions.publish(sync.project, sync.runId, sync.published, sync.at);
+    // A run's final sync carries its usage: its cost is charged here, once, in the month it ended.
+    return sync.usage
+      ? this.budgets.charge({
+          runId: sync.runId,
+          project: sync.project,
+          at: sync.at,
+          usd: cost(sync.usage, this.prices),
+        })
+      : [];
+  }
+
+  /** Home settles a final sync that a shard recorded (see `recordRun`). */
+  async settleRun(sync: TenantSync): Promise<void> {
+    if (this.shard !== 0) return;
+    const crossings = this.settle(sync);
+    if (crossings.length > 0) await this.announce(crossings);
+  }
+
+  /** Admitted, unfinished runs by project on this object alone (home sums its shards'). */
+  async runningHere(): Promise<Record<string, number>> {
+    return Object.fromEntries(this.runs.runningByProject());
+  }
+
+  /** Running runs by project across the tenant's shards. */
+  private async runningByProject(): Promise<Map<string, number>> {
+    const others = this.otherShards();
+    if (others.length === 0) return this.runs.runningByProject();
+    const parts = await Promise.all(others.map((s) => s.runningHere()));
+    return sumByProject([Object.fromEntries(this.runs.runningByProject()), ...parts]);
   }
 
   // ── budgets ─────────────────────────────────────────────────────────────────
@@ -388,13 +523,13 @@ export class TenantObject extends DurableObject<Env> {
     const now = Date.now();
     const crossings = this.budgets.set(policy, now);
     if (crossings.length > 0) await this.announce(crossings);
-    return this.budgets.report(monthOf(now), now, this.runs.runningByProject());
+    return this.budgets.report(monthOf(now), now, await this.runningByProject());
   }
 
   /** The month's budgets, spending and thresholds crossed. */
   async budgetReport(month?: string): Promise<BudgetReport> {
     const now = Date.now();
-    return this.budgets.report(month ?? monthOf(now), now, this.runs.runningByProject());
+    return this.budgets.report(month ?? monthOf(now), now, await this.runningByProject());
   }
 
   /** Crossed thresholds go to the webhooks subscribed to `budget.threshold_crossed`. */
@@ -430,23 +565,33 @@ export class TenantObject extends DurableObject<Env> {
           .catch(() => []),
       ),
     );
-    return {
+    const here: MetricParts = {
       finished: this.runs.finished(from, to),
       now: this.runs.counts(),
       backlog: backlog.flat(),
       webhooks: this.webhooks.stats(from, to),
       approvals: this.approvals.stats(from, to),
     };
+    const others = this.otherShards();
+    if (others.length === 0) return here;
+    return mergeMetricParts(here, await Promise.all(others.map((s) => s.metricParts(from, to))));
   }
 
   async usage(from: number, to: number, groupBy: UsageGroup): Promise<UsageGroupRow[]> {
-    return this.runs.usage(from, to, groupBy);
+    const others = this.otherShards();
+    if (others.length === 0) return this.runs.usage(from, to, groupBy);
+    const parts = await Promise.all(others.map((s) => s.usage(from, to, groupBy)));
+    return mergeUsage([this.runs.usage(from, to, groupBy), ...parts]);
   }
 
+  /** The tenant's runs, newest first: a sharded tenant's home merges every shard's page (./shards.ts). */
   async listRuns(
     filter: ListRunsFilter,
   ): Promise<{ items: RunSummary[]; next: { createdAt: number; runId: string } | null }> {
-    return this.runs.list(filter);
+    const others = this.otherShards();
+    if (others.length === 0) return this.runs.list(filter);
+    const pages = await Promise.all(others.map((s) => s.listRuns(filter)));
+    return mergeRunPages([this.runs.list(filter), ...pages], filter.limit);
   }
 
   /** The tenant's approval gates across runs: pending oldest first, decided newest first. */
