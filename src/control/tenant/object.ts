@@ -386,7 +386,10 @@ export class TenantObject extends DurableObject<Env> {
         return refuse("auth.insufficient_scope", "This key lacks the 'runs:write' scope.");
     }
     const tenant = this.profile.get();
-    if (!tenant) return refuse("auth.unauthenticated");
+    // A shard home never told of (the API's count is from before the tenant was recreated with
+    // fewer shards): home knows the count.
+    if (!tenant)
+      return this.shard === 0 ? refuse("auth.unauthenticated") : { ok: false, code: "tenant.reroute", shards: 1 };
     // A sharded tenant's run opens on the shard that owns its Idempotency-Key (./shards.ts).
     const shards = shardCount(tenant);
     if (owningShard(idempotency?.key, shards, this.shard) !== this.shard)
