@@ -11,6 +11,7 @@ import type { RunView } from "../../schema/api";
 import { shardOf } from "../../schema/pools";
 import { shardName } from "../../src/control/tenant/shards";
 import { ADMIN_TOKEN, api, newTenantKey, waitForRun } from "../support/api";
+import { recordCalls } from "../support/calls";
 
 afterEach(() => reset());
 
@@ -196,12 +197,67 @@ describe("a sharded tenant: Idempotency-Keys and the run list", () => {
       items: { key: string; runs: number; succeeded: number }[];
     };
     expect(usage.items).toEqual([expect.objectContaining({ key: "p", runs: 9, succeeded: 9 })]);
-    // Each finished run was charged at home once, wherever it was indexed.
-    const charged = await runInDurableObject(env.TENANT.getByName("acme"), (_o, state) =>
-      state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM run_spend").one(),
+    // Each finished run is charged at home once, wherever it was indexed: a shard hands its final
+    // syncs over in batches within SETTLE_DELAY_MS (1 s), and keeps none once home has them.
+    const charged = () =>
+      runInDurableObject(
+        env.TENANT.getByName("acme"),
+        (_o, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM run_spend").one().n,
+      );
+    for (const deadline = Date.now() + 10_000; (await charged()) < 9 && Date.now() < deadline; )
+      await new Promise((r) => setTimeout(r, 50));
+    expect(await charged()).toBe(9);
+    const waiting = await Promise.all(
+      [1, 2, 3].map((k) =>
+        runInDurableObject(
+          env.TENANT.getByName(shardName("acme", k)),
+          (_o, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM settlement").one().n,
+        ),
+      ),
     );
-    expect(charged.n).toBe(9);
+    expect(waiting).toEqual([0, 0, 0]);
     const metrics = await api("/v1/metrics", { key });
     expect(metrics.status).toBe(200);
   });
+});
+
+describe("a sharded tenant: where the calls go", () => {
+  it("runs open and sync on the shards; home takes each run's events and one settlement call per batch", async () => {
+    const key = await newTenantKey("acme");
+    await setLimits("acme", { shards: 4 });
+    const warm = (await (await post(key, echo)).json()) as RunView; // the isolate learns the count
+    await waitForRun(warm.id, { key });
+    const runs = 20;
+    const calls = await recordCalls(
+      { tenant: env.TENANT },
+      async (seen) => {
+        for (let i = 0; i < runs; i++) expect((await post(key, echo)).status).toBe(202);
+        // Waiting on the recorded calls, not the API (whose reads would add calls of their own).
+        for (let i = 0; i < 500 && seen.filter((c) => c.endsWith(".recordRun")).length < runs; i++)
+          await new Promise((r) => setTimeout(r, 20));
+        for (let i = 0; i < 200 && !seen.some((c) => c.endsWith(".settleRuns")); i++)
+          await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setTimeout(r, 1_500)); // the last settlement batch
+      },
+      { byName: true },
+    );
+    const count = (pattern: RegExp) => calls.filter((c) => pattern.test(c)).length;
+    const tally = new Map<string, number>();
+    for (const c of calls) tally.set(c, (tally.get(c) ?? 0) + 1);
+    console.info(`calls for ${runs} runs of a shards: 4 tenant: ${JSON.stringify(Object.fromEntries(tally))}`);
+    expect(count(/\.openRun$/)).toBe(runs);
+    // At least one status sync a run (the final one); runs that overlap may send an earlier one too.
+    expect(count(/\.recordRun$/)).toBeGreaterThanOrEqual(runs);
+    expect(count(/\.recordRun$/)).toBeLessThanOrEqual(2 * runs);
+    // Home (tenant[acme]) opens only its share of the runs; the rest of its calls are per batch.
+    expect(count(/^tenant\[acme\]\.(openRun|recordRun)$/)).toBeLessThan(runs);
+    expect(count(/^tenant\[acme~[1-3]\]\.openRun$/)).toBeGreaterThan(0);
+    expect(count(/^tenant\[acme\]\.acceptEvents$/)).toBe(runs);
+    expect(count(/^tenant\[acme\]\.settleRuns$/)).toBeGreaterThan(0);
+    expect(count(/^tenant\[acme\]\.settleRuns$/)).toBeLessThanOrEqual(6);
+    // The key is checked by home once per lease of rate tokens, not per run.
+    expect(count(/^tenant\[acme\]\.authenticate$/)).toBeLessThanOrEqual(6);
+    // A shard asks home for a project's budget and scanning policy at most once per 5 s.
+    expect(count(/^tenant\[acme\]\.shardContext$/)).toBeLessThanOrEqual(3);
+  }, 60_000);
 });

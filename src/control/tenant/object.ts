@@ -56,7 +56,7 @@ import type { BudgetPolicy, BudgetReport } from "../../../schema/budgets";
 import type { Priority } from "../../../schema/vocabulary";
 import { cost, prices, type PriceTable } from "../../analytics/prices";
 import { BUDGET_MIGRATION, BudgetBook, monthOf, untilNextMonth, type BudgetVerdict, type Crossing } from "./budgets";
-import { ShardSpan } from "./shard-span";
+import { Settlements, ShardSpan } from "./shard-span";
 import {
   concurrencyShare,
   mergeMetricParts,
@@ -213,6 +213,12 @@ export class TenantObject extends DurableObject<Env> {
   }
 
   // ── the tenant's shards (./shards.ts) ───────────────────────────────────────
+
+  private settlementBook: Settlements | undefined;
+  private get settlements(): Settlements {
+    this.settlementBook ??= new Settlements(this.sql);
+    return this.settlementBook;
+  }
 
   private spanBook: ShardSpan | undefined;
   private get span(): ShardSpan {
@@ -468,17 +474,16 @@ export class TenantObject extends DurableObject<Env> {
    */
   async recordRun(sync: TenantSync): Promise<{ start: boolean }> {
     const tenant = this.profile.get();
-    // A shard hands a final sync's publication and charge to home before it records the run: a
-    // failed hand-over fails this call, the run's outbox sends it again, and home does each once.
-    if (this.shard !== 0 && (sync.usage || sync.published))
-      await this.env.TENANT.getByName(this.tenantId).settleRun(sync);
+    // A shard keeps a final sync's publication and charge for home, in the transaction that
+    // records the run; its alarm hands them over in batches (`settleAtHome`).
+    if (this.shard !== 0 && (sync.usage || sync.published)) this.settlements.keep(sync, Date.now());
     const crossings = this.shard === 0 ? this.settle(sync) : [];
     const result = this.runs.record(sync, {
       open: tenant?.status === "active",
       limit: tenant ? this.concurrency(tenant, sync.at) : 0,
     });
     if (crossings.length > 0) await this.announce(crossings);
-    else if (result.admitted.length > 0) await this.syncAlarm();
+    else if (result.admitted.length > 0 || this.shard !== 0) await this.syncAlarm();
     return { start: result.start };
   }
 
@@ -498,11 +503,30 @@ export class TenantObject extends DurableObject<Env> {
       : [];
   }
 
-  /** Home settles a final sync that a shard recorded (see `recordRun`). */
-  async settleRun(sync: TenantSync): Promise<void> {
+  /** Home settles final syncs that a shard recorded (see `recordRun`); each run once, however often it comes. */
+  async settleRuns(syncs: TenantSync[]): Promise<void> {
     if (this.shard !== 0) return;
-    const crossings = this.settle(sync);
+    const crossings = syncs.flatMap((sync) => this.settle(sync));
     if (crossings.length > 0) await this.announce(crossings);
+  }
+
+  /** A shard's alarm: hands waiting final syncs to home; a failed call leaves them for the next alarm. */
+  private async settleAtHome(): Promise<void> {
+    if (this.shard === 0) return;
+    const batch = this.settlements.due(Date.now());
+    if (batch.length === 0) return;
+    try {
+      await this.env.TENANT.getByName(this.tenantId).settleRuns(batch.map((b) => b.sync));
+      this.settlements.settled(batch.map((b) => b.runId));
+    } catch (err) {
+      this.settlements.retryLater(Date.now());
+      logError("tenant.settle_failed", {
+        tenantId: this.tenantId,
+        shard: this.shard,
+        runs: batch.length,
+        error: String(err),
+      });
+    }
   }
 
   /** Admitted, unfinished runs by project on this object alone (home sums its shards'). */
@@ -699,6 +723,7 @@ export class TenantObject extends DurableObject<Env> {
       this.runs.markStarted(runId);
     }
     await this.sendDueDeliveries();
+    await this.settleAtHome();
     await this.syncAlarm();
   }
 
@@ -738,6 +763,7 @@ export class TenantObject extends DurableObject<Env> {
     const deliveries = this.webhooks.nextDue();
     const nextDelivery = deliveries === null ? null : Math.max(deliveries, this.sendRetryAt);
     const next = this.runs.toStart().length > 0 ? Date.now() : earliest(nextDelivery, this.runs.nextUnconfirmed());
-    await this.alarmClock.sync(next);
+    // A shard's waiting settlements (none, and no statement, at home).
+    await this.alarmClock.sync(this.shard === 0 ? next : earliest(next, this.settlements.nextDue()));
   }
 }

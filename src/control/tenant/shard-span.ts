@@ -3,7 +3,9 @@
  * that many, so runs opened on a shard before `shards` was lowered are still listed and counted.
  * Read once per object lifetime; it only grows.
  */
+import type { TenantSync } from "../../../schema/run";
 import { all } from "../sqlite";
+import { SETTLE_BATCH, SETTLE_DELAY_MS } from "./shards";
 
 export class ShardSpan {
   private cached: number | undefined;
@@ -22,5 +24,54 @@ export class ShardSpan {
       n,
     );
     this.cached = n;
+  }
+}
+
+/** A shard's final syncs waiting for home (./shards.ts, SETTLE_DELAY_MS): kept in SQLite, so none is lost. */
+export class Settlements {
+  /** When the oldest waiting one is due; undefined until read. Not persisted: read again after eviction. */
+  private dueAt: number | null | undefined;
+
+  constructor(private readonly sql: SqlStorage) {}
+
+  keep(sync: TenantSync, now: number): void {
+    this.sql.exec(
+      "INSERT INTO settlement (run_id, sync, at) VALUES (?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET sync = excluded.sync",
+      sync.runId,
+      JSON.stringify(sync),
+      now,
+    );
+    const due = now + SETTLE_DELAY_MS;
+    const current = this.nextDue();
+    this.dueAt = current === null ? due : Math.min(current, due);
+  }
+
+  nextDue(): number | null {
+    if (this.dueAt === undefined) {
+      const at = all<{ at: number | null }>(this.sql, "SELECT MIN(at) AS at FROM settlement")[0]?.at;
+      this.dueAt = at == null ? null : at + SETTLE_DELAY_MS;
+    }
+    return this.dueAt;
+  }
+
+  /** The batch to hand over now (oldest first), or none before the first is due. */
+  due(now: number): { runId: string; sync: TenantSync }[] {
+    const next = this.nextDue();
+    if (next === null || next > now) return [];
+    return all<{ run_id: string; sync: string }>(
+      this.sql,
+      "SELECT run_id, sync FROM settlement ORDER BY at LIMIT ?",
+      SETTLE_BATCH,
+    ).map((r) => ({ runId: r.run_id, sync: JSON.parse(r.sync) as TenantSync }));
+  }
+
+  settled(runIds: string[]): void {
+    for (const id of runIds) this.sql.exec("DELETE FROM settlement WHERE run_id = ?", id);
+    this.dueAt = undefined;
+  }
+
+  /** After a failed hand-over: try again a delay later. */
+  retryLater(now: number): void {
+    this.dueAt = now + SETTLE_DELAY_MS;
   }
 }

@@ -152,7 +152,17 @@ export function mergeMetricParts(home: MetricParts, shards: readonly MetricParts
  */
 export const SHARDS_MIGRATION = [
   `CREATE TABLE shard_span (id INTEGER PRIMARY KEY CHECK (id = 0), high INTEGER NOT NULL)`,
+  // A shard's final syncs waiting to be settled at home (artifact versions, budget charge).
+  `CREATE TABLE settlement (run_id TEXT PRIMARY KEY, sync TEXT NOT NULL, at INTEGER NOT NULL)`,
 ];
+
+/**
+ * A shard hands its runs' final syncs to home in batches, by its alarm, at most this long after
+ * the first waits: home takes one call per batch (up to SETTLE_BATCH runs) instead of one a run.
+ * An artifact's version and a run's budget charge appear at home that much later.
+ */
+export const SETTLE_DELAY_MS = 1_000;
+export const SETTLE_BATCH = 200;
 
 /** How long a shard trusts what home said of a project's budget and scanning policy. */
 export const SHARD_CONTEXT_MS = 5_000;
