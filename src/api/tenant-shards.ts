@@ -51,10 +51,10 @@ export async function openOnShard(
       remember(tenantId, opened.shards ?? 1);
       return { opened, shard };
     }
-    if (opened.code === "tenant.reroute") {
+    if ("reroute" in opened) {
       // The key was checked before the tenant said so: the next call needs no credential.
-      remember(tenantId, opened.shards);
-      shards = opened.shards;
+      remember(tenantId, opened.reroute);
+      shards = opened.reroute;
       continue;
     }
     // A run without an Idempotency-Key that a spent shard refused may still fit in another's share.
@@ -63,7 +63,7 @@ export async function openOnShard(
         const other = (shard + i) % shards;
         const retried = await c.env.TENANT.getByName(shardName(tenantId, other)).openRun(run, undefined, undefined);
         if (retried.ok) return { opened: retried, shard: other };
-        if (retried.code !== "quota.exceeded") break;
+        if ("reroute" in retried || retried.code !== "quota.exceeded") break;
       }
     }
     throw AppError.from(opened);

@@ -129,6 +129,42 @@ describe("a sharded tenant: quota and concurrency", () => {
   });
 });
 
+describe("a sharded tenant: status", () => {
+  it("suspending it refuses new runs on every shard at once: each holds the record home pushed", async () => {
+    const key = await newTenantKey("acme");
+    await setLimits("acme", { shards: 4 });
+    for (let i = 0; i < 3; i++) expect((await post(key, echo)).status).toBe(202); // the key is cached now
+    await api("/v1/admin/tenants/acme", { method: "PATCH", key: ADMIN_TOKEN, json: { status: "suspended" } });
+    // Each shard holds the record home pushed: whichever shard a run goes to refuses it.
+    const mirrored = await Promise.all(
+      [1, 2, 3].map((k) =>
+        runInDurableObject(
+          env.TENANT.getByName(shardName("acme", k)),
+          (_o, state) => state.storage.sql.exec<{ status: string }>("SELECT status FROM tenant").one().status,
+        ),
+      ),
+    );
+    expect(mirrored).toEqual(["suspended", "suspended", "suspended"]);
+    for (let i = 0; i < 8; i++) {
+      const refused = await post(key, echo);
+      expect(refused.status).toBe(403);
+      expect(((await refused.json()) as { code: string }).code).toBe("tenant.suspended");
+    }
+    // A shard asked without a key check (as the API asks it once a cached key passed) refuses too.
+    for (let k = 1; k < 4; k++) {
+      const opened = await env.TENANT.getByName(shardName("acme", k)).openRun({
+        runId: `run_${"0".repeat(25)}${k}`,
+        project: "p",
+        blueprint: null,
+        priority: "normal",
+        createdAt: Date.now(),
+      });
+      expect(opened).toMatchObject({ ok: false, code: "tenant.suspended" });
+    }
+    expect((await indexedOn("acme", 4)).flat()).toHaveLength(3);
+  });
+});
+
 describe("a sharded tenant: Idempotency-Keys and the run list", () => {
   it("a key's run is opened on the shard that owns the key, and replays find it there", async () => {
     const key = await newTenantKey("acme");

@@ -125,7 +125,7 @@ export type OpenRunResult =
       shards?: number;
     }
   /** The run belongs on another of the tenant's `shards` (its Idempotency-Key's owner): nothing was written. */
-  | { ok: false; code: "tenant.reroute"; shards: number }
+  | { ok: false; reroute: number }
   | Refusal<
       | "auth.unauthenticated"
       | "tenant.suspended"
@@ -394,12 +394,13 @@ export class TenantObject extends DurableObject<Env> {
     const tenant = this.profile.get();
     // A shard home never told of (the API's count is from before the tenant was recreated with
     // fewer shards): home knows the count.
-    if (!tenant)
-      return this.shard === 0 ? refuse("auth.unauthenticated") : { ok: false, code: "tenant.reroute", shards: 1 };
+    if (!tenant) return this.shard === 0 ? refuse("auth.unauthenticated") : { ok: false, reroute: 1 };
     // A sharded tenant's run opens on the shard that owns its Idempotency-Key (./shards.ts).
     const shards = shardCount(tenant);
-    if (owningShard(idempotency?.key, shards, this.shard) !== this.shard)
-      return { ok: false, code: "tenant.reroute", shards };
+    if (owningShard(idempotency?.key, shards, this.shard) !== this.shard) return { ok: false, reroute: shards };
+    // Asked without a key check (a sharded tenant's key passed the isolate's cache), a shard
+    // still refuses for a suspended tenant: home pushed the status to it on the change.
+    if (!presented && tenant.status === "suspended") return refuse("tenant.suspended");
     const sharded = shards > 1 ? { shards } : {};
     const context = shards > 1 || this.shard !== 0 ? await this.projectContext(run.project, now) : null;
     if (idempotency) {
