@@ -66,6 +66,26 @@ describe("a sharded tenant: quota and concurrency", () => {
     expect(quota.map((rows) => rows[0]?.runs ?? 0)).toEqual([3, 3, 2, 2]);
   });
 
+  it("keeps the month's quota exact when the shard count changes mid-month (2 → 4 → 1)", async () => {
+    const key = await newTenantKey("acme");
+    await setLimits("acme", { shards: 2, monthlyRuns: 10 });
+    for (let i = 0; i < 6; i++) expect((await post(key, echo)).status).toBe(202);
+    // What is left (4) is split by the new shares: 1 each on 4 shards.
+    await setLimits("acme", { shards: 4 });
+    const opened = async (tries: number) => {
+      let n = 0;
+      for (let i = 0; i < tries; i++) if ((await post(key, echo)).status === 202) n++;
+      return n;
+    };
+    expect(await opened(8)).toBe(4);
+    await setLimits("acme", { shards: 1 });
+    expect(await opened(3)).toBe(0);
+    await setLimits("acme", { shards: 3, monthlyRuns: 12 });
+    // Raising the quota with the count: 2 more, over 3 shards.
+    expect(await opened(5)).toBe(2);
+    expect((await indexedOn("acme", 4)).flat()).toHaveLength(12);
+  });
+
   it("runs at most maxConcurrentRuns × weight at once (limit ≥ shards), and every run finishes: syncs reach their shard", async () => {
     const key = await newTenantKey("acme");
     await setLimits("acme", { shards: 2, maxConcurrentRuns: 2 });

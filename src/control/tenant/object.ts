@@ -56,7 +56,7 @@ import type { BudgetPolicy, BudgetReport } from "../../../schema/budgets";
 import type { Priority } from "../../../schema/vocabulary";
 import { cost, prices, type PriceTable } from "../../analytics/prices";
 import { BUDGET_MIGRATION, BudgetBook, monthOf, untilNextMonth, type BudgetVerdict, type Crossing } from "./budgets";
-import { Settlements, ShardSpan } from "./shard-span";
+import { quotaUsed, setQuotaUsed, Settlements, ShardSpan } from "./shard-span";
 import {
   concurrencyShare,
   mergeMetricParts,
@@ -64,6 +64,7 @@ import {
   mergeUsage,
   owningShard,
   parseShardName,
+  quotaCounts,
   share,
   shardCount,
   shardName,
@@ -235,17 +236,42 @@ export class TenantObject extends DurableObject<Env> {
     );
   }
 
-  /** Home sends the tenant's record to each shard (on create and update: N calls on a rare admin write). */
-  private async pushToShards(tenant: Tenant): Promise<void> {
+  /**
+   * Home sends the tenant's record to each shard (on create and update: N calls on a rare admin
+   * write). When the shard count changed, the month's quota is re-dealt: home reads what each
+   * shard counted, and sets each one's count so that what is left of the month's quota is split
+   * by the new shares (`quotaCounts`); runs opened while this call is under way may go over by
+   * their number.
+   */
+  private async pushToShards(tenant: Tenant, resharded = false): Promise<void> {
     if (this.shard !== 0) return;
     const n = shardCount(tenant);
     if (n > 1) this.span.raise(n);
-    await Promise.all(this.otherShards().map((s) => s.mirrorTenant(tenant)));
+    const others = this.otherShards();
+    let counts: (number | undefined)[] = [];
+    const month = monthOf(Date.now());
+    if (resharded) {
+      const used = [quotaUsed(this.sql, month), ...(await Promise.all(others.map((s) => s.quotaUsed(month))))];
+      counts = quotaCounts(tenant.limits.monthlyRuns, n, used);
+      setQuotaUsed(this.sql, month, counts[0] ?? 0);
+    }
+    await Promise.all(
+      others.map((s, i) => {
+        const runs = counts[i + 1];
+        return s.mirrorTenant(tenant, runs === undefined ? undefined : { month, runs });
+      }),
+    );
+  }
+
+  /** This object's count of the month's runs (home re-deals the quota when the shard count changes). */
+  async quotaUsed(month: string): Promise<number> {
+    return quotaUsed(this.sql, month);
   }
 
   /** A shard takes its tenant's record from home; a reactivated tenant or a raised limit starts waiting runs. */
-  async mirrorTenant(tenant: Tenant): Promise<void> {
+  async mirrorTenant(tenant: Tenant, quota?: { month: string; runs: number }): Promise<void> {
     if (this.shard === 0) return;
+    if (quota) setQuotaUsed(this.sql, quota.month, quota.runs);
     this.profile.mirror(tenant);
     const mirrored = this.profile.get();
     if (mirrored?.status === "active") this.runs.admit(this.concurrency(mirrored, Date.now()));
@@ -319,10 +345,11 @@ export class TenantObject extends DurableObject<Env> {
 
   /** Changes status, limits or weight; a reactivated tenant or a raised limit starts waiting runs. */
   async updateTenant(patch: UpdateTenantBody): Promise<Tenant | null> {
+    const before = this.profile.get();
     const tenant = this.profile.update(patch, Date.now());
     if (tenant?.status === "active") this.runs.admit(this.concurrency(tenant, Date.now()));
     await this.syncAlarm();
-    if (tenant) await this.pushToShards(tenant);
+    if (tenant) await this.pushToShards(tenant, before !== null && shardCount(before) !== shardCount(tenant));
     return tenant;
   }
 

@@ -75,3 +75,17 @@ export class Settlements {
     this.dueAt = now + SETTLE_DELAY_MS;
   }
 }
+
+/** The runs counted against a month's quota on this object. */
+export function quotaUsed(sql: SqlStorage, month: string): number {
+  return all<{ runs: number }>(sql, "SELECT runs FROM quota_month WHERE month = ?", month)[0]?.runs ?? 0;
+}
+
+/** Sets this object's count for a month (home re-dealing the quota over a new shard count). */
+export function setQuotaUsed(sql: SqlStorage, month: string, runs: number): void {
+  sql.exec(
+    "INSERT INTO quota_month (month, runs) VALUES (?, ?) ON CONFLICT (month) DO UPDATE SET runs = excluded.runs",
+    month,
+    runs,
+  );
+}

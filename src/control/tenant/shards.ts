@@ -55,6 +55,22 @@ export function share(total: number, n: number, k: number): number {
   return Math.floor(total / n) + (k < total % n ? 1 : 0);
 }
 
+/**
+ * The month's counts to give each of a tenant's shards when its shard count becomes `n`, given
+ * what each counted so far (`used[k]`, for every shard it ever had): shard k < n gets
+ * `share(M, n, k) − share(left, n, k)`, so what each may still open is its share of what is left
+ * of the quota; those counts alone add up to what was used, so a shard k ≥ n (which opens
+ * nothing more: runs are routed to shards below n) gets 0, or a later change would count its runs
+ * twice. The quota stays exact across the change.
+ */
+export function quotaCounts(monthlyRuns: number, n: number, used: readonly number[]): number[] {
+  const total = used.reduce((a, b) => a + b, 0);
+  const left = Math.max(0, monthlyRuns - total);
+  // Past the quota (it was lowered below what the month used): home keeps the excess counted.
+  const over = Math.max(0, total - monthlyRuns);
+  return used.map((_, k) => (k < n ? share(monthlyRuns, n, k) - share(left, n, k) + (k === 0 ? over : 0) : 0));
+}
+
 /** Shard `k`'s running slots: its share, but at least one (a shard with none would never start a run). */
 export function concurrencyShare(limit: number, n: number, k: number): number {
   return n <= 1 ? limit : Math.max(1, share(limit, n, k));
