@@ -42,6 +42,7 @@ const HELP = `factory — Factory Runtime from the command line
   factory admin purge <tenant>                 a purge's progress, or its audit record once done
   factory retention                            the tenant's retention policy
   factory artifacts pin|unpin <project> <name> <version>
+  factory admin limits <tenant> [--shards N] [--monthly-runs N] [--max-concurrent-runs N] [--requests-per-minute N]
   factory usage [--from ISO] [--to ISO] [--group-by project|blueprint|day]
   factory budgets [--month YYYY-MM]
   factory breakers
@@ -76,6 +77,10 @@ const { values: flags, positionals } = parseArgs({
     policy: { type: "string" },
     fingerprint: { type: "string" },
     reason: { type: "string" },
+    shards: { type: "string" },
+    "monthly-runs": { type: "string" },
+    "max-concurrent-runs": { type: "string" },
+    "requests-per-minute": { type: "string" },
     "data-json": { type: "string" },
     comment: { type: "string" },
     "policy-json": { type: "string" },
@@ -146,7 +151,14 @@ async function download(c: FactoryClient, runId: string, name: string | undefine
   return paths;
 }
 
-/** Secret-scanning settings, with the admin token (never a tenant key). */
+/** A flag that must be a whole number. */
+function wholeNumber(value: string | undefined, name: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new UsageError(`--${name} takes a whole number`);
+  return n;
+}
+
+/** A tenant's limits and its secret-scanning settings, with the admin token (never a tenant key). */
 async function adminCommand(command: string | undefined, args: string[]): Promise<number> {
   const token = flags.key ?? process.env.FACTORY_ADMIN_TOKEN;
   if (!token) throw new UsageError("admin commands need the admin token: --key or FACTORY_ADMIN_TOKEN");
@@ -162,6 +174,27 @@ async function adminCommand(command: string | undefined, args: string[]): Promis
     } else settings = await c.scanSettings(tenant);
     const projects = Object.entries(settings.projects).map(([p, v]) => `\n  ${p}: ${v}`);
     print(`default: ${settings.policy}${projects.join("")}`, settings);
+    return 0;
+  }
+  if (command === "limits") {
+    const limits = Object.fromEntries(
+      (
+        [
+          ["shards", "shards"],
+          ["monthlyRuns", "monthly-runs"],
+          ["maxConcurrentRuns", "max-concurrent-runs"],
+          ["requestsPerMinute", "requests-per-minute"],
+        ] as const
+      )
+        .filter(([, flag]) => flags[flag] !== undefined)
+        .map(([limit, flag]) => [limit, wholeNumber(flags[flag], flag)]),
+    );
+    const t = Object.keys(limits).length > 0 ? await c.updateTenant(tenant, { limits }) : await c.tenant(tenant);
+    const l = t.limits;
+    print(
+      `${t.id} (${t.status}, weight ${t.weight}): shards ${l.shards ?? 1} · ${l.maxConcurrentRuns} concurrent runs · ${l.requestsPerMinute} requests/min · ${l.monthlyRuns} runs/month`,
+      t,
+    );
     return 0;
   }
   if (command === "allow") {

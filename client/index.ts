@@ -21,6 +21,7 @@ import type {
   UsageReport,
 } from "../schema/api.ts";
 import type { BudgetReport } from "../schema/budgets.ts";
+import type { Tenant, UpdateTenantBody } from "../schema/tenants.ts";
 import type { ApiErrorCode } from "../schema/errors.ts";
 import type { ArtifactDiff, ArtifactVersion, ArtifactVersionList } from "../schema/artifacts.ts";
 import type {
@@ -104,6 +105,8 @@ export const CLIENT_ROUTES = [
   ["get", "/v1/projects/{project}/artifacts"],
   ["get", "/v1/projects/{project}/artifacts/{name}/versions"],
   ["get", "/v1/projects/{project}/artifacts/{name}/versions/{version}/diff"],
+  ["get", "/v1/admin/tenants/{id}"],
+  ["patch", "/v1/admin/tenants/{id}"],
   ["get", "/v1/admin/tenants/{id}/scanning"],
   ["patch", "/v1/admin/tenants/{id}/scanning"],
   ["get", "/v1/admin/tenants/{id}/scanning/allow"],
@@ -261,7 +264,19 @@ export class FactoryClient {
     return this.json("GET", `/v1/usage${qs(query)}`);
   }
 
-  // Secret scanning settings: admin routes, for a client made with the admin token as its key.
+  // Admin routes, for a client made with the admin token as its key.
+
+  /** A tenant: its status, limits (`shards` among them) and weight, with its running and waiting runs. */
+  tenant(tenantId: string): Promise<Tenant & { runs: { running: number; waiting: number } }> {
+    return this.json("GET", `/v1/admin/tenants/${enc(tenantId)}`);
+  }
+
+  /** Suspends or reactivates a tenant, or changes its limits (e.g. `{ limits: { shards: 8 } }`) or weight. */
+  updateTenant(tenantId: string, patch: UpdateTenantBody): Promise<Tenant> {
+    return this.json("PATCH", `/v1/admin/tenants/${enc(tenantId)}`, patch);
+  }
+
+  // Secret scanning settings.
 
   /** A tenant's scanning policies: its default and per-project ones. */
   scanSettings(tenantId: string): Promise<ScanSettings> {

@@ -59,6 +59,8 @@ export interface NewRun {
   scanning?: RunScanning;
   /** The project's retention when the run was created (default: RETENTION_DEFAULTS). */
   retention?: RunRetention;
+  /** The tenant shard that indexed the run (src/control/tenant/shards.ts); absent: 0, the tenant's own object. */
+  tenantShard?: number;
 }
 
 /** An artifact an attempt wrote to R2: its name in the run, its key, size, type and sha256. */

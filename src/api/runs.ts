@@ -30,6 +30,7 @@ import { RUN_ID } from "../../schema/ids";
 import { decodeCursor, encodeCursor } from "./cursor";
 import { archiveOrNotFound, missingRun, readArchive } from "./archived-runs";
 import { archivedEvents, archivedRun } from "../control/run/archive-format";
+import { openOnShard } from "./tenant-shards";
 
 const IdParam = z.object({
   id: z
@@ -101,9 +102,10 @@ runs.openapi(
     const tenant = c.env.TENANT.getByName(tenantId);
     const idempotencyKey = c.req.valid("header")["idempotency-key"];
     const createdAt = Date.now();
-    // One call to the tenant: the key (unless checked above), the Idempotency-Key's claim, the
-    // quota, the run's index entry and admission.
-    const opened = await tenant.openRun(
+    // One call to the tenant (to its run's shard, ./tenant-shards.ts): the key (unless checked
+    // above), the Idempotency-Key's claim, the quota, the run's index entry and admission.
+    const { opened, shard } = await openOnShard(
+      c,
       {
         runId: newRunId(),
         project: body.project,
@@ -112,9 +114,7 @@ runs.openapi(
         createdAt,
       },
       idempotencyKey ? { key: idempotencyKey, bodyHash: await sha256Hex(JSON.stringify(body)) } : undefined,
-      c.get("credential"),
     );
-    if (!opened.ok) throw AppError.from(opened);
     const { runId, replayed, costSaving } = opened;
     // A spent budget in cost-saving mode: agent steps ask for the cheaper model (their input records it).
     const steps =
@@ -140,6 +140,7 @@ runs.openapi(
       steps,
       scanning: opened.scanning,
       retention: opened.retention,
+      ...(shard > 0 ? { tenantShard: shard } : {}),
       // A replay may find no run (the first request died before creating it): that one is
       // created the ordinary way, telling the tenant its status and asking for admission.
       ...(replayed ? {} : { opened: { start: opened.start }, createdAt }),

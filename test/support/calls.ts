@@ -4,12 +4,14 @@ type Namespace = { getByName(name: string): Record<string, unknown> };
 
 /**
  * Runs `work` with every method call on a stub of the given namespaces recorded as
- * `label.method` (each method of an RPC stub is one call to its object), then restores them.
+ * `label.method` (each method of an RPC stub is one call to its object; `label[name].method` with
+ * `byName`), then restores them.
  * `work` sees the calls so far, to wait on them without calls of its own.
  */
 export async function recordCalls(
   namespaces: Record<string, unknown>,
   work: (calls: readonly string[]) => Promise<void>,
+  opts: { byName?: boolean } = {},
 ): Promise<string[]> {
   const calls: string[] = [];
   const restore = Object.entries(namespaces).map(([label, ns]) => {
@@ -21,7 +23,8 @@ export async function recordCalls(
         get(target, prop) {
           if (typeof prop !== "string" || prop === "then") return Reflect.get(target, prop);
           return (...args: unknown[]) => {
-            calls.push(`${label}.${prop}`);
+            // `label[name].method` with byName: which object of the namespace was called.
+            calls.push(opts.byName ? `${label}[${name}].${prop}` : `${label}.${prop}`);
             return (target[prop] as (...a: unknown[]) => unknown)(...args);
           };
         },

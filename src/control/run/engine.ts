@@ -111,6 +111,7 @@ export class RunEngine {
       retry_of: spec.retryOf?.runId ?? null,
       scanning: spec.scanning ? json.write(spec.scanning) : null,
       retention: spec.retention ? json.write(spec.retention) : null,
+      tenant_shard: spec.tenantShard ?? 0,
     });
     this.event("run.requested", now, null, {
       blueprint: spec.blueprint,

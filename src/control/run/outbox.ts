@@ -13,6 +13,7 @@ import { eventView } from "./views";
 import { logError } from "../../lib/log";
 import { sendChunked } from "../../lib/queue-batch";
 import type { TenantSync } from "../../../schema/run";
+import { shardName } from "../tenant/shards";
 
 /** What one pass over the outbox did; the caller records it in one transaction. */
 export interface OutboxPass {
@@ -111,7 +112,10 @@ export async function sendOutbox(
     // Only the newest status matters; the tenant ignores anything older than what it has.
     const latest = tenantRows.reduce((a, b) => (a.id > b.id ? a : b));
     try {
-      const answer = await env.TENANT.getByName(tenantId).recordRun(JSON.parse(latest.body) as TenantSync);
+      // To the tenant shard that indexed the run (its own object unless the tenant is sharded).
+      const answer = await env.TENANT.getByName(shardName(tenantId, run.tenant_shard ?? 0)).recordRun(
+        JSON.parse(latest.body) as TenantSync,
+      );
       pass.admitted = answer.start;
       pass.sent.push(...tenantRows.map((r) => r.id));
     } catch (err) {

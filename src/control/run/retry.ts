@@ -59,6 +59,8 @@ export function retrySource(store: RunStore, newRunId: string, now: number): Ret
       priority: run.priority,
       steps: steps.map(resolvedStep),
       retryOf: { runId: run.id, carried },
+      // The retry is indexed where its source is (a run's shard is fixed when it opens).
+      ...(run.tenant_shard > 0 ? { tenantShard: run.tenant_shard } : {}),
       ...(run.scanning ? { scanning: must(json.read<RunScanning>(run.scanning), "the run's scanning policy") } : {}),
     },
   };

@@ -72,6 +72,8 @@ export const RUN_MIGRATIONS: readonly Migration[] = [
   [`DROP INDEX IF EXISTS timer_due`, `DROP INDEX IF EXISTS step_status`],
   // v6: the run's retention (JSON of RunRetention): when it is archived to R2 and its object emptied.
   [`ALTER TABLE run ADD COLUMN retention TEXT`],
+  // v7: the tenant shard that indexed the run (src/control/tenant/shards.ts): its status syncs go there.
+  [`ALTER TABLE run ADD COLUMN tenant_shard INTEGER NOT NULL DEFAULT 0`],
 ];
 
 export interface RunRow {
@@ -94,6 +96,8 @@ export interface RunRow {
   scanning: string | null;
   /** JSON of RunRetention; null for a run created before retention (archived under the defaults). */
   retention: string | null;
+  /** The tenant shard whose run index holds this run (0: the tenant's own object). */
+  tenant_shard: number;
 }
 
 export interface StepRow {

@@ -58,12 +58,29 @@ import { APPROVALS_MIGRATION, ApprovalBook, type HandedEvent, type ListApprovals
 import type { BudgetPolicy, BudgetReport } from "../../../schema/budgets";
 import type { Priority } from "../../../schema/vocabulary";
 import { cost, prices, type PriceTable } from "../../analytics/prices";
-import { BUDGET_MIGRATION, BudgetBook, monthOf, untilNextMonth, type Crossing } from "./budgets";
 import { RETENTION_MIGRATION, RetentionBook } from "./retention";
 import { Lifecycle } from "./lifecycle";
 import { PURGE_MIGRATION, PurgeBook, purgePass } from "./purge";
 import type { RetentionPolicy, RetentionSettings, RunRetention } from "../../../schema/retention";
 import type { PurgeProgress } from "../../../schema/tenants";
+import { BUDGET_MIGRATION, BudgetBook, monthOf, untilNextMonth, type BudgetVerdict, type Crossing } from "./budgets";
+import { quotaUsed, setQuotaUsed, Settlements, ShardSpan } from "./shard-span";
+import {
+  concurrencyShare,
+  mergeMetricParts,
+  mergeRunPages,
+  mergeUsage,
+  owningShard,
+  parseShardName,
+  quotaCounts,
+  share,
+  shardCount,
+  shardName,
+  SHARD_CONTEXT_MS,
+  SHARDS_MIGRATION,
+  sumByProject,
+  sumCounts,
+} from "./shards";
 
 /** Runs asked for their steps in flight per metrics request: about the concurrency limit. */
 const MAX_BACKLOG_RUNS = 200;
@@ -87,6 +104,7 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
   BUDGET_MIGRATION,
   ARCHIVE_MIGRATION,
   [...RETENTION_MIGRATION, ...PURGE_MIGRATION],
+  SHARDS_MIGRATION,
 ];
 
 /** A refusal's message is what the API shows the caller: it never says which part of a key was wrong. */
@@ -116,7 +134,11 @@ export type OpenRunResult =
       retention: RunRetention;
       /** Set when a spent budget in cost-saving mode admitted the run: its priority and agent model. */
       costSaving?: { priority: Priority; model: string | null };
+      /** The tenant's shard count, when it has more than one (the API routes its next runs by it). */
+      shards?: number;
     }
+  /** The run belongs on another of the tenant's `shards` (its Idempotency-Key's owner): nothing was written. */
+  | { ok: false; reroute: number }
   | Refusal<
       | "auth.unauthenticated"
       | "tenant.suspended"
@@ -194,8 +216,14 @@ export class TenantObject extends DurableObject<Env> {
     });
   }
 
+  /** The tenant's id: this object's name, less its shard suffix (./shards.ts). */
   private get tenantId(): string {
-    return this.ctx.id.name ?? "";
+    return parseShardName(this.ctx.id.name ?? "").tenantId;
+  }
+
+  /** Which of the tenant's shards this object is: 0 for its own object (home). */
+  private get shard(): number {
+    return parseShardName(this.ctx.id.name ?? "").shard;
   }
 
   // ── the tenant and its keys ─────────────────────────────────────────────────
@@ -204,14 +232,113 @@ export class TenantObject extends DurableObject<Env> {
     // A purged tenant's object still in memory holds caches of the old tenant: it starts afresh
     // (this call fails; the caller's next call reaches a new instance, migrated on an empty store).
     if (this.gone) this.ctx.abort("a purged tenant is created again");
-    return this.profile.create(this.tenantId, body, Date.now());
+    const tenant = this.profile.create(this.tenantId, body, Date.now());
+    if (tenant) await this.pushToShards(tenant);
+    return tenant;
   }
 
   async getTenant(): Promise<
     (Tenant & { runs: { running: number; waiting: number }; purge: PurgeProgress | null }) | null
   > {
     const tenant = this.gone ? null : this.profile.get();
-    return tenant ? { ...tenant, runs: this.runs.counts(), purge: this.purges.progress() } : null;
+    if (!tenant) return null;
+    const others = await Promise.all(
+      this.otherShards().map((s) => s.getTenant().then((t) => t?.runs ?? sumCounts([]))),
+    );
+    return { ...tenant, runs: sumCounts([this.runs.counts(), ...others]), purge: this.purges.progress() };
+  }
+
+  // ── the tenant's shards (./shards.ts) ───────────────────────────────────────
+
+  private settlementBook: Settlements | undefined;
+  private get settlements(): Settlements {
+    this.settlementBook ??= new Settlements(this.sql);
+    return this.settlementBook;
+  }
+
+  private spanBook: ShardSpan | undefined;
+  private get span(): ShardSpan {
+    this.spanBook ??= new ShardSpan(this.sql);
+    return this.spanBook;
+  }
+
+  /** Home's view of its other shards: every one that ever held runs (none for a one-shard tenant). */
+  private otherShards(): DurableObjectStub<TenantObject>[] {
+    if (this.shard !== 0) return [];
+    const high = this.span.high();
+    return Array.from({ length: Math.max(0, high - 1) }, (_, i) =>
+      this.env.TENANT.getByName(shardName(this.tenantId, i + 1)),
+    );
+  }
+
+  /**
+   * Home sends the tenant's record to each shard (on create and update: N calls on a rare admin
+   * write). When the shard count changed, the month's quota is re-dealt: home reads what each
+   * shard counted, and sets each one's count so that what is left of the month's quota is split
+   * by the new shares (`quotaCounts`); runs opened while this call is under way may go over by
+   * their number.
+   */
+  private async pushToShards(tenant: Tenant, resharded = false): Promise<void> {
+    if (this.shard !== 0) return;
+    const n = shardCount(tenant);
+    if (n > 1) this.span.raise(n);
+    const others = this.otherShards();
+    let counts: (number | undefined)[] = [];
+    const month = monthOf(Date.now());
+    if (resharded) {
+      const used = [quotaUsed(this.sql, month), ...(await Promise.all(others.map((s) => s.quotaUsed(month))))];
+      counts = quotaCounts(tenant.limits.monthlyRuns, n, used);
+      setQuotaUsed(this.sql, month, counts[0] ?? 0);
+    }
+    await Promise.all(
+      others.map((s, i) => {
+        const runs = counts[i + 1];
+        return s.mirrorTenant(tenant, runs === undefined ? undefined : { month, runs });
+      }),
+    );
+  }
+
+  /** This object's count of the month's runs (home re-deals the quota when the shard count changes). */
+  async quotaUsed(month: string): Promise<number> {
+    return quotaUsed(this.sql, month);
+  }
+
+  /** A shard takes its tenant's record from home; a reactivated tenant or a raised limit starts waiting runs. */
+  async mirrorTenant(tenant: Tenant, quota?: { month: string; runs: number }): Promise<void> {
+    if (this.shard === 0) return;
+    if (quota) setQuotaUsed(this.sql, quota.month, quota.runs);
+    this.profile.mirror(tenant);
+    const mirrored = this.profile.get();
+    if (mirrored?.status === "active") this.runs.admit(this.concurrency(mirrored, Date.now()));
+    await this.syncAlarm();
+  }
+
+  /** What a shard asks home before opening a run of a project: its budget verdict and scanning policy. */
+  async shardContext(project: string): Promise<{ verdict: BudgetVerdict; scanning: RunScanning }> {
+    return { verdict: this.budgets.verdict(project, Date.now()), scanning: this.scanning.forRun(project) };
+  }
+
+  /** A shard's memory of home's answers, each kept SHARD_CONTEXT_MS (in memory: eviction only asks again). */
+  private readonly contexts = new Map<string, { at: number; verdict: BudgetVerdict; scanning: RunScanning }>();
+
+  private async projectContext(
+    project: string,
+    now: number,
+  ): Promise<{ verdict: BudgetVerdict; scanning: RunScanning }> {
+    if (this.shard === 0)
+      return { verdict: this.budgets.verdict(project, now), scanning: this.scanning.forRun(project) };
+    const kept = this.contexts.get(project);
+    if (kept && now - kept.at < SHARD_CONTEXT_MS) return kept;
+    const fresh = await this.env.TENANT.getByName(this.tenantId).shardContext(project);
+    if (this.contexts.size >= 1_000) this.contexts.clear();
+    this.contexts.set(project, { at: now, ...fresh });
+    return fresh;
+  }
+
+  /** The budget verdict as this shard knows it (home's own, or what home last said). */
+  private verdictNow(project: string, now: number): BudgetVerdict {
+    if (this.shard === 0) return this.budgets.verdict(project, now);
+    return this.contexts.get(project)?.verdict ?? { action: "none" };
   }
 
   /** The latest published version of each artifact of a project. */
@@ -254,9 +381,11 @@ export class TenantObject extends DurableObject<Env> {
   /** Changes status, limits or weight; a reactivated tenant or a raised limit starts waiting runs. */
   async updateTenant(patch: UpdateTenantBody): Promise<Tenant | "purging" | null> {
     if (this.purges.purging) return "purging";
+    const before = this.profile.get();
     const tenant = this.profile.update(patch, Date.now());
     if (tenant?.status === "active") this.runs.admit(this.concurrency(tenant, Date.now()));
     await this.syncAlarm();
+    if (tenant) await this.pushToShards(tenant, before !== null && shardCount(before) !== shardCount(tenant));
     return tenant;
   }
 
@@ -328,7 +457,17 @@ export class TenantObject extends DurableObject<Env> {
         return refuse("auth.insufficient_scope", "This key lacks the 'runs:write' scope.");
     }
     const tenant = this.profile.get();
-    if (!tenant) return refuse("auth.unauthenticated");
+    // A shard home never told of (the API's count is from before the tenant was recreated with
+    // fewer shards): home knows the count.
+    if (!tenant) return this.shard === 0 ? refuse("auth.unauthenticated") : { ok: false, reroute: 1 };
+    // A sharded tenant's run opens on the shard that owns its Idempotency-Key (./shards.ts).
+    const shards = shardCount(tenant);
+    if (owningShard(idempotency?.key, shards, this.shard) !== this.shard) return { ok: false, reroute: shards };
+    // Asked without a key check (a sharded tenant's key passed the isolate's cache), a shard
+    // still refuses for a suspended tenant: home pushed the status to it on the change.
+    if (!presented && tenant.status === "suspended") return refuse("tenant.suspended");
+    const sharded = shards > 1 ? { shards } : {};
+    const context = shards > 1 || this.shard !== 0 ? await this.projectContext(run.project, now) : null;
     if (idempotency) {
       const claim = this.runs.claim(idempotency.key, idempotency.bodyHash, run.runId, now);
       if (!claim.ok) return claim;
@@ -339,12 +478,13 @@ export class TenantObject extends DurableObject<Env> {
           runId: claim.runId,
           replayed: true,
           start: false,
-          scanning: this.scanning.forRun(run.project),
+          scanning: context?.scanning ?? this.scanning.forRun(run.project),
           retention: this.retention.forRun(run.project),
+          ...sharded,
         };
     }
     // A spent budget refuses before the quota counts the run: a refused run costs no quota.
-    const budget = this.budgets.verdict(run.project, now);
+    const budget = context?.verdict ?? this.budgets.verdict(run.project, now);
     if (budget.action === "block") {
       if (idempotency) this.runs.release(idempotency.key, run.runId);
       return {
@@ -357,7 +497,8 @@ export class TenantObject extends DurableObject<Env> {
       };
     }
     const costSaving = budget.action === "cost-saving" ? { priority: "low" as const, model: budget.model } : undefined;
-    if (!this.runs.reserve(now, tenant.limits.monthlyRuns)) {
+    // Each shard counts its share of the quota: the shares add up to the quota exactly.
+    if (!this.runs.reserve(now, share(tenant.limits.monthlyRuns, shards, this.shard))) {
       if (idempotency) this.runs.release(idempotency.key, run.runId);
       // Try again when the next month (UTC) begins.
       return { ...refuse("quota.exceeded"), retryAfterMs: untilNextMonth(now) };
@@ -377,9 +518,10 @@ export class TenantObject extends DurableObject<Env> {
       replayed: false,
       start: opened.start,
       // The run scans its artifacts under the project's policy as it stands now.
-      scanning: this.scanning.forRun(run.project),
+      scanning: context?.scanning ?? this.scanning.forRun(run.project),
       retention: this.retention.forRun(run.project),
       ...(costSaving ? { costSaving } : {}),
+      ...sharded,
     };
   }
 
@@ -389,8 +531,9 @@ export class TenantObject extends DurableObject<Env> {
    * half that (at least one) while a spent budget puts it in cost-saving mode.
    */
   private concurrency(tenant: Tenant, now: number, project = ""): number {
-    const limit = tenant.limits.maxConcurrentRuns * tenant.weight;
-    return this.budgets.verdict(project, now).action === "cost-saving" ? Math.max(1, Math.floor(limit / 2)) : limit;
+    // A sharded tenant's slots are split among its shards (./shards.ts: each has at least one).
+    const limit = concurrencyShare(tenant.limits.maxConcurrentRuns * tenant.weight, shardCount(tenant), this.shard);
+    return this.verdictNow(project, now).action === "cost-saving" ? Math.max(1, Math.floor(limit / 2)) : limit;
   }
 
   /**
@@ -402,25 +545,17 @@ export class TenantObject extends DurableObject<Env> {
     if (this.purges.purging) return { start: false };
     const tenant = this.profile.get();
     const periods = this.retention.of(sync.project);
-    // A succeeded run publishes its artifacts: each gets its version (once, however often this comes).
-    if (sync.status === "succeeded" && sync.published)
-      this.versions.publish(sync.project, sync.runId, sync.published, sync.at, periods.supersededMs);
-    // A run's final sync carries its usage: its cost is charged here, once, in the month it ended.
-    const crossings = sync.usage
-      ? this.budgets.charge({
-          runId: sync.runId,
-          project: sync.project,
-          at: sync.at,
-          usd: cost(sync.usage, this.prices),
-        })
-      : [];
+    // A shard keeps a final sync's publication and charge for home, in the transaction that
+    // records the run; its alarm hands them over in batches (`settleAtHome`).
+    if (this.shard !== 0 && (sync.usage || sync.published)) this.settlements.keep(sync, Date.now());
+    const crossings = this.shard === 0 ? this.settle(sync) : [];
     const result = this.runs.record(
       sync,
       { open: tenant?.status === "active", limit: tenant ? this.concurrency(tenant, sync.at) : 0 },
       periods,
     );
     if (crossings.length > 0) await this.announce(crossings);
-    else if (result.admitted.length > 0) await this.syncAlarm();
+    else if (result.admitted.length > 0 || this.shard !== 0) await this.syncAlarm();
     // A finished run's first deadline (its unpublished artifacts', or a version it superseded):
     // no query, and an alarm call only when the alarm is set for later.
     if (sync.usage)
@@ -428,6 +563,62 @@ export class TenantObject extends DurableObject<Env> {
         sync.at + (sync.published ? Math.min(periods.unpublishedMs, periods.supersededMs) : periods.unpublishedMs),
       );
     return { start: result.start };
+  }
+
+  /** A final sync's parts that live at home: artifact versions and the budget charge (each once per run). */
+  private settle(sync: TenantSync): Crossing[] {
+    const periods = this.retention.of(sync.project);
+    // A succeeded run publishes its artifacts: each gets its version (once, however often this comes).
+    if (sync.status === "succeeded" && sync.published)
+      this.versions.publish(sync.project, sync.runId, sync.published, sync.at, periods.supersededMs);
+    // A run's final sync carries its usage: its cost is charged here, once, in the month it ended.
+    return sync.usage
+      ? this.budgets.charge({
+          runId: sync.runId,
+          project: sync.project,
+          at: sync.at,
+          usd: cost(sync.usage, this.prices),
+        })
+      : [];
+  }
+
+  /** Home settles final syncs that a shard recorded (see `recordRun`); each run once, however often it comes. */
+  async settleRuns(syncs: TenantSync[]): Promise<void> {
+    if (this.shard !== 0) return;
+    const crossings = syncs.flatMap((sync) => this.settle(sync));
+    if (crossings.length > 0) await this.announce(crossings);
+  }
+
+  /** A shard's alarm: hands waiting final syncs to home; a failed call leaves them for the next alarm. */
+  private async settleAtHome(): Promise<void> {
+    if (this.shard === 0) return;
+    const batch = this.settlements.due(Date.now());
+    if (batch.length === 0) return;
+    try {
+      await this.env.TENANT.getByName(this.tenantId).settleRuns(batch.map((b) => b.sync));
+      this.settlements.settled(batch.map((b) => b.runId));
+    } catch (err) {
+      this.settlements.retryLater(Date.now());
+      logError("tenant.settle_failed", {
+        tenantId: this.tenantId,
+        shard: this.shard,
+        runs: batch.length,
+        error: String(err),
+      });
+    }
+  }
+
+  /** Admitted, unfinished runs by project on this object alone (home sums its shards'). */
+  async runningHere(): Promise<Record<string, number>> {
+    return Object.fromEntries(this.runs.runningByProject());
+  }
+
+  /** Running runs by project across the tenant's shards. */
+  private async runningByProject(): Promise<Map<string, number>> {
+    const others = this.otherShards();
+    if (others.length === 0) return this.runs.runningByProject();
+    const parts = await Promise.all(others.map((s) => s.runningHere()));
+    return sumByProject([Object.fromEntries(this.runs.runningByProject()), ...parts]);
   }
 
   /**
@@ -533,13 +724,13 @@ export class TenantObject extends DurableObject<Env> {
     const now = Date.now();
     const crossings = this.budgets.set(policy, now);
     if (crossings.length > 0) await this.announce(crossings);
-    return this.budgets.report(monthOf(now), now, this.runs.runningByProject());
+    return this.budgets.report(monthOf(now), now, await this.runningByProject());
   }
 
   /** The month's budgets, spending and thresholds crossed. */
   async budgetReport(month?: string): Promise<BudgetReport> {
     const now = Date.now();
-    return this.budgets.report(month ?? monthOf(now), now, this.runs.runningByProject());
+    return this.budgets.report(month ?? monthOf(now), now, await this.runningByProject());
   }
 
   /** Crossed thresholds go to the webhooks subscribed to `budget.threshold_crossed`. */
@@ -575,23 +766,33 @@ export class TenantObject extends DurableObject<Env> {
           .catch(() => []),
       ),
     );
-    return {
+    const here: MetricParts = {
       finished: this.runs.finished(from, to),
       now: this.runs.counts(),
       backlog: backlog.flat(),
       webhooks: this.webhooks.stats(from, to),
       approvals: this.approvals.stats(from, to),
     };
+    const others = this.otherShards();
+    if (others.length === 0) return here;
+    return mergeMetricParts(here, await Promise.all(others.map((s) => s.metricParts(from, to))));
   }
 
   async usage(from: number, to: number, groupBy: UsageGroup): Promise<UsageGroupRow[]> {
-    return this.runs.usage(from, to, groupBy);
+    const others = this.otherShards();
+    if (others.length === 0) return this.runs.usage(from, to, groupBy);
+    const parts = await Promise.all(others.map((s) => s.usage(from, to, groupBy)));
+    return mergeUsage([this.runs.usage(from, to, groupBy), ...parts]);
   }
 
+  /** The tenant's runs, newest first: a sharded tenant's home merges every shard's page (./shards.ts). */
   async listRuns(
     filter: ListRunsFilter,
   ): Promise<{ items: RunSummary[]; next: { createdAt: number; runId: string } | null }> {
-    return this.runs.list(filter);
+    const others = this.otherShards();
+    if (others.length === 0) return this.runs.list(filter);
+    const pages = await Promise.all(others.map((s) => s.listRuns(filter)));
+    return mergeRunPages([this.runs.list(filter), ...pages], filter.limit);
   }
 
   /** The tenant's approval gates across runs: pending oldest first, decided newest first. */
@@ -704,6 +905,7 @@ export class TenantObject extends DurableObject<Env> {
     if (due !== null && due <= Date.now())
       this.lifecycleDue = (await this.lifecycle.sweep(Date.now())).more ? Date.now() : undefined;
     else this.lifecycleDue = due;
+    await this.settleAtHome();
     await this.syncAlarm();
   }
 
@@ -749,6 +951,7 @@ export class TenantObject extends DurableObject<Env> {
       this.runs.toStart().length > 0
         ? Date.now()
         : earliest(earliest(nextDelivery, this.runs.nextUnconfirmed()), this.lifecycleDue);
-    await this.alarmClock.sync(next);
+    // A shard's waiting settlements (none, and no statement, at home).
+    await this.alarmClock.sync(this.shard === 0 ? next : earliest(next, this.settlements.nextDue()));
   }
 }

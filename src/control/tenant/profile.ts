@@ -102,6 +102,27 @@ export class TenantProfile {
     return this.get();
   }
 
+  /**
+   * A tenant shard's copy of its tenant's record (src/control/tenant/shards.ts), as home sent it;
+   * an older copy never replaces a newer one.
+   */
+  mirror(tenant: Tenant): void {
+    const updatedAt = Date.parse(tenant.updatedAt);
+    this.cached = undefined;
+    this.sql.exec(
+      `INSERT INTO tenant (id, name, status, limits, weight, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET name = excluded.name, status = excluded.status, limits = excluded.limits,
+         weight = excluded.weight, updated_at = excluded.updated_at WHERE excluded.updated_at >= tenant.updated_at`,
+      tenant.id,
+      tenant.name,
+      tenant.status,
+      json.write(tenant.limits),
+      tenant.weight,
+      Date.parse(tenant.createdAt),
+      updatedAt,
+    );
+  }
+
   async createKey(tenantId: string, body: CreateKeyBody, now: number): Promise<CreatedKey> {
     const id = newKeyId();
     const secret = newSecret();
