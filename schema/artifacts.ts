@@ -38,7 +38,9 @@ export const ArtifactVersion = z
     publishedAt: z.string().datetime(),
     /** Runs after the first that published the same bytes (deduplicated: no new version). */
     republished: z.number().int(),
-    downloadUrl: z.string().openapi({ description: "the artifact in the run that published it" }),
+    downloadUrl: z
+      .string()
+      .openapi({ description: "the version's bytes; they stay while the version does, after its run has expired" }),
     lineage: Lineage,
     pinned: z.boolean().openapi({ description: "a pinned version is kept however long ago it was superseded" }),
     expiresAt: z

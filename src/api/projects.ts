@@ -116,6 +116,40 @@ projects.openapi(
   },
 );
 
+projects.openapi(
+  createRoute({
+    method: "get",
+    path: "/{project}/artifacts/{name}/versions/{version}/content",
+    summary:
+      "Download a published version (streamed from R2); it outlives the run that published it for as long as the retention keeps the version",
+    security,
+    request: { params: VersionParam },
+    responses: {
+      200: {
+        description: "the version's bytes",
+        content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } },
+      },
+      ...problemResponses(...TENANT_CALL, "artifact.not_found"),
+    },
+  }),
+  async (c) => {
+    const { project, name, version } = c.req.valid("param");
+    const v = await c.env.TENANT.getByName(c.get("tenantId")).artifactVersion(project, name, version);
+    // An expired version's bytes are gone; its row stays for lineage.
+    const object = v && v.status !== "expired" ? await c.env.ARTIFACTS.get(v.key) : null;
+    if (!v || !object) throw new AppError("artifact.not_found", `No bytes of version ${version} of '${name}'.`);
+    return new Response(object.body, {
+      headers: {
+        "content-type": v.contentType,
+        "content-length": String(v.size),
+        "content-disposition": `attachment; filename="${v.name}"`,
+        etag: `"${v.sha256}"`,
+        "x-content-sha256": v.sha256,
+      },
+    });
+  },
+);
+
 const pinRoute = (method: "put" | "delete") =>
   createRoute({
     method,

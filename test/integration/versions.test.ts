@@ -55,7 +55,13 @@ describe("artifact versions", () => {
     const first = await microservice("vers", ["invoices"]);
     const [v1] = await untilVersions("vers", 1);
     expect(v1).toMatchObject({ version: 1, status: "published", republished: 0 });
-    expect(v1!.downloadUrl).toBe(`/v1/runs/${first.id}/artifacts/svc.zip`);
+    expect(v1!.downloadUrl).toBe("/v1/projects/vers/artifacts/svc.zip/versions/1/content");
+    // The version's bytes are the run's artifact's, served by the version (they outlive the run).
+    const fromVersion = await api(v1!.downloadUrl);
+    const fromRun = await api(`/v1/runs/${first.id}/artifacts/svc.zip`);
+    expect(fromVersion.status).toBe(200);
+    expect(fromVersion.headers.get("x-content-sha256")).toBe(fromRun.headers.get("x-content-sha256"));
+    expect(new Uint8Array(await fromVersion.arrayBuffer())).toEqual(new Uint8Array(await fromRun.arrayBuffer()));
     expect(v1!.lineage).toMatchObject({
       runId: first.id,
       stepId: "package",

@@ -36,6 +36,7 @@ import { Alarm } from "../alarms";
 import { Waiters } from "../waiters";
 import { decisionLinks, type LinkClaims } from "../../lib/decision-links";
 import { purgeRunObjects } from "../../artifacts/purge";
+import { shardName } from "../tenant/shards";
 import { archiveRun, type ArchiveHost } from "./archive";
 
 /** When the next invocation writes the points a mass ending left over. */
@@ -341,7 +342,12 @@ export class RunObject extends DurableObject<Env> {
         await this.alarmClock.sync(this.store.nextTimer());
       },
       drainOutbox: () => this.drainOutbox(),
-      recordArchived: (tenantId, runId, archive) => this.env.TENANT.getByName(tenantId).recordArchived(runId, archive),
+      // The tenant shard that indexed the run keeps its summary (src/control/tenant/shards.ts).
+      recordArchived: (tenantId, runId, archive) =>
+        this.env.TENANT.getByName(shardName(tenantId, this.store.run()?.tenant_shard ?? 0)).recordArchived(
+          runId,
+          archive,
+        ),
       dropStorage: () => this.dropStorage(),
     };
   }

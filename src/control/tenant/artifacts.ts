@@ -163,7 +163,8 @@ function view(r: VersionRow): StoredVersion {
     contentType: r.content_type,
     publishedAt: new Date(r.published_at).toISOString(),
     republished: r.republished,
-    downloadUrl: `/v1/runs/${r.run_id}/artifacts/${encodeURIComponent(r.name)}`,
+    // The version's own bytes: they outlive the run that published it (its archive expires first).
+    downloadUrl: `/v1/projects/${encodeURIComponent(r.project)}/artifacts/${encodeURIComponent(r.name)}/versions/${r.version}/content`,
     lineage: must(json.read<Lineage>(r.lineage), "a version's lineage"),
     pinned: r.pinned === 1,
     expiresAt: r.expires_at === null ? null : new Date(r.expires_at).toISOString(),

@@ -36,6 +36,32 @@ export interface SweepCounts {
 /** The end of a key range: every key that starts with `prefix` (which ends in '/') sorts below it. */
 const prefixEnd = (prefix: string) => `${prefix.slice(0, -1)}0`;
 
+/**
+ * What a run's deadlines must respect that lives in the tenant's own object (home): the R2 keys
+ * retained versions hold under the run's prefix, and whether a webhook delivery of the run is
+ * pending. Home answers from its tables (`homeChecks`); a shard (./shards.ts) asks home.
+ */
+export type HomeChecks = (runId: string) => Promise<{ held: string[]; deliveryPending: boolean }>;
+
+/** Home's answer to `HomeChecks`, from its own tables. */
+export function homeChecks(
+  sql: SqlStorage,
+  tenantId: string,
+  runId: string,
+): { held: string[]; deliveryPending: boolean } {
+  const prefix = runPrefix(tenantId, runId);
+  return {
+    held: all<{ r2_key: string }>(
+      sql,
+      "SELECT r2_key FROM artifact_version WHERE r2_key >= ? AND r2_key < ? AND expired_at IS NULL",
+      prefix,
+      prefixEnd(prefix),
+    ).map((r) => r.r2_key),
+    deliveryPending:
+      all(sql, "SELECT 1 FROM webhook_delivery WHERE run_id = ? AND status = 'pending' LIMIT 1", runId).length > 0,
+  };
+}
+
 export class Lifecycle {
   constructor(
     private readonly sql: SqlStorage,
@@ -43,6 +69,7 @@ export class Lifecycle {
     private readonly tenantId: string,
     /** The run that retries `runId`, as its object says (null: none, or its object is archived or gone). */
     private readonly retriedAs: (runId: string) => Promise<string | null>,
+    private readonly home: HomeChecks,
   ) {}
 
   /** The earliest deadline of any kind; null when nothing is due ever. Three indexed MINs. */
@@ -81,11 +108,12 @@ export class Lifecycle {
     );
     more ||= expired.length > SWEEP_BATCH;
     for (const { run_id } of expired.slice(0, SWEEP_BATCH)) {
-      if (this.deliveryPending(run_id)) {
+      const checks = await this.home(run_id);
+      if (checks.deliveryPending) {
         this.sql.exec("UPDATE run_index SET expires_at = ? WHERE run_id = ?", now + DEFER_MS, run_id);
         continue;
       }
-      const { deleted, done } = await this.deleteUnheld(run_id, false);
+      const { deleted, done } = await this.deleteUnheld(run_id, false, checks.held);
       counts.keysDeleted += deleted;
       if (!done) {
         more = true;
@@ -105,11 +133,12 @@ export class Lifecycle {
     more ||= unpublished.length > SWEEP_BATCH;
     for (const { run_id } of unpublished.slice(0, SWEEP_BATCH)) {
       // A retry still running carries this run's succeeded steps' artifacts by key: they wait for it.
-      if (this.deliveryPending(run_id) || (await this.retryRunning(run_id))) {
+      const checks = await this.home(run_id);
+      if (checks.deliveryPending || (await this.retryRunning(run_id))) {
         this.sql.exec("UPDATE run_index SET unpublished_due = ? WHERE run_id = ?", now + DEFER_MS, run_id);
         continue;
       }
-      const { deleted, done, keptBytes } = await this.deleteUnheld(run_id, true);
+      const { deleted, done, keptBytes } = await this.deleteUnheld(run_id, true, checks.held);
       counts.keysDeleted += deleted;
       if (!done) {
         more = true;
@@ -133,7 +162,7 @@ export class Lifecycle {
     more ||= versions.length > SWEEP_BATCH;
     for (const v of versions.slice(0, SWEEP_BATCH)) {
       const owner = runOfKey(v.r2_key);
-      if (owner && this.deliveryPending(owner)) {
+      if (owner && (await this.home(owner)).deliveryPending) {
         this.sql.exec(
           "UPDATE artifact_version SET expires_at = ? WHERE project = ? AND name = ? AND version = ?",
           now + DEFER_MS,
@@ -180,12 +209,6 @@ export class Lifecycle {
     return all(this.sql, `SELECT 1 FROM run_index WHERE run_id = ? AND status NOT IN (${TERMINAL})`, retry).length > 0;
   }
 
-  private deliveryPending(runId: string): boolean {
-    return (
-      all(this.sql, "SELECT 1 FROM webhook_delivery WHERE run_id = ? AND status = 'pending' LIMIT 1", runId).length > 0
-    );
-  }
-
   /**
    * Deletes the run's R2 keys that no retained version holds (and, for `keepArchive`, not its
    * archive). `done` when the listing reached its end within this pass's pages.
@@ -193,17 +216,11 @@ export class Lifecycle {
   private async deleteUnheld(
     runId: string,
     keepArchive: boolean,
+    heldKeys: string[],
   ): Promise<{ deleted: number; done: boolean; keptBytes: number }> {
     const prefix = runPrefix(this.tenantId, runId);
     const archive = archiveKey(this.tenantId, runId);
-    const held = new Set(
-      all<{ r2_key: string }>(
-        this.sql,
-        "SELECT r2_key FROM artifact_version WHERE r2_key >= ? AND r2_key < ? AND expired_at IS NULL",
-        prefix,
-        prefixEnd(prefix),
-      ).map((r) => r.r2_key),
-    );
+    const held = new Set(heldKeys);
     let deleted = 0;
     let keptBytes = 0;
     let cursor: string | undefined;

@@ -59,8 +59,8 @@ import type { BudgetPolicy, BudgetReport } from "../../../schema/budgets";
 import type { Priority } from "../../../schema/vocabulary";
 import { cost, prices, type PriceTable } from "../../analytics/prices";
 import { RETENTION_MIGRATION, RetentionBook } from "./retention";
-import { Lifecycle } from "./lifecycle";
-import { PURGE_MIGRATION, PurgeBook, purgePass } from "./purge";
+import { homeChecks, Lifecycle } from "./lifecycle";
+import { PURGE_MIGRATION, PURGE_RUN_BATCH, PurgeBook, purgePass, purgeRunBatch, type OtherShards } from "./purge";
 import type { RetentionPolicy, RetentionSettings, RunRetention } from "../../../schema/retention";
 import type { PurgeProgress } from "../../../schema/tenants";
 import { BUDGET_MIGRATION, BudgetBook, monthOf, untilNextMonth, type BudgetVerdict, type Crossing } from "./budgets";
@@ -205,6 +205,11 @@ export class TenantObject extends DurableObject<Env> {
       env.ARTIFACTS,
       this.tenantId,
       async (runId) => (await runStub(env, runId).get(this.tenantId))?.retriedAs ?? null,
+      // A shard's runs' artifact versions and webhook deliveries live at home.
+      async (runId) =>
+        this.shard === 0
+          ? homeChecks(this.sql, this.tenantId, runId)
+          : env.TENANT.getByName(this.tenantId).retentionChecks(runId),
     );
     this.purges = new PurgeBook(this.sql);
     this.prices = prices(env.PRICE_TABLE);
@@ -283,6 +288,8 @@ export class TenantObject extends DurableObject<Env> {
     const n = shardCount(tenant);
     if (n > 1) this.span.raise(n);
     const others = this.otherShards();
+    // Shards follow home's retention policy: their runs' deadlines are set where they are indexed.
+    const retention = this.retention.policy();
     let counts: (number | undefined)[] = [];
     const month = monthOf(Date.now());
     if (resharded) {
@@ -293,7 +300,7 @@ export class TenantObject extends DurableObject<Env> {
     await Promise.all(
       others.map((s, i) => {
         const runs = counts[i + 1];
-        return s.mirrorTenant(tenant, runs === undefined ? undefined : { month, runs });
+        return s.mirrorTenant(tenant, runs === undefined ? undefined : { month, runs }, retention);
       }),
     );
   }
@@ -304,9 +311,14 @@ export class TenantObject extends DurableObject<Env> {
   }
 
   /** A shard takes its tenant's record from home; a reactivated tenant or a raised limit starts waiting runs. */
-  async mirrorTenant(tenant: Tenant, quota?: { month: string; runs: number }): Promise<void> {
+  async mirrorTenant(
+    tenant: Tenant,
+    quota?: { month: string; runs: number },
+    retention?: RetentionPolicy,
+  ): Promise<void> {
     if (this.shard === 0) return;
     if (quota) setQuotaUsed(this.sql, quota.month, quota.runs);
+    if (retention) this.retention.set(retention);
     this.profile.mirror(tenant);
     const mirrored = this.profile.get();
     if (mirrored?.status === "active") this.runs.admit(this.concurrency(mirrored, Date.now()));
@@ -645,6 +657,8 @@ export class TenantObject extends DurableObject<Env> {
     if (!this.profile.get()) return null;
     if (this.purges.purging) return "purging";
     this.retention.set(policy);
+    const tenant = this.profile.get();
+    if (tenant) await this.pushToShards(tenant);
     return this.retention.settings(minSeconds);
   }
 
@@ -656,8 +670,23 @@ export class TenantObject extends DurableObject<Env> {
     return result;
   }
 
-  /** What the tenant holds now: hot run state, archives and artifacts, in bytes (GET /v1/usage). */
+  /** What a shard's expiry must respect of a run that lives here at home (lifecycle.ts `HomeChecks`). */
+  async retentionChecks(runId: string): Promise<{ held: string[]; deliveryPending: boolean }> {
+    return homeChecks(this.sql, this.tenantId, runId);
+  }
+
+  /** What the tenant holds now: hot run state, archives and artifacts, in bytes (GET /v1/usage), on every shard. */
   async storageHeld(): Promise<{ runStateBytes: number; archiveBytes: number; artifactBytes: number }> {
+    const parts = [this.lifecycle.held(), ...(await Promise.all(this.otherShards().map((s) => s.storageHere())))];
+    return {
+      runStateBytes: parts.reduce((n, p) => n + p.runStateBytes, 0),
+      archiveBytes: parts.reduce((n, p) => n + p.archiveBytes, 0),
+      artifactBytes: parts.reduce((n, p) => n + p.artifactBytes, 0),
+    };
+  }
+
+  /** This object's part of `storageHeld` (home sums its shards'). */
+  async storageHere(): Promise<{ runStateBytes: number; archiveBytes: number; artifactBytes: number }> {
     return this.lifecycle.held();
   }
 
@@ -674,6 +703,9 @@ export class TenantObject extends DurableObject<Env> {
         this.profile.update({ status: "suspended" }, now);
         this.purges.begin(reason, requestedBy, now);
       });
+      // A sharded tenant's shards refuse new runs from now on too.
+      const suspended = this.profile.get();
+      if (suspended) await this.pushToShards(suspended);
     }
     await this.alarmClock.sync(now);
     return this.purges.progress();
@@ -685,7 +717,7 @@ export class TenantObject extends DurableObject<Env> {
 
   /** A purge's pass (from the alarm); the last one reports to the directory and deletes everything. */
   private async purgeStep(): Promise<void> {
-    const pass = await purgePass(this.purges, this.env, this.tenantId, Date.now);
+    const pass = await purgePass(this.purges, this.env, this.tenantId, Date.now, this.purgeShards());
     if (!pass.done) {
       await this.alarmClock.sync(Date.now() + pass.retryInMs);
       return;
@@ -704,6 +736,47 @@ export class TenantObject extends DurableObject<Env> {
     this.gone = true;
   }
 
+  /** Home's purge reaches a sharded tenant's other shards through these (purge.ts `OtherShards`). */
+  private purgeShards(): OtherShards | undefined {
+    const others = this.otherShards();
+    if (others.length === 0) return undefined;
+    return {
+      purgeRuns: async () => {
+        const parts = await Promise.all(others.map((s) => s.purgeRunsHere()));
+        return {
+          runs: parts.reduce((n, p) => n + p.runs, 0),
+          activeRunsCancelled: parts.reduce((n, p) => n + p.activeRunsCancelled, 0),
+          left: parts.some((p) => p.left),
+        };
+      },
+      wipe: async () => {
+        await Promise.all(others.map((s) => s.wipeShard()));
+      },
+    };
+  }
+
+  /** A shard's part of its tenant's purge: a batch of the runs it indexes; `left` while any remain. */
+  async purgeRunsHere(): Promise<{ runs: number; activeRunsCancelled: number; left: boolean }> {
+    if (this.shard === 0) return { runs: 0, activeRunsCancelled: 0, left: false };
+    const batch = this.purges.runs(PURGE_RUN_BATCH);
+    const purged = await purgeRunBatch(
+      batch,
+      this.env,
+      this.tenantId,
+      () => {},
+      (runId) => this.purges.forgetRun(runId),
+    );
+    return { runs: purged.runs, activeRunsCancelled: purged.activeRunsCancelled, left: batch.length > 0 };
+  }
+
+  /** The last of a shard's part in its tenant's purge: its storage goes. */
+  async wipeShard(): Promise<void> {
+    if (this.shard === 0) return;
+    await this.alarmClock.sync(null);
+    await this.ctx.storage.deleteAll();
+    this.gone = true;
+  }
+
   /** A new retention deadline: the alarm comes by then (earlier is harmless: the sweep finds nothing due). */
   private async noteDeadline(at: number): Promise<void> {
     if (this.lifecycleDue !== undefined) this.lifecycleDue = earliest(this.lifecycleDue, at);
@@ -713,6 +786,14 @@ export class TenantObject extends DurableObject<Env> {
 
   /** Forgets a deleted run (run-deletion.ts says what goes and what stays); false when it had no such run. */
   async deleteRun(runId: string): Promise<boolean> {
+    const here = this.ctx.storage.transactionSync(() => deleteRunRows(this.sql, runId));
+    // A sharded tenant's run is indexed on one of its shards (home does not know which): each forgets it.
+    const there = await Promise.all(this.otherShards().map((s) => s.deleteRunHere(runId)));
+    return here || there.some(Boolean);
+  }
+
+  /** A shard's part of `deleteRun`: its index row and Idempotency-Keys of the run. */
+  async deleteRunHere(runId: string): Promise<boolean> {
     return this.ctx.storage.transactionSync(() => deleteRunRows(this.sql, runId));
   }
 

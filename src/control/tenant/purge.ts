@@ -114,6 +114,57 @@ export class PurgeBook {
   }
 }
 
+/**
+ * A sharded tenant's other shard objects (./shards.ts), as home's purge drives them: a bounded
+ * pass over the runs they index, and, last, their storage. Absent for a one-shard tenant.
+ */
+export interface OtherShards {
+  /** One bounded pass over the shards' runs: what it purged, and whether runs remain there. */
+  purgeRuns(): Promise<{ runs: number; activeRunsCancelled: number; left: boolean }>;
+  /** Deletes every shard's storage (their R2 keys went with the tenant's prefix). */
+  wipe(): Promise<void>;
+}
+
+/** What a pass over some runs did; the caller counts it. */
+export interface RunsPurged {
+  runs: number;
+  activeRunsCancelled: number;
+  /** Runs still finishing (a cancel, or last events), tried again next pass. */
+  waiting: number;
+}
+
+/**
+ * Purges a batch of the runs this object indexes: an active one is cancelled and looked at again
+ * next pass; a finished one is purged by its object (null: an archived or never-created run's
+ * object is empty, and its R2 keys go by prefix), then its index row goes (`forgot`, which counts it).
+ */
+export async function purgeRunBatch(
+  batch: { run_id: string; live: boolean }[],
+  env: Env,
+  tenantId: string,
+  cancelled: () => void,
+  forgot: (runId: string) => void,
+): Promise<RunsPurged> {
+  const done: RunsPurged = { runs: 0, activeRunsCancelled: 0, waiting: 0 };
+  for (const { run_id, live } of batch) {
+    const stub = runStub(env, run_id);
+    if (live && (await stub.control(tenantId, "cancel"))?.ok) {
+      cancelled();
+      done.activeRunsCancelled++;
+    }
+    const result = await stub.purge(tenantId);
+    // Still finishing (its cancel, or its last events): the next pass tries again.
+    if (result && !result.ok) {
+      done.waiting++;
+      continue;
+    }
+    if (!result) await purgeRunObjects(env.ARTIFACTS, tenantId, run_id);
+    forgot(run_id);
+    done.runs++;
+  }
+  return done;
+}
+
 /** What a pass of the purge left: `done` once the object's storage may be deleted. */
 export type PurgePass = { done: false; retryInMs: number } | { done: true; counts: PurgeCounts };
 
@@ -126,29 +177,39 @@ const ACTIVE_RETRY_MS = 1_000;
  * archived or never-created run's object is empty, and its R2 keys go by prefix), then its index
  * row goes. Then the tenant's R2 prefix, a page at a time. Then the counts for the audit.
  */
-export async function purgePass(book: PurgeBook, env: Env, tenantId: string, now: () => number): Promise<PurgePass> {
+export async function purgePass(
+  book: PurgeBook,
+  env: Env,
+  tenantId: string,
+  now: () => number,
+  shards?: OtherShards,
+): Promise<PurgePass> {
   const progress = book.progress();
   if (!progress) return { done: false, retryInMs: ACTIVE_RETRY_MS };
   if (progress.phase === "runs") {
     const batch = book.runs(PURGE_RUN_BATCH);
     if (batch.length === 0) {
+      // Home's runs are gone; a sharded tenant's other shards purge theirs, a batch each a pass.
+      if (shards) {
+        const there = await shards.purgeRuns();
+        book.advance("runs", { runs: there.runs, activeRunsCancelled: there.activeRunsCancelled }, now());
+        if (there.left) return { done: false, retryInMs: there.runs === 0 ? ACTIVE_RETRY_MS : 0 };
+      }
       book.advance("objects", {}, now());
       return { done: false, retryInMs: 0 };
     }
-    let purged = 0;
-    for (const { run_id, live } of batch) {
-      const stub = runStub(env, run_id);
-      if (live && (await stub.control(tenantId, "cancel"))?.ok) book.advance("runs", { activeRunsCancelled: 1 }, now());
-      const result = await stub.purge(tenantId);
-      // Still finishing (its cancel, or its last events): the next pass tries again.
-      if (result && !result.ok) continue;
-      if (!result) await purgeRunObjects(env.ARTIFACTS, tenantId, run_id);
+    const purged = await purgeRunBatch(
+      batch,
+      env,
+      tenantId,
+      () => book.advance("runs", { activeRunsCancelled: 1 }, now()),
       // One synchronous block, so one commit: a kill never forgets a run it did not count.
-      book.forgetRun(run_id);
-      book.advance("runs", { runs: 1 }, now());
-      purged++;
-    }
-    return { done: false, retryInMs: purged === 0 ? ACTIVE_RETRY_MS : 0 };
+      (runId) => {
+        book.forgetRun(runId);
+        book.advance("runs", { runs: 1 }, now());
+      },
+    );
+    return { done: false, retryInMs: purged.runs === 0 ? ACTIVE_RETRY_MS : 0 };
   }
   if (progress.phase === "objects") {
     let deleted = 0;
@@ -163,6 +224,7 @@ export async function purgePass(book: PurgeBook, env: Env, tenantId: string, now
     book.advance(more ? "objects" : "storage", { r2Keys: deleted }, now());
     return { done: false, retryInMs: 0 };
   }
+  await shards?.wipe();
   const counts = { ...progress.counts, ...book.remaining() };
   return { done: true, counts };
 }

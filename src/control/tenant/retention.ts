@@ -95,6 +95,13 @@ export class RetentionBook {
     this.stored = null;
   }
 
+  /** The policy as set (what `set` takes): home hands it to the tenant's other shards. */
+  policy(): RetentionPolicy {
+    const rows = this.rows();
+    const projects = Object.fromEntries([...rows].filter(([p]) => p !== ""));
+    return { ...rows.get(""), ...(Object.keys(projects).length > 0 ? { projects } : {}) };
+  }
+
   settings(minSeconds: number): RetentionSettings {
     const projects = [...this.rows().keys()].filter((p) => p !== "");
     return {
