@@ -41,26 +41,32 @@ const prefixEnd = (prefix: string) => `${prefix.slice(0, -1)}0`;
  * retained versions hold under the run's prefix, and whether a webhook delivery of the run is
  * pending. Home answers from its tables (`homeChecks`); a shard (./shards.ts) asks home.
  */
-export type HomeChecks = (runId: string) => Promise<{ held: string[]; deliveryPending: boolean }>;
-
-/** Home's answer to `HomeChecks`, from its own tables. */
-export function homeChecks(
-  sql: SqlStorage,
-  tenantId: string,
-  runId: string,
-): { held: string[]; deliveryPending: boolean } {
-  const prefix = runPrefix(tenantId, runId);
-  return {
-    held: all<{ r2_key: string }>(
-      sql,
-      "SELECT r2_key FROM artifact_version WHERE r2_key >= ? AND r2_key < ? AND expired_at IS NULL",
-      prefix,
-      prefixEnd(prefix),
-    ).map((r) => r.r2_key),
-    deliveryPending:
-      all(sql, "SELECT 1 FROM webhook_delivery WHERE run_id = ? AND status = 'pending' LIMIT 1", runId).length > 0,
-  };
+export type HomeChecks = (runIds: string[]) => Promise<Record<string, RunChecks>>;
+export interface RunChecks {
+  held: string[];
+  deliveryPending: boolean;
 }
+
+/** Home's answer to `HomeChecks` for a sweep's batch of runs (one call from a shard), from its own tables. */
+export function homeChecks(sql: SqlStorage, tenantId: string, runIds: string[]): Record<string, RunChecks> {
+  const checks: Record<string, RunChecks> = {};
+  for (const runId of runIds) {
+    const prefix = runPrefix(tenantId, runId);
+    checks[runId] = {
+      held: all<{ r2_key: string }>(
+        sql,
+        "SELECT r2_key FROM artifact_version WHERE r2_key >= ? AND r2_key < ? AND expired_at IS NULL",
+        prefix,
+        prefixEnd(prefix),
+      ).map((r) => r.r2_key),
+      deliveryPending:
+        all(sql, "SELECT 1 FROM webhook_delivery WHERE run_id = ? AND status = 'pending' LIMIT 1", runId).length > 0,
+    };
+  }
+  return checks;
+}
+
+const NONE: RunChecks = { held: [], deliveryPending: false };
 
 export class Lifecycle {
   constructor(
@@ -107,8 +113,10 @@ export class Lifecycle {
       SWEEP_BATCH + 1,
     );
     more ||= expired.length > SWEEP_BATCH;
-    for (const { run_id } of expired.slice(0, SWEEP_BATCH)) {
-      const checks = await this.home(run_id);
+    const expiring = expired.slice(0, SWEEP_BATCH).map((r) => r.run_id);
+    const expiringChecks = expiring.length > 0 ? await this.home(expiring) : {};
+    for (const run_id of expiring) {
+      const checks = expiringChecks[run_id] ?? NONE;
       if (checks.deliveryPending) {
         this.sql.exec("UPDATE run_index SET expires_at = ? WHERE run_id = ?", now + DEFER_MS, run_id);
         continue;
@@ -131,9 +139,11 @@ export class Lifecycle {
       SWEEP_BATCH + 1,
     );
     more ||= unpublished.length > SWEEP_BATCH;
-    for (const { run_id } of unpublished.slice(0, SWEEP_BATCH)) {
+    const sweeping = unpublished.slice(0, SWEEP_BATCH).map((r) => r.run_id);
+    const sweepingChecks = sweeping.length > 0 ? await this.home(sweeping) : {};
+    for (const run_id of sweeping) {
       // A retry still running carries this run's succeeded steps' artifacts by key: they wait for it.
-      const checks = await this.home(run_id);
+      const checks = sweepingChecks[run_id] ?? NONE;
       if (checks.deliveryPending || (await this.retryRunning(run_id))) {
         this.sql.exec("UPDATE run_index SET unpublished_due = ? WHERE run_id = ?", now + DEFER_MS, run_id);
         continue;
@@ -160,9 +170,11 @@ export class Lifecycle {
       SWEEP_BATCH + 1,
     );
     more ||= versions.length > SWEEP_BATCH;
+    const owners = [...new Set(versions.slice(0, SWEEP_BATCH).flatMap((v) => runOfKey(v.r2_key) ?? []))];
+    const ownerChecks = owners.length > 0 ? await this.home(owners) : {};
     for (const v of versions.slice(0, SWEEP_BATCH)) {
       const owner = runOfKey(v.r2_key);
-      if (owner && (await this.home(owner)).deliveryPending) {
+      if (owner && ownerChecks[owner]?.deliveryPending) {
         this.sql.exec(
           "UPDATE artifact_version SET expires_at = ? WHERE project = ? AND name = ? AND version = ?",
           now + DEFER_MS,

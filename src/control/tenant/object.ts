@@ -59,7 +59,7 @@ import type { BudgetPolicy, BudgetReport } from "../../../schema/budgets";
 import type { Priority } from "../../../schema/vocabulary";
 import { cost, prices, type PriceTable } from "../../analytics/prices";
 import { RETENTION_MIGRATION, RetentionBook } from "./retention";
-import { homeChecks, Lifecycle } from "./lifecycle";
+import { homeChecks, Lifecycle, type RunChecks } from "./lifecycle";
 import { PURGE_MIGRATION, PURGE_RUN_BATCH, PurgeBook, purgePass, purgeRunBatch, type OtherShards } from "./purge";
 import type { RetentionPolicy, RetentionSettings, RunRetention } from "../../../schema/retention";
 import type { PurgeProgress } from "../../../schema/tenants";
@@ -205,11 +205,11 @@ export class TenantObject extends DurableObject<Env> {
       env.ARTIFACTS,
       this.tenantId,
       async (runId) => (await runStub(env, runId).get(this.tenantId))?.retriedAs ?? null,
-      // A shard's runs' artifact versions and webhook deliveries live at home.
-      async (runId) =>
+      // A shard's runs' artifact versions and webhook deliveries live at home: one call a sweep batch (≤ 20 runs).
+      async (runIds) =>
         this.shard === 0
-          ? homeChecks(this.sql, this.tenantId, runId)
-          : env.TENANT.getByName(this.tenantId).retentionChecks(runId),
+          ? homeChecks(this.sql, this.tenantId, runIds)
+          : env.TENANT.getByName(this.tenantId).retentionChecks(runIds),
     );
     this.purges = new PurgeBook(this.sql);
     this.prices = prices(env.PRICE_TABLE);
@@ -671,8 +671,8 @@ export class TenantObject extends DurableObject<Env> {
   }
 
   /** What a shard's expiry must respect of a run that lives here at home (lifecycle.ts `HomeChecks`). */
-  async retentionChecks(runId: string): Promise<{ held: string[]; deliveryPending: boolean }> {
-    return homeChecks(this.sql, this.tenantId, runId);
+  async retentionChecks(runIds: string[]): Promise<Record<string, RunChecks>> {
+    return homeChecks(this.sql, this.tenantId, runIds.slice(0, 100));
   }
 
   /** What the tenant holds now: hot run state, archives and artifacts, in bytes (GET /v1/usage), on every shard. */
