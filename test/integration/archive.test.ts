@@ -12,23 +12,14 @@ import { runStub } from "../../src/control/run/stub";
 import { newRunId } from "../../src/lib/crypto";
 import { must } from "../../src/lib/must";
 import { api, createRun, newTenantKey, waitForRun } from "../support/api";
+import { tablesIn } from "../support/storage";
 
 afterEach(() => reset());
 
 const TENANT = "dev";
 const storeOf = (object: unknown) => (object as { store: RunStore }).store;
 
-/** Tables left in the run's object (SQLite's and the runtime's own excepted). */
-async function tablesOf(runId: string): Promise<string[]> {
-  return runInDurableObject(env.RUN.getByName(runId), (_object, state) =>
-    state.storage.sql
-      .exec<{ name: string }>(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'",
-      )
-      .toArray()
-      .map((r) => r.name),
-  );
-}
+const tablesOf = (runId: string) => tablesIn(env.RUN.getByName(runId));
 
 /**
  * Ends the finished run's hot period now, as if its retention had passed: its archive timer row is

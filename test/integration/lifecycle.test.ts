@@ -3,36 +3,19 @@
  * its own alarm (same answers, an empty object), then gone when its archive expires (the tenant's
  * alarm). The tests' minimum period is 2 s (RETENTION_MIN_SECONDS in vitest.config.ts).
  */
-import { reset, runInDurableObject } from "cloudflare:test";
+import { reset } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, expect, it } from "vitest";
 import type { RunView } from "../../schema/api";
 import { archiveKey, runPrefix } from "../../src/artifacts/keys";
 import { ADMIN_TOKEN, api, createRun, newTenantKey, waitForRun } from "../support/api";
+import { tablesIn, until } from "../support/storage";
 
 afterEach(() => reset());
 
 const TENANT = "lifetime";
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 20_000): Promise<T> {
-  for (const deadline = Date.now() + timeoutMs; ; await sleep(100)) {
-    const found = await probe();
-    if (found !== null) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-  }
-}
-
-async function tablesOf(runId: string): Promise<string[]> {
-  return runInDurableObject(env.RUN.getByName(runId), (_object, state) =>
-    state.storage.sql
-      .exec<{ name: string }>(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'",
-      )
-      .toArray()
-      .map((r) => r.name),
-  );
-}
+const tablesOf = (runId: string) => tablesIn(env.RUN.getByName(runId));
 
 it("a run under a shortened retention is archived with the same answers, then deleted when its archive expires", async () => {
   const key = await newTenantKey(TENANT);

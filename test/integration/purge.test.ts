@@ -1,24 +1,15 @@
-import { reset, runInDurableObject } from "cloudflare:test";
+import { reset } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { runPrefix } from "../../src/artifacts/keys";
 import { api, createRun, waitForRun } from "../support/api";
+import { tablesIn } from "../support/storage";
 
 afterEach(() => reset());
 
 const TENANT = "dev";
 
-/** Tables left in the run's object (SQLite's own excepted). */
-async function tablesOf(runId: string): Promise<string[]> {
-  return runInDurableObject(env.RUN.getByName(runId), (_instance, state) =>
-    state.storage.sql
-      .exec<{ name: string }>(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'",
-      )
-      .toArray()
-      .map((r) => r.name),
-  );
-}
+const tablesOf = (runId: string) => tablesIn(env.RUN.getByName(runId));
 
 /** The run's status as its tenant reads it (null: no such run). */
 async function tenantView(runId: string): Promise<string | null> {

@@ -5,22 +5,14 @@ import { WEBHOOK_EVENT_TYPES } from "../../schema/webhooks";
 import { archiveKey, runPrefix } from "../../src/artifacts/keys";
 import type { TenantObject } from "../../src/control/tenant/object";
 import { api, createRun, newTenantKey, waitForRun } from "../support/api";
+import { tablesIn } from "../support/storage";
 
 afterEach(() => reset());
 
 const TENANT = "dev";
 const MICROSERVICE = { project: "p", blueprint: "microservice", input: { name: "deleted-api", resources: ["things"] } };
 
-async function tablesOf(runId: string): Promise<string[]> {
-  return runInDurableObject(env.RUN.getByName(runId), (_object, state) =>
-    state.storage.sql
-      .exec<{ name: string }>(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'",
-      )
-      .toArray()
-      .map((r) => r.name),
-  );
-}
+const tablesOf = (runId: string) => tablesIn(env.RUN.getByName(runId));
 
 const keysOf = async (runId: string) => (await env.ARTIFACTS.list({ prefix: runPrefix(TENANT, runId) })).objects;
 const listed = async () =>

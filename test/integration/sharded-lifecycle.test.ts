@@ -9,20 +9,12 @@ import { env } from "cloudflare:workers";
 import { afterEach, expect, it } from "vitest";
 import { shardName } from "../../src/control/tenant/shards";
 import { ADMIN_TOKEN, api, newTenantKey, waitForRun } from "../support/api";
+import { tablesIn, until } from "../support/storage";
 
 afterEach(() => reset());
 
 const TENANT = "wide";
 const SHARDS = 3;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 20_000): Promise<T> {
-  for (const deadline = Date.now() + timeoutMs; ; await sleep(100)) {
-    const found = await probe();
-    if (found !== null) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-  }
-}
 
 /** Each shard's index: run id → archived_at. */
 async function indexes(): Promise<Map<string, number | null>[]> {
@@ -119,14 +111,6 @@ it("archives, expires, deletes and purges the runs of a tenant spread over shard
     (await api(`/v1/admin/tenants/${TENANT}`, { key: ADMIN_TOKEN })).status === 404 ? true : null,
   );
   expect((await env.ARTIFACTS.list({ prefix: `tenants/${TENANT}/` })).objects).toEqual([]);
-  for (let k = 0; k < SHARDS; k++) {
-    const tables = await runInDurableObject(env.TENANT.getByName(shardName(TENANT, k)), (_o, state) =>
-      state.storage.sql
-        .exec<{ name: string }>(
-          "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%' AND name NOT LIKE 'sqlite_%'",
-        )
-        .toArray(),
-    );
-    expect(tables, `shard ${k}`).toEqual([]);
-  }
+  for (let k = 0; k < SHARDS; k++)
+    expect(await tablesIn(env.TENANT.getByName(shardName(TENANT, k))), `shard ${k}`).toEqual([]);
 }, 60_000);
