@@ -129,6 +129,33 @@ describe("retention policy", () => {
   });
 });
 
+describe("a run's retention", () => {
+  it("is the project's when the run is opened, and a retry keeps its source's", async () => {
+    const key = await newTenantKey("keeps");
+    expect(
+      (await setRetention("keeps", { runHotSeconds: 86_400, projects: { short: { runHotSeconds: 3_600 } } })).status,
+    ).toBe(200);
+    const retentionOf = (runId: string) =>
+      runInDurableObject(env.RUN.getByName(runId), (_o, state) =>
+        JSON.parse(state.storage.sql.exec<{ retention: string }>("SELECT retention FROM run").one().retention),
+      );
+    const failing = await createRun(
+      { project: "short", steps: [{ id: "f", type: "system.fail", input: { times: 99 } }] },
+      key,
+    );
+    expect((await waitForRun(failing.id, { key })).status).toBe("failed");
+    expect(await retentionOf(failing.id)).toMatchObject({ hotMs: 3_600_000 });
+    // The policy changes; the retry is told what its source was.
+    expect((await setRetention("keeps", { runHotSeconds: 7_200 })).status).toBe(200);
+    const retry = await api(`/v1/runs/${failing.id}/retry`, { method: "POST", key });
+    expect(retry.status).toBe(202);
+    const retryId = ((await retry.json()) as { id: string }).id;
+    expect(await retentionOf(retryId)).toMatchObject({ hotMs: 3_600_000 });
+    const other = await createRun({ project: "short", steps: [{ id: "a", type: "system.echo", input: {} }] }, key);
+    expect(await retentionOf(other.id)).toMatchObject({ hotMs: 7_200_000 });
+  });
+});
+
 describe("expiry", () => {
   it("deletes a finished run's unpublished artifacts after their period, keeping its archive and what a running run or a pending delivery needs", async () => {
     const T = "exp-a";
