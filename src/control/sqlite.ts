@@ -102,6 +102,17 @@ const TABLE_CONSTRAINT = /,\s*(PRIMARY KEY|UNIQUE|CHECK|FOREIGN KEY) \(/;
  * test compares both schemas.
  */
 export function squash(migrations: readonly Migration[]): string[] | null {
+  // Every run object asks (its schema, its lazy tables' DDL): the answer is computed once an isolate.
+  const known = squashed.get(migrations);
+  if (known !== undefined) return known;
+  const result = squashChain(migrations);
+  squashed.set(migrations, result);
+  return result;
+}
+
+const squashed = new WeakMap<readonly Migration[], string[] | null>();
+
+function squashChain(migrations: readonly Migration[]): string[] | null {
   const out: string[] = [];
   for (const statement of migrations.flat()) {
     const drop = DROP_INDEX.exec(statement);
