@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { PurgeAudit, PurgeProgress } from "../../schema/tenants";
 import { runStub } from "../../src/control/run/stub";
 import { ADMIN_TOKEN, api, createRun, newTenantKey, waitForRun } from "../support/api";
+import { tablesIn } from "../support/storage";
 
 afterEach(() => reset());
 
@@ -110,5 +111,25 @@ describe("purging a tenant", () => {
     const dev = await admin("/tenants/dev", { method: "DELETE", json: purgeBody });
     expect(dev.status).toBe(409);
     expect(await dev.json()).toMatchObject({ code: "tenant.reserved" });
+  });
+});
+
+describe("a key naming no tenant", () => {
+  it("is refused and leaves no storage in the object it reached; the id can still be created", async () => {
+    // A real key's shape, with a tenant id nobody created: any caller can invent these.
+    const real = await newTenantKey("somebody");
+    const forged = real.replace("frk_somebody_", "frk_ghost_");
+    expect(forged).not.toBe(real);
+    for (const path of ["/v1/runs", "/v1/usage"]) expect((await api(path, { key: forged })).status).toBe(401);
+    const created = await api("/v1/runs", {
+      method: "POST",
+      key: forged,
+      json: { project: "p", steps: [{ id: "a", type: "system.echo", input: {} }] },
+    });
+    expect(created.status).toBe(401);
+    expect(await tablesIn(env.TENANT.getByName("ghost"))).toEqual([]);
+    // The operator can still create the tenant (the instance that wiped itself resets first).
+    expect((await newTenantKey("ghost")).startsWith("frk_ghost_")).toBe(true);
+    expect(await tablesIn(env.TENANT.getByName("ghost"))).not.toEqual([]);
   });
 });

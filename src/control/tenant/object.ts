@@ -216,9 +216,26 @@ export class TenantObject extends DurableObject<Env> {
     this.policy = deliveryPolicy(env);
     this.alarmClock = new Alarm(ctx.storage);
     ctx.blockConcurrencyWhile(async () => {
+      this.fresh =
+        this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_schema'").toArray().length === 0;
       migrate(this.sql, TENANT_MIGRATIONS);
       await this.alarmClock.load();
     });
+  }
+
+  /** This instance made the object's schema: before it, the object held nothing (no such tenant). */
+  private fresh = false;
+
+  /**
+   * A key naming a tenant that does not exist made this object: its storage goes again, so a caller
+   * inventing tenant ids (any well-formed key reaches its tenant's object) leaves nothing behind,
+   * and a purged tenant's old key does not bring back its object's tables. The instance then
+   * answers as for a purged tenant (`gone`) until it is evicted.
+   */
+  private async forgetIfUnknown(): Promise<void> {
+    if (!this.fresh || this.gone || this.profile.get() !== null) return;
+    await this.ctx.storage.deleteAll();
+    this.gone = true;
   }
 
   /** The tenant's id: this object's name, less its shard suffix (./shards.ts). */
@@ -425,7 +442,9 @@ export class TenantObject extends DurableObject<Env> {
    * caches the answer and spends them on its next requests (src/api/key-cache.ts).
    */
   async authenticate(presented: Credential, tokens = 1): Promise<AuthResult> {
-    return this.check(presented, Date.now(), tokens);
+    const result = this.check(presented, Date.now(), tokens);
+    if (!result.ok) await this.forgetIfUnknown();
+    return result;
   }
 
   private check(presented: Credential, now: number, tokens = 1): AuthResult {
@@ -464,7 +483,10 @@ export class TenantObject extends DurableObject<Env> {
     // The API's key check, when it deferred it to this call (one object call per new run, not two).
     if (presented) {
       const auth = this.check(presented, now);
-      if (!auth.ok) return auth;
+      if (!auth.ok) {
+        await this.forgetIfUnknown();
+        return auth;
+      }
       if (!auth.scopes.includes("runs:write"))
         return refuse("auth.insufficient_scope", "This key lacks the 'runs:write' scope.");
     }
