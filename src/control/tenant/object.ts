@@ -233,7 +233,8 @@ export class TenantObject extends DurableObject<Env> {
    * answers as for a purged tenant (`gone`) until it is evicted.
    */
   private async forgetIfUnknown(): Promise<void> {
-    if (!this.fresh || this.gone || this.profile.get() !== null) return;
+    // The local development tenant is made by the dev key's first use, which may come after a bad key.
+    if (!this.fresh || this.gone || this.tenantId === DEV_TENANT || this.profile.get() !== null) return;
     await this.ctx.storage.deleteAll();
     this.gone = true;
   }
