@@ -132,3 +132,19 @@ export function timeWindow(q: { from?: string | undefined; to?: string | undefin
   const to = q.to ? Date.parse(q.to) : Date.now();
   return { from: q.from ? Date.parse(q.from) : to - 30 * 86_400_000, to };
 }
+
+/** An artifact's bytes streamed from R2, with the headers every download answers with. */
+export function artifactDownload(
+  object: R2ObjectBody,
+  a: { name: string; contentType: string; size: number; sha256: string },
+): Response {
+  return new Response(object.body, {
+    headers: {
+      "content-type": a.contentType,
+      "content-length": String(a.size),
+      "content-disposition": `attachment; filename="${a.name}"`,
+      etag: `"${a.sha256}"`,
+      "x-content-sha256": a.sha256,
+    },
+  });
+}

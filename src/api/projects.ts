@@ -5,7 +5,7 @@ import { ArtifactName, ProjectId } from "../../schema/api";
 import { diffIndexes, zipIndex } from "../artifacts/zip-index";
 import type { StoredVersion } from "../control/tenant/artifacts";
 import { AppError } from "../errors";
-import { json, newApi, problemResponses, TENANT_CALL } from "./common";
+import { artifactDownload, json, newApi, problemResponses, TENANT_CALL } from "./common";
 
 const security = [{ bearer: [] }];
 const ProjectParam = z.object({ project: ProjectId.openapi({ param: { name: "project", in: "path" } }) });
@@ -138,15 +138,7 @@ projects.openapi(
     // An expired version's bytes are gone; its row stays for lineage.
     const object = v && v.status !== "expired" ? await c.env.ARTIFACTS.get(v.key) : null;
     if (!v || !object) throw new AppError("artifact.not_found", `No bytes of version ${version} of '${name}'.`);
-    return new Response(object.body, {
-      headers: {
-        "content-type": v.contentType,
-        "content-length": String(v.size),
-        "content-disposition": `attachment; filename="${v.name}"`,
-        etag: `"${v.sha256}"`,
-        "x-content-sha256": v.sha256,
-      },
-    });
+    return artifactDownload(object, v);
   },
 );
 

@@ -43,15 +43,8 @@ runDeletion.openapi(
     if (!RUN_ID.test(id)) throw new AppError("run.not_found");
     const purged = await runStub(c.env, id).purge(tenantId);
     if (purged && !purged.ok) throw AppError.from(purged);
-    let deletedKeys = 0;
-    if (!purged) {
-      // No run of this tenant's in the object: archived (or a delete cut short), so only R2 holds it.
-      for (let more = true; more; ) {
-        const page = await purgeRunObjects(c.env.ARTIFACTS, tenantId, id);
-        deletedKeys += page.deleted;
-        more = page.more;
-      }
-    }
+    // No run of this tenant's in the object: archived (or a delete cut short), so only R2 holds it.
+    const deletedKeys = purged ? 0 : await purgeRunObjects(c.env.ARTIFACTS, tenantId, id);
     const indexed = await c.env.TENANT.getByName(tenantId).deleteRun(id);
     if (!purged && deletedKeys === 0 && !indexed) throw new AppError("run.not_found");
     return c.body(null, 204);

@@ -23,7 +23,7 @@ import { AppError } from "../errors";
 import { newRunId, newTraceId, sha256Hex, traceIdFrom } from "../lib/crypto";
 import { streamSSE } from "hono/streaming";
 import { verifyKey } from "./auth";
-import { JSON_BODY, newApi, problemResponse, problemResponses, TENANT_CALL } from "./common";
+import { artifactDownload, JSON_BODY, newApi, problemResponse, problemResponses, TENANT_CALL } from "./common";
 import { checkUrl } from "./webhooks";
 import { EventTypePattern } from "../../schema/webhooks";
 import { RUN_ID } from "../../schema/ids";
@@ -412,14 +412,6 @@ runs.openapi(
     }
     const object = await c.env.ARTIFACTS.get(entry.key);
     if (!object) throw missing();
-    return new Response(object.body, {
-      headers: {
-        "content-type": entry.contentType,
-        "content-length": String(entry.size),
-        "content-disposition": `attachment; filename="${entry.name}"`,
-        etag: `"${entry.sha256}"`,
-        "x-content-sha256": entry.sha256,
-      },
-    });
+    return artifactDownload(object, entry);
   },
 );

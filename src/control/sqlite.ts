@@ -6,11 +6,16 @@ export type Migration = readonly string[];
 /**
  * Applies, in order, every migration past the stored version. Synchronous, so it runs inside
  * the constructor's blockConcurrencyWhile and no request ever sees a half-migrated schema.
- * Returns the version now in force.
+ * Returns the version now in force, and whether this call made the schema (the database held none).
  */
-export function migrate(sql: SqlStorage, migrations: readonly Migration[], opts: { squash?: boolean } = {}): number {
+export function migrate(
+  sql: SqlStorage,
+  migrations: readonly Migration[],
+  opts: { squash?: boolean } = {},
+): { version: number; created: boolean } {
   const exists = sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_schema'").toArray().length > 0;
-  if (!exists && opts.squash !== false && createSchema(sql, migrations)) return migrations.length;
+  if (!exists && opts.squash !== false && createSchema(sql, migrations))
+    return { version: migrations.length, created: true };
   if (!exists) sql.exec("CREATE TABLE _schema (version INTEGER NOT NULL); INSERT INTO _schema (version) VALUES (0)");
   const row = sql.exec<{ version: number }>("SELECT version FROM _schema").toArray()[0];
   if (!row) sql.exec("INSERT INTO _schema (version) VALUES (0)");
@@ -20,7 +25,7 @@ export function migrate(sql: SqlStorage, migrations: readonly Migration[], opts:
     version++;
     sql.exec("UPDATE _schema SET version = ?", version);
   }
-  return version;
+  return { version, created: !exists };
 }
 
 /**

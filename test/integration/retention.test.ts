@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { TenantSync } from "../../schema/run";
 import { RETENTION_DEFAULTS, RETENTION_MAX_SECONDS } from "../../schema/retention";
 import { archiveKey, runPrefix } from "../../src/artifacts/keys";
+import { emptyTotals } from "../../src/analytics/usage";
 import { ADMIN_TOKEN, api, createRun, newTenantKey, waitForRun } from "../support/api";
 
 afterEach(() => reset());
@@ -11,20 +12,7 @@ afterEach(() => reset());
 const setRetention = (tenant: string, json: unknown) =>
   api(`/v1/admin/tenants/${tenant}/retention`, { method: "PUT", key: ADMIN_TOKEN, json });
 
-const usage = {
-  steps: 1,
-  attempts: 1,
-  wallMs: 1,
-  cpuMs: 0,
-  artifactBytes: 0,
-  tokensIn: 0,
-  tokensOut: 0,
-  queueOps: 0,
-  objectCalls: 0,
-  r2Writes: 0,
-  models: {},
-  pools: {},
-};
+const usage = { ...emptyTotals(), steps: 1, attempts: 1, wallMs: 1, models: {}, pools: {} };
 
 /** A run's final sync, as its object sends it (the run's own object is not needed by the sweeps). */
 function finished(runId: string, over: Partial<TenantSync> = {}): TenantSync {

@@ -286,7 +286,7 @@ describe("Run DO schema", () => {
     await runInDurableObject(env.RUN.getByName(runId), (_o, state) => {
       const sql = state.storage.sql;
       // An object created under schema v1 (before retry policies and run lineage existed)…
-      expect(migrate(sql, RUN_MIGRATIONS.slice(0, 1))).toBe(1);
+      expect(migrate(sql, RUN_MIGRATIONS.slice(0, 1))).toEqual({ version: 1, created: true });
       sql.exec(
         "INSERT INTO run (id, tenant_id, project, status, trace_id, created_at) VALUES ('r', 'dev', 'p', 'running', 't', 1)",
       );
@@ -295,7 +295,7 @@ describe("Run DO schema", () => {
       );
       sql.exec("INSERT INTO event (type, step_id, occurred_at, data) VALUES ('run.requested', NULL, 1, '{}')");
       // …upgrades in order, keeps its rows, and gets the new columns' defaults.
-      expect(migrate(sql, RUN_MIGRATIONS)).toBe(RUN_MIGRATIONS.length);
+      expect(migrate(sql, RUN_MIGRATIONS)).toEqual({ version: RUN_MIGRATIONS.length, created: false });
       expect(sql.exec("SELECT failure_policy, retry_of FROM run").toArray()).toEqual([
         { failure_policy: "fail-fast", retry_of: null },
       ]);
@@ -303,8 +303,8 @@ describe("Run DO schema", () => {
         { max_attempts: 3, initial_delay_ms: 1000, max_delay_ms: 300000 },
       ]);
       const next = [...RUN_MIGRATIONS, ["ALTER TABLE event ADD COLUMN note TEXT"]];
-      expect(migrate(sql, next)).toBe(RUN_MIGRATIONS.length + 1);
-      expect(migrate(sql, next)).toBe(RUN_MIGRATIONS.length + 1); // idempotent
+      expect(migrate(sql, next).version).toBe(RUN_MIGRATIONS.length + 1);
+      expect(migrate(sql, next).version).toBe(RUN_MIGRATIONS.length + 1); // idempotent
       expect(sql.exec("SELECT type, note FROM event").toArray()).toEqual([{ type: "run.requested", note: null }]);
     });
   });

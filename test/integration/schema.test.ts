@@ -28,7 +28,10 @@ function describeSchema(sql: SqlStorage) {
 async function schemaOf(objectName: string, migrations: readonly Migration[], squashed: boolean) {
   // A run object is empty until a run is created in it: a blank SQLite database to migrate.
   return runInDurableObject(env.RUN.getByName(objectName), (_instance, state) => {
-    expect(migrate(state.storage.sql, migrations, { squash: squashed })).toBe(migrations.length);
+    expect(migrate(state.storage.sql, migrations, { squash: squashed })).toEqual({
+      version: migrations.length,
+      created: true,
+    });
     return describeSchema(state.storage.sql);
   });
 }

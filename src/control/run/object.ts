@@ -238,12 +238,7 @@ export class RunObject extends DurableObject<Env> {
     // Events held for their webhook batch go to the tenant now: the purge waits for nothing else.
     if (!(await this.drainOutbox()))
       return refuse("run.active", "The run is still handing its last events to its tenant; try again shortly.");
-    let deleted = 0;
-    for (let more = true; more; ) {
-      const purged = await purgeRunObjects(this.env.ARTIFACTS, tenantId, run.id);
-      deleted += purged.deleted;
-      more = purged.more;
-    }
+    const deleted = await purgeRunObjects(this.env.ARTIFACTS, tenantId, run.id);
     await this.dropStorage();
     return { ok: true, deleted };
   }

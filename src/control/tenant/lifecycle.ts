@@ -105,18 +105,9 @@ export class Lifecycle {
     const counts: SweepCounts = { runsExpired: 0, unpublishedSwept: 0, versionsExpired: 0, keysDeleted: 0 };
     let more = false;
 
-    const expired = all<{ run_id: string }>(
-      this.sql,
-      `SELECT run_id FROM run_index INDEXED BY run_index_expires WHERE expires_at IS NOT NULL AND expires_at <= ?
-       ORDER BY expires_at LIMIT ?`,
-      now,
-      SWEEP_BATCH + 1,
-    );
-    more ||= expired.length > SWEEP_BATCH;
-    const expiring = expired.slice(0, SWEEP_BATCH).map((r) => r.run_id);
-    const expiringChecks = expiring.length > 0 ? await this.home(expiring) : {};
-    for (const run_id of expiring) {
-      const checks = expiringChecks[run_id] ?? NONE;
+    const expired = await this.dueRuns("expires_at", "run_index_expires", now);
+    more ||= expired.more;
+    for (const [run_id, checks] of expired.runs) {
       if (checks.deliveryPending) {
         this.sql.exec("UPDATE run_index SET expires_at = ? WHERE run_id = ?", now + DEFER_MS, run_id);
         continue;
@@ -131,19 +122,10 @@ export class Lifecycle {
       counts.runsExpired++;
     }
 
-    const unpublished = all<{ run_id: string }>(
-      this.sql,
-      `SELECT run_id FROM run_index INDEXED BY run_index_unpublished_due WHERE unpublished_due IS NOT NULL AND unpublished_due <= ?
-       ORDER BY unpublished_due LIMIT ?`,
-      now,
-      SWEEP_BATCH + 1,
-    );
-    more ||= unpublished.length > SWEEP_BATCH;
-    const sweeping = unpublished.slice(0, SWEEP_BATCH).map((r) => r.run_id);
-    const sweepingChecks = sweeping.length > 0 ? await this.home(sweeping) : {};
-    for (const run_id of sweeping) {
+    const unpublished = await this.dueRuns("unpublished_due", "run_index_unpublished_due", now);
+    more ||= unpublished.more;
+    for (const [run_id, checks] of unpublished.runs) {
       // A retry still running carries this run's succeeded steps' artifacts by key: they wait for it.
-      const checks = sweepingChecks[run_id] ?? NONE;
       if (checks.deliveryPending || (await this.retryRunning(run_id))) {
         this.sql.exec("UPDATE run_index SET unpublished_due = ? WHERE run_id = ?", now + DEFER_MS, run_id);
         continue;
@@ -213,6 +195,24 @@ export class Lifecycle {
       counts.versionsExpired++;
     }
     return { ...counts, more };
+  }
+
+  /** A batch of runs whose `column` deadline has come, with home's checks of each (one call). */
+  private async dueRuns(
+    column: "expires_at" | "unpublished_due",
+    index: "run_index_expires" | "run_index_unpublished_due",
+    now: number,
+  ): Promise<{ runs: [string, RunChecks][]; more: boolean }> {
+    const due = all<{ run_id: string }>(
+      this.sql,
+      `SELECT run_id FROM run_index INDEXED BY ${index} WHERE ${column} IS NOT NULL AND ${column} <= ?
+       ORDER BY ${column} LIMIT ?`,
+      now,
+      SWEEP_BATCH + 1,
+    );
+    const ids = due.slice(0, SWEEP_BATCH).map((r) => r.run_id);
+    const checks = ids.length > 0 ? await this.home(ids) : {};
+    return { runs: ids.map((id) => [id, checks[id] ?? NONE]), more: due.length > SWEEP_BATCH };
   }
 
   private async retryRunning(runId: string): Promise<boolean> {

@@ -216,9 +216,7 @@ export class TenantObject extends DurableObject<Env> {
     this.policy = deliveryPolicy(env);
     this.alarmClock = new Alarm(ctx.storage);
     ctx.blockConcurrencyWhile(async () => {
-      this.fresh =
-        this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_schema'").toArray().length === 0;
-      migrate(this.sql, TENANT_MIGRATIONS);
+      this.fresh = migrate(this.sql, TENANT_MIGRATIONS).created;
       await this.alarmClock.load();
     });
   }
@@ -583,7 +581,7 @@ export class TenantObject extends DurableObject<Env> {
     // A shard keeps a final sync's publication and charge for home, in the transaction that
     // records the run; its alarm hands them over in batches (`settleAtHome`).
     if (this.shard !== 0 && (sync.usage || sync.published)) this.settlements.keep(sync, Date.now());
-    const crossings = this.shard === 0 ? this.settle(sync) : [];
+    const crossings = this.shard === 0 ? this.settle(sync, periods) : [];
     const result = this.runs.record(
       sync,
       { open: tenant?.status === "active", limit: tenant ? this.concurrency(tenant, sync.at) : 0 },
@@ -601,8 +599,7 @@ export class TenantObject extends DurableObject<Env> {
   }
 
   /** A final sync's parts that live at home: artifact versions and the budget charge (each once per run). */
-  private settle(sync: TenantSync): Crossing[] {
-    const periods = this.retention.of(sync.project);
+  private settle(sync: TenantSync, periods = this.retention.of(sync.project)): Crossing[] {
     // A succeeded run publishes its artifacts: each gets its version (once, however often this comes).
     if (sync.status === "succeeded" && sync.published)
       this.versions.publish(sync.project, sync.runId, sync.published, sync.at, periods.supersededMs);
@@ -700,7 +697,7 @@ export class TenantObject extends DurableObject<Env> {
 
   /** What the tenant holds now: hot run state, archives and artifacts, in bytes (GET /v1/usage), on every shard. */
   async storageHeld(): Promise<{ runStateBytes: number; archiveBytes: number; artifactBytes: number }> {
-    const parts = [this.lifecycle.held(), ...(await Promise.all(this.otherShards().map((s) => s.storageHere())))];
+    const parts = await Promise.all([this.storageHere(), ...this.otherShards().map((s) => s.storageHere())]);
     return {
       runStateBytes: parts.reduce((n, p) => n + p.runStateBytes, 0),
       archiveBytes: parts.reduce((n, p) => n + p.archiveBytes, 0),
@@ -809,7 +806,7 @@ export class TenantObject extends DurableObject<Env> {
 
   /** Forgets a deleted run (run-deletion.ts says what goes and what stays); false when it had no such run. */
   async deleteRun(runId: string): Promise<boolean> {
-    const here = this.ctx.storage.transactionSync(() => deleteRunRows(this.sql, runId));
+    const here = await this.deleteRunHere(runId);
     // A sharded tenant's run is indexed on one of its shards (home does not know which): each forgets it.
     const there = await Promise.all(this.otherShards().map((s) => s.deleteRunHere(runId)));
     return here || there.some(Boolean);

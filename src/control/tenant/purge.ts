@@ -8,7 +8,7 @@
  */
 import type { PurgeCounts, PurgeProgress } from "../../../schema/tenants";
 import { TERMINAL_RUN_STATUSES } from "../../../schema/vocabulary";
-import { purgeRunObjects } from "../../artifacts/purge";
+import { deletePrefix, purgeRunObjects } from "../../artifacts/purge";
 import type { Env } from "../../env";
 import { runStub } from "../run/stub";
 import { all, json, one } from "../sqlite";
@@ -212,15 +212,7 @@ export async function purgePass(
     return { done: false, retryInMs: purged.runs === 0 ? ACTIVE_RETRY_MS : 0 };
   }
   if (progress.phase === "objects") {
-    let deleted = 0;
-    let more = true;
-    for (let page = 0; page < PURGE_KEY_PAGES && more; page++) {
-      // No cursor: every page deleted is gone from the next listing.
-      const listed = await env.ARTIFACTS.list({ prefix: `tenants/${tenantId}/`, limit: 1000 });
-      if (listed.objects.length > 0) await env.ARTIFACTS.delete(listed.objects.map((o) => o.key));
-      deleted += listed.objects.length;
-      more = listed.truncated;
-    }
+    const { deleted, more } = await deletePrefix(env.ARTIFACTS, `tenants/${tenantId}/`, PURGE_KEY_PAGES);
     book.advance(more ? "objects" : "storage", { r2Keys: deleted }, now());
     return { done: false, retryInMs: 0 };
   }
