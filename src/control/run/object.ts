@@ -7,7 +7,8 @@ import { DurableObject } from "cloudflare:workers";
 import type { ArtifactView, WireEvent, WireRun } from "../../../schema/api";
 import { TERMINAL_RUN_STATUSES, type PoolName } from "../../../schema/vocabulary";
 import { numberVar, resolveOptions, type Env } from "../../env";
-import { RunEngine, runScanning, type HeartbeatResult } from "./engine";
+import { RunEngine } from "./engine";
+import { runScanning, type HeartbeatResult } from "./attempt-engine";
 import { retrySource, type RetrySource } from "./retry";
 import type { EngineConfig } from "./types";
 import { refuse, type Refusal } from "../../../schema/errors";
@@ -82,11 +83,10 @@ export class RunObject extends DurableObject<Env> {
 
   /** Creates the run (idempotent on its id) and dispatches its first steps. */
   async create(spec: NewRun): Promise<WireRun> {
-    this.mutate(() => {
+    await this.change(() => {
       this.store.initialize();
       this.engine.create(spec, Date.now());
     });
-    await this.outbox.settle(); // sends what the change wrote, then moves the alarm
     return runView(this.store.existingRun(), this.store.steps());
   }
 
@@ -153,8 +153,7 @@ export class RunObject extends DurableObject<Env> {
   /** cancel, pause or resume; an illegal one is refused with a stable code (run.not_resumable, …). */
   async control(tenantId: string, action: RunControl): Promise<ControlResult | null> {
     if (!this.owned(tenantId)) return null;
-    const result = this.mutate(() => this.engine[action](Date.now()));
-    await this.outbox.settle();
+    const result = await this.change(() => this.engine[action](Date.now()));
     return result.ok ? { ok: true, run: runView(this.store.existingRun(), this.store.steps()) } : result;
   }
 
@@ -171,9 +170,7 @@ export class RunObject extends DurableObject<Env> {
   ): Promise<DecisionResult | null> {
     if (!this.owned(tenantId)) return null;
     const by: Decider = { kind: "key", keyId: key.keyId, name: key.name };
-    const result = this.mutate(() => this.engine.decide(stepId, decision, by, key, comment, Date.now()));
-    await this.outbox.settle();
-    return result;
+    return this.change(() => this.engine.decide(stepId, decision, by, key, comment, Date.now()));
   }
 
   /**
@@ -182,7 +179,7 @@ export class RunObject extends DurableObject<Env> {
    */
   async redeemLink(claims: LinkClaims): Promise<DecisionResult | null> {
     if (!this.owned(claims.tenantId)) return null;
-    const result = this.mutate((): DecisionResult => {
+    return this.change((): DecisionResult => {
       const now = Date.now();
       if (this.store.gates.linkUsed(claims.linkId)) return refuse("approval.link_used");
       const decision = claims.decision === "approve" ? "approved" : "rejected";
@@ -194,30 +191,23 @@ export class RunObject extends DurableObject<Env> {
         ? refuse("approval.already_decided", "the gate was decided already")
         : answer;
     });
-    await this.outbox.settle();
-    return result;
   }
 
   /** A signal for the run (`POST /v1/runs/{id}/signals/{name}`). Null when the tenant has no such run. */
   async signal(tenantId: string, name: string, body: Json, by: Decider): Promise<SignalResult | null> {
     if (!this.owned(tenantId)) return null;
-    const result = this.mutate(() => this.engine.signal(name, body, by, Date.now()));
-    await this.outbox.settle();
-    return result;
+    return this.change(() => this.engine.signal(name, body, by, Date.now()));
   }
 
   /** Called by the tenant's object when it admits this run (a concurrency slot freed). */
   async start(): Promise<void> {
-    this.mutate(() => this.engine.admit(Date.now()));
-    await this.outbox.settle();
+    await this.change(() => this.engine.admit(Date.now()));
   }
 
   /** What a retry of this run needs; the first call records `newRunId` as its retry. */
   async retrySource(tenantId: string, newRunId: string): Promise<RetrySource | null> {
     if (!this.owned(tenantId)) return null;
-    const result = this.mutate(() => retrySource(this.store, newRunId, Date.now()));
-    await this.outbox.settle();
-    return result;
+    return this.change(() => retrySource(this.store, newRunId, Date.now()));
   }
 
   /**
@@ -267,16 +257,12 @@ export class RunObject extends DurableObject<Env> {
 
   /** Called by a running handler: extends its lease; refused when the attempt should stop. */
   async heartbeat(stepId: string, attempt: number): Promise<HeartbeatResult> {
-    const result = this.mutate(() => this.engine.heartbeat(stepId, attempt, Date.now()));
-    await this.outbox.settle();
-    return result;
+    return this.change(() => this.engine.heartbeat(stepId, attempt, Date.now()));
   }
 
   /** Called by a queue consumer before it runs an attempt. */
   async begin(stepId: string, attempt: number): Promise<BeginResult> {
-    const result = this.mutate(() => this.engine.begin(stepId, attempt, Date.now()));
-    await this.outbox.settle();
-    return result;
+    return this.change(() => this.engine.begin(stepId, attempt, Date.now()));
   }
 
   /**
@@ -285,22 +271,18 @@ export class RunObject extends DurableObject<Env> {
    * and handed back to run at once: one call per step instead of a queue trip and a begin.
    */
   async report(report: StepReport, continueIn?: PoolName): Promise<ReportResult> {
-    const result = this.mutate(() => {
+    return this.change(() => {
       const now = Date.now();
       const before = continueIn ? this.store.lastOutboxId() : 0;
       const answer = this.engine.report(report, now);
       const next = answer.ok && continueIn ? this.engine.continueIn(continueIn, before, now) : null;
       return next ? { ...answer, next } : answer;
     });
-    await this.outbox.settle();
-    return result;
   }
 
   /** Called by a dead-letter consumer: the queue gave up on this attempt's message. */
   async deadLettered(stepId: string, attempt: number): Promise<ReportResult> {
-    const result = this.mutate(() => this.engine.deadLettered(stepId, attempt, Date.now()));
-    await this.outbox.settle();
-    return result;
+    return this.change(() => this.engine.deadLettered(stepId, attempt, Date.now()));
   }
 
   /**
@@ -311,10 +293,9 @@ export class RunObject extends DurableObject<Env> {
     this.alarmClock.fired();
     const now = Date.now();
     const due = this.store.dueTimers(now);
-    this.mutate(() => {
+    await this.change(() => {
       for (const timer of due) if (timer.kind !== "archive") this.engine.fire(timer, now);
     });
-    await this.outbox.settle();
     if (due.some((t) => t.kind === "archive")) await this.oneAtATime(() => archiveRun(this.archiveHost(), now));
   }
 
@@ -365,6 +346,16 @@ export class RunObject extends DurableObject<Env> {
   private owned(tenantId: string) {
     const run = this.store.run();
     return run && run.tenant_id === tenantId ? run : null;
+  }
+
+  /**
+   * Every change an RPC makes: one engine decision in its transaction (`mutate`), then the outbox
+   * sends what it wrote and the alarm moves to the earliest timer (`settle`), then the answer.
+   */
+  private async change<T>(decide: () => T): Promise<T> {
+    const result = this.mutate(decide);
+    await this.outbox.settle();
+    return result;
   }
 
   private mutate<T>(decide: () => T): T {
