@@ -1,1058 +1,396 @@
 /**
- * The Tenant Durable Object: one per tenant, addressed by tenant id. It holds the tenant's
- * record and limits, API key hashes, run index and admission, idempotency keys, and webhook
- * endpoints and deliveries. Nothing here is global: a key names its tenant, so authentication,
+ * The Tenant Durable Object: one per tenant (and one per extra shard of a sharded tenant),
+ * addressed by tenant id. Nothing here is global: a key names its tenant, so authentication,
  * admission and rate limiting only ever touch that tenant's own object.
+ *
+ * A thin RPC facade (concerns.ts wires what it calls): keys and rate limits (access.ts), runs'
+ * admission and settlement (admission.ts), events and webhook deliveries (deliveries.ts), the
+ * tenant's shards (shard-ring.ts), retention and purge (upkeep.ts), and the books under them.
+ * A new per-tenant feature gets its own module or object; only its RPCs come here.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { RunSummary } from "../../../schema/api";
-import type {
-  CreateKeyBody,
-  CreateTenantBody,
-  CreatedKey,
-  Scope,
-  Tenant,
-  UpdateTenantBody,
-} from "../../../schema/tenants";
-import { refuse, type Refusal } from "../../../schema/errors";
-import { SCOPES } from "../../../schema/tenants";
-import type { CreateWebhookBody, Delivery, UpdateWebhookBody } from "../../../schema/webhooks";
-import type { Env } from "../../env";
-import { TokenBucket } from "../../lib/token-bucket";
-import { deliveryPolicy } from "../../webhooks/config";
-import { runStub } from "../run/stub";
-import { directoryShard } from "../directory/shards";
-import { Alarm } from "../alarms";
-import { migrate, type Migration } from "../sqlite";
-import type { MetricParts } from "../metrics";
-import { DEV_TENANT, PROFILE_MIGRATION, TenantProfile } from "./profile";
-import {
-  ARCHIVE_MIGRATION,
-  LIVE_RUNS_MIGRATION,
-  OPENED_CHECK_MS,
-  RUN_BOOK_MIGRATION,
-  RunBook,
-  type ListRunsFilter,
-  type OpenedRun,
-} from "./runs";
-import type { UsageGroup, UsageGroupRow } from "../../analytics/usage";
-import type { AttemptResult, DeliveryPolicy, DeliveryTask } from "../../../schema/webhooks";
-import { WEBHOOK_MIGRATION, WebhookBook, type PlannedEvent } from "./webhooks";
-import { deleteRunRows } from "./run-deletion";
-import { SCANNING_MIGRATION, ScanningBook } from "./scanning";
-import { ARTIFACT_VERSION_MIGRATION, ArtifactVersions, type StoredVersion } from "./artifacts";
-import type {
-  AllowFingerprintBody,
-  AllowedFingerprint,
-  RunScanning,
-  ScanAuditEntry,
-  ScanPolicyBody,
-  ScanSettings,
-} from "../../../schema/scanning";
-import { webhookPoint, writePoints } from "../../analytics/points";
-import { logError } from "../../lib/log";
-import { sendChunked } from "../../lib/queue-batch";
-import type { TenantSync } from "../../../schema/run";
-import type { ApprovalView } from "../../../schema/api";
-import { APPROVALS_MIGRATION, ApprovalBook, type HandedEvent, type ListApprovalsFilter } from "./approvals";
 import type { BudgetPolicy, BudgetReport } from "../../../schema/budgets";
-import type { Priority } from "../../../schema/vocabulary";
-import { cost, prices, type PriceTable } from "../../analytics/prices";
-import { RETENTION_MIGRATION, RetentionBook } from "./retention";
-import { homeChecks, Lifecycle, type RunChecks } from "./lifecycle";
-import { PURGE_MIGRATION, PURGE_RUN_BATCH, PurgeBook, purgePass, purgeRunBatch, type OtherShards } from "./purge";
-import type { RetentionPolicy, RetentionSettings, RunRetention } from "../../../schema/retention";
-import type { PurgeProgress } from "../../../schema/tenants";
-import { BUDGET_MIGRATION, BudgetBook, monthOf, untilNextMonth, type BudgetVerdict, type Crossing } from "./budgets";
-import { quotaUsed, setQuotaUsed, Settlements, ShardSpan } from "./shard-span";
-import {
-  concurrencyShare,
-  mergeMetricParts,
-  mergeRunPages,
-  mergeUsage,
-  owningShard,
-  parseShardName,
-  quotaCounts,
-  share,
-  shardCount,
-  shardName,
-  SHARD_CONTEXT_MS,
-  SHARDS_MIGRATION,
-  sumByProject,
-  sumCounts,
-} from "./shards";
+import type { RetentionPolicy, RetentionSettings } from "../../../schema/retention";
+import type { TenantSync } from "../../../schema/run";
+import type * as Scan from "../../../schema/scanning";
+import type * as T from "../../../schema/tenants";
+import type * as W from "../../../schema/webhooks";
+import type { UsageGroup, UsageGroupRow } from "../../analytics/usage";
+import type { Env } from "../../env";
+import { Alarm } from "../alarms";
+import type { MetricParts } from "../metrics";
+import { migrate } from "../sqlite";
+import type { AuthResult, Credential } from "./access";
+import type { OpenRunResult } from "./admission";
+import type { HandedEvent, ListApprovalsFilter } from "./approvals";
+import type { StoredVersion } from "./artifacts";
+import { monthOf } from "./budgets";
+import { type TenantConcerns, wireConcerns } from "./concerns";
+import { earliest, type TenantHost } from "./host";
+import { homeChecks, type RunChecks } from "./lifecycle";
+import { TENANT_MIGRATIONS } from "./migrations";
+import type { ListRunsFilter, OpenedRun } from "./runs";
+import type { ProjectContext } from "./shard-ring";
+import { quotaUsed, setQuotaUsed } from "./shard-span";
+import { mergeMetricParts, mergeRunPages, mergeUsage, parseShardName, shardCount, sumCounts } from "./shards";
+import type { PlannedEvent } from "./webhooks";
 
-/** Runs asked for their steps in flight per metrics request: about the concurrency limit. */
-const MAX_BACKLOG_RUNS = 200;
+export type { AuthResult, Credential, ListRunsFilter, OpenedRun, OpenRunResult };
+export { TENANT_MIGRATIONS };
 
-export const TENANT_MIGRATIONS: readonly Migration[] = [
-  [
-    `CREATE TABLE run_index (
-      run_id TEXT PRIMARY KEY, project TEXT NOT NULL, blueprint TEXT, status TEXT NOT NULL,
-      version INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)`,
-    `CREATE INDEX run_index_created ON run_index (created_at DESC, run_id DESC)`,
-    `CREATE TABLE idempotency (
-      key TEXT PRIMARY KEY, body_hash TEXT NOT NULL, run_id TEXT NOT NULL, created_at INTEGER NOT NULL)`,
-    `CREATE TABLE api_key (
-      id TEXT PRIMARY KEY, hash TEXT NOT NULL, name TEXT, created_at INTEGER NOT NULL, revoked_at INTEGER)`,
-  ],
-  WEBHOOK_MIGRATION,
-  [...PROFILE_MIGRATION, ...RUN_BOOK_MIGRATION],
-  LIVE_RUNS_MIGRATION,
-  [...SCANNING_MIGRATION, ...ARTIFACT_VERSION_MIGRATION],
-  APPROVALS_MIGRATION,
-  BUDGET_MIGRATION,
-  ARCHIVE_MIGRATION,
-  [...RETENTION_MIGRATION, ...PURGE_MIGRATION],
-  SHARDS_MIGRATION,
-];
-
-/** A refusal's message is what the API shows the caller: it never says which part of a key was wrong. */
-export type AuthResult =
-  | {
-      ok: true;
-      scopes: Scope[];
-      key: { id: string; name: string | null };
-      /** Rate tokens granted: 1, or up to what was asked for. */
-      tokens: number;
-    }
-  | Refusal<"auth.unauthenticated" | "tenant.suspended" | "rate.limited">;
-
-export type { ListRunsFilter, OpenedRun };
-
-/** What the API presents for a key: its id and the hash of its secret, or (locally) the dev key it checked. */
-export type Credential = { keyId: string; secretHash: string } | { dev: true };
-
-export type OpenRunResult =
-  | {
-      ok: true;
-      runId: string;
-      replayed: boolean;
-      start: boolean;
-      scanning: RunScanning;
-      /** The project's retention as it stands now: the run archives itself `hotMs` after it finishes. */
-      retention: RunRetention;
-      /** Set when a spent budget in cost-saving mode admitted the run: its priority and agent model. */
-      costSaving?: { priority: Priority; model: string | null };
-      /** The tenant's shard count, when it has more than one (the API routes its next runs by it). */
-      shards?: number;
-    }
-  /** The run belongs on another of the tenant's `shards` (its Idempotency-Key's owner): nothing was written. */
-  | { ok: false; reroute: number }
-  | Refusal<
-      | "auth.unauthenticated"
-      | "tenant.suspended"
-      | "rate.limited"
-      | "auth.insufficient_scope"
-      | "idempotency.conflict"
-      | "quota.exceeded"
-      | "budget.exceeded"
-    >;
-
-/** Backoff of a failing send of due deliveries: 1 s, doubling, at most a minute. */
-const SEND_BACKOFF_BASE_MS = 1_000;
-const SEND_BACKOFF_MAX_MS = 60_000;
-
-const earliest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
+type RunCounts = { running: number; waiting: number };
+type RunPage = ReturnType<typeof mergeRunPages>;
 
 export class TenantObject extends DurableObject<Env> {
-  private readonly sql: SqlStorage;
-  private readonly profile: TenantProfile;
-  private readonly runs: RunBook;
-  private readonly webhooks: WebhookBook;
-  private readonly approvals: ApprovalBook;
-  private readonly budgets: BudgetBook;
-  /** Read from the environment once: it does not change while the object lives. */
-  private readonly prices: PriceTable;
-  /** In memory on purpose: an evicted object starts with a full bucket, which only errs kindly. */
-  private bucket: TokenBucket | null = null;
-  /** Read from the environment once: it does not change while the object lives. */
-  private readonly policy: DeliveryPolicy;
-  private readonly alarmClock: Alarm;
-  /**
-   * Consecutive failed sends of due deliveries, and when to try again. In memory on purpose: an
-   * evicted object tries again at its alarm, which is already set to the backoff.
-   */
-  private sendFailures = 0;
-  private sendRetryAt = 0;
-
-  private readonly scanning: ScanningBook;
-  private readonly versions: ArtifactVersions;
-  private readonly retention: RetentionBook;
-  private readonly lifecycle: Lifecycle;
-  private readonly purges: PurgeBook;
-  /**
-   * The earliest retention deadline (lifecycle.ts), kept so that setting the alarm costs no query;
-   * undefined until first needed in this object's lifetime, and again after a change it cannot follow.
-   */
-  private lifecycleDue: number | null | undefined;
-  /** Set once a purge deleted this object's storage: this instance answers as for no tenant. */
-  private gone = false;
+  private readonly host: TenantHost;
+  private readonly c: TenantConcerns;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.sql = ctx.storage.sql;
-    this.profile = new TenantProfile(this.sql);
-    this.runs = new RunBook(this.sql);
-    this.webhooks = new WebhookBook(this.sql);
-    this.scanning = new ScanningBook(this.sql);
-    this.versions = new ArtifactVersions(this.sql);
-    this.approvals = new ApprovalBook(this.sql);
-    this.budgets = new BudgetBook(this.sql);
-    this.retention = new RetentionBook(this.sql);
-    this.lifecycle = new Lifecycle(
-      this.sql,
-      env.ARTIFACTS,
-      this.tenantId,
-      async (runId) => (await runStub(env, runId).get(this.tenantId))?.retriedAs ?? null,
-      // A shard's runs' artifact versions and webhook deliveries live at home: one call a sweep batch (≤ 20 runs).
-      async (runIds) =>
-        this.shard === 0
-          ? homeChecks(this.sql, this.tenantId, runIds)
-          : env.TENANT.getByName(this.tenantId).retentionChecks(runIds),
-    );
-    this.purges = new PurgeBook(this.sql);
-    this.prices = prices(env.PRICE_TABLE);
-    this.policy = deliveryPolicy(env);
-    this.alarmClock = new Alarm(ctx.storage);
+    const sql = ctx.storage.sql;
+    const { tenantId, shard } = parseShardName(ctx.id.name ?? "");
+    const alarm = new Alarm(ctx.storage);
+    this.host = { sql, storage: ctx.storage, env, tenantId, shard, alarm, syncAlarm: () => this.syncAlarm() };
+    this.c = wireConcerns(this.host);
     ctx.blockConcurrencyWhile(async () => {
-      this.fresh = migrate(this.sql, TENANT_MIGRATIONS).created;
-      await this.alarmClock.load();
+      this.c.access.fresh = migrate(sql, TENANT_MIGRATIONS).created;
+      await alarm.load();
     });
   }
 
-  /** This instance made the object's schema: before it, the object held nothing (no such tenant). */
-  private fresh = false;
+  // ── the tenant and its keys (profile.ts, access.ts) ─────────────────────────
 
-  /**
-   * A key naming a tenant that does not exist made this object: its storage goes again, so a caller
-   * inventing tenant ids (any well-formed key reaches its tenant's object) leaves nothing behind,
-   * and a purged tenant's old key does not bring back its object's tables. The instance then
-   * answers as for a purged tenant (`gone`) until it is evicted.
-   */
-  private async forgetIfUnknown(): Promise<void> {
-    // The local development tenant is made by the dev key's first use, which may come after a bad key.
-    if (!this.fresh || this.gone || this.tenantId === DEV_TENANT || this.profile.get() !== null) return;
-    await this.ctx.storage.deleteAll();
-    this.gone = true;
-  }
-
-  /** The tenant's id: this object's name, less its shard suffix (./shards.ts). */
-  private get tenantId(): string {
-    return parseShardName(this.ctx.id.name ?? "").tenantId;
-  }
-
-  /** Which of the tenant's shards this object is: 0 for its own object (home). */
-  private get shard(): number {
-    return parseShardName(this.ctx.id.name ?? "").shard;
-  }
-
-  // ── the tenant and its keys ─────────────────────────────────────────────────
-
-  async createTenant(body: Omit<CreateTenantBody, "id">): Promise<Tenant | null> {
+  async createTenant(body: Omit<T.CreateTenantBody, "id">): Promise<T.Tenant | null> {
     // A purged tenant's object still in memory holds caches of the old tenant: it starts afresh
     // (this call fails; the caller's next call reaches a new instance, migrated on an empty store).
-    if (this.gone) this.ctx.abort("a purged tenant is created again");
-    const tenant = this.profile.create(this.tenantId, body, Date.now());
-    if (tenant) await this.pushToShards(tenant);
+    if (this.c.access.gone) this.ctx.abort("a purged tenant is created again");
+    const tenant = this.c.profile.create(this.host.tenantId, body, Date.now());
+    if (tenant) await this.c.push(tenant);
     return tenant;
   }
 
-  async getTenant(): Promise<
-    (Tenant & { runs: { running: number; waiting: number }; purge: PurgeProgress | null }) | null
-  > {
-    const tenant = this.gone ? null : this.profile.get();
+  /** The tenant's record, its runs running and waiting on every shard, and a purge under way. */
+  async getTenant(): Promise<(T.Tenant & { runs: RunCounts; purge: T.PurgeProgress | null }) | null> {
+    const tenant = this.c.access.gone ? null : this.c.profile.get();
     if (!tenant) return null;
-    const others = await Promise.all(
-      this.otherShards().map((s) => s.getTenant().then((t) => t?.runs ?? sumCounts([]))),
-    );
-    return { ...tenant, runs: sumCounts([this.runs.counts(), ...others]), purge: this.purges.progress() };
+    const here = this.c.runs.counts();
+    const runs = await this.c.ring.merged(here, (s) => s.getTenant().then((t) => t?.runs ?? sumCounts([])), sumCounts);
+    return { ...tenant, runs, purge: this.c.purges.progress() };
   }
 
-  // ── the tenant's shards (./shards.ts) ───────────────────────────────────────
-
-  private settlementBook: Settlements | undefined;
-  private get settlements(): Settlements {
-    this.settlementBook ??= new Settlements(this.sql);
-    return this.settlementBook;
+  /** Changes status, limits or weight; a reactivated tenant or a raised limit starts waiting runs. */
+  async updateTenant(patch: T.UpdateTenantBody): Promise<T.Tenant | "purging" | null> {
+    if (this.c.purges.purging) return "purging";
+    const before = this.c.profile.get();
+    const tenant = this.c.profile.update(patch, Date.now());
+    this.c.admission.admit(tenant);
+    await this.syncAlarm();
+    if (tenant) await this.c.push(tenant, before !== null && shardCount(before) !== shardCount(tenant));
+    return tenant;
   }
 
-  private spanBook: ShardSpan | undefined;
-  private get span(): ShardSpan {
-    this.spanBook ??= new ShardSpan(this.sql);
-    return this.spanBook;
+  async createKey(body: T.CreateKeyBody): Promise<T.CreatedKey | "purging" | null> {
+    if (!this.c.profile.get()) return null;
+    if (this.c.purges.purging) return "purging";
+    return this.c.profile.createKey(this.host.tenantId, body, Date.now());
   }
 
-  /** Home's view of its other shards: every one that ever held runs (none for a one-shard tenant). */
-  private otherShards(): DurableObjectStub<TenantObject>[] {
-    if (this.shard !== 0) return [];
-    const high = this.span.high();
-    return Array.from({ length: Math.max(0, high - 1) }, (_, i) =>
-      this.env.TENANT.getByName(shardName(this.tenantId, i + 1)),
-    );
+  async listKeys() {
+    return this.c.profile.get() ? this.c.profile.listKeys() : null;
   }
 
-  /**
-   * Home sends the tenant's record to each shard (on create and update: N calls on a rare admin
-   * write). When the shard count changed, the month's quota is re-dealt: home reads what each
-   * shard counted, and sets each one's count so that what is left of the month's quota is split
-   * by the new shares (`quotaCounts`); runs opened while this call is under way may go over by
-   * their number.
-   */
-  private async pushToShards(tenant: Tenant, resharded = false): Promise<void> {
-    if (this.shard !== 0) return;
-    const n = shardCount(tenant);
-    if (n > 1) this.span.raise(n);
-    const others = this.otherShards();
-    // Shards follow home's retention policy: their runs' deadlines are set where they are indexed.
-    const retention = this.retention.policy();
-    let counts: (number | undefined)[] = [];
-    const month = monthOf(Date.now());
-    if (resharded) {
-      const used = [quotaUsed(this.sql, month), ...(await Promise.all(others.map((s) => s.quotaUsed(month))))];
-      counts = quotaCounts(tenant.limits.monthlyRuns, n, used);
-      setQuotaUsed(this.sql, month, counts[0] ?? 0);
-    }
-    await Promise.all(
-      others.map((s, i) => {
-        const runs = counts[i + 1];
-        return s.mirrorTenant(tenant, runs === undefined ? undefined : { month, runs }, retention);
-      }),
-    );
+  async revokeKey(keyId: string): Promise<boolean> {
+    return this.c.profile.revokeKey(keyId, Date.now());
   }
+
+  async rotateKey(keyId: string, overlapMs: number): Promise<T.CreatedKey | null> {
+    return this.c.profile.rotateKey(this.host.tenantId, keyId, overlapMs, Date.now());
+  }
+
+  /** An API request's key, the tenant's status and rate tokens (access.ts). */
+  async authenticate(presented: Credential, tokens = 1): Promise<AuthResult> {
+    return this.c.access.authenticate(presented, tokens);
+  }
+
+  // ── what home asks of its other shards, and a shard of home (shards.ts, shard-ring.ts) ──
 
   /** This object's count of the month's runs (home re-deals the quota when the shard count changes). */
   async quotaUsed(month: string): Promise<number> {
-    return quotaUsed(this.sql, month);
+    return quotaUsed(this.host.sql, month);
   }
 
   /** A shard takes its tenant's record from home; a reactivated tenant or a raised limit starts waiting runs. */
-  async mirrorTenant(
-    tenant: Tenant,
-    quota?: { month: string; runs: number },
-    retention?: RetentionPolicy,
-  ): Promise<void> {
-    if (this.shard === 0) return;
-    if (quota) setQuotaUsed(this.sql, quota.month, quota.runs);
-    if (retention) this.retention.set(retention);
-    this.profile.mirror(tenant);
-    const mirrored = this.profile.get();
-    if (mirrored?.status === "active") this.runs.admit(this.concurrency(mirrored, Date.now()));
+  async mirrorTenant(tenant: T.Tenant, quota?: { month: string; runs: number }, retention?: RetentionPolicy) {
+    if (this.host.shard === 0) return;
+    if (quota) setQuotaUsed(this.host.sql, quota.month, quota.runs);
+    if (retention) this.c.retention.set(retention);
+    this.c.profile.mirror(tenant);
+    this.c.admission.admit();
     await this.syncAlarm();
   }
 
   /** What a shard asks home before opening a run of a project: its budget verdict and scanning policy. */
-  async shardContext(project: string): Promise<{ verdict: BudgetVerdict; scanning: RunScanning }> {
-    return { verdict: this.budgets.verdict(project, Date.now()), scanning: this.scanning.forRun(project) };
+  async shardContext(project: string): Promise<ProjectContext> {
+    return { verdict: this.c.budgets.verdict(project, Date.now()), scanning: this.c.scanning.forRun(project) };
   }
 
-  /** A shard's memory of home's answers, each kept SHARD_CONTEXT_MS (in memory: eviction only asks again). */
-  private readonly contexts = new Map<string, { at: number; verdict: BudgetVerdict; scanning: RunScanning }>();
-
-  private async projectContext(
-    project: string,
-    now: number,
-  ): Promise<{ verdict: BudgetVerdict; scanning: RunScanning }> {
-    if (this.shard === 0)
-      return { verdict: this.budgets.verdict(project, now), scanning: this.scanning.forRun(project) };
-    const kept = this.contexts.get(project);
-    if (kept && now - kept.at < SHARD_CONTEXT_MS) return kept;
-    const fresh = await this.env.TENANT.getByName(this.tenantId).shardContext(project);
-    if (this.contexts.size >= 1_000) this.contexts.clear();
-    this.contexts.set(project, { at: now, ...fresh });
-    return fresh;
+  /** Home settles final syncs that a shard recorded; each run once, however often it comes. */
+  async settleRuns(syncs: TenantSync[]): Promise<void> {
+    return this.c.admission.settleRuns(syncs);
   }
 
-  /** The budget verdict as this shard knows it (home's own, or what home last said). */
-  private verdictNow(project: string, now: number): BudgetVerdict {
-    if (this.shard === 0) return this.budgets.verdict(project, now);
-    return this.contexts.get(project)?.verdict ?? { action: "none" };
+  /** Admitted, unfinished runs by project on this object alone (home sums its shards'). */
+  async runningHere(): Promise<Record<string, number>> {
+    return Object.fromEntries(this.c.runs.runningByProject());
   }
 
-  /** The latest published version of each artifact of a project. */
+  /** This object's part of `storageHeld` (home sums its shards'). */
+  async storageHere() {
+    return this.c.upkeep.lifecycle.held();
+  }
+
+  /** A shard's part of `deleteRun`: its index row and Idempotency-Keys of the run. */
+  async deleteRunHere(runId: string): Promise<boolean> {
+    return this.c.upkeep.deleteRunHere(runId);
+  }
+
+  /** A shard's part of its tenant's purge: a batch of the runs it indexes; `left` while any remain. */
+  async purgeRunsHere() {
+    return this.c.upkeep.purgeRunsHere();
+  }
+
+  /** The last of a shard's part in its tenant's purge: its storage goes. */
+  async wipeShard(): Promise<void> {
+    if (this.host.shard !== 0) await this.c.access.wipe();
+  }
+
+  /** What a shard's expiry must respect of a run that lives here at home (lifecycle.ts `HomeChecks`). */
+  async retentionChecks(runIds: string[]): Promise<Record<string, RunChecks>> {
+    return homeChecks(this.host.sql, this.host.tenantId, runIds.slice(0, 100));
+  }
+
+  // ── artifact versions and secret scanning (artifacts.ts, scanning.ts) ───────
+
   async projectArtifacts(project: string): Promise<StoredVersion[]> {
-    return this.versions.latest(project);
+    return this.c.versions.latest(project);
   }
 
-  /** Versions of one artifact, newest first; `before` pages on. */
   async artifactVersions(project: string, name: string, limit: number, before?: number): Promise<StoredVersion[]> {
-    return this.versions.versions(project, name, limit, before);
+    return this.c.versions.versions(project, name, limit, before);
   }
 
   async artifactVersion(project: string, name: string, version: number): Promise<StoredVersion | null> {
-    return this.versions.version(project, name, version);
+    return this.c.versions.version(project, name, version);
   }
 
-  /** Secret scanning: the tenant's default and per-project policies (null: no such tenant). */
-  async scanSettings(): Promise<ScanSettings | null> {
-    return this.profile.get() ? this.scanning.settings() : null;
-  }
-
-  async setScanPolicy(body: ScanPolicyBody): Promise<ScanSettings | null> {
-    return this.profile.get() ? this.scanning.setPolicy(body, Date.now()) : null;
-  }
-
-  /** Accepts a reviewed finding for a project (audited); `full` when the project's list is full. */
-  async allowFingerprint(body: AllowFingerprintBody): Promise<AllowedFingerprint | "full" | null> {
-    if (!this.profile.get()) return null;
-    return this.scanning.allow(body.project, body.fingerprint, body.reason, Date.now()) ?? "full";
-  }
-
-  async disallowFingerprint(project: string, fingerprint: string): Promise<boolean | null> {
-    return this.profile.get() ? this.scanning.disallow(project, fingerprint, Date.now()) : null;
-  }
-
-  async scanAllowList(project?: string): Promise<{ items: AllowedFingerprint[]; audit: ScanAuditEntry[] } | null> {
-    return this.profile.get() ? this.scanning.allowList(project) : null;
-  }
-
-  /** Changes status, limits or weight; a reactivated tenant or a raised limit starts waiting runs. */
-  async updateTenant(patch: UpdateTenantBody): Promise<Tenant | "purging" | null> {
-    if (this.purges.purging) return "purging";
-    const before = this.profile.get();
-    const tenant = this.profile.update(patch, Date.now());
-    if (tenant?.status === "active") this.runs.admit(this.concurrency(tenant, Date.now()));
-    await this.syncAlarm();
-    if (tenant) await this.pushToShards(tenant, before !== null && shardCount(before) !== shardCount(tenant));
-    return tenant;
-  }
-
-  async createKey(body: CreateKeyBody): Promise<CreatedKey | "purging" | null> {
-    if (!this.profile.get()) return null;
-    if (this.purges.purging) return "purging";
-    return this.profile.createKey(this.tenantId, body, Date.now());
-  }
-
-  async listKeys() {
-    return this.profile.get() ? this.profile.listKeys() : null;
-  }
-
-  async revokeKey(keyId: string): Promise<boolean> {
-    return this.profile.revokeKey(keyId, Date.now());
-  }
-
-  async rotateKey(keyId: string, overlapMs: number): Promise<CreatedKey | null> {
-    return this.profile.rotateKey(this.tenantId, keyId, overlapMs, Date.now());
-  }
-
-  /**
-   * An API request's key (or, locally, the dev key the Worker already checked), the tenant's
-   * status, and tokens from its rate limit bucket: one, or up to `tokens` for an isolate that
-   * caches the answer and spends them on its next requests (src/api/key-cache.ts).
-   */
-  async authenticate(presented: Credential, tokens = 1): Promise<AuthResult> {
-    const result = this.check(presented, Date.now(), tokens);
-    if (!result.ok) await this.forgetIfUnknown();
+  /** Pins or unpins a published version (null: no such version); an unpinned one gets its deadline. */
+  async pinVersion(project: string, name: string, version: number, pinned: boolean): Promise<StoredVersion | null> {
+    const now = Date.now();
+    const { supersededMs } = this.c.retention.of(project);
+    const result = this.c.versions.pin(project, name, version, pinned, now, supersededMs);
+    if (!pinned && result) await this.c.upkeep.noteDeadline(now + supersededMs);
     return result;
   }
 
-  private check(presented: Credential, now: number, tokens = 1): AuthResult {
-    if (this.gone) return refuse("auth.unauthenticated");
-    let tenant = this.profile.get();
-    if (!tenant && "dev" in presented && this.tenantId === DEV_TENANT)
-      tenant = this.profile.create(DEV_TENANT, { name: "Local development" }, now);
-    if (!tenant) return refuse("auth.unauthenticated");
-    const verified =
-      "dev" in presented
-        ? { scopes: [...SCOPES], name: "dev" }
-        : this.profile.verifyKey(presented.keyId, presented.secretHash, now);
-    if (!verified) return refuse("auth.unauthenticated");
-    const { scopes } = verified;
-    const key = { id: "dev" in presented ? "dev" : presented.keyId, name: verified.name };
-    if (tenant.status === "suspended") return refuse("tenant.suspended");
-    this.bucket ??= new TokenBucket(tenant.limits.requestsPerMinute, now);
-    const token = this.bucket.takeUpTo(Math.max(1, Math.min(tokens, 64)), tenant.limits.requestsPerMinute, now);
-    if (!token.ok) return { ...refuse("rate.limited"), retryAfterMs: token.retryAfterMs };
-    return { ok: true, scopes, key, tokens: token.granted };
+  async scanSettings(): Promise<Scan.ScanSettings | null> {
+    return this.c.profile.get() ? this.c.scanning.settings() : null;
   }
 
-  // ── runs ─────────────────────────────────────────────────────────────────────
+  async setScanPolicy(body: Scan.ScanPolicyBody): Promise<Scan.ScanSettings | null> {
+    return this.c.profile.get() ? this.c.scanning.setPolicy(body, Date.now()) : null;
+  }
 
-  /**
-   * Everything the tenant decides before a run is created, in one call: the Idempotency-Key
-   * (a replay names the first request's run), the month's quota, the run's place in the index,
-   * and admission. An admitted run is created already running.
-   */
+  /** Accepts a reviewed finding for a project (audited); `full` when the project's list is full. */
+  async allowFingerprint(body: Scan.AllowFingerprintBody): Promise<Scan.AllowedFingerprint | "full" | null> {
+    if (!this.c.profile.get()) return null;
+    return this.c.scanning.allow(body.project, body.fingerprint, body.reason, Date.now()) ?? "full";
+  }
+
+  async disallowFingerprint(project: string, fingerprint: string): Promise<boolean | null> {
+    return this.c.profile.get() ? this.c.scanning.disallow(project, fingerprint, Date.now()) : null;
+  }
+
+  async scanAllowList(project?: string) {
+    return this.c.profile.get() ? this.c.scanning.allowList(project) : null;
+  }
+
+  // ── runs (admission.ts) ─────────────────────────────────────────────────────
+
+  /** Opens a run: the key check when the API deferred it to this call, then `Admission.open`. */
   async openRun(
     run: OpenedRun,
     idempotency?: { key: string; bodyHash: string },
     presented?: Credential,
   ): Promise<OpenRunResult> {
-    const now = Date.now();
-    // The API's key check, when it deferred it to this call (one object call per new run, not two).
-    if (presented) {
-      const auth = this.check(presented, now);
-      if (!auth.ok) {
-        await this.forgetIfUnknown();
-        return auth;
-      }
-      if (!auth.scopes.includes("runs:write"))
-        return refuse("auth.insufficient_scope", "This key lacks the 'runs:write' scope.");
-    }
-    const tenant = this.profile.get();
-    // A shard home never told of (the API's count is from before the tenant was recreated with
-    // fewer shards): home knows the count.
-    if (!tenant) return this.shard === 0 ? refuse("auth.unauthenticated") : { ok: false, reroute: 1 };
-    // A sharded tenant's run opens on the shard that owns its Idempotency-Key (./shards.ts).
-    const shards = shardCount(tenant);
-    if (owningShard(idempotency?.key, shards, this.shard) !== this.shard) return { ok: false, reroute: shards };
-    // Asked without a key check (a sharded tenant's key passed the isolate's cache), a shard
-    // still refuses for a suspended tenant: home pushed the status to it on the change.
-    if (!presented && tenant.status === "suspended") return refuse("tenant.suspended");
-    const sharded = shards > 1 ? { shards } : {};
-    const context = shards > 1 || this.shard !== 0 ? await this.projectContext(run.project, now) : null;
-    if (idempotency) {
-      const claim = this.runs.claim(idempotency.key, idempotency.bodyHash, run.runId, now);
-      if (!claim.ok) return claim;
-      // A replay: the first request opened its run (or its object will say it never existed).
-      if (claim.replayed)
-        return {
-          ok: true,
-          runId: claim.runId,
-          replayed: true,
-          start: false,
-          scanning: context?.scanning ?? this.scanning.forRun(run.project),
-          retention: this.retention.forRun(run.project),
-          ...sharded,
-        };
-    }
-    // A spent budget refuses before the quota counts the run: a refused run costs no quota.
-    const budget = context?.verdict ?? this.budgets.verdict(run.project, now);
-    if (budget.action === "block") {
-      if (idempotency) this.runs.release(idempotency.key, run.runId);
-      return {
-        ...refuse(
-          "budget.exceeded",
-          `The ${budget.budget.project === null ? "tenant's" : `project '${budget.budget.project}'`} budget of $${budget.budget.limitUsd} for ${budget.budget.month} is spent.`,
-        ),
-        retryAfterMs: untilNextMonth(now),
-        extensions: { budget: budget.budget },
-      };
-    }
-    const costSaving = budget.action === "cost-saving" ? { priority: "low" as const, model: budget.model } : undefined;
-    // Each shard counts its share of the quota: the shares add up to the quota exactly.
-    if (!this.runs.reserve(now, share(tenant.limits.monthlyRuns, shards, this.shard))) {
-      if (idempotency) this.runs.release(idempotency.key, run.runId);
-      // Try again when the next month (UTC) begins.
-      return { ...refuse("quota.exceeded"), retryAfterMs: untilNextMonth(now) };
-    }
-    const opened = this.runs.open(
-      costSaving ? { ...run, priority: costSaving.priority } : run,
-      { open: tenant.status === "active", limit: this.concurrency(tenant, now, run.project) },
-      now,
-    );
-    // The alarm must come by the time this run is to be checked on (or start the runs let in);
-    // one already due by then will reschedule itself.
-    const alarmAt = this.alarmClock.dueAt;
-    if (opened.admitted.length > 0 || alarmAt === null || alarmAt > now + OPENED_CHECK_MS) await this.syncAlarm();
-    return {
-      ok: true,
-      runId: run.runId,
-      replayed: false,
-      start: opened.start,
-      // The run scans its artifacts under the project's policy as it stands now.
-      scanning: context?.scanning ?? this.scanning.forRun(run.project),
-      retention: this.retention.forRun(run.project),
-      ...(costSaving ? { costSaving } : {}),
-      ...sharded,
-    };
+    const refused = presented ? await this.c.access.refusal(presented, "runs:write") : null;
+    return refused ?? this.c.admission.open(run, idempotency, presented !== undefined);
   }
 
-  /**
-   * The tenant's running-run slots now: `maxConcurrentRuns` for each unit of weight (weighted fair
-   * dispatch: a saturated pool serves tenants by their runs in flight, see docs/security.md), and
-   * half that (at least one) while a spent budget puts it in cost-saving mode.
-   */
-  private concurrency(tenant: Tenant, now: number, project = ""): number {
-    // A sharded tenant's slots are split among its shards (./shards.ts: each has at least one).
-    const limit = concurrencyShare(tenant.limits.maxConcurrentRuns * tenant.weight, shardCount(tenant), this.shard);
-    return this.verdictNow(project, now).action === "cost-saving" ? Math.max(1, Math.floor(limit / 2)) : limit;
-  }
-
-  /**
-   * Follows a run's status, and answers whether it may start now (admission). Runs that a
-   * finished run's slot lets in are started by the alarm.
-   */
+  /** Follows a run's status, and answers whether it may start now (admission). */
   async recordRun(sync: TenantSync): Promise<{ start: boolean }> {
     // A purge deletes the index: a run's late word must not write it back.
-    if (this.purges.purging) return { start: false };
-    const tenant = this.profile.get();
-    const periods = this.retention.of(sync.project);
-    // A shard keeps a final sync's publication and charge for home, in the transaction that
-    // records the run; its alarm hands them over in batches (`settleAtHome`).
-    if (this.shard !== 0 && (sync.usage || sync.published)) this.settlements.keep(sync, Date.now());
-    const crossings = this.shard === 0 ? this.settle(sync, periods) : [];
-    const result = this.runs.record(
-      sync,
-      { open: tenant?.status === "active", limit: tenant ? this.concurrency(tenant, sync.at) : 0 },
-      periods,
-    );
-    if (crossings.length > 0) await this.announce(crossings);
-    else if (result.admitted.length > 0 || this.shard !== 0) await this.syncAlarm();
-    // A finished run's first deadline (its unpublished artifacts', or a version it superseded):
-    // no query, and an alarm call only when the alarm is set for later.
-    if (sync.usage)
-      await this.noteDeadline(
-        sync.at + (sync.published ? Math.min(periods.unpublishedMs, periods.supersededMs) : periods.unpublishedMs),
-      );
-    return { start: result.start };
+    if (this.c.purges.purging) return { start: false };
+    return this.c.admission.record(sync);
   }
 
-  /** A final sync's parts that live at home: artifact versions and the budget charge (each once per run). */
-  private settle(sync: TenantSync, periods = this.retention.of(sync.project)): Crossing[] {
-    // A succeeded run publishes its artifacts: each gets its version (once, however often this comes).
-    if (sync.status === "succeeded" && sync.published)
-      this.versions.publish(sync.project, sync.runId, sync.published, sync.at, periods.supersededMs);
-    // A run's final sync carries its usage: its cost is charged here, once, in the month it ended.
-    return sync.usage
-      ? this.budgets.charge({
-          runId: sync.runId,
-          project: sync.project,
-          at: sync.at,
-          usd: cost(sync.usage, this.prices),
-        })
-      : [];
-  }
-
-  /** Home settles final syncs that a shard recorded (see `recordRun`); each run once, however often it comes. */
-  async settleRuns(syncs: TenantSync[]): Promise<void> {
-    if (this.shard !== 0) return;
-    const crossings = syncs.flatMap((sync) => this.settle(sync));
-    if (crossings.length > 0) await this.announce(crossings);
-  }
-
-  /** A shard's alarm: hands waiting final syncs to home; a failed call leaves them for the next alarm. */
-  private async settleAtHome(): Promise<void> {
-    if (this.shard === 0) return;
-    const batch = this.settlements.due(Date.now());
-    if (batch.length === 0) return;
-    try {
-      await this.env.TENANT.getByName(this.tenantId).settleRuns(batch.map((b) => b.sync));
-      this.settlements.settled(batch.map((b) => b.runId));
-    } catch (err) {
-      this.settlements.retryLater(Date.now());
-      logError("tenant.settle_failed", {
-        tenantId: this.tenantId,
-        shard: this.shard,
-        runs: batch.length,
-        error: String(err),
-      });
-    }
-  }
-
-  /** Admitted, unfinished runs by project on this object alone (home sums its shards'). */
-  async runningHere(): Promise<Record<string, number>> {
-    return Object.fromEntries(this.runs.runningByProject());
-  }
-
-  /** Running runs by project across the tenant's shards. */
-  private async runningByProject(): Promise<Map<string, number>> {
-    const others = this.otherShards();
-    if (others.length === 0) return this.runs.runningByProject();
-    const parts = await Promise.all(others.map((s) => s.runningHere()));
-    return sumByProject([Object.fromEntries(this.runs.runningByProject()), ...parts]);
-  }
-
-  /**
-   * Called by a finished run once its archive is written to R2 and verified, before it empties its
-   * object: the index keeps the run's summary, marked archived. False when the index has no such run.
-   */
+  /** A finished run's archive is written: the index keeps its summary. False when it has no such run. */
   async recordArchived(runId: string, archive: { at: number; bytes: number }): Promise<boolean> {
-    if (this.purges.purging) return false;
-    const found = this.runs.archived(runId, archive.at, archive.bytes, this.retention.of("").archiveMs);
-    this.lifecycleDue = undefined;
-    await this.syncAlarm();
-    return found;
+    return this.c.purges.purging ? false : this.c.upkeep.recordArchived(runId, archive);
   }
 
-  // ── retention, expiry and purge (issue 20) ──────────────────────────────────
-
-  /** The retention policy in force; null when there is no such tenant. */
-  async retentionSettings(minSeconds: number): Promise<RetentionSettings | null> {
-    return this.profile.get() ? this.retention.settings(minSeconds) : null;
+  /** The tenant's runs, newest first: a sharded tenant's home merges every shard's page (shards.ts). */
+  async listRuns(filter: ListRunsFilter): Promise<RunPage> {
+    const merge = (pages: RunPage[]) => mergeRunPages(pages, filter.limit);
+    return this.c.ring.merged(this.c.runs.list(filter), (s) => s.listRuns(filter), merge);
   }
 
-  /** Replaces the policy (admin; bounds checked by the API). Deadlines already set stand (retention.ts). */
-  async setRetention(policy: RetentionPolicy, minSeconds: number): Promise<RetentionSettings | "purging" | null> {
-    if (!this.profile.get()) return null;
-    if (this.purges.purging) return "purging";
-    this.retention.set(policy);
-    const tenant = this.profile.get();
-    if (tenant) await this.pushToShards(tenant);
-    return this.retention.settings(minSeconds);
+  async usage(from: number, to: number, groupBy: UsageGroup): Promise<UsageGroupRow[]> {
+    return this.c.ring.merged(this.c.runs.usage(from, to, groupBy), (s) => s.usage(from, to, groupBy), mergeUsage);
   }
 
-  /** Pins or unpins a published version (null: no such version). */
-  async pinVersion(project: string, name: string, version: number, pinned: boolean): Promise<StoredVersion | null> {
-    const now = Date.now();
-    const result = this.versions.pin(project, name, version, pinned, now, this.retention.of(project).supersededMs);
-    if (!pinned && result) await this.noteDeadline(now + this.retention.of(project).supersededMs);
-    return result;
-  }
-
-  /** What a shard's expiry must respect of a run that lives here at home (lifecycle.ts `HomeChecks`). */
-  async retentionChecks(runIds: string[]): Promise<Record<string, RunChecks>> {
-    return homeChecks(this.sql, this.tenantId, runIds.slice(0, 100));
-  }
-
-  /** What the tenant holds now: hot run state, archives and artifacts, in bytes (GET /v1/usage), on every shard. */
-  async storageHeld(): Promise<{ runStateBytes: number; archiveBytes: number; artifactBytes: number }> {
-    const parts = await Promise.all([this.storageHere(), ...this.otherShards().map((s) => s.storageHere())]);
-    return {
-      runStateBytes: parts.reduce((n, p) => n + p.runStateBytes, 0),
-      archiveBytes: parts.reduce((n, p) => n + p.archiveBytes, 0),
-      artifactBytes: parts.reduce((n, p) => n + p.artifactBytes, 0),
+  /** Runs finished in [from, to) and in flight now on every shard, and home's deliveries and approvals. */
+  async metricParts(from: number, to: number): Promise<MetricParts> {
+    const here: MetricParts = {
+      ...(await this.c.admission.metricsHere(from, to)),
+      webhooks: this.c.deliveries.webhooks.stats(from, to),
+      approvals: this.c.approvals.stats(from, to),
     };
+    const merge = ([home, ...shards]: MetricParts[]) => mergeMetricParts(home ?? here, shards);
+    return this.c.ring.merged(here, (s) => s.metricParts(from, to), merge);
   }
 
-  /** This object's part of `storageHeld` (home sums its shards'). */
-  async storageHere(): Promise<{ runStateBytes: number; archiveBytes: number; artifactBytes: number }> {
-    return this.lifecycle.held();
+  /** The tenant's approval gates across runs: pending oldest first, decided newest first. */
+  async listApprovals(filter: ListApprovalsFilter) {
+    return this.c.approvals.list(filter);
   }
 
-  /**
-   * Starts purging the tenant: suspended at once (its keys are refused from this call on), the
-   * rest done by the alarm in bounded passes. Null when there is no such tenant; a purge already
-   * under way is left as it is and reported.
-   */
-  async requestPurge(reason: string, requestedBy: string): Promise<PurgeProgress | null> {
-    if (!this.profile.get()) return null;
-    const now = Date.now();
-    if (!this.purges.purging) {
-      this.ctx.storage.transactionSync(() => {
-        this.profile.update({ status: "suspended" }, now);
-        this.purges.begin(reason, requestedBy, now);
-      });
-      // A sharded tenant's shards refuse new runs from now on too.
-      const suspended = this.profile.get();
-      if (suspended) await this.pushToShards(suspended);
-    }
-    await this.alarmClock.sync(now);
-    return this.purges.progress();
-  }
-
-  async purgeProgress(): Promise<PurgeProgress | null> {
-    return this.purges.progress();
-  }
-
-  /** A purge's pass (from the alarm); the last one reports to the directory and deletes everything. */
-  private async purgeStep(): Promise<void> {
-    const pass = await purgePass(this.purges, this.env, this.tenantId, Date.now, this.purgeShards());
-    if (!pass.done) {
-      await this.alarmClock.sync(Date.now() + pass.retryInMs);
-      return;
-    }
-    const progress = this.purges.progress();
-    if (!progress) return;
-    // The audit first: a kill after it and before deleteAll runs this again (the record stands).
-    await this.env.DIRECTORY.getByName(directoryShard(this.tenantId)).purgeFinished(
-      this.tenantId,
-      { reason: progress.reason, requestedBy: progress.requestedBy, requestedAt: Date.parse(progress.requestedAt) },
-      pass.counts,
-    );
-    await this.alarmClock.sync(null);
-    await this.ctx.storage.deleteAll();
-    // The object may live on in memory until evicted: its caches must not answer for the tenant.
-    this.gone = true;
-  }
-
-  /** Home's purge reaches a sharded tenant's other shards through these (purge.ts `OtherShards`). */
-  private purgeShards(): OtherShards | undefined {
-    const others = this.otherShards();
-    if (others.length === 0) return undefined;
-    return {
-      purgeRuns: async () => {
-        const parts = await Promise.all(others.map((s) => s.purgeRunsHere()));
-        return {
-          runs: parts.reduce((n, p) => n + p.runs, 0),
-          activeRunsCancelled: parts.reduce((n, p) => n + p.activeRunsCancelled, 0),
-          left: parts.some((p) => p.left),
-        };
-      },
-      wipe: async () => {
-        await Promise.all(others.map((s) => s.wipeShard()));
-      },
-    };
-  }
-
-  /** A shard's part of its tenant's purge: a batch of the runs it indexes; `left` while any remain. */
-  async purgeRunsHere(): Promise<{ runs: number; activeRunsCancelled: number; left: boolean }> {
-    if (this.shard === 0) return { runs: 0, activeRunsCancelled: 0, left: false };
-    const batch = this.purges.runs(PURGE_RUN_BATCH);
-    const purged = await purgeRunBatch(
-      batch,
-      this.env,
-      this.tenantId,
-      () => {},
-      (runId) => this.purges.forgetRun(runId),
-    );
-    return { runs: purged.runs, activeRunsCancelled: purged.activeRunsCancelled, left: batch.length > 0 };
-  }
-
-  /** The last of a shard's part in its tenant's purge: its storage goes. */
-  async wipeShard(): Promise<void> {
-    if (this.shard === 0) return;
-    await this.alarmClock.sync(null);
-    await this.ctx.storage.deleteAll();
-    this.gone = true;
-  }
-
-  /** A new retention deadline: the alarm comes by then (earlier is harmless: the sweep finds nothing due). */
-  private async noteDeadline(at: number): Promise<void> {
-    if (this.lifecycleDue !== undefined) this.lifecycleDue = earliest(this.lifecycleDue, at);
-    const alarmAt = this.alarmClock.dueAt;
-    if (alarmAt === null || alarmAt > at) await this.alarmClock.sync(at);
-  }
-
-  /** Forgets a deleted run (run-deletion.ts says what goes and what stays); false when it had no such run. */
-  async deleteRun(runId: string): Promise<boolean> {
-    const here = await this.deleteRunHere(runId);
-    // A sharded tenant's run is indexed on one of its shards (home does not know which): each forgets it.
-    const there = await Promise.all(this.otherShards().map((s) => s.deleteRunHere(runId)));
-    return here || there.some(Boolean);
-  }
-
-  /** A shard's part of `deleteRun`: its index row and Idempotency-Keys of the run. */
-  async deleteRunHere(runId: string): Promise<boolean> {
-    return this.ctx.storage.transactionSync(() => deleteRunRows(this.sql, runId));
-  }
-
-  // ── budgets ─────────────────────────────────────────────────────────────────
+  // ── budgets (budgets.ts) ────────────────────────────────────────────────────
 
   /** Sets the tenant's budgets (admin); null when there is no such tenant. */
   async setBudgets(policy: BudgetPolicy): Promise<BudgetReport | null> {
-    if (!this.profile.get()) return null;
+    if (!this.c.profile.get()) return null;
     const now = Date.now();
-    const crossings = this.budgets.set(policy, now);
-    if (crossings.length > 0) await this.announce(crossings);
-    return this.budgets.report(monthOf(now), now, await this.runningByProject());
+    await this.c.deliveries.announce(this.c.budgets.set(policy, now));
+    return this.c.budgets.report(monthOf(now), now, await this.c.admission.runningByProject());
   }
 
   /** The month's budgets, spending and thresholds crossed. */
   async budgetReport(month?: string): Promise<BudgetReport> {
     const now = Date.now();
-    return this.budgets.report(month ?? monthOf(now), now, await this.runningByProject());
+    return this.c.budgets.report(month ?? monthOf(now), now, await this.c.admission.runningByProject());
   }
 
-  /** Crossed thresholds go to the webhooks subscribed to `budget.threshold_crossed`. */
-  private async announce(crossings: Crossing[]): Promise<void> {
-    const events = crossings.map((c) => ({
-      eventId: `evt_budget_${c.month}_${c.project ?? "_"}_${c.threshold}`,
-      type: "budget.threshold_crossed",
-      runId: "",
-      projectId: c.project ?? "",
-      tenantId: this.tenantId,
-      occurredAt: new Date(c.at).toISOString(),
-      data: {
-        month: c.month,
-        project: c.project,
-        threshold: c.threshold,
-        limitUsd: c.limitUsd,
-        spentUsd: c.spentUsd,
-        onExceeded: c.onExceeded,
-      },
-    }));
-    await this.acceptEvents(events);
+  // ── retention and purge (retention.ts, upkeep.ts) ───────────────────────────
+
+  /** The retention policy in force; null when there is no such tenant. */
+  async retentionSettings(minSeconds: number): Promise<RetentionSettings | null> {
+    return this.c.profile.get() ? this.c.retention.settings(minSeconds) : null;
   }
 
-  /**
-   * What metrics need of this tenant: runs finished in [from, to), what is in flight now (each
-   * running run is asked for its steps in flight, by pool), and webhook deliveries.
-   */
-  async metricParts(from: number, to: number): Promise<MetricParts> {
-    const backlog = await Promise.all(
-      this.runs.active(MAX_BACKLOG_RUNS).map((id) =>
-        runStub(this.env, id)
-          .backlog()
-          .catch(() => []),
-      ),
-    );
-    const here: MetricParts = {
-      finished: this.runs.finished(from, to),
-      now: this.runs.counts(),
-      backlog: backlog.flat(),
-      webhooks: this.webhooks.stats(from, to),
-      approvals: this.approvals.stats(from, to),
-    };
-    const others = this.otherShards();
-    if (others.length === 0) return here;
-    return mergeMetricParts(here, await Promise.all(others.map((s) => s.metricParts(from, to))));
+  /** Replaces the policy (admin; bounds checked by the API). Deadlines already set stand (retention.ts). */
+  async setRetention(policy: RetentionPolicy, minSeconds: number): Promise<RetentionSettings | "purging" | null> {
+    const tenant = this.c.profile.get();
+    if (!tenant) return null;
+    if (this.c.purges.purging) return "purging";
+    this.c.retention.set(policy);
+    await this.c.push(tenant);
+    return this.c.retention.settings(minSeconds);
   }
 
-  async usage(from: number, to: number, groupBy: UsageGroup): Promise<UsageGroupRow[]> {
-    const others = this.otherShards();
-    if (others.length === 0) return this.runs.usage(from, to, groupBy);
-    const parts = await Promise.all(others.map((s) => s.usage(from, to, groupBy)));
-    return mergeUsage([this.runs.usage(from, to, groupBy), ...parts]);
+  /** What the tenant holds now: hot run state, archives and artifacts, in bytes (GET /v1/usage), on every shard. */
+  async storageHeld(): Promise<{ runStateBytes: number; archiveBytes: number; artifactBytes: number }> {
+    return this.c.upkeep.storageHeld();
   }
 
-  /** The tenant's runs, newest first: a sharded tenant's home merges every shard's page (./shards.ts). */
-  async listRuns(
-    filter: ListRunsFilter,
-  ): Promise<{ items: RunSummary[]; next: { createdAt: number; runId: string } | null }> {
-    const others = this.otherShards();
-    if (others.length === 0) return this.runs.list(filter);
-    const pages = await Promise.all(others.map((s) => s.listRuns(filter)));
-    return mergeRunPages([this.runs.list(filter), ...pages], filter.limit);
+  /** Forgets a deleted run on every shard (run-deletion.ts); false when none had it. */
+  async deleteRun(runId: string): Promise<boolean> {
+    return this.c.upkeep.deleteRun(runId);
   }
 
-  /** The tenant's approval gates across runs: pending oldest first, decided newest first. */
-  async listApprovals(
-    filter: ListApprovalsFilter,
-  ): Promise<{ items: ApprovalView[]; next: { at: number; runId: string; stepId: string } | null }> {
-    return this.approvals.list(filter);
+  /** Starts purging the tenant: suspended at once, the rest done by the alarm in bounded passes. */
+  async requestPurge(reason: string, requestedBy: string): Promise<T.PurgeProgress | null> {
+    return this.c.upkeep.requestPurge(reason, requestedBy);
   }
 
-  // ── webhooks ────────────────────────────────────────────────────────────────
-  async createWebhook(body: CreateWebhookBody, runId: string | null = null) {
-    return this.webhooks.create(body, Date.now(), runId);
+  async purgeProgress(): Promise<T.PurgeProgress | null> {
+    return this.c.purges.progress();
+  }
+
+  // ── webhooks and events (webhooks.ts, deliveries.ts) ────────────────────────
+
+  async createWebhook(body: W.CreateWebhookBody, runId: string | null = null) {
+    return this.c.deliveries.webhooks.create(body, Date.now(), runId);
   }
 
   async listWebhooks() {
-    return this.webhooks.list(Date.now());
+    return this.c.deliveries.webhooks.list(Date.now());
   }
 
   async getWebhook(id: string) {
-    return this.webhooks.get(id, Date.now());
+    return this.c.deliveries.webhooks.get(id, Date.now());
   }
 
-  async updateWebhook(id: string, patch: UpdateWebhookBody) {
-    return this.webhooks.update(id, patch, Date.now());
+  async updateWebhook(id: string, patch: W.UpdateWebhookBody) {
+    return this.c.deliveries.webhooks.update(id, patch, Date.now());
   }
 
   async deleteWebhook(id: string) {
-    const removed = this.webhooks.remove(id);
-    await this.syncAlarm();
-    return removed;
+    return this.c.deliveries.remove(id);
   }
 
   async rotateWebhookSecret(id: string, overlapMs: number) {
-    return this.webhooks.rotate(id, overlapMs, Date.now());
+    return this.c.deliveries.webhooks.rotate(id, overlapMs, Date.now());
   }
 
-  async webhookDeliveries(id: string, q: { status?: Delivery["status"]; eventId?: string; limit: number }) {
-    return this.webhooks.deliveries(id, q);
+  async webhookDeliveries(id: string, q: { status?: W.Delivery["status"]; eventId?: string; limit: number }) {
+    return this.c.deliveries.webhooks.deliveries(id, q);
   }
 
   /** Makes deliveries pending again; the alarm sends them at once. */
   async replayWebhook(id: string, which: { deliveryId: string } | { failedSince: number }) {
-    const ids = this.webhooks.replay(id, which, Date.now());
-    await this.syncAlarm();
-    return ids;
+    return this.c.deliveries.replay(id, which);
   }
 
-  /**
-   * Called by a run's outbox with its new events. Each (endpoint, event) delivery is recorded
-   * with a due timer before this returns, and only then may the run delete its outbox rows: from
-   * here on the tenant's timers, not a queue message, make sure every event is delivered.
-   */
+  /** A run's new events: its outbox rows may go once this returns (deliveries.ts `accept`). */
   async acceptEvents(events: HandedEvent[]): Promise<void> {
-    // A purging tenant's webhooks are being deleted: its runs' last events go nowhere.
-    if (this.purges.purging) return;
-    this.approvals.follow(events);
-    if (this.webhooks.accept(events, Date.now()).length === 0) return;
-    // A send that failed a moment ago backs off; the alarm sends these with the rest.
-    if (Date.now() >= this.sendRetryAt) await this.sendDueDeliveries();
-    await this.syncAlarm();
+    return this.c.deliveries.accept(events);
   }
 
-  /**
-   * Called by the webhooks consumer with a queued "events" message (what runs sent before they
-   * handed their events to `acceptEvents`): the attempts to make now.
-   */
-  async planDeliveries(events: PlannedEvent[]): Promise<DeliveryTask[]> {
-    const tasks = this.webhooks.plan(events, Date.now(), this.policy);
-    // Planning nothing (the common case: no endpoint wants these) changed no timer.
-    if (tasks.length > 0) await this.syncAlarm();
-    return tasks;
+  /** A queued "events" message's attempts to make now (the webhooks consumer's). */
+  async planDeliveries(events: PlannedEvent[]): Promise<W.DeliveryTask[]> {
+    return this.c.deliveries.plan(events);
   }
 
-  async deliveryTask(deliveryId: string): Promise<DeliveryTask | null> {
-    const task = this.webhooks.task(deliveryId, Date.now(), this.policy);
-    await this.syncAlarm();
-    return task;
+  async deliveryTask(deliveryId: string): Promise<W.DeliveryTask | null> {
+    return this.c.deliveries.task(deliveryId);
   }
 
-  async recordDelivery(deliveryId: string, result: AttemptResult): Promise<void> {
-    const recorded = this.webhooks.record(deliveryId, result, Date.now(), this.policy);
-    if (recorded) writePoints(this.env.ANALYTICS, [webhookPoint(this.tenantId, recorded, result)]);
-    await this.syncAlarm();
+  async recordDelivery(deliveryId: string, result: W.AttemptResult): Promise<void> {
+    return this.c.deliveries.record(deliveryId, result);
   }
 
-  /** Starts admitted runs, and puts due webhook deliveries back on the webhooks queue. */
+  // ── the one alarm ───────────────────────────────────────────────────────────
+
+  /** Starts admitted runs, sends due deliveries, sweeps retention, hands a shard's settlements home. */
   override async alarm(): Promise<void> {
-    this.alarmClock.fired();
-    if (this.purges.purging) return this.purgeStep();
-    // Opened runs never heard of: a run whose object does not exist was never created, and the
-    // slot it held goes to the next waiting run.
-    let freed = false;
-    for (const runId of this.runs.unconfirmed(Date.now() - OPENED_CHECK_MS)) {
-      if (await runStub(this.env, runId).get(this.tenantId)) {
-        this.runs.confirmed(runId);
-        continue;
-      }
-      this.runs.forget(runId);
-      freed = true;
-    }
-    const tenant = this.profile.get();
-    if (freed && tenant?.status === "active") this.runs.admit(this.concurrency(tenant, Date.now()));
-    for (const runId of this.runs.toStart()) {
-      await runStub(this.env, runId).start();
-      this.runs.markStarted(runId);
-    }
-    await this.sendDueDeliveries();
-    // Retention: a bounded batch of what is due, if anything is; more due comes straight back.
-    const due = this.lifecycleDue === undefined ? this.lifecycle.nextDue() : this.lifecycleDue;
-    if (due !== null && due <= Date.now())
-      this.lifecycleDue = (await this.lifecycle.sweep(Date.now())).more ? Date.now() : undefined;
-    else this.lifecycleDue = due;
-    await this.settleAtHome();
+    this.host.alarm.fired();
+    if (this.c.purges.purging) return this.c.upkeep.purgeStep();
+    await this.c.admission.startDue();
+    await this.c.deliveries.sendDue();
+    await this.c.upkeep.sweep();
+    await this.c.ring.settleAtHome();
     await this.syncAlarm();
   }
 
-  /**
-   * Puts due deliveries on the webhooks queue. A timer moves only once its message is sent, so a
-   * send that fails leaves its deliveries due, and the alarm backs off instead of spinning on them.
-   * More than a pass's worth due: the alarm comes straight back for the rest.
-   */
-  private async sendDueDeliveries(): Promise<void> {
-    const due = this.webhooks.due(Date.now());
-    if (due.length === 0) return;
-    const tenantId = this.tenantId;
-    const { sent, error } = await sendChunked(
-      this.env.QUEUE_WEBHOOKS,
-      due.map((deliveryId) => ({ kind: "delivery" as const, tenantId, deliveryId })),
-    );
-    this.webhooks.leaseSent(due.slice(0, sent), Date.now(), this.policy);
-    if (error === null) {
-      this.sendFailures = 0;
-      return;
-    }
-    this.sendFailures++;
-    const backoffMs = Math.min(SEND_BACKOFF_MAX_MS, SEND_BACKOFF_BASE_MS * 2 ** (this.sendFailures - 1));
-    this.sendRetryAt = Date.now() + backoffMs;
-    logError("tenant.delivery_send_failed", {
-      tenantId,
-      due: due.length,
-      sent,
-      failures: this.sendFailures,
-      backoffMs,
-      error: String(error),
-    });
-  }
-
+  /** The alarm at the earliest thing any concern has due (a purge's passes own it until done). */
   private async syncAlarm(): Promise<void> {
-    // A purge's passes own the alarm until the purge is done.
-    if (this.purges.purging) return this.alarmClock.sync(this.alarmClock.dueAt ?? Date.now());
-    // Due deliveries whose last send failed wait for the backoff, not for the past.
-    const deliveries = this.webhooks.nextDue();
-    const nextDelivery = deliveries === null ? null : Math.max(deliveries, this.sendRetryAt);
-    if (this.lifecycleDue === undefined) this.lifecycleDue = this.lifecycle.nextDue();
+    const { alarm } = this.host;
+    if (this.c.purges.purging) return alarm.sync(alarm.dueAt ?? Date.now());
+    const { runs, deliveries, upkeep, ring } = this.c;
     const next =
-      this.runs.toStart().length > 0
+      runs.toStart().length > 0
         ? Date.now()
-        : earliest(earliest(nextDelivery, this.runs.nextUnconfirmed()), this.lifecycleDue);
-    // A shard's waiting settlements (none, and no statement, at home).
-    await this.alarmClock.sync(this.shard === 0 ? next : earliest(next, this.settlements.nextDue()));
+        : earliest(earliest(deliveries.nextDue(), runs.nextUnconfirmed()), upkeep.nextDue());
+    await alarm.sync(earliest(next, ring.nextDue()));
   }
 }
