@@ -27,7 +27,13 @@ export const OPENAPI_INFO = {
     version: "1.0.0",
     description:
       "Runs step graphs that generate software, on Cloudflare Workers. Errors are RFC 9457 problem+json with a stable `code`.",
+    // Not open source: SPDX names a licence of its own with a LicenseRef- identifier.
+    license: { name: "Proprietary", identifier: "LicenseRef-Proprietary" },
   },
+  servers: [
+    { url: "/", description: "The deployment serving this document" },
+    { url: "http://127.0.0.1:8787", description: "The local runtime (`npm start`)" },
+  ],
 } as const;
 
 export function createApp() {
