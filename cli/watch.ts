@@ -1,5 +1,5 @@
 /** Following a run live: per-step progress on a terminal, one line per event otherwise. */
-import type { EventEnvelope, FactoryClient, RunView } from "../client/index.ts";
+import type { EventEnvelope, FactoryClient, RunView } from "@factory-runtime/client";
 
 type StepState = { id: string; status: string; attempts: number; hint?: string };
 

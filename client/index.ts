@@ -35,6 +35,7 @@ import type { RunStatus } from "../schema/vocabulary.ts";
 import type { RetentionPolicy, RetentionSettings } from "../schema/retention.ts";
 import type { PurgeAudit, PurgeProgress, PurgeTenantBody } from "../schema/tenants.ts";
 
+// The API's bodies and views the methods take and return: the runtime's own zod schemas' types.
 export type { AllowedFingerprint, ArtifactDiff, ArtifactList, ArtifactVersion, ArtifactVersionList, ScanSettings };
 export type {
   ApprovalList,
@@ -50,13 +51,17 @@ export type {
 export type { BudgetReport, Metrics };
 export type { PurgeAudit, PurgeProgress, RetentionPolicy, RetentionSettings };
 
+/** How a {@link FactoryClient} reaches the runtime. */
 export interface ClientOptions {
+  /** The runtime's origin, e.g. `https://factory.example.com` (a trailing slash is ignored). */
   baseUrl: string;
+  /** A tenant API key (`frk_…`), or the admin token for the admin methods. Sent as a Bearer token. */
   apiKey: string;
   /** Attempts after the first, for 429, 5xx and network errors (default 4). */
   maxRetries?: number;
   /** Longest single wait between attempts, whatever Retry-After says (default 30 s). */
   maxDelayMs?: number;
+  /** The fetch to call (default: the global one); tests and Workers service bindings pass their own. */
   fetch?: typeof fetch;
 }
 
@@ -68,10 +73,14 @@ export type ProblemCode = ApiErrorCode | (string & {});
 
 /** An API refusal: the problem+json body, with its stable code. */
 export class FactoryApiError extends Error {
+  /** The HTTP status of the answer. */
   readonly status: number;
+  /** The problem's stable code (`run.not_found`, …): branch on this, not on the message. */
   readonly code: ProblemCode;
+  /** The whole problem+json body: `title`, `detail`, field `errors`, and any extension members. */
   readonly problem: Problem;
 
+  /** Made by the client from a refusal's status and problem+json body. */
   constructor(status: number, problem: Problem) {
     super(`${problem.title} (${problem.code})`);
     this.name = "FactoryApiError";
@@ -81,6 +90,7 @@ export class FactoryApiError extends Error {
   }
 }
 
+/** A run control: `cancel` (nothing new starts), `pause` (nothing new is dispatched), `resume`. */
 export type RunControl = "cancel" | "pause" | "resume";
 
 /** Every route the client calls, as the OpenAPI document names it (a test checks the document). */
@@ -126,6 +136,10 @@ export const CLIENT_ROUTES = [
 
 const TERMINAL = new Set<RunStatus>(["succeeded", "failed", "cancelled"]);
 
+/**
+ * The v1 API, one method per operation. Every call is retried on 429, 5xx and network errors
+ * (honouring Retry-After); a refusal throws {@link FactoryApiError}.
+ */
 export class FactoryClient {
   private readonly baseUrl: string;
   private readonly apiKey: string;
@@ -133,6 +147,7 @@ export class FactoryClient {
   private readonly maxDelayMs: number;
   private readonly fetchImpl: typeof fetch;
 
+  /** A client for one runtime and one key. It keeps no connection: make one per key and reuse it. */
   constructor(options: ClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.apiKey = options.apiKey;
@@ -141,19 +156,27 @@ export class FactoryClient {
     this.fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
   }
 
+  /**
+   * Starts a run from a blueprint or an explicit step graph (`createRun`). The Idempotency-Key (a
+   * fresh UUID unless given) is the same on every retry, so a retried call never starts two runs;
+   * pass your own to make a later call with the same key answer the same run.
+   */
   createRun(body: CreateRunInput, options: { idempotencyKey?: string } = {}): Promise<CreatedRun> {
     const key = options.idempotencyKey ?? crypto.randomUUID();
     return this.json("POST", "/v1/runs", body, { "idempotency-key": key });
   }
 
+  /** A run with its steps (`getRun`); an archived run is answered from its archive. */
   getRun(id: string): Promise<RunView> {
     return this.json("GET", `/v1/runs/${enc(id)}`);
   }
 
+  /** The tenant's runs, newest first (`listRuns`); pass `nextCursor` back as `cursor` to page on. */
   listRuns(query: { project?: string; status?: RunStatus; cursor?: string; limit?: number } = {}): Promise<RunList> {
     return this.json("GET", `/v1/runs${qs(query)}`);
   }
 
+  /** Cancels, pauses or resumes a run (`cancelRun`, `pauseRun`, `resumeRun`); answers the run after the change. */
   control(id: string, action: RunControl): Promise<RunView> {
     return this.json("POST", `/v1/runs/${enc(id)}/${action}`);
   }
@@ -171,6 +194,7 @@ export class FactoryClient {
     return this.json("POST", `/v1/runs/${enc(id)}/retry`);
   }
 
+  /** A page of the run's event log, in order (`listRunEvents`); `nextAfter` is the next page's `after`. */
   events(id: string, query: { after?: number; limit?: number } = {}): Promise<EventPage> {
     return this.json("GET", `/v1/runs/${enc(id)}/events${qs(query)}`);
   }
@@ -202,10 +226,12 @@ export class FactoryClient {
     return this.json("POST", `/v1/runs/${enc(id)}/steps/${enc(stepId)}/${decision}`, comment ? { comment } : {});
   }
 
+  /** Approves a waiting approval gate (`approveStep`); see {@link FactoryClient.decide}. */
   approve(id: string, stepId: string, comment?: string): Promise<DecisionView> {
     return this.decide(id, stepId, "approve", comment);
   }
 
+  /** Rejects a waiting approval gate (`rejectStep`): the step fails with `approval.rejected`. */
   reject(id: string, stepId: string, comment?: string): Promise<DecisionView> {
     return this.decide(id, stepId, "reject", comment);
   }
@@ -222,6 +248,7 @@ export class FactoryClient {
     return this.json("GET", `/v1/approvals${qs(query)}`);
   }
 
+  /** The run's artifact manifest (`listRunArtifacts`): name, size, sha256, status, scan and lineage. */
   artifacts(id: string): Promise<ArtifactList> {
     return this.json("GET", `/v1/runs/${enc(id)}/artifacts`);
   }
@@ -256,10 +283,12 @@ export class FactoryClient {
     );
   }
 
+  /** The blueprints a run can name (`listBlueprints`), with their input schemas. */
   blueprints(): Promise<BlueprintList> {
     return this.json("GET", "/v1/blueprints");
   }
 
+  /** What the tenant's finished runs used and cost, grouped by project, blueprint or day (`getUsage`). */
   usage(query: { from?: string; to?: string; groupBy?: "project" | "blueprint" | "day" } = {}): Promise<UsageReport> {
     return this.json("GET", `/v1/usage${qs(query)}`);
   }
@@ -293,10 +322,12 @@ export class FactoryClient {
     return this.json("POST", `/v1/admin/tenants/${enc(tenantId)}/scanning/allow`, body);
   }
 
+  /** Accepted fingerprints (all projects, or one) with the audit trail of changes (admin token). */
   allowList(tenantId: string, project?: string): Promise<{ items: AllowedFingerprint[]; audit: ScanAuditEntry[] }> {
     return this.json("GET", `/v1/admin/tenants/${enc(tenantId)}/scanning/allow${qs({ project })}`);
   }
 
+  /** Takes a fingerprint off a project's allow list (admin token; audited). */
   async disallowFingerprint(tenantId: string, project: string, fingerprint: string): Promise<void> {
     await this.request(
       "DELETE",

@@ -55,6 +55,7 @@ admin.use("/tenants/:id/*", forgetTenantKeys);
 admin.openapi(
   createRoute({
     method: "post",
+    operationId: "createTenant",
     path: "/tenants",
     summary: "Create a tenant",
     security,
@@ -85,6 +86,7 @@ admin.openapi(
 admin.openapi(
   createRoute({
     method: "get",
+    operationId: "getTenant",
     path: "/tenants/{id}",
     summary: "A tenant, with its running and waiting runs",
     security,
@@ -101,6 +103,7 @@ admin.openapi(
 admin.openapi(
   createRoute({
     method: "patch",
+    operationId: "updateTenant",
     path: "/tenants/{id}",
     summary: "Suspend or reactivate a tenant, change its limits or weight",
     security,
@@ -124,6 +127,7 @@ admin.openapi(
 admin.openapi(
   createRoute({
     method: "put",
+    operationId: "setTenantBudgets",
     path: "/tenants/{id}/budgets",
     summary: "Set a tenant's monthly cost budgets (tenant-wide and per project), thresholds and what a breach does",
     security,
@@ -146,6 +150,7 @@ admin.openapi(
 admin.openapi(
   createRoute({
     method: "put",
+    operationId: "setTenantRetention",
     path: "/tenants/{id}/retention",
     summary:
       "Set a tenant's retention policy: how long finished runs stay hot, archives and artifacts are kept (per project overrides)",
@@ -176,6 +181,7 @@ admin.openapi(
 admin.openapi(
   createRoute({
     method: "get",
+    operationId: "getTenantRetention",
     path: "/tenants/{id}/retention",
     summary: "A tenant's retention policy in force",
     security,
@@ -197,6 +203,7 @@ admin.openapi(
 admin.openapi(
   createRoute({
     method: "delete",
+    operationId: "purgeTenant",
     path: "/tenants/{id}",
     summary:
       "Purge a tenant: suspended at once (its keys are refused), then its runs, artifacts, webhooks, keys and object are deleted in the background",
@@ -229,6 +236,7 @@ admin.openapi(
 admin.openapi(
   createRoute({
     method: "get",
+    operationId: "listTenantPurges",
     path: "/tenants/{id}/purges",
     summary: "Audit records of a tenant id's purges (kept after the tenant is gone), newest first",
     security,
@@ -247,6 +255,7 @@ admin.openapi(
 admin.openapi(
   createRoute({
     method: "post",
+    operationId: "createApiKey",
     path: "/tenants/{id}/keys",
     summary: "Create an API key; the key is shown once",
     security,
@@ -271,6 +280,7 @@ admin.openapi(
 admin.openapi(
   createRoute({
     method: "get",
+    operationId: "listApiKeys",
     path: "/tenants/{id}/keys",
     summary: "A tenant's keys (never the keys themselves)",
     security,
@@ -290,6 +300,7 @@ admin.openapi(
 admin.openapi(
   createRoute({
     method: "delete",
+    operationId: "revokeApiKey",
     path: "/tenants/{id}/keys/{keyId}",
     summary: "Revoke a key at once",
     security,
@@ -306,6 +317,7 @@ admin.openapi(
 admin.openapi(
   createRoute({
     method: "post",
+    operationId: "rotateApiKey",
     path: "/tenants/{id}/keys/{keyId}/rotate",
     summary: "Replace a key: a new one with the same scopes; the old one lasts `overlapMs` more",
     security,
@@ -334,6 +346,7 @@ const BreakerParam = z.object({
 admin.openapi(
   createRoute({
     method: "get",
+    operationId: "listBreakers",
     path: "/breakers",
     summary: "Every external dependency's circuit breaker: state, configuration, recent transitions",
     security,
@@ -345,6 +358,7 @@ admin.openapi(
 admin.openapi(
   createRoute({
     method: "get",
+    operationId: "getBreaker",
     path: "/breakers/{name}",
     summary: "One dependency's circuit breaker (defaults for one never configured nor tripped)",
     security,
@@ -357,6 +371,7 @@ admin.openapi(
 admin.openapi(
   createRoute({
     method: "put",
+    operationId: "configureBreaker",
     path: "/breakers/{name}",
     summary: "Configure a dependency's circuit breaker: thresholds, window, cool-down, jitter, probes",
     security,
@@ -378,6 +393,7 @@ const PoolParam = z.object({ pool: z.enum(EXTERNAL_POOLS).openapi({ param: { nam
 admin.openapi(
   createRoute({
     method: "post",
+    operationId: "createWorkerToken",
     path: "/pools/{pool}/tokens",
     summary: "Create a worker token for an external pool; shown once",
     security,
@@ -396,6 +412,7 @@ admin.openapi(
 admin.openapi(
   createRoute({
     method: "delete",
+    operationId: "revokeWorkerToken",
     path: "/pools/{pool}/tokens/{tokenId}",
     summary: "Revoke a worker token",
     security,
@@ -419,6 +436,7 @@ admin.openapi(
 admin.openapi(
   createRoute({
     method: "get",
+    operationId: "getPoolBacklog",
     path: "/pools/{pool}",
     summary: "An external pool's backlog: steps waiting and the age of the oldest (for autoscalers)",
     security,
@@ -440,6 +458,7 @@ admin.openapi(
 admin.openapi(
   createRoute({
     method: "get",
+    operationId: "getPlatformMetrics",
     path: "/metrics",
     summary: "Platform-wide SLA, backlog and webhook metrics: every tenant's, combined",
     security,
@@ -471,6 +490,7 @@ admin.openapi(
 admin.openapi(
   createRoute({
     method: "get",
+    operationId: "listTenants",
     path: "/tenants",
     summary: "Every tenant's id",
     security,

@@ -27,7 +27,14 @@ export const OPENAPI_INFO = {
     version: "1.0.0",
     description:
       "Runs step graphs that generate software, on Cloudflare Workers. Errors are RFC 9457 problem+json with a stable `code`.",
+    // Not open source: SPDX names a licence of its own with a LicenseRef- identifier.
+    license: { name: "Proprietary", identifier: "LicenseRef-Proprietary" },
   },
+  // Mutable, as the document builder's type wants (the object is `as const`).
+  servers: [
+    { url: "/", description: "The deployment serving this document" },
+    { url: "http://127.0.0.1:8787", description: "The local runtime (`npm start`)" },
+  ] as { url: string; description: string }[],
 } as const;
 
 export function createApp() {

@@ -41,6 +41,7 @@ for (const decision of ["approve", "reject"] as const) {
   gates.openapi(
     createRoute({
       method: "post",
+      operationId: `${decision}Step`,
       path: `/{id}/steps/{stepId}/${decision}`,
       summary: `${decision === "approve" ? "Approve" : "Reject"} a waiting approval gate (scope approvals:grant)`,
       description:
@@ -86,6 +87,7 @@ for (const decision of ["approve", "reject"] as const) {
 gates.openapi(
   createRoute({
     method: "post",
+    operationId: "sendSignal",
     path: "/{id}/signals/{name}",
     summary: "Send the run a signal: its JSON body becomes the output of the step that waits for it",
     description:
@@ -139,6 +141,7 @@ export const approvals = newApi();
 approvals.openapi(
   createRoute({
     method: "get",
+    operationId: "listApprovals",
     path: "/",
     summary: "The tenant's approval gates across runs: pending (oldest first) or decided (newest first)",
     security,

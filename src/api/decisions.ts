@@ -50,7 +50,9 @@ export const decisions = newApi();
 decisions.openapi(
   createRoute({
     method: "get",
+    operationId: "getDecisionLink",
     path: "/{token}",
+    security: [], // the link's signed token is its credential
     summary: "A decision link's confirmation page: what it would decide, and a button that does (POST)",
     request: { params: TokenParam },
     responses: {
@@ -74,7 +76,9 @@ decisions.openapi(
 decisions.openapi(
   createRoute({
     method: "post",
+    operationId: "redeemDecisionLink",
     path: "/{token}",
+    security: [], // the link's signed token is its credential
     summary: "Redeem a decision link: approves or rejects its gate, once",
     description:
       "A used link answers 409 approval.link_used; an expired one 410 approval.link_expired; a tampered one " +

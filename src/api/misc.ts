@@ -14,8 +14,10 @@ import { AppError } from "../errors";
 export const health = newApi().openapi(
   createRoute({
     method: "get",
+    operationId: "getHealth",
     path: "/healthz",
     summary: "Liveness",
+    security: [], // public: a load balancer's probe has no key
     responses: {
       200: json(z.object({ status: z.literal("ok") }), "alive"),
     },
@@ -26,6 +28,7 @@ export const health = newApi().openapi(
 export const blueprints = newApi().openapi(
   createRoute({
     method: "get",
+    operationId: "listBlueprints",
     path: "/",
     summary: "The blueprints a run can name",
     security: [{ bearer: [] }],
@@ -40,6 +43,7 @@ export const blueprints = newApi().openapi(
 export const usage = newApi().openapi(
   createRoute({
     method: "get",
+    operationId: "getUsage",
     path: "/",
     summary: "What the tenant's finished runs used, by project or by day, from recorded attempts",
     security: [{ bearer: [] }],
@@ -75,6 +79,7 @@ export const usage = newApi().openapi(
 export const budgets = newApi().openapi(
   createRoute({
     method: "get",
+    operationId: "getBudgets",
     path: "/",
     summary: "The tenant's cost budgets this month: spent, committed by running runs, forecast, thresholds crossed",
     security: [{ bearer: [] }],
@@ -93,6 +98,7 @@ export const budgets = newApi().openapi(
 export const retention = newApi().openapi(
   createRoute({
     method: "get",
+    operationId: "getRetention",
     path: "/",
     summary: "The tenant's retention policy: how long finished runs stay hot, archives and artifacts are kept",
     security: [{ bearer: [] }],
@@ -112,6 +118,7 @@ export const retention = newApi().openapi(
 export const metrics = newApi().openapi(
   createRoute({
     method: "get",
+    operationId: "getMetrics",
     path: "/",
     summary: "SLA metrics of the tenant's runs, computed from what they recorded",
     security: [{ bearer: [] }],

@@ -28,6 +28,7 @@ export const projects = newApi();
 projects.openapi(
   createRoute({
     method: "get",
+    operationId: "listProjectArtifacts",
     path: "/{project}/artifacts",
     summary: "The latest published version of each of a project's artifacts",
     security,
@@ -46,6 +47,7 @@ projects.openapi(
 projects.openapi(
   createRoute({
     method: "get",
+    operationId: "listArtifactVersions",
     path: "/{project}/artifacts/{name}/versions",
     summary: "Every published version of an artifact, newest first (cursor-paged)",
     security,
@@ -82,6 +84,7 @@ projects.openapi(
 projects.openapi(
   createRoute({
     method: "get",
+    operationId: "diffArtifactVersions",
     path: "/{project}/artifacts/{name}/versions/{version}/diff",
     summary: "Files added, removed and changed between two zip versions (names and sizes, never contents)",
     security,
@@ -119,6 +122,7 @@ projects.openapi(
 projects.openapi(
   createRoute({
     method: "get",
+    operationId: "downloadArtifactVersion",
     path: "/{project}/artifacts/{name}/versions/{version}/content",
     summary:
       "Download a published version (streamed from R2); it outlives the run that published it for as long as the retention keeps the version",
@@ -145,6 +149,7 @@ projects.openapi(
 const pinRoute = (method: "put" | "delete") =>
   createRoute({
     method,
+    operationId: method === "put" ? "pinArtifactVersion" : "unpinArtifactVersion",
     path: "/{project}/artifacts/{name}/versions/{version}/pin",
     summary:
       method === "put"

@@ -18,6 +18,7 @@ export const runDeletion = newApi();
 runDeletion.openapi(
   createRoute({
     method: "delete",
+    operationId: "deleteRun",
     path: "/{id}",
     summary: "Delete a finished run now: its object's state, its archive, its artifacts and its index row",
     description:

@@ -57,6 +57,7 @@ export const runs = newApi();
 runs.openapi(
   createRoute({
     method: "post",
+    operationId: "createRun",
     path: "/",
     summary: "Start a run from a blueprint or an explicit step graph",
     security,
@@ -160,6 +161,7 @@ runs.openapi(
 runs.openapi(
   createRoute({
     method: "get",
+    operationId: "listRuns",
     path: "/",
     summary: "List the tenant's runs, newest first",
     security,
@@ -186,6 +188,7 @@ runs.openapi(
 runs.openapi(
   createRoute({
     method: "get",
+    operationId: "getRun",
     path: "/{id}",
     summary: "A run with its steps",
     security,
@@ -213,6 +216,7 @@ for (const [action, summary] of Object.entries(CONTROLS) as [RunControl, string]
   runs.openapi(
     createRoute({
       method: "post",
+      operationId: `${action}Run`,
       path: `/{id}/${action}`,
       summary,
       security,
@@ -235,6 +239,7 @@ for (const [action, summary] of Object.entries(CONTROLS) as [RunControl, string]
 runs.openapi(
   createRoute({
     method: "post",
+    operationId: "retryRun",
     path: "/{id}/retry",
     summary: "Re-run a failed or cancelled run: a new run that keeps the succeeded steps' outputs and artifacts",
     description: "Idempotent: retrying the same run again returns the run the first retry created.",
@@ -267,6 +272,7 @@ runs.openapi(
 runs.openapi(
   createRoute({
     method: "get",
+    operationId: "listRunEvents",
     path: "/{id}/events",
     summary: "The run's event log, in order: a JSON page, or live as text/event-stream",
     description:
@@ -314,6 +320,7 @@ runs.openapi(
 runs.openapi(
   createRoute({
     method: "get",
+    operationId: "getRunUsage",
     path: "/{id}/usage",
     summary: "What the run used, in total and per pool, and what it cost (so far, until it ends)",
     security,
@@ -349,6 +356,7 @@ runs.openapi(
 runs.openapi(
   createRoute({
     method: "get",
+    operationId: "listRunArtifacts",
     path: "/{id}/artifacts",
     summary: "The run's artifact manifest",
     security,
@@ -371,6 +379,7 @@ runs.openapi(
 runs.openapi(
   createRoute({
     method: "get",
+    operationId: "downloadRunArtifact",
     path: "/{id}/artifacts/{name}",
     summary: "Download one artifact (streamed from R2)",
     security,

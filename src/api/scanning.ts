@@ -20,6 +20,7 @@ export const scanning = newApi();
 scanning.openapi(
   createRoute({
     method: "get",
+    operationId: "getScanSettings",
     path: "/tenants/{id}/scanning",
     summary: "A tenant's secret-scanning policy: its default (block unless set) and per-project policies",
     security,
@@ -36,6 +37,7 @@ scanning.openapi(
 scanning.openapi(
   createRoute({
     method: "patch",
+    operationId: "updateScanSettings",
     path: "/tenants/{id}/scanning",
     summary: "Set the default policy and per-project policies (block or warn; null: the project inherits)",
     security,
@@ -58,6 +60,7 @@ scanning.openapi(
 scanning.openapi(
   createRoute({
     method: "get",
+    operationId: "listAllowedFingerprints",
     path: "/tenants/{id}/scanning/allow",
     summary: "Accepted fingerprints (all projects, or one) and the audit trail of scanning changes",
     security,
@@ -74,6 +77,7 @@ scanning.openapi(
 scanning.openapi(
   createRoute({
     method: "post",
+    operationId: "allowFingerprint",
     path: "/tenants/{id}/scanning/allow",
     summary: "Accept a reviewed finding: its fingerprint no longer blocks the project's new runs (audited)",
     security,
@@ -97,6 +101,7 @@ scanning.openapi(
 scanning.openapi(
   createRoute({
     method: "delete",
+    operationId: "disallowFingerprint",
     path: "/tenants/{id}/scanning/allow/{project}/{fingerprint}",
     summary: "Take a fingerprint off a project's allow list (audited)",
     security,

@@ -53,6 +53,7 @@ export const webhooks = newApi();
 webhooks.openapi(
   createRoute({
     method: "post",
+    operationId: "createWebhook",
     path: "/",
     summary: "Register an endpoint; its signing secret is shown once",
     security,
@@ -74,6 +75,7 @@ webhooks.openapi(
 webhooks.openapi(
   createRoute({
     method: "get",
+    operationId: "listWebhooks",
     path: "/",
     summary: "The tenant's endpoints",
     security,
@@ -88,6 +90,7 @@ webhooks.openapi(
 webhooks.openapi(
   createRoute({
     method: "get",
+    operationId: "getWebhook",
     path: "/{id}",
     summary: "One endpoint",
     security,
@@ -101,6 +104,7 @@ webhooks.openapi(
 webhooks.openapi(
   createRoute({
     method: "patch",
+    operationId: "updateWebhook",
     path: "/{id}",
     summary: "Change an endpoint; `enabled: true` re-enables one disabled after failures",
     security,
@@ -126,6 +130,7 @@ webhooks.openapi(
 webhooks.openapi(
   createRoute({
     method: "delete",
+    operationId: "deleteWebhook",
     path: "/{id}",
     summary: "Remove an endpoint and its delivery log",
     security,
@@ -142,6 +147,7 @@ webhooks.openapi(
 webhooks.openapi(
   createRoute({
     method: "post",
+    operationId: "rotateWebhookSecret",
     path: "/{id}/rotate-secret",
     summary: "A new signing secret; the old one also signs until the overlap ends",
     security,
@@ -169,6 +175,7 @@ webhooks.openapi(
 webhooks.openapi(
   createRoute({
     method: "get",
+    operationId: "listWebhookDeliveries",
     path: "/{id}/deliveries",
     summary: "Delivery attempts, newest first: status code, latency, response excerpt, error",
     security,
@@ -196,6 +203,7 @@ const Replayed = z.object({ replayed: z.array(z.string()) }).openapi("Replayed")
 webhooks.openapi(
   createRoute({
     method: "post",
+    operationId: "replayWebhookDelivery",
     path: "/{id}/deliveries/{deliveryId}/replay",
     summary: "Send one delivery again",
     security,
@@ -225,6 +233,7 @@ webhooks.openapi(
 webhooks.openapi(
   createRoute({
     method: "post",
+    operationId: "replayFailedWebhookDeliveries",
     path: "/{id}/replay",
     summary: "Send again every failed delivery created since a time",
     security,

@@ -98,6 +98,7 @@ export const workers = newApi();
 workers.openapi(
   createRoute({
     method: "post",
+    operationId: "leaseStep",
     path: "/{pool}/leases",
     summary: "Lease the next step of the pool (long poll); 204 when none arrived in time",
     security,
@@ -154,6 +155,7 @@ workers.openapi(
 workers.openapi(
   createRoute({
     method: "post",
+    operationId: "heartbeatLease",
     path: "/{pool}/leases/{lease}/heartbeat",
     summary: "Keep a lease alive; 409 means stop",
     security,
@@ -174,6 +176,7 @@ workers.openapi(
 workers.openapi(
   createRoute({
     method: "put",
+    operationId: "uploadLeaseArtifact",
     path: "/{pool}/leases/{lease}/artifacts/{name}",
     summary: "Upload an artifact of the leased attempt (the body is its bytes)",
     security,
@@ -227,6 +230,7 @@ const Outcome = z.discriminatedUnion("outcome", [
 workers.openapi(
   createRoute({
     method: "post",
+    operationId: "reportLeaseResult",
     path: "/{pool}/leases/{lease}/result",
     summary: "Report the leased attempt's outcome; artifacts are named, and must have been uploaded",
     security,

@@ -8,20 +8,33 @@ import type { JobDeclaration } from "../../schema/jobs";
 import type { Artifact, SpawnStep } from "../../schema/run";
 import type { Completion, CompletionRequest } from "./agents/providers";
 
+/** Where a handler writes its artifacts (`ctx.artifacts`); each one is scanned for secrets as it is written. */
 export interface ArtifactWriter {
   /** Stores bytes in R2 under this attempt's tenant-scoped prefix and records size and sha256. */
   put(name: string, body: string | Uint8Array, contentType: string): Promise<Artifact>;
 }
 
+/**
+ * What a handler is given for one attempt of one step. Everything on it is scoped to that attempt:
+ * a later attempt of the same step gets a new context, and what this one writes or reports after
+ * the run stopped wanting it is refused.
+ */
 export interface JobContext<I> {
+  /** The step's input, already validated by the declaration's `input` schema. */
   input: I;
   /** Outputs of the steps this one depends on, by step id. */
   upstream: JsonObject;
+  /** The run's id (`run_…`). */
   runId: string;
+  /** The step's id, unique in its run. */
   stepId: string;
+  /** This attempt's number (1 for the first): the fencing token the run checks on every report. */
   attempt: number;
+  /** The tenant the run belongs to; artifacts and usage are charged to it. */
   tenantId: string;
+  /** The run's W3C trace id, for the handler's own outbound calls and logs. */
   traceId: string;
+  /** Writes the attempt's artifacts to R2 (see {@link ArtifactWriter}). */
   artifacts: ArtifactWriter;
   /** Aborted when the attempt's timeout passes or the run no longer wants it (cancelled, superseded). */
   signal: AbortSignal;
@@ -45,10 +58,23 @@ export interface JobContext<I> {
 
 /** A job type: its declaration (schema/jobs/) and its handler. */
 export interface JobDefinition<I = unknown, O = unknown> extends JobDeclaration<I, O> {
+  /** The handler: one attempt of one step. Its output must fit the declaration's `output` schema. */
   run(ctx: JobContext<I>): Promise<O>;
 }
 
-/** Gives a declared job type its handler, typed by the declaration's input and output. */
+/**
+ * Gives a declared job type its handler, typed by the declaration's input and output. List the
+ * result in `src/data/jobs/index.ts`; the typecheck fails while a declared type has no handler.
+ *
+ * The handler returns its output (JSON, at most 256 KiB: larger results are artifacts) or throws:
+ * `NonRetryableError` fails the step at once, `RetryAfterError` names the wait before the next
+ * attempt, anything else is retried with the step's backoff. It may run more than once for a step
+ * (at-least-once attempts), so its side effects must tolerate a repeat.
+ *
+ * @example
+ * // src/data/jobs/system.ts: the declaration is schema/jobs/system.ts's `echo`
+ * export const echo = defineJob(SYSTEM.echo, async ({ input }) => input);
+ */
 export function defineJob<I, O, const T extends string>(
   declaration: JobDeclaration<I, O> & { type: T },
   run: (ctx: JobContext<I>) => Promise<O>,

@@ -1,7 +1,7 @@
 /**
  * The chaos drill's reading of a run's event log: each step's attempts with their times and
  * outcomes, which of them a kill of the runtime cut short, and whether a failed step is explained
- * by kills alone (the rule in the README's "Reliability" section).
+ * by kills alone (the rule in docs/reliability.md).
  */
 
 /** A kill of the whole runtime: SIGKILL at `killedAt`, serving again from `upAt`. */

@@ -108,7 +108,7 @@ describe("no planted secret on any surface", () => {
       const runMs = Date.parse(events.at(-1)!.occurredAt) - Date.parse(events[0]!.occurredAt);
       samples.push({ scanMs: scanned.data.durationMs!, runMs, bytes: scanned.data.bytes!, files: scanned.data.files! });
     }
-    // Printed for the record (README, Artifacts): not a benchmark, one warm local runtime.
+    // Printed for the record (docs/artifacts.md): not a benchmark, one warm local runtime.
     console.log("microservice zip scan", JSON.stringify(samples));
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     expect(median(samples.map((s) => s.scanMs))).toBeLessThan(median(samples.map((s) => s.runMs)));

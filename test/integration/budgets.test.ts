@@ -103,7 +103,7 @@ describe("cost budgets", () => {
     const refused = await api("/v1/runs", { method: "POST", key, json: cheap() });
     expect(refused.status).toBe(429);
     // Spent: what the admitted runs cost (each priced alone, to a millionth), no more. The bound
-    // is those runs; it is documented in the README.
+    // is those runs; it is documented in docs/budgets-and-breakers.md.
     const usage = async () =>
       (
         (await (await api("/v1/usage?groupBy=project", { key })).json()) as {

@@ -13,3 +13,24 @@ it("schema/openapi.json is the document the API generates (UPDATE_OPENAPI=1 rewr
     expect.arrayContaining(["/v1/runs", "/v1/runs/{id}", "/v1/runs/{id}/artifacts/{name}", "/healthz"]),
   );
 });
+
+it("names every operation with a unique camelCase operationId, and says which are public", () => {
+  const doc = createApp().getOpenAPI31Document(OPENAPI_INFO) as {
+    servers?: { url: string }[];
+    paths: Record<string, Record<string, { operationId?: string; security?: unknown[] }>>;
+  };
+  const operations = Object.entries(doc.paths).flatMap(([path, ops]) =>
+    Object.entries(ops).map(([method, op]) => ({ at: `${method.toUpperCase()} ${path}`, ...op })),
+  );
+  const ids = operations.map((o) => o.operationId);
+  expect(ids.filter((id) => !/^[a-z][a-zA-Z]+$/.test(id ?? ""))).toEqual([]);
+  expect(new Set(ids).size).toBe(ids.length);
+  expect(doc.servers?.length).toBeGreaterThan(0);
+  // Every operation names its security; the public ones name none (and nothing else is public).
+  expect(operations.filter((o) => o.security === undefined).map((o) => o.at)).toEqual([]);
+  expect(operations.filter((o) => o.security?.length === 0).map((o) => o.at)).toEqual([
+    "GET /healthz",
+    "GET /v1/decisions/{token}",
+    "POST /v1/decisions/{token}",
+  ]);
+});
