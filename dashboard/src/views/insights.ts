@@ -6,7 +6,7 @@
 import type { Chart } from "chart.js";
 import type { UsageReport } from "../../../schema/api";
 import type { MetricsView } from "../api";
-import { COLORS, barChart, stackedBarChart } from "../charts";
+import { barChart, stackedBarChart } from "../charts";
 import { emptyState, errorState, fill, h, kpi } from "../dom";
 import { NONE, formatBytes, formatCount, formatDuration, formatPercent, formatTime, formatUsd } from "../format";
 import type { View } from "./view";
@@ -222,9 +222,9 @@ export const renderInsights: View = ({ api, main }) => {
           poolCanvas,
           pools.map((p) => p.pool),
           [
-            { label: "queued", values: pools.map((p) => p.queued), color: COLORS.queue },
-            { label: "running", values: pools.map((p) => p.running), color: COLORS.execution },
-            { label: "retrying", values: pools.map((p) => p.retrying), color: COLORS.backoff },
+            { label: "queued", values: pools.map((p) => p.queued), series: "queue" },
+            { label: "running", values: pools.map((p) => p.running), series: "execution" },
+            { label: "retrying", values: pools.map((p) => p.retrying), series: "backoff" },
           ],
           formatCount,
         ),
