@@ -130,7 +130,10 @@ function route(): void {
   dispose?.();
   dispose = null;
   const key = session.key();
-  if (!key) return showSignIn();
+  if (!key) {
+    showSignIn();
+    return;
+  }
   const match = matchRoute(location.hash);
   if (!match) {
     location.replace("#/runs");
