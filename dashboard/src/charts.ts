@@ -24,6 +24,8 @@ Chart.defaults.animation = false;
 Chart.defaults.maintainAspectRatio = false;
 
 const SERIES = ["primary", "queue", "execution", "backoff", "failed", "waiting"] as const;
+// Each dataset also carries its series name (`...{ series }`: Chart.js keeps keys it does not
+// know, its typings do not admit them), so restyleCharts() can repaint it in a new theme.
 type Series = (typeof SERIES)[number];
 
 const cssVar = (name: string) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();

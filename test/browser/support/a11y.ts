@@ -53,6 +53,13 @@ async function axe(page: Page): Promise<Finding[]> {
 const overflow = (page: Page): Promise<number> =>
   page.evaluate("document.documentElement.scrollWidth - window.innerWidth");
 
+/** The elements that reach past the window's right edge, innermost first (to say what to fix). */
+const overflowing = (page: Page): Promise<string[]> =>
+  page.evaluate(`[...document.querySelectorAll("body *")]
+    .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1 && el.children.length === 0)
+    .slice(0, 5)
+    .map((el) => el.tagName.toLowerCase() + (el.className ? "." + String(el.className).split(" ").join(".") : ""))`);
+
 /** What the page says about itself: the focused element's tag and id, the theme in force. */
 export const active = (page: Page): Promise<{ tag: string; id: string }> =>
   page.evaluate("({ tag: document.activeElement?.tagName ?? '', id: document.activeElement?.id ?? '' })");
@@ -75,7 +82,10 @@ export async function checkPage(page: Page, state: string, shot?: string): Promi
           problems.push(`${state} @${width} ${scheme}: ${f.impact} ${f.id} (${f.help}) at ${f.nodes.join(" | ")}`);
         if (width === 390) {
           const extra = await overflow(page);
-          if (extra > 0) problems.push(`${state} @390 ${scheme}: scrolls sideways by ${extra} px`);
+          if (extra > 0)
+            problems.push(
+              `${state} @390 ${scheme}: scrolls sideways by ${extra} px: ${(await overflowing(page)).join(", ")}`,
+            );
         }
         if (shot) await page.screenshot({ path: join(SHOTS, `${shot}-${width}-${scheme}.png`) });
       }
