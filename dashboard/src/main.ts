@@ -1,31 +1,48 @@
 /**
- * The dashboard's entry: the shell (header, navigation, sign out) and a router over the URL
+ * The dashboard's entry: the shell (header, navigation, theme, sign out) and a router over the URL
  * fragment (#/runs, #/runs/<id>, #/approvals, #/new, #/usage, #/projects/<p>/artifacts/<name>), so
- * every page is one static index.html.
+ * every page is one static index.html. Each page gets its own title, focus on its heading and an
+ * announcement (a11y.ts).
  */
+import { announce, focusHeading, setTitle } from "./a11y";
 import { Api } from "./api";
-import { h, fill } from "./dom";
+import { restyleCharts } from "./charts";
+import { fill, h } from "./dom";
 import { tenantOfKey } from "./format";
 import { session } from "./session";
-import { renderSignIn } from "./views/signin";
-import { renderRuns } from "./views/runs";
-import { renderRun } from "./views/run";
-import { renderNewRun } from "./views/new-run";
-import { renderInsights } from "./views/insights";
-import { renderVersions } from "./views/versions";
+import { installShortcuts } from "./shortcuts";
+import { currentTheme, initTheme, onThemeChange, setTheme } from "./theme";
 import { renderApprovals } from "./views/approvals";
+import { renderInsights } from "./views/insights";
+import { renderNewRun } from "./views/new-run";
+import { renderRun } from "./views/run";
+import { renderRuns } from "./views/runs";
+import { renderSignIn } from "./views/signin";
+import { renderVersions } from "./views/versions";
 import type { View } from "./views/view";
 
 const app = appRoot();
 let dispose: (() => void) | null = null;
 
-const ROUTES: { pattern: RegExp; nav: string; view: View }[] = [
-  { pattern: /^#\/runs\/(run_[0-9a-z]+)$/, nav: "runs", view: renderRun },
-  { pattern: /^#\/runs$/, nav: "runs", view: renderRuns },
-  { pattern: /^#\/new$/, nav: "new", view: renderNewRun },
-  { pattern: /^#\/usage$/, nav: "usage", view: renderInsights },
-  { pattern: /^#\/projects\/([^/]+)\/artifacts\/([^/]+)$/, nav: "runs", view: renderVersions },
-  { pattern: /^#\/approvals$/, nav: "approvals", view: renderApprovals },
+type Route = { pattern: RegExp; nav: string; title: (params: string[]) => string; view: View };
+const ROUTES: Route[] = [
+  { pattern: /^#\/runs\/(run_[0-9a-z]+)$/, nav: "runs", title: ([id]) => `Run ${id?.slice(0, 10)}…`, view: renderRun },
+  { pattern: /^#\/runs$/, nav: "runs", title: () => "Runs", view: renderRuns },
+  { pattern: /^#\/new$/, nav: "new", title: () => "New run", view: renderNewRun },
+  { pattern: /^#\/usage$/, nav: "usage", title: () => "Usage & SLA", view: renderInsights },
+  {
+    pattern: /^#\/projects\/([^/]+)\/artifacts\/([^/]+)$/,
+    nav: "runs",
+    title: ([p, n]) => `${decodeURIComponent(n ?? "")} · ${decodeURIComponent(p ?? "")}`,
+    view: renderVersions,
+  },
+  { pattern: /^#\/approvals$/, nav: "approvals", title: () => "Approvals", view: renderApprovals },
+];
+const NAV: [href: string, id: string, label: string][] = [
+  ["#/runs", "runs", "Runs"],
+  ["#/approvals", "approvals", "Approvals"],
+  ["#/usage", "usage", "Usage & SLA"],
+  ["#/new", "new", "New run"],
 ];
 
 function appRoot(): HTMLElement {
@@ -35,7 +52,7 @@ function appRoot(): HTMLElement {
 }
 
 /** The route `hash` names and the parameters its pattern captured, or null for none. */
-function matchRoute(hash: string): { r: (typeof ROUTES)[number]; params: string[] } | null {
+function matchRoute(hash: string): { r: Route; params: string[] } | null {
   for (const r of ROUTES) {
     const m = r.pattern.exec(hash);
     if (m) return { r, params: m.slice(1) };
@@ -54,20 +71,67 @@ function signOut(): void {
   go("");
 }
 
+function themeToggle(): HTMLButtonElement {
+  const button = h("button", { class: "btn btn-ghost", type: "button", "data-testid": "theme" }, "Dark theme");
+  const show = () => button.setAttribute("aria-pressed", String(currentTheme() === "dark"));
+  button.addEventListener("click", () => {
+    setTheme(currentTheme() === "dark" ? "light" : "dark");
+    show();
+  });
+  show();
+  return button;
+}
+
+function topbar(nav: string, key: string): HTMLElement {
+  const link = ([href, id, label]: (typeof NAV)[number]) =>
+    h(
+      "a",
+      { href, class: nav === id ? "nav-link active" : "nav-link", "aria-current": nav === id ? "page" : undefined },
+      label,
+    );
+  return h(
+    "header",
+    { class: "topbar" },
+    h(
+      "a",
+      { class: "brand", href: "#/runs" },
+      h("span", { class: "brand-mark", "aria-hidden": "true" }, "F"),
+      "Factory Runtime",
+    ),
+    h("nav", { class: "nav", "aria-label": "Main" }, NAV.map(link)),
+    h(
+      "div",
+      { class: "account" },
+      h("span", { class: "tenant", title: "tenant" }, tenantOfKey(key) ?? "signed in"),
+      themeToggle(),
+      h(
+        "button",
+        { class: "btn btn-ghost", type: "button", "aria-keyshortcuts": "?", onclick: () => shortcuts.showHelp() },
+        "Shortcuts",
+      ),
+      h("button", { class: "btn btn-ghost", type: "button", onclick: signOut }, "Sign out"),
+    ),
+  );
+}
+
+function showSignIn(): void {
+  setTitle("Sign in");
+  fill(
+    app,
+    renderSignIn((k) => {
+      session.signIn(k);
+      // A deep link opened while signed out (#/runs/<id>) is where the user was going.
+      go(ROUTES.some((r) => r.pattern.test(location.hash)) ? location.hash : "#/runs");
+    }),
+  );
+}
+
 function route(): void {
   dispose?.();
   dispose = null;
   const key = session.key();
   if (!key) {
-    document.title = "Sign in · Factory Runtime";
-    fill(
-      app,
-      renderSignIn((k) => {
-        session.signIn(k);
-        // A deep link opened while signed out (#/runs/<id>) is where the user was going.
-        go(ROUTES.some((r) => r.pattern.test(location.hash)) ? location.hash : "#/runs");
-      }),
-    );
+    showSignIn();
     return;
   }
   const match = matchRoute(location.hash);
@@ -78,46 +142,17 @@ function route(): void {
   const api = new Api(key);
   api.onUnauthorized = signOut;
   const main = h("main", { class: "main", id: "main" });
-  const link = (href: string, id: string, label: string) =>
-    h(
-      "a",
-      {
-        href,
-        class: match.r.nav === id ? "nav-link active" : "nav-link",
-        "aria-current": match.r.nav === id ? "page" : undefined,
-      },
-      label,
-    );
-  fill(
-    app,
-    h(
-      "header",
-      { class: "topbar" },
-      h(
-        "a",
-        { class: "brand", href: "#/runs" },
-        h("span", { class: "brand-mark", "aria-hidden": "true" }, "F"),
-        "Factory Runtime",
-      ),
-      h(
-        "nav",
-        { class: "nav", "aria-label": "Main" },
-        link("#/runs", "runs", "Runs"),
-        link("#/approvals", "approvals", "Approvals"),
-        link("#/usage", "usage", "Usage & SLA"),
-        link("#/new", "new", "New run"),
-      ),
-      h(
-        "div",
-        { class: "account" },
-        h("span", { class: "tenant", title: "tenant" }, tenantOfKey(key) ?? "signed in"),
-        h("button", { class: "btn btn-ghost", type: "button", onclick: signOut }, "Sign out"),
-      ),
-    ),
-    main,
-  );
-  dispose = match.r.view({ api, main, navigate: (hash) => (location.hash = hash) }, match.params);
+  fill(app, topbar(match.r.nav, key), main);
+  const title = match.r.title(match.params);
+  setTitle(title);
+  const ctx = { api, main, navigate: (hash: string) => (location.hash = hash), setTitle, announce };
+  dispose = match.r.view(ctx, match.params);
+  focusHeading(main);
+  announce(`${title} page`);
 }
 
+initTheme();
+onThemeChange(restyleCharts);
+const shortcuts = installShortcuts(go, () => session.key() !== null);
 window.addEventListener("hashchange", route);
 route();

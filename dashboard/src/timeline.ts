@@ -65,117 +65,90 @@ const errorOf = (e: TimelineEvent): string | null => {
   return null;
 };
 
-export function deriveTimeline(events: readonly TimelineEvent[]): Timeline {
-  const sorted = [...events].sort((a, b) => a.seq - b.seq);
-  const spans: AttemptSpan[] = [];
-  const open = new Map<string, AttemptSpan>(); // the latest attempt of each step
-  const first = sorted.at(0);
-  const origin = first ? Date.parse(first.occurredAt) : null;
+/** The spans so far and each step's latest attempt, as deriveTimeline() walks the log. */
+interface Walk {
+  spans: AttemptSpan[];
+  open: Map<string, AttemptSpan>;
+}
 
-  const spanFor = (e: TimelineEvent, stepId: string, at: number): AttemptSpan => {
-    const attempt = attemptOf(e);
-    const current = open.get(stepId);
-    if (current && (attempt === null || current.attempt === attempt)) return current;
-    // An attempt the log never showed queued (it started straight away, or the log was cut).
-    const span: AttemptSpan = {
-      stepId,
-      attempt: attempt ?? (current ? current.attempt + 1 : 1),
-      queuedAt: null,
-      startedAt: null,
-      endedAt: null,
-      outcome: "queued",
-      backoffUntil: null,
-      error: null,
-    };
-    if (current && current.outcome === "retrying" && current.backoffUntil === null) current.backoffUntil = at;
-    spans.push(span);
-    open.set(stepId, span);
-    return span;
-  };
+const newSpan = (stepId: string, attempt: number, queuedAt: number | null): AttemptSpan => ({
+  stepId,
+  attempt,
+  queuedAt,
+  startedAt: null,
+  endedAt: null,
+  outcome: "queued",
+  backoffUntil: null,
+  error: null,
+});
 
-  for (const e of sorted) {
-    if (!e.stepId) continue;
-    const at = Date.parse(e.occurredAt);
-    switch (e.type) {
-      case "step.queued": {
-        const prev = open.get(e.stepId);
-        const attempt = attemptOf(e);
-        if (prev && attempt !== null && prev.attempt === attempt) {
-          prev.queuedAt ??= at; // a re-sent dispatch of the same attempt
-          break;
-        }
-        if (prev && prev.outcome === "retrying" && prev.backoffUntil === null) prev.backoffUntil = at;
-        if (prev && prev.endedAt === null) {
-          // The previous attempt was superseded without an ending event of its own.
-          prev.endedAt = at;
-          prev.outcome = "lost";
-        }
-        const span: AttemptSpan = {
-          stepId: e.stepId,
-          attempt: attempt ?? (prev ? prev.attempt + 1 : 1),
-          queuedAt: at,
-          startedAt: null,
-          endedAt: null,
-          outcome: "queued",
-          backoffUntil: null,
-          error: null,
-        };
-        spans.push(span);
-        open.set(e.stepId, span);
-        break;
-      }
-      case "step.waiting": {
-        const span: AttemptSpan = {
-          stepId: e.stepId,
-          attempt: 0,
-          queuedAt: null,
-          startedAt: null,
-          endedAt: null,
-          outcome: "waiting",
-          backoffUntil: null,
-          error: null,
-          waitingFrom: at,
-        };
-        spans.push(span);
-        open.set(e.stepId, span);
-        break;
-      }
-      case "step.started": {
-        const span = spanFor(e, e.stepId, at);
-        span.startedAt ??= at;
-        span.outcome = "running";
-        break;
-      }
-      case "step.succeeded":
-      case "step.failed":
-      case "step.retrying":
-      case "step.lease_expired": {
-        const span = spanFor(e, e.stepId, at);
-        span.endedAt = at;
-        span.outcome =
-          e.type === "step.succeeded"
-            ? "succeeded"
-            : e.type === "step.failed"
-              ? "failed"
-              : e.type === "step.retrying"
-                ? "retrying"
-                : "lost";
-        span.error = errorOf(e);
-        break;
-      }
-      case "step.cancelled": {
-        const span = open.get(e.stepId);
-        if (span && span.endedAt === null) {
-          span.endedAt = at;
-          span.outcome = "cancelled";
-        }
-        break;
-      }
-      default:
-        break;
+function begin(w: Walk, span: AttemptSpan): AttemptSpan {
+  w.spans.push(span);
+  w.open.set(span.stepId, span);
+  return span;
+}
+
+/** The attempt an event belongs to: the step's latest, or a new one the log never showed queued. */
+function spanFor(w: Walk, e: TimelineEvent, stepId: string, at: number): AttemptSpan {
+  const attempt = attemptOf(e);
+  const current = w.open.get(stepId);
+  if (current && (attempt === null || current.attempt === attempt)) return current;
+  // It started straight away, or the log was cut.
+  if (current && current.outcome === "retrying" && current.backoffUntil === null) current.backoffUntil = at;
+  return begin(w, newSpan(stepId, attempt ?? (current ? current.attempt + 1 : 1), null));
+}
+
+function queued(w: Walk, e: TimelineEvent, stepId: string, at: number): void {
+  const prev = w.open.get(stepId);
+  const attempt = attemptOf(e);
+  if (prev && attempt !== null && prev.attempt === attempt) {
+    prev.queuedAt ??= at; // a re-sent dispatch of the same attempt
+    return;
+  }
+  if (prev && prev.outcome === "retrying" && prev.backoffUntil === null) prev.backoffUntil = at;
+  if (prev && prev.endedAt === null) {
+    // The previous attempt was superseded without an ending event of its own.
+    prev.endedAt = at;
+    prev.outcome = "lost";
+  }
+  begin(w, newSpan(stepId, attempt ?? (prev ? prev.attempt + 1 : 1), at));
+}
+
+const ENDINGS: Partial<Record<string, AttemptOutcome>> = {
+  "step.succeeded": "succeeded",
+  "step.failed": "failed",
+  "step.retrying": "retrying",
+  "step.lease_expired": "lost",
+};
+
+function apply(w: Walk, e: TimelineEvent, stepId: string, at: number): void {
+  const ending = ENDINGS[e.type];
+  if (ending) {
+    const span = spanFor(w, e, stepId, at);
+    span.endedAt = at;
+    span.outcome = ending;
+    span.error = errorOf(e);
+  } else if (e.type === "step.queued") queued(w, e, stepId, at);
+  else if (e.type === "step.waiting") begin(w, { ...newSpan(stepId, 0, null), outcome: "waiting", waitingFrom: at });
+  else if (e.type === "step.started") {
+    const span = spanFor(w, e, stepId, at);
+    span.startedAt ??= at;
+    span.outcome = "running";
+  } else if (e.type === "step.cancelled") {
+    const span = w.open.get(stepId);
+    if (span && span.endedAt === null) {
+      span.endedAt = at;
+      span.outcome = "cancelled";
     }
   }
-  return { origin, spans };
+}
+
+export function deriveTimeline(events: readonly TimelineEvent[]): Timeline {
+  const sorted = [...events].sort((a, b) => a.seq - b.seq);
+  const first = sorted.at(0);
+  const w: Walk = { spans: [], open: new Map() };
+  for (const e of sorted) if (e.stepId) apply(w, e, e.stepId, Date.parse(e.occurredAt));
+  return { origin: first ? Date.parse(first.occurredAt) : null, spans: w.spans };
 }
 
 /** Totals per step, in the order steps first appear in the timeline. */

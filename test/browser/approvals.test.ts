@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startRuntime, waitForRun, type Runtime } from "../e2e/support/runtime";
+import { active, checkPage, theme } from "./support/a11y";
 import { launch, openPage, type WatchedPage } from "./support/browser";
 
 const SHOTS = join(import.meta.dirname, "..", "..", "docs", "screenshots");
@@ -72,6 +73,8 @@ describe("approvals in the dashboard", () => {
     expect(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-run")))).toEqual([approved, rejected]);
     expect(await rows.first().textContent()).toContain("Publish gate-yes?");
     await page.screenshot({ path: join(SHOTS, "approvals.png") });
+    expect(await page.title()).toBe("Approvals (2) · Factory Runtime");
+    await checkPage(page, "approvals", "approvals");
   });
 
   it("approves one run from its page: the gate's colour, then the run finishes and its zip downloads", async () => {
@@ -91,9 +94,15 @@ describe("approvals in the dashboard", () => {
       );
     expect(colour).toBe("rgb(13, 148, 136)");
     await page.screenshot({ path: join(SHOTS, "run-gate.png") });
+    await checkPage(page, "run (waiting gate)");
 
     await gate.getByLabel("Comment on approval").fill("ship it");
     await gate.getByRole("button", { name: "Approve" }).click();
+    // The card leaves with its button: focus goes to the heading, and the decision is read out.
+    await expect
+      .poll(() => page.locator("#announcer").textContent(), { timeout: 15_000 })
+      .toBe("Approved: Publish gate-yes?");
+    expect((await active(page)).tag).toBe("H1");
     await page.locator('[data-testid="run-status"] [data-status="succeeded"]').waitFor({ timeout: 90_000 });
     const run = (await (await rt.fetch(`/v1/runs/${approved}`)).json()) as Run;
     expect(run.status).toBe("succeeded");
@@ -152,6 +161,106 @@ describe("approvals in the dashboard", () => {
     };
     expect(metrics.approvals).toMatchObject({ pending: 0, decided: 2 });
     expect(await kpi.getAttribute("data-value")).toBe(String(metrics.approvals.waitMs.p50));
+    expect(watched.problems).toEqual([]);
+  });
+});
+
+describe("a person's place on the page", () => {
+  it("keeps a half-typed gate comment, its focus and caret while the run's live stream redraws the page for 5 s", async () => {
+    // A gate that waits while a chain of short steps beside it keeps the event stream busy.
+    const chain = Array.from({ length: 12 }, (_, i) => ({
+      id: `tick-${i}`,
+      type: "system.sleep",
+      input: { ms: 400 },
+      dependsOn: i === 0 ? [] : [`tick-${i - 1}`],
+    }));
+    const res = await rt.fetch("/v1/runs", {
+      method: "POST",
+      json: {
+        project: "busy",
+        steps: [{ id: "approval", type: "approval", input: { title: "Ship while busy?" } }, ...chain],
+      },
+    });
+    expect(res.status).toBe(202);
+    const id = ((await res.json()) as { id: string }).id;
+    await page.goto(`/#/runs/${id}`);
+    const comment = page.locator('[data-gate="approval"] .gate-comment');
+    await comment.waitFor();
+    await page.getByTestId("live").waitFor({ state: "visible" });
+    await comment.click();
+    await page.keyboard.type("looks good, half-wri");
+    const before = await page.locator('[data-testid="events"] tbody tr').count();
+    const started = Date.now();
+    // Type on while events arrive; each redraw patches the page around the field.
+    while (Date.now() - started < 5_000) {
+      await page.keyboard.type("t");
+      await page.waitForTimeout(250);
+    }
+    expect(await page.locator('[data-testid="events"] tbody tr').count()).toBeGreaterThan(before + 5);
+    const field = await comment.evaluate((el) => {
+      const input = el as unknown as { value: string; selectionStart: number | null };
+      const focused = el === Reflect.get(Reflect.get(globalThis, "document"), "activeElement");
+      return { value: input.value, focused, caret: input.selectionStart };
+    });
+    expect(field.focused).toBe(true);
+    expect(field.value).toMatch(/^looks good, half-writ{10,}$/);
+    expect(field.caret).toBe(field.value.length);
+
+    await page.getByRole("button", { name: "Approve" }).click();
+    await page.locator('[data-testid="run-status"] [data-status="succeeded"]').waitFor({ timeout: 60_000 });
+    const run = (await (await rt.fetch(`/v1/runs/${id}`)).json()) as Run;
+    expect(run.steps.find((s) => s.id === "approval")!.output).toMatchObject({
+      decision: "approved",
+      comment: field.value,
+    });
+  });
+
+  it("answers the keyboard: g a, g r, / and ? open the approvals, the runs, the filter and the shortcuts", async () => {
+    await page.goto("/#/runs");
+    await page.getByRole("heading", { name: "Runs", level: 1 }).waitFor();
+    await page.keyboard.press("g");
+    await page.keyboard.press("a");
+    await page.getByRole("heading", { name: "Approvals", level: 1 }).waitFor();
+    expect(page.url()).toMatch(/#\/approvals$/);
+    await page.keyboard.press("g");
+    await page.keyboard.press("r");
+    await page.getByRole("heading", { name: "Runs", level: 1 }).waitFor();
+    await page.keyboard.press("/");
+    await expect.poll(async () => (await active(page)).id).toBe("filter-project");
+    // Typed into the filter, `g r` is text, not a shortcut.
+    await page.keyboard.type("gr");
+    expect(await page.locator("#filter-project").inputValue()).toBe("gr");
+    await page.locator("#filter-project").fill("");
+    await page.locator("h1").focus();
+    await page.keyboard.press("?");
+    const dialog = page.getByRole("dialog", { name: "Keyboard shortcuts" });
+    await dialog.waitFor();
+    await checkPage(page, "shortcuts dialog");
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "hidden" });
+  });
+
+  it("switches to the dark theme and keeps the choice (only the theme) in local storage", async () => {
+    await page.goto("/#/runs");
+    await page.getByRole("heading", { name: "Runs", level: 1 }).waitFor();
+    const toggle = page.getByTestId("theme");
+    expect(await theme(page)).toBe("light");
+    await toggle.click();
+    expect(await theme(page)).toBe("dark");
+    expect(await toggle.getAttribute("aria-pressed")).toBe("true");
+    await page.reload();
+    await page.getByRole("heading", { name: "Runs", level: 1 }).waitFor();
+    expect(await theme(page)).toBe("dark");
+    // The key stays in this tab's session storage; local storage holds the theme and nothing else.
+    const stores = await page.evaluate(() => ({
+      local: Object.keys(localStorage),
+      session: Object.keys(sessionStorage),
+    }));
+    expect(stores).toEqual({ local: ["factory.theme"], session: ["factory.apiKey"] });
+    await page.getByTestId("theme").click();
+    expect(await theme(page)).toBe("light");
+    expect(await page.evaluate(() => localStorage.getItem("factory.theme"))).toBe("light");
+    await page.evaluate(() => localStorage.clear());
     expect(watched.problems).toEqual([]);
   });
 });

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatDuration, formatPercent, formatUsd } from "../../dashboard/src/format";
 import { plantedSecrets } from "../../src/data/jobs/planted";
 import { startRuntime, waitForRun, type Runtime } from "../e2e/support/runtime";
+import { active, checkPage, theme } from "./support/a11y";
 import { launch, openPage, type WatchedPage } from "./support/browser";
 
 const SHOTS = join(import.meta.dirname, "..", "..", "docs", "screenshots");
@@ -80,6 +81,8 @@ describe("dashboard", () => {
     expect([headers["x-content-type-options"], headers["referrer-policy"]]).toEqual(["nosniff", "no-referrer"]);
     await page.getByLabel("API key").waitFor();
     await shot("sign-in");
+    expect(await page.title()).toBe("Sign in · Factory Runtime");
+    await checkPage(page, "sign-in");
 
     await page.getByLabel("API key").fill("frk_dev_000000000000_0000000000000000000000000000000000000000");
     await page.getByRole("button", { name: "Sign in" }).click();
@@ -93,6 +96,11 @@ describe("dashboard", () => {
     // The key lives in sessionStorage only, and never in the URL.
     expect(await page.evaluate(() => [sessionStorage.length, localStorage.length])).toEqual([1, 0]);
     expect(page.url()).not.toContain(rt.key);
+    // Its own title, focus on its heading, and the change read out.
+    expect(await page.title()).toBe("Runs · Factory Runtime");
+    expect((await active(page)).tag).toBe("H1");
+    await expect.poll(() => page.locator("#announcer").textContent()).toBe("Runs page");
+    await checkPage(page, "runs (empty)");
   });
 
   it("lists runs with filters and shows the sample runs' status", async () => {
@@ -110,6 +118,7 @@ describe("dashboard", () => {
     await page.getByRole("button", { name: "Apply" }).click();
     await expect.poll(() => page.locator("tr[data-run]").count()).toBe(2);
     await shot("runs");
+    await checkPage(page, "runs", "runs");
   });
 
   it("submits a run from the form and watches it finish live, without a reload", async () => {
@@ -124,6 +133,7 @@ describe("dashboard", () => {
     expect(await page.locator(".error-fields").textContent()).toContain("input.name");
     expectOnlyRefusedRequest(422);
     await shot("new-run");
+    await checkPage(page, "new run (refused input)");
     await page
       .getByLabel("Input (JSON)")
       .fill(JSON.stringify({ name: "dashboard-demo", resources: ["invoices"] }, null, 2));
@@ -161,6 +171,8 @@ describe("dashboard", () => {
     await page.getByTestId("live").waitFor({ state: "visible" });
     expect(await page.locator('[data-testid="run-status"] .pill').getAttribute("data-status")).not.toBe("succeeded");
     await shot("run-live");
+    expect(await page.title()).toMatch(new RegExp(`^Run ${runId.slice(0, 10)}… · demo · Factory Runtime$`));
+    await checkPage(page, "run (live)");
     await page.locator('[data-testid="run-status"] [data-status="succeeded"]').waitFor({ timeout: 90_000 });
     await page.getByTestId("live").waitFor({ state: "hidden" });
     expect(await page.evaluate(() => (globalThis as { __noReload?: boolean }).__noReload)).toBe(true);
@@ -195,6 +207,7 @@ describe("dashboard", () => {
     expect(await page.getByTestId("run-cost").textContent()).toBe(formatUsd(usage.costUsd));
     expect(await page.getByTestId("run-attempts").textContent()).toBe(String(usage.attempts));
     await shot("run-detail");
+    await checkPage(page, "run (finished)", "run-detail");
   });
 
   it("shows a retried attempt's failure and backoff on the timeline", async () => {
@@ -207,6 +220,7 @@ describe("dashboard", () => {
       .getByRole("heading", { name: "Timeline" })
       .evaluate((el) => el.closest("section")?.scrollIntoView({ block: "start" }));
     await shot("run-timeline");
+    await checkPage(page, "run (retried step)");
     await page.goto(`/#/runs/${runId}`);
     await page.locator('[data-testid="artifacts"]').waitFor();
   });
@@ -254,6 +268,7 @@ describe("dashboard", () => {
       expect(await page.locator('[data-testid="run-archived"] .pill').getAttribute("data-status")).toBe("archived");
       expect(await page.locator("[data-action]").count()).toBe(0);
       await shot("run-archived");
+      await checkPage(page, "run (archived)");
     } finally {
       await page.unroute(runPath, mark);
       await page.unroute(listPath, mark);
@@ -350,6 +365,7 @@ describe("dashboard", () => {
     await shot("usage");
     await page.getByTestId("pools").evaluate((el) => el.scrollIntoView({ block: "end" }));
     await shot("usage-pools");
+    await checkPage(page, "usage");
 
     expect((await rt.fetch(`/v1/runs/${sleeperId}/cancel`, { method: "POST" })).status).toBe(200);
   });
@@ -380,6 +396,7 @@ describe("dashboard", () => {
     for (const p of plantedSecrets()) expect(html.includes(p.secret), p.ruleId).toBe(false);
     await row.scrollIntoViewIfNeeded();
     await shot("run-artifact-rejected");
+    await checkPage(page, "run (rejected artifact)");
   });
 
   it("shows a project's artifact versions, linked from the run page, and the diff of the latest two", async () => {
@@ -420,6 +437,8 @@ describe("dashboard", () => {
       .toBe(diff.changed.length + diff.added.length + diff.removed.length);
     expect(await page.locator('[data-testid="diff"]').textContent()).toContain("vsvc/src/app.ts");
     await shot("artifact-versions");
+    expect(await page.title()).toBe("vsvc.zip · versions · Factory Runtime");
+    await checkPage(page, "artifact versions");
   });
 
   it("shows the month's budgets as bars with their thresholds marked, the retention policy and storage held, and the dependencies' breakers", async () => {
@@ -506,6 +525,7 @@ describe("dashboard", () => {
     expect(await row.textContent()).toContain("half-open → closed");
     await page.getByTestId("budgets").evaluate((el) => el.scrollIntoView({ block: "start" }));
     await shot("usage-budgets");
+    await checkPage(page, "usage (budgets, retention, breakers)");
   });
 
   it("signs out: the key is gone from storage and the sign-in form is back; a deep link survives sign-in", async () => {

@@ -1,19 +1,42 @@
 /** The tenant's approval gates across runs: pending ones first (oldest first), then decided ones. */
 import type { ApprovalList } from "../../../schema/api";
-import { emptyState, errorState, fill, h, pill } from "../dom";
+import { emptyState, errorState, fill, h, patch, pill, scrollBox } from "../dom";
 import { elapsedMs, formatDuration, formatTime } from "../format";
 import type { View } from "./view";
 
 const REFRESH_MS = 3000;
 type Approval = ApprovalList["items"][number];
 
-export const renderApprovals: View = ({ api, main, navigate }) => {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let disposed = false;
-  const pendingBody = h("div", { class: "panel-body" });
-  const decidedBody = h("div", { class: "panel-body" });
+const decider = (a: Approval) => (a.by?.kind === "key" ? (a.by.name ?? a.by.keyId ?? "a key") : (a.by?.kind ?? "—"));
 
-  const table = (items: Approval[], testId: string, decided: boolean) =>
+function approvalRow(a: Approval, decided: boolean, navigate: (hash: string) => void): HTMLElement {
+  return h(
+    "tr",
+    {
+      class: "row-link",
+      "data-run": a.runId,
+      "data-step": a.stepId,
+      "data-key": `${a.runId}/${a.stepId}`,
+      onclick: () => navigate(`#/runs/${a.runId}`),
+    },
+    h("td", {}, h("a", { href: `#/runs/${a.runId}`, class: "mono" }, a.runId)),
+    h("td", {}, a.project),
+    h("td", {}, a.title),
+    h("td", {}, pill(a.status)),
+    h("td", { class: "num muted" }, formatDuration(elapsedMs(a.requestedAt, a.decidedAt ?? new Date().toISOString()))),
+    h("td", { class: "muted" }, decided ? decider(a) : formatTime(a.requestedAt)),
+  );
+}
+
+function approvalsTable(
+  items: Approval[],
+  testId: string,
+  decided: boolean,
+  navigate: (hash: string) => void,
+): HTMLElement {
+  const head = ["Run", "Project", "Title", "Status"];
+  return scrollBox(
+    decided ? "Recently decided approvals" : "Pending approvals",
     h(
       "table",
       { class: "table", "data-testid": testId },
@@ -23,48 +46,25 @@ export const renderApprovals: View = ({ api, main, navigate }) => {
         h(
           "tr",
           {},
-          h("th", {}, "Run"),
-          h("th", {}, "Project"),
-          h("th", {}, "Title"),
-          h("th", {}, "Status"),
-          h("th", { class: "num" }, decided ? "Waited" : "Age"),
-          h("th", {}, decided ? "Decided by" : "Requested"),
+          head.map((t) => h("th", { scope: "col" }, t)),
+          h("th", { class: "num", scope: "col" }, decided ? "Waited" : "Age"),
+          h("th", { scope: "col" }, decided ? "Decided by" : "Requested"),
         ),
       ),
       h(
         "tbody",
         {},
-        items.map((a) =>
-          h(
-            "tr",
-            {
-              class: "row-link",
-              "data-run": a.runId,
-              "data-step": a.stepId,
-              onclick: () => navigate(`#/runs/${a.runId}`),
-            },
-            h("td", {}, h("a", { href: `#/runs/${a.runId}`, class: "mono" }, a.runId)),
-            h("td", {}, a.project),
-            h("td", {}, a.title),
-            h("td", {}, pill(a.status)),
-            h(
-              "td",
-              { class: "num muted" },
-              formatDuration(elapsedMs(a.requestedAt, a.decidedAt ?? new Date().toISOString())),
-            ),
-            h(
-              "td",
-              { class: "muted" },
-              decided
-                ? a.by?.kind === "key"
-                  ? (a.by.name ?? a.by.keyId ?? "a key")
-                  : (a.by?.kind ?? "—")
-                : formatTime(a.requestedAt),
-            ),
-          ),
-        ),
+        items.map((a) => approvalRow(a, decided, navigate)),
       ),
-    );
+    ),
+  );
+}
+
+export const renderApprovals: View = ({ api, main, navigate, setTitle }) => {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let disposed = false;
+  const pendingBody = h("div", { class: "panel-body" });
+  const decidedBody = h("div", { class: "panel-body" });
 
   async function load(): Promise<void> {
     clearTimeout(timer);
@@ -80,24 +80,29 @@ export const renderApprovals: View = ({ api, main, navigate }) => {
       return;
     }
     if (disposed) return;
-    fill(
+    setTitle(`Approvals (${pending.items.length})`);
+    patch(
       pendingBody,
       pending.items.length
-        ? table(pending.items, "approvals-pending", false)
+        ? approvalsTable(pending.items, "approvals-pending", false, navigate)
         : emptyState("Nothing waits for a decision.", "Runs with an approval step show here while they wait."),
     );
-    fill(
+    patch(
       decidedBody,
-      decided.items.length ? table(decided.items, "approvals-decided", true) : emptyState("No decisions yet."),
+      decided.items.length
+        ? approvalsTable(decided.items, "approvals-decided", true, navigate)
+        : emptyState("No decisions yet."),
     );
     timer = setTimeout(() => void load(), REFRESH_MS);
   }
 
+  const section = (title: string, body: HTMLElement) =>
+    h("section", { class: "panel" }, h("div", { class: "panel-head" }, h("h2", {}, title)), body);
   fill(
     main,
     h("div", { class: "page-head" }, h("h1", {}, "Approvals")),
-    h("section", { class: "panel" }, h("div", { class: "panel-head" }, h("h2", {}, "Pending")), pendingBody),
-    h("section", { class: "panel" }, h("div", { class: "panel-head" }, h("h2", {}, "Recently decided")), decidedBody),
+    section("Pending", pendingBody),
+    section("Recently decided", decidedBody),
   );
   fill(pendingBody, h("div", { class: "loading" }, "Loading approvals…"));
   void load();

@@ -63,7 +63,7 @@ export function artifactsTable(
         h("th", {}, "Step"),
         h("th", {}, "SHA-256"),
         h("th", {}, "Secret scan"),
-        h("th", {}),
+        h("th", { class: "num" }, "Download"),
       ),
     ),
     h(
@@ -72,7 +72,7 @@ export function artifactsTable(
       items.map((a) =>
         h(
           "tr",
-          { "data-artifact": a.name, "data-status": a.status },
+          { "data-artifact": a.name, "data-status": a.status, "data-key": a.name },
           h(
             "td",
             { class: "mono" },
@@ -98,7 +98,16 @@ export function artifactsTable(
             { class: "num" },
             a.status === "rejected"
               ? h("span", { class: "small muted", title: "rejected by the secret scan: never stored" }, "blocked")
-              : h("button", { class: "btn btn-small", type: "button", onclick: () => download(a) }, "Download"),
+              : h(
+                  "button",
+                  {
+                    class: "btn btn-small",
+                    type: "button",
+                    "aria-label": `Download ${a.name}`,
+                    onclick: () => download(a),
+                  },
+                  "Download",
+                ),
           ),
         ),
       ),

@@ -6,7 +6,7 @@
  */
 import type { BreakerView } from "../../../schema/breakers";
 import type { BudgetLine, BudgetReport } from "../../../schema/budgets";
-import { emptyState, h } from "../dom";
+import { emptyState, h, scrollBox } from "../dom";
 import { formatTime, formatUsd } from "../format";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -133,25 +133,36 @@ export function breakersPanel(breakers: BreakerView[]): HTMLElement {
       { class: "panel-body" },
       breakers.length === 0
         ? emptyState("Every dependency's breaker is closed and has never opened.")
-        : h(
-            "table",
-            { class: "table" },
-            h("thead", {}, h("tr", {}, h("th", {}, "Dependency"), h("th", {}, "State"), h("th", {}, "Last change"))),
+        : scrollBox(
+            "External dependencies",
             h(
-              "tbody",
-              {},
-              breakers.map((b) =>
+              "table",
+              { class: "table" },
+              h(
+                "thead",
+                {},
                 h(
                   "tr",
-                  { "data-testid": "breaker", "data-name": b.name, "data-state": b.state },
-                  h("td", { class: "mono" }, b.name),
-                  h("td", {}, h("span", { class: `breaker-state breaker-${b.state}` }, b.state)),
+                  {},
+                  ["Dependency", "State", "Last change"].map((t) => h("th", { scope: "col" }, t)),
+                ),
+              ),
+              h(
+                "tbody",
+                {},
+                breakers.map((b) =>
                   h(
-                    "td",
-                    { class: "muted small" },
-                    b.transitions[0]
-                      ? `${b.transitions[0].from} → ${b.transitions[0].to} at ${formatTime(b.transitions[0].at)}: ${b.transitions[0].reason}`
-                      : "—",
+                    "tr",
+                    { "data-testid": "breaker", "data-name": b.name, "data-state": b.state },
+                    h("td", { class: "mono" }, b.name),
+                    h("td", {}, h("span", { class: `breaker-state breaker-${b.state}` }, b.state)),
+                    h(
+                      "td",
+                      { class: "muted small" },
+                      b.transitions[0]
+                        ? `${b.transitions[0].from} → ${b.transitions[0].to} at ${formatTime(b.transitions[0].at)}: ${b.transitions[0].reason}`
+                        : "—",
+                    ),
                   ),
                 ),
               ),

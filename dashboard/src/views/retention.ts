@@ -5,7 +5,7 @@
  */
 import type { UsageReport } from "../../../schema/api";
 import type { RetentionPeriods, RetentionSettings } from "../../../schema/retention";
-import { h, kpi } from "../dom";
+import { h, kpi, scrollBox } from "../dom";
 import { formatBytes, formatUsd } from "../format";
 
 /** A period as people say it: whole days, else hours, else seconds. */
@@ -55,24 +55,29 @@ export function retentionPanel(settings: RetentionSettings, storage: UsageReport
           "at the price table",
         ),
       ),
-      h(
-        "table",
-        { class: "table" },
+      scrollBox(
+        "Retention periods",
         h(
-          "thead",
-          {},
+          "table",
+          { class: "table" },
           h(
-            "tr",
+            "thead",
             {},
-            h("th", {}, "Scope"),
-            COLUMNS.map(([, label]) => h("th", {}, label)),
+            h(
+              "tr",
+              {},
+              h("th", { scope: "col" }, "Scope"),
+              COLUMNS.map(([, label]) => h("th", { scope: "col" }, label)),
+            ),
           ),
-        ),
-        h(
-          "tbody",
-          {},
-          row("Tenant", settings.policy, "retention-tenant"),
-          Object.entries(settings.projects).map(([project, periods]) => row(project, periods, `retention-${project}`)),
+          h(
+            "tbody",
+            {},
+            row("Tenant", settings.policy, "retention-tenant"),
+            Object.entries(settings.projects).map(([project, periods]) =>
+              row(project, periods, `retention-${project}`),
+            ),
+          ),
         ),
       ),
       h(

@@ -55,5 +55,5 @@ export function renderSignIn(onSignedIn: (key: string) => void): HTMLElement {
     button,
   );
   queueMicrotask(() => input.focus());
-  return h("div", { class: "signin" }, form);
+  return h("main", { class: "signin", id: "main" }, form);
 }
