@@ -81,17 +81,21 @@ export class Admission {
    * and admission. An admitted run is created already running. `checked`: the caller's key was
    * checked in this same call (`Access.refusal`).
    */
-  async open(run: OpenedRun, idempotency: { key: string; bodyHash: string } | undefined, checked: boolean) {
+  async open(
+    run: OpenedRun,
+    idempotency: { key: string; bodyHash: string } | undefined,
+    checked: boolean,
+  ): Promise<OpenRunResult> {
     const { runs, retention, scanning } = this.p;
     const shard = this.host.shard;
     const now = Date.now();
     const tenant = this.p.profile.get();
     // A shard home never told of (the API's count is from before the tenant was recreated with
     // fewer shards): home knows the count.
-    if (!tenant) return shard === 0 ? refuse("auth.unauthenticated") : { ok: false as const, reroute: 1 };
+    if (!tenant) return shard === 0 ? refuse("auth.unauthenticated") : { ok: false, reroute: 1 };
     // A sharded tenant's run opens on the shard that owns its Idempotency-Key (./shards.ts).
     const shards = shardCount(tenant);
-    if (owningShard(idempotency?.key, shards, shard) !== shard) return { ok: false as const, reroute: shards };
+    if (owningShard(idempotency?.key, shards, shard) !== shard) return { ok: false, reroute: shards };
     // Asked without a key check (a sharded tenant's key passed the isolate's cache), a shard
     // still refuses for a suspended tenant: home pushed the status to it on the change.
     if (!checked && tenant.status === "suspended") return refuse("tenant.suspended");
@@ -151,7 +155,7 @@ export class Admission {
    * dispatch: a saturated pool serves tenants by their runs in flight, see docs/security.md), and
    * half that (at least one) while a spent budget puts it in cost-saving mode.
    */
-  concurrency(tenant: Tenant, now: number, project = ""): number {
+  private concurrency(tenant: Tenant, now: number, project = ""): number {
     // A sharded tenant's slots are split among its shards (./shards.ts: each has at least one).
     const limit = concurrencyShare(
       tenant.limits.maxConcurrentRuns * tenant.weight,

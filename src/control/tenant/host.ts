@@ -5,7 +5,8 @@
  * is a facade that imports them, never the other way round.
  */
 import type { Env } from "../../env";
-import type { Alarm } from "../alarms";
+import { Alarm } from "../alarms";
+import { parseShardName } from "./shards";
 
 export interface TenantHost {
   readonly sql: SqlStorage;
@@ -18,6 +19,26 @@ export interface TenantHost {
   readonly alarm: Alarm;
   /** Moves the alarm to the earliest thing any concern has due. */
   syncAlarm(): Promise<void>;
+}
+
+/**
+ * The host of the object in `ctx`. `env` is read through to the object's own, so a test that swaps
+ * the object's bindings after construction (a failing queue, say) reaches every concern.
+ */
+export function tenantHost(ctx: DurableObjectState, env: () => Env, syncAlarm: () => Promise<void>): TenantHost {
+  const { tenantId, shard } = parseShardName(ctx.id.name ?? "");
+  const alarm = new Alarm(ctx.storage);
+  return {
+    sql: ctx.storage.sql,
+    storage: ctx.storage,
+    tenantId,
+    shard,
+    alarm,
+    syncAlarm,
+    get env() {
+      return env();
+    },
+  };
 }
 
 /** A stub of another of the tenant's objects (a shard, or home). */

@@ -17,7 +17,6 @@ import type * as T from "../../../schema/tenants";
 import type * as W from "../../../schema/webhooks";
 import type { UsageGroup, UsageGroupRow } from "../../analytics/usage";
 import type { Env } from "../../env";
-import { Alarm } from "../alarms";
 import type { MetricParts } from "../metrics";
 import { migrate } from "../sqlite";
 import type { AuthResult, Credential } from "./access";
@@ -26,13 +25,13 @@ import type { HandedEvent, ListApprovalsFilter } from "./approvals";
 import type { StoredVersion } from "./artifacts";
 import { monthOf } from "./budgets";
 import { type TenantConcerns, wireConcerns } from "./concerns";
-import { earliest, type TenantHost } from "./host";
+import { earliest, type TenantHost, tenantHost } from "./host";
 import { homeChecks, type RunChecks } from "./lifecycle";
 import { TENANT_MIGRATIONS } from "./migrations";
 import type { ListRunsFilter, OpenedRun } from "./runs";
 import type { ProjectContext } from "./shard-ring";
 import { quotaUsed, setQuotaUsed } from "./shard-span";
-import { mergeMetricParts, mergeRunPages, mergeUsage, parseShardName, shardCount, sumCounts } from "./shards";
+import { mergeMetricParts, mergeRunPages, mergeUsage, shardCount, sumCounts } from "./shards";
 import type { PlannedEvent } from "./webhooks";
 
 export type { AuthResult, Credential, ListRunsFilter, OpenedRun, OpenRunResult };
@@ -47,14 +46,15 @@ export class TenantObject extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    const sql = ctx.storage.sql;
-    const { tenantId, shard } = parseShardName(ctx.id.name ?? "");
-    const alarm = new Alarm(ctx.storage);
-    this.host = { sql, storage: ctx.storage, env, tenantId, shard, alarm, syncAlarm: () => this.syncAlarm() };
+    this.host = tenantHost(
+      ctx,
+      () => this.env,
+      () => this.syncAlarm(),
+    );
     this.c = wireConcerns(this.host);
     ctx.blockConcurrencyWhile(async () => {
-      this.c.access.fresh = migrate(sql, TENANT_MIGRATIONS).created;
-      await alarm.load();
+      this.c.access.fresh = migrate(this.host.sql, TENANT_MIGRATIONS).created;
+      await this.host.alarm.load();
     });
   }
 
