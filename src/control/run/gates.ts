@@ -76,7 +76,8 @@ export function schemaMismatch(schema: JsonObject, value: Json, path = "body"): 
     const obj = value as JsonObject;
     const props = (schema.properties ?? {}) as Record<string, JsonObject>;
     for (const r of Array.isArray(schema.required) ? schema.required : []) {
-      if (typeof r === "string" && !(r in obj)) return `${path}.${r}: required`;
+      // Own properties only: `in` would let `{}` satisfy `required: ["constructor"]` through its prototype.
+      if (typeof r === "string" && !Object.hasOwn(obj, r)) return `${path}.${r}: required`;
     }
     for (const [k, v] of Object.entries(obj)) {
       const sub = props[k];
