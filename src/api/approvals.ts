@@ -13,7 +13,7 @@ import {
   SignalView,
   StepId,
 } from "../../schema/api";
-import { MAX_SIGNAL_BYTES, SIGNAL_NAME } from "../../schema/jobs/control";
+import { MAX_EARLY_SIGNAL_BYTES, MAX_EARLY_SIGNALS, MAX_SIGNAL_BYTES, SIGNAL_NAME } from "../../schema/jobs/control";
 import { RUN_ID } from "../../schema/ids";
 import type { GateDecision } from "../../schema/run";
 import { runStub } from "../control/run/stub";
@@ -90,7 +90,9 @@ gates.openapi(
     summary: "Send the run a signal: its JSON body becomes the output of the step that waits for it",
     description:
       `A signal sent before its step waits is kept for it. The first body wins: the same body again answers 200, ` +
-      `another one 409 signal.already_received. Bodies are at most ${MAX_SIGNAL_BYTES} bytes.`,
+      `another one 409 signal.already_received. Bodies are at most ${MAX_SIGNAL_BYTES} bytes. A run keeps at most ` +
+      `${MAX_EARLY_SIGNALS} signals (${MAX_EARLY_SIGNAL_BYTES} bytes) that no step has taken yet (429 signal.limit); a name ` +
+      `no step can ever wait for (no signal step of that name, no unfinished worker step that could spawn one) is 404 signal.unknown.`,
     security,
     request: {
       params: z.object({
@@ -112,6 +114,8 @@ gates.openapi(
         "signal.already_received",
         "signal.invalid_body",
         "signal.too_large",
+        "signal.limit",
+        "signal.unknown",
       ),
     },
   }),
