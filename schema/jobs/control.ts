@@ -40,6 +40,11 @@ export const approval = declareJob({
           scopes: z.array(z.string().max(64)).max(10).optional(),
           /** Only these key ids may decide. */
           keys: z.array(z.string().max(64)).max(50).optional(),
+          /**
+           * The key that created the run may decide (and be issued links): off by default, so a
+           * key cannot wave its own run through its gate.
+           */
+          allowRequester: z.boolean().optional(),
         })
         .strict()
         .optional(),

@@ -7,6 +7,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import {
   ApprovalList,
   DecisionBody,
+  DecisionLinksView,
   DecisionView,
   type Json,
   ListApprovalsQuery,
@@ -82,6 +83,38 @@ for (const decision of ["approve", "reject"] as const) {
     },
   );
 }
+
+gates.openapi(
+  createRoute({
+    method: "get",
+    path: "/{id}/steps/{stepId}/links",
+    summary: "Signed single-use decision links for a waiting approval gate (scope approvals:grant)",
+    description:
+      "A fresh pair on each call, each redeemable once (POST /v1/decisions/{token}) until the gate's timeout and " +
+      "recorded with the key it was issued to. Refused (403 approval.not_an_approver) to a key that may not decide " +
+      "the gate: not one of its approvers, or the key that created the run unless the gate says approvers.allowRequester.",
+    security,
+    request: { params: z.object({ id: RunParam, stepId: StepId.openapi({ param: { name: "stepId", in: "path" } }) }) },
+    responses: {
+      200: json(DecisionLinksView, "the links"),
+      ...problemResponses(
+        ...TENANT_CALL,
+        "run.not_found",
+        "approval.not_found",
+        "approval.not_pending",
+        "approval.not_an_approver",
+      ),
+    },
+  }),
+  async (c) => {
+    const { id, stepId } = c.req.valid("param");
+    const result = await run(c.env, id).decisionLinks(c.get("tenantId"), stepId, c.get("key"));
+    if (!result) throw await missingRun(c.env, c.get("tenantId"), id);
+    if (!result.ok) throw AppError.from(result);
+    const { ok: _, ...links } = result;
+    return c.json(links, 200);
+  },
+);
 
 gates.openapi(
   createRoute({

@@ -8,11 +8,18 @@
 import type { Json } from "../../../schema/api";
 import { refuse } from "../../../schema/errors";
 import { MAX_EARLY_SIGNAL_BYTES, MAX_EARLY_SIGNALS, MAX_WAIT_MS } from "../../../schema/jobs/control";
-import type { Decider, DeciderKey, DecisionResult, GateDecision, SignalResult } from "../../../schema/run";
+import type { Decider, DeciderKey, DecisionResult, GateDecision, LinksResult, SignalResult } from "../../../schema/run";
 import { TERMINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES, type EventType } from "../../../schema/vocabulary";
 import type { ErrorShape } from "../../../schema/errors";
 import { json } from "../sqlite";
-import { type ApprovalInput, approverRefusal, decisionView, schemaMismatch, type SignalInput } from "./gates";
+import {
+  type ApprovalInput,
+  approverRefusal,
+  decisionView,
+  linksAllowed,
+  schemaMismatch,
+  type SignalInput,
+} from "./gates";
 import type { StepEvent } from "./machine";
 import type { StepRow } from "./rows";
 import type { RunStore } from "./store";
@@ -68,9 +75,10 @@ export class GateEngine {
     if (step.status !== "waiting") return refuse("approval.not_pending", `the gate is ${step.status}`);
     const input = must(json.read<ApprovalInput>(step.input), "the gate's input");
     if (key) {
-      const why = approverRefusal(input.approvers, key);
+      const why = approverRefusal(input.approvers, key, run.requested_by);
       if (why) return refuse("approval.not_an_approver", why);
-    } else if (input.approvers) return refuse("approval.not_an_approver", "this gate is decided by its approvers only");
+    } else if (!linksAllowed(input.approvers))
+      return refuse("approval.not_an_approver", "this gate is decided by its approvers only");
     this.resolveGate(step, decision, by, comment, now);
     return {
       ok: true,
@@ -166,17 +174,46 @@ export class GateEngine {
         );
       return;
     }
-    const links = input.approvers
-      ? null
-      : (this.config.decisionLinks?.({ tenantId: run.tenant_id, runId: run.id, stepId: step.id, expiresAt }) ?? null);
+    // The links themselves never enter the log (anyone with runs:read reads it): a key holding
+    // approvals:grant asks for them (`links`), and a webhook endpoint flagged by one gets them at
+    // send time. The event says only whether links exist and whose key may not hold them.
+    const linkable = linksAllowed(input.approvers) && this.config.decisionLinks !== undefined;
+    const excluded = input.approvers?.allowRequester === true ? null : run.requested_by;
     this.ops.event("step.waiting", now, step.id, {
       kind: "approval",
       title: input.title,
       ...(input.description ? { description: input.description } : {}),
       onTimeout: input.onTimeout ?? "reject",
       ...expires,
-      ...(links ?? {}),
+      ...(linkable ? { links: true, ...(excluded ? { requestedBy: excluded } : {}) } : {}),
     });
+  }
+
+  /**
+   * A waiting gate's decision links, minted for `key` (which must be able to decide it): a fresh
+   * pair each time, each single-use and bound to this tenant, run, step and the gate's expiry.
+   */
+  links(stepId: string, key: DeciderKey, now: number): LinksResult {
+    const run = this.store.run();
+    if (!run) return refuse("run.not_found", "no such run");
+    const step = this.store.step(stepId);
+    if (step?.type !== "approval") return refuse("approval.not_found", `no approval gate '${stepId}'`);
+    if (step.status !== "waiting") return refuse("approval.not_pending", `the gate is ${step.status}`);
+    const input = must(json.read<ApprovalInput>(step.input), "the gate's input");
+    if (!linksAllowed(input.approvers))
+      return refuse("approval.not_an_approver", "this gate is decided by its approvers only: it has no links");
+    const why = approverRefusal(input.approvers, key, run.requested_by);
+    if (why) return refuse("approval.not_an_approver", why);
+    const expiresAt = this.store.timerDueAt("wait", stepId) ?? now + MAX_WAIT_MS;
+    const links = this.config.decisionLinks?.({
+      tenantId: run.tenant_id,
+      runId: run.id,
+      stepId,
+      expiresAt,
+      issuedTo: key.keyId,
+    });
+    if (!links) return refuse("approval.not_found", "this runtime has no DECISION_LINK_SECRET: decide through the API");
+    return { ok: true, ...links, expiresAt: new Date(expiresAt).toISOString() };
   }
 
   private receive(step: StepRow, body: Json, by: Decider, now: number): void {

@@ -37,7 +37,7 @@ import {
 } from "./runs";
 import type { UsageGroup, UsageGroupRow } from "../../analytics/usage";
 import type { AttemptResult, DeliveryPolicy, DeliveryTask } from "../../../schema/webhooks";
-import { WEBHOOK_MIGRATION, WebhookBook, type PlannedEvent } from "./webhooks";
+import { WEBHOOK_LINKS_MIGRATION, WEBHOOK_MIGRATION, WebhookBook, type PlannedEvent } from "./webhooks";
 import { deleteRunRows } from "./run-deletion";
 import { SCANNING_MIGRATION, ScanningBook } from "./scanning";
 import { ARTIFACT_VERSION_MIGRATION, ArtifactVersions, type StoredVersion } from "./artifacts";
@@ -105,6 +105,7 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
   ARCHIVE_MIGRATION,
   [...RETENTION_MIGRATION, ...PURGE_MIGRATION],
   SHARDS_MIGRATION,
+  WEBHOOK_LINKS_MIGRATION,
 ];
 
 /** A refusal's message is what the API shows the caller: it never says which part of a key was wrong. */
@@ -904,8 +905,9 @@ export class TenantObject extends DurableObject<Env> {
   }
 
   // ── webhooks ────────────────────────────────────────────────────────────────
-  async createWebhook(body: CreateWebhookBody, runId: string | null = null) {
-    return this.webhooks.create(body, Date.now(), runId);
+  /** `keyId`: the key asking, recorded when it flags the endpoint with includeDecisionLinks. */
+  async createWebhook(body: CreateWebhookBody, runId: string | null = null, keyId: string | null = null) {
+    return this.webhooks.create(body, Date.now(), runId, keyId);
   }
 
   async listWebhooks() {
@@ -916,8 +918,8 @@ export class TenantObject extends DurableObject<Env> {
     return this.webhooks.get(id, Date.now());
   }
 
-  async updateWebhook(id: string, patch: UpdateWebhookBody) {
-    return this.webhooks.update(id, patch, Date.now());
+  async updateWebhook(id: string, patch: UpdateWebhookBody, keyId: string | null = null) {
+    return this.webhooks.update(id, patch, Date.now(), keyId);
   }
 
   async deleteWebhook(id: string) {
