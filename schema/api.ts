@@ -503,6 +503,7 @@ export const Decider = z
     keyId: z.string().optional(),
     name: z.string().nullable().optional(),
     linkId: z.string().optional(),
+    issuedTo: z.string().optional().openapi({ description: "a link's: the key it was issued to" }),
   })
   .openapi("Decider", { description: "who decided: an API key (id and name), a signed link (its id), or the timeout" });
 
@@ -518,6 +519,14 @@ export const DecisionView = z
   })
   .openapi("Decision");
 export type DecisionView = z.infer<typeof DecisionView>;
+
+export const DecisionLinksView = z
+  .object({
+    approveUrl: z.string(),
+    rejectUrl: z.string(),
+    expiresAt: z.string().datetime().openapi({ description: "the gate's timeout: the links end with it" }),
+  })
+  .openapi("DecisionLinks");
 
 export const SignalView = z
   .object({

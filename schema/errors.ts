@@ -110,6 +110,12 @@ export const ERRORS = {
     title: "The signal's body does not fit the waiting step's schema.",
   },
   "signal.too_large": { status: 413, retryable: false, title: "The signal's body is too large." },
+  "signal.limit": {
+    status: 429,
+    retryable: false,
+    title: "The run keeps as many signals for steps that do not wait yet as it may.",
+  },
+  "signal.unknown": { status: 404, retryable: false, title: "No step of this run can ever wait for this signal." },
 
   // External workers' leases.
   "lease.not_found": { status: 404, retryable: false, title: "No such lease." },

@@ -61,6 +61,8 @@ export interface NewRun {
   retention?: RunRetention;
   /** The tenant shard that indexed the run (src/control/tenant/shards.ts); absent: 0, the tenant's own object. */
   tenantShard?: number;
+  /** The id of the API key that created the run: by default it may not decide the run's gates. */
+  requestedBy?: string;
 }
 
 /** An artifact an attempt wrote to R2: its name in the run, its key, size, type and sha256. */
@@ -164,7 +166,7 @@ export type GateDecision = "approved" | "rejected";
 /** Who decided a gate or sent a signal: an API key, a signed link, or the gate's timeout. */
 export type Decider =
   | { kind: "key"; keyId: string; name: string | null }
-  | { kind: "link"; linkId: string }
+  | { kind: "link"; linkId: string; issuedTo?: string }
   | { kind: "timeout" };
 
 /** A key's right to decide, as the API authenticated it. */
@@ -187,6 +189,9 @@ export interface DecisionView {
 }
 
 export type DecisionResult = { ok: true; decision: DecisionView } | Refusal;
+
+/** A waiting gate's decision links, issued to a key that may decide it. */
+export type LinksResult = { ok: true; approveUrl: string; rejectUrl: string; expiresAt: string } | Refusal;
 
 /** What a signal did: the steps it completed now (none when it waits for a step that waits later). */
 export type SignalResult =

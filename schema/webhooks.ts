@@ -45,6 +45,10 @@ export const CreateWebhookBody = z
     eventTypes: z.array(EventTypePattern).min(1).max(50),
     project: ProjectId.optional().openapi({ description: "only events of this project" }),
     description: z.string().max(200).optional(),
+    includeDecisionLinks: z.boolean().optional().openapi({
+      description:
+        "step.waiting deliveries carry the gate's approveUrl/rejectUrl; only a key holding approvals:grant may set it (403 otherwise)",
+    }),
   })
   .strict()
   .openapi("CreateWebhookBody");
@@ -60,6 +64,10 @@ export const UpdateWebhookBody = z
       .boolean()
       .optional()
       .openapi({ description: "true re-enables an endpoint that was disabled after failures" }),
+    includeDecisionLinks: z.boolean().optional().openapi({
+      description:
+        "step.waiting deliveries carry the gate's approveUrl/rejectUrl; only a key holding approvals:grant may set it (403 otherwise)",
+    }),
   })
   .strict()
   .openapi("UpdateWebhookBody");
@@ -75,6 +83,7 @@ export const WebhookEndpoint = z
     description: z.string().nullable(),
     status: z.enum(["active", "disabled"]),
     disabledReason: z.string().nullable(),
+    includeDecisionLinks: z.boolean(),
     previousSecretExpiresAt: z
       .string()
       .datetime()
@@ -163,6 +172,11 @@ export interface DeliveryTask {
   url: string;
   payload: string;
   secrets: string[];
+  /**
+   * Set for an endpoint flagged with includeDecisionLinks: the key that flagged it. The sender adds
+   * a waiting gate's links to the payload it signs (src/webhooks/links.ts); the stored payload has none.
+   */
+  linksFor?: string;
 }
 
 /** How a sent attempt went, as the sender reports it to the tenant's object. */

@@ -10,6 +10,12 @@ import { declareJob } from "./declare";
 export const MAX_WAIT_MS = 30 * 86_400_000;
 /** The largest signal body the run keeps. */
 export const MAX_SIGNAL_BYTES = 64 * 1024;
+/**
+ * Signals a run keeps for steps that do not wait yet (429 signal.limit beyond): without a bound,
+ * one `runs:write` key could fill a run's object with bodies no step will ever take.
+ */
+export const MAX_EARLY_SIGNALS = 64;
+export const MAX_EARLY_SIGNAL_BYTES = 1024 * 1024;
 
 /** A signal's name: what `POST /v1/runs/{id}/signals/{name}` names. */
 export const SIGNAL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
@@ -34,6 +40,11 @@ export const approval = declareJob({
           scopes: z.array(z.string().max(64)).max(10).optional(),
           /** Only these key ids may decide. */
           keys: z.array(z.string().max(64)).max(50).optional(),
+          /**
+           * The key that created the run may decide (and be issued links): off by default, so a
+           * key cannot wave its own run through its gate.
+           */
+          allowRequester: z.boolean().optional(),
         })
         .strict()
         .optional(),

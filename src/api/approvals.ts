@@ -7,13 +7,14 @@ import { createRoute, z } from "@hono/zod-openapi";
 import {
   ApprovalList,
   DecisionBody,
+  DecisionLinksView,
   DecisionView,
   type Json,
   ListApprovalsQuery,
   SignalView,
   StepId,
 } from "../../schema/api";
-import { MAX_SIGNAL_BYTES, SIGNAL_NAME } from "../../schema/jobs/control";
+import { MAX_EARLY_SIGNAL_BYTES, MAX_EARLY_SIGNALS, MAX_SIGNAL_BYTES, SIGNAL_NAME } from "../../schema/jobs/control";
 import { RUN_ID } from "../../schema/ids";
 import type { GateDecision } from "../../schema/run";
 import { runStub } from "../control/run/stub";
@@ -86,13 +87,47 @@ for (const decision of ["approve", "reject"] as const) {
 
 gates.openapi(
   createRoute({
+    method: "get",
+    path: "/{id}/steps/{stepId}/links",
+    summary: "Signed single-use decision links for a waiting approval gate (scope approvals:grant)",
+    description:
+      "A fresh pair on each call, each redeemable once (POST /v1/decisions/{token}) until the gate's timeout and " +
+      "recorded with the key it was issued to. Refused (403 approval.not_an_approver) to a key that may not decide " +
+      "the gate: not one of its approvers, or the key that created the run unless the gate says approvers.allowRequester.",
+    security,
+    request: { params: z.object({ id: RunParam, stepId: StepId.openapi({ param: { name: "stepId", in: "path" } }) }) },
+    responses: {
+      200: json(DecisionLinksView, "the links"),
+      ...problemResponses(
+        ...TENANT_CALL,
+        "run.not_found",
+        "approval.not_found",
+        "approval.not_pending",
+        "approval.not_an_approver",
+      ),
+    },
+  }),
+  async (c) => {
+    const { id, stepId } = c.req.valid("param");
+    const result = await run(c.env, id).decisionLinks(c.get("tenantId"), stepId, c.get("key"));
+    if (!result) throw await missingRun(c.env, c.get("tenantId"), id);
+    if (!result.ok) throw AppError.from(result);
+    const { ok: _, ...links } = result;
+    return c.json(links, 200);
+  },
+);
+
+gates.openapi(
+  createRoute({
     method: "post",
     operationId: "sendSignal",
     path: "/{id}/signals/{name}",
     summary: "Send the run a signal: its JSON body becomes the output of the step that waits for it",
     description:
       `A signal sent before its step waits is kept for it. The first body wins: the same body again answers 200, ` +
-      `another one 409 signal.already_received. Bodies are at most ${MAX_SIGNAL_BYTES} bytes.`,
+      `another one 409 signal.already_received. Bodies are at most ${MAX_SIGNAL_BYTES} bytes. A run keeps at most ` +
+      `${MAX_EARLY_SIGNALS} signals (${MAX_EARLY_SIGNAL_BYTES} bytes) that no step has taken yet (429 signal.limit); a name ` +
+      `no step can ever wait for (no signal step of that name, no unfinished worker step that could spawn one) is 404 signal.unknown.`,
     security,
     request: {
       params: z.object({
@@ -114,6 +149,8 @@ gates.openapi(
         "signal.already_received",
         "signal.invalid_body",
         "signal.too_large",
+        "signal.limit",
+        "signal.unknown",
       ),
     },
   }),

@@ -25,11 +25,14 @@ export function bearer(header: string | undefined): string | null {
 
 /** Deciding an approval gate: runs:write is not enough. */
 const DECISION_PATH = /^\/v1\/runs\/[^/]+\/steps\/[^/]+\/(approve|reject)\/?$/;
+/** A gate's decision links decide it as well as a key does: the same scope. */
+const LINKS_PATH = /^\/v1\/runs\/[^/]+\/steps\/[^/]+\/links\/?$/;
 
 /** The scope a request needs: reads and writes of runs, and webhook management. */
 export function requiredScope(method: string, path: string): Scope {
   if (path.startsWith("/v1/webhooks")) return "webhooks:manage";
   if (method === "POST" && DECISION_PATH.test(path)) return "approvals:grant";
+  if (LINKS_PATH.test(path)) return "approvals:grant";
   return method === "GET" || method === "HEAD" ? "runs:read" : "runs:write";
 }
 

@@ -101,6 +101,9 @@ runs.openapi(
       : null;
     const tenantId = c.get("tenantId");
     const tenant = c.env.TENANT.getByName(tenantId);
+    // Who asks: checked already, or by openRun below. Its gates will not take its decision.
+    const credential = c.get("credential");
+    const requestedBy = credential ? ("dev" in credential ? "dev" : credential.keyId) : c.get("key").keyId;
     const idempotencyKey = c.req.valid("header")["idempotency-key"];
     const createdAt = Date.now();
     // One call to the tenant (to its run's shard, ./tenant-shards.ts): the key (unless checked
@@ -142,6 +145,7 @@ runs.openapi(
       scanning: opened.scanning,
       retention: opened.retention,
       ...(shard > 0 ? { tenantShard: shard } : {}),
+      requestedBy,
       // A replay may find no run (the first request died before creating it): that one is
       // created the ordinary way, telling the tenant its status and asking for admission.
       ...(replayed ? {} : { opened: { start: opened.start }, createdAt }),
@@ -261,6 +265,8 @@ runs.openapi(
     const id = source.existing ?? candidate;
     const run = await runStub(c.env, id).create({
       ...source.spec,
+      // The key that asks for the retry is the new run's requester.
+      requestedBy: c.get("key").keyId,
       id,
       traceId: traceIdFrom(c.req.header("traceparent")) ?? newTraceId(),
     });

@@ -48,6 +48,18 @@ const found = <T>(value: T | null): T => {
   return value;
 };
 
+/**
+ * Decision links decide gates: an endpoint may receive them only when a key that could decide
+ * (approvals:grant) asked for it. Any webhooks:manage key may still turn them off.
+ */
+function mayFlagLinks(scopes: readonly string[], includeDecisionLinks: boolean | undefined): void {
+  if (includeDecisionLinks === true && !scopes.includes("approvals:grant"))
+    throw new AppError(
+      "auth.insufficient_scope",
+      "Only a key holding 'approvals:grant' may set includeDecisionLinks: the links decide approval gates.",
+    );
+}
+
 export const webhooks = newApi();
 
 webhooks.openapi(
@@ -65,8 +77,13 @@ webhooks.openapi(
   }),
   async (c) => {
     const body = c.req.valid("json");
+    mayFlagLinks(c.get("key").scopes, body.includeDecisionLinks);
     const url = await checkUrl(c.env, body.url);
-    const { endpoint, secret } = await c.env.TENANT.getByName(c.get("tenantId")).createWebhook({ ...body, url });
+    const { endpoint, secret } = await c.env.TENANT.getByName(c.get("tenantId")).createWebhook(
+      { ...body, url },
+      null,
+      c.get("key").keyId,
+    );
     c.header("location", `/v1/webhooks/${endpoint.id}`);
     return c.json({ ...endpoint, secret }, 201);
   },
@@ -119,9 +136,11 @@ webhooks.openapi(
   }),
   async (c) => {
     const body = c.req.valid("json");
+    mayFlagLinks(c.get("key").scopes, body.includeDecisionLinks);
     const patch = body.url === undefined ? body : { ...body, url: await checkUrl(c.env, body.url) };
+    const tenant = c.env.TENANT.getByName(c.get("tenantId"));
     return c.json(
-      found(await c.env.TENANT.getByName(c.get("tenantId")).updateWebhook(endpointId(c.req.valid("param").id), patch)),
+      found(await tenant.updateWebhook(endpointId(c.req.valid("param").id), patch, c.get("key").keyId)),
       200,
     );
   },

@@ -1,6 +1,7 @@
 /**
- * Signed single-use decision links for approval gates: `approveUrl` and `rejectUrl` in a gate's
- * `step.waiting` event. A token is its claims (tenant, run, step, decision, expiry, link id) and
+ * Signed single-use decision links for approval gates: `approveUrl` and `rejectUrl`, issued to a
+ * key holding approvals:grant (`GET …/steps/{stepId}/links`) or added at send time to the
+ * `step.waiting` delivery of a webhook endpoint such a key flagged; never stored in an event. A token is its claims (tenant, run, step, decision, expiry, link id) and
  * their HMAC-SHA256 under DECISION_LINK_SECRET; it is redeemed once (the run records the link
  * id), and a changed byte makes it no token at all. Synchronous (fast-sha256, the HMAC that
  * standardwebhooks uses too), because the link is written into the event in the same transaction
@@ -19,6 +20,8 @@ export interface LinkClaims {
   expiresAt: number;
   /** Unique per link: what the run records when it is used. */
   linkId: string;
+  /** The key the link was issued to (absent: sent to a flagged webhook endpoint, or minted before keys were named). */
+  issuedTo?: string;
 }
 
 const utf8 = new TextEncoder();
@@ -68,7 +71,8 @@ export function readLink(secret: string, token: string): LinkClaims | null {
       typeof c.stepId === "string" &&
       (c.decision === "approve" || c.decision === "reject") &&
       typeof c.expiresAt === "number" &&
-      typeof c.linkId === "string";
+      typeof c.linkId === "string" &&
+      (c.issuedTo === undefined || typeof c.issuedTo === "string");
     return ok ? (c as LinkClaims) : null;
   } catch {
     return null;
@@ -81,7 +85,7 @@ const randomId = () => b64url(crypto.getRandomValues(new Uint8Array(12)));
 export function decisionLinks(
   secret: string,
   base: string,
-  gate: { tenantId: string; runId: string; stepId: string; expiresAt: number },
+  gate: { tenantId: string; runId: string; stepId: string; expiresAt: number; issuedTo?: string },
 ): { approveUrl: string; rejectUrl: string } {
   const url = (decision: LinkDecision) =>
     `${base.replace(/\/+$/, "")}/v1/decisions/${signLink(secret, { ...gate, decision, linkId: `lnk_${randomId()}` })}`;

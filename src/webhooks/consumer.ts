@@ -8,6 +8,7 @@ import type { Env } from "../env";
 import type { DeliveryTask } from "../../schema/webhooks";
 import { attemptTimeoutMs, urlGuard } from "./config";
 import { attemptDelivery } from "./deliver";
+import { withDecisionLinks } from "./links";
 import { logError } from "../lib/log";
 
 export async function consumeWebhooks(batch: MessageBatch<unknown>, env: Env): Promise<void> {
@@ -35,7 +36,7 @@ async function consumeOne(message: Message<unknown>, env: Env): Promise<void> {
     const options = { timeoutMs: attemptTimeoutMs(env), guard: urlGuard(env) };
     await Promise.all(
       tasks.map(async (task) => {
-        const result = await attemptDelivery(task, options);
+        const result = await attemptDelivery(withDecisionLinks(task, env, Date.now()), options);
         await tenant.recordDelivery(task.deliveryId, result);
       }),
     );

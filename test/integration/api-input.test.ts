@@ -250,6 +250,20 @@ describe("authentication", () => {
     expect(((await (await admin("/tenants/acme/keys")).json()) as { items: unknown[] }).items).toEqual([]);
   });
 
+  it("a key's scopes are kept once each, in the catalog's order", async () => {
+    const admin = (path: string, init: RequestInit & { json?: unknown } = {}) =>
+      api(`/v1/admin${path}`, { ...init, key: ADMIN_TOKEN });
+    expect((await admin("/tenants", { method: "POST", json: { id: "scoped", name: "Scoped" } })).status).toBe(201);
+    const res = await admin("/tenants/scoped/keys", {
+      method: "POST",
+      json: { scopes: ["approvals:grant", "runs:read", "runs:read", "approvals:grant"] },
+    });
+    expect(res.status).toBe(201);
+    expect(((await res.json()) as { scopes: string[] }).scopes).toEqual(["runs:read", "approvals:grant"]);
+    const listed = (await (await admin("/tenants/scoped/keys")).json()) as { items: { scopes: string[] }[] };
+    expect(listed.items.map((k) => k.scopes)).toEqual([["runs:read", "approvals:grant"]]);
+  });
+
   it("admin routes refuse a tenant key", async () => {
     const res = await api("/v1/admin/tenants/acme/keys", { method: "POST", json: {} });
     await expectProblem(res, 401, "auth.unauthenticated");

@@ -31,11 +31,24 @@ async function problem(res: Response, status: number, code: string) {
   expect(((await res.json()) as { code: string }).code).toBe(code);
 }
 
+/**
+ * A gated run. These tests decide with the key that created the run (the dev key), which a gate
+ * refuses unless it says `allowRequester` (test/integration/decision-links.test.ts tests the default).
+ */
 const gated = (gate: Record<string, unknown> = {}) => ({
   project: "p",
   steps: [
     { id: "build", type: "system.echo", input: { built: true } },
-    { id: "gate", type: "approval", input: { title: "Publish?", ...gate }, dependsOn: ["build"] },
+    {
+      id: "gate",
+      type: "approval",
+      input: {
+        title: "Publish?",
+        ...gate,
+        approvers: { allowRequester: true, ...(gate.approvers as Record<string, unknown> | undefined) },
+      },
+      dependsOn: ["build"],
+    },
     { id: "publish", type: "system.echo", input: {}, dependsOn: ["gate"] },
   ],
 });
@@ -109,7 +122,12 @@ describe("approval gates", () => {
       project: "p",
       steps: [
         { id: "slow", type: "system.sleep", input: { ms: 5_000 } },
-        { id: "gate", type: "approval", input: { title: "t" }, dependsOn: ["slow"] },
+        {
+          id: "gate",
+          type: "approval",
+          input: { title: "t", approvers: { allowRequester: true } },
+          dependsOn: ["slow"],
+        },
       ],
     });
     await problem(await decide(run.id, "gate", "approve"), 409, "approval.not_pending");
@@ -384,12 +402,13 @@ describe("signed decision links", () => {
   const SECRET = env.DECISION_LINK_SECRET!;
   const links = async (runId: string) => {
     await waitingAt(runId, "gate");
-    const data = (await events(runId)).find((e) => e.type === "step.waiting")!.data;
-    return { approve: String(data.approveUrl), reject: String(data.rejectUrl) };
+    const res = await api(`/v1/runs/${runId}/steps/gate/links`);
+    const data = (await res.json()) as { approveUrl: string; rejectUrl: string };
+    return { approve: data.approveUrl, reject: data.rejectUrl };
   };
   const post = (url: string, headers: Record<string, string> = {}) => api(url, { method: "POST", key: null, headers });
 
-  it("step.waiting carries approveUrl and rejectUrl; GET only shows a page, POST decides once", async () => {
+  it("a gate's links (GET …/links): GET only shows a page, POST decides once", async () => {
     const run = await createRun(gated());
     const { approve, reject } = await links(run.id);
     expect(approve).toMatch(/^\/v1\/decisions\/[\w-]+\.[\w-]+$/);
@@ -410,7 +429,7 @@ describe("signed decision links", () => {
     expect((await waitForRun(run.id)).status).toBe("succeeded");
     const approved = (await events(run.id)).filter((e) => e.type === "step.approved");
     expect(approved).toHaveLength(1);
-    expect(approved[0]!.data.by).toEqual({ kind: "link", linkId: body.by.linkId });
+    expect(approved[0]!.data.by).toEqual({ kind: "link", linkId: body.by.linkId, issuedTo: "dev" });
   });
 
   it("a rejection by link fails the gate; a browser's form post gets a page", async () => {
@@ -458,7 +477,8 @@ describe("signed decision links", () => {
     const run = await createRun(gated({ approvers: { keys: ["dev"] } }));
     await waitingAt(run.id, "gate");
     const data = (await events(run.id)).find((e) => e.type === "step.waiting")!.data;
-    expect(data).not.toHaveProperty("approveUrl");
+    expect(data).not.toHaveProperty("links");
+    await problem(await api(`/v1/runs/${run.id}/steps/gate/links`), 403, "approval.not_an_approver");
     expect((await decide(run.id, "gate", "approve")).status).toBe(200);
   });
 });

@@ -25,6 +25,14 @@ describe("a signal's schema subset", () => {
     expect(schemaMismatch({ type: ["number", "null"] }, null)).toBeNull();
     expect(schemaMismatch({ type: "number" }, 4)).toBeNull(); // an integer is a number
   });
+
+  it("`required` asks for the body's own properties, not what every object inherits", () => {
+    const names = { type: "object", required: ["constructor", "toString"] };
+    expect(schemaMismatch(names, {})).toBe("body.constructor: required");
+    expect(schemaMismatch(names, { constructor: 1 })).toBe("body.toString: required");
+    expect(schemaMismatch(names, { constructor: 1, toString: "x" })).toBeNull();
+    expect(schemaMismatch({ required: ["__proto__"] }, {})).toBe("body.__proto__: required");
+  });
 });
 
 describe("approvers", () => {

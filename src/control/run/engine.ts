@@ -25,6 +25,7 @@ import type {
   DeciderKey,
   DecisionResult,
   GateDecision,
+  LinksResult,
   NewRun,
   ReportResult,
   RunOutcome,
@@ -101,6 +102,7 @@ export class RunEngine {
       scanning: spec.scanning ? json.write(spec.scanning) : null,
       retention: spec.retention ? json.write(spec.retention) : null,
       tenant_shard: spec.tenantShard ?? 0,
+      requested_by: spec.requestedBy ?? null,
     });
     this.event("run.requested", now, null, {
       blueprint: spec.blueprint,
@@ -264,6 +266,11 @@ export class RunEngine {
   /** A signal for the run: completes the steps waiting for `name`, or is kept for the one that will. */
   signal(name: string, body: Json, by: Decider, now: number): SignalResult {
     return this.gates.signal(name, body, by, now);
+  }
+
+  /** A waiting gate's decision links for a key that may decide it (`GateEngine.links`). */
+  links(stepId: string, key: DeciderKey, now: number): LinksResult {
+    return this.gates.links(stepId, key, now);
   }
 
   // ── internals ──────────────────────────────────────────────────────────────

@@ -7,12 +7,19 @@
  */
 import type { Json } from "../../../schema/api";
 import { refuse } from "../../../schema/errors";
-import { MAX_WAIT_MS } from "../../../schema/jobs/control";
-import type { Decider, DeciderKey, DecisionResult, GateDecision, SignalResult } from "../../../schema/run";
-import { TERMINAL_RUN_STATUSES, type EventType } from "../../../schema/vocabulary";
+import { MAX_EARLY_SIGNAL_BYTES, MAX_EARLY_SIGNALS, MAX_WAIT_MS } from "../../../schema/jobs/control";
+import type { Decider, DeciderKey, DecisionResult, GateDecision, LinksResult, SignalResult } from "../../../schema/run";
+import { TERMINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES, type EventType } from "../../../schema/vocabulary";
 import type { ErrorShape } from "../../../schema/errors";
 import { json } from "../sqlite";
-import { type ApprovalInput, approverRefusal, decisionView, schemaMismatch, type SignalInput } from "./gates";
+import {
+  type ApprovalInput,
+  approverRefusal,
+  decisionView,
+  linksAllowed,
+  schemaMismatch,
+  type SignalInput,
+} from "./gates";
 import type { StepEvent } from "./machine";
 import type { StepRow } from "./rows";
 import type { RunStore } from "./store";
@@ -26,6 +33,14 @@ export interface GateOps {
   succeed(step: StepRow, output: Json, now: number): void;
   failStep(step: StepRow, error: ErrorShape, now: number): void;
 }
+
+const utf8 = new TextEncoder();
+
+/**
+ * Whether a step may still add steps to the run: any unfinished step a worker runs may spawn
+ * (a spawned step may be a signal step of any name); gates never do.
+ */
+const canSpawn = (s: StepRow): boolean => s.pool !== "control" && !TERMINAL_STEP_STATUSES.has(s.status);
 
 export class GateEngine {
   constructor(
@@ -60,9 +75,10 @@ export class GateEngine {
     if (step.status !== "waiting") return refuse("approval.not_pending", `the gate is ${step.status}`);
     const input = must(json.read<ApprovalInput>(step.input), "the gate's input");
     if (key) {
-      const why = approverRefusal(input.approvers, key);
+      const why = approverRefusal(input.approvers, key, run.requested_by);
       if (why) return refuse("approval.not_an_approver", why);
-    } else if (input.approvers) return refuse("approval.not_an_approver", "this gate is decided by its approvers only");
+    } else if (!linksAllowed(input.approvers))
+      return refuse("approval.not_an_approver", "this gate is decided by its approvers only");
     this.resolveGate(step, decision, by, comment, now);
     return {
       ok: true,
@@ -90,16 +106,21 @@ export class GateEngine {
       };
     }
     if (TERMINAL_RUN_STATUSES.has(run.status)) return refuse("run.finished", `the run is ${run.status}`);
-    const steps = this.store
-      .steps()
-      .filter((s) => s.type === "signal" && json.read<SignalInput>(s.input)?.name === name);
+    const all = this.store.steps();
+    const steps = all.filter((s) => s.type === "signal" && json.read<SignalInput>(s.input)?.name === name);
+    if (steps.length === 0 && !all.some(canSpawn))
+      return refuse("signal.unknown", `no step of this run waits for '${name}', and none can spawn one that would`);
     for (const s of steps) {
       const schema = json.read<SignalInput>(s.input)?.schema;
       const bad = schema ? schemaMismatch(schema, body) : null;
       if (bad) return refuse("signal.invalid_body", `step '${s.id}' waits for another shape: ${bad}`);
     }
-    this.store.gates.recordSignal(name, body, by, now);
     const waiting = steps.filter((s) => s.status === "waiting");
+    if (waiting.length === 0) {
+      const full = this.earlySignalsFull(all, json.write(body));
+      if (full) return refuse("signal.limit", full);
+    }
+    this.store.gates.recordSignal(name, body, by, now);
     for (const s of waiting) this.receive(s, body, by, now);
     if (waiting.length === 0) this.ops.event("step.signal_received", now, null, { name, by, waitingSteps: 0 });
     return {
@@ -111,15 +132,36 @@ export class GateEngine {
     };
   }
 
+  /**
+   * Why one more signal kept for a step that does not wait yet would pass the run's bound, or
+   * null. Kept: every received signal that no signal step has taken (a taken one is the output of
+   * its succeeded step, which the run keeps anyway).
+   */
+  private earlySignalsFull(steps: readonly StepRow[], body: string): string | null {
+    const taken = new Set(
+      steps
+        .filter((s) => s.type === "signal" && s.status === "succeeded")
+        .map((s) => json.read<SignalInput>(s.input)?.name),
+    );
+    const kept = this.store.gates.signalSizes().filter((k) => !taken.has(k.name));
+    if (kept.length + 1 > MAX_EARLY_SIGNALS)
+      return `the run keeps ${MAX_EARLY_SIGNALS} signals that no step has taken yet`;
+    const bytes = kept.reduce((n, k) => n + k.bytes, utf8.encode(body).byteLength);
+    if (bytes > MAX_EARLY_SIGNAL_BYTES)
+      return `the signals no step has taken yet would hold ${bytes} bytes, more than ${MAX_EARLY_SIGNAL_BYTES}`;
+    return null;
+  }
+
   /** A control-plane step is ready: it waits here, with no attempt and no queue trip. */
   wait(step: StepRow, now: number): void {
     const run = this.store.existingRun();
     const input = json.read<ApprovalInput & SignalInput>(step.input) ?? ({} as ApprovalInput & SignalInput);
-    // The run's deadline still bounds the wait: its own timer ends the run first.
+    // The run's deadline still bounds the wait: its own timer ends the run first. A gate without
+    // `timeoutMs` waits as long as its decision links live (MAX_WAIT_MS), not forever.
     const expiresAt = now + Math.min(input.timeoutMs ?? MAX_WAIT_MS, MAX_WAIT_MS);
     this.ops.moveStep(step, "wait", { queued_at: step.queued_at ?? now, started_at: now });
-    if (input.timeoutMs) this.store.setTimer("wait", step.id, expiresAt);
-    const expires = input.timeoutMs ? { expiresAt: new Date(expiresAt).toISOString() } : {};
+    this.store.setTimer("wait", step.id, expiresAt);
+    const expires = { expiresAt: new Date(expiresAt).toISOString() };
     if (step.type === "signal") {
       this.ops.event("step.waiting", now, step.id, { kind: "signal", name: input.name, ...expires });
       const early = this.store.gates.signal(input.name);
@@ -132,17 +174,46 @@ export class GateEngine {
         );
       return;
     }
-    const links = input.approvers
-      ? null
-      : (this.config.decisionLinks?.({ tenantId: run.tenant_id, runId: run.id, stepId: step.id, expiresAt }) ?? null);
+    // The links themselves never enter the log (anyone with runs:read reads it): a key holding
+    // approvals:grant asks for them (`links`), and a webhook endpoint flagged by one gets them at
+    // send time. The event says only whether links exist and whose key may not hold them.
+    const linkable = linksAllowed(input.approvers) && this.config.decisionLinks !== undefined;
+    const excluded = input.approvers?.allowRequester === true ? null : run.requested_by;
     this.ops.event("step.waiting", now, step.id, {
       kind: "approval",
       title: input.title,
       ...(input.description ? { description: input.description } : {}),
       onTimeout: input.onTimeout ?? "reject",
       ...expires,
-      ...(links ?? {}),
+      ...(linkable ? { links: true, ...(excluded ? { requestedBy: excluded } : {}) } : {}),
     });
+  }
+
+  /**
+   * A waiting gate's decision links, minted for `key` (which must be able to decide it): a fresh
+   * pair each time, each single-use and bound to this tenant, run, step and the gate's expiry.
+   */
+  links(stepId: string, key: DeciderKey, now: number): LinksResult {
+    const run = this.store.run();
+    if (!run) return refuse("run.not_found", "no such run");
+    const step = this.store.step(stepId);
+    if (step?.type !== "approval") return refuse("approval.not_found", `no approval gate '${stepId}'`);
+    if (step.status !== "waiting") return refuse("approval.not_pending", `the gate is ${step.status}`);
+    const input = must(json.read<ApprovalInput>(step.input), "the gate's input");
+    if (!linksAllowed(input.approvers))
+      return refuse("approval.not_an_approver", "this gate is decided by its approvers only: it has no links");
+    const why = approverRefusal(input.approvers, key, run.requested_by);
+    if (why) return refuse("approval.not_an_approver", why);
+    const expiresAt = this.store.timerDueAt("wait", stepId) ?? now + MAX_WAIT_MS;
+    const links = this.config.decisionLinks?.({
+      tenantId: run.tenant_id,
+      runId: run.id,
+      stepId,
+      expiresAt,
+      issuedTo: key.keyId,
+    });
+    if (!links) return refuse("approval.not_found", "this runtime has no DECISION_LINK_SECRET: decide through the API");
+    return { ok: true, ...links, expiresAt: new Date(expiresAt).toISOString() };
   }
 
   private receive(step: StepRow, body: Json, by: Decider, now: number): void {

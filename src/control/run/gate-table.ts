@@ -89,6 +89,14 @@ export class GateTable {
     );
   }
 
+  /** Each received signal's name and the bytes of its body, as stored. */
+  signalSizes(): { name: string; bytes: number }[] {
+    if (!this.exists()) return [];
+    return this.sql
+      .exec<{ name: string; bytes: number }>("SELECT name, length(CAST(body AS BLOB)) AS bytes FROM signal")
+      .toArray();
+  }
+
   recordSignal(name: string, body: Json, by: Decider, at: number): void {
     this.make();
     this.sql.exec(

@@ -11,7 +11,7 @@ import type { DecisionRow } from "./gate-table";
 export interface ApprovalInput {
   title: string;
   description?: string;
-  approvers?: { scopes?: string[]; keys?: string[] };
+  approvers?: { scopes?: string[]; keys?: string[]; allowRequester?: boolean };
   timeoutMs?: number;
   onTimeout?: "reject" | "approve" | "fail";
 }
@@ -23,12 +23,26 @@ export interface SignalInput {
   schema?: JsonObject;
 }
 
-/** Why `key` may not decide a gate with these approvers, or null when it may. */
-export function approverRefusal(approvers: ApprovalInput["approvers"], key: DeciderKey): string | null {
+/**
+ * Why `key` may not decide a gate with these approvers, or null when it may. `requestedBy` is the
+ * key that created the run: it may not decide unless the gate says `allowRequester`.
+ */
+export function approverRefusal(
+  approvers: ApprovalInput["approvers"],
+  key: DeciderKey,
+  requestedBy: string | null = null,
+): string | null {
+  if (requestedBy !== null && key.keyId === requestedBy && approvers?.allowRequester !== true)
+    return "the key that created this run may not decide its gates (the gate may say approvers.allowRequester)";
   if (approvers?.keys?.length && !approvers.keys.includes(key.keyId))
     return "this gate names the keys that may decide it, and this key is not one";
   const missing = (approvers?.scopes ?? []).filter((s) => !key.scopes.includes(s));
   return missing.length > 0 ? `this gate needs the scope(s) ${missing.join(", ")}` : null;
+}
+
+/** Whether a gate is decided by anyone holding a link: it names no keys and no scopes. */
+export function linksAllowed(approvers: ApprovalInput["approvers"]): boolean {
+  return !approvers?.keys?.length && !approvers?.scopes?.length;
 }
 
 export function decisionView(runId: string, row: DecisionRow, repeated: boolean): DecisionView {
@@ -76,7 +90,8 @@ export function schemaMismatch(schema: JsonObject, value: Json, path = "body"): 
     const obj = value as JsonObject;
     const props = (schema.properties ?? {}) as Record<string, JsonObject>;
     for (const r of Array.isArray(schema.required) ? schema.required : []) {
-      if (typeof r === "string" && !(r in obj)) return `${path}.${r}: required`;
+      // Own properties only: `in` would let `{}` satisfy `required: ["constructor"]` through its prototype.
+      if (typeof r === "string" && !Object.hasOwn(obj, r)) return `${path}.${r}: required`;
     }
     for (const [k, v] of Object.entries(obj)) {
       const sub = props[k];

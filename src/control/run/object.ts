@@ -25,6 +25,7 @@ import type {
   DeciderKey,
   DecisionResult,
   GateDecision,
+  LinksResult,
   NewRun,
   ReportResult,
   SignalResult,
@@ -183,7 +184,11 @@ export class RunObject extends DurableObject<Env> {
       const now = Date.now();
       if (this.store.gates.linkUsed(claims.linkId)) return refuse("approval.link_used");
       const decision = claims.decision === "approve" ? "approved" : "rejected";
-      const by: Decider = { kind: "link", linkId: claims.linkId };
+      const by: Decider = {
+        kind: "link",
+        linkId: claims.linkId,
+        ...(claims.issuedTo ? { issuedTo: claims.issuedTo } : {}),
+      };
       const answer = this.engine.decide(claims.stepId, decision, by, null, null, now);
       if (answer.ok && !answer.decision.repeated) this.store.gates.useLink(claims.linkId, claims.stepId, now);
       // The same decision made some other way first: this link decided nothing.
@@ -191,6 +196,15 @@ export class RunObject extends DurableObject<Env> {
         ? refuse("approval.already_decided", "the gate was decided already")
         : answer;
     });
+  }
+
+  /**
+   * Decision links for a waiting gate, issued to `key` (approvals:grant, checked by the API; the
+   * gate's approvers and the requester rule checked here). Changes nothing. Null: no such run.
+   */
+  async decisionLinks(tenantId: string, stepId: string, key: DeciderKey): Promise<LinksResult | null> {
+    if (!this.owned(tenantId)) return null;
+    return this.engine.links(stepId, key, Date.now());
   }
 
   /** A signal for the run (`POST /v1/runs/{id}/signals/{name}`). Null when the tenant has no such run. */

@@ -74,6 +74,8 @@ export const RUN_MIGRATIONS: readonly Migration[] = [
   [`ALTER TABLE run ADD COLUMN retention TEXT`],
   // v7: the tenant shard that indexed the run (src/control/tenant/shards.ts): its status syncs go there.
   [`ALTER TABLE run ADD COLUMN tenant_shard INTEGER NOT NULL DEFAULT 0`],
+  // v8: the key that created the run, which by default may not decide its gates (docs/security.md).
+  [`ALTER TABLE run ADD COLUMN requested_by TEXT`],
 ];
 
 export interface RunRow {
@@ -98,6 +100,8 @@ export interface RunRow {
   retention: string | null;
   /** The tenant shard whose run index holds this run (0: the tenant's own object). */
   tenant_shard: number;
+  /** The id of the API key that created the run; null before v8, or for a run made without a key. */
+  requested_by: string | null;
 }
 
 export interface StepRow {

@@ -26,6 +26,7 @@ export type RunStub = Pick<
   | "decide"
   | "signal"
   | "redeemLink"
+  | "decisionLinks"
   | "purge"
 >;
 

@@ -21,7 +21,7 @@ export interface EngineConfig {
    * Signed single-use decision links for an approval gate that waits until `expiresAt`, or null
    * when the runtime has no link secret (then the gate is decided through the API only).
    */
-  decisionLinks?: (gate: { tenantId: string; runId: string; stepId: string; expiresAt: number }) => {
+  decisionLinks?: (gate: { tenantId: string; runId: string; stepId: string; expiresAt: number; issuedTo?: string }) => {
     approveUrl: string;
     rejectUrl: string;
   } | null;

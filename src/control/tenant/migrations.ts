@@ -12,7 +12,7 @@ import { RETENTION_MIGRATION } from "./retention";
 import { ARCHIVE_MIGRATION, LIVE_RUNS_MIGRATION, RUN_BOOK_MIGRATION } from "./runs";
 import { SCANNING_MIGRATION } from "./scanning";
 import { SHARDS_MIGRATION } from "./shards";
-import { WEBHOOK_MIGRATION } from "./webhooks";
+import { WEBHOOK_LINKS_MIGRATION, WEBHOOK_MIGRATION } from "./webhooks";
 
 export const TENANT_MIGRATIONS: readonly Migration[] = [
   [
@@ -34,4 +34,5 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
   ARCHIVE_MIGRATION,
   [...RETENTION_MIGRATION, ...PURGE_MIGRATION],
   SHARDS_MIGRATION,
+  WEBHOOK_LINKS_MIGRATION,
 ];

@@ -318,8 +318,9 @@ export class TenantObject extends DurableObject<Env> {
 
   // ── webhooks and events (webhooks.ts, deliveries.ts) ────────────────────────
 
-  async createWebhook(body: W.CreateWebhookBody, runId: string | null = null) {
-    return this.c.deliveries.webhooks.create(body, Date.now(), runId);
+  /** `keyId`: the key asking, recorded when it flags the endpoint with includeDecisionLinks. */
+  async createWebhook(body: W.CreateWebhookBody, runId: string | null = null, keyId: string | null = null) {
+    return this.c.deliveries.webhooks.create(body, Date.now(), runId, keyId);
   }
 
   async listWebhooks() {
@@ -330,8 +331,8 @@ export class TenantObject extends DurableObject<Env> {
     return this.c.deliveries.webhooks.get(id, Date.now());
   }
 
-  async updateWebhook(id: string, patch: W.UpdateWebhookBody) {
-    return this.c.deliveries.webhooks.update(id, patch, Date.now());
+  async updateWebhook(id: string, patch: W.UpdateWebhookBody, keyId: string | null = null) {
+    return this.c.deliveries.webhooks.update(id, patch, Date.now(), keyId);
   }
 
   async deleteWebhook(id: string) {

@@ -2,6 +2,7 @@
 import {
   DEFAULT_LIMITS,
   DEFAULT_SCOPES,
+  SCOPES,
   type ApiKey,
   type CreateKeyBody,
   type CreateTenantBody,
@@ -127,7 +128,10 @@ export class TenantProfile {
     const id = newKeyId();
     const secret = newSecret();
     const expiresAt = body.expiresAt ? Date.parse(body.expiresAt) : null;
-    const scopes = body.scopes ?? [...DEFAULT_SCOPES];
+    // Each scope once, in the catalog's order: a list that repeats one grants nothing more and
+    // only makes keys that grant the same look different.
+    const asked = new Set<Scope>(body.scopes ?? DEFAULT_SCOPES);
+    const scopes = SCOPES.filter((s) => asked.has(s));
     this.sql.exec(
       "INSERT INTO api_key (id, hash, name, scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
       id,

@@ -38,6 +38,9 @@ export const WEBHOOK_MIGRATION = [
   `CREATE TABLE tenant_event (seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, at INTEGER NOT NULL, data TEXT NOT NULL)`,
 ];
 
+/** The key (holding approvals:grant) that flagged an endpoint to receive decision links; null: none. */
+export const WEBHOOK_LINKS_MIGRATION = [`ALTER TABLE webhook_endpoint ADD COLUMN links_by TEXT`];
+
 /** What planning needs of an event; the whole envelope, as handed over, is the delivery's payload. */
 export interface PlannedEvent {
   eventId: string;
@@ -70,6 +73,7 @@ interface EndpointRow {
   streak_started_at: number | null;
   created_at: number;
   updated_at: number;
+  links_by: string | null;
 }
 
 interface DeliveryRow {
@@ -105,13 +109,14 @@ export class WebhookBook {
     body: CreateWebhookBody,
     now: number,
     runId: string | null = null,
+    keyId: string | null = null,
   ): { endpoint: WebhookEndpoint; secret: string } {
     const id = `wh_${newKeyId()}`;
     const secret = newSigningSecret();
     this.hasActive = undefined;
     this.sql.exec(
-      `INSERT INTO webhook_endpoint (id, url, event_types, project, run_id, description, secret, status, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)`,
+      `INSERT INTO webhook_endpoint (id, url, event_types, project, run_id, description, secret, status, created_at, updated_at, links_by)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)`,
       id,
       body.url,
       json.write(body.eventTypes),
@@ -121,6 +126,7 @@ export class WebhookBook {
       secret,
       now,
       now,
+      body.includeDecisionLinks ? keyId : null,
     );
     return { endpoint: must(this.get(id, now), "the webhook endpoint just inserted"), secret };
   }
@@ -134,7 +140,7 @@ export class WebhookBook {
     return row ? view(row, now) : null;
   }
 
-  update(id: string, patch: UpdateWebhookBody, now: number): WebhookEndpoint | null {
+  update(id: string, patch: UpdateWebhookBody, now: number, keyId: string | null = null): WebhookEndpoint | null {
     const row = this.endpointRow(id);
     if (!row) return null;
     const enable =
@@ -149,12 +155,13 @@ export class WebhookBook {
       disabled_reason: row.disabled_reason,
       streak: row.streak,
       streak_started_at: row.streak_started_at,
+      links_by: patch.includeDecisionLinks === undefined ? row.links_by : patch.includeDecisionLinks ? keyId : null,
       ...enable,
       ...disable,
     };
     this.sql.exec(
       `UPDATE webhook_endpoint SET url = ?, event_types = ?, project = ?, description = ?, status = ?, disabled_reason = ?,
-       streak = ?, streak_started_at = ?, updated_at = ? WHERE id = ?`,
+       streak = ?, streak_started_at = ?, links_by = ?, updated_at = ? WHERE id = ?`,
       next.url,
       next.event_types,
       next.project,
@@ -163,6 +170,7 @@ export class WebhookBook {
       next.disabled_reason,
       next.streak,
       next.streak_started_at,
+      next.links_by,
       now,
       id,
     );
@@ -251,7 +259,14 @@ export class WebhookBook {
     if (e?.status !== "active") return null;
     this.setTimer(deliveryId, now + policy.inFlightMs);
     const secrets = [e.secret, ...(e.prev_secret && (e.prev_expires_at ?? 0) > now ? [e.prev_secret] : [])];
-    return { deliveryId, eventId: d.event_id, url: e.url, payload: d.payload, secrets };
+    return {
+      deliveryId,
+      eventId: d.event_id,
+      url: e.url,
+      payload: d.payload,
+      secrets,
+      ...(e.links_by && d.event_type === "step.waiting" ? { linksFor: e.links_by } : {}),
+    };
   }
 
   /** Records an attempt: success ends the delivery; failure schedules the next or gives up. */
@@ -470,6 +485,7 @@ function view(r: EndpointRow, now: number): WebhookEndpoint {
     description: r.description,
     status: r.status,
     disabledReason: r.disabled_reason,
+    includeDecisionLinks: r.links_by !== null,
     previousSecretExpiresAt: r.prev_secret && (r.prev_expires_at ?? 0) > now ? iso(r.prev_expires_at) : null,
     createdAt: new Date(r.created_at).toISOString(),
     updatedAt: new Date(r.updated_at).toISOString(),
