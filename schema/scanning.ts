@@ -47,7 +47,17 @@ export type Finding = z.infer<typeof Finding>;
 
 export const NotScanned = z.object({
   file: z.string(),
-  reason: z.enum(["binary", "too_large", "byte_budget", "time_budget", "file_budget", "zip_unreadable", "zip_bomb"]),
+  reason: z.enum([
+    "binary",
+    "too_large",
+    "byte_budget",
+    "time_budget",
+    "file_budget",
+    "zip_unreadable",
+    "zip_bomb",
+    "nesting_depth",
+    "archive_unsupported",
+  ]),
 });
 export type NotScanned = z.infer<typeof NotScanned>;
 
@@ -60,7 +70,7 @@ export const ArtifactScan = z
     durationMs: z.number(),
     findings: z.array(Finding).openapi({ description: "at most 100; `findingsCount` counts them all" }),
     findingsCount: z.number().int(),
-    /** Binary files skipped by sniffing are listed here too: skipped on purpose, not passed. */
+    /** Anything listed here makes the scan partial (`binary` only in scans made before 2026-12). */
     notScanned: z.array(NotScanned).openapi({ description: "at most 100" }),
     notScannedCount: z.number().int(),
   })
