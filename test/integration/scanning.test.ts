@@ -283,7 +283,10 @@ describe("what the first pass let through (issue 33, findings 1-3), uploaded by 
       ],
     ];
     for (const [name, contentType, body, ruleId] of cases) {
-      const run = await createRun({ project: "ext", steps: [{ id: "x", type: "external.task", input: { kind: "noop" } }] });
+      const run = await createRun({
+        project: "ext",
+        steps: [{ id: "x", type: "external.task", input: { kind: "noop" } }],
+      });
       const leased = (await (await worker("/leases", { json: { waitMs: 5_000 } })).json()) as { lease: { id: string } };
       const up = await worker(`/leases/${leased.lease.id}/artifacts/${name}`, {
         method: "PUT",
