@@ -10,6 +10,7 @@
 import type { ArtifactScan, ArtifactStatus, Finding, NotScanned, ScanPolicy } from "../../schema/scanning";
 import { gzipSize, isGzipMagic, isUnsupportedArchive, isZipMagic, readGzip, readZipEntry, zipEntries } from "./archive";
 import { findHighEntropyAssignments, HIGH_ENTROPY_RULE } from "./entropy";
+import type { Fingerprinter } from "./fingerprint";
 
 export interface ScanLimits {
   /** Decompressed bytes scanned per artifact. */
@@ -34,8 +35,8 @@ export interface ScanOptions {
   policy: ScanPolicy;
   /** Accepted fingerprints (the project's allow list). */
   allow: readonly string[];
-  /** Fingerprints are HMACs under this salt (per tenant): equal secrets of two tenants do not match. */
-  salt: string;
+  /** Keyed per tenant: equal secrets of two tenants do not match, and no reader can test a guess. */
+  fingerprints: Fingerprinter;
   limits?: Partial<ScanLimits>;
 }
 
@@ -203,14 +204,18 @@ async function scanText(run: ScanRun, file: string, data: Uint8Array) {
 }
 
 async function record(run: ScanRun, file: string, hit: Hit) {
-  const fingerprint = await fingerprintOf(run.options.salt, hit.ruleId, hit.secret);
+  const fingerprint = await run.options.fingerprints.current(hit.ruleId, hit.secret);
+  // An allow list written before v2 holds v1 fingerprints: they still accept (never shown).
+  const accepted =
+    run.allow.has(fingerprint) ||
+    (run.allow.size > 0 && run.allow.has(await run.options.fingerprints.legacy(hit.ruleId, hit.secret)));
   run.findings.push({
     ruleId: hit.ruleId,
     file,
     line: hit.line,
     column: hit.column,
     fingerprint,
-    accepted: run.allow.has(fingerprint),
+    accepted,
   });
 }
 
@@ -282,19 +287,3 @@ function extOf(file: string): string {
   const dot = base.lastIndexOf(".");
   return dot > 0 ? base.slice(dot) : "";
 }
-
-const encoder = new TextEncoder();
-
-/** `fp_` + 32 hex digits of HMAC-SHA256(salt, rule id ‖ secret). */
-export async function fingerprintOf(salt: string, ruleId: string, secret: string): Promise<string> {
-  const key = await crypto.subtle.importKey("raw", encoder.encode(salt), { name: "HMAC", hash: "SHA-256" }, false, [
-    "sign",
-  ]);
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(`${ruleId}\0${secret}`)));
-  let hex = "";
-  for (const b of mac.subarray(0, 16)) hex += b.toString(16).padStart(2, "0");
-  return `fp_${hex}`;
-}
-
-/** The salt of a tenant's fingerprints. */
-export const fingerprintSalt = (tenantId: string) => `factory-artifact-fingerprint:v1:${tenantId}`;

@@ -311,3 +311,48 @@ describe("what the first pass let through (issue 33, findings 1-3), uploaded by 
     }
   }, 60_000);
 });
+
+describe("fingerprints keyed by FINGERPRINT_KEY (issue 33, finding 7)", () => {
+  it("an allow list written with v1 fingerprints keeps accepting; findings show only the keyed v2", async () => {
+    const aws = planted[0]!;
+    const publicKey = await crypto.subtle.importKey(
+      "raw",
+      strToU8("factory-artifact-fingerprint:v1:dev"),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
+    const mac = new Uint8Array(await crypto.subtle.sign("HMAC", publicKey, strToU8(`${aws.ruleId}\0${aws.secret}`)));
+    const v1 = `fp_${[...mac.subarray(0, 16)].map((x) => x.toString(16).padStart(2, "0")).join("")}`;
+    await api("/v1/runs"); // the dev tenant comes into being on the dev key's first use
+    const added = await admin("dev/scanning/allow", {
+      method: "POST",
+      json: { project: "migrated", fingerprint: v1, reason: "reviewed before v2" },
+    });
+    expect(added.status).toBe(201);
+
+    const tokenRes = await api("/v1/admin/pools/external/tokens", { method: "POST", key: ADMIN_TOKEN });
+    const { token } = (await tokenRes.json()) as { token: string };
+    const worker = (path: string, init: RequestInit & { json?: unknown } = {}) =>
+      api(`/v1/pools/external${path}`, { method: "POST", key: token, ...init });
+    const run = await createRun({
+      project: "migrated",
+      steps: [{ id: "x", type: "external.task", input: { kind: "noop" } }],
+    });
+    const leased = (await (await worker("/leases", { json: { waitMs: 5_000 } })).json()) as { lease: { id: string } };
+    await worker(`/leases/${leased.lease.id}/artifacts/aws.env`, {
+      method: "PUT",
+      body: aws.content,
+      headers: { "content-type": "text/plain" },
+    });
+    await worker(`/leases/${leased.lease.id}/result`, {
+      json: { outcome: "succeeded", output: {}, artifacts: ["aws.env"] },
+    });
+    expect((await waitForRun(run.id)).status).toBe("succeeded");
+    const [a] = await artifacts(run.id);
+    const finding = a!.scan!.findings.find((f) => f.ruleId === aws.ruleId)!;
+    expect(finding.accepted).toBe(true);
+    expect(finding.fingerprint).not.toBe(v1);
+    expect(await everythingSaid(run.id)).not.toContain(v1);
+  });
+});

@@ -1,11 +1,12 @@
 import { gzipSync, strToU8, zipSync } from "fflate";
 import { describe, expect, it } from "vitest";
 import { HIGH_ENTROPY_RULE, findHighEntropyAssignments } from "../../src/artifacts/entropy";
+import { fingerprinter } from "../../src/artifacts/fingerprint";
 import { printableRuns, scanArtifact } from "../../src/artifacts/scan";
 import { join, zipOf } from "../support/zip";
 import { type Planted, plantedSecrets } from "../../src/data/jobs/planted";
 
-const options = { policy: "block" as const, allow: [], salt: "salt-a" };
+const options = { policy: "block" as const, allow: [], fingerprints: fingerprinter("test-key", "tenant-a") };
 
 describe("scanArtifact", () => {
   it("catches each planted rule family, plain, with its file, line and column", async () => {
@@ -42,18 +43,52 @@ describe("scanArtifact", () => {
     for (const p of planted) expect(text).not.toContain(p.secret);
   });
 
-  it("fingerprints are stable for a salt, differ across salts, and an allow list accepts them", async () => {
+  it("fingerprints are stable for a tenant's key, differ across tenants and keys, and an allow list accepts them", async () => {
     const p = plantedSecrets()[0]!;
     const a = await scanArtifact("a.env", strToU8(p.content), "text/plain", options);
     const b = await scanArtifact("b.env", strToU8(`\n\n${p.content}`), "text/plain", options);
-    const c = await scanArtifact("a.env", strToU8(p.content), "text/plain", { ...options, salt: "salt-b" });
+    const otherTenant = { ...options, fingerprints: fingerprinter("test-key", "tenant-b") };
+    const c = await scanArtifact("a.env", strToU8(p.content), "text/plain", otherTenant);
+    const otherKey = { ...options, fingerprints: fingerprinter("another-key", "tenant-a") };
+    const d = await scanArtifact("a.env", strToU8(p.content), "text/plain", otherKey);
     const fp = a.scan.findings[0]!.fingerprint;
     expect(fp).toMatch(/^fp_[0-9a-f]{32}$/);
     expect(b.scan.findings[0]!.fingerprint).toBe(fp);
     expect(c.scan.findings[0]!.fingerprint).not.toBe(fp);
+    expect(d.scan.findings[0]!.fingerprint).not.toBe(fp);
     const allowed = await scanArtifact("a.env", strToU8(p.content), "text/plain", { ...options, allow: [fp] });
     expect(allowed.status).toBe("validated");
     expect(allowed.scan.findings[0]!.accepted).toBe(true);
+  });
+
+  it("a shown fingerprint is not the public v1 HMAC, and v1 allow-list entries still accept (issue 33, finding 7)", async () => {
+    const p = plantedSecrets()[0]!;
+    // What anyone could compute from a guess before: HMAC under the public per-tenant string.
+    const publicKey = await crypto.subtle.importKey(
+      "raw",
+      strToU8("factory-artifact-fingerprint:v1:tenant-a"),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
+    const guess = new Uint8Array(
+      await crypto.subtle.sign("HMAC", publicKey, strToU8(`${p.ruleId}\0${p.secret}`)),
+    ).subarray(0, 16);
+    const v1 = `fp_${[...guess].map((x) => x.toString(16).padStart(2, "0")).join("")}`;
+    const { scan } = await scanArtifact("a.env", strToU8(p.content), "text/plain", options);
+    const shown = scan.findings.find((f) => f.ruleId === p.ruleId)!;
+    expect(shown.fingerprint).not.toBe(v1);
+    expect(JSON.stringify(scan)).not.toContain(v1);
+    // Migration: an allow list holding the v1 fingerprint keeps accepting the finding.
+    const legacy = await scanArtifact("a.env", strToU8(p.content), "text/plain", { ...options, allow: [v1] });
+    expect(legacy.status).toBe("validated");
+    expect(legacy.scan.findings.find((f) => f.ruleId === p.ruleId)!).toMatchObject({
+      fingerprint: shown.fingerprint,
+      accepted: true,
+    });
+    // Without FINGERPRINT_KEY nothing is fingerprinted: the scan refuses rather than fall back.
+    const unkeyed = { ...options, fingerprints: fingerprinter(undefined, "tenant-a") };
+    await expect(scanArtifact("a.env", strToU8(p.content), "text/plain", unkeyed)).rejects.toThrow(/FINGERPRINT_KEY/);
   });
 
   it("warn keeps an artifact with findings", async () => {
