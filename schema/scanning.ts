@@ -1,7 +1,7 @@
 /**
  * Secret scanning of artifacts: the policy a tenant sets (per project, with a default), what a
  * scan of one artifact found, and the status it gives the artifact. A finding names a rule, a
- * file, a line and a column, and a salted fingerprint of the matched text — never the text.
+ * file, a line and a column, and a keyed fingerprint of the matched text — never the text.
  */
 import { z } from "@hono/zod-openapi";
 import { PROJECT_ID } from "./ids";
@@ -39,7 +39,10 @@ export const Finding = z
     file: z.string().openapi({ description: "the file inside a zip, or the artifact's own name" }),
     line: z.number().int().min(1),
     column: z.number().int().min(1),
-    fingerprint: z.string().regex(FINGERPRINT).openapi({ description: "salted per tenant; never the secret" }),
+    fingerprint: z
+      .string()
+      .regex(FINGERPRINT)
+      .openapi({ description: "keyed per tenant (HKDF of FINGERPRINT_KEY); never the secret" }),
     accepted: z.boolean().openapi({ description: "on the project's allow list" }),
   })
   .openapi("Finding");
@@ -47,7 +50,17 @@ export type Finding = z.infer<typeof Finding>;
 
 export const NotScanned = z.object({
   file: z.string(),
-  reason: z.enum(["binary", "too_large", "byte_budget", "time_budget", "file_budget", "zip_unreadable", "zip_bomb"]),
+  reason: z.enum([
+    "binary",
+    "too_large",
+    "byte_budget",
+    "time_budget",
+    "file_budget",
+    "zip_unreadable",
+    "zip_bomb",
+    "nesting_depth",
+    "archive_unsupported",
+  ]),
 });
 export type NotScanned = z.infer<typeof NotScanned>;
 
@@ -60,7 +73,7 @@ export const ArtifactScan = z
     durationMs: z.number(),
     findings: z.array(Finding).openapi({ description: "at most 100; `findingsCount` counts them all" }),
     findingsCount: z.number().int(),
-    /** Binary files skipped by sniffing are listed here too: skipped on purpose, not passed. */
+    /** Anything listed here makes the scan partial (`binary` only in scans made before 2026-12). */
     notScanned: z.array(NotScanned).openapi({ description: "at most 100" }),
     notScannedCount: z.number().int(),
   })

@@ -45,6 +45,8 @@ export interface Env
   ADMIN_TOKEN?: string;
   /** Signs approval gates' decision links; without it, gates are decided through the API only. */
   DECISION_LINK_SECRET?: string;
+  /** Keys secret fingerprints (HKDF per tenant); without it, artifacts cannot be scanned. */
+  FINGERPRINT_KEY?: string;
   /** The runtime's public origin (https://factory.example.com), the base of decision links; absent: links are paths. */
   PUBLIC_URL?: string;
 }

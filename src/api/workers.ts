@@ -10,6 +10,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { ArtifactName } from "../../schema/api";
 import { artifactKey } from "../artifacts/keys";
+import { fingerprinter } from "../artifacts/fingerprint";
 import { createArtifactWriter, rejection, scanFor } from "../artifacts/writer";
 import { parseWorkerToken } from "../lib/keys";
 import type { HeldLease } from "../control/pool/object";
@@ -201,6 +202,7 @@ workers.openapi(
         // Scanned when the result names it, with every other artifact, before anything is reported.
       },
       null,
+      fingerprinter(c.env.FINGERPRINT_KEY, scope.tenantId),
     );
     const record = await writer.put(
       name,
@@ -255,6 +257,7 @@ workers.openapi(
         throw new AppError("request.invalid", `outputs are limited to ${LIMITS.outputBytes} bytes`);
       // The manifest is built from what R2 holds for this attempt, never from the worker's word.
       const artifacts: Artifact[] = [];
+      const fingerprints = fingerprinter(c.env.FINGERPRINT_KEY, scope.tenantId);
       for (const name of body.artifacts) {
         const key = artifactKey(
           { tenantId: scope.tenantId, runId: l.runId, stepId: l.stepId, attempt: l.attempt },
@@ -272,7 +275,7 @@ workers.openapi(
           sha256: object.customMetadata.sha256,
         };
         // The same scan as the data plane's writer, here in the API's Worker: never in the run's object.
-        artifacts.push({ ...artifact, ...(await scanFor(scope.tenantId, artifact, bytes, scope.scanning)) });
+        artifacts.push({ ...artifact, ...(await scanFor(fingerprints, artifact, bytes, scope.scanning)) });
       }
       const rejected = artifacts.filter((a) => a.status === "rejected");
       if (rejected.length > 0) {

@@ -7,7 +7,8 @@ import type { ArtifactWriter } from "../data/job";
 import { NonRetryableError } from "../errors";
 import { sha256Hex } from "../lib/crypto";
 import { artifactKey, type ArtifactScope } from "./keys";
-import { fingerprintSalt, scanArtifact, type ScanLimits } from "./scan";
+import type { Fingerprinter } from "./fingerprint";
+import { scanArtifact, type ScanLimits } from "./scan";
 import type { Artifact } from "../../schema/run";
 import type { RunScanning } from "../../schema/scanning";
 
@@ -20,6 +21,7 @@ export function createArtifactWriter(
   scope: ArtifactScope,
   /** Null only where the caller scans later, before anything is reported (external uploads). */
   scanning: WriterScanning | null,
+  fingerprints: Fingerprinter,
 ): ArtifactWriter & { written: Artifact[]; rejected: Artifact[] } {
   const written: Artifact[] = [];
   const rejected: Artifact[] = [];
@@ -32,7 +34,7 @@ export function createArtifactWriter(
       const sha256 = await sha256Hex(bytes);
       let record: Artifact = { name, key, size: bytes.byteLength, contentType, sha256 };
       if (scanning) {
-        record = { ...record, ...(await scanFor(scope.tenantId, record, bytes, scanning)) };
+        record = { ...record, ...(await scanFor(fingerprints, record, bytes, scanning)) };
         if (record.status === "rejected") {
           rejected.push(record);
           throw rejection(record);
@@ -50,7 +52,7 @@ export function createArtifactWriter(
 
 /** Scans an artifact under a run's scanning: its status and scan. */
 export async function scanFor(
-  tenantId: string,
+  fingerprints: Fingerprinter,
   artifact: Pick<Artifact, "name" | "contentType">,
   bytes: Uint8Array,
   scanning: WriterScanning,
@@ -58,7 +60,7 @@ export async function scanFor(
   return scanArtifact(artifact.name, bytes, artifact.contentType, {
     policy: scanning.policy,
     allow: scanning.allow,
-    salt: fingerprintSalt(tenantId),
+    fingerprints,
     ...(scanning.limits ? { limits: scanning.limits } : {}),
   });
 }

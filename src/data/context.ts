@@ -1,5 +1,6 @@
 /** What a job handler is given (its JobContext), and what it leaves to report with its outcome. */
 import type { StepMessage } from "../../schema/messages";
+import { fingerprinter } from "../artifacts/fingerprint";
 import { createArtifactWriter } from "../artifacts/writer";
 import type { RunStub } from "../control/run/stub";
 import type { Env } from "../env";
@@ -31,6 +32,7 @@ export function createJobContext(
       attempt: m.attempt,
     },
     begun.scanning,
+    fingerprinter(env.FINGERPRINT_KEY, begun.tenantId),
   );
   const meter = new AttemptMeter(delivery.queued);
   const logs: NonNullable<ReportCommon["logs"]> = [];

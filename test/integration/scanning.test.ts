@@ -5,9 +5,11 @@
  * in any answer, event or log of the run.
  */
 import { reset } from "cloudflare:test";
+import { strToU8, zipSync } from "fflate";
 import { afterEach, describe, expect, it } from "vitest";
 import { plantedSecrets } from "../../src/data/jobs/planted";
 import { ADMIN_TOKEN, api, createRun, events, newTenantKey, waitForRun } from "../support/api";
+import { join, zipOf } from "../support/zip";
 
 afterEach(() => reset());
 
@@ -248,5 +250,109 @@ describe("external workers' artifacts", () => {
     expect(a!.scan!.findings[0]).toMatchObject({ ruleId: secret.ruleId, file: "release.sh", line: 4 });
     expect((await api(`/v1/runs/${run.id}/artifacts/release.sh`)).status).toBe(409);
     expectNoPlantedValue(await everythingSaid(run.id));
+  });
+});
+
+describe("what the first pass let through (issue 33, findings 1-3), uploaded by an external worker", () => {
+  it("binary-sniffed files, a duplicate zip entry and a nested zip are each rejected under block", async () => {
+    const tokenRes = await api("/v1/admin/pools/external/tokens", { method: "POST", key: ADMIN_TOKEN });
+    const { token } = (await tokenRes.json()) as { token: string };
+    const worker = (path: string, init: RequestInit & { json?: unknown } = {}) =>
+      api(`/v1/pools/external${path}`, { method: "POST", key: token, ...init });
+    const [aws, github] = planted as [(typeof planted)[0], (typeof planted)[0]];
+    const pem = planted.find((p) => p.ruleId === "@secretlint/secretlint-rule-privatekey")!;
+    const NUL = new Uint8Array([0]);
+    const cases: [string, string, Uint8Array, string][] = [
+      ["aws.env", "text/plain", join(aws.content, NUL), aws.ruleId],
+      ["release.sh", "text/x-sh", join(github.content, new Uint8Array([0xff])), github.ruleId],
+      ["certs.zip", "application/zip", zipSync({ "server.key": join(pem.content, NUL) }), pem.ruleId],
+      [
+        "dup.zip",
+        "application/zip",
+        zipOf([
+          ["aws.env", strToU8(aws.content)],
+          ["aws.env", strToU8("REGION=eu-west-1\n")],
+        ]),
+        aws.ruleId,
+      ],
+      [
+        "nested.zip",
+        "application/zip",
+        zipSync({ "inner.zip": zipSync({ "a.sh": strToU8(github.content) }) }),
+        github.ruleId,
+      ],
+    ];
+    for (const [name, contentType, body, ruleId] of cases) {
+      const run = await createRun({
+        project: "ext",
+        steps: [{ id: "x", type: "external.task", input: { kind: "noop" } }],
+      });
+      const leased = (await (await worker("/leases", { json: { waitMs: 5_000 } })).json()) as { lease: { id: string } };
+      const up = await worker(`/leases/${leased.lease.id}/artifacts/${name}`, {
+        method: "PUT",
+        body,
+        headers: { "content-type": contentType },
+      });
+      expect(up.status, name).toBe(201);
+      const result = await worker(`/leases/${leased.lease.id}/result`, {
+        json: { outcome: "succeeded", output: {}, artifacts: [name] },
+      });
+      expect(result.status, name).toBe(200);
+      const done = await waitForRun(run.id);
+      expect(done.steps[0]!.error?.code, name).toBe("artifact.secret_detected");
+      const [a] = await artifacts(run.id);
+      expect(a!.status, name).toBe("rejected");
+      expect(
+        a!.scan!.findings.map((f) => f.ruleId),
+        name,
+      ).toContain(ruleId);
+      expect((await api(`/v1/runs/${run.id}/artifacts/${name}`)).status, name).toBe(409);
+      expectNoPlantedValue(await everythingSaid(run.id));
+    }
+  }, 60_000);
+});
+
+describe("fingerprints keyed by FINGERPRINT_KEY (issue 33, finding 7)", () => {
+  it("an allow list written with v1 fingerprints keeps accepting; findings show only the keyed v2", async () => {
+    const aws = planted[0]!;
+    const publicKey = await crypto.subtle.importKey(
+      "raw",
+      strToU8("factory-artifact-fingerprint:v1:dev"),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
+    const mac = new Uint8Array(await crypto.subtle.sign("HMAC", publicKey, strToU8(`${aws.ruleId}\0${aws.secret}`)));
+    const v1 = `fp_${[...mac.subarray(0, 16)].map((x) => x.toString(16).padStart(2, "0")).join("")}`;
+    await api("/v1/runs"); // the dev tenant comes into being on the dev key's first use
+    const added = await admin("dev/scanning/allow", {
+      method: "POST",
+      json: { project: "migrated", fingerprint: v1, reason: "reviewed before v2" },
+    });
+    expect(added.status).toBe(201);
+
+    const tokenRes = await api("/v1/admin/pools/external/tokens", { method: "POST", key: ADMIN_TOKEN });
+    const { token } = (await tokenRes.json()) as { token: string };
+    const worker = (path: string, init: RequestInit & { json?: unknown } = {}) =>
+      api(`/v1/pools/external${path}`, { method: "POST", key: token, ...init });
+    const run = await createRun({
+      project: "migrated",
+      steps: [{ id: "x", type: "external.task", input: { kind: "noop" } }],
+    });
+    const leased = (await (await worker("/leases", { json: { waitMs: 5_000 } })).json()) as { lease: { id: string } };
+    await worker(`/leases/${leased.lease.id}/artifacts/aws.env`, {
+      method: "PUT",
+      body: aws.content,
+      headers: { "content-type": "text/plain" },
+    });
+    await worker(`/leases/${leased.lease.id}/result`, {
+      json: { outcome: "succeeded", output: {}, artifacts: ["aws.env"] },
+    });
+    expect((await waitForRun(run.id)).status).toBe("succeeded");
+    const [a] = await artifacts(run.id);
+    const finding = a!.scan!.findings.find((f) => f.ruleId === aws.ruleId)!;
+    expect(finding.accepted).toBe(true);
+    expect(finding.fingerprint).not.toBe(v1);
+    expect(await everythingSaid(run.id)).not.toContain(v1);
   });
 });

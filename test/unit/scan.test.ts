@@ -1,10 +1,12 @@
-import { zipSync, strToU8 } from "fflate";
+import { gzipSync, strToU8, zipSync } from "fflate";
 import { describe, expect, it } from "vitest";
 import { HIGH_ENTROPY_RULE, findHighEntropyAssignments } from "../../src/artifacts/entropy";
-import { scanArtifact } from "../../src/artifacts/scan";
-import { plantedSecrets } from "../../src/data/jobs/planted";
+import { fingerprinter } from "../../src/artifacts/fingerprint";
+import { printableRuns, scanArtifact } from "../../src/artifacts/scan";
+import { join, zipOf } from "../support/zip";
+import { type Planted, plantedSecrets } from "../../src/data/jobs/planted";
 
-const options = { policy: "block" as const, allow: [], salt: "salt-a" };
+const options = { policy: "block" as const, allow: [], fingerprints: fingerprinter("test-key", "tenant-a") };
 
 describe("scanArtifact", () => {
   it("catches each planted rule family, plain, with its file, line and column", async () => {
@@ -41,18 +43,52 @@ describe("scanArtifact", () => {
     for (const p of planted) expect(text).not.toContain(p.secret);
   });
 
-  it("fingerprints are stable for a salt, differ across salts, and an allow list accepts them", async () => {
+  it("fingerprints are stable for a tenant's key, differ across tenants and keys, and an allow list accepts them", async () => {
     const p = plantedSecrets()[0]!;
     const a = await scanArtifact("a.env", strToU8(p.content), "text/plain", options);
     const b = await scanArtifact("b.env", strToU8(`\n\n${p.content}`), "text/plain", options);
-    const c = await scanArtifact("a.env", strToU8(p.content), "text/plain", { ...options, salt: "salt-b" });
+    const otherTenant = { ...options, fingerprints: fingerprinter("test-key", "tenant-b") };
+    const c = await scanArtifact("a.env", strToU8(p.content), "text/plain", otherTenant);
+    const otherKey = { ...options, fingerprints: fingerprinter("another-key", "tenant-a") };
+    const d = await scanArtifact("a.env", strToU8(p.content), "text/plain", otherKey);
     const fp = a.scan.findings[0]!.fingerprint;
     expect(fp).toMatch(/^fp_[0-9a-f]{32}$/);
     expect(b.scan.findings[0]!.fingerprint).toBe(fp);
     expect(c.scan.findings[0]!.fingerprint).not.toBe(fp);
+    expect(d.scan.findings[0]!.fingerprint).not.toBe(fp);
     const allowed = await scanArtifact("a.env", strToU8(p.content), "text/plain", { ...options, allow: [fp] });
     expect(allowed.status).toBe("validated");
     expect(allowed.scan.findings[0]!.accepted).toBe(true);
+  });
+
+  it("a shown fingerprint is not the public v1 HMAC, and v1 allow-list entries still accept (issue 33, finding 7)", async () => {
+    const p = plantedSecrets()[0]!;
+    // What anyone could compute from a guess before: HMAC under the public per-tenant string.
+    const publicKey = await crypto.subtle.importKey(
+      "raw",
+      strToU8("factory-artifact-fingerprint:v1:tenant-a"),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
+    const guess = new Uint8Array(
+      await crypto.subtle.sign("HMAC", publicKey, strToU8(`${p.ruleId}\0${p.secret}`)),
+    ).subarray(0, 16);
+    const v1 = `fp_${[...guess].map((x) => x.toString(16).padStart(2, "0")).join("")}`;
+    const { scan } = await scanArtifact("a.env", strToU8(p.content), "text/plain", options);
+    const shown = scan.findings.find((f) => f.ruleId === p.ruleId)!;
+    expect(shown.fingerprint).not.toBe(v1);
+    expect(JSON.stringify(scan)).not.toContain(v1);
+    // Migration: an allow list holding the v1 fingerprint keeps accepting the finding.
+    const legacy = await scanArtifact("a.env", strToU8(p.content), "text/plain", { ...options, allow: [v1] });
+    expect(legacy.status).toBe("validated");
+    expect(legacy.scan.findings.find((f) => f.ruleId === p.ruleId)!).toMatchObject({
+      fingerprint: shown.fingerprint,
+      accepted: true,
+    });
+    // Without FINGERPRINT_KEY nothing is fingerprinted: the scan refuses rather than fall back.
+    const unkeyed = { ...options, fingerprints: fingerprinter(undefined, "tenant-a") };
+    await expect(scanArtifact("a.env", strToU8(p.content), "text/plain", unkeyed)).rejects.toThrow(/FINGERPRINT_KEY/);
   });
 
   it("warn keeps an artifact with findings", async () => {
@@ -72,13 +108,14 @@ describe("scanArtifact", () => {
     expect(scan.findings.map((f) => [f.file, f.line])).toEqual([["app/src/m637.ts", 4]]);
   });
 
-  it("skips binary files by sniffing, and lists them", async () => {
+  it("scans binary files in their printable runs: a PNG with nothing in it passes complete", async () => {
     const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 13, 1, 2, 3]);
     const zip = zipSync({ "a/logo.png": png, "a/README.md": strToU8("# hello\n") });
     const { scan, status } = await scanArtifact("a.zip", zip, "application/zip", options);
     expect(status).toBe("validated");
     expect(scan.state).toBe("complete");
-    expect(scan.notScanned).toEqual([{ file: "a/logo.png", reason: "binary" }]);
+    expect(scan.files).toBe(2);
+    expect(scan.notScanned).toEqual([]);
   });
 
   it("refuses a zip bomb without inflating it, and blocks it as not validated", async () => {
@@ -118,6 +155,103 @@ describe("scanArtifact", () => {
     const { scan, status } = await scanArtifact("bad.zip", bad, "application/zip", options);
     expect(scan.state).toBe("partial");
     expect(status).toBe("rejected");
+  });
+});
+
+const [aws, github, , , , , , pemKey] = plantedSecrets() as [Planted, Planted, ...Planted[]];
+const NUL = new Uint8Array([0]);
+const FF = new Uint8Array([0xff]);
+
+describe("what the first pass let through (issue 33, findings 1-3)", () => {
+  const rules = (scan: { findings: { ruleId: string }[] }) => scan.findings.map((f) => f.ruleId);
+
+  it("an .env with AWS keys and one NUL byte is scanned in its printable runs and rejected", async () => {
+    const { scan, status } = await scanArtifact("aws.env", join(aws.content, NUL), "text/plain", options);
+    expect(rules(scan)).toContain(aws.ruleId);
+    expect(scan.findings.find((f) => f.ruleId === aws.ruleId)).toMatchObject({ line: 3, column: 19 });
+    expect(status).toBe("rejected");
+    expect(JSON.stringify(scan)).not.toContain(aws.secret);
+  });
+
+  it("a shell script with a GitHub token and one 0xFF byte is rejected", async () => {
+    const { scan, status } = await scanArtifact("release.sh", join(FF, github.content), "text/x-sh", options);
+    expect(rules(scan)).toContain(github.ruleId);
+    expect(status).toBe("rejected");
+  });
+
+  it("a PEM key with a NUL inside a zip entry is rejected", async () => {
+    const zip = zipSync({ "certs/server.key": join(pemKey!.content, NUL, "trailer") });
+    const { scan, status } = await scanArtifact("certs.zip", zip, "application/zip", options);
+    expect(scan.findings.map((f) => [f.ruleId, f.file])).toContainEqual([pemKey!.ruleId, "certs/server.key"]);
+    expect(status).toBe("rejected");
+  });
+
+  it("two entries of one name are both scanned: a secret in the first is found", async () => {
+    const zip = zipOf([
+      ["config/aws.env", strToU8(aws.content)],
+      ["config/aws.env", strToU8("REGION=eu-west-1\n")],
+    ]);
+    const { scan, status } = await scanArtifact("dup.zip", zip, "application/zip", options);
+    expect(scan.files).toBe(2);
+    expect(scan.findings.map((f) => [f.ruleId, f.file])).toContainEqual([aws.ruleId, "config/aws.env"]);
+    expect(status).toBe("rejected");
+  });
+
+  it("nested archives are opened: a zip in a zip, a .tar.gz in a zip, a gzip file", async () => {
+    const inner = zipSync({ "deep/release.sh": strToU8(github.content) });
+    const outer = zipSync({ "dist/bundle.zip": inner, "README.md": strToU8("# ok\n") });
+    const nested = await scanArtifact("out.zip", outer, "application/zip", options);
+    expect(nested.scan.findings.map((f) => [f.ruleId, f.file])).toContainEqual([
+      github.ruleId,
+      "dist/bundle.zip!/deep/release.sh",
+    ]);
+    expect(nested.status).toBe("rejected");
+
+    const gz = gzipSync(join("settings/aws.env", new Uint8Array(100), aws.content));
+    const tgz = await scanArtifact("out.zip", zipSync({ "dist/conf.tar.gz": gz }), "application/zip", options);
+    expect(rules(tgz.scan)).toContain(aws.ruleId);
+    expect(tgz.status).toBe("rejected");
+
+    const plainGz = await scanArtifact("aws.env.gz", gzipSync(strToU8(aws.content)), "application/gzip", options);
+    expect(plainGz.scan.findings.map((f) => [f.ruleId, f.file])).toContainEqual([aws.ruleId, "aws.env"]);
+  });
+
+  it("archives nest at most three deep: a fourth level is not opened, and the scan is partial", async () => {
+    let z = zipSync({ "clean.txt": strToU8("nothing here\n") });
+    for (let i = 0; i < 2; i++) z = zipSync({ [`l${i}.zip`]: z });
+    const three = await scanArtifact("a.zip", z, "application/zip", options);
+    expect(three.scan.state).toBe("complete");
+    expect(three.status).toBe("validated");
+    const four = await scanArtifact("a.zip", zipSync({ "l2.zip": z }), "application/zip", options);
+    expect(four.scan.state).toBe("partial");
+    expect(four.scan.notScanned).toEqual([{ file: "l2.zip!/l1.zip!/l0.zip", reason: "nesting_depth" }]);
+    expect(four.status).toBe("rejected");
+  });
+
+  it("entry names are scanned too", async () => {
+    const zip = zipSync({ [`keys/${github.secret}.txt`]: strToU8("x\n") });
+    const { scan, status } = await scanArtifact("names.zip", zip, "application/zip", options);
+    expect(rules(scan)).toContain(github.ruleId);
+    expect(status).toBe("rejected");
+    expect(JSON.stringify(scan.findings)).not.toContain(github.secret);
+  });
+
+  it("an entry that inflates past its declared size, or is encrypted, is not scanned and makes the scan partial", async () => {
+    const zip = zipSync({ "a.txt": strToU8("hello world, hello world\n".repeat(40)) });
+    const view = new DataView(zip.buffer);
+    const cd = view.getUint32(zip.byteLength - 22 + 16, true);
+    view.setUint32(cd + 24, 10, true); // the central directory now says 10 bytes
+    const lied = await scanArtifact("a.zip", zip, "application/zip", options);
+    expect(lied.scan.notScanned).toEqual([{ file: "a.txt", reason: "zip_unreadable" }]);
+    expect(lied.status).toBe("rejected");
+    const xz = new Uint8Array([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 1, 2, 3]);
+    const packed = await scanArtifact("a.zip", zipSync({ "b.xz": xz }), "application/zip", options);
+    expect(packed.scan.notScanned).toEqual([{ file: "b.xz", reason: "archive_unsupported" }]);
+  });
+
+  it("printable runs keep lines and columns, and drop short runs", () => {
+    const text = printableRuns(join("ab", NUL, "long enough run\nsecond line", FF));
+    expect(text).toBe("   long enough run\nsecond line ");
   });
 });
 
