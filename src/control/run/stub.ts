@@ -27,6 +27,7 @@ export type RunStub = Pick<
   | "signal"
   | "redeemLink"
   | "purge"
+  | "backfillArchive"
 >;
 
 export function runStub(env: Env, runId: string): RunStub {

@@ -60,6 +60,7 @@ import type { Priority } from "../../../schema/vocabulary";
 import { cost, prices, type PriceTable } from "../../analytics/prices";
 import { RETENTION_MIGRATION, RetentionBook } from "./retention";
 import { homeChecks, Lifecycle, type RunChecks } from "./lifecycle";
+import { ARCHIVE_BACKFILL_MIGRATION } from "./archive-backfill";
 import { PURGE_MIGRATION, PURGE_RUN_BATCH, PurgeBook, purgePass, purgeRunBatch, type OtherShards } from "./purge";
 import type { RetentionPolicy, RetentionSettings, RunRetention } from "../../../schema/retention";
 import type { PurgeProgress } from "../../../schema/tenants";
@@ -105,6 +106,7 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
   ARCHIVE_MIGRATION,
   [...RETENTION_MIGRATION, ...PURGE_MIGRATION],
   SHARDS_MIGRATION,
+  ARCHIVE_BACKFILL_MIGRATION,
 ];
 
 /** A refusal's message is what the API shows the caller: it never says which part of a key was wrong. */
@@ -210,6 +212,8 @@ export class TenantObject extends DurableObject<Env> {
         this.shard === 0
           ? homeChecks(this.sql, this.tenantId, runIds)
           : env.TENANT.getByName(this.tenantId).retentionChecks(runIds),
+      // Runs finished before retention get their archive timer under their project's policy now.
+      (runId, project) => runStub(env, runId).backfillArchive(this.tenantId, this.retention.forRun(project)),
     );
     this.purges = new PurgeBook(this.sql);
     this.prices = prices(env.PRICE_TABLE);
@@ -218,6 +222,10 @@ export class TenantObject extends DurableObject<Env> {
     ctx.blockConcurrencyWhile(async () => {
       this.fresh = migrate(this.sql, TENANT_MIGRATIONS).created;
       await this.alarmClock.load();
+      // An object upgraded past retention has runs to backfill (archive-backfill.ts): its alarm does it.
+      const backfill = this.lifecycle.backfillDue();
+      if (backfill !== null && (this.alarmClock.dueAt ?? Number.POSITIVE_INFINITY) > backfill)
+        await this.alarmClock.sync(backfill);
     });
   }
 
