@@ -4,6 +4,14 @@ import { must } from "../lib/must";
 export type Migration = readonly string[];
 
 /**
+ * Marks a data change that only an object made before its migration needs (a backfill of rows
+ * written by older code): a new object, built from the squashed chain, holds no such rows, so
+ * `squash` leaves it out while an upgrade replays it.
+ */
+const UPGRADE_ONLY = "/* upgrade only */ ";
+export const upgradeOnly = (statement: string): string => `${UPGRADE_ONLY}${statement}`;
+
+/**
  * Applies, in order, every migration past the stored version. Synchronous, so it runs inside
  * the constructor's blockConcurrencyWhile and no request ever sees a half-migrated schema.
  * Returns the version now in force, and whether this call made the schema (the database held none).
@@ -102,8 +110,8 @@ const TABLE_CONSTRAINT = /,\s*(PRIMARY KEY|UNIQUE|CHECK|FOREIGN KEY) \(/;
 
 /**
  * The statements that build the same schema as applying `migrations` in order, with each
- * `ALTER TABLE … ADD COLUMN` folded into its table's CREATE TABLE and each dropped index left
- * out; null when a migration does anything else, so that the chain is replayed instead. Pure; a
+ * `ALTER TABLE … ADD COLUMN` folded into its table's CREATE TABLE, each dropped index and each
+ * `upgradeOnly` statement left out; null when a migration does anything else, so that the chain is replayed instead. Pure; a
  * test compares both schemas.
  */
 export function squash(migrations: readonly Migration[]): string[] | null {
@@ -120,6 +128,7 @@ const squashed = new WeakMap<readonly Migration[], string[] | null>();
 function squashChain(migrations: readonly Migration[]): string[] | null {
   const out: string[] = [];
   for (const statement of migrations.flat()) {
+    if (statement.startsWith(UPGRADE_ONLY)) continue;
     const drop = DROP_INDEX.exec(statement);
     if (drop) {
       const created = out.findIndex((s) => CREATE_INDEX.exec(s)?.[1] === drop[1]);

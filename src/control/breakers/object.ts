@@ -20,7 +20,7 @@ import type { Env } from "../../env";
 import { migrate, all, json, one, type Migration } from "../sqlite";
 import { admit, closedState, onFailure, onSuccess, type BreakerState, type Change } from "./machine";
 
-const MIGRATIONS: readonly Migration[] = [
+export const MIGRATIONS: readonly Migration[] = [
   [
     `CREATE TABLE breaker (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, config TEXT, state TEXT NOT NULL)`,
     `CREATE TABLE transition (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, from_state TEXT NOT NULL, to_state TEXT NOT NULL, reason TEXT NOT NULL)`,

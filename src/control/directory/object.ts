@@ -10,7 +10,7 @@ import type { PurgeAudit, PurgeCounts } from "../../../schema/tenants";
 import type { Env } from "../../env";
 import { all, json, migrate, type Migration } from "../sqlite";
 
-const MIGRATIONS: readonly Migration[] = [
+export const MIGRATIONS: readonly Migration[] = [
   [`CREATE TABLE tenant (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL)`],
   [
     // One row per purge request (a tenant id re-created after its purge may be purged again).

@@ -15,7 +15,7 @@ import { LEASE_ID } from "../../../schema/ids";
 import { migrate, one, type Migration } from "../sqlite";
 import { Waiters } from "../waiters";
 
-const MIGRATIONS: readonly Migration[] = [
+export const MIGRATIONS: readonly Migration[] = [
   [
     `CREATE TABLE waiting (
       run_id TEXT NOT NULL, step_id TEXT NOT NULL, attempt INTEGER NOT NULL, body TEXT NOT NULL, enqueued_at INTEGER NOT NULL,

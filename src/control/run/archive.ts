@@ -12,6 +12,8 @@
  */
 import { TERMINAL_RUN_STATUSES } from "../../../schema/vocabulary";
 import { archiveKey } from "../../artifacts/keys";
+import type { RunRetention } from "../../../schema/retention";
+import { json } from "../sqlite";
 import { decodeArchive, encodeArchive, runRetention, sha256Hex, type RunArchive } from "./archive-format";
 import type { RunStore } from "./store";
 import { artifactView, eventView, lineages, runView } from "./views";
@@ -107,4 +109,20 @@ export async function archiveRun(host: ArchiveHost, now: number): Promise<Archiv
     return "archived";
   }
   return "retry-later";
+}
+
+/**
+ * A run that finished before retention existed set no archive timer, so it would stay hot for
+ * ever. Its tenant's backfill pass (tenant/archive-backfill.ts) hands it the project's retention
+ * now: the run keeps it (a run made before retention has none) and archives itself when the hot
+ * period, counted from when it finished, ends (at once if it has). Call inside a transaction.
+ * False, and nothing written, for a run not finished or that has its timer already.
+ */
+export function backfillArchive(store: RunStore, retention: RunRetention, now: number): boolean {
+  const run = store.run();
+  if (!run || !TERMINAL_RUN_STATUSES.has(run.status) || store.hasTimer("archive", "run")) return false;
+  if (run.retention === null) store.setRunRetention(json.write(retention));
+  const hotMs = runRetention(store.existingRun()).hotMs;
+  store.setTimer("archive", "run", (run.finished_at ?? now) + hotMs);
+  return true;
 }

@@ -39,7 +39,8 @@ import { Waiters } from "../waiters";
 import { decisionLinks, type LinkClaims } from "../../lib/decision-links";
 import { purgeRunObjects } from "../../artifacts/purge";
 import { shardName } from "../tenant/shards";
-import { archiveRun, type ArchiveHost } from "./archive";
+import { archiveRun, backfillArchive, type ArchiveHost } from "./archive";
+import type { RunRetention } from "../../../schema/retention";
 
 /** When the next invocation writes the points a mass ending left over. */
 const POINTS_FOLLOW_MS = 1_000;
@@ -311,6 +312,18 @@ export class RunObject extends DurableObject<Env> {
       for (const timer of due) if (timer.kind !== "archive") this.engine.fire(timer, now);
     });
     if (due.some((t) => t.kind === "archive")) await this.oneAtATime(() => archiveRun(this.archiveHost(), now));
+  }
+
+  /**
+   * Sets the archive timer of a run that finished before retention (archive.ts, `backfillArchive`),
+   * under `retention`, its project's policy now; its alarm then archives it. Asked by its tenant's
+   * backfill pass; true when the run had no timer and now has one.
+   */
+  async backfillArchive(tenantId: string, retention: RunRetention): Promise<boolean> {
+    if (!this.owned(tenantId)) return false;
+    const set = this.mutate(() => backfillArchive(this.store, retention, Date.now()));
+    if (set) await this.alarmClock.sync(this.store.nextTimer());
+    return set;
   }
 
   /**

@@ -46,6 +46,11 @@ export class RunTable {
     this.patch({ retried_as: runId });
   }
 
+  /** A run made before retention is given the policy it is archived under (archive.ts, `backfillArchive`). */
+  setRetention(retention: string): void {
+    this.patch({ retention });
+  }
+
   setStatus(status: RunStatus, at: number, error: ErrorShape | null): void {
     const run = must(this.get(), "the run's row");
     if (status === "running") this.patch({ status, started_at: run.started_at ?? at });
@@ -89,12 +94,13 @@ export class RunTable {
       );
     } else {
       this.q.raw.exec(
-        "UPDATE run SET status = ?, error = ?, started_at = ?, finished_at = ?, retried_as = ?",
+        "UPDATE run SET status = ?, error = ?, started_at = ?, finished_at = ?, retried_as = ?, retention = ?",
         r.status,
         r.error,
         r.started_at,
         r.finished_at,
         r.retried_as,
+        r.retention,
       );
     }
     this.pending = null;

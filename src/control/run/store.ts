@@ -145,6 +145,10 @@ export class RunStore {
     this.runRow.setRetriedAs(runId);
   }
 
+  setRunRetention(retention: string): void {
+    this.runRow.setRetention(retention);
+  }
+
   setRunStatus(status: RunStatus, at: number, error: ErrorShape | null = null): void {
     this.runRow.setStatus(status, at, error);
   }

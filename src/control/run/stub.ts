@@ -28,6 +28,7 @@ export type RunStub = Pick<
   | "redeemLink"
   | "decisionLinks"
   | "purge"
+  | "backfillArchive"
 >;
 
 export function runStub(env: Env, runId: string): RunStub {

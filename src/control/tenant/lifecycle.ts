@@ -16,6 +16,7 @@
 import { archiveKey, runPrefix } from "../../artifacts/keys";
 import { TERMINAL_RUN_STATUSES } from "../../../schema/vocabulary";
 import { all } from "../sqlite";
+import { ArchiveBackfill, type ArchiveNudge } from "./archive-backfill";
 
 const TERMINAL = [...TERMINAL_RUN_STATUSES].map((s) => `'${s}'`).join(",");
 
@@ -28,6 +29,8 @@ export const DEFER_MS = 60_000;
 
 export interface SweepCounts {
   runsExpired: number;
+  /** Runs finished before retention that were given their archive timer (archive-backfill.ts). */
+  runsBackfilled: number;
   unpublishedSwept: number;
   versionsExpired: number;
   keysDeleted: number;
@@ -69,6 +72,8 @@ export function homeChecks(sql: SqlStorage, tenantId: string, runIds: string[]):
 const NONE: RunChecks = { held: [], deliveryPending: false };
 
 export class Lifecycle {
+  private readonly backfill: ArchiveBackfill;
+
   constructor(
     private readonly sql: SqlStorage,
     private readonly bucket: R2Bucket,
@@ -76,16 +81,25 @@ export class Lifecycle {
     /** The run that retries `runId`, as its object says (null: none, or its object is archived or gone). */
     private readonly retriedAs: (runId: string) => Promise<string | null>,
     private readonly home: HomeChecks,
-  ) {}
+    nudge: ArchiveNudge,
+  ) {
+    this.backfill = new ArchiveBackfill(sql, nudge);
+  }
 
-  /** The earliest deadline of any kind; null when nothing is due ever. Three indexed MINs. */
+  /** When the archive backfill's next page is due (null: no backfill): a tenant object asks once at start. */
+  backfillDue(): number | null {
+    return this.backfill.nextDue();
+  }
+
+  /** The earliest deadline of any kind; null when nothing is due ever. Three indexed MINs and the backfill's row. */
   nextDue(): number | null {
     const at = all<{ at: number | null }>(
       this.sql,
       `SELECT MIN(at) AS at FROM (
          SELECT MIN(expires_at) AS at FROM run_index INDEXED BY run_index_expires WHERE expires_at IS NOT NULL
          UNION ALL SELECT MIN(unpublished_due) FROM run_index INDEXED BY run_index_unpublished_due WHERE unpublished_due IS NOT NULL
-         UNION ALL SELECT MIN(expires_at) FROM artifact_version INDEXED BY artifact_version_expires WHERE expires_at IS NOT NULL)`,
+         UNION ALL SELECT MIN(expires_at) FROM artifact_version INDEXED BY artifact_version_expires WHERE expires_at IS NOT NULL
+         UNION ALL SELECT due_at FROM archive_backfill)`,
     )[0]?.at;
     return at ?? null;
   }
@@ -102,8 +116,16 @@ export class Lifecycle {
 
   /** One bounded pass; `more` when due rows were left for the next pass. */
   async sweep(now: number): Promise<SweepCounts & { more: boolean }> {
-    const counts: SweepCounts = { runsExpired: 0, unpublishedSwept: 0, versionsExpired: 0, keysDeleted: 0 };
-    let more = false;
+    const counts: SweepCounts = {
+      runsExpired: 0,
+      runsBackfilled: 0,
+      unpublishedSwept: 0,
+      versionsExpired: 0,
+      keysDeleted: 0,
+    };
+    const backfill = await this.backfill.page(now);
+    counts.runsBackfilled = backfill.nudged;
+    let more = backfill.more;
 
     const expired = await this.dueRuns("expires_at", "run_index_expires", now);
     more ||= expired.more;

@@ -4,6 +4,7 @@
  */
 import type { Migration } from "../sqlite";
 import { APPROVALS_MIGRATION } from "./approvals";
+import { ARCHIVE_BACKFILL_MIGRATION } from "./archive-backfill";
 import { ARTIFACT_VERSION_MIGRATION } from "./artifacts";
 import { BUDGET_MIGRATION } from "./budgets";
 import { PROFILE_MIGRATION } from "./profile";
@@ -35,4 +36,5 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
   [...RETENTION_MIGRATION, ...PURGE_MIGRATION],
   SHARDS_MIGRATION,
   WEBHOOK_LINKS_MIGRATION,
+  ARCHIVE_BACKFILL_MIGRATION,
 ];

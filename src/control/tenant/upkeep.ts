@@ -48,6 +48,8 @@ export class Upkeep {
       // A shard's runs' artifact versions and webhook deliveries live at home: one call a sweep batch (≤ 20 runs).
       async (runIds) =>
         host.shard === 0 ? homeChecks(sql, tenantId, runIds) : env.TENANT.getByName(tenantId).retentionChecks(runIds),
+      // Runs finished before retention get their archive timer under their project's policy now.
+      (runId, project) => runStub(env, runId).backfillArchive(tenantId, parts.retention.forRun(project)),
     );
   }
 
