@@ -112,6 +112,7 @@ export class RunEngine {
       scanning: spec.scanning ? json.write(spec.scanning) : null,
       retention: spec.retention ? json.write(spec.retention) : null,
       tenant_shard: spec.tenantShard ?? 0,
+      origin: spec.origin ? json.write(spec.origin) : null,
     });
     this.event("run.requested", now, null, {
       blueprint: spec.blueprint,

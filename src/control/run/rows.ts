@@ -74,6 +74,8 @@ export const RUN_MIGRATIONS: readonly Migration[] = [
   [`ALTER TABLE run ADD COLUMN retention TEXT`],
   // v7: the tenant shard that indexed the run (src/control/tenant/shards.ts): its status syncs go there.
   [`ALTER TABLE run ADD COLUMN tenant_shard INTEGER NOT NULL DEFAULT 0`],
+  // v8: what started the run (JSON of RunOrigin; null: the API, or a retry named by retry_of).
+  [`ALTER TABLE run ADD COLUMN origin TEXT`],
 ];
 
 export interface RunRow {
@@ -96,6 +98,8 @@ export interface RunRow {
   scanning: string | null;
   /** JSON of RunRetention; null for a run created before retention (archived under the defaults). */
   retention: string | null;
+  /** JSON of RunOrigin: a schedule or an event started the run; null for the API or a retry. */
+  origin: string | null;
   /** The tenant shard whose run index holds this run (0: the tenant's own object). */
   tenant_shard: number;
 }
