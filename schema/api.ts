@@ -146,12 +146,30 @@ export const StepView = z
     finishedAt: Timestamp,
     durationMs: z.number().int().nullable(),
     error: StepError.nullable(),
+    waitReason: z
+      .enum(["approval", "signal", "sleep"])
+      .optional()
+      .openapi({ description: "what a `waiting` step waits for (docs/schedules-and-triggers.md)" }),
     // Typed `unknown` here and `Json` on the wire (see WireRun): hono's response typing
     // recurses without bound on a recursive JSON type.
     output: z.unknown().optional(),
   })
   .openapi("Step");
 export type StepView = z.infer<typeof StepView>;
+
+/** What started a run (docs/schedules-and-triggers.md). */
+export const RunOrigin = z
+  .object({
+    kind: z.enum(["api", "schedule", "event", "retry"]),
+    id: z
+      .string()
+      .nullable()
+      .openapi({ description: "the schedule's id, the event's id, or the run a retry re-runs; null for the API" }),
+    fireTime: z.string().datetime().optional().openapi({ description: "a schedule's fire time this run is for" }),
+    triggerId: z.string().optional().openapi({ description: "the trigger an event matched" }),
+  })
+  .openapi("RunOrigin");
+export type RunOrigin = z.infer<typeof RunOrigin>;
 
 export const RunView = z
   .object({
@@ -172,6 +190,7 @@ export const RunView = z
     archivedAt: z.string().datetime().nullable().openapi({
       description: "when the finished run was archived to R2 (its hot period ended); it is then read from the archive",
     }),
+    origin: RunOrigin,
     steps: z.array(StepView),
   })
   .openapi("Run");

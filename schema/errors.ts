@@ -117,6 +117,11 @@ export const ERRORS = {
   },
   "signal.unknown": { status: 404, retryable: false, title: "No step of this run can ever wait for this signal." },
 
+  // Schedules (docs/schedules-and-triggers.md).
+  "schedule.not_found": { status: 404, retryable: false, title: "No such schedule." },
+  "schedule.invalid_spec": { status: 400, retryable: false, title: "The schedule's spec cannot be scheduled." },
+  "schedule.limit": { status: 409, retryable: false, title: "The tenant has as many schedules as its limit allows." },
+
   // External workers' leases.
   "lease.not_found": { status: 404, retryable: false, title: "No such lease." },
   "lease.lapsed": { status: 409, retryable: false, title: "This lease is no longer current." },

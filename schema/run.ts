@@ -3,7 +3,7 @@
  * answers to them) and what it tells its tenant's object. The API, the data plane and the
  * tenant call it with these types; src/control/run/stub.ts names the methods.
  */
-import type { Json, JsonObject } from "./api";
+import type { Json, JsonObject, RunOrigin } from "./api";
 import type { StepMessage } from "./messages";
 import type { ErrorShape, Refusal } from "./errors";
 import type { ReportedUsage, RunUsage } from "./usage";
@@ -63,6 +63,8 @@ export interface NewRun {
   tenantShard?: number;
   /** The id of the API key that created the run: by default it may not decide the run's gates. */
   requestedBy?: string;
+  /** A schedule or an event started the run (absent: the API, or the retry `retryOf` names). */
+  origin?: RunOrigin;
 }
 
 /** An artifact an attempt wrote to R2: its name in the run, its key, size, type and sha256. */

@@ -88,6 +88,7 @@ export const TENANT_EVENT_TYPES = [
   "budget.threshold_crossed",
   "dependency.circuit_opened",
   "dependency.circuit_closed",
+  "schedule.fire_refused",
 ] as const;
 export type TenantEventType = (typeof TENANT_EVENT_TYPES)[number];
 

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { declareJob } from "./declare";
+import { durationString } from "../duration";
 
 /** The longest a gate may wait (the run's deadline, when it has one, still bounds it). */
 export const MAX_WAIT_MS = 30 * 86_400_000;
@@ -79,4 +80,39 @@ export const signal = declareJob({
     .strict(),
   output: z.unknown(),
   timeoutMs: MAX_WAIT_MS,
+});
+
+/** The longest a run may sleep (`sleep`, `sleepUntil`). */
+export const MAX_SLEEP_MS = 365 * 86_400_000;
+
+/** A sleep step's output: when it was to wake and when it did. */
+const SleepOutput = z.object({ until: z.string(), wokeAt: z.string() });
+
+export const sleepFor = declareJob({
+  type: "sleep",
+  pool: "control",
+  description:
+    "Waits `for` an ISO 8601 duration (PT10M, P7D; at most 365 days) in the run's object: no worker, no attempt, " +
+    "a timer row that survives restarts. The step is `waiting` meanwhile.",
+  input: z.object({ for: durationString(0, MAX_SLEEP_MS) }).strict(),
+  output: SleepOutput,
+  timeoutMs: MAX_SLEEP_MS,
+});
+
+export const sleepUntil = declareJob({
+  type: "sleepUntil",
+  pool: "control",
+  description:
+    "Waits until `until` (an ISO 8601 time with its offset, at most 365 days ahead; a past time wakes at once), " +
+    "like `sleep`.",
+  input: z
+    .object({
+      until: z
+        .string()
+        .datetime({ offset: true })
+        .refine((t) => Date.parse(t) <= Date.now() + MAX_SLEEP_MS, "at most 365 days ahead"),
+    })
+    .strict(),
+  output: SleepOutput,
+  timeoutMs: MAX_SLEEP_MS,
 });

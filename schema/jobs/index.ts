@@ -22,7 +22,7 @@ import {
   selfTest,
 } from "./generators";
 import { crash, echo, fail, hash, secrets, sleep, upstream } from "./system";
-import { approval, signal } from "./control";
+import { approval, signal, sleepFor, sleepUntil } from "./control";
 
 export type { JobDeclaration };
 
@@ -52,7 +52,7 @@ const WORKER_JOBS = [
 ] as const;
 
 /** Step types the run's own object handles (pool `control`): no handler, no worker. */
-const CONTROL_JOBS = [approval, signal] as const;
+const CONTROL_JOBS = [approval, signal, sleepFor, sleepUntil] as const;
 
 const ALL = [...WORKER_JOBS, ...CONTROL_JOBS] as const;
 

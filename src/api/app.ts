@@ -14,6 +14,7 @@ import { projects } from "./projects";
 import { cleanHeaders, jsonBodies } from "./hostile";
 import { blueprints, budgets, health, metrics, retention, usage } from "./misc";
 import { runs } from "./runs";
+import { schedules } from "./schedules";
 import { approvals, gates } from "./approvals";
 import { runDeletion } from "./run-deletion";
 import { decisions } from "./decisions";
@@ -67,6 +68,7 @@ export function createApp() {
   app.route("/v1/runs", gates);
   app.route("/v1/runs", runDeletion);
   app.route("/v1/approvals", approvals);
+  app.route("/v1/schedules", schedules);
   app.route("/v1/decisions", decisions);
   app.route("/v1/blueprints", blueprints);
   app.route("/v1/webhooks", webhooks);

@@ -9,6 +9,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import type { Credential } from "../control/tenant/object";
+import type { OpenAuth } from "../control/tenant/open-on-shard";
 import type { Scope } from "../../schema/tenants";
 import { isProduction, numberVar } from "../env";
 import { AppError } from "../errors";
@@ -111,3 +112,18 @@ export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
   }
   await next();
 };
+
+/**
+ * A request's key as the tenant's `openRun` takes it (src/control/tenant/open-on-shard.ts): checked
+ * first for a sharded tenant, otherwise handed over once, so that call checks it.
+ */
+export function apiAuth(c: Context<AppEnv>): OpenAuth {
+  return {
+    verify: () => verifyKey(c),
+    take: () => {
+      const presented = c.get("credential");
+      c.set("credential", undefined);
+      return presented;
+    },
+  };
+}

@@ -22,7 +22,7 @@ import { resolveRun } from "../control/resolve";
 import { AppError } from "../errors";
 import { newRunId, newTraceId, sha256Hex, traceIdFrom } from "../lib/crypto";
 import { streamSSE } from "hono/streaming";
-import { verifyKey } from "./auth";
+import { apiAuth, verifyKey } from "./auth";
 import { artifactDownload, JSON_BODY, newApi, problemResponse, problemResponses, TENANT_CALL } from "./common";
 import { checkUrl } from "./webhooks";
 import { EventTypePattern } from "../../schema/webhooks";
@@ -30,7 +30,7 @@ import { RUN_ID } from "../../schema/ids";
 import { decodeCursor, encodeCursor } from "./cursor";
 import { archiveOrNotFound, missingRun, readArchive } from "./archived-runs";
 import { archivedEvents, archivedRun } from "../control/run/archive-format";
-import { openOnShard } from "./tenant-shards";
+import { startRun } from "../control/start-run";
 
 const IdParam = z.object({
   id: z
@@ -100,62 +100,38 @@ runs.openapi(
       ? { ...body.callback, url: await checkUrl(c.env, body.callback.url, "callback.url") }
       : null;
     const tenantId = c.get("tenantId");
-    const tenant = c.env.TENANT.getByName(tenantId);
     // Who asks: checked already, or by openRun below. Its gates will not take its decision.
     const credential = c.get("credential");
     const requestedBy = credential ? ("dev" in credential ? "dev" : credential.keyId) : c.get("key").keyId;
     const idempotencyKey = c.req.valid("header")["idempotency-key"];
-    const createdAt = Date.now();
-    // One call to the tenant (to its run's shard, ./tenant-shards.ts): the key (unless checked
-    // above), the Idempotency-Key's claim, the quota, the run's index entry and admission.
-    const { opened, shard } = await openOnShard(
-      c,
-      {
-        runId: newRunId(),
-        project: body.project,
-        blueprint: body.blueprint ?? null,
-        priority: body.priority,
-        createdAt,
-      },
-      idempotencyKey ? { key: idempotencyKey, bodyHash: await sha256Hex(JSON.stringify(body)) } : undefined,
-    );
-    const { runId, replayed, costSaving } = opened;
-    // A spent budget in cost-saving mode: agent steps ask for the cheaper model (their input records it).
-    const steps =
-      costSaving?.model != null
-        ? resolved.steps.map((s) => (s.pool === "agent" ? { ...s, input: { ...s.input, model: costSaving.model } } : s))
-        : resolved.steps;
-    // The run's own callback endpoint exists before its first event. Not on a replay: its
-    // secret was shown once, to the first request.
-    const callback =
-      callbackSpec && !replayed
-        ? await tenant.createWebhook({ ...callbackSpec, description: `callback of ${runId}` }, runId)
-        : null;
-    // create() is idempotent on the run id: a replay returns the run the first request made.
-    const run = await runStub(c.env, runId).create({
-      id: runId,
+    const made: { callback?: { endpoint: { id: string }; secret: string } } = {};
+    const { run, replayed } = await startRun(c.env, {
       tenantId,
-      project: body.project,
-      blueprint: body.blueprint ?? null,
-      failurePolicy: body.failurePolicy,
-      priority: costSaving?.priority ?? body.priority,
+      body,
+      steps: resolved.steps,
       traceId: traceIdFrom(c.req.header("traceparent")) ?? newTraceId(),
-      ...(body.deadlineMs ? { deadlineMs: body.deadlineMs } : {}),
-      steps,
-      scanning: opened.scanning,
-      retention: opened.retention,
-      ...(shard > 0 ? { tenantShard: shard } : {}),
+      auth: apiAuth(c),
+      ...(idempotencyKey
+        ? { idempotency: { key: idempotencyKey, bodyHash: await sha256Hex(JSON.stringify(body)) } }
+        : {}),
+      // The run's own callback endpoint exists before its first event. Not on a replay: its
+      // secret was shown once, to the first request.
+      beforeCreate: async (runId, replayed) => {
+        if (callbackSpec && !replayed)
+          made.callback = await c.env.TENANT.getByName(tenantId).createWebhook(
+            { ...callbackSpec, description: `callback of ${runId}` },
+            runId,
+          );
+      },
       requestedBy,
-      // A replay may find no run (the first request died before creating it): that one is
-      // created the ordinary way, telling the tenant its status and asking for admission.
-      ...(replayed ? {} : { opened: { start: opened.start }, createdAt }),
     });
+    const runId = run.id;
     c.header("location", `/v1/runs/${runId}`);
     if (replayed) c.header("idempotent-replayed", "true");
     return c.json(
       {
         ...asView(run),
-        ...(callback ? { callback: { endpointId: callback.endpoint.id, secret: callback.secret } } : {}),
+        ...(made.callback ? { callback: { endpointId: made.callback.endpoint.id, secret: made.callback.secret } } : {}),
       },
       202,
     );

@@ -35,6 +35,7 @@ const archive: RunArchive = {
     blueprint: null,
     status: "succeeded",
     traceId: "tr",
+    origin: { kind: "api", id: null },
     createdAt: new Date(0).toISOString(),
     startedAt: null,
     finishedAt: null,

@@ -64,7 +64,11 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
 
 /** The run as `GET /v1/runs/{id}` shows an archived one: as it was, with when it was archived. */
 export function archivedRun(archive: RunArchive): WireRun {
-  return { ...archive.run, archivedAt: new Date(archive.archivedAt).toISOString() };
+  // Archives written before runs carried their origin: the API's, or their retry's.
+  const origin =
+    archive.run.origin ??
+    (archive.run.retryOf ? { kind: "retry", id: archive.run.retryOf } : { kind: "api", id: null });
+  return { ...archive.run, origin, archivedAt: new Date(archive.archivedAt).toISOString() };
 }
 
 /** A page of an archived run's events, as the object pages them: the run is over, so the last page is final. */

@@ -103,6 +103,7 @@ export class RunEngine {
       retention: spec.retention ? json.write(spec.retention) : null,
       tenant_shard: spec.tenantShard ?? 0,
       requested_by: spec.requestedBy ?? null,
+      origin: spec.origin ? json.write(spec.origin) : null,
     });
     this.event("run.requested", now, null, {
       blueprint: spec.blueprint,

@@ -19,7 +19,9 @@ import {
   linksAllowed,
   schemaMismatch,
   type SignalInput,
+  type SleepInput,
 } from "./gates";
+import { durationMs } from "../../../schema/duration";
 import type { StepEvent } from "./machine";
 import type { StepRow } from "./rows";
 import type { RunStore } from "./store";
@@ -41,6 +43,14 @@ const utf8 = new TextEncoder();
  * (a spawned step may be a signal step of any name); gates never do.
  */
 const canSpawn = (s: StepRow): boolean => s.pool !== "control" && !TERMINAL_STEP_STATUSES.has(s.status);
+
+const isSleep = (step: StepRow) => step.type === "sleep" || step.type === "sleepUntil";
+
+/** When a sleep step that began waiting at `startedAt` wakes. */
+function sleepEnd(step: StepRow, startedAt: number): number {
+  const input = must(json.read<SleepInput>(step.input), "the sleep step's input");
+  return "for" in input ? startedAt + durationMs(input.for) : Date.parse(input.until);
+}
 
 export class GateEngine {
   constructor(
@@ -154,6 +164,10 @@ export class GateEngine {
 
   /** A control-plane step is ready: it waits here, with no attempt and no queue trip. */
   wait(step: StepRow, now: number): void {
+    if (isSleep(step)) {
+      this.sleep(step, now);
+      return;
+    }
     const run = this.store.existingRun();
     const input = json.read<ApprovalInput & SignalInput>(step.input) ?? ({} as ApprovalInput & SignalInput);
     // The run's deadline still bounds the wait: its own timer ends the run first. A gate without
@@ -240,8 +254,25 @@ export class GateEngine {
     );
   }
 
-  /** A wait's timeout: an approval's `onTimeout` decides, a signal fails. */
+  /**
+   * A sleep step begins: its wake time is fixed now, as a `wait` timer row (so a restart keeps
+   * it). A time already past wakes it in this same transaction.
+   */
+  private sleep(step: StepRow, now: number): void {
+    const until = sleepEnd(step, now);
+    this.ops.moveStep(step, "wait", { queued_at: step.queued_at ?? now, started_at: now });
+    this.ops.event("step.waiting", now, step.id, { kind: "sleep", until: new Date(until).toISOString() });
+    if (until <= now) this.expire({ ...step, status: "waiting", started_at: now }, now);
+    else this.store.setTimer("wait", step.id, until);
+  }
+
+  /** A wait's timeout: an approval's `onTimeout` decides, a signal fails, a sleep wakes. */
   expire(step: StepRow, now: number): void {
+    if (isSleep(step)) {
+      const until = sleepEnd(step, step.started_at ?? now);
+      this.finishWait(step, { until: new Date(until).toISOString(), wokeAt: new Date(now).toISOString() }, now);
+      return;
+    }
     if (step.type === "signal") {
       const name = must(json.read<SignalInput>(step.input), "the signal step's input").name;
       this.ops.failStep(

@@ -23,6 +23,9 @@ export interface SignalInput {
   schema?: JsonObject;
 }
 
+/** A sleep step's input: a duration from when it begins waiting, or a time. */
+export type SleepInput = { for: string } | { until: string };
+
 /**
  * Why `key` may not decide a gate with these approvers, or null when it may. `requestedBy` is the
  * key that created the run: it may not decide unless the gate says `allowRequester`.

@@ -76,6 +76,8 @@ export const RUN_MIGRATIONS: readonly Migration[] = [
   [`ALTER TABLE run ADD COLUMN tenant_shard INTEGER NOT NULL DEFAULT 0`],
   // v8: the key that created the run, which by default may not decide its gates (docs/security.md).
   [`ALTER TABLE run ADD COLUMN requested_by TEXT`],
+  // v9: what started the run (JSON of RunOrigin; null: the API, or a retry named by retry_of).
+  [`ALTER TABLE run ADD COLUMN origin TEXT`],
 ];
 
 export interface RunRow {
@@ -98,6 +100,8 @@ export interface RunRow {
   scanning: string | null;
   /** JSON of RunRetention; null for a run created before retention (archived under the defaults). */
   retention: string | null;
+  /** JSON of RunOrigin: a schedule or an event started the run; null for the API or a retry. */
+  origin: string | null;
   /** The tenant shard whose run index holds this run (0: the tenant's own object). */
   tenant_shard: number;
   /** The id of the API key that created the run; null before v8, or for a run made without a key. */

@@ -71,7 +71,7 @@ export class RunTable {
     if (this.pending === "insert") {
       this.q.raw.exec(
         `INSERT INTO run (id, tenant_id, project, blueprint, status, trace_id, error, created_at, started_at, finished_at, deadline_at,
-           failure_policy, priority, retry_of, retried_as, scanning, retention, tenant_shard, requested_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+           failure_policy, priority, retry_of, retried_as, scanning, retention, tenant_shard, requested_by, origin) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
         r.id,
         r.tenant_id,
         r.project,
@@ -91,6 +91,7 @@ export class RunTable {
         r.retention,
         r.tenant_shard,
         r.requested_by,
+        r.origin,
       );
     } else {
       this.q.raw.exec(

@@ -1,5 +1,14 @@
 /** Rows of the Run DO as the API shows them. */
-import type { ArtifactView, Json, JsonObject, StepError, WireEvent, WireRun, WireStep } from "../../../schema/api";
+import type {
+  ArtifactView,
+  Json,
+  JsonObject,
+  RunOrigin,
+  StepError,
+  WireEvent,
+  WireRun,
+  WireStep,
+} from "../../../schema/api";
 import { json } from "../sqlite";
 import type { ArtifactRow, EventRow, RunRow, StepRow } from "./rows";
 import type { ArtifactScan } from "../../../schema/scanning";
@@ -7,6 +16,10 @@ import type { Lineage } from "../../../schema/artifacts";
 import type { RunStatus } from "../../../schema/vocabulary";
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/** What a waiting control-plane step waits for. */
+const waitReason = (type: string) =>
+  type === "approval" ? "approval" : type === "signal" ? "signal" : ("sleep" as const);
 
 export function stepView(s: StepRow): WireStep {
   return {
@@ -21,6 +34,7 @@ export function stepView(s: StepRow): WireStep {
     finishedAt: iso(s.finished_at),
     durationMs: s.started_at !== null && s.finished_at !== null ? s.finished_at - s.started_at : null,
     error: json.read<StepError>(s.error),
+    ...(s.status === "waiting" ? { waitReason: waitReason(s.type) } : {}),
     ...(s.output !== null ? { output: json.read<Json>(s.output) } : {}),
   };
 }
@@ -41,6 +55,8 @@ export function runView(r: RunRow, steps: StepRow[]): WireRun {
     retryOf: r.retry_of,
     retriedAs: r.retried_as,
     error: json.read<StepError>(r.error),
+    origin:
+      json.read<RunOrigin>(r.origin) ?? (r.retry_of ? { kind: "retry", id: r.retry_of } : { kind: "api", id: null }),
     archivedAt: null, // an archived run is read from its archive (archive-format.ts), not from here
     steps: steps.map(stepView),
   };

@@ -9,12 +9,10 @@
  * count changed since the isolate learned it) writes nothing and names the count: the API asks
  * again, once.
  */
-import type { Context } from "hono";
-import type { OpenedRun, OpenRunResult } from "../control/tenant/object";
-import { owningShard, shardName } from "../control/tenant/shards";
-import { AppError } from "../errors";
-import { verifyKey } from "./auth";
-import type { AppEnv } from "./common";
+import type { Env } from "../../env";
+import { AppError } from "../../errors";
+import type { Credential, OpenedRun, OpenRunResult } from "./object";
+import { owningShard, shardName } from "./shards";
 
 const MAX_TENANTS = 10_000;
 /** Tenants' shard counts as their objects last said (1 when absent). */
@@ -31,22 +29,36 @@ function remember(tenantId: string, shards: number): void {
 
 export type OpenedOnShard = { opened: Extract<OpenRunResult, { ok: true }>; shard: number };
 
+/**
+ * Who asks to open a run. The API defers its key check to the tenant's `openRun` (`take` hands
+ * the credential over once) unless the tenant is sharded (`verify` checks it first). The
+ * runtime's own callers (schedules, triggers) present no key: `verify` does nothing and `take`
+ * answers undefined.
+ */
+export interface OpenAuth {
+  verify(): Promise<void>;
+  take(): Credential | undefined;
+}
+
+/** The runtime opening a run on a tenant's behalf (a schedule's fire, an event's trigger). */
+export const INTERNAL_AUTH: OpenAuth = { verify: async () => undefined, take: () => undefined };
+
 /** Opens the run on its shard; throws the tenant's refusal. */
 export async function openOnShard(
-  c: Context<AppEnv>,
+  env: Env,
+  tenantId: string,
   run: OpenedRun,
   idempotency: { key: string; bodyHash: string } | undefined,
+  auth: OpenAuth,
 ): Promise<OpenedOnShard> {
-  const tenantId = c.get("tenantId");
   let shards = known.get(tenantId) ?? 1;
   // A reroute is answered at most twice: the count a shard names is the one home pushed.
   for (let round = 0; round < 3; round++) {
-    if (shards > 1) await verifyKey(c);
+    if (shards > 1) await auth.verify();
     const shard = owningShard(idempotency?.key, shards, Math.floor(Math.random() * shards));
-    // Unset once verified: the deferred check then happens in this call (a tenant known as one shard).
-    const presented = c.get("credential");
-    c.set("credential", undefined);
-    const opened = await c.env.TENANT.getByName(shardName(tenantId, shard)).openRun(run, idempotency, presented);
+    // Taken once: the deferred check then happens in this call (a tenant known as one shard).
+    const presented = auth.take();
+    const opened = await env.TENANT.getByName(shardName(tenantId, shard)).openRun(run, idempotency, presented);
     if (opened.ok) {
       remember(tenantId, opened.shards ?? 1);
       return { opened, shard };
@@ -61,7 +73,7 @@ export async function openOnShard(
     if (opened.code === "quota.exceeded" && !idempotency && shards > 1) {
       for (let i = 1; i < shards; i++) {
         const other = (shard + i) % shards;
-        const retried = await c.env.TENANT.getByName(shardName(tenantId, other)).openRun(run, undefined, undefined);
+        const retried = await env.TENANT.getByName(shardName(tenantId, other)).openRun(run, undefined, undefined);
         if (retried.ok) return { opened: retried, shard: other };
         if ("reroute" in retried || retried.code !== "quota.exceeded") break;
       }

@@ -1,0 +1,126 @@
+/**
+ * Contracts of a tenant's automation (src/control/automation/): schedules that start runs from
+ * time, and (below) events and triggers that start runs from what happens elsewhere.
+ * Guide: docs/schedules-and-triggers.md.
+ */
+import { z } from "@hono/zod-openapi";
+import { CreateRunBody } from "./api";
+
+/** Schedules a tenant may have when its limits name none. */
+export const DEFAULT_MAX_SCHEDULES = 1_000;
+/** The shortest `every` outside production (production: one minute). */
+export const MIN_EVERY_MS = 1_000;
+export const MIN_EVERY_MS_PRODUCTION = 60_000;
+/** Fires shown by GET: the next ones ahead, and the last ones made. */
+export const NEXT_FIRES_SHOWN = 5;
+export const LAST_FIRES_SHOWN = 10;
+
+export const OVERLAP_POLICIES = ["skip", "buffer-one", "allow"] as const;
+export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
+
+/** What became of a fire time. */
+export const FIRE_OUTCOMES = ["started", "skipped", "refused", "missed"] as const;
+export type FireOutcome = (typeof FIRE_OUTCOMES)[number];
+
+const Duration = z
+  .string()
+  .max(40)
+  .openapi({ description: "an ISO 8601 duration: PT30S, PT15M, PT1H, P1D, P1W", example: "PT15M" });
+
+export const ScheduleSpec = z
+  .union([
+    z
+      .object({
+        cron: z.string().min(1).max(120).openapi({ example: "0 9 * * 1-5" }),
+        timezone: z.string().min(1).max(64).default("UTC").openapi({ example: "Europe/Berlin" }),
+      })
+      .strict(),
+    z.object({ every: Duration }).strict(),
+    z.object({ at: z.string().datetime({ offset: true }).openapi({ example: "2026-12-31T23:00:00Z" }) }).strict(),
+  ])
+  .openapi("ScheduleSpec", {
+    description: "when it fires: a cron expression in a time zone, every fixed duration, or once at a time",
+  });
+export type ScheduleSpec = z.infer<typeof ScheduleSpec>;
+
+const { callback: _callback, ...runFields } = CreateRunBody.shape;
+const oneOfBlueprintOrSteps = {
+  check: (b: { blueprint?: unknown; steps?: unknown }) => (b.blueprint === undefined) !== (b.steps === undefined),
+  message: { message: "give exactly one of `blueprint` or `steps`", path: ["blueprint"] },
+};
+
+const scheduleFields = {
+  name: z.string().max(200).optional().openapi({ description: "a label for people" }),
+  spec: ScheduleSpec,
+  overlap: z.enum(OVERLAP_POLICIES).default("skip").openapi({
+    description:
+      "when the previous fire's run is still going: skip this fire, keep one to start when it ends, or start anyway",
+  }),
+  catchUp: Duration.default("PT0S").openapi({
+    description: "how far back fires missed during an outage are made up (a fire late by under a minute is on time)",
+  }),
+  paused: z.boolean().default(false),
+};
+
+export const CreateScheduleBody = z
+  .object({ ...runFields, ...scheduleFields })
+  .strict()
+  .refine(oneOfBlueprintOrSteps.check, oneOfBlueprintOrSteps.message)
+  .openapi("CreateScheduleBody");
+export type CreateScheduleBody = z.infer<typeof CreateScheduleBody>;
+
+export const UpdateScheduleBody = z
+  .object({
+    name: scheduleFields.name,
+    spec: ScheduleSpec.optional(),
+    overlap: z.enum(OVERLAP_POLICIES).optional(),
+    catchUp: Duration.optional(),
+    paused: z.boolean().optional(),
+    input: runFields.input,
+  })
+  .strict()
+  .openapi("UpdateScheduleBody");
+export type UpdateScheduleBody = z.infer<typeof UpdateScheduleBody>;
+
+export const FireView = z
+  .object({
+    fireTime: z.string().datetime(),
+    firedAt: z.string().datetime(),
+    outcome: z.enum(FIRE_OUTCOMES),
+    runId: z.string().nullable(),
+    reason: z.string().nullable().openapi({ description: "why it was skipped, refused or missed" }),
+  })
+  .openapi("ScheduleFire");
+export type FireView = z.infer<typeof FireView>;
+
+export const ScheduleView = z
+  .object({
+    id: z.string(),
+    name: z.string().nullable(),
+    project: z.string(),
+    blueprint: z.string().nullable(),
+    spec: ScheduleSpec,
+    overlap: z.enum(OVERLAP_POLICIES),
+    catchUp: z.string(),
+    paused: z.boolean(),
+    createdAt: z.string().datetime(),
+    updatedAt: z.string().datetime(),
+    nextFireTimes: z.array(z.string().datetime()).openapi({ description: "the next fire times (none while paused)" }),
+    buffered: z.string().datetime().nullable().openapi({ description: "a fire kept by buffer-one, to start next" }),
+    lastFires: z.array(FireView).openapi({ description: "the last fires, newest first (GET of one schedule only)" }),
+  })
+  .openapi("Schedule");
+export type ScheduleView = z.infer<typeof ScheduleView>;
+
+export const ScheduleList = z
+  .object({ items: z.array(ScheduleView), nextCursor: z.string().nullable() })
+  .openapi("ScheduleList");
+
+export const ListSchedulesQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(200).optional(),
+});
+
+export const TriggeredFire = z
+  .object({ scheduleId: z.string(), fireTime: z.string().datetime(), runId: z.string(), replayed: z.boolean() })
+  .openapi("TriggeredFire");
