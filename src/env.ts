@@ -45,6 +45,10 @@ export interface Env
   ADMIN_TOKEN?: string;
   /** Signs approval gates' decision links; without it, gates are decided through the API only. */
   DECISION_LINK_SECRET?: string;
+  /** Seals tenant secrets (HKDF per tenant, AES-GCM); without it, secrets cannot be stored. */
+  SECRETS_KEY?: string;
+  /** The key before the last rotation: still opens values not yet re-sealed (docs/delivery.md). */
+  SECRETS_KEY_PREVIOUS?: string;
   /** The runtime's public origin (https://factory.example.com), the base of decision links; absent: links are paths. */
   PUBLIC_URL?: string;
 }

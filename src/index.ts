@@ -10,6 +10,7 @@ export { TenantObject } from "./control/tenant/object";
 export { PoolObject } from "./control/pool/object";
 export { DirectoryObject } from "./control/directory/object";
 export { BreakerObject } from "./control/breakers/object";
+export { SecretsObject } from "./control/secrets/object";
 
 const app = createApp();
 
