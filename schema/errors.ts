@@ -206,6 +206,18 @@ export const ERRORS = {
   "repo.file_conflict": { status: null, retryable: false, title: "Two steps produced the same file." },
   "repo.nothing_to_package": { status: null, retryable: false, title: "No upstream step produced files." },
   "system.fail": { status: null, retryable: true, title: "The diagnostic job failed, as asked." },
+
+  // Tenant secrets (docs/delivery.md).
+  "secret.not_found": { status: 400, retryable: false, title: "A step references a secret the tenant does not hold." },
+  "secret.absent": { status: 404, retryable: false, title: "No such secret." },
+  "secret.limit": { status: 409, retryable: false, title: "The tenant holds the most secrets it may (200)." },
+  "secret.unconfigured": { status: 503, retryable: false, title: "SECRETS_KEY is not set: secrets cannot be stored." },
+  "secret.undecryptable": {
+    status: null,
+    retryable: false,
+    title: "A secret opens under neither SECRETS_KEY nor SECRETS_KEY_PREVIOUS.",
+  },
+
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

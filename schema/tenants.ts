@@ -2,7 +2,14 @@
 import { z } from "@hono/zod-openapi";
 import { TenantId } from "./api";
 
-export const SCOPES = ["runs:read", "runs:write", "webhooks:manage", "approvals:grant"] as const;
+export const SCOPES = [
+  "runs:read",
+  "runs:write",
+  "webhooks:manage",
+  "approvals:grant",
+  // Writing and deleting tenant secrets; never granted by default (docs/delivery.md).
+  "secrets:manage",
+] as const;
 export type Scope = (typeof SCOPES)[number];
 /**
  * A new key's scopes when it names none: everything but `approvals:grant`, which deciding an

@@ -47,6 +47,10 @@ export interface Env
   DECISION_LINK_SECRET?: string;
   /** Keys secret fingerprints (HKDF per tenant); without it, artifacts cannot be scanned. */
   FINGERPRINT_KEY?: string;
+  /** Seals tenant secrets (HKDF per tenant, AES-GCM); without it, secrets cannot be stored. */
+  SECRETS_KEY?: string;
+  /** The key before the last rotation: still opens values not yet re-sealed (docs/delivery.md). */
+  SECRETS_KEY_PREVIOUS?: string;
   /** The runtime's public origin (https://factory.example.com), the base of decision links; absent: links are paths. */
   PUBLIC_URL?: string;
 }

@@ -11,6 +11,7 @@ export { PoolObject } from "./control/pool/object";
 export { DirectoryObject } from "./control/directory/object";
 export { BreakerObject } from "./control/breakers/object";
 export { AutomationObject } from "./control/automation/object";
+export { SecretsObject } from "./control/secrets/object";
 
 const app = createApp();
 

@@ -15,6 +15,7 @@ import { cleanHeaders, jsonBodies } from "./hostile";
 import { blueprints, budgets, health, metrics, retention, usage } from "./misc";
 import { runs } from "./runs";
 import { schedules } from "./schedules";
+import { secrets } from "./secrets";
 import { approvals, gates } from "./approvals";
 import { runDeletion } from "./run-deletion";
 import { decisions } from "./decisions";
@@ -72,6 +73,7 @@ export function createApp() {
   app.route("/v1/decisions", decisions);
   app.route("/v1/blueprints", blueprints);
   app.route("/v1/webhooks", webhooks);
+  app.route("/v1/secrets", secrets);
   app.route("/v1/usage", usage);
   app.route("/v1/projects", projects);
   app.route("/v1/budgets", budgets);

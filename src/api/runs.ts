@@ -25,6 +25,7 @@ import { streamSSE } from "hono/streaming";
 import { apiAuth, verifyKey } from "./auth";
 import { artifactDownload, JSON_BODY, newApi, problemResponse, problemResponses, TENANT_CALL } from "./common";
 import { checkUrl } from "./webhooks";
+import { checkSecretRefs } from "./secrets";
 import { EventTypePattern } from "../../schema/webhooks";
 import { RUN_ID } from "../../schema/ids";
 import { decodeCursor, encodeCursor } from "./cursor";
@@ -79,6 +80,7 @@ runs.openapi(
         "idempotency.conflict",
         "quota.exceeded",
         "budget.exceeded",
+        "secret.not_found",
       ),
     },
   }),
@@ -93,8 +95,10 @@ runs.openapi(
           errors: [{ path: `callback.eventTypes.${bad}`, message: "not an event type" }],
         });
     }
-    // Name resolution is work for the key's tenant alone: the deferred key check comes first.
-    if (body.callback) await verifyKey(c);
+    // Name resolution and the secrets' lookup are work for the key's tenant alone: the deferred key check comes first.
+    const referencesSecrets = resolved.steps.some((st) => JSON.stringify(st.input).includes('"$secret"'));
+    if (body.callback || referencesSecrets) await verifyKey(c);
+    if (referencesSecrets) await checkSecretRefs(c.env, c.get("tenantId"), resolved.steps);
     // Checked (names resolved) after the cheap checks; stored in its canonical form.
     const callbackSpec = body.callback
       ? { ...body.callback, url: await checkUrl(c.env, body.callback.url, "callback.url") }

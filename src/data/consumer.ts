@@ -18,6 +18,8 @@ import { logError } from "../lib/log";
 import { sha256Hex } from "../lib/crypto";
 import type { BeginResult, Continuation, ReportResult, StepReport } from "../../schema/run";
 import { fieldErrors } from "../../schema/errors";
+import { redact, secretRefs, substitute } from "../secrets/refs";
+import { resolveSecrets } from "./secrets";
 
 export async function consumeBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const source = poolOfQueue(batch.queue);
@@ -60,7 +62,7 @@ async function consumeStep(message: Message<unknown>, env: Env): Promise<void> {
   let current: Continuation = { message: m, begun };
   const until = Date.now() + CONTINUE_FOR_MS;
   for (let step = 0; ; step++) {
-    const report = await execute(current.message, current.begun, env, run, step > 0);
+    const report = await executeWithSecrets(current.message, current.begun, env, run, step > 0);
     const more = step < MAX_CONTINUATIONS && Date.now() < until;
     const answer = await reportWithRetries(run, current.message, report, more ? current.message.pool : undefined);
     if (step === 0) {
@@ -106,9 +108,34 @@ async function reportWithRetries(
   }
 }
 
+/**
+ * Runs the attempt with its input's secret references replaced by their values, and redacts those
+ * values from everything it reports (output, logs, error). A step without references costs nothing more.
+ */
+async function executeWithSecrets(
+  m: StepMessage,
+  begun: Extract<BeginResult, { ok: true }>,
+  env: Env,
+  run: RunStub,
+  continued: boolean,
+): Promise<StepReport> {
+  const names = secretRefs(begun.input);
+  if (names.size === 0) return execute(m, begun, begun.input, env, run, continued);
+  let values: Map<string, string>;
+  try {
+    values = await resolveSecrets(env, begun.tenantId, [...names]);
+  } catch (err) {
+    return { stepId: m.stepId, attempt: m.attempt, outcome: "failed", error: toErrorShape(err) };
+  }
+  const report = await execute(m, begun, substitute(begun.input, values), env, run, continued);
+  return redact(report, [...values.values()]);
+}
+
 async function execute(
   m: StepMessage,
   begun: Extract<BeginResult, { ok: true }>,
+  /** The input the handler sees: the step's own, its secret references resolved. */
+  given: unknown,
   env: Env,
   run: RunStub,
   continued: boolean,
@@ -122,7 +149,7 @@ async function execute(
       error: { code: "step.unknown_type", message: `no handler for '${m.type}'`, retryable: false },
     };
   }
-  const input = job.input.safeParse(begun.input);
+  const input = job.input.safeParse(given);
   if (!input.success) {
     const detail = fieldErrors(input.error, "input")
       .map((e) => `${e.path}: ${e.message}`)

@@ -59,12 +59,13 @@ describe("wrangler.toml agrees with the pool registry", () => {
     for (const p of config.queues.producers) expect(declared, p.queue).toContain(p.queue);
   });
 
-  it("binds all five Durable Objects (Breaker, Directory, Pool, Run, Tenant) with a SQLite migration, and R2", () => {
+  it("binds all six Durable Objects (Breaker, Directory, Pool, Run, Secrets, Tenant) with a SQLite migration, and R2", () => {
     expect(config.durable_objects.bindings.map((b) => b.class_name).sort()).toEqual([
       "BreakerObject",
       "DirectoryObject",
       "PoolObject",
       "RunObject",
+      "SecretsObject",
       "TenantObject",
     ]);
     expect(config.migrations.flatMap((m) => m.new_sqlite_classes ?? []).sort()).toEqual([
@@ -72,6 +73,7 @@ describe("wrangler.toml agrees with the pool registry", () => {
       "DirectoryObject",
       "PoolObject",
       "RunObject",
+      "SecretsObject",
       "TenantObject",
     ]);
     expect(config.r2_buckets.map((b) => b.binding)).toEqual(["ARTIFACTS"]);

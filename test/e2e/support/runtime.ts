@@ -60,6 +60,7 @@ export async function startRuntime(vars: Record<string, string> = {}): Promise<R
     ADMIN_TOKEN: adminToken,
     DECISION_LINK_SECRET: randomBytes(24).toString("hex"),
     FINGERPRINT_KEY: randomBytes(32).toString("hex"),
+    SECRETS_KEY: randomBytes(32).toString("hex"),
     PUBLIC_URL: `http://127.0.0.1:${port}`,
     ENVIRONMENT: "development",
     ENABLE_DIAGNOSTIC_JOBS: "true",
