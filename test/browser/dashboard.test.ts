@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatDuration, formatPercent, formatUsd } from "../../dashboard/src/format";
 import { plantedSecrets } from "../../src/data/jobs/planted";
 import { startRuntime, waitForRun, type Runtime } from "../e2e/support/runtime";
-import { active, checkPage, theme } from "./support/a11y";
+import { active, checkPage } from "./support/a11y";
 import { launch, openPage, type WatchedPage } from "./support/browser";
 
 const SHOTS = join(import.meta.dirname, "..", "..", "docs", "screenshots");
