@@ -217,7 +217,6 @@ export const ERRORS = {
     retryable: false,
     title: "A secret opens under neither SECRETS_KEY nor SECRETS_KEY_PREVIOUS.",
   },
-
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
