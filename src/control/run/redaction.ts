@@ -7,7 +7,7 @@
 import type { Json, JsonObject } from "../../../schema/api";
 import type { StepReport } from "../../../schema/run";
 import { fingerprinter } from "../../artifacts/fingerprint";
-import { type Fingerprint, type Redaction, redactJson, redactText } from "../../artifacts/redact";
+import { type Fingerprint, mayHoldSecret, type Redaction, redactJson, redactText } from "../../artifacts/redact";
 
 /** The most redactions one event lists (it counts them all). */
 const MAX_LISTED = 50;
@@ -28,6 +28,10 @@ export async function redactReport(
   fingerprint: Fingerprint,
   found: Redaction[],
 ): Promise<StepReport> {
+  // One pass over the whole report first: the usual report holds nothing the rules could match.
+  // (JSON escaping never splits a token run or a credential word, so this flags no less.)
+  const told = report.outcome === "succeeded" ? report.output : report.error.message;
+  if (!mayHoldSecret(JSON.stringify([told, report.logs ?? null]))) return report;
   let logs: StepReport["logs"];
   if (report.logs) {
     logs = [];
@@ -47,8 +51,8 @@ export async function redactReport(
 }
 
 /** A signal's body, redacted. */
-export const redactSignal = (name: string, body: Json, fingerprint: Fingerprint, found: Redaction[]) =>
-  redactJson(body, `signals.${name}.body`, fingerprint, found);
+export const redactSignal = async (name: string, body: Json, fingerprint: Fingerprint, found: Redaction[]) =>
+  mayHoldSecret(JSON.stringify(body)) ? redactJson(body, `signals.${name}.body`, fingerprint, found) : body;
 
 /** An approval's comment, redacted. */
 export const redactComment = async (comment: string | null, fingerprint: Fingerprint, found: Redaction[]) =>
