@@ -80,6 +80,8 @@ export const EVENT_TYPES = [
   "artifact.created",
   "artifact.scanned",
   "artifact.secret_detected",
+  // Text the run was told (an output, a log line, a signal body, …) held a secret: stored redacted.
+  "secret.redacted",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -9,8 +9,8 @@
  */
 import type { ArtifactScan, ArtifactStatus, Finding, NotScanned, ScanPolicy } from "../../schema/scanning";
 import { gzipSize, isGzipMagic, isUnsupportedArchive, isZipMagic, readGzip, readZipEntry, zipEntries } from "./archive";
-import { findHighEntropyAssignments, HIGH_ENTROPY_RULE } from "./entropy";
 import type { Fingerprinter } from "./fingerprint";
+import { findSecrets, type Hit } from "./rules";
 
 export interface ScanLimits {
   /** Decompressed bytes scanned per artifact. */
@@ -47,12 +47,6 @@ export interface ScanOutcome {
 
 const MAX_LISTED = 100;
 const BOMB_FLOOR = 1024 * 1024;
-
-/**
- * secretlint, loaded on the first text file an isolate scans: an isolate that never scans (a
- * control-plane object, a pool whose jobs write no artifacts) never evaluates its rule set.
- */
-let secretlint: Promise<typeof import("./secretlint")> | undefined;
 
 /** Scans an artifact's bytes and decides its status under the policy. */
 export async function scanArtifact(
@@ -255,35 +249,4 @@ export function decodeText(data: Uint8Array): string | null {
   } catch {
     return null;
   }
-}
-
-interface Hit {
-  ruleId: string;
-  line: number;
-  column: number;
-  secret: string;
-}
-
-async function findSecrets(file: string, content: string): Promise<Hit[]> {
-  secretlint ??= import("./secretlint");
-  const result = await (await secretlint).lint(file, content, extOf(file));
-  const hits: Hit[] = result.messages
-    .filter((m) => m.type === "message")
-    .map((m) => ({
-      ruleId: m.ruleId,
-      line: m.loc.start.line,
-      column: m.loc.start.column + 1,
-      secret: content.slice(m.range[0], m.range[1]),
-    }));
-  // A value the maintained rules named already is not reported twice.
-  const lines = new Set(hits.map((h) => h.line));
-  for (const h of findHighEntropyAssignments(content))
-    if (!lines.has(h.line)) hits.push({ ruleId: HIGH_ENTROPY_RULE, ...h });
-  return hits;
-}
-
-function extOf(file: string): string {
-  const base = file.slice(file.lastIndexOf("/") + 1);
-  const dot = base.lastIndexOf(".");
-  return dot > 0 ? base.slice(dot) : "";
 }

@@ -89,6 +89,40 @@ describe("no planted secret on any surface", () => {
     for (const p of plantedSecrets()) expect(all.includes(p.secret), `${p.ruleId}'s value leaked`).toBe(false);
   });
 
+  it("a token in a signal body and an approval comment reaches no webhook body (issue 33, finding 8)", async () => {
+    const hook = await rt.fetch("/v1/webhooks", { method: "POST", json: { url: receiverUrl, eventTypes: ["*"] } });
+    expect(hook.status).toBe(201);
+    const github = plantedSecrets().find((p) => p.ruleId === "@secretlint/secretlint-rule-github")!;
+    const res = await rt.fetch("/v1/runs", {
+      method: "POST",
+      json: {
+        project: "told",
+        steps: [
+          { id: "wait", type: "signal", input: { name: "deployed" } },
+          { id: "gate", type: "approval", input: { title: "Ship?" }, dependsOn: ["wait"] },
+        ],
+      },
+    });
+    const { id } = (await res.json()) as { id: string };
+    const signal = { method: "POST", json: { token: github.secret } };
+    expect((await rt.fetch(`/v1/runs/${id}/signals/deployed`, signal)).status).toBe(200);
+    let decided = 0;
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline && decided !== 200; ) {
+      const approve = { method: "POST", json: { comment: `rotated ${github.secret}` } };
+      decided = (await rt.fetch(`/v1/runs/${id}/steps/gate/approve`, approve)).status;
+      if (decided !== 200) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(decided).toBe(200);
+    expect((await waitForRun(rt, id)).status).toBe("succeeded");
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && !bodies.some((b) => b.includes(id) && b.includes('"run.succeeded"')))
+      await new Promise((r) => setTimeout(r, 100));
+    const mine = bodies.filter((b) => b.includes(id));
+    expect(mine.some((b) => b.includes('"step.approved"') && b.includes("[REDACTED "))).toBe(true);
+    const all = [...mine, await text(`/v1/runs/${id}`), await text(`/v1/runs/${id}/events?limit=1000`), rt.output()];
+    expect(all.join("\n").includes(github.secret)).toBe(false);
+  }, 60_000);
+
   it("what scanning costs the microservice blueprint's zip", async () => {
     const samples: { scanMs: number; runMs: number; bytes: number; files: number }[] = [];
     for (let i = 0; i < 5; i++) {

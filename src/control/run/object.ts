@@ -41,6 +41,8 @@ import { purgeRunObjects } from "../../artifacts/purge";
 import { shardName } from "../tenant/shards";
 import { archiveRun, backfillArchive, type ArchiveHost } from "./archive";
 import type { RunRetention } from "../../../schema/retention";
+import type { Fingerprint, Redaction } from "../../artifacts/redact";
+import { redactComment, redactedEventData, redactReport, redactSignal, tenantFingerprint } from "./redaction";
 
 /** When the next invocation writes the points a mass ending left over. */
 const POINTS_FOLLOW_MS = 1_000;
@@ -172,7 +174,14 @@ export class RunObject extends DurableObject<Env> {
   ): Promise<DecisionResult | null> {
     if (!this.owned(tenantId)) return null;
     const by: Decider = { kind: "key", keyId: key.keyId, name: key.name };
-    return this.change(() => this.engine.decide(stepId, decision, by, key, comment, Date.now()));
+    const found: Redaction[] = [];
+    const clean = await redactComment(comment, this.fingerprint, found);
+    return this.change(() => {
+      const now = Date.now();
+      const answer = this.engine.decide(stepId, decision, by, key, clean, now);
+      if (answer.ok && !answer.decision.repeated) this.redacted(found, now, stepId, {});
+      return answer;
+    });
   }
 
   /**
@@ -211,7 +220,14 @@ export class RunObject extends DurableObject<Env> {
   /** A signal for the run (`POST /v1/runs/{id}/signals/{name}`). Null when the tenant has no such run. */
   async signal(tenantId: string, name: string, body: Json, by: Decider): Promise<SignalResult | null> {
     if (!this.owned(tenantId)) return null;
-    return this.change(() => this.engine.signal(name, body, by, Date.now()));
+    const found: Redaction[] = [];
+    const clean = await redactSignal(name, body, this.fingerprint, found);
+    return this.change(() => {
+      const now = Date.now();
+      const answer = this.engine.signal(name, clean, by, now);
+      if (answer.ok && !answer.repeated) this.redacted(found, now, null, { signal: name });
+      return answer;
+    });
   }
 
   /** Called by the tenant's object when it admits this run (a concurrency slot freed). */
@@ -285,11 +301,14 @@ export class RunObject extends DurableObject<Env> {
    * `continueIn`, a step the outcome made ready in that pool is begun in the same transaction
    * and handed back to run at once: one call per step instead of a queue trip and a begin.
    */
-  async report(report: StepReport, continueIn?: PoolName): Promise<ReportResult> {
+  async report(reported: StepReport, continueIn?: PoolName): Promise<ReportResult> {
+    const found: Redaction[] = [];
+    const report = await redactReport(reported, this.fingerprint, found);
     return this.change(() => {
       const now = Date.now();
       const before = continueIn ? this.store.lastOutboxId() : 0;
       const answer = this.engine.report(report, now);
+      if (answer.ok) this.redacted(found, now, report.stepId, { attempt: report.attempt });
       const next = answer.ok && continueIn ? this.engine.continueIn(continueIn, before, now) : null;
       return next ? { ...answer, next } : answer;
     });
@@ -383,6 +402,15 @@ export class RunObject extends DurableObject<Env> {
     const result = this.mutate(decide);
     await this.outbox.settle();
     return result;
+  }
+
+  /** Fingerprints of redacted secrets, under the run's tenant's key (read only when one is found). */
+  private readonly fingerprint: Fingerprint = (ruleId, secret) =>
+    tenantFingerprint(this.env.FINGERPRINT_KEY, this.store.existingRun().tenant_id)(ruleId, secret);
+
+  /** Records where secrets were redacted from what the run was just told (not a webhook event). */
+  private redacted(found: Redaction[], now: number, stepId: string | null, extra: Record<string, unknown>): void {
+    if (found.length > 0) this.store.appendEvent("secret.redacted", now, stepId, redactedEventData(found, extra));
   }
 
   private mutate<T>(decide: () => T): T {
