@@ -115,6 +115,9 @@ export const ERRORS = {
   "schedule.not_found": { status: 404, retryable: false, title: "No such schedule." },
   "schedule.invalid_spec": { status: 400, retryable: false, title: "The schedule's spec cannot be scheduled." },
   "schedule.limit": { status: 409, retryable: false, title: "The tenant has as many schedules as its limit allows." },
+  "trigger.not_found": { status: 404, retryable: false, title: "No such trigger." },
+  "trigger.limit": { status: 409, retryable: false, title: "The tenant has as many triggers as it may have." },
+  "event.too_large": { status: 413, retryable: false, title: "The event is too large (at most 256 KiB)." },
 
   // External workers' leases.
   "lease.not_found": { status: 404, retryable: false, title: "No such lease." },

@@ -2,7 +2,7 @@
 import { z } from "@hono/zod-openapi";
 import { TenantId } from "./api";
 
-export const SCOPES = ["runs:read", "runs:write", "webhooks:manage", "approvals:grant"] as const;
+export const SCOPES = ["runs:read", "runs:write", "webhooks:manage", "approvals:grant", "events:write"] as const;
 export type Scope = (typeof SCOPES)[number];
 /**
  * A new key's scopes when it names none: everything but `approvals:grant`, which deciding an

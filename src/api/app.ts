@@ -15,6 +15,7 @@ import { cleanHeaders, jsonBodies } from "./hostile";
 import { blueprints, budgets, health, metrics, retention, usage } from "./misc";
 import { runs } from "./runs";
 import { schedules } from "./schedules";
+import { events, triggers } from "./events";
 import { approvals, gates } from "./approvals";
 import { runDeletion } from "./run-deletion";
 import { decisions } from "./decisions";
@@ -62,6 +63,8 @@ export function createApp() {
   app.route("/v1/runs", runDeletion);
   app.route("/v1/approvals", approvals);
   app.route("/v1/schedules", schedules);
+  app.route("/v1/events", events);
+  app.route("/v1/triggers", triggers);
   app.route("/v1/decisions", decisions);
   app.route("/v1/blueprints", blueprints);
   app.route("/v1/webhooks", webhooks);

@@ -30,6 +30,7 @@ const DECISION_PATH = /^\/v1\/runs\/[^/]+\/steps\/[^/]+\/(approve|reject)\/?$/;
 /** The scope a request needs: reads and writes of runs, and webhook management. */
 export function requiredScope(method: string, path: string): Scope {
   if (path.startsWith("/v1/webhooks")) return "webhooks:manage";
+  if (path.startsWith("/v1/events")) return "events:write";
   if (method === "POST" && DECISION_PATH.test(path)) return "approvals:grant";
   return method === "GET" || method === "HEAD" ? "runs:read" : "runs:write";
 }
