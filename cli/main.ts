@@ -18,6 +18,7 @@ import {
 } from "../client/index.ts";
 import { DEFAULT_URL, devKey, loadConfig, saveConfig } from "./config.ts";
 import { watchRun } from "./watch.ts";
+import { AUTOMATION_HELP, automationCommand } from "./automation.ts";
 
 const HELP = `factory — Factory Runtime from the command line
 
@@ -47,6 +48,7 @@ const HELP = `factory — Factory Runtime from the command line
   factory budgets [--month YYYY-MM]
   factory breakers
   factory demo [--name NAME]
+${AUTOMATION_HELP}
 
 Options: --json (machine output), --url, --key (else FACTORY_URL / FACTORY_API_KEY, else factory login)`;
 
@@ -385,6 +387,8 @@ async function main(): Promise<number> {
     return 0;
   }
   if (group === "approvals") return approvals(c, command, args);
+  const automated = await automationCommand(c, group, command, args, flags, print);
+  if (automated !== null) return automated;
   if (group !== "runs") throw new UsageError(`unknown command '${group}'`);
   switch (command) {
     case "create": {
