@@ -13,7 +13,6 @@ import {
   UpdateScheduleBody,
 } from "../../schema/automation";
 import type { Refusal } from "../../schema/errors";
-import type { Env } from "../env";
 import { resolveOptions } from "../env";
 import { resolveRun } from "../control/resolve";
 import { AppError } from "../errors";
