@@ -12,6 +12,7 @@ import { NONE, elapsedMs, formatBytes, formatCount, formatDuration, formatTime, 
 import { deriveTimeline, stepTimings } from "../timeline";
 import { artifactsTable } from "./artifacts-table";
 import { renderDag } from "./dag-view";
+import { runOrigin } from "./run-origin";
 import type { View } from "./view";
 
 /** Redraws are batched: a burst of events (a fan-out of steps) costs one refresh. */
@@ -138,6 +139,7 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
             elapsedMs(r.startedAt ?? r.createdAt, r.finishedAt ?? (active ? new Date().toISOString() : null)),
           ),
         ),
+        item("Started by", runOrigin(r.origin)),
         item("Priority", r.priority),
         item("Failure policy", r.failurePolicy),
         item("Trace", h("span", { class: "mono small" }, r.traceId)),
