@@ -32,6 +32,15 @@ import type {
   ScanSettings,
 } from "../schema/scanning.ts";
 import type { RunStatus } from "../schema/vocabulary.ts";
+import type { z } from "@hono/zod-openapi";
+import type {
+  CreateScheduleBody,
+  CreateTriggerBody,
+  EventAccepted,
+  ScheduleView,
+  TriggerView,
+  UpdateScheduleBody,
+} from "../schema/automation.ts";
 import type { RetentionPolicy, RetentionSettings } from "../schema/retention.ts";
 import type { PurgeAudit, PurgeProgress, PurgeTenantBody } from "../schema/tenants.ts";
 
@@ -49,6 +58,7 @@ export type {
   UsageReport,
 };
 export type { BudgetReport, Metrics };
+export type { EventAccepted, ScheduleView, TriggerView };
 export type { PurgeAudit, PurgeProgress, RetentionPolicy, RetentionSettings };
 
 /** How a {@link FactoryClient} reaches the runtime. */
@@ -132,6 +142,16 @@ export const CLIENT_ROUTES = [
   ["delete", "/v1/admin/tenants/{id}"],
   ["get", "/v1/admin/tenants/{id}"],
   ["get", "/v1/admin/tenants/{id}/purges"],
+  ["post", "/v1/schedules"],
+  ["get", "/v1/schedules"],
+  ["get", "/v1/schedules/{id}"],
+  ["patch", "/v1/schedules/{id}"],
+  ["delete", "/v1/schedules/{id}"],
+  ["post", "/v1/schedules/{id}/trigger"],
+  ["post", "/v1/events"],
+  ["post", "/v1/triggers"],
+  ["get", "/v1/triggers"],
+  ["delete", "/v1/triggers/{id}"],
 ] as const;
 
 const TERMINAL = new Set<RunStatus>(["succeeded", "failed", "cancelled"]);
@@ -385,6 +405,54 @@ export class FactoryClient {
   /** SLA metrics of the tenant's runs, with each external dependency's circuit breaker. */
   metrics(query: { from?: string; to?: string } = {}): Promise<Metrics> {
     return this.json("GET", `/v1/metrics${qs(query)}`);
+  }
+
+  // Schedules, events and triggers (docs/schedules-and-triggers.md).
+  createSchedule(body: z.input<typeof CreateScheduleBody>): Promise<ScheduleView> {
+    return this.json("POST", "/v1/schedules", body);
+  }
+
+  listSchedules(
+    query: { cursor?: string; limit?: number } = {},
+  ): Promise<{ items: ScheduleView[]; nextCursor: string | null }> {
+    return this.json("GET", `/v1/schedules${qs(query)}`);
+  }
+
+  getSchedule(id: string): Promise<ScheduleView> {
+    return this.json("GET", `/v1/schedules/${enc(id)}`);
+  }
+
+  /** Pause (`{ paused: true }`), resume, or change a schedule's spec, overlap, catch-up or input. */
+  updateSchedule(id: string, patch: UpdateScheduleBody): Promise<ScheduleView> {
+    return this.json("PATCH", `/v1/schedules/${enc(id)}`, patch);
+  }
+
+  async deleteSchedule(id: string): Promise<void> {
+    await this.request("DELETE", `/v1/schedules/${enc(id)}`);
+  }
+
+  /** Fires a schedule now (a paused one too). */
+  fireSchedule(id: string): Promise<{ scheduleId: string; fireTime: string; runId: string; replayed: boolean }> {
+    return this.json("POST", `/v1/schedules/${enc(id)}/trigger`);
+  }
+
+  /** Sends an event (key scope events:write); the same id within 24 h starts nothing more. */
+  sendEvent(event: { id: string; type: string; data?: Record<string, unknown> }): Promise<EventAccepted> {
+    return this.json("POST", "/v1/events", event);
+  }
+
+  createTrigger(body: z.input<typeof CreateTriggerBody>): Promise<TriggerView> {
+    return this.json("POST", "/v1/triggers", body);
+  }
+
+  listTriggers(
+    query: { cursor?: string; limit?: number } = {},
+  ): Promise<{ items: TriggerView[]; nextCursor: string | null }> {
+    return this.json("GET", `/v1/triggers${qs(query)}`);
+  }
+
+  async deleteTrigger(id: string): Promise<void> {
+    await this.request("DELETE", `/v1/triggers/${enc(id)}`);
   }
 
   private async json<T>(

@@ -124,3 +124,86 @@ export const ListSchedulesQuery = z.object({
 export const TriggeredFire = z
   .object({ scheduleId: z.string(), fireTime: z.string().datetime(), runId: z.string(), replayed: z.boolean() })
   .openapi("TriggeredFire");
+
+// ── events and triggers ────────────────────────────────────────────────────────
+
+/** The largest event body accepted (413 event.too_large beyond). */
+export const MAX_EVENT_BYTES = 256 * 1024;
+/** A trigger's match: paths at most this deep, the whole at most 2 KiB. */
+export const MAX_MATCH_DEPTH = 8;
+export const MAX_MATCH_BYTES = 2048;
+/** How long an event's id is remembered: the same id again within it starts nothing more. */
+export const EVENT_DEDUP_MS = 24 * 3_600_000;
+/** Triggers per tenant. */
+export const MAX_TRIGGERS = 1_000;
+
+const EventType = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, "letters, digits, '_', '.', ':', '-'; at most 64")
+  .openapi({ example: "build.completed" });
+
+export const SendEventBody = z
+  .object({
+    id: z
+      .string()
+      .min(1)
+      .max(200)
+      .openapi({ description: "the sender's id: the same id within 24 h starts nothing more" }),
+    type: EventType,
+    data: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict()
+  .openapi("SendEventBody");
+export type SendEventBody = z.infer<typeof SendEventBody>;
+
+export const EventAccepted = z
+  .object({
+    eventId: z.string(),
+    duplicate: z.boolean().openapi({ description: "the id was seen within 24 h: these are the runs it started then" }),
+    runs: z.array(z.object({ triggerId: z.string(), runId: z.string().nullable(), error: z.string().optional() })),
+  })
+  .openapi("EventAccepted");
+export type EventAccepted = z.infer<typeof EventAccepted>;
+
+const Scalar = z.union([z.string().max(500), z.number(), z.boolean(), z.null()]);
+
+export const TriggerMatch = z
+  .record(z.string().min(1).max(200), Scalar)
+  .default({})
+  .superRefine((match, ctx) => {
+    for (const path of Object.keys(match))
+      if (path.split(".").length > MAX_MATCH_DEPTH)
+        ctx.addIssue({ code: "custom", path: [path], message: `deeper than ${MAX_MATCH_DEPTH} levels` });
+    if (JSON.stringify(match).length > MAX_MATCH_BYTES)
+      ctx.addIssue({ code: "custom", message: `larger than ${MAX_MATCH_BYTES} bytes` });
+  })
+  .openapi({
+    description: "dotted paths into the event (`data.repo`) and the values they must equal",
+    example: { "data.repo": "billing" },
+  });
+
+export const CreateTriggerBody = z
+  .object({ ...runFields, eventType: EventType, match: TriggerMatch })
+  .strict()
+  .refine(oneOfBlueprintOrSteps.check, oneOfBlueprintOrSteps.message)
+  .openapi("CreateTriggerBody", {
+    description:
+      'the run to start for each matching event; `input` values `{"$event": "data.branch"}` take the event\'s',
+  });
+export type CreateTriggerBody = z.infer<typeof CreateTriggerBody>;
+
+export const TriggerView = z
+  .object({
+    id: z.string(),
+    eventType: z.string(),
+    match: z.record(z.string(), z.unknown()),
+    project: z.string(),
+    blueprint: z.string().nullable(),
+    createdAt: z.string().datetime(),
+  })
+  .openapi("Trigger");
+export type TriggerView = z.infer<typeof TriggerView>;
+
+export const TriggerList = z
+  .object({ items: z.array(TriggerView), nextCursor: z.string().nullable() })
+  .openapi("TriggerList");

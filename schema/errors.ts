@@ -121,6 +121,11 @@ export const ERRORS = {
   "schedule.not_found": { status: 404, retryable: false, title: "No such schedule." },
   "schedule.invalid_spec": { status: 400, retryable: false, title: "The schedule's spec cannot be scheduled." },
   "schedule.limit": { status: 409, retryable: false, title: "The tenant has as many schedules as its limit allows." },
+  "trigger.not_found": { status: 404, retryable: false, title: "No such trigger." },
+  "trigger.limit": { status: 409, retryable: false, title: "The tenant has as many triggers as it may have." },
+  "callback.invalid": { status: 404, retryable: false, title: "No such callback URL." },
+  "callback.expired": { status: 410, retryable: false, title: "This callback URL has expired." },
+  "event.too_large": { status: 413, retryable: false, title: "The event is too large (at most 256 KiB)." },
 
   // External workers' leases.
   "lease.not_found": { status: 404, retryable: false, title: "No such lease." },

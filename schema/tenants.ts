@@ -9,6 +9,8 @@ export const SCOPES = [
   "approvals:grant",
   // Writing and deleting tenant secrets; never granted by default (docs/delivery.md).
   "secrets:manage",
+  // Sending events that start runs through triggers (docs/schedules-and-triggers.md).
+  "events:write",
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 /**

@@ -6,6 +6,7 @@ import type { CommandGroup } from "../context.ts";
 import { admin } from "./admin.ts";
 import { approvals } from "./approvals.ts";
 import { artifacts } from "./artifacts.ts";
+import { events, schedules, triggers } from "./automation.ts";
 import { breakers, budgets, retention, usage } from "./reports.ts";
 import { runs } from "./runs.ts";
 import { demo, login } from "./session.ts";
@@ -19,6 +20,9 @@ export const GROUPS: Readonly<Record<string, CommandGroup>> = {
   budgets,
   breakers,
   retention,
+  schedules,
+  triggers,
+  events,
   admin,
   demo,
 };

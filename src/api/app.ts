@@ -16,9 +16,11 @@ import { blueprints, budgets, health, metrics, retention, usage } from "./misc";
 import { runs } from "./runs";
 import { schedules } from "./schedules";
 import { secrets } from "./secrets";
+import { events, triggers } from "./events";
 import { approvals, gates } from "./approvals";
 import { runDeletion } from "./run-deletion";
 import { decisions } from "./decisions";
+import { callbacks } from "./callbacks";
 import { webhooks } from "./webhooks";
 import { requireWorker, workers } from "./workers";
 
@@ -56,7 +58,7 @@ export function createApp() {
   app.use("/v1/pools/*", requireWorker);
   // Decision links carry their own credential: the signed token.
   app.use("/v1/*", async (c, next) =>
-    /^\/v1\/(admin|pools|decisions)\//.test(c.req.path) ? next() : requireTenant(c, next),
+    /^\/v1\/(admin|pools|decisions|callbacks)\//.test(c.req.path) ? next() : requireTenant(c, next),
   );
   // Only an authenticated caller gets its body read, except when creating a run: a well-formed
   // key's body is read and validated first, and the key is checked by the one tenant call that
@@ -70,7 +72,10 @@ export function createApp() {
   app.route("/v1/runs", runDeletion);
   app.route("/v1/approvals", approvals);
   app.route("/v1/schedules", schedules);
+  app.route("/v1/events", events);
+  app.route("/v1/triggers", triggers);
   app.route("/v1/decisions", decisions);
+  app.route("/v1/callbacks", callbacks);
   app.route("/v1/blueprints", blueprints);
   app.route("/v1/webhooks", webhooks);
   app.route("/v1/secrets", secrets);

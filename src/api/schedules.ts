@@ -13,10 +13,10 @@ import {
   UpdateScheduleBody,
 } from "../../schema/automation";
 import type { Refusal } from "../../schema/errors";
-import type { Env } from "../env";
 import { resolveOptions } from "../env";
 import { resolveRun } from "../control/resolve";
 import { AppError } from "../errors";
+import { automationStub } from "../control/automation/stub";
 import { JSON_BODY, json, newApi, problemResponses, TENANT_CALL } from "./common";
 
 const security = [{ bearer: [] }];
@@ -28,7 +28,7 @@ const IdParam = z.object({
     .openapi({ param: { name: "id", in: "path" }, example: "sch_01m98pghmy6fxt4wfkaa6arw29" }),
 });
 
-const automation = (env: Env, tenantId: string) => env.AUTOMATION.getByName(tenantId);
+const automation = automationStub;
 function scheduleId(id: string): string {
   if (!SCHEDULE_ID.test(id)) throw new AppError("schedule.not_found");
   return id;

@@ -81,6 +81,47 @@ export function readLink(secret: string, token: string): LinkClaims | null {
 
 const randomId = () => b64url(crypto.getRandomValues(new Uint8Array(12)));
 
+/**
+ * A signal step's callback URL: `POST` to it, with no API key, sends the signal the step waits
+ * for (`name`) with the body. Signed like a decision link, under the same secret, with claims of
+ * their own (`kind: "callback"`), so neither token passes for the other.
+ */
+export interface CallbackClaims {
+  kind: "callback";
+  tenantId: string;
+  runId: string;
+  stepId: string;
+  name: string;
+  expiresAt: number;
+}
+
+export function callbackUrl(secret: string, base: string, claims: Omit<CallbackClaims, "kind">): string {
+  const payload = b64url(utf8.encode(JSON.stringify({ kind: "callback", ...claims })));
+  return `${base.replace(/\/+$/, "")}/v1/callbacks/${payload}.${b64url(mac(secret, payload))}`;
+}
+
+/** The claims of a callback token this runtime signed, or null for anything else. */
+export function readCallback(secret: string, token: string): CallbackClaims | null {
+  const [payload, sig, extra] = token.split(".");
+  if (!payload || !sig || extra !== undefined) return null;
+  const given = fromB64url(sig);
+  const raw = fromB64url(payload);
+  if (!given || !raw || !sameBytes(given, mac(secret, payload))) return null;
+  try {
+    const c = JSON.parse(new TextDecoder().decode(raw)) as Partial<CallbackClaims>;
+    const ok =
+      c.kind === "callback" &&
+      typeof c.tenantId === "string" &&
+      typeof c.runId === "string" &&
+      typeof c.stepId === "string" &&
+      typeof c.name === "string" &&
+      typeof c.expiresAt === "number";
+    return ok ? (c as CallbackClaims) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The pair of links for a gate that waits until `expiresAt`; `base` is the public origin ("" for paths). */
 export function decisionLinks(
   secret: string,

@@ -213,6 +213,9 @@ describe("dashboard", () => {
   it("shows a retried attempt's failure and backoff on the timeline", async () => {
     await page.goto(`/#/runs/${retriedRunId}`);
     await page.locator('[data-testid="run-status"] [data-status="succeeded"]').waitFor();
+    // What started the run (its origin): this one, the API.
+    const startedBy = page.locator(".field", { has: page.locator("dt", { hasText: "Started by" }) }).locator("dd");
+    expect(await startedBy.textContent()).toBe("the API");
     const flaky = page.locator('[data-testid="timings"] tr[data-step="flaky"] td');
     await expect.poll(() => flaky.nth(1).textContent()).toBe("2");
     expect(await flaky.nth(4).textContent()).not.toBe("—");

@@ -8,6 +8,11 @@
 import { DurableObject } from "cloudflare:workers";
 import {
   type CreateScheduleBody,
+  type CreateTriggerBody,
+  type EventAccepted,
+  MAX_TRIGGERS,
+  type SendEventBody,
+  type TriggerView,
   DEFAULT_MAX_SCHEDULES,
   MIN_EVERY_MS,
   MIN_EVERY_MS_PRODUCTION,
@@ -24,10 +29,14 @@ import { newRunId, newTraceId, sha256Hex } from "../../lib/crypto";
 import { Alarm } from "../alarms";
 import { resolveRun } from "../resolve";
 import { runStub } from "../run/stub";
-import { json, migrate } from "../sqlite";
+import { json, type Migration, migrate } from "../sqlite";
 import { startRun } from "../start-run";
 import { INTERNAL_AUTH } from "../tenant/open-on-shard";
-import { AUTOMATION_MIGRATIONS, type RunBody, ScheduleBook, type ScheduleRow } from "./schedules";
+import { type RunBody, SCHEDULE_MIGRATION, ScheduleBook, type ScheduleRow } from "./schedules";
+import { TRIGGER_MIGRATION, TriggerBook } from "./triggers";
+
+/** v1: schedules, their fires and timers; v2: triggers and the events seen. */
+const MIGRATIONS: readonly Migration[] = [SCHEDULE_MIGRATION, TRIGGER_MIGRATION];
 import { nextFire, specProblem } from "./spec";
 
 /** A fire later than this is still on time (an alarm under load, a restart): beyond it, catchUp decides. */
@@ -45,15 +54,17 @@ type Started = { ok: true; runId: string; replayed: boolean } | (Refusal & { aga
 export class AutomationObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly schedules: ScheduleBook;
+  private readonly triggers: TriggerBook;
   private readonly alarmClock: Alarm;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.schedules = new ScheduleBook(this.sql);
+    this.triggers = new TriggerBook(this.sql);
     this.alarmClock = new Alarm(ctx.storage);
     ctx.blockConcurrencyWhile(async () => {
-      migrate(this.sql, AUTOMATION_MIGRATIONS);
+      migrate(this.sql, MIGRATIONS);
       await this.alarmClock.load();
     });
   }
@@ -134,6 +145,72 @@ export class AutomationObject extends DurableObject<Env> {
     this.schedules.recordFire(id, fireTime, "started", started.runId, "triggered by hand", Date.now());
     this.schedules.advance(id, { last_run: started.runId });
     return { ok: true, fireTime: new Date(fireTime).toISOString(), runId: started.runId, replayed: started.replayed };
+  }
+
+  // ── triggers and events ───────────────────────────────────────────────────────
+
+  async createTrigger(body: CreateTriggerBody): Promise<{ ok: true; trigger: TriggerView } | Refusal> {
+    if (this.triggers.count() >= MAX_TRIGGERS)
+      return refuse("trigger.limit", `the tenant has ${MAX_TRIGGERS} triggers, the most it may have`);
+    const now = Date.now();
+    return { ok: true, trigger: this.triggers.create(`trg_${newRunId(now).slice(4)}`, body, now) };
+  }
+
+  async listTriggers(limit: number, after: string | null): Promise<{ items: TriggerView[]; last: string | null }> {
+    const rows = this.triggers.page(limit + 1, after);
+    const page = rows.slice(0, limit);
+    return { items: page, last: rows.length > limit ? (page.at(-1)?.id ?? null) : null };
+  }
+
+  async deleteTrigger(id: string): Promise<boolean> {
+    return this.triggers.delete(id);
+  }
+
+  /**
+   * An event: one run per matching trigger, each opened with the Idempotency-Key
+   * `event:{id}:{triggerId}`. The same id again within 24 h starts nothing more: it is answered
+   * with the runs of the first (asked again of the tenant, by the same keys, while the first is
+   * still starting them), against the triggers that matched then.
+   */
+  async acceptEvent(event: SendEventBody): Promise<EventAccepted> {
+    const now = Date.now();
+    const seen = this.triggers.seen(event.id, now);
+    if (seen?.runs) return { eventId: event.id, duplicate: true, runs: seen.runs };
+    const all = this.triggers.matching(event);
+    const targets = seen ? all.filter((t) => seen.triggerIds.includes(t.id)) : all;
+    if (!seen)
+      this.triggers.markSeen(
+        event.id,
+        targets.map((t) => t.id),
+        now,
+      );
+    const runs = await Promise.all(targets.map((t) => this.startForEvent(event, t.id, t.body)));
+    if (runs.every((r) => r.runId !== null || r.error !== "internal")) this.triggers.recordRuns(event.id, runs);
+    return { eventId: event.id, duplicate: seen !== null, runs };
+  }
+
+  private async startForEvent(
+    event: SendEventBody,
+    triggerId: string,
+    body: RunBody,
+  ): Promise<EventAccepted["runs"][number]> {
+    const resolved = resolveRun(body, resolveOptions(this.env));
+    if (!resolved.ok) return { triggerId, runId: null, error: resolved.error.code };
+    const key = `event:${event.id}:${triggerId}`;
+    try {
+      const { run } = await startRun(this.env, {
+        tenantId: this.tenantId,
+        body,
+        steps: resolved.steps,
+        traceId: newTraceId(),
+        auth: INTERNAL_AUTH,
+        idempotency: { key, bodyHash: await sha256Hex(key) },
+        origin: { kind: "event", id: event.id, triggerId },
+      });
+      return { triggerId, runId: run.id };
+    } catch (err) {
+      return { triggerId, runId: null, error: err instanceof AppError ? err.code : "internal" };
+    }
   }
 
   override async alarm(): Promise<void> {

@@ -18,22 +18,20 @@ import type { CreateRunBody } from "../../../schema/api";
 import { all, json, type Migration, one } from "../sqlite";
 import { nextFire, nextFires } from "./spec";
 
-export const AUTOMATION_MIGRATIONS: readonly Migration[] = [
-  [
-    // body: the run each fire starts (a CreateRunBody without callback). anchor: when `every`
-    // counts from. next_fire: the fire time due next (null: none left). last_run: the run the
-    // last fire started (overlap asks it). buffered: a fire time kept by overlap buffer-one.
-    `CREATE TABLE schedule (
+export const SCHEDULE_MIGRATION: Migration = [
+  // body: the run each fire starts (a CreateRunBody without callback). anchor: when `every`
+  // counts from. next_fire: the fire time due next (null: none left). last_run: the run the
+  // last fire started (overlap asks it). buffered: a fire time kept by overlap buffer-one.
+  `CREATE TABLE schedule (
       id TEXT PRIMARY KEY, name TEXT, body TEXT NOT NULL, spec TEXT NOT NULL, overlap TEXT NOT NULL,
       catch_up TEXT NOT NULL, paused INTEGER NOT NULL, anchor INTEGER NOT NULL,
       created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
       next_fire INTEGER, last_run TEXT, buffered INTEGER)`,
-    `CREATE TABLE fire (
+  `CREATE TABLE fire (
       schedule_id TEXT NOT NULL, fire_time INTEGER NOT NULL, fired_at INTEGER NOT NULL,
       outcome TEXT NOT NULL, run_id TEXT, reason TEXT, PRIMARY KEY (schedule_id, fire_time))`,
-    `CREATE TABLE timer (kind TEXT NOT NULL, ref TEXT NOT NULL, due_at INTEGER NOT NULL, PRIMARY KEY (kind, ref))`,
-    `CREATE INDEX timer_due ON timer (due_at)`,
-  ],
+  `CREATE TABLE timer (kind TEXT NOT NULL, ref TEXT NOT NULL, due_at INTEGER NOT NULL, PRIMARY KEY (kind, ref))`,
+  `CREATE INDEX timer_due ON timer (due_at)`,
 ];
 
 /** Fires kept per schedule (GET shows the last 10; the rest is history for nobody). */

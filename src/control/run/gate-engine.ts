@@ -177,7 +177,20 @@ export class GateEngine {
     this.store.setTimer("wait", step.id, expiresAt);
     const expires = { expiresAt: new Date(expiresAt).toISOString() };
     if (step.type === "signal") {
-      this.ops.event("step.waiting", now, step.id, { kind: "signal", name: input.name, ...expires });
+      // Valid as long as the step may wait: a POST to it needs no API key (src/api/callbacks.ts).
+      const url = this.config.callbackUrl?.({
+        tenantId: run.tenant_id,
+        runId: run.id,
+        stepId: step.id,
+        name: input.name,
+        expiresAt,
+      });
+      this.ops.event("step.waiting", now, step.id, {
+        kind: "signal",
+        name: input.name,
+        ...expires,
+        ...(url ? { callbackUrl: url } : {}),
+      });
       const early = this.store.gates.signal(input.name);
       if (early)
         this.receive(

@@ -36,7 +36,7 @@ import type { RunUsage } from "../../../schema/usage";
 import type { RunScanning } from "../../../schema/scanning";
 import { Alarm } from "../alarms";
 import { Waiters } from "../waiters";
-import { decisionLinks, type LinkClaims } from "../../lib/decision-links";
+import { callbackUrl, decisionLinks, type LinkClaims } from "../../lib/decision-links";
 import { purgeRunObjects } from "../../artifacts/purge";
 import { shardName } from "../tenant/shards";
 import { archiveRun, backfillArchive, type ArchiveHost } from "./archive";
@@ -452,6 +452,11 @@ function engineConfig(env: Env): EngineConfig {
     lostBudget: 10,
     webhookBatchMs: 2_000,
     resolve: resolveOptions(env),
-    ...(linkSecret ? { decisionLinks: (gate) => decisionLinks(linkSecret, env.PUBLIC_URL ?? "", gate) } : {}),
+    ...(linkSecret
+      ? {
+          decisionLinks: (gate) => decisionLinks(linkSecret, env.PUBLIC_URL ?? "", gate),
+          callbackUrl: (step) => callbackUrl(linkSecret, env.PUBLIC_URL ?? "", step),
+        }
+      : {}),
   };
 }

@@ -21,6 +21,8 @@ export interface EngineConfig {
    * Signed single-use decision links for an approval gate that waits until `expiresAt`, or null
    * when the runtime has no link secret (then the gate is decided through the API only).
    */
+  /** A waiting signal step's callback URL (null without the link secret). */
+  callbackUrl?: (step: { tenantId: string; runId: string; stepId: string; name: string; expiresAt: number }) => string;
   decisionLinks?: (gate: { tenantId: string; runId: string; stepId: string; expiresAt: number; issuedTo?: string }) => {
     approveUrl: string;
     rejectUrl: string;

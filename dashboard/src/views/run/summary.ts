@@ -4,6 +4,7 @@ import { TERMINAL_RUN_STATUSES } from "../../../../schema/vocabulary";
 import { h, patch } from "../../dom";
 import { NONE, elapsedMs, formatDuration, formatTime } from "../../format";
 import type { RunPanel } from "./panel";
+import { runOrigin } from "./origin";
 
 const item = (label: string, value: Node | string) =>
   h("div", { class: "field" }, h("dt", {}, label), h("dd", {}, value));
@@ -21,6 +22,7 @@ function fields(r: RunView): HTMLElement {
     item("Started", formatTime(r.startedAt)),
     item("Finished", formatTime(r.finishedAt)),
     item("Duration", formatDuration(elapsedMs(r.startedAt ?? r.createdAt, end))),
+    item("Started by", runOrigin(r.origin)),
     item("Priority", r.priority),
     item("Failure policy", r.failurePolicy),
     item("Trace", h("span", { class: "mono small" }, r.traceId)),
