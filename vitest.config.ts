@@ -23,6 +23,7 @@ export default defineConfig(async () => {
             DEV_API_KEY: "frk_dev_testkey00001_0000000000000000000000000000000000000000",
             ADMIN_TOKEN: "test-admin-token",
             DECISION_LINK_SECRET: "test-decision-link-secret",
+            KEY_MAC_KEY: "test-key-mac-key",
             // Retention periods of seconds, so runs archive and expire within a test (production: 3600).
             RETENTION_MIN_SECONDS: "2",
           },

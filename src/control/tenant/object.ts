@@ -421,7 +421,7 @@ export class TenantObject extends DurableObject<Env> {
   async createKey(body: CreateKeyBody): Promise<CreatedKey | "purging" | null> {
     if (!this.profile.get()) return null;
     if (this.purges.purging) return "purging";
-    return this.profile.createKey(this.tenantId, body, Date.now());
+    return this.profile.createKey(this.tenantId, body, Date.now(), this.env.KEY_MAC_KEY);
   }
 
   async listKeys() {
@@ -433,7 +433,7 @@ export class TenantObject extends DurableObject<Env> {
   }
 
   async rotateKey(keyId: string, overlapMs: number): Promise<CreatedKey | null> {
-    return this.profile.rotateKey(this.tenantId, keyId, overlapMs, Date.now());
+    return this.profile.rotateKey(this.tenantId, keyId, overlapMs, Date.now(), this.env.KEY_MAC_KEY);
   }
 
   /**
