@@ -25,6 +25,7 @@ export default defineConfig(async () => {
             DECISION_LINK_SECRET: "test-decision-link-secret",
             FINGERPRINT_KEY: "test-fingerprint-key",
             SECRETS_KEY: "test-secrets-key",
+            KEY_MAC_KEY: "test-key-mac-key",
             // Retention periods of seconds, so runs archive and expire within a test (production: 3600).
             RETENTION_MIN_SECONDS: "2",
           },

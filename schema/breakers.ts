@@ -81,6 +81,14 @@ export type BreakerView = z.infer<typeof BreakerView>;
 export const BreakerList = z.object({ items: z.array(BreakerView) }).openapi("BreakerList");
 
 /** What a breaker answers a consumer: its state, and whether this call may go out. */
+/** What an isolate counted since its last report: calls that went out while it saw the breaker closed. */
+export interface CallCounts {
+  successes: number;
+  failures: number;
+  /** Failures at the end of the batch, after its last success (all of them when it had none). */
+  trailingFailures: number;
+}
+
 export interface BreakerAnswer {
   state: BreakerStateName;
   openUntil: number | null;
@@ -91,4 +99,7 @@ export interface BreakerAnswer {
   /** Set by `admit`: may the call go out (a probe, when half-open), or how long to hold it. */
   allow?: boolean;
   retryAfterMs?: number;
+  /** Set by `record`: the calls and the failures counted in the current window. */
+  requests?: number;
+  failures?: number;
 }

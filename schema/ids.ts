@@ -23,7 +23,10 @@ export const KEY_ID = whole(KEY);
 export const WEBHOOK_ID = whole(`wh_${KEY}`);
 /** A pool's lease id: a bearer secret, bound to the token that took it. */
 export const LEASE_ID = whole(`lse_${SECRET}`);
-/** An API key, `frk_<tenantId>_<keyId>_<secret>`: it names its tenant. Groups: tenant, key id, secret. */
-export const API_KEY = whole(`frk_(${TENANT})_(${KEY})_(${SECRET})`);
+/**
+ * An API key, `frk_<tenantId>_<keyId>_<secret>[_<mac>]`: it names its tenant. Groups: tenant, key
+ * id, secret, and the MAC over tenant and key id (keys made before KEY_MAC_KEY have none).
+ */
+export const API_KEY = whole(`frk_(${TENANT})_(${KEY})_(${SECRET})(?:_([0-9a-f]{20}))?`);
 /** A worker token, `fwk_<pool>_<id>_<secret>`: it names its pool. Groups: pool, id, secret. */
 export const WORKER_TOKEN = whole(`fwk_([a-z]+)_(${KEY})_(${SECRET})`);

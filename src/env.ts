@@ -43,6 +43,13 @@ export interface Env
   OPENAI_API_KEY?: string;
   DEV_API_KEY?: string;
   ADMIN_TOKEN?: string;
+  /**
+   * MACs the tenant and key id of new API keys (src/lib/keys.ts), so a key naming an invented
+   * tenant is refused before any object call; without it, keys are made without a MAC.
+   */
+  KEY_MAC_KEY?: string;
+  /** "true": keys without a MAC (made before KEY_MAC_KEY) are refused too; set once all are rotated. */
+  KEY_MAC_REQUIRED?: string;
   /** Signs approval gates' decision links; without it, gates are decided through the API only. */
   DECISION_LINK_SECRET?: string;
   /** Keys secret fingerprints (HKDF per tenant); without it, artifacts cannot be scanned. */

@@ -14,7 +14,7 @@ import type { Scope } from "../../schema/tenants";
 import { isProduction, numberVar } from "../env";
 import { AppError } from "../errors";
 import { sha256Hex, timingSafeEqualHex } from "../lib/crypto";
-import { parseApiKey } from "../lib/keys";
+import { type ApiKeyParts, keyMac, parseApiKey } from "../lib/keys";
 import type { AppEnv } from "./common";
 import { KeyCache } from "./key-cache";
 
@@ -39,6 +39,22 @@ export function requiredScope(method: string, path: string): Scope {
   return method === "GET" || method === "HEAD" ? "runs:read" : "runs:write";
 }
 
+/**
+ * A key's MAC, checked before any object is called: a key whose tenant or id was invented (or
+ * changed) is refused here. A key without a MAC (made before KEY_MAC_KEY) goes on to its tenant's
+ * object, unless KEY_MAC_REQUIRED says every key has one by now.
+ */
+function macCheck(env: AppEnv["Bindings"], parts: ApiKeyParts): void {
+  const macKey = env.KEY_MAC_KEY;
+  if (!macKey) return;
+  if (parts.mac === undefined) {
+    if (env.KEY_MAC_REQUIRED === "true") throw new AppError("auth.unauthenticated");
+    return;
+  }
+  if (!timingSafeEqualHex(parts.mac, keyMac(macKey, parts.tenantId, parts.keyId)))
+    throw new AppError("auth.unauthenticated");
+}
+
 /** A request's key, checked as far as it can be without its tenant's object. */
 async function credential(c: Context<AppEnv>): Promise<{ tenantId: string; presented: Credential }> {
   const token = bearer(c.req.header("authorization"));
@@ -47,6 +63,7 @@ async function credential(c: Context<AppEnv>): Promise<{ tenantId: string; prese
   const presented = await sha256Hex(parts.secret);
   const dev = !isProduction(c.env) && c.env.DEV_API_KEY ? parseApiKey(c.env.DEV_API_KEY) : null;
   const isDevKey = dev !== null && dev.tenantId === parts.tenantId && dev.keyId === parts.keyId;
+  if (!isDevKey) macCheck(c.env, parts);
   if (isDevKey && !timingSafeEqualHex(await sha256Hex(dev.secret), presented))
     throw new AppError("auth.unauthenticated");
   return {

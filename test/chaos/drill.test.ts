@@ -127,6 +127,8 @@ const WORK_MS = 2_000;
 const WEBHOOK_WAIT_MS = Number(process.env.CHAOS_WEBHOOK_WAIT_MS ?? 120_000);
 
 let rt: Runtime;
+/** Decides the gated runs: the key that starts a run may not decide its gates. */
+let approver: Runtime;
 let receiver: Receiver;
 beforeAll(async () => {
   receiver = await startReceiver();
@@ -156,11 +158,17 @@ beforeAll(async () => {
   const created = await rt.fetch(`/v1/admin/tenants/${id}/keys`, {
     method: "POST",
     headers: admin,
-    // approvals:grant: the drill approves its gated runs itself.
-    json: { name: "chaos", scopes: ["runs:read", "runs:write", "webhooks:manage", "approvals:grant"] },
+    json: { name: "chaos", scopes: ["runs:read", "runs:write", "webhooks:manage"] },
   });
   expect(created.status).toBe(201);
+  const grant = await rt.fetch(`/v1/admin/tenants/${id}/keys`, {
+    method: "POST",
+    headers: admin,
+    json: { name: "chaos-approver", scopes: ["runs:read", "approvals:grant"] },
+  });
+  expect(grant.status).toBe(201);
   rt = rt.as(((await created.json()) as { key: string }).key);
+  approver = rt.as(((await grant.json()) as { key: string }).key);
   const hook = await rt.fetch("/v1/webhooks", {
     method: "POST",
     json: { url: receiver.url, eventTypes: ["*"], description: "chaos drill receiver" },
@@ -236,7 +244,7 @@ it(`${RUNS} runs survive ${KILLS} SIGKILLs of the whole runtime: nothing lost, n
     );
     if (waiting && kills.some((k) => k.killedAt > Date.parse(waiting.occurredAt))) gatesWaitedAcrossKill++;
     const approve = () =>
-      rt.fetch(`/v1/runs/${id}/steps/approval/approve`, { method: "POST", json: { comment: "chaos" } });
+      approver.fetch(`/v1/runs/${id}/steps/approval/approve`, { method: "POST", json: { comment: "chaos" } });
     const [first, second] = [await approve(), await approve()];
     const answers = [(await first.json()) as { repeated?: boolean }, (await second.json()) as { repeated?: boolean }];
     if (first.status !== 200 || second.status !== 200 || answers[0]!.repeated || !answers[1]!.repeated)

@@ -1,7 +1,8 @@
 /**
  * Approval gates against the real runtime (`wrangler dev`): a gated microservice waits at its gate
  * across a SIGKILL of the runtime and is approved after the restart (its zip downloads); another is
- * rejected through the signed link in a webhook receiver's copy of its step.waiting event.
+ * rejected through the signed link in a webhook receiver's copy of its step.waiting event. The
+ * runs are started by a key of their own: the key that starts a run may not decide its gates.
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -14,10 +15,12 @@ type Waiting = { type: string; runId: string; stepId: string; data: { approveUrl
 let rt: Runtime;
 let receiver: Server;
 let secret = "";
+/** Starts the gated runs; the dev key (approvals:grant) decides them and flags the endpoint. */
+let requester: Runtime;
 const received: { verified: boolean; body: Waiting }[] = [];
 
 async function gatedRun(name: string): Promise<string> {
-  const res = await rt.fetch("/v1/runs", {
+  const res = await requester.fetch("/v1/runs", {
     method: "POST",
     json: { project: "gates", blueprint: "microservice", input: { name, approval: true } },
   });
@@ -56,11 +59,20 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
   rt = await startRuntime();
+  expect((await rt.fetch("/v1/runs")).status).toBe(200); // makes the dev tenant
+  const made = await fetch(`${rt.url}/v1/admin/tenants/dev/keys`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${rt.adminToken}`, "content-type": "application/json" },
+    body: JSON.stringify({ name: "requester", scopes: ["runs:read", "runs:write"] }),
+  });
+  expect(made.status).toBe(201);
+  requester = rt.as(((await made.json()) as { key: string }).key);
   const hook = await rt.fetch("/v1/webhooks", {
     method: "POST",
     json: {
       url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`,
       eventTypes: ["step.waiting", "step.rejected"],
+      includeDecisionLinks: true,
     },
   });
   expect(hook.status).toBe(201);

@@ -166,6 +166,15 @@ describe("the factory CLI against the real local runtime", () => {
   });
 
   it("a gated microservice waits, `runs watch` says how to decide it, `approvals approve` lets it finish", async () => {
+    // The run is started by a key of its own: the key that starts a run may not decide its gates.
+    expect((await rt.fetch("/v1/runs")).status).toBe(200);
+    const made = await fetch(`${rt.url}/v1/admin/tenants/dev/keys`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${rt.adminToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "requester", scopes: ["runs:read", "runs:write"] }),
+    });
+    expect(made.status).toBe(201);
+    const requesterKey = ((await made.json()) as { key: string }).key;
     const created = factory([
       "runs",
       "create",
@@ -175,6 +184,8 @@ describe("the factory CLI against the real local runtime", () => {
       "--input-json",
       '{"name":"gated-api","approval":true}',
       "--json",
+      "--key",
+      requesterKey,
     ]);
     expect(created.code, created.stderr).toBe(0);
     const { id } = JSON.parse(created.stdout) as { id: string };

@@ -51,7 +51,7 @@ describe("tenants never see each other's runs", () => {
     const res = await api("/v1/admin/tenants/initech/keys", { method: "POST", key: ADMIN_TOKEN, json: { name: "ci" } });
     expect(res.status).toBe(201);
     const created = (await res.json()) as { id: string; key: string; tenantId: string };
-    expect(created.key).toMatch(/^frk_initech_[0-9a-z]{12}_[0-9a-z]{40}$/);
+    expect(created.key).toMatch(/^frk_initech_[0-9a-z]{12}_[0-9a-z]{40}_[0-9a-f]{20}$/);
     expect((await api("/v1/runs", { key: created.key })).status).toBe(200);
     const stored = await runInDurableObject(env.TENANT.getByName("initech"), (_o, state) =>
       state.storage.sql.exec<{ hash: string }>("SELECT hash FROM api_key").toArray(),

@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_BREAKER_CONFIG, type BreakerConfig } from "../../schema/breakers";
-import { admit, closedState, onFailure, onSuccess, type BreakerState } from "../../src/control/breakers/machine";
+import {
+  admit,
+  closedState,
+  onCounts,
+  onFailure,
+  onSuccess,
+  type BreakerState,
+} from "../../src/control/breakers/machine";
 
 const C: BreakerConfig = {
   ...DEFAULT_BREAKER_CONFIG,
@@ -15,6 +22,27 @@ const C: BreakerConfig = {
 const fail = (s: BreakerState, now: number, random = 0) => onFailure(s, C, now, random).next;
 
 describe("the circuit breaker machine", () => {
+  it("counts batches of calls: the rate is failures over every call, successes included", () => {
+    const R = { ...C, failureThreshold: 50, failureRate: 0.3, minRequests: 10 };
+    let s = closedState(0);
+    // 1,000 calls at 10% failures, in batches of 100: stays closed.
+    for (let b = 0; b < 10; b++) {
+      const step = onCounts(s, R, b, { successes: 90, failures: 10, trailingFailures: 1 });
+      expect(step.change).toBeNull();
+      s = step.next;
+    }
+    expect(s).toMatchObject({ state: "closed", requests: 1_000, failures: 100, consecutive: 1 });
+    // At 60% the first batch opens it; a batch reaching a breaker no longer closed changes nothing.
+    const opened = onCounts(closedState(0), R, 1, { successes: 40, failures: 60, trailingFailures: 2 }, 0);
+    expect(opened.change).toMatchObject({ to: "open", reason: "60 of 100 calls failed" });
+    expect(onCounts(opened.next, R, 2, { successes: 0, failures: 5, trailingFailures: 5 }).next).toBe(opened.next);
+    // Failures in a row across batches add up to the threshold.
+    const row = onCounts(closedState(0), C, 1, { successes: 0, failures: 2, trailingFailures: 2 }).next;
+    expect(onCounts(row, C, 2, { successes: 0, failures: 1, trailingFailures: 1 }, 0).change?.reason).toBe(
+      "3 consecutive failures",
+    );
+  });
+
   it("opens after the threshold of consecutive failures, for the cool-down lengthened by jitter", () => {
     let s = closedState(0);
     s = fail(s, 1);

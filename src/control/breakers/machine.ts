@@ -3,7 +3,7 @@
  * or a failure rate over a window; open for a cool-down with jitter; half-open lets a bounded
  * number of probes through; a probe's success closes it, its failure opens it again.
  */
-import type { BreakerConfig, BreakerStateName } from "../../../schema/breakers";
+import type { BreakerConfig, BreakerStateName, CallCounts } from "../../../schema/breakers";
 
 export interface BreakerState {
   state: BreakerStateName;
@@ -61,6 +61,36 @@ export function onFailure(s: BreakerState, c: BreakerConfig, now: number, random
     requests: (fresh ? 0 : s.requests) + 1,
     failures: (fresh ? 0 : s.failures) + 1,
   };
+  if (next.consecutive >= c.failureThreshold)
+    return open(next, c, now, random, `${next.consecutive} consecutive failures`);
+  if (next.requests >= c.minRequests && next.failures / next.requests >= c.failureRate)
+    return open(next, c, now, random, `${next.failures} of ${next.requests} calls failed`);
+  return { next, change: null };
+}
+
+/**
+ * A batch of counted calls (src/data/breakers/gate.ts): every call, success or failure, counts in
+ * the window, so the failure rate is a rate of calls. Counts reach a breaker that is no longer
+ * closed only late (calls made before it opened), and change nothing there, as a late failure.
+ */
+export function onCounts(
+  s: BreakerState,
+  c: BreakerConfig,
+  now: number,
+  counts: CallCounts,
+  random = Math.random(),
+): Step {
+  const calls = counts.successes + counts.failures;
+  if (s.state !== "closed" || calls === 0) return { next: s, change: null };
+  const fresh = now - s.windowStart >= c.windowMs;
+  const next: BreakerState = {
+    ...s,
+    consecutive: counts.successes > 0 ? counts.trailingFailures : s.consecutive + counts.failures,
+    windowStart: fresh ? now : s.windowStart,
+    requests: (fresh ? 0 : s.requests) + calls,
+    failures: (fresh ? 0 : s.failures) + counts.failures,
+  };
+  if (counts.failures === 0) return { next, change: null };
   if (next.consecutive >= c.failureThreshold)
     return open(next, c, now, random, `${next.consecutive} consecutive failures`);
   if (next.requests >= c.minRequests && next.failures / next.requests >= c.failureRate)

@@ -15,10 +15,11 @@ import {
   type BreakerConfig,
   type BreakerStateName,
   type BreakerView,
+  type CallCounts,
 } from "../../../schema/breakers";
 import type { Env } from "../../env";
 import { migrate, all, json, one, type Migration } from "../sqlite";
-import { admit, closedState, onFailure, onSuccess, type BreakerState, type Change } from "./machine";
+import { admit, closedState, onCounts, onFailure, onSuccess, type BreakerState, type Change } from "./machine";
 
 export const MIGRATIONS: readonly Migration[] = [
   [
@@ -142,6 +143,18 @@ export class BreakerObject extends DurableObject<Env> {
     const { next, change } = onFailure(this.load().state, this.config(), now);
     await this.save(next, change, now, tenantId);
     return this.answer();
+  }
+
+  /**
+   * An isolate's counted calls (at most one report a second per isolate and breaker, sooner when
+   * failures in a row near the threshold): answers the state after them, with the window's counts.
+   */
+  async record(counts: CallCounts, tenantId?: string): Promise<BreakerAnswer> {
+    const now = Date.now();
+    const { next, change } = onCounts(this.load().state, this.config(), now, counts);
+    if (next !== this.load().state) await this.save(next, change, now, counts.failures > 0 ? tenantId : undefined);
+    const { requests, failures } = this.load().state;
+    return this.answer({ requests, failures });
   }
 
   /** A call succeeded where the caller's cached state was not closed, or counted failures. */

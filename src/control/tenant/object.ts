@@ -96,7 +96,7 @@ export class TenantObject extends DurableObject<Env> {
   async createKey(body: T.CreateKeyBody): Promise<T.CreatedKey | "purging" | null> {
     if (!this.c.profile.get()) return null;
     if (this.c.purges.purging) return "purging";
-    return this.c.profile.createKey(this.host.tenantId, body, Date.now());
+    return this.c.profile.createKey(this.host.tenantId, body, Date.now(), this.host.env.KEY_MAC_KEY);
   }
 
   async listKeys() {
@@ -108,7 +108,7 @@ export class TenantObject extends DurableObject<Env> {
   }
 
   async rotateKey(keyId: string, overlapMs: number): Promise<T.CreatedKey | null> {
-    return this.c.profile.rotateKey(this.host.tenantId, keyId, overlapMs, Date.now());
+    return this.c.profile.rotateKey(this.host.tenantId, keyId, overlapMs, Date.now(), this.host.env.KEY_MAC_KEY);
   }
 
   /** An API request's key, the tenant's status and rate tokens (access.ts). */

@@ -14,7 +14,7 @@ import {
   type UpdateTenantBody,
 } from "../../../schema/tenants";
 import { newKeyId, newSecret, sha256Hex, timingSafeEqualHex } from "../../lib/crypto";
-import { formatApiKey } from "../../lib/keys";
+import { formatApiKey, keyMac } from "../../lib/keys";
 import { must } from "../../lib/must";
 import { all, json, one } from "../sqlite";
 
@@ -124,7 +124,8 @@ export class TenantProfile {
     );
   }
 
-  async createKey(tenantId: string, body: CreateKeyBody, now: number): Promise<CreatedKey> {
+  /** `macKey`: KEY_MAC_KEY, when the runtime has one (the new key then carries its MAC). */
+  async createKey(tenantId: string, body: CreateKeyBody, now: number, macKey?: string): Promise<CreatedKey> {
     const id = newKeyId();
     const secret = newSecret();
     const expiresAt = body.expiresAt ? Date.parse(body.expiresAt) : null;
@@ -144,7 +145,7 @@ export class TenantProfile {
     return {
       ...keyView(must(this.keyRow(id), "the API key just inserted")),
       tenantId,
-      key: formatApiKey({ tenantId, keyId: id, secret }),
+      key: formatApiKey({ tenantId, keyId: id, secret, ...(macKey ? { mac: keyMac(macKey, tenantId, id) } : {}) }),
     };
   }
 
@@ -159,7 +160,13 @@ export class TenantProfile {
   }
 
   /** A new key with the same name and scopes; the old one works for `overlapMs` more. */
-  async rotateKey(tenantId: string, keyId: string, overlapMs: number, now: number): Promise<CreatedKey | null> {
+  async rotateKey(
+    tenantId: string,
+    keyId: string,
+    overlapMs: number,
+    now: number,
+    macKey?: string,
+  ): Promise<CreatedKey | null> {
     const old = this.keyRow(keyId);
     if (!old || old.revoked_at !== null) return null;
     const created = await this.createKey(
@@ -170,6 +177,7 @@ export class TenantProfile {
         ...(old.expires_at ? { expiresAt: new Date(old.expires_at).toISOString() } : {}),
       },
       now,
+      macKey,
     );
     if (overlapMs === 0) this.revokeKey(keyId, now);
     else

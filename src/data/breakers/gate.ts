@@ -7,6 +7,12 @@
  * another isolate's, opened it). While the cached state says open, steps are held without a
  * call anywhere; after the cool-down the object lets a bounded number of probes through.
  *
+ * Every call counts (issue 33): while the breaker is closed the isolate counts its calls'
+ * successes and failures and reports them in one batch at most once a second per breaker
+ * (`record`), or at once when failures in a row reach the threshold, so the object's window holds
+ * a rate of calls, not of failures and first recoveries. A healthy dependency costs at most one
+ * object call a second per isolate.
+ *
  * Until it has seen a success, an isolate keeps its calls out plus the failures counted under
  * the threshold (the others wait for their answers): a burst that meets an outage then costs
  * the threshold in calls per isolate, not the whole burst.
@@ -23,6 +29,14 @@ interface Known {
   /** A success was seen here lately: calls go out without the slow-start limit. */
   healthyUntil: number;
   inFlight: number;
+  /** Calls counted here and not yet reported, and the failures after the last of their successes. */
+  successes: number;
+  failures: number;
+  trailing: number;
+  /** When counts were last reported (0: never). */
+  reportedAt: number;
+  /** A report on its way: a failure waits for its answer before it judges what it knows. */
+  reporting: Promise<unknown> | null;
 }
 
 /**
@@ -37,6 +51,36 @@ const CLOSED_TTL_MS = 5_000;
 const HEALTHY_MS = 10_000;
 /** How often a call waiting for a slow-start slot looks again. */
 const WAIT_POLL_MS = 10;
+/** At most one report of counted calls per breaker and isolate in this time. */
+const REPORT_MS = 1_000;
+
+/** Failures in a row as far as this isolate knows: the object's count, plus its own since. */
+const inARow = (k: Known) => (k.successes > 0 ? k.trailing : k.answer.consecutiveFailures + k.trailing);
+
+type Breaker = ReturnType<Env["BREAKER"]["getByName"]>;
+
+/** Sends the counted calls; on an unreachable object they are counted again, for the next report. */
+async function report(k: Known, breaker: Breaker, tenantId: string | undefined): Promise<BreakerAnswer> {
+  const counts = { successes: k.successes, failures: k.failures, trailingFailures: k.trailing };
+  k.successes = 0;
+  k.failures = 0;
+  k.trailing = 0;
+  k.reportedAt = Date.now();
+  const sent = breaker.record(counts, tenantId);
+  k.reporting = sent;
+  try {
+    k.answer = await sent;
+    k.heardAt = Date.now();
+    return k.answer;
+  } catch (err) {
+    k.successes += counts.successes;
+    k.failures += counts.failures;
+    k.trailing = k.successes > counts.successes ? k.trailing : k.trailing + counts.trailingFailures;
+    throw err;
+  } finally {
+    if (k.reporting === sent) k.reporting = null;
+  }
+}
 
 function entry(dependency: string): Known {
   let k = known.get(dependency);
@@ -51,6 +95,11 @@ function entry(dependency: string): Known {
       heardAt: 0,
       healthyUntil: 0,
       inFlight: 0,
+      successes: 0,
+      failures: 0,
+      trailing: 0,
+      reportedAt: 0,
+      reporting: null,
     };
     known.set(dependency, k);
   }
@@ -98,16 +147,27 @@ export async function throughBreaker<T>(o: GateOptions, call: () => Promise<T>):
     }
     // Slow start: calls out plus failures already counted stay under the threshold, so that the
     // calls an outage costs are the threshold's, not the burst's.
-    if (now < k.healthyUntil || k.inFlight + k.answer.consecutiveFailures < k.answer.failureThreshold) break;
+    if (now < k.healthyUntil || k.inFlight + inARow(k) < k.answer.failureThreshold) break;
     if (o.signal.aborted) throw o.signal.reason;
+    // Failures counted here (their report raced another) may be what keeps this call waiting:
+    // the object decides on them now, or nothing would ever report them.
+    if (k.failures > 0 && (inARow(k) >= k.answer.failureThreshold || now - k.reportedAt >= REPORT_MS)) {
+      await report(k, breaker, o.tenantId);
+      continue;
+    }
     await new Promise((r) => setTimeout(r, WAIT_POLL_MS));
   }
   k.inFlight++;
   try {
     const result = await call();
     k.healthyUntil = Date.now() + HEALTHY_MS;
-    // The object hears of successes only where they change something: a probe, or failures to forget.
-    if (probe || k.answer.state !== "closed" || k.answer.consecutiveFailures > 0) hear(await breaker.success());
+    if (probe || k.answer.state !== "closed") hear(await breaker.success());
+    else {
+      k.successes++;
+      k.trailing = 0;
+      // A failed report must not fail a call that succeeded: its counts wait for the next one.
+      if (Date.now() - k.reportedAt >= REPORT_MS) await report(k, breaker, o.tenantId).catch(() => undefined);
+    }
     return result;
   } catch (err) {
     if (!o.isFailure(err)) {
@@ -116,7 +176,14 @@ export async function throughBreaker<T>(o: GateOptions, call: () => Promise<T>):
       throw err;
     }
     k.healthyUntil = 0;
-    hear(await breaker.failure(o.tenantId));
+    if (probe || k.answer.state !== "closed") hear(await breaker.failure(o.tenantId));
+    else {
+      k.failures++;
+      k.trailing++;
+      if (k.reporting) await k.reporting.catch(() => undefined);
+      if (inARow(k) >= k.answer.failureThreshold || Date.now() - k.reportedAt >= REPORT_MS)
+        await report(k, breaker, o.tenantId);
+    }
     // This failure opened the breaker (or met it open): the step is held, not charged.
     if (probe || k.answer.state !== "closed")
       throw new CircuitOpenError(o.dependency, Math.max(0, (k.answer.openUntil ?? Date.now()) - Date.now()));
@@ -124,6 +191,11 @@ export async function throughBreaker<T>(o: GateOptions, call: () => Promise<T>):
   } finally {
     k.inFlight--;
   }
+}
+
+/** Reports this isolate's counted calls now, and answers the breaker's state (tests). */
+export function flushBreakerCounts(env: Env, dependency: string): Promise<BreakerAnswer> {
+  return report(entry(dependency), env.BREAKER.getByName(dependency), undefined);
 }
 
 /** Forgets what this isolate knows (tests). */
