@@ -5,13 +5,11 @@
  */
 import type { JsonObject } from "../../schema/api";
 import type { JobDeclaration } from "../../schema/jobs";
-import type { Artifact, SpawnStep } from "../../schema/run";
+import type { ArtifactWriter, SpawnStep } from "../../schema/run";
 import type { Completion, CompletionRequest } from "./agents/providers";
 
-export interface ArtifactWriter {
-  /** Stores bytes in R2 under this attempt's tenant-scoped prefix and records size and sha256. */
-  put(name: string, body: string | Uint8Array, contentType: string): Promise<Artifact>;
-}
+// Declared with the run's contract, so the artifact writer (src/artifacts/) implements it without importing the data plane.
+export type { ArtifactWriter };
 
 export interface JobContext<I> {
   input: I;

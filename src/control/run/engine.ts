@@ -239,7 +239,7 @@ export class RunEngine {
       return existing !== null && existing.step_id !== step.id;
     });
     if (conflict) {
-      const error = {
+      const error: ErrorShape = {
         code: "artifact.name_conflict",
         message: `artifact '${conflict.name}' was already produced by another step`,
         retryable: false,
@@ -356,7 +356,7 @@ export class RunEngine {
       }
     } else if (timer.kind === "lease" && step.status === "running") {
       this.event("step.lease_expired", now, step.id, { attempt: step.attempt, phase: "running" });
-      const error = {
+      const error: ErrorShape = {
         code: "step.timeout",
         message: `no result or heartbeat in time (timeout ${step.timeout_ms} ms)`,
         retryable: true,
