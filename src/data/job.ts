@@ -11,15 +11,27 @@ import type { Completion, CompletionRequest } from "./agents/providers";
 // Declared with the run's contract, so the artifact writer (src/artifacts/) implements it without importing the data plane.
 export type { ArtifactWriter };
 
+/**
+ * What a job handler is given for one attempt of one step. Everything it does goes through here:
+ * nothing else of the run is reachable from a handler.
+ */
 export interface JobContext<I> {
+  /** The step's input, already validated by the declaration's `input` schema. */
   input: I;
   /** Outputs of the steps this one depends on, by step id. */
   upstream: JsonObject;
+  /** The run, the step and the tenant this attempt belongs to. */
   runId: string;
   stepId: string;
+  /**
+   * This attempt's number, from 1: the fencing token. A result reported for an attempt the run
+   * has moved past is refused, so a handler need not guard against running twice.
+   */
   attempt: number;
   tenantId: string;
+  /** The run's W3C trace id, for the handler's own outgoing calls and logs. */
   traceId: string;
+  /** Writes artifacts under this attempt's prefix in R2, scanned for secrets first (see `ArtifactWriter`). */
   artifacts: ArtifactWriter;
   /** Aborted when the attempt's timeout passes or the run no longer wants it (cancelled, superseded). */
   signal: AbortSignal;
@@ -46,7 +58,17 @@ export interface JobDefinition<I = unknown, O = unknown> extends JobDeclaration<
   run(ctx: JobContext<I>): Promise<O>;
 }
 
-/** Gives a declared job type its handler, typed by the declaration's input and output. */
+/**
+ * Gives a declared job type (schema/jobs/) its handler, typed by the declaration's input and
+ * output; list the result in src/data/jobs/index.ts. The consumer validates the input before
+ * `run` and the returned output after it (an output that fails its schema fails the step for
+ * good). Throw `NonRetryableError` to fail the step at once, `RetryAfterError` to retry no sooner
+ * than it says, or `AppError` with a registry code (retried if the registry says it is retryable);
+ * any other error is retried under the step's retry policy.
+ *
+ * @example
+ * export const echo = defineJob(SYSTEM.echo, async ({ input }) => input);
+ */
 export function defineJob<I, O, const T extends string>(
   declaration: JobDeclaration<I, O> & { type: T },
   run: (ctx: JobContext<I>) => Promise<O>,
