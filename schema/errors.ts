@@ -253,11 +253,19 @@ export function refuse<C extends ErrorCode>(code: C, message: string = ERRORS[co
 export const httpStatus = (code: ErrorCode): number => ERRORS[code].status ?? 500;
 
 /**
- * An error on the wire (a step's error, a queue message, an RPC answer). Its code is a string:
- * an external worker's failure report may carry any code, not only ours.
+ * A code an external worker reported for its own failure (`POST …/leases/{lease}/result`): not
+ * ours to name, so not in the registry. Branded, so that only `workerCode` makes one and a
+ * mistyped code of ours still fails to compile.
+ */
+export type WorkerErrorCode = string & { readonly __workerErrorCode: true };
+export const workerCode = (code: string): WorkerErrorCode => code as WorkerErrorCode;
+
+/**
+ * An error on the wire (a step's error, a queue message, an RPC answer): a code of the registry,
+ * or one an external worker reported (`WorkerErrorCode`).
  */
 export interface ErrorShape {
-  code: string;
+  code: ErrorCode | WorkerErrorCode;
   message: string;
   retryable: boolean;
   retryAfterMs?: number;

@@ -81,6 +81,21 @@ export interface Artifact {
   inputSha256?: string;
 }
 
+/**
+ * Where a job handler writes its artifacts (`ctx.artifacts` of the job SDK, src/data/job.ts);
+ * implemented by the artifact writer (src/artifacts/writer.ts), which scans before it reports.
+ */
+export interface ArtifactWriter {
+  /**
+   * Scans `body` for secrets under the run's policy, then stores it in R2 under this attempt's
+   * tenant-scoped prefix and records its size and sha256; a later `put` of the same name in the
+   * same attempt replaces it. Throws a non-retryable error (the step fails for good) for a name
+   * that is not one safe path segment (`artifact.invalid_name`) or bytes the scan rejects
+   * (`artifact.secret_detected`, `artifact.scan_incomplete`), whose bytes are never stored.
+   */
+  put(name: string, body: string | Uint8Array, contentType: string): Promise<Artifact>;
+}
+
 /** A step to add to the run: a run step's shape; `dependsOn` may name only other spawned steps. */
 export type SpawnStep = {
   id: string;

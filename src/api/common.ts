@@ -7,7 +7,7 @@ import type { HeldLease } from "../control/pool/object";
 import type { Credential } from "../control/tenant/object";
 import type { DeciderKey } from "../../schema/run";
 import { AppError } from "../errors";
-import { httpStatus, type ApiErrorCode } from "../../schema/errors";
+import { httpStatus, type ApiErrorCode, type ErrorCode } from "../../schema/errors";
 import { fieldErrors, type FieldError, type ProblemExtensions } from "../../schema/errors";
 
 /** An external worker's call, as `requireWorker` authorized it: its token, and the lease it holds if it named one. */
@@ -48,7 +48,8 @@ export function newApi() {
 
 /** What a problem+json answer is made of: an AppError, or the parts of a refusal that is not ours to name. */
 export interface ProblemSource {
-  code: string;
+  /** A registry code; `http.<status>` only for the framework's own refusals (app.ts `onError`). */
+  code: ErrorCode | `http.${number}`;
   message: string;
   status: number;
   errors?: FieldError[] | undefined;

@@ -24,6 +24,7 @@ import { bearer } from "./auth";
 import { type AppEnv, JSON_BODY, json, newApi, problemResponses, TOKEN_CALL } from "./common";
 import type { Artifact, ReportResult } from "../../schema/run";
 import { must } from "../lib/must";
+import { workerCode } from "../../schema/errors";
 
 const security = [{ worker: [] }];
 const EXTERNAL: readonly string[] = EXTERNAL_POOLS;
@@ -251,7 +252,12 @@ workers.openapi(
     if (!scope) return lapsed(c, pool, l, "the attempt is not running");
     let answer: ReportResult;
     if (body.outcome === "failed") {
-      answer = await run.report({ stepId: l.stepId, attempt: l.attempt, outcome: "failed", error: body.error });
+      answer = await run.report({
+        stepId: l.stepId,
+        attempt: l.attempt,
+        outcome: "failed",
+        error: { ...body.error, code: workerCode(body.error.code) },
+      });
     } else {
       if (utf8Bytes(JSON.stringify(body.output)) > LIMITS.outputBytes)
         throw new AppError("request.invalid", `outputs are limited to ${LIMITS.outputBytes} bytes`);

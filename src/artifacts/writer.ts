@@ -3,13 +3,12 @@
  * scan under the run's policy: a rejected artifact's bytes are never stored, and the put throws
  * `artifact.secret_detected` (or `artifact.scan_incomplete`) so that the step fails for good.
  */
-import type { ArtifactWriter } from "../data/job";
 import { NonRetryableError } from "../errors";
 import { sha256Hex } from "../lib/crypto";
 import { artifactKey, type ArtifactScope } from "./keys";
 import type { Fingerprinter } from "./fingerprint";
 import { scanArtifact, type ScanLimits } from "./scan";
-import type { Artifact } from "../../schema/run";
+import type { Artifact, ArtifactWriter } from "../../schema/run";
 import type { RunScanning } from "../../schema/scanning";
 
 export interface WriterScanning extends RunScanning {

@@ -5,14 +5,11 @@
  */
 import type { JsonObject } from "../../schema/api";
 import type { JobDeclaration } from "../../schema/jobs";
-import type { Artifact, SpawnStep } from "../../schema/run";
+import type { ArtifactWriter, SpawnStep } from "../../schema/run";
 import type { Completion, CompletionRequest } from "./agents/providers";
 
-/** Where a handler writes its artifacts (`ctx.artifacts`); each one is scanned for secrets as it is written. */
-export interface ArtifactWriter {
-  /** Stores bytes in R2 under this attempt's tenant-scoped prefix and records size and sha256. */
-  put(name: string, body: string | Uint8Array, contentType: string): Promise<Artifact>;
-}
+// Declared with the run's contract, so the artifact writer (src/artifacts/) implements it without importing the data plane.
+export type { ArtifactWriter };
 
 /**
  * What a handler is given for one attempt of one step. Everything on it is scoped to that attempt:

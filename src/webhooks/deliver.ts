@@ -1,7 +1,7 @@
 /** One HTTP attempt of a webhook delivery: signed, bounded in time and size, no redirects. */
 import type { AttemptResult, DeliveryTask } from "../../schema/webhooks";
 import { guardUrl, type OutboundGuard } from "./guard";
-import { parseRetryAfter } from "./policy";
+import { parseRetryAfter } from "../lib/retry-after";
 import { signatureHeaders } from "./sign";
 import { toHex } from "../lib/crypto";
 

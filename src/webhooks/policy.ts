@@ -43,11 +43,3 @@ export function shouldDisable(
 ): boolean {
   return streak >= policy.failures && streakStartedAt !== null && now - streakStartedAt >= policy.afterMs;
 }
-
-/** The Retry-After header as milliseconds (seconds or an HTTP date), capped at a day. */
-export function parseRetryAfter(value: string | null, now: number): number | undefined {
-  if (!value) return undefined;
-  const seconds = Number(value);
-  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(value) - now;
-  return Number.isFinite(ms) && ms > 0 ? Math.min(ms, 86_400_000) : undefined;
-}

@@ -36,13 +36,15 @@ describe("circuit breakers", () => {
         json: { url: "https://hooks.example.com/deps", eventTypes: ["dependency.*"] },
       })
     ).json()) as { id: string };
-    const outageMs = 1_500;
+    // Long enough that the first steps run inside it even on a loaded machine: at 1.5 s, one run of
+    // the suite under load dispatched its first step after the outage had ended (0 failed calls).
+    const outageMs = 5_000;
     const failUntil = Date.now() + outageMs;
     const run = await createRun({
       project: "deps",
       steps: Array.from({ length: 30 }, (_, i) => ({ id: `s${i}`, type: "system.upstream", input: { failUntil } })),
     });
-    const done = await waitForRun(run.id, { timeoutMs: 25_000 });
+    const done = await waitForRun(run.id, { timeoutMs: 45_000 });
     expect(done.status).toBe("succeeded");
     expect(done.steps.every((s) => s.status === "succeeded")).toBe(true);
 
@@ -77,7 +79,7 @@ describe("circuit breakers", () => {
       if (Date.now() > deadline) throw new Error(`deliveries: ${JSON.stringify([...types])}`);
       await new Promise((r) => setTimeout(r, 25));
     }
-  }, 40_000);
+  }, 60_000);
 
   it("a held step still meets its run's deadline", async () => {
     await configure({ ...CONFIG, failureThreshold: 1, cooldownMs: 200 });

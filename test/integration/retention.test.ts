@@ -210,7 +210,9 @@ describe("expiry", () => {
     ];
     const source = await createRun({ project: "rp", steps });
     const waiting = async (id: string) => {
-      for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(20)) {
+      // 30 s: a two-step run reaches its gate in well under a second, but one run of the suite on
+      // a loaded machine (load average above 15 on two cores) needed more than 10 s.
+      for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(20)) {
         const run = (await (await api(`/v1/runs/${id}`)).json()) as { steps: { id: string; status: string }[] };
         if (run.steps.find((s) => s.id === "gate")?.status === "waiting") return;
       }
@@ -237,7 +239,7 @@ describe("expiry", () => {
         .one(),
     );
     expect(due.due).toBeGreaterThan(Date.now());
-  }, 30_000);
+  }, 90_000);
 
   it("deletes an expired archive with the run's keys and index row, except the bytes a retained version holds", async () => {
     const T = "exp-b";

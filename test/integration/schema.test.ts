@@ -1,7 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { migrate, squash, type Migration } from "../../src/control/sqlite";
+import { migrate, squash, upgradeOnly, type Migration } from "../../src/control/sqlite";
 import { RUN_MIGRATIONS } from "../../src/control/run/rows";
 import { RunStore } from "../../src/control/run/store";
 import { LAZY_TABLES, type LazyTable } from "../../src/control/run/lazy-tables";
@@ -82,5 +82,9 @@ describe("squashed schemas for new objects", () => {
     ).toEqual(["CREATE TABLE t (a TEXT, b TEXT, c INTEGER, PRIMARY KEY (a, b))"]);
     expect(squash([["CREATE TABLE t (a TEXT)"], ["UPDATE t SET a = 'x'"]])).toBeNull();
     expect(squash([["ALTER TABLE missing ADD COLUMN c INTEGER"]])).toBeNull();
+    // A backfill only an upgraded object needs is left out of a new object's schema, not a reason to replay.
+    expect(squash([["CREATE TABLE t (a TEXT)"], [upgradeOnly("INSERT INTO t (a) VALUES ('x')")]])).toEqual([
+      "CREATE TABLE t (a TEXT)",
+    ]);
   });
 });

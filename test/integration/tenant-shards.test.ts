@@ -9,7 +9,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import type { RunView } from "../../schema/api";
 import { shardOf } from "../../schema/pools";
-import { shardName } from "../../src/control/tenant/shards";
+import { SETTLE_DELAY_MS, SHARD_CONTEXT_MS, shardName } from "../../src/control/tenant/shards";
 import { ADMIN_TOKEN, api, newTenantKey, waitForRun } from "../support/api";
 import { recordCalls } from "../support/calls";
 
@@ -284,6 +284,7 @@ describe("a sharded tenant: where the calls go", () => {
     const warm = (await (await post(key, echo)).json()) as RunView; // the isolate learns the count
     await waitForRun(warm.id, { key });
     const runs = 20;
+    const started = Date.now();
     const calls = await recordCalls(
       { tenant: env.TENANT },
       async (seen) => {
@@ -301,19 +302,37 @@ describe("a sharded tenant: where the calls go", () => {
     const tally = new Map<string, number>();
     for (const c of calls) tally.set(c, (tally.get(c) ?? 0) + 1);
     console.info(`calls for ${runs} runs of a shards: 4 tenant: ${JSON.stringify(Object.fromEntries(tally))}`);
+    const elapsedMs = Date.now() - started;
     expect(count(/\.openRun$/)).toBe(runs);
     // At least one status sync a run (the final one); runs that overlap may send an earlier one too.
+    // How many overlap depends on the machine's load, so every bound below is one that holds
+    // whatever the timing: counted against what each object opened, never against a fixed share
+    // (a loaded CI machine once counted 25 home calls where a fixed bound said fewer than 20).
     expect(count(/\.recordRun$/)).toBeGreaterThanOrEqual(runs);
     expect(count(/\.recordRun$/)).toBeLessThanOrEqual(2 * runs);
-    // Home (tenant[acme]) opens only its share of the runs; the rest of its calls are per batch.
-    expect(count(/^tenant\[acme\]\.(openRun|recordRun)$/)).toBeLessThan(runs);
-    expect(count(/^tenant\[acme~[1-3]\]\.openRun$/)).toBeGreaterThan(0);
-    expect(count(/^tenant\[acme\]\.acceptEvents$/)).toBe(runs);
+    // Home (tenant[acme]) opens only its share of the runs and syncs only those (one or two each).
+    const homeOpened = count(/^tenant\[acme\]\.openRun$/);
+    expect(homeOpened).toBeLessThan(runs);
+    expect(count(/^tenant\[acme~[1-3]\]\.openRun$/)).toBe(runs - homeOpened);
+    expect(count(/^tenant\[acme\]\.recordRun$/)).toBeGreaterThanOrEqual(homeOpened);
+    expect(count(/^tenant\[acme\]\.recordRun$/)).toBeLessThanOrEqual(2 * homeOpened);
+    // Every run's events reach home: one call a run's webhook batch (engine config webhookBatchMs,
+    // 2 s), so one a run that finishes within a batch, and one more per 2 s a slow machine
+    // stretches it (one run of this suite under load counted 34 for 20 runs).
+    const batches = 1 + Math.ceil(elapsedMs / 2_000);
+    expect(count(/^tenant\[acme\]\.acceptEvents$/)).toBeGreaterThanOrEqual(runs);
+    expect(count(/^tenant\[acme\]\.acceptEvents$/)).toBeLessThanOrEqual(runs * batches);
     expect(count(/^tenant\[acme\]\.settleRuns$/)).toBeGreaterThan(0);
-    expect(count(/^tenant\[acme\]\.settleRuns$/)).toBeLessThanOrEqual(6);
+    // A shard hands its final syncs over at most once per SETTLE_DELAY_MS (1 s): never more calls
+    // than runs it settled, and no more than one a second per shard however long the runs took.
+    expect(count(/^tenant\[acme\]\.settleRuns$/)).toBeLessThanOrEqual(
+      Math.min(runs - homeOpened, 3 * (1 + Math.ceil(elapsedMs / SETTLE_DELAY_MS))),
+    );
     // The key is checked by home once per lease of rate tokens, not per run.
     expect(count(/^tenant\[acme\]\.authenticate$/)).toBeLessThanOrEqual(6);
     // A shard asks home for a project's budget and scanning policy at most once per 5 s.
-    expect(count(/^tenant\[acme\]\.shardContext$/)).toBeLessThanOrEqual(3);
+    expect(count(/^tenant\[acme\]\.shardContext$/)).toBeLessThanOrEqual(
+      3 * (1 + Math.floor(elapsedMs / SHARD_CONTEXT_MS)),
+    );
   }, 60_000);
 });

@@ -130,3 +130,13 @@ it("the checks see real imports: a known edge of each kind is found", () => {
   expect(imports(consumer)).toContain(join(SRC, "control", "run", "stub.ts"));
   expect(imports(join(SRC, "control", "run", "engine.ts"))).toContain(join(ROOT, "schema", "run.ts"));
 });
+
+it.each([
+  ["control", "api", "the control plane is called by the API, never the other way"],
+  ["artifacts", "data", "artifact storage serves the data plane and the objects, and needs neither's code"],
+  ["data", "webhooks", "the data plane hands events to the tenant object, which owns delivery"],
+])("src/%s never imports src/%s, directly or transitively (%s)", (from, to) => {
+  const start = files(join(SRC, from));
+  expect(start.length).toBeGreaterThan(0);
+  expect(reaches(start, under("src", to))).toEqual([]);
+});

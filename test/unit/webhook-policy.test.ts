@@ -3,11 +3,11 @@ import { describe, expect, it } from "vitest";
 import {
   DEFAULT_SCHEDULE_MS,
   matchesEventType,
-  parseRetryAfter,
   parseSchedule,
   retryDelay,
   shouldDisable,
 } from "../../src/webhooks/policy";
+import { parseRetryAfter } from "../../src/lib/retry-after";
 import { newSigningSecret, signatureHeaders } from "../../src/webhooks/sign";
 
 describe("retry schedule", () => {

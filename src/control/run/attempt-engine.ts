@@ -126,7 +126,7 @@ export class AttemptEngine {
       return existing !== null && existing.step_id !== step.id;
     });
     if (conflict) {
-      const error = {
+      const error: ErrorShape = {
         code: "artifact.name_conflict",
         message: `artifact '${conflict.name}' was already produced by another step`,
         retryable: false,

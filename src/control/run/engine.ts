@@ -241,7 +241,7 @@ export class RunEngine {
       }
     } else if (timer.kind === "lease" && step.status === "running") {
       this.event("step.lease_expired", now, step.id, { attempt: step.attempt, phase: "running" });
-      const error = {
+      const error: ErrorShape = {
         code: "step.timeout",
         message: `no result or heartbeat in time (timeout ${step.timeout_ms} ms)`,
         retryable: true,

@@ -7,7 +7,7 @@
 import type { Env } from "../../env";
 import { AppError, NonRetryableError, RetryAfterError } from "../../errors";
 import { sha256Hex } from "../../lib/crypto";
-import { parseRetryAfter } from "../../webhooks/policy";
+import { parseRetryAfter } from "../../lib/retry-after";
 
 export interface CompletionRequest {
   system?: string;
