@@ -18,6 +18,8 @@ import {
 } from "../client/index.ts";
 import { DEFAULT_URL, devKey, loadConfig, saveConfig } from "./config.ts";
 import { watchRun } from "./watch.ts";
+import { deliveryLines } from "./delivery.ts";
+import { SECRETS_HELP, secretsCommand } from "./secrets.ts";
 
 const HELP = `factory — Factory Runtime from the command line
 
@@ -47,6 +49,7 @@ const HELP = `factory — Factory Runtime from the command line
   factory budgets [--month YYYY-MM]
   factory breakers
   factory demo [--name NAME]
+${SECRETS_HELP}
 
 Options: --json (machine output), --url, --key (else FACTORY_URL / FACTORY_API_KEY, else factory login)`;
 
@@ -276,6 +279,7 @@ async function main(): Promise<number> {
   if (group === "demo") return demo();
   if (group === "admin") return adminCommand(command, args);
   const c = client();
+  if (group === "secrets") return secretsCommand(c, command, args, print);
   if (group === "usage") {
     const report = await c.usage({
       ...(flags.from ? { from: flags.from } : {}),
@@ -429,6 +433,7 @@ async function main(): Promise<number> {
             (s) =>
               `  ${s.id.padEnd(24)} ${s.status.padEnd(9)} attempts ${s.attempts}${s.durationMs !== null ? `  ${s.durationMs} ms` : ""}`,
           ),
+          ...deliveryLines(run),
         ].join("\n"),
         run,
       );

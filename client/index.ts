@@ -32,6 +32,15 @@ import type {
   ScanSettings,
 } from "../schema/scanning.ts";
 import type { RunStatus } from "../schema/vocabulary.ts";
+import type { SecretView } from "../schema/secrets.ts";
+import type { z } from "zod";
+import type { deliverAzurePipeline, deliverGit } from "../schema/jobs/delivery.ts";
+
+export type { SecretView };
+/** The output of a `deliver.git` step: where the repository landed (remote, branch, commit, pull request). */
+export type GitDelivery = z.infer<typeof deliverGit.output>;
+/** The output of a `deliver.azure-pipeline` step: the pipeline and the build it queued. */
+export type PipelineDelivery = z.infer<typeof deliverAzurePipeline.output>;
 import type { RetentionPolicy, RetentionSettings } from "../schema/retention.ts";
 import type { PurgeAudit, PurgeProgress, PurgeTenantBody } from "../schema/tenants.ts";
 
@@ -122,6 +131,9 @@ export const CLIENT_ROUTES = [
   ["delete", "/v1/admin/tenants/{id}"],
   ["get", "/v1/admin/tenants/{id}"],
   ["get", "/v1/admin/tenants/{id}/purges"],
+  ["put", "/v1/secrets/{name}"],
+  ["get", "/v1/secrets"],
+  ["delete", "/v1/secrets/{name}"],
 ] as const;
 
 const TERMINAL = new Set<RunStatus>(["succeeded", "failed", "cancelled"]);
@@ -144,6 +156,19 @@ export class FactoryClient {
   createRun(body: CreateRunInput, options: { idempotencyKey?: string } = {}): Promise<CreatedRun> {
     const key = options.idempotencyKey ?? crypto.randomUUID();
     return this.json("POST", "/v1/runs", body, { "idempotency-key": key });
+  }
+
+  /** Creates or replaces a tenant secret (scope secrets:manage); its value is never answered. */
+  putSecret(name: string, value: string): Promise<SecretView> {
+    return this.json("PUT", `/v1/secrets/${enc(name)}`, { value });
+  }
+
+  async listSecrets(): Promise<SecretView[]> {
+    return (await this.json<{ items: SecretView[] }>("GET", "/v1/secrets")).items;
+  }
+
+  async deleteSecret(name: string): Promise<void> {
+    await this.request("DELETE", `/v1/secrets/${enc(name)}`);
   }
 
   getRun(id: string): Promise<RunView> {

@@ -11,6 +11,7 @@ import { emptyState, errorState, fill, h, kpi, pill } from "../dom";
 import { NONE, elapsedMs, formatBytes, formatCount, formatDuration, formatTime, formatUsd } from "../format";
 import { deriveTimeline, stepTimings } from "../timeline";
 import { artifactsTable } from "./artifacts-table";
+import { deliveryLinks } from "./delivery-links";
 import { renderDag } from "./dag-view";
 import type { View } from "./view";
 
@@ -32,6 +33,7 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
   /** Approval gates waiting for a decision: title, a comment, Approve and Reject. */
   const gatesPanel = h("div", { class: "gates", "data-testid": "gates" });
   const usagePanel = h("div", { class: "kpis kpis-inline", "data-testid": "run-usage" });
+  const deliveryPanel = h("div");
   const dagPanel = h("div", { class: "panel-body" });
   const timelinePanel = h("div", { class: "panel-body" });
   const artifactsPanel = h("div", { class: "panel-body" });
@@ -58,6 +60,7 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
     head,
     gatesPanel,
     summary,
+    deliveryPanel,
     usagePanel,
     section("Steps", dagPanel),
     section(
@@ -262,6 +265,7 @@ export const renderRun: View = ({ api, main, navigate }, [id]) => {
   }
 
   function renderSteps(r: RunView): void {
+    fill(deliveryPanel, deliveryLinks(r));
     dag?.dispose();
     if (r.steps.length === 0) {
       dag = null;
