@@ -3,7 +3,8 @@
  * loopback bridge with Basic auth, the real `git` client to clone what was pushed, and loopback
  * GitHub / Azure DevOps REST stand-ins that check each request's documented shape.
  */
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
+import { promisify } from "node:util";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +13,7 @@ import { runGit, startGitServer, type GitServer } from "./support/git-server";
 import { startAzureFake, startGithubFake, type HostFake } from "./support/host-fakes";
 import { startRuntime, waitForRun, type Runtime } from "./support/runtime";
 
+const execFileAsync = promisify(execFile);
 const TOKEN = "gitpat-5c1e0b7a9d3f4e2a8b6c0d1e";
 let rt: Runtime;
 let server: GitServer;
@@ -77,7 +79,8 @@ describe("deliver.git to a real git http-backend", () => {
 
     const dir = mkdtempSync(join(tmpdir(), "factory-clone-"));
     try {
-      runGit(["clone", "-q", "--branch", out.branch, server.cloneUrl("acme/billing.git"), dir]);
+      // Not execFileSync: the Git server answers from this very process, so its event loop must run.
+      await execFileAsync("git", ["clone", "-q", "--branch", out.branch, server.cloneUrl("acme/billing.git"), dir]);
       expect(runGit(["rev-parse", "HEAD"], dir).trim()).toBe(out.commitSha);
       // On top of the customer's default branch: their file stays, the service is added.
       expect(readFileSync(join(dir, "CUSTOMER.md"), "utf8")).toContain("customer");
