@@ -59,6 +59,14 @@ it("appears in no API answer, event, webhook body, log line, archive or stored b
   expect(hook.status).toBe(201);
   expect((await rt.fetch("/v1/secrets/planted", { method: "PUT", json: { value: PLANTED } })).status).toBe(201);
 
+  // Every run archives 2 s after it ends (a run keeps the periods in force when it was created).
+  const admin = { authorization: `Bearer ${rt.adminToken}` };
+  const retention = await rt.fetch("/v1/admin/tenants/dev/retention", {
+    method: "PUT",
+    headers: admin,
+    json: { runHotSeconds: 2 },
+  });
+  expect(retention.status, await retention.clone().text()).toBe(200);
   const url = git.repo("acme/planted.git");
   const create = async (json: unknown) => {
     const res = await rt.fetch("/v1/runs", { method: "POST", json });
@@ -80,14 +88,6 @@ it("appears in no API answer, event, webhook body, log line, archive or stored b
   // The secret was used for real: the Git server took it as the push's password.
   expect(git.requests.some((r) => r.startsWith("POST /acme/planted.git/git-receive-pack"))).toBe(true);
 
-  // Archive every run: the hot period is 2 s.
-  const admin = { authorization: `Bearer ${rt.adminToken}` };
-  const retention = await rt.fetch("/v1/admin/tenants/dev/retention", {
-    method: "PUT",
-    headers: admin,
-    json: { runHotSeconds: 2 },
-  });
-  expect(retention.status, await retention.clone().text()).toBe(200);
   const answers: string[] = [];
   for (const id of ids) {
     for (let i = 0; ; i++) {
