@@ -41,6 +41,14 @@ import type {
   TriggerView,
   UpdateScheduleBody,
 } from "../schema/automation.ts";
+import type { SecretView } from "../schema/secrets.ts";
+import type { deliverAzurePipeline, deliverGit } from "../schema/jobs/delivery.ts";
+
+export type { SecretView };
+/** The output of a `deliver.git` step: where the repository landed (remote, branch, commit, pull request). */
+export type GitDelivery = z.infer<typeof deliverGit.output>;
+/** The output of a `deliver.azure-pipeline` step: the pipeline and the build it queued. */
+export type PipelineDelivery = z.infer<typeof deliverAzurePipeline.output>;
 import type { RetentionPolicy, RetentionSettings } from "../schema/retention.ts";
 import type { PurgeAudit, PurgeProgress, PurgeTenantBody } from "../schema/tenants.ts";
 
@@ -152,6 +160,9 @@ export const CLIENT_ROUTES = [
   ["post", "/v1/triggers"],
   ["get", "/v1/triggers"],
   ["delete", "/v1/triggers/{id}"],
+  ["put", "/v1/secrets/{name}"],
+  ["get", "/v1/secrets"],
+  ["delete", "/v1/secrets/{name}"],
 ] as const;
 
 const TERMINAL = new Set<RunStatus>(["succeeded", "failed", "cancelled"]);
@@ -184,6 +195,19 @@ export class FactoryClient {
   createRun(body: CreateRunInput, options: { idempotencyKey?: string } = {}): Promise<CreatedRun> {
     const key = options.idempotencyKey ?? crypto.randomUUID();
     return this.json("POST", "/v1/runs", body, { "idempotency-key": key });
+  }
+
+  /** Creates or replaces a tenant secret (scope secrets:manage); its value is never answered. */
+  putSecret(name: string, value: string): Promise<SecretView> {
+    return this.json("PUT", `/v1/secrets/${enc(name)}`, { value });
+  }
+
+  async listSecrets(): Promise<SecretView[]> {
+    return (await this.json<{ items: SecretView[] }>("GET", "/v1/secrets")).items;
+  }
+
+  async deleteSecret(name: string): Promise<void> {
+    await this.request("DELETE", `/v1/secrets/${enc(name)}`);
   }
 
   /** A run with its steps (`getRun`); an archived run is answered from its archive. */

@@ -3,8 +3,37 @@
  * shared by the blueprints, which validate a run's request, and the data plane's job that plans it.
  */
 import { z } from "zod";
+import { SecretName } from "./secrets";
 
 const Slug = z.string().regex(/^[a-z][a-z0-9-]{1,49}$/, "lowercase letters, digits and '-', starting with a letter");
+
+/** Where a blueprint's repository is delivered (docs/delivery.md); credentials are tenant secrets, by name. */
+export const Deliver = z
+  .object({
+    git: z
+      .object({
+        url: z.string().url().max(2000),
+        host: z.enum(["git", "github", "azure-devops"]).default("git"),
+        baseBranch: z.string().min(1).max(200).optional(),
+        branch: z.string().min(1).max(200).optional(),
+        secret: SecretName.describe("the tenant secret holding the token or PAT"),
+        username: z.string().min(1).max(100).optional(),
+        apiUrl: z.string().url().max(2000).optional(),
+        force: z.boolean().optional(),
+      })
+      .strict(),
+    azurePipelines: z
+      .object({
+        organization: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/),
+        project: z.string().min(1).max(200),
+        secret: SecretName,
+        apiUrl: z.string().url().max(2000).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type Deliver = z.infer<typeof Deliver>;
 
 export const MicroserviceInput = z
   .object({
@@ -28,6 +57,7 @@ export const MicroserviceInput = z
       .boolean()
       .optional()
       .describe("wait for a person's approval ('Publish <name>?') before the package step"),
+    deliver: Deliver.optional().describe("push the result to a Git remote (and build it in Azure Pipelines)"),
   })
   .strict();
 export type MicroserviceInput = z.infer<typeof MicroserviceInput>;

@@ -222,6 +222,18 @@ export const ERRORS = {
     retryable: false,
     title: "A secret opens under neither SECRETS_KEY nor SECRETS_KEY_PREVIOUS.",
   },
+
+  // Delivery to a Git remote, a pull request, a pipeline (docs/delivery.md).
+  "delivery.auth_failed": { status: null, retryable: false, title: "The remote refused the credentials." },
+  "delivery.remote_unavailable": { status: null, retryable: true, title: "The remote could not be reached." },
+  "delivery.remote_refused": { status: null, retryable: false, title: "The remote refused the request." },
+  "delivery.no_artifact": { status: null, retryable: false, title: "The named step produced no repository artifact." },
+  "delivery.branch_conflict": {
+    status: null,
+    retryable: false,
+    title: "The branch exists with other content; set force: true to replace it.",
+  },
+  "delivery.url_refused": { status: null, retryable: false, title: "The remote URL is refused by the SSRF guard." },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -15,7 +15,8 @@ export type QueueBinding =
   | "QUEUE_SYSTEM"
   | "QUEUE_SYSTEM_1"
   | "QUEUE_SYSTEM_2"
-  | "QUEUE_SYSTEM_3";
+  | "QUEUE_SYSTEM_3"
+  | "QUEUE_DELIVERY";
 
 /** One queue of a pool, with its dead-letter queue and the Worker's binding of it. */
 export interface QueueShard {
@@ -60,6 +61,8 @@ export const POOL_REGISTRY: Record<PoolName, PoolDeclaration> = {
   // Sharded in every environment, so that the tests, the chaos drill and the benchmark exercise
   // what a busy production pool needs (docs/capacity.md).
   system: { name: "system", shards: queueShards("system", 4), activeShards: 4, defaultTimeoutMs: 60_000 },
+  // Pushes and REST calls to customers' Git hosts and Azure DevOps (docs/delivery.md).
+  delivery: { name: "delivery", shards: queueShards("delivery", 1), activeShards: 1, defaultTimeoutMs: 120_000 },
 };
 
 /** Pools served by workers outside Cloudflare, over the pull API. */

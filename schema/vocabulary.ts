@@ -59,6 +59,8 @@ export const EVENT_TYPES = [
   "run.paused",
   "run.resumed",
   "run.retried",
+  /** A delivery step succeeded: where the output landed (remote, branch, commit, pull request, pipeline, build). */
+  "run.delivered",
   "step.queued",
   "step.started",
   "step.succeeded",
@@ -103,5 +105,5 @@ export const PRIORITIES = ["high", "normal", "low"] as const;
 export type Priority = (typeof PRIORITIES)[number];
 
 /** `control`: steps the run's own object handles (approval gates, signals); no queue, no worker. */
-export const POOLS = ["repo", "pipeline", "saas", "agent", "system", "external", "control"] as const;
+export const POOLS = ["repo", "pipeline", "saas", "agent", "system", "external", "control", "delivery"] as const;
 export type PoolName = (typeof POOLS)[number];

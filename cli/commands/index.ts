@@ -17,6 +17,7 @@ export const GROUPS: Readonly<Record<string, CommandGroup>> = {
   schedules: (await import("./automation.ts")).schedules,
   triggers: (await import("./automation.ts")).triggers,
   events: (await import("./automation.ts")).events,
+  secrets: (await import("./secrets.ts")).secrets,
   admin: (await import("./admin.ts")).admin,
   demo: (await import("./session.ts")).demo,
 };

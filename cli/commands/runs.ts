@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import type { CreateRunInput, EventEnvelope, FactoryClient, RunControl } from "@factory-runtime/client";
 import { type Command, type CommandGroup, type Context, defined, need } from "../context.ts";
 import { summary } from "../format.ts";
+import { deliveryLines } from "./delivery.ts";
 import { watchRun } from "../watch.ts";
 
 const readJson = (path: string): unknown => JSON.parse(readFileSync(path, "utf8"));
@@ -60,7 +61,7 @@ const get: Command = async (ctx, args) => {
     (s) =>
       `  ${s.id.padEnd(24)} ${s.status.padEnd(9)} attempts ${s.attempts}${s.durationMs !== null ? `  ${s.durationMs} ms` : ""}`,
   );
-  ctx.print([summary(run), ...steps].join("\n"), run);
+  ctx.print([summary(run), ...steps, ...deliveryLines(run)].join("\n"), run);
   return run.status === "failed" ? 1 : 0;
 };
 

@@ -23,6 +23,7 @@ import {
 } from "./generators";
 import { crash, echo, fail, hash, secrets, sleep, upstream } from "./system";
 import { approval, signal, sleepFor, sleepUntil } from "./control";
+import { deliverAzurePipeline, deliverGit } from "./delivery";
 
 export type { JobDeclaration };
 
@@ -49,6 +50,8 @@ const WORKER_JOBS = [
   saasBilling,
   selfTest,
   externalTask,
+  deliverGit,
+  deliverAzurePipeline,
 ] as const;
 
 /** Step types the run's own object handles (pool `control`): no handler, no worker. */

@@ -26,6 +26,7 @@ import { apiAuth, verifyKey } from "./auth";
 import { artifactDownload, JSON_BODY, newApi, problemResponse, problemResponses, TENANT_CALL } from "./common";
 import { checkUrl } from "./webhooks";
 import { checkSecretRefs } from "./secrets";
+import { checkDeliveryUrls, delivers } from "./delivery";
 import { EventTypePattern } from "../../schema/webhooks";
 import { RUN_ID } from "../../schema/ids";
 import { decodeCursor, encodeCursor } from "./cursor";
@@ -97,8 +98,9 @@ runs.openapi(
     }
     // Name resolution and the secrets' lookup are work for the key's tenant alone: the deferred key check comes first.
     const referencesSecrets = resolved.steps.some((st) => JSON.stringify(st.input).includes('"$secret"'));
-    if (body.callback || referencesSecrets) await verifyKey(c);
+    if (body.callback || referencesSecrets || delivers(resolved.steps)) await verifyKey(c);
     if (referencesSecrets) await checkSecretRefs(c.env, c.get("tenantId"), resolved.steps);
+    if (delivers(resolved.steps)) await checkDeliveryUrls(c.env, resolved.steps);
     // Checked (names resolved) after the cheap checks; stored in its canonical form.
     const callbackSpec = body.callback
       ? { ...body.callback, url: await checkUrl(c.env, body.callback.url, "callback.url") }

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import type { JsonObject, StepSpec } from "../../schema/api";
 import { MicroserviceInput } from "../../schema/blueprints";
+import { deliverySteps } from "./delivery";
 import type { RetryPolicy } from "../../schema/run";
 
 export interface Blueprint<I = unknown> {
@@ -27,8 +28,10 @@ const step = (id: string, type: string, dependsOn: string[] = [], input: JsonObj
  * what it packages; the planner never sees the flag.
  */
 function gated(input: MicroserviceInput, steps: StepSpec[]): StepSpec[] {
-  if (!input.approval) return steps.map((s) => (s.id === "plan" ? { ...s, input: withoutApproval(s.input) } : s));
-  return steps.flatMap((s) => {
+  const withDelivery = [...steps, ...deliverySteps(input.deliver)];
+  if (!input.approval)
+    return withDelivery.map((s) => (s.id === "plan" ? { ...s, input: withoutApproval(s.input) } : s));
+  return withDelivery.flatMap((s) => {
     if (s.id === "plan") return [{ ...s, input: withoutApproval(s.input) }];
     if (s.id !== "package") return [s];
     const gate = step("approval", "approval", s.dependsOn, {
@@ -40,8 +43,9 @@ function gated(input: MicroserviceInput, steps: StepSpec[]): StepSpec[] {
   });
 }
 
+/** The planner sees neither the gate's flag nor where the result is delivered. */
 function withoutApproval(input: StepSpec["input"]): JsonObject {
-  const { approval: _, ...rest } = (input ?? {}) as JsonObject;
+  const { approval: _, deliver: __, ...rest } = (input ?? {}) as JsonObject;
   return rest;
 }
 

@@ -9,6 +9,8 @@ import { PROVIDER_FAILURES, providerDependency, providerFor } from "./agents/pro
 import { throughBreaker } from "./breakers/gate";
 import type { JobContext } from "./job";
 import { AttemptMeter } from "./meter";
+import { urlGuard } from "../webhooks/config";
+import { guardUrl } from "../webhooks/guard";
 import type { Artifact, BeginResult, ReportCommon, SpawnStep } from "../../schema/run";
 
 const MAX_LOG_LINES = 50;
@@ -60,6 +62,14 @@ export function createJobContext(
         logs.push({ level: "info", message: message.slice(0, MAX_LOG_CHARS), ...(fields ? { fields } : {}) });
     },
     meter: (u) => meter.tokens(u),
+    readArtifact: async (name) => {
+      const entry = await run.artifact(begun.tenantId, name);
+      if (!entry) return null;
+      const object = await env.ARTIFACTS.get(entry.key);
+      if (!object) return null;
+      return { stepId: entry.stepId, createdAt: entry.createdAt, bytes: new Uint8Array(await object.arrayBuffer()) };
+    },
+    checkOutbound: (url) => guardUrl(url, urlGuard(env)),
     spawn: (steps) => {
       spawned.push(...steps);
     },

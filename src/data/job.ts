@@ -49,6 +49,16 @@ export interface JobContext<I> {
    * for this step then waits for all of them too (fan-in). Validated like a run's own steps.
    */
   spawn(steps: SpawnStep[]): void;
+  /**
+   * An accepted artifact of this run by name, with its bytes and the step that produced it; null
+   * when the run has none of that name.
+   */
+  readArtifact(name: string): Promise<{ stepId: string; createdAt: string; bytes: Uint8Array } | null>;
+  /**
+   * Checks an outbound URL with the SSRF guard (the webhooks' rules: public addresses only, plain
+   * http to loopback outside production); its canonical form, or why it is refused.
+   */
+  checkOutbound(url: string): Promise<{ ok: true; url: URL } | { ok: false; reason: string }>;
   /** The configured model provider; every call is metered into the attempt's usage. */
   ai: { complete(request: Omit<CompletionRequest, "signal">): Promise<Completion> };
 }

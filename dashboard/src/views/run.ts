@@ -10,6 +10,7 @@ import { focusHeading } from "../a11y";
 import { ApiError } from "../api";
 import { emptyState, errorState, fill, h } from "../dom";
 import { artifactsPanel } from "./run/artifacts";
+import { deliveryPanel } from "./run/delivery";
 import { eventsPanel } from "./run/events";
 import { gatesPanel } from "./run/gates";
 import { graphPanel } from "./run/graph";
@@ -25,6 +26,7 @@ const PANELS: RunPanelFactory[] = [
   headerPanel,
   gatesPanel,
   summaryPanel,
+  deliveryPanel,
   usagePanel,
   graphPanel,
   timelinePanel,

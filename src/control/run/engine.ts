@@ -7,6 +7,7 @@ import type { Json } from "../../../schema/api";
 import { TERMINAL_RUN_STATUSES, type EventType, type PoolName } from "../../../schema/vocabulary";
 import { WEBHOOK_EVENT_TYPES } from "../../../schema/webhooks";
 import type { StepMessage } from "../../../schema/messages";
+import { deliveredData } from "./delivered";
 import { json } from "../sqlite";
 import { dependents, validateGraph } from "./dag";
 import { insertStep } from "./steps";
@@ -318,6 +319,7 @@ export class RunEngine {
     if (step.pool !== "control") this.store.setAttempt(step.id, step.attempt, "succeeded", now);
     this.store.clearStepTimers(step.id);
     this.event("step.succeeded", now, step.id, { attempt: step.attempt, durationMs: now - (step.started_at ?? now) });
+    if (step.pool === "delivery") this.event("run.delivered", now, step.id, deliveredData(output));
     const ready = this.store.releaseDependents(step.id);
     const dispatching = this.store.existingRun().status === "running" ? ready : [];
     for (const next of dispatching) this.dispatch(next, now);

@@ -101,6 +101,11 @@ export class SecretsObject extends DurableObject<Env> {
     );
   }
 
+  /** Deletes every secret (the tenant is being purged); idempotent. */
+  forgetAll(): number {
+    return this.sql.exec("DELETE FROM secret").rowsWritten;
+  }
+
   private count(): number {
     return (this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM secret").one().n as number) ?? 0;
   }

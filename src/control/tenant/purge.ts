@@ -216,6 +216,8 @@ export async function purgePass(
     book.advance(more ? "objects" : "storage", { r2Keys: deleted }, now());
     return { done: false, retryInMs: 0 };
   }
+  // The tenant's secrets (their own object, src/control/secrets/): gone with the tenant.
+  await env.SECRETS.getByName(tenantId).forgetAll();
   await shards?.wipe();
   const counts = { ...progress.counts, ...book.remaining() };
   return { done: true, counts };

@@ -7,6 +7,7 @@ import type { JobType } from "../../../schema/jobs";
 import type { JobDefinition } from "../job";
 import { generate, review } from "./agent";
 import { externalTask } from "./external";
+import { deliverAzurePipeline, deliverGit } from "./delivery/jobs";
 import { azure, githubActions, selfTest } from "./pipeline/jobs";
 import { docs, library, module, pack, plan, scaffold } from "./repo/jobs";
 import { billing, core } from "./saas/jobs";
@@ -34,6 +35,8 @@ const ALL = [
   billing,
   selfTest,
   externalTask,
+  deliverGit,
+  deliverAzurePipeline,
 ] as const;
 
 /** Compiles only while every declared job type has a handler here. */
