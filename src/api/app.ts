@@ -1,5 +1,6 @@
 /** The HTTPS API: one Hono app mounting a sub-app per resource, one error handler. */
 import { OpenAPIHono } from "@hono/zod-openapi";
+import type { ErrorHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { LIMITS } from "../../schema/api";
@@ -88,6 +89,16 @@ export function createApp() {
   app.route("/v1/admin", admin);
   app.route("/v1/admin", scanning);
 
+  registerSecuritySchemes(app);
+  app.doc31("/openapi.json", OPENAPI_INFO);
+
+  app.notFound((c) => problemResponse(c, new AppError("route.not_found", `No route ${c.req.method} ${c.req.path}.`)));
+  app.onError(problemForError);
+  return app;
+}
+
+/** The credentials the document names: tenant keys, pool worker tokens, the admin token. */
+function registerSecuritySchemes(app: OpenAPIHono<AppEnv>): void {
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
     scheme: "bearer",
@@ -103,26 +114,24 @@ export function createApp() {
     scheme: "bearer",
     description: "the ADMIN_TOKEN secret",
   });
-  app.doc31("/openapi.json", OPENAPI_INFO);
-
-  app.notFound((c) => problemResponse(c, new AppError("route.not_found", `No route ${c.req.method} ${c.req.path}.`)));
-  app.onError((err, c) => {
-    if (err instanceof AppError) return problemResponse(c, err);
-    if (err instanceof HTTPException && err.status === 400 && /json/i.test(err.message)) {
-      return problemResponse(c, new AppError("request.malformed_json"));
-    }
-    // The framework's own refusals are not ours to name: they keep a generic code per status.
-    if (err instanceof HTTPException && err.status < 500) {
-      return problemResponse(c, { code: `http.${err.status}`, message: err.message, status: err.status });
-    }
-    logError("api.unhandled", {
-      method: c.req.method,
-      path: c.req.path,
-      tenantId: c.get("tenantId"),
-      traceId: traceIdFrom(c.req.header("traceparent")) ?? undefined,
-      error: String(err),
-    });
-    return problemResponse(c, new AppError("internal"));
-  });
-  return app;
 }
+
+/** Every error the API raises, as problem+json: ours by their code, anything else as `internal`. */
+const problemForError: ErrorHandler<AppEnv> = (err, c) => {
+  if (err instanceof AppError) return problemResponse(c, err);
+  if (err instanceof HTTPException && err.status === 400 && /json/i.test(err.message)) {
+    return problemResponse(c, new AppError("request.malformed_json"));
+  }
+  // The framework's own refusals are not ours to name: they keep a generic code per status.
+  if (err instanceof HTTPException && err.status < 500) {
+    return problemResponse(c, { code: `http.${err.status}`, message: err.message, status: err.status });
+  }
+  logError("api.unhandled", {
+    method: c.req.method,
+    path: c.req.path,
+    tenantId: c.get("tenantId"),
+    traceId: traceIdFrom(c.req.header("traceparent")) ?? undefined,
+    error: String(err),
+  });
+  return problemResponse(c, new AppError("internal"));
+};

@@ -11,6 +11,7 @@ import type { PoolName } from "../../schema/vocabulary";
 import { runStub, type RunStub } from "../control/run/stub";
 import { SimulatedCrash } from "./jobs/system";
 import { createJobContext } from "./context";
+import type { JobContext, JobDefinition } from "./job";
 import { jobFor } from "./jobs";
 import { poolOfQueue } from "./pools";
 import { throughBreaker } from "./breakers/gate";
@@ -163,41 +164,8 @@ async function execute(
   );
   const { context, record } = createJobContext(m, begun, input.data, env, run, controller, { queued: !continued });
   try {
-    // A job that declares its dependency runs through that dependency's breaker: a retryable
-    // failure counts against it, and while it is open the step is held instead of attempted.
-    const work = job.dependency
-      ? throughBreaker(
-          {
-            env,
-            dependency: job.dependency,
-            tenantId: begun.tenantId,
-            signal: controller.signal,
-            isFailure: (err) => toErrorShape(err).retryable,
-          },
-          () => job.run(context),
-        )
-      : job.run(context);
-    const raw = await Promise.race([
-      work,
-      new Promise<never>((_, reject) =>
-        controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true }),
-      ),
-    ]);
-    const output = job.output.safeParse(raw);
-    if (!output.success)
-      throw new NonRetryableError(
-        "step.invalid_output",
-        `the handler returned an output that does not fit '${m.type}'`,
-      );
-    // Outputs are stored and handed to dependents as JSON: normalize once, and bound the size.
-    const text = JSON.stringify(output.data ?? null);
-    const outputBytes = utf8Bytes(text);
-    if (outputBytes > LIMITS.outputBytes) {
-      throw new NonRetryableError(
-        "step.output_too_large",
-        `outputs are limited to ${LIMITS.outputBytes} bytes; write an artifact instead`,
-      );
-    }
+    const raw = await runUntilSettled(job, context, env, begun.tenantId, controller);
+    const { text, outputBytes } = outputJson(job, raw, m.type);
     // Spawned steps go to the run as asked for: it resolves them against the catalog.
     const spawn = record.spawned;
     // Lineage: each artifact names the input it was built from.
@@ -224,6 +192,53 @@ async function execute(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The job's result, or the reason the attempt was aborted (its timeout, or the run stopping it). */
+function runUntilSettled(
+  job: JobDefinition,
+  context: JobContext<unknown>,
+  env: Env,
+  tenantId: string,
+  controller: AbortController,
+): Promise<unknown> {
+  // A job that declares its dependency runs through that dependency's breaker: a retryable
+  // failure counts against it, and while it is open the step is held instead of attempted.
+  const work = job.dependency
+    ? throughBreaker(
+        {
+          env,
+          dependency: job.dependency,
+          tenantId,
+          signal: controller.signal,
+          isFailure: (err) => toErrorShape(err).retryable,
+        },
+        () => job.run(context),
+      )
+    : job.run(context);
+  return Promise.race([
+    work,
+    new Promise<never>((_, reject) =>
+      controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true }),
+    ),
+  ]);
+}
+
+/** The handler's output as the JSON text that is stored, checked against its declaration and size limit. */
+function outputJson(job: JobDefinition, raw: unknown, type: string): { text: string; outputBytes: number } {
+  const output = job.output.safeParse(raw);
+  if (!output.success)
+    throw new NonRetryableError("step.invalid_output", `the handler returned an output that does not fit '${type}'`);
+  // Outputs are stored and handed to dependents as JSON: normalize once, and bound the size.
+  const text = JSON.stringify(output.data ?? null);
+  const outputBytes = utf8Bytes(text);
+  if (outputBytes > LIMITS.outputBytes) {
+    throw new NonRetryableError(
+      "step.output_too_large",
+      `outputs are limited to ${LIMITS.outputBytes} bytes; write an artifact instead`,
+    );
+  }
+  return { text, outputBytes };
 }
 
 /** The queue gave up on a message: tell the run, whose retry policy decides what happens. */

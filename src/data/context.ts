@@ -6,6 +6,7 @@ import type { RunStub } from "../control/run/stub";
 import type { Env } from "../env";
 import { AppError, NonRetryableError } from "../errors";
 import { PROVIDER_FAILURES, providerDependency, providerFor } from "./agents/providers";
+import type { Completion, CompletionRequest } from "./agents/providers";
 import { throughBreaker } from "./breakers/gate";
 import type { JobContext } from "./job";
 import { AttemptMeter } from "./meter";
@@ -74,31 +75,7 @@ export function createJobContext(
       spawned.push(...steps);
     },
     ai: {
-      complete: async (request) => {
-        const provider = providerFor(env);
-        const dependency = providerDependency(env, request.model);
-        const call = () => provider.complete({ ...request, signal: controller.signal });
-        const completion = dependency
-          ? await throughBreaker(
-              {
-                env,
-                dependency,
-                tenantId: begun.tenantId,
-                signal: controller.signal,
-                isFailure: (err) => err instanceof AppError && PROVIDER_FAILURES.has(err.code),
-              },
-              call,
-            )
-          : await call();
-        context.meter({ tokensIn: completion.tokensIn, tokensOut: completion.tokensOut, model: completion.model });
-        context.log("model call", {
-          provider: provider.name,
-          model: completion.model,
-          tokensIn: completion.tokensIn,
-          tokensOut: completion.tokensOut,
-        });
-        return completion;
-      },
+      complete: (request) => completeModelCall(env, begun.tenantId, controller, request, context),
     },
   };
 
@@ -114,4 +91,40 @@ export function createJobContext(
     }),
   };
   return { context, record };
+}
+
+/**
+ * One model call for a job: through the provider's breaker when it declares a dependency, and
+ * metered and logged on the attempt's context.
+ */
+async function completeModelCall(
+  env: Env,
+  tenantId: string,
+  controller: AbortController,
+  request: Omit<CompletionRequest, "signal">,
+  context: JobContext<unknown>,
+): Promise<Completion> {
+  const provider = providerFor(env);
+  const dependency = providerDependency(env, request.model);
+  const call = () => provider.complete({ ...request, signal: controller.signal });
+  const completion = dependency
+    ? await throughBreaker(
+        {
+          env,
+          dependency,
+          tenantId,
+          signal: controller.signal,
+          isFailure: (err) => err instanceof AppError && PROVIDER_FAILURES.has(err.code),
+        },
+        call,
+      )
+    : await call();
+  context.meter({ tokensIn: completion.tokensIn, tokensOut: completion.tokensOut, model: completion.model });
+  context.log("model call", {
+    provider: provider.name,
+    model: completion.model,
+    tokensIn: completion.tokensIn,
+    tokensOut: completion.tokensOut,
+  });
+  return completion;
 }

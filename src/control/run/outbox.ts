@@ -57,14 +57,7 @@ export async function sendOutbox(
   const run = store.existingRun();
   const ids = { tenantId, runId: run.id, traceId: run.trace_id };
 
-  const byPool = new Map<PoolName, OutboxRow[]>();
-  const tenantRows: OutboxRow[] = [];
-  const webhookRows: OutboxRow[] = [];
-  for (const row of rows) {
-    if (row.kind === "tenant") tenantRows.push(row);
-    else if (row.kind === "webhook") webhookRows.push(row);
-    else if (row.pool) byPool.set(row.pool, [...(byPool.get(row.pool) ?? []), row]);
-  }
+  const { byPool, tenantRows, webhookRows } = byDestination(rows);
 
   const webhooksDue = store.timerDueAt("outbox", "webhooks") ?? 0;
   if (webhookRows.length > 0 && webhooksDue > now && webhookRows.length < WEBHOOK_BATCH_EVENTS) {
@@ -88,19 +81,7 @@ export async function sendOutbox(
 
   for (const [pool, poolRows] of byPool) {
     const messages = poolRows.map((r) => JSON.parse(r.body) as StepMessage);
-    const queue = queueFor(env, pool, run.id);
-    let sent = 0;
-    let error: unknown = null;
-    if (queue) ({ sent, error } = await sendChunked(queue, messages));
-    else {
-      // The external pool has no queue: its object keeps what waits for a worker.
-      try {
-        await env.POOL.getByName(pool).offer(messages);
-        sent = messages.length;
-      } catch (err) {
-        error = err;
-      }
-    }
+    const { sent, error } = await dispatch(env, pool, run.id, messages);
     pass.sent.push(...poolRows.slice(0, sent).map((r) => r.id));
     if (error !== null) {
       logError("outbox.dispatch_failed", { ...ids, pool, count: poolRows.length - sent, error: String(error) });
@@ -124,6 +105,42 @@ export async function sendOutbox(
     }
   }
   return pass;
+}
+
+/** The outbox's rows by where they go: step dispatches per pool, tenant status, webhook events. */
+function byDestination(rows: OutboxRow[]) {
+  const byPool = new Map<PoolName, OutboxRow[]>();
+  const tenantRows: OutboxRow[] = [];
+  const webhookRows: OutboxRow[] = [];
+  for (const row of rows) {
+    if (row.kind === "tenant") tenantRows.push(row);
+    else if (row.kind === "webhook") webhookRows.push(row);
+    else if (row.pool) byPool.set(row.pool, [...(byPool.get(row.pool) ?? []), row]);
+  }
+  return { byPool, tenantRows, webhookRows };
+}
+
+/** Step messages to their pool: how many went out, in order, and the error that stopped the rest. */
+async function dispatch(
+  env: Env,
+  pool: PoolName,
+  runId: string,
+  messages: StepMessage[],
+): Promise<{ sent: number; error: unknown }> {
+  const queue = queueFor(env, pool, runId);
+  let sent = 0;
+  let error: unknown = null;
+  if (queue) ({ sent, error } = await sendChunked(queue, messages));
+  else {
+    // The external pool has no queue: its object keeps what waits for a worker.
+    try {
+      await env.POOL.getByName(pool).offer(messages);
+      sent = messages.length;
+    } catch (err) {
+      error = err;
+    }
+  }
+  return { sent, error };
 }
 
 /** What the sender needs of its object: a pass's consequences are transactions of the object's own. */

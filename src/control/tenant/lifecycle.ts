@@ -127,8 +127,16 @@ export class Lifecycle {
     counts.runsBackfilled = backfill.nudged;
     let more = backfill.more;
 
+    if (await this.expireRuns(now, counts)) more = true;
+    if (await this.sweepUnpublished(now, counts)) more = true;
+    if (await this.expireVersions(now, counts)) more = true;
+    return { ...counts, more };
+  }
+
+  /** Runs past their retention: deleted with what they alone hold; `true` when some were left. */
+  private async expireRuns(now: number, counts: SweepCounts): Promise<boolean> {
     const expired = await this.dueRuns("expires_at", "run_index_expires", now);
-    more ||= expired.more;
+    let more = expired.more;
     for (const [run_id, checks] of expired.runs) {
       if (checks.deliveryPending) {
         this.sql.exec("UPDATE run_index SET expires_at = ? WHERE run_id = ?", now + DEFER_MS, run_id);
@@ -143,9 +151,13 @@ export class Lifecycle {
       this.sql.exec("DELETE FROM run_index WHERE run_id = ?", run_id);
       counts.runsExpired++;
     }
+    return more;
+  }
 
+  /** Runs whose unpublished artifacts are due: those deleted, the published kept; `true` when some were left. */
+  private async sweepUnpublished(now: number, counts: SweepCounts): Promise<boolean> {
     const unpublished = await this.dueRuns("unpublished_due", "run_index_unpublished_due", now);
-    more ||= unpublished.more;
+    let more = unpublished.more;
     for (const [run_id, checks] of unpublished.runs) {
       // A retry still running carries this run's succeeded steps' artifacts by key: they wait for it.
       if (checks.deliveryPending || (await this.retryRunning(run_id))) {
@@ -165,7 +177,11 @@ export class Lifecycle {
       );
       counts.unpublishedSwept++;
     }
+    return more;
+  }
 
+  /** Project artifact versions past their retention; `true` when due versions were left for the next pass. */
+  private async expireVersions(now: number, counts: SweepCounts): Promise<boolean> {
     const versions = all<{ project: string; name: string; version: number; r2_key: string; size: number }>(
       this.sql,
       `SELECT project, name, version, r2_key, size FROM artifact_version INDEXED BY artifact_version_expires
@@ -173,7 +189,7 @@ export class Lifecycle {
       now,
       SWEEP_BATCH + 1,
     );
-    more ||= versions.length > SWEEP_BATCH;
+    const more = versions.length > SWEEP_BATCH;
     const owners = [...new Set(versions.slice(0, SWEEP_BATCH).flatMap((v) => runOfKey(v.r2_key) ?? []))];
     const ownerChecks = owners.length > 0 ? await this.home(owners) : {};
     for (const v of versions.slice(0, SWEEP_BATCH)) {
@@ -216,7 +232,7 @@ export class Lifecycle {
       );
       counts.versionsExpired++;
     }
-    return { ...counts, more };
+    return more;
   }
 
   /** A batch of runs whose `column` deadline has come, with home's checks of each (one call). */

@@ -70,13 +70,23 @@ export function tsconfigJson(extra: Record<string, unknown> = {}): string {
 }
 
 export function serviceSource(plan: ServicePlan): FileMap {
-  const collections = plan.resources.map((r) => JSON.stringify(r.plural)).join(", ");
-  const first = must(plan.resources[0], "the plan's first resource (MicroserviceInput requires one)");
   return {
     "package.json": packageJson(plan, { start: "node dist/src/server.js", tests: ["app"] }),
     "tsconfig.json": tsconfigJson(),
     ".gitignore": "node_modules/\ndist/\n",
-    "src/app.ts": `import { randomUUID } from "node:crypto";
+    "src/app.ts": serviceApp(plan),
+    "src/server.ts": SERVER_TS,
+    "test/app.test.ts": serviceAppTest(plan),
+  };
+}
+
+/**
+ * The service: its name and collections from the plan, then fixed sections (the server and its
+ * store, the router, the body and response helpers).
+ */
+function serviceApp(plan: ServicePlan): string {
+  const collections = plan.resources.map((r) => JSON.stringify(r.plural)).join(", ");
+  return `import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 
 export const SERVICE_NAME = ${JSON.stringify(plan.name)};
@@ -97,7 +107,11 @@ class HttpError extends Error {
   }
 }
 
-/** The service as a node:http server; call listen() on it. */
+${APP_SERVER}${APP_ROUTER}${APP_HELPERS}`;
+}
+
+/** The node:http server over one in-memory store per collection. */
+const APP_SERVER = `/** The service as a node:http server; call listen() on it. */
 export function createApp(): Server {
   const store: Store = new Map(COLLECTIONS.map((name) => [name, new Map<string, Entity>()]));
   return createServer((req, res) => {
@@ -108,7 +122,10 @@ export function createApp(): Server {
   });
 }
 
-async function handle(store: Store, req: IncomingMessage, res: ServerResponse): Promise<void> {
+`;
+
+/** Routes /healthz and /v1/{collection}[/{id}] to the store. */
+const APP_ROUTER = `async function handle(store: Store, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "http://localhost");
   if (req.method === "GET" && url.pathname === "/healthz") {
     return send(res, 200, { status: "ok", service: SERVICE_NAME });
@@ -138,7 +155,10 @@ async function handle(store: Store, req: IncomingMessage, res: ServerResponse): 
   throw new HttpError(405, "method_not_allowed", "Method not allowed");
 }
 
-async function readJsonObject(req: IncomingMessage): Promise<Record<string, unknown>> {
+`;
+
+/** Bounded JSON bodies in, JSON and problem+json out. */
+const APP_HELPERS = `async function readJsonObject(req: IncomingMessage): Promise<Record<string, unknown>> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -166,15 +186,20 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   const type = status >= 400 ? "application/problem+json" : "application/json";
   res.writeHead(status, { "content-type": type }).end(JSON.stringify(body));
 }
-`,
-    "src/server.ts": `import { createApp, SERVICE_NAME } from "./app.js";
+`;
+
+const SERVER_TS = `import { createApp, SERVICE_NAME } from "./app.js";
 
 const port = Number(process.env.PORT ?? 3000);
 createApp().listen(port, () => {
   console.log(JSON.stringify({ msg: "listening", service: SERVICE_NAME, port }));
 });
-`,
-    "test/app.test.ts": `import assert from "node:assert/strict";
+`;
+
+/** node:test tests that start the service and exercise the plan's first resource. */
+function serviceAppTest(plan: ServicePlan): string {
+  const first = must(plan.resources[0], "the plan's first resource (MicroserviceInput requires one)");
+  return `import assert from "node:assert/strict";
 import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { createApp } from "../src/app.js";
@@ -224,6 +249,5 @@ test("bad input gets a problem, not a crash", async () => {
   assert.equal(((await res.json()) as { code: string }).code, "malformed_json");
   assert.equal((await fetch(base + "/v1/unknown")).status, 404);
 });
-`,
-  };
+`;
 }
