@@ -32,23 +32,19 @@ import type {
   ScanSettings,
 } from "../schema/scanning.ts";
 import type { RunStatus } from "../schema/vocabulary.ts";
-import type { z } from "@hono/zod-openapi";
 import type {
-  CreateScheduleBody,
-  CreateTriggerBody,
+  CreateScheduleInput,
+  CreateTriggerInput,
   EventAccepted,
   ScheduleView,
   TriggerView,
   UpdateScheduleBody,
 } from "../schema/automation.ts";
 import type { SecretView } from "../schema/secrets.ts";
-import type { deliverAzurePipeline, deliverGit } from "../schema/jobs/delivery.ts";
+import type { GitDelivery, PipelineDelivery } from "../schema/jobs/delivery.ts";
 
 export type { SecretView };
-/** The output of a `deliver.git` step: where the repository landed (remote, branch, commit, pull request). */
-export type GitDelivery = z.infer<typeof deliverGit.output>;
-/** The output of a `deliver.azure-pipeline` step: the pipeline and the build it queued. */
-export type PipelineDelivery = z.infer<typeof deliverAzurePipeline.output>;
+export type { GitDelivery, PipelineDelivery };
 import type { RetentionPolicy, RetentionSettings } from "../schema/retention.ts";
 import type { PurgeAudit, PurgeProgress, PurgeTenantBody } from "../schema/tenants.ts";
 
@@ -202,10 +198,12 @@ export class FactoryClient {
     return this.json("PUT", `/v1/secrets/${enc(name)}`, { value });
   }
 
+  /** The tenant's secrets: names and times, never a value. */
   async listSecrets(): Promise<SecretView[]> {
     return (await this.json<{ items: SecretView[] }>("GET", "/v1/secrets")).items;
   }
 
+  /** Deletes a tenant secret; a run that references it fails its step with `secret.not_found`. */
   async deleteSecret(name: string): Promise<void> {
     await this.request("DELETE", `/v1/secrets/${enc(name)}`);
   }
@@ -432,16 +430,19 @@ export class FactoryClient {
   }
 
   // Schedules, events and triggers (docs/schedules-and-triggers.md).
-  createSchedule(body: z.input<typeof CreateScheduleBody>): Promise<ScheduleView> {
+  /** Creates a schedule: cron in a time zone, `every` or once `at`; each fire starts one run. */
+  createSchedule(body: CreateScheduleInput): Promise<ScheduleView> {
     return this.json("POST", "/v1/schedules", body);
   }
 
+  /** The tenant's schedules, a page at a time (`nextCursor` for the next). */
   listSchedules(
     query: { cursor?: string; limit?: number } = {},
   ): Promise<{ items: ScheduleView[]; nextCursor: string | null }> {
     return this.json("GET", `/v1/schedules${qs(query)}`);
   }
 
+  /** One schedule, with its next 5 fire times and its last 10 fires and their runs. */
   getSchedule(id: string): Promise<ScheduleView> {
     return this.json("GET", `/v1/schedules/${enc(id)}`);
   }
@@ -451,6 +452,7 @@ export class FactoryClient {
     return this.json("PATCH", `/v1/schedules/${enc(id)}`, patch);
   }
 
+  /** Deletes a schedule; runs it started are not touched. */
   async deleteSchedule(id: string): Promise<void> {
     await this.request("DELETE", `/v1/schedules/${enc(id)}`);
   }
@@ -465,16 +467,19 @@ export class FactoryClient {
     return this.json("POST", "/v1/events", event);
   }
 
-  createTrigger(body: z.input<typeof CreateTriggerBody>): Promise<TriggerView> {
+  /** Creates a trigger: an event of its type whose data matches starts one run. */
+  createTrigger(body: CreateTriggerInput): Promise<TriggerView> {
     return this.json("POST", "/v1/triggers", body);
   }
 
+  /** The tenant's triggers, a page at a time. */
   listTriggers(
     query: { cursor?: string; limit?: number } = {},
   ): Promise<{ items: TriggerView[]; nextCursor: string | null }> {
     return this.json("GET", `/v1/triggers${qs(query)}`);
   }
 
+  /** Deletes a trigger; events already sent keep the runs they started. */
   async deleteTrigger(id: string): Promise<void> {
     await this.request("DELETE", `/v1/triggers/${enc(id)}`);
   }

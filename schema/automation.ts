@@ -68,6 +68,8 @@ export const CreateScheduleBody = z
   .refine(oneOfBlueprintOrSteps.check, oneOfBlueprintOrSteps.message)
   .openapi("CreateScheduleBody");
 export type CreateScheduleBody = z.infer<typeof CreateScheduleBody>;
+/** What a caller may send to create a schedule (defaults filled in by the API). */
+export type CreateScheduleInput = z.input<typeof CreateScheduleBody>;
 
 export const UpdateScheduleBody = z
   .object({
@@ -191,6 +193,8 @@ export const CreateTriggerBody = z
       'the run to start for each matching event; `input` values `{"$event": "data.branch"}` take the event\'s',
   });
 export type CreateTriggerBody = z.infer<typeof CreateTriggerBody>;
+/** What a caller may send to create a trigger (defaults filled in by the API). */
+export type CreateTriggerInput = z.input<typeof CreateTriggerBody>;
 
 export const TriggerView = z
   .object({

@@ -89,3 +89,8 @@ export const deliverAzurePipeline = declareJob({
     build: Link.extend({ result: z.string().nullable() }),
   }),
 });
+
+/** The output of a `deliver.git` step: where the repository landed (remote, branch, commit, pull request). */
+export type GitDelivery = z.infer<typeof deliverGit.output>;
+/** The output of a `deliver.azure-pipeline` step: the pipeline and the build it queued. */
+export type PipelineDelivery = z.infer<typeof deliverAzurePipeline.output>;

@@ -88,6 +88,7 @@ for (const decision of ["approve", "reject"] as const) {
 gates.openapi(
   createRoute({
     method: "get",
+    operationId: "getDecisionLinks",
     path: "/{id}/steps/{stepId}/links",
     summary: "Signed single-use decision links for a waiting approval gate (scope approvals:grant)",
     description:

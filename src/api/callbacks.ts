@@ -19,8 +19,10 @@ export const callbacks = newApi();
 callbacks.openapi(
   createRoute({
     method: "post",
+    operationId: "completeCallback",
     path: "/{token}",
     summary: "Complete a waiting signal step through its callback URL (no API key)",
+    security: [], // the URL's signed token is its credential
     request: {
       params: z.object({
         token: z

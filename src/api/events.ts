@@ -27,6 +27,7 @@ export const events = newApi();
 events.openapi(
   createRoute({
     method: "post",
+    operationId: "sendEvent",
     path: "/",
     summary: "Send an event: starts one run per matching trigger; the same id within 24 h starts nothing more",
     security,
@@ -49,6 +50,7 @@ export const triggers = newApi();
 triggers.openapi(
   createRoute({
     method: "post",
+    operationId: "createTrigger",
     path: "/",
     summary: "Create a trigger: the run to start for each event of a type that matches",
     security,
@@ -87,6 +89,7 @@ triggers.openapi(
 triggers.openapi(
   createRoute({
     method: "get",
+    operationId: "listTriggers",
     path: "/",
     summary: "List the tenant's triggers, oldest first",
     security,
@@ -105,6 +108,7 @@ triggers.openapi(
 triggers.openapi(
   createRoute({
     method: "delete",
+    operationId: "deleteTrigger",
     path: "/{id}",
     summary: "Delete a trigger (the runs it started stay)",
     security,

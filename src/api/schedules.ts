@@ -49,6 +49,7 @@ export const schedules = newApi();
 schedules.openapi(
   createRoute({
     method: "post",
+    operationId: "createSchedule",
     path: "/",
     summary: "Create a schedule that starts a run at each fire time (cron in a time zone, every duration, or once at)",
     security,
@@ -86,6 +87,7 @@ schedules.openapi(
 schedules.openapi(
   createRoute({
     method: "get",
+    operationId: "listSchedules",
     path: "/",
     summary: "List the tenant's schedules, oldest first, with their next fire times",
     security,
@@ -104,6 +106,7 @@ schedules.openapi(
 schedules.openapi(
   createRoute({
     method: "get",
+    operationId: "getSchedule",
     path: "/{id}",
     summary: "A schedule: its next 5 fire times and its last 10 fires with their runs",
     security,
@@ -119,6 +122,7 @@ schedules.openapi(
 schedules.openapi(
   createRoute({
     method: "patch",
+    operationId: "updateSchedule",
     path: "/{id}",
     summary: "Change a schedule: pause or resume it, its spec, overlap, catch-up or input",
     security,
@@ -141,6 +145,7 @@ schedules.openapi(
 schedules.openapi(
   createRoute({
     method: "delete",
+    operationId: "deleteSchedule",
     path: "/{id}",
     summary: "Delete a schedule (the runs it started stay)",
     security,
@@ -157,6 +162,7 @@ schedules.openapi(
 schedules.openapi(
   createRoute({
     method: "post",
+    operationId: "fireSchedule",
     path: "/{id}/trigger",
     summary: "Fire a schedule now (also a paused one); the run starts as at any fire",
     security,

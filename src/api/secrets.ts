@@ -34,6 +34,7 @@ export const secrets = newApi();
 secrets.openapi(
   createRoute({
     method: "put",
+    operationId: "putSecret",
     path: "/{name}",
     summary: "Create or replace a secret; its value is never shown again",
     security,
@@ -63,6 +64,7 @@ secrets.openapi(
 secrets.openapi(
   createRoute({
     method: "get",
+    operationId: "listSecrets",
     path: "/",
     summary: "The tenant's secrets: names and times, never values",
     security,
@@ -77,6 +79,7 @@ secrets.openapi(
 secrets.openapi(
   createRoute({
     method: "delete",
+    operationId: "deleteSecret",
     path: "/{name}",
     summary: "Delete a secret; runs that reference it fail when their step begins",
     security,

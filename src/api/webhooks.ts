@@ -12,8 +12,8 @@ import {
 } from "../../schema/webhooks";
 import type { Env } from "../env";
 import { AppError } from "../errors";
-import { urlGuard } from "../webhooks/config";
-import { guardUrl } from "../webhooks/guard";
+import { urlGuard } from "../outbound/guard";
+import { guardUrl } from "../outbound/guard";
 import { WEBHOOK_ID } from "../../schema/ids";
 import { JSON_BODY, json, newApi, problemResponses, TENANT_CALL } from "./common";
 

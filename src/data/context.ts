@@ -10,8 +10,8 @@ import type { Completion, CompletionRequest } from "./agents/providers";
 import { throughBreaker } from "./breakers/gate";
 import type { JobContext } from "./job";
 import { AttemptMeter } from "./meter";
-import { urlGuard } from "../webhooks/config";
-import { guardUrl } from "../webhooks/guard";
+import { urlGuard } from "../outbound/guard";
+import { guardUrl } from "../outbound/guard";
 import type { Artifact, BeginResult, ReportCommon, SpawnStep } from "../../schema/run";
 
 const MAX_LOG_LINES = 50;

@@ -2,11 +2,9 @@
 
 /** The webhooks queue and its dead-letter queue (whose messages get the same handling). */
 export const WEBHOOK_QUEUES = ["factory-webhooks", "factory-webhooks-dlq"] as const;
-import { isProduction, numberVar, type Env } from "../env";
+import { numberVar, type Env } from "../env";
 import type { DeliveryPolicy } from "../../schema/webhooks";
-import type { OutboundGuard } from "./guard";
 import { parseSchedule } from "./policy";
-import { DEFAULT_DOH_URL } from "./resolve";
 
 export function attemptTimeoutMs(env: Env): number {
   return numberVar(env.WEBHOOK_TIMEOUT_MS, 10_000);
@@ -24,9 +22,3 @@ export function deliveryPolicy(env: Env): DeliveryPolicy {
     inFlightMs: numberVar(env.WEBHOOK_IN_FLIGHT_MS, attemptTimeoutMs(env) + 30_000),
   };
 }
-
-/** Plain http to loopback is for local receivers only, never in production; names resolve over DoH. */
-export const urlGuard = (env: Env): OutboundGuard => ({
-  policy: { allowLoopbackHttp: !isProduction(env) },
-  dohUrl: env.DOH_URL || DEFAULT_DOH_URL,
-});

@@ -6,7 +6,8 @@
 import { WebhookMessage } from "../../schema/webhooks";
 import type { Env } from "../env";
 import type { DeliveryTask } from "../../schema/webhooks";
-import { attemptTimeoutMs, urlGuard } from "./config";
+import { urlGuard } from "../outbound/guard";
+import { attemptTimeoutMs } from "./config";
 import { attemptDelivery } from "./deliver";
 import { withDecisionLinks } from "./links";
 import { logError } from "../lib/log";

@@ -1,6 +1,6 @@
 /** One HTTP attempt of a webhook delivery: signed, bounded in time and size, no redirects. */
 import type { AttemptResult, DeliveryTask } from "../../schema/webhooks";
-import { guardUrl, type OutboundGuard } from "./guard";
+import { guardUrl, type OutboundGuard } from "../outbound/guard";
 import { parseRetryAfter } from "../lib/retry-after";
 import { signatureHeaders } from "./sign";
 import { toHex } from "../lib/crypto";

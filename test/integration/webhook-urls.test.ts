@@ -8,7 +8,7 @@ import { reset } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { attemptDelivery } from "../../src/webhooks/deliver";
-import { resolvePublicName } from "../../src/webhooks/resolve";
+import { resolvePublicName } from "../../src/outbound/resolve";
 import { api } from "../support/api";
 import { FINDINGS, type Row } from "../support/ssrf-findings";
 

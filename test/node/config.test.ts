@@ -59,8 +59,9 @@ describe("wrangler.toml agrees with the pool registry", () => {
     for (const p of config.queues.producers) expect(declared, p.queue).toContain(p.queue);
   });
 
-  it("binds all six Durable Objects (Breaker, Directory, Pool, Run, Secrets, Tenant) with a SQLite migration, and R2", () => {
+  it("binds all seven Durable Objects (Automation, Breaker, Directory, Pool, Run, Secrets, Tenant) with a SQLite migration, and R2", () => {
     expect(config.durable_objects.bindings.map((b) => b.class_name).sort()).toEqual([
+      "AutomationObject",
       "BreakerObject",
       "DirectoryObject",
       "PoolObject",
@@ -69,6 +70,7 @@ describe("wrangler.toml agrees with the pool registry", () => {
       "TenantObject",
     ]);
     expect(config.migrations.flatMap((m) => m.new_sqlite_classes ?? []).sort()).toEqual([
+      "AutomationObject",
       "BreakerObject",
       "DirectoryObject",
       "PoolObject",

@@ -32,5 +32,6 @@ it("names every operation with a unique camelCase operationId, and says which ar
     "GET /healthz",
     "GET /v1/decisions/{token}",
     "POST /v1/decisions/{token}",
+    "POST /v1/callbacks/{token}",
   ]);
 });

@@ -7,8 +7,8 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { guardUrl } from "../../src/webhooks/guard";
-import { checkWebhookUrl, isPublicAddress } from "../../src/webhooks/ssrf";
+import { guardUrl } from "../../src/outbound/guard";
+import { checkWebhookUrl, isPublicAddress } from "../../src/outbound/ssrf";
 import { DNS, FINDINGS, INSPECT, type Outcome, type Row } from "../support/ssrf-findings";
 
 const production = { allowLoopbackHttp: false };

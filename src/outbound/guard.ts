@@ -1,5 +1,6 @@
 /** The whole SSRF guard: the pure check (ssrf.ts), then resolution of names (resolve.ts). */
-import { resolvePublicName } from "./resolve";
+import { isProduction, type Env } from "../env";
+import { DEFAULT_DOH_URL, resolvePublicName } from "./resolve";
 import { checkWebhookUrl, type UrlPolicy } from "./ssrf";
 
 export interface OutboundGuard {
@@ -20,3 +21,9 @@ export async function guardUrl(raw: string, guard: OutboundGuard): Promise<Guard
   }
   return { ok: true, url: check.url };
 }
+
+/** Plain http to loopback is for local receivers only, never in production; names resolve over DoH. */
+export const urlGuard = (env: Env): OutboundGuard => ({
+  policy: { allowLoopbackHttp: !isProduction(env) },
+  dohUrl: env.DOH_URL || DEFAULT_DOH_URL,
+});
