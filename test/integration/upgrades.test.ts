@@ -10,10 +10,12 @@ import { abortAllDurableObjects, reset, runDurableObjectAlarm, runInDurableObjec
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { archiveKey } from "../../src/artifacts/keys";
+import { MIGRATIONS as AUTOMATION_MIGRATIONS } from "../../src/control/automation/object";
 import { MIGRATIONS as BREAKER_MIGRATIONS } from "../../src/control/breakers/object";
 import { MIGRATIONS as DIRECTORY_MIGRATIONS } from "../../src/control/directory/object";
 import { MIGRATIONS as POOL_MIGRATIONS } from "../../src/control/pool/object";
 import { RUN_MIGRATIONS } from "../../src/control/run/rows";
+import { MIGRATIONS as SECRETS_MIGRATIONS } from "../../src/control/secrets/object";
 import { migrate, type Migration } from "../../src/control/sqlite";
 import { TENANT_MIGRATIONS } from "../../src/control/tenant/object";
 import { decodeArchive } from "../../src/control/run/archive-format";
@@ -176,6 +178,8 @@ function runFixture(
       scanning: null,
       retention: null,
       tenant_shard: 0,
+      requested_by: null,
+      origin: null,
     },
     step: {
       ...step,
@@ -258,6 +262,8 @@ const CLASSES = [
   { binding: "POOL", migrations: POOL_MIGRATIONS },
   { binding: "DIRECTORY", migrations: DIRECTORY_MIGRATIONS },
   { binding: "BREAKER", migrations: BREAKER_MIGRATIONS },
+  { binding: "AUTOMATION", migrations: AUTOMATION_MIGRATIONS },
+  { binding: "SECRETS", migrations: SECRETS_MIGRATIONS },
 ] as const;
 
 /** Tables whose rows need particular values (a CHECK, or today's code reading them at start). */

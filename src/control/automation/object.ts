@@ -36,7 +36,8 @@ import { type RunBody, SCHEDULE_MIGRATION, ScheduleBook, type ScheduleRow } from
 import { TRIGGER_MIGRATION, TriggerBook } from "./triggers";
 
 /** v1: schedules, their fires and timers; v2: triggers and the events seen. */
-const MIGRATIONS: readonly Migration[] = [SCHEDULE_MIGRATION, TRIGGER_MIGRATION];
+/** Exported for the upgrade tests (test/integration/upgrades.test.ts). */
+export const MIGRATIONS: readonly Migration[] = [SCHEDULE_MIGRATION, TRIGGER_MIGRATION];
 import { nextFire, specProblem } from "./spec";
 
 /** A fire later than this is still on time (an alarm under load, a restart): beyond it, catchUp decides. */

@@ -9,7 +9,8 @@ import type { SealedSecret, SecretView } from "../../../schema/secrets";
 import type { Env } from "../../env";
 import { all, execIn, migrate, type Migration } from "../sqlite";
 
-const MIGRATIONS: readonly Migration[] = [
+/** Exported for the upgrade tests (test/integration/upgrades.test.ts). */
+export const MIGRATIONS: readonly Migration[] = [
   [
     `CREATE TABLE secret (name TEXT PRIMARY KEY, iv TEXT NOT NULL, ciphertext TEXT NOT NULL,
        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, last_used_at INTEGER)`,
