@@ -18,13 +18,14 @@ import {
 } from "../../schema/tenants";
 import { BudgetPolicy, BudgetReport } from "../../schema/budgets";
 import { RetentionPolicy, RetentionSettings, retentionTooShort } from "../../schema/retention";
-import { BREAKER_REGISTRY, BreakerConfig, BreakerList, BreakerView, DependencyName } from "../../schema/breakers";
 import { DEV_TENANT } from "../control/tenant/profile";
 import { EXTERNAL_POOLS } from "../../schema/pools";
 import { KEY_ID } from "../../schema/ids";
 import { composeMetrics } from "../control/metrics";
 import { AppError } from "../errors";
 import { newKeyId } from "../lib/crypto";
+import { BREAKER_REGISTRY } from "../../schema/breakers";
+import { breakerRoutes } from "./admin-breakers";
 import { keyCacheFor } from "./auth";
 import { type AppEnv, JSON_BODY, json, newApi, problemResponses, timeWindow, TOKEN_CALL } from "./common";
 
@@ -42,6 +43,7 @@ const TenantWithRuns = Tenant.extend({
 }).openapi("TenantWithRuns");
 
 export const admin = newApi();
+breakerRoutes(admin);
 
 // A change to a tenant's keys, status or limits made through this isolate is seen by its next
 // request at once; other isolates see it within KEY_CACHE_MS (src/api/key-cache.ts).
@@ -336,55 +338,6 @@ admin.openapi(
     const key = await c.env.TENANT.getByName(id).rotateKey(keyId, overlapMs);
     if (!key) throw new AppError("key.not_found");
     return c.json(key, 201);
-  },
-);
-
-const BreakerParam = z.object({
-  name: DependencyName.openapi({ param: { name: "name", in: "path" }, description: "URL-encoded" }),
-});
-
-admin.openapi(
-  createRoute({
-    method: "get",
-    operationId: "listBreakers",
-    path: "/breakers",
-    summary: "Every external dependency's circuit breaker: state, configuration, recent transitions",
-    security,
-    responses: { 200: json(BreakerList, "breakers"), ...problemResponses(...TOKEN_CALL) },
-  }),
-  async (c) => c.json({ items: await c.env.BREAKER.getByName(BREAKER_REGISTRY).list() }, 200),
-);
-
-admin.openapi(
-  createRoute({
-    method: "get",
-    operationId: "getBreaker",
-    path: "/breakers/{name}",
-    summary: "One dependency's circuit breaker (defaults for one never configured nor tripped)",
-    security,
-    request: { params: BreakerParam },
-    responses: { 200: json(BreakerView, "the breaker"), ...problemResponses(...TOKEN_CALL) },
-  }),
-  async (c) => c.json(await c.env.BREAKER.getByName(c.req.valid("param").name).view(), 200),
-);
-
-admin.openapi(
-  createRoute({
-    method: "put",
-    operationId: "configureBreaker",
-    path: "/breakers/{name}",
-    summary: "Configure a dependency's circuit breaker: thresholds, window, cool-down, jitter, probes",
-    security,
-    request: {
-      params: BreakerParam,
-      body: { required: true, content: { "application/json": { schema: BreakerConfig } } },
-    },
-    responses: { 200: json(BreakerView, "the breaker"), ...problemResponses(...TOKEN_CALL, ...JSON_BODY) },
-  }),
-  async (c) => {
-    const { name } = c.req.valid("param");
-    if (name === BREAKER_REGISTRY) throw new AppError("request.invalid", "That name is reserved.");
-    return c.json(await c.env.BREAKER.getByName(name).configure(c.req.valid("json")), 200);
   },
 );
 

@@ -55,10 +55,7 @@ export class TenantObject extends DurableObject<Env> {
     ctx.blockConcurrencyWhile(async () => {
       this.c.access.fresh = migrate(this.host.sql, TENANT_MIGRATIONS).created;
       await this.host.alarm.load();
-      // An object upgraded past retention has runs to backfill (archive-backfill.ts): its alarm does it.
-      const backfill = this.c.upkeep.lifecycle.backfillDue();
-      if (backfill !== null && (this.host.alarm.dueAt ?? Number.POSITIVE_INFINITY) > backfill)
-        await this.host.alarm.sync(backfill);
+      await this.c.upkeep.armBackfill();
     });
   }
 

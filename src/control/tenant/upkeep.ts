@@ -53,6 +53,13 @@ export class Upkeep {
     );
   }
 
+  /** An object upgraded past retention has runs to backfill (archive-backfill.ts): its alarm does it. */
+  async armBackfill(): Promise<void> {
+    const backfill = this.lifecycle.backfillDue();
+    if (backfill !== null && (this.host.alarm.dueAt ?? Number.POSITIVE_INFINITY) > backfill)
+      await this.host.alarm.sync(backfill);
+  }
+
   /** The earliest retention deadline, read once and then followed. */
   nextDue(): number | null {
     if (this.lifecycleDue === undefined) this.lifecycleDue = this.lifecycle.nextDue();
