@@ -58,25 +58,17 @@ export function signLink(secret: string, claims: LinkClaims): string {
 
 /** The claims of a token this runtime signed, or null for anything else (tampered, truncated, foreign). */
 export function readLink(secret: string, token: string): LinkClaims | null {
-  const [payload, sig, extra] = token.split(".");
-  if (!payload || !sig || extra !== undefined) return null;
-  const given = fromB64url(sig);
-  const raw = fromB64url(payload);
-  if (!given || !raw || !sameBytes(given, mac(secret, payload))) return null;
-  try {
-    const c = JSON.parse(new TextDecoder().decode(raw)) as Partial<LinkClaims>;
-    const ok =
-      typeof c.tenantId === "string" &&
-      typeof c.runId === "string" &&
-      typeof c.stepId === "string" &&
-      (c.decision === "approve" || c.decision === "reject") &&
-      typeof c.expiresAt === "number" &&
-      typeof c.linkId === "string" &&
-      (c.issuedTo === undefined || typeof c.issuedTo === "string");
-    return ok ? (c as LinkClaims) : null;
-  } catch {
-    return null;
-  }
+  const c = signedClaims<LinkClaims>(secret, token);
+  if (!c) return null;
+  const ok =
+    typeof c.tenantId === "string" &&
+    typeof c.runId === "string" &&
+    typeof c.stepId === "string" &&
+    (c.decision === "approve" || c.decision === "reject") &&
+    typeof c.expiresAt === "number" &&
+    typeof c.linkId === "string" &&
+    (c.issuedTo === undefined || typeof c.issuedTo === "string");
+  return ok ? (c as LinkClaims) : null;
 }
 
 const randomId = () => b64url(crypto.getRandomValues(new Uint8Array(12)));
@@ -102,21 +94,28 @@ export function callbackUrl(secret: string, base: string, claims: Omit<CallbackC
 
 /** The claims of a callback token this runtime signed, or null for anything else. */
 export function readCallback(secret: string, token: string): CallbackClaims | null {
+  const c = signedClaims<CallbackClaims>(secret, token);
+  if (!c) return null;
+  const ok =
+    c.kind === "callback" &&
+    typeof c.tenantId === "string" &&
+    typeof c.runId === "string" &&
+    typeof c.stepId === "string" &&
+    typeof c.name === "string" &&
+    typeof c.expiresAt === "number";
+  return ok ? (c as CallbackClaims) : null;
+}
+
+/** A token's claims when this runtime signed it (payload.mac, nothing more), unchecked in shape; else null. */
+function signedClaims<T>(secret: string, token: string): Partial<T> | null {
   const [payload, sig, extra] = token.split(".");
   if (!payload || !sig || extra !== undefined) return null;
   const given = fromB64url(sig);
   const raw = fromB64url(payload);
   if (!given || !raw || !sameBytes(given, mac(secret, payload))) return null;
   try {
-    const c = JSON.parse(new TextDecoder().decode(raw)) as Partial<CallbackClaims>;
-    const ok =
-      c.kind === "callback" &&
-      typeof c.tenantId === "string" &&
-      typeof c.runId === "string" &&
-      typeof c.stepId === "string" &&
-      typeof c.name === "string" &&
-      typeof c.expiresAt === "number";
-    return ok ? (c as CallbackClaims) : null;
+    const claims: unknown = JSON.parse(new TextDecoder().decode(raw));
+    return claims !== null && typeof claims === "object" ? (claims as Partial<T>) : null;
   } catch {
     return null;
   }
