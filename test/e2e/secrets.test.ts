@@ -99,7 +99,12 @@ describe("no planted secret on any surface", () => {
         project: "told",
         steps: [
           { id: "wait", type: "signal", input: { name: "deployed" } },
-          { id: "gate", type: "approval", input: { title: "Ship?", approvers: { allowRequester: true } }, dependsOn: ["wait"] },
+          {
+            id: "gate",
+            type: "approval",
+            input: { title: "Ship?", approvers: { allowRequester: true } },
+            dependsOn: ["wait"],
+          },
         ],
       },
     });

@@ -99,7 +99,12 @@ describe("secrets in text fields are redacted before the run stores them", () =>
       project: "p",
       steps: [
         { id: "wait", type: "signal", input: { name: "deployed" } },
-        { id: "gate", type: "approval", input: { title: "Ship?", approvers: { allowRequester: true } }, dependsOn: ["wait"] },
+        {
+          id: "gate",
+          type: "approval",
+          input: { title: "Ship?", approvers: { allowRequester: true } },
+          dependsOn: ["wait"],
+        },
       ],
     });
     const sent = await api(`/v1/runs/${run.id}/signals/deployed`, {

@@ -206,7 +206,12 @@ describe("expiry", () => {
     await setRetention(T, { projects: { rp: { unpublishedArtifactSeconds: 2 } } });
     const steps = [
       { id: "build", type: "system.secrets", input: { mode: "plain" } },
-      { id: "gate", type: "approval", input: { title: "Ship?", approvers: { allowRequester: true } }, dependsOn: ["build"] },
+      {
+        id: "gate",
+        type: "approval",
+        input: { title: "Ship?", approvers: { allowRequester: true } },
+        dependsOn: ["build"],
+      },
     ];
     const source = await createRun({ project: "rp", steps });
     const waiting = async (id: string) => {
