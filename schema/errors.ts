@@ -112,7 +112,8 @@ export const ERRORS = {
   "signal.too_large": { status: 413, retryable: false, title: "The signal's body is too large." },
   "signal.limit": {
     status: 429,
-    retryable: false,
+    // Room comes back as steps take their signals: a later try may be accepted.
+    retryable: true,
     title: "The run keeps as many signals for steps that do not wait yet as it may.",
   },
   "signal.unknown": { status: 404, retryable: false, title: "No step of this run can ever wait for this signal." },

@@ -97,6 +97,10 @@ describe("a breaker's failure rate counts every call", () => {
     expect(v.state).toBe("open");
     expect(v.transitions[0]).toMatchObject({ from: "closed", to: "open" });
     expect(v.transitions[0]!.reason).toMatch(/of \d+ calls failed/);
-    expect(outcome.held).toBeGreaterThan(CALLS / 2);
+    // The isolate reports at most once a second and the calls take about 1.5 s, so the breaker
+    // opens somewhere past the first second: a fifth held is a bound that holds on a loaded
+    // machine (a slower machine stretches the calls, which only holds more of them).
+    expect(outcome.held).toBeGreaterThan(CALLS / 5);
+    expect(outcome.ok + outcome.failed + outcome.held).toBe(CALLS);
   }, 60_000);
 });

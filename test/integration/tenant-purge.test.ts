@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { PurgeAudit, PurgeProgress } from "../../schema/tenants";
 import { runStub } from "../../src/control/run/stub";
 import { ADMIN_TOKEN, api, createRun, newTenantKey, waitForRun } from "../support/api";
+import { recordCalls } from "../support/calls";
 import { tablesIn } from "../support/storage";
 
 afterEach(() => reset());
@@ -118,7 +119,15 @@ describe("a key naming no tenant", () => {
   it("is refused and leaves no storage in the object it reached; the id can still be created", async () => {
     // A real key's shape, with a tenant id nobody created: any caller can invent these.
     const real = await newTenantKey("somebody");
-    const forged = real.replace("frk_somebody_", "frk_ghost_");
+    // A key of today's format carries a MAC over its tenant: the forgery is refused before any
+    // object is called (test/integration/key-mac.test.ts). The same key without its MAC has the
+    // format of a key made before KEY_MAC_KEY, which still reaches its tenant's object.
+    const macForged = real.replace("frk_somebody_", "frk_ghost_");
+    const calls = await recordCalls({ TENANT: env.TENANT }, async () => {
+      expect((await api("/v1/runs", { key: macForged })).status).toBe(401);
+    });
+    expect(calls).toEqual([]);
+    const forged = macForged.split("_").slice(0, 4).join("_");
     expect(forged).not.toBe(real);
     for (const path of ["/v1/runs", "/v1/usage"]) expect((await api(path, { key: forged })).status).toBe(401);
     const created = await api("/v1/runs", {
