@@ -71,8 +71,16 @@ describe("DELETE /v1/runs/{id}", () => {
       state.storage.sql.exec("UPDATE timer SET due_at = ? WHERE kind = 'archive'", Date.now() - 1);
     });
     await abortAllDurableObjects();
-    const [archived, deleted] = await Promise.all([runDurableObjectAlarm(env.RUN.getByName(run.id)), del(run.id)]);
+    const [archived, first] = await Promise.all([runDurableObjectAlarm(env.RUN.getByName(run.id)), del(run.id)]);
     expect(archived).toBe(true);
+    // A delete that meets the run still handing its last events to its tenant is told to try again
+    // (409 run.active, "try again shortly"); how often that happens depends on the machine's load.
+    let deleted = first;
+    for (let i = 0; deleted.status === 409 && i < 20; i++) {
+      expect(((await deleted.json()) as { code: string }).code).toBe("run.active");
+      await new Promise((r) => setTimeout(r, 50));
+      deleted = await del(run.id);
+    }
     expect(deleted.status).toBe(204);
     expect(await keysOf(run.id)).toEqual([]);
     expect(await tablesOf(run.id)).toEqual([]);
