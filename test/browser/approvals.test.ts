@@ -109,11 +109,28 @@ describe("approvals in the dashboard", () => {
     await checkPage(page, "run (waiting gate)");
 
     await gate.getByLabel("Comment on approval").fill("ship it");
+    // Everything the live region says, in order: the run may finish (and say so) right after the decision.
+    await page.evaluate(() => {
+      const w = globalThis as unknown as {
+        announced: string[];
+        document: { getElementById(id: string): { textContent: string | null } | null };
+        MutationObserver: new (cb: () => void) => { observe(target: unknown, options: Record<string, boolean>): void };
+      };
+      w.announced = [];
+      const region = w.document.getElementById("announcer")!;
+      new w.MutationObserver(() => w.announced.push(region.textContent ?? "")).observe(region, {
+        childList: true,
+        characterData: true,
+        subtree: true,
+      });
+    });
     await gate.getByRole("button", { name: "Approve" }).click();
     // The card leaves with its button: focus goes to the heading, and the decision is read out.
     await expect
-      .poll(() => page.locator("#announcer").textContent(), { timeout: 15_000 })
-      .toBe("Approved: Publish gate-yes?");
+      .poll(() => page.evaluate(() => (globalThis as unknown as { announced: string[] }).announced), {
+        timeout: 15_000,
+      })
+      .toContain("Approved: Publish gate-yes?");
     expect((await active(page)).tag).toBe("H1");
     await page.locator('[data-testid="run-status"] [data-status="succeeded"]').waitFor({ timeout: 90_000 });
     const run = (await (await rt.fetch(`/v1/runs/${approved}`)).json()) as Run;
