@@ -1,3 +1,4 @@
+import { ciRetry, reporters } from "./test/support/flaky-reporter.ts";
 import { defineConfig } from "vitest/config";
 
 // Browser tests: Chromium (Debian's, driven by playwright-core) against a real `wrangler dev`.
@@ -7,6 +8,9 @@ export default defineConfig({
     include: ["test/browser/**/*.test.ts"],
     environment: "node",
     testTimeout: 180_000,
+    // Once more in CI only, and every test that needed it is named at the end (test/support/flaky-reporter.ts).
+    retry: ciRetry,
+    reporters,
     hookTimeout: 120_000,
     fileParallelism: false,
   },

@@ -1,3 +1,4 @@
+import { ciRetry, reporters } from "./test/support/flaky-reporter.ts";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { startDohServer } from "./test/e2e/support/doh.ts";
@@ -35,6 +36,9 @@ export default defineConfig(async () => {
     test: {
       include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"],
       testTimeout: 30_000,
+      // Once more in CI only, and every test that needed it is named at the end (test/support/flaky-reporter.ts).
+      retry: ciRetry,
+      reporters,
     },
   };
 });
