@@ -149,5 +149,40 @@ describe("kill -9 between the push and the pull request's answer", () => {
     expect(azure.pipelines).toHaveLength(1);
     expect(branches("contoso/platform/_git/crash-svc")).toHaveLength(1);
     expect(azure.violations).toEqual([]);
+
+    // The external ids are reachable from the pushed artifact's lineage: in the run's manifest
+    // and in the project's published version.
+    const delivered = [
+      {
+        stepId: "deliver",
+        remoteUrl: url,
+        branch: `factory/${id}`,
+        commitSha: pushed.commitSha,
+        pullRequest: { id: "1", url: `${apiUrl}/platform/_git/crash-svc/pullrequest/1` },
+        builds: [
+          {
+            stepId: "deliver-pipeline",
+            pipeline: { id: "1", url: `${apiUrl}/platform/_build/definition?definitionId=1` },
+            build: { id: "1", url: `${apiUrl}/platform/_build/results?buildId=1`, result: null },
+          },
+        ],
+      },
+    ];
+    type Listed = { items: { name: string; stepId?: string; lineage: { stepId: string; delivered?: unknown } }[] };
+    const manifest = (await (await rt.fetch(`/v1/runs/${id}/artifacts`)).json()) as Listed;
+    const zip = manifest.items.find((a) => a.stepId === "package");
+    expect(zip?.lineage.delivered).toEqual(delivered);
+    expect(manifest.items.filter((a) => a.lineage.delivered !== undefined)).toHaveLength(1);
+    for (let i = 0; ; i++) {
+      const versions = (await (await rt.fetch("/v1/projects/delivery-crash/artifacts")).json()) as Listed;
+      const version = versions.items.find((v) => v.name === zip?.name);
+      if (version) {
+        expect(version.lineage.delivered).toEqual(delivered);
+        break;
+      }
+      // The tenant publishes a succeeded run's artifacts from its final sync, which may still be settling.
+      if (i > 600) throw new Error(`the package was never published: ${JSON.stringify(versions)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   });
 });
