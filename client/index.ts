@@ -23,7 +23,13 @@ import type {
 import type { BudgetReport } from "../schema/budgets.ts";
 import type { Tenant, UpdateTenantBody } from "../schema/tenants.ts";
 import type { ApiErrorCode } from "../schema/errors.ts";
-import type { ArtifactDiff, ArtifactVersion, ArtifactVersionList } from "../schema/artifacts.ts";
+import type {
+  ArtifactDelivery,
+  ArtifactDiff,
+  ArtifactVersion,
+  ArtifactVersionList,
+  Lineage,
+} from "../schema/artifacts.ts";
 import type {
   AllowFingerprintBody,
   AllowedFingerprint,
@@ -45,6 +51,8 @@ import type { GitDelivery, PipelineDelivery } from "../schema/jobs/delivery.ts";
 
 export type { SecretView };
 export type { GitDelivery, PipelineDelivery };
+/** An artifact's lineage; `lineage.delivered` carries the delivery steps' external ids. */
+export type { ArtifactDelivery, Lineage };
 import type { RetentionPolicy, RetentionSettings } from "../schema/retention.ts";
 import type { PurgeAudit, PurgeProgress, PurgeTenantBody } from "../schema/tenants.ts";
 

@@ -5,6 +5,29 @@
  */
 import { z } from "@hono/zod-openapi";
 
+const ExternalLink = z.object({ id: z.string(), url: z.string() });
+
+/** Where a run's delivery steps put an artifact: a deliver.git step's ids, and the builds of what it pushed. */
+export const ArtifactDelivery = z
+  .object({
+    stepId: z.string().openapi({ description: "the deliver.git step that pushed this artifact" }),
+    remoteUrl: z.string(),
+    branch: z.string(),
+    commitSha: z.string(),
+    pullRequest: ExternalLink.nullable(),
+    builds: z
+      .array(
+        z.object({
+          stepId: z.string(),
+          pipeline: ExternalLink,
+          build: ExternalLink.extend({ result: z.string().nullable() }),
+        }),
+      )
+      .openapi({ description: "the deliver.azure-pipeline steps that built the pushed branch" }),
+  })
+  .openapi("ArtifactDelivery");
+export type ArtifactDelivery = z.infer<typeof ArtifactDelivery>;
+
 export const Lineage = z
   .object({
     runId: z.string(),
@@ -17,6 +40,9 @@ export const Lineage = z
     upstream: z
       .array(z.object({ name: z.string(), stepId: z.string(), sha256: z.string() }))
       .openapi({ description: "artifacts of the steps this one depended on, in the same run" }),
+    delivered: z.array(ArtifactDelivery).optional().openapi({
+      description: "where the run's succeeded delivery steps pushed this artifact (absent when none did)",
+    }),
   })
   .openapi("Lineage");
 export type Lineage = z.infer<typeof Lineage>;

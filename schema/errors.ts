@@ -215,6 +215,11 @@ export const ERRORS = {
 
   // Tenant secrets (docs/delivery.md).
   "secret.not_found": { status: 400, retryable: false, title: "A step references a secret the tenant does not hold." },
+  "secret.external_pool": {
+    status: 400,
+    retryable: false,
+    title: "A step on an external worker pool references a secret: secrets are opened only inside the runtime.",
+  },
   "secret.absent": { status: 404, retryable: false, title: "No such secret." },
   "secret.limit": { status: 409, retryable: false, title: "The tenant holds the most secrets it may (200)." },
   "secret.unconfigured": { status: 503, retryable: false, title: "SECRETS_KEY is not set: secrets cannot be stored." },

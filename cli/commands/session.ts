@@ -4,6 +4,7 @@ import { FactoryClient } from "@factory-runtime/client";
 import { DEFAULT_URL, devKey, saveConfig } from "../config.ts";
 import { type CommandGroup, UsageError } from "../context.ts";
 import { download } from "./artifacts.ts";
+import { deliverDemo } from "./demo-deliver.ts";
 import { watchToEnd } from "./runs.ts";
 
 export const login: CommandGroup = {
@@ -24,8 +25,8 @@ export const login: CommandGroup = {
 
 /** A microservice run against the local runtime, watched, then downloaded. */
 export const demo: CommandGroup = {
-  help: ["factory demo [--name NAME]"],
-  options: { name: { type: "string" } },
+  help: ["factory demo [--name NAME] [--deliver]   --deliver: push it to a local git http-backend and print the clone"],
+  options: { name: { type: "string" }, deliver: { type: "boolean", default: false } },
   commands: {
     "": async (ctx) => {
       const key = ctx.flag("key") ?? process.env.FACTORY_API_KEY ?? devKey();
@@ -33,6 +34,7 @@ export const demo: CommandGroup = {
       const url = ctx.flag("url") ?? process.env.FACTORY_URL ?? DEFAULT_URL;
       const c = new FactoryClient({ baseUrl: url, apiKey: key });
       const name = ctx.flag("name") ?? "demo-api";
+      if (ctx.flags.deliver) return deliverDemo(ctx, c, name);
       ctx.out.write(`Generating '${name}' with the microservice blueprint…\n`);
       const run = await c.createRun({ project: "demo", blueprint: "microservice", input: { name } });
       const code = await watchToEnd(ctx, c, run.id);

@@ -22,6 +22,7 @@ import type { RetentionSettings } from "../../schema/retention";
 import type { BudgetReport } from "../../schema/budgets";
 import type { EventType } from "../../schema/vocabulary";
 import type { ArtifactDiff, ArtifactVersionList } from "../../schema/artifacts";
+import type { SecretView } from "../../schema/secrets";
 import { SseParser } from "./sse";
 
 /** A run's last event is one of these; the live stream ends after it. */
@@ -129,6 +130,13 @@ export class Api {
     );
   budgets = () => this.json<BudgetReport>("GET", "/v1/budgets");
   retention = () => this.json<RetentionSettings>("GET", "/v1/retention");
+  /** The tenant's secrets: names and times, never values. Writing needs the secrets:manage scope. */
+  secrets = () => this.json<{ items: SecretView[] }>("GET", "/v1/secrets");
+  putSecret = (name: string, value: string) =>
+    this.json<SecretView>("PUT", `/v1/secrets/${encodeURIComponent(name)}`, { body: { value } });
+  deleteSecret = async (name: string) => {
+    await this.request("DELETE", `/v1/secrets/${encodeURIComponent(name)}`);
+  };
 
   /** An artifact's bytes, for a download through an object URL (a link could not send the key). */
   async artifactBlob(id: string, name: string): Promise<Blob> {

@@ -17,6 +17,7 @@ import { renderInsights } from "./views/insights";
 import { renderNewRun } from "./views/new-run";
 import { renderRun } from "./views/run";
 import { renderRuns } from "./views/runs";
+import { renderSecrets } from "./views/secrets";
 import { renderSignIn } from "./views/signin";
 import { renderVersions } from "./views/versions";
 import type { View } from "./views/view";
@@ -37,11 +38,13 @@ const ROUTES: Route[] = [
     view: renderVersions,
   },
   { pattern: /^#\/approvals$/, nav: "approvals", title: () => "Approvals", view: renderApprovals },
+  { pattern: /^#\/secrets$/, nav: "secrets", title: () => "Secrets", view: renderSecrets },
 ];
 const NAV: [href: string, id: string, label: string][] = [
   ["#/runs", "runs", "Runs"],
   ["#/approvals", "approvals", "Approvals"],
   ["#/usage", "usage", "Usage & SLA"],
+  ["#/secrets", "secrets", "Secrets"],
   ["#/new", "new", "New run"],
 ];
 

@@ -82,6 +82,7 @@ runs.openapi(
         "quota.exceeded",
         "budget.exceeded",
         "secret.not_found",
+        "secret.external_pool",
       ),
     },
   }),

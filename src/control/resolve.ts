@@ -6,7 +6,8 @@
 import { type CreateRunBody, type JsonObject, LIMITS, StepSpec } from "../../schema/api";
 import { type JobDeclaration, jobDeclaration } from "../../schema/jobs";
 import { AppError, utf8Bytes } from "../errors";
-import { POOL_REGISTRY } from "../../schema/pools";
+import { hasQueues, POOL_REGISTRY } from "../../schema/pools";
+import { secretRefs } from "../secrets/refs";
 import { type FieldError, fieldErrors } from "../../schema/errors";
 import type { ResolvedStep, RetryPolicy } from "../../schema/run";
 import { BLUEPRINTS } from "../blueprints";
@@ -76,6 +77,19 @@ export function resolveSteps(specs: StepSpec[], defaults: RetryPolicy, diagnosti
       );
   if (disabled.length > 0)
     return fail(new AppError("step.type_disabled", "Diagnostic job types are disabled here.", { errors: disabled }));
+
+  // A worker outside Cloudflare is outside the boundary secrets are opened in: refused, not resolved.
+  const leaked = declared.flatMap(({ spec: s, job }, i) =>
+    !hasQueues(job.pool) && secretRefs(s.input).size > 0
+      ? [{ path: `steps[${i}].input`, message: `'${s.type}' runs on the external pool '${job.pool}'` }]
+      : [],
+  );
+  if (leaked.length > 0)
+    return fail(
+      new AppError("secret.external_pool", "Steps on external worker pools cannot reference secrets.", {
+        errors: leaked,
+      }),
+    );
 
   const graph = validateGraph(specs);
   if (graph.length > 0)

@@ -285,4 +285,24 @@ describe("the factory CLI against the real local runtime", () => {
     expect(demo.code, demo.stderr).toBe(0);
     expect(existsSync(join(cwd, "demo-output", "demo-api.zip"))).toBe(true);
   });
+
+  it("`factory demo --deliver` pushes the service to a local git http-backend and prints a clone that works", () => {
+    const cwd = mkdtempSync(join(home, "demo-deliver-"));
+    writeFileSync(join(cwd, ".dev.vars"), `DEV_API_KEY=${rt.key}\n`);
+    const env = { XDG_CONFIG_HOME: join(cwd, "empty") };
+    const demo = factory(["demo", "--deliver", "--name", "shipped-api", "--url", rt.url], { cwd, env });
+    expect(demo.code, demo.stderr).toBe(0);
+    const clone = /Clone it: (git clone -b (factory\/run_[0-9a-z]+) (\S+) shipped-api)/.exec(demo.stdout);
+    expect(clone, demo.stdout).not.toBeNull();
+    // The printed command, as a person would run it, after the demo (and its server) ended.
+    const [, , branch, path] = clone as RegExpExecArray;
+    const cloned = spawnSync("git", ["clone", "-q", "-b", branch as string, path as string, "shipped-api"], {
+      cwd,
+      encoding: "utf8",
+    });
+    expect(cloned.status, cloned.stderr).toBe(0);
+    expect(existsSync(join(cwd, "shipped-api", "package.json"))).toBe(true);
+    expect(existsSync(join(cwd, "shipped-api", "README.md"))).toBe(true);
+    expect(demo.stdout).not.toMatch(/[0-9a-f]{48}/); // the remote's password is never printed
+  });
 });

@@ -210,6 +210,6 @@ describe("pull requests and pipelines through the hosts' REST APIs", () => {
     expect(azure.pipelines).toEqual([
       { id: 1, name: "svc (factory)", path: "azure-pipelines.yml", repositoryId: expect.any(String) },
     ]);
-    expect(azure.runs).toEqual([{ pipelineId: 1, refName: `refs/heads/factory/${r.id}` }]);
+    expect(azure.runs).toEqual([{ pipelineId: 1, refName: `refs/heads/factory/${r.id}`, version: pushed.commitSha }]);
   });
 });

@@ -116,6 +116,25 @@ describe("$secret references in steps", () => {
     expect(list.items).toHaveLength(0);
   });
 
+  it("refuses a reference on an external worker pool's step with 400 secret.external_pool, creating nothing", async () => {
+    await put("azure-pat", PLANTED);
+    const payload = { token: { $secret: "azure-pat" } };
+    const res = await api("/v1/runs", {
+      method: "POST",
+      json: { project: "p", steps: [{ id: "a", type: "external.task", input: { kind: "build", payload } }] },
+    });
+    expect(res.status).toBe(400);
+    const problem = (await res.json()) as { code: string; errors: { path: string }[] };
+    expect(problem.code).toBe("secret.external_pool");
+    expect(problem.errors).toEqual([expect.objectContaining({ path: "steps[0].input" })]);
+    expect(JSON.stringify(problem)).not.toContain(PLANTED);
+    const list = (await (await api("/v1/runs")).json()) as { items: unknown[] };
+    expect(list.items).toHaveLength(0);
+    // The same step without the reference is taken.
+    const plain = { project: "p", steps: [{ id: "a", type: "external.task", input: { kind: "build" } }] };
+    expect((await api("/v1/runs", { method: "POST", json: plain })).status).toBe(202);
+  });
+
   it("resolves a reference for the handler and redacts the value from output and logs", async () => {
     await put("azure-pat", PLANTED);
     const run = await createRun({

@@ -14,6 +14,7 @@ import type { ArtifactRow, EventRow, RunRow, StepRow } from "./rows";
 import type { ArtifactScan } from "../../../schema/scanning";
 import type { Lineage } from "../../../schema/artifacts";
 import type { RunStatus } from "../../../schema/vocabulary";
+import { deliveriesOf } from "./delivered";
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -80,13 +81,16 @@ export function eventView(r: RunRow, e: EventRow): WireEvent {
 
 /**
  * Where each artifact came from: its run, step, attempt, job type, blueprint, trace, the sha256 of
- * the step's input, and the artifacts (among `artifacts`) of the steps it depended on.
+ * the step's input, the artifacts (among `artifacts`) of the steps it depended on, and where the
+ * run's delivery steps pushed it (external ids: remote, branch, commit, pull request, builds).
  */
 export function lineages(run: RunRow, steps: StepRow[], artifacts: ArtifactRow[]): (a: ArtifactRow) => Lineage {
   const byId = new Map(steps.map((s) => [s.id, s]));
+  const deliveries = deliveriesOf(steps);
   return (a) => {
     const step = byId.get(a.step_id);
     const deps = new Set(json.read<string[]>(step?.depends_on ?? null) ?? []);
+    const delivered = deliveries(a.step_id);
     return {
       runId: run.id,
       stepId: a.step_id,
@@ -98,6 +102,7 @@ export function lineages(run: RunRow, steps: StepRow[], artifacts: ArtifactRow[]
       upstream: artifacts
         .filter((u) => deps.has(u.step_id) && u.status !== "rejected")
         .map((u) => ({ name: u.name, stepId: u.step_id, sha256: u.sha256 })),
+      ...(delivered.length ? { delivered } : {}),
     };
   };
 }

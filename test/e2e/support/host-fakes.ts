@@ -13,7 +13,13 @@ export interface HostFake {
   calls: string[];
   pulls: { source: string; target: string; title: string }[];
   pipelines: { id: number; name: string; path: string; repositoryId: string }[];
-  runs: { pipelineId: number; refName: string }[];
+  runs: { pipelineId: number; refName: string; version?: string }[];
+  /**
+   * The next request whose `METHOD path` starts with `route` takes effect (a pull request is
+   * opened, a run queued) but is never answered, as when the runtime is killed before it hears
+   * the answer; the promise settles when that request has arrived.
+   */
+  holdNext(route: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -58,6 +64,7 @@ export async function startGithubFake(token: string, owner: string, repo: string
       return send(res, 422, { message: "Validation Failed", errors: [{ message: "A pull request already exists" }] });
     fake.pulls.push({ source: b.head, target: b.base, title: b.title });
     fake.calls.push(`POST ${url.pathname}`);
+    if (held(fake, `POST ${url.pathname}`)) return;
     return send(
       res,
       201,
@@ -120,6 +127,7 @@ export async function startAzureFake(
         return reject(fake, res, req, ["body needs sourceRefName, targetRefName (refs/heads/…), title"]);
       fake.pulls.push({ source: String(b.sourceRefName), target: String(b.targetRefName), title: b.title });
       fake.calls.push(route);
+      if (held(fake, route)) return;
       return send(res, 201, azurePull(web, repo, repositoryId, fake.pulls.length));
     }
     if (route === `GET ${prefix}/git/repositories/${repo}`) {
@@ -144,15 +152,21 @@ export async function startAzureFake(
     }
     const run = new RegExp(`^POST ${prefix}/pipelines/(\\d+)/runs$`).exec(route);
     if (run) {
-      const b = (await body(req)) as { resources?: { repositories?: { self?: { refName?: unknown } } } };
+      const b = (await body(req)) as {
+        resources?: { repositories?: { self?: { refName?: unknown; version?: unknown } } };
+      };
       const refName = b.resources?.repositories?.self?.refName;
+      const version = b.resources?.repositories?.self?.version;
+      if (version !== undefined && (typeof version !== "string" || !/^[0-9a-f]{40}$/.test(version)))
+        return reject(fake, res, req, ["resources.repositories.self.version is a commit id"]);
       if (typeof refName !== "string" || !refName.startsWith("refs/heads/"))
         return reject(fake, res, req, ["resources.repositories.self.refName"]);
       const pipelineId = Number(run[1]);
       if (!fake.pipelines.some((p) => p.id === pipelineId)) return send(res, 404, { message: "no such pipeline" });
-      fake.runs.push({ pipelineId, refName });
+      fake.runs.push({ pipelineId, refName, ...(version ? { version } : {}) });
       fake.calls.push(`POST ${prefix}/pipelines/${pipelineId}/runs`);
       const id = fake.runs.length;
+      if (held(fake, `POST ${prefix}/pipelines/${pipelineId}/runs`)) return;
       return send(res, 200, {
         id,
         name: `20261207.${id}`,
@@ -162,8 +176,34 @@ export async function startAzureFake(
         pipeline: { id: pipelineId },
       });
     }
+    if (route === `GET ${prefix}/build/builds`) return listBuilds(fake, req, res, url, web);
     return reject(fake, res, req, [`no such route ${route}`]);
   });
+}
+
+/** "Builds - List" filtered by `definitions` and `branchName`: a pipeline's runs are its builds. */
+function listBuilds(fake: HostFake, req: IncomingMessage, res: ServerResponse, url: URL, web: string) {
+  const definitions = url.searchParams.get("definitions");
+  const branchName = url.searchParams.get("branchName");
+  if (!definitions || !/^\d+(,\d+)*$/.test(definitions) || !branchName?.startsWith("refs/heads/"))
+    return reject(fake, res, req, ["query needs definitions and branchName (refs/heads/…)"]);
+  fake.calls.push(`GET ${url.pathname}`);
+  const ids = definitions.split(",").map(Number);
+  const value = fake.runs
+    .map((r, i) => ({ r, id: i + 1 }))
+    .filter(({ r }) => ids.includes(r.pipelineId) && r.refName === branchName)
+    .map(({ r, id }) => ({
+      id,
+      buildNumber: `20261207.${id}`,
+      status: "inProgress",
+      result: null,
+      sourceBranch: r.refName,
+      sourceVersion: r.version ?? "0".repeat(40),
+      definition: { id: r.pipelineId },
+      url: `${web}/_apis/build/Builds/${id}`,
+      _links: { web: { href: `${web}/_build/results?buildId=${id}` } },
+    }));
+  return send(res, 200, { count: value.length, value });
 }
 
 const azurePull = (web: string, repo: string, repositoryId: string, id: number) => ({
@@ -182,8 +222,32 @@ const pipelineView = (web: string, p: HostFake["pipelines"][number]) => ({
   _links: { web: { href: `${web}/_build/definition?definitionId=${p.id}` } },
 });
 
+type Holds = { holds?: { route: string; arrived: () => void }[] };
+
 function base(): HostFake {
-  return { url: "", violations: [], calls: [], pulls: [], pipelines: [], runs: [], close: async () => undefined };
+  const fake: HostFake & Holds = {
+    url: "",
+    violations: [],
+    calls: [],
+    pulls: [],
+    pipelines: [],
+    runs: [],
+    holdNext: (route) =>
+      new Promise<void>((arrived) => {
+        fake.holds = [...(fake.holds ?? []), { route, arrived }];
+      }),
+    close: async () => undefined,
+  };
+  return fake;
+}
+
+/** Whether this request is one to leave unanswered (see `holdNext`). */
+function held(fake: HostFake & Holds, route: string): boolean {
+  const at = fake.holds?.findIndex((h) => route.startsWith(h.route)) ?? -1;
+  if (at < 0) return false;
+  const [hold] = fake.holds?.splice(at, 1) ?? [];
+  hold?.arrived();
+  return true;
 }
 
 function reject(fake: HostFake, res: ServerResponse, req: IncomingMessage, problems: string[]) {
@@ -202,6 +266,10 @@ async function listen(
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   fake.url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  fake.close = () => new Promise<void>((r) => server.close(() => r()));
+  fake.close = () =>
+    new Promise<void>((r) => {
+      server.close(() => r());
+      server.closeAllConnections(); // a held request's socket too
+    });
   return fake;
 }

@@ -25,7 +25,11 @@ function link(label: string, url: string | undefined, text: string) {
     "div",
     { class: "field" },
     h("dt", {}, label),
-    h("dd", {}, href ? h("a", { href, target: "_blank", rel: "noopener noreferrer", class: "mono" }, text) : text),
+    h(
+      "dd",
+      {},
+      href ? h("a", { href, target: "_blank", rel: "noopener noreferrer", class: "mono delivery-link" }, text) : text,
+    ),
   );
 }
 
@@ -35,7 +39,10 @@ function deliveryLinks(run: RunView): HTMLElement | null {
   const rows = steps.flatMap((s) => {
     const o = s.output as Delivered;
     return [
-      o.branch ? link("Branch", o.remoteUrl, `${o.branch} @ ${(o.commitSha ?? "").slice(0, 12)}`) : null,
+      // A pipeline step's output repeats the branch it built: shown once, from the push.
+      o.branch && s.type === "deliver.git"
+        ? link("Branch", o.remoteUrl, `${o.branch} @ ${(o.commitSha ?? "").slice(0, 12)}`)
+        : null,
       o.pullRequest ? link("Pull request", o.pullRequest.url, `#${o.pullRequest.id}`) : null,
       o.pipeline ? link("Pipeline", o.pipeline.url, o.pipeline.id) : null,
       o.build ? link("Build", o.build.url, `${o.build.id} (${o.build.result ?? "queued"})`) : null,

@@ -106,6 +106,7 @@ export const deliverAzurePipeline = defineJob(DELIVERY.deliverAzurePipeline, asy
     folder: input.folder,
     yamlPath: input.yamlPath,
     branch: delivered.data.branch,
+    commitSha: delivered.data.commitSha,
     token: secretValue(input.credential),
     signal: ctx.signal,
   });
