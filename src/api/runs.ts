@@ -33,6 +33,7 @@ import { decodeCursor, encodeCursor } from "./cursor";
 import { archiveOrNotFound, missingRun, readArchive } from "./archived-runs";
 import { archivedEvents, archivedRun } from "../control/run/archive-format";
 import { startRun } from "../control/start-run";
+import { requestMeta } from "./audit-trail";
 
 const IdParam = z.object({
   id: z
@@ -130,6 +131,7 @@ runs.openapi(
           );
       },
       requestedBy,
+      requester: requestMeta(c, `key:${requestedBy}`),
     });
     const runId = run.id;
     c.header("location", `/v1/runs/${runId}`);
@@ -214,7 +216,7 @@ for (const [action, summary] of Object.entries(CONTROLS) as [RunControl, string]
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const result = await ownedRun(c.env, id).control(c.get("tenantId"), action);
+      const result = await ownedRun(c.env, id).control(c.get("tenantId"), action, `key:${c.get("key").keyId}`);
       if (!result) throw await missingRun(c.env, c.get("tenantId"), id);
       if (!result.ok) throw AppError.from(result);
       return c.json(asView(result.run), 200);
