@@ -64,6 +64,12 @@ export interface Env
   AUDIT_RETENTION_DAYS?: string;
   /** A trace viewer's URL with `{traceId}` (Jaeger, Grafana): the run page links to it (docs/telemetry.md). */
   TRACE_URL_TEMPLATE?: string;
+  /** The deployment's OTLP/HTTP collector (its base URL): finished runs' spans go there (docs/telemetry.md). */
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+  /** Secret: `name=value,…` headers for that collector (an API key). */
+  OTEL_EXPORTER_OTLP_HEADERS?: string;
+  /** How long a run's export is retried before it is dropped (`telemetry.dropped`), in ms (default 6 h). */
+  TELEMETRY_GIVE_UP_MS?: string;
 }
 
 /** Variables wrangler.toml sets but the code treats as optional: tests and .dev.vars may leave them out. */

@@ -407,7 +407,11 @@ export class RunEngine {
     if (!t.ok) throw new Error(`${t.code}: ${t.message}`); // a bug, never user input
     this.store.setRunStatus(t.to, now, error);
     // The run's last timer: when its hot period ends, the object archives it and empties itself.
-    if (TERMINAL_RUN_STATUSES.has(t.to)) this.store.setTimer("archive", "run", now + runRetention(run).hotMs);
+    if (TERMINAL_RUN_STATUSES.has(t.to)) {
+      this.store.setTimer("archive", "run", now + runRetention(run).hotMs);
+      // The run's trace goes out with its end, in the same transaction: a kill cannot lose it.
+      if (this.config.telemetry) this.store.enqueue("telemetry", null, { at: now });
+    }
     const type: EventType =
       t.to === "running" ? (run.status === "paused" ? "run.resumed" : "run.started") : (`run.${t.to}` as EventType);
     this.event(type, now, null, { ...(error ? { error } : {}), ...(by ? { by } : {}) });

@@ -453,6 +453,7 @@ function engineConfig(env: Env): EngineConfig {
     lostBudget: 10,
     webhookBatchMs: 2_000,
     resolve: resolveOptions(env),
+    telemetry: Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT),
     ...(linkSecret
       ? {
           decisionLinks: (gate) => decisionLinks(linkSecret, env.PUBLIC_URL ?? "", gate),
