@@ -8,7 +8,7 @@
  * Spans: `factory.run.execute` (the root: created → terminal), one `factory.job.execute` per
  * attempt (parent: the root), and `factory.wait` for a gate, sleep or signal a step waited on.
  */
-import { sha256Hex } from "../../lib/crypto";
+import { attemptSpan, spanIdOf } from "../../lib/trace";
 import type { EventRow, RunRow, StepRow } from "./rows";
 
 /** A span as the exporter takes it: ids in hex, times in epoch ms. */
@@ -22,11 +22,6 @@ export interface SpanRecord {
   /** OTel status: unset unless the work failed. */
   error: string | null;
   attributes: Record<string, string | number | boolean>;
-}
-
-/** 8 bytes of SHA-256 over the run's id and the span's identity: the same on every export. */
-export async function spanIdOf(runId: string, what: string): Promise<string> {
-  return (await sha256Hex(`${runId}|${what}`)).slice(0, 16);
 }
 
 const ENDS_ATTEMPT: Record<string, string> = {
@@ -72,7 +67,7 @@ export async function runSpans(
   events: readonly EventRow[],
 ): Promise<SpanRecord[]> {
   const end = run.finished_at ?? events.at(-1)?.occurred_at ?? run.created_at;
-  const rootId = await spanIdOf(run.id, "run");
+  const rootId = spanIdOf(run.id, "run");
   const origin = run.origin ? (JSON.parse(run.origin) as { kind?: string }).kind : "api";
   const spans: SpanRecord[] = [
     {
@@ -120,7 +115,7 @@ async function attemptSpans(
     const start = o.startedAt ?? o.queuedAt ?? at;
     out.push({
       traceId: run.trace_id,
-      spanId: await spanIdOf(run.id, `attempt:${o.stepId}:${o.attempt}`),
+      spanId: spanIdOf(run.id, attemptSpan(o.stepId, o.attempt)),
       parentSpanId: rootId,
       name: "factory.job.execute",
       startMs: start,
@@ -173,7 +168,7 @@ async function waitSpans(
   const close = async (stepId: string, w: { at: number; kind: string; n: number }, at: number, outcome: string) =>
     out.push({
       traceId: run.trace_id,
-      spanId: await spanIdOf(run.id, `wait:${stepId}:${w.n}`),
+      spanId: spanIdOf(run.id, `wait:${stepId}:${w.n}`),
       parentSpanId: rootId,
       name: "factory.wait",
       startMs: w.at,
