@@ -190,7 +190,9 @@ runs.openapi(
     const { id } = c.req.valid("param");
     const tenantId = c.get("tenantId");
     const run = (await ownedRun(c.env, id).get(tenantId)) ?? archivedRun(await archiveOrNotFound(c.env, tenantId, id));
-    return c.json(asView(run), 200);
+    const template = c.env.TRACE_URL_TEMPLATE;
+    const traceUrl = template ? template.replaceAll("{traceId}", encodeURIComponent(run.traceId)) : null;
+    return c.json({ ...asView(run), traceUrl }, 200);
   },
 );
 

@@ -70,7 +70,10 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
-  rt = await startRuntime({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` });
+  rt = await startRuntime({
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+    TRACE_URL_TEMPLATE: "http://jaeger.test/trace/{traceId}",
+  });
 }, 120_000);
 afterAll(async () => {
   await rt?.stop();
@@ -105,6 +108,9 @@ describe("OpenTelemetry export from a real `wrangler dev`", () => {
     expect(created.status).toBe(202);
     const { id } = (await created.json()) as { id: string };
     expect((await waitForRun(rt, id)).status).toBe("succeeded");
+    // The run page links to the trace through the deployment's template.
+    const view = (await (await rt.fetch(`/v1/runs/${id}`)).json()) as { traceUrl: string };
+    expect(view.traceUrl).toBe(`http://jaeger.test/trace/${traceId}`);
 
     // The export follows the run's end from its outbox: wait for it, generously.
     const deadline = Date.now() + 60_000;
