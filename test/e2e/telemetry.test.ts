@@ -56,6 +56,9 @@ function spansOf(type: protobuf.Type, body: Buffer): Span[] {
 let rt: Runtime;
 let server: Server;
 const received: Span[] = [];
+/** While set, the collector answers 500 and keeps nothing; `refused` counts the exports it refused, by trace. */
+let failing = false;
+const refused = new Map<string, number>();
 const type = loadRequestType();
 
 beforeAll(async () => {
@@ -65,8 +68,10 @@ beforeAll(async () => {
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const ok = req.url === "/v1/traces" && req.headers["content-type"] === "application/x-protobuf";
-      if (ok) received.push(...spansOf(type, Buffer.concat(chunks)));
-      res.writeHead(ok ? 200 : 400, { "content-type": "application/x-protobuf" }).end();
+      const spans = ok ? spansOf(type, Buffer.concat(chunks)) : [];
+      if (failing) for (const s of spans) refused.set(s.traceId, (refused.get(s.traceId) ?? 0) + 1);
+      else received.push(...spans);
+      res.writeHead(!ok ? 400 : failing ? 500 : 200, { "content-type": "application/x-protobuf" }).end();
     });
   });
   await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
@@ -132,5 +137,30 @@ describe("OpenTelemetry export from a real `wrangler dev`", () => {
     for (const s of unique.values()) if (s.parentSpanId) expect(unique.has(s.parentSpanId)).toBe(true);
     // A span sent twice (a retried export) keeps its id: duplicates are only ever equal ids.
     expect(spans.length % unique.size).toBe(0);
+  }, 180_000);
+
+  it("a collector answering 500 does not hold the run; the export is retried until it is taken", async () => {
+    const traceId = "5bf92f3577b34da6a3ce929d0e0e4737";
+    failing = true;
+    const created = await rt.fetch("/v1/runs", {
+      method: "POST",
+      headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+      json: { project: "traced", steps: [{ id: "a", type: "system.echo", input: {} }] },
+    });
+    const { id } = (await created.json()) as { id: string };
+    expect((await waitForRun(rt, id)).status).toBe("succeeded");
+    const until = async (cond: () => boolean, what: string) => {
+      for (const deadline = Date.now() + 90_000; !cond(); await new Promise((r) => setTimeout(r, 100)))
+        if (Date.now() > deadline) throw new Error(`not within 90 s: ${what}`);
+    };
+    // Refused twice: the row stayed and came back.
+    await until(() => (refused.get(traceId) ?? 0) >= 4, "two refused exports of the run's spans");
+    failing = false;
+    await until(
+      () => received.some((s) => s.traceId === traceId && s.name === "factory.run.execute"),
+      "the export taken",
+    );
+    const ids = new Set(received.filter((s) => s.traceId === traceId).map((s) => s.spanId));
+    expect(ids.size).toBe(2); // the root and the one attempt
   }, 180_000);
 });
