@@ -47,6 +47,8 @@ import type {
   UpdateScheduleBody,
 } from "../schema/automation.ts";
 import type { SecretView } from "../schema/secrets.ts";
+import type { AuditAction, AuditEntry, AuditPage } from "../schema/audit.ts";
+export type { AuditAction, AuditEntry, AuditPage };
 import type { GitDelivery, PipelineDelivery } from "../schema/jobs/delivery.ts";
 
 export type { SecretView };
@@ -167,6 +169,7 @@ export const CLIENT_ROUTES = [
   ["put", "/v1/secrets/{name}"],
   ["get", "/v1/secrets"],
   ["delete", "/v1/secrets/{name}"],
+  ["get", "/v1/audit"],
 ] as const;
 
 const TERMINAL = new Set<RunStatus>(["succeeded", "failed", "cancelled"]);
@@ -289,6 +292,21 @@ export class FactoryClient {
   /** Sends the run a signal; its body becomes the output of the step waiting for `name`. */
   signal(id: string, name: string, body: unknown): Promise<SignalView> {
     return this.json("POST", `/v1/runs/${enc(id)}/signals/${enc(name)}`, body ?? null);
+  }
+
+  /** The tenant's audit trail, newest first (scope `audit:read`; docs/audit.md). */
+  audit(
+    query: {
+      action?: AuditAction;
+      actor?: string;
+      target?: string;
+      since?: string;
+      until?: string;
+      cursor?: string;
+      limit?: number;
+    } = {},
+  ): Promise<AuditPage> {
+    return this.json("GET", `/v1/audit${qs(query)}`);
   }
 
   /** The tenant's approval gates: pending oldest first, or decided newest first. */

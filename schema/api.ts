@@ -178,6 +178,11 @@ export const RunView = z
     blueprint: z.string().nullable(),
     status: z.enum(RUN_STATUSES),
     traceId: z.string(),
+    traceUrl: z
+      .string()
+      .nullable()
+      .optional()
+      .openapi({ description: "the run's trace in the deployment's viewer (TRACE_URL_TEMPLATE), when one is set" }),
     createdAt: z.string().datetime(),
     startedAt: Timestamp,
     finishedAt: Timestamp,

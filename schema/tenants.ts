@@ -11,6 +11,8 @@ export const SCOPES = [
   "secrets:manage",
   // Sending events that start runs through triggers (docs/schedules-and-triggers.md).
   "events:write",
+  // Reading the audit trail (docs/audit.md); never granted by default.
+  "audit:read",
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 /**

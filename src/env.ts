@@ -60,6 +60,16 @@ export interface Env
   SECRETS_KEY_PREVIOUS?: string;
   /** The runtime's public origin (https://factory.example.com), the base of decision links; absent: links are paths. */
   PUBLIC_URL?: string;
+  /** How long audit entries are kept, in days (default 365; docs/audit.md). */
+  AUDIT_RETENTION_DAYS?: string;
+  /** A trace viewer's URL with `{traceId}` (Jaeger, Grafana): the run page links to it (docs/telemetry.md). */
+  TRACE_URL_TEMPLATE?: string;
+  /** The deployment's OTLP/HTTP collector (its base URL): finished runs' spans go there (docs/telemetry.md). */
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+  /** Secret: `name=value,…` headers for that collector (an API key). */
+  OTEL_EXPORTER_OTLP_HEADERS?: string;
+  /** How long a run's export is retried before it is dropped (`telemetry.dropped`), in ms (default 6 h). */
+  TELEMETRY_GIVE_UP_MS?: string;
 }
 
 /** Variables wrangler.toml sets but the code treats as optional: tests and .dev.vars may leave them out. */

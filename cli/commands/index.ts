@@ -18,6 +18,7 @@ export const GROUPS: Readonly<Record<string, CommandGroup>> = {
   triggers: (await import("./automation.ts")).triggers,
   events: (await import("./automation.ts")).events,
   secrets: (await import("./secrets.ts")).secrets,
+  audit: (await import("./audit.ts")).audit,
   admin: (await import("./admin.ts")).admin,
   demo: (await import("./session.ts")).demo,
 };

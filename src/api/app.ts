@@ -10,6 +10,8 @@ import { logError } from "../lib/log";
 import { requireAdmin, requireTenant } from "./auth";
 import { problemResponse, type AppEnv } from "./common";
 import { admin } from "./admin";
+import { adminAudit, audit } from "./audit";
+import { auditTrail } from "./audit-trail";
 import { scanning } from "./scanning";
 import { projects } from "./projects";
 import { cleanHeaders, jsonBodies } from "./hostile";
@@ -66,6 +68,7 @@ export function createApp() {
   // opens the run (two object calls per new run became one). Nothing costlier than validation
   // (a callback URL's name resolution, a run's creation) happens before the key is verified.
   app.use("/v1/*", jsonBodies);
+  app.use("/v1/*", auditTrail);
 
   app.route("/", health);
   app.route("/v1/runs", runs);
@@ -88,6 +91,8 @@ export function createApp() {
   app.route("/v1/pools", workers);
   app.route("/v1/admin", admin);
   app.route("/v1/admin", scanning);
+  app.route("/v1/audit", audit);
+  app.route("/v1/admin", adminAudit);
 
   registerSecuritySchemes(app);
   app.doc31("/openapi.json", OPENAPI_INFO);

@@ -34,6 +34,7 @@ export function requiredScope(method: string, path: string): Scope {
   if (path.startsWith("/v1/webhooks")) return "webhooks:manage";
   if (path.startsWith("/v1/secrets")) return "secrets:manage";
   if (path.startsWith("/v1/events")) return "events:write";
+  if (path.startsWith("/v1/audit")) return "audit:read";
   if (method === "POST" && DECISION_PATH.test(path)) return "approvals:grant";
   if (LINKS_PATH.test(path)) return "approvals:grant";
   return method === "GET" || method === "HEAD" ? "runs:read" : "runs:write";

@@ -60,6 +60,12 @@ callbacks.openapi(
     // The run is gone (archived, purged) or is not the tenant's: the URL leads nowhere.
     if (!result) throw new AppError("callback.invalid");
     if (!result.ok) throw AppError.from(result);
+    c.set("auditNote", {
+      tenantId: claims.tenantId,
+      action: "gate.signal",
+      actor: `callback:${claims.runId}/${claims.stepId}`,
+      target: `run:${claims.runId}/signal:${claims.name}`,
+    });
     const { ok: _, ...receipt } = result;
     return c.json(receipt, 200);
   },

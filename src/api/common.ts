@@ -6,6 +6,7 @@ import type { Env } from "../env";
 import type { HeldLease } from "../control/pool/object";
 import type { Credential } from "../control/tenant/object";
 import type { DeciderKey } from "../../schema/run";
+import type { AuditNote } from "../../schema/audit";
 import { AppError } from "../errors";
 import { httpStatus, type ApiErrorCode, type ErrorCode } from "../../schema/errors";
 import { fieldErrors, type FieldError, type ProblemExtensions } from "../../schema/errors";
@@ -29,6 +30,8 @@ export interface AppEnv {
     credential: Credential | undefined;
     /** The verified key of a tenant call (not set on the run-creating call, which the tenant checks itself). */
     key: DeciderKey;
+    /** A change its route records in the audit trail itself (./audit-trail.ts). */
+    auditNote: AuditNote | undefined;
   };
 }
 

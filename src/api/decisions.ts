@@ -107,6 +107,12 @@ decisions.openapi(
     // Signed for another tenant's run (or a run that is gone): nothing to decide here.
     if (!result) throw new AppError("approval.link_invalid");
     if (!result.ok) throw AppError.from(result);
+    c.set("auditNote", {
+      tenantId: claims.tenantId,
+      action: claims.decision === "approve" ? "gate.approve" : "gate.reject",
+      actor: `link:${claims.linkId}`,
+      target: `run:${claims.runId}/${claims.stepId}`,
+    });
     if (c.req.header("accept")?.includes("text/html")) {
       const done = result.decision.decision === "approved" ? "Approved" : "Rejected";
       return c.body(page(done, `<h1>${done}.</h1><p>Thank you.</p>`), 200, HTML_HEADERS);

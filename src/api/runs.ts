@@ -33,6 +33,7 @@ import { decodeCursor, encodeCursor } from "./cursor";
 import { archiveOrNotFound, missingRun, readArchive } from "./archived-runs";
 import { archivedEvents, archivedRun } from "../control/run/archive-format";
 import { startRun } from "../control/start-run";
+import { requestMeta } from "./audit-trail";
 
 const IdParam = z.object({
   id: z
@@ -131,6 +132,7 @@ runs.openapi(
           );
       },
       requestedBy,
+      requester: requestMeta(c, `key:${requestedBy}`),
     });
     const runId = run.id;
     c.header("location", `/v1/runs/${runId}`);
@@ -189,7 +191,9 @@ runs.openapi(
     const { id } = c.req.valid("param");
     const tenantId = c.get("tenantId");
     const run = (await ownedRun(c.env, id).get(tenantId)) ?? archivedRun(await archiveOrNotFound(c.env, tenantId, id));
-    return c.json(asView(run), 200);
+    const template = c.env.TRACE_URL_TEMPLATE;
+    const traceUrl = template ? template.replaceAll("{traceId}", encodeURIComponent(run.traceId)) : null;
+    return c.json({ ...asView(run), traceUrl }, 200);
   },
 );
 
@@ -215,7 +219,7 @@ for (const [action, summary] of Object.entries(CONTROLS) as [RunControl, string]
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const result = await ownedRun(c.env, id).control(c.get("tenantId"), action);
+      const result = await ownedRun(c.env, id).control(c.get("tenantId"), action, `key:${c.get("key").keyId}`);
       if (!result) throw await missingRun(c.env, c.get("tenantId"), id);
       if (!result.ok) throw AppError.from(result);
       return c.json(asView(result.run), 200);

@@ -11,6 +11,7 @@ import type { Env } from "../env";
 import { newRunId, sha256Hex } from "../lib/crypto";
 import { runStub } from "./run/stub";
 import { type OpenAuth, openOnShard } from "./tenant/open-on-shard";
+import type { RunRequester } from "./tenant/run-audit";
 
 export interface StartRequest {
   tenantId: string;
@@ -24,6 +25,8 @@ export interface StartRequest {
   origin?: RunOrigin;
   /** The id of the API key that asked (a schedule or trigger: none): by default it may not decide the run's gates. */
   requestedBy?: string;
+  /** Who asked and from where, for the audit trail; a schedule's or trigger's run names it from `origin`. */
+  requester?: Omit<RunRequester, "traceId">;
   /** Between the tenant's opening and the run's creation: the API makes a run's callback endpoint here. */
   beforeCreate?: (runId: string, replayed: boolean) => Promise<void>;
 }
@@ -38,7 +41,14 @@ export async function startRun(env: Env, req: StartRequest): Promise<{ run: Wire
   const { opened, shard } = await openOnShard(
     env,
     tenantId,
-    { runId: newRunId(), project: body.project, blueprint: body.blueprint ?? null, priority: body.priority, createdAt },
+    {
+      runId: newRunId(),
+      project: body.project,
+      blueprint: body.blueprint ?? null,
+      priority: body.priority,
+      createdAt,
+      requester: requesterOf(req),
+    },
     idempotency,
     req.auth,
   );
@@ -70,4 +80,16 @@ export async function startRun(env: Env, req: StartRequest): Promise<{ run: Wire
     ...(replayed ? {} : { opened: { start: opened.start }, createdAt }),
   });
   return { run, replayed };
+}
+
+/** The audit trail's actor of a new run: the API's key, or the schedule or trigger that started it. */
+function requesterOf(req: StartRequest): RunRequester {
+  const origin = req.origin;
+  const actor =
+    origin?.kind === "schedule"
+      ? `schedule:${origin.id}`
+      : origin?.kind === "event"
+        ? `trigger:${origin.triggerId}`
+        : (req.requester?.actor ?? "runtime");
+  return { actor, ip: req.requester?.ip ?? null, userAgent: req.requester?.userAgent ?? null, traceId: req.traceId };
 }

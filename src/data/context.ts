@@ -9,6 +9,7 @@ import { PROVIDER_FAILURES, providerDependency, providerFor } from "./agents/pro
 import type { Completion, CompletionRequest } from "./agents/providers";
 import { throughBreaker } from "./breakers/gate";
 import type { JobContext } from "./job";
+import { attemptSpan, spanIdOf, traceparentOf } from "../lib/trace";
 import { AttemptMeter } from "./meter";
 import { urlGuard } from "../outbound/guard";
 import { guardUrl } from "../outbound/guard";
@@ -49,6 +50,7 @@ export function createJobContext(
     attempt: m.attempt,
     tenantId: begun.tenantId,
     traceId: begun.traceId,
+    traceparent: traceparentOf(begun.traceId, spanIdOf(m.runId, attemptSpan(m.stepId, m.attempt))),
     artifacts: writer,
     signal: controller.signal,
     heartbeat: async () => {
@@ -106,7 +108,7 @@ async function completeModelCall(
 ): Promise<Completion> {
   const provider = providerFor(env);
   const dependency = providerDependency(env, request.model);
-  const call = () => provider.complete({ ...request, signal: controller.signal });
+  const call = () => provider.complete({ ...request, signal: controller.signal, traceparent: context.traceparent });
   const completion = dependency
     ? await throughBreaker(
         {

@@ -31,6 +31,8 @@ export interface JobContext<I> {
   tenantId: string;
   /** The run's W3C trace id, for the handler's own outbound calls and logs. */
   traceId: string;
+  /** A W3C traceparent naming this attempt's span (`factory.job.execute`): send it on outgoing calls. */
+  traceparent: string;
   /** Writes the attempt's artifacts to R2 (see {@link ArtifactWriter}). */
   artifacts: ArtifactWriter;
   /** Aborted when the attempt's timeout passes or the run no longer wants it (cancelled, superseded). */

@@ -214,6 +214,22 @@ describe("the factory CLI against the real local runtime", () => {
     expect(again.stderr).toContain("(approval.already_decided)");
   });
 
+  it("`audit list` shows who cancelled a run, filtered by action", () => {
+    const env = { FACTORY_URL: rt.url, FACTORY_API_KEY: rt.key };
+    const steps = join(home, "audit.json");
+    writeFileSync(steps, JSON.stringify([{ id: "wait", type: "signal", input: { name: "never" } }]));
+    const created = factory(["runs", "create", "--steps", steps, "--project", "cli-audit", "--json"], { env });
+    const { id } = JSON.parse(created.stdout) as { id: string };
+    expect(factory(["runs", "cancel", id], { env }).code).toBe(0);
+    const listed = factory(["audit", "list", "--action", "run.cancel", "--json"], { env });
+    expect(listed.code, listed.stderr).toBe(0);
+    const page = JSON.parse(listed.stdout) as { items: { action: string; target: string; actor: { kind: string } }[] };
+    expect(page.items).toMatchObject([{ action: "run.cancel", target: `run:${id}`, actor: { kind: "key" } }]);
+    const human = factory(["audit", "list", "--target", `run:${id}`], { env });
+    expect(human.stdout).toMatch(/run\.cancel\s+key:dev/);
+    expect(human.stdout).toMatch(/run\.create\s+key:dev/);
+  });
+
   it("`runs signal` completes a step waiting for a signal", () => {
     const steps = join(home, "signal.json");
     writeFileSync(steps, JSON.stringify([{ id: "wait", type: "signal", input: { name: "deployed" } }]));

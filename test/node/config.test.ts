@@ -59,8 +59,9 @@ describe("wrangler.toml agrees with the pool registry", () => {
     for (const p of config.queues.producers) expect(declared, p.queue).toContain(p.queue);
   });
 
-  it("binds all seven Durable Objects (Automation, Breaker, Directory, Pool, Run, Secrets, Tenant) with a SQLite migration, and R2", () => {
+  it("binds all eight Durable Objects (Audit, Automation, Breaker, Directory, Pool, Run, Secrets, Tenant) with a SQLite migration, and R2", () => {
     expect(config.durable_objects.bindings.map((b) => b.class_name).sort()).toEqual([
+      "AuditObject",
       "AutomationObject",
       "BreakerObject",
       "DirectoryObject",
@@ -70,6 +71,7 @@ describe("wrangler.toml agrees with the pool registry", () => {
       "TenantObject",
     ]);
     expect(config.migrations.flatMap((m) => m.new_sqlite_classes ?? []).sort()).toEqual([
+      "AuditObject",
       "AutomationObject",
       "BreakerObject",
       "DirectoryObject",

@@ -185,23 +185,28 @@ export class RunEngine {
     return this.attempts.deadLettered(stepId, attempt, now);
   }
 
-  cancel(now: number): ReportResult {
-    return this.control("cancel", now, () => this.stopUnfinished(now));
+  cancel(now: number, by?: string): ReportResult {
+    return this.control("cancel", now, () => this.stopUnfinished(now), by);
   }
 
   /** No new dispatches; attempts already sent may still run and finish. */
-  pause(now: number): ReportResult {
-    return this.control("pause", now);
+  pause(now: number, by?: string): ReportResult {
+    return this.control("pause", now, undefined, by);
   }
 
   /** Sends everything a pause held back. */
-  resume(now: number): ReportResult {
-    return this.control("resume", now, () => {
-      for (const step of this.store.stepsWithStatus(["retrying"])) {
-        if (!this.store.hasTimer("backoff", step.id)) this.dispatch(step, now);
-      }
-      for (const step of this.store.readyPending()) this.dispatch(step, now);
-    });
+  resume(now: number, by?: string): ReportResult {
+    return this.control(
+      "resume",
+      now,
+      () => {
+        for (const step of this.store.stepsWithStatus(["retrying"])) {
+          if (!this.store.hasTimer("backoff", step.id)) this.dispatch(step, now);
+        }
+        for (const step of this.store.readyPending()) this.dispatch(step, now);
+      },
+      by,
+    );
   }
 
   /** Handles one due timer row. Rows that no longer match the step's attempt are ignored. */
@@ -278,14 +283,15 @@ export class RunEngine {
   // ── internals ──────────────────────────────────────────────────────────────
 
   /** A run control: check the transition, apply what comes with it, move the run. */
-  private control(event: RunEvent, now: number, apply?: () => void): ReportResult {
+  /** `by`: the control's actor (`key:…`), named in the run's event (docs/audit.md). */
+  private control(event: RunEvent, now: number, apply?: () => void, by?: string): ReportResult {
     const run = this.store.run();
     if (!run) return refuse("run.not_found", "no such run");
     const t = transitionRun(run.status, event);
     if (!t.ok) return refuse(t.code, t.message);
-    if (event === "resume") this.moveRun(event, now);
+    if (event === "resume") this.moveRun(event, now, null, by);
     apply?.();
-    if (event !== "resume") this.moveRun(event, now);
+    if (event !== "resume") this.moveRun(event, now, null, by);
     return { ok: true };
   }
 
@@ -395,16 +401,20 @@ export class RunEngine {
     this.store.updateStep(step.id, { ...patch, status: t.to });
   }
 
-  private moveRun(event: RunEvent, now: number, error: ErrorShape | null = null): void {
+  private moveRun(event: RunEvent, now: number, error: ErrorShape | null = null, by?: string): void {
     const run = this.store.existingRun();
     const t = transitionRun(run.status, event);
     if (!t.ok) throw new Error(`${t.code}: ${t.message}`); // a bug, never user input
     this.store.setRunStatus(t.to, now, error);
     // The run's last timer: when its hot period ends, the object archives it and empties itself.
-    if (TERMINAL_RUN_STATUSES.has(t.to)) this.store.setTimer("archive", "run", now + runRetention(run).hotMs);
+    if (TERMINAL_RUN_STATUSES.has(t.to)) {
+      this.store.setTimer("archive", "run", now + runRetention(run).hotMs);
+      // The run's trace goes out with its end, in the same transaction: a kill cannot lose it.
+      if (this.config.telemetry) this.store.enqueue("telemetry", null, { at: now });
+    }
     const type: EventType =
       t.to === "running" ? (run.status === "paused" ? "run.resumed" : "run.started") : (`run.${t.to}` as EventType);
-    this.event(type, now, null, error ? { error } : {});
+    this.event(type, now, null, { ...(error ? { error } : {}), ...(by ? { by } : {}) });
     this.syncTenant(now);
   }
 

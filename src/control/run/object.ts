@@ -155,9 +155,10 @@ export class RunObject extends DurableObject<Env> {
   }
 
   /** cancel, pause or resume; an illegal one is refused with a stable code (run.not_resumable, …). */
-  async control(tenantId: string, action: RunControl): Promise<ControlResult | null> {
+  /** `by`: who asks (`key:…`), named in the run's event. */
+  async control(tenantId: string, action: RunControl, by?: string): Promise<ControlResult | null> {
     if (!this.owned(tenantId)) return null;
-    const result = await this.change(() => this.engine[action](Date.now()));
+    const result = await this.change(() => this.engine[action](Date.now(), by));
     return result.ok ? { ok: true, run: runView(this.store.existingRun(), this.store.steps()) } : result;
   }
 
@@ -452,6 +453,7 @@ function engineConfig(env: Env): EngineConfig {
     lostBudget: 10,
     webhookBatchMs: 2_000,
     resolve: resolveOptions(env),
+    telemetry: Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT),
     ...(linkSecret
       ? {
           decisionLinks: (gate) => decisionLinks(linkSecret, env.PUBLIC_URL ?? "", gate),

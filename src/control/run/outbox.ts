@@ -14,6 +14,7 @@ import { logError } from "../../lib/log";
 import { sendChunked } from "../../lib/queue-batch";
 import type { TenantSync } from "../../../schema/run";
 import { shardName } from "../tenant/shards";
+import { exportTrace } from "./trace-export";
 
 /** What one pass over the outbox did; the caller records it in one transaction. */
 export interface OutboxPass {
@@ -57,7 +58,7 @@ export async function sendOutbox(
   const run = store.existingRun();
   const ids = { tenantId, runId: run.id, traceId: run.trace_id };
 
-  const { byPool, tenantRows, webhookRows } = byDestination(rows);
+  const { byPool, tenantRows, webhookRows, telemetryRows } = byDestination(rows);
 
   const webhooksDue = store.timerDueAt("outbox", "webhooks") ?? 0;
   if (webhookRows.length > 0 && webhooksDue > now && webhookRows.length < WEBHOOK_BATCH_EVENTS) {
@@ -89,6 +90,12 @@ export async function sendOutbox(
     }
   }
 
+  if (telemetryRows.length > 0) {
+    const exported = await exportTrace(store, env, telemetryRows, now);
+    pass.sent.push(...exported.sent);
+    if (!exported.complete) pass.complete = false;
+  }
+
   if (tenantRows.length > 0) {
     // Only the newest status matters; the tenant ignores anything older than what it has.
     const latest = tenantRows.reduce((a, b) => (a.id > b.id ? a : b));
@@ -112,12 +119,14 @@ function byDestination(rows: OutboxRow[]) {
   const byPool = new Map<PoolName, OutboxRow[]>();
   const tenantRows: OutboxRow[] = [];
   const webhookRows: OutboxRow[] = [];
+  const telemetryRows: OutboxRow[] = [];
   for (const row of rows) {
     if (row.kind === "tenant") tenantRows.push(row);
+    else if (row.kind === "telemetry") telemetryRows.push(row);
     else if (row.kind === "webhook") webhookRows.push(row);
     else if (row.pool) byPool.set(row.pool, [...(byPool.get(row.pool) ?? []), row]);
   }
-  return { byPool, tenantRows, webhookRows };
+  return { byPool, tenantRows, webhookRows, telemetryRows };
 }
 
 /** Step messages to their pool: how many went out, in order, and the error that stopped the rest. */

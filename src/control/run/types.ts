@@ -15,6 +15,8 @@ export interface EngineConfig {
    * waits). Without it, a chain sends one message, and pays one fan-out, per step. Absent: 0.
    */
   webhookBatchMs?: number;
+  /** An OTLP endpoint is configured: a finished run's spans are exported from its outbox (spans.ts). */
+  telemetry?: boolean;
   /** Retry defaults and the diagnostics switch, for the steps a running step spawns. */
   resolve: ResolveOptions;
   /**

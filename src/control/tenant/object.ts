@@ -29,6 +29,8 @@ import { earliest, type TenantHost, tenantHost } from "./host";
 import { homeChecks, type RunChecks } from "./lifecycle";
 import { TENANT_MIGRATIONS } from "./migrations";
 import type { ListRunsFilter, OpenedRun } from "./runs";
+import { type AuditFilter, type AuditRecord, newestFirst } from "../../../schema/audit";
+import { runCreations } from "./run-audit";
 import type { ProjectContext } from "./shard-ring";
 import { quotaUsed, setQuotaUsed } from "./shard-span";
 import { mergeMetricParts, mergeRunPages, mergeUsage, shardCount, sumCounts } from "./shards";
@@ -243,6 +245,16 @@ export class TenantObject extends DurableObject<Env> {
   async listRuns(filter: ListRunsFilter): Promise<RunPage> {
     const merge = (pages: RunPage[]) => mergeRunPages(pages, filter.limit);
     return this.c.ring.merged(this.c.runs.list(filter), (s) => s.listRuns(filter), merge);
+  }
+
+  /** Run creations for the audit trail, from every shard's run index (./run-audit.ts). */
+  async auditRunCreations(filter: AuditFilter): Promise<AuditRecord[]> {
+    const merge = (pages: AuditRecord[][]) =>
+      pages
+        .flat()
+        .sort(newestFirst)
+        .slice(0, filter.limit + 1);
+    return this.c.ring.merged(runCreations(this.host.sql, filter), (s) => s.auditRunCreations(filter), merge);
   }
 
   async usage(from: number, to: number, groupBy: UsageGroup): Promise<UsageGroupRow[]> {

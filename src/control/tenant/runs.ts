@@ -10,6 +10,7 @@ import { rollUp, type UsageGroup, type UsageGroupRow } from "../../analytics/usa
 import type { RunUsage } from "../../../schema/usage";
 import type { RunOutcome, TenantSync } from "../../../schema/run";
 import { aggregate, all } from "../sqlite";
+import { type RunRequester, requesterMeta } from "./run-audit";
 
 export const RUN_BOOK_MIGRATION = [
   `ALTER TABLE run_index ADD COLUMN priority INTEGER NOT NULL DEFAULT 1`,
@@ -60,6 +61,8 @@ export interface OpenedRun {
   blueprint: string | null;
   priority: Priority;
   createdAt: number;
+  /** Who asked, for the audit trail (./run-audit.ts); stored in the row written anyway. */
+  requester?: RunRequester;
 }
 
 /** Lower runs first. */
@@ -154,8 +157,9 @@ export class RunBook {
     now: number,
   ): { start: boolean; admitted: string[] } {
     this.sql.exec(
-      `INSERT INTO run_index (run_id, project, blueprint, status, version, priority, created_at, updated_at, opened_at)
-       VALUES (?,?,?,'queued',0,?,?,?,?) ON CONFLICT (run_id) DO NOTHING`,
+      `INSERT INTO run_index (run_id, project, blueprint, status, version, priority, created_at, updated_at, opened_at,
+         requested_by, request_meta)
+       VALUES (?,?,?,'queued',0,?,?,?,?,?,?) ON CONFLICT (run_id) DO NOTHING`,
       run.runId,
       run.project,
       run.blueprint,
@@ -163,6 +167,8 @@ export class RunBook {
       run.createdAt,
       now,
       now,
+      run.requester?.actor ?? null,
+      run.requester ? requesterMeta(run.requester) : null,
     );
     // The opened run, if admitted, is created already running: one write says both.
     const admitted = admission.open ? this.admit(admission.limit, run.runId) : [];

@@ -14,6 +14,7 @@ import type { TenantProfile } from "./profile";
 import type { RetentionBook } from "./retention";
 import type { RunBook } from "./runs";
 import { deleteRunRows } from "./run-deletion";
+import { runCreations } from "./run-audit";
 import type { ShardRing } from "./shard-ring";
 
 type Held = { runStateBytes: number; archiveBytes: number; artifactBytes: number };
@@ -101,14 +102,17 @@ export class Upkeep {
   async deleteRun(runId: string): Promise<boolean> {
     // A sharded tenant's run is indexed on one of its shards (home does not know which): each forgets it.
     return this.parts.ring.merged(
-      this.deleteRunHere(runId),
+      await this.deleteRunHere(runId),
       (s) => s.deleteRunHere(runId),
       (found) => found.some(Boolean),
     );
   }
 
   /** A shard's part of `deleteRun`: its index row and Idempotency-Keys of the run. */
-  deleteRunHere(runId: string): boolean {
+  async deleteRunHere(runId: string): Promise<boolean> {
+    // The run's creation was on the audit trail through its index row: the trail keeps it now.
+    const [created] = runCreations(this.host.sql, { target: `run:${runId}`, limit: 0 });
+    if (created) await this.host.env.AUDIT.getByName(this.host.tenantId).record(created);
     return this.host.storage.transactionSync(() => deleteRunRows(this.host.sql, runId));
   }
 

@@ -17,6 +17,8 @@ export interface CompletionRequest {
   /** Ask for a JSON object (review verdicts). */
   json?: boolean;
   signal: AbortSignal;
+  /** The attempt's W3C traceparent: the provider's side of the call joins the run's trace. */
+  traceparent?: string;
 }
 
 export interface Completion {
@@ -68,13 +70,17 @@ export function openAiCompatible(
 ): Provider {
   return {
     name: "openai",
-    async complete({ system, prompt, model, maxTokens, json, signal }) {
+    async complete({ system, prompt, model, maxTokens, json, signal, traceparent }) {
       let res: Response;
       try {
         res = await fetchImpl(`${baseUrl.replace(/\/+$/, "")}/chat/completions`, {
           method: "POST",
           signal,
-          headers: { "content-type": "application/json", ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
+          headers: {
+            "content-type": "application/json",
+            ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
+            ...(traceparent ? { traceparent } : {}),
+          },
           body: JSON.stringify({
             model: model ?? defaultModel,
             max_tokens: maxTokens,

@@ -80,6 +80,10 @@ export function headerPanel(ctx: RunContext): RunPanel {
         r.status === "queued"
           ? h("span", { class: "muted small" }, "waiting for one of the tenant's concurrency slots")
           : null,
+        // The deployment's trace viewer (TRACE_URL_TEMPLATE): the run's spans, once it finished.
+        r.traceUrl
+          ? h("a", { href: r.traceUrl, target: "_blank", rel: "noopener", "data-testid": "run-trace" }, "Trace")
+          : null,
       );
       patch(
         actions,

@@ -1,0 +1,120 @@
+/**
+ * The Audit Durable Object: one per tenant (addressed by the tenant's id), the trail of every
+ * control and configuration change (docs/audit.md). Apart from the tenant object on purpose: it is
+ * written once per control request, never on a run's hot path (run creations are read from the
+ * run index the tenant's shards already keep, src/control/tenant/run-audit.ts). Entries older
+ * than the retention (AUDIT_RETENTION_DAYS, default 365) are pruned by its alarm.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { AuditFilter, AuditRecord } from "../../../schema/audit";
+import { type Env, numberVar } from "../../env";
+import { Alarm } from "../alarms";
+import { all, type Migration, migrate } from "../sqlite";
+import { auditWhere } from "./query";
+
+/** Exported for the upgrade tests (test/integration/upgrades.test.ts). */
+export const MIGRATIONS: readonly Migration[] = [
+  [
+    `CREATE TABLE audit (id TEXT PRIMARY KEY, at INTEGER NOT NULL, action TEXT NOT NULL, actor TEXT NOT NULL,
+       actor_name TEXT, target TEXT NOT NULL, ip TEXT, user_agent TEXT, trace_id TEXT)`,
+    `CREATE INDEX audit_at ON audit (at DESC, id DESC)`,
+  ],
+];
+
+export const DEFAULT_AUDIT_RETENTION_DAYS = 365;
+const DAY_MS = 86_400_000;
+/** Rows deleted per alarm: a large backlog is pruned over several alarms, none of them long. */
+const PRUNE_BATCH = 5_000;
+
+interface Row {
+  id: string;
+  at: number;
+  action: AuditRecord["action"];
+  actor: string;
+  actor_name: string | null;
+  target: string;
+  ip: string | null;
+  user_agent: string | null;
+  trace_id: string | null;
+}
+
+export class AuditObject extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+  private readonly alarmClock: Alarm;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.alarmClock = new Alarm(ctx.storage);
+    ctx.blockConcurrencyWhile(async () => {
+      migrate(this.sql, MIGRATIONS);
+      await this.alarmClock.load();
+    });
+  }
+
+  /** Records an entry; the same id twice (a retried request's write) is one entry. */
+  async record(entry: AuditRecord): Promise<void> {
+    this.sql.exec(
+      `INSERT INTO audit (id, at, action, actor, actor_name, target, ip, user_agent, trace_id)
+       VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO NOTHING`,
+      entry.id,
+      entry.at,
+      entry.action,
+      entry.actor,
+      entry.actorName,
+      entry.target,
+      entry.ip,
+      entry.userAgent,
+      entry.traceId,
+    );
+    // The first entry arms the daily prune; later ones find it armed.
+    if (this.alarmClock.dueAt === null) await this.alarmClock.sync(Date.now() + DAY_MS);
+  }
+
+  /** A page of entries, newest first, at most `limit + 1` (the caller learns whether more follow). */
+  query(filter: AuditFilter): AuditRecord[] {
+    const { where, params } = auditWhere(filter, {
+      at: "at",
+      id: "id",
+      action: "action",
+      actor: "actor",
+      target: "target",
+    });
+    return all<Row>(
+      this.sql,
+      `SELECT * FROM audit ${where} ORDER BY at DESC, id DESC LIMIT ?`,
+      ...params,
+      filter.limit + 1,
+    ).map((r) => ({
+      id: r.id,
+      at: r.at,
+      action: r.action,
+      actor: r.actor,
+      actorName: r.actor_name,
+      target: r.target,
+      ip: r.ip,
+      userAgent: r.user_agent,
+      traceId: r.trace_id,
+    }));
+  }
+
+  /** Deletes the tenant's trail (the tenant is purged); idempotent. */
+  forgetAll(): number {
+    return this.sql.exec("DELETE FROM audit").rowsWritten;
+  }
+
+  /** Prunes entries past the retention; comes back at once while a batch was full, else tomorrow. */
+  override async alarm(): Promise<void> {
+    this.alarmClock.fired();
+    const days = numberVar(this.env.AUDIT_RETENTION_DAYS, DEFAULT_AUDIT_RETENTION_DAYS);
+    const cutoff = Date.now() - days * DAY_MS;
+    const deleted = this.sql.exec(
+      "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ? ORDER BY at LIMIT ?)",
+      cutoff,
+      PRUNE_BATCH,
+    ).rowsWritten;
+    const left = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM audit").one().n;
+    if (left === 0) return;
+    await this.alarmClock.sync(Date.now() + (deleted >= PRUNE_BATCH ? 1_000 : DAY_MS));
+  }
+}
