@@ -9,6 +9,7 @@ import type { CreateRunBody, RunOrigin, WireRun } from "../../schema/api";
 import type { ResolvedStep } from "../../schema/run";
 import type { Env } from "../env";
 import { newRunId, sha256Hex } from "../lib/crypto";
+import { requesterOf } from "./run/labels";
 import { runStub } from "./run/stub";
 import { type OpenAuth, openOnShard } from "./tenant/open-on-shard";
 
@@ -38,7 +39,18 @@ export async function startRun(env: Env, req: StartRequest): Promise<{ run: Wire
   const { opened, shard } = await openOnShard(
     env,
     tenantId,
-    { runId: newRunId(), project: body.project, blueprint: body.blueprint ?? null, priority: body.priority, createdAt },
+    {
+      runId: newRunId(),
+      project: body.project,
+      blueprint: body.blueprint ?? null,
+      priority: body.priority,
+      createdAt,
+      search: {
+        requestedBy: requesterOf(req.requestedBy, req.origin),
+        ...(body.tags?.length ? { tags: body.tags } : {}),
+        ...(body.metadata && Object.keys(body.metadata).length ? { metadata: body.metadata } : {}),
+      },
+    },
     idempotency,
     req.auth,
   );
@@ -65,6 +77,8 @@ export async function startRun(env: Env, req: StartRequest): Promise<{ run: Wire
     ...(shard > 0 ? { tenantShard: shard } : {}),
     ...(req.origin && req.origin.kind !== "api" ? { origin: req.origin } : {}),
     ...(req.requestedBy ? { requestedBy: req.requestedBy } : {}),
+    ...(body.tags?.length ? { tags: body.tags } : {}),
+    ...(body.metadata ? { metadata: body.metadata } : {}),
     // A replay may find no run (the first request died before creating it): that one is
     // created the ordinary way, telling the tenant its status and asking for admission.
     ...(replayed ? {} : { opened: { start: opened.start }, createdAt }),

@@ -8,6 +8,7 @@ import type { Artifact, CarriedStep, NewRun, ResolvedStep } from "../../../schem
 import type { ArtifactScan, RunScanning } from "../../../schema/scanning";
 import type { RunRetention } from "../../../schema/retention";
 import { must } from "../../lib/must";
+import { labelsOf } from "./labels";
 
 export type RetrySource = { ok: true; spec: Omit<NewRun, "id" | "traceId">; existing: string | null } | Refusal;
 
@@ -63,6 +64,8 @@ export function retrySource(store: RunStore, newRunId: string, now: number): Ret
       // The retry is indexed where its source is (a run's shard is fixed when it opens).
       ...(run.tenant_shard > 0 ? { tenantShard: run.tenant_shard } : {}),
       ...(run.scanning ? { scanning: must(json.read<RunScanning>(run.scanning), "the run's scanning policy") } : {}),
+      // The retry keeps its source's labels: a search for them finds it.
+      ...labelsOf(run),
       // The retry keeps its source's retention, as it keeps its scanning policy.
       ...(run.retention ? { retention: must(json.read<RunRetention>(run.retention), "the run's retention") } : {}),
     },

@@ -12,6 +12,7 @@ import { PURGE_MIGRATION } from "./purge";
 import { RETENTION_MIGRATION } from "./retention";
 import { ARCHIVE_MIGRATION, LIVE_RUNS_MIGRATION, RUN_BOOK_MIGRATION } from "./runs";
 import { SCANNING_MIGRATION } from "./scanning";
+import { SEARCH_MIGRATION } from "./search";
 import { SHARDS_MIGRATION } from "./shards";
 import { WEBHOOK_LINKS_MIGRATION, WEBHOOK_MIGRATION } from "./webhooks";
 
@@ -37,4 +38,5 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
   SHARDS_MIGRATION,
   WEBHOOK_LINKS_MIGRATION,
   ARCHIVE_BACKFILL_MIGRATION,
+  SEARCH_MIGRATION,
 ];
