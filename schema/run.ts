@@ -176,6 +176,12 @@ export interface TenantSync {
   search?: RunSearchFields;
 }
 
+/** Who asked for a run's control besides an API key: a bulk operation (issue 28). */
+export interface ControlActor {
+  kind: "operation";
+  id: string;
+}
+
 /** A run's searchable fields besides its status and times (schema/search.ts). */
 export interface RunSearchFields {
   requestedBy: string | null;

@@ -12,6 +12,7 @@ export { DirectoryObject } from "./control/directory/object";
 export { BreakerObject } from "./control/breakers/object";
 export { AutomationObject } from "./control/automation/object";
 export { SecretsObject } from "./control/secrets/object";
+export { OperationsObject } from "./control/operations/object";
 
 const app = createApp();
 

@@ -33,6 +33,7 @@ import type {
   SignalResult,
   StepReport,
   TenantSync,
+  ControlActor,
 } from "../../../schema/run";
 import { GateEngine } from "./gate-engine";
 import { AttemptEngine, type HeartbeatResult } from "./attempt-engine";
@@ -280,6 +281,9 @@ export class RunEngine {
   // ── internals ──────────────────────────────────────────────────────────────
 
   /** A run control: check the transition, apply what comes with it, move the run. */
+  /** Who asks for the control under way, when not the API's key (set by the object around one change). */
+  actor: ControlActor | null = null;
+
   private control(event: RunEvent, now: number, apply?: () => void): ReportResult {
     const run = this.store.run();
     if (!run) return refuse("run.not_found", "no such run");
@@ -406,7 +410,8 @@ export class RunEngine {
     if (TERMINAL_RUN_STATUSES.has(t.to)) this.store.setTimer("archive", "run", now + runRetention(run).hotMs);
     const type: EventType =
       t.to === "running" ? (run.status === "paused" ? "run.resumed" : "run.started") : (`run.${t.to}` as EventType);
-    this.event(type, now, null, error ? { error } : {});
+    // A control on someone's behalf (a bulk operation) says whose in the event (the audit's actor).
+    this.event(type, now, null, { ...(error ? { error } : {}), ...(this.actor ? { by: this.actor } : {}) });
     this.syncTenant(now);
   }
 

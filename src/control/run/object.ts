@@ -30,6 +30,7 @@ import type {
   ReportResult,
   SignalResult,
   StepReport,
+  ControlActor,
 } from "../../../schema/run";
 import type { Json } from "../../../schema/api";
 import type { RunUsage } from "../../../schema/usage";
@@ -155,9 +156,16 @@ export class RunObject extends DurableObject<Env> {
   }
 
   /** cancel, pause or resume; an illegal one is refused with a stable code (run.not_resumable, …). */
-  async control(tenantId: string, action: RunControl): Promise<ControlResult | null> {
+  async control(tenantId: string, action: RunControl, actor?: ControlActor): Promise<ControlResult | null> {
     if (!this.owned(tenantId)) return null;
-    const result = await this.change(() => this.engine[action](Date.now()));
+    const result = await this.change(() => {
+      this.engine.actor = actor ?? null;
+      try {
+        return this.engine[action](Date.now());
+      } finally {
+        this.engine.actor = null;
+      }
+    });
     return result.ok ? { ok: true, run: runView(this.store.existingRun(), this.store.steps()) } : result;
   }
 
@@ -236,9 +244,9 @@ export class RunObject extends DurableObject<Env> {
   }
 
   /** What a retry of this run needs; the first call records `newRunId` as its retry. */
-  async retrySource(tenantId: string, newRunId: string): Promise<RetrySource | null> {
+  async retrySource(tenantId: string, newRunId: string, actor?: ControlActor): Promise<RetrySource | null> {
     if (!this.owned(tenantId)) return null;
-    return this.change(() => retrySource(this.store, newRunId, Date.now()));
+    return this.change(() => retrySource(this.store, newRunId, Date.now(), actor));
   }
 
   /**

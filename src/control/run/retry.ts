@@ -4,7 +4,7 @@ import { json } from "../sqlite";
 import { type Refusal, refuse } from "../../../schema/errors";
 import type { StepRow } from "./rows";
 import type { RunStore } from "./store";
-import type { Artifact, CarriedStep, NewRun, ResolvedStep } from "../../../schema/run";
+import type { Artifact, CarriedStep, ControlActor, NewRun, ResolvedStep } from "../../../schema/run";
 import type { ArtifactScan, RunScanning } from "../../../schema/scanning";
 import type { RunRetention } from "../../../schema/retention";
 import { must } from "../../lib/must";
@@ -16,7 +16,7 @@ export type RetrySource = { ok: true; spec: Omit<NewRun, "id" | "traceId">; exis
  * The old run's steps, and the ones that succeeded with their outputs and artifacts (the new
  * run points at the same R2 bytes). Records `newRunId` as the retry once; later calls return it.
  */
-export function retrySource(store: RunStore, newRunId: string, now: number): RetrySource {
+export function retrySource(store: RunStore, newRunId: string, now: number, actor?: ControlActor): RetrySource {
   const run = store.run();
   if (!run) return refuse("run.not_found", "no such run");
   if (run.status !== "failed" && run.status !== "cancelled") {
@@ -48,7 +48,7 @@ export function retrySource(store: RunStore, newRunId: string, now: number): Ret
   const existing = run.retried_as;
   if (!existing) {
     store.setRetriedAs(newRunId);
-    store.appendEvent("run.retried", now, null, { retryRunId: newRunId });
+    store.appendEvent("run.retried", now, null, { retryRunId: newRunId, ...(actor ? { by: actor } : {}) });
   }
   return {
     ok: true,
