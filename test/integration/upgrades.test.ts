@@ -16,6 +16,7 @@ import { MIGRATIONS as DIRECTORY_MIGRATIONS } from "../../src/control/directory/
 import { MIGRATIONS as POOL_MIGRATIONS } from "../../src/control/pool/object";
 import { RUN_MIGRATIONS } from "../../src/control/run/rows";
 import { MIGRATIONS as SECRETS_MIGRATIONS } from "../../src/control/secrets/object";
+import { OPERATION_MIGRATIONS } from "../../src/control/operations/object";
 import { migrate, type Migration } from "../../src/control/sqlite";
 import { TENANT_MIGRATIONS } from "../../src/control/tenant/object";
 import { decodeArchive } from "../../src/control/run/archive-format";
@@ -180,6 +181,7 @@ function runFixture(
       tenant_shard: 0,
       requested_by: null,
       origin: null,
+      labels: null,
     },
     step: {
       ...step,
@@ -264,6 +266,7 @@ const CLASSES = [
   { binding: "BREAKER", migrations: BREAKER_MIGRATIONS },
   { binding: "AUTOMATION", migrations: AUTOMATION_MIGRATIONS },
   { binding: "SECRETS", migrations: SECRETS_MIGRATIONS },
+  { binding: "OPERATIONS", migrations: OPERATION_MIGRATIONS },
 ] as const;
 
 /** Tables whose rows need particular values (a CHECK, or today's code reading them at start). */
