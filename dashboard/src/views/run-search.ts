@@ -116,7 +116,7 @@ export function bulkBar(api: Api, currentSearch: () => URLSearchParams, done: ()
     h(
       "button",
       { class: "btn", type: "button", "data-testid": "bulk-apply", onclick: () => void run() },
-      "Apply to all matching",
+      "Change all matching",
     ),
     status,
   );
