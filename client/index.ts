@@ -592,6 +592,7 @@ const enc = encodeURIComponent;
 
 /** A search of the tenant's runs (`GET /v1/runs`): every field given must match. */
 export interface RunSearch {
+  /** Runs of this project. */
   project?: string;
   /** Any of these statuses. */
   status?: RunStatus | RunStatus[];
@@ -599,13 +600,19 @@ export interface RunSearch {
   tag?: string | string[];
   /** Every pair (sent as `metadata.<key>=<value>`). */
   metadata?: Record<string, string>;
+  /** Runs of this blueprint. */
   blueprint?: string;
+  /** Runs opened by this key id, `schedule:<id>`, `trigger:<id>` or `operation:<id>`. */
   requestedBy?: string;
-  /** ISO 8601 times. */
+  /** Created at or after this ISO 8601 time. */
   createdAfter?: string;
+  /** Created before this ISO 8601 time. */
   createdBefore?: string;
+  /** Finished at or after this ISO 8601 time. */
   finishedAfter?: string;
+  /** A previous page's `nextCursor`. */
   cursor?: string;
+  /** Runs per page (at most 100). */
   limit?: number;
 }
 
