@@ -49,9 +49,13 @@ import type {
 import type { SecretView } from "../schema/secrets.ts";
 import type { AuditAction, AuditEntry, AuditPage } from "../schema/audit.ts";
 export type { AuditAction, AuditEntry, AuditPage };
+import type { BulkBody, OperationView } from "../schema/operations.ts";
 import type { GitDelivery, PipelineDelivery } from "../schema/jobs/delivery.ts";
 
 export type { SecretView };
+export type { OperationView };
+/** A bulk operation's body as a caller sends it (`dryRun` defaults to false). */
+export type BulkInput = Omit<BulkBody, "dryRun"> & { dryRun?: boolean };
 export type { GitDelivery, PipelineDelivery };
 /** An artifact's lineage; `lineage.delivered` carries the delivery steps' external ids. */
 export type { ArtifactDelivery, Lineage };
@@ -121,6 +125,9 @@ export type RunControl = "cancel" | "pause" | "resume";
 export const CLIENT_ROUTES = [
   ["post", "/v1/runs"],
   ["get", "/v1/runs"],
+  ["post", "/v1/runs/bulk"],
+  ["get", "/v1/operations/{id}"],
+  ["delete", "/v1/operations/{id}"],
   ["get", "/v1/runs/{id}"],
   ["post", "/v1/runs/{id}/cancel"],
   ["post", "/v1/runs/{id}/pause"],
@@ -225,8 +232,26 @@ export class FactoryClient {
   }
 
   /** The tenant's runs, newest first (`listRuns`); pass `nextCursor` back as `cursor` to page on. */
-  listRuns(query: { project?: string; status?: RunStatus; cursor?: string; limit?: number } = {}): Promise<RunList> {
-    return this.json("GET", `/v1/runs${qs(query)}`);
+  listRuns(query: RunSearch = {}): Promise<RunList> {
+    return this.json("GET", `/v1/runs${searchQs(query)}`);
+  }
+
+  /**
+   * Cancels, retries or deletes every run a filter (or a list of ids) names, in batches (`bulkRuns`);
+   * answers the operation, which `getOperation` follows. `dryRun` only counts.
+   */
+  bulkRuns(body: BulkInput): Promise<OperationView> {
+    return this.json("POST", "/v1/runs/bulk", body);
+  }
+
+  /** A bulk operation's progress (`getOperation`). */
+  getOperation(id: string): Promise<OperationView> {
+    return this.json("GET", `/v1/operations/${enc(id)}`);
+  }
+
+  /** Stops a bulk operation (`stopOperation`): runs not yet changed are left as they are. */
+  stopOperation(id: string): Promise<OperationView> {
+    return this.json("DELETE", `/v1/operations/${enc(id)}`);
   }
 
   /** Cancels, pauses or resumes a run (`cancelRun`, `pauseRun`, `resumeRun`); answers the run after the change. */
@@ -590,6 +615,45 @@ async function* parseSse(res: Response): AsyncGenerator<EventEnvelope> {
 }
 
 const enc = encodeURIComponent;
+
+/** A search of the tenant's runs (`GET /v1/runs`): every field given must match. */
+export interface RunSearch {
+  /** Runs of this project. */
+  project?: string;
+  /** Any of these statuses. */
+  status?: RunStatus | RunStatus[];
+  /** All of these tags. */
+  tag?: string | string[];
+  /** Every pair (sent as `metadata.<key>=<value>`). */
+  metadata?: Record<string, string>;
+  /** Runs of this blueprint. */
+  blueprint?: string;
+  /** Runs opened by this key id, `schedule:<id>`, `trigger:<id>` or `operation:<id>`. */
+  requestedBy?: string;
+  /** Created at or after this ISO 8601 time. */
+  createdAfter?: string;
+  /** Created before this ISO 8601 time. */
+  createdBefore?: string;
+  /** Finished at or after this ISO 8601 time. */
+  finishedAfter?: string;
+  /** A previous page's `nextCursor`. */
+  cursor?: string;
+  /** Runs per page (at most 100). */
+  limit?: number;
+}
+
+/** The search as a query string: repeated names for lists, `metadata.<key>` for pairs. */
+export function searchQs(q: RunSearch): string {
+  const params = new URLSearchParams();
+  const list = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+  for (const [name, value] of Object.entries(q)) {
+    if (value === undefined || name === "metadata") continue;
+    for (const one of list(typeof value === "number" ? String(value) : value)) params.append(name, one);
+  }
+  for (const [k, v] of Object.entries(q.metadata ?? {})) params.append(`metadata.${k}`, v);
+  const text = params.toString();
+  return text ? `?${text}` : "";
+}
 
 function qs(query: Record<string, string | number | undefined>): string {
   const entries = Object.entries(query).filter((e): e is [string, string | number] => e[1] !== undefined);

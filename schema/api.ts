@@ -8,6 +8,7 @@ import { RUN_ID, TENANT_ID } from "./ids";
 import { ARTIFACT_STATUSES, ArtifactScan, Finding, NotScanned } from "./scanning";
 import { Lineage } from "./artifacts";
 import { BreakerView } from "./breakers";
+import { Metadata, RunLabelsView, SearchQueryFields, Tags } from "./search";
 
 export const LIMITS = {
   bodyBytes: 1024 * 1024,
@@ -111,6 +112,8 @@ export const CreateRunBody = z
       .openapi({
         description: "a webhook endpoint for this run only; its signing secret comes back once, in the answer",
       }),
+    tags: Tags.optional(),
+    metadata: Metadata.optional(),
   })
   .strict()
   .refine((b) => (b.blueprint === undefined) !== (b.steps === undefined), {
@@ -196,6 +199,7 @@ export const RunView = z
       description: "when the finished run was archived to R2 (its hot period ended); it is then read from the archive",
     }),
     origin: RunOrigin,
+    ...RunLabelsView,
     steps: z.array(StepView),
   })
   .openapi("Run");
@@ -226,6 +230,7 @@ export const RunSummary = z
       .datetime()
       .nullable()
       .openapi({ description: "when the finished run was archived to R2 (its retention's hot period ended)" }),
+    ...RunLabelsView,
   })
   .openapi("RunSummary");
 export type RunSummary = z.infer<typeof RunSummary>;
@@ -235,7 +240,7 @@ export type RunList = z.infer<typeof RunList>;
 
 export const ListRunsQuery = z.object({
   project: ProjectId.optional(),
-  status: z.enum(RUN_STATUSES).optional(),
+  ...SearchQueryFields,
   cursor: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
 });
@@ -252,6 +257,8 @@ export const EventEnvelope = z
     traceId: z.string(),
     occurredAt: z.string().datetime(),
     data: z.record(z.string(), z.unknown()),
+    tags: z.array(z.string()).optional().openapi({ description: "the run's tags, on every event of a tagged run" }),
+    metadata: z.record(z.string(), z.string()).optional().openapi({ description: "the run's metadata, if it has any" }),
   })
   .openapi("Event");
 export type EventEnvelope = z.infer<typeof EventEnvelope>;

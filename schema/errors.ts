@@ -68,6 +68,17 @@ export const ERRORS = {
 
   // Runs and their controls.
   "run.not_found": { status: 404, retryable: false, title: "No such run." },
+  "operation.not_found": { status: 404, retryable: false, title: "No such bulk operation." },
+  "operation.active": {
+    status: 409,
+    retryable: true,
+    title: "Another bulk operation of this tenant is under way: wait for it, or stop it.",
+  },
+  "operation.too_many": {
+    status: 400,
+    retryable: false,
+    title: "The filter matches more runs than a bulk operation may change (limits.maxBulk): narrow it, or give ids.",
+  },
   "run.archived": {
     status: 409,
     retryable: false,

@@ -65,6 +65,9 @@ export interface NewRun {
   requestedBy?: string;
   /** A schedule or an event started the run (absent: the API, or the retry `retryOf` names). */
   origin?: RunOrigin;
+  /** The run's tags and metadata (issue 28); copied to a retry. */
+  tags?: string[];
+  metadata?: Record<string, string>;
 }
 
 /** An artifact an attempt wrote to R2: its name in the run, its key, size, type and sha256. */
@@ -166,6 +169,24 @@ export interface TenantSync {
   published?: PublishedArtifact[];
   /** Set once the run is over: what it holds, for the tenant's storage figures (GET /v1/usage). */
   storage?: { stateBytes: number; artifactBytes: number };
+  /**
+   * What the run index searches by, on a run the tenant did not open (a retry): it indexes them on
+   * the run's first word. Absent on an opened run's syncs (the opening carried them).
+   */
+  search?: RunSearchFields;
+}
+
+/**
+ * Who asked for a run's control, as the audit trail names actors (docs/audit.md): `key:<id>`,
+ * `operation:<id>` (a bulk operation, issue 28), `admin`, `runtime`. Named in the control's event as `by`.
+ */
+export type ControlActor = string;
+
+/** A run's searchable fields besides its status and times (schema/search.ts). */
+export interface RunSearchFields {
+  requestedBy: string | null;
+  tags?: string[];
+  metadata?: Record<string, string>;
 }
 
 /** How a finished run went, for SLA metrics. */

@@ -47,6 +47,9 @@ export const Limits = z
       .max(100_000)
       .optional()
       .openapi({ description: "schedules the tenant may have (1,000 when absent)" }),
+    maxBulk: z.number().int().min(1).max(100_000).optional().openapi({
+      description: "runs a bulk operation's filter may match (10,000 when absent); ids lists are not bound by it",
+    }),
     shards: z.number().int().min(1).max(64).optional().openapi({
       description:
         "tenant objects that open this tenant's runs (1 when absent): each opens its share of the rate; see docs/capacity.md",

@@ -13,6 +13,7 @@ export { BreakerObject } from "./control/breakers/object";
 export { AutomationObject } from "./control/automation/object";
 export { SecretsObject } from "./control/secrets/object";
 export { AuditObject } from "./control/audit/object";
+export { OperationsObject } from "./control/operations/object";
 
 const app = createApp();
 

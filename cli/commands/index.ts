@@ -8,6 +8,7 @@ import type { CommandGroup } from "../context.ts";
 export const GROUPS: Readonly<Record<string, CommandGroup>> = {
   login: (await import("./session.ts")).login,
   runs: (await import("./runs.ts")).runs,
+  operations: (await import("./search.ts")).operations,
   artifacts: (await import("./artifacts.ts")).artifacts,
   approvals: (await import("./approvals.ts")).approvals,
   usage: (await import("./reports.ts")).usage,

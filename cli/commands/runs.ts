@@ -5,6 +5,13 @@ import { type Command, type CommandGroup, type Context, defined, need } from "..
 import { summary } from "../format.ts";
 import { deliveryLines } from "./delivery.ts";
 import { watchRun } from "../watch.ts";
+import { bulk, list, SEARCH_OPTIONS } from "./search.ts";
+
+/** A run's command given a run, or a bulk operation over the filter flags' runs given none. */
+const oneOrMany =
+  (one: Command, many: Command): Command =>
+  (ctx, args) =>
+    args[0] === undefined ? many(ctx, args) : one(ctx, args);
 
 const readJson = (path: string): unknown => JSON.parse(readFileSync(path, "utf8"));
 
@@ -36,22 +43,6 @@ const create: Command = async (ctx, args) => {
   const run = await c.createRun({ ...body, ...defined({ priority }) });
   if (ctx.flags.watch) return watchToEnd(ctx, c, run.id);
   ctx.print(`${run.id}  ${run.status}`, run);
-  return 0;
-};
-
-const list: Command = async (ctx) => {
-  const limit = ctx.flag("limit");
-  const page = await ctx.client().listRuns(
-    defined({
-      project: ctx.flag("project"),
-      status: ctx.flag("status") as "running" | undefined,
-      limit: limit ? Number(limit) : undefined,
-    }),
-  );
-  const lines = page.items.map(
-    (r) => `${r.id}  ${r.status.padEnd(9)}  ${r.project.padEnd(16)} ${r.blueprint ?? "(steps)"}  ${r.createdAt}`,
-  );
-  ctx.print(lines.join("\n") || "no runs", page);
   return 0;
 };
 
@@ -118,7 +109,9 @@ export const runs: CommandGroup = {
   help: [
     "factory runs create <blueprint> --project P [--input file.json | --input-json JSON] [--priority high|normal|low] [--watch]",
     "factory runs create --steps file.json --project P [--watch]",
-    "factory runs list [--project P] [--status S] [--limit N]",
+    "factory runs list [--project P] [--status S]… [--tag T]… [--meta k=v]… [--blueprint B] [--requested-by R]",
+    "                  [--since 7d] [--until T] [--finished-since 1d] [--limit N] [--cursor C]",
+    "factory runs cancel|retry|delete --tag T … (filter flags as list) --yes | --dry-run [--reason R]",
     "factory runs get|watch|cancel|pause|resume|retry <run>",
     "factory runs delete <run>                    a finished run, now: its state, archive, artifacts, index row",
     "factory runs logs <run> [--follow]",
@@ -131,8 +124,9 @@ export const runs: CommandGroup = {
     steps: { type: "string" },
     priority: { type: "string" },
     watch: { type: "boolean", default: false },
-    status: { type: "string" },
     limit: { type: "string" },
+    cursor: { type: "string" },
+    ...SEARCH_OPTIONS,
     follow: { type: "boolean", default: false },
     "data-json": { type: "string" },
   },
@@ -141,11 +135,11 @@ export const runs: CommandGroup = {
     list,
     get,
     watch: (ctx, args) => watchToEnd(ctx, ctx.client(), need(args[0], "<run>")),
-    cancel: control("cancel"),
+    cancel: oneOrMany(control("cancel"), bulk("cancel")),
     pause: control("pause"),
     resume: control("resume"),
-    delete: remove,
-    retry,
+    delete: oneOrMany(remove, bulk("delete")),
+    retry: oneOrMany(retry, bulk("retry")),
     logs,
     signal,
   },

@@ -3,6 +3,7 @@
  * (never in a URL), and every error becomes an ApiError holding the problem+json title/detail.
  */
 import type { z } from "@hono/zod-openapi";
+import type { OperationView } from "../../schema/operations";
 import type {
   ApprovalList,
   ArtifactList,
@@ -98,6 +99,12 @@ export class Api {
   blueprints = () => this.json<BlueprintList>("GET", "/v1/blueprints");
   listRuns = (q: { project?: string; status?: string; cursor?: string; limit?: number }) =>
     this.json<RunList>("GET", "/v1/runs", { query: q });
+  /** A search in its query-string form (repeated `tag`/`status`, `metadata.<key>`), as the runs page's URL keeps it. */
+  searchRuns = (search: URLSearchParams, q: { cursor?: string; limit?: number }) =>
+    this.json<RunList>("GET", `/v1/runs?${search}`, { query: q });
+  bulkRuns = (body: { action: "cancel" | "retry" | "delete"; filter: Record<string, unknown>; dryRun?: boolean }) =>
+    this.json<OperationView>("POST", "/v1/runs/bulk", { body });
+  getOperation = (id: string) => this.json<OperationView>("GET", `/v1/operations/${encodeURIComponent(id)}`);
   getRun = (id: string) => this.json<RunView>("GET", `/v1/runs/${encodeURIComponent(id)}`);
   createRun = (body: CreateRunInput) => this.json<RunView>("POST", "/v1/runs", { body });
   control = (id: string, action: "cancel" | "pause" | "resume" | "retry") =>

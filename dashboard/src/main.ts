@@ -28,7 +28,7 @@ let dispose: (() => void) | null = null;
 type Route = { pattern: RegExp; nav: string; title: (params: string[]) => string; view: View };
 const ROUTES: Route[] = [
   { pattern: /^#\/runs\/(run_[0-9a-z]+)$/, nav: "runs", title: ([id]) => `Run ${id?.slice(0, 10)}…`, view: renderRun },
-  { pattern: /^#\/runs$/, nav: "runs", title: () => "Runs", view: renderRuns },
+  { pattern: /^#\/runs(?:\?.*)?$/, nav: "runs", title: () => "Runs", view: renderRuns },
   { pattern: /^#\/new$/, nav: "new", title: () => "New run", view: renderNewRun },
   { pattern: /^#\/usage$/, nav: "usage", title: () => "Usage & SLA", view: renderInsights },
   {

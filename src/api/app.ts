@@ -22,6 +22,7 @@ import { secrets } from "./secrets";
 import { events, triggers } from "./events";
 import { approvals, gates } from "./approvals";
 import { runDeletion } from "./run-deletion";
+import { operations } from "./operations";
 import { decisions } from "./decisions";
 import { callbacks } from "./callbacks";
 import { webhooks } from "./webhooks";
@@ -71,6 +72,7 @@ export function createApp() {
   app.use("/v1/*", auditTrail);
 
   app.route("/", health);
+  app.route("/v1", operations);
   app.route("/v1/runs", runs);
   app.route("/v1/runs", gates);
   app.route("/v1/runs", runDeletion);

@@ -8,8 +8,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { RUN_ID } from "../../schema/ids";
-import { purgeRunObjects } from "../artifacts/purge";
-import { runStub } from "../control/run/stub";
+import { deleteRun } from "../control/delete-run";
 import { AppError } from "../errors";
 import { newApi, problemResponses, TENANT_CALL } from "./common";
 
@@ -42,12 +41,9 @@ runDeletion.openapi(
     const { id } = c.req.valid("param");
     const tenantId = c.get("tenantId");
     if (!RUN_ID.test(id)) throw new AppError("run.not_found");
-    const purged = await runStub(c.env, id).purge(tenantId);
-    if (purged && !purged.ok) throw AppError.from(purged);
-    // No run of this tenant's in the object: archived (or a delete cut short), so only R2 holds it.
-    const deletedKeys = purged ? 0 : await purgeRunObjects(c.env.ARTIFACTS, tenantId, id);
-    const indexed = await c.env.TENANT.getByName(tenantId).deleteRun(id);
-    if (!purged && deletedKeys === 0 && !indexed) throw new AppError("run.not_found");
+    const done = await deleteRun(c.env, tenantId, id);
+    if (done === "missing") throw new AppError("run.not_found");
+    if (done !== "deleted") throw AppError.from(done);
     return c.body(null, 204);
   },
 );

@@ -34,6 +34,7 @@ import { archiveOrNotFound, missingRun, readArchive } from "./archived-runs";
 import { archivedEvents, archivedRun } from "../control/run/archive-format";
 import { startRun } from "../control/start-run";
 import { requestMeta } from "./audit-trail";
+import { parseRunFilter } from "../../schema/search";
 
 const IdParam = z.object({
   id: z
@@ -164,10 +165,15 @@ runs.openapi(
     const q = c.req.valid("query");
     const cursor = q.cursor !== undefined ? decodeCursor(q.cursor) : undefined;
     if (cursor === null) throw new AppError("request.invalid", "The cursor is not one this API issued.");
+    // The query string as sent: `metadata.<key>` pairs, repeated names, and unknown names (refused).
+    const parsed = parseRunFilter([...new URL(c.req.url).searchParams]);
+    if (!parsed.ok)
+      throw new AppError("request.invalid", `The filter is invalid: ${parsed.path}: ${parsed.message}.`, {
+        errors: [{ path: parsed.path, message: parsed.message }],
+      });
     const page = await c.env.TENANT.getByName(c.get("tenantId")).listRuns({
+      filter: parsed.filter,
       limit: q.limit,
-      ...(q.project ? { project: q.project } : {}),
-      ...(q.status ? { status: q.status } : {}),
       ...(cursor ? { cursor } : {}),
     });
     return c.json({ items: page.items, nextCursor: page.next ? encodeCursor(page.next) : null }, 200);

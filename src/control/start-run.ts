@@ -38,6 +38,7 @@ export async function startRun(env: Env, req: StartRequest): Promise<{ run: Wire
   const idempotency = req.idempotency
     ? { key: req.idempotency.key, bodyHash: req.idempotency.bodyHash ?? (await sha256Hex(JSON.stringify(body))) }
     : undefined;
+  const requester = requesterOf(req);
   const { opened, shard } = await openOnShard(
     env,
     tenantId,
@@ -47,7 +48,12 @@ export async function startRun(env: Env, req: StartRequest): Promise<{ run: Wire
       blueprint: body.blueprint ?? null,
       priority: body.priority,
       createdAt,
-      requester: requesterOf(req),
+      requester,
+      search: {
+        requestedBy: requester.actor,
+        ...(body.tags?.length ? { tags: body.tags } : {}),
+        ...(body.metadata && Object.keys(body.metadata).length ? { metadata: body.metadata } : {}),
+      },
     },
     idempotency,
     req.auth,
@@ -75,6 +81,8 @@ export async function startRun(env: Env, req: StartRequest): Promise<{ run: Wire
     ...(shard > 0 ? { tenantShard: shard } : {}),
     ...(req.origin && req.origin.kind !== "api" ? { origin: req.origin } : {}),
     ...(req.requestedBy ? { requestedBy: req.requestedBy } : {}),
+    ...(body.tags?.length ? { tags: body.tags } : {}),
+    ...(body.metadata ? { metadata: body.metadata } : {}),
     // A replay may find no run (the first request died before creating it): that one is
     // created the ordinary way, telling the tenant its status and asking for admission.
     ...(replayed ? {} : { opened: { start: opened.start }, createdAt }),

@@ -17,6 +17,7 @@ import { MIGRATIONS as POOL_MIGRATIONS } from "../../src/control/pool/object";
 import { RUN_MIGRATIONS } from "../../src/control/run/rows";
 import { MIGRATIONS as SECRETS_MIGRATIONS } from "../../src/control/secrets/object";
 import { MIGRATIONS as AUDIT_MIGRATIONS } from "../../src/control/audit/object";
+import { OPERATION_MIGRATIONS } from "../../src/control/operations/object";
 import { migrate, type Migration } from "../../src/control/sqlite";
 import { TENANT_MIGRATIONS } from "../../src/control/tenant/object";
 import { decodeArchive } from "../../src/control/run/archive-format";
@@ -181,6 +182,7 @@ function runFixture(
       tenant_shard: 0,
       requested_by: null,
       origin: null,
+      labels: null,
     },
     step: {
       ...step,
@@ -266,6 +268,7 @@ const CLASSES = [
   { binding: "AUTOMATION", migrations: AUTOMATION_MIGRATIONS },
   { binding: "SECRETS", migrations: SECRETS_MIGRATIONS },
   { binding: "AUDIT", migrations: AUDIT_MIGRATIONS },
+  { binding: "OPERATIONS", migrations: OPERATION_MIGRATIONS },
 ] as const;
 
 /** Tables whose rows need particular values (a CHECK, or today's code reading them at start). */

@@ -3,6 +3,7 @@ import type { RunList } from "../../../schema/api";
 import { RUN_STATUSES, TERMINAL_RUN_STATUSES } from "../../../schema/vocabulary";
 import { emptyState, errorState, fill, h, patch, pill, scrollBox } from "../dom";
 import { elapsedMs, formatDuration, formatTime } from "../format";
+import { bulkBar, keepInUrl, searchFields, searchFromHash } from "./run-search";
 import type { View } from "./view";
 
 const PAGE_SIZE = 20;
@@ -68,7 +69,7 @@ function pagerControls(prev: () => void, next: () => void) {
   return { el, show };
 }
 
-function filterForm(apply: () => void, reload: () => void) {
+function filterForm(apply: () => void, reload: () => void, initial: URLSearchParams) {
   const project = h("input", {
     id: "filter-project",
     type: "search",
@@ -82,7 +83,10 @@ function filterForm(apply: () => void, reload: () => void) {
     h("option", { value: "" }, "any status"),
     RUN_STATUSES.map((s) => h("option", { value: s }, s)),
   );
+  project.value = initial.get("project") ?? "";
+  status.value = initial.get("status") ?? "";
   status.addEventListener("change", apply);
+  const more = searchFields(initial, apply);
   const onsubmit = (ev: Event) => {
     ev.preventDefault();
     apply();
@@ -94,10 +98,19 @@ function filterForm(apply: () => void, reload: () => void) {
     project,
     h("label", { for: "filter-status" }, "Status"),
     status,
+    more.el,
     h("button", { class: "btn", type: "submit" }, "Apply"),
     h("button", { class: "btn btn-ghost", type: "button", onclick: reload }, "Refresh"),
   );
-  return { form, project, status };
+  /** The search the fields say: for the API (absolute times), or for the URL (`since` kept relative). */
+  const search = (forApi: boolean) => {
+    const q = new URLSearchParams();
+    if (project.value.trim()) q.set("project", project.value.trim());
+    if (status.value) q.set("status", status.value);
+    more.fill(q, forApi);
+    return q;
+  };
+  return { form, project, status, search };
 }
 
 export const renderRuns: View = ({ api, main, navigate }) => {
@@ -126,28 +139,28 @@ export const renderRuns: View = ({ api, main, navigate }) => {
       void load();
     },
     () => void load(),
+    searchFromHash(),
+  );
+  const bulk = bulkBar(
+    api,
+    () => filters.search(true),
+    () => void load(),
   );
 
   async function load(): Promise<void> {
     clearTimeout(timer);
     let page: RunList;
-    const project = filters.project.value.trim();
-    const status = filters.status.value;
+    const search = filters.search(true);
+    keepInUrl(filters.search(false));
     try {
-      page = await api.listRuns({
-        project: project || undefined,
-        status: status || undefined,
-        cursor,
-        limit: PAGE_SIZE,
-      });
+      page = await api.searchRuns(search, { cursor, limit: PAGE_SIZE });
     } catch (err) {
       if (!disposed) fill(body, errorState(err));
       return;
     }
     if (disposed) return;
     if (page.items.length > 0) patch(body, runsTable(page.items, navigate));
-    else if (project !== "" || status !== "")
-      patch(body, emptyState("No runs match these filters.", "Clear a filter to see more."));
+    else if (search.size > 0) patch(body, emptyState("No runs match these filters.", "Clear a filter to see more."));
     else patch(body, emptyState("No runs yet.", h("a", { href: "#/new" }, "Submit one")));
     nextCursor = page.nextCursor;
     pager.show(cursors.length, nextCursor !== null);
@@ -161,12 +174,13 @@ export const renderRuns: View = ({ api, main, navigate }) => {
     h("h1", {}, "Runs"),
     h("div", { class: "actions" }, h("a", { class: "btn btn-primary", href: "#/new" }, "New run")),
   );
-  fill(main, head, h("section", { class: "panel", "aria-label": "Runs" }, filters.form, body, pager.el));
+  fill(main, head, h("section", { class: "panel", "aria-label": "Runs" }, filters.form, bulk.el, body, pager.el));
   fill(body, h("div", { class: "loading" }, "Loading runs…"));
   pager.show(0, false);
   void load();
   return () => {
     disposed = true;
+    bulk.dispose();
     clearTimeout(timer);
   };
 };

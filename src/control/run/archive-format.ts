@@ -68,7 +68,16 @@ export function archivedRun(archive: RunArchive): WireRun {
   const origin =
     archive.run.origin ??
     (archive.run.retryOf ? { kind: "retry", id: archive.run.retryOf } : { kind: "api", id: null });
-  return { ...archive.run, origin, archivedAt: new Date(archive.archivedAt).toISOString() };
+  // ...and before they carried labels and their requester.
+  const { tags = [], metadata = {}, requestedBy = null } = archive.run as Partial<WireRun>;
+  return {
+    ...archive.run,
+    origin,
+    tags,
+    metadata,
+    requestedBy,
+    archivedAt: new Date(archive.archivedAt).toISOString(),
+  };
 }
 
 /** A page of an archived run's events, as the object pages them: the run is over, so the last page is final. */

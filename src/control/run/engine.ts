@@ -37,6 +37,7 @@ import type {
 import { GateEngine } from "./gate-engine";
 import { AttemptEngine, type HeartbeatResult } from "./attempt-engine";
 import { runRetention } from "./archive-format";
+import { labelsColumn, searchFields } from "./labels";
 
 const WEBHOOK_EVENTS: ReadonlySet<EventType> = new Set(WEBHOOK_EVENT_TYPES);
 const FINAL_EVENTS: ReadonlySet<EventType> = new Set([...TERMINAL_RUN_STATUSES].map((s) => `run.${s}` as EventType));
@@ -105,6 +106,7 @@ export class RunEngine {
       tenant_shard: spec.tenantShard ?? 0,
       requested_by: spec.requestedBy ?? null,
       origin: spec.origin ? json.write(spec.origin) : null,
+      labels: labelsColumn(spec),
     });
     this.event("run.requested", now, null, {
       blueprint: spec.blueprint,
@@ -436,6 +438,9 @@ export class RunEngine {
         ? { usage: this.store.usage(), outcome: this.outcome(run, now), storage: this.storage() }
         : {}),
       ...(run.status === "succeeded" ? this.published(run) : {}),
+      // A retry is not opened by the tenant: whichever of its syncs is indexed first (the outbox
+      // sends only the latest) inserts its entry, so each says what it is searched by.
+      ...(run.retry_of !== null ? { search: searchFields(run) } : {}),
     };
     this.enqueue("tenant", null, sync, now);
   }

@@ -30,6 +30,7 @@ import type {
   ReportResult,
   SignalResult,
   StepReport,
+  ControlActor,
 } from "../../../schema/run";
 import type { Json } from "../../../schema/api";
 import type { RunUsage } from "../../../schema/usage";
@@ -237,9 +238,9 @@ export class RunObject extends DurableObject<Env> {
   }
 
   /** What a retry of this run needs; the first call records `newRunId` as its retry. */
-  async retrySource(tenantId: string, newRunId: string): Promise<RetrySource | null> {
+  async retrySource(tenantId: string, newRunId: string, actor?: ControlActor): Promise<RetrySource | null> {
     if (!this.owned(tenantId)) return null;
-    return this.change(() => retrySource(this.store, newRunId, Date.now()));
+    return this.change(() => retrySource(this.store, newRunId, Date.now(), actor));
   }
 
   /**

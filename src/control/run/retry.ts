@@ -4,10 +4,11 @@ import { json } from "../sqlite";
 import { type Refusal, refuse } from "../../../schema/errors";
 import type { StepRow } from "./rows";
 import type { RunStore } from "./store";
-import type { Artifact, CarriedStep, NewRun, ResolvedStep } from "../../../schema/run";
+import type { Artifact, CarriedStep, ControlActor, NewRun, ResolvedStep } from "../../../schema/run";
 import type { ArtifactScan, RunScanning } from "../../../schema/scanning";
 import type { RunRetention } from "../../../schema/retention";
 import { must } from "../../lib/must";
+import { labelsOf } from "./labels";
 
 export type RetrySource = { ok: true; spec: Omit<NewRun, "id" | "traceId">; existing: string | null } | Refusal;
 
@@ -15,7 +16,7 @@ export type RetrySource = { ok: true; spec: Omit<NewRun, "id" | "traceId">; exis
  * The old run's steps, and the ones that succeeded with their outputs and artifacts (the new
  * run points at the same R2 bytes). Records `newRunId` as the retry once; later calls return it.
  */
-export function retrySource(store: RunStore, newRunId: string, now: number): RetrySource {
+export function retrySource(store: RunStore, newRunId: string, now: number, actor?: ControlActor): RetrySource {
   const run = store.run();
   if (!run) return refuse("run.not_found", "no such run");
   if (run.status !== "failed" && run.status !== "cancelled") {
@@ -47,7 +48,7 @@ export function retrySource(store: RunStore, newRunId: string, now: number): Ret
   const existing = run.retried_as;
   if (!existing) {
     store.setRetriedAs(newRunId);
-    store.appendEvent("run.retried", now, null, { retryRunId: newRunId });
+    store.appendEvent("run.retried", now, null, { retryRunId: newRunId, ...(actor ? { by: actor } : {}) });
   }
   return {
     ok: true,
@@ -63,6 +64,8 @@ export function retrySource(store: RunStore, newRunId: string, now: number): Ret
       // The retry is indexed where its source is (a run's shard is fixed when it opens).
       ...(run.tenant_shard > 0 ? { tenantShard: run.tenant_shard } : {}),
       ...(run.scanning ? { scanning: must(json.read<RunScanning>(run.scanning), "the run's scanning policy") } : {}),
+      // The retry keeps its source's labels: a search for them finds it.
+      ...labelsOf(run),
       // The retry keeps its source's retention, as it keeps its scanning policy.
       ...(run.retention ? { retention: must(json.read<RunRetention>(run.retention), "the run's retention") } : {}),
     },

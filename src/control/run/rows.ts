@@ -78,6 +78,8 @@ export const RUN_MIGRATIONS: readonly Migration[] = [
   [`ALTER TABLE run ADD COLUMN requested_by TEXT`],
   // v9: what started the run (JSON of RunOrigin; null: the API, or a retry named by retry_of).
   [`ALTER TABLE run ADD COLUMN origin TEXT`],
+  // v10: the run's tags and metadata (JSON of Labels; null: none), shown on the run and its events (issue 28).
+  [`ALTER TABLE run ADD COLUMN labels TEXT`],
 ];
 
 export interface RunRow {
@@ -106,6 +108,8 @@ export interface RunRow {
   tenant_shard: number;
   /** The id of the API key that created the run; null before v8, or for a run made without a key. */
   requested_by: string | null;
+  /** JSON of Labels (schema/search.ts); null for a run with no tags and no metadata. */
+  labels: string | null;
 }
 
 export interface StepRow {

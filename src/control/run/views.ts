@@ -10,6 +10,7 @@ import type {
   WireStep,
 } from "../../../schema/api";
 import { json } from "../sqlite";
+import { labelsOf, requesterOf } from "./labels";
 import type { ArtifactRow, EventRow, RunRow, StepRow } from "./rows";
 import type { ArtifactScan } from "../../../schema/scanning";
 import type { Lineage } from "../../../schema/artifacts";
@@ -59,6 +60,8 @@ export function runView(r: RunRow, steps: StepRow[]): WireRun {
     origin:
       json.read<RunOrigin>(r.origin) ?? (r.retry_of ? { kind: "retry", id: r.retry_of } : { kind: "api", id: null }),
     archivedAt: null, // an archived run is read from its archive (archive-format.ts), not from here
+    ...labelsOf(r),
+    requestedBy: requesterOf(r.requested_by, json.read<RunOrigin>(r.origin)),
     steps: steps.map(stepView),
   };
 }
@@ -76,6 +79,8 @@ export function eventView(r: RunRow, e: EventRow): WireEvent {
     traceId: r.trace_id,
     occurredAt: new Date(e.occurred_at).toISOString(),
     data: json.read<JsonObject>(e.data) ?? {},
+    // A labelled run's events (and so its webhooks) say its labels: receivers route by them.
+    ...(r.labels !== null ? labelsOf(r) : {}),
   };
 }
 

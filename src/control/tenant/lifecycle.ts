@@ -17,6 +17,7 @@ import { archiveKey, runPrefix } from "../../artifacts/keys";
 import { TERMINAL_RUN_STATUSES } from "../../../schema/vocabulary";
 import { all } from "../sqlite";
 import { ArchiveBackfill, type ArchiveNudge } from "./archive-backfill";
+import { deleteIndexed } from "./search";
 
 const TERMINAL = [...TERMINAL_RUN_STATUSES].map((s) => `'${s}'`).join(",");
 
@@ -148,7 +149,7 @@ export class Lifecycle {
         more = true;
         continue;
       }
-      this.sql.exec("DELETE FROM run_index WHERE run_id = ?", run_id);
+      deleteIndexed(this.sql, run_id);
       counts.runsExpired++;
     }
     return more;

@@ -13,6 +13,7 @@ import { RETENTION_MIGRATION } from "./retention";
 import { ARCHIVE_MIGRATION, LIVE_RUNS_MIGRATION, RUN_BOOK_MIGRATION } from "./runs";
 import { RUN_AUDIT_MIGRATION } from "./run-audit";
 import { SCANNING_MIGRATION } from "./scanning";
+import { SEARCH_MIGRATION } from "./search";
 import { SHARDS_MIGRATION } from "./shards";
 import { WEBHOOK_LINKS_MIGRATION, WEBHOOK_MIGRATION } from "./webhooks";
 
@@ -39,4 +40,5 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
   WEBHOOK_LINKS_MIGRATION,
   ARCHIVE_BACKFILL_MIGRATION,
   RUN_AUDIT_MIGRATION,
+  SEARCH_MIGRATION,
 ];

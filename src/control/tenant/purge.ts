@@ -12,6 +12,7 @@ import { deletePrefix, purgeRunObjects } from "../../artifacts/purge";
 import type { Env } from "../../env";
 import { runStub } from "../run/stub";
 import { all, json, one } from "../sqlite";
+import { deleteIndexed } from "./search";
 
 const TERMINAL = [...TERMINAL_RUN_STATUSES].map((s) => `'${s}'`).join(",");
 
@@ -104,7 +105,7 @@ export class PurgeBook {
   }
 
   forgetRun(runId: string): void {
-    this.sql.exec("DELETE FROM run_index WHERE run_id = ?", runId);
+    deleteIndexed(this.sql, runId);
   }
 
   /** What the last phase deletes with the object's storage, counted for the audit. */

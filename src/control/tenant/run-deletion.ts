@@ -7,10 +7,11 @@
  * newest of those). Kept: its pending webhook deliveries (still delivered: the events happened),
  * its charge in the month's spend (the money was spent) and the month's run quota.
  */
+import { deleteIndexed } from "./search";
 
 /** Deletes the run's rows; true when the tenant's index had the run. Idempotent. */
 export function deleteRunRows(sql: SqlStorage, runId: string): boolean {
-  const known = sql.exec("DELETE FROM run_index WHERE run_id = ? RETURNING 1", runId).toArray().length > 0;
+  const known = deleteIndexed(sql, runId);
   for (const table of ["idempotency", "approval", "artifact_publication", "artifact_version"])
     sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, runId);
   return known;

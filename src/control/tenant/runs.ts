@@ -3,7 +3,6 @@
  * monthly quota, and admission — at most `maxConcurrentRuns` running, the rest waiting in
  * `queued` by priority then arrival, started as slots free.
  */
-import type { RunSummary } from "../../../schema/api";
 import { refuse, type Refusal } from "../../../schema/errors";
 import { TERMINAL_RUN_STATUSES, type Priority, type RunStatus } from "../../../schema/vocabulary";
 import { rollUp, type UsageGroup, type UsageGroupRow } from "../../analytics/usage";
@@ -11,6 +10,9 @@ import type { RunUsage } from "../../../schema/usage";
 import type { RunOutcome, TenantSync } from "../../../schema/run";
 import { aggregate, all } from "../sqlite";
 import { type RunRequester, requesterMeta } from "./run-audit";
+import type { RunSearchFields } from "../../../schema/run";
+import type { RunFilter } from "../../../schema/search";
+import { labelsJson, type RunPage, searchRuns, writeLabels } from "./search";
 
 export const RUN_BOOK_MIGRATION = [
   `ALTER TABLE run_index ADD COLUMN priority INTEGER NOT NULL DEFAULT 1`,
@@ -63,14 +65,15 @@ export interface OpenedRun {
   createdAt: number;
   /** Who asked, for the audit trail (./run-audit.ts); stored in the row written anyway. */
   requester?: RunRequester;
+  /** What the run is searched by (its requester and labels). */
+  search?: RunSearchFields;
 }
 
 /** Lower runs first. */
 export const PRIORITY_RANK: Record<Priority, number> = { high: 0, normal: 1, low: 2 };
 
 export interface ListRunsFilter {
-  project?: string;
-  status?: RunStatus;
+  filter: RunFilter;
   /** Opaque position from a previous page. */
   cursor?: { createdAt: number; runId: string };
   limit: number;
@@ -110,7 +113,7 @@ export class RunBook {
     const written = all<{ status: string; admitted: number }>(
       this.sql,
       `INSERT INTO run_index (run_id, project, blueprint, status, version, priority, created_at, updated_at, usage, outcome,
-         finished_at, state_bytes, artifact_bytes, unpublished_due, archive_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+         finished_at, state_bytes, artifact_bytes, unpublished_due, archive_ms, requested_by, labels) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
        ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, version = excluded.version, updated_at = excluded.updated_at, opened_at = NULL,
          usage = COALESCE(excluded.usage, run_index.usage), outcome = COALESCE(excluded.outcome, run_index.outcome),
          state_bytes = COALESCE(excluded.state_bytes, run_index.state_bytes),
@@ -135,7 +138,11 @@ export class RunBook {
       sync.storage?.artifactBytes ?? null,
       final ? sync.at + retention.unpublishedMs : null,
       final ? retention.archiveMs : null,
+      // Set when the entry is inserted (a retry's), never updated: their indexes are written once.
+      sync.search?.requestedBy ?? null,
+      labelsJson(sync.search),
     )[0];
+    if (sync.search?.tags || sync.search?.metadata) writeLabels(this.sql, sync.runId, sync.createdAt, sync.search);
     // A stale sync wrote nothing and returned nothing: read what the index holds.
     const row =
       written ?? all<IndexRow>(this.sql, "SELECT status, admitted FROM run_index WHERE run_id = ?", sync.runId)[0];
@@ -156,24 +163,45 @@ export class RunBook {
     admission: { open: boolean; limit: number },
     now: number,
   ): { start: boolean; admitted: string[] } {
-    this.sql.exec(
-      `INSERT INTO run_index (run_id, project, blueprint, status, version, priority, created_at, updated_at, opened_at,
-         requested_by, request_meta)
-       VALUES (?,?,?,'queued',0,?,?,?,?,?,?) ON CONFLICT (run_id) DO NOTHING`,
+    // A free slot and nobody waiting before it: the run is indexed already admitted and running,
+    // in the one write that indexes it (admission would otherwise rewrite the row, and its indexes, at once).
+    const direct = admission.open && this.freeAndNoneWaiting(admission.limit);
+    const inserted = all(
+      this.sql,
+      `INSERT INTO run_index (run_id, project, blueprint, status, admitted, started, version, priority, created_at, updated_at, opened_at,
+         requested_by, request_meta, labels) VALUES (?,?,?,?,?,?,0,?,?,?,?,?,?,?) ON CONFLICT (run_id) DO NOTHING RETURNING 1`,
       run.runId,
       run.project,
       run.blueprint,
+      direct ? "running" : "queued",
+      direct ? 1 : 0,
+      direct ? 1 : 0,
       PRIORITY_RANK[run.priority],
       run.createdAt,
       now,
       now,
-      run.requester?.actor ?? null,
+      run.search?.requestedBy ?? run.requester?.actor ?? null,
       run.requester ? requesterMeta(run.requester) : null,
-    );
+      labelsJson(run.search),
+    ).length;
+    writeLabels(this.sql, run.runId, run.createdAt, run.search);
+    if (direct && inserted) return { start: true, admitted: [] };
     // The opened run, if admitted, is created already running: one write says both.
     const admitted = admission.open ? this.admit(admission.limit, run.runId) : [];
     const start = admitted.includes(run.runId);
     return { start, admitted: admitted.filter((id) => id !== run.runId) };
+  }
+
+  /** A slot is free and no run waits for one (what admit() would find before admitting a new run first). */
+  private freeAndNoneWaiting(limit: number): boolean {
+    const running = aggregate<{ n: number }>(
+      this.sql,
+      `SELECT COUNT(*) AS n FROM run_index INDEXED BY run_index_live WHERE admitted = 1 AND ${LIVE}`,
+    ).n;
+    if (running >= limit) return false;
+    return (
+      all(this.sql, `SELECT 1 FROM run_index WHERE admitted = 0 AND status = 'queued' AND ${LIVE} LIMIT 1`).length === 0
+    );
   }
 
   /** Opened runs not heard of since before `before`: their objects are to be asked. */
@@ -325,41 +353,8 @@ export class RunBook {
     );
   }
 
-  list(filter: ListRunsFilter): { items: RunSummary[]; next: { createdAt: number; runId: string } | null } {
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    if (filter.project) {
-      where.push("project = ?");
-      params.push(filter.project);
-    }
-    if (filter.status) {
-      where.push("status = ?");
-      params.push(filter.status);
-    }
-    if (filter.cursor) {
-      where.push("(created_at < ? OR (created_at = ? AND run_id < ?))");
-      params.push(filter.cursor.createdAt, filter.cursor.createdAt, filter.cursor.runId);
-    }
-    const rows = all<IndexRow>(
-      this.sql,
-      `SELECT * FROM run_index ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, run_id DESC LIMIT ?`,
-      ...params,
-      filter.limit + 1,
-    );
-    const page = rows.slice(0, filter.limit);
-    const last = page[page.length - 1];
-    return {
-      items: page.map((r) => ({
-        id: r.run_id,
-        project: r.project,
-        blueprint: r.blueprint,
-        status: r.status,
-        createdAt: new Date(r.created_at).toISOString(),
-        updatedAt: new Date(r.updated_at).toISOString(),
-        archivedAt: r.archived_at === null ? null : new Date(r.archived_at).toISOString(),
-      })),
-      next: rows.length > filter.limit && last ? { createdAt: last.created_at, runId: last.run_id } : null,
-    };
+  list(q: ListRunsFilter): RunPage {
+    return searchRuns(this.sql, q.filter, q.limit, q.cursor);
   }
 
   /** A finished run was archived: its summary stays, marked, until the archive expires. False: no such run. */
