@@ -17,6 +17,8 @@ import { renderInsights } from "./views/insights";
 import { renderNewRun } from "./views/new-run";
 import { renderRun } from "./views/run";
 import { renderRuns } from "./views/runs";
+import { renderSchedule, renderSchedules } from "./views/schedules";
+import { renderTriggers } from "./views/triggers";
 import { renderSignIn } from "./views/signin";
 import { renderVersions } from "./views/versions";
 import type { View } from "./views/view";
@@ -37,10 +39,20 @@ const ROUTES: Route[] = [
     view: renderVersions,
   },
   { pattern: /^#\/approvals$/, nav: "approvals", title: () => "Approvals", view: renderApprovals },
+  { pattern: /^#\/schedules$/, nav: "schedules", title: () => "Schedules", view: renderSchedules },
+  {
+    pattern: /^#\/schedules\/(sch_[0-9a-z]+)$/,
+    nav: "schedules",
+    title: ([id]) => `Schedule ${id}`,
+    view: renderSchedule,
+  },
+  { pattern: /^#\/triggers$/, nav: "triggers", title: () => "Triggers", view: renderTriggers },
 ];
 const NAV: [href: string, id: string, label: string][] = [
   ["#/runs", "runs", "Runs"],
   ["#/approvals", "approvals", "Approvals"],
+  ["#/schedules", "schedules", "Schedules"],
+  ["#/triggers", "triggers", "Triggers"],
   ["#/usage", "usage", "Usage & SLA"],
   ["#/new", "new", "New run"],
 ];
