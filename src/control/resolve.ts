@@ -3,7 +3,7 @@
  * validation, graph checks, defaults, against the job catalog (schema/jobs/). Pure; the API
  * calls it before anything is created, and the Run object for the steps a running step spawns.
  */
-import { type CreateRunBody, type JsonObject, LIMITS, StepSpec } from "../../schema/api";
+import { type CreateRunBody, type Json, type JsonObject, LIMITS, StepSpec } from "../../schema/api";
 import { type JobDeclaration, jobDeclaration } from "../../schema/jobs";
 import { AppError, utf8Bytes } from "../errors";
 import { POOL_REGISTRY } from "../../schema/pools";
@@ -11,6 +11,7 @@ import { type FieldError, fieldErrors } from "../../schema/errors";
 import type { ResolvedStep, RetryPolicy } from "../../schema/run";
 import { BLUEPRINTS } from "../blueprints";
 import { validateGraph } from "./run/dag";
+import { fillFromInput } from "./automation/event-waits";
 
 export interface ResolveOptions {
   /** The global retry defaults; a blueprint's, then a step's own settings override them. */
@@ -50,7 +51,17 @@ export function resolveRun(body: CreateRunBody, options: ResolveOptions = DEFAUL
     specs = body.steps ?? [];
   }
 
-  return resolveSteps(specs, defaults, options.diagnostics);
+  return resolveSteps(withRunInput(specs, (body.input ?? {}) as JsonObject), defaults, options.diagnostics);
+}
+
+/** Signal steps' event matches with their `{"$input": …}` values taken from the run's input. */
+function withRunInput(specs: StepSpec[], input: JsonObject): StepSpec[] {
+  return specs.map((s) => {
+    const event = s.type === "signal" ? (s.input as { event?: { match?: unknown } } | undefined)?.event : undefined;
+    if (!event || typeof event.match !== "object" || event.match === null) return s;
+    const match = fillFromInput(event.match as Record<string, Json>, input);
+    return { ...s, input: { ...(s.input as JsonObject), event: { ...event, match } } };
+  });
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import type { FireView, ScheduleSpec, ScheduleView } from "../../../schema/automation";
 import { confirmAction } from "../confirm";
-import { emptyState, errorState, fill, h, patch, pill, scrollBox } from "../dom";
+import { emptyState, errorState, fill, h, patch, scrollBox } from "../dom";
 import { formatTime, NONE } from "../format";
 import type { View, ViewContext } from "./view";
 

@@ -21,6 +21,8 @@ export interface SignalInput {
   name: string;
   timeoutMs?: number;
   schema?: JsonObject;
+  /** Woken by an event of this type whose paths hold these values (the run's input filled in). */
+  event?: { type: string; match: Record<string, Json> };
 }
 
 /** A sleep step's input: a duration from when it begins waiting, or a time. */

@@ -9,7 +9,7 @@
 import type { PoolName } from "../../../schema/vocabulary";
 import { execIn, insertMany } from "../sqlite";
 
-export type OutboxKind = "dispatch" | "tenant" | "webhook";
+export type OutboxKind = "dispatch" | "tenant" | "webhook" | "automation";
 export interface OutboxRow {
   id: number;
   kind: OutboxKind;
