@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { declareJob } from "./declare";
 import { durationString } from "../duration";
+import { SecretRef } from "../secrets";
 
 /** The longest a gate may wait (the run's deadline, when it has one, still bounds it). */
 export const MAX_WAIT_MS = 30 * 86_400_000;
@@ -96,6 +97,18 @@ const EventWake = z
   })
   .strict();
 
+/**
+ * A check of the sender's own signature on a callback URL's POST (GitHub and Azure DevOps
+ * service hooks style): the header holds `sha256=<hex>`, the HMAC-SHA256 of the raw body under
+ * the tenant secret named here (src/api/callback-verify.ts).
+ */
+const CallbackVerify = z
+  .object({
+    header: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,99}$/, "an HTTP header name, e.g. X-Hub-Signature-256"),
+    secret: SecretRef,
+  })
+  .strict();
+
 /** The JSON-schema subset a signal's body may be checked against (see src/control/run/gates.ts). */
 const SignalSchema = z.record(z.string(), z.unknown());
 
@@ -105,13 +118,14 @@ export const signal = declareJob({
   description:
     "Waits for POST /v1/runs/{id}/signals/{name}; the signal's JSON body (checked against `schema`, a JSON-schema " +
     "subset: type, properties, required, items, enum) becomes the step's output. A signal sent before the step waits is kept. " +
-    "With `event`, an event of that type whose data matches (POST /v1/events) completes the waiting step with the event's `data`.",
+    "With `verify`, a POST to its callback URL must carry the sender's HMAC of the body. With `event`, an event of that type whose data matches (POST /v1/events) completes the waiting step with the event's `data`.",
   input: z
     .object({
       name: z.string().regex(SIGNAL_NAME, "letters, digits, '_', '.', ':', '-'; at most 64"),
       timeoutMs: waitMs.optional(),
       schema: SignalSchema.optional(),
       event: EventWake.optional(),
+      verify: CallbackVerify.optional(),
     })
     .strict(),
   output: z.unknown(),

@@ -187,6 +187,7 @@ export class GateEngine {
         stepId: step.id,
         name: input.name,
         expiresAt,
+        ...(input.verify ? { verify: { header: input.verify.header, secret: input.verify.secret.$secret } } : {}),
       });
       this.ops.event("step.waiting", now, step.id, {
         kind: "signal",
