@@ -136,8 +136,8 @@ export const MAX_MATCH_DEPTH = 8;
 export const MAX_MATCH_BYTES = 2048;
 /** How long an event's id is remembered: the same id again within it starts nothing more. */
 export const EVENT_DEDUP_MS = 24 * 3_600_000;
-/** Triggers per tenant. */
-export const MAX_TRIGGERS = 1_000;
+/** Triggers a tenant may have when its limits name none (`limits.maxTriggers`). */
+export const DEFAULT_MAX_TRIGGERS = 1_000;
 
 const EventType = z
   .string()

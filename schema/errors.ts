@@ -126,6 +126,11 @@ export const ERRORS = {
   "trigger.limit": { status: 409, retryable: false, title: "The tenant has as many triggers as it may have." },
   "callback.invalid": { status: 404, retryable: false, title: "No such callback URL." },
   "callback.expired": { status: 410, retryable: false, title: "This callback URL has expired." },
+  "duration.invalid": {
+    status: 400,
+    retryable: false,
+    title: "A duration is not an ISO 8601 duration of fixed length within its bounds.",
+  },
   "callback.bad_signature": {
     status: 401,
     retryable: false,

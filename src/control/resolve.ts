@@ -11,6 +11,7 @@ import { type FieldError, fieldErrors } from "../../schema/errors";
 import type { ResolvedStep, RetryPolicy } from "../../schema/run";
 import { BLUEPRINTS } from "../blueprints";
 import { validateGraph } from "./run/dag";
+import { isDurationIssue } from "../../schema/duration";
 import { fillFromInput } from "./automation/event-waits";
 
 export interface ResolveOptions {
@@ -94,10 +95,14 @@ export function resolveSteps(specs: StepSpec[], defaults: RetryPolicy, diagnosti
 
   const steps: ResolvedStep[] = [];
   const invalid: FieldError[] = [];
+  let durationsOnly = true;
   declared.forEach(({ spec: s, job }, i) => {
     const input = job.input.safeParse(s.input);
     if (!input.success) {
       invalid.push(...fieldErrors(input.error, `steps[${i}].input`));
+      durationsOnly &&= input.error.issues.every((issue) =>
+        isDurationIssue(issue as Parameters<typeof isDurationIssue>[0]),
+      );
       return;
     }
     if (utf8Bytes(JSON.stringify(s.input)) > LIMITS.inputBytes) {
@@ -115,6 +120,9 @@ export function resolveSteps(specs: StepSpec[], defaults: RetryPolicy, diagnosti
       ...(s.heartbeatTimeoutMs ? { heartbeatTimeoutMs: s.heartbeatTimeoutMs } : {}),
     });
   });
+  // A duration that does not parse (or is out of range) is 400, as a schedule's is; any other input 422.
+  if (invalid.length > 0 && durationsOnly)
+    return fail(new AppError("duration.invalid", "A step's duration cannot be used.", { errors: invalid }));
   if (invalid.length > 0)
     return fail(new AppError("step.invalid_input", "A step's input does not fit its type.", { errors: invalid }));
   return { ok: true, steps };

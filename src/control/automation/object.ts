@@ -11,7 +11,7 @@ import {
   type CreateTriggerBody,
   type EventAccepted,
   type EventWatchOp,
-  MAX_TRIGGERS,
+  DEFAULT_MAX_TRIGGERS,
   type SendEventBody,
   type TriggerView,
   DEFAULT_MAX_SCHEDULES,
@@ -156,9 +156,12 @@ export class AutomationObject extends DurableObject<Env> {
 
   // ── triggers and events ───────────────────────────────────────────────────────
 
-  async createTrigger(body: CreateTriggerBody): Promise<{ ok: true; trigger: TriggerView } | Refusal> {
-    if (this.triggers.count() >= MAX_TRIGGERS)
-      return refuse("trigger.limit", `the tenant has ${MAX_TRIGGERS} triggers, the most it may have`);
+  async createTrigger(
+    body: CreateTriggerBody,
+    maxTriggers = DEFAULT_MAX_TRIGGERS,
+  ): Promise<{ ok: true; trigger: TriggerView } | Refusal> {
+    if (this.triggers.count() >= maxTriggers)
+      return refuse("trigger.limit", `the tenant has ${maxTriggers} triggers, its limit (limits.maxTriggers)`);
     const now = Date.now();
     return { ok: true, trigger: this.triggers.create(`trg_${newRunId(now).slice(4)}`, body, now) };
   }
