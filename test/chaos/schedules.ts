@@ -16,7 +16,9 @@ async function until(call: () => Promise<Response>, ok: (status: number) => bool
   for (let i = 0; ; i++) {
     const res = await call().catch(() => null);
     if (res && ok(res.status)) return res;
-    if (i > 600) throw new Error(`no answer: ${res?.status ?? "down"} ${res ? await res.text() : ""}`);
+    // A refusal is the drill's own mistake, not the runtime being down: say so at once.
+    if ((res && res.status < 500 && res.status !== 429) || i > 600)
+      throw new Error(`no answer: ${res?.status ?? "down"} ${res ? await res.text() : ""}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -128,7 +130,7 @@ async function listRuns(as: Runtime): Promise<string[]> {
   let cursor: string | null = null;
   do {
     const res = await until(
-      () => as.fetch(`/v1/runs?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`),
+      () => as.fetch(`/v1/runs?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`),
       (s) => s === 200,
     );
     const page = (await res.json()) as { items: { id: string }[]; nextCursor: string | null };
