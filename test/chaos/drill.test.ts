@@ -225,6 +225,9 @@ it(`${RUNS} runs survive ${KILLS} SIGKILLs of the whole runtime: nothing lost, n
     kills.push({ n: kills.length + 1, killedAt, upAt: Date.now() });
   }
 
+  // The schedules fired through every kill: once each has fired after the last restart, they stop.
+  const scheduleAudit = await auditSchedules(scheduled.as, scheduled.ids, kills);
+
   // The gated runs wait at their gates (some since before a kill): approve each after the last
   // restart, twice, to see the second answer repeat the first.
   let gatesDecided = 0;
@@ -408,7 +411,7 @@ it(`${RUNS} runs survive ${KILLS} SIGKILLs of the whole runtime: nothing lost, n
       badAnswers: gatesBadAnswer,
     },
     webhooks,
-    schedules: await auditSchedules(scheduled.as, scheduled.ids, kills),
+    schedules: scheduleAudit,
     seconds: Math.round((Date.now() - started) / 1000),
   };
   report.push(...summary.schedules.report);

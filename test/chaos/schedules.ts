@@ -79,13 +79,27 @@ export interface ScheduleAudit {
   report: string[];
 }
 
-/** Pauses the schedules, waits for their last fires' runs to be listed, and audits one run per fire time. */
+/**
+ * Once each schedule has fired after the last restart, pauses them (so they load the rest of the
+ * drill no more), waits for their last fires' runs to be listed, and audits one run per fire time.
+ */
 export async function auditSchedules(as: Runtime, ids: string[], kills: Kill[]): Promise<ScheduleAudit> {
-  for (const id of ids)
+  const upAt = kills.at(-1)?.upAt ?? 0;
+  for (const id of ids) {
+    for (let i = 0; i < 600; i++) {
+      const res = await until(
+        () => as.fetch(`/v1/schedules/${id}`),
+        (s) => s === 200,
+      );
+      const fires = ((await res.json()) as { lastFires: { fireTime: string }[] }).lastFires;
+      if (fires.some((f) => Date.parse(f.fireTime) >= upAt)) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
     await until(
       () => as.fetch(`/v1/schedules/${id}`, { method: "PATCH", json: { paused: true } }),
       (s) => s === 200,
     );
+  }
   // A fire in flight when the pause landed still opens its run: wait until the count holds still.
   let runIds: string[] = [];
   for (let stable = 0, i = 0; stable < 3 && i < 120; i++) {
