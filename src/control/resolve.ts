@@ -107,6 +107,7 @@ export function resolveSteps(specs: StepSpec[], defaults: RetryPolicy, diagnosti
     }
     if (utf8Bytes(JSON.stringify(s.input)) > LIMITS.inputBytes) {
       invalid.push({ path: `steps[${i}].input`, message: `larger than ${LIMITS.inputBytes} bytes` });
+      durationsOnly = false;
       return;
     }
     steps.push({
