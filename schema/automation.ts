@@ -136,8 +136,8 @@ export const MAX_MATCH_DEPTH = 8;
 export const MAX_MATCH_BYTES = 2048;
 /** How long an event's id is remembered: the same id again within it starts nothing more. */
 export const EVENT_DEDUP_MS = 24 * 3_600_000;
-/** Triggers per tenant. */
-export const MAX_TRIGGERS = 1_000;
+/** Triggers a tenant may have when its limits name none (`limits.maxTriggers`). */
+export const DEFAULT_MAX_TRIGGERS = 1_000;
 
 const EventType = z
   .string()
@@ -158,11 +158,24 @@ export const SendEventBody = z
   .openapi("SendEventBody");
 export type SendEventBody = z.infer<typeof SendEventBody>;
 
+export const WokenStep = z
+  .object({
+    runId: z.string(),
+    stepId: z.string(),
+    ok: z.boolean(),
+    error: z.string().optional().openapi({ description: "why the step was not completed (signal.invalid_body, …)" }),
+  })
+  .openapi("WokenStep");
+export type WokenStep = z.infer<typeof WokenStep>;
+
 export const EventAccepted = z
   .object({
     eventId: z.string(),
     duplicate: z.boolean().openapi({ description: "the id was seen within 24 h: these are the runs it started then" }),
     runs: z.array(z.object({ triggerId: z.string(), runId: z.string().nullable(), error: z.string().optional() })),
+    woke: z.array(WokenStep).openapi({
+      description: "waiting signal steps whose `event` declaration matched: completed with the event's data",
+    }),
   })
   .openapi("EventAccepted");
 export type EventAccepted = z.infer<typeof EventAccepted>;
@@ -211,3 +224,22 @@ export type TriggerView = z.infer<typeof TriggerView>;
 export const TriggerList = z
   .object({ items: z.array(TriggerView), nextCursor: z.string().nullable() })
   .openapi("TriggerList");
+
+// ── signal steps woken by events ─────────────────────────────────────────────
+
+/**
+ * What a run tells its tenant's automation object about a signal step that declared `event`:
+ * it waits now (until `expiresAt`), or it waits no more. Sent through the run's outbox, in order;
+ * each is idempotent (a watch is an upsert, an unwatch a delete).
+ */
+export type EventWatchOp =
+  | {
+      op: "watch";
+      runId: string;
+      stepId: string;
+      name: string;
+      eventType: string;
+      match: Record<string, unknown>;
+      expiresAt: number;
+    }
+  | { op: "unwatch"; runId: string; stepId: string };

@@ -137,6 +137,16 @@ export const ERRORS = {
   "trigger.limit": { status: 409, retryable: false, title: "The tenant has as many triggers as it may have." },
   "callback.invalid": { status: 404, retryable: false, title: "No such callback URL." },
   "callback.expired": { status: 410, retryable: false, title: "This callback URL has expired." },
+  "duration.invalid": {
+    status: 400,
+    retryable: false,
+    title: "A duration is not an ISO 8601 duration of fixed length within its bounds.",
+  },
+  "callback.bad_signature": {
+    status: 401,
+    retryable: false,
+    title: "The callback's signature header is missing or does not match its body.",
+  },
   "event.too_large": { status: 413, retryable: false, title: "The event is too large (at most 256 KiB)." },
 
   // External workers' leases.

@@ -50,6 +50,13 @@ export const Limits = z
     maxBulk: z.number().int().min(1).max(100_000).optional().openapi({
       description: "runs a bulk operation's filter may match (10,000 when absent); ids lists are not bound by it",
     }),
+    maxTriggers: z
+      .number()
+      .int()
+      .min(0)
+      .max(100_000)
+      .optional()
+      .openapi({ description: "triggers the tenant may have (1,000 when absent)" }),
     shards: z.number().int().min(1).max(64).optional().openapi({
       description:
         "tenant objects that open this tenant's runs (1 when absent): each opens its share of the rate; see docs/capacity.md",

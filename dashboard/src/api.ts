@@ -20,6 +20,7 @@ import type {
   WireEvent,
 } from "../../schema/api";
 import type { RetentionSettings } from "../../schema/retention";
+import type { ScheduleView, TriggerView } from "../../schema/automation";
 import type { BudgetReport } from "../../schema/budgets";
 import type { EventType } from "../../schema/vocabulary";
 import type { ArtifactDiff, ArtifactVersionList } from "../../schema/artifacts";
@@ -144,6 +145,17 @@ export class Api {
   deleteSecret = async (name: string) => {
     await this.request("DELETE", `/v1/secrets/${encodeURIComponent(name)}`);
   };
+  schedules = (q: { cursor?: string; limit?: number } = {}) =>
+    this.json<{ items: ScheduleView[]; nextCursor: string | null }>("GET", "/v1/schedules", { query: q });
+  schedule = (id: string) => this.json<ScheduleView>("GET", `/v1/schedules/${encodeURIComponent(id)}`);
+  pauseSchedule = (id: string, paused: boolean) =>
+    this.json<ScheduleView>("PATCH", `/v1/schedules/${encodeURIComponent(id)}`, { body: { paused } });
+  fireSchedule = (id: string) =>
+    this.json<{ runId: string; fireTime: string }>("POST", `/v1/schedules/${encodeURIComponent(id)}/trigger`);
+  deleteSchedule = (id: string) => this.request("DELETE", `/v1/schedules/${encodeURIComponent(id)}`);
+  triggers = (q: { cursor?: string; limit?: number } = {}) =>
+    this.json<{ items: TriggerView[]; nextCursor: string | null }>("GET", "/v1/triggers", { query: q });
+  deleteTrigger = (id: string) => this.request("DELETE", `/v1/triggers/${encodeURIComponent(id)}`);
 
   /** An artifact's bytes, for a download through an object URL (a link could not send the key). */
   async artifactBlob(id: string, name: string): Promise<Blob> {

@@ -18,6 +18,8 @@ import { renderNewRun } from "./views/new-run";
 import { renderRun } from "./views/run";
 import { renderRuns } from "./views/runs";
 import { renderSecrets } from "./views/secrets";
+import { renderSchedule, renderSchedules } from "./views/schedules";
+import { renderTriggers } from "./views/triggers";
 import { renderSignIn } from "./views/signin";
 import { renderVersions } from "./views/versions";
 import type { View } from "./views/view";
@@ -39,10 +41,20 @@ const ROUTES: Route[] = [
   },
   { pattern: /^#\/approvals$/, nav: "approvals", title: () => "Approvals", view: renderApprovals },
   { pattern: /^#\/secrets$/, nav: "secrets", title: () => "Secrets", view: renderSecrets },
+  { pattern: /^#\/schedules$/, nav: "schedules", title: () => "Schedules", view: renderSchedules },
+  {
+    pattern: /^#\/schedules\/(sch_[0-9a-z]+)$/,
+    nav: "schedules",
+    title: ([id]) => `Schedule ${id}`,
+    view: renderSchedule,
+  },
+  { pattern: /^#\/triggers$/, nav: "triggers", title: () => "Triggers", view: renderTriggers },
 ];
 const NAV: [href: string, id: string, label: string][] = [
   ["#/runs", "runs", "Runs"],
   ["#/approvals", "approvals", "Approvals"],
+  ["#/schedules", "schedules", "Schedules"],
+  ["#/triggers", "triggers", "Triggers"],
   ["#/usage", "usage", "Usage & SLA"],
   ["#/secrets", "secrets", "Secrets"],
   ["#/new", "new", "New run"],

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { declareJob } from "./declare";
 import { durationString } from "../duration";
+import { SecretRef } from "../secrets";
 
 /** The longest a gate may wait (the run's deadline, when it has one, still bounds it). */
 export const MAX_WAIT_MS = 30 * 86_400_000;
@@ -62,6 +63,52 @@ export const approval = declareJob({
   timeoutMs: MAX_WAIT_MS,
 });
 
+/** A signal step's event match: paths at most this deep, the whole at most this many bytes (as a trigger's). */
+export const MAX_EVENT_MATCH_DEPTH = 8;
+export const MAX_EVENT_MATCH_BYTES = 2048;
+
+/**
+ * An event a signal step may be woken by (`POST /v1/events`), with no run id: its type and the
+ * values its dotted paths must hold. A value `{"$input": "repo"}` is the run's input there,
+ * filled in when the run is made (src/control/resolve.ts).
+ */
+const EventWake = z
+  .object({
+    type: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, "letters, digits, '_', '.', ':', '-'; at most 64"),
+    match: z
+      .record(
+        z.string().min(1).max(200),
+        z.union([
+          z.string().max(500),
+          z.number(),
+          z.boolean(),
+          z.null(),
+          z.object({ $input: z.string().min(1).max(200) }).strict(),
+        ]),
+      )
+      .default({})
+      .superRefine((match, ctx) => {
+        for (const path of Object.keys(match))
+          if (path.split(".").length > MAX_EVENT_MATCH_DEPTH)
+            ctx.addIssue({ code: "custom", path: [path], message: `deeper than ${MAX_EVENT_MATCH_DEPTH} levels` });
+        if (JSON.stringify(match).length > MAX_EVENT_MATCH_BYTES)
+          ctx.addIssue({ code: "custom", message: `larger than ${MAX_EVENT_MATCH_BYTES} bytes` });
+      }),
+  })
+  .strict();
+
+/**
+ * A check of the sender's own signature on a callback URL's POST (GitHub and Azure DevOps
+ * service hooks style): the header holds `sha256=<hex>`, the HMAC-SHA256 of the raw body under
+ * the tenant secret named here (src/api/callback-verify.ts).
+ */
+const CallbackVerify = z
+  .object({
+    header: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,99}$/, "an HTTP header name, e.g. X-Hub-Signature-256"),
+    secret: SecretRef,
+  })
+  .strict();
+
 /** The JSON-schema subset a signal's body may be checked against (see src/control/run/gates.ts). */
 const SignalSchema = z.record(z.string(), z.unknown());
 
@@ -70,12 +117,15 @@ export const signal = declareJob({
   pool: "control",
   description:
     "Waits for POST /v1/runs/{id}/signals/{name}; the signal's JSON body (checked against `schema`, a JSON-schema " +
-    "subset: type, properties, required, items, enum) becomes the step's output. A signal sent before the step waits is kept.",
+    "subset: type, properties, required, items, enum) becomes the step's output. A signal sent before the step waits is kept. " +
+    "With `verify`, a POST to its callback URL must carry the sender's HMAC of the body. With `event`, an event of that type whose data matches (POST /v1/events) completes the waiting step with the event's `data`.",
   input: z
     .object({
       name: z.string().regex(SIGNAL_NAME, "letters, digits, '_', '.', ':', '-'; at most 64"),
       timeoutMs: waitMs.optional(),
       schema: SignalSchema.optional(),
+      event: EventWake.optional(),
+      verify: CallbackVerify.optional(),
     })
     .strict(),
   output: z.unknown(),

@@ -3,7 +3,8 @@
  * it). `POST` with no API key sends the signal the step waits for, the body as its output, with
  * the same checks as `POST /v1/runs/{id}/signals/{name}`: the same body again is 200, another is
  * 409. The token is the credential, bound to its tenant, run, step and signal name, and valid as
- * long as the step may wait. (Not yet: a sender's own HMAC header, `verify`.)
+ * long as the step may wait. A step's `verify` makes the sender's own HMAC header required too
+ * (./callback-verify.ts): a missing or wrong one is 401 and leaves the step as it was.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { SignalView, type Json } from "../../schema/api";
@@ -12,6 +13,7 @@ import { MAX_SIGNAL_BYTES } from "../../schema/jobs/control";
 import { runStub } from "../control/run/stub";
 import { AppError, utf8Bytes } from "../errors";
 import { readCallback } from "../lib/decision-links";
+import { checkSignature } from "./callback-verify";
 import { JSON_BODY, json, newApi, problemResponses } from "./common";
 
 export const callbacks = newApi();
@@ -38,6 +40,7 @@ callbacks.openapi(
         ...JSON_BODY,
         "callback.invalid",
         "callback.expired",
+        "callback.bad_signature",
         "run.finished",
         "signal.already_received",
         "signal.invalid_body",
@@ -52,6 +55,8 @@ callbacks.openapi(
     if (claims.expiresAt <= Date.now()) throw new AppError("callback.expired");
     const text = await c.req.text();
     if (utf8Bytes(text) > MAX_SIGNAL_BYTES) throw new AppError("signal.too_large");
+    if (claims.verify)
+      await checkSignature(c.env, claims.tenantId, claims.verify, c.req.header(claims.verify.header), text);
     const body = (text.length === 0 ? null : JSON.parse(text)) as Json; // jsonBodies checked it
     const result = await runStub(c.env, claims.runId).signal(claims.tenantId, claims.name, body, {
       kind: "link",

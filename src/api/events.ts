@@ -6,6 +6,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import {
   CreateTriggerBody,
+  DEFAULT_MAX_TRIGGERS,
   EventAccepted,
   ListSchedulesQuery,
   MAX_EVENT_BYTES,
@@ -66,6 +67,7 @@ triggers.openapi(
         "step.unknown_type",
         "step.type_disabled",
         "run.invalid_graph",
+        "duration.invalid",
       ),
     },
   }),
@@ -79,7 +81,10 @@ triggers.openapi(
       resolved.error.code !== "blueprint.invalid_input"
     )
       throw resolved.error;
-    const made = await automationStub(c.env, c.get("tenantId")).createTrigger(body);
+    const tenantId = c.get("tenantId");
+    const tenant = await c.env.TENANT.getByName(tenantId).getTenant();
+    const limit = tenant?.limits.maxTriggers ?? DEFAULT_MAX_TRIGGERS;
+    const made = await automationStub(c.env, tenantId).createTrigger(body, limit);
     if (!made.ok) throw AppError.from(made);
     c.header("location", `/v1/triggers/${made.trigger.id}`);
     return c.json(made.trigger, 201);

@@ -80,6 +80,7 @@ runs.openapi(
         "step.type_disabled",
         "run.invalid_graph",
         "step.invalid_input",
+        "duration.invalid",
         "idempotency.conflict",
         "quota.exceeded",
         "budget.exceeded",

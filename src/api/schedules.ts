@@ -67,6 +67,7 @@ schedules.openapi(
         "step.type_disabled",
         "run.invalid_graph",
         "step.invalid_input",
+        "duration.invalid",
       ),
     },
   }),

@@ -3,7 +3,7 @@
  * validation, graph checks, defaults, against the job catalog (schema/jobs/). Pure; the API
  * calls it before anything is created, and the Run object for the steps a running step spawns.
  */
-import { type CreateRunBody, type JsonObject, LIMITS, StepSpec } from "../../schema/api";
+import { type CreateRunBody, type Json, type JsonObject, LIMITS, StepSpec } from "../../schema/api";
 import { type JobDeclaration, jobDeclaration } from "../../schema/jobs";
 import { AppError, utf8Bytes } from "../errors";
 import { hasQueues, POOL_REGISTRY } from "../../schema/pools";
@@ -12,6 +12,8 @@ import { type FieldError, fieldErrors } from "../../schema/errors";
 import type { ResolvedStep, RetryPolicy } from "../../schema/run";
 import { BLUEPRINTS } from "../blueprints";
 import { validateGraph } from "./run/dag";
+import { isDurationIssue } from "../../schema/duration";
+import { fillFromInput } from "./automation/event-waits";
 
 export interface ResolveOptions {
   /** The global retry defaults; a blueprint's, then a step's own settings override them. */
@@ -51,7 +53,17 @@ export function resolveRun(body: CreateRunBody, options: ResolveOptions = DEFAUL
     specs = body.steps ?? [];
   }
 
-  return resolveSteps(specs, defaults, options.diagnostics);
+  return resolveSteps(withRunInput(specs, (body.input ?? {}) as JsonObject), defaults, options.diagnostics);
+}
+
+/** Signal steps' event matches with their `{"$input": …}` values taken from the run's input. */
+function withRunInput(specs: StepSpec[], input: JsonObject): StepSpec[] {
+  return specs.map((s) => {
+    const event = s.type === "signal" ? (s.input as { event?: { match?: unknown } } | undefined)?.event : undefined;
+    if (!event || typeof event.match !== "object" || event.match === null) return s;
+    const match = fillFromInput(event.match as Record<string, Json>, input);
+    return { ...s, input: { ...(s.input as JsonObject), event: { ...event, match } } };
+  });
 }
 
 /**
@@ -97,14 +109,19 @@ export function resolveSteps(specs: StepSpec[], defaults: RetryPolicy, diagnosti
 
   const steps: ResolvedStep[] = [];
   const invalid: FieldError[] = [];
+  let durationsOnly = true;
   declared.forEach(({ spec: s, job }, i) => {
     const input = job.input.safeParse(s.input);
     if (!input.success) {
       invalid.push(...fieldErrors(input.error, `steps[${i}].input`));
+      durationsOnly &&= input.error.issues.every((issue) =>
+        isDurationIssue(issue as Parameters<typeof isDurationIssue>[0]),
+      );
       return;
     }
     if (utf8Bytes(JSON.stringify(s.input)) > LIMITS.inputBytes) {
       invalid.push({ path: `steps[${i}].input`, message: `larger than ${LIMITS.inputBytes} bytes` });
+      durationsOnly = false;
       return;
     }
     steps.push({
@@ -118,6 +135,9 @@ export function resolveSteps(specs: StepSpec[], defaults: RetryPolicy, diagnosti
       ...(s.heartbeatTimeoutMs ? { heartbeatTimeoutMs: s.heartbeatTimeoutMs } : {}),
     });
   });
+  // A duration that does not parse (or is out of range) is 400, as a schedule's is; any other input 422.
+  if (invalid.length > 0 && durationsOnly)
+    return fail(new AppError("duration.invalid", "A step's duration cannot be used.", { errors: invalid }));
   if (invalid.length > 0)
     return fail(new AppError("step.invalid_input", "A step's input does not fit its type.", { errors: invalid }));
   return { ok: true, steps };

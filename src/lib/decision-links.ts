@@ -85,6 +85,8 @@ export interface CallbackClaims {
   stepId: string;
   name: string;
   expiresAt: number;
+  /** The sender's signature to check (the step's `verify`): its header and the name of the secret (never its value). */
+  verify?: { header: string; secret: string };
 }
 
 export function callbackUrl(secret: string, base: string, claims: Omit<CallbackClaims, "kind">): string {
@@ -102,7 +104,8 @@ export function readCallback(secret: string, token: string): CallbackClaims | nu
     typeof c.runId === "string" &&
     typeof c.stepId === "string" &&
     typeof c.name === "string" &&
-    typeof c.expiresAt === "number";
+    typeof c.expiresAt === "number" &&
+    (c.verify === undefined || (typeof c.verify?.header === "string" && typeof c.verify?.secret === "string"));
   return ok ? (c as CallbackClaims) : null;
 }
 

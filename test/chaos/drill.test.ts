@@ -12,6 +12,7 @@ import { WEBHOOK_EVENT_TYPES } from "../../schema/webhooks";
 import { startRuntime, waitForRun, type Runtime } from "../e2e/support/runtime";
 import { attemptsByStep, describeAttempt, describeKill, killedOut, type Kill, type WireEvent } from "./attempts";
 import { startReceiver, type Receiver } from "./receiver";
+import { auditSchedules, SCHEDULES, startSchedules } from "./schedules";
 
 const RUNS = Number(process.env.CHAOS_RUNS ?? 24);
 const KILLS = Number(process.env.CHAOS_KILLS ?? 3);
@@ -198,6 +199,8 @@ it(`${RUNS} runs survive ${KILLS} SIGKILLs of the whole runtime: nothing lost, n
   const started = Date.now();
   const submitted: { id: string; planned: Planned }[] = [];
   const kills: Kill[] = [];
+  // Schedules fire in a tenant of their own through every kill (./schedules.ts).
+  const scheduled = await startSchedules(rt);
   const submit = async (i: number) => {
     const planned = plan(i);
     for (;;) {
@@ -221,6 +224,9 @@ it(`${RUNS} runs survive ${KILLS} SIGKILLs of the whole runtime: nothing lost, n
     await rt.restart();
     kills.push({ n: kills.length + 1, killedAt, upAt: Date.now() });
   }
+
+  // The schedules fired through every kill: once each has fired after the last restart, they stop.
+  const scheduleAudit = await auditSchedules(scheduled.as, scheduled.ids, kills);
 
   // The gated runs wait at their gates (some since before a kill): approve each after the last
   // restart, twice, to see the second answer repeat the first.
@@ -405,8 +411,10 @@ it(`${RUNS} runs survive ${KILLS} SIGKILLs of the whole runtime: nothing lost, n
       badAnswers: gatesBadAnswer,
     },
     webhooks,
+    schedules: scheduleAudit,
     seconds: Math.round((Date.now() - started) / 1000),
   };
+  report.push(...summary.schedules.report);
   console.log(`chaos drill: ${JSON.stringify(summary)}`);
   if (report.length > 0)
     console.log(
@@ -425,6 +433,8 @@ it(`${RUNS} runs survive ${KILLS} SIGKILLs of the whole runtime: nothing lost, n
   });
   expect(webhooks).toMatchObject({ missing: 0, unexpected: 0, duplicated: 0, unverified: 0 });
   expect(summary.gates.badAnswers).toBe(0);
+  // Every fire time in the window has exactly one run: none doubled, none missed (catchUp PT1M covers the kills).
+  expect(summary.schedules).toMatchObject({ schedules: SCHEDULES, doubled: 0, missed: 0, notSpanning: 0 });
   expect(summary.gates.decided).toBe(summary.gates.waited);
   expect(artifactsChecked).toBe(artifactsExpected);
 });

@@ -92,6 +92,18 @@ describe("durable sleep", () => {
     [{ type: "sleep", input: { for: "10 minutes" } }, "not an ISO 8601 duration"],
     [{ type: "sleep", input: { for: "P1M" } }, "no fixed length"],
     [{ type: "sleep", input: { for: "P366D" } }, "between"],
+  ])(
+    "a sleep duration that does not parse or is out of range %# is 400 duration.invalid naming why",
+    async (step, why) => {
+      const res = await api("/v1/runs", { method: "POST", json: sleeper(step) });
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as { code: string };
+      expect(body.code).toBe("duration.invalid");
+      expect(JSON.stringify(body)).toContain(why);
+    },
+  );
+
+  it.each([
     [{ type: "sleep", input: {} }, ""],
     [{ type: "sleepUntil", input: { until: "tomorrow" } }, ""],
     [{ type: "sleepUntil", input: { until: new Date(Date.now() + 400 * 86_400_000).toISOString() } }, "365 days"],

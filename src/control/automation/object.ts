@@ -10,7 +10,8 @@ import {
   type CreateScheduleBody,
   type CreateTriggerBody,
   type EventAccepted,
-  MAX_TRIGGERS,
+  type EventWatchOp,
+  DEFAULT_MAX_TRIGGERS,
   type SendEventBody,
   type TriggerView,
   DEFAULT_MAX_SCHEDULES,
@@ -19,7 +20,9 @@ import {
   type ScheduleSpec,
   type ScheduleView,
   type UpdateScheduleBody,
+  type WokenStep,
 } from "../../../schema/automation";
+import type { Json, JsonObject } from "../../../schema/api";
 import { parseDuration } from "../../../schema/duration";
 import { type Refusal, refuse } from "../../../schema/errors";
 import { TERMINAL_RUN_STATUSES } from "../../../schema/vocabulary";
@@ -34,10 +37,11 @@ import { startRun } from "../start-run";
 import { INTERNAL_AUTH } from "../tenant/open-on-shard";
 import { type RunBody, SCHEDULE_MIGRATION, ScheduleBook, type ScheduleRow } from "./schedules";
 import { TRIGGER_MIGRATION, TriggerBook } from "./triggers";
+import { EVENT_WAIT_MIGRATION, EventWaitBook } from "./event-waits";
 
-/** v1: schedules, their fires and timers; v2: triggers and the events seen. */
+/** v1: schedules, their fires and timers; v2: triggers and the events seen; v3: signal steps waiting for events. */
 /** Exported for the upgrade tests (test/integration/upgrades.test.ts). */
-export const MIGRATIONS: readonly Migration[] = [SCHEDULE_MIGRATION, TRIGGER_MIGRATION];
+export const MIGRATIONS: readonly Migration[] = [SCHEDULE_MIGRATION, TRIGGER_MIGRATION, EVENT_WAIT_MIGRATION];
 import { nextFire, specProblem } from "./spec";
 
 /** A fire later than this is still on time (an alarm under load, a restart): beyond it, catchUp decides. */
@@ -56,6 +60,7 @@ export class AutomationObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly schedules: ScheduleBook;
   private readonly triggers: TriggerBook;
+  private readonly waits: EventWaitBook;
   private readonly alarmClock: Alarm;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -63,6 +68,7 @@ export class AutomationObject extends DurableObject<Env> {
     this.sql = ctx.storage.sql;
     this.schedules = new ScheduleBook(this.sql);
     this.triggers = new TriggerBook(this.sql);
+    this.waits = new EventWaitBook(this.sql);
     this.alarmClock = new Alarm(ctx.storage);
     ctx.blockConcurrencyWhile(async () => {
       migrate(this.sql, MIGRATIONS);
@@ -150,9 +156,12 @@ export class AutomationObject extends DurableObject<Env> {
 
   // ── triggers and events ───────────────────────────────────────────────────────
 
-  async createTrigger(body: CreateTriggerBody): Promise<{ ok: true; trigger: TriggerView } | Refusal> {
-    if (this.triggers.count() >= MAX_TRIGGERS)
-      return refuse("trigger.limit", `the tenant has ${MAX_TRIGGERS} triggers, the most it may have`);
+  async createTrigger(
+    body: CreateTriggerBody,
+    maxTriggers = DEFAULT_MAX_TRIGGERS,
+  ): Promise<{ ok: true; trigger: TriggerView } | Refusal> {
+    if (this.triggers.count() >= maxTriggers)
+      return refuse("trigger.limit", `the tenant has ${maxTriggers} triggers, its limit (limits.maxTriggers)`);
     const now = Date.now();
     return { ok: true, trigger: this.triggers.create(`trg_${newRunId(now).slice(4)}`, body, now) };
   }
@@ -176,7 +185,7 @@ export class AutomationObject extends DurableObject<Env> {
   async acceptEvent(event: SendEventBody): Promise<EventAccepted> {
     const now = Date.now();
     const seen = this.triggers.seen(event.id, now);
-    if (seen?.runs) return { eventId: event.id, duplicate: true, runs: seen.runs };
+    if (seen?.runs) return { eventId: event.id, duplicate: true, runs: seen.runs, woke: seen.woke ?? [] };
     const all = this.triggers.matching(event);
     const targets = seen ? all.filter((t) => seen.triggerIds.includes(t.id)) : all;
     if (!seen)
@@ -185,9 +194,47 @@ export class AutomationObject extends DurableObject<Env> {
         targets.map((t) => t.id),
         now,
       );
-    const runs = await Promise.all(targets.map((t) => this.startForEvent(event, t.id, t.body)));
-    if (runs.every((r) => r.runId !== null || r.error !== "internal")) this.triggers.recordRuns(event.id, runs);
-    return { eventId: event.id, duplicate: seen !== null, runs };
+    const [runs, woke] = await Promise.all([
+      Promise.all(targets.map((t) => this.startForEvent(event, t.id, t.body))),
+      this.wake(event, now),
+    ]);
+    if (runs.every((r) => r.runId !== null || r.error !== "internal") && woke.every((w) => w.error !== "internal"))
+      this.triggers.recordRuns(event.id, runs, woke);
+    return { eventId: event.id, duplicate: seen !== null, runs, woke };
+  }
+
+  /** A run's signal steps that wait for an event, or wait no more (its outbox, in order). */
+  async watchEvents(ops: EventWatchOp[]): Promise<void> {
+    this.ctx.storage.transactionSync(() => this.waits.apply(ops));
+  }
+
+  /**
+   * Completes every waiting signal step whose `event` declaration the event matches, with the
+   * event's data as its signal (the step's schema applies). A signal is idempotent by its body,
+   * so a repeat of the event (a retry, a second delivery racing the first) completes nothing
+   * twice; a step whose run is gone or finished is dropped from the index.
+   */
+  private async wake(event: SendEventBody, now: number): Promise<WokenStep[]> {
+    const data = event.data as Json;
+    return Promise.all(
+      this.waits.matching(event as SendEventBody & { data: JsonObject }, now).map(async (w): Promise<WokenStep> => {
+        try {
+          const result = await runStub(this.env, w.runId).signal(this.tenantId, w.name, data, {
+            kind: "link",
+            linkId: `event:${event.id}`,
+          });
+          if (result?.ok) {
+            this.waits.remove(w.runId, w.stepId);
+            return { runId: w.runId, stepId: w.stepId, ok: true };
+          }
+          const code = result ? result.code : "run.not_found";
+          if (code !== "signal.invalid_body") this.waits.remove(w.runId, w.stepId);
+          return { runId: w.runId, stepId: w.stepId, ok: false, error: code };
+        } catch {
+          return { runId: w.runId, stepId: w.stepId, ok: false, error: "internal" };
+        }
+      }),
+    );
   }
 
   private async startForEvent(

@@ -17,6 +17,7 @@ export type AutomationStub = Pick<
   | "listTriggers"
   | "deleteTrigger"
   | "acceptEvent"
+  | "watchEvents"
 >;
 
 export function automationStub(env: Env, tenantId: string): AutomationStub {

@@ -110,15 +110,22 @@ export class TriggerBook {
   }
 
   /** The event as seen within 24 h (forgetting older ones), or null when it is new. */
-  seen(eventId: string, now: number): { triggerIds: string[]; runs: EventAccepted["runs"] | null } | null {
+  seen(
+    eventId: string,
+    now: number,
+  ): { triggerIds: string[]; runs: EventAccepted["runs"] | null; woke: EventAccepted["woke"] | null } | null {
     this.sql.exec("DELETE FROM event_seen WHERE received_at < ?", now - EVENT_DEDUP_MS);
-    const row = one<{ trigger_ids: string; runs: string | null }>(
+    const row = one<{ trigger_ids: string; runs: string | null; woke: string | null }>(
       this.sql,
-      "SELECT trigger_ids, runs FROM event_seen WHERE id = ?",
+      "SELECT trigger_ids, runs, woke FROM event_seen WHERE id = ?",
       eventId,
     );
     return row
-      ? { triggerIds: json.read<string[]>(row.trigger_ids) ?? [], runs: json.read<EventAccepted["runs"]>(row.runs) }
+      ? {
+          triggerIds: json.read<string[]>(row.trigger_ids) ?? [],
+          runs: json.read<EventAccepted["runs"]>(row.runs),
+          woke: json.read<EventAccepted["woke"]>(row.woke),
+        }
       : null;
   }
 
@@ -131,8 +138,8 @@ export class TriggerBook {
     );
   }
 
-  recordRuns(eventId: string, runs: EventAccepted["runs"]): void {
-    this.sql.exec("UPDATE event_seen SET runs = ? WHERE id = ?", json.write(runs), eventId);
+  recordRuns(eventId: string, runs: EventAccepted["runs"], woke: EventAccepted["woke"]): void {
+    this.sql.exec("UPDATE event_seen SET runs = ?, woke = ? WHERE id = ?", json.write(runs), json.write(woke), eventId);
   }
 
   private view(r: TriggerRow): TriggerView {

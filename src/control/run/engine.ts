@@ -58,6 +58,7 @@ export class RunEngine {
       event: (type, now, stepId, data) => this.event(type, now, stepId, data),
       succeed: (step, output, now) => this.succeed(step, output, [], now),
       failStep: (step, error, now) => this.failStep(step, error, now),
+      watch: (op, now) => this.enqueue("automation", null, op, now),
     });
     this.attempts = new AttemptEngine(store, config, {
       moveStep: (step, event, patch) => this.moveStep(step, event, patch),

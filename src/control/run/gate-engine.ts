@@ -27,6 +27,7 @@ import type { StepRow } from "./rows";
 import type { RunStore } from "./store";
 import type { EngineConfig } from "./types";
 import { must } from "../../lib/must";
+import type { EventWatchOp } from "../../../schema/automation";
 
 /** What a gate needs of the engine: its step moves and its event log. */
 export interface GateOps {
@@ -34,6 +35,8 @@ export interface GateOps {
   event(type: EventType, now: number, stepId: string | null, data: Record<string, unknown>): void;
   succeed(step: StepRow, output: Json, now: number): void;
   failStep(step: StepRow, error: ErrorShape, now: number): void;
+  /** Tells the tenant's automation object, through the outbox, that a step waits for an event or no more. */
+  watch(op: EventWatchOp, now: number): void;
 }
 
 const utf8 = new TextEncoder();
@@ -184,13 +187,28 @@ export class GateEngine {
         stepId: step.id,
         name: input.name,
         expiresAt,
+        ...(input.verify ? { verify: { header: input.verify.header, secret: input.verify.secret.$secret } } : {}),
       });
       this.ops.event("step.waiting", now, step.id, {
         kind: "signal",
         name: input.name,
         ...expires,
         ...(url ? { callbackUrl: url } : {}),
+        ...(input.event ? { event: input.event } : {}),
       });
+      if (input.event)
+        this.ops.watch(
+          {
+            op: "watch",
+            runId: run.id,
+            stepId: step.id,
+            name: input.name,
+            eventType: input.event.type,
+            match: input.event.match,
+            expiresAt,
+          },
+          now,
+        );
       const early = this.store.gates.signal(input.name);
       if (early)
         this.receive(
@@ -246,7 +264,14 @@ export class GateEngine {
   private receive(step: StepRow, body: Json, by: Decider, now: number): void {
     const name = must(json.read<SignalInput>(step.input), "the signal step's input").name;
     this.ops.event("step.signal_received", now, step.id, { name, by });
+    this.unwatch(step, now);
     this.finishWait(step, body, now);
+  }
+
+  /** A signal step that waited for an event waits no more: out of the tenant's index. */
+  private unwatch(step: StepRow, now: number): void {
+    if (json.read<SignalInput>(step.input)?.event)
+      this.ops.watch({ op: "unwatch", runId: this.store.existingRun().id, stepId: step.id }, now);
   }
 
   private resolveGate(step: StepRow, decision: GateDecision, by: Decider, comment: string | null, now: number): void {
@@ -288,6 +313,7 @@ export class GateEngine {
     }
     if (step.type === "signal") {
       const name = must(json.read<SignalInput>(step.input), "the signal step's input").name;
+      this.unwatch(step, now);
       this.ops.failStep(
         step,
         { code: "signal.timed_out", message: `no signal '${name}' came in time`, retryable: false },

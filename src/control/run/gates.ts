@@ -21,6 +21,10 @@ export interface SignalInput {
   name: string;
   timeoutMs?: number;
   schema?: JsonObject;
+  /** Woken by an event of this type whose paths hold these values (the run's input filled in). */
+  event?: { type: string; match: Record<string, Json> };
+  /** Its callback URL checks the sender's HMAC (header `header`, secret named by `secret.$secret`). */
+  verify?: { header: string; secret: { $secret: string } };
 }
 
 /** A sleep step's input: a duration from when it begins waiting, or a time. */

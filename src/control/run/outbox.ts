@@ -15,6 +15,7 @@ import { sendChunked } from "../../lib/queue-batch";
 import type { TenantSync } from "../../../schema/run";
 import { shardName } from "../tenant/shards";
 import { exportTrace } from "./trace-export";
+import type { EventWatchOp } from "../../../schema/automation";
 
 /** What one pass over the outbox did; the caller records it in one transaction. */
 export interface OutboxPass {
@@ -58,7 +59,9 @@ export async function sendOutbox(
   const run = store.existingRun();
   const ids = { tenantId, runId: run.id, traceId: run.trace_id };
 
-  const { byPool, tenantRows, webhookRows, telemetryRows } = byDestination(rows);
+  const { byPool, tenantRows, webhookRows, telemetryRows, automationRows } = byDestination(rows);
+
+  if (automationRows.length > 0) await sendWatches(env, tenantId, automationRows, pass, ids);
 
   const webhooksDue = store.timerDueAt("outbox", "webhooks") ?? 0;
   if (webhookRows.length > 0 && webhooksDue > now && webhookRows.length < WEBHOOK_BATCH_EVENTS) {
@@ -114,19 +117,42 @@ export async function sendOutbox(
   return pass;
 }
 
+/** Signal steps that wait for an event (or wait no more), in order, to the tenant's index of them. */
+async function sendWatches(
+  env: Env,
+  tenantId: string,
+  rows: OutboxRow[],
+  pass: OutboxPass,
+  ids: Record<string, string>,
+): Promise<void> {
+  try {
+    // Typed here, not through the automation object's stub: that would import the object into the run's.
+    const automation = env.AUTOMATION.getByName(tenantId) as unknown as {
+      watchEvents(ops: EventWatchOp[]): Promise<void>;
+    };
+    await automation.watchEvents(rows.map((r) => JSON.parse(r.body) as EventWatchOp));
+    pass.sent.push(...rows.map((r) => r.id));
+  } catch (err) {
+    logError("outbox.automation_failed", { ...ids, count: rows.length, error: String(err) });
+    pass.complete = false;
+  }
+}
+
 /** The outbox's rows by where they go: step dispatches per pool, tenant status, webhook events. */
 function byDestination(rows: OutboxRow[]) {
   const byPool = new Map<PoolName, OutboxRow[]>();
   const tenantRows: OutboxRow[] = [];
   const webhookRows: OutboxRow[] = [];
   const telemetryRows: OutboxRow[] = [];
+  const automationRows: OutboxRow[] = [];
   for (const row of rows) {
     if (row.kind === "tenant") tenantRows.push(row);
     else if (row.kind === "telemetry") telemetryRows.push(row);
     else if (row.kind === "webhook") webhookRows.push(row);
+    else if (row.kind === "automation") automationRows.push(row);
     else if (row.pool) byPool.set(row.pool, [...(byPool.get(row.pool) ?? []), row]);
   }
-  return { byPool, tenantRows, webhookRows, telemetryRows };
+  return { byPool, tenantRows, webhookRows, telemetryRows, automationRows };
 }
 
 /** Step messages to their pool: how many went out, in order, and the error that stopped the rest. */

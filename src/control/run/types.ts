@@ -24,7 +24,14 @@ export interface EngineConfig {
    * when the runtime has no link secret (then the gate is decided through the API only).
    */
   /** A waiting signal step's callback URL (null without the link secret). */
-  callbackUrl?: (step: { tenantId: string; runId: string; stepId: string; name: string; expiresAt: number }) => string;
+  callbackUrl?: (step: {
+    tenantId: string;
+    runId: string;
+    stepId: string;
+    name: string;
+    expiresAt: number;
+    verify?: { header: string; secret: string };
+  }) => string;
   decisionLinks?: (gate: { tenantId: string; runId: string; stepId: string; expiresAt: number; issuedTo?: string }) => {
     approveUrl: string;
     rejectUrl: string;

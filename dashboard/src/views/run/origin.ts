@@ -13,7 +13,7 @@ export function runOrigin(origin: RunOrigin | undefined): Node | string {
       "span",
       {},
       "schedule ",
-      h("span", { class: "mono" }, origin.id ?? ""),
+      h("a", { href: `#/schedules/${origin.id ?? ""}`, class: "mono" }, origin.id ?? ""),
       origin.fireTime ? `, fire time ${formatTime(origin.fireTime)}` : "",
     );
   return h(
