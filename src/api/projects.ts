@@ -2,7 +2,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ArtifactDiff, ArtifactVersion, ArtifactVersionList } from "../../schema/artifacts";
 import { ArtifactName, ProjectId } from "../../schema/api";
-import { diffIndexes, zipIndex } from "../artifacts/zip-index";
+import { diffIndexes } from "../artifacts/zip-index";
+import { readZipIndex } from "../artifacts/zip-range";
 import type { StoredVersion } from "../control/tenant/artifacts";
 import { AppError } from "../errors";
 import { artifactDownload, json, newApi, problemResponses, TENANT_CALL } from "./common";
@@ -17,9 +18,6 @@ const VersionParam = NameParam.extend({
     .min(1)
     .openapi({ param: { name: "version", in: "path" }, type: "integer" }),
 });
-
-/** Bytes read per version for a diff: the central directory is all it needs, but R2 gives it whole. */
-const MAX_DIFF_BYTES = 64 * 1024 * 1024;
 
 const publicView = ({ key: _key, ...v }: StoredVersion): ArtifactVersion => v;
 
@@ -106,13 +104,14 @@ projects.openapi(
       tenant.artifactVersion(project, name, against),
     ]);
     if (!to || !from) throw new AppError("artifact.not_found", `No version ${!to ? version : against} of '${name}'.`);
+    // Range reads of each zip's central directory only (src/artifacts/zip-range.ts).
     const index = async (v: StoredVersion) => {
-      if (v.size > MAX_DIFF_BYTES) throw new AppError("artifact.not_zip", `Version ${v.version} is too large to diff.`);
-      const object = await c.env.ARTIFACTS.get(v.key);
-      if (!object) throw new AppError("artifact.not_found", `Version ${v.version}'s bytes are gone.`);
-      const entries = zipIndex(new Uint8Array(await object.arrayBuffer()));
-      if (!entries) throw new AppError("artifact.not_zip", `Version ${v.version} is not a zip.`);
-      return entries;
+      const read = await readZipIndex(c.env.ARTIFACTS, v.key, v.size);
+      if (read.ok) return read.entries;
+      if (read.reason === "gone") throw new AppError("artifact.not_found", `Version ${v.version}'s bytes are gone.`);
+      if (read.reason === "too_large")
+        throw new AppError("artifact.not_zip", `Version ${v.version} has too many files to diff.`);
+      throw new AppError("artifact.not_zip", `Version ${v.version} is not a zip.`);
     };
     const [toIndex, fromIndex] = await Promise.all([index(to), index(from)]);
     return c.json({ name, from: against, to: version, ...diffIndexes(fromIndex, toIndex) }, 200);

@@ -9,19 +9,31 @@ export interface ZipEntryInfo {
 
 /** The files of a zip by path, or null when the bytes are not a zip this reader understands. */
 export function zipIndex(bytes: Uint8Array): Map<string, ZipEntryInfo> | null {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let eocd = -1;
-  for (let i = bytes.byteLength - 22; i >= Math.max(0, bytes.byteLength - 22 - 0xffff); i--) {
-    if (view.getUint32(i, true) === 0x06054b50) {
-      eocd = i;
-      break;
-    }
+  const end = findEnd(bytes);
+  if (!end || end.offset + end.size > bytes.byteLength) return null;
+  return centralDirectory(bytes.subarray(end.offset, end.offset + end.size), end.count);
+}
+
+/** Where the central directory is, from the end-of-central-directory record in `tail` (a zip's last bytes). */
+export function findEnd(tail: Uint8Array): { count: number; size: number; offset: number } | null {
+  const view = new DataView(tail.buffer, tail.byteOffset, tail.byteLength);
+  for (let i = tail.byteLength - 22; i >= Math.max(0, tail.byteLength - 22 - 0xffff); i--) {
+    if (view.getUint32(i, true) === 0x06054b50)
+      return {
+        count: view.getUint16(i + 10, true),
+        size: view.getUint32(i + 12, true),
+        offset: view.getUint32(i + 16, true),
+      };
   }
-  if (eocd < 0) return null;
-  const count = view.getUint16(eocd + 10, true);
-  let at = view.getUint32(eocd + 16, true);
+  return null;
+}
+
+/** The entries of a central directory's bytes (`count` of them), or null when they are not one. */
+export function centralDirectory(bytes: Uint8Array, count: number): Map<string, ZipEntryInfo> | null {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const entries = new Map<string, ZipEntryInfo>();
   const decoder = new TextDecoder();
+  let at = 0;
   for (let n = 0; n < count; n++) {
     if (at + 46 > bytes.byteLength || view.getUint32(at, true) !== 0x02014b50) return null;
     const crc = view.getUint32(at + 16, true);

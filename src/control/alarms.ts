@@ -4,6 +4,8 @@
  */
 export class Alarm {
   private at: number | null = null;
+  /** The last sync asked for; the next applies after it. */
+  private last: Promise<void> = Promise.resolve();
 
   constructor(private readonly storage: DurableObjectStorage) {}
 
@@ -22,11 +24,21 @@ export class Alarm {
     this.at = null;
   }
 
-  /** Sets the alarm to `next`, or deletes it for null; nothing when it is already so. */
-  async sync(next: number | null): Promise<void> {
-    if (next === this.at) return;
-    if (next === null) await this.storage.deleteAlarm();
-    else await this.storage.setAlarm(next);
-    this.at = next;
+  /**
+   * Sets the alarm to `next`, or deletes it for null; nothing when it is already so. Calls apply in
+   * order, each compared with what the one before it set: two callers at once (a Run object's two
+   * outbox lanes) cannot leave the alarm at the older value because the newer one was compared with
+   * an `at` the older had not written yet.
+   */
+  sync(next: number | null): Promise<void> {
+    const apply = async () => {
+      if (next === this.at) return;
+      if (next === null) await this.storage.deleteAlarm();
+      else await this.storage.setAlarm(next);
+      this.at = next;
+    };
+    const done = this.last.then(apply, apply);
+    this.last = done.catch(() => undefined);
+    return done;
   }
 }

@@ -5,7 +5,7 @@
  */
 import { SECRET_NAME } from "../../schema/secrets";
 
-const isRef = (v: unknown): v is { $secret: string } =>
+export const isRef = (v: unknown): v is { $secret: string } =>
   typeof v === "object" &&
   v !== null &&
   !Array.isArray(v) &&

@@ -180,5 +180,7 @@ describe(`${BODIES} generated hostile bodies over the API's routes`, () => {
     await Promise.all(Array.from({ length: CONCURRENCY }, lane));
     console.log(`fuzz: ${sent} bodies over ${routes.length} routes, statuses ${JSON.stringify([...statuses])}`);
     expect(sent).toBe(BODIES);
-  }, 120_000);
+    // Under a load average of 11, the 10,000 requests took 148 s and the test timed out at 120 s with
+    // every body answered and no 5xx (2026-12-07): the bound is the time a loaded machine needs.
+  }, 600_000);
 });

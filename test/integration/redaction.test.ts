@@ -4,7 +4,7 @@
  * comes back in GET /v1/runs/{id} or its events (webhook bodies are built from those events; the
  * e2e suite follows it to a real receiver) — and a `secret.redacted` event says where.
  */
-import { reset } from "cloudflare:test";
+import { reset, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import type { StepReport } from "../../schema/run";
@@ -139,4 +139,50 @@ describe("secrets in text fields are redacted before the run stores them", () =>
     await waitForRun(run.id);
     expect((await events(run.id)).some((e) => e.type === "secret.redacted")).toBe(false);
   });
+});
+
+describe("inputs pass the same rules (issue 33)", () => {
+  it("a token in a run's input and in a spawned step's input is redacted; a $secret reference stays whole", async () => {
+    expect(
+      (await api("/v1/secrets/deploy-key", { method: "PUT", json: { value: "not-a-pattern-value" } })).status,
+    ).toBe(201);
+    const worker = await externalWorker();
+    const run = await createRun({
+      project: "p",
+      steps: [
+        {
+          id: "x",
+          type: "external.task",
+          input: { kind: "noop", payload: { note: `clone with ${github.secret}`, key: { $secret: "deploy-key" } } },
+        },
+      ],
+    });
+    await worker.lease();
+    // A consumer's report of an attempt that spawned a step (the same RPC the queue consumer sends).
+    const stub = env.RUN.getByName(run.id) as unknown as { report(r: StepReport): Promise<{ ok: boolean }> };
+    const answer = await stub.report({
+      stepId: "x",
+      attempt: 1,
+      outcome: "succeeded",
+      output: {},
+      artifacts: [],
+      spawn: [{ id: "child", type: "system.echo", input: { token: github.secret, key: { $secret: "deploy-key" } } }],
+    });
+    expect(answer.ok).toBe(true);
+    await waitForRun(run.id, { timeoutMs: 60_000 });
+    const stored = await runInDurableObject(env.RUN.getByName(run.id), (o) => {
+      const store = (o as unknown as { store: { step(id: string): { input: string } | null } }).store;
+      return { x: JSON.parse(store.step("x")!.input), child: JSON.parse(store.step("child")!.input) };
+    });
+    expect(stored.x.payload.note).toMatch(MARKER);
+    expect(stored.x.payload.key).toEqual({ $secret: "deploy-key" });
+    expect(stored.child.token).toMatch(MARKER);
+    expect(stored.child.key).toEqual({ $secret: "deploy-key" });
+    expect(JSON.stringify(stored)).not.toContain(github.secret);
+    expect(await said(run.id)).not.toContain(github.secret);
+    expect((await redactions(run.id)).map((r) => [r.stepId ?? null, r.field, r.ruleId])).toEqual([
+      [null, "steps.x.input.payload.note", github.ruleId],
+      ["x", "spawn.child.input.token", github.ruleId],
+    ]);
+  }, 90_000);
 });

@@ -5,6 +5,7 @@ import {
   transitionStep,
   type RunEvent,
   type StepEvent,
+  queuedLeaseMs,
 } from "../../src/control/run/machine";
 import { RUN_STATUSES, STEP_STATUSES, type RunStatus, type StepStatus } from "../../schema/vocabulary";
 import type { RetryPolicy } from "../../schema/run";
@@ -198,5 +199,16 @@ describe("decideFailure", () => {
 
   it("still fails at maxAttempts even with a retryAfterMs", () => {
     expect(decideFailure(policy, 5, { retryable: true, retryAfterMs: 10 }, zero)).toEqual({ kind: "fail" });
+  });
+});
+
+describe("queuedLeaseMs (issue 33: a backed-up queue is not a lost message)", () => {
+  it("doubles for each dispatch of the step that was lost, at most 4x; failures and holds do not count", () => {
+    expect(queuedLeaseMs(3_000, { attempt: 0, failures: 0, holds: 0 })).toBe(3_000);
+    expect(queuedLeaseMs(3_000, { attempt: 1, failures: 1, holds: 0 })).toBe(3_000);
+    expect(queuedLeaseMs(3_000, { attempt: 2, failures: 1, holds: 1 })).toBe(3_000);
+    expect(queuedLeaseMs(3_000, { attempt: 1, failures: 0, holds: 0 })).toBe(6_000);
+    expect(queuedLeaseMs(3_000, { attempt: 3, failures: 1, holds: 0 })).toBe(12_000);
+    expect(queuedLeaseMs(3_000, { attempt: 12, failures: 0, holds: 0 })).toBe(12_000);
   });
 });

@@ -12,7 +12,7 @@ import { json } from "../sqlite";
 import { dependents, validateGraph } from "./dag";
 import { insertStep } from "./steps";
 import { lineages } from "./views";
-import { transitionRun, transitionStep, type RunEvent, type StepEvent } from "./machine";
+import { queuedLeaseMs, transitionRun, transitionStep, type RunEvent, type StepEvent } from "./machine";
 import type { OutboxKind, RunRow, StepRow, TimerRow } from "./rows";
 import type { RunStore } from "./store";
 import type { EngineConfig } from "./types";
@@ -307,7 +307,7 @@ export class RunEngine {
     const attempt = step.attempt + 1;
     this.moveStep(step, "dispatch", { attempt, queued_at: step.queued_at ?? now });
     this.store.insertAttempt(step.id, attempt, now);
-    this.store.setTimer("lease", step.id, now + this.config.leaseQueuedMs, attempt);
+    this.store.setTimer("lease", step.id, now + queuedLeaseMs(this.config.leaseQueuedMs, step), attempt);
     const message: StepMessage = {
       v: 1,
       runId: run.id,

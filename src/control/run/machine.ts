@@ -5,6 +5,7 @@
 import type { RetryPolicy } from "../../../schema/run";
 import type { ErrorCode } from "../../../schema/errors";
 import type { RunStatus, StepStatus } from "../../../schema/vocabulary";
+import type { StepRow } from "./rows";
 
 export type RunEvent = "validate" | "reject" | "enqueue" | "start" | "succeed" | "fail" | "cancel" | "pause" | "resume";
 export type StepEvent = "dispatch" | "start" | "succeed" | "retry" | "fail" | "cancel" | "skip" | "reuse" | "wait";
@@ -81,3 +82,17 @@ export function decideFailure(
   const jittered = Math.floor(random() * ceiling);
   return { kind: "retry", delayMs: Math.max(jittered, error.retryAfterMs ?? 0) };
 }
+
+/**
+ * How long a dispatch may wait in its queue before it is taken for lost and sent again: the base
+ * lease, doubled for each earlier dispatch of the step that was lost so (at most 4x). A queue whose
+ * backlog outlasts the lease is not losing messages: re-sending at a fixed period put each step at
+ * the back of that queue again and again, filled it with stale copies, and failed steps as
+ * undeliverable that were only waiting (seen under load: 395 leases for 200 steps, one step failed).
+ */
+export function queuedLeaseMs(base: number, step: Pick<StepRow, "attempt" | "failures" | "holds">): number {
+  // Every earlier attempt that neither failed (the retry policy's count) nor met an open breaker was lost.
+  const lost = Math.max(0, step.attempt - step.failures - step.holds);
+  return base * Math.min(2 ** lost, MAX_LEASE_GROWTH);
+}
+const MAX_LEASE_GROWTH = 4;

@@ -43,7 +43,14 @@ import { shardName } from "../tenant/shards";
 import { archiveRun, backfillArchive, type ArchiveHost } from "./archive";
 import type { RunRetention } from "../../../schema/retention";
 import type { Fingerprint, Redaction } from "../../artifacts/redact";
-import { redactComment, redactedEventData, redactReport, redactSignal, tenantFingerprint } from "./redaction";
+import {
+  redactComment,
+  redactedEventData,
+  redactInputs,
+  redactReport,
+  redactSignal,
+  tenantFingerprint,
+} from "./redaction";
 
 /** When the next invocation writes the points a mass ending left over. */
 const POINTS_FOLLOW_MS = 1_000;
@@ -87,10 +94,17 @@ export class RunObject extends DurableObject<Env> {
   }
 
   /** Creates the run (idempotent on its id) and dispatches its first steps. */
-  async create(spec: NewRun): Promise<WireRun> {
+  async create(given: NewRun): Promise<WireRun> {
+    // The inputs pass the rules that outputs pass (issue 33): a token in a run's input is not stored.
+    const found: Redaction[] = [];
+    const fingerprint = tenantFingerprint(this.env.FINGERPRINT_KEY, given.tenantId);
+    const steps = await redactInputs(given.steps, (s) => `steps.${s.id}.input`, fingerprint, found);
+    const spec = { ...given, steps };
     await this.change(() => {
       this.store.initialize();
+      const fresh = this.store.run() === null;
       this.engine.create(spec, Date.now());
+      if (fresh) this.redacted(found, Date.now(), null, {});
     });
     return runView(this.store.existingRun(), this.store.steps());
   }

@@ -31,6 +31,15 @@ export interface OutboxPass {
   empty: boolean;
 }
 
+/**
+ * Which rows a pass sends: step dispatches (to the pools' queues), or what goes to the tenant (its
+ * status and the webhook events), or both. The object sends the two in separate lanes, so a slow
+ * tenant object (every run of the tenant calls it) never holds a dispatch back.
+ */
+export type OutboxLane = "dispatch" | "tenant" | "all";
+const inLane = (row: OutboxRow, lane: OutboxLane) =>
+  lane === "all" || (lane === "dispatch") === (row.kind === "dispatch");
+
 /** At most this many webhook events wait for their batching timer; more go out at once. */
 const WEBHOOK_BATCH_EVENTS = 50;
 
@@ -46,8 +55,9 @@ export async function sendOutbox(
   tenantId: string,
   now: number,
   alreadySent: ReadonlySet<number>,
+  lane: OutboxLane = "all",
 ): Promise<OutboxPass> {
-  const rows = store.outbox().filter((r) => !alreadySent.has(r.id));
+  const rows = store.outbox().filter((r) => !alreadySent.has(r.id) && inLane(r, lane));
   const pass: OutboxPass = {
     sent: [],
     complete: true,
@@ -189,16 +199,21 @@ export interface SenderHooks {
 }
 
 /**
- * The object's outbox sender: one pass at a time, and another after it when a change came in
- * meanwhile. Rows sent are deleted by the next transaction (the next RPC's, or the flush timer's
- * alarm) instead of costing one of their own after every send; until then passes skip them.
+ * The object's outbox sender, in two lanes (dispatches; the tenant's status and events), each one
+ * pass at a time, and another after it when a change came in meanwhile. A retry's dispatch, written
+ * while the tenant lane waits on a slow tenant object, goes out at once on its own lane instead of
+ * after that call (issue 33, finding 9: retries waited for their queued lease under load). Rows sent
+ * are deleted by the next transaction (the next RPC's, or the flush timer's alarm) instead of costing
+ * one of their own after every send; until then passes skip them.
  */
 export class OutboxSender {
   /** Outbox rows sent but not yet deleted. Lost on eviction, which only means those rows are sent again. */
   private readonly sentRows = new Set<number>();
   private webhooksFlushed = false;
-  private flushing: Promise<void> | null = null;
-  private flushAgain = false;
+  private readonly lanes: Record<"dispatch" | "tenant", { flushing: Promise<void> | null; again: boolean }> = {
+    dispatch: { flushing: null, again: false },
+    tenant: { flushing: null, again: false },
+  };
 
   constructor(
     private readonly store: RunStore,
@@ -206,36 +221,42 @@ export class OutboxSender {
     private readonly hooks: SenderHooks,
   ) {}
 
-  /** After a change: sends the outbox, or, while a pass is under way, asks it for another. */
-  settle(): Promise<void> {
-    if (this.flushing) {
-      this.flushAgain = true;
-      return this.flushing;
+  /** After a change: sends the outbox on both lanes. */
+  async settle(): Promise<void> {
+    await Promise.all([this.settleLane("dispatch"), this.settleLane("tenant")]);
+  }
+
+  /** Sends a lane's rows, or, while a pass of that lane is under way, asks it for another. */
+  private settleLane(name: "dispatch" | "tenant"): Promise<void> {
+    const lane = this.lanes[name];
+    if (lane.flushing) {
+      lane.again = true;
+      return lane.flushing;
     }
-    this.flushing = (async () => {
+    lane.flushing = (async () => {
       try {
         do {
-          this.flushAgain = false;
+          lane.again = false;
           const run = this.store.run();
           if (run) {
-            const pass = await sendOutbox(this.store, this.env, run.tenant_id, Date.now(), this.sentRows);
+            const pass = await sendOutbox(this.store, this.env, run.tenant_id, Date.now(), this.sentRows, name);
             for (const id of pass.sent) this.sentRows.add(id);
-            if (!pass.empty && pass.webhooksFlushed) this.webhooksFlushed = true;
+            if (name === "tenant" && !pass.empty && pass.webhooksFlushed) this.webhooksFlushed = true;
             if (pass.admitted) {
-              // Admitted in the same turn as the answer, so a crash cannot lose it; the next pass
-              // sends the dispatches it wrote.
+              // Admitted in the same turn as the answer, so a crash cannot lose it; the dispatch
+              // lane sends the dispatches it wrote.
               this.hooks.admit();
-              this.flushAgain = true;
+              await this.settleLane("dispatch");
             }
             if (!pass.complete) this.hooks.retryLater();
           }
           await this.hooks.afterPass();
-        } while (this.flushAgain);
+        } while (lane.again);
       } finally {
-        this.flushing = null;
+        lane.flushing = null;
       }
     })();
-    return this.flushing;
+    return lane.flushing;
   }
 
   /** Deletes what was sent since the last transaction; called inside each. */

@@ -8,6 +8,7 @@ import type { Json, JsonObject } from "../../../schema/api";
 import type { StepReport } from "../../../schema/run";
 import { fingerprinter } from "../../artifacts/fingerprint";
 import { type Fingerprint, mayHoldSecret, type Redaction, redactJson, redactText } from "../../artifacts/redact";
+import { isRef } from "../../secrets/refs";
 
 /** The most redactions one event lists (it counts them all). */
 const MAX_LISTED = 50;
@@ -30,7 +31,7 @@ export async function redactReport(
 ): Promise<StepReport> {
   // One pass over the whole report first: the usual report holds nothing the rules could match.
   // (JSON escaping never splits a token run or a credential word, so this flags no less.)
-  const told = report.outcome === "succeeded" ? report.output : report.error.message;
+  const told = report.outcome === "succeeded" ? [report.output, report.spawn ?? null] : report.error.message;
   if (!mayHoldSecret(JSON.stringify([told, report.logs ?? null]))) return report;
   let logs: StepReport["logs"];
   if (report.logs) {
@@ -44,10 +45,47 @@ export async function redactReport(
     }
   }
   const common = logs ? { logs } : {};
-  if (report.outcome === "succeeded")
-    return { ...report, ...common, output: await redactJson(report.output, "output", fingerprint, found) };
+  if (report.outcome === "succeeded") {
+    const output = await redactJson(report.output, "output", fingerprint, found);
+    const spawn = report.spawn && (await redactInputs(report.spawn, (s) => `spawn.${s.id}.input`, fingerprint, found));
+    return { ...report, ...common, output, ...(spawn ? { spawn } : {}) };
+  }
   const message = await redactText(report.error.message, "error.message", fingerprint, found);
   return { ...report, ...common, error: { ...report.error, message } };
+}
+
+/**
+ * Step inputs (a new run's steps, the steps an attempt spawned), redacted. A `{ "$secret": name }`
+ * reference stays as it is: it names a tenant secret, resolved in the consumer, and holds none.
+ */
+export async function redactInputs<T extends { id: string; input?: JsonObject }>(
+  steps: T[],
+  field: (step: T) => string,
+  fingerprint: Fingerprint,
+  found: Redaction[],
+): Promise<T[]> {
+  if (!mayHoldSecret(JSON.stringify(steps.map((s) => s.input ?? null)))) return steps;
+  const out: T[] = [];
+  for (const s of steps)
+    out.push(s.input ? { ...s, input: (await redactInput(s.input, field(s), fingerprint, found)) as JsonObject } : s);
+  return out;
+}
+
+/** `redactJson`, leaving secret references whole. */
+async function redactInput(value: Json, field: string, fingerprint: Fingerprint, found: Redaction[], context = "") {
+  if (isRef(value)) return value;
+  if (Array.isArray(value)) {
+    const out: Json[] = [];
+    for (const [i, v] of value.entries()) out.push(await redactInput(v, `${field}[${i}]`, fingerprint, found));
+    return out;
+  }
+  if (value === null || typeof value !== "object") return redactJson(value, field, fingerprint, found, context);
+  const out: Record<string, Json> = {};
+  for (const [k, v] of Object.entries(value)) {
+    const key = await redactText(k, `${field} (a key)`, fingerprint, found);
+    out[key] = await redactInput(v, `${field}.${key}`, fingerprint, found, `${k}=`);
+  }
+  return out;
 }
 
 /** A signal's body, redacted. */

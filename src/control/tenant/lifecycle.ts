@@ -48,6 +48,7 @@ const prefixEnd = (prefix: string) => `${prefix.slice(0, -1)}0`;
 export type HomeChecks = (runIds: string[]) => Promise<Record<string, RunChecks>>;
 export interface RunChecks {
   held: string[];
+  /** A webhook delivery of the run is pending, or (on a shard) its final sync has not reached home yet: its deadlines wait. */
   deliveryPending: boolean;
 }
 

@@ -65,6 +65,18 @@ export class Settlements {
     ).map((r) => ({ runId: r.run_id, sync: JSON.parse(r.sync) as TenantSync }));
   }
 
+  /** Which of `runIds` have a final sync still waiting to reach home. */
+  waiting(runIds: string[]): Set<string> {
+    if (runIds.length === 0) return new Set();
+    return new Set(
+      all<{ run_id: string }>(
+        this.sql,
+        `SELECT run_id FROM settlement WHERE run_id IN (${runIds.map(() => "?").join(",")})`,
+        ...runIds,
+      ).map((r) => r.run_id),
+    );
+  }
+
   settled(runIds: string[]): void {
     for (const id of runIds) this.sql.exec("DELETE FROM settlement WHERE run_id = ?", id);
     this.dueAt = undefined;

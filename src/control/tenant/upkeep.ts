@@ -47,8 +47,16 @@ export class Upkeep {
       tenantId,
       async (runId) => (await runStub(env, runId).get(tenantId))?.retriedAs ?? null,
       // A shard's runs' artifact versions and webhook deliveries live at home: one call a sweep batch (≤ 20 runs).
-      async (runIds) =>
-        host.shard === 0 ? homeChecks(sql, tenantId, runIds) : env.TENANT.getByName(tenantId).retentionChecks(runIds),
+      async (runIds) => {
+        if (host.shard === 0) return homeChecks(sql, tenantId, runIds);
+        // Read before asking home: a run whose final sync is not here any more was settled at home.
+        const unsettled = parts.ring.settlements.waiting(runIds);
+        const checks = await env.TENANT.getByName(tenantId).retentionChecks(runIds);
+        // Home cannot name the keys held by versions a run published until its final sync reaches
+        // home (SETTLE_DELAY_MS, longer when home is slow): its deadlines wait for that.
+        for (const id of unsettled) checks[id] = { held: checks[id]?.held ?? [], deliveryPending: true };
+        return checks;
+      },
       // Runs finished before retention get their archive timer under their project's policy now.
       (runId, project) => runStub(env, runId).backfillArchive(tenantId, parts.retention.forRun(project)),
     );

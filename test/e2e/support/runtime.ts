@@ -142,12 +142,30 @@ export async function startRuntime(vars: Record<string, string> = {}): Promise<R
         headers.set("content-type", "application/json");
         body = JSON.stringify(init.json);
       }
-      return fetch(`${url}${path}`, { ...init, headers, body });
+      const method = (init.method ?? "GET").toUpperCase();
+      // Starting a run is made repeatable, so that the retry below cannot start a second one.
+      if (method === "POST" && path === "/v1/runs" && !headers.has("idempotency-key"))
+        headers.set("idempotency-key", `e2e-${base32(20)}`);
+      const repeatable = method === "GET" || method === "HEAD" || headers.has("idempotency-key");
+      const send = () => fetch(`${url}${path}`, { ...init, headers, body });
+      // undici reuses a kept-alive socket that wrangler dev may have just closed: the request then
+      // fails with "other side closed" before the runtime saw it (seen once under load). One retry
+      // on a fresh socket, only for a request that is safe to repeat.
+      return send().catch((err: unknown) => {
+        if (!repeatable || !reusedSocketClosed(err)) throw err;
+        return send();
+      });
     },
     as: client,
     output: () => output,
   });
   return client(key);
+}
+
+/** The errors of a request sent on a kept-alive socket that the server had closed. */
+function reusedSocketClosed(err: unknown): boolean {
+  const code = (err as { cause?: { code?: string } } | null)?.cause?.code;
+  return code === "UND_ERR_SOCKET" || code === "ECONNRESET" || code === "UND_ERR_CLOSED";
 }
 
 const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
