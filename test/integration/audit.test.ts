@@ -75,7 +75,9 @@ async function controls(key: string) {
 
   const doomed = await gated(key);
   await ok(api(`/v1/runs/${doomed.id}/cancel`, { method: "POST", key }));
-  await ok(api(`/v1/runs/${doomed.id}/retry`, { method: "POST", key }), 202);
+  const retry = (await (await ok(api(`/v1/runs/${doomed.id}/retry`, { method: "POST", key }), 202)).json()) as {
+    id: string;
+  };
   // A finished run is deleted once its events reached its tenant: 409 run.active until then.
   await until(async () => (await api(`/v1/runs/${doomed.id}`, { method: "DELETE", key })).status === 204);
 
@@ -89,7 +91,7 @@ async function controls(key: string) {
   await ok(api(`/v1/webhooks/${hook.id}`, { method: "DELETE", key }), 204);
   await ok(api("/v1/secrets/pat", { method: "PUT", key, json: { value: "s3cret-value" } }), 201);
   await ok(api("/v1/secrets/pat", { method: "DELETE", key }), 204);
-  return { gate, doomed, hook };
+  return { gate, doomed, hook, retry };
 }
 
 async function automation(key: string) {
@@ -118,7 +120,7 @@ describe("the audit trail", () => {
     const key = await newTenantKey(TENANT, { name: "deployer", scopes: ALL_SCOPES });
     const reader = await newTenantKey(TENANT, { name: "auditor", scopes: ["audit:read"] });
     const kid = keyIdOf(key);
-    const { gate, doomed, hook } = await controls(key);
+    const { gate, doomed, hook, retry } = await controls(key);
     const { schedule, trigger, scheduledRun, triggeredRun } = await automation(key);
     await ok(api(`/v1/admin/tenants/${TENANT}/retention`, { method: "PUT", key: ADMIN_TOKEN, json: {} }));
 
@@ -134,6 +136,8 @@ describe("the audit trail", () => {
       ["run.create", `run:${doomed.id}`, byKey],
       ["run.cancel", `run:${doomed.id}`, byKey],
       ["run.retry", `run:${doomed.id}`, byKey],
+      // The retry's new run is indexed with who asked for it (issue 28's search), so it is a creation too.
+      ["run.create", `run:${retry.id}`, byKey],
       ["run.delete", `run:${doomed.id}`, byKey],
       ["webhook.create", `webhook:${hook.id}`, byKey],
       ["webhook.update", `webhook:${hook.id}`, byKey],

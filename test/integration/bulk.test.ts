@@ -14,7 +14,9 @@ afterEach(() => reset());
 const sleeping = (tags: string[]) => ({
   project: "p",
   tags,
-  steps: [{ id: "a", type: "system.sleep", input: { ms: 600_000 } }],
+  // A durable sleep holds no worker: a job that sleeps would hold the system pool's consumer for
+  // 10 minutes and starve the next test's runs (and outlive this test's reset()).
+  steps: [{ id: "a", type: "sleep", input: { for: "PT10M" } }],
 });
 const failing = (tags: string[]) => ({
   project: "p",
@@ -96,6 +98,13 @@ describe("bulk operations", () => {
 
   it("a bulk retry interrupted by a kill finishes with each failed run retried exactly once", async () => {
     const key = await newTenantKey("acme");
+    // 60 runs and their polls are more requests than the default 600 a minute allows.
+    const limits = await api("/v1/admin/tenants/acme", {
+      method: "PATCH",
+      key: ADMIN_TOKEN,
+      json: { limits: { requestsPerMinute: 100_000 } },
+    });
+    expect(limits.status).toBe(200);
     const failed: RunView[] = [];
     for (let i = 0; i < 60; i++) failed.push(await post(key, failing(["outage"])));
     for (const run of failed) expect((await waitForRun(run.id, { key, timeoutMs: 60_000 })).status).toBe("failed");
