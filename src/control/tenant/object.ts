@@ -29,8 +29,8 @@ import { earliest, type TenantHost, tenantHost } from "./host";
 import { homeChecks, type RunChecks } from "./lifecycle";
 import { TENANT_MIGRATIONS } from "./migrations";
 import type { ListRunsFilter, OpenedRun } from "./runs";
-import { type AuditFilter, type AuditRecord, newestFirst } from "../../../schema/audit";
-import { runCreations } from "./run-audit";
+import type { AuditFilter, AuditRecord } from "../../../schema/audit";
+import { mergeCreations, runCreations } from "./run-audit";
 import type { ProjectContext } from "./shard-ring";
 import { quotaUsed, setQuotaUsed } from "./shard-span";
 import { mergeMetricParts, mergeRunPages, mergeUsage, shardCount, sumCounts } from "./shards";
@@ -249,11 +249,7 @@ export class TenantObject extends DurableObject<Env> {
 
   /** Run creations for the audit trail, from every shard's run index (./run-audit.ts). */
   async auditRunCreations(filter: AuditFilter): Promise<AuditRecord[]> {
-    const merge = (pages: AuditRecord[][]) =>
-      pages
-        .flat()
-        .sort(newestFirst)
-        .slice(0, filter.limit + 1);
+    const merge = mergeCreations(filter.limit);
     return this.c.ring.merged(runCreations(this.host.sql, filter), (s) => s.auditRunCreations(filter), merge);
   }
 

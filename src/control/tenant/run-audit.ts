@@ -3,7 +3,7 @@
  * writes who asked into the index row it writes anyway, so auditing a run's creation costs no
  * object call and no row. The audit query merges these with the audit object's own entries.
  */
-import type { AuditFilter, AuditRecord } from "../../../schema/audit";
+import { type AuditFilter, type AuditRecord, newestFirst } from "../../../schema/audit";
 import { all } from "../sqlite";
 import { auditWhere } from "../audit/query";
 
@@ -71,3 +71,12 @@ export function runCreations(sql: SqlStorage, filter: AuditFilter): AuditRecord[
     };
   });
 }
+
+/** Shards' pages of run creations as one: newest first, one more than asked (the next page's sign). */
+export const mergeCreations =
+  (limit: number) =>
+  (pages: AuditRecord[][]): AuditRecord[] =>
+    pages
+      .flat()
+      .sort(newestFirst)
+      .slice(0, limit + 1);
