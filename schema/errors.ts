@@ -71,7 +71,7 @@ export const ERRORS = {
   "operation.not_found": { status: 404, retryable: false, title: "No such bulk operation." },
   "operation.active": {
     status: 409,
-    retryable: true,
+    retryable: false,
     title: "Another bulk operation of this tenant is under way: wait for it, or stop it.",
   },
   "operation.too_many": {

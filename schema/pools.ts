@@ -68,7 +68,7 @@ export const POOL_REGISTRY: Record<PoolName, PoolDeclaration> = {
 /** Pools served by workers outside Cloudflare, over the pull API. */
 export const EXTERNAL_POOLS = ["external"] as const satisfies readonly PoolName[];
 
-/** Whether a pool's steps travel through queues (false: an external pool). */
+/** Whether a pool's steps travel through queues (false: an external pool, or the control pool its run's object serves). */
 export const hasQueues = (pool: PoolName): boolean => POOL_REGISTRY[pool].shards.length > 0;
 
 /** Which of `count` shards a key belongs to: FNV-1a, so every caller agrees without a lookup. */

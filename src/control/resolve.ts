@@ -6,7 +6,7 @@
 import { type CreateRunBody, type Json, type JsonObject, LIMITS, StepSpec } from "../../schema/api";
 import { type JobDeclaration, jobDeclaration } from "../../schema/jobs";
 import { AppError, utf8Bytes } from "../errors";
-import { hasQueues, POOL_REGISTRY } from "../../schema/pools";
+import { EXTERNAL_POOLS, POOL_REGISTRY } from "../../schema/pools";
 import { secretRefs } from "../secrets/refs";
 import { type FieldError, fieldErrors } from "../../schema/errors";
 import type { ResolvedStep, RetryPolicy } from "../../schema/run";
@@ -92,7 +92,7 @@ export function resolveSteps(specs: StepSpec[], defaults: RetryPolicy, diagnosti
 
   // A worker outside Cloudflare is outside the boundary secrets are opened in: refused, not resolved.
   const leaked = declared.flatMap(({ spec: s, job }, i) =>
-    !hasQueues(job.pool) && secretRefs(s.input).size > 0
+    (EXTERNAL_POOLS as readonly string[]).includes(job.pool) && secretRefs(s.input).size > 0
       ? [{ path: `steps[${i}].input`, message: `'${s.type}' runs on the external pool '${job.pool}'` }]
       : [],
   );

@@ -394,6 +394,9 @@ export class RunObject extends DurableObject<Env> {
   private async drainOutbox(): Promise<boolean> {
     if (!this.store.outboxEmpty()) this.mutate(() => this.store.setTimer("outbox", "webhooks", Date.now()));
     await this.outbox.settle();
+    // Rows sent are deleted by the next transaction (outbox.ts): this one, or they would read as
+    // unsent and put every archival off by ARCHIVE_RETRY_MS (seen as a flaky archive test in CI).
+    if (!this.store.outboxEmpty()) this.mutate(() => undefined);
     return this.store.outboxEmpty();
   }
 
