@@ -3,6 +3,14 @@ import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { startDohServer } from "./test/e2e/support/doh.ts";
 
+const TESTS = ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"];
+/** Files that need a deployment of their own: they assert on state no other file may have touched. */
+const ALONE = [
+  "test/integration/api-input.test.ts",
+  "test/integration/usage.test.ts",
+  "test/integration/fairness.test.ts",
+];
+
 // Unit and integration tests, inside workerd, against the real local DO/Queue/R2.
 export default defineConfig(async () => {
   // Webhook host names are resolved over DoH: the tests' resolver is a real server on loopback
@@ -34,7 +42,13 @@ export default defineConfig(async () => {
       }),
     ],
     test: {
-      include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"],
+      // One workerd per file costs ~1 s to start and re-imports every module (half of the suite's time
+      // in CI), so files share their workers. The few that assert on the whole deployment's state
+      // (no object created at all, every tenant counted) keep a fresh workerd each.
+      projects: [
+        { extends: true, test: { name: "workerd", include: TESTS, exclude: ALONE, isolate: false } },
+        { extends: true, test: { name: "workerd-alone", include: ALONE } },
+      ],
       testTimeout: 30_000,
       // Once more in CI only, and every test that needed it is named at the end (test/support/flaky-reporter.ts).
       retry: ciRetry,
