@@ -7,9 +7,11 @@ import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
-const BACKEND = ["/usr/lib/git-core/git-http-backend", "/usr/libexec/git-core/git-http-backend"].find(existsSync);
+export const GIT_HTTP_BACKEND = ["/usr/lib/git-core/git-http-backend", "/usr/libexec/git-core/git-http-backend"].find(
+  existsSync,
+);
 
 export interface GitRemote {
   /** The repository's URL, for the delivery step (loopback: development runtimes only). */
@@ -19,7 +21,8 @@ export interface GitRemote {
   close(): Promise<void>;
 }
 
-const git = (args: string[], cwd?: string) =>
+/** The real `git` client, with a fixed identity for the commits it makes. */
+export const git = (args: string[], cwd?: string) =>
   execFileSync("git", args, {
     cwd,
     stdio: "pipe",
@@ -34,24 +37,16 @@ const git = (args: string[], cwd?: string) =>
 
 /** A bare `<root>/<name>.git` with a first commit on `main`, served until `close()`. */
 export async function startGitRemote(root: string, name: string, password: string): Promise<GitRemote> {
-  if (!BACKEND) throw new Error("git http-backend is not installed (Debian: apt-get install git)");
+  if (!GIT_HTTP_BACKEND) throw new Error("git http-backend is not installed (Debian: apt-get install git)");
   const path = join(root, `${name}.git`);
   rmSync(path, { recursive: true, force: true });
-  mkdirSync(root, { recursive: true });
-  const work = mkdtempSync(join(tmpdir(), "factory-demo-"));
-  git(["init", "-q", "-b", "main", work]);
-  writeFileSync(join(work, "README.md"), `# ${name}\n\nThe factory's demo delivers here.\n`);
-  git(["add", "."], work);
-  git(["commit", "-q", "-m", "initial"], work);
-  git(["clone", "-q", "--bare", work, path]);
-  git(["config", "http.receivepack", "true"], path);
-  rmSync(work, { recursive: true, force: true });
+  bareRepository(path, "README.md", `# ${name}\n\nThe factory's demo delivers here.\n`);
 
   const expected = `Basic ${Buffer.from(`factory:${password}`).toString("base64")}`;
   const server = createServer((req, res) => {
     if (req.headers.authorization !== expected)
       return void res.writeHead(401, { "www-authenticate": 'Basic realm="git"' }).end("unauthorized");
-    cgi(root, req, res);
+    gitHttpBackend(root, "factory", req, res);
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const { port } = server.address() as { port: number };
@@ -66,15 +61,31 @@ export async function startGitRemote(root: string, name: string, password: strin
   };
 }
 
-/** One request through `git http-backend` (CGI): the request body in, its headers and body out. */
-function cgi(root: string, req: IncomingMessage, res: ServerResponse): void {
+/** A bare repository at `path` whose `main` has one commit adding `file`, pushable over HTTP. */
+export function bareRepository(path: string, file: string, content: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const work = mkdtempSync(join(tmpdir(), "factory-git-work-"));
+  git(["init", "-q", "-b", "main", work]);
+  writeFileSync(join(work, file), content);
+  git(["add", "."], work);
+  git(["commit", "-q", "-m", "initial"], work);
+  git(["clone", "-q", "--bare", work, path]);
+  git(["config", "http.receivepack", "true"], path);
+  rmSync(work, { recursive: true, force: true });
+}
+
+/**
+ * One request through `git http-backend` (CGI) serving the repositories under `root`: the request
+ * body in, its headers and body out. The caller has authenticated `user`.
+ */
+export function gitHttpBackend(root: string, user: string, req: IncomingMessage, res: ServerResponse): void {
   const url = new URL(req.url ?? "/", "http://localhost");
-  const child = spawn(BACKEND as string, [], {
+  const child = spawn(GIT_HTTP_BACKEND as string, [], {
     env: {
       PATH: process.env.PATH,
       GIT_PROJECT_ROOT: root,
       GIT_HTTP_EXPORT_ALL: "1",
-      REMOTE_USER: "factory",
+      REMOTE_USER: user,
       REMOTE_ADDR: "127.0.0.1",
       REQUEST_METHOD: req.method ?? "GET",
       PATH_INFO: decodeURIComponent(url.pathname),
