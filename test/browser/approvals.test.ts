@@ -10,7 +10,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startRuntime, waitForRun, type Runtime } from "../e2e/support/runtime";
 import { active, checkPage, theme } from "./support/a11y";
-import { launch, openPage, type WatchedPage } from "./support/browser";
+import { launch, signedIn, type WatchedPage } from "./support/browser";
 
 const SHOTS = join(import.meta.dirname, "..", "..", "docs", "screenshots");
 
@@ -56,12 +56,8 @@ async function untilWaiting(id: string): Promise<void> {
 
 beforeAll(async () => {
   [rt, browser] = await Promise.all([startRuntime(), launch()]);
-  watched = await openPage(browser, rt.url);
+  watched = await signedIn(browser, rt.url, rt.key);
   page = watched.page;
-  await page.goto("/");
-  await page.getByLabel("API key").fill(rt.key);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Runs" }).waitFor();
 });
 
 afterAll(async () => {

@@ -10,7 +10,7 @@ import { startGitServer, type GitServer } from "../e2e/support/git-server";
 import { startAzureFake, type HostFake } from "../e2e/support/host-fakes";
 import { startRuntime, waitForRun, type Runtime } from "../e2e/support/runtime";
 import { checkPage } from "./support/a11y";
-import { launch, openPage, type WatchedPage } from "./support/browser";
+import { launch, signedIn, type WatchedPage } from "./support/browser";
 
 const TOKEN = "gitpat-browser-2f8e61c0a9d34b7e";
 const NEW_VALUE = "pat-typed-in-the-page-5a0c3e7d91b2";
@@ -26,12 +26,8 @@ beforeAll(async () => {
   azure = await startAzureFake(TOKEN, "contoso", "platform", "web-svc");
   [rt, browser] = await Promise.all([startRuntime(), launch()]);
   expect((await rt.fetch("/v1/secrets/git-token", { method: "PUT", json: { value: TOKEN } })).status).toBe(201);
-  watched = await openPage(browser, rt.url);
+  watched = await signedIn(browser, rt.url, rt.key);
   page = watched.page;
-  await page.goto("/");
-  await page.getByLabel("API key").fill(rt.key);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Runs" }).waitFor();
 });
 
 afterAll(async () => {

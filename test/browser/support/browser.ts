@@ -41,3 +41,13 @@ export async function openPage(browser: Browser, baseURL: string): Promise<Watch
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   return { page, problems };
 }
+
+/** A page of the dashboard at `baseURL`, signed in with `key` and showing the runs list. */
+export async function signedIn(browser: Browser, baseURL: string, key: string): Promise<WatchedPage> {
+  const watched = await openPage(browser, baseURL);
+  await watched.page.goto("/");
+  await watched.page.getByLabel("API key").fill(key);
+  await watched.page.getByRole("button", { name: "Sign in" }).click();
+  await watched.page.getByRole("heading", { name: "Runs" }).waitFor();
+  return watched;
+}
