@@ -26,7 +26,7 @@ import type { Artifact, ReportResult } from "../../schema/run";
 import { must } from "../lib/must";
 import { workerCode } from "../../schema/errors";
 
-const security = [{ worker: [] }];
+export const security = [{ worker: [] }];
 const EXTERNAL: readonly string[] = EXTERNAL_POOLS;
 const PoolParam = z.object({
   pool: z
@@ -34,7 +34,7 @@ const PoolParam = z.object({
     .max(40)
     .openapi({ param: { name: "pool", in: "path" } }),
 });
-const LeaseParam = PoolParam.extend({
+export const LeaseParam = PoolParam.extend({
   lease: z
     .string()
     .max(200)
@@ -75,7 +75,7 @@ export const requireWorker: MiddlewareHandler<AppEnv> = async (c, next) => {
 };
 
 /** The lease this worker's token holds, as the middleware found it; anything else is a 404. */
-function held(c: Context<AppEnv>): HeldLease & { id: string } {
+export function held(c: Context<AppEnv>): HeldLease & { id: string } {
   const lease = c.get("worker").lease;
   if (!lease) throw new AppError("lease.not_found");
   return lease;
@@ -85,7 +85,7 @@ function held(c: Context<AppEnv>): HeldLease & { id: string } {
 const stopped = (message: string) => new AppError("lease.lapsed", `This lease is no longer current: ${message}`);
 
 /** The attempt is over for this lease: it is forgotten, so a replay of it finds nothing. */
-async function lapsed(
+export async function lapsed(
   c: Context<AppEnv>,
   pool: string,
   l: HeldLease & { id: string },
@@ -110,7 +110,15 @@ workers.openapi(
         required: false,
         content: {
           "application/json": {
-            schema: z.object({ waitMs: z.number().int().min(0).max(20_000).default(10_000) }).strict(),
+            // kinds, labels and workerId: what the SDKs send for capability routing (accepted, not yet used).
+            schema: z
+              .object({
+                waitMs: z.number().int().min(0).max(20_000).default(10_000),
+                kinds: z.array(z.string().max(100)).max(100).optional(),
+                labels: z.record(z.string().max(100), z.string().max(200)).optional(),
+                workerId: z.string().max(200).optional(),
+              })
+              .strict(),
           },
         },
       },
