@@ -53,6 +53,11 @@ const Lease = z
     input: z.record(z.string(), z.unknown()),
     upstream: z.record(z.string(), z.unknown()),
     timeoutMs: z.number().int(),
+    heartbeatTimeoutMs: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: "heartbeat more often than this (null: the step's timeout is the only bound)" }),
   })
   .openapi("Lease");
 
@@ -154,6 +159,7 @@ workers.openapi(
             input: begun.input,
             upstream: begun.upstream,
             timeoutMs: begun.timeoutMs,
+            heartbeatTimeoutMs: begun.heartbeatTimeoutMs ?? null,
           },
         },
         200,
@@ -222,18 +228,34 @@ workers.openapi(
   },
 );
 
+/** What the worker's `ctx.log` gathered: step.log events of the attempt (the run keeps the first 50). */
+const Logs = z
+  .array(
+    z
+      .object({
+        level: z.enum(["info", "warn", "error"]),
+        message: z.string().max(2_000),
+        fields: z.record(z.string(), z.unknown()).optional(),
+      })
+      .strict(),
+  )
+  .max(50)
+  .optional();
+
 const Outcome = z.discriminatedUnion("outcome", [
   z
     .object({
       outcome: z.literal("succeeded"),
       output: z.record(z.string(), z.unknown()).default({}),
       artifacts: z.array(ArtifactName).max(100).default([]),
+      logs: Logs,
     })
     .strict(),
   z
     .object({
       outcome: z.literal("failed"),
       error: z.object({ code: z.string().max(100), message: z.string().max(2_000), retryable: z.boolean() }).strict(),
+      logs: Logs,
     })
     .strict(),
 ]);
@@ -259,12 +281,14 @@ workers.openapi(
     const scope = await run.attemptScope(l.stepId, l.attempt, pool as PoolName);
     if (!scope) return lapsed(c, pool, l, "the attempt is not running");
     let answer: ReportResult;
+    const logs = body.logs?.map((l) => ({ ...l, fields: l.fields as never }));
     if (body.outcome === "failed") {
       answer = await run.report({
         stepId: l.stepId,
         attempt: l.attempt,
         outcome: "failed",
         error: { ...body.error, code: workerCode(body.error.code) },
+        ...(logs ? { logs } : {}),
       });
     } else {
       if (utf8Bytes(JSON.stringify(body.output)) > LIMITS.outputBytes)
@@ -309,6 +333,7 @@ workers.openapi(
           outcome: "succeeded",
           output: body.output as never,
           artifacts,
+          ...(logs ? { logs } : {}),
         });
       }
     }

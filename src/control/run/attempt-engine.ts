@@ -69,6 +69,7 @@ export class AttemptEngine {
       input: json.read<JsonObject>(step.input) ?? {},
       upstream: this.store.outputs(json.read<string[]>(step.depends_on) ?? []),
       timeoutMs: step.timeout_ms,
+      ...(step.heartbeat_timeout_ms ? { heartbeatTimeoutMs: step.heartbeat_timeout_ms } : {}),
       tenantId: run.tenant_id,
       traceId: run.trace_id,
       scanning: runScanning(run),
