@@ -47,7 +47,7 @@ export interface StepContext {
 }
 
 /** A handler's answer is the step's output (a JSON object); nothing means `{}`. */
-export type Handler = (input: Record<string, unknown>, ctx: StepContext) => Promise<object | undefined | void>;
+export type Handler = (input: Record<string, unknown>, ctx: StepContext) => Promise<object | undefined>;
 
 export interface WorkerOptions {
   /** The runtime's base URL, e.g. http://127.0.0.1:8787. */
