@@ -43,6 +43,13 @@ export function failure(err: unknown): { code: string; message: string; retryabl
   return { code, message, retryable: e.retryable !== false };
 }
 
+/** Gives back a lease that was never started (it arrived as the worker began to stop). */
+export async function releaseLease(api: PoolApi, lease: Lease, logger: AttemptDeps["logger"]): Promise<void> {
+  const answer = await api.call("POST", `/leases/${encodeURIComponent(lease.id)}/release`).catch((err: unknown) => err);
+  const { runId, stepId, attempt } = lease;
+  logger({ msg: "released", runId, stepId, attempt, status: (answer as { status?: number }).status ?? String(answer) });
+}
+
 export class Attempt {
   /** The handler returned and its result (if still wanted) was sent. */
   readonly done: Promise<void>;

@@ -5,7 +5,7 @@
  * gives back (releases) its in-flight steps within the shutdown grace.
  */
 import { hostname } from "node:os";
-import { Attempt } from "./attempt.ts";
+import { Attempt, releaseLease } from "./attempt.ts";
 import { DEFAULT_RETRY, PoolApi } from "./http.ts";
 import type { Lease, Worker, WorkerOptions } from "./types.ts";
 
@@ -78,7 +78,9 @@ export function createWorker(options: WorkerOptions): Worker {
       if (answer.status === 204) continue;
       if (answer.status === 200) {
         const lease = (answer.body as { lease: Lease }).lease;
-        await execute(lease);
+        // Leased as the stop began: give it back at once rather than start it.
+        if (stopping.signal.aborted) await releaseLease(api, lease, logger);
+        else await execute(lease);
         continue;
       }
       logger({ msg: "lease refused", status: answer.status, body: answer.body });
