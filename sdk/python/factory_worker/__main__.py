@@ -1,7 +1,7 @@
 """A runnable example worker: ``python3 -m factory_worker`` (from sdk/python, or once installed).
 
 It reads FACTORY_URL (default http://127.0.0.1:8787), FACTORY_WORKER_TOKEN (required),
-FACTORY_POOL (default ``external``), WORKER_NAME and WORKER_CONCURRENCY, and runs ``external.task``
+FACTORY_POOL (default ``external``), WORKER_NAME, WORKER_CONCURRENCY and WORKER_GRACE_MS, and runs ``external.task``
 steps whose ``kind`` is ``fibonacci``, ``sleep`` or ``report``. SIGTERM stops it gracefully.
 """
 
@@ -24,6 +24,7 @@ def build(name: str) -> Worker:
         os.environ.get("FACTORY_POOL", "external"),
         worker_id=name,
         concurrency=int(os.environ.get("WORKER_CONCURRENCY", "2")),
+        shutdown_grace_s=int(os.environ.get("WORKER_GRACE_MS", "3500")) / 1000,
     )
 
     @worker.handler("fibonacci")

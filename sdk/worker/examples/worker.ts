@@ -19,6 +19,7 @@ const worker = createWorker({
   pool: process.env.FACTORY_POOL ?? "external",
   workerId: name,
   concurrency: Number(process.env.WORKER_CONCURRENCY ?? 2),
+  ...(process.env.WORKER_GRACE_MS ? { shutdownGraceMs: Number(process.env.WORKER_GRACE_MS) } : {}),
   handlers: {
     async fibonacci(input) {
       const n = Number(input.n ?? 30);

@@ -107,13 +107,14 @@ export function createWorker(options: WorkerOptions): Worker {
       }
       const graceOver = new AbortController();
       const timer = setTimeout(() => graceOver.abort(), graceMs);
+      const over = new Promise((r) => graceOver.signal.addEventListener("abort", r, { once: true }));
       // In-flight steps may finish within the grace; those still running then are given back.
-      await Promise.race([
-        Promise.all([...running].map((a) => a.done)),
-        new Promise((r) => graceOver.signal.addEventListener("abort", r, { once: true })),
-      ]);
-      clearTimeout(timer);
+      await Promise.race([Promise.all([...running].map((a) => a.done)), over]);
       await Promise.all([...running].map((a) => a.release()));
+      // Long polls end on their own (waitMs is under the grace) and give back what they bring: cut
+      // one short and the runtime may still lease a step to this worker that it never hears of.
+      await Promise.race([started, over]);
+      clearTimeout(timer);
       polls.abort();
       await started;
     })();
