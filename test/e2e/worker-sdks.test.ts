@@ -187,9 +187,11 @@ it("a Python worker SIGKILLed mid-step: the lease expires and a second worker fi
   expect(log.filter((e) => e.type === "step.result_refused")).toEqual([]);
 });
 
-it("a TypeScript worker sent SIGTERM releases its step within 5 s and another worker takes it at once", async () => {
-  const first = await startWorker("ts", "ts-first", { WORKER_GRACE_MS: "1000" });
-  await until(() => lines.some((l) => l.worker === "ts-first" && l.msg === "started"), "ts-first started");
+/** SIGTERM to a worker mid-step: it gives the step back, and the idle second worker takes it at once. */
+async function sigtermReleases(lang: "python" | "ts") {
+  const [one, two] = [`${lang}-first`, `${lang}-second`];
+  const first = await startWorker(lang, one, { WORKER_GRACE_MS: "1000" });
+  await until(() => lines.some((l) => l.worker === one && l.msg === "started"), `${one} started`);
   const id = await createRun([
     {
       id: "long",
@@ -200,21 +202,29 @@ it("a TypeScript worker sent SIGTERM releases its step within 5 s and another wo
       timeoutMs: 300_000,
     },
   ]);
-  await until(() => lines.some((l) => l.worker === "ts-first" && l.msg === "leased"), "ts-first leasing");
-  await startWorker("ts", "ts-second");
-  await until(() => lines.some((l) => l.worker === "ts-second" && l.msg === "started"), "ts-second started");
+  await until(() => lines.some((l) => l.worker === one && l.msg === "leased"), `${one} leasing`);
+  await startWorker(lang, two);
+  await until(() => lines.some((l) => l.worker === two && l.msg === "started"), `${two} started`);
   const sigterm = Date.now();
   first.kill("SIGTERM");
   await exited(first);
-  const released = lines.find((l) => l.worker === "ts-first" && l.msg === "released");
+  const released = lines.find((l) => l.worker === one && l.msg === "released");
   expect(released, raw.join("\n")).toMatchObject({ stepId: "long", attempt: 1, status: 200 });
   const steps = await finished(id);
-  expect(steps.long).toMatchObject({ attempts: 2, output: { sleptMs: 4_000, by: "ts-second" } });
+  expect(steps.long).toMatchObject({ attempts: 2, output: { sleptMs: 4_000, by: two } });
   const log = await events(id);
   const releasedAt = Date.parse(log.find((e) => e.type === "step.released")?.occurredAt ?? "");
-  // The bound the SDK promises: the shutdown grace (1 s here) plus one call, far inside 5 s.
+  // The bound the SDKs promise: the shutdown grace (1 s here) plus one call, far inside 5 s.
   expect(releasedAt - sigterm).toBeLessThan(5_000);
   expect(log.filter((e) => e.type === "step.lease_expired" || e.type === "step.retrying")).toEqual([]);
   expect(log.filter((e) => e.type === "step.started").map((e) => e.data.attempt)).toEqual([1, 2]);
   expect(log.filter((e) => e.type === "step.succeeded")).toHaveLength(1);
+}
+
+it("a TypeScript worker sent SIGTERM releases its step within 5 s and another worker takes it at once", async () => {
+  await sigtermReleases("ts");
+});
+
+it("a Python worker sent SIGTERM does the same", async () => {
+  await sigtermReleases("python");
 });

@@ -97,6 +97,51 @@ it("a release of an attempt the run no longer runs is lease.lapsed and changes n
   expect((await events(run.id)).some((e) => e.type === "step.released")).toBe(false);
 });
 
+it("a lease names the step's heartbeat timeout, and a result's logs become the step's log events", async () => {
+  const token = await newToken();
+  const run = await createRun({
+    project: "ext",
+    steps: [
+      { id: "hb", type: "external.task", input: { kind: "noop" }, heartbeatTimeoutMs: 5_000 },
+      { id: "plain", type: "external.task", input: { kind: "noop" }, dependsOn: ["hb"] },
+    ],
+  });
+  const first = (await take(token)) as Lease & { heartbeatTimeoutMs: number | null };
+  expect(first.heartbeatTimeoutMs).toBe(5_000);
+  const logs = [
+    { level: "info", message: "linting", fields: { files: 3 } },
+    { level: "warn", message: "slow disk" },
+  ];
+  expect((await worker(token, `/leases/${first.id}/result`, { outcome: "succeeded", output: {}, logs })).status).toBe(
+    200,
+  );
+  const second = (await take(token)) as Lease & { heartbeatTimeoutMs: number | null };
+  expect(second.heartbeatTimeoutMs).toBeNull();
+  const tooMany = Array.from({ length: 51 }, () => ({ level: "info", message: "x" }));
+  const refused = await worker(token, `/leases/${second.id}/result`, {
+    outcome: "failed",
+    error: { code: "worker.error", message: "no", retryable: false },
+    logs: tooMany,
+  });
+  expect(refused.status).toBe(400);
+  expect(
+    (
+      await worker(token, `/leases/${second.id}/result`, {
+        outcome: "failed",
+        error: { code: "worker.error", message: "no", retryable: false },
+        logs: [{ level: "error", message: "gave up" }],
+      })
+    ).status,
+  ).toBe(200);
+  await waitForRun(run.id);
+  const lines = (await events(run.id)).filter((e) => e.type === "step.log");
+  expect(lines.map((e) => [e.stepId, e.data])).toEqual([
+    ["hb", { attempt: 1, level: "info", message: "linting", fields: { files: 3 } }],
+    ["hb", { attempt: 1, level: "warn", message: "slow disk" }],
+    ["plain", { attempt: 1, level: "error", message: "gave up" }],
+  ]);
+});
+
 it("the lease call accepts the SDKs' kinds, labels and workerId", async () => {
   const token = await newToken();
   const res = await worker(token, "/leases", {
