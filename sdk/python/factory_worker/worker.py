@@ -70,9 +70,17 @@ class Worker:
 
     def run(self, *, handle_signals: bool = True) -> None:
         """Leases and runs steps until stopped; returns once in-flight steps finished or were released."""
+        previous: dict[int, Any] = {}
         if handle_signals and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(sig, lambda signum, _frame: self._on_signal(signum))
+                previous[sig] = signal.signal(sig, lambda signum, _frame: self._on_signal(signum))
+        try:
+            self._serve()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)  # the process's own handling again, once drained
+
+    def _serve(self) -> None:
         kinds = self.kinds if self.kinds is not None else sorted(self.handlers)
         self.logger({"msg": "started", "workerId": self.worker_id, "pool": self.pool, "kinds": kinds,
                      "concurrency": self.concurrency})
