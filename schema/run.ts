@@ -138,6 +138,8 @@ export type BeginResult =
       input: JsonObject;
       upstream: JsonObject;
       timeoutMs: number;
+      /** Set when the step must heartbeat: an external worker paces its heartbeats by it. */
+      heartbeatTimeoutMs?: number;
       tenantId: string;
       traceId: string;
       scanning: RunScanning;

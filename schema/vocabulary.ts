@@ -45,6 +45,8 @@ export const ATTEMPT_STATUSES = [
   "superseded",
   // Not attempted: the dependency's circuit breaker was open (not counted against the retry policy).
   "held",
+  // Given back by its worker (graceful shutdown): dispatched again, not counted against the retry policy.
+  "released",
 ] as const;
 export type AttemptStatus = (typeof ATTEMPT_STATUSES)[number];
 
@@ -70,6 +72,7 @@ export const EVENT_TYPES = [
   "step.skipped",
   "step.lease_expired",
   "step.held",
+  "step.released",
   "step.spawned",
   "step.log",
   "step.reused",

@@ -27,6 +27,7 @@ import { decisions } from "./decisions";
 import { callbacks } from "./callbacks";
 import { webhooks } from "./webhooks";
 import { requireWorker, workers } from "./workers";
+import { workerRelease } from "./worker-release";
 
 export const OPENAPI_INFO = {
   openapi: "3.1.0",
@@ -91,6 +92,7 @@ export function createApp() {
   app.route("/v1/retention", retention);
   app.route("/v1/metrics", metrics);
   app.route("/v1/pools", workers);
+  app.route("/v1/pools", workerRelease);
   app.route("/v1/admin", admin);
   app.route("/v1/admin", scanning);
   app.route("/v1/audit", audit);

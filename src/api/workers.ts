@@ -22,11 +22,11 @@ import { LIMITS } from "../../schema/api";
 import { sha256Hex } from "../lib/crypto";
 import { bearer } from "./auth";
 import { type AppEnv, JSON_BODY, json, newApi, problemResponses, TOKEN_CALL } from "./common";
-import type { Artifact, ReportResult } from "../../schema/run";
+import type { Artifact, ReportResult, StepReport } from "../../schema/run";
 import { must } from "../lib/must";
 import { workerCode } from "../../schema/errors";
 
-const security = [{ worker: [] }];
+export const security = [{ worker: [] }];
 const EXTERNAL: readonly string[] = EXTERNAL_POOLS;
 const PoolParam = z.object({
   pool: z
@@ -34,7 +34,7 @@ const PoolParam = z.object({
     .max(40)
     .openapi({ param: { name: "pool", in: "path" } }),
 });
-const LeaseParam = PoolParam.extend({
+export const LeaseParam = PoolParam.extend({
   lease: z
     .string()
     .max(200)
@@ -53,6 +53,11 @@ const Lease = z
     input: z.record(z.string(), z.unknown()),
     upstream: z.record(z.string(), z.unknown()),
     timeoutMs: z.number().int(),
+    heartbeatTimeoutMs: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: "heartbeat more often than this (null: the step's timeout is the only bound)" }),
   })
   .openapi("Lease");
 
@@ -75,7 +80,7 @@ export const requireWorker: MiddlewareHandler<AppEnv> = async (c, next) => {
 };
 
 /** The lease this worker's token holds, as the middleware found it; anything else is a 404. */
-function held(c: Context<AppEnv>): HeldLease & { id: string } {
+export function held(c: Context<AppEnv>): HeldLease & { id: string } {
   const lease = c.get("worker").lease;
   if (!lease) throw new AppError("lease.not_found");
   return lease;
@@ -85,7 +90,7 @@ function held(c: Context<AppEnv>): HeldLease & { id: string } {
 const stopped = (message: string) => new AppError("lease.lapsed", `This lease is no longer current: ${message}`);
 
 /** The attempt is over for this lease: it is forgotten, so a replay of it finds nothing. */
-async function lapsed(
+export async function lapsed(
   c: Context<AppEnv>,
   pool: string,
   l: HeldLease & { id: string },
@@ -110,7 +115,15 @@ workers.openapi(
         required: false,
         content: {
           "application/json": {
-            schema: z.object({ waitMs: z.number().int().min(0).max(20_000).default(10_000) }).strict(),
+            // kinds, labels and workerId: what the SDKs send for capability routing (accepted, not yet used).
+            schema: z
+              .object({
+                waitMs: z.number().int().min(0).max(20_000).default(10_000),
+                kinds: z.array(z.string().max(100)).max(100).optional(),
+                labels: z.record(z.string().max(100), z.string().max(200)).optional(),
+                workerId: z.string().max(200).optional(),
+              })
+              .strict(),
           },
         },
       },
@@ -146,6 +159,7 @@ workers.openapi(
             input: begun.input,
             upstream: begun.upstream,
             timeoutMs: begun.timeoutMs,
+            heartbeatTimeoutMs: begun.heartbeatTimeoutMs ?? null,
           },
         },
         200,
@@ -214,18 +228,34 @@ workers.openapi(
   },
 );
 
+/** What the worker's `ctx.log` gathered: step.log events of the attempt (the run keeps the first 50). */
+const Logs = z
+  .array(
+    z
+      .object({
+        level: z.enum(["info", "warn", "error"]),
+        message: z.string().max(2_000),
+        fields: z.record(z.string(), z.unknown()).optional(),
+      })
+      .strict(),
+  )
+  .max(50)
+  .optional();
+
 const Outcome = z.discriminatedUnion("outcome", [
   z
     .object({
       outcome: z.literal("succeeded"),
       output: z.record(z.string(), z.unknown()).default({}),
       artifacts: z.array(ArtifactName).max(100).default([]),
+      logs: Logs,
     })
     .strict(),
   z
     .object({
       outcome: z.literal("failed"),
       error: z.object({ code: z.string().max(100), message: z.string().max(2_000), retryable: z.boolean() }).strict(),
+      logs: Logs,
     })
     .strict(),
 ]);
@@ -251,12 +281,15 @@ workers.openapi(
     const scope = await run.attemptScope(l.stepId, l.attempt, pool as PoolName);
     if (!scope) return lapsed(c, pool, l, "the attempt is not running");
     let answer: ReportResult;
+    // Parsed from JSON, so the fields are JSON values: what a report's log lines carry.
+    const logs = body.logs as StepReport["logs"];
     if (body.outcome === "failed") {
       answer = await run.report({
         stepId: l.stepId,
         attempt: l.attempt,
         outcome: "failed",
         error: { ...body.error, code: workerCode(body.error.code) },
+        ...(logs ? { logs } : {}),
       });
     } else {
       if (utf8Bytes(JSON.stringify(body.output)) > LIMITS.outputBytes)
@@ -301,6 +334,7 @@ workers.openapi(
           outcome: "succeeded",
           output: body.output as never,
           artifacts,
+          ...(logs ? { logs } : {}),
         });
       }
     }

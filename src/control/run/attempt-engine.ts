@@ -21,6 +21,7 @@ import type { RunRow, StepRow } from "./rows";
 import { addSpawned, checkSpawn } from "./steps";
 import type { RunStore } from "./store";
 import type { EngineConfig } from "./types";
+import { releaseAttempt, type ReleaseResult } from "./release";
 
 export type HeartbeatResult = { ok: true } | Refusal;
 
@@ -68,6 +69,7 @@ export class AttemptEngine {
       input: json.read<JsonObject>(step.input) ?? {},
       upstream: this.store.outputs(json.read<string[]>(step.depends_on) ?? []),
       timeoutMs: step.timeout_ms,
+      ...(step.heartbeat_timeout_ms ? { heartbeatTimeoutMs: step.heartbeat_timeout_ms } : {}),
       tenantId: run.tenant_id,
       traceId: run.trace_id,
       scanning: runScanning(run),
@@ -169,6 +171,12 @@ export class AttemptEngine {
     if (!begun.ok) return null;
     this.store.deleteOutbox([row.id]);
     return { message, begun };
+  }
+
+  /** A worker gives its running attempt back: the step goes out again at once (release.ts). */
+  release(stepId: string, attempt: number, now: number): ReleaseResult {
+    const found = this.current(stepId, attempt);
+    return found.ok ? releaseAttempt(this.store, this.ops, found.step, now) : found;
   }
 
   /** The queue gave up on a message: the attempt failed, and the step's policy decides what next. */

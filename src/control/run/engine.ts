@@ -47,7 +47,7 @@ export class RunEngine {
   private tenantKnows = false;
 
   private readonly gates: GateEngine;
-  private readonly attempts: AttemptEngine;
+  readonly attempts: AttemptEngine; // the shell reaches its rarer moves (release) directly
 
   constructor(
     private readonly store: RunStore,

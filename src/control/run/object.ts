@@ -9,6 +9,7 @@ import { TERMINAL_RUN_STATUSES, type PoolName } from "../../../schema/vocabulary
 import { numberVar, resolveOptions, type Env } from "../../env";
 import { RunEngine } from "./engine";
 import { runScanning, type HeartbeatResult } from "./attempt-engine";
+import type { ReleaseResult } from "./release";
 import { retrySource, type RetrySource } from "./retry";
 import type { EngineConfig } from "./types";
 import { refuse, type Refusal } from "../../../schema/errors";
@@ -305,6 +306,11 @@ export class RunObject extends DurableObject<Env> {
   /** Called by a running handler: extends its lease; refused when the attempt should stop. */
   async heartbeat(stepId: string, attempt: number): Promise<HeartbeatResult> {
     return this.change(() => this.engine.heartbeat(stepId, attempt, Date.now()));
+  }
+
+  /** Called by an external worker giving its attempt back: dispatched again at once (release.ts). */
+  async release(stepId: string, attempt: number): Promise<ReleaseResult> {
+    return this.change(() => this.engine.attempts.release(stepId, attempt, Date.now()));
   }
 
   /** Called by a queue consumer before it runs an attempt. */

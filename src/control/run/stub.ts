@@ -18,6 +18,7 @@ export type RunStub = Pick<
   | "start"
   | "begin"
   | "heartbeat"
+  | "release"
   | "attemptScope"
   | "report"
   | "deadLettered"
