@@ -187,34 +187,6 @@ it("object calls: a run costs five calls besides one per step of a chain (a repo
   });
 }, 60_000);
 
-it("a run never sets its alarm in the past only to forget what its outbox sent (issue 29)", async () => {
-  await warm();
-  const storage = await runInDurableObject(
-    env.RUN.getByName("probe"),
-    (_instance, state) => Object.getPrototypeOf(state.storage) as DurableObjectStorage,
-  );
-  const setAlarm = storage.setAlarm;
-  const calls: { at: number; when: number }[] = [];
-  storage.setAlarm = function (this: DurableObjectStorage, at: number | Date, ...rest: unknown[]) {
-    calls.push({ at: Number(at), when: Date.now() });
-    return (setAlarm as (...a: unknown[]) => Promise<void>).call(this, at, ...rest);
-  } as DurableObjectStorage["setAlarm"];
-  try {
-    for (const n of [1, 10]) {
-      const id = (await createRun(chain(n))).id;
-      await waitEnded(id);
-      await new Promise((r) => setTimeout(r, 2_500)); // the run's last events handed over
-    }
-  } finally {
-    storage.setAlarm = setAlarm;
-  }
-  // A run's last events (and every webhook batch) left their timers due until the next
-  // transaction forgot the rows sent: the alarm was set in the past to run that transaction (3
-  // setAlarm calls and an alarm invocation per run; 2 and none once the pass forgets them itself).
-  const past = calls.filter((c) => c.at <= c.when);
-  expect(past, JSON.stringify(calls.map((c) => c.at - c.when))).toEqual([]);
-}, 30_000);
-
 it("a finished one-step run's SQLite database stays small", async () => {
   const id = (await createRun(chain(1))).id;
   await waitEnded(id);

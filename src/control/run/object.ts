@@ -83,7 +83,7 @@ export class RunObject extends DurableObject<Env> {
       admit: () => this.mutate(() => this.engine.admit(Date.now())),
       retryLater: () =>
         this.mutate(() => this.store.setTimer("outbox", "flush", Date.now() + engineConfig(this.env).outboxRetryMs)),
-      afterPass: (lane) => this.afterOutboxPass(lane),
+      afterPass: () => this.alarmClock.sync(this.store.nextTimer()),
     });
     ctx.blockConcurrencyWhile(async () => {
       this.store.open();
@@ -421,22 +421,6 @@ export class RunObject extends DurableObject<Env> {
     const result = this.mutate(decide);
     await this.outbox.settle();
     return result;
-  }
-
-  /**
-   * Moves the alarm after an outbox pass. A pass that sent a webhook batch or a run's last events
-   * leaves their timers due until a transaction forgets what was sent: that transaction runs now,
-   * and a due timer waits for the other lane's pass under way (it moves the alarm when it ends),
-   * instead of an alarm set in the past only to run it (issue 29: an alarm call and a setAlarm
-   * saved per batch, and per run at its end).
-   */
-  private async afterOutboxPass(lane: "dispatch" | "tenant"): Promise<void> {
-    const next = this.store.nextTimer();
-    if (next !== null && next <= Date.now()) {
-      if (this.outbox.holdsSent()) this.mutate(() => undefined);
-      else if (this.outbox.otherLaneBusy(lane)) return;
-    }
-    await this.alarmClock.sync(this.store.nextTimer());
   }
 
   /** Fingerprints of redacted secrets, under the run's tenant's key (read only when one is found). */

@@ -194,8 +194,8 @@ export interface SenderHooks {
   admit(): void;
   /** A send failed: make sure a timer re-sends what is left (an alarm may have just spent it), in a transaction. */
   retryLater(): void;
-  /** After each pass of `lane` (or one that threw): move the alarm. */
-  afterPass(lane: "dispatch" | "tenant"): Promise<void>;
+  /** After each pass: move the alarm. */
+  afterPass(): Promise<void>;
 }
 
 /**
@@ -250,28 +250,13 @@ export class OutboxSender {
             }
             if (!pass.complete) this.hooks.retryLater();
           }
-          await this.hooks.afterPass(name);
+          await this.hooks.afterPass();
         } while (lane.again);
-      } catch (err) {
-        lane.flushing = null;
-        // The alarm still moves (the timers are what re-sends), unless that is what threw.
-        await this.hooks.afterPass(name).catch(() => undefined);
-        throw err;
       } finally {
         lane.flushing = null;
       }
     })();
     return lane.flushing;
-  }
-
-  /** Whether rows were sent (or the webhook batch flushed) that the next transaction has to forget. */
-  holdsSent(): boolean {
-    return this.sentRows.size > 0 || this.webhooksFlushed;
-  }
-
-  /** Whether the lane other than `lane` has a pass under way (which moves the alarm when it ends). */
-  otherLaneBusy(lane: "dispatch" | "tenant"): boolean {
-    return this.lanes[lane === "dispatch" ? "tenant" : "dispatch"].flushing !== null;
   }
 
   /** Deletes what was sent since the last transaction; called inside each. */
