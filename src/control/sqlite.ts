@@ -104,6 +104,9 @@ const ADD_COLUMN = /^\s*ALTER TABLE (\w+) ADD COLUMN (.+)$/s;
 /** `DROP INDEX [IF EXISTS] name`, and the CREATE INDEX it undoes. */
 const DROP_INDEX = /^\s*DROP INDEX (?:IF EXISTS )?(\w+)\s*$/;
 const CREATE_INDEX = /^\s*CREATE (?:UNIQUE )?INDEX (\w+) /;
+/** A table rebuild's last two steps (`rebuildTable`): the old table dropped, the new one renamed in its place. */
+const DROP_TABLE = /^\s*DROP TABLE (\w+)\s*$/;
+const RENAME_TABLE = /^\s*ALTER TABLE (\w+) RENAME TO (\w+)\s*$/;
 
 /** Where a table's column list ends: before its first table constraint, or at its closing paren. */
 const TABLE_CONSTRAINT = /,\s*(PRIMARY KEY|UNIQUE|CHECK|FOREIGN KEY) \(/;
@@ -136,6 +139,9 @@ function squashChain(migrations: readonly Migration[]): string[] | null {
       out.splice(created, 1);
       continue;
     }
+    const rebuilt = squashRebuild(out, statement);
+    if (rebuilt === null) return null;
+    if (rebuilt) continue;
     const add = ADD_COLUMN.exec(statement);
     if (!add) {
       if (!/^\s*CREATE (TABLE|INDEX|UNIQUE INDEX) /.test(statement)) return null;
@@ -151,6 +157,43 @@ function squashChain(migrations: readonly Migration[]): string[] | null {
     out[i] = `${create.slice(0, at)}, ${column.trim()}${create.slice(at)}`;
   }
   return out;
+}
+
+/**
+ * Folds a table rebuild's DROP TABLE (its CREATE TABLE leaves `out`) or RENAME (its CREATE TABLE
+ * takes the new name) into `out`; false for any other statement, null when `out` has no such table.
+ */
+function squashRebuild(out: string[], statement: string): boolean | null {
+  const drop = DROP_TABLE.exec(statement);
+  const rename = RENAME_TABLE.exec(statement);
+  const table = drop?.[1] ?? rename?.[1];
+  if (table === undefined) return false;
+  const i = out.findIndex((s) => CREATE_TABLE.exec(s)?.[1] === table);
+  if (i < 0) return null;
+  if (drop) out.splice(i, 1);
+  else out[i] = (out[i] as string).replace(CREATE_TABLE, (m) => m.replace(table, rename?.[2] as string));
+  return true;
+}
+
+/**
+ * The statements that rebuild `table` as `reshape` makes its current CREATE TABLE (the squashed
+ * `before`, every column folded in): a new table, the rows copied (an upgrade only: a new object has
+ * none), the old one dropped and the new one renamed. What SQLite cannot ALTER in place: WITHOUT
+ * ROWID, or a primary key without AUTOINCREMENT.
+ */
+export function rebuildTable(before: readonly Migration[], table: string, reshape: (ddl: string) => string): string[] {
+  const ddl = squash(before)?.find((s) => CREATE_TABLE.exec(s)?.[1] === table);
+  if (!ddl) throw new Error(`rebuildTable: the migrations do not squash to a CREATE TABLE ${table}`);
+  const next = `${table}_rebuilt`;
+  const made = reshape(ddl).replace(CREATE_TABLE, (m) => m.replace(table, next));
+  if (made === ddl.replace(CREATE_TABLE, (m) => m.replace(table, next)))
+    throw new Error(`rebuildTable: reshaping ${table} changed nothing`);
+  return [
+    made,
+    upgradeOnly(`INSERT INTO ${next} SELECT * FROM ${table}`),
+    `DROP TABLE ${table}`,
+    `ALTER TABLE ${next} RENAME TO ${table}`,
+  ];
 }
 
 /** JSON column helpers: SQLite stores text, callers see values. */

@@ -118,8 +118,9 @@ it("each further step of a chain, in steady state, stays within its statement bu
   const long = total(await runStatements(chain(30)));
   const perStep = (long - short) / 20;
   // 32.0 a step before writes were collected per transaction, timers and the outbox mirrored in
-  // memory and a transaction's step rows kept (this test, on the code before); 11.15 after.
-  expect(perStep, `10 steps: ${short}, 30 steps: ${long}`).toBeLessThanOrEqual(12);
+  // memory and a transaction's step rows kept (this test, on the code before); 11.15 after; 10.15
+  // once a lease passed from one step to the next is one UPDATE, not a delete and an insert.
+  expect(perStep, `10 steps: ${short}, 30 steps: ${long}`).toBeLessThanOrEqual(11);
 }, 60_000);
 
 it("creating a run is one call to the tenant's object: the key check rides on the call that opens the run", async () => {
@@ -149,10 +150,17 @@ it("billed rows: what a run's SQLite reads and writes, in total and per further 
   // Rows written are the dearest of a Durable Object's SQLite operations ($1.00 per million, a
   // thousand times a row read). Measured when this budget was set: 74 written and 116 read for a
   // one-step run; 26 written and 45 read per further step. 67 and 21 once the timer and step
-  // status indexes went (migration v5): every lease and status change had rewritten them.
-  expect(one.written, detail).toBeLessThanOrEqual(70);
-  expect(perStep.written, detail).toBeLessThanOrEqual(22);
-  expect(perStep.read, detail).toBeLessThanOrEqual(48);
+  // status indexes went (migration v5): every lease and status change had rewritten them. 58 and
+  // 15 once the step, attempt, timer and edge tables were made WITHOUT ROWID (a new row had been
+  // written twice, to the table and to its key's index) and the event and outbox tables lost
+  // AUTOINCREMENT (sqlite_sequence written by every insert): migration v11 (issue 29).
+  expect(one.written, detail).toBeLessThanOrEqual(57);
+  // 12 written and 35 read once the lease moved to the next step in place (one row, not a delete
+  // and an insert), the outbox's retry timer stopped moving later with every row, and a released
+  // dependent's count became part of the write that begins it (issue 29). The half row of margin:
+  // on a loaded machine the retry timer may fire during the longer chain (two rows).
+  expect(perStep.written, detail).toBeLessThanOrEqual(12.5);
+  expect(perStep.read, detail).toBeLessThanOrEqual(40);
 }, 90_000);
 
 it("object calls: a run costs five calls besides one per step of a chain (a report begins the next step)", async () => {
@@ -187,8 +195,9 @@ it("a finished one-step run's SQLite database stays small", async () => {
   // without two indexes (migration v5), 56 KiB once the edge and artifact tables were made only
   // by a run that needs them (lazy-tables.ts; a one-step run has neither): billed per GB-month for
   // as long as the run is kept hot (docs/capacity.md). The approval gates' tables are made only by
-  // a run that has gates.
-  expect(bytes).toBeLessThanOrEqual(56 * 1024);
+  // a run that has gates. 40 KiB once the step, attempt and timer tables kept their rows in their
+  // keys' b-trees (WITHOUT ROWID, migration v11): no separate index pages.
+  expect(bytes).toBeLessThanOrEqual(40 * 1024);
 });
 it("a tenant with a cost budget pays one statement to charge a run's cost, and reads its budget once per object lifetime", async () => {
   await warm(); // the dev tenant exists from its first request

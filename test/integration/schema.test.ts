@@ -1,7 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { migrate, squash, upgradeOnly, type Migration } from "../../src/control/sqlite";
+import { createSchema, migrate, rebuildTable, squash, upgradeOnly, type Migration } from "../../src/control/sqlite";
 import { RUN_MIGRATIONS } from "../../src/control/run/rows";
 import { RunStore } from "../../src/control/run/store";
 import { LAZY_TABLES, type LazyTable } from "../../src/control/run/lazy-tables";
@@ -86,5 +86,33 @@ describe("squashed schemas for new objects", () => {
     expect(squash([["CREATE TABLE t (a TEXT)"], [upgradeOnly("INSERT INTO t (a) VALUES ('x')")]])).toEqual([
       "CREATE TABLE t (a TEXT)",
     ]);
+  });
+
+  it("folds a table rebuild (rebuildTable) into the table's CREATE TABLE, its columns kept", () => {
+    const before: Migration[] = [
+      ["CREATE TABLE t (a TEXT, b INTEGER, PRIMARY KEY (a, b))"],
+      ["ALTER TABLE t ADD COLUMN c TEXT"],
+    ];
+    const rebuilt = rebuildTable(before, "t", (ddl) => `${ddl} WITHOUT ROWID`);
+    expect(rebuilt[0]).toBe("CREATE TABLE t_rebuilt (a TEXT, b INTEGER, c TEXT, PRIMARY KEY (a, b)) WITHOUT ROWID");
+    expect(squash([...before, rebuilt])).toEqual([
+      "CREATE TABLE t (a TEXT, b INTEGER, c TEXT, PRIMARY KEY (a, b)) WITHOUT ROWID",
+    ]);
+    expect(squash([["DROP TABLE missing"]])).toBeNull();
+    expect(() => rebuildTable(before, "t", (ddl) => ddl)).toThrow(/changed nothing/);
+  });
+
+  it("upgrades a run object made without its lazy tables (v10, squashed) to the schema the migrations define", async () => {
+    const replayed = await schemaOf("schema-run-v10-replayed", RUN_MIGRATIONS, false);
+    const upgraded = await runInDurableObject(env.RUN.getByName("schema-run-v10-lazy"), (_instance, state) => {
+      const sql = state.storage.sql;
+      expect(createSchema(sql, RUN_MIGRATIONS.slice(0, 10), LAZY_TABLES)).toBe(true);
+      sql.exec("INSERT INTO event (type, step_id, occurred_at, data) VALUES ('run.created', NULL, 1, '{}')");
+      expect(migrate(sql, RUN_MIGRATIONS)).toEqual({ version: RUN_MIGRATIONS.length, created: false });
+      expect(sql.exec("SELECT seq, type FROM event").toArray()).toEqual([{ seq: 1, type: "run.created" }]);
+      return describeSchema(sql);
+    });
+    // The edge table is made by the upgrade (to rebuild it); the artifact table still on first use.
+    expect(upgraded).toEqual(replayed.filter((t) => t.name !== "artifact"));
   });
 });

@@ -481,10 +481,10 @@ export class RunEngine {
     };
   }
 
-  /** An outbox row, and the timer that re-sends it if the send after commit never happens. */
+  /** An outbox row, and the timer that re-sends it if the send after commit never happens (the oldest row's: not moved later, a write saved per step). */
   private enqueue(kind: OutboxKind, pool: PoolName | null, body: unknown, now: number): void {
     this.store.enqueue(kind, pool, body);
-    this.store.setTimer("outbox", "flush", now + this.config.outboxRetryMs);
+    this.store.setTimerNoLater("outbox", "flush", now + this.config.outboxRetryMs);
   }
 
   private event(type: EventType, now: number, stepId: string | null, data: Record<string, unknown>): void {

@@ -2,9 +2,10 @@
  * The run's outbox rows, mirrored in memory: what a transaction intends to send (dispatches,
  * the tenant's status, webhook events), written in that transaction and deleted once sent. The
  * sender, the continuation and the flush timer read the mirror; a transaction's inserts and
- * deletes reach SQLite together when it commits (`flush`). Ids come from a counter seeded from
- * SQLite's own sequence, so an id is never reused, even for a row deleted moments ago that a
- * send in flight still names. Dropped with a rolled-back transaction and loaded again.
+ * deletes reach SQLite together when it commits (`flush`). Ids come from a counter that only
+ * grows for the object's lifetime (seeded from the rows left), so an id is never reused while a
+ * send in flight or the sender's memory of rows sent (in memory too) still names a row deleted
+ * moments ago. Dropped with a rolled-back transaction and loaded again.
  */
 import type { PoolName } from "../../../schema/vocabulary";
 import { execIn, insertMany } from "../sqlite";
@@ -30,7 +31,6 @@ export class OutboxTable {
   /** A new run's object: its table was just created, empty. */
   startEmpty(): void {
     this.rows = [];
-    this.lastId = 0;
   }
 
   private all(): OutboxRow[] {
@@ -38,9 +38,7 @@ export class OutboxTable {
       this.rows = this.sql
         .exec<OutboxRow & Record<string, SqlStorageValue>>("SELECT id, kind, pool, body FROM outbox ORDER BY id")
         .toArray();
-      const seq =
-        this.sql.exec<{ seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").toArray()[0]?.seq ?? 0;
-      this.lastId = Math.max(seq, this.rows.at(-1)?.id ?? 0);
+      this.lastId = Math.max(this.lastId, this.rows.at(-1)?.id ?? 0);
     }
     return this.rows;
   }

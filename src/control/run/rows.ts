@@ -4,12 +4,12 @@
  */
 import type { EventType, FailurePolicy, PoolName, Priority, RunStatus, StepStatus } from "../../../schema/vocabulary";
 import type { ArtifactStatus } from "../../../schema/scanning";
-import type { Migration } from "../sqlite";
+import { rebuildTable, upgradeOnly, type Migration } from "../sqlite";
 
 export type { OutboxKind, OutboxRow } from "./outbox-table";
 export type { TimerKind, TimerRow } from "./timers";
 
-export const RUN_MIGRATIONS: readonly Migration[] = [
+const UP_TO_V10: readonly Migration[] = [
   [
     `CREATE TABLE run (
       id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, project TEXT NOT NULL, blueprint TEXT,
@@ -80,6 +80,31 @@ export const RUN_MIGRATIONS: readonly Migration[] = [
   [`ALTER TABLE run ADD COLUMN origin TEXT`],
   // v10: the run's tags and metadata (JSON of Labels; null: none), shown on the run and its events (issue 28).
   [`ALTER TABLE run ADD COLUMN labels TEXT`],
+];
+
+const withoutRowid = (ddl: string) => `${ddl} WITHOUT ROWID`;
+const withoutAutoincrement = (ddl: string) => ddl.replace(" AUTOINCREMENT", "");
+
+export const RUN_MIGRATIONS: readonly Migration[] = [
+  ...UP_TO_V10,
+  // v11: fewer rows written per step (issue 29; rows written are the bill, docs/performance.md).
+  // A table keyed by anything but its rowid wrote each new row twice, to the table and to its
+  // primary key's index: WITHOUT ROWID keeps the row in the key's b-tree. AUTOINCREMENT wrote
+  // sqlite_sequence on every insert: event seqs and outbox ids are assigned by the store
+  // (event-log.ts, outbox-table.ts), and events are never deleted, so the sequence guarded nothing.
+  [
+    ...rebuildTable(UP_TO_V10, "step", withoutRowid),
+    ...rebuildTable(UP_TO_V10, "attempt", withoutRowid),
+    ...rebuildTable(UP_TO_V10, "timer", withoutRowid),
+    // The edge table is made on first use (lazy-tables.ts): an object made without one gets an
+    // empty one to rebuild, as an object made before lazy tables has.
+    upgradeOnly(
+      `CREATE TABLE IF NOT EXISTS edge (dep_id TEXT NOT NULL, step_id TEXT NOT NULL, PRIMARY KEY (dep_id, step_id))`,
+    ),
+    ...rebuildTable(UP_TO_V10, "edge", withoutRowid),
+    ...rebuildTable(UP_TO_V10, "event", withoutAutoincrement),
+    ...rebuildTable(UP_TO_V10, "outbox", withoutAutoincrement),
+  ],
 ];
 
 export interface RunRow {

@@ -157,15 +157,26 @@ export class StepTable {
     return this.q.all<StepRow>("SELECT * FROM step WHERE status = 'pending' AND pending_deps = 0 ORDER BY position");
   }
 
-  /** Marks `depId` as satisfied for its dependents; returns the ones that became ready. */
+  /**
+   * Marks `depId` as satisfied for its dependents; returns the ones that became ready. The count
+   * is a patch, not an UPDATE of its own: a dependent that became ready is dispatched or begun in
+   * the same transaction, and the two are one row written, not two.
+   */
   releaseDependents(depId: string): StepRow[] {
     if (!this.hasEdges()) return [];
     const rows = this.q.all<StepRow>(
-      "UPDATE step SET pending_deps = pending_deps - 1 WHERE id IN (SELECT step_id FROM edge WHERE dep_id = ?) RETURNING *",
+      "SELECT * FROM step WHERE id IN (SELECT step_id FROM edge WHERE dep_id = ?)",
       depId,
     );
-    for (const row of rows) this.known.set(row.id, row); // fresh: the update just returned them
-    return rows.filter((s) => s.status === "pending" && s.pending_deps === 0).sort((a, b) => a.position - b.position);
+    const released = rows.map((row) => {
+      const next = { ...row, pending_deps: row.pending_deps - 1 };
+      this.known.set(row.id, next); // fresh: read after every pending write, then patched
+      this.patches.set(row.id, { ...this.patches.get(row.id), pending_deps: next.pending_deps });
+      return next;
+    });
+    return released
+      .filter((s) => s.status === "pending" && s.pending_deps === 0)
+      .sort((a, b) => a.position - b.position);
   }
 
   /** Whether any edge exists or is about to be written (the table is made with the first: lazy-tables.ts). */

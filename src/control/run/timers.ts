@@ -20,18 +20,25 @@ export interface TimerRow {
 }
 
 const key = (kind: TimerKind, ref: string) => `${kind} ${ref}`;
+const splitKey = (k: string): [TimerKind, string] => [
+  k.slice(0, k.indexOf(" ")) as TimerKind,
+  k.slice(k.indexOf(" ") + 1),
+];
 
 export class TimerTable {
   /** Every timer row, by kind and ref; null until first needed. */
   private rows: Map<string, TimerRow> | null = null;
   /** Changes not yet written: the row to upsert, or null to delete. */
   private readonly dirty = new Map<string, TimerRow | null>();
+  /** The keys of the rows SQLite holds (as of the last flush); null with `rows`. */
+  private stored: Set<string> | null = null;
 
   constructor(private readonly sql: SqlStorage) {}
 
   /** A new run's object: its table was just created, empty. */
   startEmpty(): void {
     this.rows = new Map();
+    this.stored = new Set();
   }
 
   private all(): Map<string, TimerRow> {
@@ -42,6 +49,7 @@ export class TimerTable {
       )) {
         this.rows.set(key(r.kind, r.ref), { kind: r.kind, ref: r.ref, attempt: r.attempt, due_at: r.due_at });
       }
+      this.stored = new Set(this.rows.keys());
     }
     return this.rows;
   }
@@ -82,16 +90,45 @@ export class TimerTable {
     return next;
   }
 
-  /** Writes this transaction's changes; called last inside it. */
+  /**
+   * Writes this transaction's changes; called last inside it. A row deleted and a new one of the
+   * same kind (a chain's lease, passed from the step that ended to the step begun) are one UPDATE
+   * of the row's key: one row written where a delete and an insert wrote two.
+   */
   flush(): void {
     if (this.dirty.size === 0) return;
+    this.stored ??= new Set();
+    const stored = this.stored;
     const upserts: TimerRow[] = [];
-    const deletes: [string, string][] = [];
+    const deletes: [TimerKind, string][] = [];
     for (const [k, row] of this.dirty) {
       if (row) upserts.push(row);
-      else deletes.push([k.slice(0, k.indexOf(" ")), k.slice(k.indexOf(" ") + 1)]);
+      else deletes.push(splitKey(k));
     }
     this.dirty.clear();
+    // Pairs a stored row deleted with a row not stored yet (an insert), by kind.
+    const moves: [TimerRow, TimerKind, string][] = [];
+    const unmoved: [TimerKind, string][] = [];
+    for (const [kind, ref] of deletes) {
+      const i = stored.has(key(kind, ref))
+        ? upserts.findIndex((t) => t.kind === kind && !stored.has(key(t.kind, t.ref)))
+        : -1;
+      const moved = i >= 0 ? upserts.splice(i, 1)[0] : undefined;
+      if (moved) moves.push([moved, kind, ref]);
+      else unmoved.push([kind, ref]);
+    }
+    for (const [kind, ref] of deletes) stored.delete(key(kind, ref));
+    for (const t of [...upserts, ...moves.map(([t]) => t)]) stored.add(key(t.kind, t.ref));
+    for (const [moved, kind, ref] of moves) {
+      this.sql.exec(
+        "UPDATE timer SET ref = ?, attempt = ?, due_at = ? WHERE kind = ? AND ref = ?",
+        moved.ref,
+        moved.attempt,
+        moved.due_at,
+        kind,
+        ref,
+      );
+    }
     insertMany(
       this.sql,
       "INSERT INTO timer (kind, ref, attempt, due_at)",
@@ -99,8 +136,8 @@ export class TimerTable {
       upserts.map((t) => [t.kind, t.ref, t.attempt, t.due_at]),
       "ON CONFLICT (kind, ref) DO UPDATE SET attempt = excluded.attempt, due_at = excluded.due_at",
     );
-    for (let i = 0; i < deletes.length; i += 45) {
-      const part = deletes.slice(i, i + 45);
+    for (let i = 0; i < unmoved.length; i += 45) {
+      const part = unmoved.slice(i, i + 45);
       this.sql.exec(
         `DELETE FROM timer WHERE (kind, ref) IN (VALUES ${part.map(() => "(?, ?)").join(",")})`,
         ...part.flat(),
@@ -111,6 +148,7 @@ export class TimerTable {
   /** After a rolled-back transaction: the mirror may hold what never committed. */
   forget(): void {
     this.rows = null;
+    this.stored = null;
     this.dirty.clear();
   }
 
