@@ -80,6 +80,8 @@ export const RUN_MIGRATIONS: readonly Migration[] = [
   [`ALTER TABLE run ADD COLUMN origin TEXT`],
   // v10: the run's tags and metadata (JSON of Labels; null: none), shown on the run and its events (issue 28).
   [`ALTER TABLE run ADD COLUMN labels TEXT`],
+  // v11: the run's flow-control keys and what it holds of them (JSON of RunFlow, flow-gate.ts; null: none).
+  [`ALTER TABLE run ADD COLUMN flow TEXT`],
 ];
 
 export interface RunRow {
@@ -110,6 +112,8 @@ export interface RunRow {
   requested_by: string | null;
   /** JSON of Labels (schema/search.ts); null for a run with no tags and no metadata. */
   labels: string | null;
+  /** JSON of RunFlow (flow-gate.ts): its concurrency keys, those granted, the one it waits for; null: none. */
+  flow: string | null;
 }
 
 export interface StepRow {
