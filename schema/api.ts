@@ -203,9 +203,12 @@ export const RunView = z
     }),
     origin: RunOrigin,
     ...RunLabelsView,
-    concurrency: z.array(z.object({ key: z.string(), limit: z.number().int() })).optional().openapi({
-      description: "the run's concurrency keys as resolved at creation",
-    }),
+    concurrency: z
+      .array(z.object({ key: z.string(), limit: z.number().int() }))
+      .optional()
+      .openapi({
+        description: "the run's concurrency keys as resolved at creation",
+      }),
     waiting: RunWaiting.optional(),
     steps: z.array(StepView),
   })

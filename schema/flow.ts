@@ -85,7 +85,10 @@ export function resolveKey(template: string, input: unknown): KeyResolution {
     }
     let value: unknown = input;
     for (const part of parts.slice(1))
-      value = value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>)[part] : undefined;
+      value =
+        value !== null && typeof value === "object" && !Array.isArray(value)
+          ? (value as Record<string, unknown>)[part]
+          : undefined;
     if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") return String(value);
     failure ??= `the run's ${path} is ${value === undefined ? "missing" : "not a string, number or boolean"}`;
     return "";

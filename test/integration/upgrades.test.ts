@@ -183,6 +183,7 @@ function runFixture(
       requested_by: null,
       origin: null,
       labels: null,
+      flow: null,
     },
     step: {
       ...step,

@@ -19,6 +19,7 @@ import { logError } from "../../lib/log";
 import { runStub } from "../run/stub";
 import { PRIORITY_RANK } from "../tenant/runs";
 import { aggregate, all, migrate, type Migration } from "../sqlite";
+import type { FlowState, FlowStub } from "./stub";
 
 export const FLOW_MIGRATIONS: readonly Migration[] = [
   [
@@ -40,14 +41,7 @@ const IDLE_MS = 60_000;
 /** Holders' runs asked per alarm. */
 const CHECK_BATCH = 50;
 
-export interface FlowState {
-  key: string | null;
-  limit: number | null;
-  holders: string[];
-  waiters: string[];
-}
-
-export class FlowObject extends DurableObject<Env> {
+export class FlowObject extends DurableObject<Env> implements FlowStub {
   private readonly sql: SqlStorage;
   /** The storage was deleted (the key was idle): the schema is made again before the next use. */
   private dropped = false;
@@ -202,8 +196,7 @@ export class FlowObject extends DurableObject<Env> {
   private async plan(now: number): Promise<void> {
     const untold = aggregate<{ n: number }>(this.sql, "SELECT COUNT(*) AS n FROM holder WHERE notified = 0").n;
     const oldest = aggregate<{ at: number | null }>(this.sql, "SELECT MIN(checked_at) AS at FROM holder").at;
-    const at =
-      untold > 0 ? now + RETELL_MS : oldest !== null ? oldest + CHECK_MS : this.idle() ? now + IDLE_MS : null;
+    const at = untold > 0 ? now + RETELL_MS : oldest !== null ? oldest + CHECK_MS : this.idle() ? now + IDLE_MS : null;
     if (at === null) return;
     const current = await this.ctx.storage.getAlarm();
     // An earlier alarm stands (it plans again when it fires); a later one is moved up.
@@ -211,7 +204,10 @@ export class FlowObject extends DurableObject<Env> {
   }
 
   private idle(): boolean {
-    return aggregate<{ n: number }>(this.sql, "SELECT (SELECT COUNT(*) FROM holder) + (SELECT COUNT(*) FROM waiter) AS n").n === 0;
+    return (
+      aggregate<{ n: number }>(this.sql, "SELECT (SELECT COUNT(*) FROM holder) + (SELECT COUNT(*) FROM waiter) AS n")
+        .n === 0
+    );
   }
 
   private holds(runId: string): boolean {

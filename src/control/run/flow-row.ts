@@ -32,6 +32,7 @@ export function readFlow(run: RunRow): RunFlow | null {
 export function flowView(run: RunRow): Pick<WireRun, "concurrency" | "waiting"> {
   const flow = readFlow(run);
   if (!flow) return {};
-  const waiting = flow.waiting && run.status === "queued" ? { reason: "concurrency.key" as const, key: flow.waiting } : null;
+  const waiting =
+    flow.waiting && run.status === "queued" ? { reason: "concurrency.key" as const, key: flow.waiting } : null;
   return { concurrency: flow.keys, ...(waiting ? { waiting } : {}) };
 }

@@ -143,7 +143,9 @@ async function sendFlow(env: Env, tenantId: string, runId: string, rows: OutboxR
     try {
       const flow = flowStub(env, tenantId, message.key);
       if (message.op === "release") await flow.release(tenantId, message.key, runId);
-      else if ((await flow.acquire(tenantId, message.key, { runId, limit: message.limit, priority: message.priority })).granted)
+      else if (
+        (await flow.acquire(tenantId, message.key, { runId, limit: message.limit, priority: message.priority })).granted
+      )
         pass.granted.push(message.key);
       pass.sent.push(row.id);
     } catch (err) {
