@@ -9,7 +9,7 @@ import { ARTIFACT_STATUSES, ArtifactScan, Finding, NotScanned } from "./scanning
 import { Lineage } from "./artifacts";
 import { BreakerView } from "./breakers";
 import { Metadata, RunLabelsView, SearchQueryFields, Tags } from "./search";
-import { Debounce, RunConcurrency, RunWaiting } from "./flow";
+import { RunConcurrency, RunWaiting } from "./flow";
 
 export const LIMITS = {
   bodyBytes: 1024 * 1024,
@@ -116,7 +116,6 @@ export const CreateRunBody = z
     tags: Tags.optional(),
     metadata: Metadata.optional(),
     concurrency: RunConcurrency.optional(),
-    debounce: Debounce.optional(),
   })
   .strict()
   .refine((b) => (b.blueprint === undefined) !== (b.steps === undefined), {

@@ -1,6 +1,6 @@
 /**
  * Flow-control keys inside a tenant (issue 28, docs/flow-control.md): a run's concurrency keys
- * (`concurrency: [{ key: "{{input.repo}}", limit: 1 }]`) and its debounce key. A key is a
+ * (`concurrency: [{ key: "{{input.repo}}", limit: 1 }]`). A key is a
  * template resolved once, at creation, against the run's `input`; the resolved key names one
  * FlowObject per tenant and key (src/control/flow/object.ts), which holds its slots and its queue.
  */
@@ -14,7 +14,6 @@ export const FLOW_LIMITS = {
   maxLimit: 1000,
   /** A key, as written and as resolved. */
   keyChars: 256,
-  debounceMs: { min: 100, max: 7 * 24 * 60 * 60 * 1000 },
 } as const;
 
 const KeyTemplate = z
@@ -42,17 +41,6 @@ export const RunConcurrency = z
   .min(1)
   .max(FLOW_LIMITS.keysPerRun)
   .openapi({ description: "keys the run must hold a slot of before it starts (docs/flow-control.md)" });
-
-export const Debounce = z
-  .object({
-    key: KeyTemplate,
-    periodMs: z.number().int().min(FLOW_LIMITS.debounceMs.min).max(FLOW_LIMITS.debounceMs.max),
-  })
-  .strict()
-  .openapi("Debounce", {
-    description: "runs with this key created within periodMs of each other collapse into the last one",
-  });
-export type Debounce = z.infer<typeof Debounce>;
 
 /** Why a `queued` run that its tenant let in has not started yet, and the key it waits for. */
 export const RunWaiting = z

@@ -36,3 +36,9 @@ export function flowView(run: RunRow): Pick<WireRun, "concurrency" | "waiting"> 
     flow.waiting && run.status === "queued" ? { reason: "concurrency.key" as const, key: flow.waiting } : null;
   return { concurrency: flow.keys, ...(waiting ? { waiting } : {}) };
 }
+
+/** The run's keys for its retry's spec (none: nothing). */
+export function flowKeys(run: RunRow): { concurrency?: ResolvedKey[] } {
+  const flow = readFlow(run);
+  return flow ? { concurrency: flow.keys } : {};
+}
