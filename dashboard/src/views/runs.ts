@@ -4,7 +4,7 @@ import { RUN_STATUSES, TERMINAL_RUN_STATUSES } from "../../../schema/vocabulary"
 import { emptyState, errorState, fill, h, patch, pill, scrollBox } from "../dom";
 import { elapsedMs, formatDuration, formatTime } from "../format";
 import { bulkBar, keepInUrl, searchFields, searchFromHash } from "./run-search";
-import { rowSelection } from "./run-select";
+import { RowSelection } from "./run-select";
 import type { View } from "./view";
 
 const PAGE_SIZE = 20;
@@ -12,7 +12,7 @@ const REFRESH_MS = 3000;
 
 type RunItem = RunList["items"][number];
 
-type Selection = ReturnType<typeof rowSelection>;
+type Selection = RowSelection;
 
 function runRow(r: RunItem, navigate: (hash: string) => void, selection: Selection): HTMLElement {
   // A finished run's last change is its end; an active one has lasted until now.
@@ -151,7 +151,7 @@ export const renderRuns: View = ({ api, main, navigate }) => {
     () => filters.search(true),
     () => void load(),
   );
-  const selection = rowSelection(api, () => void load());
+  const selection = new RowSelection(api, () => void load());
 
   async function load(): Promise<void> {
     clearTimeout(timer);
