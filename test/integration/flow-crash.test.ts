@@ -59,7 +59,7 @@ async function post(key: string, body: unknown): Promise<RunView> {
 async function waitAll(runs: RunView[], key: string): Promise<RunView[]> {
   const done: RunView[] = [];
   for (let i = 0; i < runs.length; i += 25)
-    done.push(...(await Promise.all(runs.slice(i, i + 25).map((r) => waitForRun(r.id, { key, timeoutMs: 120_000 })))));
+    done.push(...(await Promise.all(runs.slice(i, i + 25).map((r) => waitForRun(r.id, { key, timeoutMs: 300_000 })))));
   return done;
 }
 
