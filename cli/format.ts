@@ -6,7 +6,8 @@ export function summary(run: RunView): string {
   const took =
     run.startedAt && run.finishedAt ? ` in ${Date.parse(run.finishedAt) - Date.parse(run.startedAt)} ms` : "";
   const failed = run.steps.map((s) => (s.error ? `\n  ${s.id}: ${s.error.message} (${s.error.code})` : "")).join("");
-  return `${run.id}  ${run.status}${took}  ${run.steps.length} steps  project ${run.project}${failed}`;
+  const waiting = run.waiting ? `  waiting for ${run.waiting.reason} ${run.waiting.key}` : "";
+  return `${run.id}  ${run.status}${waiting}${took}  ${run.steps.length} steps  project ${run.project}${failed}`;
 }
 
 /** One artifact per line: name, status, size, and each finding as rule at file:line:column. */

@@ -9,6 +9,7 @@ import { ARTIFACT_STATUSES, ArtifactScan, Finding, NotScanned } from "./scanning
 import { Lineage } from "./artifacts";
 import { BreakerView } from "./breakers";
 import { Metadata, RunLabelsView, SearchQueryFields, Tags } from "./search";
+import { RunConcurrency, RunWaiting } from "./flow";
 
 export const LIMITS = {
   bodyBytes: 1024 * 1024,
@@ -114,6 +115,7 @@ export const CreateRunBody = z
       }),
     tags: Tags.optional(),
     metadata: Metadata.optional(),
+    concurrency: RunConcurrency.optional(),
   })
   .strict()
   .refine((b) => (b.blueprint === undefined) !== (b.steps === undefined), {
@@ -200,6 +202,13 @@ export const RunView = z
     }),
     origin: RunOrigin,
     ...RunLabelsView,
+    concurrency: z
+      .array(z.object({ key: z.string(), limit: z.number().int() }))
+      .optional()
+      .openapi({
+        description: "the run's concurrency keys as resolved at creation",
+      }),
+    waiting: RunWaiting.optional(),
     steps: z.array(StepView),
   })
   .openapi("Run");

@@ -16,3 +16,8 @@ export const StepMessage = z
   })
   .strict();
 export type StepMessage = z.infer<typeof StepMessage>;
+
+/** A run's word to one of its concurrency keys' objects (src/control/run/flow-gate.ts), sent from its outbox. */
+export type FlowMessage =
+  | { op: "acquire"; key: string; limit: number; priority: "high" | "normal" | "low" }
+  | { op: "release"; key: string };

@@ -3,6 +3,7 @@
  * answers to them) and what it tells its tenant's object. The API, the data plane and the
  * tenant call it with these types; src/control/run/stub.ts names the methods.
  */
+import type { ResolvedKey } from "./flow";
 import type { Json, JsonObject, RunOrigin } from "./api";
 import type { StepMessage } from "./messages";
 import type { ErrorShape, Refusal } from "./errors";
@@ -68,6 +69,8 @@ export interface NewRun {
   /** The run's tags and metadata (issue 28); copied to a retry. */
   tags?: string[];
   metadata?: Record<string, string>;
+  /** Concurrency keys resolved at creation, sorted (schema/flow.ts); copied to a retry. */
+  concurrency?: ResolvedKey[];
 }
 
 /** An artifact an attempt wrote to R2: its name in the run, its key, size, type and sha256. */

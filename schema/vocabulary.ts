@@ -61,6 +61,8 @@ export const EVENT_TYPES = [
   "run.paused",
   "run.resumed",
   "run.retried",
+  /** The tenant let the run in, and it waits for a flow-control key's slot (`data.reason`, `data.key`). */
+  "run.waiting",
   /** A delivery step succeeded: where the output landed (remote, branch, commit, pull request, pipeline, build). */
   "run.delivered",
   "step.queued",
@@ -110,3 +112,7 @@ export type Priority = (typeof PRIORITIES)[number];
 /** `control`: steps the run's own object handles (approval gates, signals); no queue, no worker. */
 export const POOLS = ["repo", "pipeline", "saas", "agent", "system", "external", "control", "delivery"] as const;
 export type PoolName = (typeof POOLS)[number];
+
+/** What a run let in by its tenant may still wait for before it starts (schema/flow.ts). */
+export const FLOW_WAIT_REASONS = ["concurrency.key", "rate.key"] as const;
+export type FlowWaitReason = (typeof FLOW_WAIT_REASONS)[number];

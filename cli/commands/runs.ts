@@ -1,7 +1,7 @@
 /** `factory runs …`: create, list, inspect, control, follow and signal runs. */
 import { readFileSync } from "node:fs";
 import type { CreateRunInput, EventEnvelope, FactoryClient, RunControl } from "@factory-runtime/client";
-import { type Command, type CommandGroup, type Context, defined, need } from "../context.ts";
+import { type Command, type CommandGroup, type Context, defined, need, UsageError } from "../context.ts";
 import { summary } from "../format.ts";
 import { deliveryLines } from "./delivery.ts";
 import { watchRun } from "../watch.ts";
@@ -39,12 +39,28 @@ const create: Command = async (ctx, args) => {
         }
   ) as CreateRunInput;
   const priority = ctx.flag("priority") as CreateRunInput["priority"];
+  const concurrency = parseConcurrency(ctx.flags.concurrency);
   const c = ctx.client();
-  const run = await c.createRun({ ...body, ...defined({ priority }) });
+  const run = await c.createRun({ ...body, ...defined({ priority }), ...(concurrency ? { concurrency } : {}) });
   if (ctx.flags.watch) return watchToEnd(ctx, c, run.id);
   ctx.print(`${run.id}  ${run.status}`, run);
   return 0;
 };
+
+/**
+ * `--concurrency KEY=LIMIT`, repeatable: the last `=` splits, so a key may hold one
+ * (`--concurrency "repo:{{input.repo}}=1"`). The API checks keys and limits (its 400 names the field).
+ */
+export function parseConcurrency(given: unknown): CreateRunInput["concurrency"] {
+  const values = Array.isArray(given) ? (given as string[]) : typeof given === "string" ? [given] : [];
+  if (values.length === 0) return undefined;
+  return values.map((v) => {
+    const at = v.lastIndexOf("=");
+    const limit = Number(v.slice(at + 1));
+    if (at <= 0 || !Number.isInteger(limit)) throw new UsageError(`--concurrency wants KEY=LIMIT, got '${v}'`);
+    return { key: v.slice(0, at), limit };
+  });
+}
 
 const get: Command = async (ctx, args) => {
   const run = await ctx.client().getRun(need(args[0], "<run>"));
@@ -108,6 +124,7 @@ const signal: Command = async (ctx, args) => {
 export const runs: CommandGroup = {
   help: [
     "factory runs create <blueprint> --project P [--input file.json | --input-json JSON] [--priority high|normal|low] [--watch]",
+    "                  [--concurrency '{{input.repo}}=1']…   at most that many runs of the key at once (docs/flow-control.md)",
     "factory runs create --steps file.json --project P [--watch]",
     "factory runs list [--project P] [--status S]… [--tag T]… [--meta k=v]… [--blueprint B] [--requested-by R]",
     "                  [--since 7d] [--until T] [--finished-since 1d] [--limit N] [--cursor C]",
@@ -123,6 +140,7 @@ export const runs: CommandGroup = {
     "input-json": { type: "string" },
     steps: { type: "string" },
     priority: { type: "string" },
+    concurrency: { type: "string", multiple: true },
     watch: { type: "boolean", default: false },
     limit: { type: "string" },
     cursor: { type: "string" },

@@ -103,8 +103,12 @@ export class Api {
   /** A search in its query-string form (repeated `tag`/`status`, `metadata.<key>`), as the runs page's URL keeps it. */
   searchRuns = (search: URLSearchParams, q: { cursor?: string; limit?: number }) =>
     this.json<RunList>("GET", `/v1/runs?${search}`, { query: q });
-  bulkRuns = (body: { action: "cancel" | "retry" | "delete"; filter: Record<string, unknown>; dryRun?: boolean }) =>
-    this.json<OperationView>("POST", "/v1/runs/bulk", { body });
+  bulkRuns = (body: {
+    action: "cancel" | "retry" | "delete";
+    filter?: Record<string, unknown>;
+    ids?: string[];
+    dryRun?: boolean;
+  }) => this.json<OperationView>("POST", "/v1/runs/bulk", { body });
   getOperation = (id: string) => this.json<OperationView>("GET", `/v1/operations/${encodeURIComponent(id)}`);
   getRun = (id: string) => this.json<RunView>("GET", `/v1/runs/${encodeURIComponent(id)}`);
   createRun = (body: CreateRunInput) => this.json<RunView>("POST", "/v1/runs", { body });

@@ -7,6 +7,8 @@
  */
 import type { CreateRunBody, RunOrigin, WireRun } from "../../schema/api";
 import type { ResolvedStep } from "../../schema/run";
+import { resolveConcurrency } from "../../schema/flow";
+import { AppError } from "../errors";
 import type { Env } from "../env";
 import { newRunId, sha256Hex } from "../lib/crypto";
 import { runStub } from "./run/stub";
@@ -38,6 +40,12 @@ export async function startRun(env: Env, req: StartRequest): Promise<{ run: Wire
   const idempotency = req.idempotency
     ? { key: req.idempotency.key, bodyHash: req.idempotency.bodyHash ?? (await sha256Hex(JSON.stringify(body))) }
     : undefined;
+  // A key naming a missing input refuses the run before anything is written.
+  const flow = resolveConcurrency(body.concurrency, body.input ?? {});
+  if (!flow.ok)
+    throw new AppError("request.invalid", `The concurrency key cannot be resolved: ${flow.error.message}.`, {
+      errors: [flow.error],
+    });
   const requester = requesterOf(req);
   const { opened, shard } = await openOnShard(
     env,
@@ -83,6 +91,7 @@ export async function startRun(env: Env, req: StartRequest): Promise<{ run: Wire
     ...(req.requestedBy ? { requestedBy: req.requestedBy } : {}),
     ...(body.tags?.length ? { tags: body.tags } : {}),
     ...(body.metadata ? { metadata: body.metadata } : {}),
+    ...(flow.keys.length > 0 ? { concurrency: flow.keys } : {}),
     // A replay may find no run (the first request died before creating it): that one is
     // created the ordinary way, telling the tenant its status and asking for admission.
     ...(replayed ? {} : { opened: { start: opened.start }, createdAt }),

@@ -18,6 +18,7 @@ import { RUN_MIGRATIONS } from "../../src/control/run/rows";
 import { MIGRATIONS as SECRETS_MIGRATIONS } from "../../src/control/secrets/object";
 import { MIGRATIONS as AUDIT_MIGRATIONS } from "../../src/control/audit/object";
 import { OPERATION_MIGRATIONS } from "../../src/control/operations/object";
+import { FLOW_MIGRATIONS } from "../../src/control/flow/object";
 import { migrate, type Migration } from "../../src/control/sqlite";
 import { TENANT_MIGRATIONS } from "../../src/control/tenant/object";
 import { decodeArchive } from "../../src/control/run/archive-format";
@@ -183,6 +184,7 @@ function runFixture(
       requested_by: null,
       origin: null,
       labels: null,
+      flow: null,
     },
     step: {
       ...step,
@@ -269,6 +271,7 @@ const CLASSES = [
   { binding: "SECRETS", migrations: SECRETS_MIGRATIONS },
   { binding: "AUDIT", migrations: AUDIT_MIGRATIONS },
   { binding: "OPERATIONS", migrations: OPERATION_MIGRATIONS },
+  { binding: "FLOW", migrations: FLOW_MIGRATIONS },
 ] as const;
 
 /** Tables whose rows need particular values (a CHECK, or today's code reading them at start). */
@@ -284,6 +287,7 @@ const FIXTURES: Record<string, Fixture> = {
   POOL: {},
   DIRECTORY: {},
   BREAKER: { breaker: { id: 1, state: JSON.stringify({ name: "closed", since: NOW, window: [] }) } },
+  FLOW: { flow_key: { id: 1 } },
 };
 
 const cases = CLASSES.flatMap((c) =>

@@ -59,12 +59,13 @@ describe("wrangler.toml agrees with the pool registry", () => {
     for (const p of config.queues.producers) expect(declared, p.queue).toContain(p.queue);
   });
 
-  it("binds all nine Durable Objects (Audit, Automation, Breaker, Directory, Operations, Pool, Run, Secrets, Tenant) with a SQLite migration, and R2", () => {
+  it("binds all ten Durable Objects (Audit, Automation, Breaker, Directory, Flow, Operations, Pool, Run, Secrets, Tenant) with a SQLite migration, and R2", () => {
     expect(config.durable_objects.bindings.map((b) => b.class_name).sort()).toEqual([
       "AuditObject",
       "AutomationObject",
       "BreakerObject",
       "DirectoryObject",
+      "FlowObject",
       "OperationsObject",
       "PoolObject",
       "RunObject",
@@ -76,6 +77,7 @@ describe("wrangler.toml agrees with the pool registry", () => {
       "AutomationObject",
       "BreakerObject",
       "DirectoryObject",
+      "FlowObject",
       "OperationsObject",
       "PoolObject",
       "RunObject",

@@ -4,6 +4,7 @@ import { RUN_STATUSES, TERMINAL_RUN_STATUSES } from "../../../schema/vocabulary"
 import { emptyState, errorState, fill, h, patch, pill, scrollBox } from "../dom";
 import { elapsedMs, formatDuration, formatTime } from "../format";
 import { bulkBar, keepInUrl, searchFields, searchFromHash } from "./run-search";
+import { RowSelection } from "./run-select";
 import type { View } from "./view";
 
 const PAGE_SIZE = 20;
@@ -11,12 +12,15 @@ const REFRESH_MS = 3000;
 
 type RunItem = RunList["items"][number];
 
-function runRow(r: RunItem, navigate: (hash: string) => void): HTMLElement {
+type Selection = RowSelection;
+
+function runRow(r: RunItem, navigate: (hash: string) => void, selection: Selection): HTMLElement {
   // A finished run's last change is its end; an active one has lasted until now.
   const end = TERMINAL_RUN_STATUSES.has(r.status) ? r.updatedAt : new Date().toISOString();
   return h(
     "tr",
     { class: "row-link", "data-run": r.id, "data-key": r.id, onclick: () => navigate(`#/runs/${r.id}`) },
+    selection.cell(r.id),
     h("td", {}, h("a", { href: `#/runs/${r.id}`, class: "mono" }, r.id)),
     h("td", {}, r.project),
     h("td", {}, r.blueprint ?? "custom steps"),
@@ -26,7 +30,7 @@ function runRow(r: RunItem, navigate: (hash: string) => void): HTMLElement {
   );
 }
 
-function runsTable(items: RunItem[], navigate: (hash: string) => void): HTMLElement {
+function runsTable(items: RunItem[], navigate: (hash: string) => void, selection: Selection): HTMLElement {
   const head = ["Run", "Project", "Blueprint", "Status", "Created"];
   return scrollBox(
     "Runs",
@@ -39,6 +43,7 @@ function runsTable(items: RunItem[], navigate: (hash: string) => void): HTMLElem
         h(
           "tr",
           {},
+          selection.headCell(),
           head.map((t) => h("th", { scope: "col" }, t)),
           h("th", { class: "num", scope: "col" }, "Duration"),
         ),
@@ -46,7 +51,7 @@ function runsTable(items: RunItem[], navigate: (hash: string) => void): HTMLElem
       h(
         "tbody",
         {},
-        items.map((r) => runRow(r, navigate)),
+        items.map((r) => runRow(r, navigate, selection)),
       ),
     ),
   );
@@ -146,6 +151,7 @@ export const renderRuns: View = ({ api, main, navigate }) => {
     () => filters.search(true),
     () => void load(),
   );
+  const selection = new RowSelection(api, () => void load());
 
   async function load(): Promise<void> {
     clearTimeout(timer);
@@ -159,7 +165,8 @@ export const renderRuns: View = ({ api, main, navigate }) => {
       return;
     }
     if (disposed) return;
-    if (page.items.length > 0) patch(body, runsTable(page.items, navigate));
+    selection.page(page.items.map((r) => r.id));
+    if (page.items.length > 0) patch(body, runsTable(page.items, navigate, selection));
     else if (search.size > 0) patch(body, emptyState("No runs match these filters.", "Clear a filter to see more."));
     else patch(body, emptyState("No runs yet.", h("a", { href: "#/new" }, "Submit one")));
     nextCursor = page.nextCursor;
@@ -174,13 +181,18 @@ export const renderRuns: View = ({ api, main, navigate }) => {
     h("h1", {}, "Runs"),
     h("div", { class: "actions" }, h("a", { class: "btn btn-primary", href: "#/new" }, "New run")),
   );
-  fill(main, head, h("section", { class: "panel", "aria-label": "Runs" }, filters.form, bulk.el, body, pager.el));
+  fill(
+    main,
+    head,
+    h("section", { class: "panel", "aria-label": "Runs" }, filters.form, bulk.el, selection.bar, body, pager.el),
+  );
   fill(body, h("div", { class: "loading" }, "Loading runs…"));
   pager.show(0, false);
   void load();
   return () => {
     disposed = true;
     bulk.dispose();
+    selection.dispose();
     clearTimeout(timer);
   };
 };

@@ -29,7 +29,6 @@ import type {
   LinksResult,
   NewRun,
   ReportResult,
-  RunOutcome,
   SignalResult,
   StepReport,
   TenantSync,
@@ -38,6 +37,9 @@ import { GateEngine } from "./gate-engine";
 import { AttemptEngine, type HeartbeatResult } from "./attempt-engine";
 import { runRetention } from "./archive-format";
 import { labelsColumn, searchFields } from "./labels";
+import { runOutcome } from "./run-usage";
+import { FlowGate } from "./flow-gate";
+import { flowColumn } from "./flow-row";
 
 const WEBHOOK_EVENTS: ReadonlySet<EventType> = new Set(WEBHOOK_EVENT_TYPES);
 const FINAL_EVENTS: ReadonlySet<EventType> = new Set([...TERMINAL_RUN_STATUSES].map((s) => `run.${s}` as EventType));
@@ -48,6 +50,8 @@ export class RunEngine {
 
   private readonly gates: GateEngine;
   readonly attempts: AttemptEngine; // the shell reaches its rarer moves (release) directly
+  /** The run's concurrency keys (flow-gate.ts): the object tells it of grants through this. */
+  readonly flow: FlowGate;
 
   constructor(
     private readonly store: RunStore,
@@ -60,6 +64,7 @@ export class RunEngine {
       failStep: (step, error, now) => this.failStep(step, error, now),
       watch: (op, now) => this.enqueue("automation", null, op, now),
     });
+    this.flow = new FlowGate(store, config.outboxRetryMs, (now, data) => this.event("run.waiting", now, null, data));
     this.attempts = new AttemptEngine(store, config, {
       moveStep: (step, event, patch) => this.moveStep(step, event, patch),
       event: (type, now, stepId, data) => this.event(type, now, stepId, data),
@@ -108,6 +113,7 @@ export class RunEngine {
       requested_by: spec.requestedBy ?? null,
       origin: spec.origin ? json.write(spec.origin) : null,
       labels: labelsColumn(spec),
+      flow: flowColumn(spec.concurrency),
     });
     this.event("run.requested", now, null, {
       blueprint: spec.blueprint,
@@ -153,7 +159,7 @@ export class RunEngine {
   /** The tenant admitted the run (a concurrency slot is free): start dispatching. Idempotent. */
   admit(now: number): void {
     const run = this.store.run();
-    if (run?.status !== "queued") return;
+    if (run?.status !== "queued" || this.flow.hold(now)) return;
     this.moveRun("start", now);
     const ready = this.store.readyPending();
     for (const step of ready) this.dispatch(step, now);
@@ -412,6 +418,7 @@ export class RunEngine {
     // The run's last timer: when its hot period ends, the object archives it and empties itself.
     if (TERMINAL_RUN_STATUSES.has(t.to)) {
       this.store.setTimer("archive", "run", now + runRetention(run).hotMs);
+      this.flow.release(now);
       // The run's trace goes out with its end, in the same transaction: a kill cannot lose it.
       if (this.config.telemetry) this.store.enqueue("telemetry", null, { at: now });
     }
@@ -436,7 +443,7 @@ export class RunEngine {
       at: now,
       version: this.store.lastEventSeq(),
       ...(TERMINAL_RUN_STATUSES.has(run.status)
-        ? { usage: this.store.usage(), outcome: this.outcome(run, now), storage: this.storage() }
+        ? { usage: this.store.usage(), outcome: runOutcome(run, now), storage: this.storage() }
         : {}),
       ...(run.status === "succeeded" ? this.published(run) : {}),
       // A retry is not opened by the tenant: whichever of its syncs is indexed first (the outbox
@@ -469,15 +476,6 @@ export class RunEngine {
         sha256: a.sha256,
         lineage: lineage(a),
       })),
-    };
-  }
-
-  private outcome(run: RunRow, now: number): RunOutcome {
-    const end = run.finished_at ?? now;
-    return {
-      durationMs: end - run.created_at,
-      queuedMs: (run.started_at ?? end) - run.created_at,
-      errorCode: json.read<ErrorShape>(run.error)?.code ?? null,
     };
   }
 

@@ -82,6 +82,7 @@ export class RunObject extends DurableObject<Env> {
     this.alarmClock = new Alarm(ctx.storage);
     this.outbox = new OutboxSender(this.store, env, {
       admit: () => this.mutate(() => this.engine.admit(Date.now())),
+      granted: (keys) => this.mutate(() => this.flowGranted(keys, Date.now())),
       retryLater: () =>
         this.mutate(() => this.store.setTimer("outbox", "flush", Date.now() + engineConfig(this.env).outboxRetryMs)),
       afterPass: () => this.alarmClock.sync(this.store.nextTimer()),
@@ -250,6 +251,20 @@ export class RunObject extends DurableObject<Env> {
   /** Called by the tenant's object when it admits this run (a concurrency slot freed). */
   async start(): Promise<void> {
     await this.change(() => this.engine.admit(Date.now()));
+  }
+
+  /** Called by a concurrency key's object: the run holds a slot of `key` now (flow-gate.ts). Idempotent. */
+  async granted(tenantId: string, key: string): Promise<void> {
+    if (this.owned(tenantId)) await this.change(() => this.flowGranted([key], Date.now()));
+  }
+
+  /** Whether the run still holds or waits for `key`: its object reclaims the slot of a run gone. */
+  async holdsKey(tenantId: string, key: string): Promise<boolean> {
+    return this.owned(tenantId) !== null && this.engine.flow.holds(key);
+  }
+
+  private flowGranted(keys: string[], now: number): void {
+    if (keys.map((k) => this.engine.flow.granted(k)).some(Boolean)) this.engine.admit(now);
   }
 
   /** What a retry of this run needs; the first call records `newRunId` as its retry. */

@@ -10,7 +10,7 @@
 import type { PoolName } from "../../../schema/vocabulary";
 import { execIn, insertMany } from "../sqlite";
 
-export type OutboxKind = "dispatch" | "tenant" | "webhook" | "telemetry" | "automation";
+export type OutboxKind = "dispatch" | "tenant" | "webhook" | "telemetry" | "automation" | "flow";
 export interface OutboxRow {
   id: number;
   kind: OutboxKind;

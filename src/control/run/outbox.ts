@@ -6,7 +6,8 @@
 import type { PoolName } from "../../../schema/vocabulary";
 import type { Env } from "../../env";
 import { queueFor } from "../../../schema/pools";
-import type { StepMessage } from "../../../schema/messages";
+import type { FlowMessage, StepMessage } from "../../../schema/messages";
+import { flowStub } from "../flow/stub";
 import type { OutboxRow } from "./rows";
 import type { RunStore } from "./store";
 import { eventView } from "./views";
@@ -29,6 +30,8 @@ export interface OutboxPass {
   admitted: boolean;
   /** The outbox was empty: nothing was sent. */
   empty: boolean;
+  /** Concurrency keys whose objects answered an acquire with a slot (flow-gate.ts). */
+  granted: string[];
 }
 
 /**
@@ -64,12 +67,14 @@ export async function sendOutbox(
     webhooksFlushed: true,
     admitted: false,
     empty: rows.length === 0,
+    granted: [],
   };
   if (pass.empty) return pass;
   const run = store.existingRun();
   const ids = { tenantId, runId: run.id, traceId: run.trace_id };
 
-  const { byPool, tenantRows, webhookRows, telemetryRows, automationRows } = byDestination(rows);
+  const { byPool, tenantRows, webhookRows, telemetryRows, automationRows, flowRows } = byDestination(rows);
+  if (flowRows.length > 0) await sendFlow(env, tenantId, run.id, flowRows, pass);
 
   if (automationRows.length > 0) await sendWatches(env, tenantId, automationRows, pass, ids);
 
@@ -127,6 +132,30 @@ export async function sendOutbox(
   return pass;
 }
 
+/**
+ * Acquires and releases to the run's keys' objects, in order; the first that fails stops the rest
+ * (a release must not overtake its acquire), which the flush timer sends again. Both are
+ * idempotent on the key's side: a second acquire answers the slot the first was granted.
+ */
+async function sendFlow(env: Env, tenantId: string, runId: string, rows: OutboxRow[], pass: OutboxPass): Promise<void> {
+  for (const row of rows) {
+    const message = JSON.parse(row.body) as FlowMessage;
+    try {
+      const flow = flowStub(env, tenantId, message.key);
+      if (message.op === "release") await flow.release(tenantId, message.key, runId);
+      else if (
+        (await flow.acquire(tenantId, message.key, { runId, limit: message.limit, priority: message.priority })).granted
+      )
+        pass.granted.push(message.key);
+      pass.sent.push(row.id);
+    } catch (err) {
+      logError("outbox.flow_failed", { tenantId, runId, op: message.op, error: String(err) });
+      pass.complete = false;
+      return;
+    }
+  }
+}
+
 /** Signal steps that wait for an event (or wait no more), in order, to the tenant's index of them. */
 async function sendWatches(
   env: Env,
@@ -155,14 +184,16 @@ function byDestination(rows: OutboxRow[]) {
   const webhookRows: OutboxRow[] = [];
   const telemetryRows: OutboxRow[] = [];
   const automationRows: OutboxRow[] = [];
+  const flowRows: OutboxRow[] = [];
   for (const row of rows) {
     if (row.kind === "tenant") tenantRows.push(row);
+    else if (row.kind === "flow") flowRows.push(row);
     else if (row.kind === "telemetry") telemetryRows.push(row);
     else if (row.kind === "webhook") webhookRows.push(row);
     else if (row.kind === "automation") automationRows.push(row);
     else if (row.pool) byPool.set(row.pool, [...(byPool.get(row.pool) ?? []), row]);
   }
-  return { byPool, tenantRows, webhookRows, telemetryRows, automationRows };
+  return { byPool, tenantRows, webhookRows, telemetryRows, automationRows, flowRows };
 }
 
 /** Step messages to their pool: how many went out, in order, and the error that stopped the rest. */
@@ -192,6 +223,8 @@ async function dispatch(
 export interface SenderHooks {
   /** The tenant answered "start now": admit the run, in a transaction. */
   admit(): void;
+  /** Keys' objects granted slots: record them and start the run if it holds every key, in a transaction. */
+  granted(keys: string[]): void;
   /** A send failed: make sure a timer re-sends what is left (an alarm may have just spent it), in a transaction. */
   retryLater(): void;
   /** After each pass: move the alarm. */
@@ -246,6 +279,12 @@ export class OutboxSender {
               // Admitted in the same turn as the answer, so a crash cannot lose it; the dispatch
               // lane sends the dispatches it wrote.
               this.hooks.admit();
+              await this.settleLane("dispatch");
+            }
+            if (pass.granted.length > 0) {
+              // The next key's acquire, or the dispatches of a run that now holds them all.
+              this.hooks.granted(pass.granted);
+              lane.again = true;
               await this.settleLane("dispatch");
             }
             if (!pass.complete) this.hooks.retryLater();

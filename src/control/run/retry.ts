@@ -9,6 +9,7 @@ import type { ArtifactScan, RunScanning } from "../../../schema/scanning";
 import type { RunRetention } from "../../../schema/retention";
 import { must } from "../../lib/must";
 import { labelsOf } from "./labels";
+import { flowKeys } from "./flow-row";
 
 export type RetrySource = { ok: true; spec: Omit<NewRun, "id" | "traceId">; existing: string | null } | Refusal;
 
@@ -66,6 +67,8 @@ export function retrySource(store: RunStore, newRunId: string, now: number, acto
       ...(run.scanning ? { scanning: must(json.read<RunScanning>(run.scanning), "the run's scanning policy") } : {}),
       // The retry keeps its source's labels: a search for them finds it.
       ...labelsOf(run),
+      // ...and its concurrency keys: a retry of a delivery to a repository still queues behind the others.
+      ...flowKeys(run),
       // The retry keeps its source's retention, as it keeps its scanning policy.
       ...(run.retention ? { retention: must(json.read<RunRetention>(run.retention), "the run's retention") } : {}),
     },

@@ -105,6 +105,8 @@ export const RUN_MIGRATIONS: readonly Migration[] = [
     ...rebuildTable(UP_TO_V10, "event", withoutAutoincrement),
     ...rebuildTable(UP_TO_V10, "outbox", withoutAutoincrement),
   ],
+  // v12: the run's flow-control keys and what it holds of them (JSON of RunFlow, flow-gate.ts; null: none).
+  [`ALTER TABLE run ADD COLUMN flow TEXT`],
 ];
 
 export interface RunRow {
@@ -135,6 +137,8 @@ export interface RunRow {
   requested_by: string | null;
   /** JSON of Labels (schema/search.ts); null for a run with no tags and no metadata. */
   labels: string | null;
+  /** JSON of RunFlow (flow-gate.ts): its concurrency keys, those granted, the one it waits for; null: none. */
+  flow: string | null;
 }
 
 export interface StepRow {

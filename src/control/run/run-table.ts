@@ -46,6 +46,11 @@ export class RunTable {
     this.patch({ retried_as: runId });
   }
 
+  /** The run's flow-control keys as they stand (flow-gate.ts). */
+  setFlow(flow: string): void {
+    this.patch({ flow });
+  }
+
   /** A run made before retention is given the policy it is archived under (archive.ts, `backfillArchive`). */
   setRetention(retention: string): void {
     this.patch({ retention });
@@ -71,7 +76,7 @@ export class RunTable {
     if (this.pending === "insert") {
       this.q.raw.exec(
         `INSERT INTO run (id, tenant_id, project, blueprint, status, trace_id, error, created_at, started_at, finished_at, deadline_at,
-           failure_policy, priority, retry_of, retried_as, scanning, retention, tenant_shard, requested_by, origin, labels) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+           failure_policy, priority, retry_of, retried_as, scanning, retention, tenant_shard, requested_by, origin, labels, flow) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
         r.id,
         r.tenant_id,
         r.project,
@@ -93,16 +98,18 @@ export class RunTable {
         r.requested_by,
         r.origin,
         r.labels,
+        r.flow ?? null,
       );
     } else {
       this.q.raw.exec(
-        "UPDATE run SET status = ?, error = ?, started_at = ?, finished_at = ?, retried_as = ?, retention = ?",
+        "UPDATE run SET status = ?, error = ?, started_at = ?, finished_at = ?, retried_as = ?, retention = ?, flow = ?",
         r.status,
         r.error,
         r.started_at,
         r.finished_at,
         r.retried_as,
         r.retention,
+        r.flow ?? null,
       );
     }
     this.pending = null;

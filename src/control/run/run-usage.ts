@@ -6,6 +6,20 @@ import { addModels, addTotals, emptyTotals } from "../../analytics/usage";
 import { must } from "../../lib/must";
 import type { RunSql } from "./store-sql";
 import type { MeteredUsage, RunUsage } from "../../../schema/usage";
+import type { ErrorShape } from "../../../schema/errors";
+import type { RunOutcome } from "../../../schema/run";
+import { json } from "../sqlite";
+import type { RunRow } from "./rows";
+
+/** How long the finished run took, waited for admission, and the code it failed with: its tenant's figures. */
+export function runOutcome(run: RunRow, now: number): RunOutcome {
+  const end = run.finished_at ?? now;
+  return {
+    durationMs: end - run.created_at,
+    queuedMs: (run.started_at ?? end) - run.created_at,
+    errorCode: json.read<ErrorShape>(run.error)?.code ?? null,
+  };
+}
 
 export class UsageReader {
   /** Asked for twice at a run's end (the tenant's sync, the analytics points); attempt and artifact writes drop it. */

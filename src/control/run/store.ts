@@ -149,6 +149,10 @@ export class RunStore {
     this.runRow.setRetention(retention);
   }
 
+  setRunFlow(flow: string): void {
+    this.runRow.setFlow(flow);
+  }
+
   setRunStatus(status: RunStatus, at: number, error: ErrorShape | null = null): void {
     this.runRow.setStatus(status, at, error);
   }

@@ -16,6 +16,8 @@ export type RunStub = Pick<
   | "control"
   | "retrySource"
   | "start"
+  | "granted"
+  | "holdsKey"
   | "begin"
   | "heartbeat"
   | "release"

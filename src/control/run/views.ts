@@ -1,4 +1,5 @@
 /** Rows of the Run DO as the API shows them. */
+import { flowView } from "./flow-row";
 import type {
   ArtifactView,
   Json,
@@ -62,6 +63,7 @@ export function runView(r: RunRow, steps: StepRow[]): WireRun {
     archivedAt: null, // an archived run is read from its archive (archive-format.ts), not from here
     ...labelsOf(r),
     requestedBy: requesterOf(r.requested_by, json.read<RunOrigin>(r.origin)),
+    ...flowView(r),
     steps: steps.map(stepView),
   };
 }

@@ -25,6 +25,18 @@ function controls(r: RunView): Control[] {
   return out;
 }
 
+/** What a queued run waits for: a slot of one of its concurrency keys (named), or one of the tenant's. */
+function queuedNote(r: RunView): HTMLElement {
+  return r.waiting
+    ? h(
+        "span",
+        { class: "muted small", "data-testid": "run-waiting" },
+        "waiting for a slot of concurrency key ",
+        h("code", {}, r.waiting.key),
+      )
+    : h("span", { class: "muted small" }, "waiting for one of the tenant's concurrency slots");
+}
+
 export function headerPanel(ctx: RunContext): RunPanel {
   const title = h("h1", { class: "mono" }, ctx.runId);
   const facts = h("div", { class: "run-facts" });
@@ -77,9 +89,7 @@ export function headerPanel(ctx: RunContext): RunPanel {
         r.archivedAt
           ? h("span", { "data-testid": "run-archived", title: "read from its archive" }, pill("archived"))
           : null,
-        r.status === "queued"
-          ? h("span", { class: "muted small" }, "waiting for one of the tenant's concurrency slots")
-          : null,
+        r.status === "queued" ? queuedNote(r) : null,
         // The deployment's trace viewer (TRACE_URL_TEMPLATE): the run's spans, once it finished.
         r.traceUrl
           ? h("a", { href: r.traceUrl, target: "_blank", rel: "noopener", "data-testid": "run-trace" }, "Trace")

@@ -1,0 +1,112 @@
+/**
+ * Flow-control keys inside a tenant (issue 28, docs/flow-control.md): a run's concurrency keys
+ * (`concurrency: [{ key: "{{input.repo}}", limit: 1 }]`). A key is a
+ * template resolved once, at creation, against the run's `input`; the resolved key names one
+ * FlowObject per tenant and key (src/control/flow/object.ts), which holds its slots and its queue.
+ */
+import { z } from "@hono/zod-openapi";
+import { FLOW_WAIT_REASONS } from "./vocabulary";
+
+export const FLOW_LIMITS = {
+  /** Concurrency keys on one run. */
+  keysPerRun: 3,
+  /** A key's limit: runs of the key running at once. */
+  maxLimit: 1000,
+  /** A key, as written and as resolved. */
+  keyChars: 256,
+} as const;
+
+const KeyTemplate = z
+  .string()
+  .min(1)
+  .max(FLOW_LIMITS.keyChars)
+  .openapi({ description: "a key, or a template naming the run's input: `{{input.repo}}`", example: "{{input.repo}}" });
+
+export const ConcurrencyKey = z
+  .object({
+    key: KeyTemplate,
+    limit: z
+      .number()
+      .int()
+      .min(1)
+      .max(FLOW_LIMITS.maxLimit)
+      .openapi({ description: "runs of this key running at once (the latest run's limit is the key's)" }),
+  })
+  .strict()
+  .openapi("ConcurrencyKey");
+export type ConcurrencyKey = z.infer<typeof ConcurrencyKey>;
+
+export const RunConcurrency = z
+  .array(ConcurrencyKey)
+  .min(1)
+  .max(FLOW_LIMITS.keysPerRun)
+  .openapi({ description: "keys the run must hold a slot of before it starts (docs/flow-control.md)" });
+
+/** Why a `queued` run that its tenant let in has not started yet, and the key it waits for. */
+export const RunWaiting = z
+  .object({ reason: z.enum(FLOW_WAIT_REASONS), key: z.string() })
+  .openapi("RunWaiting", { description: "a queued run waiting for a flow-control key (docs/flow-control.md)" });
+export type RunWaiting = z.infer<typeof RunWaiting>;
+
+/** A key resolved at creation; a run's keys are sorted (acquired in that order: two runs never wait on each other). */
+export interface ResolvedKey {
+  key: string;
+  limit: number;
+}
+
+export type KeyResolution = { ok: true; key: string } | { ok: false; message: string };
+
+const PLACEHOLDER = /\{\{\s*([^}]*?)\s*\}\}/g;
+
+/**
+ * Replaces each `{{input.a.b}}` with the value at that path of the run's input (a string, number
+ * or boolean). A path that is missing, or names an object, an array or null, is refused: a key
+ * that silently became "undefined" would put unrelated runs in one queue.
+ */
+export function resolveKey(template: string, input: unknown): KeyResolution {
+  let failure: string | null = null;
+  const key = template.replace(PLACEHOLDER, (_whole, path: string) => {
+    const parts = path.split(".");
+    if (parts[0] !== "input" || parts.length < 2 || parts.some((p) => p === "")) {
+      failure ??= `'{{${path}}}' is not a template: name a path of the run's input, as {{input.repo}}`;
+      return "";
+    }
+    let value: unknown = input;
+    for (const part of parts.slice(1))
+      value =
+        value !== null && typeof value === "object" && !Array.isArray(value)
+          ? (value as Record<string, unknown>)[part]
+          : undefined;
+    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") return String(value);
+    failure ??= `the run's ${path} is ${value === undefined ? "missing" : "not a string, number or boolean"}`;
+    return "";
+  });
+  if (failure !== null) return { ok: false, message: failure };
+  if (key.length === 0 || key.length > FLOW_LIMITS.keyChars)
+    return { ok: false, message: `the resolved key must have 1 to ${FLOW_LIMITS.keyChars} characters` };
+  return { ok: true, key };
+}
+
+/** A field error of a key's resolution: the request's path and why. */
+export interface KeyError {
+  path: string;
+  message: string;
+}
+
+/**
+ * A run's concurrency keys resolved, sorted and merged (a key named twice keeps the lower limit),
+ * or the first key that does not resolve.
+ */
+export function resolveConcurrency(
+  keys: readonly ConcurrencyKey[] | undefined,
+  input: unknown,
+): { ok: true; keys: ResolvedKey[] } | { ok: false; error: KeyError } {
+  const merged = new Map<string, number>();
+  for (const [i, k] of (keys ?? []).entries()) {
+    const resolved = resolveKey(k.key, input);
+    if (!resolved.ok) return { ok: false, error: { path: `concurrency.${i}.key`, message: resolved.message } };
+    merged.set(resolved.key, Math.min(k.limit, merged.get(resolved.key) ?? k.limit));
+  }
+  const sorted = [...merged].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return { ok: true, keys: sorted.map(([key, limit]) => ({ key, limit })) };
+}
