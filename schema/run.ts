@@ -68,6 +68,8 @@ export interface NewRun {
   /** The run's tags and metadata (issue 28); copied to a retry. */
   tags?: string[];
   metadata?: Record<string, string>;
+  /** The tenant had its own OTLP collector when the run was created: its spans go there too. */
+  collector?: boolean;
 }
 
 /** An artifact an attempt wrote to R2: its name in the run, its key, size, type and sha256. */

@@ -19,6 +19,7 @@ import { blueprints, budgets, health, metrics, retention, usage } from "./misc";
 import { runs } from "./runs";
 import { schedules } from "./schedules";
 import { secrets } from "./secrets";
+import { telemetry } from "./telemetry";
 import { events, triggers } from "./events";
 import { approvals, gates } from "./approvals";
 import { runDeletion } from "./run-deletion";
@@ -85,6 +86,7 @@ export function createApp() {
   app.route("/v1/blueprints", blueprints);
   app.route("/v1/webhooks", webhooks);
   app.route("/v1/secrets", secrets);
+  app.route("/v1/telemetry", telemetry);
   app.route("/v1/usage", usage);
   app.route("/v1/projects", projects);
   app.route("/v1/budgets", budgets);

@@ -10,6 +10,7 @@ import type { ResolvedStep } from "../../schema/run";
 import type { Env } from "../env";
 import { newRunId, sha256Hex } from "../lib/crypto";
 import { runStub } from "./run/stub";
+import { tenantHasCollector } from "./telemetry/collectors";
 import { type OpenAuth, openOnShard } from "./tenant/open-on-shard";
 import type { RunRequester } from "./tenant/run-audit";
 
@@ -39,6 +40,8 @@ export async function startRun(env: Env, req: StartRequest): Promise<{ run: Wire
     ? { key: req.idempotency.key, bodyHash: req.idempotency.bodyHash ?? (await sha256Hex(JSON.stringify(body))) }
     : undefined;
   const requester = requesterOf(req);
+  // Asked beside the opening (an isolate's cache answers most), so it adds no wait to it.
+  const collector = tenantHasCollector(env, tenantId);
   const { opened, shard } = await openOnShard(
     env,
     tenantId,
@@ -83,6 +86,7 @@ export async function startRun(env: Env, req: StartRequest): Promise<{ run: Wire
     ...(req.requestedBy ? { requestedBy: req.requestedBy } : {}),
     ...(body.tags?.length ? { tags: body.tags } : {}),
     ...(body.metadata ? { metadata: body.metadata } : {}),
+    ...((await collector) ? { collector: true } : {}),
     // A replay may find no run (the first request died before creating it): that one is
     // created the ordinary way, telling the tenant its status and asking for admission.
     ...(replayed ? {} : { opened: { start: opened.start }, createdAt }),

@@ -108,6 +108,7 @@ export class RunEngine {
       requested_by: spec.requestedBy ?? null,
       origin: spec.origin ? json.write(spec.origin) : null,
       labels: labelsColumn(spec),
+      collector: spec.collector ? 1 : 0,
     });
     this.event("run.requested", now, null, {
       blueprint: spec.blueprint,
@@ -414,6 +415,7 @@ export class RunEngine {
       this.store.setTimer("archive", "run", now + runRetention(run).hotMs);
       // The run's trace goes out with its end, in the same transaction: a kill cannot lose it.
       if (this.config.telemetry) this.store.enqueue("telemetry", null, { at: now });
+      if (run.collector) this.store.enqueue("telemetry", null, { at: now, to: "tenant" });
     }
     const type: EventType =
       t.to === "running" ? (run.status === "paused" ? "run.resumed" : "run.started") : (`run.${t.to}` as EventType);

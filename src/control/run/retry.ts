@@ -66,6 +66,7 @@ export function retrySource(store: RunStore, newRunId: string, now: number, acto
       ...(run.scanning ? { scanning: must(json.read<RunScanning>(run.scanning), "the run's scanning policy") } : {}),
       // The retry keeps its source's labels: a search for them finds it.
       ...labelsOf(run),
+      ...(run.collector ? { collector: true } : {}),
       // The retry keeps its source's retention, as it keeps its scanning policy.
       ...(run.retention ? { retention: must(json.read<RunRetention>(run.retention), "the run's retention") } : {}),
     },

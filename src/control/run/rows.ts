@@ -80,6 +80,8 @@ export const RUN_MIGRATIONS: readonly Migration[] = [
   [`ALTER TABLE run ADD COLUMN origin TEXT`],
   // v10: the run's tags and metadata (JSON of Labels; null: none), shown on the run and its events (issue 28).
   [`ALTER TABLE run ADD COLUMN labels TEXT`],
+  // v11: the tenant had its own OTLP collector when the run was created (docs/telemetry.md).
+  [`ALTER TABLE run ADD COLUMN collector INTEGER NOT NULL DEFAULT 0`],
 ];
 
 export interface RunRow {
@@ -110,6 +112,8 @@ export interface RunRow {
   requested_by: string | null;
   /** JSON of Labels (schema/search.ts); null for a run with no tags and no metadata. */
   labels: string | null;
+  /** 1: the run's spans also go to its tenant's own collector. */
+  collector: number;
 }
 
 export interface StepRow {

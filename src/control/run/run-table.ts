@@ -71,7 +71,7 @@ export class RunTable {
     if (this.pending === "insert") {
       this.q.raw.exec(
         `INSERT INTO run (id, tenant_id, project, blueprint, status, trace_id, error, created_at, started_at, finished_at, deadline_at,
-           failure_policy, priority, retry_of, retried_as, scanning, retention, tenant_shard, requested_by, origin, labels) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+           failure_policy, priority, retry_of, retried_as, scanning, retention, tenant_shard, requested_by, origin, labels, collector) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
         r.id,
         r.tenant_id,
         r.project,
@@ -93,6 +93,7 @@ export class RunTable {
         r.requested_by,
         r.origin,
         r.labels,
+        r.collector,
       );
     } else {
       this.q.raw.exec(
