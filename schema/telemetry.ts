@@ -25,6 +25,8 @@ export const PutTelemetryBody = z
   .strict()
   .openapi("PutTelemetryBody");
 export type PutTelemetryBody = z.infer<typeof PutTelemetryBody>;
+/** What a caller sends (`headers` may be left out). */
+export type PutTelemetryInput = z.input<typeof PutTelemetryBody>;
 
 export const TelemetryView = z
   .object({
