@@ -132,6 +132,18 @@ export interface ReportCommon {
   attempt: number;
   logs?: { level: "info" | "warn" | "error"; message: string; fields?: JsonObject }[];
   usage?: ReportedUsage;
+  /** Calls the attempt made to outside services, timed: `factory.external.{service}` spans (docs/telemetry.md). */
+  calls?: ExternalCallRecord[];
+}
+
+/** One outgoing call of an attempt: its `n` names its span (src/lib/trace.ts `externalSpan`). */
+export interface ExternalCallRecord {
+  service: string;
+  n: number;
+  startMs: number;
+  endMs: number;
+  /** The error's code or message when the call failed. */
+  error?: string;
 }
 
 export type BeginResult =

@@ -6,6 +6,7 @@
  * every call exactly as for queue workers: a lease that lapsed (worker killed, network gone) is
  * superseded by a new attempt, and the old one's calls are refused.
  */
+import { attemptSpan, spanIdOf, traceparentOf } from "../lib/trace";
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { ArtifactName } from "../../schema/api";
@@ -53,6 +54,10 @@ const Lease = z
     input: z.record(z.string(), z.unknown()),
     upstream: z.record(z.string(), z.unknown()),
     timeoutMs: z.number().int(),
+    traceparent: z.string().openapi({
+      description:
+        "W3C traceparent naming this attempt's span (factory.job.execute): send it on the worker's own calls, so they join the run's trace",
+    }),
   })
   .openapi("Lease");
 
@@ -146,6 +151,10 @@ workers.openapi(
             input: begun.input,
             upstream: begun.upstream,
             timeoutMs: begun.timeoutMs,
+            traceparent: traceparentOf(
+              begun.traceId,
+              spanIdOf(message.runId, attemptSpan(message.stepId, message.attempt)),
+            ),
           },
         },
         200,

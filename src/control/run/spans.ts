@@ -6,9 +6,14 @@
  * dedups by span id sees once.
  *
  * Spans: `factory.run.execute` (the root: created → terminal), one `factory.job.execute` per
- * attempt (parent: the root), and `factory.wait` for a gate, sleep or signal a step waited on.
+ * attempt (parent: the root), `factory.wait` for a gate, sleep or signal a step waited on, and
+ * `factory.external.{service}` for an attempt's outgoing calls (parent: the attempt; from the
+ * `step.log` lines its report's `calls` became, whose traceparent named the same span).
  */
-import { attemptSpan, spanIdOf } from "../../lib/trace";
+
+/** The message of a `step.log` event that records an outgoing call (attempt-engine.ts writes it). */
+export const EXTERNAL_CALL = "external call";
+import { attemptSpan, externalSpan, spanIdOf } from "../../lib/trace";
 import type { EventRow, RunRow, StepRow } from "./rows";
 
 /** A span as the exporter takes it: ids in hex, times in epoch ms. */
@@ -16,7 +21,9 @@ export interface SpanRecord {
   traceId: string;
   spanId: string;
   parentSpanId: string | null;
-  name: "factory.run.execute" | "factory.job.execute" | "factory.wait";
+  name: "factory.run.execute" | "factory.job.execute" | "factory.wait" | `factory.external.${string}` | "http.server";
+  /** OTel span kind: the root and `http.server` are servers, external calls clients; the rest internal. */
+  kind?: "server" | "client" | "internal";
   startMs: number;
   endMs: number;
   /** OTel status: unset unless the work failed. */
@@ -92,6 +99,7 @@ export async function runSpans(
   const byStep = new Map(steps.map((s) => [s.id, s]));
   spans.push(...(await attemptSpans(run, rootId, byStep, events, end)));
   spans.push(...(await waitSpans(run, rootId, events, end)));
+  spans.push(...externalSpans(run, events));
   return spans;
 }
 
@@ -189,5 +197,35 @@ async function waitSpans(
     }
   }
   for (const [stepId, w] of waiting) await close(stepId, w, runEnd, "run_ended");
+  return out;
+}
+
+/** An attempt's outgoing calls, each under the attempt's span. */
+function externalSpans(run: RunRow, events: readonly EventRow[]): SpanRecord[] {
+  const out: SpanRecord[] = [];
+  for (const e of events) {
+    if (e.type !== "step.log" || !e.step_id) continue;
+    const data = JSON.parse(e.data) as { attempt?: number; message?: string; fields?: Record<string, unknown> };
+    const f = data.fields;
+    if (data.message !== EXTERNAL_CALL || typeof data.attempt !== "number" || !f) continue;
+    const [service, n, startMs, endMs] = [String(f.service), Number(f.n), Number(f.startMs), Number(f.endMs)];
+    const error = typeof f.error === "string" ? f.error : null;
+    out.push({
+      traceId: run.trace_id,
+      spanId: spanIdOf(run.id, externalSpan(e.step_id, data.attempt, n)),
+      parentSpanId: spanIdOf(run.id, attemptSpan(e.step_id, data.attempt)),
+      name: `factory.external.${service}`,
+      kind: "client",
+      startMs,
+      endMs: Math.max(startMs, endMs),
+      error,
+      attributes: {
+        "factory.step.id": e.step_id,
+        "factory.job.attempt": data.attempt,
+        "factory.external.service": service,
+        ...(error ? { "error.type": error } : {}),
+      },
+    });
+  }
   return out;
 }
