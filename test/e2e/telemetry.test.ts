@@ -105,6 +105,22 @@ function collector() {
   return c;
 }
 
+/** A mocked OpenAI-compatible provider: it keeps the traceparent of every call. */
+const providerTraceparents: string[] = [];
+const provider = createServer((req, res) => {
+  req.resume();
+  req.on("end", () => {
+    providerTraceparents.push(String(req.headers.traceparent ?? ""));
+    res.writeHead(200, { "content-type": "application/json" }).end(
+      JSON.stringify({
+        model: "mock-large",
+        choices: [{ message: { content: "# Docs" } }],
+        usage: { prompt_tokens: 10, completion_tokens: 5 },
+      }),
+    );
+  });
+});
+
 const deployment = collector();
 const tenantCollector = collector();
 
@@ -116,7 +132,13 @@ const until = async (cond: () => boolean, what: string, ms = 90_000) => {
 beforeAll(async () => {
   await deployment.start();
   await tenantCollector.start();
+  const providerPort = await freePort();
+  await new Promise<void>((r) => provider.listen(providerPort, "127.0.0.1", r));
   rt = await startRuntime({
+    AI_PROVIDER: "openai",
+    OPENAI_BASE_URL: `http://127.0.0.1:${providerPort}/v1`,
+    OPENAI_API_KEY: "sk-mock",
+    AI_MODEL: "mock-large",
     OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${deployment.port}`,
     TRACE_URL_TEMPLATE: "http://jaeger.test/trace/{traceId}",
     // A hanging collector's try ends after 3 s; past 2 waiting exports the oldest are dropped.
@@ -128,6 +150,7 @@ afterAll(async () => {
   await rt?.stop();
   await deployment.stop();
   await tenantCollector.stop();
+  await new Promise((r) => provider.close(r));
 });
 
 describe("OpenTelemetry export from a real `wrangler dev`", () => {
@@ -150,7 +173,7 @@ describe("OpenTelemetry export from a real `wrangler dev`", () => {
             dependsOn: ["api", "db"],
             retry: { initialDelayMs: 10, maxDelayMs: 20 },
           },
-          echo("docs", ["api"]),
+          { id: "docs", type: "agent.generate", input: { prompt: "Document the API." }, dependsOn: ["api"] },
           echo("package", ["tests", "docs"]),
         ],
       },
@@ -180,6 +203,12 @@ describe("OpenTelemetry export from a real `wrangler dev`", () => {
     for (const job of jobs) expect(job.parentSpanId).toBe(roots[0]!.spanId);
     const retried = jobs.filter((j) => j.attributes["factory.step.id"] === "tests");
     expect(retried.map((j) => j.attributes["factory.job.outcome"]).sort()).toEqual(["retrying", "succeeded"]);
+    // The model call: a client span under the docs step's attempt, and the provider was handed a
+    // traceparent whose parent is that span.
+    const docs = jobs.find((j) => j.attributes["factory.step.id"] === "docs")!;
+    const external = [...unique.values()].filter((s) => s.name.startsWith("factory.external."));
+    expect(external.map((s) => [s.name, s.parentSpanId])).toEqual([["factory.external.ai.openai", docs.spanId]]);
+    expect(providerTraceparents).toContain(`00-${traceId}-${external[0]!.spanId}-01`);
     // No orphan: every parent is a span of the trace.
     for (const s of unique.values()) if (s.parentSpanId) expect(unique.has(s.parentSpanId)).toBe(true);
     // A span sent twice (a retried export) keeps its id: duplicates are only ever equal ids.
