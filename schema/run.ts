@@ -70,6 +70,8 @@ export interface NewRun {
   metadata?: Record<string, string>;
   /** The tenant had its own OTLP collector when the run was created: its spans go there too. */
   collector?: boolean;
+  /** The API request that created the run (its `http.server` span). */
+  request?: HttpRequestRecord;
 }
 
 /** An artifact an attempt wrote to R2: its name in the run, its key, size, type and sha256. */
@@ -134,6 +136,19 @@ export interface ReportCommon {
   usage?: ReportedUsage;
   /** Calls the attempt made to outside services, timed: `factory.external.{service}` spans (docs/telemetry.md). */
   calls?: ExternalCallRecord[];
+}
+
+/**
+ * The API request that created or controlled a run, as its event keeps it: an `http.server` span
+ * of the run's trace (docs/telemetry.md), named by the OpenTelemetry HTTP conventions.
+ */
+export interface HttpRequestRecord {
+  method: string;
+  /** The route's template (`/v1/runs/{id}/cancel`), never the concrete path. */
+  route: string;
+  startMs: number;
+  /** The status the request answers when the change it asked for is made. */
+  status: number;
 }
 
 /** One outgoing call of an attempt: its `n` names its span (src/lib/trace.ts `externalSpan`). */

@@ -20,6 +20,7 @@ import { runs } from "./runs";
 import { schedules } from "./schedules";
 import { secrets } from "./secrets";
 import { telemetry } from "./telemetry";
+import { requestClock } from "./http-span";
 import { events, triggers } from "./events";
 import { approvals, gates } from "./approvals";
 import { runDeletion } from "./run-deletion";
@@ -49,6 +50,7 @@ export const OPENAPI_INFO = {
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>();
 
+  app.use("/v1/*", requestClock);
   app.use("/v1/*", cleanHeaders);
   app.use(
     "/v1/*",

@@ -6,7 +6,7 @@
  * (key `schedule:{id}:{fireTime}`) start exactly one run however often it is retried.
  */
 import type { CreateRunBody, RunOrigin, WireRun } from "../../schema/api";
-import type { ResolvedStep } from "../../schema/run";
+import type { HttpRequestRecord, ResolvedStep } from "../../schema/run";
 import type { Env } from "../env";
 import { newRunId, sha256Hex } from "../lib/crypto";
 import { runStub } from "./run/stub";
@@ -21,6 +21,8 @@ export interface StartRequest {
   /** `body` resolved (src/control/resolve.ts) by the caller, which answers its refusal its own way. */
   steps: ResolvedStep[];
   traceId: string;
+  /** The API request that creates the run (its `http.server` span); a schedule's or trigger's run has none. */
+  request?: HttpRequestRecord;
   auth: OpenAuth;
   idempotency?: { key: string; bodyHash?: string };
   origin?: RunOrigin;
@@ -87,6 +89,7 @@ export async function startRun(env: Env, req: StartRequest): Promise<{ run: Wire
     ...(body.tags?.length ? { tags: body.tags } : {}),
     ...(body.metadata ? { metadata: body.metadata } : {}),
     ...((await collector) ? { collector: true } : {}),
+    ...(req.request ? { request: req.request } : {}),
     // A replay may find no run (the first request died before creating it): that one is
     // created the ordinary way, telling the tenant its status and asking for admission.
     ...(replayed ? {} : { opened: { start: opened.start }, createdAt }),

@@ -37,6 +37,7 @@ export class ExportBacklog {
 
   /** A failed try: its next try's time, and the oldest exports now over `max` doomed. */
   failed(collector: string, exportKey: string, since: number, now: number, max: number): number {
+    if (this.doomed.has(exportKey)) return 0; // already pushed out: its next try drops it
     const waiting = this.byCollector.get(collector) ?? new Map<string, Waiting>();
     this.byCollector.set(collector, waiting);
     const w = waiting.get(exportKey) ?? { since, tries: 0, next: now };

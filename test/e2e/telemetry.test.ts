@@ -209,6 +209,10 @@ describe("OpenTelemetry export from a real `wrangler dev`", () => {
     const external = [...unique.values()].filter((s) => s.name.startsWith("factory.external."));
     expect(external.map((s) => [s.name, s.parentSpanId])).toEqual([["factory.external.ai.openai", docs.spanId]]);
     expect(providerTraceparents).toContain(`00-${traceId}-${external[0]!.spanId}-01`);
+    // The request that created the run: a server span by the HTTP conventions, under the root.
+    const http = [...unique.values()].filter((s) => s.attributes["http.route"] !== undefined);
+    expect(http.map((s) => [s.name, s.parentSpanId])).toEqual([["POST /v1/runs", roots[0]!.spanId]]);
+    expect(http[0]!.attributes).toMatchObject({ "http.request.method": "POST", "http.response.status_code": "202" });
     // No orphan: every parent is a span of the trace.
     for (const s of unique.values()) if (s.parentSpanId) expect(unique.has(s.parentSpanId)).toBe(true);
     // A span sent twice (a retried export) keeps its id: duplicates are only ever equal ids.
@@ -234,8 +238,8 @@ describe("OpenTelemetry export from a real `wrangler dev`", () => {
     );
     const taken = deployment.received.filter((s) => s.traceId === traceId);
     const ids = new Set(taken.map((s) => s.spanId));
-    expect(ids.size).toBe(2); // the root and the one attempt
-    expect(taken).toHaveLength(2); // taken once: the refused tries left nothing behind
+    expect(ids.size).toBe(3); // the root, the one attempt, the request that created the run
+    expect(taken).toHaveLength(3); // taken once: the refused tries left nothing behind
   }, 180_000);
 
   it("a tenant's own collector gets its runs' spans with its secret header, besides the deployment's", async () => {
@@ -304,6 +308,7 @@ describe("OpenTelemetry export from a real `wrangler dev`", () => {
       );
       throw err;
     });
+    expect(kept).toHaveLength(2); // the 2 newest waited; only the 2 oldest were pushed out
     for (const id of kept) expect(arrived(id)).toHaveLength(1);
     for (const id of new Set(dropped())) expect(arrived(id)).toHaveLength(0);
   }, 240_000);

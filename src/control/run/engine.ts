@@ -33,6 +33,7 @@ import type {
   SignalResult,
   StepReport,
   TenantSync,
+  HttpRequestRecord,
 } from "../../../schema/run";
 import { GateEngine } from "./gate-engine";
 import { AttemptEngine, type HeartbeatResult } from "./attempt-engine";
@@ -114,6 +115,7 @@ export class RunEngine {
       blueprint: spec.blueprint,
       steps: spec.steps.length,
       ...(spec.retryOf ? { retryOf: spec.retryOf.runId } : {}),
+      ...(spec.request ? { request: spec.request } : {}),
     });
     this.syncTenant(now);
 
@@ -189,17 +191,17 @@ export class RunEngine {
     return this.attempts.deadLettered(stepId, attempt, now);
   }
 
-  cancel(now: number, by?: string): ReportResult {
-    return this.control("cancel", now, () => this.stopUnfinished(now), by);
+  cancel(now: number, by?: string, request?: HttpRequestRecord): ReportResult {
+    return this.control("cancel", now, () => this.stopUnfinished(now), by, request);
   }
 
   /** No new dispatches; attempts already sent may still run and finish. */
-  pause(now: number, by?: string): ReportResult {
-    return this.control("pause", now, undefined, by);
+  pause(now: number, by?: string, request?: HttpRequestRecord): ReportResult {
+    return this.control("pause", now, undefined, by, request);
   }
 
   /** Sends everything a pause held back. */
-  resume(now: number, by?: string): ReportResult {
+  resume(now: number, by?: string, request?: HttpRequestRecord): ReportResult {
     return this.control(
       "resume",
       now,
@@ -210,6 +212,7 @@ export class RunEngine {
         for (const step of this.store.readyPending()) this.dispatch(step, now);
       },
       by,
+      request,
     );
   }
 
@@ -288,14 +291,20 @@ export class RunEngine {
 
   /** A run control: check the transition, apply what comes with it, move the run. */
   /** `by`: the control's actor (`key:…`), named in the run's event (docs/audit.md). */
-  private control(event: RunEvent, now: number, apply?: () => void, by?: string): ReportResult {
+  private control(
+    event: RunEvent,
+    now: number,
+    apply?: () => void,
+    by?: string,
+    request?: HttpRequestRecord,
+  ): ReportResult {
     const run = this.store.run();
     if (!run) return refuse("run.not_found", "no such run");
     const t = transitionRun(run.status, event);
     if (!t.ok) return refuse(t.code, t.message);
-    if (event === "resume") this.moveRun(event, now, null, by);
+    if (event === "resume") this.moveRun(event, now, null, by, request);
     apply?.();
-    if (event !== "resume") this.moveRun(event, now, null, by);
+    if (event !== "resume") this.moveRun(event, now, null, by, request);
     return { ok: true };
   }
 
@@ -405,7 +414,13 @@ export class RunEngine {
     this.store.updateStep(step.id, { ...patch, status: t.to });
   }
 
-  private moveRun(event: RunEvent, now: number, error: ErrorShape | null = null, by?: string): void {
+  private moveRun(
+    event: RunEvent,
+    now: number,
+    error: ErrorShape | null = null,
+    by?: string,
+    request?: HttpRequestRecord,
+  ): void {
     const run = this.store.existingRun();
     const t = transitionRun(run.status, event);
     if (!t.ok) throw new Error(`${t.code}: ${t.message}`); // a bug, never user input
@@ -419,7 +434,11 @@ export class RunEngine {
     }
     const type: EventType =
       t.to === "running" ? (run.status === "paused" ? "run.resumed" : "run.started") : (`run.${t.to}` as EventType);
-    this.event(type, now, null, { ...(error ? { error } : {}), ...(by ? { by } : {}) });
+    this.event(type, now, null, {
+      ...(error ? { error } : {}),
+      ...(by ? { by } : {}),
+      ...(request ? { request } : {}),
+    });
     this.syncTenant(now);
   }
 

@@ -14,6 +14,7 @@
 /** The message of a `step.log` event that records an outgoing call (attempt-engine.ts writes it). */
 export const EXTERNAL_CALL = "external call";
 import { attemptSpan, externalSpan, spanIdOf } from "../../lib/trace";
+import type { HttpRequestRecord } from "../../../schema/run";
 import type { EventRow, RunRow, StepRow } from "./rows";
 
 /** A span as the exporter takes it: ids in hex, times in epoch ms. */
@@ -21,7 +22,13 @@ export interface SpanRecord {
   traceId: string;
   spanId: string;
   parentSpanId: string | null;
-  name: "factory.run.execute" | "factory.job.execute" | "factory.wait" | `factory.external.${string}` | "http.server";
+  /** An `http.server` span is named `{method} {route}`, as the HTTP conventions name server spans. */
+  name:
+    | "factory.run.execute"
+    | "factory.job.execute"
+    | "factory.wait"
+    | `factory.external.${string}`
+    | `${string} /v1/${string}`;
   /** OTel span kind: the root and `http.server` are servers, external calls clients; the rest internal. */
   kind?: "server" | "client" | "internal";
   startMs: number;
@@ -100,6 +107,7 @@ export async function runSpans(
   spans.push(...(await attemptSpans(run, rootId, byStep, events, end)));
   spans.push(...(await waitSpans(run, rootId, events, end)));
   spans.push(...externalSpans(run, events));
+  spans.push(...httpSpans(run, rootId, events));
   return spans;
 }
 
@@ -224,6 +232,38 @@ function externalSpans(run: RunRow, events: readonly EventRow[]): SpanRecord[] {
         "factory.job.attempt": data.attempt,
         "factory.external.service": service,
         ...(error ? { "error.type": error } : {}),
+      },
+    });
+  }
+  return out;
+}
+
+/**
+ * The API requests that created or controlled the run (their events keep them): server spans
+ * under the run's root, attributed by the OpenTelemetry HTTP conventions.
+ */
+function httpSpans(run: RunRow, rootId: string, events: readonly EventRow[]): SpanRecord[] {
+  const out: SpanRecord[] = [];
+  for (const e of events) {
+    if (e.step_id || !e.type.startsWith("run.")) continue;
+    const r = (JSON.parse(e.data) as { request?: HttpRequestRecord }).request;
+    if (!r || typeof r.method !== "string" || typeof r.route !== "string") continue;
+    const startMs = Math.min(Number(r.startMs), e.occurred_at);
+    out.push({
+      traceId: run.trace_id,
+      spanId: spanIdOf(run.id, `http:${e.seq}`),
+      parentSpanId: rootId,
+      name: `${r.method} ${r.route}` as `${string} /v1/${string}`,
+      kind: "server",
+      startMs,
+      endMs: e.occurred_at,
+      error: r.status >= 500 ? String(r.status) : null,
+      attributes: {
+        "http.request.method": r.method,
+        "http.route": r.route,
+        "http.response.status_code": r.status,
+        "factory.run.id": run.id,
+        ...(r.status >= 500 ? { "error.type": String(r.status) } : {}),
       },
     });
   }

@@ -30,6 +30,11 @@ const MAX_EVENTS = 100_000;
 
 /** Exports waiting on each collector in this isolate. */
 const backlog = new ExportBacklog();
+/**
+ * Exports under way in this isolate: the object's two outbox lanes (and its alarm) may each pick
+ * up the same row while a try hangs; one try at a time, or one failure would count twice.
+ */
+const inFlight = new Set<string>();
 
 type Destination = "deployment" | "tenant";
 interface Target {
@@ -70,7 +75,8 @@ async function exportTo(store: RunStore, env: Env, to: Destination, rows: Outbox
   };
   const collectorKey = to === "tenant" ? `tenant:${run.tenant_id}` : "deployment";
   if (backlog.takeDoomed(exportKey)) return drop(collectorKey, "backlog");
-  if (!backlog.due(collectorKey, exportKey, now)) return { sent: [], complete: false };
+  if (!backlog.due(collectorKey, exportKey, now) || inFlight.has(exportKey)) return { sent: [], complete: false };
+  inFlight.add(exportKey);
   try {
     const target = to === "tenant" ? await tenantTarget(env, run.tenant_id) : deploymentTarget(env);
     // No collector (any more): the deployment's was unset, or the tenant removed its own.
@@ -86,6 +92,8 @@ async function exportTo(store: RunStore, env: Env, to: Destination, rows: Outbox
     const tries = backlog.failed(collectorKey, exportKey, endedAt(rows), now, max);
     logWarn("telemetry.export_failed", { runId: run.id, collector: to, tries, error: String(err) });
     return { sent: [], complete: false };
+  } finally {
+    inFlight.delete(exportKey);
   }
 }
 
