@@ -15,7 +15,7 @@ import { lineages } from "./views";
 import { queuedLeaseMs, transitionRun, transitionStep, type RunEvent, type StepEvent } from "./machine";
 import type { OutboxKind, RunRow, StepRow, TimerRow } from "./rows";
 import type { RunStore } from "./store";
-import type { EngineConfig } from "./types";
+import type { Asker, EngineConfig } from "./types";
 import { type ErrorShape, refuse } from "../../../schema/errors";
 import type { PublishedArtifact } from "../../../schema/artifacts";
 import type {
@@ -192,28 +192,22 @@ export class RunEngine {
   }
 
   cancel(now: number, by?: string, request?: HttpRequestRecord): ReportResult {
-    return this.control("cancel", now, () => this.stopUnfinished(now), by, request);
+    return this.control("cancel", now, () => this.stopUnfinished(now), { by, request });
   }
 
   /** No new dispatches; attempts already sent may still run and finish. */
   pause(now: number, by?: string, request?: HttpRequestRecord): ReportResult {
-    return this.control("pause", now, undefined, by, request);
+    return this.control("pause", now, undefined, { by, request });
   }
 
   /** Sends everything a pause held back. */
   resume(now: number, by?: string, request?: HttpRequestRecord): ReportResult {
-    return this.control(
-      "resume",
-      now,
-      () => {
-        for (const step of this.store.stepsWithStatus(["retrying"])) {
-          if (!this.store.hasTimer("backoff", step.id)) this.dispatch(step, now);
-        }
-        for (const step of this.store.readyPending()) this.dispatch(step, now);
-      },
-      by,
-      request,
-    );
+    const held = () => {
+      for (const step of this.store.stepsWithStatus(["retrying"]))
+        if (!this.store.hasTimer("backoff", step.id)) this.dispatch(step, now);
+      for (const step of this.store.readyPending()) this.dispatch(step, now);
+    };
+    return this.control("resume", now, held, { by, request });
   }
 
   /** Handles one due timer row. Rows that no longer match the step's attempt are ignored. */
@@ -291,20 +285,15 @@ export class RunEngine {
 
   /** A run control: check the transition, apply what comes with it, move the run. */
   /** `by`: the control's actor (`key:…`), named in the run's event (docs/audit.md). */
-  private control(
-    event: RunEvent,
-    now: number,
-    apply?: () => void,
-    by?: string,
-    request?: HttpRequestRecord,
-  ): ReportResult {
+  /** `asker`: who asked (`key:…`) and the API request that did, named in the run's event. */
+  private control(event: RunEvent, now: number, apply?: () => void, asker: Asker = {}): ReportResult {
     const run = this.store.run();
     if (!run) return refuse("run.not_found", "no such run");
     const t = transitionRun(run.status, event);
     if (!t.ok) return refuse(t.code, t.message);
-    if (event === "resume") this.moveRun(event, now, null, by, request);
+    if (event === "resume") this.moveRun(event, now, null, asker);
     apply?.();
-    if (event !== "resume") this.moveRun(event, now, null, by, request);
+    if (event !== "resume") this.moveRun(event, now, null, asker);
     return { ok: true };
   }
 
@@ -414,13 +403,7 @@ export class RunEngine {
     this.store.updateStep(step.id, { ...patch, status: t.to });
   }
 
-  private moveRun(
-    event: RunEvent,
-    now: number,
-    error: ErrorShape | null = null,
-    by?: string,
-    request?: HttpRequestRecord,
-  ): void {
+  private moveRun(event: RunEvent, now: number, error: ErrorShape | null = null, asker: Asker = {}): void {
     const run = this.store.existingRun();
     const t = transitionRun(run.status, event);
     if (!t.ok) throw new Error(`${t.code}: ${t.message}`); // a bug, never user input
@@ -434,11 +417,7 @@ export class RunEngine {
     }
     const type: EventType =
       t.to === "running" ? (run.status === "paused" ? "run.resumed" : "run.started") : (`run.${t.to}` as EventType);
-    this.event(type, now, null, {
-      ...(error ? { error } : {}),
-      ...(by ? { by } : {}),
-      ...(request ? { request } : {}),
-    });
+    this.event(type, now, null, { ...(error ? { error } : {}), ...asker });
     this.syncTenant(now);
   }
 
