@@ -138,6 +138,8 @@ beforeAll(async () => {
   collector = await startCollector();
   rt = await startRuntime({
     OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+    // A loaded machine may answer a loopback export slowly: a try is not cut short for it.
+    TELEMETRY_TIMEOUT_MS: "20000",
     LEASE_QUEUED_MS: "2000",
     LEASE_GRACE_MS: "500",
     RETRY_BASE_MS: "100",
@@ -208,7 +210,8 @@ interface RunView {
  */
 async function auditSpans(spans: ReceivedSpan[], runs: { id: string; run: RunView }[], report: string[]) {
   const rooted = (id: string) => spans.some((s) => s.name === "factory.run.execute" && s.runId === id);
-  for (let until = Date.now() + 90_000; runs.some((r) => !rooted(r.id)) && Date.now() < until; )
+  // An export cut short by a kill is retried with backoff (1 s, 2 s, 4 s, …): wait generously.
+  for (let until = Date.now() + 240_000; runs.some((r) => !rooted(r.id)) && Date.now() < until; )
     await new Promise((r) => setTimeout(r, 500));
   const byId = new Map<string, ReceivedSpan>();
   let conflictingIds = 0;
@@ -222,7 +225,10 @@ async function auditSpans(spans: ReceivedSpan[], runs: { id: string; run: RunVie
   for (const { id, run } of runs) {
     if (!rooted(id)) {
       runsWithoutRoot++;
-      report.push(`trace of ${id}: no root span arrived`);
+      const got = spans.filter((s) => s.traceId === run.traceId).map((s) => s.name);
+      report.push(
+        `trace of ${id} (${run.status}, trace ${run.traceId}): no root span arrived; got [${got.join(", ")}]`,
+      );
       continue;
     }
     const jobs = [...byId.values()].filter((s) => s.traceId === run.traceId && s.name === "factory.job.execute");
