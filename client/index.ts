@@ -47,12 +47,14 @@ import type {
   UpdateScheduleBody,
 } from "../schema/automation.ts";
 import type { SecretView } from "../schema/secrets.ts";
+import type { PutTelemetryInput, TelemetryView } from "../schema/telemetry.ts";
 import type { AuditAction, AuditEntry, AuditPage } from "../schema/audit.ts";
 export type { AuditAction, AuditEntry, AuditPage };
 import type { BulkBody, OperationView } from "../schema/operations.ts";
 import type { GitDelivery, PipelineDelivery } from "../schema/jobs/delivery.ts";
 
 export type { SecretView };
+export type { PutTelemetryInput, TelemetryView };
 export type { OperationView };
 /** A bulk operation's body as a caller sends it (`dryRun` defaults to false). */
 export type BulkInput = Omit<BulkBody, "dryRun"> & { dryRun?: boolean };
@@ -177,6 +179,9 @@ export const CLIENT_ROUTES = [
   ["get", "/v1/secrets"],
   ["delete", "/v1/secrets/{name}"],
   ["get", "/v1/audit"],
+  ["put", "/v1/telemetry"],
+  ["get", "/v1/telemetry"],
+  ["delete", "/v1/telemetry"],
 ] as const;
 
 const TERMINAL = new Set<RunStatus>(["succeeded", "failed", "cancelled"]);
@@ -224,6 +229,26 @@ export class FactoryClient {
   /** Deletes a tenant secret; a run that references it fails its step with `secret.not_found`. */
   async deleteSecret(name: string): Promise<void> {
     await this.request("DELETE", `/v1/secrets/${enc(name)}`);
+  }
+
+  /** Sends the tenant's runs' spans to its own OTLP collector too (scope webhooks:manage; docs/telemetry.md). */
+  putTelemetry(body: PutTelemetryInput): Promise<TelemetryView> {
+    return this.json("PUT", "/v1/telemetry", body);
+  }
+
+  /** The tenant's collector, its headers as secret references; null when it has none. */
+  async getTelemetry(): Promise<TelemetryView | null> {
+    try {
+      return await this.json<TelemetryView>("GET", "/v1/telemetry");
+    } catch (err) {
+      if (err instanceof FactoryApiError && err.status === 404) return null;
+      throw err;
+    }
+  }
+
+  /** Stops sending spans to the tenant's own collector (the deployment's collector, if any, still gets them). */
+  async deleteTelemetry(): Promise<void> {
+    await this.request("DELETE", "/v1/telemetry");
   }
 
   /** A run with its steps (`getRun`); an archived run is answered from its archive. */

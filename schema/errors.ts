@@ -157,6 +157,14 @@ export const ERRORS = {
   "webhook.not_found": { status: 404, retryable: false, title: "No such webhook endpoint." },
   "delivery.not_found": { status: 404, retryable: false, title: "No such delivery." },
 
+  // A tenant's OTLP collector (docs/telemetry.md).
+  "telemetry.endpoint_forbidden": {
+    status: 400,
+    retryable: false,
+    title: "The collector's endpoint is refused: an internal address, or plain http outside local development.",
+  },
+  "telemetry.not_configured": { status: 404, retryable: false, title: "The tenant has no collector of its own." },
+
   // Administration.
   "tenant.not_found": { status: 404, retryable: false, title: "No such tenant." },
   "tenant.exists": { status: 409, retryable: false, title: "The tenant already exists." },

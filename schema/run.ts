@@ -71,6 +71,10 @@ export interface NewRun {
   metadata?: Record<string, string>;
   /** Concurrency keys resolved at creation, sorted (schema/flow.ts); copied to a retry. */
   concurrency?: ResolvedKey[];
+  /** The tenant had its own OTLP collector when the run was created: its spans go there too. */
+  collector?: boolean;
+  /** The API request that created the run (its `http.server` span). */
+  request?: HttpRequestRecord;
 }
 
 /** An artifact an attempt wrote to R2: its name in the run, its key, size, type and sha256. */
@@ -133,6 +137,31 @@ export interface ReportCommon {
   attempt: number;
   logs?: { level: "info" | "warn" | "error"; message: string; fields?: JsonObject }[];
   usage?: ReportedUsage;
+  /** Calls the attempt made to outside services, timed: `factory.external.{service}` spans (docs/telemetry.md). */
+  calls?: ExternalCallRecord[];
+}
+
+/**
+ * The API request that created or controlled a run, as its event keeps it: an `http.server` span
+ * of the run's trace (docs/telemetry.md), named by the OpenTelemetry HTTP conventions.
+ */
+export interface HttpRequestRecord {
+  method: string;
+  /** The route's template (`/v1/runs/{id}/cancel`), never the concrete path. */
+  route: string;
+  startMs: number;
+  /** The status the request answers when the change it asked for is made. */
+  status: number;
+}
+
+/** One outgoing call of an attempt: its `n` names its span (src/lib/trace.ts `externalSpan`). */
+export interface ExternalCallRecord {
+  service: string;
+  n: number;
+  startMs: number;
+  endMs: number;
+  /** The error's code or message when the call failed. */
+  error?: string;
 }
 
 export type BeginResult =

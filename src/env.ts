@@ -70,6 +70,10 @@ export interface Env
   OTEL_EXPORTER_OTLP_HEADERS?: string;
   /** How long a run's export is retried before it is dropped (`telemetry.dropped`), in ms (default 6 h). */
   TELEMETRY_GIVE_UP_MS?: string;
+  /** How long one export may take before it counts as failed, in ms (default 5 s). */
+  TELEMETRY_TIMEOUT_MS?: string;
+  /** Exports that may wait on one collector in an isolate; past it the oldest are dropped (default 1,000). */
+  TELEMETRY_MAX_BACKLOG?: string;
 }
 
 /** Variables wrangler.toml sets but the code treats as optional: tests and .dev.vars may leave them out. */

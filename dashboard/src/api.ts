@@ -25,6 +25,7 @@ import type { BudgetReport } from "../../schema/budgets";
 import type { EventType } from "../../schema/vocabulary";
 import type { ArtifactDiff, ArtifactVersionList } from "../../schema/artifacts";
 import type { SecretView } from "../../schema/secrets";
+import type { AuditPage } from "../../schema/audit";
 import { SseParser } from "./sse";
 
 /** A run's last event is one of these; the live stream ends after it. */
@@ -144,6 +145,7 @@ export class Api {
   retention = () => this.json<RetentionSettings>("GET", "/v1/retention");
   /** The tenant's secrets: names and times, never values. Writing needs the secrets:manage scope. */
   secrets = () => this.json<{ items: SecretView[] }>("GET", "/v1/secrets");
+  audit = (q: Query) => this.json<AuditPage>("GET", "/v1/audit", { query: q });
   putSecret = (name: string, value: string) =>
     this.json<SecretView>("PUT", `/v1/secrets/${encodeURIComponent(name)}`, { body: { value } });
   deleteSecret = async (name: string) => {

@@ -13,6 +13,7 @@ import { session } from "./session";
 import { installShortcuts } from "./shortcuts";
 import { currentTheme, initTheme, onThemeChange, setTheme } from "./theme";
 import { renderApprovals } from "./views/approvals";
+import { renderAudit } from "./views/audit";
 import { renderInsights } from "./views/insights";
 import { renderNewRun } from "./views/new-run";
 import { renderRun } from "./views/run";
@@ -49,6 +50,7 @@ const ROUTES: Route[] = [
     view: renderSchedule,
   },
   { pattern: /^#\/triggers$/, nav: "triggers", title: () => "Triggers", view: renderTriggers },
+  { pattern: /^#\/audit$/, nav: "audit", title: () => "Audit", view: renderAudit },
 ];
 const NAV: [href: string, id: string, label: string][] = [
   ["#/runs", "runs", "Runs"],
@@ -57,6 +59,7 @@ const NAV: [href: string, id: string, label: string][] = [
   ["#/triggers", "triggers", "Triggers"],
   ["#/usage", "usage", "Usage & SLA"],
   ["#/secrets", "secrets", "Secrets"],
+  ["#/audit", "audit", "Audit"],
   ["#/new", "new", "New run"],
 ];
 

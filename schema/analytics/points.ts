@@ -123,6 +123,17 @@ export const POINTS = {
       f("httpStatus", "the response status, 0 if none"),
     ],
   },
+  "telemetry.dropped": {
+    doc: "A run's spans given up for one collector: they were never delivered (docs/telemetry.md).",
+    when: "by the run's Durable Object, when its export is dropped: the backlog overflowed (oldest first), it waited past TELEMETRY_GIVE_UP_MS, or the tenant's collector is gone",
+    blobs: [
+      f("kind", "'telemetry.dropped'"),
+      f("collector", "deployment | tenant"),
+      f("reason", "backlog | expired | gone"),
+      f("runId", "the run id"),
+    ],
+    doubles: [f("spans", "spans dropped (0 when not built)"), f("ageMs", "the run's end to the drop")],
+  },
 } as const satisfies Record<string, PointSchema>;
 
 export type PointKind = keyof typeof POINTS;

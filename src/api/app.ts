@@ -19,6 +19,8 @@ import { blueprints, budgets, health, metrics, retention, usage } from "./misc";
 import { runs } from "./runs";
 import { schedules } from "./schedules";
 import { secrets } from "./secrets";
+import { telemetry } from "./telemetry";
+import { requestClock } from "./http-span";
 import { events, triggers } from "./events";
 import { approvals, gates } from "./approvals";
 import { runDeletion } from "./run-deletion";
@@ -49,6 +51,7 @@ export const OPENAPI_INFO = {
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>();
 
+  app.use("/v1/*", requestClock);
   app.use("/v1/*", cleanHeaders);
   app.use(
     "/v1/*",
@@ -86,6 +89,7 @@ export function createApp() {
   app.route("/v1/blueprints", blueprints);
   app.route("/v1/webhooks", webhooks);
   app.route("/v1/secrets", secrets);
+  app.route("/v1/telemetry", telemetry);
   app.route("/v1/usage", usage);
   app.route("/v1/projects", projects);
   app.route("/v1/budgets", budgets);

@@ -32,6 +32,8 @@ const LINKS_PATH = /^\/v1\/runs\/[^/]+\/steps\/[^/]+\/links\/?$/;
 /** The scope a request needs: reads and writes of runs, and webhook management. */
 export function requiredScope(method: string, path: string): Scope {
   if (path.startsWith("/v1/webhooks")) return "webhooks:manage";
+  // A collector is an outbound destination with secret headers, as a webhook endpoint is.
+  if (path.startsWith("/v1/telemetry")) return "webhooks:manage";
   if (path.startsWith("/v1/secrets")) return "secrets:manage";
   if (path.startsWith("/v1/events")) return "events:write";
   if (path.startsWith("/v1/audit")) return "audit:read";

@@ -32,6 +32,8 @@ export interface AppEnv {
     key: DeciderKey;
     /** A change its route records in the audit trail itself (./audit-trail.ts). */
     auditNote: AuditNote | undefined;
+    /** When the request arrived: the start of its `http.server` span (./http-span.ts). */
+    startedAt: number;
   };
 }
 

@@ -1,4 +1,5 @@
 /** /v1/runs: create, list, read, cancel; a run's events and artifacts. */
+import { httpRequest } from "./http-span";
 import { createRoute, z } from "@hono/zod-openapi";
 import {
   ArtifactList,
@@ -120,6 +121,7 @@ runs.openapi(
       body,
       steps: resolved.steps,
       traceId: traceIdFrom(c.req.header("traceparent")) ?? newTraceId(),
+      request: httpRequest(c, "/v1/runs", 202),
       auth: apiAuth(c),
       ...(idempotencyKey
         ? { idempotency: { key: idempotencyKey, bodyHash: await sha256Hex(JSON.stringify(body)) } }
@@ -226,7 +228,12 @@ for (const [action, summary] of Object.entries(CONTROLS) as [RunControl, string]
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const result = await ownedRun(c.env, id).control(c.get("tenantId"), action, `key:${c.get("key").keyId}`);
+      const result = await ownedRun(c.env, id).control(
+        c.get("tenantId"),
+        action,
+        `key:${c.get("key").keyId}`,
+        httpRequest(c, `/v1/runs/{id}/${action}`, 200),
+      );
       if (!result) throw await missingRun(c.env, c.get("tenantId"), id);
       if (!result.ok) throw AppError.from(result);
       return c.json(asView(result.run), 200);
@@ -263,6 +270,7 @@ runs.openapi(
       requestedBy: c.get("key").keyId,
       id,
       traceId: traceIdFrom(c.req.header("traceparent")) ?? newTraceId(),
+      request: httpRequest(c, "/v1/runs/{id}/retry", 202),
     });
     c.header("location", `/v1/runs/${id}`);
     return c.json(asView(run), 202);

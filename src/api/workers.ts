@@ -6,6 +6,7 @@
  * every call exactly as for queue workers: a lease that lapsed (worker killed, network gone) is
  * superseded by a new attempt, and the old one's calls are refused.
  */
+import { attemptSpan, spanIdOf, traceparentOf } from "../lib/trace";
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { ArtifactName } from "../../schema/api";
@@ -58,6 +59,10 @@ const Lease = z
       .int()
       .nullable()
       .openapi({ description: "heartbeat more often than this (null: the step's timeout is the only bound)" }),
+    traceparent: z.string().openapi({
+      description:
+        "W3C traceparent naming this attempt's span (factory.job.execute): send it on the worker's own calls, so they join the run's trace",
+    }),
   })
   .openapi("Lease");
 
@@ -160,6 +165,10 @@ workers.openapi(
             upstream: begun.upstream,
             timeoutMs: begun.timeoutMs,
             heartbeatTimeoutMs: begun.heartbeatTimeoutMs ?? null,
+            traceparent: traceparentOf(
+              begun.traceId,
+              spanIdOf(message.runId, attemptSpan(message.stepId, message.attempt)),
+            ),
           },
         },
         200,

@@ -6,12 +6,13 @@
  * (key `schedule:{id}:{fireTime}`) start exactly one run however often it is retried.
  */
 import type { CreateRunBody, RunOrigin, WireRun } from "../../schema/api";
-import type { ResolvedStep } from "../../schema/run";
+import type { HttpRequestRecord, ResolvedStep } from "../../schema/run";
 import { resolveConcurrency } from "../../schema/flow";
 import { AppError } from "../errors";
 import type { Env } from "../env";
 import { newRunId, sha256Hex } from "../lib/crypto";
 import { runStub } from "./run/stub";
+import { tenantHasCollector } from "./telemetry/collectors";
 import { type OpenAuth, openOnShard } from "./tenant/open-on-shard";
 import type { RunRequester } from "./tenant/run-audit";
 
@@ -22,6 +23,8 @@ export interface StartRequest {
   /** `body` resolved (src/control/resolve.ts) by the caller, which answers its refusal its own way. */
   steps: ResolvedStep[];
   traceId: string;
+  /** The API request that creates the run (its `http.server` span); a schedule's or trigger's run has none. */
+  request?: HttpRequestRecord;
   auth: OpenAuth;
   idempotency?: { key: string; bodyHash?: string };
   origin?: RunOrigin;
@@ -47,6 +50,8 @@ export async function startRun(env: Env, req: StartRequest): Promise<{ run: Wire
       errors: [flow.error],
     });
   const requester = requesterOf(req);
+  // Asked beside the opening (an isolate's cache answers most), so it adds no wait to it.
+  const collector = tenantHasCollector(env, tenantId);
   const { opened, shard } = await openOnShard(
     env,
     tenantId,
@@ -92,6 +97,8 @@ export async function startRun(env: Env, req: StartRequest): Promise<{ run: Wire
     ...(body.tags?.length ? { tags: body.tags } : {}),
     ...(body.metadata ? { metadata: body.metadata } : {}),
     ...(flow.keys.length > 0 ? { concurrency: flow.keys } : {}),
+    ...((await collector) ? { collector: true } : {}),
+    ...(req.request ? { request: req.request } : {}),
     // A replay may find no run (the first request died before creating it): that one is
     // created the ordinary way, telling the tenant its status and asking for admission.
     ...(replayed ? {} : { opened: { start: opened.start }, createdAt }),

@@ -9,14 +9,36 @@ import { PROVIDER_FAILURES, providerDependency, providerFor } from "./agents/pro
 import type { Completion, CompletionRequest } from "./agents/providers";
 import { throughBreaker } from "./breakers/gate";
 import type { JobContext } from "./job";
-import { attemptSpan, spanIdOf, traceparentOf } from "../lib/trace";
+import { attemptSpan, type ExternalCall, externalSpan, spanIdOf, traceparentOf } from "../lib/trace";
 import { AttemptMeter } from "./meter";
 import { urlGuard } from "../outbound/guard";
 import { guardUrl } from "../outbound/guard";
-import type { Artifact, BeginResult, ReportCommon, SpawnStep } from "../../schema/run";
+import type { Artifact, BeginResult, ExternalCallRecord, ReportCommon, SpawnStep } from "../../schema/run";
 
 const MAX_LOG_LINES = 50;
 const MAX_LOG_CHARS = 2_000;
+/** Outgoing calls an attempt reports as spans; later ones still carry a traceparent (the attempt's). */
+const MAX_CALLS = 20;
+
+/** Times an attempt's outgoing calls into `calls`, each under a span id its traceparent names. */
+function externalCalls(m: StepMessage, traceId: string, calls: ExternalCallRecord[]): ExternalCall {
+  let n = 0;
+  return async (service, fn) => {
+    const i = n++;
+    if (i >= MAX_CALLS) return fn(traceparentOf(traceId, spanIdOf(m.runId, attemptSpan(m.stepId, m.attempt))));
+    const startMs = Date.now();
+    const record = (error?: string) =>
+      calls.push({ service, n: i, startMs, endMs: Date.now(), ...(error ? { error: error.slice(0, 200) } : {}) });
+    try {
+      const result = await fn(traceparentOf(traceId, spanIdOf(m.runId, externalSpan(m.stepId, m.attempt, i))));
+      record();
+      return result;
+    } catch (err) {
+      record(err instanceof AppError ? err.code : String(err));
+      throw err;
+    }
+  };
+}
 
 export function createJobContext(
   m: StepMessage,
@@ -41,6 +63,7 @@ export function createJobContext(
   const meter = new AttemptMeter(delivery.queued);
   const logs: NonNullable<ReportCommon["logs"]> = [];
   const spawned: SpawnStep[] = [];
+  const calls: ExternalCallRecord[] = [];
 
   const context: JobContext<unknown> = {
     input,
@@ -51,6 +74,7 @@ export function createJobContext(
     tenantId: begun.tenantId,
     traceId: begun.traceId,
     traceparent: traceparentOf(begun.traceId, spanIdOf(m.runId, attemptSpan(m.stepId, m.attempt))),
+    external: externalCalls(m, begun.traceId, calls),
     artifacts: writer,
     signal: controller.signal,
     heartbeat: async () => {
@@ -87,8 +111,9 @@ export function createJobContext(
     /** Artifacts the scan rejected: the failed report lists them, with their findings. */
     rejected: (): Artifact[] => writer.rejected,
     /** Logs and usage; `outputBytes` is the size of the output the attempt returns, if any. */
-    common: (outputBytes = 0): Pick<ReportCommon, "logs" | "usage"> => ({
+    common: (outputBytes = 0): Pick<ReportCommon, "logs" | "usage" | "calls"> => ({
       ...(logs.length ? { logs } : {}),
+      ...(calls.length ? { calls } : {}),
       usage: meter.usage(outputBytes + writer.written.reduce((n, a) => n + a.size, 0)),
     }),
   };
@@ -108,7 +133,11 @@ async function completeModelCall(
 ): Promise<Completion> {
   const provider = providerFor(env);
   const dependency = providerDependency(env, request.model);
-  const call = () => provider.complete({ ...request, signal: controller.signal, traceparent: context.traceparent });
+  // The provider's side of the call joins the trace under the call's own span.
+  const call = () =>
+    context.external(`ai.${provider.name}`, (traceparent) =>
+      provider.complete({ ...request, signal: controller.signal, traceparent: traceparent ?? context.traceparent }),
+    );
   const completion = dependency
     ? await throughBreaker(
         {

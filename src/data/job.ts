@@ -3,6 +3,7 @@
  * `defineJob` call. The consumer validates the input with the declaration's schema, gives the
  * handler its context, and validates the output it returns.
  */
+import type { ExternalCall } from "../lib/trace";
 import type { JsonObject } from "../../schema/api";
 import type { JobDeclaration } from "../../schema/jobs";
 import type { ArtifactWriter, SpawnStep } from "../../schema/run";
@@ -33,6 +34,11 @@ export interface JobContext<I> {
   traceId: string;
   /** A W3C traceparent naming this attempt's span (`factory.job.execute`): send it on outgoing calls. */
   traceparent: string;
+  /**
+   * Makes an outgoing call a `factory.external.{service}` span under this attempt: `fn` gets the
+   * traceparent to send (naming that span), and the call's timing goes out with the report.
+   */
+  external: ExternalCall;
   /** Writes the attempt's artifacts to R2 (see {@link ArtifactWriter}). */
   artifacts: ArtifactWriter;
   /** Aborted when the attempt's timeout passes or the run no longer wants it (cancelled, superseded). */

@@ -18,3 +18,14 @@ export const attemptSpan = (stepId: string, attempt: number): string => `attempt
 
 /** A W3C traceparent naming `spanId` as the caller's span. */
 export const traceparentOf = (traceId: string, spanId: string): string => `00-${traceId}-${spanId}-01`;
+
+/** What the n-th outgoing call of an attempt is called, in `spanIdOf` (its parent: the attempt's span). */
+export const externalSpan = (stepId: string, attempt: number, n: number): string =>
+  `external:${stepId}:${attempt}:${n}`;
+
+/**
+ * Runs one outgoing call as a `factory.external.{service}` span: `fn` gets the `traceparent` to
+ * send (naming that span), and the call's timing is recorded. `untraced` runs it bare.
+ */
+export type ExternalCall = <T>(service: string, fn: (traceparent: string | undefined) => Promise<T>) => Promise<T>;
+export const untraced: ExternalCall = (_service, fn) => fn(undefined);

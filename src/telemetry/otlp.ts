@@ -13,13 +13,15 @@ type ReadableSpan = Parameters<typeof ProtobufTraceSerializer.serializeRequest>[
 const RESOURCE = resourceFromAttributes({ "service.name": "factory-runtime" });
 const SCOPE = { name: "factory-runtime", version: "1" };
 
+const KIND = { server: SpanKind.SERVER, client: SpanKind.CLIENT, internal: SpanKind.INTERNAL } as const;
+
 const hrTime = (ms: number): [number, number] => [Math.floor(ms / 1000), (ms % 1000) * 1_000_000];
 
 function readable(s: SpanRecord): ReadableSpan {
   const context = { traceId: s.traceId, spanId: s.spanId, traceFlags: 1 };
   return {
     name: s.name,
-    kind: s.name === "factory.run.execute" ? SpanKind.SERVER : SpanKind.INTERNAL,
+    kind: KIND[s.kind ?? (s.name === "factory.run.execute" ? "server" : "internal")],
     spanContext: () => context,
     ...(s.parentSpanId ? { parentSpanContext: { traceId: s.traceId, spanId: s.parentSpanId, traceFlags: 1 } } : {}),
     startTime: hrTime(s.startMs),

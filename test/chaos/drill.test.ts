@@ -11,6 +11,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { WEBHOOK_EVENT_TYPES } from "../../schema/webhooks";
 import { startRuntime, waitForRun, type Runtime } from "../e2e/support/runtime";
 import { attemptsByStep, describeAttempt, describeKill, killedOut, type Kill, type WireEvent } from "./attempts";
+import { type ReceivedSpan, startCollector } from "./collector";
 import { startReceiver, type Receiver } from "./receiver";
 import { auditSchedules, SCHEDULES, startSchedules } from "./schedules";
 
@@ -131,9 +132,14 @@ let rt: Runtime;
 /** Decides the gated runs: the key that starts a run may not decide its gates. */
 let approver: Runtime;
 let receiver: Receiver;
+let collector: Awaited<ReturnType<typeof startCollector>>;
 beforeAll(async () => {
   receiver = await startReceiver();
+  collector = await startCollector();
   rt = await startRuntime({
+    OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+    // A loaded machine may answer a loopback export slowly: a try is not cut short for it.
+    TELEMETRY_TIMEOUT_MS: "20000",
     LEASE_QUEUED_MS: "2000",
     LEASE_GRACE_MS: "500",
     RETRY_BASE_MS: "100",
@@ -180,6 +186,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await rt?.stop();
   await receiver?.close();
+  await collector?.close();
 });
 
 /** A JSON read that must succeed: a problem body instead of the expected one fails loudly, with its text. */
@@ -191,8 +198,47 @@ async function read<T>(path: string): Promise<T> {
 
 interface RunView {
   status: string;
+  traceId: string;
   error: { code: string; message: string } | null;
   steps: { id: string; status: string; attempts: number }[];
+}
+
+/**
+ * Every span of every run arrived across the kills: each finished run's root, and one job span id
+ * per attempt it dispatched (sent twice after a kill, a span keeps its id: distinct ids are
+ * counted). Two spans under one id must be the same span (name and parent).
+ */
+async function auditSpans(spans: ReceivedSpan[], runs: { id: string; run: RunView }[], report: string[]) {
+  const rooted = (id: string) => spans.some((s) => s.name === "factory.run.execute" && s.runId === id);
+  // An export cut short by a kill is retried with backoff (1 s, 2 s, 4 s, …): wait generously.
+  for (let until = Date.now() + 240_000; runs.some((r) => !rooted(r.id)) && Date.now() < until; )
+    await new Promise((r) => setTimeout(r, 500));
+  const byId = new Map<string, ReceivedSpan>();
+  let conflictingIds = 0;
+  for (const s of spans) {
+    const seen = byId.get(`${s.traceId}/${s.spanId}`);
+    if (seen && (seen.name !== s.name || seen.parentSpanId !== s.parentSpanId)) conflictingIds++;
+    byId.set(`${s.traceId}/${s.spanId}`, s);
+  }
+  let runsWithoutRoot = 0;
+  let badJobSpans = 0;
+  for (const { id, run } of runs) {
+    if (!rooted(id)) {
+      runsWithoutRoot++;
+      const got = spans.filter((s) => s.traceId === run.traceId).map((s) => s.name);
+      report.push(
+        `trace of ${id} (${run.status}, trace ${run.traceId}): no root span arrived; got [${got.join(", ")}]`,
+      );
+      continue;
+    }
+    const jobs = [...byId.values()].filter((s) => s.traceId === run.traceId && s.name === "factory.job.execute");
+    const attempts = run.steps.reduce((n, st) => n + st.attempts, 0);
+    if (jobs.length !== attempts) {
+      badJobSpans++;
+      report.push(`trace of ${id}: ${jobs.length} job spans for ${attempts} attempts`);
+    }
+  }
+  return { spans: spans.length, distinct: byId.size, runsWithoutRoot, badJobSpans, conflictingIds };
 }
 
 it(`${RUNS} runs survive ${KILLS} SIGKILLs of the whole runtime: nothing lost, nothing duplicated, every webhook event delivered`, async () => {
@@ -390,7 +436,14 @@ it(`${RUNS} runs survive ${KILLS} SIGKILLs of the whole runtime: nothing lost, n
     );
   }
 
+  const traces = await auditSpans(
+    collector.spans,
+    await Promise.all(submitted.map(async ({ id }) => ({ id, run: await read<RunView>(`/v1/runs/${id}`) }))),
+    report,
+  );
+
   const summary = {
+    traces,
     runs: submitted.length,
     kills: kills.length,
     steps,
@@ -432,6 +485,7 @@ it(`${RUNS} runs survive ${KILLS} SIGKILLs of the whole runtime: nothing lost, n
     usageMismatch: 0,
   });
   expect(webhooks).toMatchObject({ missing: 0, unexpected: 0, duplicated: 0, unverified: 0 });
+  expect(traces).toMatchObject({ runsWithoutRoot: 0, badJobSpans: 0, conflictingIds: 0 });
   expect(summary.gates.badAnswers).toBe(0);
   // Every fire time in the window has exactly one run: none doubled, none missed (catchUp PT1M covers the kills).
   expect(summary.schedules).toMatchObject({ schedules: SCHEDULES, doubled: 0, missed: 0, notSpanning: 0 });

@@ -8,6 +8,7 @@ import { reset } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runStub } from "../../src/control/run/stub";
+import { attemptSpan, spanIdOf, traceparentOf } from "../../src/lib/trace";
 import { ADMIN_TOKEN, api, createRun, events, newTenantKey, waitForRun } from "../support/api";
 
 afterEach(() => reset());
@@ -17,6 +18,7 @@ interface Lease {
   runId: string;
   stepId: string;
   attempt: number;
+  traceparent: string;
 }
 
 let tokens: { id: string; token: string }[] = [];
@@ -82,6 +84,8 @@ describe("worker leases", () => {
     const lease = await take(tokens[0]!.token);
     expect(lease.id).toMatch(/^lse_[0-9a-z]{40}$/);
     expect(lease.id).not.toContain(run.id);
+    // The worker's own calls join the run's trace under the attempt's span.
+    expect(lease.traceparent).toBe(traceparentOf(run.traceId, spanIdOf(run.id, attemptSpan("x", lease.attempt))));
   });
 
   it("a guessed lease id for another tenant's running queue step reaches nothing", async () => {

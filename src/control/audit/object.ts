@@ -3,13 +3,15 @@
  * control and configuration change (docs/audit.md). Apart from the tenant object on purpose: it is
  * written once per control request, never on a run's hot path (run creations are read from the
  * run index the tenant's shards already keep, src/control/tenant/run-audit.ts). Entries older
- * than the retention (AUDIT_RETENTION_DAYS, default 365) are pruned by its alarm.
+ * than the retention (AUDIT_RETENTION_DAYS, default 365) are archived to R2 and then pruned by
+ * its alarm, a bounded batch at a time (archive.ts).
  */
 import { DurableObject } from "cloudflare:workers";
 import type { AuditFilter, AuditRecord } from "../../../schema/audit";
 import { type Env, numberVar } from "../../env";
 import { Alarm } from "../alarms";
 import { all, type Migration, migrate } from "../sqlite";
+import { archiveBatch } from "./archive";
 import { auditWhere } from "./query";
 
 /** Exported for the upgrade tests (test/integration/upgrades.test.ts). */
@@ -23,8 +25,8 @@ export const MIGRATIONS: readonly Migration[] = [
 
 export const DEFAULT_AUDIT_RETENTION_DAYS = 365;
 const DAY_MS = 86_400_000;
-/** Rows deleted per alarm: a large backlog is pruned over several alarms, none of them long. */
-const PRUNE_BATCH = 5_000;
+/** Rows archived and deleted per alarm: a large backlog is moved over several alarms, none of them long. */
+const PRUNE_BATCH = 2_000;
 
 interface Row {
   id: string;
@@ -103,16 +105,19 @@ export class AuditObject extends DurableObject<Env> {
     return this.sql.exec("DELETE FROM audit").rowsWritten;
   }
 
-  /** Prunes entries past the retention; comes back at once while a batch was full, else tomorrow. */
+  /** Archives up to `limit` entries older than the retention to R2, then deletes them; how many. */
+  async archiveOld(limit = PRUNE_BATCH, now = Date.now()): Promise<number> {
+    const days = numberVar(this.env.AUDIT_RETENTION_DAYS, DEFAULT_AUDIT_RETENTION_DAYS);
+    return archiveBatch(this.sql, this.env.ARTIFACTS, this.ctx.id.name ?? "", now - days * DAY_MS, limit);
+  }
+
+  /**
+   * Archives and prunes entries past the retention; comes back soon while a batch was full, else
+   * tomorrow. A failed write to R2 deletes nothing, and the alarm is retried.
+   */
   override async alarm(): Promise<void> {
     this.alarmClock.fired();
-    const days = numberVar(this.env.AUDIT_RETENTION_DAYS, DEFAULT_AUDIT_RETENTION_DAYS);
-    const cutoff = Date.now() - days * DAY_MS;
-    const deleted = this.sql.exec(
-      "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ? ORDER BY at LIMIT ?)",
-      cutoff,
-      PRUNE_BATCH,
-    ).rowsWritten;
+    const deleted = await this.archiveOld();
     const left = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM audit").one().n;
     if (left === 0) return;
     await this.alarmClock.sync(Date.now() + (deleted >= PRUNE_BATCH ? 1_000 : DAY_MS));

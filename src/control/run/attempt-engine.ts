@@ -5,6 +5,8 @@
  * through the engine's own moves (`AttemptOps`), so an attempt succeeds or fails a step exactly
  * as a gate does (gate-engine.ts).
  */
+import type { ExternalCallRecord } from "../../../schema/run";
+import { EXTERNAL_CALL } from "./spans";
 import type { Json, JsonObject } from "../../../schema/api";
 import type { ErrorShape, Refusal } from "../../../schema/errors";
 import { refuse } from "../../../schema/errors";
@@ -28,6 +30,21 @@ export type HeartbeatResult = { ok: true } | Refusal;
 /** Findings named in one `artifact.secret_detected` event; the artifact's metadata has up to 100. */
 const MAX_EVENT_FINDINGS = 20;
 const MAX_LOG_LINES = 50;
+const MAX_CALLS = 20;
+
+/** An outgoing call as the run's log keeps it (message EXTERNAL_CALL; spans.ts reads it back). */
+const callLine = (attempt: number, c: ExternalCallRecord) => ({
+  attempt,
+  level: c.error ? "warn" : "info",
+  message: EXTERNAL_CALL,
+  fields: {
+    service: String(c.service).slice(0, 64),
+    n: Number(c.n),
+    startMs: Number(c.startMs),
+    endMs: Number(c.endMs),
+    ...(c.error ? { error: String(c.error).slice(0, 200) } : {}),
+  },
+});
 /** How long a step held by an open circuit breaker waits before it is dispatched again. */
 const HOLD_DEFAULT_MS = 1_000;
 const HOLD_MIN_MS = 50;
@@ -104,6 +121,9 @@ export class AttemptEngine {
     // The attempt is the current one: its logs and metered usage are part of the record.
     for (const line of (report.logs ?? []).slice(0, MAX_LOG_LINES))
       this.ops.event("step.log", now, step.id, { attempt: step.attempt, ...line });
+    // Its outgoing calls, timed, are log lines of their own: the trace's external spans (spans.ts).
+    for (const call of (report.calls ?? []).slice(0, MAX_CALLS))
+      this.ops.event("step.log", now, step.id, callLine(step.attempt, call));
     const artifacts = report.outcome === "succeeded" ? report.artifacts.length : 0;
     this.store.setAttemptUsage(
       step.id,

@@ -15,7 +15,7 @@ import { lineages } from "./views";
 import { queuedLeaseMs, transitionRun, transitionStep, type RunEvent, type StepEvent } from "./machine";
 import type { OutboxKind, RunRow, StepRow, TimerRow } from "./rows";
 import type { RunStore } from "./store";
-import type { EngineConfig } from "./types";
+import type { Asker, EngineConfig } from "./types";
 import { type ErrorShape, refuse } from "../../../schema/errors";
 import type { PublishedArtifact } from "../../../schema/artifacts";
 import type {
@@ -32,6 +32,7 @@ import type {
   SignalResult,
   StepReport,
   TenantSync,
+  HttpRequestRecord,
 } from "../../../schema/run";
 import { GateEngine } from "./gate-engine";
 import { AttemptEngine, type HeartbeatResult } from "./attempt-engine";
@@ -114,11 +115,13 @@ export class RunEngine {
       origin: spec.origin ? json.write(spec.origin) : null,
       labels: labelsColumn(spec),
       flow: flowColumn(spec.concurrency),
+      collector: spec.collector ? 1 : 0,
     });
     this.event("run.requested", now, null, {
       blueprint: spec.blueprint,
       steps: spec.steps.length,
       ...(spec.retryOf ? { retryOf: spec.retryOf.runId } : {}),
+      ...(spec.request ? { request: spec.request } : {}),
     });
     this.syncTenant(now);
 
@@ -194,28 +197,23 @@ export class RunEngine {
     return this.attempts.deadLettered(stepId, attempt, now);
   }
 
-  cancel(now: number, by?: string): ReportResult {
-    return this.control("cancel", now, () => this.stopUnfinished(now), by);
+  cancel(now: number, by?: string, request?: HttpRequestRecord): ReportResult {
+    return this.control("cancel", now, () => this.stopUnfinished(now), { by, request });
   }
 
   /** No new dispatches; attempts already sent may still run and finish. */
-  pause(now: number, by?: string): ReportResult {
-    return this.control("pause", now, undefined, by);
+  pause(now: number, by?: string, request?: HttpRequestRecord): ReportResult {
+    return this.control("pause", now, undefined, { by, request });
   }
 
   /** Sends everything a pause held back. */
-  resume(now: number, by?: string): ReportResult {
-    return this.control(
-      "resume",
-      now,
-      () => {
-        for (const step of this.store.stepsWithStatus(["retrying"])) {
-          if (!this.store.hasTimer("backoff", step.id)) this.dispatch(step, now);
-        }
-        for (const step of this.store.readyPending()) this.dispatch(step, now);
-      },
-      by,
-    );
+  resume(now: number, by?: string, request?: HttpRequestRecord): ReportResult {
+    const held = () => {
+      for (const step of this.store.stepsWithStatus(["retrying"]))
+        if (!this.store.hasTimer("backoff", step.id)) this.dispatch(step, now);
+      for (const step of this.store.readyPending()) this.dispatch(step, now);
+    };
+    return this.control("resume", now, held, { by, request });
   }
 
   /** Handles one due timer row. Rows that no longer match the step's attempt are ignored. */
@@ -293,14 +291,15 @@ export class RunEngine {
 
   /** A run control: check the transition, apply what comes with it, move the run. */
   /** `by`: the control's actor (`key:…`), named in the run's event (docs/audit.md). */
-  private control(event: RunEvent, now: number, apply?: () => void, by?: string): ReportResult {
+  /** `asker`: who asked (`key:…`) and the API request that did, named in the run's event. */
+  private control(event: RunEvent, now: number, apply?: () => void, asker: Asker = {}): ReportResult {
     const run = this.store.run();
     if (!run) return refuse("run.not_found", "no such run");
     const t = transitionRun(run.status, event);
     if (!t.ok) return refuse(t.code, t.message);
-    if (event === "resume") this.moveRun(event, now, null, by);
+    if (event === "resume") this.moveRun(event, now, null, asker);
     apply?.();
-    if (event !== "resume") this.moveRun(event, now, null, by);
+    if (event !== "resume") this.moveRun(event, now, null, asker);
     return { ok: true };
   }
 
@@ -410,7 +409,7 @@ export class RunEngine {
     this.store.updateStep(step.id, { ...patch, status: t.to });
   }
 
-  private moveRun(event: RunEvent, now: number, error: ErrorShape | null = null, by?: string): void {
+  private moveRun(event: RunEvent, now: number, error: ErrorShape | null = null, asker: Asker = {}): void {
     const run = this.store.existingRun();
     const t = transitionRun(run.status, event);
     if (!t.ok) throw new Error(`${t.code}: ${t.message}`); // a bug, never user input
@@ -421,10 +420,11 @@ export class RunEngine {
       this.flow.release(now);
       // The run's trace goes out with its end, in the same transaction: a kill cannot lose it.
       if (this.config.telemetry) this.store.enqueue("telemetry", null, { at: now });
+      if (run.collector) this.store.enqueue("telemetry", null, { at: now, to: "tenant" });
     }
     const type: EventType =
       t.to === "running" ? (run.status === "paused" ? "run.resumed" : "run.started") : (`run.${t.to}` as EventType);
-    this.event(type, now, null, { ...(error ? { error } : {}), ...(by ? { by } : {}) });
+    this.event(type, now, null, { ...(error ? { error } : {}), ...asker });
     this.syncTenant(now);
   }
 

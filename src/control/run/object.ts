@@ -32,6 +32,7 @@ import type {
   SignalResult,
   StepReport,
   ControlActor,
+  HttpRequestRecord,
 } from "../../../schema/run";
 import type { Json } from "../../../schema/api";
 import type { RunUsage } from "../../../schema/usage";
@@ -173,9 +174,14 @@ export class RunObject extends DurableObject<Env> {
 
   /** cancel, pause or resume; an illegal one is refused with a stable code (run.not_resumable, …). */
   /** `by`: who asks (`key:…`), named in the run's event. */
-  async control(tenantId: string, action: RunControl, by?: string): Promise<ControlResult | null> {
+  async control(
+    tenantId: string,
+    action: RunControl,
+    by?: string,
+    request?: HttpRequestRecord,
+  ): Promise<ControlResult | null> {
     if (!this.owned(tenantId)) return null;
-    const result = await this.change(() => this.engine[action](Date.now(), by));
+    const result = await this.change(() => this.engine[action](Date.now(), by, request));
     return result.ok ? { ok: true, run: runView(this.store.existingRun(), this.store.steps()) } : result;
   }
 

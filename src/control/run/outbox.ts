@@ -108,12 +108,6 @@ export async function sendOutbox(
     }
   }
 
-  if (telemetryRows.length > 0) {
-    const exported = await exportTrace(store, env, telemetryRows, now);
-    pass.sent.push(...exported.sent);
-    if (!exported.complete) pass.complete = false;
-  }
-
   if (tenantRows.length > 0) {
     // Only the newest status matters; the tenant ignores anything older than what it has.
     const latest = tenantRows.reduce((a, b) => (a.id > b.id ? a : b));
@@ -128,6 +122,12 @@ export async function sendOutbox(
       logError("outbox.tenant_sync_failed", { ...ids, error: String(err) });
       pass.complete = false;
     }
+  }
+  // Last: a collector that hangs (each try is bounded) never holds the tenant's final sync back.
+  if (telemetryRows.length > 0) {
+    const exported = await exportTrace(store, env, telemetryRows, now);
+    pass.sent.push(...exported.sent);
+    if (!exported.complete) pass.complete = false;
   }
   return pass;
 }

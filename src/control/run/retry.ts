@@ -69,6 +69,7 @@ export function retrySource(store: RunStore, newRunId: string, now: number, acto
       ...labelsOf(run),
       // ...and its concurrency keys: a retry of a delivery to a repository still queues behind the others.
       ...flowKeys(run),
+      ...(run.collector ? { collector: true } : {}),
       // The retry keeps its source's retention, as it keeps its scanning policy.
       ...(run.retention ? { retention: must(json.read<RunRetention>(run.retention), "the run's retention") } : {}),
     },

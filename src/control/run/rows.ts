@@ -107,6 +107,8 @@ export const RUN_MIGRATIONS: readonly Migration[] = [
   ],
   // v12: the run's flow-control keys and what it holds of them (JSON of RunFlow, flow-gate.ts; null: none).
   [`ALTER TABLE run ADD COLUMN flow TEXT`],
+  // v13: the tenant had its own OTLP collector when the run was created (docs/telemetry.md).
+  [`ALTER TABLE run ADD COLUMN collector INTEGER NOT NULL DEFAULT 0`],
 ];
 
 export interface RunRow {
@@ -139,6 +141,8 @@ export interface RunRow {
   labels: string | null;
   /** JSON of RunFlow (flow-gate.ts): its concurrency keys, those granted, the one it waits for; null: none. */
   flow: string | null;
+  /** 1: the run's spans also go to its tenant's own collector. */
+  collector: number;
 }
 
 export interface StepRow {

@@ -76,7 +76,7 @@ export class RunTable {
     if (this.pending === "insert") {
       this.q.raw.exec(
         `INSERT INTO run (id, tenant_id, project, blueprint, status, trace_id, error, created_at, started_at, finished_at, deadline_at,
-           failure_policy, priority, retry_of, retried_as, scanning, retention, tenant_shard, requested_by, origin, labels, flow) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+           failure_policy, priority, retry_of, retried_as, scanning, retention, tenant_shard, requested_by, origin, labels, flow, collector) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
         r.id,
         r.tenant_id,
         r.project,
@@ -99,6 +99,7 @@ export class RunTable {
         r.origin,
         r.labels,
         r.flow ?? null,
+        r.collector,
       );
     } else {
       this.q.raw.exec(

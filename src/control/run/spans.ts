@@ -6,9 +6,15 @@
  * dedups by span id sees once.
  *
  * Spans: `factory.run.execute` (the root: created → terminal), one `factory.job.execute` per
- * attempt (parent: the root), and `factory.wait` for a gate, sleep or signal a step waited on.
+ * attempt (parent: the root), `factory.wait` for a gate, sleep or signal a step waited on, and
+ * `factory.external.{service}` for an attempt's outgoing calls (parent: the attempt; from the
+ * `step.log` lines its report's `calls` became, whose traceparent named the same span).
  */
-import { attemptSpan, spanIdOf } from "../../lib/trace";
+
+/** The message of a `step.log` event that records an outgoing call (attempt-engine.ts writes it). */
+export const EXTERNAL_CALL = "external call";
+import { attemptSpan, externalSpan, spanIdOf } from "../../lib/trace";
+import type { HttpRequestRecord } from "../../../schema/run";
 import type { EventRow, RunRow, StepRow } from "./rows";
 
 /** A span as the exporter takes it: ids in hex, times in epoch ms. */
@@ -16,7 +22,15 @@ export interface SpanRecord {
   traceId: string;
   spanId: string;
   parentSpanId: string | null;
-  name: "factory.run.execute" | "factory.job.execute" | "factory.wait";
+  /** An `http.server` span is named `{method} {route}`, as the HTTP conventions name server spans. */
+  name:
+    | "factory.run.execute"
+    | "factory.job.execute"
+    | "factory.wait"
+    | `factory.external.${string}`
+    | `${string} /v1/${string}`;
+  /** OTel span kind: the root and `http.server` are servers, external calls clients; the rest internal. */
+  kind?: "server" | "client" | "internal";
   startMs: number;
   endMs: number;
   /** OTel status: unset unless the work failed. */
@@ -92,6 +106,8 @@ export async function runSpans(
   const byStep = new Map(steps.map((s) => [s.id, s]));
   spans.push(...(await attemptSpans(run, rootId, byStep, events, end)));
   spans.push(...(await waitSpans(run, rootId, events, end)));
+  spans.push(...externalSpans(run, events));
+  spans.push(...httpSpans(run, rootId, events));
   return spans;
 }
 
@@ -189,5 +205,67 @@ async function waitSpans(
     }
   }
   for (const [stepId, w] of waiting) await close(stepId, w, runEnd, "run_ended");
+  return out;
+}
+
+/** An attempt's outgoing calls, each under the attempt's span. */
+function externalSpans(run: RunRow, events: readonly EventRow[]): SpanRecord[] {
+  const out: SpanRecord[] = [];
+  for (const e of events) {
+    if (e.type !== "step.log" || !e.step_id) continue;
+    const data = JSON.parse(e.data) as { attempt?: number; message?: string; fields?: Record<string, unknown> };
+    const f = data.fields;
+    if (data.message !== EXTERNAL_CALL || typeof data.attempt !== "number" || !f) continue;
+    const [service, n, startMs, endMs] = [String(f.service), Number(f.n), Number(f.startMs), Number(f.endMs)];
+    const error = typeof f.error === "string" ? f.error : null;
+    out.push({
+      traceId: run.trace_id,
+      spanId: spanIdOf(run.id, externalSpan(e.step_id, data.attempt, n)),
+      parentSpanId: spanIdOf(run.id, attemptSpan(e.step_id, data.attempt)),
+      name: `factory.external.${service}`,
+      kind: "client",
+      startMs,
+      endMs: Math.max(startMs, endMs),
+      error,
+      attributes: {
+        "factory.step.id": e.step_id,
+        "factory.job.attempt": data.attempt,
+        "factory.external.service": service,
+        ...(error ? { "error.type": error } : {}),
+      },
+    });
+  }
+  return out;
+}
+
+/**
+ * The API requests that created or controlled the run (their events keep them): server spans
+ * under the run's root, attributed by the OpenTelemetry HTTP conventions.
+ */
+function httpSpans(run: RunRow, rootId: string, events: readonly EventRow[]): SpanRecord[] {
+  const out: SpanRecord[] = [];
+  for (const e of events) {
+    if (e.step_id || !e.type.startsWith("run.")) continue;
+    const r = (JSON.parse(e.data) as { request?: HttpRequestRecord }).request;
+    if (!r || typeof r.method !== "string" || typeof r.route !== "string") continue;
+    const startMs = Math.min(Number(r.startMs), e.occurred_at);
+    out.push({
+      traceId: run.trace_id,
+      spanId: spanIdOf(run.id, `http:${e.seq}`),
+      parentSpanId: rootId,
+      name: `${r.method} ${r.route}` as `${string} /v1/${string}`,
+      kind: "server",
+      startMs,
+      endMs: e.occurred_at,
+      error: r.status >= 500 ? String(r.status) : null,
+      attributes: {
+        "http.request.method": r.method,
+        "http.route": r.route,
+        "http.response.status_code": r.status,
+        "factory.run.id": run.id,
+        ...(r.status >= 500 ? { "error.type": String(r.status) } : {}),
+      },
+    });
+  }
   return out;
 }

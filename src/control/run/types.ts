@@ -1,5 +1,9 @@
 /** How the run engine is tuned: set by the Run object from its environment. */
+import type { HttpRequestRecord } from "../../../schema/run";
 import type { ResolveOptions } from "../resolve";
+
+/** Who asked for a control (`key:…`) and the API request that did: named in the run's event (an absent one is left out of its JSON). */
+export type Asker = { by?: string | undefined; request?: HttpRequestRecord | undefined };
 
 export interface EngineConfig {
   /** How long a dispatched attempt may wait to be picked up before it is presumed lost. */

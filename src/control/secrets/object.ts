@@ -7,7 +7,9 @@
 import { DurableObject } from "cloudflare:workers";
 import type { SealedSecret, SecretView } from "../../../schema/secrets";
 import type { Env } from "../../env";
+import type { CollectorConfig } from "../../../schema/telemetry";
 import { all, execIn, migrate, type Migration } from "../sqlite";
+import * as collector from "./collector";
 
 /** Exported for the upgrade tests (test/integration/upgrades.test.ts). */
 export const MIGRATIONS: readonly Migration[] = [
@@ -15,6 +17,7 @@ export const MIGRATIONS: readonly Migration[] = [
     `CREATE TABLE secret (name TEXT PRIMARY KEY, iv TEXT NOT NULL, ciphertext TEXT NOT NULL,
        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, last_used_at INTEGER)`,
   ],
+  collector.COLLECTOR_MIGRATION,
 ];
 
 /** Secrets a tenant may hold. */
@@ -102,9 +105,29 @@ export class SecretsObject extends DurableObject<Env> {
     );
   }
 
-  /** Deletes every secret (the tenant is being purged); idempotent. */
+  /** Deletes every secret and the collector (the tenant is being purged); idempotent. */
   forgetAll(): number {
+    collector.removeCollector(this.sql);
     return this.sql.exec("DELETE FROM secret").rowsWritten;
+  }
+
+  // ── the tenant's OTLP collector (collector.ts) ──
+
+  getCollector(): CollectorConfig | null {
+    return collector.getCollector(this.sql);
+  }
+
+  setCollector(endpoint: string, headers: Record<string, string>): CollectorConfig {
+    return collector.setCollector(this.sql, endpoint, headers);
+  }
+
+  removeCollector(): boolean {
+    return collector.removeCollector(this.sql);
+  }
+
+  /** The collector and its headers' sealed values, for the exporter. */
+  collectorTarget() {
+    return collector.collectorTarget(this.sql);
   }
 
   private count(): number {

@@ -9,6 +9,7 @@
  * this commit. The branch is the run's own (`factory/<run-id>`), so such a build is the one an
  * earlier attempt queued before it was killed, and it is reported instead of queuing a second.
  */
+import type { ExternalCall } from "../../../lib/trace";
 import { NonRetryableError } from "../../../errors";
 import { AZURE_API_VERSION } from "./pull-requests";
 import { basicAuth, rest } from "./rest";
@@ -26,6 +27,8 @@ export interface PipelineSpec {
   commitSha: string;
   token: string;
   signal: AbortSignal;
+  /** The attempt's tracer (JobContext.external). */
+  external?: ExternalCall;
 }
 
 interface Pipeline {
@@ -58,7 +61,11 @@ const v = `api-version=${AZURE_API_VERSION}`;
 
 export async function createAndRunPipeline(spec: PipelineSpec) {
   const project = `${spec.organizationUrl.replace(/\/+$/, "")}/${seg(spec.project)}`;
-  const call = { authorization: basicAuth("", spec.token), signal: spec.signal };
+  const call: Call = {
+    authorization: basicAuth("", spec.token),
+    signal: spec.signal,
+    ...(spec.external ? { external: spec.external } : {}),
+  };
   const listed = await rest<{ value: Pipeline[] }>({ ...call, method: "GET", url: `${project}/_apis/pipelines?${v}` });
   let pipeline = listed?.value.find((p) => p.name === spec.name && p.folder === spec.folder);
   if (!pipeline) {
@@ -94,7 +101,7 @@ export async function createAndRunPipeline(spec: PipelineSpec) {
   };
 }
 
-type Call = { authorization: string; signal: AbortSignal };
+type Call = { authorization: string; signal: AbortSignal; external?: ExternalCall };
 const webOf = (x: { url: string; _links?: { web?: { href?: string } } }) => x._links?.web?.href ?? x.url;
 
 /** The build an earlier attempt queued for this pipeline, branch and commit, if there is one. */

@@ -7,7 +7,11 @@
 import git from "isomorphic-git";
 import http from "isomorphic-git/http/web";
 import { AppError, NonRetryableError } from "../../../errors";
+import { type ExternalCall, untraced } from "../../../lib/trace";
 import { memoryFs } from "./memfs";
+
+/** One smart-HTTP exchange as a `factory.external.git` span, its traceparent sent with it. */
+type Traced = <T>(exchange: (headers: Record<string, string>) => Promise<T>) => Promise<T>;
 
 export interface PushRequest {
   url: string;
@@ -18,6 +22,8 @@ export interface PushRequest {
   baseBranch: string | undefined;
   files: ReadonlyMap<string, Uint8Array>;
   message: string;
+  /** The attempt's tracer (JobContext.external). */
+  external?: ExternalCall;
   author: { name: string; email: string; timestamp: number };
   force: boolean;
 }
@@ -57,8 +63,10 @@ export async function pushRepository(req: PushRequest): Promise<PushResult> {
       return { cancel: true };
     },
   };
+  const traced: Traced = (exchange) =>
+    (req.external ?? untraced)("git", (traceparent) => exchange(traceparent ? { traceparent } : {}));
   try {
-    const refs = await git.listServerRefs({ http, url: req.url, symrefs: true, ...auth });
+    const refs = await traced((headers) => git.listServerRefs({ http, url: req.url, symrefs: true, headers, ...auth }));
     const heads = new Map(refs.filter((r) => r.ref.startsWith("refs/heads/")).map((r) => [r.ref.slice(11), r.oid]));
     const defaultBranch = refs.find((r) => r.ref === "HEAD")?.target?.replace(/^refs\/heads\//, "");
     const base = req.baseBranch ?? defaultBranch ?? (heads.size > 0 ? [...heads.keys()][0] : undefined);
@@ -69,17 +77,20 @@ export async function pushRepository(req: PushRequest): Promise<PushResult> {
     await git.addRemote({ fs, dir: DIR, remote: "origin", url: req.url });
     let parent: string | undefined;
     if (base && heads.has(base)) {
-      await git.fetch({
-        fs,
-        http,
-        dir: DIR,
-        remote: "origin",
-        ref: base,
-        singleBranch: true,
-        depth: 1,
-        tags: false,
-        ...auth,
-      });
+      await traced((headers) =>
+        git.fetch({
+          fs,
+          http,
+          dir: DIR,
+          remote: "origin",
+          ref: base,
+          singleBranch: true,
+          depth: 1,
+          tags: false,
+          headers,
+          ...auth,
+        }),
+      );
       parent = heads.get(base);
       await git.checkout({ fs, dir: DIR, ref: parent as string, force: true });
     }
@@ -89,23 +100,26 @@ export async function pushRepository(req: PushRequest): Promise<PushResult> {
     if (existing === commitSha) return { commitSha, baseBranch: base ?? null, pushed: false };
     if (existing && !req.force) {
       // A branch made by an earlier attempt of this delivery holds the same tree: nothing to do.
-      if (await sameTree(fs, req, existing, commitSha, auth))
+      if (await sameTree(fs, req, existing, commitSha, auth, traced))
         return { commitSha: existing, baseBranch: base ?? null, pushed: false };
       throw new NonRetryableError(
         "delivery.branch_conflict",
         `branch '${req.branch}' exists on the remote with other content; set force: true to replace it`,
       );
     }
-    const pushed = await git.push({
-      fs,
-      http,
-      dir: DIR,
-      url: req.url,
-      ref: req.branch,
-      remoteRef: `refs/heads/${req.branch}`,
-      force: req.force,
-      ...auth,
-    });
+    const pushed = await traced((headers) =>
+      git.push({
+        fs,
+        http,
+        dir: DIR,
+        url: req.url,
+        ref: req.branch,
+        remoteRef: `refs/heads/${req.branch}`,
+        force: req.force,
+        headers,
+        ...auth,
+      }),
+    );
     if (!pushed.ok)
       throw new NonRetryableError("delivery.remote_refused", `the remote refused the push: ${pushed.error ?? ""}`);
     return { commitSha, baseBranch: base ?? null, pushed: true };
@@ -143,18 +157,22 @@ async function sameTree(
   remoteOid: string,
   ours: string,
   auth: object,
+  traced: Traced,
 ): Promise<boolean> {
-  await git.fetch({
-    fs,
-    http,
-    dir: DIR,
-    remote: "origin",
-    ref: req.branch,
-    singleBranch: true,
-    depth: 1,
-    tags: false,
-    ...auth,
-  });
+  await traced((headers) =>
+    git.fetch({
+      fs,
+      http,
+      dir: DIR,
+      remote: "origin",
+      ref: req.branch,
+      singleBranch: true,
+      depth: 1,
+      tags: false,
+      headers,
+      ...auth,
+    }),
+  );
   const [theirs, mine] = await Promise.all([
     git.readCommit({ fs, dir: DIR, oid: remoteOid }),
     git.readCommit({ fs, dir: DIR, oid: ours }),

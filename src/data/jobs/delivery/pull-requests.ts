@@ -3,6 +3,7 @@
  * finds the one an earlier attempt opened. GitHub: REST v3 "pulls" (X-GitHub-Api-Version
  * 2022-11-28). Azure DevOps: Git "Pull Requests" (api-version 7.1).
  */
+import type { ExternalCall } from "../../../lib/trace";
 import type { GitHost } from "../../../../schema/jobs/delivery";
 import { NonRetryableError } from "../../../errors";
 import { basicAuth, rest } from "./rest";
@@ -51,6 +52,8 @@ export interface PullRequestSpec {
   description: string;
   token: string;
   signal: AbortSignal;
+  /** The attempt's tracer (JobContext.external). */
+  external?: ExternalCall;
 }
 
 /** The open pull request from `branch` into `baseBranch`, opened if there is none. */
@@ -69,6 +72,7 @@ async function githubPullRequest(repo: HostedRepo, spec: PullRequestSpec) {
     authorization: `Bearer ${spec.token}`,
     headers: { accept: "application/vnd.github+json", "x-github-api-version": GITHUB_API_VERSION },
     signal: spec.signal,
+    ...(spec.external ? { external: spec.external } : {}),
   };
   const query = `state=open&head=${seg(`${repo.owner}:${spec.branch}`)}&base=${seg(spec.baseBranch)}`;
   const find = async () => (await rest<GithubPull[]>({ ...call, method: "GET", url: `${base}?${query}` }))?.[0];
@@ -91,7 +95,11 @@ interface AzurePull {
 
 async function azurePullRequest(repo: HostedRepo, spec: PullRequestSpec) {
   const base = `${repo.apiBase}/${seg(repo.owner)}/_apis/git/repositories/${seg(repo.repo)}/pullrequests`;
-  const call = { authorization: basicAuth("", spec.token), signal: spec.signal };
+  const call = {
+    authorization: basicAuth("", spec.token),
+    signal: spec.signal,
+    ...(spec.external ? { external: spec.external } : {}),
+  };
   const source = `refs/heads/${spec.branch}`;
   const target = `refs/heads/${spec.baseBranch}`;
   const query = `searchCriteria.sourceRefName=${seg(source)}&searchCriteria.targetRefName=${seg(target)}&searchCriteria.status=active&api-version=${AZURE_API_VERSION}`;

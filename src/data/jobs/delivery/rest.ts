@@ -5,6 +5,7 @@
  * Answers are read with a size cap; nothing of a request's credentials is ever put in an error.
  */
 import { AppError, NonRetryableError } from "../../../errors";
+import { type ExternalCall, untraced } from "../../../lib/trace";
 
 const MAX_ANSWER_BYTES = 1024 * 1024;
 const TIMEOUT_MS = 20_000;
@@ -16,25 +17,37 @@ export interface RestCall {
   headers?: Record<string, string>;
   body?: unknown;
   signal: AbortSignal;
+  /** The attempt's tracer: the call is a `factory.external.{service}` span and carries its traceparent. */
+  external?: ExternalCall;
+}
+
+/** The span's service: the Git host's API the call goes to. */
+function serviceOf(url: string): string {
+  const host = new URL(url).hostname;
+  if (host === "dev.azure.com" || host.endsWith(".visualstudio.com")) return "azure-devops";
+  return host === "api.github.com" || host.endsWith(".github.com") ? "github" : "git-host";
 }
 
 /** The JSON answer of a 2xx, or null for a 404 when `allowMissing`; throws our codes otherwise. */
 export async function rest<T>(call: RestCall, allowMissing = false): Promise<T | null> {
   let res: Response;
   try {
-    res = await fetch(call.url, {
-      method: call.method,
-      redirect: "manual",
-      headers: {
-        authorization: call.authorization,
-        accept: "application/json",
-        "user-agent": "factory-runtime",
-        ...(call.body === undefined ? {} : { "content-type": "application/json" }),
-        ...call.headers,
-      },
-      ...(call.body === undefined ? {} : { body: JSON.stringify(call.body) }),
-      signal: AbortSignal.any([call.signal, AbortSignal.timeout(TIMEOUT_MS)]),
-    });
+    res = await (call.external ?? untraced)(serviceOf(call.url), (traceparent) =>
+      fetch(call.url, {
+        method: call.method,
+        redirect: "manual",
+        headers: {
+          authorization: call.authorization,
+          accept: "application/json",
+          "user-agent": "factory-runtime",
+          ...(call.body === undefined ? {} : { "content-type": "application/json" }),
+          ...(traceparent ? { traceparent } : {}),
+          ...call.headers,
+        },
+        ...(call.body === undefined ? {} : { body: JSON.stringify(call.body) }),
+        signal: AbortSignal.any([call.signal, AbortSignal.timeout(TIMEOUT_MS)]),
+      }),
+    );
   } catch (err) {
     throw new AppError("delivery.remote_unavailable", `${call.method} ${pathOf(call.url)} failed: ${String(err)}`);
   }
