@@ -14,6 +14,7 @@ export { AutomationObject } from "./control/automation/object";
 export { SecretsObject } from "./control/secrets/object";
 export { AuditObject } from "./control/audit/object";
 export { OperationsObject } from "./control/operations/object";
+export { WorkersObject } from "./control/workers/object";
 
 const app = createApp();
 

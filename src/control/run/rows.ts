@@ -80,6 +80,9 @@ export const RUN_MIGRATIONS: readonly Migration[] = [
   [`ALTER TABLE run ADD COLUMN origin TEXT`],
   // v10: the run's tags and metadata (JSON of Labels; null: none), shown on the run and its events (issue 28).
   [`ALTER TABLE run ADD COLUMN labels TEXT`],
+  // v11: a step of a tenant job type: the version the run pinned, its pool, required labels and
+  // output schema (JSON of PinnedJobType; null for a built-in type, so built-in runs write nothing more).
+  [`ALTER TABLE step ADD COLUMN worker TEXT`],
 ];
 
 export interface RunRow {
@@ -133,6 +136,8 @@ export interface StepRow {
   /** 0 for the run's own steps; a spawned step is one deeper than the step that spawned it. */
   depth: number;
   spawned_by: string | null;
+  /** JSON of PinnedJobType for a tenant job type's step; null for a built-in type. */
+  worker: string | null;
   output: string | null;
   error: string | null;
   queued_at: number | null;

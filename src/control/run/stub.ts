@@ -19,6 +19,7 @@ export type RunStub = Pick<
   | "begin"
   | "heartbeat"
   | "attemptScope"
+  | "noteUnroutable"
   | "report"
   | "deadLettered"
   | "backlog"
