@@ -192,7 +192,11 @@ export const ERRORS = {
     retryable: false,
     title: "Job type versions are immutable and increase: this one is not newer than the last.",
   },
-  "job_type.limit": { status: 409, retryable: false, title: "The tenant has as many job types (100) or versions as it may." },
+  "job_type.limit": {
+    status: 409,
+    retryable: false,
+    title: "The tenant has as many job types (100) or versions as it may.",
+  },
 
   // A run's refusals of an attempt's calls (begin, heartbeat, report).
   // 409 where the API answers it (a signal to a run that is over); elsewhere a refusal of an attempt.

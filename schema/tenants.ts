@@ -59,8 +59,9 @@ export const Limits = z
       .max(100_000)
       .optional()
       .openapi({ description: "triggers the tenant may have (1,000 when absent)" }),
-    unroutableAfterMs: z.number().int().min(10_000).max(86_400_000).optional().openapi({
-      description: "how long a step may wait in a tenant pool that no live worker can take before `step.unroutable` (5 minutes when absent)",
+    unroutableAfterMs: z.number().int().min(1_000).max(86_400_000).optional().openapi({
+      description:
+        "how long a step may wait in a tenant pool that no live worker can take before `step.unroutable` (5 minutes when absent)",
     }),
     shards: z.number().int().min(1).max(64).optional().openapi({
       description:

@@ -44,7 +44,9 @@ export const WORKER_LIMITS = {
 export const CreatePoolBody = z
   .object({
     name: TenantPoolName,
-    labels: Labels.optional().openapi({ description: "the pool's own labels, shown to people; routing uses workers' labels" }),
+    labels: Labels.optional().openapi({
+      description: "the pool's own labels, shown to people; routing uses workers' labels",
+    }),
   })
   .strict()
   .openapi("CreatePoolBody");
@@ -144,10 +146,16 @@ export const LeaseBody = z
     kinds: z.array(z.string().min(1).max(100)).max(100).optional().openapi({
       description: "the job types this worker runs; absent: any",
     }),
-    labels: Labels.optional().openapi({ description: "what this worker has: steps whose job type requires labels need them" }),
-    workerId: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/).optional().openapi({
-      description: "the worker's own stable id, for GET /v1/pools/{pool}/workers (its token's id when absent)",
+    labels: Labels.optional().openapi({
+      description: "what this worker has: steps whose job type requires labels need them",
     }),
+    workerId: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]{1,64}$/)
+      .optional()
+      .openapi({
+        description: "the worker's own stable id, for GET /v1/pools/{pool}/workers (its token's id when absent)",
+      }),
   })
   .strict()
   .openapi("LeaseBody");

@@ -54,7 +54,10 @@ const META: Schema = {
     definitions: { type: "object", additionalProperties: { $ref: "#" } },
     properties: { type: "object", additionalProperties: { $ref: "#" } },
     patternProperties: { type: "object", additionalProperties: { $ref: "#" }, propertyNames: { format: "regex" } },
-    dependencies: { type: "object", additionalProperties: { anyOf: [{ $ref: "#" }, { $ref: "#/definitions/stringArray" }] } },
+    dependencies: {
+      type: "object",
+      additionalProperties: { anyOf: [{ $ref: "#" }, { $ref: "#/definitions/stringArray" }] },
+    },
     propertyNames: { $ref: "#" },
     const: true,
     enum: { type: "array", items: true },
@@ -68,7 +71,7 @@ const META: Schema = {
     contentMediaType: { type: "string" },
     contentEncoding: { type: "string" },
     if: { $ref: "#" },
-    then: { $ref: "#" },
+    // Added below: a literal `then` key makes the object a thenable (biome's noThenProperty).
     else: { $ref: "#" },
     allOf: { $ref: "#/definitions/schemaArray" },
     anyOf: { $ref: "#/definitions/schemaArray" },
@@ -77,31 +80,76 @@ const META: Schema = {
   },
   default: true,
 };
+// biome-ignore lint/suspicious/noThenProperty: the meta-schema's `then` keyword, never awaited.
+(META.properties as Record<string, Schema>).then = { $ref: "#" };
 
 const meta = new Validator(META, "7", false);
 
-/** `#/files/2` (the validator's instance location) as `base.files[2]`. */
-function pathOf(base: string, location: string): string {
-  const parts = location.replace(/^#\/?/, "").split("/").filter(Boolean);
-  return parts.reduce(
-    (p, part) => (/^\d+$/.test(part) ? `${p}[${part}]` : `${p}.${part.replace(/~1/g, "/").replace(/~0/g, "~")}`),
-    base,
-  );
+/** `#/files/2` (the validator's instance location) as its segments, `["files", "2"]`. */
+function segmentsOf(location: string): string[] {
+  return location
+    .replace(/^#\/?/, "")
+    .split("/")
+    .filter(Boolean)
+    .map((part) => part.replace(/~1/g, "/").replace(/~0/g, "~"));
 }
 
-/**
- * The most specific issues: the validator reports each failing keyword with its parents'
- * summaries ("Property … does not match schema"); the deepest location says most.
- */
-function issues(base: string, errors: readonly { instanceLocation: string; error: string }[]): SchemaIssue[] {
-  const deepest = new Map<string, string>();
-  for (const e of errors) deepest.set(e.instanceLocation, e.error);
-  const locations = [...deepest.keys()];
-  return locations
-    .filter((l) => !locations.some((other) => other !== l && other.startsWith(`${l}/`)))
-    .slice(0, 10)
-    .map((l) => ({ path: pathOf(base, l), message: deepest.get(l) ?? "does not fit" }));
+/** Segments under `base` as a path: `base.files[2]`. */
+function pathOf(base: string, segments: readonly string[]): string {
+  return segments.reduce((p, part) => (/^\d+$/.test(part) ? `${p}[${part}]` : `${p}.${part}`), base);
 }
+
+/** One mismatch as path segments (for zod issues) and the validator's reason. */
+export interface InstanceIssue {
+  segments: string[];
+  message: string;
+}
+
+/** Keywords whose errors only summarize their subschemas' ("Property … does not match schema"). */
+const SUMMARIES = new Set([
+  "properties",
+  "patternProperties",
+  "additionalProperties",
+  "items",
+  "additionalItems",
+  "$ref",
+  "allOf",
+  "if",
+  "then",
+  "else",
+  "dependencies",
+  "propertyNames",
+  "contains",
+]);
+
+type Unit = { keyword: string; instanceLocation: string; error: string };
+
+/**
+ * The specific issues: a summarizing keyword's error is left out when a more specific error
+ * explains it (one at or below its location); at most 10, one per location and message.
+ */
+function deepest(errors: readonly Unit[]): InstanceIssue[] {
+  const explained = (u: Unit) =>
+    SUMMARIES.has(u.keyword) &&
+    errors.some(
+      (o) =>
+        o !== u &&
+        !SUMMARIES.has(o.keyword) &&
+        (o.instanceLocation === u.instanceLocation || o.instanceLocation.startsWith(`${u.instanceLocation}/`)),
+    );
+  const seen = new Set<string>();
+  const out: InstanceIssue[] = [];
+  for (const u of errors) {
+    const key = `${u.instanceLocation}\n${u.error}`;
+    if (explained(u) || seen.has(key)) continue;
+    seen.add(key);
+    out.push({ segments: segmentsOf(u.instanceLocation), message: u.error });
+  }
+  return out.slice(0, 10);
+}
+
+const issues = (base: string, errors: readonly Unit[]): SchemaIssue[] =>
+  deepest(errors).map((i) => ({ path: pathOf(base, i.segments), message: i.message }));
 
 /** Why `schema` is not a usable JSON Schema (draft-07), or an empty list. `$ref`s stay within the schema. */
 export function schemaProblems(schema: unknown, base: string): SchemaIssue[] {
@@ -122,8 +170,8 @@ export function schemaProblems(schema: unknown, base: string): SchemaIssue[] {
 const compiled = new Map<string, Validator>();
 const COMPILED_MAX = 500;
 
-/** Where `value` does not fit `schema` (a schema `schemaProblems` accepted), under `base`; empty when it fits. */
-export function mismatches(schema: Record<string, unknown>, value: unknown, base: string): SchemaIssue[] {
+/** Where `value` does not fit `schema` (a schema `schemaProblems` accepted), as segments; empty when it fits. */
+export function instanceIssues(schema: Record<string, unknown>, value: unknown): InstanceIssue[] {
   const key = JSON.stringify(schema);
   let validator = compiled.get(key);
   if (!validator) {
@@ -132,5 +180,10 @@ export function mismatches(schema: Record<string, unknown>, value: unknown, base
     compiled.set(key, validator);
   }
   const result = validator.validate(value);
-  return result.valid ? [] : issues(base, result.errors);
+  return result.valid ? [] : deepest(result.errors);
+}
+
+/** Where `value` does not fit `schema`, under `base` (`input.files[2]`); empty when it fits. */
+export function mismatches(schema: Record<string, unknown>, value: unknown, base: string): SchemaIssue[] {
+  return instanceIssues(schema, value).map((i) => ({ path: pathOf(base, i.segments), message: i.message }));
 }

@@ -36,9 +36,17 @@ describe("JSON Schema (draft-07, @cfworker/json-schema in workerd)", () => {
       additionalProperties: false,
     };
     expect(mismatches(s, { files: [] }, "input")).toEqual([]);
-    expect(mismatches(s, { files: ["a", 2] }, "steps[0].input").map((i) => i.path)).toContain("steps[0].input.files[1]");
+    expect(mismatches(s, { files: ["a", 2] }, "steps[0].input").map((i) => i.path)).toContain(
+      "steps[0].input.files[1]",
+    );
     expect(mismatches(s, { n: 1 }, "input").length).toBeGreaterThan(0);
     expect(mismatches(s, { files: [], x: 1 }, "input").length).toBeGreaterThan(0);
-    expect(mismatches({ type: "object", properties: { n: { $ref: "#/definitions/n" } }, definitions: { n: { type: "integer" } } }, { n: "x" }, "o")[0]?.path).toBe("o.n");
+    expect(
+      mismatches(
+        { type: "object", properties: { n: { $ref: "#/definitions/n" } }, definitions: { n: { type: "integer" } } },
+        { n: "x" },
+        "o",
+      )[0]?.path,
+    ).toBe("o.n");
   });
 });

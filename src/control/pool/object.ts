@@ -274,7 +274,9 @@ export class PoolObject extends DurableObject<Env> {
       await sha256Hex(secret),
       Date.now(),
     );
-    const token = settings ? `fwt_${settings.tenantId}_${settings.pool}_${id}_${secret}` : `fwk_${pool}_${id}_${secret}`;
+    const token = settings
+      ? `fwt_${settings.tenantId}_${settings.pool}_${id}_${secret}`
+      : `fwk_${pool}_${id}_${secret}`;
     return { id, token };
   }
 

@@ -86,8 +86,7 @@ export class WorkersObject extends DurableObject<Env> {
   createPool(body: CreatePoolBody): PoolView | Refusal {
     if (this.pool(body.name)) return refuse("pool.exists", `the tenant has a pool named '${body.name}' already`);
     const count = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM pool").one().n;
-    if (count >= WORKER_LIMITS.pools)
-      return refuse("pool.limit", `a tenant has at most ${WORKER_LIMITS.pools} pools`);
+    if (count >= WORKER_LIMITS.pools) return refuse("pool.limit", `a tenant has at most ${WORKER_LIMITS.pools} pools`);
     const row: PoolRow = { name: body.name, labels: JSON.stringify(body.labels ?? {}), created_at: Date.now() };
     this.sql.exec("INSERT INTO pool (name, labels, created_at) VALUES (?, ?, ?)", row.name, row.labels, row.created_at);
     return poolView(row);
@@ -116,8 +115,11 @@ export class WorkersObject extends DurableObject<Env> {
   putJobType(body: CreateJobTypeBody): JobTypeVersion | Refusal {
     if (!this.pool(body.pool))
       return refuse("pool.not_found", `the tenant has no pool named '${body.pool}' (POST /v1/pools first)`);
-    const latest = one<{ v: number | null }>(this.sql, "SELECT MAX(version) AS v FROM job_type WHERE name = ?", body.name)
-      ?.v;
+    const latest = one<{ v: number | null }>(
+      this.sql,
+      "SELECT MAX(version) AS v FROM job_type WHERE name = ?",
+      body.name,
+    )?.v;
     if (latest === null || latest === undefined) {
       const names = this.sql.exec<{ n: number }>("SELECT COUNT(DISTINCT name) AS n FROM job_type").one().n;
       if (names >= WORKER_LIMITS.jobTypes)
