@@ -15,7 +15,6 @@ import { createArtifactWriter, rejection, scanFor } from "../artifacts/writer";
 import { parseWorkerToken } from "../lib/keys";
 import type { HeldLease } from "../control/pool/object";
 import { runStub } from "../control/run/stub";
-import type { PoolName } from "../../schema/vocabulary";
 import { EXTERNAL_POOLS } from "../../schema/pools";
 import { AppError, toErrorShape, utf8Bytes } from "../errors";
 import { LIMITS } from "../../schema/api";

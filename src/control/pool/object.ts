@@ -17,7 +17,7 @@ import type { Env } from "../../env";
 import { newKeyId, newSecret, sha256Hex, timingSafeEqualHex } from "../../lib/crypto";
 import { LIMITS } from "../../../schema/api";
 import { LEASE_ID } from "../../../schema/ids";
-import { all, migrate, one, type Migration, upgradeOnly } from "../sqlite";
+import { all, migrate, one, type Migration } from "../sqlite";
 import { Waiters } from "../waiters";
 import { Alarm } from "../alarms";
 import { runStub } from "../run/stub";
@@ -55,7 +55,6 @@ export const MIGRATIONS: readonly Migration[] = [
     `ALTER TABLE waiting ADD COLUMN requires TEXT`,
     `ALTER TABLE waiting ADD COLUMN priority INTEGER NOT NULL DEFAULT 1`,
     `ALTER TABLE waiting ADD COLUMN unroutable_noted INTEGER NOT NULL DEFAULT 0`,
-    upgradeOnly(`UPDATE waiting SET kind = json_extract(body, '$.type') WHERE kind IS NULL`),
     `CREATE INDEX waiting_route ON waiting (priority, enqueued_at)`,
     `ALTER TABLE lease ADD COLUMN worker_id TEXT`,
     `CREATE TABLE worker (

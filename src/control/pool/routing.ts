@@ -25,7 +25,9 @@ export interface Route {
  */
 export function nextFor(sql: SqlStorage, caps: Capabilities): { rowid: number; body: string } | null {
   const kinds = caps.kinds;
-  const byKind = kinds === null ? "" : `AND kind IN (${kinds.map(() => "?").join(",")})`;
+  // A step offered before routing existed has no `kind`: its message's type is the same thing.
+  const byKind =
+    kinds === null ? "" : `AND COALESCE(kind, json_extract(body, '$.type')) IN (${kinds.map(() => "?").join(",")})`;
   return one<{ rowid: number; body: string }>(
     sql,
     `SELECT rowid, body FROM waiting w
