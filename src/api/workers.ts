@@ -115,6 +115,19 @@ async function lapsed(c: Context<AppEnv>, l: HeldLease & { id: string }, message
 /** The pool object the worker's token reaches (set by `requireWorker`). */
 const poolOf = (c: Context<AppEnv>) => c.env.POOL.getByName(c.get("worker").object);
 
+/** A tenant job type's output that does not fit its pinned schema: the attempt fails for good. */
+function invalidOutput(invalid: readonly { path: string; message: string }[]) {
+  const where = invalid
+    .slice(0, 3)
+    .map((i) => `${i.path}: ${i.message}`)
+    .join("; ");
+  return {
+    code: "step.invalid_output" as const,
+    message: `The output does not fit the job type's schema: ${where}`.slice(0, 2_000),
+    retryable: false,
+  };
+}
+
 export const workers = newApi();
 
 workers.openapi(
@@ -295,14 +308,7 @@ workers.openapi(
         stepId: l.stepId,
         attempt: l.attempt,
         outcome: "failed",
-        error: {
-          code: "step.invalid_output",
-          message: `The output does not fit the job type's schema: ${invalid
-            .slice(0, 3)
-            .map((i) => `${i.path}: ${i.message}`)
-            .join("; ")}`.slice(0, 2_000),
-          retryable: false,
-        },
+        error: invalidOutput(invalid),
       });
     } else if (body.outcome === "failed") {
       answer = await run.report({

@@ -131,32 +131,15 @@ export function resolveSteps(
       );
       return;
     }
-    // A signal's schema is checked like a job type's: a body could never be matched against a broken one.
-    const signalSchema = s.type === "signal" ? (s.input as { schema?: unknown } | undefined)?.schema : undefined;
-    if (signalSchema !== undefined) {
-      const problems = schemaProblems(signalSchema, `steps[${i}].input.schema`);
+    const problems = signalSchemaProblems(s, i);
+    if (utf8Bytes(JSON.stringify(s.input)) > LIMITS.inputBytes)
+      problems.push({ path: `steps[${i}].input`, message: `larger than ${LIMITS.inputBytes} bytes` });
+    if (problems.length > 0) {
       invalid.push(...problems);
-      durationsOnly &&= problems.length === 0;
-      if (problems.length > 0) return;
-    }
-    if (utf8Bytes(JSON.stringify(s.input)) > LIMITS.inputBytes) {
-      invalid.push({ path: `steps[${i}].input`, message: `larger than ${LIMITS.inputBytes} bytes` });
       durationsOnly = false;
       return;
     }
-    // A tenant job type: its version's retry policy over the defaults, and the pin the run keeps.
-    const own = jobDeclaration(s.type) ? undefined : tenant?.get(s.type);
-    steps.push({
-      id: s.id,
-      type: s.type,
-      pool: job.pool,
-      input: s.input as JsonObject, // parsed from JSON, so JSON
-      dependsOn: s.dependsOn,
-      retry: retryPolicy(own?.retry ? { ...defaults, ...own.retry } : defaults, s.retry),
-      timeoutMs: s.timeoutMs ?? job.timeoutMs ?? POOL_REGISTRY[job.pool].defaultTimeoutMs,
-      ...(s.heartbeatTimeoutMs ? { heartbeatTimeoutMs: s.heartbeatTimeoutMs } : {}),
-      ...(own ? { worker: own.pinned } : {}),
-    });
+    steps.push(resolvedStep(s, job, defaults, jobDeclaration(s.type) ? undefined : tenant?.get(s.type)));
   });
   // A duration that does not parse (or is out of range) is 400, as a schedule's is; any other input 422.
   if (invalid.length > 0 && durationsOnly)
@@ -164,6 +147,27 @@ export function resolveSteps(
   if (invalid.length > 0)
     return fail(new AppError("step.invalid_input", "A step's input does not fit its type.", { errors: invalid }));
   return { ok: true, steps };
+}
+
+/** A valid step as the run keeps it; a tenant job type's (`own`) with its version's retry policy and its pin. */
+function resolvedStep(s: StepSpec, job: JobDeclaration, defaults: RetryPolicy, own?: TenantJob): ResolvedStep {
+  return {
+    id: s.id,
+    type: s.type,
+    pool: job.pool,
+    input: s.input as JsonObject, // parsed from JSON, so JSON
+    dependsOn: s.dependsOn,
+    retry: retryPolicy(own?.retry ? { ...defaults, ...own.retry } : defaults, s.retry),
+    timeoutMs: s.timeoutMs ?? job.timeoutMs ?? POOL_REGISTRY[job.pool].defaultTimeoutMs,
+    ...(s.heartbeatTimeoutMs ? { heartbeatTimeoutMs: s.heartbeatTimeoutMs } : {}),
+    ...(own ? { worker: own.pinned } : {}),
+  };
+}
+
+/** A signal's schema is checked like a job type's: a body could never be matched against a broken one. */
+function signalSchemaProblems(s: StepSpec, i: number): FieldError[] {
+  const schema = s.type === "signal" ? (s.input as { schema?: unknown } | undefined)?.schema : undefined;
+  return schema === undefined ? [] : schemaProblems(schema, `steps[${i}].input.schema`);
 }
 
 /** A step's own settings over the defaults; the ceiling never sits below the first delay. */
