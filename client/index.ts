@@ -47,6 +47,15 @@ import type {
   UpdateScheduleBody,
 } from "../schema/automation.ts";
 import type { SecretView } from "../schema/secrets.ts";
+import type {
+  CreateJobTypeBody,
+  CreatePoolBody,
+  JobTypeVersion,
+  PoolView,
+  TokenView,
+  WorkerView,
+} from "../schema/workers.ts";
+export type { CreateJobTypeBody, CreatePoolBody, JobTypeVersion, PoolView, TokenView, WorkerView };
 import type { AuditAction, AuditEntry, AuditPage } from "../schema/audit.ts";
 export type { AuditAction, AuditEntry, AuditPage };
 import type { BulkBody, OperationView } from "../schema/operations.ts";
@@ -177,6 +186,17 @@ export const CLIENT_ROUTES = [
   ["get", "/v1/secrets"],
   ["delete", "/v1/secrets/{name}"],
   ["get", "/v1/audit"],
+  ["post", "/v1/pools"],
+  ["get", "/v1/pools"],
+  ["get", "/v1/pools/{pool}"],
+  ["delete", "/v1/pools/{pool}"],
+  ["post", "/v1/pools/{pool}/tokens"],
+  ["get", "/v1/pools/{pool}/tokens"],
+  ["delete", "/v1/pools/{pool}/tokens/{tokenId}"],
+  ["get", "/v1/pools/{pool}/workers"],
+  ["post", "/v1/job-types"],
+  ["get", "/v1/job-types"],
+  ["get", "/v1/job-types/{name}"],
 ] as const;
 
 const TERMINAL = new Set<RunStatus>(["succeeded", "failed", "cancelled"]);
@@ -224,6 +244,60 @@ export class FactoryClient {
   /** Deletes a tenant secret; a run that references it fails its step with `secret.not_found`. */
   async deleteSecret(name: string): Promise<void> {
     await this.request("DELETE", `/v1/secrets/${enc(name)}`);
+  }
+
+  // The tenant's own workers (docs/external-workers.md): pools, tokens, workers, job types.
+
+  /** Creates one of the tenant's worker pools (scope workers:manage). */
+  createPool(body: CreatePoolBody): Promise<PoolView> {
+    return this.json("POST", "/v1/pools", body);
+  }
+
+  async listPools(): Promise<PoolView[]> {
+    return (await this.json<{ items: PoolView[] }>("GET", "/v1/pools")).items;
+  }
+
+  /** A pool with its backlog: steps waiting and the oldest's age. */
+  getPool(pool: string): Promise<PoolView & { waiting: number; oldestAgeMs: number | null }> {
+    return this.json("GET", `/v1/pools/${enc(pool)}`);
+  }
+
+  /** Deletes a pool no job type routes to (`pool.in_use` otherwise); its tokens stop working. */
+  async deletePool(pool: string): Promise<void> {
+    await this.request("DELETE", `/v1/pools/${enc(pool)}`);
+  }
+
+  /** A new worker token for the pool: `token` is shown this once. */
+  createPoolToken(pool: string): Promise<{ id: string; token: string }> {
+    return this.json("POST", `/v1/pools/${enc(pool)}/tokens`);
+  }
+
+  async listPoolTokens(pool: string): Promise<TokenView[]> {
+    return (await this.json<{ items: TokenView[] }>("GET", `/v1/pools/${enc(pool)}/tokens`)).items;
+  }
+
+  async revokePoolToken(pool: string, tokenId: string): Promise<void> {
+    await this.request("DELETE", `/v1/pools/${enc(pool)}/tokens/${enc(tokenId)}`);
+  }
+
+  /** The pool's workers: labels, kinds, last seen, in flight, completed, failed. */
+  async listPoolWorkers(pool: string): Promise<WorkerView[]> {
+    return (await this.json<{ items: WorkerView[] }>("GET", `/v1/pools/${enc(pool)}/workers`)).items;
+  }
+
+  /** A job type, or its next version (versions are immutable and increase). */
+  createJobType(body: CreateJobTypeBody): Promise<JobTypeVersion> {
+    return this.json("POST", "/v1/job-types", body);
+  }
+
+  /** The tenant's job types, each at its newest version. */
+  async listJobTypes(): Promise<JobTypeVersion[]> {
+    return (await this.json<{ items: JobTypeVersion[] }>("GET", "/v1/job-types")).items;
+  }
+
+  /** Every version of a job type, newest first. */
+  async jobTypeVersions(name: string): Promise<JobTypeVersion[]> {
+    return (await this.json<{ versions: JobTypeVersion[] }>("GET", `/v1/job-types/${enc(name)}`)).versions;
   }
 
   /** A run with its steps (`getRun`); an archived run is answered from its archive. */
