@@ -22,6 +22,7 @@ import { renderSchedule, renderSchedules } from "./views/schedules";
 import { renderTriggers } from "./views/triggers";
 import { renderSignIn } from "./views/signin";
 import { renderVersions } from "./views/versions";
+import { renderWorkers } from "./views/workers";
 import type { View } from "./views/view";
 
 const app = appRoot();
@@ -49,6 +50,7 @@ const ROUTES: Route[] = [
     view: renderSchedule,
   },
   { pattern: /^#\/triggers$/, nav: "triggers", title: () => "Triggers", view: renderTriggers },
+  { pattern: /^#\/workers$/, nav: "workers", title: () => "Workers", view: renderWorkers },
 ];
 const NAV: [href: string, id: string, label: string][] = [
   ["#/runs", "runs", "Runs"],
@@ -57,6 +59,7 @@ const NAV: [href: string, id: string, label: string][] = [
   ["#/triggers", "triggers", "Triggers"],
   ["#/usage", "usage", "Usage & SLA"],
   ["#/secrets", "secrets", "Secrets"],
+  ["#/workers", "workers", "Workers"],
   ["#/new", "new", "New run"],
 ];
 
