@@ -253,6 +253,7 @@ export class FactoryClient {
     return this.json("POST", "/v1/pools", body);
   }
 
+  /** The tenant's own worker pools. */
   async listPools(): Promise<PoolView[]> {
     return (await this.json<{ items: PoolView[] }>("GET", "/v1/pools")).items;
   }
@@ -272,10 +273,12 @@ export class FactoryClient {
     return this.json("POST", `/v1/pools/${enc(pool)}/tokens`);
   }
 
+  /** The pool's worker tokens: ids and times, never the secrets. */
   async listPoolTokens(pool: string): Promise<TokenView[]> {
     return (await this.json<{ items: TokenView[] }>("GET", `/v1/pools/${enc(pool)}/tokens`)).items;
   }
 
+  /** Revokes a worker token: its next call is refused. */
   async revokePoolToken(pool: string, tokenId: string): Promise<void> {
     await this.request("DELETE", `/v1/pools/${enc(pool)}/tokens/${enc(tokenId)}`);
   }

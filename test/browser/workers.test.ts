@@ -77,8 +77,8 @@ it("the Workers page shows each pool's workers and every version of each job typ
   await page.getByRole("heading", { name: "Pool gpu" }).waitFor();
   const versions = page.locator('tr[data-job-type="acme.train"]');
   await expect.poll(() => versions.count(), { timeout: 30_000 }).toBe(2);
-  expect(await versions.first().locator("td").nth(1).innerText()).toBe("v2 (current)");
-  expect(await versions.nth(1).locator("td").nth(1).innerText()).toBe("v1");
+  expect(await versions.first().locator("td").nth(1).textContent()).toBe("v2 (current)");
+  expect(await versions.nth(1).locator("td").nth(1).textContent()).toBe("v1");
   // The same as the API says.
   const api = (await (await rt.fetch("/v1/pools/gpu/workers")).json()) as {
     items: { id: string; completed: number }[];
