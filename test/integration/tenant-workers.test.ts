@@ -349,3 +349,31 @@ describe("the operator's external pool", () => {
     expect((await waitForRun(run.id)).status).toBe("succeeded");
   });
 });
+
+describe("a step offered again", () => {
+  it("keeps its place and its unroutable note; the stale attempt's row goes", async () => {
+    const stub = env.POOL.getByName("acme:again");
+    await stub.configure({ tenantId: "acme", pool: "again", unroutableAfterMs: 60_000 });
+    const message = (attempt: number, stepId = "s") => ({
+      v: 1 as const,
+      runId: "run_00000000000000000000000000",
+      tenantId: "acme",
+      stepId,
+      attempt,
+      type: "acme.x",
+      pool: "external" as const,
+      traceId: "t",
+    });
+    const route = { kind: "acme.x", requires: {}, priority: 1 };
+    await stub.offer([message(1)], [route]);
+    await stub.offer([message(1, "later")], [route]);
+    const first = await stub.backlog();
+    await stub.offer([message(2)], [route]);
+    const again = await stub.backlog();
+    expect(again.waiting).toBe(2);
+    expect(again.oldestAgeMs).toBeGreaterThanOrEqual(first.oldestAgeMs ?? 0);
+    // First in line is still step "s", now at its new attempt.
+    const taken = await stub.take("tok", 0, { kinds: null, labels: {}, workerId: "w" });
+    expect(taken?.message).toMatchObject({ stepId: "s", attempt: 2 });
+  });
+});

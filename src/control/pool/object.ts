@@ -123,17 +123,28 @@ export class PoolObject extends DurableObject<Env> {
     messages.forEach((m, i) => {
       const route = routes?.[i] ?? null;
       const requires = route && Object.keys(route.requires).length > 0 ? JSON.stringify(route.requires) : null;
+      // A step offered again (its queued lease lapsed while nobody could take it) keeps its place in
+      // line and its unroutable note: its earlier attempt's row, stale now, goes.
+      const earlier = one<{ at: number; noted: number }>(
+        this.sql,
+        `DELETE FROM waiting WHERE run_id = ? AND step_id = ? AND attempt < ?
+         RETURNING enqueued_at AS at, unroutable_noted AS noted`,
+        m.runId,
+        m.stepId,
+        m.attempt,
+      );
       this.sql.exec(
-        `INSERT INTO waiting (run_id, step_id, attempt, body, enqueued_at, kind, requires, priority)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        `INSERT INTO waiting (run_id, step_id, attempt, body, enqueued_at, kind, requires, priority, unroutable_noted)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
         m.runId,
         m.stepId,
         m.attempt,
         JSON.stringify(m),
-        now,
+        earlier?.at ?? now,
         route?.kind ?? m.type,
         requires,
         route?.priority ?? 1,
+        earlier?.noted ?? 0,
       );
     });
     this.waiters.wakeAll();
