@@ -377,3 +377,26 @@ describe("a step offered again", () => {
     expect(taken?.message).toMatchObject({ stepId: "s", attempt: 2 });
   });
 });
+
+describe("the audit trail", () => {
+  it("records pools, tokens and job types made and removed", async () => {
+    await ok(await api("/v1/pools", { method: "POST", json: { name: "audited" } }), 201);
+    const { id } = await ok<{ id: string }>(await api("/v1/pools/audited/tokens", { method: "POST" }), 201);
+    await ok(await api(`/v1/pools/audited/tokens/${id}`, { method: "DELETE" }), 204);
+    await ok(await api("/v1/job-types", { method: "POST", json: { ...LINT, pool: "audited" } }), 201);
+    const want = [
+      { action: "pool.create", target: "pool:audited" },
+      { action: "pool.token_create", target: "pool:audited" },
+      { action: "pool.token_revoke", target: `pool:audited/token:${id}` },
+      { action: "job_type.create", target: "job_type:acme.lint" },
+    ];
+    let items: { action: string; target: string }[] = [];
+    for (let i = 0; i < 200 && items.length < want.length; i++) {
+      items = ((await (await api("/v1/audit?limit=100")).json()) as { items: typeof items }).items.filter((e) =>
+        want.some((w) => w.action === e.action),
+      );
+      if (items.length < want.length) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(items).toEqual(expect.arrayContaining(want.map((w) => expect.objectContaining(w))));
+  });
+});
