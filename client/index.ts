@@ -48,6 +48,15 @@ import type {
 } from "../schema/automation.ts";
 import type { SecretView } from "../schema/secrets.ts";
 import type { PutTelemetryInput, TelemetryView } from "../schema/telemetry.ts";
+import type {
+  CreateJobTypeBody,
+  CreatePoolBody,
+  JobTypeVersion,
+  PoolView,
+  TokenView,
+  WorkerView,
+} from "../schema/workers.ts";
+export type { CreateJobTypeBody, CreatePoolBody, JobTypeVersion, PoolView, TokenView, WorkerView };
 import type { AuditAction, AuditEntry, AuditPage } from "../schema/audit.ts";
 export type { AuditAction, AuditEntry, AuditPage };
 import type { BulkBody, OperationView } from "../schema/operations.ts";
@@ -182,6 +191,17 @@ export const CLIENT_ROUTES = [
   ["put", "/v1/telemetry"],
   ["get", "/v1/telemetry"],
   ["delete", "/v1/telemetry"],
+  ["post", "/v1/pools"],
+  ["get", "/v1/pools"],
+  ["get", "/v1/pools/{pool}"],
+  ["delete", "/v1/pools/{pool}"],
+  ["post", "/v1/pools/{pool}/tokens"],
+  ["get", "/v1/pools/{pool}/tokens"],
+  ["delete", "/v1/pools/{pool}/tokens/{tokenId}"],
+  ["get", "/v1/pools/{pool}/workers"],
+  ["post", "/v1/job-types"],
+  ["get", "/v1/job-types"],
+  ["get", "/v1/job-types/{name}"],
 ] as const;
 
 const TERMINAL = new Set<RunStatus>(["succeeded", "failed", "cancelled"]);
@@ -249,6 +269,63 @@ export class FactoryClient {
   /** Stops sending spans to the tenant's own collector (the deployment's collector, if any, still gets them). */
   async deleteTelemetry(): Promise<void> {
     await this.request("DELETE", "/v1/telemetry");
+  }
+
+  // The tenant's own workers (docs/external-workers.md): pools, tokens, workers, job types.
+
+  /** Creates one of the tenant's worker pools (scope workers:manage). */
+  createPool(body: CreatePoolBody): Promise<PoolView> {
+    return this.json("POST", "/v1/pools", body);
+  }
+
+  /** The tenant's own worker pools. */
+  async listPools(): Promise<PoolView[]> {
+    return (await this.json<{ items: PoolView[] }>("GET", "/v1/pools")).items;
+  }
+
+  /** A pool with its backlog: steps waiting and the oldest's age. */
+  getPool(pool: string): Promise<PoolView & { waiting: number; oldestAgeMs: number | null }> {
+    return this.json("GET", `/v1/pools/${enc(pool)}`);
+  }
+
+  /** Deletes a pool no job type routes to (`pool.in_use` otherwise); its tokens stop working. */
+  async deletePool(pool: string): Promise<void> {
+    await this.request("DELETE", `/v1/pools/${enc(pool)}`);
+  }
+
+  /** A new worker token for the pool: `token` is shown this once. */
+  createPoolToken(pool: string): Promise<{ id: string; token: string }> {
+    return this.json("POST", `/v1/pools/${enc(pool)}/tokens`);
+  }
+
+  /** The pool's worker tokens: ids and times, never the secrets. */
+  async listPoolTokens(pool: string): Promise<TokenView[]> {
+    return (await this.json<{ items: TokenView[] }>("GET", `/v1/pools/${enc(pool)}/tokens`)).items;
+  }
+
+  /** Revokes a worker token: its next call is refused. */
+  async revokePoolToken(pool: string, tokenId: string): Promise<void> {
+    await this.request("DELETE", `/v1/pools/${enc(pool)}/tokens/${enc(tokenId)}`);
+  }
+
+  /** The pool's workers: labels, kinds, last seen, in flight, completed, failed. */
+  async listPoolWorkers(pool: string): Promise<WorkerView[]> {
+    return (await this.json<{ items: WorkerView[] }>("GET", `/v1/pools/${enc(pool)}/workers`)).items;
+  }
+
+  /** A job type, or its next version (versions are immutable and increase). */
+  createJobType(body: CreateJobTypeBody): Promise<JobTypeVersion> {
+    return this.json("POST", "/v1/job-types", body);
+  }
+
+  /** The tenant's job types, each at its newest version. */
+  async listJobTypes(): Promise<JobTypeVersion[]> {
+    return (await this.json<{ items: JobTypeVersion[] }>("GET", "/v1/job-types")).items;
+  }
+
+  /** Every version of a job type, newest first. */
+  async jobTypeVersions(name: string): Promise<JobTypeVersion[]> {
+    return (await this.json<{ versions: JobTypeVersion[] }>("GET", `/v1/job-types/${enc(name)}`)).versions;
   }
 
   /** A run with its steps (`getRun`); an archived run is answered from its archive. */

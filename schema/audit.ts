@@ -43,6 +43,12 @@ export const AUDIT_ACTIONS = [
   "key.create",
   "key.revoke",
   "key.rotate",
+  // A tenant's own workers (docs/external-workers.md).
+  "pool.create",
+  "pool.delete",
+  "pool.token_create",
+  "pool.token_revoke",
+  "job_type.create",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

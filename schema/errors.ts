@@ -183,6 +183,29 @@ export const ERRORS = {
   "scan.fingerprint_not_found": { status: 404, retryable: false, title: "No such fingerprint on the allow list." },
   "token.not_found": { status: 404, retryable: false, title: "No such live token." },
 
+  // A tenant's own workers: pools and job types (docs/external-workers.md).
+  "pool.not_found": { status: 404, retryable: false, title: "The tenant has no such pool." },
+  "pool.exists": { status: 409, retryable: false, title: "The tenant has a pool by that name already." },
+  "pool.limit": { status: 409, retryable: false, title: "The tenant has as many pools as it may (20)." },
+  "pool.in_use": { status: 409, retryable: false, title: "Job types route to this pool: give them another first." },
+  "job_type.not_found": { status: 404, retryable: false, title: "The tenant has no job type by that name." },
+  "job_type.reserved": {
+    status: 400,
+    retryable: false,
+    title: "A job type's namespace may not be one of the runtime's own (system., repo., agent., external., …).",
+  },
+  "job_type.invalid_schema": { status: 400, retryable: false, title: "A job type's schema is not valid JSON Schema." },
+  "job_type.version_conflict": {
+    status: 409,
+    retryable: false,
+    title: "Job type versions are immutable and increase: this one is not newer than the last.",
+  },
+  "job_type.limit": {
+    status: 409,
+    retryable: false,
+    title: "The tenant has as many job types (100) or versions as it may.",
+  },
+
   // A run's refusals of an attempt's calls (begin, heartbeat, report).
   // 409 where the API answers it (a signal to a run that is over); elsewhere a refusal of an attempt.
   "run.finished": { status: 409, retryable: false, title: "The run is over." },

@@ -30,3 +30,5 @@ export const LEASE_ID = whole(`lse_${SECRET}`);
 export const API_KEY = whole(`frk_(${TENANT})_(${KEY})_(${SECRET})(?:_([0-9a-f]{20}))?`);
 /** A worker token, `fwk_<pool>_<id>_<secret>`: it names its pool. Groups: pool, id, secret. */
 export const WORKER_TOKEN = whole(`fwk_([a-z]+)_(${KEY})_(${SECRET})`);
+/** A tenant's worker token, `fwt_<tenant>_<pool>_<id>_<secret>` (issue 27). Groups: tenant, pool, id, secret. */
+export const TENANT_WORKER_TOKEN = whole(`fwt_(${TENANT})_([a-z][a-z0-9-]{0,39})_(${KEY})_(${SECRET})`);

@@ -12,6 +12,7 @@ import type { FailurePolicy, PoolName, Priority, RunStatus } from "./vocabulary"
 import type { ArtifactScan, ArtifactStatus, RunScanning } from "./scanning";
 import type { PublishedArtifact } from "./artifacts";
 import type { RunRetention } from "./retention";
+import type { PinnedJobType } from "./workers";
 
 export interface RetryPolicy {
   maxAttempts: number;
@@ -29,6 +30,8 @@ export interface ResolvedStep {
   timeoutMs: number;
   /** When set, a running attempt that has not heartbeated for this long is presumed dead. */
   heartbeatTimeoutMs?: number;
+  /** A tenant job type's step (pool `external`): the version pinned at creation, routed to the tenant's pool. */
+  worker?: PinnedJobType;
 }
 
 /** A step carried over, already succeeded, from the run that a retry re-runs. */

@@ -13,6 +13,8 @@ export const SCOPES = [
   "events:write",
   // Reading the audit trail (docs/audit.md); never granted by default.
   "audit:read",
+  // A tenant's own worker pools, their tokens, and its job types (docs/external-workers.md); never by default.
+  "workers:manage",
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 /**
@@ -57,6 +59,10 @@ export const Limits = z
       .max(100_000)
       .optional()
       .openapi({ description: "triggers the tenant may have (1,000 when absent)" }),
+    unroutableAfterMs: z.number().int().min(1_000).max(86_400_000).optional().openapi({
+      description:
+        "how long a step may wait in a tenant pool that no live worker can take before `step.unroutable` (5 minutes when absent)",
+    }),
     shards: z.number().int().min(1).max(64).optional().openapi({
       description:
         "tenant objects that open this tenant's runs (1 when absent): each opens its share of the rate; see docs/capacity.md",

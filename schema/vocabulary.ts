@@ -75,6 +75,8 @@ export const EVENT_TYPES = [
   "step.lease_expired",
   "step.held",
   "step.released",
+  // A step of a tenant pool that no live worker could take for limits.unroutableAfterMs (noted once; it keeps waiting).
+  "step.unroutable",
   "step.spawned",
   "step.log",
   "step.reused",

@@ -14,6 +14,8 @@ export const WEBHOOK_EVENT_TYPES = EVENT_TYPES.filter(
       "step.retrying",
       "step.cancelled",
       "step.skipped",
+      // Nothing can run the step: people must start a worker with the right labels (issue 27).
+      "step.unroutable",
       // Gates: a person or a system outside decides, so they are told (see GATE_EVENT_TYPES).
       "step.waiting",
       "step.approved",

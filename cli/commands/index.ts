@@ -20,6 +20,8 @@ export const GROUPS: Readonly<Record<string, CommandGroup>> = {
   events: (await import("./automation.ts")).events,
   secrets: (await import("./secrets.ts")).secrets,
   audit: (await import("./audit.ts")).audit,
+  workers: (await import("./workers.ts")).workers,
+  "job-types": (await import("./workers.ts")).jobTypes,
   admin: (await import("./admin.ts")).admin,
   demo: (await import("./session.ts")).demo,
 };

@@ -26,6 +26,7 @@ import type { EventType } from "../../schema/vocabulary";
 import type { ArtifactDiff, ArtifactVersionList } from "../../schema/artifacts";
 import type { SecretView } from "../../schema/secrets";
 import type { AuditPage } from "../../schema/audit";
+import type { JobTypeVersion, PoolView, WorkerView } from "../../schema/workers";
 import { SseParser } from "./sse";
 
 /** A run's last event is one of these; the live stream ends after it. */
@@ -151,6 +152,18 @@ export class Api {
   deleteSecret = async (name: string) => {
     await this.request("DELETE", `/v1/secrets/${encodeURIComponent(name)}`);
   };
+  /** The tenant's own pools, their workers, and its job types (docs/external-workers.md). */
+  pools = () => this.json<{ items: PoolView[] }>("GET", "/v1/pools");
+  pool = (name: string) =>
+    this.json<PoolView & { waiting: number; oldestAgeMs: number | null }>(
+      "GET",
+      `/v1/pools/${encodeURIComponent(name)}`,
+    );
+  poolWorkers = (name: string) =>
+    this.json<{ items: WorkerView[] }>("GET", `/v1/pools/${encodeURIComponent(name)}/workers`);
+  jobTypes = () => this.json<{ items: JobTypeVersion[] }>("GET", "/v1/job-types");
+  jobTypeVersions = (name: string) =>
+    this.json<{ name: string; versions: JobTypeVersion[] }>("GET", `/v1/job-types/${encodeURIComponent(name)}`);
   schedules = (q: { cursor?: string; limit?: number } = {}) =>
     this.json<{ items: ScheduleView[]; nextCursor: string | null }>("GET", "/v1/schedules", { query: q });
   schedule = (id: string) => this.json<ScheduleView>("GET", `/v1/schedules/${encodeURIComponent(id)}`);

@@ -23,6 +23,7 @@ import { renderSchedule, renderSchedules } from "./views/schedules";
 import { renderTriggers } from "./views/triggers";
 import { renderSignIn } from "./views/signin";
 import { renderVersions } from "./views/versions";
+import { renderWorkers } from "./views/workers";
 import type { View } from "./views/view";
 
 const app = appRoot();
@@ -51,6 +52,7 @@ const ROUTES: Route[] = [
   },
   { pattern: /^#\/triggers$/, nav: "triggers", title: () => "Triggers", view: renderTriggers },
   { pattern: /^#\/audit$/, nav: "audit", title: () => "Audit", view: renderAudit },
+  { pattern: /^#\/workers$/, nav: "workers", title: () => "Workers", view: renderWorkers },
 ];
 const NAV: [href: string, id: string, label: string][] = [
   ["#/runs", "runs", "Runs"],
@@ -60,6 +62,7 @@ const NAV: [href: string, id: string, label: string][] = [
   ["#/usage", "usage", "Usage & SLA"],
   ["#/secrets", "secrets", "Secrets"],
   ["#/audit", "audit", "Audit"],
+  ["#/workers", "workers", "Workers"],
   ["#/new", "new", "New run"],
 ];
 

@@ -28,8 +28,10 @@ import { operations } from "./operations";
 import { decisions } from "./decisions";
 import { callbacks } from "./callbacks";
 import { webhooks } from "./webhooks";
-import { requireWorker, workers } from "./workers";
 import { workerRelease } from "./worker-release";
+import { isWorkerPath, requireWorker, workers } from "./workers";
+import { pools } from "./pools";
+import { jobTypes } from "./job-types";
 
 export const OPENAPI_INFO = {
   openapi: "3.1.0",
@@ -66,7 +68,9 @@ export function createApp() {
   app.use("/v1/pools/*", requireWorker);
   // Decision links carry their own credential: the signed token.
   app.use("/v1/*", async (c, next) =>
-    /^\/v1\/(admin|pools|decisions|callbacks)\//.test(c.req.path) ? next() : requireTenant(c, next),
+    /^\/v1\/(admin|decisions|callbacks)\//.test(c.req.path) || isWorkerPath(c.req.path)
+      ? next()
+      : requireTenant(c, next),
   );
   // Only an authenticated caller gets its body read, except when creating a run: a well-formed
   // key's body is read and validated first, and the key is checked by the one tenant call that
@@ -97,6 +101,8 @@ export function createApp() {
   app.route("/v1/metrics", metrics);
   app.route("/v1/pools", workers);
   app.route("/v1/pools", workerRelease);
+  app.route("/v1/pools", pools);
+  app.route("/v1/job-types", jobTypes);
   app.route("/v1/admin", admin);
   app.route("/v1/admin", scanning);
   app.route("/v1/audit", audit);

@@ -27,6 +27,8 @@ const run = (m: RegExpMatchArray) => `run:${m[1]}`;
 const created = (kind: string) => (_: RegExpMatchArray, body: { id?: string } | null) => `${kind}:${body?.id ?? "?"}`;
 const named = (kind: string) => (m: RegExpMatchArray) => `${kind}:${m[1]}`;
 const tenant = (m: RegExpMatchArray) => `tenant:${m[1]}`;
+const byName = (kind: string) => (_: RegExpMatchArray, body: { id?: string } | null) =>
+  `${kind}:${(body as { name?: string } | null)?.name ?? "?"}`;
 const ADMIN_TENANT = "/v1/admin/tenants/([^/]+)";
 
 const RULES: readonly Rule[] = [
@@ -121,6 +123,17 @@ const RULES: readonly Rule[] = [
     target: (m) => `key:${m[2]}`,
     admin: "path",
   },
+  // A tenant's own workers: the created pool and job type are named by their bodies' `name`.
+  { method: "POST", path: re("/v1/pools"), action: "pool.create", target: byName("pool") },
+  { method: "DELETE", path: re("/v1/pools/([^/]+)"), action: "pool.delete", target: named("pool") },
+  { method: "POST", path: re("/v1/pools/([^/]+)/tokens"), action: "pool.token_create", target: named("pool") },
+  {
+    method: "DELETE",
+    path: re("/v1/pools/([^/]+)/tokens/([^/]+)"),
+    action: "pool.token_revoke",
+    target: (m) => `pool:${m[1]}/token:${m[2]}`,
+  },
+  { method: "POST", path: re("/v1/job-types"), action: "job_type.create", target: byName("job_type") },
 ];
 
 function re(path: string): RegExp {

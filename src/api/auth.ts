@@ -37,6 +37,9 @@ export function requiredScope(method: string, path: string): Scope {
   if (path.startsWith("/v1/secrets")) return "secrets:manage";
   if (path.startsWith("/v1/events")) return "events:write";
   if (path.startsWith("/v1/audit")) return "audit:read";
+  // A tenant's pools and job types: reading them is a run author's need; tokens and changes are not.
+  if (path.startsWith("/v1/pools") || path.startsWith("/v1/job-types"))
+    return method === "GET" && !path.includes("/tokens") ? "runs:read" : "workers:manage";
   if (method === "POST" && DECISION_PATH.test(path)) return "approvals:grant";
   if (LINKS_PATH.test(path)) return "approvals:grant";
   return method === "GET" || method === "HEAD" ? "runs:read" : "runs:write";

@@ -14,6 +14,8 @@ import { fieldErrors, type FieldError, type ProblemExtensions } from "../../sche
 /** An external worker's call, as `requireWorker` authorized it: its token, and the lease it holds if it named one. */
 export interface WorkerCaller {
   tokenId: string;
+  /** The pool object its token reaches: `external`, or a tenant's `<tenant>:<pool>`. */
+  object: string;
   lease: (HeldLease & { id: string }) | null;
 }
 

@@ -20,6 +20,7 @@ import { RUN_REFUSAL } from "../control/run/machine";
 import { runStub, type RunStub } from "../control/run/stub";
 import { isSafeSegment } from "../artifacts/keys";
 import { resolveRun } from "../control/resolve";
+import { tenantJobsOf } from "./run-job-types";
 import { AppError } from "../errors";
 import { newRunId, newTraceId, sha256Hex, traceIdFrom } from "../lib/crypto";
 import { streamSSE } from "hono/streaming";
@@ -92,7 +93,7 @@ runs.openapi(
   }),
   async (c) => {
     const body = c.req.valid("json");
-    const resolved = resolveRun(body, resolveOptions(c.env));
+    const resolved = resolveRun(body, resolveOptions(c.env), await tenantJobsOf(c, body));
     if (!resolved.ok) throw resolved.error;
     if (body.callback) {
       const bad = body.callback.eventTypes.findIndex((t) => !EventTypePattern.safeParse(t).success);

@@ -8,7 +8,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { runStub } from "../control/run/stub";
 import { json, newApi, problemResponses, TOKEN_CALL } from "./common";
-import { held, LeaseParam, lapsed, security } from "./workers";
+import { held, LeaseParam, lapsed, poolOf, security } from "./workers";
 
 export const workerRelease = newApi();
 
@@ -26,11 +26,10 @@ workerRelease.openapi(
     },
   }),
   async (c) => {
-    const { pool } = c.req.valid("param");
     const l = held(c);
     const answer = await runStub(c.env, l.runId).release(l.stepId, l.attempt);
-    if (!answer.ok) return lapsed(c, pool, l, answer.message);
-    await c.env.POOL.getByName(pool).release(l.id); // the attempt is over: a replay finds nothing
+    if (!answer.ok) return lapsed(c, l, answer.message);
+    await poolOf(c).release(l.id); // the attempt is over: a replay finds nothing
     return c.json({ ok: true as const }, 200);
   },
 );

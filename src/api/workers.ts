@@ -16,7 +16,6 @@ import { createArtifactWriter, rejection, scanFor } from "../artifacts/writer";
 import { parseWorkerToken } from "../lib/keys";
 import type { HeldLease } from "../control/pool/object";
 import { runStub } from "../control/run/stub";
-import type { PoolName } from "../../schema/vocabulary";
 import { EXTERNAL_POOLS } from "../../schema/pools";
 import { AppError, toErrorShape, utf8Bytes } from "../errors";
 import { LIMITS } from "../../schema/api";
@@ -26,6 +25,9 @@ import { type AppEnv, JSON_BODY, json, newApi, problemResponses, TOKEN_CALL } fr
 import type { Artifact, ReportResult, StepReport } from "../../schema/run";
 import { must } from "../lib/must";
 import { workerCode } from "../../schema/errors";
+import { LeaseBody } from "../../schema/workers";
+import { mismatches } from "../lib/json-schema";
+import { parseTenantWorkerToken } from "../lib/keys";
 
 export const security = [{ worker: [] }];
 const EXTERNAL: readonly string[] = EXTERNAL_POOLS;
@@ -66,21 +68,41 @@ const Lease = z
   })
   .openapi("Lease");
 
-/** `/v1/pools/{pool}[/leases/{lease}[/…]]`: the middleware runs before the sub-app parses params. */
-const WORKER_PATH = /^\/v1\/pools\/([^/]+)(?:\/leases\/([^/]+))?/;
+/** `/v1/pools/{pool}/leases[/{lease}[/…]]`: the middleware runs before the sub-app parses params. */
+const WORKER_PATH = /^\/v1\/pools\/([^/]+)\/leases(?:\/([^/]+))?(?:\/|$)/;
+
+/** Whether a path is a worker's (a token's) rather than a tenant key's (its pools' management, ./pools.ts). */
+export const isWorkerPath = (path: string): boolean => WORKER_PATH.test(path);
+
+/**
+ * The pool object a worker token reaches: a tenant's token (`fwt_<tenant>_<pool>_…`) its tenant's
+ * pool `<tenant>:<pool>`, an operator's (`fwk_<pool>_…`) the `external` pool. The token names both,
+ * so one call authorizes it; it must name the pool in the path.
+ */
+function poolObjectOf(token: string | null, pool: string): { object: string; id: string; secret: string } | null {
+  const tenant = token ? parseTenantWorkerToken(token) : null;
+  if (tenant) return tenant.pool === pool ? { object: `${tenant.tenantId}:${pool}`, ...tenant } : null;
+  const parsed = token ? parseWorkerToken(token) : null;
+  return parsed && parsed.pool === pool && EXTERNAL.includes(pool) ? { object: pool, ...parsed } : null;
+}
 
 /**
  * A worker token for the pool in the path, and, when the path names a lease, that lease held by
  * this token: one call to the pool's object decides both. Nothing else opens these routes.
  */
 export const requireWorker: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const [, pool = "", leaseId = null] = WORKER_PATH.exec(c.req.path) ?? [];
-  const token = bearer(c.req.header("authorization"));
-  const parsed = token ? parseWorkerToken(token) : null;
-  if (!parsed || parsed.pool !== pool || !EXTERNAL.includes(pool)) throw new AppError("auth.unauthenticated");
-  const answer = await c.env.POOL.getByName(pool).authorize(parsed.id, await sha256Hex(parsed.secret), leaseId);
+  const matched = WORKER_PATH.exec(c.req.path);
+  if (!matched) return next(); // a tenant's management of its pools: its key, not a token
+  const [, pool = "", leaseId = null] = matched;
+  const found = poolObjectOf(bearer(c.req.header("authorization")), pool);
+  if (!found) throw new AppError("auth.unauthenticated");
+  const answer = await c.env.POOL.getByName(found.object).authorize(found.id, await sha256Hex(found.secret), leaseId);
   if (!answer.ok) throw new AppError("auth.unauthenticated");
-  c.set("worker", { tokenId: parsed.id, lease: answer.lease && leaseId ? { ...answer.lease, id: leaseId } : null });
+  c.set("worker", {
+    tokenId: found.id,
+    object: found.object,
+    lease: answer.lease && leaseId ? { ...answer.lease, id: leaseId } : null,
+  });
   await next();
 };
 
@@ -95,14 +117,25 @@ export function held(c: Context<AppEnv>): HeldLease & { id: string } {
 const stopped = (message: string) => new AppError("lease.lapsed", `This lease is no longer current: ${message}`);
 
 /** The attempt is over for this lease: it is forgotten, so a replay of it finds nothing. */
-export async function lapsed(
-  c: Context<AppEnv>,
-  pool: string,
-  l: HeldLease & { id: string },
-  message: string,
-): Promise<never> {
-  await c.env.POOL.getByName(pool).release(l.id);
+export async function lapsed(c: Context<AppEnv>, l: HeldLease & { id: string }, message: string): Promise<never> {
+  await poolOf(c).release(l.id);
   throw stopped(message);
+}
+
+/** The pool object the worker's token belongs to (set by `requireWorker`; a tenant's pool is named `<tenant>:<pool>`). */
+export const poolOf = (c: Context<AppEnv>) => c.env.POOL.getByName(c.get("worker").object);
+
+/** A tenant job type's output that does not fit its pinned schema: the attempt fails for good. */
+function invalidOutput(invalid: readonly { path: string; message: string }[]) {
+  const where = invalid
+    .slice(0, 3)
+    .map((i) => `${i.path}: ${i.message}`)
+    .join("; ");
+  return {
+    code: "step.invalid_output" as const,
+    message: `The output does not fit the job type's schema: ${where}`.slice(0, 2_000),
+    retryable: false,
+  };
 }
 
 export const workers = newApi();
@@ -120,15 +153,7 @@ workers.openapi(
         required: false,
         content: {
           "application/json": {
-            // kinds, labels and workerId: what the SDKs send for capability routing (accepted, not yet used).
-            schema: z
-              .object({
-                waitMs: z.number().int().min(0).max(20_000).default(10_000),
-                kinds: z.array(z.string().max(100)).max(100).optional(),
-                labels: z.record(z.string().max(100), z.string().max(200)).optional(),
-                workerId: z.string().max(200).optional(),
-              })
-              .strict(),
+            schema: LeaseBody,
           },
         },
       },
@@ -140,12 +165,18 @@ workers.openapi(
     },
   }),
   async (c) => {
-    const { pool } = c.req.valid("param");
-    const waitMs = (c.req.valid("json") as { waitMs?: number } | undefined)?.waitMs ?? 10_000;
+    const body = c.req.valid("json") as Partial<LeaseBody> | undefined;
+    const waitMs = body?.waitMs ?? 10_000;
     const deadline = Date.now() + waitMs;
-    const objects = c.env.POOL.getByName(pool);
+    const worker = c.get("worker");
+    const objects = poolOf(c);
+    const capabilities = {
+      kinds: body?.kinds ?? null,
+      labels: body?.labels ?? {},
+      workerId: body?.workerId ?? worker.tokenId,
+    };
     for (;;) {
-      const taken = await objects.take(c.get("worker").tokenId, Math.max(0, deadline - Date.now()));
+      const taken = await objects.take(worker.tokenId, Math.max(0, deadline - Date.now()), capabilities);
       if (!taken) return c.body(null, 204);
       const { message, leaseId: id } = taken;
       const begun = await runStub(c.env, message.runId).begin(message.stepId, message.attempt);
@@ -193,7 +224,7 @@ workers.openapi(
   async (c) => {
     const l = held(c);
     const answer = await runStub(c.env, l.runId).heartbeat(l.stepId, l.attempt);
-    if (!answer.ok) return lapsed(c, c.req.valid("param").pool, l, answer.message);
+    if (!answer.ok) return lapsed(c, l, answer.message);
     return c.json({ ok: true as const }, 200);
   },
 );
@@ -214,8 +245,8 @@ workers.openapi(
   async (c) => {
     const { pool, name } = c.req.valid("param");
     const l = held(c);
-    const scope = await runStub(c.env, l.runId).attemptScope(l.stepId, l.attempt, pool as PoolName);
-    if (!scope) return lapsed(c, pool, l, "the attempt is not running");
+    const scope = await runStub(c.env, l.runId).attemptScope(l.stepId, l.attempt, pool);
+    if (!scope) return lapsed(c, l, "the attempt is not running");
     const writer = createArtifactWriter(
       c.env.ARTIFACTS,
       {
@@ -278,7 +309,18 @@ workers.openapi(
     security,
     request: { params: LeaseParam, body: { required: true, content: { "application/json": { schema: Outcome } } } },
     responses: {
-      200: json(z.object({ ok: z.literal(true) }), "recorded"),
+      200: json(
+        z.object({
+          ok: z.literal(true),
+          invalidOutput: z
+            .array(z.object({ path: z.string(), message: z.string() }))
+            .optional()
+            .openapi({
+              description: "the output did not fit the job type's schema: the attempt failed (step.invalid_output)",
+            }),
+        }),
+        "recorded",
+      ),
       ...problemResponses(...TOKEN_CALL, ...JSON_BODY, "lease.not_found", "lease.lapsed"),
     },
   }),
@@ -287,12 +329,21 @@ workers.openapi(
     const l = held(c);
     const body = c.req.valid("json");
     const run = runStub(c.env, l.runId);
-    const scope = await run.attemptScope(l.stepId, l.attempt, pool as PoolName);
-    if (!scope) return lapsed(c, pool, l, "the attempt is not running");
+    const scope = await run.attemptScope(l.stepId, l.attempt, pool);
+    if (!scope) return lapsed(c, l, "the attempt is not running");
     let answer: ReportResult;
     // Parsed from JSON, so the fields are JSON values: what a report's log lines carry.
     const logs = body.logs as StepReport["logs"];
-    if (body.outcome === "failed") {
+    // A tenant job type's output is checked against the version the run pinned: a bad one fails the attempt for good.
+    const invalid = body.outcome === "succeeded" && scope.output ? mismatches(scope.output, body.output, "output") : [];
+    if (invalid.length > 0) {
+      answer = await run.report({
+        stepId: l.stepId,
+        attempt: l.attempt,
+        outcome: "failed",
+        error: invalidOutput(invalid),
+      });
+    } else if (body.outcome === "failed") {
       answer = await run.report({
         stepId: l.stepId,
         attempt: l.attempt,
@@ -347,8 +398,9 @@ workers.openapi(
         });
       }
     }
-    await c.env.POOL.getByName(pool).release(l.id); // reported (or refused): the lease is spent either way
+    // Reported (or refused): the lease is spent either way; the worker's book counts what it reported.
+    await poolOf(c).release(l.id, invalid.length > 0 ? "failed" : body.outcome);
     if (!answer.ok) throw stopped(answer.message);
-    return c.json({ ok: true as const }, 200);
+    return c.json(invalid.length > 0 ? { ok: true as const, invalidOutput: invalid } : { ok: true as const }, 200);
   },
 );

@@ -14,6 +14,8 @@ import { BLUEPRINTS } from "../blueprints";
 import { validateGraph } from "./run/dag";
 import { isDurationIssue } from "../../schema/duration";
 import { fillFromInput } from "./automation/event-waits";
+import type { TenantJob } from "./tenant-jobs";
+import { schemaProblems } from "../lib/json-schema";
 
 export interface ResolveOptions {
   /** The global retry defaults; a blueprint's, then a step's own settings override them. */
@@ -29,7 +31,12 @@ export const DEFAULT_RESOLVE_OPTIONS: ResolveOptions = {
 
 export type Resolution = { ok: true; steps: ResolvedStep[] } | { ok: false; error: AppError };
 
-export function resolveRun(body: CreateRunBody, options: ResolveOptions = DEFAULT_RESOLVE_OPTIONS): Resolution {
+/** `tenant`: the tenant's own job types the steps name, at the versions the run pins (./tenant-jobs.ts). */
+export function resolveRun(
+  body: CreateRunBody,
+  options: ResolveOptions = DEFAULT_RESOLVE_OPTIONS,
+  tenant?: ReadonlyMap<string, TenantJob>,
+): Resolution {
   let defaults = options.retry;
   let specs: StepSpec[];
   if (body.blueprint !== undefined) {
@@ -53,7 +60,7 @@ export function resolveRun(body: CreateRunBody, options: ResolveOptions = DEFAUL
     specs = body.steps ?? [];
   }
 
-  return resolveSteps(withRunInput(specs, (body.input ?? {}) as JsonObject), defaults, options.diagnostics);
+  return resolveSteps(withRunInput(specs, (body.input ?? {}) as JsonObject), defaults, options.diagnostics, tenant);
 }
 
 /** Signal steps' event matches with their `{"$input": …}` values taken from the run's input. */
@@ -70,11 +77,16 @@ function withRunInput(specs: StepSpec[], input: JsonObject): StepSpec[] {
  * Job type lookup, input validation, graph checks and defaults for a set of steps: a run's, or
  * the steps a running step spawns (whose dependencies stay within the spawned set).
  */
-export function resolveSteps(specs: StepSpec[], defaults: RetryPolicy, diagnostics: boolean): Resolution {
+export function resolveSteps(
+  specs: StepSpec[],
+  defaults: RetryPolicy,
+  diagnostics: boolean,
+  tenant?: ReadonlyMap<string, TenantJob>,
+): Resolution {
   const declared: { spec: StepSpec; job: JobDeclaration }[] = [];
   const unknown: FieldError[] = [];
   specs.forEach((s, i) => {
-    const job = jobDeclaration(s.type);
+    const job = jobDeclaration(s.type) ?? tenant?.get(s.type)?.declaration;
     if (job) declared.push({ spec: s, job });
     else unknown.push({ path: `steps[${i}].type`, message: `unknown step type '${s.type}'` });
   });
@@ -119,21 +131,15 @@ export function resolveSteps(specs: StepSpec[], defaults: RetryPolicy, diagnosti
       );
       return;
     }
-    if (utf8Bytes(JSON.stringify(s.input)) > LIMITS.inputBytes) {
-      invalid.push({ path: `steps[${i}].input`, message: `larger than ${LIMITS.inputBytes} bytes` });
+    const problems = signalSchemaProblems(s, i);
+    if (utf8Bytes(JSON.stringify(s.input)) > LIMITS.inputBytes)
+      problems.push({ path: `steps[${i}].input`, message: `larger than ${LIMITS.inputBytes} bytes` });
+    if (problems.length > 0) {
+      invalid.push(...problems);
       durationsOnly = false;
       return;
     }
-    steps.push({
-      id: s.id,
-      type: s.type,
-      pool: job.pool,
-      input: s.input as JsonObject, // parsed from JSON, so JSON
-      dependsOn: s.dependsOn,
-      retry: retryPolicy(defaults, s.retry),
-      timeoutMs: s.timeoutMs ?? job.timeoutMs ?? POOL_REGISTRY[job.pool].defaultTimeoutMs,
-      ...(s.heartbeatTimeoutMs ? { heartbeatTimeoutMs: s.heartbeatTimeoutMs } : {}),
-    });
+    steps.push(resolvedStep(s, job, defaults, jobDeclaration(s.type) ? undefined : tenant?.get(s.type)));
   });
   // A duration that does not parse (or is out of range) is 400, as a schedule's is; any other input 422.
   if (invalid.length > 0 && durationsOnly)
@@ -141,6 +147,27 @@ export function resolveSteps(specs: StepSpec[], defaults: RetryPolicy, diagnosti
   if (invalid.length > 0)
     return fail(new AppError("step.invalid_input", "A step's input does not fit its type.", { errors: invalid }));
   return { ok: true, steps };
+}
+
+/** A valid step as the run keeps it; a tenant job type's (`own`) with its version's retry policy and its pin. */
+function resolvedStep(s: StepSpec, job: JobDeclaration, defaults: RetryPolicy, own?: TenantJob): ResolvedStep {
+  return {
+    id: s.id,
+    type: s.type,
+    pool: job.pool,
+    input: s.input as JsonObject, // parsed from JSON, so JSON
+    dependsOn: s.dependsOn,
+    retry: retryPolicy(own?.retry ? { ...defaults, ...own.retry } : defaults, s.retry),
+    timeoutMs: s.timeoutMs ?? job.timeoutMs ?? POOL_REGISTRY[job.pool].defaultTimeoutMs,
+    ...(s.heartbeatTimeoutMs ? { heartbeatTimeoutMs: s.heartbeatTimeoutMs } : {}),
+    ...(own ? { worker: own.pinned } : {}),
+  };
+}
+
+/** A signal's schema is checked like a job type's: a body could never be matched against a broken one. */
+function signalSchemaProblems(s: StepSpec, i: number): FieldError[] {
+  const schema = s.type === "signal" ? (s.input as { schema?: unknown } | undefined)?.schema : undefined;
+  return schema === undefined ? [] : schemaProblems(schema, `steps[${i}].input.schema`);
 }
 
 /** A step's own settings over the defaults; the ceiling never sits below the first delay. */

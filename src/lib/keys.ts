@@ -6,7 +6,7 @@
  * none and are checked by their tenant's object as before, until rotated (docs/security.md).
  */
 import { hmac } from "fast-sha256";
-import { API_KEY, WORKER_TOKEN } from "../../schema/ids";
+import { API_KEY, TENANT_WORKER_TOKEN, WORKER_TOKEN } from "../../schema/ids";
 import { toHex } from "./crypto";
 
 export interface ApiKeyParts {
@@ -35,6 +35,16 @@ export function keyMac(macKey: string, tenantId: string, keyId: string): string 
 }
 
 /** A worker token: `fwk_<pool>_<id>_<secret>`; it names its pool, and only that pool accepts it. */
+/** A tenant's worker token, `fwt_<tenant>_<pool>_<id>_<secret>`: it names its tenant and pool. */
+export function parseTenantWorkerToken(
+  token: string,
+): { tenantId: string; pool: string; id: string; secret: string } | null {
+  const [, tenantId, pool, id, secret] = TENANT_WORKER_TOKEN.exec(token) ?? [];
+  return tenantId !== undefined && pool !== undefined && id !== undefined && secret !== undefined
+    ? { tenantId, pool, id, secret }
+    : null;
+}
+
 export function parseWorkerToken(token: string): { pool: string; id: string; secret: string } | null {
   const [, pool, id, secret] = WORKER_TOKEN.exec(token) ?? [];
   return pool !== undefined && id !== undefined && secret !== undefined ? { pool, id, secret } : null;

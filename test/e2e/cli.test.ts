@@ -322,3 +322,29 @@ describe("the factory CLI against the real local runtime", () => {
     expect(demo.stdout).not.toMatch(/[0-9a-f]{48}/); // the remote's password is never printed
   });
 });
+
+describe("factory workers and factory job-types", () => {
+  it("create a pool and a token, a job type and its next version, and list them", async () => {
+    const env = { FACTORY_URL: rt.url, FACTORY_API_KEY: rt.key };
+    expect(factory(["workers", "create-pool", "cli-gpu", "--labels", "site=lab"], { env }).code).toBe(0);
+    const token = factory(["workers", "token", "cli-gpu", "--json"], { env });
+    expect(token.code, token.stderr).toBe(0);
+    expect((JSON.parse(token.stdout) as { token: string }).token).toMatch(/^fwt_dev_cli-gpu_/);
+    const file = join(home, "job-type.json");
+    const schema = { type: "object" };
+    writeFileSync(file, JSON.stringify({ name: "acme.cli", pool: "cli-gpu", input: schema, output: schema }));
+    for (const v of [1, 2]) {
+      const made = factory(["job-types", "create", file], { env });
+      expect(made.code, made.stderr).toBe(0);
+      expect(made.stdout).toContain(`created acme.cli v${v}`);
+    }
+    expect(factory(["job-types", "list"], { env }).stdout).toMatch(/acme\.cli\s+v2\s+pool cli-gpu/);
+    expect(factory(["job-types", "versions", "acme.cli"], { env }).stdout).toMatch(/v2[\s\S]*v1/);
+    expect(factory(["workers", "pools"], { env }).stdout).toMatch(/cli-gpu/);
+    expect(factory(["workers", "tokens", "cli-gpu", "--json"], { env }).stdout).toContain('"id"');
+    expect(factory(["workers", "list", "cli-gpu"], { env }).stdout).toContain("no workers yet");
+    const refused = factory(["workers", "delete-pool", "cli-gpu"], { env });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("pool.in_use");
+  });
+});

@@ -17,6 +17,7 @@ import { MIGRATIONS as POOL_MIGRATIONS } from "../../src/control/pool/object";
 import { RUN_MIGRATIONS } from "../../src/control/run/rows";
 import { MIGRATIONS as SECRETS_MIGRATIONS } from "../../src/control/secrets/object";
 import { MIGRATIONS as AUDIT_MIGRATIONS } from "../../src/control/audit/object";
+import { MIGRATIONS as WORKERS_MIGRATIONS } from "../../src/control/workers/object";
 import { OPERATION_MIGRATIONS } from "../../src/control/operations/object";
 import { FLOW_MIGRATIONS } from "../../src/control/flow/object";
 import { migrate, type Migration } from "../../src/control/sqlite";
@@ -272,6 +273,7 @@ const CLASSES = [
   { binding: "AUDIT", migrations: AUDIT_MIGRATIONS },
   { binding: "OPERATIONS", migrations: OPERATION_MIGRATIONS },
   { binding: "FLOW", migrations: FLOW_MIGRATIONS },
+  { binding: "WORKERS", migrations: WORKERS_MIGRATIONS },
 ] as const;
 
 /** Tables whose rows need particular values (a CHECK, or today's code reading them at start). */

@@ -59,7 +59,7 @@ describe("wrangler.toml agrees with the pool registry", () => {
     for (const p of config.queues.producers) expect(declared, p.queue).toContain(p.queue);
   });
 
-  it("binds all ten Durable Objects (Audit, Automation, Breaker, Directory, Flow, Operations, Pool, Run, Secrets, Tenant) with a SQLite migration, and R2", () => {
+  it("binds all eleven Durable Objects (Audit, Automation, Breaker, Directory, Flow, Operations, Pool, Run, Secrets, Tenant, Workers) with a SQLite migration, and R2", () => {
     expect(config.durable_objects.bindings.map((b) => b.class_name).sort()).toEqual([
       "AuditObject",
       "AutomationObject",
@@ -71,6 +71,7 @@ describe("wrangler.toml agrees with the pool registry", () => {
       "RunObject",
       "SecretsObject",
       "TenantObject",
+      "WorkersObject",
     ]);
     expect(config.migrations.flatMap((m) => m.new_sqlite_classes ?? []).sort()).toEqual([
       "AuditObject",
@@ -83,6 +84,7 @@ describe("wrangler.toml agrees with the pool registry", () => {
       "RunObject",
       "SecretsObject",
       "TenantObject",
+      "WorkersObject",
     ]);
     expect(config.r2_buckets.map((b) => b.binding)).toEqual(["ARTIFACTS"]);
   });

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { approverRefusal, schemaMismatch } from "../../src/control/run/gates";
 import { decisionLinks, readLink, signLink, type LinkClaims } from "../../src/lib/decision-links";
 
-describe("a signal's schema subset", () => {
+describe("a signal's schema (JSON Schema draft-07, the validator tenant job types use)", () => {
   const schema = {
     type: "object",
     required: ["status"],
@@ -14,24 +14,28 @@ describe("a signal's schema subset", () => {
     },
   };
 
-  it("accepts what fits and names the first thing that does not", () => {
+  it("accepts what fits and names where the first thing that does not is", () => {
     expect(schemaMismatch(schema, { status: "ok", build: 3, tags: ["a"] })).toBeNull();
-    expect(schemaMismatch(schema, { status: "maybe" })).toBe("body.status: not one of the allowed values");
-    expect(schemaMismatch(schema, { build: 3 })).toBe("body.status: required");
-    expect(schemaMismatch(schema, { status: "ok", build: 3.5 })).toBe("body.build: expected integer, got number");
-    expect(schemaMismatch(schema, { status: "ok", tags: ["a", 1] })).toBe("body.tags[1]: expected string, got integer");
-    expect(schemaMismatch(schema, { status: "ok", extra: true })).toBe("body.extra: not allowed");
-    expect(schemaMismatch(schema, [1])).toBe("body: expected object, got array");
+    expect(schemaMismatch(schema, { status: "maybe" })).toMatch(/^body\.status: /);
+    expect(schemaMismatch(schema, { build: 3 })).toMatch(/^body: .*status/);
+    expect(schemaMismatch(schema, { status: "ok", build: 3.5 })).toMatch(/^body\.build: /);
+    expect(schemaMismatch(schema, { status: "ok", tags: ["a", 1] })).toMatch(/^body\.tags\[1\]: /);
+    expect(schemaMismatch(schema, { status: "ok", extra: true })).toMatch(/extra/);
+    expect(schemaMismatch(schema, [1])).toMatch(/^body: /);
     expect(schemaMismatch({ type: ["number", "null"] }, null)).toBeNull();
     expect(schemaMismatch({ type: "number" }, 4)).toBeNull(); // an integer is a number
+    // More than the old hand-written subset: numeric bounds, string patterns, composition.
+    expect(schemaMismatch({ type: "integer", minimum: 10 }, 3)).toMatch(/^body: /);
+    expect(schemaMismatch({ type: "string", pattern: "^v[0-9]+$" }, "x1")).toMatch(/^body: /);
+    expect(schemaMismatch({ anyOf: [{ type: "string" }, { type: "integer" }] }, 2)).toBeNull();
   });
 
   it("`required` asks for the body's own properties, not what every object inherits", () => {
     const names = { type: "object", required: ["constructor", "toString"] };
-    expect(schemaMismatch(names, {})).toBe("body.constructor: required");
-    expect(schemaMismatch(names, { constructor: 1 })).toBe("body.toString: required");
+    expect(schemaMismatch(names, {})).toMatch(/required property "(constructor|toString)"/);
+    expect(schemaMismatch(names, { constructor: 1 })).toMatch(/toString/);
     expect(schemaMismatch(names, { constructor: 1, toString: "x" })).toBeNull();
-    expect(schemaMismatch({ required: ["__proto__"] }, {})).toBe("body.__proto__: required");
+    expect(schemaMismatch({ required: ["__proto__"] }, {})).toMatch(/__proto__/);
   });
 });
 

@@ -5,6 +5,11 @@
  * token that took it, so a worker can only ever touch the attempts this pool handed to it; the
  * run's own object stays the authority on whether that attempt is still current (fencing,
  * timeouts, retries), so a lease taken and never used simply lapses there.
+ *
+ * Two kinds of pool share the class: the operator's `external` pool (named `external`, tokens
+ * `fwk_…` issued through the admin API) and a tenant's own pools (named `<tenant>:<pool>`, so no
+ * object serves two tenants; tokens `fwt_<tenant>_<pool>_…` issued by the tenant), whose steps
+ * are routed by capability (./routing.ts) and noted when no live worker can take them.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { StepMessage } from "../../../schema/messages";
@@ -12,8 +17,21 @@ import type { Env } from "../../env";
 import { newKeyId, newSecret, sha256Hex, timingSafeEqualHex } from "../../lib/crypto";
 import { LIMITS } from "../../../schema/api";
 import { LEASE_ID } from "../../../schema/ids";
-import { migrate, one, type Migration } from "../sqlite";
+import { all, migrate, one, type Migration } from "../sqlite";
 import { Waiters } from "../waiters";
+import { Alarm } from "../alarms";
+import { runStub } from "../run/stub";
+import { logError } from "../../lib/log";
+import type { Capabilities, TokenView, WorkerView } from "../../../schema/workers";
+import {
+  countOutcome,
+  findUnroutable,
+  listWorkers,
+  nextFor,
+  nextUnroutableCheck,
+  type Route,
+  sawWorker,
+} from "./routing";
 
 export const MIGRATIONS: readonly Migration[] = [
   [
@@ -30,7 +48,28 @@ export const MIGRATIONS: readonly Migration[] = [
       expires_at INTEGER NOT NULL)`,
     `CREATE INDEX lease_expiry ON lease (expires_at)`,
   ],
+  // v3 (issue 27): capability routing (job type, required labels, run priority), the pool's
+  // workers, which worker holds a lease, and a tenant pool's own settings.
+  [
+    `ALTER TABLE waiting ADD COLUMN kind TEXT`,
+    `ALTER TABLE waiting ADD COLUMN requires TEXT`,
+    `ALTER TABLE waiting ADD COLUMN priority INTEGER NOT NULL DEFAULT 1`,
+    `ALTER TABLE waiting ADD COLUMN unroutable_noted INTEGER NOT NULL DEFAULT 0`,
+    `CREATE INDEX waiting_route ON waiting (priority, enqueued_at)`,
+    `ALTER TABLE lease ADD COLUMN worker_id TEXT`,
+    `CREATE TABLE worker (
+      id TEXT PRIMARY KEY, token_id TEXT NOT NULL, labels TEXT NOT NULL, kinds TEXT, last_seen INTEGER NOT NULL,
+      completed INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0)`,
+    `CREATE TABLE setting (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+  ],
 ];
+
+/** A tenant pool's settings (absent for the operator's `external` pool). */
+export interface TenantPoolSettings {
+  tenantId: string;
+  pool: string;
+  unroutableAfterMs: number;
+}
 
 /** The attempt a lease names. */
 export interface HeldLease {
@@ -50,42 +89,115 @@ const PRUNE_BATCH = 100;
 export class PoolObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly waiters = new Waiters();
+  private readonly alarmClock: Alarm;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.alarmClock = new Alarm(ctx.storage);
     ctx.blockConcurrencyWhile(async () => {
       migrate(this.sql, MIGRATIONS);
+      await this.alarmClock.load();
     });
   }
 
-  /** Steps dispatched to this pool (idempotent: a re-sent dispatch is stored once). */
-  async offer(messages: StepMessage[]): Promise<void> {
+  /** Makes this object a tenant's pool (idempotent; the settings are replaced). */
+  async configure(settings: TenantPoolSettings): Promise<void> {
+    this.sql.exec(
+      "INSERT INTO setting (key, value) VALUES ('tenant', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      JSON.stringify(settings),
+    );
+  }
+
+  private settings(): TenantPoolSettings | null {
+    const row = one<{ value: string }>(this.sql, "SELECT value FROM setting WHERE key = 'tenant'");
+    return row ? (JSON.parse(row.value) as TenantPoolSettings) : null;
+  }
+
+  /**
+   * Steps dispatched to this pool (idempotent: a re-sent dispatch is stored once), each with its
+   * route (job type, required labels, priority) when the run's outbox knows it.
+   */
+  async offer(messages: StepMessage[], routes?: (Route | null)[]): Promise<void> {
     const now = Date.now();
-    for (const m of messages) {
+    messages.forEach((m, i) => {
+      const route = routes?.[i] ?? null;
+      const requires = route && Object.keys(route.requires).length > 0 ? JSON.stringify(route.requires) : null;
+      // A step offered again (its queued lease lapsed while nobody could take it) keeps its place in
+      // line and its unroutable note: its earlier attempt's row, stale now, goes.
+      const earlier = one<{ at: number; noted: number }>(
+        this.sql,
+        `DELETE FROM waiting WHERE run_id = ? AND step_id = ? AND attempt < ?
+         RETURNING enqueued_at AS at, unroutable_noted AS noted`,
+        m.runId,
+        m.stepId,
+        m.attempt,
+      );
       this.sql.exec(
-        "INSERT INTO waiting (run_id, step_id, attempt, body, enqueued_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        `INSERT INTO waiting (run_id, step_id, attempt, body, enqueued_at, kind, requires, priority, unroutable_noted)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
         m.runId,
         m.stepId,
         m.attempt,
         JSON.stringify(m),
-        now,
+        earlier?.at ?? now,
+        route?.kind ?? m.type,
+        requires,
+        route?.priority ?? 1,
+        earlier?.noted ?? 0,
       );
-    }
+    });
     this.waiters.wakeAll();
+    await this.scheduleCheck(now);
+  }
+
+  /** A tenant pool looks for unroutable steps on its alarm; the operator's pool does not. */
+  private async scheduleCheck(now: number): Promise<void> {
+    const settings = this.settings();
+    if (!settings) return;
+    const next = nextUnroutableCheck(this.sql, settings.unroutableAfterMs, now);
+    const at = this.alarmClock.dueAt;
+    if (next !== null && (at === null || next < at || at <= now)) await this.alarmClock.sync(next);
+  }
+
+  /** Notes each step no live worker could take for the tenant's bound on its run (once), then sets the next check. */
+  override async alarm(): Promise<void> {
+    this.alarmClock.fired();
+    const settings = this.settings();
+    if (!settings) return;
+    const now = Date.now();
+    for (const u of findUnroutable(this.sql, settings.unroutableAfterMs, now)) {
+      try {
+        await runStub(this.env, u.runId).noteUnroutable(u.stepId, u.attempt, {
+          pool: settings.pool,
+          kind: u.kind,
+          requires: u.requires,
+          waitedMs: u.waitedMs,
+        });
+      } catch (err) {
+        // Noted at most once: a run that cannot be told now (evicted mid-call) is not told twice later.
+        logError("pool.unroutable_note_failed", { runId: u.runId, stepId: u.stepId, error: String(err) });
+      }
+    }
+    await this.alarmClock.sync(nextUnroutableCheck(this.sql, settings.unroutableAfterMs, Date.now()));
   }
 
   /**
    * The oldest waiting step, removed, with a new lease on it for `tokenId`; waits up to `waitMs`
    * for one to arrive (long poll).
    */
-  async take(tokenId: string, waitMs: number): Promise<{ message: StepMessage; leaseId: string } | null> {
+  async take(
+    tokenId: string,
+    waitMs: number,
+    capabilities?: Capabilities,
+  ): Promise<{ message: StepMessage; leaseId: string } | null> {
     const deadline = Date.now() + waitMs;
+    const caps: Capabilities = capabilities ?? { kinds: null, labels: {}, workerId: tokenId };
+    sawWorker(this.sql, tokenId, caps, Date.now());
     for (;;) {
-      const row = one<{ body: string }>(
-        this.sql,
-        "DELETE FROM waiting WHERE rowid = (SELECT rowid FROM waiting ORDER BY enqueued_at LIMIT 1) RETURNING body",
-      );
+      const next = nextFor(this.sql, caps);
+      if (next) this.sql.exec("DELETE FROM waiting WHERE rowid = ?", next.rowid);
+      const row = next ? { body: next.body } : null;
       if (row) {
         const message = JSON.parse(row.body) as StepMessage;
         const leaseId = `lse_${newSecret()}`;
@@ -96,13 +208,14 @@ export class PoolObject extends DurableObject<Env> {
           PRUNE_BATCH,
         );
         this.sql.exec(
-          "INSERT INTO lease (hash, token_id, run_id, step_id, attempt, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+          "INSERT INTO lease (hash, token_id, run_id, step_id, attempt, expires_at, worker_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
           await sha256Hex(leaseId),
           tokenId,
           message.runId,
           message.stepId,
           message.attempt,
           now + LEASE_ROW_TTL_MS,
+          caps.workerId,
         );
         return { message, leaseId };
       }
@@ -134,9 +247,22 @@ export class PoolObject extends DurableObject<Env> {
     return { ok: true, lease: row ? { runId: row.run_id, stepId: row.step_id, attempt: row.attempt } : null };
   }
 
-  /** A lease whose attempt is over (reported, refused, lapsed): later calls with it find nothing. */
-  async release(leaseId: string): Promise<void> {
-    this.sql.exec("DELETE FROM lease WHERE hash = ?", await sha256Hex(leaseId));
+  /**
+   * A lease whose attempt is over (reported, refused, lapsed): later calls with it find nothing.
+   * `outcome`: what its worker reported, counted on the worker's book.
+   */
+  async release(leaseId: string, outcome?: "succeeded" | "failed"): Promise<void> {
+    const row = one<{ worker_id: string | null }>(
+      this.sql,
+      "DELETE FROM lease WHERE hash = ? RETURNING worker_id",
+      await sha256Hex(leaseId),
+    );
+    if (row && outcome) countOutcome(this.sql, row.worker_id, outcome);
+  }
+
+  /** The pool's workers (GET /v1/pools/{pool}/workers). */
+  async workers(): Promise<WorkerView[]> {
+    return listWorkers(this.sql, Date.now());
   }
 
   /** Backlog signals for an operator or an autoscaler of external workers. */
@@ -147,7 +273,9 @@ export class PoolObject extends DurableObject<Env> {
     return { waiting: row.n, oldestAgeMs: row.oldest === null ? null : Date.now() - row.oldest };
   }
 
+  /** A new worker token, shown once: `fwt_<tenant>_<pool>_…` for a tenant pool, `fwk_<pool>_…` for the operator's. */
   async createToken(pool: string): Promise<{ id: string; token: string }> {
+    const settings = this.settings();
     const id = newKeyId();
     const secret = newSecret();
     this.sql.exec(
@@ -156,7 +284,40 @@ export class PoolObject extends DurableObject<Env> {
       await sha256Hex(secret),
       Date.now(),
     );
-    return { id, token: `fwk_${pool}_${id}_${secret}` };
+    const token = settings
+      ? `fwt_${settings.tenantId}_${settings.pool}_${id}_${secret}`
+      : `fwk_${pool}_${id}_${secret}`;
+    return { id, token };
+  }
+
+  async listTokens(): Promise<TokenView[]> {
+    return all<{ id: string; created_at: number; revoked_at: number | null }>(
+      this.sql,
+      "SELECT id, created_at, revoked_at FROM worker_token ORDER BY created_at DESC LIMIT 200",
+    ).map((t) => ({
+      id: t.id,
+      createdAt: new Date(t.created_at).toISOString(),
+      revokedAt: t.revoked_at === null ? null : new Date(t.revoked_at).toISOString(),
+    }));
+  }
+
+  /** How many live tokens the pool has (a tenant pool's are bounded). */
+  async liveTokens(): Promise<number> {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM worker_token WHERE revoked_at IS NULL").one().n;
+  }
+
+  /**
+   * The tenant deleted the pool: its tokens stop working, its waiting steps and workers go, and it
+   * is no tenant's pool until configured again (the runs of steps that waited here see their
+   * queued leases lapse and retry as usual).
+   */
+  async close(): Promise<void> {
+    this.sql.exec("UPDATE worker_token SET revoked_at = ? WHERE revoked_at IS NULL", Date.now());
+    this.sql.exec("DELETE FROM waiting");
+    this.sql.exec("DELETE FROM worker");
+    this.sql.exec("DELETE FROM lease");
+    this.sql.exec("DELETE FROM setting");
+    await this.alarmClock.sync(null);
   }
 
   private verifyToken(id: string, secretHash: string): boolean {

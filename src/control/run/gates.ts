@@ -6,6 +6,7 @@ import type { Json, JsonObject } from "../../../schema/api";
 import type { Decider, DeciderKey, DecisionView } from "../../../schema/run";
 import { json } from "../sqlite";
 import type { DecisionRow } from "./gate-table";
+import { mismatches } from "../../lib/json-schema";
 
 /** An approval step's input, as its declaration (schema/jobs/control.ts) parsed it. */
 export interface ApprovalInput {
@@ -69,50 +70,16 @@ export function deciderData(by: Decider): JsonObject {
   return { ...by };
 }
 
-const TYPES = ["object", "array", "string", "number", "integer", "boolean", "null"] as const;
-
-function typeOf(value: Json): (typeof TYPES)[number] {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "array";
-  if (typeof value === "number") return Number.isInteger(value) ? "integer" : "number";
-  return typeof value as "object" | "string" | "boolean";
-}
-
 /**
- * Checks a value against a JSON-schema subset (`type`, `properties`, `required`, `items`, `enum`,
- * `additionalProperties: false`); anything else in the schema is ignored. Returns the first
- * mismatch as `path: message`, or null.
+ * Checks a signal's body against its JSON Schema (draft-07, src/lib/json-schema.ts: the same
+ * validator as tenant job types). Returns the first mismatch as `path: message`, or null. A schema
+ * the validator cannot use (a run created before schemas were checked at creation) is a mismatch.
  */
 export function schemaMismatch(schema: JsonObject, value: Json, path = "body"): string | null {
-  const want = schema.type;
-  if (typeof want === "string" || Array.isArray(want)) {
-    const wanted = (Array.isArray(want) ? want : [want]).filter((t): t is string => typeof t === "string");
-    const got = typeOf(value);
-    const fits = wanted.some((t) => t === got || (t === "number" && got === "integer"));
-    if (!fits) return `${path}: expected ${wanted.join(" or ")}, got ${got}`;
+  try {
+    const [first] = mismatches(schema as Record<string, unknown>, value, path);
+    return first ? `${first.path}: ${first.message}` : null;
+  } catch (err) {
+    return `${path}: the signal's schema cannot be used (${err instanceof Error ? err.message : String(err)})`;
   }
-  if (Array.isArray(schema.enum) && !schema.enum.some((v) => JSON.stringify(v) === JSON.stringify(value)))
-    return `${path}: not one of the allowed values`;
-  if (typeOf(value) === "object") {
-    const obj = value as JsonObject;
-    const props = (schema.properties ?? {}) as Record<string, JsonObject>;
-    for (const r of Array.isArray(schema.required) ? schema.required : []) {
-      // Own properties only: `in` would let `{}` satisfy `required: ["constructor"]` through its prototype.
-      if (typeof r === "string" && !Object.hasOwn(obj, r)) return `${path}.${r}: required`;
-    }
-    for (const [k, v] of Object.entries(obj)) {
-      const sub = props[k];
-      if (sub && typeof sub === "object") {
-        const bad = schemaMismatch(sub, v, `${path}.${k}`);
-        if (bad) return bad;
-      } else if (schema.additionalProperties === false) return `${path}.${k}: not allowed`;
-    }
-  }
-  if (Array.isArray(value) && schema.items && typeof schema.items === "object" && !Array.isArray(schema.items)) {
-    for (const [i, item] of value.entries()) {
-      const bad = schemaMismatch(schema.items as JsonObject, item, `${path}[${i}]`);
-      if (bad) return bad;
-    }
-  }
-  return null;
 }

@@ -39,6 +39,9 @@ import type { RunUsage } from "../../../schema/usage";
 import type { RunScanning } from "../../../schema/scanning";
 import { Alarm } from "../alarms";
 import { Waiters } from "../waiters";
+import { json } from "../sqlite";
+import type { PinnedJobType } from "../../../schema/workers";
+import { noteUnroutable, type UnroutableNote } from "./unroutable";
 import { callbackUrl, decisionLinks, type LinkClaims } from "../../lib/decision-links";
 import { purgeRunObjects } from "../../artifacts/purge";
 import { shardName } from "../tenant/shards";
@@ -315,13 +318,20 @@ export class RunObject extends DurableObject<Env> {
   async attemptScope(
     stepId: string,
     attempt: number,
-    pool: PoolName,
-  ): Promise<{ tenantId: string; scanning: RunScanning } | null> {
+    pool: string,
+  ): Promise<{ tenantId: string; scanning: RunScanning; output?: Record<string, unknown> } | null> {
     const run = this.store.run();
     const step = this.store.step(stepId);
-    return run && step && step.pool === pool && step.attempt === attempt && step.status === "running"
-      ? { tenantId: run.tenant_id, scanning: runScanning(run) }
+    // A tenant job type's step is served by the tenant's pool the run pinned, not the `external` one.
+    const pinned = step?.worker ? json.read<PinnedJobType>(step.worker) : null;
+    return run && step && (pinned?.pool ?? step.pool) === pool && step.attempt === attempt && step.status === "running"
+      ? { tenantId: run.tenant_id, scanning: runScanning(run), ...(pinned ? { output: pinned.output } : {}) }
       : null;
+  }
+
+  /** A tenant pool found this queued attempt unroutable (./unroutable.ts); false: no longer queued. */
+  async noteUnroutable(stepId: string, attempt: number, note: UnroutableNote): Promise<boolean> {
+    return this.change(() => noteUnroutable(this.store, stepId, attempt, note, Date.now(), 2_000));
   }
 
   /** Called by a running handler: extends its lease; refused when the attempt should stop. */

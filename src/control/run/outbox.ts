@@ -17,6 +17,9 @@ import type { TenantSync } from "../../../schema/run";
 import { shardName } from "../tenant/shards";
 import { exportTrace } from "./trace-export";
 import type { EventWatchOp } from "../../../schema/automation";
+import type { PinnedJobType } from "../../../schema/workers";
+import type { Route } from "../pool/routing";
+import { json } from "../sqlite";
 
 /** What one pass over the outbox did; the caller records it in one transaction. */
 export interface OutboxPass {
@@ -100,7 +103,7 @@ export async function sendOutbox(
 
   for (const [pool, poolRows] of byPool) {
     const messages = poolRows.map((r) => JSON.parse(r.body) as StepMessage);
-    const { sent, error } = await dispatch(env, pool, run.id, messages);
+    const { sent, error } = await dispatch(env, pool, run.id, messages, (m) => poolRoute(store, m));
     pass.sent.push(...poolRows.slice(0, sent).map((r) => r.id));
     if (error !== null) {
       logError("outbox.dispatch_failed", { ...ids, pool, count: poolRows.length - sent, error: String(error) });
@@ -202,21 +205,54 @@ async function dispatch(
   pool: PoolName,
   runId: string,
   messages: StepMessage[],
+  route: (m: StepMessage) => PoolRoute,
 ): Promise<{ sent: number; error: unknown }> {
   const queue = queueFor(env, pool, runId);
   let sent = 0;
   let error: unknown = null;
   if (queue) ({ sent, error } = await sendChunked(queue, messages));
   else {
-    // The external pool has no queue: its object keeps what waits for a worker.
+    // An external pool has no queue: its object keeps what waits for a worker. A tenant job
+    // type's step goes to its tenant's pool object (`<tenant>:<pool>`), the rest to the operator's.
     try {
-      await env.POOL.getByName(pool).offer(messages);
-      sent = messages.length;
+      for (const [object, group] of byObject(messages.map((m) => ({ m, r: route(m) })))) {
+        await env.POOL.getByName(object).offer(
+          group.map((g) => g.m),
+          group.map((g) => g.r.route),
+        );
+        sent += group.length;
+      }
     } catch (err) {
+      // Offers are idempotent: all go again rather than a count that is not a prefix of the rows.
+      sent = 0;
       error = err;
     }
   }
   return { sent, error };
+}
+
+/** Where a message of an external pool waits, and how it is routed there. */
+interface PoolRoute {
+  object: string;
+  route: Route;
+}
+
+const PRIORITY_RANK: Record<string, number> = { high: 0, normal: 1, low: 2 };
+
+/** A step's pool object and route: its run's priority, and for a tenant job type the pinned pool and labels. */
+function poolRoute(store: RunStore, m: StepMessage): PoolRoute {
+  const pinned = json.read<PinnedJobType>(store.step(m.stepId)?.worker ?? null);
+  const priority = PRIORITY_RANK[store.existingRun().priority] ?? 1;
+  return pinned
+    ? { object: `${m.tenantId}:${pinned.pool}`, route: { kind: m.type, requires: pinned.requires, priority } }
+    : { object: m.pool, route: { kind: m.type, requires: {}, priority } };
+}
+
+/** Messages by pool object, in order within each. */
+function byObject(items: { m: StepMessage; r: PoolRoute }[]): Map<string, { m: StepMessage; r: PoolRoute }[]> {
+  const groups = new Map<string, { m: StepMessage; r: PoolRoute }[]>();
+  for (const item of items) groups.set(item.r.object, [...(groups.get(item.r.object) ?? []), item]);
+  return groups;
 }
 
 /** What the sender needs of its object: a pass's consequences are transactions of the object's own. */

@@ -10,6 +10,7 @@ import type { RunRetention } from "../../../schema/retention";
 import { must } from "../../lib/must";
 import { labelsOf } from "./labels";
 import { flowKeys } from "./flow-row";
+import type { PinnedJobType } from "../../../schema/workers";
 
 export type RetrySource = { ok: true; spec: Omit<NewRun, "id" | "traceId">; existing: string | null } | Refusal;
 
@@ -86,5 +87,7 @@ function resolvedStep(s: StepRow): ResolvedStep {
     retry: { maxAttempts: s.max_attempts, initialDelayMs: s.initial_delay_ms, maxDelayMs: s.max_delay_ms },
     timeoutMs: s.timeout_ms,
     ...(s.heartbeat_timeout_ms ? { heartbeatTimeoutMs: s.heartbeat_timeout_ms } : {}),
+    // A retry re-runs the version the run pinned, not the newest.
+    ...(s.worker ? { worker: json.read<PinnedJobType>(s.worker) as PinnedJobType } : {}),
   };
 }

@@ -109,6 +109,9 @@ export const RUN_MIGRATIONS: readonly Migration[] = [
   [`ALTER TABLE run ADD COLUMN flow TEXT`],
   // v13: the tenant had its own OTLP collector when the run was created (docs/telemetry.md).
   [`ALTER TABLE run ADD COLUMN collector INTEGER NOT NULL DEFAULT 0`],
+  // v14: a step of a tenant job type: the version the run pinned, its pool, required labels and
+  // output schema (JSON of PinnedJobType; null for a built-in type, so built-in runs write nothing more).
+  [`ALTER TABLE step ADD COLUMN worker TEXT`],
 ];
 
 export interface RunRow {
@@ -166,6 +169,8 @@ export interface StepRow {
   /** 0 for the run's own steps; a spawned step is one deeper than the step that spawned it. */
   depth: number;
   spawned_by: string | null;
+  /** JSON of PinnedJobType for a tenant job type's step; null for a built-in type. */
+  worker: string | null;
   output: string | null;
   error: string | null;
   queued_at: number | null;

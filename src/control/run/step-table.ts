@@ -29,6 +29,7 @@ export type NewStep = Pick<
   | "heartbeat_timeout_ms"
   | "depth"
   | "spawned_by"
+  | "worker"
 >;
 
 export class StepTable {
@@ -67,8 +68,8 @@ export class StepTable {
       insertMany(
         this.q.raw,
         `INSERT INTO step (id, position, type, pool, input, depends_on, pending_deps, status, max_attempts, initial_delay_ms, max_delay_ms,
-           timeout_ms, heartbeat_timeout_ms, depth, spawned_by)`,
-        15,
+           timeout_ms, heartbeat_timeout_ms, depth, spawned_by, worker)`,
+        16,
         this.pendingSteps.map((s) => [
           s.id,
           s.position,
@@ -85,6 +86,7 @@ export class StepTable {
           s.heartbeat_timeout_ms,
           s.depth,
           s.spawned_by,
+          s.worker,
         ]),
       );
       this.pendingSteps = [];

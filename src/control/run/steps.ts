@@ -27,6 +27,7 @@ export function insertStep(
     heartbeat_timeout_ms: s.heartbeatTimeoutMs ?? null,
     depth: lineage.depth,
     spawned_by: lineage.spawnedBy,
+    worker: s.worker ? json.write(s.worker) : null,
   });
   for (const dep of s.dependsOn) store.insertEdge(dep, s.id);
 }

@@ -22,6 +22,7 @@ export type RunStub = Pick<
   | "heartbeat"
   | "release"
   | "attemptScope"
+  | "noteUnroutable"
   | "report"
   | "deadLettered"
   | "backlog"
