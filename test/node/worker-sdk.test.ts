@@ -167,7 +167,11 @@ describe("createWorker", () => {
     await worker.stop();
     await started;
     const first = pool.calls.find((c) => c.path === "/leases");
-    expect(first?.body).toMatchObject({ kinds: ["report", "boom"], labels: { gpu: "none" }, waitMs: 3_000 });
+    expect(first?.body).toMatchObject({
+      kinds: ["report", "boom", "external.task"],
+      labels: { gpu: "none" },
+      waitMs: 3_000,
+    });
     const results = Object.fromEntries(
       pool.calls.filter((c) => c.path.endsWith("/result")).map((c) => [c.path.split("/")[2], c.body]),
     );

@@ -81,7 +81,8 @@ class Worker:
                 signal.signal(sig, handler)  # the process's own handling again, once drained
 
     def _serve(self) -> None:
-        kinds = self.kinds if self.kinds is not None else sorted(self.handlers)
+        # external.task steps are routed by pool alone: the task's `kind`, in its input, picks the handler.
+        kinds = self.kinds if self.kinds is not None else sorted(self.handlers) + ["external.task"]
         self.logger({"msg": "started", "workerId": self.worker_id, "pool": self.pool, "kinds": kinds,
                      "concurrency": self.concurrency})
         slots = [threading.Thread(target=self._slot, args=(kinds,), daemon=True) for _ in range(self.concurrency)]

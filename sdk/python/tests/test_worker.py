@@ -203,7 +203,7 @@ class WorkerBehaviour(unittest.TestCase):
             pool.close()
         self.assertEqual(errors, [])
         first = next(b for (_m, p, b) in pool.calls if p == "/leases")
-        self.assertEqual(first["kinds"], ["boom", "report"])
+        self.assertEqual(first["kinds"], ["boom", "report", "external.task"])
         self.assertEqual(first["labels"], {"gpu": "none"})
         results = {p.split("/")[2]: b for (p, b) in pool.ends()}
         self.assertEqual(results["lse_a"], {"outcome": "succeeded", "output": {"title": "T"},

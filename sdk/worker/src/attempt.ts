@@ -17,9 +17,12 @@ export interface AttemptDeps {
 const MAX_LOGS = 50;
 const CODE = /^[a-z][a-z0-9_.-]{0,99}$/;
 
+/** The operator's pool's one job type: its steps name their handler by `kind`. */
+export const EXTERNAL_TASK = "external.task";
+
 /** The handler a lease asks for, and its input: `external.task` names it by `kind`, other types by type. */
 export function route(lease: Lease): { kind: string; input: Record<string, unknown> } {
-  if (lease.type === "external.task" && typeof lease.input.kind === "string") {
+  if (lease.type === EXTERNAL_TASK && typeof lease.input.kind === "string") {
     const payload = lease.input.payload;
     return {
       kind: lease.input.kind,

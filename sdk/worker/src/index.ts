@@ -5,7 +5,7 @@
  * gives back (releases) its in-flight steps within the shutdown grace.
  */
 import { hostname } from "node:os";
-import { Attempt, releaseLease } from "./attempt.ts";
+import { Attempt, EXTERNAL_TASK, releaseLease } from "./attempt.ts";
 import { type Answer, DEFAULT_RETRY, PoolApi } from "./http.ts";
 import type { Lease, Worker, WorkerOptions } from "./types.ts";
 
@@ -61,7 +61,7 @@ class PoolWorker implements Worker {
     });
     this.leaseBody = {
       waitMs: options.waitMs ?? 3_000,
-      kinds: options.kinds ?? Object.keys(options.handlers),
+      kinds: options.kinds ?? defaultKinds(options.handlers),
       ...(options.labels ? { labels: options.labels } : {}),
       workerId: options.workerId ?? `${hostname()}-${process.pid}`,
     };
@@ -159,4 +159,12 @@ class PoolWorker implements Worker {
       this.running.delete(attempt);
     }
   }
+}
+
+/**
+ * The job types a worker asks the pool for: its handlers' names, and `external.task`, whose steps
+ * the operator's pool routes by pool alone (the task's `kind`, inside its input, picks the handler).
+ */
+function defaultKinds(handlers: Record<string, unknown>): string[] {
+  return [...Object.keys(handlers), EXTERNAL_TASK];
 }

@@ -58,7 +58,7 @@ export interface WorkerOptions {
   handlers: Record<string, Handler>;
   /** What this worker offers, for capability routing (e.g. `{ gpu: "a100" }`). */
   labels?: Record<string, string>;
-  /** The kinds it asks for; by default the handlers' names. */
+  /** The job types it asks for; by default the handlers' names and `external.task`. */
   kinds?: string[];
   /** Steps in flight at once (default 1). */
   concurrency?: number;
