@@ -6,12 +6,12 @@
 import { DurableObject } from "cloudflare:workers";
 import type { ArtifactView, WireEvent, WireRun } from "../../../schema/api";
 import { TERMINAL_RUN_STATUSES, type PoolName } from "../../../schema/vocabulary";
-import { numberVar, resolveOptions, type Env } from "../../env";
+import type { Env } from "../../env";
 import { RunEngine } from "./engine";
 import { runScanning, type HeartbeatResult } from "./attempt-engine";
 import type { ReleaseResult } from "./release";
 import { retrySource, type RetrySource } from "./retry";
-import type { EngineConfig } from "./types";
+import { engineConfig } from "./engine-config";
 import { refuse, type Refusal } from "../../../schema/errors";
 import { OutboxSender } from "./outbox";
 import { pointsSince, type PointContext } from "./analytics";
@@ -42,7 +42,7 @@ import { Waiters } from "../waiters";
 import { json } from "../sqlite";
 import type { PinnedJobType } from "../../../schema/workers";
 import { noteUnroutable, type UnroutableNote } from "./unroutable";
-import { callbackUrl, decisionLinks, type LinkClaims } from "../../lib/decision-links";
+import type { LinkClaims } from "../../lib/decision-links";
 import { purgeRunObjects } from "../../artifacts/purge";
 import { shardName } from "../tenant/shards";
 import { archiveRun, backfillArchive, type ArchiveHost } from "./archive";
@@ -497,23 +497,4 @@ export class RunObject extends DurableObject<Env> {
     this.pointsBehind = more;
     return result;
   }
-}
-
-function engineConfig(env: Env): EngineConfig {
-  const linkSecret = env.DECISION_LINK_SECRET;
-  return {
-    leaseQueuedMs: numberVar(env.LEASE_QUEUED_MS, 60_000),
-    leaseGraceMs: numberVar(env.LEASE_GRACE_MS, 15_000),
-    outboxRetryMs: 5_000,
-    lostBudget: 10,
-    webhookBatchMs: 2_000,
-    resolve: resolveOptions(env),
-    telemetry: Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT),
-    ...(linkSecret
-      ? {
-          decisionLinks: (gate) => decisionLinks(linkSecret, env.PUBLIC_URL ?? "", gate),
-          callbackUrl: (step) => callbackUrl(linkSecret, env.PUBLIC_URL ?? "", step),
-        }
-      : {}),
-  };
 }
