@@ -41,8 +41,13 @@ async function workerCredentials(): Promise<{ pool: string; token: string }> {
   return { pool: "external", token: ((await res.json()) as { token: string }).token };
 }
 
-async function startWorker(lang: "python" | "ts", name: string, env: Record<string, string> = {}) {
-  const { pool, token } = await workerCredentials();
+async function startWorker(
+  lang: "python" | "ts",
+  name: string,
+  env: Record<string, string> = {},
+  credentials?: { pool: string; token: string },
+) {
+  const { pool, token } = credentials ?? (await workerCredentials());
   const vars = {
     PATH: process.env.PATH ?? "",
     FACTORY_URL: rt.url,
@@ -227,4 +232,27 @@ it("a TypeScript worker sent SIGTERM releases its step within 5 s and another wo
 
 it("a Python worker sent SIGTERM does the same", async () => {
   await sigtermReleases("python");
+});
+
+it("a Python worker on the tenant's own pool runs the tenant's job type: no deployment-wide object on its path", async () => {
+  const post = async (path: string, json?: unknown) => {
+    const res = await rt.fetch(path, { method: "POST", ...(json === undefined ? {} : { json }) });
+    expect(res.status, `${path}: ${await res.clone().text()}`).toBe(201);
+    return (await res.json()) as Record<string, unknown>;
+  };
+  await post("/v1/pools", { name: "py" });
+  const object = { type: "object" };
+  await post("/v1/job-types", { name: "demo.fibonacci", pool: "py", input: object, output: object });
+  const { token } = (await post("/v1/pools/py/tokens")) as { token: string };
+  expect(token.startsWith("fwt_")).toBe(true); // the tenant's token: it reaches only `<tenant>:py`
+  const worker = await startWorker("python", "py-tenant", { FACTORY_JOB_PREFIX: "demo." }, { pool: "py", token });
+  const id = await createRun([{ id: "fib", type: "demo.fibonacci", input: { n: 90 } }]);
+  const steps = await finished(id);
+  expect(steps.fib!.output).toEqual({ n: 90, value: "2880067194370816120", by: "py-tenant" });
+  const listed = (await (await rt.fetch("/v1/pools/py/workers")).json()) as {
+    items: { id: string; completed: number }[];
+  };
+  expect(listed.items.find((w) => w.id === "py-tenant")).toMatchObject({ completed: 1 });
+  worker.kill("SIGTERM");
+  await exited(worker);
 });

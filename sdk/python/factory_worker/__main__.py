@@ -2,7 +2,9 @@
 
 It reads FACTORY_URL (default http://127.0.0.1:8787), FACTORY_WORKER_TOKEN (required),
 FACTORY_POOL (default ``external``), WORKER_NAME, WORKER_CONCURRENCY and WORKER_GRACE_MS, and runs ``external.task``
-steps whose ``kind`` is ``fibonacci``, ``sleep`` or ``report``. SIGTERM stops it gracefully.
+steps whose ``kind`` is ``fibonacci``, ``sleep`` or ``report``. With FACTORY_JOB_PREFIX (e.g. ``demo.``) it also
+runs the tenant job types ``demo.fibonacci``, ``demo.sleep`` and ``demo.report`` of a tenant's own pool.
+SIGTERM stops it gracefully.
 """
 
 from __future__ import annotations
@@ -50,6 +52,12 @@ def build(name: str) -> Worker:
         title = str(inp.get("title", "Report"))
         ctx.artifact("report.md", f"# {title}\n\nWritten by {name}.\n", "text/markdown")
         return {"title": title, "by": name}
+
+    # The same handlers as a tenant's own job types (docs/external-workers.md), e.g. demo.fibonacci.
+    prefix = os.environ.get("FACTORY_JOB_PREFIX")
+    if prefix:
+        for kind, fn in list(worker.handlers.items()):
+            worker.handler(prefix + kind)(fn)
 
     return worker
 
