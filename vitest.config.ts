@@ -4,11 +4,15 @@ import { defineConfig } from "vitest/config";
 import { startDohServer } from "./test/e2e/support/doh.ts";
 
 const TESTS = ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"];
-/** Files that need a deployment of their own: they assert on state no other file may have touched. */
+/** Files that need a deployment of their own: they assert on state no other file may touch. */
 const ALONE = [
   "test/integration/api-input.test.ts",
   "test/integration/usage.test.ts",
   "test/integration/fairness.test.ts",
+  // Circuit breakers are one object per external service for the whole deployment: another file's
+  // steps still in its queue would count towards this file's thresholds.
+  "test/integration/breakers.test.ts",
+  "test/integration/breaker-rate.test.ts",
 ];
 
 // Unit and integration tests, inside workerd, against the real local DO/Queue/R2.
