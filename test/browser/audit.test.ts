@@ -7,7 +7,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startRuntime, waitForRun, type Runtime } from "../e2e/support/runtime";
 import { active, checkPage } from "./support/a11y";
-import { launch, openPage, type WatchedPage } from "./support/browser";
+import { launch, signedIn, type WatchedPage } from "./support/browser";
 
 let rt: Runtime;
 let browser: Browser;
@@ -30,12 +30,8 @@ beforeAll(async () => {
   cancelled = ((await two.json()) as { id: string }).id;
   expect((await rt.fetch(`/v1/runs/${cancelled}/cancel`, { method: "POST" })).status).toBe(200);
   expect((await rt.fetch("/v1/secrets/audit-demo", { method: "PUT", json: { value: "x-1" } })).status).toBe(201);
-  watched = await openPage(browser, rt.url);
+  watched = await signedIn(browser, rt.url, rt.key);
   page = watched.page;
-  await page.goto("/");
-  await page.getByLabel("API key").fill(rt.key);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Runs" }).waitFor();
 }, 180_000);
 
 afterAll(async () => {

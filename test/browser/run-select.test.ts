@@ -7,7 +7,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startRuntime, type Runtime } from "../e2e/support/runtime";
 import { checkPage } from "./support/a11y";
-import { launch, openPage, type WatchedPage } from "./support/browser";
+import { launch, signedIn, type WatchedPage } from "./support/browser";
 
 let rt: Runtime;
 let browser: Browser;
@@ -29,12 +29,8 @@ const statusOf = async (id: string): Promise<string> =>
 
 beforeAll(async () => {
   [rt, browser] = await Promise.all([startRuntime(), launch()]);
-  watched = await openPage(browser, rt.url);
+  watched = await signedIn(browser, rt.url, rt.key);
   page = watched.page;
-  await page.goto("/");
-  await page.getByLabel("API key").fill(rt.key);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Runs" }).waitFor();
 });
 
 afterAll(async () => {

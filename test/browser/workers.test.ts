@@ -8,7 +8,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startRuntime, waitForRun, type Runtime } from "../e2e/support/runtime";
 import { checkPage } from "./support/a11y";
-import { launch, openPage, type WatchedPage } from "./support/browser";
+import { launch, signedIn, type WatchedPage } from "./support/browser";
 
 let rt: Runtime;
 let browser: Browser;
@@ -52,12 +52,8 @@ beforeAll(async () => {
   );
   await post(`/v1/pools/gpu/leases/${leased.lease.id}/result`, { outcome: "succeeded", output: {} }, auth, 200);
   expect((await waitForRun(rt, run.id)).status).toBe("succeeded");
-  watched = await openPage(browser, rt.url);
+  watched = await signedIn(browser, rt.url, rt.key);
   page = watched.page;
-  await page.goto("/");
-  await page.getByLabel("API key").fill(rt.key);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Runs" }).waitFor();
 });
 
 afterAll(async () => {

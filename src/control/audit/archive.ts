@@ -14,7 +14,8 @@ export const auditArchivePrefix = (tenantId: string): string => `tenants/${tenan
 
 const stamp = (ms: number) => new Date(ms).toISOString().replace(/[:.]/g, "");
 
-interface Row {
+/** An audit row as SQLite holds it (the object's table and the archive's batches). */
+export interface AuditRow {
   id: string;
   at: number;
   action: AuditRecord["action"];
@@ -42,7 +43,7 @@ export async function archiveBatch(
   cutoff: number,
   limit: number,
 ): Promise<number> {
-  const rows = all<Row>(sql, "SELECT * FROM audit WHERE at < ? ORDER BY at, id LIMIT ?", cutoff, limit);
+  const rows = all<AuditRow>(sql, "SELECT * FROM audit WHERE at < ? ORDER BY at, id LIMIT ?", cutoff, limit);
   const first = rows[0];
   const last = rows.at(-1);
   if (!first || !last) return 0;

@@ -11,7 +11,7 @@ import type { AuditFilter, AuditRecord } from "../../../schema/audit";
 import { type Env, numberVar } from "../../env";
 import { Alarm } from "../alarms";
 import { all, type Migration, migrate } from "../sqlite";
-import { archiveBatch } from "./archive";
+import { archiveBatch, type AuditRow as Row } from "./archive";
 import { auditWhere } from "./query";
 
 /** Exported for the upgrade tests (test/integration/upgrades.test.ts). */
@@ -27,18 +27,6 @@ export const DEFAULT_AUDIT_RETENTION_DAYS = 365;
 const DAY_MS = 86_400_000;
 /** Rows archived and deleted per alarm: a large backlog is moved over several alarms, none of them long. */
 const PRUNE_BATCH = 2_000;
-
-interface Row {
-  id: string;
-  at: number;
-  action: AuditRecord["action"];
-  actor: string;
-  actor_name: string | null;
-  target: string;
-  ip: string | null;
-  user_agent: string | null;
-  trace_id: string | null;
-}
 
 export class AuditObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
