@@ -202,7 +202,8 @@ describe("archiving a finished run", () => {
           bucket: env.ARTIFACTS,
           retryAt: async (at) => change(() => store.setTimer("archive", "run", at)),
           // The object's own drain: the run's final webhook batch may still be held (slow machines).
-          drainOutbox: () => (object as unknown as { drainOutbox(): Promise<boolean> }).drainOutbox(),
+          drainOutbox: () =>
+            (object as unknown as { lifecycle: { drainOutbox(): Promise<boolean> } }).lifecycle.drainOutbox(),
           // The first archive written, a retry names the run (as `POST …/retry` would, meanwhile).
           recordArchived: async (_tenant, _run, archive) => {
             told.push(archive.at);

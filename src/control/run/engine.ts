@@ -11,13 +11,11 @@ import { deliveredData } from "./delivered";
 import { json } from "../sqlite";
 import { dependents, validateGraph } from "./dag";
 import { insertStep } from "./steps";
-import { lineages } from "./views";
 import { queuedLeaseMs, transitionRun, transitionStep, type RunEvent, type StepEvent } from "./machine";
-import type { OutboxKind, RunRow, StepRow, TimerRow } from "./rows";
+import type { OutboxKind, StepRow, TimerRow } from "./rows";
 import type { RunStore } from "./store";
 import type { Asker, EngineConfig } from "./types";
 import { type ErrorShape, refuse } from "../../../schema/errors";
-import type { PublishedArtifact } from "../../../schema/artifacts";
 import type {
   Artifact,
   BeginResult,
@@ -31,16 +29,15 @@ import type {
   ReportResult,
   SignalResult,
   StepReport,
-  TenantSync,
   HttpRequestRecord,
 } from "../../../schema/run";
 import { GateEngine } from "./gate-engine";
 import { AttemptEngine, type HeartbeatResult } from "./attempt-engine";
 import { runRetention } from "./archive-format";
-import { labelsColumn, searchFields } from "./labels";
-import { runOutcome } from "./run-usage";
+import { labelsColumn } from "./labels";
 import { FlowGate } from "./flow-gate";
 import { flowColumn } from "./flow-row";
+import { tenantSync } from "./tenant-sync";
 
 const WEBHOOK_EVENTS: ReadonlySet<EventType> = new Set(WEBHOOK_EVENT_TYPES);
 const FINAL_EVENTS: ReadonlySet<EventType> = new Set([...TERMINAL_RUN_STATUSES].map((s) => `run.${s}` as EventType));
@@ -429,54 +426,10 @@ export class RunEngine {
   }
 
   private syncTenant(now: number): void {
-    const run = this.store.existingRun();
     // While an opened run is created, the tenant already holds what these syncs would say;
     // an ending (an invalid graph) is still news.
-    if (this.tenantKnows && !TERMINAL_RUN_STATUSES.has(run.status)) return;
-    const sync: TenantSync = {
-      runId: run.id,
-      project: run.project,
-      blueprint: run.blueprint,
-      status: run.status,
-      priority: run.priority,
-      createdAt: run.created_at,
-      at: now,
-      version: this.store.lastEventSeq(),
-      ...(TERMINAL_RUN_STATUSES.has(run.status)
-        ? { usage: this.store.usage(), outcome: runOutcome(run, now), storage: this.storage() }
-        : {}),
-      ...(run.status === "succeeded" ? this.published(run) : {}),
-      // A retry is not opened by the tenant: whichever of its syncs is indexed first (the outbox
-      // sends only the latest) inserts its entry, so each says what it is searched by.
-      ...(run.retry_of !== null ? { search: searchFields(run) } : {}),
-    };
-    this.enqueue("tenant", null, sync, now);
-  }
-
-  /**
-   * What the finished run holds, for the tenant's storage figures: its database as it stands before
-   * this last transaction's writes (a page or two short), and the bytes its attempts wrote under
-   * its R2 prefix (artifacts carried over from a retried run stay under that run's).
-   */
-  private storage(): { stateBytes: number; artifactBytes: number } {
-    return { stateBytes: this.store.databaseSize(), artifactBytes: this.store.usage().artifactBytes };
-  }
-
-  /** A succeeded run's artifacts with their lineage, for the tenant to version (none: nothing to say). */
-  private published(run: RunRow): { published?: PublishedArtifact[] } {
-    const rows = this.store.artifacts().filter((a) => a.status !== "rejected");
-    if (rows.length === 0) return {};
-    const lineage = lineages(run, this.store.steps(), rows);
-    return {
-      published: rows.map((a) => ({
-        name: a.name,
-        key: a.r2_key,
-        size: a.size,
-        contentType: a.content_type,
-        sha256: a.sha256,
-        lineage: lineage(a),
-      })),
-    };
+    if (this.tenantKnows && !TERMINAL_RUN_STATUSES.has(this.store.existingRun().status)) return;
+    this.enqueue("tenant", null, tenantSync(this.store, now), now);
   }
 
   /** An outbox row, and the timer that re-sends it if the send after commit never happens (the oldest row's: not moved later, a write saved per step). */

@@ -43,9 +43,7 @@ import { json } from "../sqlite";
 import type { PinnedJobType } from "../../../schema/workers";
 import { noteUnroutable, type UnroutableNote } from "./unroutable";
 import type { LinkClaims } from "../../lib/decision-links";
-import { purgeRunObjects } from "../../artifacts/purge";
-import { shardName } from "../tenant/shards";
-import { archiveRun, backfillArchive, type ArchiveHost } from "./archive";
+import { RunLifecycle } from "./lifecycle";
 import type { RunRetention } from "../../../schema/retention";
 import type { Fingerprint, Redaction } from "../../artifacts/redact";
 import {
@@ -75,8 +73,7 @@ export class RunObject extends DurableObject<Env> {
   /** Endings after `analyzedSeq` are still to be turned into points (more than one call may write). */
   private pointsBehind = false;
   private readonly pointContext: PointContext;
-  /** The archival or purge under way, if any: the next waits for it (`oneAtATime`). */
-  private lifecycle: Promise<unknown> = Promise.resolve();
+  private readonly lifecycle: RunLifecycle;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -90,6 +87,14 @@ export class RunObject extends DurableObject<Env> {
       retryLater: () =>
         this.mutate(() => this.store.setTimer("outbox", "flush", Date.now() + engineConfig(this.env).outboxRetryMs)),
       afterPass: () => this.alarmClock.sync(this.store.nextTimer()),
+    });
+    this.lifecycle = new RunLifecycle({
+      store: this.store,
+      env,
+      storage: ctx.storage,
+      outbox: this.outbox,
+      alarmClock: this.alarmClock,
+      mutate: (decide) => this.mutate(decide),
     });
     ctx.blockConcurrencyWhile(async () => {
       this.store.open();
@@ -290,19 +295,7 @@ export class RunObject extends DurableObject<Env> {
    * Null when the tenant has no such run here (never was, or already emptied).
    */
   async purge(tenantId: string): Promise<{ ok: true; deleted: number } | Refusal<"run.active"> | null> {
-    return this.oneAtATime(() => this.purgeNow(tenantId));
-  }
-
-  private async purgeNow(tenantId: string): Promise<{ ok: true; deleted: number } | Refusal<"run.active"> | null> {
-    const run = this.owned(tenantId);
-    if (!run) return null;
-    if (!TERMINAL_RUN_STATUSES.has(run.status)) return refuse("run.active");
-    // Events held for their webhook batch go to the tenant now: the purge waits for nothing else.
-    if (!(await this.drainOutbox()))
-      return refuse("run.active", "The run is still handing its last events to its tenant; try again shortly.");
-    const deleted = await purgeRunObjects(this.env.ARTIFACTS, tenantId, run.id);
-    await this.dropStorage();
-    return { ok: true, deleted };
+    return this.lifecycle.purge(tenantId);
   }
 
   /** This run's steps in flight, by pool (for the tenant's backlog metrics). */
@@ -383,7 +376,7 @@ export class RunObject extends DurableObject<Env> {
     await this.change(() => {
       for (const timer of due) if (timer.kind !== "archive") this.engine.fire(timer, now);
     });
-    if (due.some((t) => t.kind === "archive")) await this.oneAtATime(() => archiveRun(this.archiveHost(), now));
+    if (due.some((t) => t.kind === "archive")) await this.lifecycle.archive(now);
   }
 
   /**
@@ -392,57 +385,7 @@ export class RunObject extends DurableObject<Env> {
    * backfill pass; true when the run had no timer and now has one.
    */
   async backfillArchive(tenantId: string, retention: RunRetention): Promise<boolean> {
-    if (!this.owned(tenantId)) return false;
-    const set = this.mutate(() => backfillArchive(this.store, retention, Date.now()));
-    if (set) await this.alarmClock.sync(this.store.nextTimer());
-    return set;
-  }
-
-  /**
-   * Runs an archival or a purge after any other one under way: each spans R2 writes or deletes and
-   * the object's storage, and one must not write its archive after the other's deletes.
-   */
-  private oneAtATime<T>(work: () => Promise<T>): Promise<T> {
-    const next = this.lifecycle.then(work, work);
-    this.lifecycle = next.catch(() => undefined);
-    return next;
-  }
-
-  private archiveHost(): ArchiveHost {
-    return {
-      store: this.store,
-      bucket: this.env.ARTIFACTS,
-      retryAt: async (at) => {
-        this.mutate(() => this.store.setTimer("archive", "run", at));
-        await this.alarmClock.sync(this.store.nextTimer());
-      },
-      drainOutbox: () => this.drainOutbox(),
-      // The tenant shard that indexed the run keeps its summary (src/control/tenant/shards.ts).
-      recordArchived: (tenantId, runId, archive) =>
-        this.env.TENANT.getByName(shardName(tenantId, this.store.run()?.tenant_shard ?? 0)).recordArchived(
-          runId,
-          archive,
-        ),
-      dropStorage: () => this.dropStorage(),
-    };
-  }
-
-  /** Hands every event held for its webhook batch to the tenant now; true once the outbox is empty. */
-  private async drainOutbox(): Promise<boolean> {
-    if (!this.store.outboxEmpty()) this.mutate(() => this.store.setTimer("outbox", "webhooks", Date.now()));
-    await this.outbox.settle();
-    // Rows sent are deleted by the next transaction (outbox.ts): this one, or they would read as
-    // unsent and put every archival off by ARCHIVE_RETRY_MS (seen as a flaky archive test in CI).
-    if (!this.store.outboxEmpty()) this.mutate(() => undefined);
-    return this.store.outboxEmpty();
-  }
-
-  /** Deletes the alarm and every row: the object holds no run from now on (a purge, an archival). */
-  private async dropStorage(): Promise<void> {
-    await this.ctx.storage.deleteAlarm();
-    await this.ctx.storage.deleteAll();
-    this.store.forgetAll();
-    this.alarmClock.fired();
+    return this.owned(tenantId) ? this.lifecycle.backfill(retention) : false;
   }
 
   private owned(tenantId: string) {
