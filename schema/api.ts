@@ -10,6 +10,7 @@ import { Lineage } from "./artifacts";
 import { BreakerView } from "./breakers";
 import { Metadata, RunLabelsView, SearchQueryFields, Tags } from "./search";
 import { RunConcurrency, RunWaiting } from "./flow";
+import { RunDebounceSpec } from "./debounce";
 
 export const LIMITS = {
   bodyBytes: 1024 * 1024,
@@ -116,6 +117,7 @@ export const CreateRunBody = z
     tags: Tags.optional(),
     metadata: Metadata.optional(),
     concurrency: RunConcurrency.optional(),
+    debounce: RunDebounceSpec.optional(),
   })
   .strict()
   .refine((b) => (b.blueprint === undefined) !== (b.steps === undefined), {

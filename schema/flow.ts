@@ -44,7 +44,15 @@ export const RunConcurrency = z
 
 /** Why a `queued` run that its tenant let in has not started yet, and the key it waits for. */
 export const RunWaiting = z
-  .object({ reason: z.enum(FLOW_WAIT_REASONS), key: z.string() })
+  .object({
+    reason: z.enum(FLOW_WAIT_REASONS),
+    key: z.string(),
+    until: z
+      .string()
+      .datetime()
+      .optional()
+      .openapi({ description: "a debounce: when the run starts, unless a later creation pushes it" }),
+  })
   .openapi("RunWaiting", { description: "a queued run waiting for a flow-control key (docs/flow-control.md)" });
 export type RunWaiting = z.infer<typeof RunWaiting>;
 

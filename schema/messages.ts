@@ -20,4 +20,6 @@ export type StepMessage = z.infer<typeof StepMessage>;
 /** A run's word to one of its concurrency keys' objects (src/control/run/flow-gate.ts), sent from its outbox. */
 export type FlowMessage =
   | { op: "acquire"; key: string; limit: number; priority: "high" | "normal" | "low" }
-  | { op: "release"; key: string };
+  | { op: "release"; key: string }
+  /** The debounced run started or ended: its key's object forgets it as the key's pending run. */
+  | { op: "debounce.settle"; key: string; project: string };

@@ -4,6 +4,7 @@
  * tenant call it with these types; src/control/run/stub.ts names the methods.
  */
 import type { ResolvedKey } from "./flow";
+import type { RunDebounce } from "./debounce";
 import type { Json, JsonObject, RunOrigin } from "./api";
 import type { StepMessage } from "./messages";
 import type { ErrorShape, Refusal } from "./errors";
@@ -74,6 +75,8 @@ export interface NewRun {
   metadata?: Record<string, string>;
   /** Concurrency keys resolved at creation, sorted (schema/flow.ts); copied to a retry. */
   concurrency?: ResolvedKey[];
+  /** Its debounce (schema/debounce.ts): it waits until `until` before it may start. */
+  debounce?: RunDebounce;
   /** The tenant had its own OTLP collector when the run was created: its spans go there too. */
   collector?: boolean;
   /** The API request that created the run (its `http.server` span). */

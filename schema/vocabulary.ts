@@ -116,5 +116,5 @@ export const POOLS = ["repo", "pipeline", "saas", "agent", "system", "external",
 export type PoolName = (typeof POOLS)[number];
 
 /** What a run let in by its tenant may still wait for before it starts (schema/flow.ts). */
-export const FLOW_WAIT_REASONS = ["concurrency.key", "rate.key"] as const;
+export const FLOW_WAIT_REASONS = ["concurrency.key", "rate.key", "debounce"] as const;
 export type FlowWaitReason = (typeof FLOW_WAIT_REASONS)[number];

@@ -15,6 +15,7 @@ export { SecretsObject } from "./control/secrets/object";
 export { AuditObject } from "./control/audit/object";
 export { OperationsObject } from "./control/operations/object";
 export { FlowObject } from "./control/flow/object";
+export { DebounceObject } from "./control/debounce/object";
 export { WorkersObject } from "./control/workers/object";
 
 const app = createApp();

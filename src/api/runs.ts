@@ -34,7 +34,7 @@ import { RUN_ID } from "../../schema/ids";
 import { decodeCursor, encodeCursor } from "./cursor";
 import { archiveOrNotFound, missingRun, readArchive } from "./archived-runs";
 import { archivedEvents, archivedRun } from "../control/run/archive-format";
-import { startRun } from "../control/start-run";
+import { startMaybeDebounced } from "../control/debounce/start";
 import { requestMeta } from "./audit-trail";
 import { parseRunFilter } from "../../schema/search";
 
@@ -117,7 +117,7 @@ runs.openapi(
     const requestedBy = credential ? ("dev" in credential ? "dev" : credential.keyId) : c.get("key").keyId;
     const idempotencyKey = c.req.valid("header")["idempotency-key"];
     const made: { callback?: { endpoint: { id: string }; secret: string } } = {};
-    const { run, replayed } = await startRun(c.env, {
+    const { run, replayed, debounced } = await startMaybeDebounced(c.env, {
       tenantId,
       body,
       steps: resolved.steps,
@@ -142,6 +142,7 @@ runs.openapi(
     const runId = run.id;
     c.header("location", `/v1/runs/${runId}`);
     if (replayed) c.header("idempotent-replayed", "true");
+    if (debounced) c.header("debounced", "true"); // joined its debounce key's pending run
     return c.json(
       {
         ...asView(run),

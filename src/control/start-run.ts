@@ -8,6 +8,7 @@
 import type { CreateRunBody, RunOrigin, WireRun } from "../../schema/api";
 import type { HttpRequestRecord, ResolvedStep } from "../../schema/run";
 import { resolveConcurrency } from "../../schema/flow";
+import type { RunDebounce } from "../../schema/debounce";
 import { AppError } from "../errors";
 import type { Env } from "../env";
 import { newRunId, sha256Hex } from "../lib/crypto";
@@ -32,6 +33,10 @@ export interface StartRequest {
   requestedBy?: string;
   /** Who asked and from where, for the audit trail; a schedule's or trigger's run names it from `origin`. */
   requester?: Omit<RunRequester, "traceId">;
+  /** The run's id, chosen by its debounce key's object (src/control/debounce/start.ts); otherwise a new one. */
+  runId?: string;
+  /** The run's debounce, resolved: it waits until `until` before it may start. */
+  debounce?: RunDebounce;
   /** Between the tenant's opening and the run's creation: the API makes a run's callback endpoint here. */
   beforeCreate?: (runId: string, replayed: boolean) => Promise<void>;
 }
@@ -56,7 +61,7 @@ export async function startRun(env: Env, req: StartRequest): Promise<{ run: Wire
     env,
     tenantId,
     {
-      runId: newRunId(),
+      runId: req.runId ?? newRunId(),
       project: body.project,
       blueprint: body.blueprint ?? null,
       priority: body.priority,
@@ -97,6 +102,7 @@ export async function startRun(env: Env, req: StartRequest): Promise<{ run: Wire
     ...(body.tags?.length ? { tags: body.tags } : {}),
     ...(body.metadata ? { metadata: body.metadata } : {}),
     ...(flow.keys.length > 0 ? { concurrency: flow.keys } : {}),
+    ...(req.debounce ? { debounce: req.debounce } : {}),
     ...((await collector) ? { collector: true } : {}),
     ...(req.request ? { request: req.request } : {}),
     // A replay may find no run (the first request died before creating it): that one is

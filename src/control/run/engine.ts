@@ -111,7 +111,7 @@ export class RunEngine {
       requested_by: spec.requestedBy ?? null,
       origin: spec.origin ? json.write(spec.origin) : null,
       labels: labelsColumn(spec),
-      flow: flowColumn(spec.concurrency),
+      flow: flowColumn(spec.concurrency, spec.debounce),
       collector: spec.collector ? 1 : 0,
     });
     this.event("run.requested", now, null, {
@@ -223,6 +223,10 @@ export class RunEngine {
       return;
     }
     if (timer.kind === "outbox") return; // the DO flushes after every alarm
+    if (timer.kind === "debounce") {
+      if (this.flow.debounce.fired(now)) this.admit(now);
+      return;
+    }
     const step = this.store.step(timer.ref);
     if (timer.kind === "wait") {
       if (step?.status === "waiting") this.gates.expire(step, now);

@@ -12,16 +12,22 @@
 import type { FlowMessage } from "../../../schema/messages";
 import { TERMINAL_RUN_STATUSES } from "../../../schema/vocabulary";
 import { json } from "../sqlite";
+import { DebounceGate } from "./debounce-gate";
 import { readFlow, type RunFlow } from "./flow-row";
 import type { RunStore } from "./store";
 
 export class FlowGate {
+  /** A debounced run's wait, before its keys (debounce-gate.ts). */
+  readonly debounce: DebounceGate;
+
   constructor(
     private readonly store: RunStore,
     private readonly outboxRetryMs: number,
     /** Logs `run.waiting` (a webhook event too) through the engine. */
     private readonly waitingEvent: (now: number, data: Record<string, unknown>) => void,
-  ) {}
+  ) {
+    this.debounce = new DebounceGate(store, (m, now) => this.send(m, now), waitingEvent);
+  }
 
   /**
    * The tenant let the queued run in: true while it must still wait for a key (the next one not
@@ -29,8 +35,12 @@ export class FlowGate {
    */
   hold(now: number): boolean {
     const run = this.store.existingRun();
-    const flow = readFlow(run);
+    let flow = readFlow(run);
     if (!flow) return false;
+    if (flow.debounce?.until != null) {
+      if (this.debounce.hold(run, flow, now)) return true;
+      flow = readFlow(this.store.existingRun()) ?? flow;
+    }
     const next = flow.keys.find((k) => !flow.granted.includes(k.key));
     if (!next) return false;
     if (flow.waiting === next.key && flow.admitted) return true;
@@ -66,8 +76,10 @@ export class FlowGate {
 
   /** The run ended: every key it asked for is released (a slot it holds, or its place in a queue). */
   release(now: number): void {
-    const flow = readFlow(this.store.existingRun());
+    const run = this.store.existingRun();
+    const flow = readFlow(run);
     if (!flow) return;
+    this.debounce.release(run, now);
     const asked = flow.keys.filter((k) => flow.granted.includes(k.key) || flow.waiting === k.key);
     for (const k of asked) this.send({ op: "release", key: k.key }, now);
   }

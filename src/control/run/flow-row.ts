@@ -3,6 +3,7 @@
  * (flow-gate.ts decides; the views show what it waits for).
  */
 import type { WireRun } from "../../../schema/api";
+import type { RunDebounce } from "../../../schema/debounce";
 import type { ResolvedKey } from "../../../schema/flow";
 import { json } from "../sqlite";
 import type { RunRow } from "./rows";
@@ -16,12 +17,20 @@ export interface RunFlow {
   waiting: string | null;
   /** Its tenant let it in: it starts as soon as it holds every key. */
   admitted: boolean;
+  /** Its debounce (debounce-gate.ts), waited for before its keys; absent on runs without one. */
+  debounce?: RunDebounce;
 }
 
 /** The row's `flow` column of a new run. */
-export function flowColumn(keys: ResolvedKey[] | undefined): string | null {
-  if (!keys?.length) return null;
-  return json.write({ keys, granted: [], waiting: null, admitted: false } satisfies RunFlow);
+export function flowColumn(keys: ResolvedKey[] | undefined, debounce?: RunDebounce): string | null {
+  if (!keys?.length && !debounce) return null;
+  return json.write({
+    keys: keys ?? [],
+    granted: [],
+    waiting: null,
+    admitted: false,
+    ...(debounce ? { debounce } : {}),
+  } satisfies RunFlow);
 }
 
 export function readFlow(run: RunRow): RunFlow | null {
@@ -32,13 +41,17 @@ export function readFlow(run: RunRow): RunFlow | null {
 export function flowView(run: RunRow): Pick<WireRun, "concurrency" | "waiting"> {
   const flow = readFlow(run);
   if (!flow) return {};
-  const waiting =
-    flow.waiting && run.status === "queued" ? { reason: "concurrency.key" as const, key: flow.waiting } : null;
-  return { concurrency: flow.keys, ...(waiting ? { waiting } : {}) };
+  const debounce = flow.debounce?.until != null && run.status === "queued" ? flow.debounce : null;
+  const waiting = debounce
+    ? { reason: "debounce" as const, key: debounce.key, until: new Date(debounce.until ?? 0).toISOString() }
+    : flow.waiting && run.status === "queued"
+      ? { reason: "concurrency.key" as const, key: flow.waiting }
+      : null;
+  return { ...(flow.keys.length ? { concurrency: flow.keys } : {}), ...(waiting ? { waiting } : {}) };
 }
 
 /** The run's keys for its retry's spec (none: nothing). */
 export function flowKeys(run: RunRow): { concurrency?: ResolvedKey[] } {
   const flow = readFlow(run);
-  return flow ? { concurrency: flow.keys } : {};
+  return flow?.keys.length ? { concurrency: flow.keys } : {};
 }

@@ -44,6 +44,7 @@ import type { PinnedJobType } from "../../../schema/workers";
 import { noteUnroutable, type UnroutableNote } from "./unroutable";
 import type { LinkClaims } from "../../lib/decision-links";
 import { RunLifecycle } from "./lifecycle";
+import type { DebounceTake, TakeResult } from "./debounce-gate";
 import type { RunRetention } from "../../../schema/retention";
 import type { Fingerprint, Redaction } from "../../artifacts/redact";
 import {
@@ -275,6 +276,13 @@ export class RunObject extends DurableObject<Env> {
   /** Whether the run still holds or waits for `key`: its object reclaims the slot of a run gone. */
   async holdsKey(tenantId: string, key: string): Promise<boolean> {
     return this.owned(tenantId) !== null && this.engine.flow.holds(key);
+  }
+
+  /** A later request of this debounced run's window (debounce-gate.ts): taken (with the run's view), or too late. */
+  async takeDebounced(tenantId: string, take: DebounceTake): Promise<{ result: TakeResult; run: WireRun | null }> {
+    if (this.store.run() && !this.owned(tenantId)) return { result: "ended", run: null };
+    const result = await this.change(() => this.engine.flow.debounce.take(take));
+    return { result, run: await this.get(tenantId) };
   }
 
   private flowGranted(keys: string[], now: number): void {

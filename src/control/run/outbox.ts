@@ -7,6 +7,7 @@ import type { PoolName } from "../../../schema/vocabulary";
 import type { Env } from "../../env";
 import { queueFor } from "../../../schema/pools";
 import type { FlowMessage, StepMessage } from "../../../schema/messages";
+import { debounceStub } from "../debounce/stub";
 import { flowStub } from "../flow/stub";
 import type { OutboxRow } from "./rows";
 import type { RunStore } from "./store";
@@ -145,7 +146,9 @@ async function sendFlow(env: Env, tenantId: string, runId: string, rows: OutboxR
     const message = JSON.parse(row.body) as FlowMessage;
     try {
       const flow = flowStub(env, tenantId, message.key);
-      if (message.op === "release") await flow.release(tenantId, message.key, runId);
+      if (message.op === "debounce.settle")
+        await debounceStub(env, tenantId, message.project, message.key).settle(runId);
+      else if (message.op === "release") await flow.release(tenantId, message.key, runId);
       else if (
         (await flow.acquire(tenantId, message.key, { runId, limit: message.limit, priority: message.priority })).granted
       )

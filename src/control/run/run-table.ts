@@ -51,6 +51,10 @@ export class RunTable {
     this.patch({ flow });
   }
 
+  setLabels(labels: string | null): void {
+    this.patch({ labels });
+  }
+
   /** A run made before retention is given the policy it is archived under (archive.ts, `backfillArchive`). */
   setRetention(retention: string): void {
     this.patch({ retention });
@@ -103,7 +107,7 @@ export class RunTable {
       );
     } else {
       this.q.raw.exec(
-        "UPDATE run SET status = ?, error = ?, started_at = ?, finished_at = ?, retried_as = ?, retention = ?, flow = ?",
+        "UPDATE run SET status = ?, error = ?, started_at = ?, finished_at = ?, retried_as = ?, retention = ?, flow = ?, labels = ?",
         r.status,
         r.error,
         r.started_at,
@@ -111,6 +115,7 @@ export class RunTable {
         r.retried_as,
         r.retention,
         r.flow ?? null,
+        r.labels,
       );
     }
     this.pending = null;

@@ -108,6 +108,16 @@ export class StepTable {
     this.patches.clear();
   }
 
+  /** Forgets every step and edge (a debounced run not started takes a later request's graph). */
+  removeAll(): void {
+    this.pendingSteps = [];
+    this.pendingEdges = [];
+    this.patches.clear();
+    this.known.clear();
+    this.q.exec("DELETE FROM step");
+    if (this.hasEdges()) this.q.exec("DELETE FROM edge");
+  }
+
   count(): number {
     return this.q.aggregate<{ n: number }>("SELECT COUNT(*) AS n FROM step").n;
   }

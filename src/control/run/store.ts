@@ -153,6 +153,16 @@ export class RunStore {
     this.runRow.setFlow(flow);
   }
 
+  /** A debounced run took a later request's tags and metadata (debounce-gate.ts). */
+  setRunLabels(labels: string | null): void {
+    this.runRow.setLabels(labels);
+  }
+
+  /** A debounced run that has not started drops its graph for a later request's (debounce-gate.ts). */
+  removeSteps(): void {
+    this.stepRows.removeAll();
+  }
+
   setRunStatus(status: RunStatus, at: number, error: ErrorShape | null = null): void {
     this.runRow.setStatus(status, at, error);
   }

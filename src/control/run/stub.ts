@@ -18,6 +18,7 @@ export type RunStub = Pick<
   | "start"
   | "granted"
   | "holdsKey"
+  | "takeDebounced"
   | "begin"
   | "heartbeat"
   | "release"

@@ -11,7 +11,7 @@ import { insertMany } from "../sqlite";
  * `wait`: an approval's or a signal's timeout (ref: the step). `archive`: the end of a finished
  * run's hot period (ref: "run"), handled by the object itself (archive.ts), not by the engine.
  */
-export type TimerKind = "lease" | "backoff" | "outbox" | "deadline" | "wait" | "archive";
+export type TimerKind = "lease" | "backoff" | "outbox" | "deadline" | "wait" | "archive" | "debounce";
 export interface TimerRow {
   kind: TimerKind;
   ref: string;
