@@ -40,10 +40,19 @@ const create: Command = async (ctx, args) => {
   ) as CreateRunInput;
   const priority = ctx.flag("priority") as CreateRunInput["priority"];
   const concurrency = parseConcurrency(ctx.flags.concurrency);
+  const debounce = parseDebounce(ctx.flag("debounce"));
   const c = ctx.client();
-  const run = await c.createRun({ ...body, ...defined({ priority }), ...(concurrency ? { concurrency } : {}) });
+  const run = await c.createRun({
+    ...body,
+    ...defined({ priority }),
+    ...(concurrency ? { concurrency } : {}),
+    ...(debounce ? { debounce } : {}),
+  });
   if (ctx.flags.watch) return watchToEnd(ctx, c, run.id);
-  ctx.print(`${run.id}  ${run.status}`, run);
+  ctx.print(
+    `${run.id}  ${run.status}${run.waiting?.reason === "debounce" ? `  debounced until ${run.waiting.until}` : ""}`,
+    run,
+  );
   return 0;
 };
 
@@ -60,6 +69,18 @@ export function parseConcurrency(given: unknown): CreateRunInput["concurrency"] 
     if (at <= 0 || !Number.isInteger(limit)) throw new UsageError(`--concurrency wants KEY=LIMIT, got '${v}'`);
     return { key: v.slice(0, at), limit };
   });
+}
+
+/**
+ * `--debounce key=KEY,period=MS` (period also as `30s`, `5m`, `2h`): the key is everything between
+ * `key=` and `,period=`, so it may hold commas. The API checks the key and bounds (400 names the field).
+ */
+export function parseDebounce(given: string | undefined): CreateRunInput["debounce"] {
+  if (given === undefined) return undefined;
+  const m = /^key=(.+),period=(\d+)(ms|s|m|h|d)?$/.exec(given);
+  if (!m) throw new UsageError(`--debounce wants key=KEY,period=MS (or 30s, 5m, 2h), got '${given}'`);
+  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[3] ?? "ms") as "ms"];
+  return { key: m[1] as string, periodMs: Number(m[2]) * unit };
 }
 
 const get: Command = async (ctx, args) => {
@@ -125,6 +146,7 @@ export const runs: CommandGroup = {
   help: [
     "factory runs create <blueprint> --project P [--input file.json | --input-json JSON] [--priority high|normal|low] [--watch]",
     "                  [--concurrency '{{input.repo}}=1']…   at most that many runs of the key at once (docs/flow-control.md)",
+    "                  [--debounce 'key={{input.repo}},period=30s']   one run per key and quiet period, with the last input",
     "factory runs create --steps file.json --project P [--watch]",
     "factory runs list [--project P] [--status S]… [--tag T]… [--meta k=v]… [--blueprint B] [--requested-by R]",
     "                  [--since 7d] [--until T] [--finished-since 1d] [--limit N] [--cursor C]",
@@ -141,6 +163,7 @@ export const runs: CommandGroup = {
     steps: { type: "string" },
     priority: { type: "string" },
     concurrency: { type: "string", multiple: true },
+    debounce: { type: "string" },
     watch: { type: "boolean", default: false },
     limit: { type: "string" },
     cursor: { type: "string" },

@@ -25,8 +25,16 @@ function controls(r: RunView): Control[] {
   return out;
 }
 
-/** What a queued run waits for: a slot of one of its concurrency keys (named), or one of the tenant's. */
+/** What a queued run waits for: its debounce, a slot of one of its concurrency keys (named), or one of the tenant's. */
 function queuedNote(r: RunView): HTMLElement {
+  if (r.waiting?.reason === "debounce")
+    return h(
+      "span",
+      { class: "muted small", "data-testid": "run-waiting" },
+      "debounced on key ",
+      h("code", {}, r.waiting.key),
+      ` until ${r.waiting.until ?? "its period ends"} (a later run of the key pushes it)`,
+    );
   return r.waiting
     ? h(
         "span",
