@@ -20,6 +20,7 @@ export const GROUPS: Readonly<Record<string, CommandGroup>> = {
   events: (await import("./automation.ts")).events,
   secrets: (await import("./secrets.ts")).secrets,
   audit: (await import("./audit.ts")).audit,
+  telemetry: (await import("./telemetry.ts")).telemetry,
   workers: (await import("./workers.ts")).workers,
   "job-types": (await import("./workers.ts")).jobTypes,
   admin: (await import("./admin.ts")).admin,
