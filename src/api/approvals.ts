@@ -3,6 +3,7 @@
  * approvals:grant), sending a signal (`…/signals/{name}`), and the tenant's approvals across runs
  * (`GET /v1/approvals`). The decisions are made by the run's object; the list is the tenant's.
  */
+import { httpRequest } from "./http-span";
 import { createRoute, z } from "@hono/zod-openapi";
 import {
   ApprovalList,
@@ -77,6 +78,7 @@ for (const decision of ["approve", "reject"] as const) {
         recorded,
         c.get("key"),
         body.comment ?? null,
+        httpRequest(c, `/v1/runs/{id}/steps/{stepId}/${decision}`, 200),
       );
       if (!result) throw await missingRun(c.env, c.get("tenantId"), id);
       if (!result.ok) throw AppError.from(result);
@@ -161,11 +163,17 @@ gates.openapi(
     const body = (text.length === 0 ? null : JSON.parse(text)) as Json; // jsonBodies checked it
     if (utf8Bytes(text) > MAX_SIGNAL_BYTES) throw new AppError("signal.too_large");
     const key = c.get("key");
-    const result = await run(c.env, id).signal(c.get("tenantId"), name, body, {
-      kind: "key",
-      keyId: key.keyId,
-      name: key.name,
-    });
+    const result = await run(c.env, id).signal(
+      c.get("tenantId"),
+      name,
+      body,
+      {
+        kind: "key",
+        keyId: key.keyId,
+        name: key.name,
+      },
+      httpRequest(c, "/v1/runs/{id}/signals/{name}", 200),
+    );
     if (!result) throw await missingRun(c.env, c.get("tenantId"), id);
     if (!result.ok) throw AppError.from(result);
     const { ok: _, ...receipt } = result;

@@ -6,6 +6,7 @@
  * long as the step may wait. A step's `verify` makes the sender's own HMAC header required too
  * (./callback-verify.ts): a missing or wrong one is 401 and leaves the step as it was.
  */
+import { httpRequest } from "./http-span";
 import { createRoute, z } from "@hono/zod-openapi";
 import { SignalView, type Json } from "../../schema/api";
 import { RUN_ID } from "../../schema/ids";
@@ -58,10 +59,16 @@ callbacks.openapi(
     if (claims.verify)
       await checkSignature(c.env, claims.tenantId, claims.verify, c.req.header(claims.verify.header), text);
     const body = (text.length === 0 ? null : JSON.parse(text)) as Json; // jsonBodies checked it
-    const result = await runStub(c.env, claims.runId).signal(claims.tenantId, claims.name, body, {
-      kind: "link",
-      linkId: `callback:${claims.stepId}`,
-    });
+    const result = await runStub(c.env, claims.runId).signal(
+      claims.tenantId,
+      claims.name,
+      body,
+      {
+        kind: "link",
+        linkId: `callback:${claims.stepId}`,
+      },
+      httpRequest(c, "/v1/callbacks/{token}", 200),
+    );
     // The run is gone (archived, purged) or is not the tenant's: the URL leads nowhere.
     if (!result) throw new AppError("callback.invalid");
     if (!result.ok) throw AppError.from(result);

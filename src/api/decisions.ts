@@ -4,6 +4,7 @@
  * the link would do and a button, so a mail client's link scanner decides nothing; `POST` decides.
  * No API key: the token is the credential, bound to its tenant, run, step, decision and expiry.
  */
+import { httpRequest } from "./http-span";
 import { createRoute, z } from "@hono/zod-openapi";
 import { DecisionView } from "../../schema/api";
 import { RUN_ID } from "../../schema/ids";
@@ -103,7 +104,7 @@ decisions.openapi(
   }),
   async (c) => {
     const claims = claimsOf(c.env, c.req.valid("param").token);
-    const result = await runStub(c.env, claims.runId).redeemLink(claims);
+    const result = await runStub(c.env, claims.runId).redeemLink(claims, httpRequest(c, "/v1/decisions/{token}", 200));
     // Signed for another tenant's run (or a run that is gone): nothing to decide here.
     if (!result) throw new AppError("approval.link_invalid");
     if (!result.ok) throw AppError.from(result);

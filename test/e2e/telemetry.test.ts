@@ -219,6 +219,54 @@ describe("OpenTelemetry export from a real `wrangler dev`", () => {
     expect(spans.length % unique.size).toBe(0);
   }, 180_000);
 
+  it("a gate's decision and a signal are server spans of the run's trace, under its root", async () => {
+    const traceId = "5cf92f3577b34da6a3ce929d0e0e4737";
+    const created = await rt.fetch("/v1/runs", {
+      method: "POST",
+      headers: { traceparent: `00-${traceId}-00f067aa0ba902b8-01` },
+      json: {
+        project: "traced-gates",
+        steps: [
+          { id: "gate", type: "approval", input: { title: "Ship?", approvers: { allowRequester: true } } },
+          { id: "wait", type: "signal", input: { name: "go" } },
+        ],
+      },
+    });
+    expect(created.status).toBe(202);
+    const { id } = (await created.json()) as { id: string };
+    const stepsWaiting = async () => {
+      const run = (await (await rt.fetch(`/v1/runs/${id}`)).json()) as { steps: { status: string }[] };
+      return run.steps.every((s) => s.status === "waiting");
+    };
+    for (const deadline = Date.now() + 60_000; !(await stepsWaiting()); await new Promise((r) => setTimeout(r, 100)))
+      if (Date.now() > deadline) throw new Error("the gate and the signal step never both waited");
+    const approved = await rt.fetch(`/v1/runs/${id}/steps/gate/approve`, { method: "POST", json: {} });
+    expect(approved.status).toBe(200);
+    expect((await rt.fetch(`/v1/runs/${id}/signals/go`, { method: "POST", json: { ok: true } })).status).toBe(200);
+    expect((await waitForRun(rt, id)).status).toBe("succeeded");
+    await until(
+      () => deployment.received.some((s) => s.name === "factory.run.execute" && s.attributes["factory.run.id"] === id),
+      `the root span of ${id}`,
+    );
+    const unique = new Map(deployment.received.filter((s) => s.traceId === traceId).map((s) => [s.spanId, s]));
+    const root = [...unique.values()].find((s) => s.parentSpanId === "")!;
+    const http = [...unique.values()].filter((s) => s.attributes["http.route"] !== undefined);
+    expect(http.map((s) => [s.name, s.parentSpanId]).sort()).toEqual(
+      [
+        ["POST /v1/runs", root.spanId],
+        ["POST /v1/runs/{id}/signals/{name}", root.spanId],
+        ["POST /v1/runs/{id}/steps/{stepId}/approve", root.spanId],
+      ].sort(),
+    );
+    const approve = http.find((s) => s.name.endsWith("/approve"))!;
+    expect(approve.attributes).toMatchObject({
+      "http.request.method": "POST",
+      "http.response.status_code": "200",
+      "factory.step.id": "gate",
+    });
+    expect(http.find((s) => s.name.endsWith("/{name}"))!.attributes).toMatchObject({ "factory.step.id": "wait" });
+  }, 180_000);
+
   it("a collector answering 500 does not hold the run; the export is retried until it is taken", async () => {
     const traceId = "5bf92f3577b34da6a3ce929d0e0e4737";
     deployment.mode = "fail";

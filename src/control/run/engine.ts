@@ -46,7 +46,7 @@ export class RunEngine {
   /** Set while an opened run is created (see create). */
   private tenantKnows = false;
 
-  private readonly gates: GateEngine;
+  readonly gates: GateEngine; // the shell names the API request of a decision (withRequest)
   readonly attempts: AttemptEngine; // the shell reaches its rarer moves (release) directly
   /** The run's concurrency keys (flow-gate.ts): the object tells it of grants through this. */
   readonly flow: FlowGate;

@@ -5,6 +5,7 @@
  * The step changes themselves go through the engine's own moves (`GateOps`), so a gate succeeds
  * or fails exactly as a worker's step does. Pure helpers are in gates.ts.
  */
+import type { HttpRequestRecord } from "../../../schema/run";
 import type { Json } from "../../../schema/api";
 import { refuse } from "../../../schema/errors";
 import { MAX_EARLY_SIGNAL_BYTES, MAX_EARLY_SIGNALS, MAX_WAIT_MS } from "../../../schema/jobs/control";
@@ -67,6 +68,23 @@ export class GateEngine {
    * recorded; the opposite one, or one on a gate that is not waiting, is refused. `key` is null
    * for a signed link (checked by the object), which no approver list admits.
    */
+  /** The API request deciding or signalling now (its `http.server` span), named in the event it causes. */
+  private request: HttpRequestRecord | null = null;
+
+  /** Runs `decide` with the API request that asks for it, so the decision's event names it. */
+  withRequest<T>(request: HttpRequestRecord | undefined, decide: () => T): T {
+    this.request = request ?? null;
+    try {
+      return decide();
+    } finally {
+      this.request = null;
+    }
+  }
+
+  private requested(): { request?: HttpRequestRecord } {
+    return this.request ? { request: this.request } : {};
+  }
+
   decide(
     stepId: string,
     decision: GateDecision,
@@ -135,7 +153,8 @@ export class GateEngine {
     }
     this.store.gates.recordSignal(name, body, by, now);
     for (const s of waiting) this.receive(s, body, by, now);
-    if (waiting.length === 0) this.ops.event("step.signal_received", now, null, { name, by, waitingSteps: 0 });
+    if (waiting.length === 0)
+      this.ops.event("step.signal_received", now, null, { name, by, waitingSteps: 0, ...this.requested() });
     return {
       ok: true,
       name,
@@ -263,7 +282,7 @@ export class GateEngine {
 
   private receive(step: StepRow, body: Json, by: Decider, now: number): void {
     const name = must(json.read<SignalInput>(step.input), "the signal step's input").name;
-    this.ops.event("step.signal_received", now, step.id, { name, by });
+    this.ops.event("step.signal_received", now, step.id, { name, by, ...this.requested() });
     this.unwatch(step, now);
     this.finishWait(step, body, now);
   }
@@ -278,7 +297,8 @@ export class GateEngine {
     this.store.gates.recordDecision(step.id, decision, by, comment, now);
     const decidedAt = new Date(now).toISOString();
     const waitedMs = now - (step.started_at ?? now);
-    if (by.kind !== "timeout") this.ops.event(`step.${decision}`, now, step.id, { by, comment, waitedMs });
+    if (by.kind !== "timeout")
+      this.ops.event(`step.${decision}`, now, step.id, { by, comment, waitedMs, ...this.requested() });
     if (decision === "approved") {
       this.finishWait(step, { decision, by, comment, decidedAt }, now);
       return;

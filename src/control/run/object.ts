@@ -204,6 +204,7 @@ export class RunObject extends DurableObject<Env> {
     decision: GateDecision,
     key: DeciderKey,
     comment: string | null,
+    request?: HttpRequestRecord,
   ): Promise<DecisionResult | null> {
     if (!this.owned(tenantId)) return null;
     const by: Decider = { kind: "key", keyId: key.keyId, name: key.name };
@@ -211,7 +212,9 @@ export class RunObject extends DurableObject<Env> {
     const clean = await redactComment(comment, this.fingerprint, found);
     return this.change(() => {
       const now = Date.now();
-      const answer = this.engine.decide(stepId, decision, by, key, clean, now);
+      const answer = this.engine.gates.withRequest(request, () =>
+        this.engine.decide(stepId, decision, by, key, clean, now),
+      );
       if (answer.ok && !answer.decision.repeated) this.redacted(found, now, stepId, {});
       return answer;
     });
@@ -221,7 +224,7 @@ export class RunObject extends DurableObject<Env> {
    * Redeems a signed decision link (already verified and unexpired): once. A used link is refused
    * (approval.link_used) and decides nothing; a link whose decision is refused stays unused.
    */
-  async redeemLink(claims: LinkClaims): Promise<DecisionResult | null> {
+  async redeemLink(claims: LinkClaims, request?: HttpRequestRecord): Promise<DecisionResult | null> {
     if (!this.owned(claims.tenantId)) return null;
     return this.change((): DecisionResult => {
       const now = Date.now();
@@ -232,7 +235,9 @@ export class RunObject extends DurableObject<Env> {
         linkId: claims.linkId,
         ...(claims.issuedTo ? { issuedTo: claims.issuedTo } : {}),
       };
-      const answer = this.engine.decide(claims.stepId, decision, by, null, null, now);
+      const answer = this.engine.gates.withRequest(request, () =>
+        this.engine.decide(claims.stepId, decision, by, null, null, now),
+      );
       if (answer.ok && !answer.decision.repeated) this.store.gates.useLink(claims.linkId, claims.stepId, now);
       // The same decision made some other way first: this link decided nothing.
       return answer.ok && answer.decision.repeated
@@ -251,13 +256,19 @@ export class RunObject extends DurableObject<Env> {
   }
 
   /** A signal for the run (`POST /v1/runs/{id}/signals/{name}`). Null when the tenant has no such run. */
-  async signal(tenantId: string, name: string, body: Json, by: Decider): Promise<SignalResult | null> {
+  async signal(
+    tenantId: string,
+    name: string,
+    body: Json,
+    by: Decider,
+    request?: HttpRequestRecord,
+  ): Promise<SignalResult | null> {
     if (!this.owned(tenantId)) return null;
     const found: Redaction[] = [];
     const clean = await redactSignal(name, body, this.fingerprint, found);
     return this.change(() => {
       const now = Date.now();
-      const answer = this.engine.signal(name, clean, by, now);
+      const answer = this.engine.gates.withRequest(request, () => this.engine.signal(name, clean, by, now));
       if (answer.ok && !answer.repeated) this.redacted(found, now, null, { signal: name });
       return answer;
     });

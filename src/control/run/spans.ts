@@ -242,12 +242,21 @@ function externalSpans(run: RunRow, events: readonly EventRow[]): SpanRecord[] {
  * The API requests that created or controlled the run (their events keep them): server spans
  * under the run's root, attributed by the OpenTelemetry HTTP conventions.
  */
+/** Step events that a gate decision or a signal writes, naming the API request that caused it. */
+const GATE_EVENTS: ReadonlySet<string> = new Set(["step.approved", "step.rejected", "step.signal_received"]);
+
 function httpSpans(run: RunRow, rootId: string, events: readonly EventRow[]): SpanRecord[] {
   const out: SpanRecord[] = [];
+  const seen = new Set<string>();
   for (const e of events) {
-    if (e.step_id || !e.type.startsWith("run.")) continue;
+    // Run controls, and the gate decisions and signals that name their request (gate-engine.ts).
+    if (!e.type.startsWith("run.") && !GATE_EVENTS.has(e.type)) continue;
     const r = (JSON.parse(e.data) as { request?: HttpRequestRecord }).request;
     if (!r || typeof r.method !== "string" || typeof r.route !== "string") continue;
+    // A signal that completes several steps names its one request in each of their events.
+    const request = `${r.method} ${r.route} ${r.startMs}`;
+    if (seen.has(request)) continue;
+    seen.add(request);
     const startMs = Math.min(Number(r.startMs), e.occurred_at);
     out.push({
       traceId: run.trace_id,
@@ -263,6 +272,7 @@ function httpSpans(run: RunRow, rootId: string, events: readonly EventRow[]): Sp
         "http.route": r.route,
         "http.response.status_code": r.status,
         "factory.run.id": run.id,
+        ...(e.step_id ? { "factory.step.id": e.step_id } : {}),
         ...(r.status >= 500 ? { "error.type": String(r.status) } : {}),
       },
     });
