@@ -20,6 +20,8 @@ export interface GitServer {
   up(): void;
   /** Requests seen, as `METHOD path?query` (authentication failures included). */
   requests: string[];
+  /** The `traceparent` header of each request, in order ("" when it had none). */
+  traceparents: string[];
   close(): Promise<void>;
 }
 
@@ -29,10 +31,12 @@ export async function startGitServer(credentials: { user: string; password: stri
   const expected = `Basic ${Buffer.from(`${credentials.user}:${credentials.password}`).toString("base64")}`;
   let isDown = false;
   const requests: string[] = [];
+  const traceparents: string[] = [];
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     requests.push(`${req.method} ${url.pathname}${url.search}`);
+    traceparents.push(String(req.headers.traceparent ?? ""));
     if (isDown) return res.writeHead(503).end("down");
     if (req.headers.authorization !== expected)
       return res.writeHead(401, { "www-authenticate": 'Basic realm="git"' }).end("unauthorized");
@@ -47,6 +51,7 @@ export async function startGitServer(credentials: { user: string; password: stri
     url,
     root,
     requests,
+    traceparents,
     repo(path) {
       bareRepository(join(root, path), "CUSTOMER.md", "# The customer's repository\n");
       return `${url}/${path}`;

@@ -11,6 +11,8 @@ export interface HostFake {
   violations: string[];
   /** Requests that fit, as `METHOD path`. */
   calls: string[];
+  /** The `traceparent` header of each request, in order ("" when it had none). */
+  traceparents: string[];
   pulls: { source: string; target: string; title: string }[];
   pipelines: { id: number; name: string; path: string; repositoryId: string }[];
   runs: { pipelineId: number; refName: string; version?: string }[];
@@ -229,6 +231,7 @@ function base(): HostFake {
     url: "",
     violations: [],
     calls: [],
+    traceparents: [],
     pulls: [],
     pipelines: [],
     runs: [],
@@ -260,6 +263,7 @@ async function listen(
   handle: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<unknown> | unknown,
 ): Promise<HostFake> {
   const server = createServer((req, res) => {
+    fake.traceparents.push(String(req.headers.traceparent ?? ""));
     Promise.resolve(handle(req, res, new URL(req.url ?? "/", "http://localhost"))).catch((err) =>
       send(res, 500, { message: String(err) }),
     );
