@@ -14,7 +14,7 @@ import { api, events, newTenantKey, waitForRun } from "../support/api";
 afterEach(() => reset());
 
 /** Long enough that consecutive POSTs of a test fall within it on a loaded machine. */
-const PERIOD = 6_000;
+const PERIOD = 10_000;
 
 const debounced = (repo: string, n: number, extra: Record<string, unknown> = {}) => ({
   project: "p",

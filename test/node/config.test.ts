@@ -59,11 +59,12 @@ describe("wrangler.toml agrees with the pool registry", () => {
     for (const p of config.queues.producers) expect(declared, p.queue).toContain(p.queue);
   });
 
-  it("binds all eleven Durable Objects (Audit, Automation, Breaker, Directory, Flow, Operations, Pool, Run, Secrets, Tenant, Workers) with a SQLite migration, and R2", () => {
+  it("binds all twelve Durable Objects (Audit, Automation, Breaker, Debounce, Directory, Flow, Operations, Pool, Run, Secrets, Tenant, Workers) with a SQLite migration, and R2", () => {
     expect(config.durable_objects.bindings.map((b) => b.class_name).sort()).toEqual([
       "AuditObject",
       "AutomationObject",
       "BreakerObject",
+      "DebounceObject",
       "DirectoryObject",
       "FlowObject",
       "OperationsObject",
@@ -77,6 +78,7 @@ describe("wrangler.toml agrees with the pool registry", () => {
       "AuditObject",
       "AutomationObject",
       "BreakerObject",
+      "DebounceObject",
       "DirectoryObject",
       "FlowObject",
       "OperationsObject",
