@@ -80,4 +80,18 @@ describe("selecting runs on the runs list", () => {
     await checkPage(page, "run (waiting for a key)");
     expect(watched.problems).toEqual([]);
   });
+
+  it("a debounced run names its key and when it starts on its page", async () => {
+    const debounced = await sleeper({
+      input: { repo: "later" },
+      debounce: { key: "repo:{{input.repo}}", periodMs: 600_000 },
+    });
+    await page.goto(`/#/runs/${debounced}`);
+    await expect
+      .poll(() => page.getByTestId("run-waiting").textContent(), { timeout: 30_000 })
+      .toMatch(/^debounced on key repo:later until \d{4}-\d\d-\d\dT.* \(a later run of the key pushes it\)$/);
+    await checkPage(page, "run (debounced)");
+    expect((await rt.fetch(`/v1/runs/${debounced}/cancel`, { method: "POST" })).status).toBe(200);
+    expect(watched.problems).toEqual([]);
+  });
 });
