@@ -20,6 +20,7 @@ import { MIGRATIONS as AUDIT_MIGRATIONS } from "../../src/control/audit/object";
 import { MIGRATIONS as WORKERS_MIGRATIONS } from "../../src/control/workers/object";
 import { OPERATION_MIGRATIONS } from "../../src/control/operations/object";
 import { FLOW_MIGRATIONS } from "../../src/control/flow/object";
+import { DEBOUNCE_MIGRATIONS } from "../../src/control/debounce/object";
 import { migrate, type Migration } from "../../src/control/sqlite";
 import { TENANT_MIGRATIONS } from "../../src/control/tenant/object";
 import { decodeArchive } from "../../src/control/run/archive-format";
@@ -274,6 +275,7 @@ const CLASSES = [
   { binding: "OPERATIONS", migrations: OPERATION_MIGRATIONS },
   { binding: "FLOW", migrations: FLOW_MIGRATIONS },
   { binding: "WORKERS", migrations: WORKERS_MIGRATIONS },
+  { binding: "DEBOUNCE", migrations: DEBOUNCE_MIGRATIONS },
 ] as const;
 
 /** Tables whose rows need particular values (a CHECK, or today's code reading them at start). */
@@ -290,6 +292,7 @@ const FIXTURES: Record<string, Fixture> = {
   DIRECTORY: {},
   BREAKER: { breaker: { id: 1, state: JSON.stringify({ name: "closed", since: NOW, window: [] }) } },
   FLOW: { flow_key: { id: 1 } },
+  DEBOUNCE: { pending: { id: 1 } },
 };
 
 const cases = CLASSES.flatMap((c) =>
