@@ -16,6 +16,7 @@ import { isDurationIssue } from "../../schema/duration";
 import { fillFromInput } from "./automation/event-waits";
 import type { TenantJob } from "./tenant-jobs";
 import { schemaProblems } from "../lib/json-schema";
+import { resolveStepFlow, type StepFlowSpec } from "../../schema/flow";
 
 export interface ResolveOptions {
   /** The global retry defaults; a blueprint's, then a step's own settings override them. */
@@ -121,6 +122,7 @@ export function resolveSteps(
 
   const steps: ResolvedStep[] = [];
   const invalid: FieldError[] = [];
+  const keyErrors: FieldError[] = [];
   let durationsOnly = true;
   declared.forEach(({ spec: s, job }, i) => {
     const input = job.input.safeParse(s.input);
@@ -139,8 +141,18 @@ export function resolveSteps(
       durationsOnly = false;
       return;
     }
-    steps.push(resolvedStep(s, job, defaults, jobDeclaration(s.type) ? undefined : tenant?.get(s.type)));
+    const step = withFlow(
+      s,
+      i,
+      resolvedStep(s, job, defaults, jobDeclaration(s.type) ? undefined : tenant?.get(s.type)),
+    );
+    if ("path" in step) keyErrors.push(step);
+    else steps.push(step);
   });
+  if (keyErrors.length > 0 && invalid.length === 0)
+    return fail(
+      new AppError("request.invalid", "A step's flow-control key cannot be resolved.", { errors: keyErrors }),
+    );
   // A duration that does not parse (or is out of range) is 400, as a schedule's is; any other input 422.
   if (invalid.length > 0 && durationsOnly)
     return fail(new AppError("duration.invalid", "A step's duration cannot be used.", { errors: invalid }));
@@ -150,7 +162,12 @@ export function resolveSteps(
 }
 
 /** A valid step as the run keeps it; a tenant job type's (`own`) with its version's retry policy and its pin. */
-function resolvedStep(s: StepSpec, job: JobDeclaration, defaults: RetryPolicy, own?: TenantJob): ResolvedStep {
+function resolvedStep(
+  s: StepSpec,
+  job: JobDeclaration,
+  defaults: RetryPolicy,
+  own?: TenantJob,
+): ResolvedStep & { flowSpec?: StepFlowSpec } {
   return {
     id: s.id,
     type: s.type,
@@ -161,7 +178,19 @@ function resolvedStep(s: StepSpec, job: JobDeclaration, defaults: RetryPolicy, o
     timeoutMs: s.timeoutMs ?? job.timeoutMs ?? POOL_REGISTRY[job.pool].defaultTimeoutMs,
     ...(s.heartbeatTimeoutMs ? { heartbeatTimeoutMs: s.heartbeatTimeoutMs } : {}),
     ...(own ? { worker: own.pinned } : {}),
+    ...(own?.flow ? { flowSpec: own.flow } : {}),
   };
+}
+
+/**
+ * The step with its keys resolved against its input, its own over its job type's; or the field of
+ * a key that does not resolve, which refuses the run (docs/flow-control.md, "Step keys").
+ */
+function withFlow(s: StepSpec, i: number, step: ResolvedStep & { flowSpec?: StepFlowSpec }): ResolvedStep | FieldError {
+  const { flowSpec, ...resolved } = step;
+  const flow = resolveStepFlow(s, flowSpec, s.input);
+  if (!flow.ok) return { path: `steps[${i}].${flow.error.path}`, message: flow.error.message };
+  return flow.flow ? { ...resolved, flow: flow.flow } : resolved;
 }
 
 /** A signal's schema is checked like a job type's: a body could never be matched against a broken one. */

@@ -18,6 +18,8 @@ export type RunStub = Pick<
   | "start"
   | "granted"
   | "holdsKey"
+  | "stepGranted"
+  | "holdsStepKey"
   | "begin"
   | "heartbeat"
   | "release"
