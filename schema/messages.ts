@@ -42,4 +42,6 @@ export interface StepGrant {
   kind: "concurrency" | "rate";
   /** The attempt a rate token is for (0 for a concurrency slot). */
   attempt: number;
+  /** When the key's object took the token (its clock; rate only). */
+  at?: number;
 }

@@ -54,7 +54,7 @@ export class FlowObject extends DurableObject<Env> implements FlowStub {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.rate = new RateWindow(this.sql, ctx.storage, (ticket, attempt) => this.tellRate(ticket, attempt));
+    this.rate = new RateWindow(this.sql, ctx.storage, (ticket, attempt, at) => this.tellRate(ticket, attempt, at));
     ctx.blockConcurrencyWhile(async () => {
       migrate(this.sql, FLOW_MIGRATIONS);
     });
@@ -223,13 +223,13 @@ export class FlowObject extends DurableObject<Env> implements FlowStub {
   // ── a step's rate key (rate.ts) ────────────────────────────────────────────
 
   /** A token for the ticket's attempt: granted now, or queued (told when the window frees). */
-  async acquireRate(tenantId: string, key: string, ask: RateAsk): Promise<{ granted: boolean }> {
+  async acquireRate(tenantId: string, key: string, ask: RateAsk): Promise<{ granted: boolean; at?: number }> {
     this.ready();
     const now = Date.now();
-    const { granted, others } = this.rate.acquire(tenantId, key, ask, now);
+    const { granted, at, others } = this.rate.acquire(tenantId, key, ask, now);
     await this.rate.tell(others);
     await this.plan(now);
-    return { granted };
+    return { granted, ...(at !== undefined ? { at } : {}) };
   }
 
   /** The ticket's step ended: its place in the queue is given up (tokens taken stay taken). Idempotent. */
@@ -245,9 +245,10 @@ export class FlowObject extends DurableObject<Env> implements FlowStub {
     return this.rate.state(Date.now());
   }
 
-  private async tellRate(ticket: string, attempt: number): Promise<void> {
+  private async tellRate(ticket: string, attempt: number, at: number | undefined): Promise<void> {
     const meta = this.rate.meta();
-    if (meta) await tellGrant(this.env, meta.tenant_id, meta.key, ticket, { attempt });
+    if (meta)
+      await tellGrant(this.env, meta.tenant_id, meta.key, ticket, { attempt, ...(at !== undefined ? { at } : {}) });
   }
 
   private holds(runId: string): boolean {

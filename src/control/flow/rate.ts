@@ -29,15 +29,25 @@ const RETELL_MS = 2_000;
 
 type Grant = [ticket: string, attempt: number];
 
+/** A token's time, for the step's log. */
+const takenAt = (sql: SqlStorage, ticket: string, attempt: number): number | undefined =>
+  all<{ taken_at: number }>(sql, "SELECT taken_at FROM rate_take WHERE ticket = ? AND attempt = ?", ticket, attempt)[0]
+    ?.taken_at;
+
 export class RateWindow {
   constructor(
     private readonly sql: SqlStorage,
     private readonly storage: DurableObjectStorage,
-    private readonly tellOne: (ticket: string, attempt: number) => Promise<void>,
+    private readonly tellOne: (ticket: string, attempt: number, at: number | undefined) => Promise<void>,
   ) {}
 
   /** Grants the ticket's attempt a token now or queues it; returns whether it was, and who else was granted. */
-  acquire(tenantId: string, key: string, ask: RateAsk, now: number): { granted: boolean; others: Grant[] } {
+  acquire(
+    tenantId: string,
+    key: string,
+    ask: RateAsk,
+    now: number,
+  ): { granted: boolean; at?: number; others: Grant[] } {
     const others = this.storage.transactionSync(() => {
       this.sql.exec(
         `INSERT INTO rate_key (id, tenant_id, key, max_takes, period_ms) VALUES (1, ?, ?, ?, ?)
@@ -58,11 +68,16 @@ export class RateWindow {
         );
       return this.grant(now);
     });
-    const granted = this.taken(ask.ticket, ask.attempt);
+    const at = takenAt(this.sql, ask.ticket, ask.attempt);
+    const granted = at !== undefined;
     // The asker learns of its token from this answer; the others are told by the caller.
     if (granted)
       this.sql.exec("UPDATE rate_take SET notified = 1 WHERE ticket = ? AND attempt = ?", ask.ticket, ask.attempt);
-    return { granted, others: others.filter(([t, a]) => t !== ask.ticket || a !== ask.attempt) };
+    return {
+      granted,
+      ...(at !== undefined ? { at } : {}),
+      others: others.filter(([t, a]) => t !== ask.ticket || a !== ask.attempt),
+    };
   }
 
   /** The ticket leaves the queue. Returns whoever that let in (none: a token is freed by time only). */
@@ -92,7 +107,7 @@ export class RateWindow {
     await Promise.all(
       grants.map(async ([ticket, attempt]) => {
         try {
-          await this.tellOne(ticket, attempt);
+          await this.tellOne(ticket, attempt, takenAt(this.sql, ticket, attempt));
           this.sql.exec("UPDATE rate_take SET notified = 1 WHERE ticket = ? AND attempt = ?", ticket, attempt);
         } catch (err) {
           logError("flow.rate_tell_failed", { ticket, error: String(err) });

@@ -27,7 +27,7 @@ export interface FlowStub {
   release(tenantId: string, key: string, runId: string): Promise<void>;
   state(): Promise<FlowState>;
   /** A rate key (rate.ts): a token for the ticket's `attempt`, now or when the window frees. */
-  acquireRate(tenantId: string, key: string, ask: RateAsk): Promise<{ granted: boolean }>;
+  acquireRate(tenantId: string, key: string, ask: RateAsk): Promise<{ granted: boolean; at?: number }>;
   /** The ticket gives up its place in the rate key's queue (its step ended). Idempotent. */
   releaseRate(tenantId: string, key: string, ticket: string): Promise<void>;
   rateState(): Promise<RateState>;

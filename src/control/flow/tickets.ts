@@ -17,7 +17,7 @@ export async function tellGrant(
   tenantId: string,
   key: string,
   ticket: string,
-  rate?: { attempt: number },
+  rate?: { attempt: number; at?: number },
 ): Promise<void> {
   const { runId, stepId } = parseTicket(ticket);
   if (stepId === null) await runStub(env, runId).granted(tenantId, key);
@@ -27,6 +27,7 @@ export async function tellGrant(
       key,
       kind: rate ? "rate" : "concurrency",
       attempt: rate?.attempt ?? 0,
+      ...(rate?.at !== undefined ? { at: rate.at } : {}),
     });
 }
 

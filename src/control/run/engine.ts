@@ -335,7 +335,13 @@ export class RunEngine {
       traceId: run.trace_id,
     };
     this.enqueue("dispatch", step.pool, message, now);
-    this.event("step.queued", now, step.id, { attempt });
+    // A step's rate token: when its key's object took it (its own clock), beside the dispatch.
+    this.event(
+      "step.queued",
+      now,
+      step.id,
+      step.flow === null ? { attempt } : { attempt, ...this.stepFlow.tokenOf(step) },
+    );
   }
 
   private succeed(step: StepRow, output: Json, artifacts: Artifact[], now: number): void {

@@ -31,14 +31,16 @@ export async function sendStepFlow(
       await stepFlowStub(env, tenantId, m.key).release(tenantId, m.key, ticket);
       return null;
     case "acquireRate": {
-      const { granted } = await rateStub(env, tenantId, m.key).acquireRate(tenantId, m.key, {
+      const { granted, at } = await rateStub(env, tenantId, m.key).acquireRate(tenantId, m.key, {
         ticket,
         attempt: m.attempt,
         limit: m.limit,
         periodMs: m.periodMs,
         priority: m.priority,
       });
-      return granted ? { stepId: m.stepId, key: m.key, kind: "rate", attempt: m.attempt } : null;
+      return granted
+        ? { stepId: m.stepId, key: m.key, kind: "rate", attempt: m.attempt, ...(at !== undefined ? { at } : {}) }
+        : null;
     }
     case "releaseRate":
       await rateStub(env, tenantId, m.key).releaseRate(tenantId, m.key, ticket);

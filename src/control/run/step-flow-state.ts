@@ -13,6 +13,8 @@ export interface StepFlowState {
   held: boolean;
   /** The attempt a rate token was granted for (0: none): each attempt takes its own. */
   token: number;
+  /** When the key's object took that token (its clock). */
+  tokenAt?: number;
   /** What the step asked for and waits on (null: nothing). */
   waiting: StepWaiting | null;
 }

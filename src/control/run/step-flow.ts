@@ -82,7 +82,7 @@ export class StepFlow {
     const next: StepFlowState = { ...flow };
     if (grant.kind === "concurrency" && flow.keys.concurrency?.key === grant.key && !flow.held) next.held = true;
     else if (grant.kind === "rate" && flow.keys.rateLimit?.key === grant.key && grant.attempt === step.attempt + 1)
-      next.token = grant.attempt;
+      Object.assign(next, { token: grant.attempt, ...(grant.at ? { tokenAt: grant.at } : {}) });
     else return;
     if (
       flow.waiting?.key === grant.key &&
@@ -96,6 +96,12 @@ export class StepFlow {
       (step.status === "retrying" && !this.store.hasTimer("backoff", step.id));
     const fresh = this.store.step(step.id);
     if (ready && fresh) this.ops.dispatch(fresh, now);
+  }
+
+  /** What the dispatch of a step with keys logs of them: when its attempt's rate token was taken. */
+  tokenOf(step: StepRow): { tokenAt?: number } {
+    const flow = readStepFlow(this.store.step(step.id) ?? step);
+    return flow?.tokenAt && flow.token === step.attempt + 1 ? { tokenAt: flow.tokenAt } : {};
   }
 
   /** Whether the step still holds or waits for a slot of `key` (its object reclaims the slot of a step gone). */
