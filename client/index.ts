@@ -89,6 +89,8 @@ export type {
 export type { BudgetReport, Metrics };
 export type { EventAccepted, ScheduleView, TriggerView };
 export type { PurgeAudit, PurgeProgress, RetentionPolicy, RetentionSettings };
+// A step's flow-control keys (docs/flow-control.md, "Step keys"): on a step spec and a job type.
+export type { StepConcurrency, StepRateLimit, StepWaiting } from "../schema/flow.ts";
 
 /** How a {@link FactoryClient} reaches the runtime. */
 export interface ClientOptions {

@@ -149,16 +149,7 @@ export function resolveSteps(
     if ("path" in step) keyErrors.push(step);
     else steps.push(step);
   });
-  if (keyErrors.length > 0 && invalid.length === 0)
-    return fail(
-      new AppError("request.invalid", "A step's flow-control key cannot be resolved.", { errors: keyErrors }),
-    );
-  // A duration that does not parse (or is out of range) is 400, as a schedule's is; any other input 422.
-  if (invalid.length > 0 && durationsOnly)
-    return fail(new AppError("duration.invalid", "A step's duration cannot be used.", { errors: invalid }));
-  if (invalid.length > 0)
-    return fail(new AppError("step.invalid_input", "A step's input does not fit its type.", { errors: invalid }));
-  return { ok: true, steps };
+  return settled(steps, invalid, keyErrors, durationsOnly);
 }
 
 /** A valid step as the run keeps it; a tenant job type's (`own`) with its version's retry policy and its pin. */
@@ -180,6 +171,25 @@ function resolvedStep(
     ...(own ? { worker: own.pinned } : {}),
     ...(own?.flow ? { flowSpec: own.flow } : {}),
   };
+}
+
+/** The resolved steps, or why not: a key that does not resolve 400, a duration 400, any other input 422. */
+function settled(
+  steps: ResolvedStep[],
+  invalid: FieldError[],
+  keyErrors: FieldError[],
+  durationsOnly: boolean,
+): Resolution {
+  if (keyErrors.length > 0 && invalid.length === 0)
+    return fail(
+      new AppError("request.invalid", "A step's flow-control key cannot be resolved.", { errors: keyErrors }),
+    );
+  // A duration that does not parse (or is out of range) is 400, as a schedule's is; any other input 422.
+  if (invalid.length > 0 && durationsOnly)
+    return fail(new AppError("duration.invalid", "A step's duration cannot be used.", { errors: invalid }));
+  if (invalid.length > 0)
+    return fail(new AppError("step.invalid_input", "A step's input does not fit its type.", { errors: invalid }));
+  return { ok: true, steps };
 }
 
 /**
