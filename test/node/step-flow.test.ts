@@ -5,7 +5,6 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runs } from "../../cli/commands/runs.ts";
 import type { Context } from "../../cli/context.ts";
-import type { FactoryClient } from "../../client/index.ts";
 import { resolveStepFlow } from "../../schema/flow.ts";
 
 describe("resolveStepFlow", () => {
@@ -53,7 +52,7 @@ describe("factory runs create --steps", () => {
         posted.push(body);
         return { id: "run_1", status: "running" };
       },
-    } as unknown as FactoryClient;
+    } as unknown as ReturnType<Context["client"]>;
     const flags = { project: "p", steps: join(dir, "steps.json") };
     const ctx: Context = {
       flags,
