@@ -60,6 +60,7 @@ export type { CreateJobTypeBody, CreatePoolBody, JobTypeVersion, PoolView, Token
 import type { AuditAction, AuditEntry, AuditPage } from "../schema/audit.ts";
 export type { AuditAction, AuditEntry, AuditPage };
 import type { BulkBody, OperationView } from "../schema/operations.ts";
+import type { StepConcurrency, StepRateLimit, StepWaiting } from "../schema/flow.ts";
 import type { GitDelivery, PipelineDelivery } from "../schema/jobs/delivery.ts";
 
 export type { SecretView };
@@ -89,6 +90,8 @@ export type {
 export type { BudgetReport, Metrics };
 export type { EventAccepted, ScheduleView, TriggerView };
 export type { PurgeAudit, PurgeProgress, RetentionPolicy, RetentionSettings };
+// A step's flow-control keys (docs/flow-control.md, "Step keys"): on a step spec and a job type.
+export type { StepConcurrency, StepRateLimit, StepWaiting };
 
 /** How a {@link FactoryClient} reaches the runtime. */
 export interface ClientOptions {

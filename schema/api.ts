@@ -9,7 +9,7 @@ import { ARTIFACT_STATUSES, ArtifactScan, Finding, NotScanned } from "./scanning
 import { Lineage } from "./artifacts";
 import { BreakerView } from "./breakers";
 import { Metadata, RunLabelsView, SearchQueryFields, Tags } from "./search";
-import { RunConcurrency, RunWaiting } from "./flow";
+import { RunConcurrency, RunWaiting, StepConcurrency, StepRateLimit, StepWaiting } from "./flow";
 import { RunDebounceSpec } from "./debounce";
 
 export const LIMITS = {
@@ -84,6 +84,8 @@ export const StepSpec = z
       .max(LIMITS.timeoutMs.max)
       .optional()
       .openapi({ description: "a running attempt that does not heartbeat for this long is presumed dead" }),
+    concurrency: StepConcurrency.optional(),
+    rateLimit: StepRateLimit.optional(),
   })
   .strict()
   .openapi("StepSpec");
@@ -157,6 +159,9 @@ export const StepView = z
       .enum(["approval", "signal", "sleep"])
       .optional()
       .openapi({ description: "what a `waiting` step waits for (docs/schedules-and-triggers.md)" }),
+    concurrency: StepConcurrency.optional().openapi({ description: "the step's concurrency key, resolved" }),
+    rateLimit: StepRateLimit.optional().openapi({ description: "the step's rate key, resolved" }),
+    waiting: StepWaiting.optional(),
     // Typed `unknown` here and `Json` on the wire (see WireRun): hono's response typing
     // recurses without bound on a recursive JSON type.
     output: z.unknown().optional(),

@@ -118,3 +118,91 @@ export function resolveConcurrency(
   const sorted = [...merged].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return { ok: true, keys: sorted.map(([key, limit]) => ({ key, limit })) };
 }
+
+// ── Step keys (docs/flow-control.md, "Step keys") ───────────────────────────────────────────
+
+export const STEP_FLOW_LIMITS = {
+  /** A rate key's attempt starts per period. */
+  maxRate: 1000,
+  /** A rate key's period, in ms: from a tenth of a second to an hour. */
+  minPeriodMs: 100,
+  maxPeriodMs: 3_600_000,
+} as const;
+
+const StepKeyTemplate = z
+  .string()
+  .min(1)
+  .max(FLOW_LIMITS.keyChars)
+  .openapi({ description: "a key, or a template naming the step's input: `{{input.organization}}`" });
+
+export const StepConcurrency = z
+  .object({
+    key: StepKeyTemplate,
+    limit: z
+      .number()
+      .int()
+      .min(1)
+      .max(FLOW_LIMITS.maxLimit)
+      .openapi({ description: "steps of this key running at once (a step keeps its slot across its retries)" }),
+  })
+  .strict()
+  .openapi("StepConcurrency");
+export type StepConcurrency = z.infer<typeof StepConcurrency>;
+
+export const StepRateLimit = z
+  .object({
+    key: StepKeyTemplate,
+    limit: z
+      .number()
+      .int()
+      .min(1)
+      .max(STEP_FLOW_LIMITS.maxRate)
+      .openapi({ description: "attempt starts of this key per period (every attempt takes one)" }),
+    periodMs: z.number().int().min(STEP_FLOW_LIMITS.minPeriodMs).max(STEP_FLOW_LIMITS.maxPeriodMs),
+  })
+  .strict()
+  .openapi("StepRateLimit");
+export type StepRateLimit = z.infer<typeof StepRateLimit>;
+
+/** A step's keys as written on the step or its job type (templates over the step's input). */
+export interface StepFlowSpec {
+  concurrency?: StepConcurrency;
+  rateLimit?: StepRateLimit;
+}
+
+/** A step's keys resolved at creation (or at its spawn). */
+export interface ResolvedStepFlow {
+  concurrency?: ResolvedKey;
+  rateLimit?: ResolvedKey & { periodMs: number };
+}
+
+/** Why a step that is ready has not been dispatched yet, and the key it waits for. */
+export const StepWaiting = z
+  .object({ reason: z.enum(FLOW_WAIT_REASONS), key: z.string() })
+  .openapi("StepWaiting", { description: "a step waiting for a flow-control key (docs/flow-control.md)" });
+export type StepWaiting = z.infer<typeof StepWaiting>;
+
+/**
+ * A step's keys resolved against its input: its own over its job type's (`defaults`). Null when
+ * it has none (its row then holds nothing of them); an error names the field that does not resolve.
+ */
+export function resolveStepFlow(
+  own: StepFlowSpec,
+  defaults: StepFlowSpec | undefined,
+  input: unknown,
+): { ok: true; flow: ResolvedStepFlow | null } | { ok: false; error: KeyError } {
+  const concurrency = own.concurrency ?? defaults?.concurrency;
+  const rate = own.rateLimit ?? defaults?.rateLimit;
+  const flow: ResolvedStepFlow = {};
+  if (concurrency) {
+    const r = resolveKey(concurrency.key, input);
+    if (!r.ok) return { ok: false, error: { path: "concurrency.key", message: r.message.replace("run's", "step's") } };
+    flow.concurrency = { key: r.key, limit: concurrency.limit };
+  }
+  if (rate) {
+    const r = resolveKey(rate.key, input);
+    if (!r.ok) return { ok: false, error: { path: "rateLimit.key", message: r.message.replace("run's", "step's") } };
+    flow.rateLimit = { key: r.key, limit: rate.limit, periodMs: rate.periodMs };
+  }
+  return { ok: true, flow: flow.concurrency || flow.rateLimit ? flow : null };
+}

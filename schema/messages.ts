@@ -22,4 +22,28 @@ export type FlowMessage =
   | { op: "acquire"; key: string; limit: number; priority: "high" | "normal" | "low" }
   | { op: "release"; key: string }
   /** The debounced run started or ended: its key's object forgets it as the key's pending run. */
-  | { op: "debounce.settle"; key: string; project: string };
+  | { op: "debounce.settle"; key: string; project: string }
+  // A step's keys (docs/flow-control.md, "Step keys"): the step's ticket in the key's object is the run and step.
+  | { op: "acquireStep"; key: string; limit: number; priority: "high" | "normal" | "low"; stepId: string }
+  | { op: "releaseStep"; key: string; stepId: string }
+  | {
+      op: "acquireRate";
+      key: string;
+      limit: number;
+      periodMs: number;
+      priority: "high" | "normal" | "low";
+      stepId: string;
+      attempt: number;
+    }
+  | { op: "releaseRate"; key: string; stepId: string };
+
+/** A step key's object granted the step a slot (concurrency) or a token for `attempt` (rate). */
+export interface StepGrant {
+  stepId: string;
+  key: string;
+  kind: "concurrency" | "rate";
+  /** The attempt a rate token is for (0 for a concurrency slot). */
+  attempt: number;
+  /** When the key's object took the token (its clock; rate only). */
+  at?: number;
+}

@@ -3,7 +3,7 @@
  * answers to them) and what it tells its tenant's object. The API, the data plane and the
  * tenant call it with these types; src/control/run/stub.ts names the methods.
  */
-import type { ResolvedKey } from "./flow";
+import type { ResolvedKey, ResolvedStepFlow } from "./flow";
 import type { RunDebounce } from "./debounce";
 import type { Json, JsonObject, RunOrigin } from "./api";
 import type { StepMessage } from "./messages";
@@ -33,6 +33,8 @@ export interface ResolvedStep {
   heartbeatTimeoutMs?: number;
   /** A tenant job type's step (pool `external`): the version pinned at creation, routed to the tenant's pool. */
   worker?: PinnedJobType;
+  /** The step's concurrency and rate keys, resolved against its input (schema/flow.ts); absent: none. */
+  flow?: ResolvedStepFlow;
 }
 
 /** A step carried over, already succeeded, from the run that a retry re-runs. */

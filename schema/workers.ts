@@ -3,6 +3,7 @@
  * and its job types (JSON Schemas for input and output, versions pinned by runs). The lease body's
  * routing fields are the wire contract the worker SDKs rely on.
  */
+import { StepConcurrency, StepRateLimit } from "./flow";
 import { z } from "@hono/zod-openapi";
 import { POOLS } from "./vocabulary";
 
@@ -110,6 +111,9 @@ export const CreateJobTypeBody = z
     timeoutMs: z.number().int().min(1_000).max(3_600_000).optional(),
     retry: RetryFields.optional(),
     requires: z.object({ labels: Labels }).strict().optional(),
+    // A step of this type gets these keys (templates over its input) unless it names its own (docs/flow-control.md).
+    concurrency: StepConcurrency.optional(),
+    rateLimit: StepRateLimit.optional(),
   })
   .strict()
   .openapi("CreateJobTypeBody");
@@ -126,6 +130,8 @@ export const JobTypeVersion = z
     timeoutMs: z.number().int().nullable(),
     retry: RetryFields.nullable(),
     requires: z.object({ labels: Labels }),
+    concurrency: StepConcurrency.optional(),
+    rateLimit: StepRateLimit.optional(),
     createdAt: z.string().datetime(),
   })
   .openapi("JobTypeVersion");

@@ -107,9 +107,10 @@ function queued(w: Walk, e: TimelineEvent, stepId: string, at: number): void {
   }
   if (prev && prev.outcome === "retrying" && prev.backoffUntil === null) prev.backoffUntil = at;
   if (prev && prev.endedAt === null) {
-    // The previous attempt was superseded without an ending event of its own.
     prev.endedAt = at;
-    prev.outcome = "lost";
+    // A wait for a flow-control key ends with the dispatch it waited for; any other open attempt
+    // was superseded without an ending event of its own.
+    if (prev.outcome !== "waiting") prev.outcome = "lost";
   }
   begin(w, newSpan(stepId, attempt ?? (prev ? prev.attempt + 1 : 1), at));
 }

@@ -16,6 +16,7 @@ import { isDurationIssue } from "../../schema/duration";
 import { fillFromInput } from "./automation/event-waits";
 import type { TenantJob } from "./tenant-jobs";
 import { schemaProblems } from "../lib/json-schema";
+import { resolveStepFlow, type StepFlowSpec } from "../../schema/flow";
 
 export interface ResolveOptions {
   /** The global retry defaults; a blueprint's, then a step's own settings override them. */
@@ -121,6 +122,7 @@ export function resolveSteps(
 
   const steps: ResolvedStep[] = [];
   const invalid: FieldError[] = [];
+  const keyErrors: FieldError[] = [];
   let durationsOnly = true;
   declared.forEach(({ spec: s, job }, i) => {
     const input = job.input.safeParse(s.input);
@@ -139,18 +141,24 @@ export function resolveSteps(
       durationsOnly = false;
       return;
     }
-    steps.push(resolvedStep(s, job, defaults, jobDeclaration(s.type) ? undefined : tenant?.get(s.type)));
+    const step = withFlow(
+      s,
+      i,
+      resolvedStep(s, job, defaults, jobDeclaration(s.type) ? undefined : tenant?.get(s.type)),
+    );
+    if ("path" in step) keyErrors.push(step);
+    else steps.push(step);
   });
-  // A duration that does not parse (or is out of range) is 400, as a schedule's is; any other input 422.
-  if (invalid.length > 0 && durationsOnly)
-    return fail(new AppError("duration.invalid", "A step's duration cannot be used.", { errors: invalid }));
-  if (invalid.length > 0)
-    return fail(new AppError("step.invalid_input", "A step's input does not fit its type.", { errors: invalid }));
-  return { ok: true, steps };
+  return settled(steps, invalid, keyErrors, durationsOnly);
 }
 
 /** A valid step as the run keeps it; a tenant job type's (`own`) with its version's retry policy and its pin. */
-function resolvedStep(s: StepSpec, job: JobDeclaration, defaults: RetryPolicy, own?: TenantJob): ResolvedStep {
+function resolvedStep(
+  s: StepSpec,
+  job: JobDeclaration,
+  defaults: RetryPolicy,
+  own?: TenantJob,
+): ResolvedStep & { flowSpec?: StepFlowSpec } {
   return {
     id: s.id,
     type: s.type,
@@ -161,7 +169,38 @@ function resolvedStep(s: StepSpec, job: JobDeclaration, defaults: RetryPolicy, o
     timeoutMs: s.timeoutMs ?? job.timeoutMs ?? POOL_REGISTRY[job.pool].defaultTimeoutMs,
     ...(s.heartbeatTimeoutMs ? { heartbeatTimeoutMs: s.heartbeatTimeoutMs } : {}),
     ...(own ? { worker: own.pinned } : {}),
+    ...(own?.flow ? { flowSpec: own.flow } : {}),
   };
+}
+
+/** The resolved steps, or why not: a key that does not resolve 400, a duration 400, any other input 422. */
+function settled(
+  steps: ResolvedStep[],
+  invalid: FieldError[],
+  keyErrors: FieldError[],
+  durationsOnly: boolean,
+): Resolution {
+  if (keyErrors.length > 0 && invalid.length === 0)
+    return fail(
+      new AppError("request.invalid", "A step's flow-control key cannot be resolved.", { errors: keyErrors }),
+    );
+  // A duration that does not parse (or is out of range) is 400, as a schedule's is; any other input 422.
+  if (invalid.length > 0 && durationsOnly)
+    return fail(new AppError("duration.invalid", "A step's duration cannot be used.", { errors: invalid }));
+  if (invalid.length > 0)
+    return fail(new AppError("step.invalid_input", "A step's input does not fit its type.", { errors: invalid }));
+  return { ok: true, steps };
+}
+
+/**
+ * The step with its keys resolved against its input, its own over its job type's; or the field of
+ * a key that does not resolve, which refuses the run (docs/flow-control.md, "Step keys").
+ */
+function withFlow(s: StepSpec, i: number, step: ResolvedStep & { flowSpec?: StepFlowSpec }): ResolvedStep | FieldError {
+  const { flowSpec, ...resolved } = step;
+  const flow = resolveStepFlow(s, flowSpec, s.input);
+  if (!flow.ok) return { path: `steps[${i}].${flow.error.path}`, message: flow.error.message };
+  return flow.flow ? { ...resolved, flow: flow.flow } : resolved;
 }
 
 /** A signal's schema is checked like a job type's: a body could never be matched against a broken one. */

@@ -10,6 +10,7 @@ import { JOB_DECLARATIONS, type JobDeclaration } from "../../schema/jobs";
 import { POOLS } from "../../schema/vocabulary";
 import { JOB_TYPE_NAME, type JobTypeVersion, type PinnedJobType } from "../../schema/workers";
 import { instanceIssues } from "../lib/json-schema";
+import type { StepFlowSpec } from "../../schema/flow";
 
 /** Namespaces of the runtime: every built-in type's, every pool's, and a few kept for what is coming. */
 const RESERVED = new Set<string>([
@@ -36,6 +37,8 @@ export interface TenantJob {
   declaration: JobDeclaration;
   pinned: PinnedJobType;
   retry: JobTypeVersion["retry"];
+  /** The version's step keys (templates over a step's input): a step's own override them. */
+  flow?: StepFlowSpec;
 }
 
 /** The default timeout of a tenant job type's step (the `external` pool's). */
@@ -63,6 +66,14 @@ export function tenantJob(version: JobTypeVersion): TenantJob {
       output: version.output,
     },
     retry: version.retry,
+    ...(version.concurrency || version.rateLimit
+      ? {
+          flow: {
+            ...(version.concurrency ? { concurrency: version.concurrency } : {}),
+            ...(version.rateLimit ? { rateLimit: version.rateLimit } : {}),
+          },
+        }
+      : {}),
   };
 }
 

@@ -162,6 +162,7 @@ function runFixture(
     max_delay_ms: 300_000,
     depth: 0,
     holds: 0,
+    flow: null,
   };
   return {
     run: {
@@ -291,7 +292,7 @@ const FIXTURES: Record<string, Fixture> = {
   POOL: {},
   DIRECTORY: {},
   BREAKER: { breaker: { id: 1, state: JSON.stringify({ name: "closed", since: NOW, window: [] }) } },
-  FLOW: { flow_key: { id: 1 } },
+  FLOW: { flow_key: { id: 1 }, rate_key: { id: 1 } },
   DEBOUNCE: { pending: { id: 1 } },
 };
 

@@ -70,6 +70,24 @@ describe("a run's spans", () => {
     expect(encodeSpans(spans).byteLength).toBeGreaterThan(100);
   });
 
+  it("a step's wait for a flow-control key is a wait span that ends at its dispatch", async () => {
+    const keyed = [
+      ev("run.requested", null, 1_000),
+      ev("step.waiting", "a", 1_050, { kind: "flow", reason: "rate.key", key: "org:acme", attempt: 1 }),
+      ev("step.queued", "a", 1_800, { attempt: 1, tokenAt: 1_790 }),
+      ev("step.started", "a", 1_900, { attempt: 1 }),
+      ev("step.succeeded", "a", 2_000, { attempt: 1 }),
+      ev("run.succeeded", null, 2_100),
+    ];
+    const spans = await runSpans(run, steps.slice(0, 1), keyed);
+    const wait = spans.find((s) => s.name === "factory.wait");
+    expect(wait).toMatchObject({
+      startMs: 1_050,
+      endMs: 1_800,
+      attributes: { "factory.wait.kind": "flow", "factory.wait.outcome": "queued" },
+    });
+  });
+
   it("names the OTLP traces URL and parses headers as OTEL_EXPORTER_OTLP_HEADERS writes them", () => {
     expect(tracesUrl("http://127.0.0.1:4318")).toBe("http://127.0.0.1:4318/v1/traces");
     expect(tracesUrl("https://api.honeycomb.io/v1/traces")).toBe("https://api.honeycomb.io/v1/traces");

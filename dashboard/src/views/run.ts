@@ -16,6 +16,7 @@ import { gatesPanel } from "./run/gates";
 import { graphPanel } from "./run/graph";
 import { headerPanel } from "./run/header";
 import type { RunContext, RunPanel, RunPanelFactory } from "./run/panel";
+import { stepKeysPanel } from "./run/step-keys";
 import { summaryPanel } from "./run/summary";
 import { timelinePanel } from "./run/timeline";
 import { usagePanel } from "./run/usage";
@@ -25,6 +26,7 @@ import type { View, ViewContext } from "./view";
 const PANELS: RunPanelFactory[] = [
   headerPanel,
   gatesPanel,
+  stepKeysPanel,
   summaryPanel,
   deliveryPanel,
   usagePanel,

@@ -16,10 +16,11 @@ import { DurableObject } from "cloudflare:workers";
 import type { Priority } from "../../../schema/vocabulary";
 import type { Env } from "../../env";
 import { logError } from "../../lib/log";
-import { runStub } from "../run/stub";
+import { RATE_MIGRATION, RateWindow } from "./rate";
+import { stillHolds, tellGrant } from "./tickets";
 import { PRIORITY_RANK } from "../tenant/runs";
 import { aggregate, all, migrate, type Migration } from "../sqlite";
-import type { FlowState, FlowStub } from "./stub";
+import type { FlowState, FlowStub, RateAsk, RateState } from "./stub";
 
 export const FLOW_MIGRATIONS: readonly Migration[] = [
   [
@@ -30,6 +31,8 @@ export const FLOW_MIGRATIONS: readonly Migration[] = [
     `CREATE TABLE waiter (seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL UNIQUE, priority INTEGER NOT NULL, asked_at INTEGER NOT NULL)`,
     `CREATE INDEX waiter_order ON waiter (priority, seq)`,
   ],
+  // v2: a step's rate key (rate.ts): its limit per period, the tokens taken in the window, who waits.
+  RATE_MIGRATION,
 ];
 
 /** How often a holder's run is asked whether it still holds the key (a lost release is reclaimed by then). */
@@ -45,10 +48,13 @@ export class FlowObject extends DurableObject<Env> implements FlowStub {
   private readonly sql: SqlStorage;
   /** The storage was deleted (the key was idle): the schema is made again before the next use. */
   private dropped = false;
+  /** A step's rate key, when this object holds one (rate.ts). */
+  private readonly rate: RateWindow;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.rate = new RateWindow(this.sql, ctx.storage, (ticket, attempt, at) => this.tellRate(ticket, attempt, at));
     ctx.blockConcurrencyWhile(async () => {
       migrate(this.sql, FLOW_MIGRATIONS);
     });
@@ -123,6 +129,7 @@ export class FlowObject extends DurableObject<Env> implements FlowStub {
     const untold = all<{ run_id: string }>(this.sql, "SELECT run_id FROM holder WHERE notified = 0");
     await this.tell(untold.map((r) => r.run_id));
     await this.reclaim(now);
+    await this.rate.wake(now);
     if (this.idle()) {
       await this.ctx.storage.deleteAll();
       this.dropped = true;
@@ -144,7 +151,7 @@ export class FlowObject extends DurableObject<Env> implements FlowStub {
     for (const { run_id } of due) {
       let holds: boolean;
       try {
-        holds = await runStub(this.env, run_id).holdsKey(meta.tenant_id, meta.key);
+        holds = await stillHolds(this.env, meta.tenant_id, meta.key, run_id);
       } catch (err) {
         logError("flow.check_failed", { runId: run_id, error: String(err) });
         continue;
@@ -183,7 +190,7 @@ export class FlowObject extends DurableObject<Env> implements FlowStub {
     await Promise.all(
       runIds.map(async (runId) => {
         try {
-          await runStub(this.env, runId).granted(meta.tenant_id, meta.key);
+          await tellGrant(this.env, meta.tenant_id, meta.key, runId);
           this.sql.exec("UPDATE holder SET notified = 1 WHERE run_id = ?", runId);
         } catch (err) {
           logError("flow.tell_failed", { runId, error: String(err) });
@@ -196,7 +203,10 @@ export class FlowObject extends DurableObject<Env> implements FlowStub {
   private async plan(now: number): Promise<void> {
     const untold = aggregate<{ n: number }>(this.sql, "SELECT COUNT(*) AS n FROM holder WHERE notified = 0").n;
     const oldest = aggregate<{ at: number | null }>(this.sql, "SELECT MIN(checked_at) AS at FROM holder").at;
-    const at = untold > 0 ? now + RETELL_MS : oldest !== null ? oldest + CHECK_MS : this.idle() ? now + IDLE_MS : null;
+    const keyAt = untold > 0 ? now + RETELL_MS : oldest !== null ? oldest + CHECK_MS : null;
+    const rateAt = this.rate.nextAt(now);
+    const soonest = keyAt === null ? rateAt : rateAt === null ? keyAt : Math.min(keyAt, rateAt);
+    const at = soonest ?? (this.idle() ? now + IDLE_MS : null);
     if (at === null) return;
     const current = await this.ctx.storage.getAlarm();
     // An earlier alarm stands (it plans again when it fires); a later one is moved up.
@@ -206,8 +216,39 @@ export class FlowObject extends DurableObject<Env> implements FlowStub {
   private idle(): boolean {
     return (
       aggregate<{ n: number }>(this.sql, "SELECT (SELECT COUNT(*) FROM holder) + (SELECT COUNT(*) FROM waiter) AS n")
-        .n === 0
+        .n === 0 && this.rate.idle(Date.now())
     );
+  }
+
+  // ── a step's rate key (rate.ts) ────────────────────────────────────────────
+
+  /** A token for the ticket's attempt: granted now, or queued (told when the window frees). */
+  async acquireRate(tenantId: string, key: string, ask: RateAsk): Promise<{ granted: boolean; at?: number }> {
+    this.ready();
+    const now = Date.now();
+    const { granted, at, others } = this.rate.acquire(tenantId, key, ask, now);
+    await this.rate.tell(others);
+    await this.plan(now);
+    return { granted, ...(at !== undefined ? { at } : {}) };
+  }
+
+  /** The ticket's step ended: its place in the queue is given up (tokens taken stay taken). Idempotent. */
+  async releaseRate(_tenantId: string, _key: string, ticket: string): Promise<void> {
+    this.ready();
+    const now = Date.now();
+    await this.rate.tell(this.rate.release(ticket, now));
+    await this.plan(now);
+  }
+
+  async rateState(): Promise<RateState> {
+    this.ready();
+    return this.rate.state(Date.now());
+  }
+
+  private async tellRate(ticket: string, attempt: number, at: number | undefined): Promise<void> {
+    const meta = this.rate.meta();
+    if (meta)
+      await tellGrant(this.env, meta.tenant_id, meta.key, ticket, { attempt, ...(at !== undefined ? { at } : {}) });
   }
 
   private holds(runId: string): boolean {

@@ -26,6 +26,44 @@ export interface FlowStub {
   ): Promise<{ granted: boolean }>;
   release(tenantId: string, key: string, runId: string): Promise<void>;
   state(): Promise<FlowState>;
+  /** A rate key (rate.ts): a token for the ticket's `attempt`, now or when the window frees. */
+  acquireRate(tenantId: string, key: string, ask: RateAsk): Promise<{ granted: boolean; at?: number }>;
+  /** The ticket gives up its place in the rate key's queue (its step ended). Idempotent. */
+  releaseRate(tenantId: string, key: string, ticket: string): Promise<void>;
+  rateState(): Promise<RateState>;
+}
+
+export interface RateAsk {
+  ticket: string;
+  attempt: number;
+  limit: number;
+  periodMs: number;
+  priority: Priority;
+}
+
+/** A rate key's tokens taken within its window and who waits, in order. */
+export interface RateState {
+  key: string | null;
+  limit: number | null;
+  periodMs: number | null;
+  taken: { ticket: string; attempt: number; at: number }[];
+  waiters: string[];
+}
+
+/**
+ * A step's ticket in a key's object: its run and step. A run's own ticket is its id (run ids
+ * hold no newline), so the object tells the one or the other (flow/tickets.ts).
+ */
+export const stepTicket = (runId: string, stepId: string): string => `${runId}\n${stepId}`;
+
+/** A step's concurrency key's object: its own namespace, so a run holding `repo-a` never blocks its step on `repo-a`. */
+export function stepFlowStub(env: Env, tenantId: string, key: string): FlowStub {
+  return env.FLOW.getByName(`\u0001step\n${flowName(tenantId, key)}`) as unknown as FlowStub;
+}
+
+/** A step's rate key's object. */
+export function rateStub(env: Env, tenantId: string, key: string): FlowStub {
+  return env.FLOW.getByName(`\u0001rate\n${flowName(tenantId, key)}`) as unknown as FlowStub;
 }
 
 export function flowName(tenantId: string, key: string): string {

@@ -4,7 +4,12 @@
  * rows (the intent to dispatch) commit together or not at all. Sending happens after commit.
  */
 import type { Json } from "../../../schema/api";
-import { TERMINAL_RUN_STATUSES, type EventType, type PoolName } from "../../../schema/vocabulary";
+import {
+  TERMINAL_RUN_STATUSES,
+  TERMINAL_STEP_STATUSES,
+  type EventType,
+  type PoolName,
+} from "../../../schema/vocabulary";
 import { WEBHOOK_EVENT_TYPES } from "../../../schema/webhooks";
 import type { StepMessage } from "../../../schema/messages";
 import { deliveredData } from "./delivered";
@@ -38,6 +43,7 @@ import { labelsColumn } from "./labels";
 import { FlowGate } from "./flow-gate";
 import { flowColumn } from "./flow-row";
 import { tenantSync } from "./tenant-sync";
+import { StepFlow } from "./step-flow";
 
 const WEBHOOK_EVENTS: ReadonlySet<EventType> = new Set(WEBHOOK_EVENT_TYPES);
 const FINAL_EVENTS: ReadonlySet<EventType> = new Set([...TERMINAL_RUN_STATUSES].map((s) => `run.${s}` as EventType));
@@ -50,6 +56,8 @@ export class RunEngine {
   readonly attempts: AttemptEngine; // the shell reaches its rarer moves (release) directly
   /** The run's concurrency keys (flow-gate.ts): the object tells it of grants through this. */
   readonly flow: FlowGate;
+  /** The steps' concurrency and rate keys (step-flow.ts): the object tells it of grants through this. */
+  readonly stepFlow: StepFlow;
 
   constructor(
     private readonly store: RunStore,
@@ -63,6 +71,10 @@ export class RunEngine {
       watch: (op, now) => this.enqueue("automation", null, op, now),
     });
     this.flow = new FlowGate(store, config.outboxRetryMs, (now, data) => this.event("run.waiting", now, null, data));
+    this.stepFlow = new StepFlow(store, config.outboxRetryMs, {
+      event: (type, now, stepId, data) => this.event(type, now, stepId, data),
+      dispatch: (step, now) => this.dispatch(step, now),
+    });
     this.attempts = new AttemptEngine(store, config, {
       moveStep: (step, event, patch) => this.moveStep(step, event, patch),
       event: (type, now, stepId, data) => this.event(type, now, stepId, data),
@@ -309,6 +321,8 @@ export class RunEngine {
       this.gates.wait(step, now);
       return;
     }
+    // A step with keys waits, undispatched, until it holds them (step-flow.ts).
+    if (step.flow !== null && this.stepFlow.hold(step, now)) return;
     const run = this.store.existingRun();
     const attempt = step.attempt + 1;
     this.moveStep(step, "dispatch", { attempt, queued_at: step.queued_at ?? now });
@@ -325,7 +339,13 @@ export class RunEngine {
       traceId: run.trace_id,
     };
     this.enqueue("dispatch", step.pool, message, now);
-    this.event("step.queued", now, step.id, { attempt });
+    // A step's rate token: when its key's object took it (its own clock), beside the dispatch.
+    this.event(
+      "step.queued",
+      now,
+      step.id,
+      step.flow === null ? { attempt } : { attempt, ...this.stepFlow.tokenOf(step) },
+    );
   }
 
   private succeed(step: StepRow, output: Json, artifacts: Artifact[], now: number): void {
@@ -407,6 +427,8 @@ export class RunEngine {
   private moveStep(step: StepRow, event: StepEvent, patch: Partial<StepRow>): void {
     const t = transitionStep(step.status, event);
     if (!t.ok) throw new Error(`${t.code}: ${t.message} (${step.id})`); // a bug, never user input
+    if (step.flow !== null && TERMINAL_STEP_STATUSES.has(t.to))
+      this.stepFlow.ended(step, patch.finished_at ?? Date.now());
     this.store.updateStep(step.id, { ...patch, status: t.to });
   }
 

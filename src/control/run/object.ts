@@ -3,6 +3,7 @@
  * each RPC runs one engine decision in a SQLite transaction, then sends the outbox and sets
  * the single alarm to the earliest timer row.
  */
+import type { StepGrant } from "../../../schema/messages";
 import { DurableObject } from "cloudflare:workers";
 import type { ArtifactView, WireEvent, WireRun } from "../../../schema/api";
 import { TERMINAL_RUN_STATUSES, type PoolName } from "../../../schema/vocabulary";
@@ -85,6 +86,10 @@ export class RunObject extends DurableObject<Env> {
     this.outbox = new OutboxSender(this.store, env, {
       admit: () => this.mutate(() => this.engine.admit(Date.now())),
       granted: (keys) => this.mutate(() => this.flowGranted(keys, Date.now())),
+      stepGranted: (grants) =>
+        this.mutate(() => {
+          for (const g of grants) this.engine.stepFlow.granted(g, Date.now());
+        }),
       retryLater: () =>
         this.mutate(() => this.store.setTimer("outbox", "flush", Date.now() + engineConfig(this.env).outboxRetryMs)),
       afterPass: () => this.alarmClock.sync(this.store.nextTimer()),
@@ -294,6 +299,16 @@ export class RunObject extends DurableObject<Env> {
     if (this.store.run() && !this.owned(tenantId)) return { result: "ended", run: null };
     const result = await this.change(() => this.engine.flow.debounce.take(take));
     return { result, run: await this.get(tenantId) };
+  }
+
+  /** Called by a step key's object: the step holds a slot, or a token for an attempt (step-flow.ts). Idempotent. */
+  async stepGranted(tenantId: string, grant: StepGrant): Promise<void> {
+    if (this.owned(tenantId)) await this.change(() => this.engine.stepFlow.granted(grant, Date.now()));
+  }
+
+  /** Whether the step still holds or waits for a slot of `key`: its object reclaims the slot of a step gone. */
+  async holdsStepKey(tenantId: string, key: string, stepId: string): Promise<boolean> {
+    return this.owned(tenantId) !== null && this.engine.stepFlow.holds(stepId, key);
   }
 
   private flowGranted(keys: string[], now: number): void {

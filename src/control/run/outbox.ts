@@ -6,8 +6,9 @@
 import type { PoolName } from "../../../schema/vocabulary";
 import type { Env } from "../../env";
 import { queueFor } from "../../../schema/pools";
-import type { FlowMessage, StepMessage } from "../../../schema/messages";
+import type { FlowMessage, StepGrant, StepMessage } from "../../../schema/messages";
 import { debounceStub } from "../debounce/stub";
+import { isStepMessage, sendStepFlow } from "./step-flow-send";
 import { flowStub } from "../flow/stub";
 import type { OutboxRow } from "./rows";
 import type { RunStore } from "./store";
@@ -36,6 +37,8 @@ export interface OutboxPass {
   empty: boolean;
   /** Concurrency keys whose objects answered an acquire with a slot (flow-gate.ts). */
   granted: string[];
+  /** Steps' keys whose objects answered an acquire with a slot or a token (step-flow.ts). */
+  stepGranted: StepGrant[];
 }
 
 /**
@@ -72,6 +75,7 @@ export async function sendOutbox(
     admitted: false,
     empty: rows.length === 0,
     granted: [],
+    stepGranted: [],
   };
   if (pass.empty) return pass;
   const run = store.existingRun();
@@ -145,6 +149,12 @@ async function sendFlow(env: Env, tenantId: string, runId: string, rows: OutboxR
   for (const row of rows) {
     const message = JSON.parse(row.body) as FlowMessage;
     try {
+      if (isStepMessage(message)) {
+        const grant = await sendStepFlow(env, tenantId, runId, message);
+        if (grant) pass.stepGranted.push(grant);
+        pass.sent.push(row.id);
+        continue;
+      }
       const flow = flowStub(env, tenantId, message.key);
       if (message.op === "debounce.settle")
         await debounceStub(env, tenantId, message.project, message.key).settle(runId);
@@ -264,6 +274,8 @@ export interface SenderHooks {
   admit(): void;
   /** Keys' objects granted slots: record them and start the run if it holds every key, in a transaction. */
   granted(keys: string[]): void;
+  /** Steps' keys' objects granted slots or tokens: record them and dispatch the steps, in a transaction. */
+  stepGranted(grants: StepGrant[]): void;
   /** A send failed: make sure a timer re-sends what is left (an alarm may have just spent it), in a transaction. */
   retryLater(): void;
   /** After each pass: move the alarm. */
@@ -323,6 +335,11 @@ export class OutboxSender {
             if (pass.granted.length > 0) {
               // The next key's acquire, or the dispatches of a run that now holds them all.
               this.hooks.granted(pass.granted);
+              lane.again = true;
+              await this.settleLane("dispatch");
+            }
+            if (pass.stepGranted.length > 0) {
+              this.hooks.stepGranted(pass.stepGranted);
               lane.again = true;
               await this.settleLane("dispatch");
             }

@@ -1,4 +1,5 @@
 /** Retrying a failed or cancelled run: what the new run needs from the old one. */
+import { stepFlowKeys } from "./step-flow-state";
 import type { Json, JsonObject } from "../../../schema/api";
 import { json } from "../sqlite";
 import { type Refusal, refuse } from "../../../schema/errors";
@@ -89,5 +90,6 @@ function resolvedStep(s: StepRow): ResolvedStep {
     ...(s.heartbeat_timeout_ms ? { heartbeatTimeoutMs: s.heartbeat_timeout_ms } : {}),
     // A retry re-runs the version the run pinned, not the newest.
     ...(s.worker ? { worker: json.read<PinnedJobType>(s.worker) as PinnedJobType } : {}),
+    ...(s.flow ? { flow: stepFlowKeys(s.flow) } : {}),
   };
 }

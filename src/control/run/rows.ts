@@ -112,6 +112,9 @@ export const RUN_MIGRATIONS: readonly Migration[] = [
   // v14: a step of a tenant job type: the version the run pinned, its pool, required labels and
   // output schema (JSON of PinnedJobType; null for a built-in type, so built-in runs write nothing more).
   [`ALTER TABLE step ADD COLUMN worker TEXT`],
+  // v15: a step's concurrency and rate keys and what it holds of them (JSON of StepFlowState,
+  // step-flow.ts; null for a step without keys, so such steps write nothing more).
+  [`ALTER TABLE step ADD COLUMN flow TEXT`],
 ];
 
 export interface RunRow {
@@ -171,6 +174,8 @@ export interface StepRow {
   spawned_by: string | null;
   /** JSON of PinnedJobType for a tenant job type's step; null for a built-in type. */
   worker: string | null;
+  /** JSON of StepFlowState (step-flow.ts); null: the step has no keys. */
+  flow: string | null;
   output: string | null;
   error: string | null;
   queued_at: number | null;

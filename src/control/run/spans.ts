@@ -197,7 +197,8 @@ async function waitSpans(
     if (e.type === "step.waiting") {
       const kind = (JSON.parse(e.data) as { kind?: unknown }).kind;
       waiting.set(e.step_id, { at: e.occurred_at, kind: typeof kind === "string" ? kind : "gate", n: n++ });
-    } else if (ENDS_WAIT.has(e.type)) {
+    } else if (ENDS_WAIT.has(e.type) || (e.type === "step.queued" && waiting.get(e.step_id)?.kind === "flow")) {
+      // A wait for a flow-control key (step-flow.ts) ends with the dispatch it waited for.
       const w = waiting.get(e.step_id);
       if (!w) continue;
       waiting.delete(e.step_id);

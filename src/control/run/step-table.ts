@@ -30,6 +30,7 @@ export type NewStep = Pick<
   | "depth"
   | "spawned_by"
   | "worker"
+  | "flow"
 >;
 
 export class StepTable {
@@ -68,8 +69,8 @@ export class StepTable {
       insertMany(
         this.q.raw,
         `INSERT INTO step (id, position, type, pool, input, depends_on, pending_deps, status, max_attempts, initial_delay_ms, max_delay_ms,
-           timeout_ms, heartbeat_timeout_ms, depth, spawned_by, worker)`,
-        16,
+           timeout_ms, heartbeat_timeout_ms, depth, spawned_by, worker, flow)`,
+        17,
         this.pendingSteps.map((s) => [
           s.id,
           s.position,
@@ -87,6 +88,7 @@ export class StepTable {
           s.depth,
           s.spawned_by,
           s.worker,
+          s.flow,
         ]),
       );
       this.pendingSteps = [];

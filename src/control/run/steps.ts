@@ -5,6 +5,7 @@ import { json } from "../sqlite";
 import type { StepRow } from "./rows";
 import type { RunStore } from "./store";
 import type { ResolvedStep } from "../../../schema/run";
+import { stepFlowColumn } from "./step-flow-state";
 
 export function insertStep(
   store: RunStore,
@@ -28,6 +29,7 @@ export function insertStep(
     depth: lineage.depth,
     spawned_by: lineage.spawnedBy,
     worker: s.worker ? json.write(s.worker) : null,
+    flow: stepFlowColumn(s.flow),
   });
   for (const dep of s.dependsOn) store.insertEdge(dep, s.id);
 }

@@ -19,6 +19,8 @@ export type RunStub = Pick<
   | "granted"
   | "holdsKey"
   | "takeDebounced"
+  | "stepGranted"
+  | "holdsStepKey"
   | "begin"
   | "heartbeat"
   | "release"

@@ -1,4 +1,5 @@
 /** Rows of the Run DO as the API shows them. */
+import { stepFlowView } from "./step-flow-state";
 import { flowView } from "./flow-row";
 import type {
   ArtifactView,
@@ -38,6 +39,7 @@ export function stepView(s: StepRow): WireStep {
     durationMs: s.started_at !== null && s.finished_at !== null ? s.finished_at - s.started_at : null,
     error: json.read<StepError>(s.error),
     ...(s.status === "waiting" ? { waitReason: waitReason(s.type) } : {}),
+    ...(s.flow !== null ? stepFlowView(s) : {}),
     ...(s.output !== null ? { output: json.read<Json>(s.output) } : {}),
   };
 }

@@ -5,6 +5,7 @@
  * never by a run of built-in job types, and never on a worker's lease path (that is the pool's
  * own object, `POOL` named `<tenant>:<pool>`).
  */
+import type { StepFlowSpec } from "../../../schema/flow";
 import { DurableObject } from "cloudflare:workers";
 import { type Refusal, refuse } from "../../../schema/errors";
 import {
@@ -26,6 +27,8 @@ export const MIGRATIONS: readonly Migration[] = [
       input TEXT NOT NULL, output TEXT NOT NULL, timeout_ms INTEGER, retry TEXT, requires TEXT NOT NULL,
       created_at INTEGER NOT NULL, PRIMARY KEY (name, version))`,
   ],
+  // v2: a version's step keys (JSON of StepFlowSpec, docs/flow-control.md; null: none), pinned with it.
+  [`ALTER TABLE job_type ADD COLUMN flow TEXT`],
 ];
 
 interface PoolRow {
@@ -45,6 +48,7 @@ interface JobTypeRow {
   retry: string | null;
   requires: string;
   created_at: number;
+  flow: string | null;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -65,6 +69,7 @@ const versionView = (r: JobTypeRow): JobTypeVersion => ({
   timeoutMs: r.timeout_ms,
   retry: json.read<JobTypeVersion["retry"]>(r.retry),
   requires: { labels: json.read<Record<string, string>>(r.requires) ?? {} },
+  ...json.read<StepFlowSpec>(r.flow),
   createdAt: iso(r.created_at),
 });
 
@@ -145,10 +150,17 @@ export class WorkersObject extends DurableObject<Env> {
       retry: body.retry ? JSON.stringify(body.retry) : null,
       requires: JSON.stringify(body.requires?.labels ?? {}),
       created_at: Date.now(),
+      flow:
+        body.concurrency || body.rateLimit
+          ? JSON.stringify({
+              ...(body.concurrency ? { concurrency: body.concurrency } : {}),
+              ...(body.rateLimit ? { rateLimit: body.rateLimit } : {}),
+            })
+          : null,
     };
     this.sql.exec(
-      `INSERT INTO job_type (name, version, pool, description, input, output, timeout_ms, retry, requires, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO job_type (name, version, pool, description, input, output, timeout_ms, retry, requires, created_at, flow)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ...Object.values(row),
     );
     return versionView(row);

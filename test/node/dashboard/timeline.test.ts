@@ -119,4 +119,17 @@ describe("deriveTimeline", () => {
       { stepId: "gate", attempts: 0, queueWaitMs: 0, executionMs: 0, backoffMs: 0, waitingMs: 5000 },
     ]);
   });
+
+  it("a step's wait for a flow-control key is a waiting span that ends at its dispatch, then its attempt", () => {
+    const t = deriveTimeline([
+      ev(0, "run.requested"),
+      ev(10, "step.waiting", "s", { kind: "flow", reason: "concurrency.key", key: "deploy", attempt: 1 }),
+      ev(1010, "step.queued", "s", { attempt: 1 }),
+      ev(1020, "step.started", "s", { attempt: 1 }),
+      ev(1520, "step.succeeded", "s", { attempt: 1, durationMs: 500 }),
+    ]);
+    expect(t.spans).toHaveLength(2);
+    expect(t.spans[0]).toMatchObject({ stepId: "s", outcome: "waiting", waitingFrom: T0 + 10, endedAt: T0 + 1010 });
+    expect(t.spans[1]).toMatchObject({ stepId: "s", attempt: 1, outcome: "succeeded", queuedAt: T0 + 1010 });
+  });
 });
