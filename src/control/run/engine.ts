@@ -237,7 +237,9 @@ export class RunEngine {
       this.store.setAttempt(step.id, step.attempt, "lost", now);
       this.event("step.lease_expired", now, step.id, { attempt: step.attempt, phase: "queued" });
       // Attempts held by an open circuit breaker were dispatched and answered: not lost messages.
-      if (step.attempt - step.holds >= step.max_attempts + this.config.lostBudget) {
+      // A tenant pool's step (`worker` set) is waiting for the tenant's own worker, not lost: it is
+      // offered again (keeping its place) and waits for its own timeout; `step.unroutable` tells.
+      if (step.worker === null && step.attempt - step.holds >= step.max_attempts + this.config.lostBudget) {
         this.failStep(
           step,
           { code: "step.undeliverable", message: `no worker picked up ${step.attempt} dispatches`, retryable: false },
