@@ -38,6 +38,7 @@ import { labelsColumn } from "./labels";
 import { FlowGate } from "./flow-gate";
 import { flowColumn } from "./flow-row";
 import { tenantSync } from "./tenant-sync";
+import type { TenantJob } from "../tenant-jobs";
 
 const WEBHOOK_EVENTS: ReadonlySet<EventType> = new Set(WEBHOOK_EVENT_TYPES);
 const FINAL_EVENTS: ReadonlySet<EventType> = new Set([...TERMINAL_RUN_STATUSES].map((s) => `run.${s}` as EventType));
@@ -180,8 +181,8 @@ export class RunEngine {
   }
 
   /** A worker's result. Anything for an attempt other than the current running one is refused. */
-  report(report: StepReport, now: number): ReportResult {
-    return this.attempts.report(report, now);
+  report(report: StepReport, now: number, tenantJobs?: ReadonlyMap<string, TenantJob>): ReportResult {
+    return this.attempts.report(report, now, tenantJobs);
   }
 
   /** Runs the next step in the reporter's pool without a queue trip (`AttemptEngine.continueIn`). */
