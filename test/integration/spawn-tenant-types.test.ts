@@ -57,7 +57,10 @@ async function planning() {
   const operator = (
     await ok<{ token: string }>(await api("/v1/admin/pools/external/tokens", { method: "POST", key: ADMIN_TOKEN }), 201)
   ).token;
-  const run = await createRun({ project: "p", steps: [{ id: "plan", type: "external.task", input: { kind: "plan" } }] }, key);
+  const run = await createRun(
+    { project: "p", steps: [{ id: "plan", type: "external.task", input: { kind: "plan" } }] },
+    key,
+  );
   const plan = await takeFrom(operator, "external");
   return { key, token, run, plan };
 }
@@ -123,7 +126,10 @@ it("a spawned step whose input does not fit the tenant type's schema fails the s
 it("another tenant's job type is unknown to a spawn", async () => {
   const { run, plan } = await planning();
   // A run of tenant "dev" (the default key) spawning acme's type finds no such type.
-  const devRun = await createRun({ project: "p", steps: [{ id: "plan", type: "external.task", input: { kind: "plan" } }] });
+  const devRun = await createRun({
+    project: "p",
+    steps: [{ id: "plan", type: "external.task", input: { kind: "plan" } }],
+  });
   const operator = (
     await ok<{ token: string }>(await api("/v1/admin/pools/external/tokens", { method: "POST", key: ADMIN_TOKEN }), 201)
   ).token;
