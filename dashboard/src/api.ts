@@ -26,7 +26,7 @@ import type { EventType } from "../../schema/vocabulary";
 import type { ArtifactDiff, ArtifactVersionList } from "../../schema/artifacts";
 import type { SecretView } from "../../schema/secrets";
 import type { AuditPage } from "../../schema/audit";
-import type { JobTypeVersion, PoolView, WorkerView } from "../../schema/workers";
+import type { CreatePoolBody, JobTypeVersion, PoolView, TokenView, WorkerView } from "../../schema/workers";
 import { SseParser } from "./sse";
 
 /** A run's last event is one of these; the live stream ends after it. */
@@ -161,6 +161,15 @@ export class Api {
     );
   poolWorkers = (name: string) =>
     this.json<{ items: WorkerView[] }>("GET", `/v1/pools/${encodeURIComponent(name)}/workers`);
+  createPool = (body: CreatePoolBody) => this.json<PoolView>("POST", "/v1/pools", { body });
+  /** A new worker token: `token` is answered this once. */
+  createPoolToken = (pool: string) =>
+    this.json<{ id: string; token: string }>("POST", `/v1/pools/${encodeURIComponent(pool)}/tokens`);
+  poolTokens = (pool: string) =>
+    this.json<{ items: TokenView[] }>("GET", `/v1/pools/${encodeURIComponent(pool)}/tokens`);
+  revokePoolToken = async (pool: string, id: string): Promise<void> => {
+    await this.request("DELETE", `/v1/pools/${encodeURIComponent(pool)}/tokens/${encodeURIComponent(id)}`);
+  };
   jobTypes = () => this.json<{ items: JobTypeVersion[] }>("GET", "/v1/job-types");
   jobTypeVersions = (name: string) =>
     this.json<{ name: string; versions: JobTypeVersion[] }>("GET", `/v1/job-types/${encodeURIComponent(name)}`);

@@ -226,11 +226,12 @@ function retryPolicy(defaults: RetryPolicy, own: StepSpec["retry"]): RetryPolicy
 export function resolveSpawn(
   spawned: readonly unknown[],
   options: ResolveOptions,
+  tenant?: ReadonlyMap<string, TenantJob>,
 ): { ok: true; steps: ResolvedStep[] } | { ok: false; message: string } {
   const specs = StepSpec.array().safeParse(spawned);
   if (!specs.success)
     return { ok: false, message: `spawned steps do not fit the step schema: ${specs.error.issues[0]?.message ?? ""}` };
-  const resolution = resolveSteps(specs.data, options.retry, options.diagnostics);
+  const resolution = resolveSteps(specs.data, options.retry, options.diagnostics, tenant);
   if (resolution.ok) return resolution;
   const detail = (resolution.error.errors ?? [])
     .slice(0, 3)

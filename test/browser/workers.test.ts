@@ -83,3 +83,54 @@ it("the Workers page shows each pool's workers and every version of each job typ
   await checkPage(page, "workers");
   expect(watched.problems).toEqual([]);
 });
+
+it("creates a pool, issues a token shown once with a copy button, and revokes it after a confirmation", async () => {
+  await page.getByRole("link", { name: "Workers", exact: true }).click();
+  await page.getByRole("heading", { name: "Create a pool" }).waitFor();
+  await page.getByLabel("Name", { exact: true }).fill("cpu");
+  await page.getByLabel("Labels (optional)").fill("arch=arm64");
+  await page.getByRole("button", { name: "Create pool" }).click();
+  await page.getByRole("heading", { name: "Pool cpu" }).waitFor();
+  const pools = (await (await rt.fetch("/v1/pools")).json()) as { items: { name: string; labels: object }[] };
+  expect(pools.items).toContainEqual(expect.objectContaining({ name: "cpu", labels: { arch: "arm64" } }));
+
+  // The new pool is the tokens panel's choice; a token is issued and shown this once.
+  await expect.poll(() => page.locator("#token-pool").inputValue(), { timeout: 30_000 }).toBe("cpu");
+  await page.getByRole("button", { name: "Issue token" }).click();
+  const field = page.getByLabel(/New worker token/);
+  await field.waitFor();
+  const token = await field.inputValue();
+  expect(token).toMatch(/^fwt_.+_cpu_/);
+  await page.context().grantPermissions(["clipboard-read", "clipboard-write"]);
+  await page.getByRole("button", { name: "Copy token" }).click();
+  await expect
+    .poll(
+      () =>
+        page.evaluate(() =>
+          (navigator as unknown as { clipboard: { readText(): Promise<string> } }).clipboard.readText(),
+        ),
+      { timeout: 10_000 },
+    )
+    .toBe(token);
+  const lease = () =>
+    rt.fetch("/v1/pools/cpu/leases", {
+      method: "POST",
+      json: { waitMs: 0 },
+      headers: { authorization: `Bearer ${token}` },
+    });
+  expect((await lease()).status).toBe(204); // the token works
+  await checkPage(page, "workers-manage");
+
+  // Revoke asks first; Cancel changes nothing, the confirmation revokes.
+  const row = page.locator("tr[data-token]");
+  await expect.poll(() => row.count(), { timeout: 30_000 }).toBe(1);
+  const id = (await row.getAttribute("data-token")) ?? "";
+  await page.getByRole("button", { name: `Revoke ${id}`, exact: true }).click();
+  await page.getByRole("button", { name: "Cancel" }).click();
+  expect((await lease()).status).toBe(204);
+  await page.getByRole("button", { name: `Revoke ${id}`, exact: true }).click();
+  await page.getByRole("button", { name: `Revoke ${id} now` }).click();
+  await row.getByText(/^revoked /).waitFor();
+  expect((await lease()).status).toBe(401);
+  expect(watched.problems).toEqual([]);
+});

@@ -1,13 +1,15 @@
 /**
  * The tenant's own workers (docs/external-workers.md): each pool with its backlog and its workers
  * (labels, live or gone, in flight, completed, failed), and the job types with every version.
- * Read-only: pools, tokens and job types are made with the API or `factory workers …`.
+ * Pools and worker tokens are made and revoked here too (./workers-manage.ts); job types with the
+ * API or `factory job-types …`.
  */
 import type { JobTypeVersion, PoolView, WorkerView } from "../../../schema/workers";
 import type { Api } from "../api";
 import { emptyState, errorState, fill, h, patch, scrollBox } from "../dom";
 import { formatTime } from "../format";
 import type { View } from "./view";
+import { createPoolForm, tokensPanel } from "./workers-manage";
 
 const labelText = (labels: Record<string, string>) =>
   Object.entries(labels)
@@ -102,8 +104,9 @@ function jobTypesTable(items: { name: string; versions: JobTypeVersion[] }[]): H
   );
 }
 
-export const renderWorkers: View = ({ api, main }) => {
+export const renderWorkers: View = ({ api, main, announce }) => {
   let disposed = false;
+  const tokens = tokensPanel(api, announce);
   const poolsBody = h("div", {}, h("div", { class: "loading" }, "Loading pools…"));
   const typesBody = h("div", { class: "panel-body" }, h("div", { class: "loading" }, "Loading job types…"));
   const load = async (): Promise<void> => {
@@ -112,6 +115,7 @@ export const renderWorkers: View = ({ api, main }) => {
       const sections = await Promise.all(pools.map((p) => poolSection(api, p)));
       const versions = await Promise.all(latest.map((j) => api.jobTypeVersions(j.name)));
       if (disposed) return;
+      tokens.setPools(pools.map((p) => p.name));
       patch(
         poolsBody,
         sections.length
@@ -128,6 +132,20 @@ export const renderWorkers: View = ({ api, main }) => {
     h("div", { class: "page-head" }, h("h1", {}, "Workers")),
     poolsBody,
     h("section", { class: "panel" }, h("div", { class: "panel-head" }, h("h2", {}, "Job types")), typesBody),
+    h("section", { class: "panel" }, h("div", { class: "panel-head" }, h("h2", {}, "Worker tokens")), tokens.element),
+    h(
+      "section",
+      { class: "panel panel-narrow" },
+      h("div", { class: "panel-head" }, h("h2", {}, "Create a pool")),
+      h(
+        "div",
+        { class: "panel-body" },
+        createPoolForm(api, announce, async (name) => {
+          await load();
+          tokens.setPools(tokens.names(), name);
+        }),
+      ),
+    ),
   );
   void load();
   const timer = setInterval(() => void load(), 5_000);

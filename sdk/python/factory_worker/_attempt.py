@@ -157,6 +157,9 @@ class Attempt:
             return True
 
     def _beat_loop(self) -> None:
+        # The first beat at once claims the lease: one unused for LEASE_CLAIM_MS is given back.
+        if not self.beat():
+            return
         while not self.done.wait(self.heartbeat_s):
             if not self.beat():
                 return

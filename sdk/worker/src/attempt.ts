@@ -92,6 +92,8 @@ export class Attempt {
     this.note("leased", { kind });
     const handler = this.deps.handlers[kind];
     this.timer = setInterval(() => void this.beat(), this.deps.heartbeatMs ?? heartbeatEvery(this.lease));
+    // The first beat at once claims the lease: one unused for the runtime's LEASE_CLAIM_MS is given back.
+    void this.beat();
     let body: Record<string, unknown>;
     try {
       if (!handler) throw new StepError(`this worker has no handler for '${kind}'`, "worker.no_handler", false);

@@ -32,6 +32,7 @@ import {
   type Route,
   sawWorker,
 } from "./routing";
+import { claimWindowMs, markClaimed, nextClaimDeadline, releaseUnclaimed } from "./claims";
 
 export const MIGRATIONS: readonly Migration[] = [
   [
@@ -62,6 +63,8 @@ export const MIGRATIONS: readonly Migration[] = [
       completed INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0)`,
     `CREATE TABLE setting (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
   ],
+  // v4: a handed lease's claim deadline (./claims.ts); NULL once its worker used it.
+  [`ALTER TABLE lease ADD COLUMN claim_by INTEGER`],
 ];
 
 /** A tenant pool's settings (absent for the operator's `external` pool). */
@@ -151,21 +154,37 @@ export class PoolObject extends DurableObject<Env> {
     await this.scheduleCheck(now);
   }
 
-  /** A tenant pool looks for unroutable steps on its alarm; the operator's pool does not. */
-  private async scheduleCheck(now: number): Promise<void> {
+  /**
+   * The alarm's next errand: an unclaimed lease's deadline (any pool), or a tenant pool's next look
+   * for unroutable steps (the operator's pool has none).
+   */
+  private nextWake(now: number): number | null {
     const settings = this.settings();
-    if (!settings) return;
-    const next = nextUnroutableCheck(this.sql, settings.unroutableAfterMs, now);
+    const unroutable = settings ? nextUnroutableCheck(this.sql, settings.unroutableAfterMs, now) : null;
+    const claim = nextClaimDeadline(this.sql);
+    if (unroutable === null) return claim;
+    return claim === null ? unroutable : Math.min(unroutable, claim);
+  }
+
+  private async scheduleCheck(now: number): Promise<void> {
+    const next = this.nextWake(now);
     const at = this.alarmClock.dueAt;
     if (next !== null && (at === null || next < at || at <= now)) await this.alarmClock.sync(next);
   }
 
-  /** Notes each step no live worker could take for the tenant's bound on its run (once), then sets the next check. */
+  /**
+   * Gives back every handed lease nobody claimed in time (./claims.ts), notes each step no live
+   * worker could take for the tenant's bound on its run (once), then sets the next errand.
+   */
   override async alarm(): Promise<void> {
     this.alarmClock.fired();
+    await releaseUnclaimed(this.sql, this.env, Date.now());
     const settings = this.settings();
-    if (!settings) return;
-    const now = Date.now();
+    if (settings) await this.noteUnroutable(settings, Date.now());
+    await this.alarmClock.sync(this.nextWake(Date.now()));
+  }
+
+  private async noteUnroutable(settings: TenantPoolSettings, now: number): Promise<void> {
     for (const u of findUnroutable(this.sql, settings.unroutableAfterMs, now)) {
       try {
         await runStub(this.env, u.runId).noteUnroutable(u.stepId, u.attempt, {
@@ -179,7 +198,6 @@ export class PoolObject extends DurableObject<Env> {
         logError("pool.unroutable_note_failed", { runId: u.runId, stepId: u.stepId, error: String(err) });
       }
     }
-    await this.alarmClock.sync(nextUnroutableCheck(this.sql, settings.unroutableAfterMs, Date.now()));
   }
 
   /**
@@ -208,7 +226,8 @@ export class PoolObject extends DurableObject<Env> {
           PRUNE_BATCH,
         );
         this.sql.exec(
-          "INSERT INTO lease (hash, token_id, run_id, step_id, attempt, expires_at, worker_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+          `INSERT INTO lease (hash, token_id, run_id, step_id, attempt, expires_at, worker_id, claim_by)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
           await sha256Hex(leaseId),
           tokenId,
           message.runId,
@@ -216,7 +235,9 @@ export class PoolObject extends DurableObject<Env> {
           message.attempt,
           now + LEASE_ROW_TTL_MS,
           caps.workerId,
+          now + claimWindowMs(this.env),
         );
+        await this.scheduleCheck(now);
         return { message, leaseId };
       }
       const left = deadline - Date.now();
@@ -237,13 +258,15 @@ export class PoolObject extends DurableObject<Env> {
   ): Promise<{ ok: false } | { ok: true; lease: HeldLease | null }> {
     if (!this.verifyToken(tokenId, secretHash)) return { ok: false };
     if (leaseId === null || !LEASE_ID.test(leaseId)) return { ok: true, lease: null };
+    const hash = await sha256Hex(leaseId);
     const row = one<{ run_id: string; step_id: string; attempt: number }>(
       this.sql,
       "SELECT run_id, step_id, attempt FROM lease WHERE hash = ? AND token_id = ? AND expires_at > ?",
-      await sha256Hex(leaseId),
+      hash,
       tokenId,
       Date.now(),
     );
+    if (row) markClaimed(this.sql, hash); // its worker heard of it: no claim deadline any more
     return { ok: true, lease: row ? { runId: row.run_id, stepId: row.step_id, attempt: row.attempt } : null };
   }
 

@@ -17,6 +17,7 @@ import { DEFAULT_SCAN_POLICY, type RunScanning } from "../../../schema/scanning"
 import { TERMINAL_RUN_STATUSES, type EventType, type PoolName } from "../../../schema/vocabulary";
 import { recordAttempt } from "../../analytics/usage";
 import { resolveSpawn } from "../resolve";
+import type { TenantJob } from "../tenant-jobs";
 import { json } from "../sqlite";
 import { decideFailure, type StepEvent } from "./machine";
 import type { RunRow, StepRow } from "./rows";
@@ -105,7 +106,7 @@ export class AttemptEngine {
   }
 
   /** A worker's result. Anything for an attempt other than the current running one is refused. */
-  report(report: StepReport, now: number): ReportResult {
+  report(report: StepReport, now: number, tenantJobs?: ReadonlyMap<string, TenantJob>): ReportResult {
     const found = this.current(report.stepId, report.attempt);
     const step = found.ok ? found.step : null;
     if (step?.status !== "running") {
@@ -158,7 +159,7 @@ export class AttemptEngine {
     }
     // The run resolves what a step spawned against the job catalog: a worker asks for steps,
     // it does not choose their pool, retry policy or timeout.
-    const resolved = report.spawn?.length ? resolveSpawn(report.spawn, this.config.resolve) : null;
+    const resolved = report.spawn?.length ? resolveSpawn(report.spawn, this.config.resolve, tenantJobs) : null;
     const spawned = resolved?.ok ? resolved.steps : [];
     const spawnError =
       resolved && !resolved.ok ? resolved.message : spawned.length ? checkSpawn(this.store, step, spawned) : null;

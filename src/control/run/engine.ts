@@ -44,6 +44,7 @@ import { FlowGate } from "./flow-gate";
 import { flowColumn } from "./flow-row";
 import { tenantSync } from "./tenant-sync";
 import { StepFlow } from "./step-flow";
+import type { TenantJob } from "../tenant-jobs";
 
 const WEBHOOK_EVENTS: ReadonlySet<EventType> = new Set(WEBHOOK_EVENT_TYPES);
 const FINAL_EVENTS: ReadonlySet<EventType> = new Set([...TERMINAL_RUN_STATUSES].map((s) => `run.${s}` as EventType));
@@ -192,8 +193,8 @@ export class RunEngine {
   }
 
   /** A worker's result. Anything for an attempt other than the current running one is refused. */
-  report(report: StepReport, now: number): ReportResult {
-    return this.attempts.report(report, now);
+  report(report: StepReport, now: number, tenantJobs?: ReadonlyMap<string, TenantJob>): ReportResult {
+    return this.attempts.report(report, now, tenantJobs);
   }
 
   /** Runs the next step in the reporter's pool without a queue trip (`AttemptEngine.continueIn`). */
@@ -253,7 +254,9 @@ export class RunEngine {
       this.store.setAttempt(step.id, step.attempt, "lost", now);
       this.event("step.lease_expired", now, step.id, { attempt: step.attempt, phase: "queued" });
       // Attempts held by an open circuit breaker were dispatched and answered: not lost messages.
-      if (step.attempt - step.holds >= step.max_attempts + this.config.lostBudget) {
+      // A tenant pool's step (`worker` set) is waiting for the tenant's own worker, not lost: it is
+      // offered again (keeping its place) and waits for its own timeout; `step.unroutable` tells.
+      if (step.worker === null && step.attempt - step.holds >= step.max_attempts + this.config.lostBudget) {
         this.failStep(
           step,
           { code: "step.undeliverable", message: `no worker picked up ${step.attempt} dispatches`, retryable: false },

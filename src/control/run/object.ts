@@ -43,6 +43,7 @@ import { Waiters } from "../waiters";
 import { json } from "../sqlite";
 import type { PinnedJobType } from "../../../schema/workers";
 import { noteUnroutable, type UnroutableNote } from "./unroutable";
+import { spawnedTenantJobs } from "./spawn-jobs";
 import type { LinkClaims } from "../../lib/decision-links";
 import { RunLifecycle } from "./lifecycle";
 import type { DebounceTake, TakeResult } from "./debounce-gate";
@@ -384,10 +385,11 @@ export class RunObject extends DurableObject<Env> {
   async report(reported: StepReport, continueIn?: PoolName): Promise<ReportResult> {
     const found: Redaction[] = [];
     const report = await redactReport(reported, this.fingerprint, found);
+    const tenantJobs = await spawnedTenantJobs(this.env, this.store.run()?.tenant_id, report);
     return this.change(() => {
       const now = Date.now();
       const before = continueIn ? this.store.lastOutboxId() : 0;
-      const answer = this.engine.report(report, now);
+      const answer = this.engine.report(report, now, tenantJobs);
       if (answer.ok) this.redacted(found, now, report.stepId, { attempt: report.attempt });
       const next = answer.ok && continueIn ? this.engine.continueIn(continueIn, before, now) : null;
       return next ? { ...answer, next } : answer;
