@@ -16,6 +16,8 @@ export interface RunFlow {
   waiting: string | null;
   /** Its tenant let it in: it starts as soon as it holds every key. */
   admitted: boolean;
+  /** The key whose object answered "wait" (its `run.waiting` event is logged once). */
+  queuedOn?: string;
 }
 
 /** The row's `flow` column of a new run. */

@@ -83,7 +83,7 @@ export class RunObject extends DurableObject<Env> {
     this.alarmClock = new Alarm(ctx.storage);
     this.outbox = new OutboxSender(this.store, env, {
       admit: () => this.mutate(() => this.engine.admit(Date.now())),
-      granted: (keys) => this.mutate(() => this.flowGranted(keys, Date.now())),
+      keysAnswered: (waiting, granted) => this.mutate(() => this.engine.keysAnswered(waiting, granted, Date.now())),
       retryLater: () =>
         this.mutate(() => this.store.setTimer("outbox", "flush", Date.now() + engineConfig(this.env).outboxRetryMs)),
       afterPass: () => this.alarmClock.sync(this.store.nextTimer()),
@@ -269,16 +269,12 @@ export class RunObject extends DurableObject<Env> {
 
   /** Called by a concurrency key's object: the run holds a slot of `key` now (flow-gate.ts). Idempotent. */
   async granted(tenantId: string, key: string): Promise<void> {
-    if (this.owned(tenantId)) await this.change(() => this.flowGranted([key], Date.now()));
+    if (this.owned(tenantId)) await this.change(() => this.engine.keysAnswered([], [key], Date.now()));
   }
 
   /** Whether the run still holds or waits for `key`: its object reclaims the slot of a run gone. */
   async holdsKey(tenantId: string, key: string): Promise<boolean> {
     return this.owned(tenantId) !== null && this.engine.flow.holds(key);
-  }
-
-  private flowGranted(keys: string[], now: number): void {
-    if (keys.map((k) => this.engine.flow.granted(k)).some(Boolean)) this.engine.admit(now);
   }
 
   /** What a retry of this run needs; the first call records `newRunId` as its retry. */

@@ -35,6 +35,8 @@ export interface OutboxPass {
   empty: boolean;
   /** Concurrency keys whose objects answered an acquire with a slot (flow-gate.ts). */
   granted: string[];
+  /** Concurrency keys whose objects answered an acquire with "wait": the run gives its tenant slot back. */
+  waiting: string[];
 }
 
 /**
@@ -71,6 +73,7 @@ export async function sendOutbox(
     admitted: false,
     empty: rows.length === 0,
     granted: [],
+    waiting: [],
   };
   if (pass.empty) return pass;
   const run = store.existingRun();
@@ -146,10 +149,12 @@ async function sendFlow(env: Env, tenantId: string, runId: string, rows: OutboxR
     try {
       const flow = flowStub(env, tenantId, message.key);
       if (message.op === "release") await flow.release(tenantId, message.key, runId);
-      else if (
-        (await flow.acquire(tenantId, message.key, { runId, limit: message.limit, priority: message.priority })).granted
-      )
-        pass.granted.push(message.key);
+      else
+        ((await flow.acquire(tenantId, message.key, { runId, limit: message.limit, priority: message.priority }))
+          .granted
+          ? pass.granted
+          : pass.waiting
+        ).push(message.key);
       pass.sent.push(row.id);
     } catch (err) {
       logError("outbox.flow_failed", { tenantId, runId, op: message.op, error: String(err) });
@@ -259,8 +264,11 @@ function byObject(items: { m: StepMessage; r: PoolRoute }[]): Map<string, { m: S
 export interface SenderHooks {
   /** The tenant answered "start now": admit the run, in a transaction. */
   admit(): void;
-  /** Keys' objects granted slots: record them and start the run if it holds every key, in a transaction. */
-  granted(keys: string[]): void;
+  /**
+   * Keys' objects answered acquires, "wait" or granted: the run gives its tenant slot back, or
+   * records its slots and starts (or asks its tenant again) once it holds every key, in a transaction.
+   */
+  keysAnswered(waiting: string[], granted: string[]): void;
   /** A send failed: make sure a timer re-sends what is left (an alarm may have just spent it), in a transaction. */
   retryLater(): void;
   /** After each pass: move the alarm. */
@@ -317,9 +325,9 @@ export class OutboxSender {
               this.hooks.admit();
               await this.settleLane("dispatch");
             }
-            if (pass.granted.length > 0) {
-              // The next key's acquire, or the dispatches of a run that now holds them all.
-              this.hooks.granted(pass.granted);
+            if (pass.granted.length > 0 || pass.waiting.length > 0) {
+              // The next key's acquire, the tenant told, or the dispatches of a run that holds them all.
+              this.hooks.keysAnswered(pass.waiting, pass.granted);
               lane.again = true;
               await this.settleLane("dispatch");
             }
