@@ -14,7 +14,7 @@ import { retrySource, type RetrySource } from "./retry";
 import { engineConfig } from "./engine-config";
 import { refuse, type Refusal } from "../../../schema/errors";
 import { OutboxSender } from "./outbox";
-import { pointsSince, type PointContext } from "./analytics";
+import { CONTINUATION_POINTS_BATCH, MAX_POINTS_PER_CALL, pointsSince, type PointContext } from "./analytics";
 import { writePoints } from "../../analytics/points";
 import { prices } from "../../analytics/prices";
 import { RunStore } from "./store";
@@ -353,7 +353,7 @@ export class RunObject extends DurableObject<Env> {
       if (answer.ok) this.redacted(found, now, report.stepId, { attempt: report.attempt });
       const next = answer.ok && continueIn ? this.engine.continueIn(continueIn, before, now) : null;
       return next ? { ...answer, next } : answer;
-    });
+    }, true);
   }
 
   /** Called by a dead-letter consumer: the queue gave up on this attempt's message. */
@@ -393,8 +393,8 @@ export class RunObject extends DurableObject<Env> {
    * Every change an RPC makes: one engine decision in its transaction (`mutate`), then the outbox
    * sends what it wrote and the alarm moves to the earliest timer (`settle`), then the answer.
    */
-  private async change<T>(decide: () => T): Promise<T> {
-    const result = this.mutate(decide);
+  private async change<T>(decide: () => T, report = false): Promise<T> {
+    const result = this.mutate(decide, report);
     await this.outbox.settle();
     return result;
   }
@@ -408,7 +408,8 @@ export class RunObject extends DurableObject<Env> {
     if (found.length > 0) this.store.appendEvent("secret.redacted", now, stepId, redactedEventData(found, extra));
   }
 
-  private mutate<T>(decide: () => T): T {
+  /** `report`: a step's report; one that handed back a continuation lets its endings' points wait (analytics.ts). */
+  private mutate<T>(decide: () => T, report = false): T {
     let result: T;
     try {
       result = this.ctx.storage.transactionSync(() => {
@@ -423,7 +424,15 @@ export class RunObject extends DurableObject<Env> {
       throw err;
     }
     this.waiters.wakeAll();
-    const { points, last, more } = pointsSince(this.store, this.analyzedSeq, this.pointContext, this.pointsBehind);
+    const continued = report && (result as ReportResult).ok && (result as { next?: unknown }).next !== undefined;
+    const { points, last, more } = pointsSince(
+      this.store,
+      this.analyzedSeq,
+      this.pointContext,
+      this.pointsBehind,
+      MAX_POINTS_PER_CALL,
+      continued ? CONTINUATION_POINTS_BATCH : 0,
+    );
     this.analyzedSeq = last;
     writePoints(this.env.ANALYTICS, points);
     // The rest of a mass ending's points go in a later invocation, the alarm's (a timer row only then).
