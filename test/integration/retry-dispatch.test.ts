@@ -64,6 +64,7 @@ it("a dispatch written while the tenant object is slow to answer goes out at onc
     const sender = new OutboxSender(store, fakeEnv, {
       admit: () => {},
       keysAnswered: () => {},
+      forgetNow: () => {},
       retryLater: () => {},
       afterPass: async () => {},
     });

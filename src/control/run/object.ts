@@ -86,7 +86,8 @@ export class RunObject extends DurableObject<Env> {
       keysAnswered: (waiting, granted) => this.mutate(() => this.engine.keysAnswered(waiting, granted, Date.now())),
       retryLater: () =>
         this.mutate(() => this.store.setTimer("outbox", "flush", Date.now() + engineConfig(this.env).outboxRetryMs)),
-      afterPass: () => this.alarmClock.sync(this.store.nextTimer()),
+      afterPass: (deferrable) => this.moveAlarm(deferrable),
+      forgetNow: () => this.mutate(() => undefined),
     });
     this.lifecycle = new RunLifecycle({
       store: this.store,
@@ -382,6 +383,17 @@ export class RunObject extends DurableObject<Env> {
    */
   async backfillArchive(tenantId: string, retention: RunRetention): Promise<boolean> {
     return this.owned(tenantId) ? this.lifecycle.backfill(retention) : false;
+  }
+
+  /**
+   * The alarm to the earliest timer. Left to the tenant lane's move (`deferrable`) only while it
+   * is set to come within the outbox's retry period: were the object to die before that move,
+   * nothing due waits longer than a lost send already may, and the alarm that comes moves it.
+   */
+  private moveAlarm(deferrable: boolean): Promise<void> {
+    const at = this.alarmClock.dueAt;
+    if (deferrable && at !== null && at <= Date.now() + engineConfig(this.env).outboxRetryMs) return Promise.resolve();
+    return this.alarmClock.sync(this.store.nextTimer());
   }
 
   private owned(tenantId: string) {

@@ -3,7 +3,7 @@
  * the tenant. One sender at a time per object (`OutboxSender`); what it sent is deleted in the
  * object's next transaction.
  */
-import type { PoolName } from "../../../schema/vocabulary";
+import { TERMINAL_RUN_STATUSES, type PoolName } from "../../../schema/vocabulary";
 import type { Env } from "../../env";
 import { queueFor } from "../../../schema/pools";
 import type { FlowMessage, StepMessage } from "../../../schema/messages";
@@ -271,8 +271,14 @@ export interface SenderHooks {
   keysAnswered(waiting: string[], granted: string[]): void;
   /** A send failed: make sure a timer re-sends what is left (an alarm may have just spent it), in a transaction. */
   retryLater(): void;
-  /** After each pass: move the alarm. */
-  afterPass(): Promise<void>;
+  /**
+   * After each pass: move the alarm. `deferrable`: the tenant lane will move it after this, so the
+   * move may be left to it when the alarm comes soon anyway (a timer due meanwhile waits no longer
+   * than a lost send already may).
+   */
+  afterPass(deferrable: boolean): Promise<void>;
+  /** Deletes the rows sent so far, in a transaction of its own (an ended run's last pass). */
+  forgetNow(): void;
 }
 
 /**
@@ -287,6 +293,12 @@ export class OutboxSender {
   /** Outbox rows sent but not yet deleted. Lost on eviction, which only means those rows are sent again. */
   private readonly sentRows = new Set<number>();
   private webhooksFlushed = false;
+  /**
+   * The tenant lane's pass is under way and has not yet begun moving the alarm: it will, after,
+   * from the timers as they are then. Cleared just before that move, so the dispatch lane (the
+   * only one that may leave the move to the other) never skips one no lane makes.
+   */
+  private tenantMoving = false;
   private readonly lanes: Record<"dispatch" | "tenant", { flushing: Promise<void> | null; again: boolean }> = {
     dispatch: { flushing: null, again: false },
     tenant: { flushing: null, again: false },
@@ -314,6 +326,7 @@ export class OutboxSender {
       try {
         do {
           lane.again = false;
+          if (name === "tenant") this.tenantMoving = true;
           const run = this.store.run();
           if (run) {
             const pass = await sendOutbox(this.store, this.env, run.tenant_id, Date.now(), this.sentRows, name);
@@ -332,11 +345,19 @@ export class OutboxSender {
               await this.settleLane("dispatch");
             }
             if (!pass.complete) this.hooks.retryLater();
+            // An ended run has no next transaction to delete what this pass sent: deleted now, so
+            // the alarm moves straight to the next real timer (its archive) instead of firing, due
+            // at once, only to delete them (a setAlarm and an invocation saved per run).
+            const now = this.store.run();
+            if (name === "tenant" && this.sentRows.size > 0 && now && TERMINAL_RUN_STATUSES.has(now.status))
+              this.hooks.forgetNow();
           }
-          await this.hooks.afterPass();
+          if (name === "tenant") this.tenantMoving = false;
+          await this.hooks.afterPass(name === "dispatch" && this.lanes.tenant.flushing !== null && this.tenantMoving);
         } while (lane.again);
       } finally {
         lane.flushing = null;
+        if (name === "tenant") this.tenantMoving = false;
       }
     })();
     return lane.flushing;
