@@ -50,7 +50,8 @@ export class FlowGate {
     const run = this.store.existingRun();
     const flow = readFlow(run);
     if (!flow || run.status !== "queued" || flow.waiting !== key || flow.granted.includes(key)) return false;
-    // Logged once per key however often a re-sent acquire is answered.
+    // Logged once per key however often a re-sent acquire is answered (nothing to write then).
+    if (!flow.admitted && flow.queuedOn === key) return false;
     if (flow.queuedOn !== key)
       this.waitingEvent(now, { reason: "concurrency.key", key, limit: flow.keys.find((k) => k.key === key)?.limit });
     this.store.setRunFlow(json.write({ ...flow, admitted: false, queuedOn: key } satisfies RunFlow));
