@@ -216,6 +216,11 @@ export interface TenantSync {
    * the run's first word. Absent on an opened run's syncs (the opening carried them).
    */
   search?: RunSearchFields;
+  /**
+   * A run with concurrency keys: "waiting" gives its tenant slot back while a key is busy,
+   * "ready" asks for one again once it holds every key (docs/flow-control.md).
+   */
+  flow?: "waiting" | "ready";
 }
 
 /**

@@ -105,8 +105,9 @@ it("a one-step run, from POST to its final webhook fan-out, stays within its SQL
   // 177 before the run's and tenant's hot reads were kept in memory, 106 after; 40 once a
   // transaction's writes went out together at its commit (multi-row), timers and the outbox were
   // mirrored in memory, and a new run's schema became one script. A regression shows here,
-  // deterministically, rather than as a slower benchmark.
-  expect(total(counts), `statements: ${total(counts)}; most frequent: ${top(counts)}`).toBeLessThanOrEqual(45);
+  // deterministically, rather than as a slower benchmark. 38 once step rows stayed known across
+  // transactions (issue 29).
+  expect(total(counts), `statements: ${total(counts)}; most frequent: ${top(counts)}`).toBeLessThanOrEqual(42);
   // The run's row is read from SQLite once per object lifetime, not once per decision.
   expect(counts.get("SELECT * FROM run LIMIT 1") ?? 0).toBeLessThanOrEqual(1);
   expect(counts.get("SELECT * FROM tenant LIMIT 1") ?? 0).toBe(0);
@@ -119,8 +120,10 @@ it("each further step of a chain, in steady state, stays within its statement bu
   const perStep = (long - short) / 20;
   // 32.0 a step before writes were collected per transaction, timers and the outbox mirrored in
   // memory and a transaction's step rows kept (this test, on the code before); 11.15 after; 10.15
-  // once a lease passed from one step to the next is one UPDATE, not a delete and an insert.
-  expect(perStep, `10 steps: ${short}, 30 steps: ${long}`).toBeLessThanOrEqual(11);
+  // once a lease passed from one step to the next is one UPDATE, not a delete and an insert; 9.15
+  // once step rows stayed known across transactions (a report no longer reads the row its begin read);
+  // 8.2 once a chain's analytics endings are read once per 16 continuations, not once per report.
+  expect(perStep, `10 steps: ${short}, 30 steps: ${long}`).toBeLessThanOrEqual(8.5);
 }, 60_000);
 
 it("creating a run is one call to the tenant's object: the key check rides on the call that opens the run", async () => {
@@ -160,7 +163,9 @@ it("billed rows: what a run's SQLite reads and writes, in total and per further 
   // dependent's count became part of the write that begins it (issue 29). The half row of margin:
   // on a loaded machine the retry timer may fire during the longer chain (two rows).
   expect(perStep.written, detail).toBeLessThanOrEqual(12.5);
-  expect(perStep.read, detail).toBeLessThanOrEqual(40);
+  // 34 read once step rows stayed known across transactions, 32.1 once a chain's analytics endings
+  // were read per batch of continuations (issue 29, part 3).
+  expect(perStep.read, detail).toBeLessThanOrEqual(35);
 }, 90_000);
 
 it("object calls: a run costs five calls besides one per step of a chain (a report begins the next step)", async () => {
@@ -257,3 +262,37 @@ it("a step with a concurrency key: what its key adds to a one-step run (object c
  * A little margin: under load the outbox's retry timer may fire once more.
  */
 const STEP_KEY_BUDGET = { statements: 36, written: 22 };
+
+it("setAlarm calls: a one-step run moves its object's alarm a bounded number of times (issue 29)", async () => {
+  await warm();
+  const proto = await runInDurableObject(
+    env.RUN.getByName("alarm-probe"),
+    (_instance, state) => Object.getPrototypeOf(state.storage) as DurableObjectStorage,
+  );
+  const setAlarm = proto.setAlarm;
+  const deleteAlarm = proto.deleteAlarm;
+  const seen = { set: 0, deleted: 0 };
+  proto.setAlarm = function (this: DurableObjectStorage, ...args: Parameters<DurableObjectStorage["setAlarm"]>) {
+    seen.set++;
+    return setAlarm.apply(this, args);
+  };
+  proto.deleteAlarm = function (this: DurableObjectStorage, ...args: Parameters<DurableObjectStorage["deleteAlarm"]>) {
+    seen.deleted++;
+    return deleteAlarm.apply(this, args);
+  };
+  try {
+    const id = (await createRun(chain(1))).id;
+    await waitEnded(id);
+    await new Promise((r) => setTimeout(r, 2_500)); // the webhook batch and the tenant's final sync
+  } finally {
+    proto.setAlarm = setAlarm;
+    proto.deleteAlarm = deleteAlarm;
+  }
+  // Every object's alarm moves are counted (all objects' storage shares one prototype). 3 when
+  // measured (issue 29): the run's first webhook batch, an alarm in the past at its end (the outbox
+  // rows its last pass sent are forgotten by the next transaction), its archive timer; the
+  // tenant's alarm does not move for a run admitted at once. 2 once an ended run's last outbox
+  // pass deletes what it sent at once and the dispatch lane leaves its alarm move to the tenant
+  // lane's (outbox.ts): the first webhook batch and the archive timer.
+  expect(seen.set + seen.deleted, JSON.stringify(seen)).toBeLessThanOrEqual(2);
+}, 30_000);

@@ -63,7 +63,8 @@ it("a dispatch written while the tenant object is slow to answer goes out at onc
       });
     const sender = new OutboxSender(store, fakeEnv, {
       admit: () => {},
-      granted: () => {},
+      keysAnswered: () => {},
+      forgetNow: () => {},
       stepGranted: () => {},
       retryLater: () => {},
       afterPass: async () => {},

@@ -24,6 +24,14 @@ export interface PointContext {
 export const MAX_POINTS_PER_CALL = 100;
 
 /**
+ * While a consumer runs a chain's continuations, the endings' points wait for this many (or the
+ * chain's last report): one endings query per batch of steps instead of one per step. A
+ * continuation's report follows within its step's run, so they wait milliseconds; if the consumer
+ * dies meanwhile they are lost, as points of a crash between commit and write always were.
+ */
+export const CONTINUATION_POINTS_BATCH = 16;
+
+/**
  * Points for the endings logged after event `after`, at most `max` of them, in log order; `more`
  * when endings remain for a later invocation (`backlog`: read them even if this transaction
  * logged no new ending).
@@ -34,9 +42,11 @@ export function pointsSince(
   ctx: PointContext,
   backlog = false,
   max = MAX_POINTS_PER_CALL,
+  /** Another transaction follows at once (a continuation's report): fewer endings than this wait for it. */
+  holdUnder = 0,
 ): { points: AnalyticsEngineDataPoint[]; last: number; more: boolean } {
   // One more than fits: whether any remain is known without a second query.
-  const endings = store.endingsSince(after, max + 1, backlog);
+  const endings = store.endingsSince(after, max + 1, backlog, holdUnder);
   const run = endings.length > 0 ? store.run() : null;
   if (!run) return { points: [], last: after, more: false };
   const points: AnalyticsEngineDataPoint[] = [];

@@ -35,6 +35,7 @@ import type {
   SignalResult,
   StepReport,
   HttpRequestRecord,
+  TenantSync,
 } from "../../../schema/run";
 import { GateEngine } from "./gate-engine";
 import { AttemptEngine, type HeartbeatResult } from "./attempt-engine";
@@ -454,11 +455,22 @@ export class RunEngine {
     this.syncTenant(now);
   }
 
-  private syncTenant(now: number): void {
+  /**
+   * The key's object answered "wait" (`keys`) or granted (`granted`) keys: the run gives its
+   * tenant slot back while it waits, asks for one again once it holds every key, or starts.
+   */
+  keysAnswered(waiting: string[], granted: string[], now: number): void {
+    if (waiting.map((k) => this.flow.queued(k, now)).some(Boolean)) this.syncTenant(now, "waiting");
+    const answers = granted.map((k) => this.flow.granted(k, now));
+    if (answers.includes("start")) this.admit(now);
+    else if (answers.includes("ready")) this.syncTenant(now, "ready");
+  }
+
+  private syncTenant(now: number, flow?: TenantSync["flow"]): void {
     // While an opened run is created, the tenant already holds what these syncs would say;
     // an ending (an invalid graph) is still news.
     if (this.tenantKnows && !TERMINAL_RUN_STATUSES.has(this.store.existingRun().status)) return;
-    this.enqueue("tenant", null, tenantSync(this.store, now), now);
+    this.enqueue("tenant", null, { ...tenantSync(this.store, now), ...(flow ? { flow } : {}) }, now);
   }
 
   /** An outbox row, and the timer that re-sends it if the send after commit never happens (the oldest row's: not moved later, a write saved per step). */

@@ -14,7 +14,7 @@ export class EventLog {
    * Set when an ending event is appended, until endingsSince() reads it (in memory only). Starts
    * false: the object's analytics start from the log's end when it (re)starts.
    */
-  private endingLogged = false;
+  private endingsUnread = 0;
 
   constructor(private readonly q: RunSql) {}
 
@@ -30,7 +30,7 @@ export class EventLog {
   }
 
   append(type: EventType, at: number, stepId: string | null, data: Record<string, unknown>): number {
-    if (ENDING_TYPES.has(type)) this.endingLogged = true;
+    if (ENDING_TYPES.has(type)) this.endingsUnread++;
     const seq = this.lastSeq() + 1;
     this.cachedSeq = seq;
     this.pending.push({ seq, type, step_id: stepId, occurred_at: at, data: json.write(data) });
@@ -66,11 +66,13 @@ export class EventLog {
    * Attempt and run endings logged after event `after`, with what analytics needs of each
    * (src/control/run/analytics.ts). Reads the event log, as every other consumer of it does.
    */
-  endingsSince(after: number, limit: number, backlog = false): EndingRow[] {
+  endingsSince(after: number, limit: number, backlog = false, holdUnder = 0): EndingRow[] {
     // Most transactions end nothing (a dispatch, a start, a heartbeat): skip the query for them,
-    // unless endings logged earlier are still to be read (`backlog`).
-    if (!this.endingLogged && !backlog) return [];
-    this.endingLogged = false;
+    // unless endings logged earlier are still to be read (`backlog`). With `holdUnder`, fewer
+    // endings than that wait for a later read (the caller knows another transaction is coming).
+    if (this.endingsUnread === 0 && !backlog) return [];
+    if (!backlog && this.endingsUnread < holdUnder) return [];
+    this.endingsUnread = 0;
     const bytes = this.q.tables.has("artifact")
       ? "(SELECT COALESCE(SUM(f.size), 0) FROM artifact f WHERE f.step_id = a.step_id AND f.attempt = a.attempt)"
       : "0";

@@ -19,6 +19,8 @@ export interface RunFlow {
   admitted: boolean;
   /** Its debounce (debounce-gate.ts), waited for before its keys; absent on runs without one. */
   debounce?: RunDebounce;
+  /** The key whose object answered "wait" (its `run.waiting` event is logged once). */
+  queuedOn?: string;
 }
 
 /** The row's `flow` column of a new run. */

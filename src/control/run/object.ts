@@ -15,7 +15,7 @@ import { retrySource, type RetrySource } from "./retry";
 import { engineConfig } from "./engine-config";
 import { refuse, type Refusal } from "../../../schema/errors";
 import { OutboxSender } from "./outbox";
-import { pointsSince, type PointContext } from "./analytics";
+import { CONTINUATION_POINTS_BATCH, MAX_POINTS_PER_CALL, pointsSince, type PointContext } from "./analytics";
 import { writePoints } from "../../analytics/points";
 import { prices } from "../../analytics/prices";
 import { RunStore } from "./store";
@@ -86,14 +86,15 @@ export class RunObject extends DurableObject<Env> {
     this.alarmClock = new Alarm(ctx.storage);
     this.outbox = new OutboxSender(this.store, env, {
       admit: () => this.mutate(() => this.engine.admit(Date.now())),
-      granted: (keys) => this.mutate(() => this.flowGranted(keys, Date.now())),
+      keysAnswered: (waiting, granted) => this.mutate(() => this.engine.keysAnswered(waiting, granted, Date.now())),
       stepGranted: (grants) =>
         this.mutate(() => {
           for (const g of grants) this.engine.stepFlow.granted(g, Date.now());
         }),
       retryLater: () =>
         this.mutate(() => this.store.setTimer("outbox", "flush", Date.now() + engineConfig(this.env).outboxRetryMs)),
-      afterPass: () => this.alarmClock.sync(this.store.nextTimer()),
+      afterPass: (deferrable) => this.moveAlarm(deferrable),
+      forgetNow: () => this.mutate(() => undefined),
     });
     this.lifecycle = new RunLifecycle({
       store: this.store,
@@ -287,7 +288,7 @@ export class RunObject extends DurableObject<Env> {
 
   /** Called by a concurrency key's object: the run holds a slot of `key` now (flow-gate.ts). Idempotent. */
   async granted(tenantId: string, key: string): Promise<void> {
-    if (this.owned(tenantId)) await this.change(() => this.flowGranted([key], Date.now()));
+    if (this.owned(tenantId)) await this.change(() => this.engine.keysAnswered([], [key], Date.now()));
   }
 
   /** Whether the run still holds or waits for `key`: its object reclaims the slot of a run gone. */
@@ -310,10 +311,6 @@ export class RunObject extends DurableObject<Env> {
   /** Whether the step still holds or waits for a slot of `key`: its object reclaims the slot of a step gone. */
   async holdsStepKey(tenantId: string, key: string, stepId: string): Promise<boolean> {
     return this.owned(tenantId) !== null && this.engine.stepFlow.holds(stepId, key);
-  }
-
-  private flowGranted(keys: string[], now: number): void {
-    if (keys.map((k) => this.engine.flow.granted(k)).some(Boolean)) this.engine.admit(now);
   }
 
   /** What a retry of this run needs; the first call records `newRunId` as its retry. */
@@ -393,7 +390,7 @@ export class RunObject extends DurableObject<Env> {
       if (answer.ok) this.redacted(found, now, report.stepId, { attempt: report.attempt });
       const next = answer.ok && continueIn ? this.engine.continueIn(continueIn, before, now) : null;
       return next ? { ...answer, next } : answer;
-    });
+    }, true);
   }
 
   /** Called by a dead-letter consumer: the queue gave up on this attempt's message. */
@@ -424,6 +421,17 @@ export class RunObject extends DurableObject<Env> {
     return this.owned(tenantId) ? this.lifecycle.backfill(retention) : false;
   }
 
+  /**
+   * The alarm to the earliest timer. Left to the tenant lane's move (`deferrable`) only while it
+   * is set to come within the outbox's retry period: were the object to die before that move,
+   * nothing due waits longer than a lost send already may, and the alarm that comes moves it.
+   */
+  private moveAlarm(deferrable: boolean): Promise<void> {
+    const at = this.alarmClock.dueAt;
+    if (deferrable && at !== null && at <= Date.now() + engineConfig(this.env).outboxRetryMs) return Promise.resolve();
+    return this.alarmClock.sync(this.store.nextTimer());
+  }
+
   private owned(tenantId: string) {
     const run = this.store.run();
     return run && run.tenant_id === tenantId ? run : null;
@@ -433,8 +441,8 @@ export class RunObject extends DurableObject<Env> {
    * Every change an RPC makes: one engine decision in its transaction (`mutate`), then the outbox
    * sends what it wrote and the alarm moves to the earliest timer (`settle`), then the answer.
    */
-  private async change<T>(decide: () => T): Promise<T> {
-    const result = this.mutate(decide);
+  private async change<T>(decide: () => T, report = false): Promise<T> {
+    const result = this.mutate(decide, report);
     await this.outbox.settle();
     return result;
   }
@@ -448,7 +456,8 @@ export class RunObject extends DurableObject<Env> {
     if (found.length > 0) this.store.appendEvent("secret.redacted", now, stepId, redactedEventData(found, extra));
   }
 
-  private mutate<T>(decide: () => T): T {
+  /** `report`: a step's report; one that handed back a continuation lets its endings' points wait (analytics.ts). */
+  private mutate<T>(decide: () => T, report = false): T {
     let result: T;
     try {
       result = this.ctx.storage.transactionSync(() => {
@@ -463,7 +472,15 @@ export class RunObject extends DurableObject<Env> {
       throw err;
     }
     this.waiters.wakeAll();
-    const { points, last, more } = pointsSince(this.store, this.analyzedSeq, this.pointContext, this.pointsBehind);
+    const continued = report && (result as ReportResult).ok && (result as { next?: unknown }).next !== undefined;
+    const { points, last, more } = pointsSince(
+      this.store,
+      this.analyzedSeq,
+      this.pointContext,
+      this.pointsBehind,
+      MAX_POINTS_PER_CALL,
+      continued ? CONTINUATION_POINTS_BATCH : 0,
+    );
     this.analyzedSeq = last;
     writePoints(this.env.ANALYTICS, points);
     // The rest of a mass ending's points go in a later invocation, the alarm's (a timer row only then).

@@ -3,7 +3,7 @@
  * the tenant. One sender at a time per object (`OutboxSender`); what it sent is deleted in the
  * object's next transaction.
  */
-import type { PoolName } from "../../../schema/vocabulary";
+import { TERMINAL_RUN_STATUSES, type PoolName } from "../../../schema/vocabulary";
 import type { Env } from "../../env";
 import { queueFor } from "../../../schema/pools";
 import type { FlowMessage, StepGrant, StepMessage } from "../../../schema/messages";
@@ -39,6 +39,8 @@ export interface OutboxPass {
   granted: string[];
   /** Steps' keys whose objects answered an acquire with a slot or a token (step-flow.ts). */
   stepGranted: StepGrant[];
+  /** Concurrency keys whose objects answered an acquire with "wait": the run gives its tenant slot back. */
+  waiting: string[];
 }
 
 /**
@@ -76,6 +78,7 @@ export async function sendOutbox(
     empty: rows.length === 0,
     granted: [],
     stepGranted: [],
+    waiting: [],
   };
   if (pass.empty) return pass;
   const run = store.existingRun();
@@ -159,10 +162,12 @@ async function sendFlow(env: Env, tenantId: string, runId: string, rows: OutboxR
       if (message.op === "debounce.settle")
         await debounceStub(env, tenantId, message.project, message.key).settle(runId);
       else if (message.op === "release") await flow.release(tenantId, message.key, runId);
-      else if (
-        (await flow.acquire(tenantId, message.key, { runId, limit: message.limit, priority: message.priority })).granted
-      )
-        pass.granted.push(message.key);
+      else
+        ((await flow.acquire(tenantId, message.key, { runId, limit: message.limit, priority: message.priority }))
+          .granted
+          ? pass.granted
+          : pass.waiting
+        ).push(message.key);
       pass.sent.push(row.id);
     } catch (err) {
       logError("outbox.flow_failed", { tenantId, runId, op: message.op, error: String(err) });
@@ -272,14 +277,23 @@ function byObject(items: { m: StepMessage; r: PoolRoute }[]): Map<string, { m: S
 export interface SenderHooks {
   /** The tenant answered "start now": admit the run, in a transaction. */
   admit(): void;
-  /** Keys' objects granted slots: record them and start the run if it holds every key, in a transaction. */
-  granted(keys: string[]): void;
+  /**
+   * Keys' objects answered acquires, "wait" or granted: the run gives its tenant slot back, or
+   * records its slots and starts (or asks its tenant again) once it holds every key, in a transaction.
+   */
+  keysAnswered(waiting: string[], granted: string[]): void;
   /** Steps' keys' objects granted slots or tokens: record them and dispatch the steps, in a transaction. */
   stepGranted(grants: StepGrant[]): void;
   /** A send failed: make sure a timer re-sends what is left (an alarm may have just spent it), in a transaction. */
   retryLater(): void;
-  /** After each pass: move the alarm. */
-  afterPass(): Promise<void>;
+  /**
+   * After each pass: move the alarm. `deferrable`: the tenant lane will move it after this, so the
+   * move may be left to it when the alarm comes soon anyway (a timer due meanwhile waits no longer
+   * than a lost send already may).
+   */
+  afterPass(deferrable: boolean): Promise<void>;
+  /** Deletes the rows sent so far, in a transaction of its own (an ended run's last pass). */
+  forgetNow(): void;
 }
 
 /**
@@ -294,6 +308,12 @@ export class OutboxSender {
   /** Outbox rows sent but not yet deleted. Lost on eviction, which only means those rows are sent again. */
   private readonly sentRows = new Set<number>();
   private webhooksFlushed = false;
+  /**
+   * The tenant lane's pass is under way and has not yet begun moving the alarm: it will, after,
+   * from the timers as they are then. Cleared just before that move, so the dispatch lane (the
+   * only one that may leave the move to the other) never skips one no lane makes.
+   */
+  private tenantMoving = false;
   private readonly lanes: Record<"dispatch" | "tenant", { flushing: Promise<void> | null; again: boolean }> = {
     dispatch: { flushing: null, again: false },
     tenant: { flushing: null, again: false },
@@ -321,6 +341,7 @@ export class OutboxSender {
       try {
         do {
           lane.again = false;
+          if (name === "tenant") this.tenantMoving = true;
           const run = this.store.run();
           if (run) {
             const pass = await sendOutbox(this.store, this.env, run.tenant_id, Date.now(), this.sentRows, name);
@@ -332,9 +353,9 @@ export class OutboxSender {
               this.hooks.admit();
               await this.settleLane("dispatch");
             }
-            if (pass.granted.length > 0) {
-              // The next key's acquire, or the dispatches of a run that now holds them all.
-              this.hooks.granted(pass.granted);
+            if (pass.granted.length > 0 || pass.waiting.length > 0) {
+              // The next key's acquire, the tenant told, or the dispatches of a run that holds them all.
+              this.hooks.keysAnswered(pass.waiting, pass.granted);
               lane.again = true;
               await this.settleLane("dispatch");
             }
@@ -344,11 +365,19 @@ export class OutboxSender {
               await this.settleLane("dispatch");
             }
             if (!pass.complete) this.hooks.retryLater();
+            // An ended run has no next transaction to delete what this pass sent: deleted now, so
+            // the alarm moves straight to the next real timer (its archive) instead of firing, due
+            // at once, only to delete them (a setAlarm and an invocation saved per run).
+            const now = this.store.run();
+            if (name === "tenant" && this.sentRows.size > 0 && now && TERMINAL_RUN_STATUSES.has(now.status))
+              this.hooks.forgetNow();
           }
-          await this.hooks.afterPass();
+          if (name === "tenant") this.tenantMoving = false;
+          await this.hooks.afterPass(name === "dispatch" && this.lanes.tenant.flushing !== null && this.tenantMoving);
         } while (lane.again);
       } finally {
         lane.flushing = null;
+        if (name === "tenant") this.tenantMoving = false;
       }
     })();
     return lane.flushing;

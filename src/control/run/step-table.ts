@@ -1,7 +1,7 @@
 /**
  * The run's steps and the edges between them. Inserts and patches are collected and written
- * before any other statement on these tables (RunSql) and at commit; rows a transaction has read
- * are kept for its length, each replaced, never mutated, when patched, so a row the engine holds
+ * before any other statement on these tables (RunSql) and at commit; rows read are kept (across
+ * transactions, bounded), each replaced, never mutated, when patched, so a row the engine holds
  * stays what it read. A dispatch and the begin of a continuation, or a step's usage and its end,
  * are one write.
  */
@@ -33,6 +33,9 @@ export type NewStep = Pick<
   | "flow"
 >;
 
+/** Step rows kept between transactions; a run with more in play reads them again. */
+const MAX_KEPT_ROWS = 64;
+
 export class StepTable {
   private pendingSteps: NewStep[] = [];
   private pendingEdges: [string, string][] = [];
@@ -42,9 +45,15 @@ export class StepTable {
 
   constructor(private readonly q: RunSql) {}
 
-  /** At the start of a transaction and after its commit: outside one, step reads go to SQLite. */
-  forgetRows(): void {
-    this.known.clear();
+  /**
+   * After a commit: the rows read stay known into the next transactions (a report finds the step
+   * its begin read, with no `SELECT *` of its input and output), up to a bound on their memory.
+   * Every write to a step goes through this table (patched here, or `known` cleared by the bulk
+   * UPDATEs), and a rolled-back transaction drops them all (`forget`), so a kept row is the row
+   * as committed.
+   */
+  committed(): void {
+    if (this.known.size > MAX_KEPT_ROWS) this.known.clear();
   }
 
   /** After a transaction that threw. */

@@ -88,7 +88,6 @@ export class RunStore {
   /** Called first in every transaction. */
   beginTransaction(): void {
     this.runRow.beginTransaction();
-    this.stepRows.forgetRows();
   }
 
   /** Called last in every transaction: writes what it collected. */
@@ -99,7 +98,7 @@ export class RunStore {
     this.eventLog.write();
     this.timers.flush();
     this.outboxRows.flush();
-    this.stepRows.forgetRows(); // outside a transaction, step reads go to SQLite
+    this.stepRows.committed();
   }
 
   /** After a transaction that threw: what the caches and buffers hold may have been rolled back. */
@@ -285,8 +284,8 @@ export class RunStore {
   }
 
   /** Attempt and run endings logged after event `after`, with what analytics needs of each. */
-  endingsSince(after: number, limit: number, backlog = false): EndingRow[] {
-    return this.ready ? this.eventLog.endingsSince(after, limit, backlog) : [];
+  endingsSince(after: number, limit: number, backlog = false, holdUnder = 0): EndingRow[] {
+    return this.ready ? this.eventLog.endingsSince(after, limit, backlog, holdUnder) : [];
   }
 
   lastEventSeq(): number {

@@ -69,6 +69,14 @@ export interface OpenedRun {
   search?: RunSearchFields;
 }
 
+/**
+ * `run_index.admitted`: a queued run waits for a slot (WAITING), holds one (ADMITTED), or gave
+ * its slot back while it waits for a concurrency key (KEYS_PENDING: neither counted nor admitted).
+ */
+const WAITING = 0;
+const ADMITTED = 1;
+const KEYS_PENDING = -1;
+
 /** Lower runs first. */
 export const PRIORITY_RANK: Record<Priority, number> = { high: 0, normal: 1, low: 2 };
 
@@ -146,11 +154,30 @@ export class RunBook {
     // A stale sync wrote nothing and returned nothing: read what the index holds.
     const row =
       written ?? all<IndexRow>(this.sql, "SELECT status, admitted FROM run_index WHERE run_id = ?", sync.runId)[0];
+    if (row && sync.flow) row.admitted = this.keysSync(sync, written !== undefined, row.admitted);
     const admitted = admission.open ? this.admit(admission.limit) : [];
     // A queued, admitted run is told to start, again if need be: the answer may have been lost.
     const start = row?.status === "queued" && (row.admitted === 1 || admitted.includes(sync.runId));
     if (start) this.sql.exec("UPDATE run_index SET started = 1 WHERE run_id = ?", sync.runId);
     return { start, admitted: admitted.filter((id) => id !== sync.runId) };
+  }
+
+  /**
+   * A run with concurrency keys gives its slot back while a key is busy ("waiting": not counted as
+   * running, and not admitted again) and asks again once it holds them all ("ready": it waits for a
+   * slot like any queued run). "waiting" is applied only when its sync is the newest (an old one
+   * after "ready" would strand the run); "ready" follows a "waiting" only, so it may share its version.
+   */
+  private keysSync(sync: TenantSync, fresh: boolean, admitted: number): number {
+    if (sync.flow === "waiting" && fresh && admitted === ADMITTED) {
+      this.sql.exec(`UPDATE run_index SET admitted = ${KEYS_PENDING}, started = 0 WHERE run_id = ?`, sync.runId);
+      return KEYS_PENDING;
+    }
+    if (sync.flow === "ready" && admitted === KEYS_PENDING) {
+      this.sql.exec(`UPDATE run_index SET admitted = ${WAITING} WHERE run_id = ?`, sync.runId);
+      return WAITING;
+    }
+    return admitted;
   }
 
   /**
@@ -289,7 +316,7 @@ export class RunBook {
   counts(): { running: number; waiting: number } {
     const r = all<{ running: number; waiting: number }>(
       this.sql,
-      `SELECT SUM(CASE WHEN admitted = 1 THEN 1 ELSE 0 END) AS running, SUM(CASE WHEN admitted = 0 AND status = 'queued' THEN 1 ELSE 0 END) AS waiting
+      `SELECT SUM(CASE WHEN admitted = 1 THEN 1 ELSE 0 END) AS running, SUM(CASE WHEN admitted <> 1 AND status = 'queued' THEN 1 ELSE 0 END) AS waiting
        FROM run_index WHERE ${LIVE}`,
     )[0];
     return { running: r?.running ?? 0, waiting: r?.waiting ?? 0 };
