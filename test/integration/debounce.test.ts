@@ -135,12 +135,24 @@ describe("run debounce", () => {
       debounce: { key: "{{input.repo}}", periodMs: 200 },
       concurrency: [{ key: "repo:{{input.repo}}", limit: 1 }],
     };
+    // A run holding the key while the debounce wait ends: the debounced run then waits on the key.
+    const holder = await post(
+      {
+        project: "p",
+        input: { repo: "q" },
+        concurrency: [{ key: "repo:{{input.repo}}", limit: 1 }],
+        steps: [{ id: "hold", type: "system.sleep", input: { ms: 3_000 } }],
+      },
+      key,
+    );
     const one = await post(debounced("q", 1, both), key);
-    const done = await waitForRun(one.run.id, { key });
+    const done = await waitForRun(one.run.id, { key, timeoutMs: 60_000 });
     expect(done.status).toBe("succeeded");
     expect(done.concurrency).toEqual([{ key: "repo:q", limit: 1 }]);
     const reasons = (await events(one.run.id, key)).filter((e) => e.type === "run.waiting").map((e) => e.data?.reason);
+    // `run.waiting` for a key is logged only when its object answers "wait" (docs/flow-control.md).
     expect(reasons).toEqual(["debounce", "concurrency.key"]);
+    expect((await waitForRun(holder.run.id, { key })).status).toBe("succeeded");
   });
 });
 
