@@ -18,7 +18,7 @@ import type { Env } from "../../env";
 import { logError } from "../../lib/log";
 import { runStub } from "../run/stub";
 import { PRIORITY_RANK } from "../tenant/runs";
-import { aggregate, all, migrate, type Migration } from "../sqlite";
+import { aggregate, all, migrate, migratedSql, type Migration } from "../sqlite";
 import type { FlowState, FlowStub } from "./stub";
 
 export const FLOW_MIGRATIONS: readonly Migration[] = [
@@ -42,17 +42,9 @@ const IDLE_MS = 60_000;
 const CHECK_BATCH = 50;
 
 export class FlowObject extends DurableObject<Env> implements FlowStub {
-  private readonly sql: SqlStorage;
+  private readonly sql = migratedSql(this.ctx, FLOW_MIGRATIONS);
   /** The storage was deleted (the key was idle): the schema is made again before the next use. */
   private dropped = false;
-
-  constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    this.sql = ctx.storage.sql;
-    ctx.blockConcurrencyWhile(async () => {
-      migrate(this.sql, FLOW_MIGRATIONS);
-    });
-  }
 
   /** Asks for a slot for `runId`: granted now, or queued (the run is told when it is granted). */
   async acquire(

@@ -8,7 +8,7 @@ import type { Env } from "../../env";
 import { queueFor } from "../../../schema/pools";
 import type { FlowMessage, StepMessage } from "../../../schema/messages";
 import { flowStub } from "../flow/stub";
-import type { OutboxRow } from "./rows";
+import type { OutboxKind, OutboxRow } from "./rows";
 import type { RunStore } from "./store";
 import { eventView } from "./views";
 import { logError } from "../../lib/log";
@@ -76,10 +76,11 @@ export async function sendOutbox(
   const run = store.existingRun();
   const ids = { tenantId, runId: run.id, traceId: run.trace_id };
 
-  const { byPool, tenantRows, webhookRows, telemetryRows, automationRows, flowRows } = byDestination(rows);
-  if (flowRows.length > 0) await sendFlow(env, tenantId, run.id, flowRows, pass);
+  const { byPool, kinds } = byDestination(rows);
+  const { tenant: tenantRows, webhook: webhookRows, telemetry: telemetryRows } = kinds;
+  if (kinds.flow.length > 0) await sendFlow(env, tenantId, run.id, kinds.flow, pass);
 
-  if (automationRows.length > 0) await sendWatches(env, tenantId, automationRows, pass, ids);
+  if (kinds.automation.length > 0) await sendWatches(env, tenantId, kinds.automation, pass, ids);
 
   const webhooksDue = store.timerDueAt("outbox", "webhooks") ?? 0;
   if (webhookRows.length > 0 && webhooksDue > now && webhookRows.length < WEBHOOK_BATCH_EVENTS) {
@@ -180,23 +181,21 @@ async function sendWatches(
   }
 }
 
-/** The outbox's rows by where they go: step dispatches per pool, tenant status, webhook events. */
+/** The outbox's rows by kind, each in order; step dispatches also by pool. */
 function byDestination(rows: OutboxRow[]) {
+  const kinds: Record<OutboxKind, OutboxRow[]> = {
+    dispatch: [],
+    tenant: [],
+    webhook: [],
+    telemetry: [],
+    automation: [],
+    flow: [],
+  };
+  // A stored kind not in the table (none is written today) goes to its pool, as the if-chain did.
+  for (const row of rows) (kinds[row.kind] ?? kinds.dispatch).push(row);
   const byPool = new Map<PoolName, OutboxRow[]>();
-  const tenantRows: OutboxRow[] = [];
-  const webhookRows: OutboxRow[] = [];
-  const telemetryRows: OutboxRow[] = [];
-  const automationRows: OutboxRow[] = [];
-  const flowRows: OutboxRow[] = [];
-  for (const row of rows) {
-    if (row.kind === "tenant") tenantRows.push(row);
-    else if (row.kind === "flow") flowRows.push(row);
-    else if (row.kind === "telemetry") telemetryRows.push(row);
-    else if (row.kind === "webhook") webhookRows.push(row);
-    else if (row.kind === "automation") automationRows.push(row);
-    else if (row.pool) byPool.set(row.pool, [...(byPool.get(row.pool) ?? []), row]);
-  }
-  return { byPool, tenantRows, webhookRows, telemetryRows, automationRows, flowRows };
+  for (const row of kinds.dispatch) if (row.pool) byPool.set(row.pool, [...(byPool.get(row.pool) ?? []), row]);
+  return { byPool, kinds };
 }
 
 /** Step messages to their pool: how many went out, in order, and the error that stopped the rest. */
