@@ -12,6 +12,17 @@ const UPGRADE_ONLY = "/* upgrade only */ ";
 export const upgradeOnly = (statement: string): string => `${UPGRADE_ONLY}${statement}`;
 
 /**
+ * A Durable Object's SQL storage, migrated before any request reaches the object (`migrate` runs
+ * inside `blockConcurrencyWhile`): the whole constructor of an object that keeps nothing else.
+ */
+export function migratedSql(ctx: DurableObjectState, migrations: readonly Migration[]): SqlStorage {
+  ctx.blockConcurrencyWhile(async () => {
+    migrate(ctx.storage.sql, migrations);
+  });
+  return ctx.storage.sql;
+}
+
+/**
  * Applies, in order, every migration past the stored version. Synchronous, so it runs inside
  * the constructor's blockConcurrencyWhile and no request ever sees a half-migrated schema.
  * Returns the version now in force, and whether this call made the schema (the database held none).

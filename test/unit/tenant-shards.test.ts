@@ -38,6 +38,9 @@ describe("shares", () => {
         expect(slots.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(Math.max(total, n));
         expect(Math.min(...slots)).toBeGreaterThanOrEqual(1);
       }),
+      // (0, 1) failed about one seed in 20 (CI: FLAKY): an unsharded tenant's slots skipped the
+      // floor of one. It is checked on every run now, not only when the seed draws it.
+      { examples: [[0, 1]] },
     );
   });
 

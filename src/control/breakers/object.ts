@@ -18,7 +18,7 @@ import {
   type CallCounts,
 } from "../../../schema/breakers";
 import type { Env } from "../../env";
-import { migrate, all, json, one, type Migration } from "../sqlite";
+import { migratedSql, all, json, one, type Migration } from "../sqlite";
 import { admit, closedState, onCounts, onFailure, onSuccess, type BreakerState, type Change } from "./machine";
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -35,16 +35,8 @@ export const MIGRATIONS: readonly Migration[] = [
 const KEEP_TRANSITIONS = 100;
 
 export class BreakerObject extends DurableObject<Env> {
-  private readonly sql: SqlStorage;
+  private readonly sql = migratedSql(this.ctx, MIGRATIONS);
   private cached: { state: BreakerState; config: BreakerConfig | null } | undefined;
-
-  constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    this.sql = ctx.storage.sql;
-    ctx.blockConcurrencyWhile(async () => {
-      migrate(this.sql, MIGRATIONS);
-    });
-  }
 
   private get name(): string {
     return this.ctx.id.name ?? "";

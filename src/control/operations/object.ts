@@ -19,7 +19,7 @@ import type { Env } from "../../env";
 import { newRunId, newTraceId } from "../../lib/crypto";
 import { deleteRun } from "../delete-run";
 import { runStub } from "../run/stub";
-import { all, migrate, type Migration } from "../sqlite";
+import { all, migratedSql, type Migration } from "../sqlite";
 
 export const OPERATION_MIGRATIONS: readonly Migration[] = [
   [
@@ -73,15 +73,7 @@ export type BeginResult =
 const newOperationId = () => `op_${newRunId().slice(4)}`;
 
 export class OperationsObject extends DurableObject<Env> {
-  private readonly sql: SqlStorage;
-
-  constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    this.sql = ctx.storage.sql;
-    ctx.blockConcurrencyWhile(async () => {
-      migrate(this.sql, OPERATION_MIGRATIONS);
-    });
-  }
+  private readonly sql = migratedSql(this.ctx, OPERATION_MIGRATIONS);
 
   /** Begins an operation: snapshots the runs it names, then the alarm works through them. */
   async begin(tenantId: string, body: BulkBody, maxBulk = DEFAULT_MAX_BULK): Promise<BeginResult> {

@@ -10,7 +10,7 @@ import type { FlowMessage, StepGrant, StepMessage } from "../../../schema/messag
 import { debounceStub } from "../debounce/stub";
 import { isStepMessage, sendStepFlow } from "./step-flow-send";
 import { flowStub } from "../flow/stub";
-import type { OutboxRow } from "./rows";
+import type { OutboxKind, OutboxRow } from "./rows";
 import type { RunStore } from "./store";
 import { eventView } from "./views";
 import { logError } from "../../lib/log";
@@ -55,6 +55,18 @@ const inLane = (row: OutboxRow, lane: OutboxLane) =>
 /** At most this many webhook events wait for their batching timer; more go out at once. */
 const WEBHOOK_BATCH_EVENTS = 50;
 
+/** A pass that has sent nothing yet. */
+const newPass = (empty: boolean): OutboxPass => ({
+  sent: [],
+  complete: true,
+  webhooksFlushed: true,
+  admitted: false,
+  empty,
+  granted: [],
+  stepGranted: [],
+  waiting: [],
+});
+
 /**
  * Sends what the outbox holds, except rows already sent and not yet deleted. Step events' webhook
  * rows wait until their batching timer is due (engine: `webhookBatchMs`) so a chain's events share
@@ -70,24 +82,16 @@ export async function sendOutbox(
   lane: OutboxLane = "all",
 ): Promise<OutboxPass> {
   const rows = store.outbox().filter((r) => !alreadySent.has(r.id) && inLane(r, lane));
-  const pass: OutboxPass = {
-    sent: [],
-    complete: true,
-    webhooksFlushed: true,
-    admitted: false,
-    empty: rows.length === 0,
-    granted: [],
-    stepGranted: [],
-    waiting: [],
-  };
+  const pass = newPass(rows.length === 0);
   if (pass.empty) return pass;
   const run = store.existingRun();
   const ids = { tenantId, runId: run.id, traceId: run.trace_id };
 
-  const { byPool, tenantRows, webhookRows, telemetryRows, automationRows, flowRows } = byDestination(rows);
-  if (flowRows.length > 0) await sendFlow(env, tenantId, run.id, flowRows, pass);
+  const { byPool, kinds } = byDestination(rows);
+  const { tenant: tenantRows, webhook: webhookRows, telemetry: telemetryRows } = kinds;
+  if (kinds.flow.length > 0) await sendFlow(env, tenantId, run.id, kinds.flow, pass);
 
-  if (automationRows.length > 0) await sendWatches(env, tenantId, automationRows, pass, ids);
+  if (kinds.automation.length > 0) await sendWatches(env, tenantId, kinds.automation, pass, ids);
 
   const webhooksDue = store.timerDueAt("outbox", "webhooks") ?? 0;
   if (webhookRows.length > 0 && webhooksDue > now && webhookRows.length < WEBHOOK_BATCH_EVENTS) {
@@ -198,23 +202,21 @@ async function sendWatches(
   }
 }
 
-/** The outbox's rows by where they go: step dispatches per pool, tenant status, webhook events. */
+/** The outbox's rows by kind, each in order; step dispatches also by pool. */
 function byDestination(rows: OutboxRow[]) {
+  const kinds: Record<OutboxKind, OutboxRow[]> = {
+    dispatch: [],
+    tenant: [],
+    webhook: [],
+    telemetry: [],
+    automation: [],
+    flow: [],
+  };
+  // A stored kind not in the table (none is written today) goes to its pool, as the if-chain did.
+  for (const row of rows) (kinds[row.kind] ?? kinds.dispatch).push(row);
   const byPool = new Map<PoolName, OutboxRow[]>();
-  const tenantRows: OutboxRow[] = [];
-  const webhookRows: OutboxRow[] = [];
-  const telemetryRows: OutboxRow[] = [];
-  const automationRows: OutboxRow[] = [];
-  const flowRows: OutboxRow[] = [];
-  for (const row of rows) {
-    if (row.kind === "tenant") tenantRows.push(row);
-    else if (row.kind === "flow") flowRows.push(row);
-    else if (row.kind === "telemetry") telemetryRows.push(row);
-    else if (row.kind === "webhook") webhookRows.push(row);
-    else if (row.kind === "automation") automationRows.push(row);
-    else if (row.pool) byPool.set(row.pool, [...(byPool.get(row.pool) ?? []), row]);
-  }
-  return { byPool, tenantRows, webhookRows, telemetryRows, automationRows, flowRows };
+  for (const row of kinds.dispatch) if (row.pool) byPool.set(row.pool, [...(byPool.get(row.pool) ?? []), row]);
+  return { byPool, kinds };
 }
 
 /** Step messages to their pool: how many went out, in order, and the error that stopped the rest. */

@@ -8,7 +8,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { SealedSecret, SecretView } from "../../../schema/secrets";
 import type { Env } from "../../env";
 import type { CollectorConfig } from "../../../schema/telemetry";
-import { all, execIn, migrate, type Migration } from "../sqlite";
+import { all, execIn, migratedSql, type Migration } from "../sqlite";
 import * as collector from "./collector";
 
 /** Exported for the upgrade tests (test/integration/upgrades.test.ts). */
@@ -35,15 +35,7 @@ interface Row {
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export class SecretsObject extends DurableObject<Env> {
-  private readonly sql: SqlStorage;
-
-  constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    this.sql = ctx.storage.sql;
-    ctx.blockConcurrencyWhile(async () => {
-      migrate(this.sql, MIGRATIONS);
-    });
-  }
+  private readonly sql = migratedSql(this.ctx, MIGRATIONS);
 
   /** Creates or replaces a secret; false when the tenant already holds the most it may. */
   put(sealed: SealedSecret): { ok: true; created: boolean } | { ok: false } {

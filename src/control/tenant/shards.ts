@@ -71,9 +71,12 @@ export function quotaCounts(monthlyRuns: number, n: number, used: readonly numbe
   return used.map((_, k) => (k < n ? share(monthlyRuns, n, k) - share(left, n, k) + (k === 0 ? over : 0) : 0));
 }
 
-/** Shard `k`'s running slots: its share, but at least one (a shard with none would never start a run). */
+/**
+ * Shard `k`'s running slots: its share, but at least one (a shard with none would never start a
+ * run). The floor holds for an unsharded tenant too: a limit of 0 once returned 0 there.
+ */
 export function concurrencyShare(limit: number, n: number, k: number): number {
-  return n <= 1 ? limit : Math.max(1, share(limit, n, k));
+  return Math.max(1, share(limit, n, k));
 }
 
 /**

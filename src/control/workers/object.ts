@@ -16,7 +16,7 @@ import {
   WORKER_LIMITS,
 } from "../../../schema/workers";
 import type { Env } from "../../env";
-import { all, execIn, json, migrate, type Migration, one } from "../sqlite";
+import { all, execIn, json, migratedSql, type Migration, one } from "../sqlite";
 
 /** Exported for the upgrade tests (test/integration/upgrades.test.ts). */
 export const MIGRATIONS: readonly Migration[] = [
@@ -78,15 +78,7 @@ const LATEST = `SELECT j.* FROM job_type j
   WHERE j.version = (SELECT MAX(version) FROM job_type k WHERE k.name = j.name)`;
 
 export class WorkersObject extends DurableObject<Env> {
-  private readonly sql: SqlStorage;
-
-  constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    this.sql = ctx.storage.sql;
-    ctx.blockConcurrencyWhile(async () => {
-      migrate(this.sql, MIGRATIONS);
-    });
-  }
+  private readonly sql = migratedSql(this.ctx, MIGRATIONS);
 
   createPool(body: CreatePoolBody): PoolView | Refusal {
     if (this.pool(body.name)) return refuse("pool.exists", `the tenant has a pool named '${body.name}' already`);
