@@ -16,21 +16,22 @@ export const FLOW_LIMITS = {
   keyChars: 256,
 } as const;
 
-const KeyTemplate = z
-  .string()
-  .min(1)
-  .max(FLOW_LIMITS.keyChars)
-  .openapi({ description: "a key, or a template naming the run's input: `{{input.repo}}`", example: "{{input.repo}}" });
+/** A key as written: a literal, or a template naming the input of its `owner` (a run or a step). */
+const keyTemplate = (owner: KeyOwner, example: string) =>
+  z
+    .string()
+    .min(1)
+    .max(FLOW_LIMITS.keyChars)
+    .openapi({ description: `a key, or a template naming the ${owner}'s input: \`${example}\``, example });
+
+/** How many of a key's runs or steps may run at once. */
+const concurrencyLimit = (description: string) =>
+  z.number().int().min(1).max(FLOW_LIMITS.maxLimit).openapi({ description });
 
 export const ConcurrencyKey = z
   .object({
-    key: KeyTemplate,
-    limit: z
-      .number()
-      .int()
-      .min(1)
-      .max(FLOW_LIMITS.maxLimit)
-      .openapi({ description: "runs of this key running at once (the latest run's limit is the key's)" }),
+    key: keyTemplate("run", "{{input.repo}}"),
+    limit: concurrencyLimit("runs of this key running at once (the latest run's limit is the key's)"),
   })
   .strict()
   .openapi("ConcurrencyKey");
@@ -64,6 +65,9 @@ export interface ResolvedKey {
 
 export type KeyResolution = { ok: true; key: string } | { ok: false; message: string };
 
+/** Whose input a key's template names: a run's (run keys, debounce) or a step's (step keys). */
+export type KeyOwner = "run" | "step";
+
 const PLACEHOLDER = /\{\{\s*([^}]*?)\s*\}\}/g;
 
 /**
@@ -71,12 +75,12 @@ const PLACEHOLDER = /\{\{\s*([^}]*?)\s*\}\}/g;
  * or boolean). A path that is missing, or names an object, an array or null, is refused: a key
  * that silently became "undefined" would put unrelated runs in one queue.
  */
-export function resolveKey(template: string, input: unknown): KeyResolution {
+export function resolveKey(template: string, input: unknown, owner: KeyOwner = "run"): KeyResolution {
   let failure: string | null = null;
   const key = template.replace(PLACEHOLDER, (_whole, path: string) => {
     const parts = path.split(".");
     if (parts[0] !== "input" || parts.length < 2 || parts.some((p) => p === "")) {
-      failure ??= `'{{${path}}}' is not a template: name a path of the run's input, as {{input.repo}}`;
+      failure ??= `'{{${path}}}' is not a template: name a path of the ${owner}'s input, as {{input.repo}}`;
       return "";
     }
     let value: unknown = input;
@@ -86,7 +90,7 @@ export function resolveKey(template: string, input: unknown): KeyResolution {
           ? (value as Record<string, unknown>)[part]
           : undefined;
     if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") return String(value);
-    failure ??= `the run's ${path} is ${value === undefined ? "missing" : "not a string, number or boolean"}`;
+    failure ??= `the ${owner}'s ${path} is ${value === undefined ? "missing" : "not a string, number or boolean"}`;
     return "";
   });
   if (failure !== null) return { ok: false, message: failure };
@@ -129,21 +133,10 @@ export const STEP_FLOW_LIMITS = {
   maxPeriodMs: 3_600_000,
 } as const;
 
-const StepKeyTemplate = z
-  .string()
-  .min(1)
-  .max(FLOW_LIMITS.keyChars)
-  .openapi({ description: "a key, or a template naming the step's input: `{{input.organization}}`" });
-
 export const StepConcurrency = z
   .object({
-    key: StepKeyTemplate,
-    limit: z
-      .number()
-      .int()
-      .min(1)
-      .max(FLOW_LIMITS.maxLimit)
-      .openapi({ description: "steps of this key running at once (a step keeps its slot across its retries)" }),
+    key: keyTemplate("step", "{{input.organization}}"),
+    limit: concurrencyLimit("steps of this key running at once (a step keeps its slot across its retries)"),
   })
   .strict()
   .openapi("StepConcurrency");
@@ -151,7 +144,7 @@ export type StepConcurrency = z.infer<typeof StepConcurrency>;
 
 export const StepRateLimit = z
   .object({
-    key: StepKeyTemplate,
+    key: keyTemplate("step", "{{input.organization}}"),
     limit: z
       .number()
       .int()
@@ -195,13 +188,13 @@ export function resolveStepFlow(
   const rate = own.rateLimit ?? defaults?.rateLimit;
   const flow: ResolvedStepFlow = {};
   if (concurrency) {
-    const r = resolveKey(concurrency.key, input);
-    if (!r.ok) return { ok: false, error: { path: "concurrency.key", message: r.message.replace("run's", "step's") } };
+    const r = resolveKey(concurrency.key, input, "step");
+    if (!r.ok) return { ok: false, error: { path: "concurrency.key", message: r.message } };
     flow.concurrency = { key: r.key, limit: concurrency.limit };
   }
   if (rate) {
-    const r = resolveKey(rate.key, input);
-    if (!r.ok) return { ok: false, error: { path: "rateLimit.key", message: r.message.replace("run's", "step's") } };
+    const r = resolveKey(rate.key, input, "step");
+    if (!r.ok) return { ok: false, error: { path: "rateLimit.key", message: r.message } };
     flow.rateLimit = { key: r.key, limit: rate.limit, periodMs: rate.periodMs };
   }
   return { ok: true, flow: flow.concurrency || flow.rateLimit ? flow : null };
