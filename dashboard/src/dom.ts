@@ -144,6 +144,22 @@ export function errorState(err: unknown): HTMLDivElement {
   );
 }
 
+/**
+ * A form's submission: its button disabled while `work` runs, its status cleared first and
+ * showing the error if `work` fails (the API's problem+json, as errorState reads it).
+ */
+export async function submitting(submit: HTMLButtonElement, status: Element, work: () => Promise<void>): Promise<void> {
+  fill(status);
+  submit.disabled = true;
+  try {
+    await work();
+  } catch (err) {
+    fill(status, errorState(err));
+  } finally {
+    submit.disabled = false;
+  }
+}
+
 /** A labelled figure; `value` keeps the raw number for whoever reads the page (tests, people). */
 export function kpi(label: string, text: string, testid: string, value?: number | null, hint?: string): HTMLDivElement {
   return h(

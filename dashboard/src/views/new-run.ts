@@ -1,7 +1,7 @@
 /** Submit a blueprint run: pick a blueprint, name the project, edit the input as JSON. */
 import type { BlueprintList } from "../../../schema/api";
 import type { Api } from "../api";
-import { errorState, fill, h } from "../dom";
+import { errorState, fill, h, submitting } from "../dom";
 import { exampleInput } from "../examples";
 import type { View } from "./view";
 
@@ -50,18 +50,12 @@ function runForm(list: BlueprintList, api: Api, navigate: (hash: string) => void
   const submit = h("button", { class: "btn btn-primary", type: "submit" }, "Submit run");
   const onsubmit = async (ev: Event) => {
     ev.preventDefault();
-    fill(status);
     const input = parseInput(f.input.value);
     if (input instanceof Error) return fill(status, errorState(input));
-    submit.disabled = true;
-    try {
+    await submitting(submit, status, async () => {
       const run = await api.createRun({ project: f.project.value.trim(), blueprint: f.blueprint.value, input });
       navigate(`#/runs/${run.id}`);
-    } catch (err) {
-      fill(status, errorState(err));
-    } finally {
-      submit.disabled = false;
-    }
+    });
   };
   return h(
     "form",

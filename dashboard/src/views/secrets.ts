@@ -5,7 +5,7 @@
  */
 import type { SecretView } from "../../../schema/secrets";
 import type { Api } from "../api";
-import { emptyState, errorState, fill, h, patch, scrollBox } from "../dom";
+import { emptyState, errorState, fill, h, patch, scrollBox, submitting } from "../dom";
 import { formatTime } from "../format";
 import type { View } from "./view";
 
@@ -100,20 +100,14 @@ function setForm(api: Api, reload: Reload, announce: (m: string) => void): HTMLE
   const submit = h("button", { class: "btn btn-primary", type: "submit" }, "Save secret");
   const onsubmit = async (ev: Event) => {
     ev.preventDefault();
-    fill(status);
-    submit.disabled = true;
     const n = name.value.trim();
-    try {
+    await submitting(submit, status, async () => {
       await api.putSecret(n, value.value);
       announce(`Secret ${n} saved`);
       name.value = "";
       await reload();
-    } catch (err) {
-      fill(status, errorState(err));
-    } finally {
-      value.value = "";
-      submit.disabled = false;
-    }
+    });
+    value.value = ""; // after every try, failed or not
   };
   return h(
     "form",

@@ -6,7 +6,7 @@
  */
 import type { TokenView } from "../../../schema/workers";
 import type { Api } from "../api";
-import { emptyState, errorState, fill, h, scrollBox } from "../dom";
+import { emptyState, errorState, fill, h, scrollBox, submitting } from "../dom";
 import { formatTime } from "../format";
 
 type Announce = (message: string) => void;
@@ -37,20 +37,14 @@ export function createPoolForm(api: Api, announce: Announce, created: (name: str
   const submit = h("button", { class: "btn btn-primary", type: "submit" }, "Create pool");
   const onsubmit = async (ev: Event) => {
     ev.preventDefault();
-    fill(status);
-    submit.disabled = true;
     const n = name.value.trim();
-    try {
+    await submitting(submit, status, async () => {
       await api.createPool({ name: n, labels: parseLabels(labels.value) });
       announce(`Pool ${n} created`);
       name.value = "";
       labels.value = "";
       await created(n);
-    } catch (err) {
-      fill(status, errorState(err));
-    } finally {
-      submit.disabled = false;
-    }
+    });
   };
   return h(
     "form",
